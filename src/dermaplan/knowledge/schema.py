@@ -1,0 +1,385 @@
+"""Pydantic models of the knowledge data: what a valid YAML entry looks like.
+
+Every clinical statement carries `sources` (ids in references.yaml) and an `evidence`
+level, so the engine can always say where a number came from and how strong it is.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dermaplan.knowledge.conditions import Condition, parse_condition
+
+Id = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
+class Modality(StrEnum):
+    MESOTHERAPY = "mesotherapy"
+    MICRONEEDLING = "microneedling"
+    COMBINED = "combined"
+
+
+class Severity(StrEnum):
+    """Severity of a rule, strongest first."""
+
+    ABSOLUTE = "absolute"
+    RELATIVE = "relative"
+    PRECAUTION = "precaution"
+    INFO = "info"
+
+
+SEVERITY_RANK = {Severity.ABSOLUTE: 3, Severity.RELATIVE: 2, Severity.PRECAUTION: 1, Severity.INFO: 0}
+
+
+class Evidence(StrEnum):
+    """How strong the backing of an entry is; `expert_opinion` is shown as convention."""
+
+    LABEL = "label"  # product label, instructions for use, regulator action
+    GUIDELINE = "guideline"  # consensus statement or guideline
+    REVIEW = "review"  # narrative or systematic review
+    TRIAL = "trial"  # randomised or controlled study
+    SERIES = "series"  # uncontrolled series, case reports
+    PRECLINICAL = "preclinical"  # in vitro or animal data
+    EXPERT_OPINION = "expert_opinion"  # manufacturer or clinic pages, practice convention
+
+
+class Region(StrEnum):
+    FACE = "face"
+    NECK = "neck"
+    BODY = "body"
+    SCALP = "scalp"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Sourced(Strict):
+    sources: list[Id] = Field(min_length=1)
+    evidence: Evidence
+
+
+class Range(Strict):
+    min: float = Field(ge=0)
+    max: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class Reference(Strict):
+    id: Id
+    citation: str = Field(min_length=5)
+    kind: Literal["label", "regulator", "guideline", "review", "study", "manufacturer", "clinic"]
+    url: str | None = None
+    note: str | None = None
+
+
+class Area(Sourced):
+    id: Id
+    name: str
+    region: Region
+    notes: str
+    # Deepest mechanical needling the area tolerates; None where no source gives one, in
+    # which case the engine proposes the indication's lowest depth and says so.
+    needling_max_depth_mm: float | None = Field(default=None, gt=0, le=3)
+    needling_note: str | None = None
+
+
+class ModalityFit(Sourced):
+    modality: Literal[Modality.MESOTHERAPY, Modality.MICRONEEDLING]
+    note: str
+    areas: list[Id] | None = None  # None: any area
+
+
+class Concern(Strict):
+    id: Id
+    name: str
+    description: str
+    addressed_by: list[ModalityFit] = Field(min_length=1)
+
+
+class ModalityInfo(Sourced):
+    id: Modality
+    name: str
+    description: str
+    downtime_days: Range
+    downtime_note: str
+
+
+class ScreeningItem(Strict):
+    id: Id
+    name: str
+    question: str
+    examples: list[str] = []
+
+
+class Screening(Strict):
+    """The vocabulary of safety questions: what a fact name may refer to."""
+
+    conditions: list[ScreeningItem]
+    medications: list[ScreeningItem]
+    allergens: list[ScreeningItem]
+    procedures: list[ScreeningItem]
+
+
+class Policy(Sourced):
+    """A clinic-adjustable value where sources disagree: conservative default, documented range."""
+
+    id: Id
+    description: str
+    unit: str
+    default: float
+    range: Range
+    value: float | None = None  # set by a clinic layer; must stay within range
+
+    @model_validator(mode="after")
+    def _within_range(self) -> Policy:
+        for label, number in (("default", self.default), ("value", self.value)):
+            if number is not None and not self.range.min <= number <= self.range.max:
+                raise ValueError(
+                    f"{label} {number} is outside the documented range "
+                    f"{self.range.min}–{self.range.max} {self.unit}"
+                )
+        return self
+
+    @property
+    def effective(self) -> float:
+        return self.default if self.value is None else self.value
+
+
+class NotFor(Sourced):
+    """A concern an ingredient must not be proposed for, and why."""
+
+    concern: Id
+    reason: Literal["no_benefit", "regulator_warning"]
+    message: str
+
+
+class IngredientConcern(Sourced):
+    concern: Id
+
+
+class Incompatibility(Sourced):
+    ingredient: Id
+    effect: str
+
+
+class IngredientClass(StrEnum):
+    HUMECTANT = "humectant"
+    VITAMIN = "vitamin"
+    MINERAL = "mineral"
+    AMINO_ACID = "amino_acid"
+    ANTIOXIDANT = "antioxidant"
+    NUCLEOTIDE = "nucleotide"
+    PEPTIDE = "peptide"
+    DEPIGMENTING = "depigmenting"
+    LIPOLYTIC = "lipolytic"
+    ANAESTHETIC = "anaesthetic"
+    ENZYME = "enzyme"
+    NEUROMODULATOR = "neuromodulator"
+    OTHER = "other"
+
+
+class Regulatory(StrEnum):
+    APPROVED_PRODUCT = "approved_product"  # a licensed drug used on label
+    MEDICAL_DEVICE = "medical_device"  # CE-marked or cleared device
+    OFF_LABEL = "off_label"  # approved drug, unapproved use or route
+    COMPOUNDED = "compounded"
+    UNAPPROVED = "unapproved"  # under a regulator's warning or never authorised
+    DISCONTINUED = "discontinued"
+
+
+class Ingredient(Sourced):
+    id: Id
+    name: str
+    ingredient_class: IngredientClass = Field(alias="class")
+    concerns: list[IngredientConcern] = []
+    not_for: list[NotFor] = []
+    dose: str  # the dose or protocol as reported, in words
+    concentration: Range | None = None
+    concentration_unit: str | None = None
+    route: Literal["intradermal", "subcutaneous", "topical"]
+    depth: str
+    cautions: list[str] = []
+    allergens: list[Id] = []
+    incompatible_with: list[Incompatibility] = []
+    regulatory: Regulatory
+    regulatory_note: str
+    no_mixing: bool = False  # the label forbids dilution or admixture
+
+    @model_validator(mode="after")
+    def _unit_with_range(self) -> Ingredient:
+        if (self.concentration is None) != (self.concentration_unit is None):
+            raise ValueError("concentration and concentration_unit go together")
+        return self
+
+
+class Component(Strict):
+    ingredient: Id
+    amount: float = Field(gt=0)
+    unit: str
+
+
+class AreaDosing(Sourced):
+    areas: list[Id] = Field(min_length=1)
+    points: int = Field(gt=0)  # injection points per area (per side where paired)
+    per_side: bool = False
+
+
+class Product(Sourced):
+    """A formulary entry: what a clinic actually injects or applies."""
+
+    id: Id
+    name: str
+    components: list[Component] = Field(min_length=1)
+    concerns: list[IngredientConcern] = []
+    additive_for: Literal["pain"] | None = None  # mixed into a blend, treats no concern
+    route: Literal["intradermal", "subcutaneous", "topical"]
+    technique: str
+    depth: str
+    volume_per_point_ml: float = Field(gt=0, le=1)
+    grid_spacing_cm: float | None = Field(default=None, gt=0, le=5)
+    dosing: list[AreaDosing] = []
+    max_points_per_session: int | None = Field(default=None, gt=0)
+    max_volume_per_session_ml: float | None = Field(default=None, gt=0)
+    max_sessions: int | None = Field(default=None, gt=0)
+    min_interval_days: int | None = Field(default=None, gt=0)
+    areas: list[Id] | None = None  # None: any area
+    areas_on_label: bool = False  # True: outside `areas` is a hard stop, not a preference
+    mixable: bool = False
+    open_skin: bool = False  # sterile and meant for intradermal contact: may go on needled skin
+    regulatory: Regulatory
+    regulatory_note: str
+    requires_policy: Id | None = None  # proposed only when this policy's value is non-zero
+
+    @model_validator(mode="after")
+    def _purpose(self) -> Product:
+        if bool(self.concerns) == (self.additive_for is not None):
+            raise ValueError("a product either treats concerns or is an additive, not both")
+        return self
+
+
+class Temporary(Strict):
+    """How long a temporary contraindication lasts: from a date fact, or until a condition."""
+
+    from_fact: str | None = None
+    days: float | str | None = None  # a number or `policy.<id>`
+    until_text: str
+
+    @model_validator(mode="after")
+    def _date_and_days(self) -> Temporary:
+        if (self.from_fact is None) != (self.days is None):
+            raise ValueError("from_fact and days go together")
+        return self
+
+
+class Rule(Sourced):
+    id: Id
+    title: str
+    severity: Severity
+    modalities: list[Modality] = []
+    areas: list[Id] | None = None  # None: whatever is treated
+    ingredients: list[Id] = []  # non-empty: the rule excludes these ingredients, not a modality
+    when: Condition
+    message: str
+    action: str
+    temporary: Temporary | None = None
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _parse_when(cls, raw: object) -> Condition:
+        return parse_condition(raw)
+
+    @model_validator(mode="after")
+    def _scope(self) -> Rule:
+        if not self.modalities and not self.ingredients:
+            raise ValueError("a rule needs modalities or ingredients to apply to")
+        if self.temporary is not None and self.severity is not Severity.ABSOLUTE:
+            raise ValueError("only an absolute rule can be temporary (it defers the treatment)")
+        return self
+
+
+class SeverityDepths(Strict):
+    mild: float = Field(gt=0, le=3)
+    moderate: float = Field(gt=0, le=3)
+    severe: float = Field(gt=0, le=3)
+
+
+class NeedlingIndication(Sourced):
+    concern: Id
+    range_mm: Range
+    by_severity: SeverityDepths
+    note: str
+
+    @model_validator(mode="after")
+    def _within(self) -> NeedlingIndication:
+        for depth in (self.by_severity.mild, self.by_severity.moderate, self.by_severity.severe):
+            if not self.range_mm.min <= depth <= self.range_mm.max:
+                raise ValueError(f"depth {depth} mm is outside range_mm")
+        return self
+
+
+class Device(Sourced):
+    id: Id
+    name: str
+    depth_mm: Range
+    passes: str
+    description: str
+    areas: list[Id] | None = None  # areas this device is the default for; None: fallback
+    default: bool = False
+
+
+class Endpoint(Sourced):
+    min_depth_mm: float = Field(ge=0)
+    text: str
+
+
+class Anaesthesia(Sourced):
+    """A topical anaesthetic option; the first whose ingredients are all allowed is used."""
+
+    id: Id
+    text: str
+    ingredients: list[Id] = Field(min_length=1)
+    minutes: Range
+
+
+class Statement(Sourced):
+    text: str
+
+
+class Needling(Strict):
+    indications: list[NeedlingIndication]
+    devices: list[Device]
+    endpoints: list[Endpoint]
+    anaesthesia: list[Anaesthesia]
+    open_skin: Statement  # what may go onto freshly needled skin, and why
+    anaesthesia_removal: Statement  # remove the anaesthetic fully, then antisepsis
+
+
+class CourseTemplate(Sourced):
+    id: Id
+    modality: Literal[Modality.MESOTHERAPY, Modality.MICRONEEDLING]
+    concerns: list[Id] = Field(min_length=1)
+    sessions: int = Field(gt=0, le=24)
+    sessions_range: Range
+    interval_days: Range
+    interval_default_days: int = Field(gt=0)
+    judge_after_days: int | None = Field(default=None, ge=0)
+    maintenance: str
+    maintenance_evidence: Evidence
+    note: str
+
+
+class CareItem(Sourced):
+    id: Id
+    phase: Literal["before", "after"]
+    modalities: list[Modality] = Field(min_length=1)
+    text: str
+    areas: list[Id] | None = None
