@@ -36,7 +36,7 @@ FACT_PATTERNS: dict[str, FactType] = {
 PREDICATES: dict[str, str] = {
     "treats_face": "at least one treated area is on the face",
     "treats_body": "at least one treated area is on the body (below the neck)",
-    "anaesthetic_planned": "the patient asked for pain relief, or microneedling is considered",
+    "anaesthetic_planned": "pain tolerance is low, or a concern is one that microneedling treats",
 }
 
 PLACEHOLDERS = {

@@ -9,9 +9,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    model_validator,
+)
 
-from dermaplan.knowledge.conditions import Condition, parse_condition
+from dermaplan.knowledge.conditions import Condition, parse_condition, render
 
 Id = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
@@ -31,7 +38,12 @@ class Severity(StrEnum):
     INFO = "info"
 
 
-SEVERITY_RANK = {Severity.ABSOLUTE: 3, Severity.RELATIVE: 2, Severity.PRECAUTION: 1, Severity.INFO: 0}
+SEVERITY_RANK = {
+    Severity.ABSOLUTE: 3,
+    Severity.RELATIVE: 2,
+    Severity.PRECAUTION: 1,
+    Severity.INFO: 0,
+}
 
 
 class Evidence(StrEnum):
@@ -86,6 +98,7 @@ class Area(Sourced):
     name: str
     region: Region
     notes: str
+    paired: bool = False  # left and right: per-side dosing counts twice
     # Deepest mechanical needling the area tolerates; None where no source gives one, in
     # which case the engine proposes the indication's lowest depth and says so.
     needling_max_depth_mm: float | None = Field(default=None, gt=0, le=3)
@@ -280,6 +293,13 @@ class Temporary(Strict):
         return self
 
 
+ParsedCondition = Annotated[
+    Condition,
+    PlainValidator(parse_condition),
+    PlainSerializer(render, return_type=str),
+]
+
+
 class Rule(Sourced):
     id: Id
     title: str
@@ -287,15 +307,10 @@ class Rule(Sourced):
     modalities: list[Modality] = []
     areas: list[Id] | None = None  # None: whatever is treated
     ingredients: list[Id] = []  # non-empty: the rule excludes these ingredients, not a modality
-    when: Condition
+    when: ParsedCondition
     message: str
     action: str
     temporary: Temporary | None = None
-
-    @field_validator("when", mode="before")
-    @classmethod
-    def _parse_when(cls, raw: object) -> Condition:
-        return parse_condition(raw)
 
     @model_validator(mode="after")
     def _scope(self) -> Rule:

@@ -1,0 +1,3 @@
+from dermaplan.cli import main
+
+main()

@@ -1,0 +1,215 @@
+"""The `dermaplan` command. Heavy modules are imported inside commands so --help is quick.
+
+Errors a person can cause end with exit code 2 and one located line per problem.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from dermaplan.knowledge import KnowledgeBase
+
+app = typer.Typer(
+    help="Dermaplan: plan, explain and record mesotherapy and microneedling.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+knowledge_app = typer.Typer(help="Check and read the clinical knowledge.", no_args_is_help=True)
+app.add_typer(knowledge_app, name="knowledge")
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+class SchemaName(StrEnum):
+    ASSESSMENT = "assessment"
+    PLAN = "plan"
+
+
+KnowledgeDirs = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--knowledge",
+        "-k",
+        help="A clinic knowledge directory layered over the built-in one (repeatable).",
+    ),
+]
+
+
+def fail(problems: list[str]) -> NoReturn:
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    raise typer.Exit(code=2)
+
+
+def load(dirs: list[Path] | None) -> KnowledgeBase:
+    from dermaplan.knowledge import KnowledgeError, load_knowledge
+
+    try:
+        return load_knowledge(dirs or [])
+    except KnowledgeError as error:
+        fail(error.problems)
+
+
+def read_document(path: Path) -> Any:
+    """YAML or JSON (JSON is YAML) from a file, or a located error."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail([f"{path}: no such file"])
+    except (OSError, UnicodeDecodeError) as error:
+        fail([f"{path}: cannot be read: {error}"])
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        fail([f"{where}: not valid YAML or JSON: {problem}"])
+
+
+@app.command()
+def consult(
+    file: Annotated[Path, typer.Argument(help="The assessment (YAML or JSON).")],
+    output_format: Annotated[Format, typer.Option("--format", "-f")] = Format.TEXT,
+    knowledge: KnowledgeDirs = None,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", "-i", help="Ask the questions and write FILE.")
+    ] = False,
+) -> None:
+    """Screen, decide and plan for one patient."""
+    from dermaplan.clinical.assessment import AssessmentError, parse_assessment
+    from dermaplan.clinical.consult import consult as run_consult
+    from dermaplan.clinical.plan import plan_json
+
+    kb = load(knowledge)
+    if interactive:
+        from dermaplan.interview import interview
+
+        if file.exists():
+            fail([f"{file}: already exists; choose a new file name (nothing was overwritten)"])
+        data = interview(kb)
+        write_assessment(file, data)
+        typer.echo(f"Assessment written to {file}", err=True)
+    else:
+        data = read_document(file)
+    try:
+        assessment = parse_assessment(data, kb)
+    except AssessmentError as error:
+        fail([f"{file}: {problem}" for problem in error.problems])
+    plan = run_consult(assessment, kb)
+    if output_format is Format.JSON:
+        sys.stdout.write(plan_json(plan))
+    elif output_format is Format.MARKDOWN:
+        from dermaplan.report import markdown
+
+        sys.stdout.write(markdown(plan, f"Plan for {file.stem}"))
+    else:
+        from rich.console import Console
+
+        from dermaplan.report import rich_view
+
+        console = Console()
+        for part in rich_view(plan, f"Plan for {file.stem}"):
+            console.print(part)
+
+
+def write_assessment(path: Path, data: dict[str, Any]) -> None:
+    """Write once, atomically: a crash leaves either no file or the whole file."""
+    import os
+    import tempfile
+
+    import yaml
+
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    directory = path.parent if str(path.parent) else Path()
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.link(temporary, path)  # fails if the file appeared meanwhile: never overwrite
+    except FileExistsError:
+        fail([f"{path}: already exists; nothing was overwritten"])
+    finally:
+        os.unlink(temporary)
+
+
+@app.command()
+def schema(name: SchemaName) -> None:
+    """Print the published JSON Schema of the assessment or the plan."""
+    import json
+
+    from dermaplan.schemas import assessment_schema, plan_schema
+
+    document = assessment_schema() if name is SchemaName.ASSESSMENT else plan_schema()
+    typer.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+@knowledge_app.command("check")
+def knowledge_check(
+    directory: Annotated[
+        Path | None, typer.Argument(help="A clinic directory to check over the built-in one.")
+    ] = None,
+) -> None:
+    """Validate the knowledge (and a clinic layer over it); report every problem."""
+    kb = load([directory] if directory else [])
+    typer.echo(
+        f"ok: {kb.version} ({' + '.join(kb.layers)}): {len(kb.rules)} rules, "
+        f"{len(kb.ingredients)} ingredients, {len(kb.products)} products, "
+        f"{len(kb.courses)} course templates, {len(kb.references)} references"
+    )
+
+
+@knowledge_app.command("show")
+def knowledge_show(
+    kind: Annotated[str, typer.Argument(help="rule, ingredient, product, area, concern, ...")],
+    entry_id: Annotated[str, typer.Argument(metavar="ID")],
+    knowledge: KnowledgeDirs = None,
+) -> None:
+    """Print one entry with its sources in full."""
+    import yaml
+
+    kb = load(knowledge)
+    try:
+        entry = kb.entry(kind, entry_id)
+    except KeyError as error:
+        fail([str(error.args[0])])
+    data = entry.model_dump(mode="json", by_alias=True, exclude_none=True)
+    typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+    cited = sorted(_source_ids(data))
+    if cited:
+        typer.echo("\nsources:")
+        for ref in cited:
+            typer.echo(f"  [{ref}] {kb.references[ref].citation}")
+
+
+def _source_ids(data: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "sources" and isinstance(value, list):
+                found.update(str(v) for v in value)
+            else:
+                found |= _source_ids(value)
+    elif isinstance(data, list):
+        for item in data:
+            found |= _source_ids(item)
+    return found
+
+
+def main() -> None:
+    app()

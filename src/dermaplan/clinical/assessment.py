@@ -1,0 +1,198 @@
+"""The assessment: what a practitioner knows of a patient at a consult.
+
+Every safety answer is tri-state: `true`, `false`, or absent/null for *unknown*. Unknown
+is never read as no; the engine turns it into a `missing` finding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from dermaplan.knowledge import KnowledgeBase
+from dermaplan.knowledge.loader import did_you_mean
+
+ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
+
+
+def _roman(value: object) -> object:
+    if isinstance(value, str) and value.strip().upper() in ROMAN:
+        return ROMAN[value.strip().upper()]
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    INTERSEX = "intersex"
+
+
+class MedicationStatus(StrEnum):
+    CURRENT = "current"
+    STOPPED = "stopped"
+    NEVER = "never"
+
+
+class ScarType(StrEnum):
+    ROLLING = "rolling"
+    BOXCAR = "boxcar"
+    ICEPICK = "icepick"
+    HYPERTROPHIC = "hypertrophic"
+    KELOID = "keloid"
+    SURGICAL = "surgical"
+    TRAUMATIC = "traumatic"
+
+
+Severity = Literal["mild", "moderate", "severe"]
+PainTolerance = Literal["low", "medium", "high"]
+
+
+class Patient(Strict):
+    age: int | None = Field(default=None, ge=0, le=120)
+    sex: Sex | None = None
+    fitzpatrick: Annotated[int | None, BeforeValidator(_roman), Field(ge=1, le=6)] = None
+    glogau: Annotated[int | None, BeforeValidator(_roman), Field(ge=1, le=4)] = None
+    pregnant: bool | None = None
+    breastfeeding: bool | None = None
+
+
+class MedicationUse(Strict):
+    status: MedicationStatus | None = None
+    last_taken: dt.date | None = None
+
+
+class Procedure(Strict):
+    type: str
+    date: dt.date
+    areas: list[str] = []
+
+
+class ConcernEntry(Strict):
+    concern: str
+    areas: list[str] = Field(min_length=1)
+    severity: Severity
+    scar_types: list[ScarType] = []
+    notes: str | None = None
+
+
+class Goals(Strict):
+    downtime_days: int | None = Field(default=None, ge=0, le=60)
+    pain_tolerance: PainTolerance | None = None
+    max_sessions: int | None = Field(default=None, ge=1, le=24)
+    event_date: dt.date | None = None
+    start_date: dt.date | None = None
+
+
+class Assessment(Strict):
+    consult_date: dt.date
+    patient: Patient = Patient()
+    conditions: dict[str, bool | None] = {}
+    medications: dict[str, MedicationUse] = {}
+    allergies: list[str] | None = None  # None: not asked; []: none known
+    procedures: list[Procedure] | None = None  # None: not asked; []: none recent
+    concerns: list[ConcernEntry] = Field(min_length=1)
+    goals: Goals = Goals()
+    notes: str | None = None
+
+
+class AssessmentError(ValueError):
+    """An assessment that cannot be used; `problems` has one located line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def location(parts: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def parse_assessment(data: Any, knowledge: KnowledgeBase) -> Assessment:
+    """Validate raw data (from YAML or JSON) into an Assessment, or raise AssessmentError."""
+    if not isinstance(data, dict):
+        raise AssessmentError(["the assessment must be a mapping of fields"])
+    try:
+        assessment = Assessment.model_validate(data)
+    except ValidationError as error:
+        raise AssessmentError(
+            [
+                f"{location(d['loc']) or 'assessment'}: {d['msg'].removeprefix('Value error, ')}"
+                for d in error.errors()
+            ]
+        ) from None
+    problems = vocabulary_problems(assessment, knowledge) + contradictions(assessment)
+    if problems:
+        raise AssessmentError(problems)
+    return assessment
+
+
+def vocabulary_problems(assessment: Assessment, knowledge: KnowledgeBase) -> list[str]:
+    problems: list[str] = []
+    vocabulary = knowledge.vocabulary
+
+    def need(where: str, value: str, kind: str, choices: Any) -> None:
+        if value not in choices:
+            problems.append(f"{where}: '{value}' is not {kind}{did_you_mean(value, choices)}")
+
+    for key in assessment.conditions:
+        need(f"conditions.{key}", key, "a screened condition", vocabulary["conditions"])
+    for key in assessment.medications:
+        need(f"medications.{key}", key, "a screened medication", vocabulary["medications"])
+    for index, allergen in enumerate(assessment.allergies or []):
+        need(f"allergies[{index}]", allergen, "an allergen", vocabulary["allergens"])
+    for index, procedure in enumerate(assessment.procedures or []):
+        where = f"procedures[{index}]"
+        need(f"{where}.type", procedure.type, "a procedure", vocabulary["procedures"])
+        for position, area in enumerate(procedure.areas):
+            need(f"{where}.areas[{position}]", area, "an area", knowledge.areas)
+    for index, entry in enumerate(assessment.concerns):
+        need(f"concerns[{index}].concern", entry.concern, "a concern", knowledge.concerns)
+        for position, area in enumerate(entry.areas):
+            need(f"concerns[{index}].areas[{position}]", area, "an area", knowledge.areas)
+    return problems
+
+
+def contradictions(assessment: Assessment) -> list[str]:
+    """Facts that cannot all be true; each line names the fields that disagree."""
+    problems: list[str] = []
+    patient, consult = assessment.patient, assessment.consult_date
+    if patient.sex is Sex.MALE:
+        for field in ("pregnant", "breastfeeding"):
+            if getattr(patient, field) is True:
+                problems.append(f"patient.{field}: true contradicts patient.sex: male")
+    for name, use in assessment.medications.items():
+        where = f"medications.{name}"
+        if use.last_taken is not None and use.last_taken > consult:
+            problems.append(f"{where}.last_taken: {use.last_taken} is after the consult date")
+        if use.status is MedicationStatus.NEVER and use.last_taken is not None:
+            problems.append(f"{where}.last_taken: given, but status is 'never'")
+    for index, procedure in enumerate(assessment.procedures or []):
+        if procedure.date > consult:
+            problems.append(f"procedures[{index}].date: {procedure.date} is after the consult date")
+    seen: dict[tuple[str, str], int] = {}
+    for index, entry in enumerate(assessment.concerns):
+        for area in entry.areas:
+            if (entry.concern, area) in seen:
+                problems.append(
+                    f"concerns[{index}]: {entry.concern} on {area} is already "
+                    f"concerns[{seen[entry.concern, area]}]"
+                )
+            seen.setdefault((entry.concern, area), index)
+        if entry.scar_types and entry.concern not in ("acne_scars", "scars"):
+            problems.append(f"concerns[{index}].scar_types: only for acne_scars or scars")
+    goals = assessment.goals
+    for field in ("event_date", "start_date"):
+        value = getattr(goals, field)
+        if value is not None and value < consult:
+            problems.append(f"goals.{field}: {value} is before the consult date {consult}")
+    return problems

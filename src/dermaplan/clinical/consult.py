@@ -1,0 +1,355 @@
+"""The consult: assessment and knowledge in, an explained plan out.
+
+screen → decide per modality → blend → needling → combined → course → care → what is
+missing. Pure: no I/O, no clock (the consult date is in the assessment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from dermaplan.clinical.assessment import Assessment
+from dermaplan.clinical.blend import build_blend, excluded_ingredients
+from dermaplan.clinical.course import build_course, templates_for
+from dermaplan.clinical.facts import FactSheet
+from dermaplan.clinical.needling import build_needling
+from dermaplan.clinical.plan import (
+    PLAN_SCHEMA_VERSION,
+    PROCEED,
+    Blend,
+    CareAdvice,
+    Citation,
+    Course,
+    Decision,
+    Finding,
+    FindingSeverity,
+    ModalityDecision,
+    NeedlingProtocol,
+    Plan,
+    Reason,
+)
+from dermaplan.clinical.screening import screen
+from dermaplan.knowledge import KnowledgeBase
+from dermaplan.knowledge.schema import Modality, Product
+
+AreaConcerns = dict[str, tuple[str, ...]]
+SINGLE = (Modality.MESOTHERAPY, Modality.MICRONEEDLING)
+SIMPLEST_FIRST = {Modality.MESOTHERAPY: 0, Modality.MICRONEEDLING: 1, Modality.COMBINED: 2}
+
+
+def addressed(knowledge: KnowledgeBase, assessment: Assessment, modality: Modality) -> AreaConcerns:
+    """Area → the patient's concerns there that this modality treats."""
+    found: dict[str, set[str]] = {}
+    for entry in assessment.concerns:
+        for fit in knowledge.concerns[entry.concern].addressed_by:
+            if fit.modality != modality:
+                continue
+            for area in entry.areas:
+                if fit.areas is None or area in fit.areas:
+                    found.setdefault(area, set()).add(entry.concern)
+    return {area: tuple(sorted(concerns)) for area, concerns in sorted(found.items())}
+
+
+def _pairs(area_concerns: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
+    return tuple(sorted(f"{c}:{a}" for a, cs in area_concerns.items() for c in cs))
+
+
+def _candidate_ingredients(
+    knowledge: KnowledgeBase, assessment: Assessment, meso: AreaConcerns, needled: AreaConcerns
+) -> frozenset[str]:
+    """Ingredients this consult might propose: the rules about them are worth reading."""
+    wanted = {c for concerns in meso.values() for c in concerns}
+    found: set[str] = set()
+    for product in knowledge.products.values():
+        relevant = wanted.intersection(c.concern for c in product.concerns) or (
+            product.additive_for == "pain" and assessment.goals.pain_tolerance == "low" and meso
+        )
+        if relevant:
+            found.update(c.ingredient for c in product.components)
+    if needled:
+        for option in knowledge.needling.anaesthesia:
+            found.update(option.ingredients)
+    return frozenset(found)
+
+
+def _fit_reasons(
+    knowledge: KnowledgeBase, modality: Modality, area_concerns: AreaConcerns
+) -> list[Reason]:
+    reasons = []
+    by_concern: dict[str, list[str]] = {}
+    for area, concerns in area_concerns.items():
+        for concern in concerns:
+            by_concern.setdefault(concern, []).append(area)
+    parts = [modality] if modality in SINGLE else list(SINGLE)
+    for concern, areas in sorted(by_concern.items()):
+        fits = [f for f in knowledge.concerns[concern].addressed_by if f.modality in parts]
+        for fit in fits:
+            reasons.append(
+                Reason(
+                    f"treats {concern} ({', '.join(areas)}) by {fit.modality}: {fit.note}",
+                    None,
+                    tuple(fit.sources),
+                    fit.evidence,
+                )
+            )
+    return reasons
+
+
+def _finding_reason(finding: Finding) -> Reason:
+    if finding.severity is FindingSeverity.MISSING:
+        text = (
+            f"unanswered ({finding.rule_severity.value} rule): {finding.title} — {finding.because}"
+        )
+    else:
+        text = f"{finding.severity.value}: {finding.title} — {finding.because}"
+        if finding.until is not None:
+            text += f"; until {finding.until}"
+        elif finding.until_text:
+            text += f"; until {finding.until_text}"
+    return Reason(text, finding.code, finding.sources, finding.evidence)
+
+
+def _safety(
+    modality: Modality, findings: Iterable[Finding]
+) -> tuple[Decision | None, list[Reason], bool, list[Finding]]:
+    """The decision safety forces (or None), its reasons, whether it bars `recommended`."""
+    own = [f for f in findings if modality in f.modalities and not f.ingredients]
+    absolute = [f for f in own if f.severity is FindingSeverity.ABSOLUTE]
+    permanent = [f for f in absolute if f.until_text is None]
+    if permanent:
+        return Decision.CONTRAINDICATED, [_finding_reason(f) for f in permanent], True, own
+    if absolute:
+        return Decision.DEFERRED, [_finding_reason(f) for f in absolute], True, own
+    serious = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE)
+    missing = [f for f in own if f.severity is FindingSeverity.MISSING]
+    relative = [f for f in own if f.severity is FindingSeverity.RELATIVE]
+    cautions = relative + [f for f in missing if f.rule_severity in serious]
+    reasons = [_finding_reason(f) for f in cautions]
+    if cautions:
+        return Decision.CAUTION, reasons, True, own
+    return None, [_finding_reason(f) for f in missing], bool(missing), own
+
+
+def decide(
+    knowledge: KnowledgeBase,
+    assessment: Assessment,
+    areas: Mapping[Modality, AreaConcerns],
+    findings: list[Finding],
+    blend: Blend | None,
+    open_skin: tuple[str, ...],
+    all_pairs: tuple[str, ...],
+) -> tuple[ModalityDecision, ...]:
+    drafts: list[tuple[Modality, Decision, list[Reason], tuple[str, ...], bool]] = []
+    for modality in Modality:
+        pairs = _pairs(areas[modality])
+        if not pairs:
+            why = (
+                "no area has both a concern microneedling treats and one mesotherapy treats"
+                if modality is Modality.COMBINED
+                else f"addresses none of the concerns ({', '.join(all_pairs)})"
+            )
+            drafts.append((modality, Decision.NOT_INDICATED, [Reason(why)], (), True))
+            continue
+        forced, reasons, bars, own = _safety(modality, findings)
+        untreated = [p for p in all_pairs if p not in pairs]
+        if forced in (Decision.CONTRAINDICATED, Decision.DEFERRED):
+            drafts.append((modality, forced, reasons, pairs, True))
+            continue
+        uses_blend = modality is not Modality.MICRONEEDLING
+        if uses_blend and (blend is None or not blend.preparations):
+            why = "no product in the formulary may be proposed for this patient (see exclusions)"
+            drafts.append((modality, Decision.NOT_INDICATED, [Reason(why), *reasons], (), True))
+            continue
+        if modality is Modality.COMBINED and not open_skin:
+            why = "no product of the blend is sterile and meant for needled skin"
+            drafts.append((modality, Decision.NOT_INDICATED, [Reason(why), *reasons], (), True))
+            continue
+        covered = pairs
+        if uses_blend and blend is not None:
+            meso_uncovered = set(blend.uncovered)
+            covered = tuple(p for p in pairs if p not in meso_uncovered)
+        fit = _fit_reasons(knowledge, modality, areas[modality])
+        if untreated:
+            fit.append(Reason("does not address: " + ", ".join(untreated)))
+        if uses_blend and blend is not None and blend.uncovered:
+            fit.append(Reason("no allowed product for: " + ", ".join(blend.uncovered)))
+        precautions = [f for f in own if f.severity is FindingSeverity.PRECAUTION]
+        reasons += [_finding_reason(f) for f in precautions]
+        accepted = assessment.goals.downtime_days
+        downtime = knowledge.modalities[modality].downtime_days
+        if accepted is not None and downtime.min > accepted:
+            bars = True
+            fit.append(
+                Reason(
+                    f"expected downtime {downtime.min:g}–{downtime.max:g} days is more than the "
+                    f"{accepted} the patient accepts",
+                    None,
+                    tuple(knowledge.modalities[modality].sources),
+                    knowledge.modalities[modality].evidence,
+                )
+            )
+        decision: Decision = forced or Decision.SUITABLE
+        drafts.append((modality, decision, fit + reasons, covered, bars))
+    eligible = [d for d in drafts if d[1] is Decision.SUITABLE and not d[4] and d[3]]
+    best = min(eligible, key=lambda d: (-len(d[3]), SIMPLEST_FIRST[d[0]]), default=None)
+    decisions = []
+    for modality, decision, reasons, covered, _ in drafts:
+        if best is not None and modality is best[0]:
+            decision = Decision.RECOMMENDED
+            reasons = [
+                Reason(f"best fit: covers {len(covered)} of {len(all_pairs)} concern-area pairs"),
+                *reasons,
+            ]
+        until = (
+            max(
+                (f.until for f in findings if modality in f.modalities and f.until is not None),
+                default=None,
+            )
+            if decision is Decision.DEFERRED
+            else None
+        )
+        decisions.append(ModalityDecision(modality, decision, tuple(reasons), covered, until))
+    return tuple(decisions)
+
+
+def _care(
+    knowledge: KnowledgeBase, chosen: Iterable[Modality], treated: frozenset[str]
+) -> tuple[CareAdvice, ...]:
+    wanted = set(chosen)
+    if Modality.COMBINED in wanted:
+        wanted.update(SINGLE)
+    advice = []
+    for item in knowledge.care:
+        modalities = tuple(m for m in item.modalities if m in wanted)
+        if not modalities or (item.areas is not None and not treated.intersection(item.areas)):
+            continue
+        advice.append(
+            CareAdvice(item.phase, item.text, modalities, tuple(item.sources), item.evidence)
+        )
+    return tuple(sorted(advice, key=lambda a: (a.phase != "before", a.text)))
+
+
+def _products_in(blend: Blend | None, knowledge: KnowledgeBase) -> list[Product]:
+    if blend is None:
+        return []
+    ids = sorted({p for prep in blend.preparations for p in prep.products})
+    return [knowledge.products[i] for i in ids]
+
+
+def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
+    sheet = FactSheet(assessment, knowledge)
+    meso = addressed(knowledge, assessment, Modality.MESOTHERAPY)
+    needled = addressed(knowledge, assessment, Modality.MICRONEEDLING)
+    shared = set(meso) & set(needled)
+    combined: AreaConcerns = {}
+    if shared:
+        for area in sorted(set(meso) | set(needled)):
+            combined[area] = tuple(sorted({*meso.get(area, ()), *needled.get(area, ())}))
+    areas = {
+        Modality.MESOTHERAPY: meso,
+        Modality.MICRONEEDLING: needled,
+        Modality.COMBINED: combined,
+    }
+    frozen_areas = {m: frozenset(a) for m, a in areas.items()}
+    candidates = _candidate_ingredients(knowledge, assessment, meso, needled)
+    findings = screen(sheet, frozen_areas, candidates)
+    blocked = excluded_ingredients(knowledge, assessment, findings)
+    paired = frozenset(area.id for area in knowledge.areas.values() if area.paired)
+    blend = build_blend(knowledge, assessment, meso, blocked, paired) if meso else None
+    open_skin = tuple(
+        sorted(
+            {
+                product
+                for prep in (blend.preparations if blend else ())
+                for product in prep.products
+                if knowledge.products[product].open_skin
+                and shared.intersection(d.area for d in prep.areas)
+            }
+        )
+    )
+    all_pairs = _pairs(
+        {a: [e.concern for e in assessment.concerns if a in e.areas] for a in sheet.treated_areas}
+    )
+    decisions = decide(knowledge, assessment, areas, findings, blend, open_skin, all_pairs)
+    going = [d.modality for d in decisions if d.decision in PROCEED]
+    needling: NeedlingProtocol | None = None
+    combined_protocol: NeedlingProtocol | None = None
+    if Modality.MICRONEEDLING in going:
+        needling = build_needling(knowledge, assessment, needled, blocked)
+    if Modality.COMBINED in going:
+        combined_protocol = build_needling(knowledge, assessment, needled, blocked, open_skin)
+    meso_going = Modality.MESOTHERAPY in going or Modality.COMBINED in going
+    courses: list[Course] = []
+    for modality in going:
+        parts = SINGLE if modality is Modality.COMBINED else (modality,)
+        templates = [
+            t
+            for part in parts
+            for t in templates_for(knowledge, part, {c for cs in areas[part].values() for c in cs})
+        ]
+        products = _products_in(blend, knowledge) if modality is not Modality.MICRONEEDLING else []
+        courses.append(build_course(knowledge, assessment, modality, templates, products))
+    care = _care(knowledge, going, sheet.treated_areas)
+    missing = tuple(
+        sorted(
+            {
+                sheet.question(fact)
+                for f in findings
+                if f.severity is FindingSeverity.MISSING
+                for fact in f.because.removeprefix("unanswered: ").split(", ")
+            }
+        )
+    )
+    plan_blend = blend if meso_going else None
+    cited = _cited(decisions, findings, plan_blend, needling, combined_protocol, courses, care)
+    return Plan(
+        schema_version=PLAN_SCHEMA_VERSION,
+        knowledge_version=knowledge.version,
+        knowledge_layers=knowledge.layers,
+        consult_date=assessment.consult_date,
+        policies={key: knowledge.policy(key) for key in sorted(knowledge.policies)},
+        decisions=decisions,
+        findings=tuple(findings),
+        missing=missing,
+        mesotherapy=plan_blend,
+        microneedling=needling,
+        combined=combined_protocol,
+        courses=tuple(courses),
+        care=care,
+        references=tuple(
+            Citation(ref, knowledge.references[ref].citation, knowledge.references[ref].kind)
+            for ref in sorted(cited)
+        ),
+    )
+
+
+def _cited(
+    decisions: Iterable[ModalityDecision],
+    findings: Iterable[Finding],
+    blend: Blend | None,
+    needling: NeedlingProtocol | None,
+    combined: NeedlingProtocol | None,
+    courses: Iterable[Course],
+    care: Iterable[CareAdvice],
+) -> set[str]:
+    cited: set[str] = set()
+    for decision in decisions:
+        for reason in decision.reasons:
+            cited.update(reason.sources)
+    for finding in findings:
+        cited.update(finding.sources)
+    if blend is not None:
+        for prep in blend.preparations:
+            cited.update(prep.sources)
+        for exclusion in blend.excluded:
+            cited.update(exclusion.sources)
+        for check in blend.checks:
+            cited.update(check.sources)
+    for protocol in (needling, combined):
+        if protocol is not None:
+            cited.update(protocol.sources)
+    for course in courses:
+        cited.update(course.sources)
+    for advice in care:
+        cited.update(advice.sources)
+    return cited

@@ -1,0 +1,214 @@
+"""The plan a consult produces: plain frozen dataclasses, serialised by pydantic.
+
+Field order and list order are part of the contract: the same assessment and knowledge
+give the same JSON, byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import TypeAdapter
+
+from dermaplan.knowledge.schema import Evidence, Modality
+
+PLAN_SCHEMA_VERSION = "1"
+
+
+class Decision(StrEnum):
+    RECOMMENDED = "recommended"
+    SUITABLE = "suitable"
+    CAUTION = "caution"
+    DEFERRED = "deferred"
+    CONTRAINDICATED = "contraindicated"
+    NOT_INDICATED = "not_indicated"
+
+
+PROCEED = (Decision.RECOMMENDED, Decision.SUITABLE, Decision.CAUTION)
+
+
+class FindingSeverity(StrEnum):
+    ABSOLUTE = "absolute"
+    RELATIVE = "relative"
+    PRECAUTION = "precaution"
+    INFO = "info"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    text: str
+    rule: str | None = None
+    sources: tuple[str, ...] = ()
+    evidence: Evidence | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    severity: FindingSeverity
+    title: str
+    message: str
+    action: str
+    modalities: tuple[Modality, ...]
+    areas: tuple[str, ...]
+    ingredients: tuple[str, ...]
+    because: str  # the patient facts that triggered it, or the questions left open
+    sources: tuple[str, ...]
+    evidence: Evidence
+    rule_severity: FindingSeverity  # for `missing`: how serious the unanswered rule is
+    until: dt.date | None = None
+    until_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModalityDecision:
+    modality: Modality
+    decision: Decision
+    reasons: tuple[Reason, ...]
+    concerns: tuple[str, ...]  # concern:area pairs it addresses
+    until: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AreaDose:
+    area: str
+    points: int | None
+    volume_ml: float | None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preparation:
+    """One syringe's content: a single product as supplied, or a mixture of mixable ones."""
+
+    products: tuple[str, ...]
+    ingredients: tuple[str, ...]
+    mixed: bool
+    concerns: tuple[str, ...]
+    route: str
+    technique: str
+    depth: str
+    volume_per_point_ml: float
+    grid_spacing_cm: float | None
+    areas: tuple[AreaDose, ...]
+    volume_ml: float | None
+    max_volume_per_session_ml: float | None
+    max_points_per_session: int | None
+    regulatory: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    item: str  # a product or ingredient id
+    concern: str | None
+    area: str | None
+    reason: str
+    rule: str | None = None
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    text: str
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Blend:
+    preparations: tuple[Preparation, ...]
+    total_volume_ml: float | None
+    uncovered: tuple[str, ...]  # concern:area pairs no allowed product covers
+    excluded: tuple[Exclusion, ...]
+    checks: tuple[Check, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AreaNeedling:
+    area: str
+    concerns: tuple[str, ...]
+    depth_mm: float
+    device: str
+    passes: str
+    endpoint: str
+    notes: tuple[str, ...]
+    sources: tuple[str, ...]
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Anaesthetic:
+    option: str | None
+    text: str
+    minutes: str | None
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NeedlingProtocol:
+    areas: tuple[AreaNeedling, ...]
+    anaesthesia: Anaesthetic
+    steps: tuple[str, ...]
+    open_skin_products: tuple[str, ...]  # combined only: what goes onto needled skin
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    modality: Modality
+    templates: tuple[str, ...]
+    sessions: int
+    interval_days: int
+    interval_range_days: tuple[int, int]
+    dates: tuple[dt.date, ...]
+    judge_results_on: dt.date | None
+    maintenance: tuple[str, ...]
+    notes: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CareAdvice:
+    phase: str
+    text: str
+    modalities: tuple[Modality, ...]
+    sources: tuple[str, ...]
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    id: str
+    citation: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    schema_version: str
+    knowledge_version: str
+    knowledge_layers: tuple[str, ...]
+    consult_date: dt.date
+    policies: dict[str, float]
+    decisions: tuple[ModalityDecision, ...]
+    findings: tuple[Finding, ...]
+    missing: tuple[str, ...]  # the safety questions still to answer
+    mesotherapy: Blend | None
+    microneedling: NeedlingProtocol | None
+    combined: NeedlingProtocol | None
+    courses: tuple[Course, ...]
+    care: tuple[CareAdvice, ...]
+    references: tuple[Citation, ...]
+
+    def decision(self, modality: Modality) -> ModalityDecision:
+        return next(d for d in self.decisions if d.modality == modality)
+
+
+PLAN_ADAPTER: TypeAdapter[Plan] = TypeAdapter(Plan)
+
+
+def plan_json(plan: Plan) -> str:
+    return PLAN_ADAPTER.dump_json(plan, indent=2).decode("utf-8") + "\n"

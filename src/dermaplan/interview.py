@@ -1,0 +1,212 @@
+"""`consult --interactive`: the questions a practitioner answers, safety first.
+
+Every safety question accepts y, n or ? (unknown); unknown is recorded as such, never as
+no. Each answer is checked as it is given, so the file written is always valid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from dermaplan.knowledge import KnowledgeBase
+from dermaplan.knowledge.loader import did_you_mean
+
+T = TypeVar("T")
+UNKNOWN_WORDS = ("?", "unknown", "u")
+
+
+class Invalid(ValueError):
+    pass
+
+
+def ask(question: str, parse: Callable[[str], T], default: str | None = None) -> T:
+    while True:
+        answer = typer.prompt(question, default=default, show_default=default is not None)
+        try:
+            return parse(answer.strip())
+        except Invalid as problem:
+            typer.echo(f"  {problem}", err=True)
+
+
+def tri_state(text: str) -> bool | None:
+    lowered = text.lower()
+    if lowered in ("y", "yes"):
+        return True
+    if lowered in ("n", "no"):
+        return False
+    if lowered in UNKNOWN_WORDS:
+        return None
+    raise Invalid("answer y, n or ? (unknown)")
+
+
+def optional_int(low: int, high: int) -> Callable[[str], int | None]:
+    def parse(text: str) -> int | None:
+        if text.lower() in ("", *UNKNOWN_WORDS):
+            return None
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise Invalid(f"a whole number from {low} to {high}, or ? if unknown")
+        return int(text)
+
+    return parse
+
+
+def optional_date(text: str) -> str | None:
+    if text.lower() in ("", *UNKNOWN_WORDS):
+        return None
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise Invalid("a date as YYYY-MM-DD, or ? if unknown") from None
+
+
+def one_of(choices: list[str], allow_unknown: bool = True) -> Callable[[str], str | None]:
+    def parse(text: str) -> str | None:
+        if allow_unknown and text.lower() in ("", *UNKNOWN_WORDS):
+            return None
+        if text not in choices:
+            raise Invalid(
+                f"'{text}' is not one of: {', '.join(choices)}{did_you_mean(text, choices)}"
+            )
+        return text
+
+    return parse
+
+
+def many_of(choices: list[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if not items:
+            raise Invalid("name at least one")
+        for item in items:
+            if item not in choices:
+                raise Invalid(
+                    f"'{item}' is not one of: {', '.join(choices)}{did_you_mean(item, choices)}"
+                )
+        return items
+
+    return parse
+
+
+def _allergies(allergens: list[str]) -> Callable[[str], list[str] | None]:
+    def parse(text: str) -> list[str] | None:
+        if text.lower() in UNKNOWN_WORDS:
+            return None
+        if text.lower() == "none":
+            return []
+        return many_of(allergens)(text)
+
+    return parse
+
+
+def interview(knowledge: KnowledgeBase, today: dt.date | None = None) -> dict[str, Any]:
+    """Ask everything a consult needs and return the assessment as plain data."""
+    try:
+        return _interview(knowledge, today or dt.datetime.now(dt.UTC).date())
+    except typer.Abort:
+        typer.echo(
+            "error: the input ended before the interview was finished; nothing was written",
+            err=True,
+        )
+        raise typer.Exit(code=2) from None
+
+
+def _interview(knowledge: KnowledgeBase, today: dt.date) -> dict[str, Any]:
+    screening = knowledge.screening
+    typer.echo("Safety first. Answer y, n or ? (unknown: it will be listed as missing).")
+    data: dict[str, Any] = {"consult_date": ask("Consult date", optional_date, today.isoformat())}
+    patient: dict[str, Any] = {
+        "age": ask("Age in years", optional_int(0, 120)),
+        "sex": ask("Sex (female, male, intersex)", one_of(["female", "male", "intersex"])),
+    }
+    if patient["sex"] != "male":
+        patient["pregnant"] = ask("Pregnant?", tri_state)
+        patient["breastfeeding"] = ask("Breastfeeding?", tri_state)
+    patient["fitzpatrick"] = ask("Fitzpatrick type (1-6)", optional_int(1, 6))
+    patient["glogau"] = ask("Glogau class (1-4)", optional_int(1, 4))
+    data["patient"] = {key: value for key, value in patient.items() if value is not None}
+    data["conditions"] = {item.id: ask(item.question, tri_state) for item in screening.conditions}
+    medications: dict[str, Any] = {}
+    for item in screening.medications:
+        status = ask(
+            f"{item.question} (current, stopped, never, ?)", one_of(["current", "stopped", "never"])
+        )
+        use: dict[str, Any] = {"status": status}
+        if status == "stopped":
+            use["last_taken"] = ask("  Date of the last dose (YYYY-MM-DD or ?)", optional_date)
+        medications[item.id] = use
+    data["medications"] = medications
+    allergens = [item.id for item in screening.allergens]
+    data["allergies"] = ask(
+        f"Allergies ({', '.join(allergens)}; comma-separated), none, or ?", _allergies(allergens)
+    )
+    data["procedures"] = _procedures(knowledge)
+    data["concerns"] = _concerns(knowledge)
+    goals = {
+        "downtime_days": ask(
+            "Days of redness the patient accepts (blank: not said)", optional_int(0, 60), ""
+        ),
+        "pain_tolerance": ask(
+            "Pain tolerance (low, medium, high; blank: not said)",
+            one_of(["low", "medium", "high"]),
+            "",
+        ),
+        "max_sessions": ask("Most sessions acceptable (blank: not said)", optional_int(1, 24), ""),
+        "event_date": ask("An event to be ready for (YYYY-MM-DD; blank: none)", optional_date, ""),
+    }
+    data["goals"] = {key: value for key, value in goals.items() if value is not None}
+    return data
+
+
+def _procedures(knowledge: KnowledgeBase) -> list[dict[str, Any]] | None:
+    answer = ask("Any recent procedures (toxin, filler, peel, laser, waxing, surgery…)?", tri_state)
+    if answer is None:
+        return None
+    procedures: list[dict[str, Any]] = []
+    kinds = [item.id for item in knowledge.screening.procedures]
+    areas = sorted(knowledge.areas)
+    while answer:
+        entry: dict[str, Any] = {
+            "type": ask(f"  Procedure ({', '.join(kinds)})", one_of(kinds, False))
+        }
+        entry["date"] = ask("  Date (YYYY-MM-DD)", optional_date)
+        while entry["date"] is None:
+            typer.echo("  the date is needed to time the next treatment", err=True)
+            entry["date"] = ask("  Date (YYYY-MM-DD)", optional_date)
+        entry["areas"] = ask("  Areas (comma-separated)", many_of(areas))
+        procedures.append(entry)
+        answer = bool(ask("Another procedure?", tri_state))
+    return procedures
+
+
+def _concerns(knowledge: KnowledgeBase) -> list[dict[str, Any]]:
+    concerns: list[dict[str, Any]] = []
+    names = sorted(knowledge.concerns)
+    areas = sorted(knowledge.areas)
+    while True:
+        entry: dict[str, Any] = {
+            "concern": ask(f"Concern ({', '.join(names)})", one_of(names, False))
+        }
+        entry["areas"] = ask("  Areas (comma-separated)", many_of(areas))
+        entry["severity"] = ask(
+            "  Severity (mild, moderate, severe)", one_of(["mild", "moderate", "severe"], False)
+        )
+        if entry["concern"] in ("acne_scars", "scars"):
+            scar_types = [
+                "rolling",
+                "boxcar",
+                "icepick",
+                "hypertrophic",
+                "keloid",
+                "surgical",
+                "traumatic",
+            ]
+            entry["scar_types"] = ask(
+                f"  Scar types ({', '.join(scar_types)})", many_of(scar_types)
+            )
+        concerns.append(entry)
+        if not ask("Another concern?", tri_state):
+            return concerns

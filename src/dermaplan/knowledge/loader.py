@@ -1,0 +1,455 @@
+"""Load, layer and cross-check knowledge directories into one immutable KnowledgeBase.
+
+The built-in directory comes first; a clinic directory layered over it adds entries or
+replaces them by id (a rule only by one at least as strict; a policy only its value,
+within the documented range). Every problem is reported with its file and entry.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from dermaplan.knowledge.conditions import PolicyRef, Predicate, Test, walk
+from dermaplan.knowledge.facts import PREDICATES, FactType, fact_names
+from dermaplan.knowledge.schema import (
+    SEVERITY_RANK,
+    Area,
+    CareItem,
+    Concern,
+    CourseTemplate,
+    Ingredient,
+    Modality,
+    ModalityInfo,
+    Needling,
+    Policy,
+    Product,
+    Reference,
+    Rule,
+    Screening,
+)
+
+BUILTIN_DIR = Path(__file__).parent / "data"
+
+# Policies the engine itself reads; a knowledge set without them cannot make a plan.
+ENGINE_POLICIES = ("event_buffer_days",)
+
+LIST_KINDS: dict[str, type[BaseModel]] = {
+    "references": Reference,
+    "areas": Area,
+    "concerns": Concern,
+    "modalities": ModalityInfo,
+    "policies": Policy,
+    "ingredients": Ingredient,
+    "products": Product,
+    "rules": Rule,
+    "courses": CourseTemplate,
+    "care": CareItem,
+}
+SINGLE_KINDS: dict[str, type[BaseModel]] = {"screening": Screening, "needling": Needling}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class KnowledgeError(Exception):
+    """Knowledge that does not load; `problems` holds one line per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    references: dict[str, Reference]
+    areas: dict[str, Area]
+    concerns: dict[str, Concern]
+    modalities: dict[Modality, ModalityInfo]
+    screening: Screening
+    policies: dict[str, Policy]
+    ingredients: dict[str, Ingredient]
+    products: dict[str, Product]
+    rules: tuple[Rule, ...]
+    needling: Needling
+    courses: tuple[CourseTemplate, ...]
+    care: tuple[CareItem, ...]
+    layers: tuple[str, ...]
+    version: str = field(default="")
+
+    @cached_property
+    def vocabulary(self) -> dict[str, list[str]]:
+        """Screening ids by kind, the expansion of the fact patterns."""
+        return {
+            "conditions": [item.id for item in self.screening.conditions],
+            "medications": [item.id for item in self.screening.medications],
+            "allergens": [item.id for item in self.screening.allergens],
+            "procedures": [item.id for item in self.screening.procedures],
+        }
+
+    @cached_property
+    def facts(self) -> dict[str, FactType]:
+        return fact_names(self.vocabulary)
+
+    def policy(self, name: str) -> float:
+        return self.policies[name].effective
+
+    def entry(self, kind: str, entry_id: str) -> BaseModel:
+        """One entry by kind and id, for `knowledge show`; KeyError names what exists."""
+        tables: dict[str, Mapping[Any, BaseModel]] = {
+            "reference": self.references,
+            "area": self.areas,
+            "concern": self.concerns,
+            "modality": self.modalities,
+            "policy": self.policies,
+            "ingredient": self.ingredients,
+            "product": self.products,
+            "rule": {rule.id: rule for rule in self.rules},
+            "course": {course.id: course for course in self.courses},
+            "care": {item.id: item for item in self.care},
+        }
+        table = tables.get(kind)
+        if table is None:
+            raise KeyError(f"'{kind}' is not a kind of entry{did_you_mean(kind, ENTRY_KINDS)}")
+        if entry_id not in table:
+            raise KeyError(f"no {kind} '{entry_id}'{did_you_mean(entry_id, table)}")
+        return table[entry_id]
+
+
+ENTRY_KINDS = (
+    "reference",
+    "area",
+    "concern",
+    "modality",
+    "policy",
+    "ingredient",
+    "product",
+    "rule",
+    "course",
+    "care",
+)
+
+
+@dataclass
+class _Raw:
+    """Entries as read, with where each came from."""
+
+    lists: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
+    singles: dict[str, tuple[str, Any]] = field(default_factory=dict)
+
+
+def _read_dir(directory: Path, problems: list[str]) -> _Raw:
+    raw = _Raw()
+    if not directory.is_dir():
+        problems.append(f"{directory}: not a directory")
+        return raw
+    files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
+    if not files:
+        problems.append(f"{directory}: no .yaml files")
+    for path in files:
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            problems.append(f"{path.name}: not valid YAML: {error}".replace("\n", " "))
+            continue
+        if document is None:
+            continue
+        if not isinstance(document, dict):
+            problems.append(f"{path.name}: the top level must be a mapping of kinds")
+            continue
+        for kind, body in document.items():
+            where = f"{path.name}: {kind}"
+            if kind in LIST_KINDS:
+                if not isinstance(body, list):
+                    problems.append(f"{where}: must be a list of entries")
+                    continue
+                for index, entry in enumerate(body):
+                    if not isinstance(entry, dict):
+                        problems.append(f"{where}[{index}]: must be a mapping")
+                        continue
+                    label = f"{where}[{index}]" + (f" (id: {entry['id']})" if "id" in entry else "")
+                    raw.lists.setdefault(kind, []).append((label, entry))
+            elif kind in SINGLE_KINDS:
+                if kind in raw.singles:
+                    problems.append(f"{where}: also given in {raw.singles[kind][0]}")
+                raw.singles[kind] = (where, body)
+            else:
+                known = [*LIST_KINDS, *SINGLE_KINDS]
+                problems.append(f"{where}: unknown kind{did_you_mean(str(kind), known)}")
+    return raw
+
+
+def _validation_lines(label: str, error: ValidationError) -> list[str]:
+    lines = []
+    for detail in error.errors():
+        location = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in detail["loc"]
+        )
+        message = detail["msg"].removeprefix("Value error, ")
+        lines.append(f"{label}{location}: {message}")
+    return lines
+
+
+def _validate(model: type[M], label: str, body: Any, problems: list[str]) -> M | None:
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        problems.extend(_validation_lines(label, error))
+        return None
+
+
+def _merge_layers(layers: list[_Raw], problems: list[str]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for kind, model in LIST_KINDS.items():
+        by_id: dict[str, tuple[str, Any]] = {}
+        for depth, layer in enumerate(layers):
+            seen_here: set[str] = set()
+            for label, body in layer.lists.get(kind, []):
+                entry_id = body.get("id")
+                if isinstance(entry_id, str) and entry_id in seen_here:
+                    problems.append(f"{label}: id '{entry_id}' is given twice in this layer")
+                    continue
+                if isinstance(entry_id, str):
+                    seen_here.add(entry_id)
+                if depth > 0 and kind == "policies" and set(body) <= {"id", "value"}:
+                    _set_policy(by_id, label, body, problems)
+                    continue
+                entry = _validate(model, label, body, problems)
+                if entry is None:
+                    continue
+                key = str(getattr(entry, "id"))  # noqa: B009 - every list kind has an id
+                if isinstance(entry, Rule) and key in by_id:
+                    _check_not_weaker(entry, by_id[key], label, problems)
+                by_id[key] = (label, entry)
+        merged[kind] = {key: entry for key, (_, entry) in by_id.items()}
+    for kind, model in SINGLE_KINDS.items():
+        chosen = None
+        for layer in layers:
+            if kind in layer.singles:
+                label, body = layer.singles[kind]
+                chosen = _validate(model, label, body, problems) or chosen
+        if chosen is None:
+            problems.append(f"{kind}: missing (no layer defines it)")
+        merged[kind] = chosen
+    return merged
+
+
+def _set_policy(
+    by_id: dict[str, tuple[str, Any]], label: str, body: dict[str, Any], problems: list[str]
+) -> None:
+    entry_id = body.get("id")
+    if entry_id not in by_id:
+        problems.append(
+            f"{label}: no policy '{entry_id}' to set{did_you_mean(str(entry_id), by_id)}"
+        )
+        return
+    base: Policy = by_id[entry_id][1]
+    data = base.model_dump(by_alias=True) | {"value": body.get("value")}
+    updated = _validate(Policy, label, data, problems)
+    if updated is not None:
+        by_id[entry_id] = (label, updated)
+
+
+def _check_not_weaker(
+    entry: Rule, previous: tuple[str, Any], label: str, problems: list[str]
+) -> None:
+    before: Rule = previous[1]
+    if SEVERITY_RANK[entry.severity] < SEVERITY_RANK[before.severity]:
+        problems.append(
+            f"{label}: a layer may not weaken rule '{entry.id}' "
+            f"from {before.severity} to {entry.severity}"
+        )
+
+
+def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
+    """Every id an entry names must exist; each message names the entry and a near miss."""
+
+    def need(kind: str, ids: Iterable[str], table: Iterable[str], where: str) -> None:
+        choices = list(table)
+        for item in ids:
+            if item not in choices:
+                problems.append(f"{where}: unknown {kind} '{item}'{did_you_mean(item, choices)}")
+
+    allergens = kb.vocabulary["allergens"]
+    sourced: list[tuple[str, list[str]]] = []
+
+    def sources_of(where: str, entry: Any) -> None:
+        sourced.append((where, entry.sources))
+
+    for area in kb.areas.values():
+        sources_of(f"area {area.id}", area)
+    for concern in kb.concerns.values():
+        for fit in concern.addressed_by:
+            sources_of(f"concern {concern.id}", fit)
+            need("area", fit.areas or [], kb.areas, f"concern {concern.id}")
+    for info in kb.modalities.values():
+        sources_of(f"modality {info.id}", info)
+    for policy in kb.policies.values():
+        sources_of(f"policy {policy.id}", policy)
+    for ingredient in kb.ingredients.values():
+        where = f"ingredient {ingredient.id}"
+        sources_of(where, ingredient)
+        for claim in [*ingredient.concerns, *ingredient.not_for]:
+            sources_of(where, claim)
+        concerns = [c.concern for c in ingredient.concerns] + [
+            n.concern for n in ingredient.not_for
+        ]
+        need("concern", concerns, kb.concerns, where)
+        need("allergen", ingredient.allergens, allergens, where)
+        for clash in ingredient.incompatible_with:
+            sources_of(where, clash)
+            need("ingredient", [clash.ingredient], kb.ingredients, where)
+    for product in kb.products.values():
+        where = f"product {product.id}"
+        sources_of(where, product)
+        need("ingredient", [c.ingredient for c in product.components], kb.ingredients, where)
+        for claim in product.concerns:
+            sources_of(where, claim)
+            need("concern", [claim.concern], kb.concerns, where)
+        for dosing in product.dosing:
+            sources_of(where, dosing)
+            need("area", dosing.areas, kb.areas, where)
+        need("area", product.areas or [], kb.areas, where)
+        if product.requires_policy is not None:
+            need("policy", [product.requires_policy], kb.policies, where)
+    for rule in kb.rules:
+        where = f"rule {rule.id}"
+        sources_of(where, rule)
+        need("area", rule.areas or [], kb.areas, where)
+        need("ingredient", rule.ingredients, kb.ingredients, where)
+        _check_condition(kb, rule, problems)
+    needling = kb.needling
+    for indication in needling.indications:
+        sources_of("needling indication", indication)
+        need("concern", [indication.concern], kb.concerns, "needling indication")
+    for device in needling.devices:
+        sources_of(f"device {device.id}", device)
+        need("area", device.areas or [], kb.areas, f"device {device.id}")
+    for option in needling.anaesthesia:
+        sources_of(f"anaesthesia {option.id}", option)
+        need("ingredient", option.ingredients, kb.ingredients, f"anaesthesia {option.id}")
+    for statement in [*needling.endpoints, needling.open_skin, needling.anaesthesia_removal]:
+        sources_of("needling", statement)
+    for course in kb.courses:
+        sources_of(f"course {course.id}", course)
+        need("concern", course.concerns, kb.concerns, f"course {course.id}")
+    for item in kb.care:
+        sources_of(f"care {item.id}", item)
+        need("area", item.areas or [], kb.areas, f"care {item.id}")
+    for where, ids in sourced:
+        need("reference", ids, kb.references, where)
+    need("policy", ENGINE_POLICIES, kb.policies, "the engine")
+    _check_coverage(kb, problems)
+
+
+def _check_condition(kb: KnowledgeBase, rule: Rule, problems: list[str]) -> None:
+    where = f"rule {rule.id}.when"
+    for node in walk(rule.when):
+        if isinstance(node, Predicate) and node.name not in PREDICATES:
+            problems.append(
+                f"{where}: unknown predicate '{node.name}'{did_you_mean(node.name, PREDICATES)}"
+            )
+        if not isinstance(node, Test):
+            continue
+        fact_type = kb.facts.get(node.fact)
+        if fact_type is None:
+            problems.append(
+                f"{where}: unknown fact '{node.fact}'{did_you_mean(node.fact, kb.facts)}"
+            )
+            continue
+        value = node.value
+        if isinstance(value, PolicyRef) and value.name not in kb.policies:
+            problems.append(
+                f"{where}: unknown policy '{value.name}'{did_you_mean(value.name, kb.policies)}"
+            )
+        numeric = isinstance(value, float | PolicyRef) and not isinstance(value, bool)
+        if fact_type is FactType.BOOLEAN and not isinstance(value, bool):
+            problems.append(f"{where}: '{node.fact}' is true or false, compare it with 'is'")
+        elif fact_type is FactType.NUMBER and not numeric:
+            problems.append(f"{where}: '{node.fact}' is a number, compare it with a number")
+        elif fact_type is FactType.DATE:
+            problems.append(f"{where}: '{node.fact}' is a date; compare its *_days_ago fact")
+        elif fact_type is FactType.WORD and not isinstance(value, str):
+            problems.append(f"{where}: '{node.fact}' is a word, compare it with a word")
+    temporary = rule.temporary
+    if temporary is not None and temporary.from_fact is not None:
+        if kb.facts.get(temporary.from_fact) is not FactType.DATE:
+            problems.append(
+                f"rule {rule.id}.temporary.from_fact: '{temporary.from_fact}' is not a date fact"
+            )
+        days = temporary.days
+        if isinstance(days, str):
+            name = days.removeprefix("policy.")
+            if not days.startswith("policy.") or name not in kb.policies:
+                problems.append(
+                    f"rule {rule.id}.temporary.days: '{days}' is not a number or a known policy"
+                )
+
+
+def _check_coverage(kb: KnowledgeBase, problems: list[str]) -> None:
+    """Each concern a modality addresses needs a course, and needling a depth."""
+    depth_for = {indication.concern for indication in kb.needling.indications}
+    for concern in kb.concerns.values():
+        for fit in concern.addressed_by:
+            if not any(c.modality == fit.modality and concern.id in c.concerns for c in kb.courses):
+                problems.append(f"concern {concern.id}: no {fit.modality} course template")
+            if fit.modality == Modality.MICRONEEDLING and concern.id not in depth_for:
+                problems.append(f"concern {concern.id}: no needling indication (depth)")
+    for modality in Modality:
+        if modality not in kb.modalities:
+            problems.append(f"modalities: '{modality}' is not described")
+
+
+def _content_hash(merged: dict[str, Any]) -> str:
+    def dump(value: Any) -> Any:
+        if isinstance(value, BaseModel):
+            return value.model_dump(mode="json", by_alias=True)
+        if isinstance(value, dict):
+            return {str(key): dump(item) for key, item in sorted(value.items())}
+        return value
+
+    canonical = json.dumps(dump(merged), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "k-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def load_knowledge(extra_dirs: Sequence[Path] = (), *, builtin: bool = True) -> KnowledgeBase:
+    """The built-in knowledge with each of `extra_dirs` layered over it, in order."""
+    directories = ([BUILTIN_DIR] if builtin else []) + [Path(d) for d in extra_dirs]
+    problems: list[str] = []
+    layers = [_read_dir(directory, problems) for directory in directories]
+    merged = _merge_layers(layers, problems)
+    if problems:
+        raise KnowledgeError(problems)
+    kb = KnowledgeBase(
+        references=merged["references"],
+        areas=merged["areas"],
+        concerns=merged["concerns"],
+        modalities={Modality(key): value for key, value in merged["modalities"].items()},
+        screening=merged["screening"],
+        policies=merged["policies"],
+        ingredients=merged["ingredients"],
+        products=merged["products"],
+        rules=tuple(merged["rules"][key] for key in sorted(merged["rules"])),
+        needling=merged["needling"],
+        courses=tuple(merged["courses"][key] for key in sorted(merged["courses"])),
+        care=tuple(merged["care"][key] for key in sorted(merged["care"])),
+        layers=tuple("built-in" if d == BUILTIN_DIR else d.name for d in directories),
+        version=_content_hash(merged),
+    )
+    _check_references(kb, problems)
+    if problems:
+        raise KnowledgeError(problems)
+    return kb
