@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 from dermaplan.clinical.facts import NOT_APPLICABLE, UNKNOWN, FactSheet, FactValue
 from dermaplan.clinical.plan import Finding, FindingSeverity
-from dermaplan.knowledge.conditions import All, Any, Condition, Not, PolicyRef, Predicate, Test
+from dermaplan.knowledge.conditions import (
+    All,
+    Any,
+    Comparison,
+    Condition,
+    Not,
+    PolicyRef,
+    Predicate,
+)
 from dermaplan.knowledge.schema import Modality, Rule
 
 Tri = bool | None
@@ -41,7 +49,7 @@ def _show(value: FactValue) -> str:
     return str(value)
 
 
-def _compare(test: Test, actual: FactValue, sheet: FactSheet) -> bool:
+def _compare(test: Comparison, actual: FactValue, sheet: FactSheet) -> bool:
     expected = test.value
     if isinstance(expected, PolicyRef):
         expected = sheet.knowledge.policy(expected.name)
@@ -62,7 +70,7 @@ def _compare(test: Test, actual: FactValue, sheet: FactSheet) -> bool:
 
 
 def evaluate(condition: Condition, sheet: FactSheet) -> Outcome:
-    if isinstance(condition, Test):
+    if isinstance(condition, Comparison):
         actual = sheet.get(condition.fact)
         if actual is UNKNOWN:
             return Outcome(None, frozenset([condition.fact]), ())

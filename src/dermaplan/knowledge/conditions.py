@@ -23,7 +23,7 @@ class PolicyRef:
 
 
 @dataclass(frozen=True, slots=True)
-class Test:
+class Comparison:
     fact: str
     op: Operator
     value: Literal_ | PolicyRef
@@ -62,7 +62,7 @@ class Predicate:
     name: str
 
 
-Condition = Test | All | Any | Not | Predicate
+Condition = Comparison | All | Any | Not | Predicate
 
 
 class ConditionError(ValueError):
@@ -95,7 +95,7 @@ def _parse_value(text: str) -> Literal_ | PolicyRef:
     raise ConditionError(f"'{text}' is not a value (true, false, a number, a word or policy.NAME)")
 
 
-def parse_test(text: str) -> Test:
+def parse_test(text: str) -> Comparison:
     match = _TEST.match(text)
     if match is None:
         raise ConditionError(f"'{text}' is not of the form 'FACT OPERATOR VALUE'")
@@ -105,12 +105,12 @@ def parse_test(text: str) -> Test:
         raise ConditionError(f"'{text}': 'is' compares with true, false or a word")
     if op in ("<", "<=", ">", ">=") and not isinstance(value, float | PolicyRef):
         raise ConditionError(f"'{text}': '{op}' compares with a number or a policy")
-    return Test(match["fact"], op, value)
+    return Comparison(match["fact"], op, value)
 
 
 def parse_condition(raw: object) -> Condition:
     """Turn the YAML form of a condition into its tree, or raise ConditionError."""
-    if isinstance(raw, Test | All | Any | Not | Predicate):
+    if isinstance(raw, Comparison | All | Any | Not | Predicate):
         return raw
     if isinstance(raw, str):
         return parse_test(raw)
@@ -144,7 +144,7 @@ def walk(condition: Condition) -> Iterator[Condition]:
 
 def render(condition: Condition) -> str:
     """A one-line human reading of a condition, for explanations."""
-    if isinstance(condition, Test):
+    if isinstance(condition, Comparison):
         return str(condition)
     if isinstance(condition, Predicate):
         return condition.name

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from dermaplan.knowledge.conditions import PolicyRef, Predicate, Test, walk
+from dermaplan.knowledge.conditions import Comparison, PolicyRef, Predicate, walk
 from dermaplan.knowledge.facts import PREDICATES, FactType, fact_names
 from dermaplan.knowledge.schema import (
     SEVERITY_RANK,
@@ -362,7 +362,7 @@ def _check_condition(kb: KnowledgeBase, rule: Rule, problems: list[str]) -> None
             problems.append(
                 f"{where}: unknown predicate '{node.name}'{did_you_mean(node.name, PREDICATES)}"
             )
-        if not isinstance(node, Test):
+        if not isinstance(node, Comparison):
             continue
         fact_type = kb.facts.get(node.fact)
         if fact_type is None:
