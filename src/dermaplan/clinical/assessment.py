@@ -57,8 +57,8 @@ PainTolerance = Literal["low", "medium", "high"]
 class Patient(Strict):
     age: int | None = Field(default=None, ge=0, le=120)
     sex: Sex | None = None
-    fitzpatrick: Annotated[int | None, BeforeValidator(_roman), Field(ge=1, le=6)] = None
-    glogau: Annotated[int | None, BeforeValidator(_roman), Field(ge=1, le=4)] = None
+    fitzpatrick: Annotated[Annotated[int, Field(ge=1, le=6)] | None, BeforeValidator(_roman)] = None
+    glogau: Annotated[Annotated[int, Field(ge=1, le=4)] | None, BeforeValidator(_roman)] = None
     pregnant: bool | None = None
     breastfeeding: bool | None = None
 

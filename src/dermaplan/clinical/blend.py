@@ -241,6 +241,17 @@ def _syringes(
     return syringes
 
 
+def _clash_reason(knowledge: KnowledgeBase, a: str, b: str) -> tuple[str, tuple[str, ...]]:
+    """Why two ingredients may not share a syringe, from whichever side records it."""
+    found = [
+        clash
+        for first, second in ((a, b), (b, a))
+        for clash in knowledge.ingredients[first].incompatible_with
+        if clash.ingredient == second
+    ]
+    return "; ".join(c.effect for c in found), tuple(s for c in found for s in c.sources)
+
+
 def _add_pain_relief(
     knowledge: KnowledgeBase,
     syringes: dict[tuple[str, ...], dict[str, tuple[str, ...]]],
@@ -248,57 +259,40 @@ def _add_pain_relief(
     checks: list[Check],
     excluded: list[Exclusion],
 ) -> dict[tuple[str, ...], dict[str, tuple[str, ...]]]:
-    additives = [
-        p for p in sorted(knowledge.products.values(), key=lambda p: p.id) if p.additive_for
-    ]
+    """Mix the clinic's pain-relief additive into each syringe that may take it."""
+    additive = next(
+        (p for p in sorted(knowledge.products.values(), key=lambda p: p.id) if p.additive_for),
+        None,
+    )
+    if additive is None:
+        return syringes
+    ban = next(
+        (blocked[c.ingredient] for c in additive.components if c.ingredient in blocked), None
+    )
+    if ban is not None:
+        excluded.append(Exclusion(additive.id, None, None, ban.reason, ban.rule, ban.sources))
+        return syringes
     result: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
     for group, areas in syringes.items():
-        products = [knowledge.products[p] for p in group]
-        added = group
-        for additive in additives:
-            ban = next(
-                (blocked[c.ingredient] for c in additive.components if c.ingredient in blocked),
-                None,
-            )
-            if ban is not None:
-                excluded.append(
-                    Exclusion(additive.id, None, None, ban.reason, ban.rule, ban.sources)
-                )
-                break
-            if any(_no_mixing(knowledge, p) for p in products):
-                checks.append(
-                    Check(
-                        f"{additive.id} not added to {', '.join(group)}: supplied ready to use, "
-                        "not to be mixed"
-                    )
-                )
-                break
-            clashes = _incompatible(knowledge, _ingredients_of(knowledge, (*group, additive.id)))
-            if clashes:
-                clash = knowledge.ingredients[clashes[0][0]].incompatible_with
-                sources = tuple(s for c in clash for s in c.sources)
-                effects = "; ".join(c.effect for c in clash)
-                excluded.append(
-                    Exclusion(
-                        additive.id,
-                        None,
-                        None,
-                        f"not mixed into {', '.join(group)}: {effects}",
-                        None,
-                        sources,
-                    )
-                )
-                break
-            added = tuple(sorted((*group, additive.id)))
-            break
-        result[added] = areas
+        clashes = _incompatible(knowledge, _ingredients_of(knowledge, (*group, additive.id)))
+        if clashes:
+            effect, sources = _clash_reason(knowledge, *clashes[0])
+            reason = f"not mixed into {', '.join(group)}: {effect}"
+            excluded.append(Exclusion(additive.id, None, None, reason, None, sources))
+            result[group] = areas
+        elif any(_no_mixing(knowledge, knowledge.products[p]) for p in group):
+            text = f"{additive.id} not added to {', '.join(group)}: supplied ready to use"
+            checks.append(Check(text))
+            result[group] = areas
+        else:
+            result[tuple(sorted((*group, additive.id)))] = areas
     return result
 
 
 def _doses(
     products: list[Product], areas: Mapping[str, tuple[str, ...]], paired: frozenset[str]
 ) -> tuple[list[AreaDose], float | None]:
-    per_point = min(p.volume_per_point_ml for p in products)
+    per_point = min(p.volume_per_point_ml for p in products if p.volume_per_point_ml)
     doses: list[AreaDose] = []
     for area in sorted(areas):
         counts = [
@@ -369,7 +363,9 @@ def build_blend(
                 route=first.route,
                 technique=first.technique,
                 depth=first.depth,
-                volume_per_point_ml=min(p.volume_per_point_ml for p in products),
+                volume_per_point_ml=min(
+                    p.volume_per_point_ml for p in products if p.volume_per_point_ml
+                ),
                 grid_spacing_cm=min(
                     (p.grid_spacing_cm for p in products if p.grid_spacing_cm), default=None
                 ),

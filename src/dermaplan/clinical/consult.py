@@ -282,13 +282,19 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     courses: list[Course] = []
     for modality in going:
         parts = SINGLE if modality is Modality.COMBINED else (modality,)
+        products = _products_in(blend, knowledge) if modality is not Modality.MICRONEEDLING else []
         templates = [
             t
             for part in parts
-            for t in templates_for(knowledge, part, {c for cs in areas[part].values() for c in cs})
+            for t in templates_for(
+                knowledge,
+                part,
+                {c for cs in areas[part].values() for c in cs},
+                [p.id for p in products],
+            )
         ]
-        products = _products_in(blend, knowledge) if modality is not Modality.MICRONEEDLING else []
-        courses.append(build_course(knowledge, assessment, modality, templates, products))
+        if templates:
+            courses.append(build_course(knowledge, assessment, modality, templates, products))
     care = _care(knowledge, going, sheet.treated_areas)
     missing = tuple(
         sorted(

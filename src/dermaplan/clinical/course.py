@@ -13,10 +13,17 @@ from dermaplan.knowledge.schema import CourseTemplate, Modality, Product
 
 
 def templates_for(
-    knowledge: KnowledgeBase, modality: Modality, concerns: Iterable[str]
+    knowledge: KnowledgeBase, modality: Modality, concerns: Iterable[str], products: Iterable[str]
 ) -> list[CourseTemplate]:
-    wanted = set(concerns)
-    return [c for c in knowledge.courses if c.modality == modality and wanted & set(c.concerns)]
+    """The templates for these concerns; one tied to products only if the plan uses one."""
+    wanted, used = set(concerns), set(products)
+    return [
+        c
+        for c in knowledge.courses
+        if c.modality == modality
+        and wanted & set(c.concerns)
+        and (c.products is None or used.intersection(c.products))
+    ]
 
 
 def build_course(
@@ -39,10 +46,15 @@ def build_course(
             interval = product.min_interval_days
             low = max(low, product.min_interval_days)
             high = max(high, interval)
-            notes.append(f"{product.id}: at least {product.min_interval_days} days apart (label)")
+            notes.append(
+                f"{product.id}: at least {product.min_interval_days} days apart "
+                f"({product.evidence.value})"
+            )
         if product.max_sessions and product.max_sessions < sessions:
             sessions = product.max_sessions
-            notes.append(f"{product.id}: at most {product.max_sessions} sessions (label)")
+            notes.append(
+                f"{product.id}: at most {product.max_sessions} sessions ({product.evidence.value})"
+            )
     wanted = assessment.goals.max_sessions
     if wanted is not None and wanted < sessions:
         notes.append(

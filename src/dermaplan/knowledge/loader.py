@@ -346,6 +346,7 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
     for course in kb.courses:
         sources_of(f"course {course.id}", course)
         need("concern", course.concerns, kb.concerns, f"course {course.id}")
+        need("product", course.products or [], kb.products, f"course {course.id}")
     for item in kb.care:
         sources_of(f"care {item.id}", item)
         need("area", item.areas or [], kb.areas, f"care {item.id}")

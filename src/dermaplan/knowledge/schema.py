@@ -257,7 +257,7 @@ class Product(Sourced):
     route: Literal["intradermal", "subcutaneous", "topical"]
     technique: str
     depth: str
-    volume_per_point_ml: float = Field(gt=0, le=1)
+    volume_per_point_ml: float | None = Field(default=None, gt=0, le=1)  # None for additives
     grid_spacing_cm: float | None = Field(default=None, gt=0, le=5)
     dosing: list[AreaDosing] = []
     max_points_per_session: int | None = Field(default=None, gt=0)
@@ -276,6 +276,8 @@ class Product(Sourced):
     def _purpose(self) -> Product:
         if bool(self.concerns) == (self.additive_for is not None):
             raise ValueError("a product either treats concerns or is an additive, not both")
+        if self.concerns and self.volume_per_point_ml is None:
+            raise ValueError("a product that treats concerns needs volume_per_point_ml")
         return self
 
 
@@ -382,6 +384,7 @@ class CourseTemplate(Sourced):
     id: Id
     modality: Literal[Modality.MESOTHERAPY, Modality.MICRONEEDLING]
     concerns: list[Id] = Field(min_length=1)
+    products: list[Id] | None = None  # applies only when the blend uses one of these
     sessions: int = Field(gt=0, le=24)
     sessions_range: Range
     interval_days: Range

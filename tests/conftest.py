@@ -1,0 +1,76 @@
+"""Shared fixtures: the built-in knowledge, and a fully answered healthy patient to vary."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dermaplan.clinical.assessment import Assessment, parse_assessment
+from dermaplan.clinical.consult import consult
+from dermaplan.clinical.plan import Plan
+from dermaplan.knowledge import KnowledgeBase, load_knowledge
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load_knowledge()
+
+
+def healthy(kb: KnowledgeBase) -> dict[str, Any]:
+    """A patient with every safety question answered 'no'; tests change what they study."""
+    return {
+        "consult_date": "2026-12-01",
+        "patient": {
+            "age": 34,
+            "sex": "female",
+            "fitzpatrick": 2,
+            "glogau": 2,
+            "pregnant": False,
+            "breastfeeding": False,
+        },
+        "conditions": dict.fromkeys(kb.vocabulary["conditions"], False),
+        "medications": {m: {"status": "never"} for m in kb.vocabulary["medications"]},
+        "allergies": [],
+        "procedures": [],
+        "concerns": [{"concern": "acne_scars", "areas": ["cheeks"], "severity": "moderate"}],
+        "goals": {},
+    }
+
+
+Change = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture
+def patient(kb: KnowledgeBase) -> Callable[..., Assessment]:
+    def make(*changes: Change, **top: Any) -> Assessment:
+        data = copy.deepcopy(healthy(kb))
+        data.update(top)
+        for change in changes:
+            change(data)
+        return parse_assessment(data, kb)
+
+    return make
+
+
+@pytest.fixture
+def plan_for(kb: KnowledgeBase, patient: Callable[..., Assessment]) -> Callable[..., Plan]:
+    def make(*changes: Change, knowledge: KnowledgeBase | None = None, **top: Any) -> Plan:
+        return consult(patient(*changes, **top), knowledge or kb)
+
+    return make
+
+
+def write_layer(directory: Path, **kinds: Any) -> Path:
+    """A clinic knowledge layer with the given kinds, one file each."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for kind, entries in kinds.items():
+        (directory / f"{kind}.yaml").write_text(yaml.safe_dump({kind: entries}), encoding="utf-8")
+    return directory
