@@ -118,47 +118,59 @@ def location(parts: tuple[int | str, ...]) -> str:
 
 
 def parse_assessment(data: Any, knowledge: KnowledgeBase) -> Assessment:
-    """Validate raw data (from YAML or JSON) into an Assessment, or raise AssessmentError."""
+    """Validate raw data (from YAML or JSON) into an Assessment, or raise AssessmentError
+    listing every problem: shape, vocabulary and contradictions together."""
     if not isinstance(data, dict):
         raise AssessmentError(["the assessment must be a mapping of fields"])
+    problems = vocabulary_problems(data, knowledge)
     try:
         assessment = Assessment.model_validate(data)
     except ValidationError as error:
-        raise AssessmentError(
-            [
-                f"{location(d['loc']) or 'assessment'}: {d['msg'].removeprefix('Value error, ')}"
-                for d in error.errors()
-            ]
-        ) from None
-    problems = vocabulary_problems(assessment, knowledge) + contradictions(assessment)
+        shape = [
+            f"{location(d['loc']) or 'assessment'}: {d['msg'].removeprefix('Value error, ')}"
+            for d in error.errors()
+        ]
+        raise AssessmentError(shape + problems) from None
+    problems += contradictions(assessment)
     if problems:
         raise AssessmentError(problems)
     return assessment
 
 
-def vocabulary_problems(assessment: Assessment, knowledge: KnowledgeBase) -> list[str]:
+def _items(value: Any) -> list[tuple[int, Any]]:
+    return list(enumerate(value)) if isinstance(value, list) else []
+
+
+def vocabulary_problems(data: dict[str, Any], knowledge: KnowledgeBase) -> list[str]:
+    """Unknown ids, read off the raw data so they are reported even beside shape errors."""
     problems: list[str] = []
     vocabulary = knowledge.vocabulary
 
-    def need(where: str, value: str, kind: str, choices: Any) -> None:
-        if value not in choices:
+    def need(where: str, value: Any, kind: str, choices: Any) -> None:
+        if isinstance(value, str) and value not in choices:
             problems.append(f"{where}: '{value}' is not {kind}{did_you_mean(value, choices)}")
 
-    for key in assessment.conditions:
-        need(f"conditions.{key}", key, "a screened condition", vocabulary["conditions"])
-    for key in assessment.medications:
-        need(f"medications.{key}", key, "a screened medication", vocabulary["medications"])
-    for index, allergen in enumerate(assessment.allergies or []):
+    for field, kind, label in (
+        ("conditions", "conditions", "a screened condition"),
+        ("medications", "medications", "a screened medication"),
+    ):
+        answers = data.get(field)
+        for key in answers if isinstance(answers, dict) else ():
+            need(f"{field}.{key}", key, label, vocabulary[kind])
+    for index, allergen in _items(data.get("allergies")):
         need(f"allergies[{index}]", allergen, "an allergen", vocabulary["allergens"])
-    for index, procedure in enumerate(assessment.procedures or []):
-        where = f"procedures[{index}]"
-        need(f"{where}.type", procedure.type, "a procedure", vocabulary["procedures"])
-        for position, area in enumerate(procedure.areas):
-            need(f"{where}.areas[{position}]", area, "an area", knowledge.areas)
-    for index, entry in enumerate(assessment.concerns):
-        need(f"concerns[{index}].concern", entry.concern, "a concern", knowledge.concerns)
-        for position, area in enumerate(entry.areas):
-            need(f"concerns[{index}].areas[{position}]", area, "an area", knowledge.areas)
+    for index, procedure in _items(data.get("procedures")):
+        if isinstance(procedure, dict):
+            where = f"procedures[{index}]"
+            need(f"{where}.type", procedure.get("type"), "a procedure", vocabulary["procedures"])
+            for position, area in _items(procedure.get("areas")):
+                need(f"{where}.areas[{position}]", area, "an area", knowledge.areas)
+    for index, entry in _items(data.get("concerns")):
+        if isinstance(entry, dict):
+            where = f"concerns[{index}]"
+            need(f"{where}.concern", entry.get("concern"), "a concern", knowledge.concerns)
+            for position, area in _items(entry.get("areas")):
+                need(f"{where}.areas[{position}]", area, "an area", knowledge.areas)
     return problems
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
 from dermaplan.clinical.plan import (
@@ -23,7 +24,7 @@ from dermaplan.clinical.plan import (
     Preparation,
 )
 from dermaplan.knowledge import KnowledgeBase
-from dermaplan.knowledge.schema import Evidence, Product, Regulatory
+from dermaplan.knowledge.schema import Evidence, NotFor, Product, Regulatory
 
 BLOCKING = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE, FindingSeverity.MISSING)
 EVIDENCE_RANK = {level: rank for rank, level in enumerate(Evidence)}
@@ -60,6 +61,36 @@ def excluded_ingredients(
                 ),
             )
     return excluded
+
+
+@dataclass(frozen=True)
+class Formulary:
+    """The products indexed once per knowledge base, for the hot path."""
+
+    by_concern: dict[str, tuple[Product, ...]]
+    claims: dict[str, frozenset[str]]
+    vetoes: dict[str, dict[str, tuple[str, NotFor]]]  # product → concern → why not
+    strength: dict[str, int]
+
+
+@lru_cache(maxsize=16)
+def formulary(knowledge: KnowledgeBase) -> Formulary:
+    treating = sorted((p for p in knowledge.products.values() if p.concerns), key=lambda p: p.id)
+    by_concern: dict[str, list[Product]] = {}
+    vetoes: dict[str, dict[str, tuple[str, NotFor]]] = {}
+    for product in treating:
+        for claim in product.concerns:
+            by_concern.setdefault(claim.concern, []).append(product)
+        vetoes[product.id] = {}
+        for component in product.components:
+            for not_for in knowledge.ingredients[component.ingredient].not_for:
+                vetoes[product.id].setdefault(not_for.concern, (component.ingredient, not_for))
+    return Formulary(
+        by_concern={concern: tuple(products) for concern, products in by_concern.items()},
+        claims={p.id: frozenset(c.concern for c in p.concerns) for p in treating},
+        vetoes=vetoes,
+        strength={p.id: min(EVIDENCE_RANK[c.evidence] for c in p.concerns) for p in treating},
+    )
 
 
 @dataclass
@@ -107,20 +138,14 @@ class _Chooser:
 
     def covers(self, product: Product, concerns: Iterable[str], area: str) -> set[str]:
         """The concerns a product may be proposed for here; logs what it may not."""
-        claimed = {claim.concern for claim in product.concerns}
+        index = formulary(self.knowledge)
+        claimed = index.claims[product.id]
+        vetoes = index.vetoes[product.id]
         covered = set()
         for concern in concerns:
             if concern not in claimed:
                 continue
-            veto = next(
-                (
-                    (component.ingredient, not_for)
-                    for component in product.components
-                    for not_for in self.knowledge.ingredients[component.ingredient].not_for
-                    if not_for.concern == concern
-                ),
-                None,
-            )
+            veto = vetoes.get(concern)
             if veto is None:
                 covered.add(concern)
                 continue
@@ -138,10 +163,6 @@ class _Chooser:
         return covered
 
 
-def _strength(product: Product) -> int:
-    return min(EVIDENCE_RANK[claim.evidence] for claim in product.concerns)
-
-
 def choose_products(
     knowledge: KnowledgeBase,
     area_concerns: Mapping[str, tuple[str, ...]],
@@ -149,15 +170,14 @@ def choose_products(
 ) -> tuple[dict[str, dict[str, tuple[str, ...]]], list[str], list[Exclusion]]:
     """Per area, product → concerns it covers; plus uncovered concern:area pairs."""
     chooser = _Chooser(knowledge, blocked, [])
-    treating = [p for p in knowledge.products.values() if p.concerns]
+    index = formulary(knowledge)
     chosen: dict[str, dict[str, tuple[str, ...]]] = {}
     uncovered: list[str] = []
     for area, concerns in sorted(area_concerns.items()):
         remaining = set(concerns)
         options: dict[str, set[str]] = {}
-        for product in treating:
-            if not remaining.intersection(c.concern for c in product.concerns):
-                continue
+        candidates = {p.id: p for c in concerns for p in index.by_concern.get(c, ())}
+        for product in (candidates[key] for key in sorted(candidates)):
             if (
                 product.areas is not None
                 and area not in product.areas
@@ -177,7 +197,7 @@ def choose_products(
                 (p for p in options if options[p] & remaining),
                 key=lambda p: (
                     -len(options[p] & remaining),
-                    _strength(knowledge.products[p]),
+                    index.strength[p],
                     p,
                 ),
                 default=None,
@@ -326,6 +346,12 @@ def _doses(
             else d
             for d in doses
         ]
+    if limits and scale == 1.0 and known >= min(limits):
+        full = (
+            f"the {min(limits):g} mL session maximum is used by the areas with a point count: "
+            "share it (fewer points there) or treat this area at another sitting"
+        )
+        doses = [AreaDose(d.area, None, None, full) if d.points is None else d for d in doses]
     volumes = [d.volume_ml for d in doses]
     total = (
         round(sum(v for v in volumes if v is not None), 3)

@@ -7,6 +7,7 @@ missing. Pure: no I/O, no clock (the consult date is in the assessment).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
 from dermaplan.clinical.blend import build_blend, excluded_ingredients
@@ -157,8 +158,12 @@ def decide(
             continue
         uses_blend = modality is not Modality.MICRONEEDLING
         if uses_blend and (blend is None or not blend.preparations):
-            why = "no product in the formulary may be proposed for this patient (see exclusions)"
-            drafts.append((modality, Decision.NOT_INDICATED, [Reason(why), *reasons], (), True))
+            held = [Reason("no product in the formulary may be proposed for this patient")]
+            held += [
+                Reason(f"{e.item}: {e.reason}", e.rule, e.sources)
+                for e in (blend.excluded if blend else ())
+            ]
+            drafts.append((modality, Decision.NOT_INDICATED, held + reasons, (), True))
             continue
         if modality is Modality.COMBINED and not open_skin:
             why = "no product of the blend is sterile and meant for needled skin"
@@ -202,7 +207,11 @@ def decide(
             ]
         until = (
             max(
-                (f.until for f in findings if modality in f.modalities and f.until is not None),
+                (
+                    f.until
+                    for f in findings
+                    if modality in f.modalities and not f.ingredients and f.until is not None
+                ),
                 default=None,
             )
             if decision is Decision.DEFERRED
@@ -296,16 +305,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         if templates:
             courses.append(build_course(knowledge, assessment, modality, templates, products))
     care = _care(knowledge, going, sheet.treated_areas)
-    missing = tuple(
-        sorted(
-            {
-                sheet.question(fact)
-                for f in findings
-                if f.severity is FindingSeverity.MISSING
-                for fact in f.because.removeprefix("unanswered: ").split(", ")
-            }
-        )
-    )
+    missing = tuple(sorted({sheet.question(fact) for f in findings for fact in f.unanswered}))
     plan_blend = blend if meso_going else None
     cited = _cited(decisions, findings, plan_blend, needling, combined_protocol, courses, care)
     return Plan(
@@ -313,7 +313,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         knowledge_version=knowledge.version,
         knowledge_layers=knowledge.layers,
         consult_date=assessment.consult_date,
-        policies={key: knowledge.policy(key) for key in sorted(knowledge.policies)},
+        policies=dict(_policies(knowledge)),
         decisions=decisions,
         findings=tuple(findings),
         missing=missing,
@@ -322,11 +322,22 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         combined=combined_protocol,
         courses=tuple(courses),
         care=care,
-        references=tuple(
-            Citation(ref, knowledge.references[ref].citation, knowledge.references[ref].kind)
-            for ref in sorted(cited)
-        ),
+        references=tuple(sorted((_citations(knowledge)[ref] for ref in cited), key=_by_id)),
     )
+
+
+@lru_cache(maxsize=16)
+def _citations(knowledge: KnowledgeBase) -> dict[str, Citation]:
+    return {key: Citation(key, ref.citation, ref.kind) for key, ref in knowledge.references.items()}
+
+
+@lru_cache(maxsize=16)
+def _policies(knowledge: KnowledgeBase) -> tuple[tuple[str, float], ...]:
+    return tuple((key, knowledge.policy(key)) for key in sorted(knowledge.policies))
+
+
+def _by_id(citation: Citation) -> str:
+    return citation.id
 
 
 def _cited(

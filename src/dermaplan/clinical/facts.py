@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from enum import Enum
+from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment, MedicationStatus
 from dermaplan.knowledge import KnowledgeBase
@@ -35,30 +36,25 @@ class FactSheet:
         self.treated_areas = frozenset(
             area for entry in assessment.concerns for area in entry.areas
         )
-        self._cache: dict[str, FactValue] = {}
+        self.values: dict[str, FactValue] = {}  # facts read so far, by name
 
     def get(self, name: str) -> FactValue:
-        if name not in self._cache:
-            self._cache[name] = self._read(name)
-        return self._cache[name]
+        cache = self.values
+        if name not in cache:
+            cache[name] = reader(name)(self)
+        return cache[name]
 
-    def _read(self, name: str) -> FactValue:
-        head, _, rest = name.partition(".")
-        if head == "patient":
-            value = getattr(self.assessment.patient, rest)
-            return UNKNOWN if value is None else _plain(value)
-        if head == "conditions":
-            answer = self.assessment.conditions.get(rest)
-            return UNKNOWN if answer is None else answer
-        if head == "allergies":
-            allergies = self.assessment.allergies
-            return UNKNOWN if allergies is None else rest in allergies
-        item, _, attribute = rest.partition(".")
-        if head == "medications":
-            return self._medication(item, attribute)
-        if head == "procedures":
-            return self._procedure(item, attribute)
-        raise KeyError(name)
+    def _patient(self, attribute: str) -> FactValue:
+        value = getattr(self.assessment.patient, attribute)
+        return UNKNOWN if value is None else _plain(value)
+
+    def _condition(self, condition: str) -> FactValue:
+        answer = self.assessment.conditions.get(condition)
+        return UNKNOWN if answer is None else answer
+
+    def _allergy(self, allergen: str) -> FactValue:
+        allergies = self.assessment.allergies
+        return UNKNOWN if allergies is None else allergen in allergies
 
     def _medication(self, medication: str, attribute: str) -> FactValue:
         use = self.assessment.medications.get(medication)
@@ -117,6 +113,24 @@ class FactSheet:
                 if entry.id == item:
                     return entry.question
         return f"What is the patient's {rest.replace('_', ' ')}?"
+
+
+@lru_cache(maxsize=4096)
+def reader(name: str) -> Callable[[FactSheet], FactValue]:
+    """How to read one fact, worked out once per fact name."""
+    head, _, rest = name.partition(".")
+    if head == "patient":
+        return lambda sheet: sheet._patient(rest)
+    if head == "conditions":
+        return lambda sheet: sheet._condition(rest)
+    if head == "allergies":
+        return lambda sheet: sheet._allergy(rest)
+    item, _, attribute = rest.partition(".")
+    if head == "medications":
+        return lambda sheet: sheet._medication(item, attribute)
+    if head == "procedures":
+        return lambda sheet: sheet._procedure(item, attribute)
+    raise KeyError(name)
 
 
 def _plain(value: object) -> FactValue:

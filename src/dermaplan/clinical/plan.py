@@ -56,6 +56,7 @@ class Finding:
     areas: tuple[str, ...]
     ingredients: tuple[str, ...]
     because: str  # the patient facts that triggered it, or the questions left open
+    unanswered: tuple[str, ...]  # for `missing`: the facts to ask about
     sources: tuple[str, ...]
     evidence: Evidence
     rule_severity: FindingSeverity  # for `missing`: how serious the unanswered rule is

@@ -8,11 +8,15 @@ whatever else is unknown). A true rule gives a finding of its severity; an unkno
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any as Any_
 
-from dermaplan.clinical.facts import NOT_APPLICABLE, UNKNOWN, FactSheet, FactValue
+from dermaplan.clinical.facts import NOT_APPLICABLE, UNKNOWN, FactSheet, FactValue, reader
 from dermaplan.clinical.plan import Finding, FindingSeverity
+from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.conditions import (
     All,
     Any,
@@ -21,6 +25,7 @@ from dermaplan.knowledge.conditions import (
     Not,
     PolicyRef,
     Predicate,
+    render,
 )
 from dermaplan.knowledge.schema import Modality, Rule
 
@@ -49,68 +54,136 @@ def _show(value: FactValue) -> str:
     return str(value)
 
 
-def _compare(test: Comparison, actual: FactValue, sheet: FactSheet) -> bool:
-    expected = test.value
+Check = Callable[[FactSheet], Outcome]
+OPERATORS: dict[str, Callable[[Any_, Any_], bool]] = {
+    "is": operator.eq,
+    "==": operator.eq,
+    "is not": operator.ne,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _comparison(test: Comparison, knowledge: KnowledgeBase) -> Check:
+    fact = test.fact
+    expected: Any_ = test.value
     if isinstance(expected, PolicyRef):
-        expected = sheet.knowledge.policy(expected.name)
-    op = test.op
-    if op in ("is", "=="):
-        return actual == expected
-    if op in ("is not", "!="):
-        return actual != expected
-    if not isinstance(actual, float) or not isinstance(expected, float | int):
-        return False
-    if op == "<":
-        return actual < expected
-    if op == "<=":
-        return actual <= expected
-    if op == ">":
-        return actual > expected
-    return actual >= expected
+        expected = knowledge.policy(expected.name)
+    compare = OPERATORS[test.op]
+    numeric = test.op in ("<", "<=", ">", ">=")
+    unknown = Outcome(None, frozenset([fact]), ())
+    read = reader(fact)
 
-
-def evaluate(condition: Condition, sheet: FactSheet) -> Outcome:
-    if isinstance(condition, Comparison):
-        actual = sheet.get(condition.fact)
+    def check(sheet: FactSheet) -> Outcome:
+        values = sheet.values
+        if fact in values:
+            actual = values[fact]
+        else:
+            actual = values[fact] = read(sheet)
         if actual is UNKNOWN:
-            return Outcome(None, frozenset([condition.fact]), ())
-        if actual is NOT_APPLICABLE or not _compare(condition, actual, sheet):
+            return unknown
+        if actual is NOT_APPLICABLE or (numeric and not isinstance(actual, float)):
             return FALSE
-        return Outcome(True, frozenset(), (f"{condition.fact} = {_show(actual)}",))
+        if not compare(actual, expected):
+            return FALSE
+        return Outcome(True, frozenset(), (f"{fact} = {_show(actual)}",))
+
+    return check
+
+
+def _combination(condition: All | Any, knowledge: KnowledgeBase) -> Check:
+    items = tuple(compile_condition(item, knowledge) for item in condition.items)
+    any_of = isinstance(condition, Any)
+
+    def check(sheet: FactSheet) -> Outcome:
+        outcomes = [item(sheet) for item in items]
+        if any_of:
+            true = [o for o in outcomes if o.value is True]
+            if true:
+                return Outcome(True, frozenset(), tuple(b for o in true for b in o.because))
+        elif any(o.value is False for o in outcomes):
+            return FALSE
+        unknown = frozenset().union(*(o.unknown for o in outcomes if o.value is None))
+        if unknown:
+            return Outcome(None, unknown, ())
+        if any_of:
+            return FALSE
+        return Outcome(True, frozenset(), tuple(b for o in outcomes for b in o.because))
+
+    return check
+
+
+def compile_condition(condition: Condition, knowledge: KnowledgeBase) -> Check:
+    """A condition turned, once, into a function of the facts (policies already read)."""
+    if isinstance(condition, Comparison):
+        return _comparison(condition, knowledge)
     if isinstance(condition, Predicate):
-        holds = sheet.predicate(condition.name)
-        return Outcome(True, frozenset(), (condition.name,)) if holds else FALSE
+        name = condition.name
+        holds = Outcome(True, frozenset(), (name,))
+        return lambda sheet: holds if sheet.predicate(name) else FALSE
     if isinstance(condition, Not):
-        inner = evaluate(condition.item, sheet)
-        if inner.value is None:
-            return inner
-        return FALSE if inner.value else Outcome(True, frozenset(), (f"not {inner.because}",))
-    outcomes = [evaluate(item, sheet) for item in condition.items]
-    unknown = frozenset().union(*(o.unknown for o in outcomes if o.value is None))
-    if isinstance(condition, Any):
-        true = [o for o in outcomes if o.value is True]
-        if true:
-            return Outcome(True, frozenset(), tuple(b for o in true for b in o.because))
-        return Outcome(None, unknown, ()) if unknown else FALSE
-    assert isinstance(condition, All)
-    if any(o.value is False for o in outcomes):
-        return FALSE
-    if unknown:
-        return Outcome(None, unknown, ())
-    return Outcome(True, frozenset(), tuple(b for o in outcomes for b in o.because))
+        inner = compile_condition(condition.item, knowledge)
+
+        def negate(sheet: FactSheet) -> Outcome:
+            outcome = inner(sheet)
+            if outcome.value is None:
+                return outcome
+            return (
+                FALSE
+                if outcome.value
+                else Outcome(True, frozenset(), ("not " + render(condition.item),))
+            )
+
+        return negate
+    return _combination(condition, knowledge)
 
 
-def rule_modalities(rule: Rule, areas: Mapping[Modality, frozenset[str]]) -> tuple[Modality, ...]:
-    """The modalities a rule bears on for this patient: those it names (a mesotherapy or
-    microneedling rule also binds the combination) that treat one of its areas."""
-    named = set(rule.modalities)
-    if named & {Modality.MESOTHERAPY, Modality.MICRONEEDLING}:
-        named.add(Modality.COMBINED)
-    return tuple(
-        m
-        for m in Modality
-        if m in named and areas[m] and (rule.areas is None or areas[m].intersection(rule.areas))
-    )
+MODALITIES = tuple(Modality)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A rule with what it binds worked out once per knowledge base."""
+
+    rule: Rule
+    check: Check
+    modalities: tuple[Modality, ...]  # as named, with `combined` for either single one
+    areas: frozenset[str] | None
+    ingredients: frozenset[str]
+    severity: FindingSeverity
+    sources: tuple[str, ...]
+
+
+@lru_cache(maxsize=16)
+def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
+    result = []
+    for rule in knowledge.rules:
+        named = set(rule.modalities)
+        if named & {Modality.MESOTHERAPY, Modality.MICRONEEDLING}:
+            named.add(Modality.COMBINED)
+        result.append(
+            Scope(
+                rule,
+                compile_condition(rule.when, knowledge),
+                tuple(m for m in MODALITIES if m in named),
+                None if rule.areas is None else frozenset(rule.areas),
+                frozenset(rule.ingredients),
+                FindingSeverity(rule.severity.value),
+                tuple(rule.sources),
+            )
+        )
+    return tuple(result)
+
+
+def rule_modalities(scope: Scope, areas: Mapping[Modality, frozenset[str]]) -> tuple[Modality, ...]:
+    """The modalities a rule bears on for this patient: those it binds that treat one of
+    its areas."""
+    if scope.areas is None:
+        return tuple(m for m in scope.modalities if areas[m])
+    return tuple(m for m in scope.modalities if not scope.areas.isdisjoint(areas[m]))
 
 
 def _until(rule: Rule, sheet: FactSheet) -> dt.date | None:
@@ -133,24 +206,33 @@ def screen(
     """Every finding for this patient, strongest first, then by rule id."""
     findings: list[Finding] = []
     treated = sheet.treated_areas
-    for rule in sheet.knowledge.rules:
-        if rule.ingredients:
-            if not candidate_ingredients.intersection(rule.ingredients):
+    bound: dict[tuple[Modality, ...], tuple[Modality, ...]] = {}
+    for scope in scopes(sheet.knowledge):
+        rule = scope.rule
+        if scope.ingredients:
+            if scope.ingredients.isdisjoint(candidate_ingredients):
                 continue
             modalities: tuple[Modality, ...] = tuple(rule.modalities)
         else:
-            modalities = rule_modalities(rule, areas)
+            if scope.areas is not None:
+                modalities = rule_modalities(scope, areas)
+            elif scope.modalities in bound:
+                modalities = bound[scope.modalities]
+            else:
+                modalities = bound[scope.modalities] = rule_modalities(scope, areas)
             if not modalities:
                 continue
-        outcome = evaluate(rule.when, sheet)
+        outcome = scope.check(sheet)
         if outcome.value is False:
             continue
-        concerned = tuple(sorted(treated if rule.areas is None else treated & set(rule.areas)))
+        concerned = tuple(sorted(treated if scope.areas is None else treated & scope.areas))
+        unanswered: tuple[str, ...] = ()
         if outcome.value is None:
             severity = FindingSeverity.MISSING
-            because = "unanswered: " + ", ".join(sorted(outcome.unknown))
+            unanswered = tuple(sorted(outcome.unknown))
+            because = "unanswered: " + ", ".join(unanswered)
         else:
-            severity = FindingSeverity(rule.severity.value)
+            severity = scope.severity
             because = "; ".join(outcome.because)
         temporary = rule.temporary
         findings.append(
@@ -162,11 +244,12 @@ def screen(
                 action=rule.action,
                 modalities=modalities,
                 areas=concerned,
-                ingredients=tuple(sorted(set(rule.ingredients) & candidate_ingredients)),
+                ingredients=tuple(sorted(scope.ingredients & candidate_ingredients)),
                 because=because,
-                sources=tuple(rule.sources),
+                unanswered=unanswered,
+                sources=scope.sources,
                 evidence=rule.evidence,
-                rule_severity=FindingSeverity(rule.severity.value),
+                rule_severity=scope.severity,
                 until=_until(rule, sheet) if outcome.value else None,
                 until_text=temporary.until_text if temporary is not None else None,
             )

@@ -73,7 +73,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" — did you mean '{close[0]}'?" if close else ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality: hashable, cheap to cache on
 class KnowledgeBase:
     references: dict[str, Reference]
     areas: dict[str, Area]
