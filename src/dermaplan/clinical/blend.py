@@ -24,7 +24,7 @@ from dermaplan.clinical.plan import (
     Preparation,
 )
 from dermaplan.knowledge import KnowledgeBase
-from dermaplan.knowledge.schema import Evidence, NotFor, Product, Regulatory
+from dermaplan.knowledge.schema import Evidence, Ingredient, NotFor, Product, Regulatory
 
 BLOCKING = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE, FindingSeverity.MISSING)
 EVIDENCE_RANK = {level: rank for rank, level in enumerate(Evidence)}
@@ -45,10 +45,10 @@ def excluded_ingredients(
                 ingredient,
                 Exclusion(ingredient, None, None, reason, finding.code, finding.sources),
             )
-    allergies = set(assessment.allergies or ())
-    for entry in knowledge.ingredients.values():
-        hit = allergies.intersection(entry.allergens)
-        if hit:
+    allergic = formulary(knowledge).allergic
+    for allergen in sorted(assessment.allergies or ()):
+        for entry in allergic.get(allergen, ()):
+            hit = set(assessment.allergies or ()).intersection(entry.allergens)
             excluded.setdefault(
                 entry.id,
                 Exclusion(
@@ -71,6 +71,7 @@ class Formulary:
     claims: dict[str, frozenset[str]]
     vetoes: dict[str, dict[str, tuple[str, NotFor]]]  # product → concern → why not
     strength: dict[str, int]
+    allergic: dict[str, tuple[Ingredient, ...]]  # allergen → ingredients that carry it
 
 
 @lru_cache(maxsize=16)
@@ -90,6 +91,10 @@ def formulary(knowledge: KnowledgeBase) -> Formulary:
         claims={p.id: frozenset(c.concern for c in p.concerns) for p in treating},
         vetoes=vetoes,
         strength={p.id: min(EVIDENCE_RANK[c.evidence] for c in p.concerns) for p in treating},
+        allergic={
+            allergen: tuple(i for i in knowledge.ingredients.values() if allergen in i.allergens)
+            for allergen in knowledge.vocabulary["allergens"]
+        },
     )
 
 

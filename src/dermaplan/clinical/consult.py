@@ -227,15 +227,28 @@ def _care(
     wanted = set(chosen)
     if Modality.COMBINED in wanted:
         wanted.update(SINGLE)
-    advice = []
-    for item in knowledge.care:
-        modalities = tuple(m for m in item.modalities if m in wanted)
-        if not modalities or (item.areas is not None and not treated.intersection(item.areas)):
-            continue
-        advice.append(
-            CareAdvice(item.phase, item.text, modalities, tuple(item.sources), item.evidence)
+    return tuple(
+        advice
+        for advice, areas in _care_items(knowledge)
+        if wanted.intersection(advice.modalities) and (areas is None or treated & areas)
+    )
+
+
+@lru_cache(maxsize=16)
+def _care_items(
+    knowledge: KnowledgeBase,
+) -> tuple[tuple[CareAdvice, frozenset[str] | None], ...]:
+    """Every care item as advice, in reading order (before first), once per knowledge base."""
+    items = sorted(knowledge.care, key=lambda item: (item.phase != "before", item.text))
+    return tuple(
+        (
+            CareAdvice(
+                item.phase, item.text, tuple(item.modalities), tuple(item.sources), item.evidence
+            ),
+            None if item.areas is None else frozenset(item.areas),
         )
-    return tuple(sorted(advice, key=lambda a: (a.phase != "before", a.text)))
+        for item in items
+    )
 
 
 def _products_in(blend: Blend | None, knowledge: KnowledgeBase) -> list[Product]:

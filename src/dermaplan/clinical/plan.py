@@ -1,4 +1,7 @@
-"""The plan a consult produces: plain frozen dataclasses, serialised by pydantic.
+"""The plan a consult produces: plain dataclasses, serialised by pydantic.
+
+The parts are not frozen (construction is on the hot path, and frozen dataclasses cost
+twice as much to build); nothing changes them after the consult returns.
 
 Field order and list order are part of the contract: the same assessment and knowledge
 give the same JSON, byte for byte.
@@ -37,7 +40,7 @@ class FindingSeverity(StrEnum):
     MISSING = "missing"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Reason:
     text: str
     rule: str | None = None
@@ -45,7 +48,7 @@ class Reason:
     evidence: Evidence | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Finding:
     code: str
     severity: FindingSeverity
@@ -64,7 +67,7 @@ class Finding:
     until_text: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ModalityDecision:
     modality: Modality
     decision: Decision
@@ -73,7 +76,7 @@ class ModalityDecision:
     until: dt.date | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AreaDose:
     area: str
     points: int | None
@@ -81,7 +84,7 @@ class AreaDose:
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Preparation:
     """One syringe's content: a single product as supplied, or a mixture of mixable ones."""
 
@@ -102,7 +105,7 @@ class Preparation:
     sources: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Exclusion:
     item: str  # a product or ingredient id
     concern: str | None
@@ -112,13 +115,13 @@ class Exclusion:
     sources: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Check:
     text: str
     sources: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Blend:
     preparations: tuple[Preparation, ...]
     total_volume_ml: float | None
@@ -127,7 +130,7 @@ class Blend:
     checks: tuple[Check, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AreaNeedling:
     area: str
     concerns: tuple[str, ...]
@@ -140,7 +143,7 @@ class AreaNeedling:
     evidence: Evidence
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Anaesthetic:
     option: str | None
     text: str
@@ -148,7 +151,7 @@ class Anaesthetic:
     sources: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class NeedlingProtocol:
     areas: tuple[AreaNeedling, ...]
     anaesthesia: Anaesthetic
@@ -157,7 +160,7 @@ class NeedlingProtocol:
     sources: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Course:
     modality: Modality
     templates: tuple[str, ...]
@@ -171,7 +174,7 @@ class Course:
     sources: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CareAdvice:
     phase: str
     text: str
@@ -180,7 +183,7 @@ class CareAdvice:
     evidence: Evidence
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Citation:
     id: str
     citation: str

@@ -32,7 +32,7 @@ from dermaplan.knowledge.schema import Modality, Rule
 Tri = bool | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     value: Tri
     unknown: frozenset[str]  # facts whose absence left the outcome open
