@@ -27,6 +27,7 @@ from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Evidence, Ingredient, NotFor, Product, Regulatory
 
 BLOCKING = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE, FindingSeverity.MISSING)
+HELD = "held back until answered"
 EVIDENCE_RANK = {level: rank for rank, level in enumerate(Evidence)}
 
 
@@ -38,7 +39,7 @@ def excluded_ingredients(
     for finding in findings:
         if finding.severity not in BLOCKING:
             continue
-        held = "held back until answered" if finding.severity is FindingSeverity.MISSING else ""
+        held = HELD if finding.severity is FindingSeverity.MISSING else ""
         for ingredient in finding.ingredients:
             reason = f"{finding.title} ({held or finding.severity.value}: {finding.because})"
             excluded.setdefault(

@@ -10,13 +10,14 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
-from dermaplan.clinical.blend import build_blend, excluded_ingredients
+from dermaplan.clinical.blend import HELD, build_blend, excluded_ingredients
 from dermaplan.clinical.course import build_course, templates_for
 from dermaplan.clinical.facts import FactSheet
-from dermaplan.clinical.needling import build_needling
+from dermaplan.clinical.needling import build_needling, choose_anaesthetic
 from dermaplan.clinical.plan import (
     PLAN_SCHEMA_VERSION,
     PROCEED,
+    Anaesthetic,
     Blend,
     CareAdvice,
     Citation,
@@ -83,11 +84,13 @@ def _fit_reasons(
             by_concern.setdefault(concern, []).append(area)
     parts = [modality] if modality in SINGLE else list(SINGLE)
     for concern, areas in sorted(by_concern.items()):
-        fits = [f for f in knowledge.concerns[concern].addressed_by if f.modality in parts]
-        for fit in fits:
+        for fit in knowledge.concerns[concern].addressed_by:
+            where = [a for a in areas if fit.areas is None or a in fit.areas]
+            if fit.modality not in parts or not where:
+                continue
             reasons.append(
                 Reason(
-                    f"treats {concern} ({', '.join(areas)}) by {fit.modality}: {fit.note}",
+                    f"treats {concern} ({', '.join(where)}) by {fit.modality}: {fit.note}",
                     None,
                     tuple(fit.sources),
                     fit.evidence,
@@ -139,6 +142,7 @@ def decide(
     blend: Blend | None,
     open_skin: tuple[str, ...],
     all_pairs: tuple[str, ...],
+    anaesthetic: Anaesthetic,
 ) -> tuple[ModalityDecision, ...]:
     drafts: list[tuple[Modality, Decision, list[Reason], tuple[str, ...], bool]] = []
     for modality in Modality:
@@ -158,12 +162,20 @@ def decide(
             continue
         uses_blend = modality is not Modality.MICRONEEDLING
         if uses_blend and (blend is None or not blend.preparations):
-            held = [Reason("no product in the formulary may be proposed for this patient")]
-            held += [
-                Reason(f"{e.item}: {e.reason}", e.rule, e.sources)
-                for e in (blend.excluded if blend else ())
+            excluded = blend.excluded if blend else ()
+            waiting = any(HELD in e.reason for e in excluded)
+            held = [
+                Reason(
+                    "no product may be proposed until the open safety questions are answered"
+                    if waiting
+                    else "no product in the formulary may be proposed for this patient"
+                )
             ]
-            drafts.append((modality, Decision.NOT_INDICATED, held + reasons, (), True))
+            held += list(
+                dict.fromkeys(Reason(f"{e.item}: {e.reason}", e.rule, e.sources) for e in excluded)
+            )
+            outcome = Decision.CAUTION if waiting else Decision.NOT_INDICATED
+            drafts.append((modality, outcome, held + reasons, pairs if waiting else (), True))
             continue
         if modality is Modality.COMBINED and not open_skin:
             why = "no product of the blend is sterile and meant for needled skin"
@@ -180,6 +192,16 @@ def decide(
             fit.append(Reason("no allowed product for: " + ", ".join(blend.uncovered)))
         precautions = [f for f in own if f.severity is FindingSeverity.PRECAUTION]
         reasons += [_finding_reason(f) for f in precautions]
+        if modality is not Modality.MESOTHERAPY and anaesthetic.option is None:
+            forced = Decision.CAUTION
+            bars = True
+            reasons.append(
+                Reason(
+                    f"{anaesthetic.text}: agree other pain relief with the patient before needling",
+                    None,
+                    anaesthetic.sources,
+                )
+            )
         accepted = assessment.goals.downtime_days
         downtime = knowledge.modalities[modality].downtime_days
         if accepted is not None and downtime.min > accepted:
@@ -292,18 +314,23 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     all_pairs = _pairs(
         {a: [e.concern for e in assessment.concerns if a in e.areas] for a in sheet.treated_areas}
     )
-    decisions = decide(knowledge, assessment, areas, findings, blend, open_skin, all_pairs)
+    anaesthetic = choose_anaesthetic(knowledge, blocked)
+    decisions = decide(
+        knowledge, assessment, areas, findings, blend, open_skin, all_pairs, anaesthetic
+    )
     going = [d.modality for d in decisions if d.decision in PROCEED]
     needling: NeedlingProtocol | None = None
     combined_protocol: NeedlingProtocol | None = None
     if Modality.MICRONEEDLING in going:
-        needling = build_needling(knowledge, assessment, needled, blocked)
+        needling = build_needling(knowledge, assessment, needled, anaesthetic)
     if Modality.COMBINED in going:
-        combined_protocol = build_needling(knowledge, assessment, needled, blocked, open_skin)
+        combined_protocol = build_needling(knowledge, assessment, needled, anaesthetic, open_skin)
     meso_going = Modality.MESOTHERAPY in going or Modality.COMBINED in going
     courses: list[Course] = []
     for modality in going:
-        parts = SINGLE if modality is Modality.COMBINED else (modality,)
+        # the needling sets the pace of combined sittings; mesotherapy-only work follows
+        # the mesotherapy course
+        parts = (Modality.MICRONEEDLING,) if modality is Modality.COMBINED else (modality,)
         products = _products_in(blend, knowledge) if modality is not Modality.MICRONEEDLING else []
         templates = [
             t

@@ -112,7 +112,7 @@ class FactSheet:
             for entry in kinds[head]:
                 if entry.id == item:
                     return entry.question
-        return f"What is the patient's {rest.replace('_', ' ')}?"
+        return PATIENT_QUESTIONS.get(rest, f"What is the patient's {rest.replace('_', ' ')}?")
 
 
 @lru_cache(maxsize=4096)
@@ -131,6 +131,16 @@ def reader(name: str) -> Callable[[FactSheet], FactValue]:
     if head == "procedures":
         return lambda sheet: sheet._procedure(item, attribute)
     raise KeyError(name)
+
+
+PATIENT_QUESTIONS = {
+    "pregnant": "Is the patient pregnant (or could she be)?",
+    "breastfeeding": "Is the patient breastfeeding?",
+    "age": "How old is the patient?",
+    "sex": "What is the patient's sex?",
+    "fitzpatrick": "What is the patient's Fitzpatrick skin type (I-VI)?",
+    "glogau": "What is the patient's Glogau photoageing class (I-IV)?",
+}
 
 
 def _plain(value: object) -> FactValue:

@@ -110,7 +110,7 @@ def build_needling(
     knowledge: KnowledgeBase,
     assessment: Assessment,
     area_concerns: Mapping[str, tuple[str, ...]],
-    blocked: Mapping[str, Exclusion],
+    anaesthesia: Anaesthetic,
     open_skin_products: tuple[str, ...] = (),
 ) -> NeedlingProtocol:
     severities: dict[str, str] = {}
@@ -126,7 +126,6 @@ def build_needling(
         )
         for area, concerns in sorted(area_concerns.items())
     )
-    anaesthesia = choose_anaesthetic(knowledge, blocked)
     open_skin = knowledge.needling.open_skin
     steps = [
         f"Topical anaesthesia: {anaesthesia.text}"
