@@ -10,7 +10,14 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.loader import did_you_mean
@@ -22,6 +29,18 @@ def _roman(value: object) -> object:
     if isinstance(value, str) and value.strip().upper() in ROMAN:
         return ROMAN[value.strip().upper()]
     return value
+
+
+def _scale_schema(top: int) -> dict[str, Any]:
+    """A skin-type scale as written in files: 1..top, or its Roman numeral."""
+    numerals = [key for key, value in ROMAN.items() if value <= top]
+    return {
+        "anyOf": [
+            {"type": "integer", "minimum": 1, "maximum": top},
+            {"enum": numerals + [n.lower() for n in numerals]},
+            {"type": "null"},
+        ]
+    }
 
 
 class Strict(BaseModel):
@@ -57,8 +76,16 @@ PainTolerance = Literal["low", "medium", "high"]
 class Patient(Strict):
     age: int | None = Field(default=None, ge=0, le=120)
     sex: Sex | None = None
-    fitzpatrick: Annotated[Annotated[int, Field(ge=1, le=6)] | None, BeforeValidator(_roman)] = None
-    glogau: Annotated[Annotated[int, Field(ge=1, le=4)] | None, BeforeValidator(_roman)] = None
+    fitzpatrick: Annotated[
+        Annotated[int, Field(ge=1, le=6)] | None,
+        BeforeValidator(_roman),
+        WithJsonSchema(_scale_schema(6)),
+    ] = None
+    glogau: Annotated[
+        Annotated[int, Field(ge=1, le=4)] | None,
+        BeforeValidator(_roman),
+        WithJsonSchema(_scale_schema(4)),
+    ] = None
     pregnant: bool | None = None
     breastfeeding: bool | None = None
 
