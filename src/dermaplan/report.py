@@ -114,7 +114,7 @@ def outline(plan: Plan) -> list[Section]:
                     kind + " + ".join(prep.products) + f"\nfor {', '.join(prep.concerns)}",
                     areas,
                     "; ".join(x for x in limits if x),
-                    f"{prep.technique}; {prep.depth} ({prep.route})",
+                    f"{prep.technique.rstrip('.')}; {prep.depth} ({prep.route})",
                 ]
             )
             table.styles.append("")
