@@ -162,7 +162,9 @@ def _interview(knowledge: KnowledgeBase, today: dt.date) -> dict[str, Any]:
 
 
 def _procedures(knowledge: KnowledgeBase) -> list[dict[str, Any]] | None:
-    answer = ask("Any recent procedures (toxin, filler, peel, laser, waxing, surgery, tanning…)?", tri_state)
+    answer = ask(
+        "Any recent procedures (toxin, filler, peel, laser, waxing, surgery, tanning…)?", tri_state
+    )
     if answer is None:
         return None
     procedures: list[dict[str, Any]] = []
