@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dermaplan.clinical.assessment import parse_assessment
+from dermaplan.clinical.assessment import AssessmentError, parse_assessment
 from dermaplan.clinical.consult import consult
 from dermaplan.clinical.plan import PROCEED, Decision, FindingSeverity, plan_json
 from dermaplan.knowledge import KnowledgeBase, load_knowledge
@@ -131,3 +131,45 @@ def _check_guarantees(kb: KnowledgeBase, data: dict[str, Any]) -> None:
 @given(assessments())
 def test_random_assessments_keep_every_guarantee(data: dict[str, Any]) -> None:
     _check_guarantees(KB, data)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 200) | st.text(max_size=12) | st.dates().map(str),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "consult_date",
+                "patient",
+                "conditions",
+                "medications",
+                "allergies",
+                "procedures",
+                "concerns",
+                "goals",
+                "x",
+            ]
+        ),
+        json_values,
+    )
+)
+def test_any_document_is_parsed_or_refused_with_located_problems(data: dict[str, Any]) -> None:
+    problems = _problems(data)
+    assert all(isinstance(p, str) and ": " in p for p in problems)
+
+
+def _problems(data: dict[str, Any]) -> list[str]:
+    """The located problems of a document, or none if it parses; anything else escapes."""
+    try:
+        parse_assessment(data, KB)
+    except AssessmentError as error:
+        return error.problems
+    return []
