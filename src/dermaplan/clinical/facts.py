@@ -48,10 +48,6 @@ class FactSheet:
         value = getattr(self.assessment.patient, attribute)
         return UNKNOWN if value is None else _plain(value)
 
-    def _condition(self, condition: str) -> FactValue:
-        answer = self.assessment.conditions.get(condition)
-        return UNKNOWN if answer is None else answer
-
     def _allergy(self, allergen: str) -> FactValue:
         allergies = self.assessment.allergies
         return UNKNOWN if allergies is None else allergen in allergies
@@ -122,7 +118,7 @@ def reader(name: str) -> Callable[[FactSheet], FactValue]:
     if head == "patient":
         return lambda sheet: sheet._patient(rest)
     if head == "conditions":
-        return lambda sheet: sheet._condition(rest)
+        return lambda sheet: _answer(sheet.assessment.conditions.get(rest))
     if head == "allergies":
         return lambda sheet: sheet._allergy(rest)
     item, _, attribute = rest.partition(".")
@@ -131,6 +127,10 @@ def reader(name: str) -> Callable[[FactSheet], FactValue]:
     if head == "procedures":
         return lambda sheet: sheet._procedure(item, attribute)
     raise KeyError(name)
+
+
+def _answer(value: bool | None) -> FactValue:
+    return UNKNOWN if value is None else value
 
 
 PATIENT_QUESTIONS = {

@@ -76,6 +76,19 @@ def _comparison(test: Comparison, knowledge: KnowledgeBase) -> Check:
     numeric = test.op in ("<", "<=", ">", ">=")
     unknown = Outcome(None, frozenset([fact]), ())
     read = reader(fact)
+    if isinstance(expected, bool) and test.op in ("is", "==", "is not", "!="):
+        # yes/no facts are the bulk of the rules: one identity test, a prebuilt outcome
+        wanted = expected if test.op in ("is", "==") else not expected
+        holds = Outcome(True, frozenset(), (f"{fact} = {_show(wanted)}",))
+
+        def check_answer(sheet: FactSheet) -> Outcome:
+            values = sheet.values
+            actual = values[fact] if fact in values else values.setdefault(fact, read(sheet))
+            if actual is UNKNOWN:
+                return unknown
+            return holds if actual is wanted else FALSE
+
+        return check_answer
 
     def check(sheet: FactSheet) -> Outcome:
         values = sheet.values
