@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from dermaplan.cli_records import audit_app, db_app, patients_app
+
 if TYPE_CHECKING:
     from dermaplan.knowledge import KnowledgeBase
 
@@ -23,6 +25,9 @@ app = typer.Typer(
 )
 knowledge_app = typer.Typer(help="Check and read the clinical knowledge.", no_args_is_help=True)
 app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(db_app, name="db")
+app.add_typer(patients_app, name="patients")
+app.add_typer(audit_app, name="audit")
 
 
 class Format(StrEnum):

@@ -1,0 +1,394 @@
+"""The records commands: `db`, `patients` and `audit`. SQLAlchemy loads inside commands only.
+
+Each command is one transaction: it commits when the command succeeds and writes nothing
+when it fails. Errors a person can cause exit with code 2, one `error:` line per problem;
+a database that cannot be used exits with code 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    import uuid
+
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from dermaplan.records.context import Context
+    from dermaplan.records.models import Clinic, Patient
+    from dermaplan.records.settings import RecordsSettings
+
+T = TypeVar("T")
+
+db_app = typer.Typer(help="Create and upgrade the records database.", no_args_is_help=True)
+patients_app = typer.Typer(help="Add, find and show patients.", no_args_is_help=True)
+audit_app = typer.Typer(help="Check the audit log.", no_args_is_help=True)
+
+
+class ShowFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+def _fail(problems: list[str]) -> NoReturn:
+    from dermaplan.cli import fail
+
+    fail(problems)
+
+
+def _broken(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def _database(*, prepare: bool = True) -> Iterator[tuple[Engine, RecordsSettings]]:
+    from dermaplan.records.db import configured_engine, open_records
+    from dermaplan.records.errors import DatabaseError
+    from dermaplan.records.settings import records_settings
+
+    settings = records_settings()
+    try:
+        engine = open_records(settings) if prepare else configured_engine(settings)
+    except DatabaseError as error:
+        _broken(str(error))
+    try:
+        yield engine, settings
+    finally:
+        engine.dispose()
+
+
+def _unit_of_work(work: Callable[[Session, Context], T], *, write: bool = True) -> T:
+    """Run `work` in one transaction, committed only if it returns."""
+    from sqlalchemy.exc import DBAPIError
+
+    from dermaplan.records.context import Context, utc_now
+    from dermaplan.records.db import transaction
+    from dermaplan.records.errors import RecordsError
+
+    with _database() as (engine, settings):
+        try:
+            with transaction(engine, write=write) as session:
+                return work(session, Context(actor=settings.actor, now=utc_now()))
+        except RecordsError as error:
+            _fail(error.problems)
+        except DBAPIError as error:
+            _broken(f"the database refused the command, nothing was written: {error.orig}")
+
+
+def _clinic(session: Session, context: Context) -> Clinic:
+    from dermaplan.records.service import default_clinic
+
+    return default_clinic(session, context)
+
+
+def _patient_id(text: str) -> uuid.UUID:
+    import uuid
+
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        _fail([f"'{text}' is not a patient id (a UUID, as `dermaplan patients list` prints)"])
+
+
+def _line(patient: Patient) -> str:
+    name = ", ".join(part for part in (patient.family_name, patient.given_names) if part)
+    born = patient.birth_date.isoformat() if patient.birth_date else "-"
+    deleted = "  (deleted)" if patient.deleted_at else ""
+    return f"{patient.id}  {born}  {name}{deleted}"
+
+
+# -- db --------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the schema, or bring it to this version of Dermaplan (back up first)."""
+    from alembic.util import CommandError
+
+    from dermaplan.records.db import head_revision, schema_state, upgrade
+    from dermaplan.records.errors import DatabaseError
+
+    with _database(prepare=False) as (engine, _settings):
+        where = engine.url.render_as_string(hide_password=True)
+        try:
+            before = schema_state(engine)
+            if before.revision is None and before.tables:
+                _broken(f"{where} has tables but is not a Dermaplan database")
+            upgrade(engine)
+        except DatabaseError as error:
+            _broken(str(error))
+        except CommandError as error:
+            _broken(f"{where} cannot be upgraded by this Dermaplan: {error}")
+    head = head_revision()
+    if before.revision == head:
+        typer.echo(f"ok: {where} is at schema revision {head}")
+    else:
+        typer.echo(f"ok: {where} upgraded from {before.revision or 'empty'} to {head}")
+
+
+# -- patients --------------------------------------------------------------------------
+
+
+def _options_data(
+    family_name: str | None,
+    given_names: str | None,
+    birth_date: str | None,
+    sex: str | None,
+    email: str | None,
+    phone: str | None,
+    allergies: list[str],
+    no_known_allergies: bool,
+    identifiers: list[str],
+    problems: list[str],
+) -> dict[str, Any]:
+    """The patient as typed on the command line; PatientData validates the values."""
+    data: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("family_name", family_name),
+            ("given_names", given_names),
+            ("birth_date", birth_date),
+            ("sex", sex),
+            ("email", email),
+            ("phone", phone),
+        )
+        if value is not None
+    }
+    if allergies and no_known_allergies:
+        problems.append("--allergy and --no-known-allergies contradict each other")
+    if allergies or no_known_allergies:
+        data["allergies"] = allergies
+    systems: dict[str, str] = {}
+    for item in identifiers:
+        system, sign, value = item.partition("=")
+        if not sign or not system.strip() or not value.strip():
+            problems.append(f"--identifier '{item}': expected SYSTEM=VALUE, e.g. chart=1042")
+        elif system.strip() in systems:
+            problems.append(f"--identifier: '{system.strip()}' is given twice")
+        else:
+            systems[system.strip()] = value.strip()
+    if systems:
+        data["identifiers"] = systems
+    return data
+
+
+@patients_app.command("add")
+def patients_add(
+    file: Annotated[
+        Path | None, typer.Option("--file", help="The patient as YAML or JSON, instead of options.")
+    ] = None,
+    family_name: Annotated[str | None, typer.Option(help="Required (unless --file).")] = None,
+    given_names: Annotated[str | None, typer.Option()] = None,
+    birth_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    sex: Annotated[str | None, typer.Option(help="female, male or intersex")] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    allergy: Annotated[
+        list[str] | None, typer.Option("--allergy", help="A known allergy (repeatable).")
+    ] = None,
+    no_known_allergies: Annotated[
+        bool, typer.Option("--no-known-allergies", help="Asked: none known.")
+    ] = False,
+    identifier: Annotated[
+        list[str] | None,
+        typer.Option("--identifier", help="SYSTEM=VALUE, e.g. chart=1042 (repeatable)."),
+    ] = None,
+) -> None:
+    """Add a patient. Allergies left out are recorded as not asked, never as none."""
+    from dermaplan.records.errors import InvalidInput
+    from dermaplan.records.schemas import PatientData
+
+    problems: list[str] = []
+    typed = _options_data(
+        family_name,
+        given_names,
+        birth_date,
+        sex,
+        email,
+        phone,
+        allergy or [],
+        no_known_allergies,
+        identifier or [],
+        problems,
+    )
+    if file is not None and (typed or problems):
+        _fail(["give the patient either as --file or as options, not both"])
+    try:
+        if file is not None:
+            from dermaplan.cli import read_document
+
+            data = PatientData.parse(read_document(file), where=f"{file}: ")
+        else:
+            data = PatientData.parse(typed)
+    except InvalidInput as error:
+        _fail(problems + error.problems)
+    if problems:
+        _fail(problems)
+
+    def add(session: Session, context: Context) -> Patient:
+        from dermaplan.records.service import create_patient
+
+        return create_patient(session, context, _clinic(session, context).id, data)
+
+    patient = _unit_of_work(add)
+    typer.echo(f"added {_line(patient)}")
+
+
+@patients_app.command("list")
+def patients_list(
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    deleted: Annotated[bool, typer.Option("--deleted", help="Include deleted records.")] = False,
+) -> None:
+    """Patients in name order: id, birth date, name."""
+
+    def page(session: Session, context: Context) -> list[str]:
+        from dermaplan.records.service import list_patients
+
+        clinic = _clinic(session, context)
+        found = list_patients(
+            session, context, clinic.id, limit=limit, offset=offset, include_deleted=deleted
+        )
+        return [_line(patient) for patient in found]
+
+    for line in _unit_of_work(page):
+        typer.echo(line)
+
+
+@patients_app.command("search")
+def patients_search(
+    prefix: Annotated[str, typer.Argument(help="The start of 'family-name given-names'.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+) -> None:
+    """Find patients by the start of their name, ignoring case and accents."""
+
+    def search(session: Session, context: Context) -> list[str]:
+        from dermaplan.records.service import search_patients
+
+        clinic = _clinic(session, context)
+        return [
+            _line(patient)
+            for patient in search_patients(session, context, clinic.id, prefix, limit=limit)
+        ]
+
+    lines = _unit_of_work(search)
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        typer.echo(f"no patient's name starts with '{prefix}'", err=True)
+
+
+@patients_app.command("show")
+def patients_show(
+    patient: Annotated[str, typer.Argument(metavar="ID")],
+    output_format: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFormat.TEXT,
+) -> None:
+    """One patient with their consults; the reading is audited."""
+    patient_id = _patient_id(patient)
+
+    def show(session: Session, context: Context) -> dict[str, Any]:
+        from dermaplan.records.service import read_patient
+
+        record = read_patient(session, context, _clinic(session, context).id, patient_id)
+        return _document(record)
+
+    document = _unit_of_work(show)
+    if output_format is ShowFormat.JSON:
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(_text(document))
+
+
+def _document(patient: Patient) -> dict[str, Any]:
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": str(patient.id),
+        "family_name": patient.family_name,
+        "given_names": patient.given_names,
+        "birth_date": iso(patient.birth_date),
+        "sex": patient.sex.value if patient.sex else None,
+        "email": patient.email,
+        "phone": patient.phone,
+        "identifiers": patient.identifiers,
+        "allergies": patient.allergies,
+        "history": patient.history,
+        "deleted": None
+        if patient.deleted_at is None
+        else {
+            "at": iso(patient.deleted_at),
+            "by": patient.deleted_by,
+            "reason": patient.deletion_reason,
+        },
+        "consults": [
+            {
+                "id": str(consult.id),
+                "date": iso(consult.consult_date),
+                "status": consult.status.value,
+                "knowledge_version": consult.knowledge_version,
+                "approved_by": str(consult.approved_by_id) if consult.approved_by_id else None,
+                "approved_at": iso(consult.approved_at),
+                "supersedes": str(consult.supersedes_id) if consult.supersedes_id else None,
+                "correction_reason": consult.correction_reason,
+            }
+            for consult in patient.consults
+        ],
+    }
+
+
+def _text(document: dict[str, Any]) -> str:
+    allergies = document["allergies"]
+    lines = [
+        f"{document['family_name']}, {document['given_names']}".rstrip(", "),
+        f"  id          {document['id']}",
+        f"  born        {document['birth_date'] or 'not recorded'}",
+        f"  sex         {document['sex'] or 'not recorded'}",
+        f"  e-mail      {document['email'] or '-'}",
+        f"  phone       {document['phone'] or '-'}",
+        "  allergies   "
+        + ("not asked" if allergies is None else ", ".join(allergies) or "none known"),
+    ]
+    lines += [f"  {system:<11} {value}" for system, value in document["identifiers"].items()]
+    if document["deleted"]:
+        deleted = document["deleted"]
+        lines.append(f"  DELETED     {deleted['at']} by {deleted['by']}: {deleted['reason']}")
+    lines.append(f"consults ({len(document['consults'])})")
+    for consult in document["consults"]:
+        approved = f", approved {consult['approved_at']}" if consult["approved_at"] else ""
+        corrects = (
+            f", corrects {consult['supersedes']}: {consult['correction_reason']}"
+            if consult["supersedes"]
+            else ""
+        )
+        lines.append(
+            f"  {consult['id']}  {consult['date']}  {consult['status']}{approved}{corrects}"
+        )
+    return "\n".join(lines)
+
+
+# -- audit -----------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; report the first broken link (exit code 1) or ok."""
+    from dermaplan.records.audit import check_chain
+
+    report = _unit_of_work(lambda session, _context: check_chain(session), write=False)
+    if report.broken is not None:
+        typer.echo(
+            f"broken: {report.broken.reason}; the {report.events} events before it verify",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    typer.echo(f"ok: {report.events} events, chain intact, head {report.head}")

@@ -1,0 +1,166 @@
+"""The append-only, hash-chained audit log of every create, read and change of patient data.
+
+Each event stores who, when, what action on which record, and the SHA-256 digests of the
+record before and after (never the data itself). Its `hash` covers all of that and the
+previous event's hash, so altering, inserting or deleting an event breaks the chain at that
+point, and `verify_chain` names the first broken link. Events are written by the service in
+the same transaction as the change they record: both commit or neither does.
+
+One writer extends the chain at a time, so it cannot fork: on SQLite every write
+transaction starts with BEGIN IMMEDIATE (records.db); on PostgreSQL the writer holds a
+transaction-level advisory lock from before it reads the chain head until it commits.
+The sequence number is the primary key, so a fork would fail to commit regardless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from dermaplan.records.context import Context
+from dermaplan.records.models import AuditEvent
+from dermaplan.records.repository import AuditRepository
+
+GENESIS = "0" * 64
+# pg_advisory_xact_lock key: the first 8 bytes of sha256("dermaplan.audit"), signed.
+CHAIN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"dermaplan.audit").digest()[:8], signed=True)
+
+
+class AuditAction(StrEnum):
+    """Stable codes: reports and exports rely on them; add, never rename."""
+
+    CLINIC_CREATE = "clinic.create"
+    STAFF_CREATE = "staff.create"
+    PATIENT_CREATE = "patient.create"
+    PATIENT_READ = "patient.read"
+    PATIENT_LIST = "patient.list"
+    PATIENT_SEARCH = "patient.search"
+    PATIENT_UPDATE = "patient.update"
+    PATIENT_DELETE = "patient.delete"
+    CONSULT_CREATE = "consult.create"
+    CONSULT_READ = "consult.read"
+    CONSULT_UPDATE = "consult.update"
+    CONSULT_APPROVE = "consult.approve"
+    CONSULT_SUPERSEDE = "consult.supersede"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date | uuid.UUID):
+        return str(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    raise TypeError(f"{type(value).__name__} has no canonical JSON form")
+
+
+def canonical_json(value: Any) -> bytes:
+    """One byte string per value: sorted keys, no spaces, UTF-8, UTC times."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+    ).encode("utf-8")
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value)).hexdigest()
+
+
+def event_hash(event: AuditEvent) -> str:
+    """The hash of every field of an event but the hash itself."""
+    return digest(
+        {
+            "seq": event.seq,
+            "occurred_at": event.occurred_at,
+            "actor": event.actor,
+            "action": event.action,
+            "record_type": event.record_type,
+            "record_id": event.record_id,
+            "patient_id": event.patient_id,
+            "before_digest": event.before_digest,
+            "after_digest": event.after_digest,
+            "prev_hash": event.prev_hash,
+        }
+    )
+
+
+def lock_chain(session: Session) -> None:
+    """Become the only writer of the chain until this transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    # SQLite: the write transaction began IMMEDIATE, so it already holds the write lock.
+
+
+def record_event(
+    session: Session,
+    context: Context,
+    action: AuditAction,
+    record_type: str,
+    record_id: uuid.UUID | None,
+    *,
+    patient_id: uuid.UUID | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> AuditEvent:
+    """Append one event for a change or read made in this session's transaction."""
+    lock_chain(session)
+    events = AuditRepository(session)
+    head = events.head()
+    event = AuditEvent(
+        seq=head.seq + 1 if head else 1,
+        occurred_at=context.now.astimezone(dt.UTC),
+        actor=context.actor,
+        action=action.value,
+        record_type=record_type,
+        record_id=str(record_id) if record_id else None,
+        patient_id=patient_id,
+        before_digest=None if before is None else digest(before),
+        after_digest=None if after is None else digest(after),
+        prev_hash=head.hash if head else GENESIS,
+    )
+    event.hash = event_hash(event)
+    events.add(event)
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenLink:
+    seq: int  # the first event that is missing, altered or out of the chain
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    events: int
+    head: str  # hash of the last event: keep a copy elsewhere to detect a cut-off tail
+    broken: BrokenLink | None
+
+
+def check_chain(session: Session) -> ChainReport:
+    """Walk the whole chain in order; stop at the first broken link."""
+    expected_seq, prev_hash, count = 1, GENESIS, 0
+    for event in AuditRepository(session).in_order():
+        broken = None
+        if event.seq != expected_seq:
+            broken = BrokenLink(
+                expected_seq, f"event {expected_seq} is missing (the next is {event.seq})"
+            )
+        elif event.prev_hash != prev_hash:
+            broken = BrokenLink(event.seq, f"event {event.seq} does not follow the one before")
+        elif event.hash != event_hash(event):
+            broken = BrokenLink(event.seq, f"event {event.seq} was altered after it was written")
+        if broken:
+            return ChainReport(events=count, head=prev_hash, broken=broken)
+        expected_seq, prev_hash, count = event.seq + 1, event.hash, count + 1
+    return ChainReport(events=count, head=prev_hash, broken=None)
+
+
+def verify_chain(session: Session) -> BrokenLink | None:
+    return check_chain(session).broken

@@ -1,0 +1,33 @@
+"""Errors a person can cause (exit code 2 at the CLI) and errors of the installation."""
+
+from __future__ import annotations
+
+from typing import Self
+
+
+class RecordsError(Exception):
+    """A problem with the request; `problems` has one line each, for a person."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+    @classmethod
+    def one(cls, problem: str) -> Self:
+        return cls([problem])
+
+
+class InvalidInput(RecordsError):
+    """Input that does not validate; nothing was written."""
+
+
+class NotFound(RecordsError):
+    """The record asked for does not exist (or is not this clinic's)."""
+
+
+class ImmutableRecord(RecordsError):
+    """An approved or superseded record was asked to change."""
+
+
+class DatabaseError(Exception):
+    """The database cannot be used as it is: unreachable, unknown, or needs an upgrade."""

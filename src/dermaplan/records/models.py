@@ -1,0 +1,221 @@
+"""The records schema: SQLAlchemy 2 typed models, one migration-checked source of truth.
+
+Keys are UUIDs made by the application (time-ordered, version 7), so a record has its id
+before it is flushed, ids never reveal how many patients a clinic has, and records from two
+databases can be merged. The audit log is keyed by its sequence number instead: the chain
+is an order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+import uuid
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from dermaplan.clinical.assessment import Sex
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> uuid.UUID:
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds then randomness, so B-trees append."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 9562 variant
+    return uuid.UUID(int=value)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware in, UTC out, on both backends (SQLite keeps no offset of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: give it a timezone")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+# Byte order on both backends: what makes a prefix a key range (see records.names).
+SearchKey = String(400).with_variant(String(400, collation="C"), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime()}
+
+
+class Timestamped:
+    """Set by the services from the command's clock, never by the database's."""
+
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class StaffRole(StrEnum):
+    PRACTITIONER = "practitioner"  # may approve plans
+    STAFF = "staff"
+
+
+class ConsultStatus(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    SUPERSEDED = "superseded"
+
+
+def _enum(kind: type[StrEnum], name: str) -> Enum:
+    """A portable enum: VARCHAR plus a named CHECK, no PostgreSQL TYPE to migrate."""
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Clinic(Timestamped, Base):
+    __tablename__ = "clinic"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Staff(Timestamped, Base):
+    """A practitioner or member of staff: identity and role (logins come with the web app)."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "role"))
+    registration: Mapped[str | None] = mapped_column(String(100))  # professional register no.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Patient(Timestamped, Base):
+    __tablename__ = "patient"
+    __table_args__ = (
+        CheckConstraint(
+            "(deleted_at IS NULL) = (deletion_reason IS NULL)", name="deletion_has_reason"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"))
+    family_name: Mapped[str] = mapped_column(String(200))
+    given_names: Mapped[str] = mapped_column(String(200), default="")
+    search_name: Mapped[str] = mapped_column(SearchKey)  # records.names.search_key
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    sex: Mapped[Sex | None] = mapped_column(_enum(Sex, "sex"))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    identifiers: Mapped[dict[str, str]] = mapped_column(JSONDocument)  # system → value
+    allergies: Mapped[list[str] | None] = mapped_column(JSONDocument)  # None: not asked
+    history: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    deleted_at: Mapped[dt.datetime | None]
+    deleted_by: Mapped[str | None] = mapped_column(String(200))
+    deletion_reason: Mapped[str | None] = mapped_column(Text)
+
+    consults: Mapped[list[Consult]] = relationship(
+        back_populates="patient", lazy="raise", order_by="[Consult.created_at, Consult.id]"
+    )
+
+
+# Serves clinic-scoped prefix search and the alphabetical list, in order, without a sort.
+Index("ix_patient_search_name", Patient.clinic_id, Patient.search_name, Patient.id)
+
+
+class Consult(Timestamped, Base):
+    """An assessment and the plan the engine made of it; approved means frozen."""
+
+    __tablename__ = "consult"
+    __table_args__ = (
+        CheckConstraint(
+            "(status = 'draft') = (approved_at IS NULL AND approved_by_id IS NULL)",
+            name="approval_matches_status",
+        ),
+        CheckConstraint(
+            "(supersedes_id IS NULL) = (correction_reason IS NULL)",
+            name="correction_has_reason",
+        ),
+        CheckConstraint("supersedes_id <> id", name="not_self_superseding"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id"), index=True)
+    status: Mapped[ConsultStatus] = mapped_column(_enum(ConsultStatus, "status"))
+    consult_date: Mapped[dt.date] = mapped_column(Date)
+    # Kept as the exact text the engine wrote: a plan is reproducible byte for byte.
+    assessment_json: Mapped[str] = mapped_column(Text)
+    plan_json: Mapped[str] = mapped_column(Text)
+    knowledge_version: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(200))
+    approved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id"))
+    approved_at: Mapped[dt.datetime | None]
+    supersedes_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("consult.id"), unique=True)
+    correction_reason: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship(back_populates="consults", lazy="raise")
+
+
+class AuditEvent(Base):
+    """One link of the append-only, hash-chained audit log (see records.audit)."""
+
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    occurred_at: Mapped[dt.datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    record_type: Mapped[str] = mapped_column(String(50))
+    record_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    before_digest: Mapped[str | None] = mapped_column(String(64))
+    after_digest: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

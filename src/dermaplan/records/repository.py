@@ -1,0 +1,136 @@
+"""Every query of the records layer. Scoping to one clinic is done here, once.
+
+Repositories read and stage rows; they never commit and never audit (the services do).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy import Row, Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from dermaplan.records.models import AuditEvent, Clinic, Consult, Patient, Staff
+from dermaplan.records.names import successor
+
+
+class ClinicRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def all(self) -> Sequence[Clinic]:
+        return self.session.scalars(select(Clinic).order_by(Clinic.created_at, Clinic.id)).all()
+
+    def add(self, clinic: Clinic) -> None:
+        self.session.add(clinic)
+        self.session.flush()
+
+
+class StaffRepository:
+    def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
+        self.session = session
+        self.clinic_id = clinic_id
+
+    def get(self, staff_id: uuid.UUID) -> Staff | None:
+        return self.session.scalar(
+            select(Staff).where(Staff.clinic_id == self.clinic_id, Staff.id == staff_id)
+        )
+
+    def add(self, staff: Staff) -> None:
+        self.session.add(staff)
+        self.session.flush()
+
+
+class PatientRepository:
+    def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
+        self.session = session
+        self.clinic_id = clinic_id
+
+    def readable(self, *, include_deleted: bool = False) -> Select[Patient]:
+        """The one base statement: this clinic's patients, soft-deleted ones left out."""
+        statement = select(Patient).where(Patient.clinic_id == self.clinic_id)
+        if not include_deleted:
+            statement = statement.where(Patient.deleted_at.is_(None))
+        return statement
+
+    def get(self, patient_id: uuid.UUID, *, include_deleted: bool = False) -> Patient | None:
+        return self.session.scalar(
+            self.readable(include_deleted=include_deleted).where(Patient.id == patient_id)
+        )
+
+    def get_with_consults(self, patient_id: uuid.UUID) -> Patient | None:
+        return self.session.scalar(
+            self.readable(include_deleted=True)
+            .where(Patient.id == patient_id)
+            .options(selectinload(Patient.consults))
+        )
+
+    def search(self, key: str, *, limit: int) -> Sequence[Patient]:
+        """Patients whose search key starts with `key`: an index range, in name order."""
+        statement = self.search_statement(key).limit(limit)
+        return self.session.scalars(statement).all()
+
+    def search_statement(self, key: str) -> Select[Patient]:
+        statement = self.readable().where(Patient.search_name >= key)
+        upper = successor(key)
+        if upper is not None:
+            statement = statement.where(Patient.search_name < upper)
+        return statement.order_by(Patient.search_name, Patient.id)
+
+    def page(self, *, limit: int, offset: int, include_deleted: bool) -> Sequence[Patient]:
+        statement = (
+            self.readable(include_deleted=include_deleted)
+            .order_by(Patient.search_name, Patient.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return self.session.scalars(statement).all()
+
+    def add(self, patient: Patient) -> None:
+        self.session.add(patient)
+        self.session.flush()
+
+
+class ConsultRepository:
+    def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
+        self.session = session
+        self.clinic_id = clinic_id
+
+    def get(self, consult_id: uuid.UUID) -> Consult | None:
+        """A consult of one of this clinic's patients, with its patient loaded."""
+        return self.session.scalar(
+            select(Consult)
+            .join(Consult.patient)
+            .where(Consult.id == consult_id, Patient.clinic_id == self.clinic_id)
+            .options(selectinload(Consult.patient))
+        )
+
+    def correction_of(self, consult_id: uuid.UUID) -> Consult | None:
+        return self.session.scalar(select(Consult).where(Consult.supersedes_id == consult_id))
+
+    def add(self, consult: Consult) -> None:
+        self.session.add(consult)
+        self.session.flush()
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def head(self) -> Row[int, str] | None:
+        return self.session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        ).first()
+
+    def in_order(self) -> Iterator[AuditEvent]:
+        """Every event, streamed in chain order."""
+        return iter(
+            self.session.scalars(
+                select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
+            )
+        )
+
+    def add(self, event: AuditEvent) -> None:
+        self.session.add(event)
+        self.session.flush()

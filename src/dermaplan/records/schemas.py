@@ -1,0 +1,165 @@
+"""What a person may hand to the records services, validated into located problems."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from dermaplan.clinical.assessment import Assessment, Sex, location
+from dermaplan.clinical.plan import Plan, plan_json
+from dermaplan.records.errors import InvalidInput
+from dermaplan.records.names import search_key
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+PHONE = re.compile(r"\+?[0-9][0-9 ().\-/]{2,38}")
+SYSTEM = re.compile(r"[a-z0-9][a-z0-9_.:\-]{0,49}")
+
+
+def _iso_date(value: object) -> object:
+    """Only a real date or a YYYY-MM-DD string; pydantic would read 19900101 as a timestamp."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        raise ValueError("a date without a time is expected (YYYY-MM-DD)")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"'{value}' is not a date (YYYY-MM-DD)") from None
+    raise ValueError("a date is expected (YYYY-MM-DD)")
+
+
+def _printable(value: str) -> str:
+    if any(unicodedata.category(char).startswith("C") for char in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def _named(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    if not search_key(value):
+        raise ValueError("needs at least one letter or digit")
+    return value
+
+
+def _email(value: str | None) -> str | None:
+    if value is not None and not EMAIL.fullmatch(value):
+        raise ValueError(f"'{value}' is not an e-mail address")
+    return value
+
+
+def _phone(value: str | None) -> str | None:
+    if value is not None and not PHONE.fullmatch(value):
+        raise ValueError(f"'{value}' is not a phone number (digits, spaces, + - ( ) . /)")
+    return value
+
+
+def _identifiers(value: dict[str, str]) -> dict[str, str]:
+    for system in value:
+        if not SYSTEM.fullmatch(system):
+            raise ValueError(
+                f"'{system}' is not an identifier system (lower-case letters, digits, _ . : -)"
+            )
+    return value
+
+
+def _allergies(value: list[str] | None) -> list[str] | None:
+    """Free text (a drug, a product, an ingredient), lower-case, each once, in given order."""
+    if value is None:
+        return None
+    return list(dict.fromkeys(item.strip().casefold() for item in value))
+
+
+def _json_safe(value: object) -> object:
+    """YAML gives dates; the JSON columns and digests take their ISO text."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+Name = Annotated[str, Field(max_length=200), AfterValidator(_printable)]
+ShortText = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
+
+
+class PatientData(BaseModel):
+    """A patient's demographics, contact, identifiers, allergies and history."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    family_name: Annotated[Name, AfterValidator(_named)]
+    given_names: Name = ""
+    birth_date: Annotated[dt.date | None, BeforeValidator(_iso_date)] = None
+    sex: Sex | None = None
+    email: Annotated[str | None, Field(max_length=320), AfterValidator(_email)] = None
+    phone: Annotated[str | None, AfterValidator(_phone)] = None
+    identifiers: Annotated[dict[str, ShortText], AfterValidator(_identifiers)] = {}
+    # None: never asked; []: asked, none known. Unknown is not no.
+    allergies: Annotated[list[ShortText] | None, AfterValidator(_allergies)] = None
+    history: Annotated[dict[str, Any], BeforeValidator(_json_safe)] = {}
+
+    @classmethod
+    def parse(cls, data: object, where: str = "") -> PatientData:
+        """Validate raw data (from options or a YAML file), or raise InvalidInput."""
+        if not isinstance(data, dict):
+            raise InvalidInput.one(f"{where or 'patient'}: must be a mapping of fields")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise InvalidInput(
+                [
+                    f"{where}{location(d['loc']) or 'patient'}: "
+                    f"{d['msg'].removeprefix('Value error, ')}"
+                    for d in error.errors()
+                ]
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultDocument:
+    """What a consult stores: the assessment and the plan as the engine wrote them."""
+
+    consult_date: dt.date
+    assessment_json: str
+    plan_json: str
+    knowledge_version: str
+
+    @classmethod
+    def from_engine(cls, assessment: Assessment, plan: Plan) -> ConsultDocument:
+        return cls(
+            consult_date=assessment.consult_date,
+            assessment_json=assessment.model_dump_json(indent=2) + "\n",
+            plan_json=plan_json(plan),
+            knowledge_version=plan.knowledge_version,
+        )
+
+    def problems(self) -> list[str]:
+        """A document whose plan does not carry its knowledge version is not stored."""
+        problems = []
+        for name in ("assessment_json", "plan_json"):
+            try:
+                document = json.loads(getattr(self, name))
+            except json.JSONDecodeError as error:
+                problems.append(f"{name}: not JSON: {error.msg}")
+                continue
+            if not isinstance(document, dict):
+                problems.append(f"{name}: must be a JSON object")
+            elif name == "plan_json" and document.get("knowledge_version") != (
+                self.knowledge_version
+            ):
+                problems.append("plan_json: its knowledge_version is not the one given")
+        if not self.knowledge_version:
+            problems.append("knowledge_version: must not be empty")
+        return problems

@@ -1,0 +1,531 @@
+"""The record-keeping rules: every access audited, approved plans frozen, nothing erased.
+
+Services stage changes and their audit events in the caller's transaction and never
+commit: the command (or request) boundary commits both, or neither.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.context import Context
+from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound
+from dermaplan.records.models import (
+    Clinic,
+    Consult,
+    ConsultStatus,
+    Patient,
+    Staff,
+    StaffRole,
+    new_id,
+)
+from dermaplan.records.names import search_key
+from dermaplan.records.repository import (
+    ClinicRepository,
+    ConsultRepository,
+    PatientRepository,
+    StaffRepository,
+)
+from dermaplan.records.schemas import ConsultDocument, PatientData
+
+DEFAULT_CLINIC_NAME = "Dermaplan clinic"
+OLDEST_BIRTH_YEARS = 130
+
+
+# -- clinic and staff ------------------------------------------------------------------
+
+
+def create_clinic(session: Session, context: Context, name: str) -> Clinic:
+    clinic = Clinic(id=new_id(), name=name, created_at=context.now, updated_at=context.now)
+    ClinicRepository(session).add(clinic)
+    record_event(
+        session, context, AuditAction.CLINIC_CREATE, "clinic", clinic.id, after={"name": name}
+    )
+    return clinic
+
+
+def default_clinic(session: Session, context: Context) -> Clinic:
+    """The clinic of a single-clinic database, created on first use."""
+    clinics = ClinicRepository(session).all()
+    if len(clinics) > 1:
+        raise InvalidInput.one(
+            f"this database holds {len(clinics)} clinics; the command line serves one"
+        )
+    return clinics[0] if clinics else create_clinic(session, context, DEFAULT_CLINIC_NAME)
+
+
+def add_staff(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    name: str,
+    role: StaffRole,
+    registration: str | None = None,
+) -> Staff:
+    if not search_key(name):
+        raise InvalidInput.one("name: needs at least one letter or digit")
+    staff = Staff(
+        id=new_id(),
+        clinic_id=clinic_id,
+        name=name.strip(),
+        role=role,
+        registration=registration,
+        active=True,
+        created_at=context.now,
+        updated_at=context.now,
+    )
+    StaffRepository(session, clinic_id).add(staff)
+    state = {"name": staff.name, "role": role, "registration": registration}
+    record_event(session, context, AuditAction.STAFF_CREATE, "staff", staff.id, after=state)
+    return staff
+
+
+# -- patients --------------------------------------------------------------------------
+
+
+def patient_state(patient: Patient) -> dict[str, Any]:
+    """Everything a patient row says, for the audit digests."""
+    return {
+        "id": patient.id,
+        "clinic_id": patient.clinic_id,
+        "family_name": patient.family_name,
+        "given_names": patient.given_names,
+        "birth_date": patient.birth_date,
+        "sex": patient.sex,
+        "email": patient.email,
+        "phone": patient.phone,
+        "identifiers": patient.identifiers,
+        "allergies": patient.allergies,
+        "history": patient.history,
+        "deleted_at": patient.deleted_at,
+        "deleted_by": patient.deleted_by,
+        "deletion_reason": patient.deletion_reason,
+    }
+
+
+def patient_data(patient: Patient) -> PatientData:
+    return PatientData(
+        family_name=patient.family_name,
+        given_names=patient.given_names,
+        birth_date=patient.birth_date,
+        sex=patient.sex,
+        email=patient.email,
+        phone=patient.phone,
+        identifiers=patient.identifiers,
+        allergies=patient.allergies,
+        history=patient.history,
+    )
+
+
+def _check_birth_date(data: PatientData, today: dt.date) -> None:
+    if data.birth_date is None:
+        return
+    if data.birth_date > today:
+        raise InvalidInput.one(f"birth_date: {data.birth_date} is in the future")
+    if today.year - data.birth_date.year > OLDEST_BIRTH_YEARS:
+        raise InvalidInput.one(
+            f"birth_date: {data.birth_date} is more than {OLDEST_BIRTH_YEARS} years ago"
+        )
+
+
+def _apply(patient: Patient, data: PatientData) -> None:
+    patient.family_name = data.family_name
+    patient.given_names = data.given_names
+    patient.search_name = search_key(f"{data.family_name} {data.given_names}")
+    patient.birth_date = data.birth_date
+    patient.sex = data.sex
+    patient.email = data.email
+    patient.phone = data.phone
+    patient.identifiers = dict(data.identifiers)
+    patient.allergies = None if data.allergies is None else list(data.allergies)
+    patient.history = dict(data.history)
+
+
+def create_patient(
+    session: Session, context: Context, clinic_id: uuid.UUID, data: PatientData
+) -> Patient:
+    _check_birth_date(data, context.now.date())
+    patient = Patient(
+        id=new_id(), clinic_id=clinic_id, created_at=context.now, updated_at=context.now
+    )
+    _apply(patient, data)
+    PatientRepository(session, clinic_id).add(patient)
+    record_event(
+        session,
+        context,
+        AuditAction.PATIENT_CREATE,
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        after=patient_state(patient),
+    )
+    return patient
+
+
+def _patient(repository: PatientRepository, patient_id: uuid.UUID) -> Patient:
+    patient = repository.get(patient_id)
+    if patient is None:
+        raise NotFound.one(f"no patient {patient_id}")
+    return patient
+
+
+def read_patient(
+    session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> Patient:
+    """The patient with their consults, soft-deleted or not (history stays viewable)."""
+    patient = PatientRepository(session, clinic_id).get_with_consults(patient_id)
+    if patient is None:
+        raise NotFound.one(f"no patient {patient_id}")
+    record_event(
+        session,
+        context,
+        AuditAction.PATIENT_READ,
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        after={
+            "patient": patient_state(patient),
+            "consults": [consult_state(consult) for consult in patient.consults],
+        },
+    )
+    return patient
+
+
+def update_patient(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    changes: Mapping[str, Any],
+) -> Patient:
+    """Change some fields; the result is validated whole, as on creation."""
+    patient = _patient(PatientRepository(session, clinic_id), patient_id)
+    before = patient_state(patient)
+    current = patient_data(patient).model_dump()
+    data = PatientData.parse({**current, **changes})
+    _check_birth_date(data, context.now.date())
+    _apply(patient, data)
+    patient.updated_at = context.now
+    session.flush()
+    record_event(
+        session,
+        context,
+        AuditAction.PATIENT_UPDATE,
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        before=before,
+        after=patient_state(patient),
+    )
+    return patient
+
+
+def delete_patient(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    reason: str,
+) -> Patient:
+    """A soft delete: the record leaves lists and searches, and is kept with the reason."""
+    if not reason.strip():
+        raise InvalidInput.one("reason: a deletion needs a reason")
+    patient = _patient(PatientRepository(session, clinic_id), patient_id)
+    before = patient_state(patient)
+    patient.deleted_at = context.now
+    patient.deleted_by = context.actor
+    patient.deletion_reason = reason.strip()
+    patient.updated_at = context.now
+    session.flush()
+    record_event(
+        session,
+        context,
+        AuditAction.PATIENT_DELETE,
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        before=before,
+        after=patient_state(patient),
+    )
+    return patient
+
+
+def search_patients(
+    session: Session, context: Context, clinic_id: uuid.UUID, query: str, *, limit: int = 20
+) -> Sequence[Patient]:
+    """Patients whose "family given" name starts with `query`, ignoring case and accents."""
+    key = search_key(query)
+    if not key:
+        raise InvalidInput.one("search: needs at least one letter or digit")
+    found = PatientRepository(session, clinic_id).search(key, limit=limit)
+    record_event(
+        session,
+        context,
+        AuditAction.PATIENT_SEARCH,
+        "patient",
+        None,
+        after={"key": key, "found": [patient.id for patient in found]},
+    )
+    return found
+
+
+def list_patients(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    include_deleted: bool = False,
+) -> Sequence[Patient]:
+    found = PatientRepository(session, clinic_id).page(
+        limit=limit, offset=offset, include_deleted=include_deleted
+    )
+    record_event(
+        session,
+        context,
+        AuditAction.PATIENT_LIST,
+        "patient",
+        None,
+        after={"found": [patient.id for patient in found]},
+    )
+    return found
+
+
+# -- consults --------------------------------------------------------------------------
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def consult_state(consult: Consult) -> dict[str, Any]:
+    """A consult for the audit digests; the documents by their own digests."""
+    return {
+        "id": consult.id,
+        "patient_id": consult.patient_id,
+        "status": consult.status,
+        "consult_date": consult.consult_date,
+        "assessment_sha256": _sha256(consult.assessment_json),
+        "plan_sha256": _sha256(consult.plan_json),
+        "knowledge_version": consult.knowledge_version,
+        "created_by": consult.created_by,
+        "approved_by_id": consult.approved_by_id,
+        "approved_at": consult.approved_at,
+        "supersedes_id": consult.supersedes_id,
+        "correction_reason": consult.correction_reason,
+    }
+
+
+def _valid(document: ConsultDocument) -> ConsultDocument:
+    problems = document.problems()
+    if problems:
+        raise InvalidInput(problems)
+    return document
+
+
+def _consult(repository: ConsultRepository, consult_id: uuid.UUID) -> Consult:
+    consult = repository.get(consult_id)
+    if consult is None:
+        raise NotFound.one(f"no consult {consult_id}")
+    return consult
+
+
+def _new_consult(
+    session: Session,
+    context: Context,
+    patient: Patient,
+    document: ConsultDocument,
+    *,
+    supersedes: Consult | None = None,
+    reason: str | None = None,
+) -> Consult:
+    consult = Consult(
+        id=new_id(),
+        patient_id=patient.id,
+        status=ConsultStatus.DRAFT,
+        consult_date=document.consult_date,
+        assessment_json=document.assessment_json,
+        plan_json=document.plan_json,
+        knowledge_version=document.knowledge_version,
+        created_by=context.actor,
+        supersedes_id=supersedes.id if supersedes else None,
+        correction_reason=reason,
+        created_at=context.now,
+        updated_at=context.now,
+    )
+    ConsultRepository(session, patient.clinic_id).add(consult)
+    record_event(
+        session,
+        context,
+        AuditAction.CONSULT_CREATE,
+        "consult",
+        consult.id,
+        patient_id=patient.id,
+        after=consult_state(consult),
+    )
+    return consult
+
+
+def create_consult(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    document: ConsultDocument,
+) -> Consult:
+    """Store a consult as a draft, for a practitioner to approve."""
+    patient = _patient(PatientRepository(session, clinic_id), patient_id)
+    return _new_consult(session, context, patient, _valid(document))
+
+
+def read_consult(
+    session: Session, context: Context, clinic_id: uuid.UUID, consult_id: uuid.UUID
+) -> Consult:
+    consult = _consult(ConsultRepository(session, clinic_id), consult_id)
+    record_event(
+        session,
+        context,
+        AuditAction.CONSULT_READ,
+        "consult",
+        consult.id,
+        patient_id=consult.patient_id,
+        after=consult_state(consult),
+    )
+    return consult
+
+
+def _frozen(consult: Consult) -> ImmutableRecord:
+    return ImmutableRecord.one(
+        f"consult {consult.id} is {consult.status.value} and cannot change; "
+        "record a correction, which supersedes it"
+    )
+
+
+def revise_draft(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    consult_id: uuid.UUID,
+    document: ConsultDocument,
+) -> Consult:
+    """Replace a draft's assessment and plan; an approved consult is refused."""
+    consult = _consult(ConsultRepository(session, clinic_id), consult_id)
+    if consult.status is not ConsultStatus.DRAFT:
+        raise _frozen(consult)
+    _valid(document)
+    before = consult_state(consult)
+    consult.consult_date = document.consult_date
+    consult.assessment_json = document.assessment_json
+    consult.plan_json = document.plan_json
+    consult.knowledge_version = document.knowledge_version
+    consult.updated_at = context.now
+    session.flush()
+    record_event(
+        session,
+        context,
+        AuditAction.CONSULT_UPDATE,
+        "consult",
+        consult.id,
+        patient_id=consult.patient_id,
+        before=before,
+        after=consult_state(consult),
+    )
+    return consult
+
+
+def correct_consult(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    consult_id: uuid.UUID,
+    document: ConsultDocument,
+    reason: str,
+) -> Consult:
+    """A draft that will supersede an approved consult once it is itself approved."""
+    consults = ConsultRepository(session, clinic_id)
+    original = _consult(consults, consult_id)
+    if original.status is ConsultStatus.DRAFT:
+        raise InvalidInput.one(f"consult {original.id} is a draft: revise it instead")
+    if original.status is ConsultStatus.SUPERSEDED:
+        newer = consults.correction_of(original.id)
+        raise InvalidInput.one(
+            f"consult {original.id} is already superseded by {newer.id if newer else '?'}; "
+            "correct that one"
+        )
+    pending = consults.correction_of(original.id)
+    if pending is not None:
+        raise InvalidInput.one(
+            f"consult {original.id} already has a correction in progress: {pending.id}"
+        )
+    if not reason.strip():
+        raise InvalidInput.one("reason: a correction needs a reason")
+    return _new_consult(
+        session,
+        context,
+        original.patient,
+        _valid(document),
+        supersedes=original,
+        reason=reason.strip(),
+    )
+
+
+def approve_consult(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    consult_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> Consult:
+    """Freeze a draft under a practitioner's name; a correction supersedes its original."""
+    consults = ConsultRepository(session, clinic_id)
+    consult = _consult(consults, consult_id)
+    if consult.status is not ConsultStatus.DRAFT:
+        raise _frozen(consult)
+    practitioner = StaffRepository(session, clinic_id).get(practitioner_id)
+    if practitioner is None:
+        raise NotFound.one(f"no member of staff {practitioner_id}")
+    if practitioner.role is not StaffRole.PRACTITIONER or not practitioner.active:
+        raise InvalidInput.one(f"{practitioner.name} is not an active practitioner")
+    if consult.supersedes_id is not None:
+        original = _consult(consults, consult.supersedes_id)
+        if original.status is not ConsultStatus.APPROVED:
+            raise _frozen(original)
+        before = consult_state(original)
+        original.status = ConsultStatus.SUPERSEDED
+        original.updated_at = context.now
+        session.flush()
+        record_event(
+            session,
+            context,
+            AuditAction.CONSULT_SUPERSEDE,
+            "consult",
+            original.id,
+            patient_id=original.patient_id,
+            before=before,
+            after=consult_state(original),
+        )
+    before = consult_state(consult)
+    consult.status = ConsultStatus.APPROVED
+    consult.approved_by_id = practitioner.id
+    consult.approved_at = context.now
+    consult.updated_at = context.now
+    session.flush()
+    record_event(
+        session,
+        context,
+        AuditAction.CONSULT_APPROVE,
+        "consult",
+        consult.id,
+        patient_id=consult.patient_id,
+        before=before,
+        after=consult_state(consult),
+    )
+    return consult

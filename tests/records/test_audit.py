@@ -1,0 +1,278 @@
+"""The audit chain: one event per access, written with the change, tamper-evident, unforked."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import threading
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from dermaplan.records import service
+from dermaplan.records.audit import GENESIS, check_chain, digest, event_hash, verify_chain
+from dermaplan.records.db import create_records_engine, transaction
+from dermaplan.records.errors import RecordsError
+from dermaplan.records.models import StaffRole
+from tests.records.database import tampering
+from tests.records.factories import add_patient, context, counts, document, events, patient_data
+
+WRITERS, WRITES_EACH = 2, 15
+
+
+def verified(engine: Engine) -> int:
+    with transaction(engine, write=False) as session:
+        report = check_chain(session)
+    assert report.broken is None, report.broken
+    return report.events
+
+
+def five_events(engine: Engine, clinic_id: uuid.UUID) -> None:
+    patient_id = add_patient(engine, clinic_id)  # event 2 (the clinic is event 1)
+    with transaction(engine) as session:
+        service.read_patient(session, context(), clinic_id, patient_id)  # 3
+        service.update_patient(session, context(), clinic_id, patient_id, {"phone": "+33 1 23"})
+        service.search_patients(session, context(), clinic_id, "mor")  # 5
+
+
+def test_the_chain_links_every_event(engine: Engine, clinic_id: uuid.UUID) -> None:
+    five_events(engine, clinic_id)
+    chain = events(engine)
+    assert [event.seq for event in chain] == [1, 2, 3, 4, 5]
+    assert chain[0].prev_hash == GENESIS
+    assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(chain))
+    with transaction(engine, write=False) as session:
+        report = check_chain(session)
+    assert (report.events, report.head, report.broken) == (5, chain[-1].hash, None)
+
+
+def test_an_empty_chain_verifies(engine: Engine) -> None:
+    with transaction(engine, write=False) as session:
+        assert check_chain(session).events == 0
+        assert verify_chain(session) is None
+
+
+@pytest.mark.parametrize(
+    ("tamper", "seq", "reason"),
+    [
+        ("UPDATE audit_event SET actor = 'staff:someone-else' WHERE seq = 3", 3, "altered"),
+        ("UPDATE audit_event SET after_digest = NULL WHERE seq = 4", 4, "altered"),
+        (f"UPDATE audit_event SET hash = '{'f' * 64}' WHERE seq = 2", 2, "altered"),
+        (
+            "UPDATE audit_event SET occurred_at = occurred_at - INTERVAL '1 day' WHERE seq = 5",
+            5,
+            "altered",
+        ),
+        ("DELETE FROM audit_event WHERE seq = 3", 3, "event 3 is missing"),
+        ("DELETE FROM audit_event WHERE seq = 1", 1, "event 1 is missing"),
+    ],
+)
+def test_tampering_is_found_at_the_first_broken_link(
+    engine: Engine, clinic_id: uuid.UUID, backend: str, tamper: str, seq: int, reason: str
+) -> None:
+    five_events(engine, clinic_id)
+    if "INTERVAL" in tamper and backend == "sqlite":
+        tamper = "UPDATE audit_event SET occurred_at = '2020-01-01 00:00:00.000000' WHERE seq = 5"
+    with tampering(engine) as connection:
+        connection.exec_driver_sql(tamper)
+    with transaction(engine, write=False) as session:
+        broken = verify_chain(session)
+    assert broken is not None
+    assert broken.seq == seq
+    assert reason in broken.reason
+
+
+def test_an_event_rewritten_with_a_fresh_hash_breaks_the_next_link(
+    engine: Engine, clinic_id: uuid.UUID
+) -> None:
+    five_events(engine, clinic_id)
+    forged = events(engine)[2]
+    forged.actor = "staff:someone-else"
+    with tampering(engine) as connection:
+        connection.execute(
+            text("UPDATE audit_event SET actor = :actor, hash = :hash WHERE seq = 3"),
+            {"actor": forged.actor, "hash": event_hash(forged)},
+        )
+    with transaction(engine, write=False) as session:
+        broken = verify_chain(session)
+    assert broken is not None
+    assert (broken.seq, broken.reason) == (4, "event 4 does not follow the one before")
+
+
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_event SET actor = 'x'", "DELETE FROM audit_event"]
+)
+def test_the_database_refuses_to_rewrite_the_log(
+    engine: Engine, clinic_id: uuid.UUID, statement: str
+) -> None:
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+        connection.exec_driver_sql(statement)
+    assert verified(engine) == 1
+
+
+def test_a_change_and_its_event_commit_together_or_not_at_all(
+    engine: Engine, clinic_id: uuid.UUID
+) -> None:
+    before = counts(engine)
+
+    def command_failing_after_the_change() -> None:
+        with transaction(engine) as session:
+            service.create_patient(session, context(), clinic_id, patient_data())
+            raise RuntimeError("the command failed after the service call")
+
+    with pytest.raises(RuntimeError):
+        command_failing_after_the_change()
+    assert counts(engine) == before
+
+
+def test_a_failed_audit_write_keeps_the_change_out(
+    engine: Engine, clinic_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(service, "record_event", refuse)
+    before = counts(engine)
+    with pytest.raises(RuntimeError), transaction(engine) as session:
+        service.create_patient(session, context(), clinic_id, patient_data())
+    assert counts(engine) == before
+
+
+def test_events_hold_digests_not_data(engine: Engine, clinic_id: uuid.UUID) -> None:
+    add_patient(engine, clinic_id, family_name="Ravel", email="ravel@example.org")
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT * FROM audit_event").all()
+    dump = repr(rows)
+    assert "Ravel" not in dump
+    assert "ravel@example.org" not in dump
+
+
+def _write_patients(url: str, clinic: str, writer: int) -> None:
+    """Adds then reads patients: a read writes its event after a SELECT, the racy order."""
+    engine = create_records_engine(url)
+    clinic_id = uuid.UUID(clinic)
+    try:
+        for n in range(WRITES_EACH):
+            patient_id = add_patient(
+                engine, clinic_id, family_name=f"Writer{writer}", given_names=f"N{n}"
+            )
+            with transaction(engine) as session:
+                service.read_patient(session, context(), clinic_id, patient_id)
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_threads_keep_one_chain(
+    engine: Engine, database_url: str, clinic_id: uuid.UUID
+) -> None:
+    threads = [
+        threading.Thread(target=_write_patients, args=(database_url, str(clinic_id), writer))
+        for writer in range(WRITERS)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counts(engine)[0] == WRITERS * WRITES_EACH
+    assert verified(engine) == 1 + 2 * WRITERS * WRITES_EACH
+
+
+def test_concurrent_processes_keep_one_chain(
+    engine: Engine, database_url: str, clinic_id: uuid.UUID
+) -> None:
+    spawn = multiprocessing.get_context("spawn")
+    processes = [
+        spawn.Process(target=_write_patients, args=(database_url, str(clinic_id), writer))
+        for writer in range(WRITERS)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [process.exitcode for process in processes] == [0] * WRITERS
+    assert counts(engine)[0] == WRITERS * WRITES_EACH
+    assert verified(engine) == 1 + 2 * WRITERS * WRITES_EACH
+
+
+OPERATIONS = st.sampled_from(
+    ["add", "read", "update", "delete", "search", "list", "consult", "approve", "correct", "fail"]
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operations=st.lists(OPERATIONS, min_size=1, max_size=12))
+def test_any_sequence_of_operations_keeps_the_chain_valid(
+    engine: Engine, clinic_id: uuid.UUID, operations: list[str]
+) -> None:
+    """Each committed operation adds its events; a refused or failed one adds none."""
+    practitioner = service_practitioner(engine, clinic_id)
+    patients: list[uuid.UUID] = []
+    consults: list[uuid.UUID] = []
+    for operation in operations:
+        start = verified(engine)
+        try:
+            with transaction(engine) as session:
+                written = apply(session, operation, clinic_id, practitioner, patients, consults)
+        except (RecordsError, RuntimeError):
+            written = 0
+        assert verified(engine) == start + written
+
+
+def service_practitioner(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
+    with transaction(engine) as session:
+        return service.add_staff(
+            session, context(), clinic_id, "Dr Test", StaffRole.PRACTITIONER
+        ).id
+
+
+def apply(
+    session: Session,
+    operation: str,
+    clinic_id: uuid.UUID,
+    practitioner: uuid.UUID,
+    patients: list[uuid.UUID],
+    consults: list[uuid.UUID],
+) -> int:
+    """Run one operation; return how many events it should have written."""
+    ctx = context()
+    if operation == "add" or not patients:
+        patients.append(service.create_patient(session, ctx, clinic_id, patient_data()).id)
+        return 1
+    patient = patients[-1]
+    if operation == "read":
+        service.read_patient(session, ctx, clinic_id, patient)
+    elif operation == "update":
+        service.update_patient(session, ctx, clinic_id, patient, {"given_names": "Élise"})
+    elif operation == "delete":
+        service.delete_patient(session, ctx, clinic_id, patient, "duplicate record")
+    elif operation == "search":
+        service.search_patients(session, ctx, clinic_id, "mo")
+    elif operation == "list":
+        service.list_patients(session, ctx, clinic_id)
+    elif operation == "consult" or not consults:
+        consults.append(service.create_consult(session, ctx, clinic_id, patient, document()).id)
+    elif operation == "approve":
+        approved = service.approve_consult(session, ctx, clinic_id, consults[-1], practitioner)
+        return 2 if approved.supersedes_id else 1
+    elif operation == "correct":
+        consults.append(
+            service.correct_consult(
+                session, ctx, clinic_id, consults[-1], document("fix"), "typo"
+            ).id
+        )
+    else:
+        service.create_patient(session, ctx, clinic_id, patient_data())
+        raise RuntimeError("the command failed after writing")
+    return 1
+
+
+def test_digests_are_canonical() -> None:
+    assert digest({"b": 1, "a": "é"}) == digest({"a": "é", "b": 1})
+    assert digest({"a": 1}) != digest({"a": 2})

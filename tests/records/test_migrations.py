@@ -1,0 +1,104 @@
+"""The migrations build the schema the models describe, on both backends, and back."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, inspect, text
+
+from dermaplan.records.db import (
+    SchemaState,
+    alembic_config,
+    create_records_engine,
+    head_revision,
+    prepare,
+    schema_state,
+    upgrade,
+)
+from dermaplan.records.errors import DatabaseError
+from dermaplan.records.models import Base
+
+
+def test_upgrade_head_matches_the_models(engine: Engine) -> None:
+    assert schema_state(engine).revision == head_revision()
+    with engine.begin() as connection:
+        command.check(alembic_config(connection))  # raises when autogenerate finds a difference
+    tables = set(inspect(engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+
+
+def test_downgrade_to_base_and_up_again(engine: Engine) -> None:
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "base")
+    assert schema_state(engine) == SchemaState(revision=None, tables=0)
+    upgrade(engine)
+    assert schema_state(engine).revision == head_revision()
+
+
+def test_first_use_of_an_empty_database_creates_the_schema(empty_engine: Engine) -> None:
+    assert schema_state(empty_engine).tables == 0
+    prepare(empty_engine)
+    assert schema_state(empty_engine).revision == head_revision()
+    prepare(empty_engine)  # idempotent
+
+
+def test_a_foreign_database_is_refused(empty_engine: Engine) -> None:
+    with empty_engine.begin() as connection:
+        connection.execute(text("CREATE TABLE invoices (id INTEGER PRIMARY KEY)"))
+    with pytest.raises(DatabaseError, match="not a Dermaplan database"):
+        prepare(empty_engine)
+
+
+def test_an_outdated_schema_asks_for_an_upgrade(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(DatabaseError, match=r"revision 0000.*dermaplan db upgrade"):
+        prepare(engine)
+
+
+def test_sqlite_connections_are_durable_and_enforce_keys(tmp_path: object) -> None:
+    engine = create_records_engine(f"sqlite:///{tmp_path}/settings.db")
+    try:
+        with engine.connect() as connection:
+            pragma = connection.exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA synchronous").scalar() == 2  # FULL
+            assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA busy_timeout").scalar() == 10_000
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_savepoints_roll_back_inside_the_transaction(tmp_path: object) -> None:
+    """The pysqlite BEGIN recipe: a released savepoint still belongs to its transaction."""
+    engine = create_records_engine(f"sqlite:///{tmp_path}/savepoint.db")
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        with engine.connect() as connection:
+            outer = connection.begin()
+            with connection.begin_nested():
+                connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+            nested = connection.begin_nested()
+            connection.exec_driver_sql("INSERT INTO t VALUES (2)")
+            nested.rollback()
+            assert connection.exec_driver_sql("SELECT n FROM t").scalars().all() == [1]
+            outer.rollback()
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_search_name_compares_bytes_on_postgresql(engine: Engine) -> None:
+    """Prefix ranges need code-point order, whatever the database's locale."""
+    with engine.connect() as connection:
+        collation = connection.execute(
+            text(
+                "SELECT collation_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'patient' "
+                "AND column_name = 'search_name'"
+            )
+        ).scalar()
+    assert collation == "C"

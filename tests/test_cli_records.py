@@ -1,0 +1,228 @@
+"""The records commands as a clinic uses them: outputs, exit codes, nothing written on error."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from dermaplan.cli import app
+from dermaplan.records.db import create_records_engine, prepare
+from tests.records.database import BACKENDS, fresh_database, tampering
+from tests.records.factories import counts, events
+
+runner = CliRunner()
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(params=BACKENDS)
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """An empty database the commands are pointed at, as a clinic's environment would."""
+    with fresh_database(str(request.param), tmp_path) as url:
+        monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
+        monkeypatch.setenv("DERMAPLAN_ACTOR", "staff:reception")
+        yield url
+
+
+@pytest.fixture
+def engine(database: str) -> Iterator[Engine]:
+    """The same database for the test's own checks (its schema made as on first use)."""
+    engine = create_records_engine(database)
+    prepare(engine)
+    yield engine
+    engine.dispose()
+
+
+def add(*args: str) -> str:
+    code, out, err = run("patients", "add", *args)
+    assert code == 0, err
+    found = re.search(UUID, out)
+    assert found is not None, out
+    return found.group(0)
+
+
+def test_help_does_not_load_the_database_layer() -> None:
+    probe = "import sys, dermaplan.cli; sys.exit('sqlalchemy' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
+
+
+def test_add_list_search_show_and_verify(database: str, engine: Engine) -> None:
+    claire = add(
+        "--family-name", "Moreau", "--given-names", "Claire", "--birth-date", "1988-04-12",
+        "--sex", "female", "--email", "claire@example.org", "--phone", "+33 6 12 34 56 78",
+        "--allergy", "Lidocaine", "--allergy", "nickel", "--identifier", "chart=1042",
+    )  # fmt: skip
+    add("--family-name", "Müller", "--given-names", "Jürgen", "--no-known-allergies")
+
+    code, out, _ = run("patients", "list")
+    assert code == 0
+    assert [line.split("  ")[-1] for line in out.splitlines()] == [
+        "Moreau, Claire",
+        "Müller, Jürgen",
+    ]
+    code, out, _ = run("patients", "search", "MUL")
+    assert (code, out.split("  ")[-1].strip()) == (0, "Müller, Jürgen")
+    code, out, err = run("patients", "search", "zz")
+    assert (code, out, err.strip()) == (0, "", "no patient's name starts with 'zz'")
+
+    code, out, _ = run("patients", "show", claire)
+    assert code == 0
+    assert out.splitlines()[0] == "Moreau, Claire"
+    assert "allergies   lidocaine, nickel" in out
+    assert "chart       1042" in out
+    assert "consults (0)" in out
+
+    assert [(e.action, e.actor) for e in events(engine)] == [
+        ("clinic.create", "staff:reception"),
+        ("patient.create", "staff:reception"),
+        ("patient.create", "staff:reception"),
+        ("patient.list", "staff:reception"),
+        ("patient.search", "staff:reception"),
+        ("patient.search", "staff:reception"),
+        ("patient.read", "staff:reception"),
+    ]
+    code, out, _ = run("audit", "verify")
+    assert code == 0
+    assert out.startswith("ok: 7 events, chain intact, head ")
+
+
+def test_show_as_json(database: str) -> None:
+    patient = add("--family-name", "Ravel", "--given-names", "Maurice")
+    code, out, _ = run("patients", "show", patient, "--format", "json")
+    assert code == 0
+    assert '"family_name": "Ravel"' in out
+    assert '"allergies": null' in out  # not asked is not "none"
+
+
+def test_add_from_a_yaml_file(database: str, tmp_path: Path) -> None:
+    file = tmp_path / "patient.yaml"
+    file.write_text(
+        "family_name: Lima\ngiven_names: Ana\nbirth_date: 1979-11-30\nallergies: []\n"
+        "history:\n  last_peel: 2026-01-05\n",
+        encoding="utf-8",
+    )
+    patient = add("--file", str(file))
+    code, out, _ = run("patients", "show", patient, "-f", "json")
+    assert code == 0
+    assert '"last_peel": "2026-01-05"' in out
+
+
+@pytest.mark.parametrize(
+    ("args", "problems"),
+    [
+        (
+            ["--family-name", "Moreau", "--birth-date", "1990-02-30", "--sex", "f",
+             "--email", "nope", "--identifier", "chart"],
+            [
+                "--identifier 'chart': expected SYSTEM=VALUE, e.g. chart=1042",
+                "birth_date: '1990-02-30' is not a date (YYYY-MM-DD)",
+                "sex: Input should be 'female', 'male' or 'intersex'",
+                "email: 'nope' is not an e-mail address",
+            ],
+        ),
+        (["--given-names", "Claire"], ["family_name: Field required"]),
+        (["--family-name", "Moreau", "--birth-date", "2999-01-01"],
+         ["birth_date: 2999-01-01 is in the future"]),
+        (["--family-name", "X", "--allergy", "latex", "--no-known-allergies"],
+         ["--allergy and --no-known-allergies contradict each other"]),
+    ],
+)  # fmt: skip
+def test_bad_input_exits_2_with_one_line_per_problem_and_writes_nothing(
+    database: str, engine: Engine, args: list[str], problems: list[str]
+) -> None:
+    before = counts(engine)
+    code, out, err = run("patients", "add", *args)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [f"error: {problem}" for problem in problems]
+    assert counts(engine) == before
+
+
+def test_bad_files_exit_2(database: str, engine: Engine, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("family_name: [unclosed\n", encoding="utf-8")
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("family_name: Lima\nnickname: Ana\n", encoding="utf-8")
+    cases = {
+        (str(tmp_path / "missing.yaml"),): "missing.yaml: no such file",
+        (str(broken),): "broken.yaml:2:1: not valid YAML or JSON",
+        (str(wrong),): "wrong.yaml: nickname: Extra inputs are not permitted",
+        (str(wrong), "--family-name", "Lima"): "either as --file or as options, not both",
+    }
+    for args, problem in cases.items():
+        code, _, err = run("patients", "add", "--file", *args)
+        assert code == 2
+        assert problem in err
+        assert len(err.splitlines()) == 1
+    assert counts(engine) == (0, 0, 0)
+
+
+def test_unknown_or_malformed_ids_exit_2(database: str, engine: Engine) -> None:
+    missing = str(uuid.uuid4())
+    assert run("patients", "show", missing)[0::2] == (2, f"error: no patient {missing}\n")
+    code, _, err = run("patients", "show", "42")
+    assert code == 2
+    assert err.startswith("error: '42' is not a patient id")
+    code, _, err = run("patients", "search", "!?")
+    assert (code, err) == (2, "error: search: needs at least one letter or digit\n")
+
+
+def test_audit_verify_reports_the_first_broken_link(database: str, engine: Engine) -> None:
+    add("--family-name", "Moreau")
+    add("--family-name", "Ravel")
+    with tampering(engine) as connection:
+        connection.exec_driver_sql("UPDATE audit_event SET actor = 'staff:nobody' WHERE seq = 2")
+    code, out, err = run("audit", "verify")
+    assert (code, out) == (1, "")
+    assert err == (
+        "broken: event 2 was altered after it was written; the 1 events before it verify\n"
+    )
+
+
+def test_db_upgrade_creates_then_reports_the_revision(database: str) -> None:
+    code, out, _ = run("db", "upgrade")
+    assert code == 0
+    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0001\n", out)
+    code, out, _ = run("db", "upgrade")
+    assert code == 0
+    assert out.endswith("is at schema revision 0001\n")
+
+
+def test_unusable_databases_exit_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DERMAPLAN_DATABASE_URL", "mysql://clinic:secret@db/records")
+    code, _, err = run("patients", "list")
+    assert code == 1
+    assert err.startswith("error: mysql://clinic:***@db/records: Dermaplan keeps records in")
+    foreign = tmp_path / "other.db"
+    monkeypatch.setenv("DERMAPLAN_DATABASE_URL", f"sqlite:///{foreign}")
+    engine = create_records_engine(f"sqlite:///{foreign}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE invoices (id INTEGER)")
+    engine.dispose()
+    for command in (["patients", "list"], ["db", "upgrade"]):
+        code, _, err = run(*command)
+        assert code == 1
+        assert "has tables but is not a Dermaplan database" in err
+
+
+def test_the_default_database_is_data_dermaplan_db_in_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DERMAPLAN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DERMAPLAN_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    add("--family-name", "Moreau")
+    assert (tmp_path / "data" / "dermaplan.db").is_file()
