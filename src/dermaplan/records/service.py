@@ -362,15 +362,7 @@ def _new_consult(
         updated_at=context.now,
     )
     ConsultRepository(session, patient.clinic_id).add(consult)
-    record_event(
-        session,
-        context,
-        AuditAction.CONSULT_CREATE,
-        "consult",
-        consult.id,
-        patient_id=patient.id,
-        after=consult_state(consult),
-    )
+    _audit_consult(session, context, AuditAction.CONSULT_CREATE, consult)
     return consult
 
 
@@ -390,16 +382,28 @@ def read_consult(
     session: Session, context: Context, clinic_id: uuid.UUID, consult_id: uuid.UUID
 ) -> Consult:
     consult = _consult(ConsultRepository(session, clinic_id), consult_id)
+    _audit_consult(session, context, AuditAction.CONSULT_READ, consult)
+    return consult
+
+
+def _audit_consult(
+    session: Session,
+    context: Context,
+    action: AuditAction,
+    consult: Consult,
+    before: dict[str, Any] | None = None,
+) -> None:
+    """The audit event of a consult, with its state before (if it changed) and now."""
     record_event(
         session,
         context,
-        AuditAction.CONSULT_READ,
+        action,
         "consult",
         consult.id,
         patient_id=consult.patient_id,
+        before=before,
         after=consult_state(consult),
     )
-    return consult
 
 
 def _frozen(consult: Consult) -> ImmutableRecord:
@@ -428,16 +432,7 @@ def revise_draft(
     consult.knowledge_version = document.knowledge_version
     consult.updated_at = context.now
     session.flush()
-    record_event(
-        session,
-        context,
-        AuditAction.CONSULT_UPDATE,
-        "consult",
-        consult.id,
-        patient_id=consult.patient_id,
-        before=before,
-        after=consult_state(consult),
-    )
+    _audit_consult(session, context, AuditAction.CONSULT_UPDATE, consult, before)
     return consult
 
 
@@ -502,30 +497,12 @@ def approve_consult(
         original.status = ConsultStatus.SUPERSEDED
         original.updated_at = context.now
         session.flush()
-        record_event(
-            session,
-            context,
-            AuditAction.CONSULT_SUPERSEDE,
-            "consult",
-            original.id,
-            patient_id=original.patient_id,
-            before=before,
-            after=consult_state(original),
-        )
+        _audit_consult(session, context, AuditAction.CONSULT_SUPERSEDE, original, before)
     before = consult_state(consult)
     consult.status = ConsultStatus.APPROVED
     consult.approved_by_id = practitioner.id
     consult.approved_at = context.now
     consult.updated_at = context.now
     session.flush()
-    record_event(
-        session,
-        context,
-        AuditAction.CONSULT_APPROVE,
-        "consult",
-        consult.id,
-        patient_id=consult.patient_id,
-        before=before,
-        after=consult_state(consult),
-    )
+    _audit_consult(session, context, AuditAction.CONSULT_APPROVE, consult, before)
     return consult
