@@ -73,6 +73,9 @@ class Formulary:
     vetoes: dict[str, dict[str, tuple[str, NotFor]]]  # product → concern → why not
     strength: dict[str, int]
     allergic: dict[str, tuple[Ingredient, ...]]  # allergen → ingredients that carry it
+    ingredients_for: dict[str, frozenset[str]]  # concern → ingredients of products claiming it
+    additive_ingredients: frozenset[str]
+    anaesthetic_ingredients: frozenset[str]
 
 
 @lru_cache(maxsize=16)
@@ -96,6 +99,21 @@ def formulary(knowledge: KnowledgeBase) -> Formulary:
             allergen: tuple(i for i in knowledge.ingredients.values() if allergen in i.allergens)
             for allergen in knowledge.vocabulary["allergens"]
         },
+        ingredients_for={
+            concern: frozenset(
+                c.ingredient for p in by_concern.get(concern, ()) for c in p.components
+            )
+            for concern in knowledge.concerns
+        },
+        additive_ingredients=frozenset(
+            c.ingredient
+            for p in knowledge.products.values()
+            if p.additive_for
+            for c in p.components
+        ),
+        anaesthetic_ingredients=frozenset(
+            i for option in knowledge.needling.anaesthesia for i in option.ingredients
+        ),
     )
 
 
@@ -367,6 +385,52 @@ def _doses(
     return doses, total
 
 
+@dataclass(frozen=True)
+class _Group:
+    """What a syringe's product set implies, whatever the patient: worked out once."""
+
+    products: list[Product]
+    lead: Product  # the first product that treats a concern: its route and technique lead
+    ingredients: tuple[str, ...]
+    volume_per_point_ml: float
+    grid_spacing_cm: float | None
+    max_volume_per_session_ml: float | None
+    max_points_per_session: int | None
+    regulatory: tuple[str, ...]
+    sources: tuple[str, ...]
+    checks: tuple[Check, ...]
+
+
+@lru_cache(maxsize=1024)
+def _group(knowledge: KnowledgeBase, group: tuple[str, ...]) -> _Group:
+    products = [knowledge.products[p] for p in group]
+    treating = [p for p in products if p.concerns]
+    return _Group(
+        products=products,
+        lead=treating[0] if treating else products[0],
+        ingredients=_ingredients_of(knowledge, group),
+        volume_per_point_ml=min(p.volume_per_point_ml for p in products if p.volume_per_point_ml),
+        grid_spacing_cm=min(
+            (p.grid_spacing_cm for p in products if p.grid_spacing_cm), default=None
+        ),
+        max_volume_per_session_ml=min(
+            (p.max_volume_per_session_ml for p in products if p.max_volume_per_session_ml),
+            default=None,
+        ),
+        max_points_per_session=min(
+            (p.max_points_per_session for p in products if p.max_points_per_session),
+            default=None,
+        ),
+        regulatory=tuple(f"{p.id}: {p.regulatory.value}" for p in products),
+        sources=tuple(sorted({s for p in products for s in p.sources})),
+        checks=tuple(
+            Check(f"{p.id} is given alone, never diluted or mixed (label)", tuple(p.sources))
+            for p in products
+            if any(knowledge.ingredients[c.ingredient].no_mixing for c in p.components)
+        ),
+    )
+
+
 def build_blend(
     knowledge: KnowledgeBase,
     assessment: Assessment,
@@ -382,49 +446,28 @@ def build_blend(
     preparations = []
     for group in sorted(syringes):
         areas = syringes[group]
-        products = [knowledge.products[p] for p in group]
-        doses, total = _doses(products, areas, paired_areas)
-        treating = [p for p in products if p.concerns]
-        first = treating[0] if treating else products[0]
+        facts = _group(knowledge, group)
+        doses, total = _doses(facts.products, areas, paired_areas)
         preparations.append(
             Preparation(
                 products=group,
-                ingredients=_ingredients_of(knowledge, group),
+                ingredients=facts.ingredients,
                 mixed=len(group) > 1,
                 concerns=tuple(sorted({c for cs in areas.values() for c in cs})),
-                route=first.route,
-                technique=first.technique,
-                depth=first.depth,
-                volume_per_point_ml=min(
-                    p.volume_per_point_ml for p in products if p.volume_per_point_ml
-                ),
-                grid_spacing_cm=min(
-                    (p.grid_spacing_cm for p in products if p.grid_spacing_cm), default=None
-                ),
+                route=facts.lead.route,
+                technique=facts.lead.technique,
+                depth=facts.lead.depth,
+                volume_per_point_ml=facts.volume_per_point_ml,
+                grid_spacing_cm=facts.grid_spacing_cm,
                 areas=tuple(doses),
                 volume_ml=total,
-                max_volume_per_session_ml=min(
-                    (p.max_volume_per_session_ml for p in products if p.max_volume_per_session_ml),
-                    default=None,
-                ),
-                max_points_per_session=min(
-                    (p.max_points_per_session for p in products if p.max_points_per_session),
-                    default=None,
-                ),
-                regulatory=tuple(f"{p.id}: {p.regulatory.value}" for p in products),
-                sources=tuple(sorted({s for p in products for s in p.sources})),
+                max_volume_per_session_ml=facts.max_volume_per_session_ml,
+                max_points_per_session=facts.max_points_per_session,
+                regulatory=facts.regulatory,
+                sources=facts.sources,
             )
         )
-        for product in products:
-            if _no_mixing(knowledge, product) and any(
-                knowledge.ingredients[c.ingredient].no_mixing for c in product.components
-            ):
-                checks.append(
-                    Check(
-                        f"{product.id} is given alone, never diluted or mixed (label)",
-                        tuple(product.sources),
-                    )
-                )
+        checks.extend(facts.checks)
     volumes = [p.volume_ml for p in preparations if p.volume_ml is not None]
     if assessment.allergies:
         checks.append(

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
-from dermaplan.clinical.blend import HELD, build_blend, excluded_ingredients
+from dermaplan.clinical.blend import HELD, build_blend, excluded_ingredients, formulary
 from dermaplan.clinical.course import build_course, templates_for
 from dermaplan.clinical.facts import FactSheet
 from dermaplan.clinical.needling import build_needling, choose_anaesthetic
@@ -30,7 +30,7 @@ from dermaplan.clinical.plan import (
     Plan,
     Reason,
 )
-from dermaplan.clinical.screening import screen
+from dermaplan.clinical.screening import MODALITIES, screen
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality, Product
 
@@ -60,26 +60,27 @@ def _candidate_ingredients(
     knowledge: KnowledgeBase, assessment: Assessment, meso: AreaConcerns, needled: AreaConcerns
 ) -> frozenset[str]:
     """Ingredients this consult might propose: the rules about them are worth reading."""
-    wanted = {c for concerns in meso.values() for c in concerns}
+    index = formulary(knowledge)
     found: set[str] = set()
-    for product in knowledge.products.values():
-        relevant = wanted.intersection(c.concern for c in product.concerns) or (
-            product.additive_for == "pain" and assessment.goals.pain_tolerance == "low" and meso
-        )
-        if relevant:
-            found.update(c.ingredient for c in product.components)
+    for concern in {c for concerns in meso.values() for c in concerns}:
+        found.update(index.ingredients_for[concern])
+    if meso and assessment.goals.pain_tolerance == "low":
+        found.update(index.additive_ingredients)
     if needled:
-        for option in knowledge.needling.anaesthesia:
-            found.update(option.ingredients)
+        found.update(index.anaesthetic_ingredients)
     return frozenset(found)
 
 
+@lru_cache(maxsize=4096)
 def _fit_reasons(
-    knowledge: KnowledgeBase, modality: Modality, area_concerns: AreaConcerns
-) -> list[Reason]:
+    knowledge: KnowledgeBase,
+    modality: Modality,
+    area_concerns: tuple[tuple[str, tuple[str, ...]], ...],
+) -> tuple[Reason, ...]:
+    """Why a modality fits these concerns (knowledge-only, so remembered)."""
     reasons = []
     by_concern: dict[str, list[str]] = {}
-    for area, concerns in area_concerns.items():
+    for area, concerns in area_concerns:
         for concern in concerns:
             by_concern.setdefault(concern, []).append(area)
     parts = [modality] if modality in SINGLE else list(SINGLE)
@@ -96,7 +97,7 @@ def _fit_reasons(
                     fit.evidence,
                 )
             )
-    return reasons
+    return tuple(reasons)
 
 
 def _finding_reason(finding: Finding) -> Reason:
@@ -114,24 +115,24 @@ def _finding_reason(finding: Finding) -> Reason:
 
 
 def _safety(
-    modality: Modality, findings: Iterable[Finding]
+    modality: Modality, findings: Iterable[Finding], reason_of: Mapping[int, Reason]
 ) -> tuple[Decision | None, list[Reason], bool, list[Finding]]:
     """The decision safety forces (or None), its reasons, whether it bars `recommended`."""
     own = [f for f in findings if modality in f.modalities and not f.ingredients]
     absolute = [f for f in own if f.severity is FindingSeverity.ABSOLUTE]
     permanent = [f for f in absolute if f.until_text is None]
     if permanent:
-        return Decision.CONTRAINDICATED, [_finding_reason(f) for f in permanent], True, own
+        return Decision.CONTRAINDICATED, [reason_of[id(f)] for f in permanent], True, own
     if absolute:
-        return Decision.DEFERRED, [_finding_reason(f) for f in absolute], True, own
+        return Decision.DEFERRED, [reason_of[id(f)] for f in absolute], True, own
     serious = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE)
     missing = [f for f in own if f.severity is FindingSeverity.MISSING]
     relative = [f for f in own if f.severity is FindingSeverity.RELATIVE]
     cautions = relative + [f for f in missing if f.rule_severity in serious]
-    reasons = [_finding_reason(f) for f in cautions]
+    reasons = [reason_of[id(f)] for f in cautions]
     if cautions:
         return Decision.CAUTION, reasons, True, own
-    return None, [_finding_reason(f) for f in missing], bool(missing), own
+    return None, [reason_of[id(f)] for f in missing], bool(missing), own
 
 
 def decide(
@@ -145,7 +146,8 @@ def decide(
     anaesthetic: Anaesthetic,
 ) -> tuple[ModalityDecision, ...]:
     drafts: list[tuple[Modality, Decision, list[Reason], tuple[str, ...], bool]] = []
-    for modality in Modality:
+    reason_of = {id(f): _finding_reason(f) for f in findings}
+    for modality in MODALITIES:
         pairs = _pairs(areas[modality])
         if not pairs:
             why = (
@@ -155,7 +157,7 @@ def decide(
             )
             drafts.append((modality, Decision.NOT_INDICATED, [Reason(why)], (), True))
             continue
-        forced, reasons, bars, own = _safety(modality, findings)
+        forced, reasons, bars, own = _safety(modality, findings, reason_of)
         untreated = [p for p in all_pairs if p not in pairs]
         if forced in (Decision.CONTRAINDICATED, Decision.DEFERRED):
             drafts.append((modality, forced, reasons, pairs, True))
@@ -185,13 +187,13 @@ def decide(
         if uses_blend and blend is not None:
             meso_uncovered = set(blend.uncovered)
             covered = tuple(p for p in pairs if p not in meso_uncovered)
-        fit = _fit_reasons(knowledge, modality, areas[modality])
+        fit = list(_fit_reasons(knowledge, modality, tuple(areas[modality].items())))
         if untreated:
             fit.append(Reason("does not address: " + ", ".join(untreated)))
         if uses_blend and blend is not None and blend.uncovered:
             fit.append(Reason("no allowed product for: " + ", ".join(blend.uncovered)))
         precautions = [f for f in own if f.severity is FindingSeverity.PRECAUTION]
-        reasons += [_finding_reason(f) for f in precautions]
+        reasons += [reason_of[id(f)] for f in precautions]
         if modality is not Modality.MESOTHERAPY and anaesthetic.option is None:
             forced = Decision.CAUTION
             bars = True

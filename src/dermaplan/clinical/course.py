@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
 from dermaplan.clinical.plan import Course
@@ -18,12 +19,24 @@ def templates_for(
     """The templates for these concerns; one tied to products only if the plan uses one."""
     wanted, used = set(concerns), set(products)
     return [
-        c
-        for c in knowledge.courses
-        if c.modality == modality
-        and wanted & set(c.concerns)
-        and (c.products is None or used.intersection(c.products))
+        template
+        for template, treats, needs in _by_modality(knowledge)[modality]
+        if not treats.isdisjoint(wanted) and (needs is None or not needs.isdisjoint(used))
     ]
+
+
+@lru_cache(maxsize=16)
+def _by_modality(
+    knowledge: KnowledgeBase,
+) -> dict[Modality, tuple[tuple[CourseTemplate, frozenset[str], frozenset[str] | None], ...]]:
+    return {
+        modality: tuple(
+            (c, frozenset(c.concerns), None if c.products is None else frozenset(c.products))
+            for c in knowledge.courses
+            if c.modality == modality
+        )
+        for modality in Modality
+    }
 
 
 def build_course(

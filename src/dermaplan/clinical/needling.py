@@ -8,6 +8,7 @@ the indication's lowest depth, marked for the practitioner to confirm.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
 from dermaplan.clinical.plan import Anaesthetic, AreaNeedling, Exclusion, NeedlingProtocol
@@ -29,12 +30,13 @@ def _mm(value: float) -> str:
     return f"{value:g} mm"
 
 
+@lru_cache(maxsize=4096)
 def area_protocol(
-    knowledge: KnowledgeBase,
-    area: str,
-    concerns: tuple[str, ...],
-    severities: Mapping[str, str],
+    knowledge: KnowledgeBase, area: str, severities: tuple[tuple[str, str], ...]
 ) -> AreaNeedling:
+    """The protocol for one area, from its (concern, severity) pairs; knowledge-only, so
+    remembered."""
+    concerns = tuple(concern for concern, _ in severities)
     indications: dict[str, NeedlingIndication] = {
         i.concern: i for i in knowledge.needling.indications
     }
@@ -46,7 +48,7 @@ def area_protocol(
     weakest = knowledge.areas[area].evidence
     asked = 0.0
     for concern, indication in wanted.items():
-        depth = getattr(indication.by_severity, severities[concern])
+        depth = getattr(indication.by_severity, dict(severities)[concern])
         asked = max(asked, depth)
         sources.update(indication.sources)
         if EVIDENCE_RANK[indication.evidence] > EVIDENCE_RANK[weakest]:
@@ -118,12 +120,7 @@ def build_needling(
         for area in entry.areas:
             severities[f"{entry.concern}@{area}"] = entry.severity
     areas = tuple(
-        area_protocol(
-            knowledge,
-            area,
-            concerns,
-            {c: severities[f"{c}@{area}"] for c in concerns},
-        )
+        area_protocol(knowledge, area, tuple((c, severities[f"{c}@{area}"]) for c in concerns))
         for area, concerns in sorted(area_concerns.items())
     )
     open_skin = knowledge.needling.open_skin

@@ -219,12 +219,17 @@ def screen(
     """Every finding for this patient, strongest first, then by rule id."""
     findings: list[Finding] = []
     treated = sheet.treated_areas
+    every_area = tuple(sorted(treated))
     bound: dict[tuple[Modality, ...], tuple[Modality, ...]] = {}
     for scope in scopes(sheet.knowledge):
+        if scope.ingredients and scope.ingredients.isdisjoint(candidate_ingredients):
+            continue
+        # reading the facts is pure and cheap; most rules are false, so read them first
+        outcome = scope.check(sheet)
+        if outcome.value is False:
+            continue
         rule = scope.rule
         if scope.ingredients:
-            if scope.ingredients.isdisjoint(candidate_ingredients):
-                continue
             modalities: tuple[Modality, ...] = tuple(rule.modalities)
         else:
             if scope.areas is not None:
@@ -235,10 +240,7 @@ def screen(
                 modalities = bound[scope.modalities] = rule_modalities(scope, areas)
             if not modalities:
                 continue
-        outcome = scope.check(sheet)
-        if outcome.value is False:
-            continue
-        concerned = tuple(sorted(treated if scope.areas is None else treated & scope.areas))
+        concerned = every_area if scope.areas is None else tuple(sorted(treated & scope.areas))
         unanswered: tuple[str, ...] = ()
         if outcome.value is None:
             severity = FindingSeverity.MISSING
