@@ -10,13 +10,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from dermaplan.cli import app
-from dermaplan.records.db import create_records_engine, prepare
+from dermaplan.records.db import create_records_engine, prepare, transaction
+from dermaplan.records.models import Consult
+from dermaplan.records.repository import ClinicRepository
+from tests.conftest import EXAMPLES
 from tests.records.database import BACKENDS, fresh_database, tampering
-from tests.records.factories import counts, events
+from tests.records.factories import (
+    counts,
+    events,
+    make_practitioner,
+    session_counts,
+    session_fields,
+)
 
 runner = CliRunner()
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -195,10 +205,10 @@ def test_audit_verify_reports_the_first_broken_link(database: str, engine: Engin
 def test_db_upgrade_creates_then_reports_the_revision(database: str) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0001\n", out)
+    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0002\n", out)
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert out.endswith("is at schema revision 0001\n")
+    assert out.endswith("is at schema revision 0002\n")
 
 
 def test_unusable_databases_exit_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -226,3 +236,135 @@ def test_the_default_database_is_data_dermaplan_db_in_the_working_directory(
     monkeypatch.chdir(tmp_path)
     add("--family-name", "Moreau")
     assert (tmp_path / "data" / "dermaplan.db").is_file()
+
+
+# -- sessions, recall and consult --save -----------------------------------------------
+
+
+def clinic_with_patient(engine: Engine) -> tuple[str, str]:
+    """(patient id, practitioner id): the patient added by the CLI, which makes the clinic."""
+    patient = add("--family-name", "Moreau", "--given-names", "Claire", "--no-known-allergies")
+    with transaction(engine, write=False) as session:
+        [clinic] = ClinicRepository(session).all()
+    return patient, str(make_practitioner(engine, clinic.id))
+
+
+def session_file(tmp_path: Path, patient: str, practitioner: str, **fields: object) -> Path:
+    file = tmp_path / "session.yaml"
+    file.write_text(
+        yaml.safe_dump(session_fields(uuid.UUID(patient), uuid.UUID(practitioner), **fields)),
+        encoding="utf-8",
+    )
+    return file
+
+
+def test_record_sign_and_recall_a_session(database: str, engine: Engine, tmp_path: Path) -> None:
+    patient, practitioner = clinic_with_patient(engine)
+    code, out, err = run("sessions", "record", str(session_file(tmp_path, patient, practitioner)))
+    assert (code, err) == (0, "")
+    found = re.fullmatch(f"recorded session ({UUID}) \\(draft\\)\n", out)
+    assert found is not None, out
+    session_id = found.group(1)
+    code, out, _ = run("sessions", "sign", session_id)
+    assert (code, out) == (0, f"signed session {session_id} by {practitioner}\n")
+    code, out, _ = run("sessions", "sign", session_id)
+    assert code == 2
+
+    code, out, _ = run("recall", "HB2391")
+    assert code == 0
+    header, line = out.splitlines()
+    assert header.split("  ")[:3] == ["performed (UTC)", "session", "status"]
+    assert line.split("  ") == [
+        "2026-11-02T09:30+00:00", session_id, "signed", patient, "Moreau, Claire",
+        "ha_skin_booster", "1.5 mL", "expires 2027-03-31",
+    ]  # fmt: skip
+    assert run("recall", "NOPE") == (0, "", "no session used lot 'NOPE'\n")
+
+
+def test_an_unsafe_session_is_refused_unless_overridden(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    patient, practitioner = clinic_with_patient(engine)
+    file = session_file(tmp_path, patient, practitioner, depths_mm={"cheeks": 2.5, "forehead": 1})
+    before = session_counts(engine)
+    code, out, err = run("sessions", "record", str(file))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "error: depths_mm.cheeks: 2.5 mm is deeper than the cheeks limit of 2.0 mm",
+        "error: depths_mm.forehead: 1.0 mm is deeper than the forehead limit of 0.75 mm",
+        "hint: to record it anyway, the practitioner gives a written reason: --override REASON",
+    ]
+    assert session_counts(engine) == before
+    code, out, _ = run("sessions", "record", str(file), "--override", "deep acne scars")
+    assert code == 0
+    assert events(engine)[-1].action == "session.override"
+
+
+def test_signing_an_incomplete_session_needs_a_reason(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    patient, practitioner = clinic_with_patient(engine)
+    file = session_file(tmp_path, patient, practitioner, products=[{"product": "ha_skin_booster"}])
+    code, out, err = run("sessions", "record", str(file))
+    assert code == 0
+    assert "to complete before signing: products[0]: the lot number" in err
+    session_id = out.split()[2]
+    code, _, err = run("sessions", "sign", session_id)
+    assert code == 2
+    assert err.splitlines()[-1].startswith("hint: complete the record, or sign with")
+    code, out, _ = run("sessions", "sign", session_id, "--reason", "vial label unreadable")
+    assert (code, out.endswith(", with 2 gaps explained\n")) == (0, True)
+
+
+def test_a_bad_session_file_exits_2_with_one_located_line_per_problem(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    patient, practitioner = clinic_with_patient(engine)
+    file = session_file(
+        tmp_path, patient, practitioner,
+        performed_at="2026-11-02T10:30:00", modality="laser", areas=["cheeks", "elbow"],
+        injection_points=[{"area": "cheeks", "x": 1.5, "y": 0.2}],
+    )  # fmt: skip
+    before = session_counts(engine)
+    code, out, err = run("sessions", "record", str(file))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"error: {file}: performed_at: Input should have timezone info",
+        f"error: {file}: modality: Input should be 'mesotherapy', 'microneedling' or 'combined'",
+        f"error: {file}: injection_points[0].x: Input should be less than or equal to 1",
+    ]
+    file = session_file(tmp_path, patient, practitioner, areas=["cheeks", "elbow"])
+    code, _, err = run("sessions", "record", str(file))
+    assert code == 2
+    assert err.splitlines() == [
+        f"error: {file}: areas[1]: unknown area 'elbow'",
+        f"error: {file}: depths_mm: 'forehead' is not one of the session's areas",
+        f"error: {file}: passes: 'forehead' is not one of the session's areas",
+        f"error: {file}: products[0].volumes_ml: 'forehead' is not one of the session's areas",
+    ]
+    missing = str(uuid.uuid4())
+    file = session_file(tmp_path, missing, practitioner)
+    assert run("sessions", "record", str(file)) == (
+        2,
+        "",
+        f"error: patient: no patient {missing}\n",
+    )
+    assert session_counts(engine) == before
+
+
+def test_consult_save_stores_the_plan_byte_for_byte(database: str, engine: Engine) -> None:
+    patient = add("--family-name", "Moreau")
+    example = str(EXAMPLES / "01-acne-scars-dehydration.yaml")
+    code, out, err = run("consult", example, "--format", "json", "--save", patient)
+    assert code == 0
+    found = re.fullmatch(f"saved consult ({UUID}) \\(draft\\) for patient {patient}\n", err)
+    assert found is not None, err
+    with transaction(engine, write=False) as session:
+        stored = session.get_one(Consult, uuid.UUID(found.group(1)))
+        assert stored.plan_json == out
+        assert str(stored.patient_id) == patient
+    before = counts(engine)
+    missing = str(uuid.uuid4())
+    code, out, err = run("consult", example, "--format", "json", "--save", missing)
+    assert (code, out, err) == (2, "", f"error: no patient {missing}\n")
+    assert counts(engine) == before

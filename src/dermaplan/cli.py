@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from dermaplan.cli_records import audit_app, db_app, patients_app
+from dermaplan.cli_records import (
+    audit_app,
+    db_app,
+    patients_app,
+    recall,
+    save_consult,
+    sessions_app,
+)
 
 if TYPE_CHECKING:
     from dermaplan.knowledge import KnowledgeBase
@@ -28,6 +35,8 @@ app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(db_app, name="db")
 app.add_typer(patients_app, name="patients")
 app.add_typer(audit_app, name="audit")
+app.add_typer(sessions_app, name="sessions")
+app.command()(recall)
 
 
 class Format(StrEnum):
@@ -93,6 +102,10 @@ def consult(
     interactive: Annotated[
         bool, typer.Option("--interactive", "-i", help="Ask the questions and write FILE.")
     ] = False,
+    save: Annotated[
+        str | None,
+        typer.Option(metavar="PATIENT_ID", help="Also store the consult as a draft for a patient."),
+    ] = None,
 ) -> None:
     """Screen, decide and plan for one patient."""
     from dermaplan.clinical.assessment import AssessmentError, parse_assessment
@@ -115,6 +128,8 @@ def consult(
     except AssessmentError as error:
         fail([f"{file}: {problem}" for problem in error.problems])
     plan = run_consult(assessment, kb)
+    if save is not None:
+        save_consult(save, assessment, plan)
     if output_format is Format.JSON:
         sys.stdout.write(plan_json(plan))
     elif output_format is Format.MARKDOWN:

@@ -1,4 +1,5 @@
-"""The records commands: `db`, `patients` and `audit`. SQLAlchemy loads inside commands only.
+"""The records commands: `db`, `patients`, `sessions`, `recall`, `audit`, and the storing of
+a consult. SQLAlchemy loads inside commands only.
 
 Each command is one transaction: it commits when the command succeeds and writes nothing
 when it fails. Errors a person can cause exit with code 2, one `error:` line per problem;
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
+    from dermaplan.clinical.assessment import Assessment
+    from dermaplan.clinical.plan import Plan
     from dermaplan.records.context import Context
-    from dermaplan.records.models import Clinic, Patient
+    from dermaplan.records.models import Clinic, Patient, TreatmentSession
     from dermaplan.records.settings import RecordsSettings
 
 T = TypeVar("T")
@@ -31,6 +34,7 @@ T = TypeVar("T")
 db_app = typer.Typer(help="Create and upgrade the records database.", no_args_is_help=True)
 patients_app = typer.Typer(help="Add, find and show patients.", no_args_is_help=True)
 audit_app = typer.Typer(help="Check the audit log.", no_args_is_help=True)
+sessions_app = typer.Typer(help="Record and sign treatment sessions.", no_args_is_help=True)
 
 
 class ShowFormat(StrEnum):
@@ -38,9 +42,14 @@ class ShowFormat(StrEnum):
     JSON = "json"
 
 
-def _fail(problems: list[str]) -> NoReturn:
+def _fail(problems: list[str], hint: str | None = None) -> NoReturn:
     from dermaplan.cli import fail
 
+    if hint is not None:
+        for problem in problems:
+            typer.echo(f"error: {problem}", err=True)
+        typer.echo(f"hint: {hint}", err=True)
+        raise typer.Exit(code=2)
     fail(problems)
 
 
@@ -79,7 +88,7 @@ def _unit_of_work(work: Callable[[Session, Context], T], *, write: bool = True) 
             with transaction(engine, write=write) as session:
                 return work(session, Context(actor=settings.actor, now=utc_now()))
         except RecordsError as error:
-            _fail(error.problems)
+            _fail(error.problems, error.hint)
         except DBAPIError as error:
             _broken(f"the database refused the command, nothing was written: {error.orig}")
 
@@ -91,12 +100,16 @@ def _clinic(session: Session, context: Context) -> Clinic:
 
 
 def _patient_id(text: str) -> uuid.UUID:
+    return _uuid(text, "a patient id (a UUID, as `dermaplan patients list` prints)")
+
+
+def _uuid(text: str, what: str) -> uuid.UUID:
     import uuid
 
     try:
         return uuid.UUID(text)
     except ValueError:
-        _fail([f"'{text}' is not a patient id (a UUID, as `dermaplan patients list` prints)"])
+        _fail([f"'{text}' is not {what}"])
 
 
 def _line(patient: Patient) -> str:
@@ -374,6 +387,151 @@ def _text(document: dict[str, Any]) -> str:
             f"  {consult['id']}  {consult['date']}  {consult['status']}{approved}{corrects}"
         )
     return "\n".join(lines)
+
+
+# -- consults and sessions -------------------------------------------------------------
+
+
+def save_consult(patient: str, assessment: Assessment, plan: Plan) -> None:
+    """Store a consult the engine just made as a draft for the patient (`consult --save`)."""
+    from dermaplan.records.schemas import ConsultDocument
+
+    patient_id = _patient_id(patient)
+    document = ConsultDocument.from_engine(assessment, plan)
+
+    def save(session: Session, context: Context) -> str:
+        from dermaplan.records.service import create_consult
+
+        clinic = _clinic(session, context)
+        return str(create_consult(session, context, clinic.id, patient_id, document).id)
+
+    typer.echo(f"saved consult {_unit_of_work(save)} (draft) for patient {patient_id}", err=True)
+
+
+Knowledge = Annotated[
+    list[Path] | None,
+    typer.Option("--knowledge", "-k", help="A clinic knowledge directory (repeatable)."),
+]
+
+
+@sessions_app.command("record")
+def sessions_record(
+    file: Annotated[Path, typer.Argument(help="The session (YAML or JSON).")],
+    override: Annotated[
+        str | None,
+        typer.Option(
+            "--override",
+            metavar="REASON",
+            help="Record a session the safety check refuses: the practitioner's reason.",
+        ),
+    ] = None,
+    knowledge: Knowledge = None,
+) -> None:
+    """Record a treatment session as a draft, checked against safety first."""
+    from dermaplan.cli import load, read_document
+    from dermaplan.records.errors import InvalidInput
+    from dermaplan.records.safety import missing_items
+    from dermaplan.records.schemas import SessionData
+
+    kb = load(knowledge)
+    try:
+        data = SessionData.parse(read_document(file), kb, where=f"{file}: ")
+    except InvalidInput as error:
+        _fail(error.problems)
+
+    def record(session: Session, context: Context) -> tuple[str, list[str]]:
+        from dermaplan.records.sessions import record_session, session_data
+
+        clinic = _clinic(session, context)
+        stored = record_session(session, context, clinic.id, data, kb, override_reason=override)
+        return str(stored.id), missing_items(session_data(stored), kb, stored.patient.allergies)
+
+    session_id, missing = _unit_of_work(record)
+    typer.echo(f"recorded session {session_id} (draft)")
+    for item in missing:
+        typer.echo(f"to complete before signing: {item}", err=True)
+
+
+@sessions_app.command("sign")
+def sessions_sign(
+    session: Annotated[str, typer.Argument(metavar="ID")],
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why it is signed although the completeness check finds gaps."),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(metavar="STAFF_ID", help="The signing practitioner (default: who treated)."),
+    ] = None,
+    knowledge: Knowledge = None,
+) -> None:
+    """Sign a draft session; it can then only be corrected by an amendment."""
+    from dermaplan.cli import load
+
+    session_id = _uuid(session, "a session id (a UUID, as `sessions record` prints)")
+    signer_id = _uuid(by, "a staff id (a UUID)") if by is not None else None
+    kb = load(knowledge)
+
+    def sign(db: Session, context: Context) -> TreatmentSession:
+        from dermaplan.records.sessions import sign_session
+
+        clinic = _clinic(db, context)
+        return sign_session(
+            db, context, clinic.id, session_id, kb, signer_id=signer_id, reason=reason
+        )
+
+    signed = _unit_of_work(sign)
+    note = (
+        f", with {len(signed.missing_at_signing)} gaps explained"
+        if signed.missing_at_signing
+        else ""
+    )
+    typer.echo(f"signed session {signed.id} by {signed.signed_by_id}{note}")
+
+
+def recall(lot: Annotated[str, typer.Argument(metavar="LOT")]) -> None:
+    """Every patient and session that received a product lot, oldest first."""
+
+    def find(session: Session, context: Context) -> list[str]:
+        from dermaplan.records.sessions import recall_lot
+
+        clinic = _clinic(session, context)
+        return [
+            "  ".join(
+                (
+                    line.performed_at.isoformat(timespec="minutes"),
+                    str(line.session_id),
+                    line.status.value,
+                    str(line.patient_id),
+                    line.patient_name,
+                    line.product,
+                    f"{line.volume_ml:g} mL",
+                    f"expires {line.expiry_date or '?'}",
+                )
+            )
+            for line in recall_lot(session, context, clinic.id, lot)
+        ]
+
+    lines = _unit_of_work(find)
+    if not lines:
+        typer.echo(f"no session used lot '{lot}'", err=True)
+        return
+    typer.echo(
+        "  ".join(
+            (
+                "performed (UTC)",
+                "session",
+                "status",
+                "patient",
+                "name",
+                "product",
+                "volume",
+                "expiry",
+            )
+        )
+    )
+    for line in lines:
+        typer.echo(line)
 
 
 # -- audit -----------------------------------------------------------------------------

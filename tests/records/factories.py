@@ -9,11 +9,12 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import service
 from dermaplan.records.context import Context
 from dermaplan.records.db import transaction
-from dermaplan.records.models import AuditEvent, Consult, Patient, StaffRole
-from dermaplan.records.schemas import ConsultDocument, PatientData
+from dermaplan.records.models import AuditEvent, Consult, Patient, StaffRole, TreatmentSession
+from dermaplan.records.schemas import ConsultDocument, PatientData, SessionData
 
 NOW = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
 KNOWLEDGE = "kb-test-0001"
@@ -76,3 +77,47 @@ def counts(engine: Engine) -> tuple[int, int, int]:
 def events(engine: Engine) -> list[AuditEvent]:
     with transaction(engine, write=False) as session:
         return list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+
+
+def session_fields(
+    patient_id: uuid.UUID, practitioner_id: uuid.UUID, **fields: Any
+) -> dict[str, Any]:
+    """A safe, complete microneedling session, as a session file would give it."""
+    return {
+        "patient": str(patient_id),
+        "practitioner": str(practitioner_id),
+        "performed_at": "2026-11-02T10:30:00+01:00",
+        "modality": "microneedling",
+        "areas": ["cheeks", "forehead"],
+        "device": "Dermapen 4",
+        "needle_cartridge": "16-pin",
+        "depths_mm": {"cheeks": 1.5, "forehead": 0.5},
+        "passes": {"cheeks": 3, "forehead": 2},
+        "products": [
+            {
+                "product": "ha_skin_booster",
+                "lot": "HB2391",
+                "expiry": "2027-03-31",
+                "volumes_ml": {"cheeks": 1.0, "forehead": 0.5},
+            }
+        ],
+        "injection_points": [{"area": "cheeks", "x": 0.31, "y": 0.55}],
+        "anaesthesia": "topical lidocaine 5%, 30 minutes",
+        "deviations": [{"change": "forehead at 0.5 mm", "reason": "thin skin"}],
+        "notes": "pinpoint bleeding on the cheeks",
+    } | fields
+
+
+def session_data(
+    kb: KnowledgeBase, patient_id: uuid.UUID, practitioner_id: uuid.UUID, **fields: Any
+) -> SessionData:
+    return SessionData.parse(session_fields(patient_id, practitioner_id, **fields), kb)
+
+
+def session_counts(engine: Engine) -> tuple[int, int]:
+    """(sessions, audit events) as committed."""
+    with transaction(engine, write=False) as session:
+        return (
+            session.scalar(select(func.count()).select_from(TreatmentSession)) or 0,
+            session.scalar(select(func.count()).select_from(AuditEvent)) or 0,
+        )

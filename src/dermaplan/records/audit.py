@@ -50,6 +50,15 @@ class AuditAction(StrEnum):
     CONSULT_UPDATE = "consult.update"
     CONSULT_APPROVE = "consult.approve"
     CONSULT_SUPERSEDE = "consult.supersede"
+    LOT_CREATE = "lot.create"
+    LOT_UPDATE = "lot.update"
+    LOT_RECALL = "lot.recall"
+    SESSION_CREATE = "session.create"
+    SESSION_READ = "session.read"
+    SESSION_UPDATE = "session.update"
+    SESSION_OVERRIDE = "session.override"
+    SESSION_SIGN = "session.sign"
+    SESSION_SUPERSEDE = "session.supersede"
 
 
 def _plain(value: Any) -> Any:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar, Self
 
 
 class RecordsError(Exception):
-    """A problem with the request; `problems` has one line each, for a person."""
+    """A problem with the request; `problems` has one line each, for a person, and `hint`
+    says what would let it through, where something would."""
+
+    hint: ClassVar[str | None] = None
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
@@ -27,6 +30,18 @@ class NotFound(RecordsError):
 
 class ImmutableRecord(RecordsError):
     """An approved or superseded record was asked to change."""
+
+
+class SafetyRefused(RecordsError):
+    """A session that contradicts safety, recorded only under a practitioner's override."""
+
+    hint = "to record it anyway, the practitioner gives a written reason: --override REASON"
+
+
+class IncompleteRecord(RecordsError):
+    """A session lacks something the completeness check asks for; signing needs a reason."""
+
+    hint = "complete the record, or sign with a written reason: --reason REASON"
 
 
 class DatabaseError(Exception):

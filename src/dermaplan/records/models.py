@@ -30,11 +30,13 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from dermaplan.clinical.assessment import Sex
+from dermaplan.knowledge.schema import Modality
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -77,6 +79,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+# Python None is SQL NULL here, not the JSON `null`, so CHECK constraints can see it.
+OptionalJSONDocument = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # Byte order on both backends: what makes a prefix a key range (see records.names).
 SearchKey = String(400).with_variant(String(400, collation="C"), "postgresql")
 
@@ -102,6 +106,12 @@ class ConsultStatus(StrEnum):
     DRAFT = "draft"
     APPROVED = "approved"
     SUPERSEDED = "superseded"
+
+
+class SessionStatus(StrEnum):
+    DRAFT = "draft"
+    SIGNED = "signed"
+    AMENDED = "amended"  # replaced by a signed amendment; kept as history
 
 
 def _enum(kind: type[StrEnum], name: str) -> Enum:
@@ -201,6 +211,94 @@ class Consult(Timestamped, Base):
     correction_reason: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship(back_populates="consults", lazy="raise")
+
+
+class ProductLot(Timestamped, Base):
+    """One manufacturing lot of a product: what a recall names."""
+
+    __tablename__ = "product_lot"
+    __table_args__ = (UniqueConstraint("clinic_id", "product", "lot_number"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"))
+    product: Mapped[str] = mapped_column(String(200))  # a formulary id, or a name as written
+    lot_number: Mapped[str] = mapped_column(String(100))
+    expiry_date: Mapped[dt.date | None] = mapped_column(Date)  # None: not recorded
+
+
+# A recall names the lot, not the product: (clinic, lot) finds its rows without a scan.
+Index("ix_product_lot_lot_number", ProductLot.clinic_id, ProductLot.lot_number)
+
+
+class TreatmentSession(Timestamped, Base):
+    """What was done to a patient on one occasion; signed means frozen."""
+
+    __tablename__ = "treatment_session"
+    __table_args__ = (
+        CheckConstraint(
+            "(status = 'draft') = (signed_at IS NULL AND signed_by_id IS NULL)",
+            name="signature_matches_status",
+        ),
+        CheckConstraint(
+            "(amends_id IS NULL) = (amendment_reason IS NULL)", name="amendment_has_reason"
+        ),
+        CheckConstraint("amends_id <> id", name="not_self_amending"),
+        CheckConstraint(
+            "(override_reason IS NULL) = (overridden IS NULL)", name="override_has_reason"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id"), index=True)
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"))
+    consult_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("consult.id"))
+    status: Mapped[SessionStatus] = mapped_column(_enum(SessionStatus, "status"))
+    performed_at: Mapped[dt.datetime]
+    modality: Mapped[Modality] = mapped_column(_enum(Modality, "modality"))
+    areas: Mapped[list[str]] = mapped_column(JSONDocument)
+    device: Mapped[str | None] = mapped_column(String(200))
+    needle_cartridge: Mapped[str | None] = mapped_column(String(200))
+    depths_mm: Mapped[dict[str, float]] = mapped_column(JSONDocument)  # area → depth used
+    passes: Mapped[dict[str, int]] = mapped_column(JSONDocument)  # area → passes
+    injection_points: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)  # area, x, y
+    anaesthesia: Mapped[str | None] = mapped_column(Text)
+    deviations: Mapped[list[dict[str, str]]] = mapped_column(JSONDocument)  # change, reason
+    notes: Mapped[str | None] = mapped_column(Text)
+    # A safety refusal the practitioner overrode: what was refused, and why it was done anyway.
+    overridden: Mapped[list[str] | None] = mapped_column(OptionalJSONDocument)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    signed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id"))
+    signed_at: Mapped[dt.datetime | None]
+    # What the completeness check found missing at signing, and the signer's reason.
+    missing_at_signing: Mapped[list[str] | None] = mapped_column(OptionalJSONDocument)
+    incomplete_reason: Mapped[str | None] = mapped_column(Text)
+    amends_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("treatment_session.id"), unique=True
+    )
+    amendment_reason: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship(lazy="raise")
+    products: Mapped[list[SessionProduct]] = relationship(
+        back_populates="session", lazy="raise", order_by="SessionProduct.position"
+    )
+
+
+class SessionProduct(Base):
+    """A product given in a session: its lot (when recorded) and the volume per area."""
+
+    __tablename__ = "session_product"
+    __table_args__ = (UniqueConstraint("session_id", "position"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("treatment_session.id"))
+    position: Mapped[int]  # the order of the session file
+    product: Mapped[str] = mapped_column(String(200))
+    lot_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("product_lot.id"), index=True)
+    volumes_ml: Mapped[dict[str, float]] = mapped_column(JSONDocument)  # area → mL
+
+    session: Mapped[TreatmentSession] = relationship(back_populates="products", lazy="raise")
+    lot: Mapped[ProductLot | None] = relationship(lazy="raise")
 
 
 class AuditEvent(Base):

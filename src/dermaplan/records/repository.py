@@ -5,14 +5,41 @@ Repositories read and stage rows; they never commit and never audit (the service
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator, Sequence
+from typing import TypeAlias
 
 from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from dermaplan.records.models import AuditEvent, Clinic, Consult, Patient, Staff
+from dermaplan.records.models import (
+    AuditEvent,
+    Clinic,
+    Consult,
+    Patient,
+    ProductLot,
+    SessionProduct,
+    SessionStatus,
+    Staff,
+    TreatmentSession,
+)
 from dermaplan.records.names import successor
+
+# session id, performed at, status, patient id, family name, given names, product, lot
+# number, expiry, volumes per area
+RecallColumns: TypeAlias = tuple[
+    uuid.UUID,
+    dt.datetime,
+    SessionStatus,
+    uuid.UUID,
+    str,
+    str,
+    str,
+    str,
+    dt.date | None,
+    dict[str, float],
+]
 
 
 class ClinicRepository:
@@ -111,6 +138,95 @@ class ConsultRepository:
 
     def add(self, consult: Consult) -> None:
         self.session.add(consult)
+        self.session.flush()
+
+
+class LotRepository:
+    def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
+        self.session = session
+        self.clinic_id = clinic_id
+
+    def get(self, product: str, lot_number: str) -> ProductLot | None:
+        return self.session.scalar(
+            select(ProductLot).where(
+                ProductLot.clinic_id == self.clinic_id,
+                ProductLot.product == product,
+                ProductLot.lot_number == lot_number,
+            )
+        )
+
+    def add(self, lot: ProductLot) -> None:
+        self.session.add(lot)
+        self.session.flush()
+
+    def recall_statement(self, lot_number: str) -> Select[*RecallColumns]:
+        """Every current session (not replaced by an amendment) that used a lot, with its
+        patient: one query from the (clinic, lot) index through session_product.lot_id."""
+        return (
+            select(
+                TreatmentSession.id,
+                TreatmentSession.performed_at,
+                TreatmentSession.status,
+                Patient.id,
+                Patient.family_name,
+                Patient.given_names,
+                ProductLot.product,
+                ProductLot.lot_number,
+                ProductLot.expiry_date,
+                SessionProduct.volumes_ml,
+            )
+            .select_from(ProductLot)
+            .join(SessionProduct, SessionProduct.lot_id == ProductLot.id)
+            .join(TreatmentSession, TreatmentSession.id == SessionProduct.session_id)
+            .join(Patient, Patient.id == TreatmentSession.patient_id)
+            .where(
+                ProductLot.clinic_id == self.clinic_id,
+                ProductLot.lot_number == lot_number,
+                TreatmentSession.status != SessionStatus.AMENDED,
+            )
+            .order_by(TreatmentSession.performed_at, TreatmentSession.id, SessionProduct.position)
+        )
+
+    def recall(self, lot_number: str) -> Sequence[Row[*RecallColumns]]:
+        return self.session.execute(self.recall_statement(lot_number)).all()
+
+
+class SessionRepository:
+    def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
+        self.session = session
+        self.clinic_id = clinic_id
+
+    def get(self, session_id: uuid.UUID) -> TreatmentSession | None:
+        """A session of one of this clinic's patients, with its products and their lots."""
+        return self.session.scalar(
+            select(TreatmentSession)
+            .join(TreatmentSession.patient)
+            .where(TreatmentSession.id == session_id, Patient.clinic_id == self.clinic_id)
+            .options(
+                selectinload(TreatmentSession.patient),
+                selectinload(TreatmentSession.products).selectinload(SessionProduct.lot),
+            )
+            .execution_options(populate_existing=True)  # after replace_products, reload
+        )
+
+    def amendment_of(self, session_id: uuid.UUID) -> TreatmentSession | None:
+        return self.session.scalar(
+            select(TreatmentSession).where(TreatmentSession.amends_id == session_id)
+        )
+
+    def add(self, record: TreatmentSession) -> None:
+        self.session.add(record)
+        self.session.flush()
+
+    def replace_products(self, record: TreatmentSession, products: list[SessionProduct]) -> None:
+        """Swap a draft's product lines; the old ones go first (their positions are unique).
+        `record.products` is stale afterwards: get the session again."""
+        for old in record.products:
+            self.session.delete(old)
+        self.session.flush()
+        for product in products:
+            product.session_id = record.id
+        self.session.add_all(products)
         self.session.flush()
 
 

@@ -6,13 +6,25 @@ import datetime as dt
 import json
 import re
 import unicodedata
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 from dermaplan.clinical.assessment import Assessment, Sex, location
 from dermaplan.clinical.plan import Plan, plan_json
+from dermaplan.knowledge import KnowledgeBase
+from dermaplan.knowledge.schema import Modality
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.names import search_key
 
@@ -162,4 +174,110 @@ class ConsultDocument:
                 problems.append("plan_json: its knowledge_version is not the one given")
         if not self.knowledge_version:
             problems.append("knowledge_version: must not be empty")
+        return problems
+
+
+# -- treatment sessions ----------------------------------------------------------------
+
+Text = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_printable)]
+Label = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+Depth = Annotated[float, Field(gt=0, le=5)]  # mm; the area limits are knowledge, not here
+Volume = Annotated[float, Field(gt=0, le=100)]  # mL
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class ProductUse(BaseModel):
+    """A product given: a formulary id or a name as written, its lot, and mL per area."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    product: Label
+    lot: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    expiry: Annotated[dt.date | None, BeforeValidator(_iso_date)] = None
+    volumes_ml: dict[str, Volume] = {}
+
+
+class InjectionPoint(BaseModel):
+    """A point on the area's map, normalised: (0, 0) top left, (1, 1) bottom right."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    area: str
+    x: Fraction
+    y: Fraction
+
+
+class Deviation(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    change: Text
+    reason: Text
+
+
+class SessionData(BaseModel):
+    """A treatment session as the practitioner records it (the session file)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    patient: uuid.UUID
+    practitioner: uuid.UUID
+    consult: uuid.UUID | None = None
+    performed_at: AwareDatetime
+    modality: Modality
+    areas: Annotated[list[str], Field(min_length=1)]
+    device: Label | None = None
+    needle_cartridge: Label | None = None
+    depths_mm: dict[str, Depth] = {}
+    passes: dict[str, Annotated[int, Field(ge=1, le=20)]] = {}
+    products: list[ProductUse] = []
+    injection_points: Annotated[list[InjectionPoint], Field(max_length=2000)] = []
+    anaesthesia: Text | None = None
+    deviations: list[Deviation] = []
+    notes: Annotated[str | None, Field(max_length=20_000)] = None
+
+    @classmethod
+    def parse(cls, data: object, knowledge: KnowledgeBase, where: str = "") -> SessionData:
+        """Validate a session file's content, or raise InvalidInput with every problem."""
+        if not isinstance(data, dict):
+            raise InvalidInput.one(f"{where or 'session'}: must be a mapping of fields")
+        try:
+            session = cls.model_validate(data)
+        except ValidationError as error:
+            raise InvalidInput(
+                [
+                    f"{where}{location(d['loc']) or 'session'}: "
+                    f"{d['msg'].removeprefix('Value error, ')}"
+                    for d in error.errors()
+                ]
+            ) from None
+        problems = [f"{where}{problem}" for problem in session.area_problems(knowledge)]
+        if problems:
+            raise InvalidInput(problems)
+        return session
+
+    def area_problems(self, knowledge: KnowledgeBase) -> list[str]:
+        """Every area is a known one, and every per-area value names an area of the session."""
+        problems = []
+        seen: set[str] = set()
+        for index, area in enumerate(self.areas):
+            if area not in knowledge.areas:
+                problems.append(f"areas[{index}]: unknown area '{area}'")
+            elif area in seen:
+                problems.append(f"areas[{index}]: '{area}' is listed twice")
+            seen.add(area)
+        per_area: list[tuple[str, Iterable[str]]] = [
+            ("depths_mm", self.depths_mm),
+            ("passes", self.passes),
+            *((f"products[{i}].volumes_ml", p.volumes_ml) for i, p in enumerate(self.products)),
+            *(
+                (f"injection_points[{i}].area", [p.area])
+                for i, p in enumerate(self.injection_points)
+            ),
+        ]
+        for field, areas in per_area:
+            problems += [
+                f"{field}: '{area}' is not one of the session's areas"
+                for area in areas
+                if area not in self.areas
+            ]
         return problems

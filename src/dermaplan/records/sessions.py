@@ -1,0 +1,536 @@
+"""Treatment sessions and product lots: recorded against safety, signed once, then frozen.
+
+A session is stored as a draft only if it passes the safety check, or under the
+practitioner's written override, which is kept with it and audited. Signing runs the
+completeness check; anything missing needs a written reason. A signed session is corrected
+by an amendment: a new draft pointing at it, which replaces it once signed. Services never
+commit (see records.service).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dermaplan.knowledge import KnowledgeBase
+from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.context import Context
+from dermaplan.records.errors import (
+    ImmutableRecord,
+    IncompleteRecord,
+    InvalidInput,
+    NotFound,
+    SafetyRefused,
+)
+from dermaplan.records.models import (
+    Patient,
+    ProductLot,
+    SessionProduct,
+    SessionStatus,
+    Staff,
+    StaffRole,
+    TreatmentSession,
+    new_id,
+)
+from dermaplan.records.repository import (
+    ConsultRepository,
+    LotRepository,
+    PatientRepository,
+    SessionRepository,
+    StaffRepository,
+)
+from dermaplan.records.safety import missing_items, safety_refusals
+from dermaplan.records.schemas import ProductUse, SessionData
+
+
+def session_state(record: TreatmentSession) -> dict[str, Any]:
+    """Everything a session says, products included, for the audit digests."""
+    return {
+        "id": record.id,
+        "patient_id": record.patient_id,
+        "practitioner_id": record.practitioner_id,
+        "consult_id": record.consult_id,
+        "status": record.status,
+        "performed_at": record.performed_at,
+        "modality": record.modality,
+        "areas": record.areas,
+        "device": record.device,
+        "needle_cartridge": record.needle_cartridge,
+        "depths_mm": record.depths_mm,
+        "passes": record.passes,
+        "injection_points": record.injection_points,
+        "anaesthesia": record.anaesthesia,
+        "deviations": record.deviations,
+        "notes": record.notes,
+        "overridden": record.overridden,
+        "override_reason": record.override_reason,
+        "created_by": record.created_by,
+        "signed_by_id": record.signed_by_id,
+        "signed_at": record.signed_at,
+        "missing_at_signing": record.missing_at_signing,
+        "incomplete_reason": record.incomplete_reason,
+        "amends_id": record.amends_id,
+        "amendment_reason": record.amendment_reason,
+        "products": [
+            {"product": p.product, "lot_id": p.lot_id, "volumes_ml": p.volumes_ml}
+            for p in record.products
+        ],
+    }
+
+
+def session_data(record: TreatmentSession) -> SessionData:
+    """The stored session in the shape the checks read (products with their lots)."""
+    return SessionData.model_validate(
+        {
+            "patient": record.patient_id,
+            "practitioner": record.practitioner_id,
+            "consult": record.consult_id,
+            "performed_at": record.performed_at,
+            "modality": record.modality,
+            "areas": record.areas,
+            "device": record.device,
+            "needle_cartridge": record.needle_cartridge,
+            "depths_mm": record.depths_mm,
+            "passes": record.passes,
+            "products": [
+                {
+                    "product": p.product,
+                    "lot": p.lot.lot_number if p.lot else None,
+                    "expiry": p.lot.expiry_date if p.lot else None,
+                    "volumes_ml": p.volumes_ml,
+                }
+                for p in record.products
+            ],
+            "injection_points": record.injection_points,
+            "anaesthesia": record.anaesthesia,
+            "deviations": record.deviations,
+            "notes": record.notes,
+        }
+    )
+
+
+def _audit(
+    session: Session,
+    context: Context,
+    action: AuditAction,
+    record: TreatmentSession,
+    before: dict[str, Any] | None = None,
+) -> None:
+    record_event(
+        session,
+        context,
+        action,
+        "treatment_session",
+        record.id,
+        patient_id=record.patient_id,
+        before=before,
+        after=session_state(record),
+    )
+
+
+def _session(repository: SessionRepository, session_id: uuid.UUID) -> TreatmentSession:
+    record = repository.get(session_id)
+    if record is None:
+        raise NotFound.one(f"no session {session_id}")
+    return record
+
+
+def _practitioner(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Staff:
+    staff = StaffRepository(session, clinic_id).get(staff_id)
+    if staff is None:
+        raise NotFound.one(f"no member of staff {staff_id}")
+    if staff.role is not StaffRole.PRACTITIONER or not staff.active:
+        raise InvalidInput.one(f"{staff.name} is not an active practitioner")
+    return staff
+
+
+def _lot(
+    session: Session, context: Context, clinic_id: uuid.UUID, use: ProductUse, where: str
+) -> ProductLot | None:
+    """The lot a product came from, registered on first use; a known lot's expiry stands."""
+    if use.lot is None:
+        return None
+    lots = LotRepository(session, clinic_id)
+    lot = lots.get(use.product, use.lot)
+    if lot is None:
+        lot = ProductLot(
+            id=new_id(),
+            clinic_id=clinic_id,
+            product=use.product,
+            lot_number=use.lot,
+            expiry_date=use.expiry,
+            created_at=context.now,
+            updated_at=context.now,
+        )
+        lots.add(lot)
+        state = {"product": lot.product, "lot_number": lot.lot_number, "expiry": lot.expiry_date}
+        record_event(session, context, AuditAction.LOT_CREATE, "product_lot", lot.id, after=state)
+    elif use.expiry is not None and lot.expiry_date is None:
+        before = {"product": lot.product, "lot_number": lot.lot_number, "expiry": None}
+        lot.expiry_date = use.expiry
+        lot.updated_at = context.now
+        session.flush()
+        record_event(
+            session,
+            context,
+            AuditAction.LOT_UPDATE,
+            "product_lot",
+            lot.id,
+            before=before,
+            after={**before, "expiry": use.expiry},
+        )
+    elif use.expiry is not None and use.expiry != lot.expiry_date:
+        raise InvalidInput.one(
+            f"{where}.expiry: lot {lot.lot_number} of {lot.product} is recorded as expiring "
+            f"on {lot.expiry_date}, not {use.expiry}"
+        )
+    return lot
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    patient: Patient
+    lots: list[ProductLot | None]
+    overridden: list[str] | None
+    override_reason: str | None
+
+
+def _check(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    data: SessionData,
+    knowledge: KnowledgeBase,
+    override_reason: str | None,
+) -> _Checked:
+    """Resolve what the session refers to and run the safety check, or raise."""
+    problems = data.area_problems(knowledge)
+    if problems:
+        raise InvalidInput(problems)
+    patient = PatientRepository(session, clinic_id).get(data.patient)
+    if patient is None:
+        raise NotFound.one(f"patient: no patient {data.patient}")
+    _practitioner(session, clinic_id, data.practitioner)
+    plan = None
+    if data.consult is not None:
+        consult = ConsultRepository(session, clinic_id).get(data.consult)
+        if consult is None or consult.patient_id != patient.id:
+            raise NotFound.one(f"consult: no consult {data.consult} for this patient")
+        plan = json.loads(consult.plan_json)
+    lots = [
+        _lot(session, context, clinic_id, use, f"products[{index}]")
+        for index, use in enumerate(data.products)
+    ]
+    known = data.model_copy(
+        update={
+            "products": [
+                use.model_copy(update={"expiry": lot.expiry_date}) if lot else use
+                for use, lot in zip(data.products, lots, strict=True)
+            ]
+        }
+    )
+    refusals = [r.message for r in safety_refusals(known, knowledge, patient.allergies, plan)]
+    reason = override_reason.strip() if override_reason else None
+    if refusals and not reason:
+        raise SafetyRefused(refusals)
+    if reason and not refusals:
+        raise InvalidInput.one("override: nothing in this session is refused; leave it out")
+    return _Checked(patient, lots, refusals or None, reason)
+
+
+def _products(data: SessionData, lots: Sequence[ProductLot | None]) -> list[SessionProduct]:
+    return [
+        SessionProduct(
+            id=new_id(),
+            position=index,
+            product=use.product,
+            lot=lot,  # the relationship, not the id: a new record's lines read it unloaded
+            volumes_ml=dict(use.volumes_ml),
+        )
+        for index, (use, lot) in enumerate(zip(data.products, lots, strict=True))
+    ]
+
+
+def _apply(record: TreatmentSession, data: SessionData, checked: _Checked) -> None:
+    record.practitioner_id = data.practitioner
+    record.consult_id = data.consult
+    record.performed_at = data.performed_at
+    record.modality = data.modality
+    record.areas = list(data.areas)
+    record.device = data.device
+    record.needle_cartridge = data.needle_cartridge
+    record.depths_mm = dict(data.depths_mm)
+    record.passes = dict(data.passes)
+    record.injection_points = [point.model_dump() for point in data.injection_points]
+    record.anaesthesia = data.anaesthesia
+    record.deviations = [deviation.model_dump() for deviation in data.deviations]
+    record.notes = data.notes
+    record.overridden = checked.overridden
+    record.override_reason = checked.override_reason
+
+
+def _audit_override(
+    session: Session, context: Context, record: TreatmentSession, checked: _Checked
+) -> None:
+    if checked.overridden is None:
+        return
+    record_event(
+        session,
+        context,
+        AuditAction.SESSION_OVERRIDE,
+        "treatment_session",
+        record.id,
+        patient_id=record.patient_id,
+        after={
+            "refused": checked.overridden,
+            "reason": checked.override_reason,
+            "practitioner_id": record.practitioner_id,
+        },
+    )
+
+
+def _new_session(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    data: SessionData,
+    knowledge: KnowledgeBase,
+    override_reason: str | None,
+    *,
+    amends: TreatmentSession | None = None,
+    reason: str | None = None,
+) -> TreatmentSession:
+    checked = _check(session, context, clinic_id, data, knowledge, override_reason)
+    record = TreatmentSession(
+        id=new_id(),
+        patient=checked.patient,
+        status=SessionStatus.DRAFT,
+        created_by=context.actor,
+        amends_id=amends.id if amends else None,
+        amendment_reason=reason,
+        created_at=context.now,
+        updated_at=context.now,
+    )
+    _apply(record, data, checked)
+    record.products = _products(data, checked.lots)
+    SessionRepository(session, clinic_id).add(record)
+    _audit(session, context, AuditAction.SESSION_CREATE, record)
+    _audit_override(session, context, record, checked)
+    return record
+
+
+def record_session(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    data: SessionData,
+    knowledge: KnowledgeBase,
+    *,
+    override_reason: str | None = None,
+) -> TreatmentSession:
+    """Store a session as a draft, if it is safe or a practitioner overrides the refusal."""
+    return _new_session(session, context, clinic_id, data, knowledge, override_reason)
+
+
+def _frozen(record: TreatmentSession) -> ImmutableRecord:
+    return ImmutableRecord.one(
+        f"session {record.id} is {record.status.value} and cannot change; "
+        "record an amendment instead"
+    )
+
+
+def revise_session(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    session_id: uuid.UUID,
+    data: SessionData,
+    knowledge: KnowledgeBase,
+    *,
+    override_reason: str | None = None,
+) -> TreatmentSession:
+    """Replace a draft's content, checked again; a signed session is refused."""
+    sessions = SessionRepository(session, clinic_id)
+    record = _session(sessions, session_id)
+    if record.status is not SessionStatus.DRAFT:
+        raise _frozen(record)
+    if data.patient != record.patient_id:
+        raise InvalidInput.one("patient: a session cannot move to another patient")
+    before = session_state(record)
+    checked = _check(session, context, clinic_id, data, knowledge, override_reason)
+    _apply(record, data, checked)
+    record.updated_at = context.now
+    sessions.replace_products(record, _products(data, checked.lots))
+    record = _session(sessions, session_id)
+    _audit(session, context, AuditAction.SESSION_UPDATE, record, before)
+    _audit_override(session, context, record, checked)
+    return record
+
+
+def amend_session(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    session_id: uuid.UUID,
+    data: SessionData,
+    knowledge: KnowledgeBase,
+    reason: str,
+    *,
+    override_reason: str | None = None,
+) -> TreatmentSession:
+    """A draft that replaces a signed session once it is itself signed."""
+    sessions = SessionRepository(session, clinic_id)
+    original = _session(sessions, session_id)
+    if original.status is SessionStatus.DRAFT:
+        raise InvalidInput.one(f"session {original.id} is a draft: revise it instead")
+    newer = sessions.amendment_of(original.id)
+    if original.status is SessionStatus.AMENDED:
+        raise InvalidInput.one(
+            f"session {original.id} is already amended by {newer.id if newer else '?'}; "
+            "amend that one"
+        )
+    if newer is not None:
+        raise InvalidInput.one(f"session {original.id} already has an amendment: {newer.id}")
+    if data.patient != original.patient_id:
+        raise InvalidInput.one("patient: an amendment cannot move a session to another patient")
+    if not reason.strip():
+        raise InvalidInput.one("reason: an amendment needs a reason")
+    return _new_session(
+        session,
+        context,
+        clinic_id,
+        data,
+        knowledge,
+        override_reason,
+        amends=original,
+        reason=reason.strip(),
+    )
+
+
+def sign_session(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    session_id: uuid.UUID,
+    knowledge: KnowledgeBase,
+    *,
+    signer_id: uuid.UUID | None = None,
+    reason: str | None = None,
+) -> TreatmentSession:
+    """Freeze a draft under a practitioner's name (by default, who treated); if the
+    completeness check finds something missing, only with a written reason."""
+    sessions = SessionRepository(session, clinic_id)
+    record = _session(sessions, session_id)
+    if record.status is not SessionStatus.DRAFT:
+        raise _frozen(record)
+    signer = _practitioner(session, clinic_id, signer_id or record.practitioner_id)
+    missing = missing_items(session_data(record), knowledge, record.patient.allergies)
+    written = reason.strip() if reason else None
+    if missing and not written:
+        raise IncompleteRecord([f"missing: {item}" for item in missing])
+    if written and not missing:
+        raise InvalidInput.one("reason: nothing is missing; sign without a reason")
+    if record.amends_id is not None:
+        original = _session(sessions, record.amends_id)
+        if original.status is not SessionStatus.SIGNED:
+            raise _frozen(original)
+        before = session_state(original)
+        original.status = SessionStatus.AMENDED
+        original.updated_at = context.now
+        session.flush()
+        _audit(session, context, AuditAction.SESSION_SUPERSEDE, original, before)
+    before = session_state(record)
+    record.status = SessionStatus.SIGNED
+    record.signed_by_id = signer.id
+    record.signed_at = context.now
+    record.missing_at_signing = missing or None
+    record.incomplete_reason = written
+    record.updated_at = context.now
+    session.flush()
+    _audit(session, context, AuditAction.SESSION_SIGN, record, before)
+    return record
+
+
+def session_history(
+    session: Session, context: Context, clinic_id: uuid.UUID, session_id: uuid.UUID
+) -> list[TreatmentSession]:
+    """Every version of a session, oldest first, whichever version is asked for; audited."""
+    sessions = SessionRepository(session, clinic_id)
+    record = _session(sessions, session_id)
+    versions = [record]
+    while versions[0].amends_id is not None:
+        versions.insert(0, _session(sessions, versions[0].amends_id))
+    while (newer := sessions.amendment_of(versions[-1].id)) is not None:
+        versions.append(_session(sessions, newer.id))
+    record_event(
+        session,
+        context,
+        AuditAction.SESSION_READ,
+        "treatment_session",
+        record.id,
+        patient_id=record.patient_id,
+        after=[session_state(version) for version in versions],
+    )
+    return versions
+
+
+@dataclass(frozen=True, slots=True)
+class RecallLine:
+    session_id: uuid.UUID
+    performed_at: dt.datetime
+    status: SessionStatus
+    patient_id: uuid.UUID
+    patient_name: str
+    product: str
+    lot_number: str
+    expiry_date: dt.date | None
+    volume_ml: float
+
+
+def recall_lot(
+    session: Session, context: Context, clinic_id: uuid.UUID, lot_number: str
+) -> list[RecallLine]:
+    """Every patient and current session that received a lot; the search is audited."""
+    lot = lot_number.strip()
+    if not lot:
+        raise InvalidInput.one("lot: give a lot number")
+    lines = [
+        RecallLine(
+            session_id=session_id,
+            performed_at=performed_at,
+            status=SessionStatus(status),
+            patient_id=patient_id,
+            patient_name=", ".join(part for part in (family_name, given_names) if part),
+            product=product,
+            lot_number=lot_number,
+            expiry_date=expiry_date,
+            volume_ml=round(sum(volumes.values()), 3),
+        )
+        for (
+            session_id,
+            performed_at,
+            status,
+            patient_id,
+            family_name,
+            given_names,
+            product,
+            lot_number,
+            expiry_date,
+            volumes,
+        ) in LotRepository(session, clinic_id).recall(lot)
+    ]
+    record_event(
+        session,
+        context,
+        AuditAction.LOT_RECALL,
+        "product_lot",
+        None,
+        after={"lot": lot, "sessions": [line.session_id for line in lines]},
+    )
+    return lines

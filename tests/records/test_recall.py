@@ -1,0 +1,116 @@
+"""A lot recall: exactly the current sessions that used the lot, with their patients, from
+one indexed query."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import Engine, text
+
+from dermaplan.knowledge import KnowledgeBase
+from dermaplan.records import sessions
+from dermaplan.records.db import transaction
+from dermaplan.records.repository import LotRepository
+from tests.records.factories import (
+    add_patient,
+    context,
+    events,
+    make_clinic,
+    make_practitioner,
+    session_data,
+)
+
+
+def give(
+    engine: Engine,
+    kb: KnowledgeBase,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    *lots: tuple[str, str],
+) -> uuid.UUID:
+    """Record a mesotherapy session using each (product, lot)."""
+    products = [
+        {"product": product, "lot": lot, "expiry": "2027-06-30", "volumes_ml": {"cheeks": 1.0}}
+        for product, lot in lots
+    ]
+    data = session_data(
+        kb, patient_id, practitioner_id, modality="mesotherapy", areas=["cheeks"],
+        depths_mm={}, passes={}, products=products,
+    )  # fmt: skip
+    with transaction(engine) as session:
+        return sessions.record_session(session, context(), clinic_id, data, kb).id
+
+
+def recall(engine: Engine, clinic_id: uuid.UUID, lot: str) -> list[sessions.RecallLine]:
+    with transaction(engine) as session:
+        return sessions.recall_lot(session, context(), clinic_id, lot)
+
+
+def test_recall_finds_exactly_the_sessions_that_used_the_lot(
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase
+) -> None:
+    practitioner = make_practitioner(engine, clinic_id)
+    claire = add_patient(engine, clinic_id, allergies=[])
+    maurice = add_patient(engine, clinic_id, family_name="Ravel", given_names="Maurice")
+    first = give(engine, kb, clinic_id, claire, practitioner, ("ha_skin_booster", "A1"))
+    give(engine, kb, clinic_id, claire, practitioner, ("ha_skin_booster", "B2"))
+    both = give(
+        engine, kb, clinic_id, maurice, practitioner,
+        ("txa_4mg_ml", "A1"), ("ha_skin_booster", "A1"),
+    )  # fmt: skip
+    elsewhere = make_clinic(engine)  # another clinic's lot with the same number
+    give(
+        engine, kb, elsewhere, add_patient(engine, elsewhere), make_practitioner(engine, elsewhere),
+        ("ha_skin_booster", "A1"),
+    )  # fmt: skip
+
+    found = recall(engine, clinic_id, " A1 ")
+    assert [(line.session_id, line.patient_name, line.product) for line in found] == [
+        (first, "Moreau, Claire", "ha_skin_booster"),
+        (both, "Ravel, Maurice", "txa_4mg_ml"),
+        (both, "Ravel, Maurice", "ha_skin_booster"),
+    ]
+    assert {line.patient_id for line in found} == {claire, maurice}
+    assert recall(engine, clinic_id, "Z9") == []
+    audit = events(engine)[-1]
+    assert (audit.action, audit.record_type) == ("lot.recall", "product_lot")
+
+
+def test_an_amended_session_leaves_the_recall_of_the_lot_it_no_longer_names(
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase
+) -> None:
+    practitioner = make_practitioner(engine, clinic_id)
+    patient = add_patient(engine, clinic_id, allergies=[])
+    original = give(engine, kb, clinic_id, patient, practitioner, ("ha_skin_booster", "WRONG"))
+    products = [{"product": "ha_skin_booster", "lot": "RIGHT", "expiry": "2027-06-30"}]
+    data = session_data(
+        kb, patient, practitioner, modality="mesotherapy", areas=["cheeks"], depths_mm={},
+        passes={}, products=products,
+    )  # fmt: skip
+    with transaction(engine) as session:
+        sessions.sign_session(session, context(), clinic_id, original, kb)
+        amendment = sessions.amend_session(
+            session, context(), clinic_id, original, data, kb, "lot misread"
+        ).id
+    assert [line.session_id for line in recall(engine, clinic_id, "WRONG")] == [original]
+    with transaction(engine) as session:
+        sessions.sign_session(session, context(), clinic_id, amendment, kb)
+    assert recall(engine, clinic_id, "WRONG") == []
+    assert [line.session_id for line in recall(engine, clinic_id, "RIGHT")] == [amendment]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_recall_is_one_query_through_the_indexes(engine: Engine, clinic_id: uuid.UUID) -> None:
+    with transaction(engine, write=False) as session:
+        statement = LotRepository(session, clinic_id).recall_statement("A1")
+        compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        rows = session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+        plan = [str(row[-1]) for row in rows]
+    assert (
+        "SEARCH product_lot USING INDEX ix_product_lot_lot_number (clinic_id=? AND lot_number=?)"
+        in plan
+    )
+    assert "SEARCH session_product USING INDEX ix_session_product_lot_id (lot_id=?)" in plan
+    assert not [step for step in plan if step.startswith("SCAN")], plan

@@ -1,0 +1,128 @@
+"""The session checks are pure: no database. Each finding names its field, and no session
+the schema accepts makes them crash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dermaplan.knowledge import KnowledgeBase, load_knowledge
+from dermaplan.records.errors import InvalidInput
+from dermaplan.records.safety import allergen_hits, missing_items, safety_refusals
+from dermaplan.records.schemas import SessionData
+from tests.records.factories import session_fields
+
+KB = load_knowledge()
+PATIENT, PRACTITIONER = uuid.uuid4(), uuid.uuid4()
+CONTRAINDICATED = {"decisions": [{"modality": "microneedling", "decision": "contraindicated"}]}
+
+
+def data(kb: KnowledgeBase, **fields: Any) -> SessionData:
+    return SessionData.parse(session_fields(PATIENT, PRACTITIONER, **fields), kb)
+
+
+def test_a_safe_complete_session_has_no_findings(kb: KnowledgeBase) -> None:
+    session = data(kb)
+    assert safety_refusals(session, kb, [], None) == []
+    assert missing_items(session, kb, []) == []
+
+
+def test_each_refusal_names_its_field(kb: KnowledgeBase) -> None:
+    session = data(
+        kb,
+        depths_mm={"cheeks": 2.5, "forehead": 0.5},
+        products=[{"product": "lidocaine_additive", "lot": "L1", "expiry": "2026-11-01"}],
+    )
+    refusals = safety_refusals(session, kb, ["Lidocaine"], CONTRAINDICATED)
+    assert [(r.code, r.message.split(":")[0]) for r in refusals] == [
+        ("depth_limit", "depths_mm.cheeks"),
+        ("expired_product", "products[0]"),
+        ("allergen", "products[0]"),
+        ("contraindicated_modality", "modality"),
+    ]
+
+
+def test_depth_limits_apply_to_needling_only(kb: KnowledgeBase) -> None:
+    meso = data(kb, modality="mesotherapy", depths_mm={"forehead": 4.0})
+    assert safety_refusals(meso, kb, [], None) == []
+
+
+def test_an_expiry_on_the_session_day_is_still_good(kb: KnowledgeBase) -> None:
+    today = [{"product": "ha_skin_booster", "lot": "L", "expiry": "2026-11-02"}]
+    assert safety_refusals(data(kb, products=today), kb, [], None) == []
+
+
+def test_allergens_match_by_id_name_example_or_ingredient(kb: KnowledgeBase) -> None:
+    for allergy in ("amide_anaesthetic", "amide anaesthetic", "LIDOCAINE", "prilocaine"):
+        assert allergen_hits("lidocaine_additive", [allergy], kb) == [allergy.casefold()]
+    assert allergen_hits("lidocaine_additive", ["soy"], kb) == []
+    assert allergen_hits("a clinic's own serum", ["lidocaine"], kb) == []
+
+
+def test_what_cannot_be_checked_is_listed_as_missing(kb: KnowledgeBase) -> None:
+    session = data(
+        kb,
+        areas=["neck"],
+        depths_mm={"neck": 1.0},
+        passes={},
+        injection_points=[],
+        products=[{"product": "home-made serum", "lot": "S1", "expiry": "2027-01-01"}],
+    )
+    assert missing_items(session, kb, None) == [
+        "products[0]: home-made serum is not in the formulary, so its ingredients were not "
+        "checked against allergies",
+        "the patient's allergies (never asked): products were not checked",
+        "depths_mm.neck: no sourced depth limit for neck, so the depth was not checked",
+    ]
+
+
+AREAS = sorted(KB.areas)
+PRODUCTS = [*sorted(KB.products), "free text product"]
+ALLERGY_WORDS = ["lidocaine", "soy", "fish", "hyaluronic_acid", "nickel", "Latex", ""]
+
+
+@st.composite
+def sessions(draw: st.DrawFn) -> dict[str, Any]:
+    areas = draw(st.lists(st.sampled_from(AREAS), min_size=1, max_size=4, unique=True))
+    depth = st.floats(min_value=0.01, max_value=5)
+    return {
+        "patient": str(PATIENT),
+        "practitioner": str(PRACTITIONER),
+        "performed_at": draw(st.datetimes(timezones=st.just(dt.UTC))).isoformat(),
+        "modality": draw(st.sampled_from(["mesotherapy", "microneedling", "combined"])),
+        "areas": areas,
+        "depths_mm": draw(st.dictionaries(st.sampled_from(areas), depth)),
+        "products": [
+            {
+                "product": draw(st.sampled_from(PRODUCTS)),
+                "lot": draw(st.none() | st.text(min_size=1, max_size=8).map(str.strip)),
+                "expiry": draw(st.none() | st.dates()),
+                "volumes_ml": draw(st.dictionaries(st.sampled_from(areas), depth)),
+            }
+            for _ in range(draw(st.integers(0, 3)))
+        ],
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    raw=sessions(),
+    allergies=st.none() | st.lists(st.sampled_from(ALLERGY_WORDS)),
+    plan=st.none() | st.just(CONTRAINDICATED) | st.just({"decisions": "garbage"}) | st.just({}),
+)
+def test_the_checks_never_crash_and_always_name_a_field(
+    raw: dict[str, Any], allergies: list[str] | None, plan: dict[str, Any] | None
+) -> None:
+    try:
+        session = SessionData.parse(raw, KB)
+    except InvalidInput:  # refused input is another test's subject
+        return
+    fields = ("depths_mm.", "products[", "modality:", "the patient's")
+    for refusal in safety_refusals(session, KB, allergies, plan):
+        assert refusal.message.startswith(fields)
+    for item in missing_items(session, KB, allergies):
+        assert item.startswith(fields)
