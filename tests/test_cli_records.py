@@ -368,3 +368,32 @@ def test_consult_save_stores_the_plan_byte_for_byte(database: str, engine: Engin
     code, out, err = run("consult", example, "--format", "json", "--save", missing)
     assert (code, out, err) == (2, "", f"error: no patient {missing}\n")
     assert counts(engine) == before
+
+
+def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DERMAPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'live.db'}")
+    runner = CliRunner()
+    added = runner.invoke(app, ["patients", "add", "--family-name", "Kept"])
+    assert added.exit_code == 0, added.stderr
+    saved = tmp_path / "saved.backup"
+    made = runner.invoke(app, ["backup", str(saved)])
+    assert made.exit_code == 0, made.stderr
+    assert made.stdout.startswith(f"ok: {saved}")
+    again = runner.invoke(app, ["backup", str(saved)])
+    assert again.exit_code == 2
+    assert "already exists" in again.stderr
+    runner.invoke(app, ["patients", "add", "--family-name", "Later"])
+    unconfirmed = runner.invoke(app, ["restore", str(saved)])
+    assert unconfirmed.exit_code == 2
+    assert "add --yes" in unconfirmed.stderr
+    restored = runner.invoke(app, ["restore", str(saved), "--yes"])
+    assert restored.exit_code == 0, restored.stderr
+    assert "kept as" in restored.stdout
+    listed = runner.invoke(app, ["patients", "list"])
+    assert "Kept" in listed.stdout
+    assert "Later" not in listed.stdout
+    garbage = tmp_path / "garbage.backup"
+    garbage.write_text("not a database")
+    refused = runner.invoke(app, ["restore", str(garbage), "--yes"])
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith("error: ")

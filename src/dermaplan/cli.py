@@ -14,9 +14,11 @@ import typer
 
 from dermaplan.cli_records import (
     audit_app,
+    backup,
     db_app,
     patients_app,
     recall,
+    restore,
     save_consult,
     sessions_app,
 )
@@ -37,6 +39,8 @@ app.add_typer(patients_app, name="patients")
 app.add_typer(audit_app, name="audit")
 app.add_typer(sessions_app, name="sessions")
 app.command()(recall)
+app.command()(backup)
+app.command()(restore)
 
 
 class Format(StrEnum):

@@ -534,6 +534,45 @@ def recall(lot: Annotated[str, typer.Argument(metavar="LOT")]) -> None:
         typer.echo(line)
 
 
+# -- backup ----------------------------------------------------------------------------
+
+
+def backup(path: Annotated[Path, typer.Argument(help="A new file for the backup.")]) -> None:
+    """Copy the records database to PATH (online), and check the copy."""
+    from dermaplan.records.backup import BackupError
+    from dermaplan.records.backup import backup as make_backup
+
+    with _database() as (engine, _settings):
+        try:
+            verified = make_backup(engine, path)
+        except BackupError as error:
+            _fail([str(error)])
+    typer.echo(f"ok: {path} — schema {verified.revision}, {verified.events} audit events, checked")
+
+
+def restore(
+    path: Annotated[Path, typer.Argument(help="A backup made by `dermaplan backup`.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm: the live database is replaced (and kept).")
+    ] = False,
+) -> None:
+    """Replace the records database with a backup, after checking the backup in full."""
+    from dermaplan.records.backup import BackupError
+    from dermaplan.records.backup import restore as restore_backup
+
+    if not yes:
+        _fail([f"restoring {path} replaces the live database"], "add --yes to go ahead")
+    with _database(prepare=False) as (engine, _settings):
+        try:
+            report = restore_backup(engine, path)
+        except BackupError as error:
+            _fail([str(error)])
+    typer.echo(
+        f"ok: restored {path} ({report.verified.events} audit events, checked); "
+        f"the database it replaced is kept as {report.kept_aside}"
+    )
+
+
 # -- audit -----------------------------------------------------------------------------
 
 

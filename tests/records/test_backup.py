@@ -45,7 +45,8 @@ def test_restore_brings_back_exactly_the_backup(
     finally:
         fresh.dispose()
     assert report.verified.events == verified.events
-    if report.kept_aside is not None:  # SQLite keeps the replaced file
+    assert report.kept_aside.exists()  # what was replaced is kept
+    if database_url.startswith("sqlite"):
         kept = create_records_engine(f"sqlite:///{report.kept_aside}")
         try:
             assert _names(kept) == ["After", "Before"]

@@ -38,7 +38,7 @@ class Verified:
 @dataclass(frozen=True, slots=True)
 class RestoreReport:
     verified: Verified
-    kept_aside: Path | None  # the replaced SQLite file, when there was one
+    kept_aside: Path  # the replaced database: the SQLite file, or a pg_dump archive of it
 
 
 def _verify(url: str) -> Verified:
@@ -125,8 +125,11 @@ def restore(engine: Engine, source: Path) -> RestoreReport:
     _pg("pg_restore", None, "--list", str(source))
     verified = _verify_pg_archive(engine.url, source)
     engine.dispose()
+    # what is replaced is kept, unverified on purpose: a damaged database is what one restores
+    aside = source.with_name(f"replaced-{uuid.uuid4().hex[:8]}.backup")
+    _pg("pg_dump", engine.url, "--format=custom", f"--file={aside}")
     _pg("pg_restore", engine.url, "--clean", "--if-exists", "--single-transaction", str(source))
-    return RestoreReport(verified, None)
+    return RestoreReport(verified, aside)
 
 
 def _restore_sqlite(engine: Engine, source: Path) -> RestoreReport:
@@ -137,11 +140,10 @@ def _restore_sqlite(engine: Engine, source: Path) -> RestoreReport:
         _integrity(scratch)
         verified = _verify(f"sqlite:///{scratch}")
         engine.dispose()
-        aside = None
+        aside = live.with_name(f"{live.name}.replaced-{uuid.uuid4().hex[:8]}")
         if live.exists():
             with contextlib.closing(sqlite3.connect(live)) as db:
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the main file holds everything
-            aside = live.with_name(f"{live.name}.replaced-{uuid.uuid4().hex[:8]}")
             os.replace(live, aside)
             for suffix in ("-wal", "-shm"):
                 Path(f"{live}{suffix}").unlink(missing_ok=True)
