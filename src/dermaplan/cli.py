@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from dermaplan.cli_demo import demo_app
 from dermaplan.cli_records import (
     audit_app,
     backup,
@@ -39,6 +40,7 @@ app.add_typer(patients_app, name="patients")
 app.add_typer(audit_app, name="audit")
 app.add_typer(sessions_app, name="sessions")
 app.command()(recall)
+app.add_typer(demo_app, name="demo")
 app.command()(backup)
 app.command()(restore)
 

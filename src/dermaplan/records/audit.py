@@ -59,6 +59,8 @@ class AuditAction(StrEnum):
     SESSION_OVERRIDE = "session.override"
     SESSION_SIGN = "session.sign"
     SESSION_SUPERSEDE = "session.supersede"
+    PATIENT_TIMELINE = "patient.timeline"
+    DEMO_IMPORT = "demo.import"
 
 
 def _plain(value: Any) -> Any:

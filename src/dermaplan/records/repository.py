@@ -209,6 +209,17 @@ class SessionRepository:
             .execution_options(populate_existing=True)  # after replace_products, reload
         )
 
+    def of_patient(self, patient_id: uuid.UUID) -> Sequence[TreatmentSession]:
+        """Every session of a patient, every version, in date order, with products and lots:
+        three indexed queries (patient_id, session_product's (session_id, position), lot id).
+        The patient is the caller's, already checked to be this clinic's."""
+        return self.session.scalars(
+            select(TreatmentSession)
+            .where(TreatmentSession.patient_id == patient_id)
+            .order_by(TreatmentSession.performed_at, TreatmentSession.id)
+            .options(selectinload(TreatmentSession.products).selectinload(SessionProduct.lot))
+        ).all()
+
     def amendment_of(self, session_id: uuid.UUID) -> TreatmentSession | None:
         return self.session.scalar(
             select(TreatmentSession).where(TreatmentSession.amends_id == session_id)

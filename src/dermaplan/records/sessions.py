@@ -29,6 +29,7 @@ from dermaplan.records.errors import (
     SafetyRefused,
 )
 from dermaplan.records.models import (
+    Consult,
     Patient,
     ProductLot,
     SessionProduct,
@@ -47,6 +48,7 @@ from dermaplan.records.repository import (
 )
 from dermaplan.records.safety import missing_items, safety_refusals
 from dermaplan.records.schemas import ProductUse, SessionData
+from dermaplan.records.service import consult_state, patient_state
 
 
 def session_state(record: TreatmentSession) -> dict[str, Any]:
@@ -534,3 +536,46 @@ def recall_lot(
         after={"lot": lot, "sessions": [line.session_id for line in lines]},
     )
     return lines
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """A patient's whole record in date order: consults and sessions (every version), the
+    sessions with their products and lots."""
+
+    patient: Patient
+    entries: list[Consult | TreatmentSession]
+
+
+def _when(entry: Consult | TreatmentSession) -> tuple[dt.date, int, dt.datetime]:
+    """A consult comes before the sessions of its day; same-day entries keep their times."""
+    if isinstance(entry, Consult):
+        return entry.consult_date, 0, entry.created_at
+    return entry.performed_at.date(), 1, entry.performed_at
+
+
+def patient_timeline(
+    session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> Timeline:
+    """Everything recorded for a patient, soft-deleted or not (history stays viewable);
+    the read is audited like `read_patient`."""
+    patient = PatientRepository(session, clinic_id).get_with_consults(patient_id)
+    if patient is None:
+        raise NotFound.one(f"no patient {patient_id}")
+    records = SessionRepository(session, clinic_id).of_patient(patient.id)
+    entries: list[Consult | TreatmentSession] = [*patient.consults, *records]
+    entries.sort(key=_when)
+    record_event(
+        session,
+        context,
+        AuditAction.PATIENT_TIMELINE,
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        after={
+            "patient": patient_state(patient),
+            "consults": [consult_state(consult) for consult in patient.consults],
+            "sessions": [session_state(record) for record in records],
+        },
+    )
+    return Timeline(patient, entries)

@@ -1,0 +1,41 @@
+"""`dermaplan demo seed` as a clinic trying Dermaplan uses it, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dermaplan.cli import app
+from tests.records.database import BACKENDS, fresh_database
+
+runner = CliRunner()
+
+
+@pytest.fixture(params=BACKENDS)
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    with fresh_database(str(request.param), tmp_path) as url:
+        monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
+        monkeypatch.setenv("DERMAPLAN_ACTOR", "staff:demo")
+        yield url
+
+
+def test_demo_seed_fills_an_empty_database_and_refuses_a_second_time(database: str) -> None:
+    result = runner.invoke(app, ["demo", "seed", "--patients", "4", "--seed", "3"])
+    assert result.exit_code == 0, result.stderr
+    assert "4 patients" in result.stdout
+    again = runner.invoke(app, ["demo", "seed", "--patients", "4"])
+    assert again.exit_code == 2
+    assert "error: this database already holds 4 patients" in again.stderr
+    verified = runner.invoke(app, ["audit", "verify"])
+    assert verified.exit_code == 0
+    assert verified.stdout.startswith("ok:")
+
+
+def test_demo_seed_needs_at_least_one_patient(database: str) -> None:
+    result = runner.invoke(app, ["demo", "seed", "--patients", "0"])
+    assert result.exit_code == 2
