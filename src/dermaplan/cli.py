@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from dermaplan.cli_clinical_events import adverse_app, outcomes_app
 from dermaplan.cli_demo import demo_app
 from dermaplan.cli_records import (
     audit_app,
@@ -41,6 +42,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(sessions_app, name="sessions")
 app.command()(recall)
 app.add_typer(demo_app, name="demo")
+app.add_typer(adverse_app, name="adverse-events")
+app.add_typer(outcomes_app, name="outcomes")
 app.command()(backup)
 app.command()(restore)
 

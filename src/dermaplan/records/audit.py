@@ -61,6 +61,12 @@ class AuditAction(StrEnum):
     SESSION_SUPERSEDE = "session.supersede"
     PATIENT_TIMELINE = "patient.timeline"
     DEMO_IMPORT = "demo.import"
+    ADVERSE_EVENT_CREATE = "adverse_event.create"
+    ADVERSE_EVENT_CLOSE = "adverse_event.close"
+    ADVERSE_EVENT_SUPERSEDE = "adverse_event.supersede"
+    ADVERSE_EVENT_REPORT = "adverse_event.report"
+    OUTCOME_CREATE = "outcome.create"
+    OUTCOME_READ = "outcome.read"
 
 
 def _plain(value: Any) -> Any:

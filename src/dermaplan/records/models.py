@@ -24,6 +24,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Index,
     MetaData,
@@ -114,14 +115,14 @@ class SessionStatus(StrEnum):
     AMENDED = "amended"  # replaced by a signed amendment; kept as history
 
 
-def _enum(kind: type[StrEnum], name: str) -> Enum:
+def _enum(kind: type[StrEnum], name: str, length: int = 20) -> Enum:
     """A portable enum: VARCHAR plus a named CHECK, no PostgreSQL TYPE to migrate."""
     return Enum(
         kind,
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=20,
+        length=length,
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
@@ -299,6 +300,137 @@ class SessionProduct(Base):
 
     session: Mapped[TreatmentSession] = relationship(back_populates="products", lazy="raise")
     lot: Mapped[ProductLot | None] = relationship(lazy="raise")
+
+
+# -- adverse events and outcomes (revision 0003) ---------------------------------------
+
+
+class AdverseEventType(StrEnum):
+    BRUISING = "bruising"
+    INFECTION = "infection"
+    GRANULOMA = "granuloma"
+    HYPERPIGMENTATION = "hyperpigmentation"
+    NECROSIS = "necrosis"
+    ALLERGIC_REACTION = "allergic_reaction"
+    NERVE_INJURY = "nerve_injury"
+    SCARRING = "scarring"
+    OTHER = "other"
+
+
+class Severity(StrEnum):
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+    LIFE_THREATENING = "life_threatening"
+
+
+class Causality(StrEnum):
+    """WHO-UMC causality categories (the subset a clinic assesses)."""
+
+    CERTAIN = "certain"
+    PROBABLE = "probable"
+    POSSIBLE = "possible"
+    UNLIKELY = "unlikely"
+    UNCLASSIFIED = "unclassified"
+
+
+class EventOutcome(StrEnum):
+    RECOVERED = "recovered"
+    RECOVERING = "recovering"
+    NOT_RECOVERED = "not_recovered"
+    RECOVERED_WITH_SEQUELAE = "recovered_with_sequelae"
+    FATAL = "fatal"
+    UNKNOWN = "unknown"
+
+
+class AdverseEventStatus(StrEnum):
+    OPEN = "open"  # may still change
+    CLOSED = "closed"  # frozen; a follow-up is a new version
+    SUPERSEDED = "superseded"  # replaced by a follow-up; kept as history
+
+
+class OutcomeScale(StrEnum):
+    GAIS = "gais"
+    GOODMAN_BARON_QUALITATIVE = "goodman_baron_qualitative"
+    PATIENT_SATISFACTION = "patient_satisfaction"
+    MMASI = "mmasi"
+    CR_SMFRS = "cr_smfrs"
+
+
+class AdverseEventLot(Base):
+    """A product lot involved in an adverse event (one version of it)."""
+
+    __tablename__ = "adverse_event_lot"
+
+    adverse_event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("adverse_event.id"), primary_key=True
+    )
+    lot_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("product_lot.id"), primary_key=True, index=True
+    )
+
+
+class AdverseEvent(Timestamped, Base):
+    """An adverse event; closed means frozen, and a follow-up is a new version of it."""
+
+    __tablename__ = "adverse_event"
+    __table_args__ = (
+        CheckConstraint("status <> 'closed' OR closed_at IS NOT NULL", name="closed_has_time"),
+        CheckConstraint(
+            "(follows_id IS NULL) = (follow_up_reason IS NULL)", name="follow_up_has_reason"
+        ),
+        CheckConstraint("follows_id <> id", name="not_self_following"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id"), index=True)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("treatment_session.id"))
+    status: Mapped[AdverseEventStatus] = mapped_column(_enum(AdverseEventStatus, "status"))
+    event_type: Mapped[AdverseEventType] = mapped_column(_enum(AdverseEventType, "event_type", 30))
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity", 30))
+    onset_date: Mapped[dt.date] = mapped_column(Date)
+    causality: Mapped[Causality] = mapped_column(_enum(Causality, "causality", 30))
+    treatment_given: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[EventOutcome] = mapped_column(_enum(EventOutcome, "outcome", 30))
+    description: Mapped[str] = mapped_column(Text)
+    reporter_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    closed_at: Mapped[dt.datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    follows_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("adverse_event.id"), unique=True
+    )
+    follow_up_reason: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship(lazy="raise")
+    lots: Mapped[list[ProductLot]] = relationship(
+        secondary="adverse_event_lot",
+        lazy="raise",
+        order_by="[ProductLot.product, ProductLot.lot_number]",
+    )
+
+
+class Outcome(Timestamped, Base):
+    """A score on an outcome scale, by a member of staff or reported by the patient."""
+
+    __tablename__ = "outcome"
+    __table_args__ = (
+        CheckConstraint(
+            "(assessor_id IS NOT NULL) <> patient_reported", name="assessor_or_patient"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id"), index=True)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("treatment_session.id"))
+    consult_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("consult.id"))
+    scale: Mapped[OutcomeScale] = mapped_column(_enum(OutcomeScale, "scale", 30))
+    score: Mapped[float] = mapped_column(Float)
+    assessed_on: Mapped[dt.date] = mapped_column(Date)
+    assessor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id"))
+    patient_reported: Mapped[bool] = mapped_column(Boolean)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
 
 
 class AuditEvent(Base):

@@ -14,9 +14,11 @@ from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from dermaplan.records.models import (
+    AdverseEvent,
     AuditEvent,
     Clinic,
     Consult,
+    Outcome,
     Patient,
     ProductLot,
     SessionProduct,
@@ -238,6 +240,47 @@ class SessionRepository:
         for product in products:
             product.session_id = record.id
         self.session.add_all(products)
+        self.session.flush()
+
+
+class AdverseEventRepository:
+    def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
+        self.session = session
+        self.clinic_id = clinic_id
+
+    def get(self, event_id: uuid.UUID) -> AdverseEvent | None:
+        """An adverse event of one of this clinic's patients, with its patient and lots."""
+        return self.session.scalar(
+            select(AdverseEvent)
+            .join(AdverseEvent.patient)
+            .where(AdverseEvent.id == event_id, Patient.clinic_id == self.clinic_id)
+            .options(selectinload(AdverseEvent.patient), selectinload(AdverseEvent.lots))
+            .execution_options(populate_existing=True)
+        )
+
+    def follow_up_of(self, event_id: uuid.UUID) -> AdverseEvent | None:
+        return self.session.scalar(select(AdverseEvent).where(AdverseEvent.follows_id == event_id))
+
+    def add(self, event: AdverseEvent) -> None:
+        self.session.add(event)
+        self.session.flush()
+
+
+class OutcomeRepository:
+    def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
+        self.session = session
+        self.clinic_id = clinic_id
+
+    def of_patient(self, patient_id: uuid.UUID) -> Sequence[Outcome]:
+        """A patient's scores in date order; the patient is the caller's, already checked."""
+        return self.session.scalars(
+            select(Outcome)
+            .where(Outcome.patient_id == patient_id)
+            .order_by(Outcome.assessed_on, Outcome.id)
+        ).all()
+
+    def add(self, outcome: Outcome) -> None:
+        self.session.add(outcome)
         self.session.flush()
 
 

@@ -26,7 +26,15 @@ from dermaplan.clinical.plan import Plan, plan_json
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records.errors import InvalidInput
+from dermaplan.records.models import (
+    AdverseEventType,
+    Causality,
+    EventOutcome,
+    OutcomeScale,
+    Severity,
+)
 from dermaplan.records.names import search_key
+from dermaplan.records.scales import score_problem
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PHONE = re.compile(r"\+?[0-9][0-9 ().\-/]{2,38}")
@@ -281,3 +289,105 @@ class SessionData(BaseModel):
                 if area not in self.areas
             ]
         return problems
+
+
+# -- adverse events and outcomes -------------------------------------------------------
+
+
+def _problems(error: ValidationError, where: str, what: str) -> InvalidInput:
+    return InvalidInput(
+        [
+            f"{where}{location(d['loc']) or what}: {d['msg'].removeprefix('Value error, ')}"
+            for d in error.errors()
+        ]
+    )
+
+
+class LotInvolved(BaseModel):
+    """A product lot involved in an adverse event: registered on first use, as in sessions."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    product: Label
+    lot: Annotated[str, Field(min_length=1, max_length=100)]
+    expiry: Annotated[dt.date | None, BeforeValidator(_iso_date)] = None
+
+
+class AdverseEventData(BaseModel):
+    """An adverse event as the clinic records it (the adverse event file)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    patient: uuid.UUID
+    session: uuid.UUID | None = None
+    type: AdverseEventType
+    severity: Severity
+    onset: Annotated[dt.date, BeforeValidator(_iso_date)]
+    causality: Causality
+    treatment: Text | None = None
+    outcome: EventOutcome
+    description: Annotated[str, Field(min_length=1, max_length=20_000)]
+    reporter: uuid.UUID  # a member of staff
+    lots: list[LotInvolved] = []
+    closed: bool = False  # close it on recording: it is then frozen
+
+    @classmethod
+    def parse(cls, data: object, where: str = "") -> AdverseEventData:
+        """Validate an adverse event file's content, or raise InvalidInput with every problem."""
+        if not isinstance(data, dict):
+            raise InvalidInput.one(f"{where or 'adverse event'}: must be a mapping of fields")
+        try:
+            event = cls.model_validate(data)
+        except ValidationError as error:
+            raise _problems(error, where, "adverse event") from None
+        seen: set[tuple[str, str]] = set()
+        problems = []
+        for index, lot in enumerate(event.lots):
+            if (lot.product, lot.lot) in seen:
+                problems.append(f"{where}lots[{index}]: lot {lot.lot} is listed twice")
+            seen.add((lot.product, lot.lot))
+        if problems:
+            raise InvalidInput(problems)
+        return event
+
+
+class OutcomeData(BaseModel):
+    """A score on an outcome scale (the outcome file): by an assessor, or patient-reported."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    patient: uuid.UUID
+    session: uuid.UUID | None = None
+    consult: uuid.UUID | None = None
+    scale: OutcomeScale
+    score: Annotated[float, Field(allow_inf_nan=False)]
+    date: Annotated[dt.date, BeforeValidator(_iso_date)]
+    assessor: uuid.UUID | None = None  # a member of staff
+    patient_reported: bool = False
+    notes: Annotated[str | None, Field(max_length=20_000)] = None
+
+    @classmethod
+    def parse(cls, data: object, where: str = "") -> OutcomeData:
+        """Validate an outcome file's content, or raise InvalidInput with every problem."""
+        if not isinstance(data, dict):
+            raise InvalidInput.one(f"{where or 'outcome'}: must be a mapping of fields")
+        try:
+            outcome = cls.model_validate(data)
+        except ValidationError as error:
+            raise _problems(error, where, "outcome") from None
+        problems = []
+        problem = score_problem(outcome.scale, outcome.score)
+        if problem:
+            problems.append(f"{where}score: {problem}")
+        if (outcome.assessor is None) == (not outcome.patient_reported):
+            problems.append(
+                f"{where}assessor: give the assessor (a staff id) or patient_reported: true, "
+                "not both"
+                if outcome.patient_reported
+                else f"{where}assessor: give the assessor (a staff id), or patient_reported: true"
+            )
+        if outcome.session is not None and outcome.consult is not None:
+            problems.append(f"{where}consult: link a session or a consult, not both")
+        if problems:
+            raise InvalidInput(problems)
+        return outcome

@@ -152,7 +152,7 @@ def _practitioner(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -
     return staff
 
 
-def _lot(
+def registered_lot(
     session: Session, context: Context, clinic_id: uuid.UUID, use: ProductUse, where: str
 ) -> ProductLot | None:
     """The lot a product came from, registered on first use; a known lot's expiry stands."""
@@ -226,7 +226,7 @@ def _check(
             raise NotFound.one(f"consult: no consult {data.consult} for this patient")
         plan = json.loads(consult.plan_json)
     lots = [
-        _lot(session, context, clinic_id, use, f"products[{index}]")
+        registered_lot(session, context, clinic_id, use, f"products[{index}]")
         for index, use in enumerate(data.products)
     ]
     known = data.model_copy(

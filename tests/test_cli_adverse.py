@@ -1,0 +1,202 @@
+"""The adverse event and outcome commands: outputs, the report's privacy, exit codes, and
+nothing written on error; on both backends."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
+
+from dermaplan.cli import app
+from dermaplan.records.db import create_records_engine, prepare, transaction
+from dermaplan.records.models import AdverseEvent, Outcome
+from dermaplan.records.repository import ClinicRepository
+from tests.records.database import BACKENDS, fresh_database
+from tests.records.factories import events, make_practitioner
+
+runner = CliRunner()
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(params=BACKENDS)
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    with fresh_database(str(request.param), tmp_path) as url:
+        monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
+        monkeypatch.setenv("DERMAPLAN_ACTOR", "staff:reception")
+        yield url
+
+
+@pytest.fixture
+def engine(database: str) -> Iterator[Engine]:
+    engine = create_records_engine(database)
+    prepare(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def people(engine: Engine) -> tuple[str, str]:
+    """(patient id, practitioner id): the patient added by the CLI, which makes the clinic."""
+    code, out, err = run(
+        "patients", "add", "--family-name", "Moreau", "--given-names", "Claire",
+        "--birth-date", "1988-04-12", "--sex", "female", "--email", "claire@example.org",
+        "--phone", "+33 6 12 34 56 78", "--identifier", "chart=1042",
+    )  # fmt: skip
+    assert code == 0, err
+    found = re.search(UUID, out)
+    assert found is not None
+    with transaction(engine, write=False) as session:
+        [clinic] = ClinicRepository(session).all()
+    return found.group(0), str(make_practitioner(engine, clinic.id))
+
+
+def write(path: Path, data: Any) -> Path:
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def event_file(tmp_path: Path, people: tuple[str, str], **fields: Any) -> Path:
+    patient, reporter = people
+    data = {
+        "patient": patient,
+        "type": "granuloma",
+        "severity": "moderate",
+        "onset": "2026-11-10",
+        "causality": "possible",
+        "treatment": "intralesional hyaluronidase",
+        "outcome": "recovering",
+        "description": "Firm nodule on the left cheek; Mrs Moreau noticed it on day 8.",
+        "reporter": reporter,
+        "lots": [
+            {"product": "ha_skin_booster", "lot": "HB2391", "expiry": "2027-03-31"},
+            {"product": "polynucleotides", "lot": "PN-77", "expiry": "2026-12-31"},
+        ],
+    } | fields
+    return write(tmp_path / "event.yaml", data)
+
+
+def rows(engine: Engine) -> tuple[int, int, int]:
+    """(adverse events, outcomes, audit events) as committed."""
+    with transaction(engine, write=False) as session:
+        return (
+            session.scalar(select(func.count()).select_from(AdverseEvent)) or 0,
+            session.scalar(select(func.count()).select_from(Outcome)) or 0,
+            len(events(engine)),
+        )
+
+
+def test_record_close_and_report_without_identifying_the_patient(
+    engine: Engine, people: tuple[str, str], tmp_path: Path
+) -> None:
+    code, out, err = run("adverse-events", "record", str(event_file(tmp_path, people)))
+    assert (code, err) == (0, "")
+    found = re.fullmatch(f"recorded adverse event ({UUID}) \\(open\\)\n", out)
+    assert found is not None, out
+    event_id = found.group(1)
+    assert run("adverse-events", "close", event_id)[:2] == (
+        0,
+        f"closed adverse event {event_id} (closed)\n",
+    )
+    code, text, err = run("adverse-events", "report", event_id)
+    assert (code, err) == (0, "")
+    code, out, err = run("adverse-events", "report", event_id, "--format", "json")
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert report["patient"] == {"initials": "C.M.", "age_at_onset": 38, "sex": "female"}
+    assert report["status"] == "closed"
+    assert "patient: C.M., age 38, sex female" in text
+    assert "product: ha_skin_booster  lot HB2391  expiry 2027-03-31" in text
+    assert "product: polynucleotides  lot PN-77  expiry 2026-12-31" in text
+    assert "causality (WHO-UMC): possible" in text
+    assert "outcome: recovering" in text
+    for secret in ("Claire", "Moreau", "claire@example", "+33", "12 34", "1042", "1988-04-12"):
+        assert secret.casefold() not in (text + out).casefold(), secret
+    assert [e.action for e in events(engine)][-2:] == [
+        "adverse_event.report",
+        "adverse_event.report",
+    ]
+
+
+def test_a_closed_event_is_followed_up_not_changed(
+    engine: Engine, people: tuple[str, str], tmp_path: Path
+) -> None:
+    code, out, _ = run("adverse-events", "record", str(event_file(tmp_path, people, closed=True)))
+    assert code == 0
+    event_id = re.findall(UUID, out)[0]
+    before = rows(engine)
+    code, out, err = run("adverse-events", "close", event_id)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: adverse event {event_id} is closed and cannot change; record a follow-up instead\n"
+    )
+    assert rows(engine) == before
+    later = event_file(tmp_path, people, outcome="recovered", closed=True)
+    code, out, err = run("adverse-events", "follow-up", event_id, str(later), "--reason", "healed")
+    assert (code, err) == (0, "")
+    assert out.endswith(f"(closed), following {event_id}\n")
+    newer = re.findall(UUID, out)[0]
+    code, out, _ = run("adverse-events", "report", newer, "--format", "json")
+    assert (json.loads(out)["version"], json.loads(out)["follow_up_reason"]) == (2, "healed")
+
+
+def test_a_bad_event_file_exits_2_with_one_line_per_problem_and_nothing_written(
+    engine: Engine, people: tuple[str, str], tmp_path: Path
+) -> None:
+    file = event_file(
+        tmp_path, people, type="rash", severity="severe", causality="likely", onset="yesterday",
+        extra="field",
+    )  # fmt: skip
+    before = rows(engine)
+    code, out, err = run("adverse-events", "record", str(file))
+    assert (code, out) == (2, "")
+    lines = err.splitlines()
+    assert all(line.startswith(f"error: {file}: ") for line in lines)
+    assert [line.split(": ")[2] for line in lines] == ["type", "onset", "causality", "extra"]
+    unknown = event_file(tmp_path, people, patient=str(uuid.uuid4()))
+    code, _, err = run("adverse-events", "record", str(unknown))
+    assert code == 2
+    assert err.startswith("error: patient: no patient")
+    assert run("adverse-events", "report", "not-an-id")[0] == 2
+    assert run("adverse-events", "record", str(tmp_path / "missing.yaml"))[0] == 2
+    assert rows(engine) == before
+
+
+def test_outcomes_record_and_refuse_a_score_out_of_range(
+    engine: Engine, people: tuple[str, str], tmp_path: Path
+) -> None:
+    patient, assessor = people
+    good = {"patient": patient, "scale": "gais", "score": 2, "date": "2026-11-20"}
+    code, out, err = run(
+        "outcomes", "record", str(write(tmp_path / "o.yaml", good | {"assessor": assessor}))
+    )
+    assert (code, err) == (0, "")
+    assert re.fullmatch(f"recorded outcome {UUID}: GAIS 2\n", out), out
+    assert events(engine)[-1].action == "outcome.create"
+    before = rows(engine)
+    bad = write(tmp_path / "bad.yaml", good | {"score": 7, "scale": "cr_smfrs"})
+    code, out, err = run("outcomes", "record", str(bad))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"error: {bad}: score: 7 is outside the CR-SMFRS range 0–4",
+        f"error: {bad}: assessor: give the assessor (a staff id), or patient_reported: true",
+    ]
+    worse = write(tmp_path / "worse.yaml", good | {"scale": "qol", "patient_reported": "maybe"})
+    code, _, err = run("outcomes", "record", str(worse))
+    assert code == 2
+    assert [line.split(": ")[2] for line in err.splitlines()] == ["scale", "patient_reported"]
+    assert rows(engine) == before
