@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -279,6 +280,25 @@ def test_record_sign_and_recall_a_session(database: str, engine: Engine, tmp_pat
         "ha_skin_booster", "1.5 mL", "expires 2027-03-31",
     ]  # fmt: skip
     assert run("recall", "NOPE") == (0, "", "no session used lot 'NOPE'\n")
+
+
+def test_a_session_and_the_patient_timeline_are_shown(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    patient, practitioner = clinic_with_patient(engine)
+    _, out, _ = run("sessions", "record", str(session_file(tmp_path, patient, practitioner)))
+    session_id = out.split()[2]
+    code, out, _ = run("sessions", "show", session_id)
+    assert code == 0
+    [version] = json.loads(out)
+    assert (version["id"], version["status"]) == (session_id, "draft")
+    code, out, _ = run("patients", "timeline", patient)
+    assert code == 0
+    first, entry = out.splitlines()
+    assert "Moreau" in first
+    assert session_id in entry
+    assert "ha_skin_booster lot HB2391" in entry
+    assert run("sessions", "show", "not-a-uuid")[0] == 2
 
 
 def test_an_unsafe_session_is_refused_unless_overridden(

@@ -321,6 +321,38 @@ def patients_show(
         typer.echo(_text(document))
 
 
+@patients_app.command("timeline")
+def patients_timeline(patient: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Everything recorded for a patient, in date order; the reading is audited."""
+    patient_id = _patient_id(patient)
+
+    def timeline(session: Session, context: Context) -> list[str]:
+        from dermaplan.records.models import Consult
+        from dermaplan.records.sessions import patient_timeline
+
+        record = patient_timeline(session, context, _clinic(session, context).id, patient_id)
+        lines = [_line(record.patient)]
+        for entry in record.entries:
+            if isinstance(entry, Consult):
+                lines.append(
+                    f"{entry.consult_date}  consult  {entry.status.value:<11} {entry.id} "
+                    f"(knowledge {entry.knowledge_version})"
+                )
+                continue
+            products = ", ".join(
+                f"{p.product}" + (f" lot {p.lot.lot_number}" if p.lot else "")
+                for p in entry.products
+            )
+            lines.append(
+                f"{entry.performed_at.date()}  session  {entry.status.value:<11} {entry.id} "
+                f"{entry.modality.value} on {', '.join(entry.areas)}"
+                + (f"; {products}" if products else "")
+            )
+        return lines
+
+    typer.echo("\n".join(_unit_of_work(timeline)))
+
+
 def _document(patient: Patient) -> dict[str, Any]:
     def iso(value: Any) -> str | None:
         return value.isoformat() if value is not None else None
@@ -450,6 +482,21 @@ def sessions_record(
     typer.echo(f"recorded session {session_id} (draft)")
     for item in missing:
         typer.echo(f"to complete before signing: {item}", err=True)
+
+
+@sessions_app.command("show")
+def sessions_show(session_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Every version of a session, oldest first, as JSON; the reading is audited."""
+    wanted = _uuid(session_id, "session")
+
+    def show(session: Session, context: Context) -> list[dict[str, Any]]:
+        from dermaplan.records.audit import canonical_json
+        from dermaplan.records.sessions import session_history, session_state
+
+        versions = session_history(session, context, _clinic(session, context).id, wanted)
+        return [json.loads(canonical_json(session_state(v))) for v in versions]
+
+    typer.echo(json.dumps(_unit_of_work(show), indent=2, ensure_ascii=False))
 
 
 @sessions_app.command("sign")
