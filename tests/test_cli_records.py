@@ -22,6 +22,7 @@ from dermaplan.records.repository import ClinicRepository
 from tests.conftest import EXAMPLES
 from tests.records.database import BACKENDS, fresh_database, tampering
 from tests.records.factories import (
+    add_consent,
     counts,
     events,
     make_practitioner,
@@ -206,10 +207,10 @@ def test_audit_verify_reports_the_first_broken_link(database: str, engine: Engin
 def test_db_upgrade_creates_then_reports_the_revision(database: str) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0003\n", out)
+    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0005\n", out)
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert out.endswith("is at schema revision 0003\n")
+    assert out.endswith("is at schema revision 0005\n")
 
 
 def test_unusable_databases_exit_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -247,6 +248,7 @@ def clinic_with_patient(engine: Engine) -> tuple[str, str]:
     patient = add("--family-name", "Moreau", "--given-names", "Claire", "--no-known-allergies")
     with transaction(engine, write=False) as session:
         [clinic] = ClinicRepository(session).all()
+    add_consent(engine, clinic.id, uuid.UUID(patient))
     return patient, str(make_practitioner(engine, clinic.id))
 
 

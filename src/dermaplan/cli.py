@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from dermaplan.cli_clinical_events import adverse_app, outcomes_app
+from dermaplan.cli_consents import consents_app
 from dermaplan.cli_demo import demo_app
 from dermaplan.cli_records import (
     audit_app,
@@ -44,6 +45,7 @@ app.command()(recall)
 app.add_typer(demo_app, name="demo")
 app.add_typer(adverse_app, name="adverse-events")
 app.add_typer(outcomes_app, name="outcomes")
+app.add_typer(consents_app, name="consents")
 app.command()(backup)
 app.command()(restore)
 

@@ -461,6 +461,7 @@ def sessions_record(
 ) -> None:
     """Record a treatment session as a draft, checked against safety first."""
     from dermaplan.cli import load, read_document
+    from dermaplan.records.consents import consented_kinds
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.safety import missing_items
     from dermaplan.records.schemas import SessionData
@@ -476,7 +477,9 @@ def sessions_record(
 
         clinic = _clinic(session, context)
         stored = record_session(session, context, clinic.id, data, kb, override_reason=override)
-        return str(stored.id), missing_items(session_data(stored), kb, stored.patient.allergies)
+        consents = consented_kinds(session, clinic.id, stored.patient_id, stored.performed_at)
+        missing = missing_items(session_data(stored), kb, stored.patient.allergies, consents)
+        return str(stored.id), missing
 
     session_id, missing = _unit_of_work(record)
     typer.echo(f"recorded session {session_id} (draft)")

@@ -121,3 +121,36 @@ def session_counts(engine: Engine) -> tuple[int, int]:
             session.scalar(select(func.count()).select_from(TreatmentSession)) or 0,
             session.scalar(select(func.count()).select_from(AuditEvent)) or 0,
         )
+
+
+def add_consent(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    kind: str = "treatment_microneedling",
+    signed_at: dt.datetime = NOW - dt.timedelta(days=1),
+    **fields: Any,
+) -> uuid.UUID:
+    """A signed consent of this kind (publishing a template version for it)."""
+    from dermaplan.records import consents
+    from dermaplan.records.models import ConsentKind
+    from dermaplan.records.schemas import ConsentData
+
+    with transaction(engine) as session:
+        early = context(now=signed_at - dt.timedelta(days=1))
+        template = consents.publish_template(
+            session, early, clinic_id, ConsentKind(kind), f"I consent to {kind}."
+        )
+        data = ConsentData.parse(
+            {
+                "patient": str(patient_id),
+                "template": str(template.id),
+                "opened_at": (signed_at - dt.timedelta(minutes=10)).isoformat(),
+                "signed_at": signed_at.isoformat(),
+                "signer": "Claire Moreau",
+                "signature": "C. Moreau",
+            }
+            | fields
+        )
+        now = max(NOW, signed_at + dt.timedelta(minutes=1))
+        return consents.record_consent(session, context(now=now), clinic_id, data).id

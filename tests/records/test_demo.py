@@ -17,6 +17,7 @@ from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.models import (
     AuditEvent,
+    Consent,
     Consult,
     Patient,
     ProductLot,
@@ -48,6 +49,13 @@ def contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         ),
         "products": select(SessionProduct.product, SessionProduct.volumes_ml),
         "lots": select(ProductLot.lot_number, ProductLot.expiry_date),
+        "consents": select(
+            Consent.kind,
+            Consent.status,
+            Consent.signed_at,
+            Consent.signer_name,
+            Consent.signature_text,
+        ),
     }
     with transaction(engine, write=False) as session:
         return {
@@ -68,7 +76,7 @@ def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
 ) -> None:
     seeded = demo.seed(engine, context(), clinic(kb))
     assert (seeded.staff, seeded.patients, seeded.sessions) == (len(clinic(kb).staff), 12, 30)
-    assert min(seeded.consults, seeded.products, seeded.lots) > 0
+    assert min(seeded.consults, seeded.products, seeded.lots, seeded.consents) > 0
     with transaction(engine, write=False) as session:
         assert verify_chain(session) is None
         # Safe and complete: signed without a reason, all but the last two days' drafts.

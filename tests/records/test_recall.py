@@ -13,6 +13,7 @@ from dermaplan.records import sessions
 from dermaplan.records.db import transaction
 from dermaplan.records.repository import LotRepository
 from tests.records.factories import (
+    add_consent,
     add_patient,
     context,
     events,
@@ -83,6 +84,7 @@ def test_an_amended_session_leaves_the_recall_of_the_lot_it_no_longer_names(
 ) -> None:
     practitioner = make_practitioner(engine, clinic_id)
     patient = add_patient(engine, clinic_id, allergies=[])
+    add_consent(engine, clinic_id, patient, "treatment_mesotherapy")
     original = give(engine, kb, clinic_id, patient, practitioner, ("ha_skin_booster", "WRONG"))
     products = [{"product": "ha_skin_booster", "lot": "RIGHT", "expiry": "2027-06-30"}]
     data = session_data(

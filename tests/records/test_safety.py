@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from dermaplan.knowledge import KnowledgeBase, load_knowledge
 from dermaplan.records.errors import InvalidInput
+from dermaplan.records.models import ConsentKind
 from dermaplan.records.safety import allergen_hits, missing_items, safety_refusals
 from dermaplan.records.schemas import SessionData
 from tests.records.factories import session_fields
@@ -21,6 +22,9 @@ PATIENT, PRACTITIONER = uuid.uuid4(), uuid.uuid4()
 CONTRAINDICATED = {"decisions": [{"modality": "microneedling", "decision": "contraindicated"}]}
 
 
+ALL_CONSENTS = frozenset(ConsentKind)
+
+
 def data(kb: KnowledgeBase, **fields: Any) -> SessionData:
     return SessionData.parse(session_fields(PATIENT, PRACTITIONER, **fields), kb)
 
@@ -28,7 +32,7 @@ def data(kb: KnowledgeBase, **fields: Any) -> SessionData:
 def test_a_safe_complete_session_has_no_findings(kb: KnowledgeBase) -> None:
     session = data(kb)
     assert safety_refusals(session, kb, [], None) == []
-    assert missing_items(session, kb, []) == []
+    assert missing_items(session, kb, [], ALL_CONSENTS) == []
 
 
 def test_each_refusal_names_its_field(kb: KnowledgeBase) -> None:
@@ -72,7 +76,7 @@ def test_what_cannot_be_checked_is_listed_as_missing(kb: KnowledgeBase) -> None:
         injection_points=[],
         products=[{"product": "home-made serum", "lot": "S1", "expiry": "2027-01-01"}],
     )
-    assert missing_items(session, kb, None) == [
+    assert missing_items(session, kb, None, ALL_CONSENTS) == [
         "products[0]: home-made serum is not in the formulary, so its ingredients were not "
         "checked against allergies",
         "the patient's allergies (never asked): products were not checked",
@@ -121,8 +125,8 @@ def test_the_checks_never_crash_and_always_name_a_field(
         session = SessionData.parse(raw, KB)
     except InvalidInput:  # refused input is another test's subject
         return
-    fields = ("depths_mm.", "products[", "modality:", "the patient's")
+    fields = ("depths_mm.", "products[", "modality:", "the patient's", "no valid signed consent")
     for refusal in safety_refusals(session, KB, allergies, plan):
         assert refusal.message.startswith(fields)
-    for item in missing_items(session, KB, allergies):
+    for item in missing_items(session, KB, allergies, ()):
         assert item.startswith(fields)

@@ -27,6 +27,7 @@ from dermaplan.records.models import ProductLot, SessionStatus, TreatmentSession
 from dermaplan.records.schemas import ConsultDocument
 from tests.conftest import healthy
 from tests.records.factories import (
+    add_consent,
     add_patient,
     context,
     events,
@@ -43,7 +44,9 @@ def practitioner_id(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
 
 @pytest.fixture
 def patient_id(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
-    return add_patient(engine, clinic_id, allergies=[])
+    patient_id = add_patient(engine, clinic_id, allergies=[])
+    add_consent(engine, clinic_id, patient_id)
+    return patient_id
 
 
 def record(
@@ -280,7 +283,7 @@ def test_an_amendment_replaces_a_signed_session_and_keeps_its_history(
 def test_signing_with_something_missing_needs_a_reason_which_is_recorded(
     engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, practitioner_id: uuid.UUID,
 ) -> None:  # fmt: skip
-    patient_id = add_patient(engine, clinic_id)  # allergies never asked
+    patient_id = add_patient(engine, clinic_id)  # allergies never asked, no consent
     session_id = record(
         engine, clinic_id, kb, patient_id, practitioner_id,
         depths_mm={"cheeks": 1.5}, products=[{"product": "ha_skin_booster"}],
@@ -288,6 +291,7 @@ def test_signing_with_something_missing_needs_a_reason_which_is_recorded(
     with pytest.raises(IncompleteRecord) as raised:
         sign(engine, clinic_id, kb, session_id)
     assert raised.value.problems == [
+        "missing: no valid signed consent for microneedling",
         "missing: products[0]: the lot number of ha_skin_booster",
         "missing: products[0]: the expiry date of ha_skin_booster",
         "missing: the patient's allergies (never asked): products were not checked",
@@ -296,7 +300,7 @@ def test_signing_with_something_missing_needs_a_reason_which_is_recorded(
     signed = sign(engine, clinic_id, kb, session_id, reason="box discarded by the assistant")
     assert signed.incomplete_reason == "box discarded by the assistant"
     assert signed.missing_at_signing is not None
-    assert len(signed.missing_at_signing) == 4
+    assert len(signed.missing_at_signing) == 5
 
 
 def test_a_complete_session_is_signed_without_a_reason(

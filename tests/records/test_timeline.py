@@ -14,6 +14,7 @@ from dermaplan.records.db import transaction
 from dermaplan.records.errors import NotFound
 from dermaplan.records.models import Consult, SessionStatus, TreatmentSession
 from tests.records.factories import (
+    add_consent,
     add_patient,
     context,
     document,
@@ -30,6 +31,7 @@ def test_the_timeline_lists_consults_and_sessions_in_date_order(
     practitioner = make_practitioner(engine, clinic_id)
     patient = add_patient(engine, clinic_id, allergies=[])
     other = add_patient(engine, clinic_id, family_name="Ravel", given_names="Maurice")
+    add_consent(engine, clinic_id, patient)
     with transaction(engine) as session:
         later = sessions.record_session(
             session, context(), clinic_id,

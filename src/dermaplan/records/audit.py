@@ -67,6 +67,11 @@ class AuditAction(StrEnum):
     ADVERSE_EVENT_REPORT = "adverse_event.report"
     OUTCOME_CREATE = "outcome.create"
     OUTCOME_READ = "outcome.read"
+    CONSENT_TEMPLATE_CREATE = "consent_template.create"
+    CONSENT_CREATE = "consent.create"
+    CONSENT_WITHDRAW = "consent.withdraw"
+    PHOTO_CREATE = "photo.create"
+    PHOTO_LIST = "photo.list"
 
 
 def _plain(value: Any) -> Any:

@@ -33,12 +33,14 @@ from dermaplan.clinical.consult import consult
 from dermaplan.clinical.plan import Decision
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
-from dermaplan.records import service, sessions
+from dermaplan.records import consents, service, sessions
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.db import transaction
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.models import (
+    Consent,
+    ConsentStatus,
     Consult,
     ConsultStatus,
     Patient,
@@ -49,15 +51,20 @@ from dermaplan.records.models import (
     TreatmentSession,
 )
 from dermaplan.records.names import search_key
-from dermaplan.records.safety import NEEDLED, allergen_hits
-from dermaplan.records.schemas import ConsultDocument, PatientData, SessionData
+from dermaplan.records.safety import NEEDLED, TREATMENT_CONSENT, allergen_hits
+from dermaplan.records.schemas import ConsentData, ConsultDocument, PatientData, SessionData
 
 CLINIC_NAME = "Clinique des Tilleuls (demo)"
 YEARS_OF_RECORDS = 5
 SESSION_INTERVAL_DAYS = (21, 42)
 UNSIGNED_DAYS = 2  # sessions of the last two days are still drafts, as in a real clinic
 USES_PER_LOT = 100  # a lot's planned uses (at most 180 days of them)
-BATCH = 2_000  # patients per executemany batch
+BATCH = 2_000
+CONSENT_TEXT = {
+    modality: f"I have been told what {modality.value} treatment involves, its risks and "
+    "its alternatives, and I consent to it. (Demo consent text.)"
+    for modality in Modality
+}  # patients per executemany batch
 SESSIONS_PER_PATIENT = 3  # in a demo, on average; the benchmark asks for 10
 DEMO_CONSULT_SHARE = 0.25  # patients with a stored consult in a demo
 # At benchmark sizes, fewer: a plan is about 40 kB of JSON, kept exactly as written.
@@ -160,6 +167,7 @@ class DemoCounts:
     sessions: int
     products: int  # product lines given in sessions
     lots: int
+    consents: int = 0  # signed treatment consents
 
 
 def _initials(product: str) -> str:
@@ -385,6 +393,32 @@ def _clinic_and_staff(
     return clinic_id, staff
 
 
+def _consent_templates(
+    session: Session, context: Context, clinic_id: uuid.UUID
+) -> dict[Modality, uuid.UUID]:
+    """One treatment consent text per modality, published before the first record."""
+    published = Context(
+        context.actor, context.now - dt.timedelta(days=366 * (YEARS_OF_RECORDS + 1))
+    )
+    return {
+        modality: consents.publish_template(
+            session, published, clinic_id, TREATMENT_CONSENT[modality], CONSENT_TEXT[modality]
+        ).id
+        for modality in Modality
+    }
+
+
+def _consent_fields(demo: DemoPatient) -> list[tuple[Modality, dt.datetime]]:
+    """The consents a patient signs: one per modality treated, the day before the first."""
+    first: dict[Modality, dt.datetime] = {}
+    for visit in demo.sessions:
+        modality = Modality(visit.fields["modality"])
+        performed = visit.fields["performed_at"]
+        if modality not in first or performed < first[modality]:
+            first[modality] = performed
+    return [(modality, when - dt.timedelta(days=1)) for modality, when in sorted(first.items())]
+
+
 def seed(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCounts:
     """Store the clinic through the record services (every rule, every audit event), in one
     transaction."""
@@ -394,6 +428,8 @@ def seed(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCounts:
     with transaction(engine) as session:
         _refuse_if_not_empty(session)
         clinic_id, staff = _clinic_and_staff(session, context, clinic)
+        templates = _consent_templates(session, context, clinic_id)
+        signed_consents = 0
         for demo in clinic.patients():
             data = PatientData.parse(demo.data)
             patient_id = service.create_patient(session, context, clinic_id, data).id
@@ -406,6 +442,21 @@ def seed(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCounts:
                 service.approve_consult(session, context, clinic_id, stored.id, staff[0])
                 consult_id = stored.id if demo.follows_consult else None
                 consults += 1
+            for modality, signed_at in _consent_fields(demo):
+                consents.record_consent(
+                    session,
+                    context,
+                    clinic_id,
+                    ConsentData(
+                        patient=patient_id,
+                        template=templates[modality],
+                        opened_at=signed_at - dt.timedelta(minutes=15),
+                        signed_at=signed_at,
+                        signer=f"{data.given_names} {data.family_name}".strip(),
+                        signature=data.family_name,
+                    ),
+                )
+                signed_consents += 1
             for visit in demo.sessions:
                 fields = visit.fields | {
                     "patient": patient_id,
@@ -420,7 +471,7 @@ def seed(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCounts:
                 records += 1
                 products += len(visit.fields["products"])
         lots = session.scalar(select(func.count()).select_from(ProductLot)) or 0
-    return DemoCounts(len(staff), patients, consults, records, products, lots)
+    return DemoCounts(len(staff), patients, consults, records, products, lots, signed_consents)
 
 
 class _Ids:
@@ -447,15 +498,17 @@ def bulk_load(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCount
     now = context.now
     cutoff = now - dt.timedelta(days=UNSIGNED_DAYS)
     lot_ids: dict[tuple[str, str], uuid.UUID] = {}
-    counts = dict.fromkeys(("patients", "consults", "sessions", "products", "lots"), 0)
+    counts = dict.fromkeys(("patients", "consults", "sessions", "products", "lots", "consents"), 0)
     with transaction(engine) as session:
         _refuse_if_not_empty(session)
         clinic_id, staff = _clinic_and_staff(session, context, clinic)
+        templates = _consent_templates(session, context, clinic_id)
         connection = session.connection()
         demos = clinic.patients()
         while batch := list(itertools.islice(demos, BATCH)):
             rows: dict[str, list[dict[str, Any]]] = {
-                "patient": [], "consult": [], "lot": [], "session": [], "product": []
+                "patient": [], "consult": [], "lot": [], "session": [], "product": [],
+                "consent": [],
             }  # fmt: skip
             first_session: uuid.UUID | None = None
             for demo in batch:
@@ -471,6 +524,23 @@ def bulk_load(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCount
                         "updated_at": now,
                     }
                 )
+                for modality, signed_at in _consent_fields(demo):
+                    rows["consent"].append(
+                        {
+                            "id": ids(),
+                            "patient_id": patient_id,
+                            "template_id": templates[modality],
+                            "kind": TREATMENT_CONSENT[modality],
+                            "status": ConsentStatus.SIGNED,
+                            "opened_at": signed_at - dt.timedelta(minutes=15),
+                            "signed_at": signed_at,
+                            "signer_name": f"{data['given_names']} {data['family_name']}".strip(),
+                            "signature_text": data["family_name"],
+                            "created_by": context.actor,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
                 consult_id = None
                 if demo.consult is not None:
                     consult_id = ids()
@@ -540,6 +610,7 @@ def bulk_load(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCount
                 ("lot", ProductLot),
                 ("session", TreatmentSession),
                 ("product", SessionProduct),
+                ("consent", Consent),
             ):
                 if rows[name]:
                     connection.execute(insert(model), rows[name])
@@ -563,6 +634,7 @@ def bulk_load(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCount
             counts["lots"] += len(rows["lot"])
             counts["sessions"] += len(rows["session"])
             counts["products"] += len(rows["product"])
+            counts["consents"] += len(rows["consent"])
         result = DemoCounts(staff=len(staff), **counts)
         record_event(
             session,

@@ -26,7 +26,9 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -430,6 +432,135 @@ class Outcome(Timestamped, Base):
     assessor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id"))
     patient_reported: Mapped[bool] = mapped_column(Boolean)
     notes: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+# -- consents (revision 0004) -----------------------------------------------------------
+
+
+class ConsentKind(StrEnum):
+    TREATMENT_MESOTHERAPY = "treatment_mesotherapy"
+    TREATMENT_MICRONEEDLING = "treatment_microneedling"
+    TREATMENT_COMBINED = "treatment_combined"
+    PHOTO = "photo"
+
+
+class PhotoScope(StrEnum):
+    CLINICAL_RECORD = "clinical_record"
+    TEACHING = "teaching"
+    MARKETING = "marketing"
+
+
+class ConsentStatus(StrEnum):
+    OPENED = "opened"  # shown, not yet signed (not counted by any check)
+    SIGNED = "signed"  # frozen; only withdrawals are added to it
+
+
+class ConsentTemplate(Base):
+    """One published version of a consent text; never changed, a new version is a new row."""
+
+    __tablename__ = "consent_template"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "kind", "version"),
+        UniqueConstraint("id", "kind"),  # the target of consent's (template_id, kind) key
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"))
+    kind: Mapped[ConsentKind] = mapped_column(_enum(ConsentKind, "kind", 30))
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the UTF-8 text
+    published_at: Mapped[dt.datetime]
+    published_by: Mapped[str] = mapped_column(String(200))
+
+
+class Consent(Timestamped, Base):
+    """A consent a patient was shown (the exact template version) and signed."""
+
+    __tablename__ = "consent"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["template_id", "kind"], ["consent_template.id", "consent_template.kind"]
+        ),
+        CheckConstraint(
+            "status <> 'signed' OR (signed_at IS NOT NULL AND signer_name IS NOT NULL"
+            " AND ((signature_text IS NOT NULL AND signature_image IS NULL"
+            " AND signature_media_type IS NULL) OR (signature_text IS NULL"
+            " AND signature_image IS NOT NULL AND signature_media_type IS NOT NULL)))",
+            name="signed_has_signature",
+        ),
+        CheckConstraint("(kind = 'photo') = (photo_scopes IS NOT NULL)", name="photo_has_scopes"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id"), index=True)
+    template_id: Mapped[uuid.UUID]
+    kind: Mapped[ConsentKind] = mapped_column(_enum(ConsentKind, "kind", 30))
+    status: Mapped[ConsentStatus] = mapped_column(_enum(ConsentStatus, "status"))
+    opened_at: Mapped[dt.datetime]
+    signed_at: Mapped[dt.datetime | None]
+    signer_name: Mapped[str | None] = mapped_column(String(200))
+    signature_text: Mapped[str | None] = mapped_column(String(200))  # a typed signature
+    signature_image: Mapped[bytes | None] = mapped_column(LargeBinary)  # a drawn one
+    signature_media_type: Mapped[str | None] = mapped_column(String(50))
+    # Photo consent only: scope → granted, for every PhotoScope.
+    photo_scopes: Mapped[dict[str, bool] | None] = mapped_column(OptionalJSONDocument)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    patient: Mapped[Patient] = relationship(lazy="raise")
+    template: Mapped[ConsentTemplate] = relationship(lazy="raise", viewonly=True)
+    withdrawals: Mapped[list[ConsentWithdrawal]] = relationship(
+        lazy="raise", order_by="ConsentWithdrawal.withdrawn_at", viewonly=True
+    )
+
+
+class ConsentWithdrawal(Base):
+    """A withdrawal of a whole consent (scope 'all') or of one photo scope; append-only."""
+
+    __tablename__ = "consent_withdrawal"
+
+    consent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consent.id"), primary_key=True)
+    scope: Mapped[str] = mapped_column(
+        Enum(
+            "all",
+            *(scope.value for scope in PhotoScope),
+            name="scope",
+            native_enum=False,
+            create_constraint=True,
+            length=20,
+        ),
+        primary_key=True,
+    )
+    withdrawn_at: Mapped[dt.datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    withdrawn_by: Mapped[str] = mapped_column(String(200))
+
+
+# -- photos (revision 0005) -------------------------------------------------------------
+
+
+class Photo(Timestamped, Base):
+    """A clinical photo's metadata; the file itself is in a storage backend
+    (records.photos), EXIF and GPS stripped on intake. Never changed once stored."""
+
+    __tablename__ = "photo"
+    __table_args__ = (
+        CheckConstraint("media_type IN ('image/jpeg', 'image/png')", name="media_type"),
+        CheckConstraint("size_bytes > 0", name="size_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id"), index=True)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("treatment_session.id"))
+    area: Mapped[str] = mapped_column(String(100))
+    angle: Mapped[str] = mapped_column(String(50))
+    taken_at: Mapped[dt.datetime]
+    media_type: Mapped[str] = mapped_column(String(50))
+    sha256: Mapped[str] = mapped_column(String(64))  # of the stored (stripped) file
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(200))
 
 

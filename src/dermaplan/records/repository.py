@@ -10,16 +10,22 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import TypeAlias
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from dermaplan.records.models import (
     AdverseEvent,
     AuditEvent,
     Clinic,
+    Consent,
+    ConsentKind,
+    ConsentStatus,
+    ConsentTemplate,
+    ConsentWithdrawal,
     Consult,
     Outcome,
     Patient,
+    Photo,
     ProductLot,
     SessionProduct,
     SessionStatus,
@@ -281,6 +287,116 @@ class OutcomeRepository:
 
     def add(self, outcome: Outcome) -> None:
         self.session.add(outcome)
+        self.session.flush()
+
+
+class ConsentTemplateRepository:
+    def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
+        self.session = session
+        self.clinic_id = clinic_id
+
+    def get(self, template_id: uuid.UUID) -> ConsentTemplate | None:
+        return self.session.scalar(
+            select(ConsentTemplate).where(
+                ConsentTemplate.id == template_id, ConsentTemplate.clinic_id == self.clinic_id
+            )
+        )
+
+    def latest_version(self, kind: ConsentKind) -> int:
+        return (
+            self.session.scalar(
+                select(func.max(ConsentTemplate.version)).where(
+                    ConsentTemplate.clinic_id == self.clinic_id, ConsentTemplate.kind == kind
+                )
+            )
+            or 0
+        )
+
+    def add(self, template: ConsentTemplate) -> None:
+        self.session.add(template)
+        self.session.flush()
+
+
+class ConsentRepository:
+    def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
+        self.session = session
+        self.clinic_id = clinic_id
+
+    def get(self, consent_id: uuid.UUID) -> Consent | None:
+        """A consent of one of this clinic's patients, with its template and withdrawals."""
+        return self.session.scalar(
+            select(Consent)
+            .join(Consent.patient)
+            .where(Consent.id == consent_id, Patient.clinic_id == self.clinic_id)
+            .options(
+                selectinload(Consent.patient),
+                selectinload(Consent.template),
+                selectinload(Consent.withdrawals),
+            )
+            .execution_options(populate_existing=True)
+        )
+
+    def valid_kinds(self, patient_id: uuid.UUID, at: dt.datetime) -> set[ConsentKind]:
+        """The kinds of consent the patient had signed by `at`'s day and not withdrawn
+        (as a whole) by `at`; the patient is the caller's, already checked."""
+        withdrawn = (
+            select(ConsentWithdrawal.consent_id)
+            .where(
+                ConsentWithdrawal.consent_id == Consent.id,
+                ConsentWithdrawal.scope == "all",
+                ConsentWithdrawal.withdrawn_at <= at,
+            )
+            .exists()
+        )
+        rows = self.session.execute(
+            select(Consent.kind, Consent.signed_at).where(
+                Consent.patient_id == patient_id,
+                Consent.status == ConsentStatus.SIGNED,
+                ~withdrawn,
+            )
+        )
+        day = at.astimezone(dt.UTC).date()
+        return {
+            kind
+            for kind, signed_at in rows
+            if signed_at is not None and signed_at.astimezone(dt.UTC).date() <= day
+        }
+
+    def add(self, consent: Consent) -> None:
+        self.session.add(consent)
+        self.session.flush()
+
+    def of_patient(self, patient_id: uuid.UUID, kind: ConsentKind) -> Sequence[Consent]:
+        """A patient's signed consents of one kind, with their withdrawals, oldest first."""
+        return self.session.scalars(
+            select(Consent)
+            .where(
+                Consent.patient_id == patient_id,
+                Consent.kind == kind,
+                Consent.status == ConsentStatus.SIGNED,
+            )
+            .options(selectinload(Consent.withdrawals))
+            .order_by(Consent.signed_at, Consent.id)
+        ).all()
+
+    def add_withdrawal(self, withdrawal: ConsentWithdrawal) -> None:
+        self.session.add(withdrawal)
+        self.session.flush()
+
+
+class PhotoRepository:
+    def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
+        self.session = session
+        self.clinic_id = clinic_id
+
+    def of_patient(self, patient_id: uuid.UUID) -> Sequence[Photo]:
+        """A patient's photos, oldest first; the patient is the caller's, already checked."""
+        return self.session.scalars(
+            select(Photo).where(Photo.patient_id == patient_id).order_by(Photo.taken_at, Photo.id)
+        ).all()
+
+    def add(self, photo: Photo) -> None:
+        self.session.add(photo)
         self.session.flush()
 
 

@@ -7,14 +7,20 @@ is the "today" an expiry is compared with. Each item names the field it is about
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
+from dermaplan.records.models import ConsentKind
 from dermaplan.records.schemas import SessionData
 
+TREATMENT_CONSENT = {
+    Modality.MESOTHERAPY: ConsentKind.TREATMENT_MESOTHERAPY,
+    Modality.MICRONEEDLING: ConsentKind.TREATMENT_MICRONEEDLING,
+    Modality.COMBINED: ConsentKind.TREATMENT_COMBINED,
+}
 NEEDLED = frozenset({Modality.MICRONEEDLING, Modality.COMBINED})
 
 
@@ -24,6 +30,17 @@ class Refusal:
 
     code: str  # depth_limit | expired_product | allergen | contraindicated_modality
     message: str
+
+
+def consent_covers(modality: Modality, kinds: Collection[ConsentKind]) -> bool:
+    """Whether valid consents of these kinds cover a session of this modality: combined
+    needs a combined consent, or both a mesotherapy and a microneedling one."""
+    if TREATMENT_CONSENT[modality] in kinds:
+        return True
+    return modality is Modality.COMBINED and {
+        ConsentKind.TREATMENT_MESOTHERAPY,
+        ConsentKind.TREATMENT_MICRONEEDLING,
+    } <= set(kinds)
 
 
 def _allergen_terms(knowledge: KnowledgeBase) -> dict[str, set[str]]:
@@ -115,10 +132,16 @@ def safety_refusals(
 
 
 def missing_items(
-    session: SessionData, knowledge: KnowledgeBase, allergies: Sequence[str] | None
+    session: SessionData,
+    knowledge: KnowledgeBase,
+    allergies: Sequence[str] | None,
+    consents: Collection[ConsentKind],
 ) -> list[str]:
-    """What the record lacks before it can be signed without a reason."""
+    """What the record lacks before it can be signed without a reason; `consents` are the
+    kinds of consent valid at the session (records.consents.consented_kinds)."""
     missing = []
+    if not consent_covers(session.modality, consents):
+        missing.append(f"no valid signed consent for {session.modality.value}")
     for index, use in enumerate(session.products):
         if use.lot is None:
             missing.append(f"products[{index}]: the lot number of {use.product}")

@@ -31,6 +31,7 @@ from dermaplan.records.models import (
     Causality,
     EventOutcome,
     OutcomeScale,
+    PhotoScope,
     Severity,
 )
 from dermaplan.records.names import search_key
@@ -391,3 +392,28 @@ class OutcomeData(BaseModel):
         if problems:
             raise InvalidInput(problems)
         return outcome
+
+
+class ConsentData(BaseModel):
+    """A consent the patient signed (the consent file): the exact template version shown."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    patient: uuid.UUID
+    template: uuid.UUID  # the template version id
+    opened_at: dt.datetime
+    signed_at: dt.datetime | None = None
+    signer: Annotated[str, Field(max_length=200)] | None = None
+    signature: Annotated[str, Field(max_length=200)] | None = None  # a typed signature
+    signature_png: str | None = None  # or a drawn one: base64 PNG data
+    scopes: dict[PhotoScope, bool] | None = None  # photo consent: every scope, yes or no
+
+    @classmethod
+    def parse(cls, data: object, where: str = "") -> ConsentData:
+        """Validate a consent file's content, or raise InvalidInput with every problem."""
+        if not isinstance(data, dict):
+            raise InvalidInput.one(f"{where or 'consent'}: must be a mapping of fields")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise _problems(error, where, "consent") from None

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.consents import consented_kinds
 from dermaplan.records.context import Context
 from dermaplan.records.errors import (
     ImmutableRecord,
@@ -432,7 +433,8 @@ def sign_session(
     if record.status is not SessionStatus.DRAFT:
         raise _frozen(record)
     signer = _practitioner(session, clinic_id, signer_id or record.practitioner_id)
-    missing = missing_items(session_data(record), knowledge, record.patient.allergies)
+    consents = consented_kinds(session, clinic_id, record.patient_id, record.performed_at)
+    missing = missing_items(session_data(record), knowledge, record.patient.allergies, consents)
     written = reason.strip() if reason else None
     if missing and not written:
         raise IncompleteRecord([f"missing: {item}" for item in missing])

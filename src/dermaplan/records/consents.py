@@ -1,0 +1,270 @@
+"""Consents: versioned template texts, the consents patients sign, and their withdrawal.
+
+A template version is published once and never changes (a new text is a new version). A
+consent records the exact version shown, when it was opened and signed, by whom, and the
+signature (typed, or a drawn PNG); photo consent says yes or no to every scope. A signed
+consent never changes: a withdrawal (of the whole consent, or of one photo scope) is a row
+added to it. Services never commit (see records.service).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.context import Context
+from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound
+from dermaplan.records.models import (
+    Consent,
+    ConsentKind,
+    ConsentStatus,
+    ConsentTemplate,
+    ConsentWithdrawal,
+    PhotoScope,
+    new_id,
+)
+from dermaplan.records.repository import (
+    ConsentRepository,
+    ConsentTemplateRepository,
+    PatientRepository,
+)
+from dermaplan.records.schemas import ConsentData
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_TEMPLATE_CHARS = 200_000
+ALL = "all"
+
+
+def template_state(record: ConsentTemplate) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "clinic_id": record.clinic_id,
+        "kind": record.kind,
+        "version": record.version,
+        "content_hash": record.content_hash,
+        "published_at": record.published_at,
+        "published_by": record.published_by,
+    }
+
+
+def consent_state(record: Consent, withdrawals: Collection[ConsentWithdrawal]) -> dict[str, Any]:
+    """Everything a consent says, withdrawals included, for the audit digests."""
+    image = record.signature_image
+    return {
+        "id": record.id,
+        "patient_id": record.patient_id,
+        "template_id": record.template_id,
+        "kind": record.kind,
+        "status": record.status,
+        "opened_at": record.opened_at,
+        "signed_at": record.signed_at,
+        "signer_name": record.signer_name,
+        "signature_text": record.signature_text,
+        "signature_image_sha256": hashlib.sha256(image).hexdigest() if image else None,
+        "signature_media_type": record.signature_media_type,
+        "photo_scopes": record.photo_scopes,
+        "withdrawals": sorted(
+            [w.scope, w.withdrawn_at.astimezone(dt.UTC).isoformat(), w.reason] for w in withdrawals
+        ),
+    }
+
+
+def publish_template(
+    session: Session, context: Context, clinic_id: uuid.UUID, kind: ConsentKind, text: str
+) -> ConsentTemplate:
+    """Publish the next version of a kind's consent text; published versions never change."""
+    body = text.strip()
+    if not body:
+        raise InvalidInput.one("text: a consent template needs its text")
+    if len(body) > MAX_TEMPLATE_CHARS:
+        raise InvalidInput.one(f"text: longer than {MAX_TEMPLATE_CHARS} characters")
+    templates = ConsentTemplateRepository(session, clinic_id)
+    record = ConsentTemplate(
+        id=new_id(),
+        clinic_id=clinic_id,
+        kind=kind,
+        version=templates.latest_version(kind) + 1,
+        text=body,
+        content_hash=hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        published_at=context.now,
+        published_by=context.actor,
+    )
+    templates.add(record)
+    record_event(
+        session,
+        context,
+        AuditAction.CONSENT_TEMPLATE_CREATE,
+        "consent_template",
+        record.id,
+        after=template_state(record),
+    )
+    return record
+
+
+def _aware(value: dt.datetime, field: str, problems: list[str]) -> bool:
+    if value.tzinfo is None or value.utcoffset() is None:
+        problems.append(f"{field}: {value.isoformat()} has no timezone; give one")
+        return False
+    return True
+
+
+def _signature(data: ConsentData, problems: list[str]) -> tuple[str | None, bytes | None]:
+    if (data.signature is None) == (data.signature_png is None):
+        problems.append("signature: give a typed signature or signature_png, exactly one")
+        return None, None
+    if data.signature is not None:
+        if not data.signature:
+            problems.append("signature: a typed signature cannot be empty")
+        return data.signature, None
+    assert data.signature_png is not None
+    try:
+        image = base64.b64decode(data.signature_png, validate=True)
+    except (binascii.Error, ValueError):
+        problems.append("signature_png: not base64 data")
+        return None, None
+    if not image.startswith(PNG_SIGNATURE):
+        problems.append("signature_png: not a PNG image")
+    return None, image
+
+
+def record_consent(
+    session: Session, context: Context, clinic_id: uuid.UUID, data: ConsentData
+) -> Consent:
+    """Store a signed consent; an unsigned one is refused (it cannot be completed)."""
+    patient = PatientRepository(session, clinic_id).get(data.patient)
+    if patient is None:
+        raise NotFound.one(f"patient: no patient {data.patient}")
+    template = ConsentTemplateRepository(session, clinic_id).get(data.template)
+    if template is None:
+        raise NotFound.one(f"template: no consent template version {data.template}")
+    problems: list[str] = []
+    if data.signed_at is None:
+        problems.append("signed_at: a consent cannot be completed unsigned")
+    if not data.signer:
+        problems.append("signer: a consent needs the signer's name")
+    text, image = _signature(data, problems)
+    opened_ok = _aware(data.opened_at, "opened_at", problems)
+    if data.signed_at is not None and _aware(data.signed_at, "signed_at", problems):
+        if opened_ok and data.signed_at < data.opened_at:
+            problems.append("signed_at: before the consent was opened")
+        if data.signed_at > context.now:
+            problems.append("signed_at: in the future")
+        if data.signed_at < template.published_at:
+            problems.append("signed_at: before this template version was published")
+    scopes: dict[str, bool] | None = None
+    if template.kind is ConsentKind.PHOTO:
+        given = data.scopes or {}
+        absent = [scope.value for scope in PhotoScope if scope not in given]
+        if absent:
+            problems.append(f"scopes: photo consent must answer every scope; missing {absent}")
+        scopes = {scope.value: bool(granted) for scope, granted in given.items()}
+    elif data.scopes is not None:
+        problems.append(f"scopes: only photo consent has scopes, not {template.kind.value}")
+    if problems:
+        raise InvalidInput(problems)
+    record = Consent(
+        id=new_id(),
+        patient=patient,
+        template_id=template.id,
+        kind=template.kind,
+        status=ConsentStatus.SIGNED,
+        opened_at=data.opened_at,
+        signed_at=data.signed_at,
+        signer_name=data.signer,
+        signature_text=text,
+        signature_image=image,
+        signature_media_type="image/png" if image is not None else None,
+        photo_scopes=scopes,
+        created_by=context.actor,
+        created_at=context.now,
+        updated_at=context.now,
+    )
+    ConsentRepository(session, clinic_id).add(record)
+    record_event(
+        session,
+        context,
+        AuditAction.CONSENT_CREATE,
+        "consent",
+        record.id,
+        patient_id=record.patient_id,
+        after=consent_state(record, []),
+    )
+    return record
+
+
+def withdraw_consent(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    consent_id: uuid.UUID,
+    reason: str,
+    scope: PhotoScope | None = None,
+) -> ConsentWithdrawal:
+    """Withdraw a signed consent, or one scope of a photo consent; from now on it (or that
+    scope) no longer counts, for what is done next and for photos already taken."""
+    consents = ConsentRepository(session, clinic_id)
+    record = consents.get(consent_id)
+    if record is None:
+        raise NotFound.one(f"no consent {consent_id}")
+    if not reason.strip():
+        raise InvalidInput.one("reason: a withdrawal needs a reason")
+    if scope is not None and record.kind is not ConsentKind.PHOTO:
+        raise InvalidInput.one(f"scope: only photo consent has scopes, not {record.kind.value}")
+    withdrawn = {w.scope for w in record.withdrawals}
+    key = scope.value if scope else ALL
+    if ALL in withdrawn or key in withdrawn:
+        raise ImmutableRecord.one(f"consent {record.id}: {key} is already withdrawn")
+    if scope is not None and not (record.photo_scopes or {}).get(scope.value):
+        raise InvalidInput.one(f"scope: {scope.value} was never granted in consent {record.id}")
+    before = consent_state(record, record.withdrawals)
+    withdrawal = ConsentWithdrawal(
+        consent_id=record.id,
+        scope=key,
+        withdrawn_at=context.now,
+        reason=reason.strip(),
+        withdrawn_by=context.actor,
+    )
+    consents.add_withdrawal(withdrawal)
+    record_event(
+        session,
+        context,
+        AuditAction.CONSENT_WITHDRAW,
+        "consent",
+        record.id,
+        patient_id=record.patient_id,
+        before=before,
+        after=consent_state(record, [*record.withdrawals, withdrawal]),
+    )
+    return withdrawal
+
+
+def photo_scopes_in_force(
+    session: Session, clinic_id: uuid.UUID, consent_id: uuid.UUID
+) -> dict[PhotoScope, bool]:
+    """What a photo consent allows now: granted and not withdrawn, scope by scope."""
+    record = ConsentRepository(session, clinic_id).get(consent_id)
+    if record is None or record.kind is not ConsentKind.PHOTO:
+        raise NotFound.one(f"no photo consent {consent_id}")
+    withdrawn = {w.scope for w in record.withdrawals}
+    granted = record.photo_scopes or {}
+    return {
+        scope: bool(granted.get(scope.value))
+        and ALL not in withdrawn
+        and scope.value not in withdrawn
+        for scope in PhotoScope
+    }
+
+
+def consented_kinds(
+    session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID, at: dt.datetime
+) -> set[ConsentKind]:
+    """The consent kinds valid for a session at `at` (see ConsentRepository.valid_kinds)."""
+    return ConsentRepository(session, clinic_id).valid_kinds(patient_id, at)

@@ -1,0 +1,229 @@
+"""Clinical photos: metadata in the database, the file in a storage backend, and EXIF/GPS
+stripped on intake by re-encoding the pixels alone.
+
+The file is written before its row (content-addressed: the key is the SHA-256 of the
+stripped file), so a rolled-back transaction can leave an unreferenced file behind but
+never a row without its file. Which photo-consent scopes a photo may be used for is read
+from the patient's photo consents when asked, so a scope withdrawn later applies to photos
+already taken. Services never commit (see records.service).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy.orm import Session
+
+from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.consents import ALL
+from dermaplan.records.context import Context
+from dermaplan.records.errors import InvalidInput, NotFound
+from dermaplan.records.models import ConsentKind, Photo, PhotoScope, new_id
+from dermaplan.records.repository import (
+    ConsentRepository,
+    PatientRepository,
+    PhotoRepository,
+    SessionRepository,
+)
+
+FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
+MAX_BYTES = 50 * 1024 * 1024
+PHOTOS_FOLDER = "photos"
+
+
+class PhotoStorage(Protocol):
+    """Where photo files live; a backend stores bytes under a key and gives them back."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+
+class LocalFolderStorage:
+    """The default backend: files in a folder (`<data dir>/photos`), written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"storage key {key!r} leaves the photo folder")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+        with partial.open("wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        partial.replace(path)
+
+    def get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+
+def default_storage(data_dir: Path) -> LocalFolderStorage:
+    return LocalFolderStorage(data_dir / PHOTOS_FOLDER)
+
+
+def strip_metadata(content: bytes) -> tuple[bytes, str, str]:
+    """The image re-encoded from its pixels alone (no EXIF, GPS, XMP, comments or ICC
+    profile), turned upright first as its EXIF orientation said; with its media type and
+    file extension. Raises InvalidInput for anything but a JPEG or PNG image."""
+    if len(content) > MAX_BYTES:
+        raise InvalidInput.one(f"photo: larger than {MAX_BYTES // (1024 * 1024)} MB")
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            kind = image.format or ""
+            if kind not in FORMATS:
+                raise InvalidInput.one(f"photo: {kind or 'unknown'} images are not accepted")
+            upright = ImageOps.exif_transpose(image)
+            pixels = Image.frombytes(upright.mode, upright.size, upright.tobytes())
+            if upright.mode == "P":
+                pixels.putpalette(upright.getpalette() or [])
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
+        raise InvalidInput.one("photo: not a readable JPEG or PNG image") from None
+    media_type, extension = FORMATS[kind]
+    out = io.BytesIO()
+    if kind == "JPEG":
+        if pixels.mode not in ("RGB", "L", "CMYK"):
+            pixels = pixels.convert("RGB")
+        pixels.save(out, format="JPEG", quality=95)
+    else:
+        pixels.save(out, format="PNG")
+    return out.getvalue(), media_type, extension
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoData:
+    patient: uuid.UUID
+    area: str
+    angle: str  # frontal, left_oblique, right_profile, ... as the clinic names them
+    taken_at: dt.datetime
+    session: uuid.UUID | None = None
+
+
+def record_photo(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    storage: PhotoStorage,
+    data: PhotoData,
+    content: bytes,
+) -> Photo:
+    """Strip a photo's metadata, store the file, then its row; audited."""
+    patient = PatientRepository(session, clinic_id).get(data.patient)
+    if patient is None:
+        raise NotFound.one(f"patient: no patient {data.patient}")
+    if data.session is not None:
+        treated = SessionRepository(session, clinic_id).get(data.session)
+        if treated is None or treated.patient_id != patient.id:
+            raise NotFound.one(f"session: no session {data.session} for this patient")
+    problems = []
+    if not data.area.strip():
+        problems.append("area: which area the photo shows")
+    if not data.angle.strip():
+        problems.append("angle: the angle it was taken from")
+    if data.taken_at.tzinfo is None or data.taken_at.utcoffset() is None:
+        problems.append("taken_at: give it a timezone")
+    elif data.taken_at > context.now:
+        problems.append("taken_at: in the future")
+    if problems:
+        raise InvalidInput(problems)
+    clean, media_type, extension = strip_metadata(content)
+    sha256 = hashlib.sha256(clean).hexdigest()
+    key = f"{sha256[:2]}/{sha256}.{extension}"
+    storage.put(key, clean)
+    record = Photo(
+        id=new_id(),
+        patient_id=patient.id,
+        session_id=data.session,
+        area=data.area.strip(),
+        angle=data.angle.strip(),
+        taken_at=data.taken_at,
+        media_type=media_type,
+        sha256=sha256,
+        size_bytes=len(clean),
+        storage_key=key,
+        created_by=context.actor,
+        created_at=context.now,
+        updated_at=context.now,
+    )
+    PhotoRepository(session, clinic_id).add(record)
+    record_event(
+        session,
+        context,
+        AuditAction.PHOTO_CREATE,
+        "photo",
+        record.id,
+        patient_id=patient.id,
+        after={
+            "id": record.id,
+            "patient_id": record.patient_id,
+            "session_id": record.session_id,
+            "area": record.area,
+            "angle": record.angle,
+            "taken_at": record.taken_at,
+            "media_type": record.media_type,
+            "sha256": record.sha256,
+            "size_bytes": record.size_bytes,
+            "storage_key": record.storage_key,
+        },
+    )
+    return record
+
+
+def patient_photo_scopes(
+    session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> dict[PhotoScope, bool]:
+    """What the patient's photo consents allow now, scope by scope: granted by a signed
+    photo consent and not withdrawn since (withdrawals apply to photos already taken)."""
+    allowed = dict.fromkeys(PhotoScope, False)
+    for consent in ConsentRepository(session, clinic_id).of_patient(patient_id, ConsentKind.PHOTO):
+        withdrawn = {w.scope for w in consent.withdrawals}
+        for scope in PhotoScope:
+            if (
+                (consent.photo_scopes or {}).get(scope.value)
+                and ALL not in withdrawn
+                and scope.value not in withdrawn
+            ):
+                allowed[scope] = True
+    return allowed
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoLine:
+    photo: Photo
+    scopes: dict[PhotoScope, bool]  # what it may be used for now
+
+
+def patient_photos(
+    session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> list[PhotoLine]:
+    """A patient's photos, each with the photo-consent scopes in force now; audited."""
+    patient = PatientRepository(session, clinic_id).get(patient_id)
+    if patient is None:
+        raise NotFound.one(f"no patient {patient_id}")
+    scopes = patient_photo_scopes(session, clinic_id, patient.id)
+    photos = PhotoRepository(session, clinic_id).of_patient(patient.id)
+    record_event(
+        session,
+        context,
+        AuditAction.PHOTO_LIST,
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        after={"photos": [str(photo.id) for photo in photos]},
+    )
+    return [PhotoLine(photo, dict(scopes)) for photo in photos]

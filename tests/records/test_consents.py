@@ -1,0 +1,332 @@
+"""Consents: versioned templates, signed consents frozen but for withdrawal (service and
+triggers), granular photo scopes, and the session completeness check; all audited."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from dermaplan.knowledge import KnowledgeBase
+from dermaplan.records import consents, sessions
+from dermaplan.records.db import transaction
+from dermaplan.records.errors import ImmutableRecord, IncompleteRecord, InvalidInput
+from dermaplan.records.models import (
+    Consent,
+    ConsentKind,
+    ConsentTemplate,
+    ConsentWithdrawal,
+    PhotoScope,
+)
+from dermaplan.records.schemas import ConsentData
+from tests.records.factories import (
+    NOW,
+    add_consent,
+    add_patient,
+    context,
+    events,
+    make_practitioner,
+    session_data,
+)
+
+PNG = (  # a 1x1 PNG
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.fixture
+def practitioner_id(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
+    return make_practitioner(engine, clinic_id)
+
+
+@pytest.fixture
+def patient_id(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
+    return add_patient(engine, clinic_id, allergies=[])
+
+
+def publish(engine: Engine, clinic_id: uuid.UUID, kind: ConsentKind, body: str) -> uuid.UUID:
+    earlier = context(now=NOW - dt.timedelta(days=30))
+    with transaction(engine) as session:
+        return consents.publish_template(session, earlier, clinic_id, kind, body).id
+
+
+def consent_fields(patient_id: uuid.UUID, template_id: uuid.UUID, **fields: Any) -> dict[str, Any]:
+    return {
+        "patient": str(patient_id),
+        "template": str(template_id),
+        "opened_at": "2026-11-01T09:00:00+00:00",
+        "signed_at": "2026-11-01T09:10:00+00:00",
+        "signer": "Claire Moreau",
+        "signature": "C. Moreau",
+    } | fields
+
+
+def table_counts(engine: Engine) -> tuple[int, int, int]:
+    with transaction(engine, write=False) as session:
+        return tuple(  # type: ignore[return-value]
+            session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (ConsentTemplate, Consent, ConsentWithdrawal)
+        )
+
+
+def test_templates_are_versioned_and_a_published_version_never_changes(
+    engine: Engine, clinic_id: uuid.UUID
+) -> None:
+    first = publish(engine, clinic_id, ConsentKind.PHOTO, "Photos v1")
+    second = publish(engine, clinic_id, ConsentKind.PHOTO, "Photos v2")
+    other = publish(engine, clinic_id, ConsentKind.TREATMENT_MESOTHERAPY, "Meso v1")
+    with transaction(engine, write=False) as session:
+        rows = {t.id: t for t in session.scalars(select(ConsentTemplate))}
+    assert (rows[first].version, rows[second].version, rows[other].version) == (1, 2, 1)
+    assert len(rows[first].content_hash) == 64
+    assert rows[first].content_hash != rows[second].content_hash
+    for statement in (
+        f"UPDATE consent_template SET text = 'changed' WHERE id = '{first}'",
+        f"DELETE FROM consent_template WHERE id = '{first}'",
+    ):
+        with (
+            pytest.raises(DBAPIError, match="published consent template is immutable"),
+            engine.begin() as connection,
+        ):
+            connection.execute(text(_ids(engine, statement)))
+    with pytest.raises(InvalidInput, match="needs its text"), transaction(engine) as session:
+        consents.publish_template(session, context(), clinic_id, ConsentKind.PHOTO, "  ")
+    assert [e.action for e in events(engine)].count("consent_template.create") == 3
+
+
+def _ids(engine: Engine, statement: str) -> str:
+    """SQLite stores UUIDs as 32 hex digits; PostgreSQL as uuid."""
+    if engine.dialect.name == "sqlite":
+        for word in statement.split("'"):
+            with contextlib.suppress(ValueError):
+                statement = statement.replace(word, uuid.UUID(word).hex)
+    return statement
+
+
+def test_an_unsigned_consent_is_refused_by_the_service_and_the_database(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> None:
+    template = publish(engine, clinic_id, ConsentKind.TREATMENT_MICRONEEDLING, "Needling")
+    before = table_counts(engine)
+    unsigned = ConsentData.parse(
+        consent_fields(patient_id, template, signed_at=None, signature=None, signer=None)
+    )
+    with pytest.raises(InvalidInput) as raised, transaction(engine) as session:
+        consents.record_consent(session, context(), clinic_id, unsigned)
+    assert raised.value.problems == [
+        "signed_at: a consent cannot be completed unsigned",
+        "signer: a consent needs the signer's name",
+        "signature: give a typed signature or signature_png, exactly one",
+    ]
+    assert table_counts(engine) == before
+    with transaction(engine, write=False) as session:
+        patient_row = session.execute(text("SELECT count(*) FROM patient")).scalar()
+    assert patient_row == 1
+    with (
+        pytest.raises(DBAPIError, match="signed_has_signature"),
+        engine.begin() as connection,
+    ):
+        connection.execute(
+            text(
+                "INSERT INTO consent (id, patient_id, template_id, kind, status, opened_at,"
+                " created_by, created_at, updated_at) VALUES (:id, :patient, :template,"
+                " 'treatment_microneedling', 'signed', :now, 'sql', :now, :now)"
+            ).bindparams(
+                id=_db_id(engine, uuid.uuid4()),
+                patient=_db_id(engine, patient_id),
+                template=_db_id(engine, template),
+                now=NOW,
+            )
+        )
+    assert table_counts(engine) == before
+
+
+def _db_id(engine: Engine, value: uuid.UUID) -> str | uuid.UUID:
+    return value.hex if engine.dialect.name == "sqlite" else value
+
+
+def test_a_signed_consent_is_immutable_except_for_withdrawal(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> None:
+    consent_id = add_consent(engine, clinic_id, patient_id, signature=None, signature_png=PNG)
+    with transaction(engine, write=False) as session:
+        stored = session.get(Consent, consent_id)
+        assert stored is not None
+        assert (stored.signature_media_type, stored.signature_text) == ("image/png", None)
+        assert stored.signature_image is not None
+        assert stored.signature_image.startswith(b"\x89PNG")
+    key = _db_id(engine, consent_id)
+    for statement in (
+        "UPDATE consent SET signer_name = 'Someone else' WHERE id = :id",
+        "UPDATE consent SET signed_at = opened_at WHERE id = :id",
+        "DELETE FROM consent WHERE id = :id",
+    ):
+        with (
+            pytest.raises(DBAPIError, match="signed consent is immutable"),
+            engine.begin() as connection,
+        ):
+            connection.execute(text(statement), {"id": key})
+    with transaction(engine) as session:
+        consents.withdraw_consent(session, context(), clinic_id, consent_id, "changed her mind")
+    with pytest.raises(ImmutableRecord, match="already withdrawn"), transaction(engine) as s:
+        consents.withdraw_consent(s, context(), clinic_id, consent_id, "again")
+    for statement in (
+        "UPDATE consent_withdrawal SET reason = 'never mind' WHERE consent_id = :id",
+        "DELETE FROM consent_withdrawal WHERE consent_id = :id",
+    ):
+        with (
+            pytest.raises(DBAPIError, match="withdrawal is permanent"),
+            engine.begin() as connection,
+        ):
+            connection.execute(text(statement), {"id": key})
+    actions = [e.action for e in events(engine)]
+    assert actions[-2:] == ["consent.create", "consent.withdraw"]
+
+
+def test_withdrawing_marketing_keeps_the_clinical_record_scope(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> None:
+    scopes = {"clinical_record": True, "teaching": False, "marketing": True}
+    consent_id = add_consent(engine, clinic_id, patient_id, "photo", scopes=scopes)
+    with (
+        pytest.raises(InvalidInput, match="teaching was never granted"),
+        transaction(engine) as session,
+    ):
+        consents.withdraw_consent(
+            session, context(), clinic_id, consent_id, "no", PhotoScope.TEACHING
+        )
+    with transaction(engine) as session:
+        consents.withdraw_consent(
+            session, context(), clinic_id, consent_id, "not in adverts", PhotoScope.MARKETING
+        )
+    with transaction(engine, write=False) as session:
+        in_force = consents.photo_scopes_in_force(session, clinic_id, consent_id)
+    assert in_force == {
+        PhotoScope.CLINICAL_RECORD: True,
+        PhotoScope.TEACHING: False,
+        PhotoScope.MARKETING: False,
+    }
+    with transaction(engine) as session:
+        consents.withdraw_consent(session, context(), clinic_id, consent_id, "all of it")
+    with transaction(engine, write=False) as session:
+        assert not any(consents.photo_scopes_in_force(session, clinic_id, consent_id).values())
+
+
+def test_photo_consent_answers_every_scope_and_treatment_consent_has_none(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> None:
+    photo = publish(engine, clinic_id, ConsentKind.PHOTO, "Photos")
+    meso = publish(engine, clinic_id, ConsentKind.TREATMENT_MESOTHERAPY, "Meso")
+    before = table_counts(engine)
+    for template, fields, problem in (
+        (photo, {"scopes": {"marketing": True}}, "photo consent must answer every scope"),
+        (meso, {"scopes": {"marketing": True}}, "only photo consent has scopes"),
+        (meso, {"signed_at": "2026-10-31T09:00:00+00:00"}, "before the consent was opened"),
+        (meso, {"signed_at": "2026-12-01T09:00:00+00:00"}, "in the future"),
+        (meso, {"signature": None, "signature_png": "bm90IGEgcG5n"}, "not a PNG image"),
+        (meso, {"opened_at": "2026-11-01T09:00:00"}, "has no timezone"),
+    ):
+        data = ConsentData.parse(consent_fields(patient_id, template, **fields))
+        with pytest.raises(InvalidInput, match=problem), transaction(engine) as session:
+            consents.record_consent(session, context(), clinic_id, data)
+    assert table_counts(engine) == before
+
+
+def record(
+    engine: Engine,
+    kb: KnowledgeBase,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    **fields: Any,
+) -> uuid.UUID:
+    data = session_data(kb, patient_id, practitioner_id, **fields)
+    with transaction(engine) as session:
+        return sessions.record_session(session, context(), clinic_id, data, kb).id
+
+
+def sign(
+    engine: Engine, kb: KnowledgeBase, clinic_id: uuid.UUID, session_id: uuid.UUID
+) -> list[str]:
+    """What signing finds missing ([] when it signs)."""
+    try:
+        with transaction(engine) as session:
+            sessions.sign_session(session, context(), clinic_id, session_id, kb)
+    except IncompleteRecord as error:
+        return error.problems
+    return []
+
+
+MISSING = "missing: no valid signed consent for microneedling"
+
+
+def test_the_completeness_check_asks_for_a_valid_consent(
+    engine: Engine,
+    kb: KnowledgeBase,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:
+    session_id = record(engine, kb, clinic_id, patient_id, practitioner_id)
+    assert sign(engine, kb, clinic_id, session_id) == [MISSING]
+    # signed after the session's day: does not count
+    add_consent(engine, clinic_id, patient_id, signed_at=NOW + dt.timedelta(days=1))
+    assert sign(engine, kb, clinic_id, session_id) == [MISSING]
+    # a consent for another treatment: does not count
+    add_consent(engine, clinic_id, patient_id, "treatment_mesotherapy")
+    assert sign(engine, kb, clinic_id, session_id) == [MISSING]
+    # withdrawn before the session: does not count
+    withdrawn = add_consent(engine, clinic_id, patient_id, signed_at=NOW - dt.timedelta(days=3))
+    with transaction(engine) as session:
+        consents.withdraw_consent(
+            session, context(now=NOW - dt.timedelta(days=2)), clinic_id, withdrawn, "no"
+        )
+    assert sign(engine, kb, clinic_id, session_id) == [MISSING]
+    # signed the same day, before the session: counts
+    add_consent(engine, clinic_id, patient_id, signed_at=NOW - dt.timedelta(hours=1))
+    assert sign(engine, kb, clinic_id, session_id) == []
+
+
+def test_combined_needs_a_combined_consent_or_both_others(
+    engine: Engine,
+    kb: KnowledgeBase,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:
+    session_id = record(engine, kb, clinic_id, patient_id, practitioner_id, modality="combined")
+    add_consent(engine, clinic_id, patient_id, "treatment_microneedling")
+    assert sign(engine, kb, clinic_id, session_id) == [
+        "missing: no valid signed consent for combined"
+    ]
+    add_consent(engine, clinic_id, patient_id, "treatment_mesotherapy")
+    assert sign(engine, kb, clinic_id, session_id) == []
+    other = add_patient(engine, clinic_id, family_name="Ravel", allergies=[])
+    add_consent(engine, clinic_id, other, "treatment_combined")
+    second = record(engine, kb, clinic_id, other, practitioner_id, modality="combined")
+    assert sign(engine, kb, clinic_id, second) == []
+
+
+def test_a_withdrawal_after_the_session_leaves_its_consent_valid_for_it(
+    engine: Engine,
+    kb: KnowledgeBase,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:
+    consent_id = add_consent(engine, clinic_id, patient_id)
+    session_id = record(engine, kb, clinic_id, patient_id, practitioner_id)
+    with transaction(engine) as session:
+        later = context(now=NOW + dt.timedelta(days=1))
+        consents.withdraw_consent(session, later, clinic_id, consent_id, "no more sessions")
+    assert sign(engine, kb, clinic_id, session_id) == []
+    with transaction(engine, write=False) as session:
+        assert (
+            consents.consented_kinds(session, clinic_id, patient_id, NOW + dt.timedelta(days=2))
+            == set()
+        )

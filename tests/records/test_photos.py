@@ -1,0 +1,148 @@
+"""Photos: EXIF and GPS stripped on intake, the file in the storage backend, the row frozen
+(triggers), and the photo-consent scopes in force shown per photo; all audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import uuid
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from dermaplan.records import consents, photos
+from dermaplan.records.db import transaction
+from dermaplan.records.errors import InvalidInput, NotFound
+from dermaplan.records.models import PhotoScope
+from tests.records.factories import NOW, add_consent, add_patient, context, events
+
+GPS_IFD = 0x8825
+MAKE = 0x010F
+
+
+def jpeg_with_gps() -> bytes:
+    image = Image.new("RGB", (16, 8), "salmon")
+    exif = image.getexif()
+    exif[MAKE] = "PhoneCam"
+    gps = exif.get_ifd(GPS_IFD)
+    gps[1] = "N"
+    gps[2] = (48.0, 51.0, 24.0)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif, comment=b"taken at home")
+    return out.getvalue()
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> photos.LocalFolderStorage:
+    return photos.default_storage(tmp_path / "data")
+
+
+@pytest.fixture
+def patient_id(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
+    return add_patient(engine, clinic_id, allergies=[])
+
+
+def store(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    storage: photos.PhotoStorage,
+    patient_id: uuid.UUID,
+    content: bytes,
+) -> uuid.UUID:
+    data = photos.PhotoData(
+        patient=patient_id, area="cheeks", angle="frontal", taken_at=NOW - dt.timedelta(hours=1)
+    )
+    with transaction(engine) as session:
+        return photos.record_photo(session, context(), clinic_id, storage, data, content).id
+
+
+def test_exif_and_gps_are_stripped_and_the_file_is_stored(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    storage: photos.LocalFolderStorage,
+    patient_id: uuid.UUID,
+    tmp_path: Path,
+) -> None:
+    original = jpeg_with_gps()
+    with Image.open(io.BytesIO(original)) as image:
+        assert image.getexif().get_ifd(GPS_IFD)
+    photo_id = store(engine, clinic_id, storage, patient_id, original)
+    with transaction(engine, write=False) as session:
+        [line] = photos.patient_photos(session, context(), clinic_id, patient_id)
+    photo = line.photo
+    assert photo.id == photo_id
+    assert (photo.media_type, photo.area, photo.angle) == ("image/jpeg", "cheeks", "frontal")
+    stored = storage.get(photo.storage_key)
+    assert (tmp_path / "data" / "photos" / photo.storage_key).is_file()
+    assert hashlib.sha256(stored).hexdigest() == photo.sha256
+    assert len(stored) == photo.size_bytes
+    assert b"Exif" not in stored
+    assert b"PhoneCam" not in stored
+    assert b"taken at home" not in stored
+    with Image.open(io.BytesIO(stored)) as image:
+        assert dict(image.getexif()) == {}
+        assert image.size == (16, 8)
+    assert [e.action for e in events(engine)][-2:] == ["photo.create", "photo.list"]
+    for statement in ("UPDATE photo SET area = 'neck'", "DELETE FROM photo"):
+        with (
+            pytest.raises(DBAPIError, match="stored photo is immutable"),
+            engine.begin() as connection,
+        ):
+            connection.execute(text(statement))
+
+
+def test_a_png_is_kept_a_png_and_bad_input_writes_nothing(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    storage: photos.LocalFolderStorage,
+    patient_id: uuid.UUID,
+    tmp_path: Path,
+) -> None:
+    out = io.BytesIO()
+    Image.new("RGBA", (4, 4), (0, 0, 255, 128)).save(out, format="PNG")
+    store(engine, clinic_id, storage, patient_id, out.getvalue())
+    before = len(events(engine))
+    with pytest.raises(InvalidInput, match="not a readable JPEG or PNG"):
+        store(engine, clinic_id, storage, patient_id, b"not an image")
+    gif = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(gif, format="GIF")
+    with pytest.raises(InvalidInput, match="GIF images are not accepted"):
+        store(engine, clinic_id, storage, patient_id, gif.getvalue())
+    with pytest.raises(NotFound, match="no patient"):
+        store(engine, clinic_id, storage, uuid.uuid4(), out.getvalue())
+    assert len(events(engine)) == before
+    assert len(list((tmp_path / "data" / "photos").rglob("*.png"))) == 1
+
+
+def test_a_withdrawn_scope_applies_to_photos_already_taken(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    storage: photos.LocalFolderStorage,
+    patient_id: uuid.UUID,
+) -> None:
+    store(engine, clinic_id, storage, patient_id, jpeg_with_gps())
+    with transaction(engine, write=False) as session:
+        [line] = photos.patient_photos(session, context(), clinic_id, patient_id)
+    assert not any(line.scopes.values())  # no photo consent yet
+    scopes = {"clinical_record": True, "teaching": True, "marketing": True}
+    consent_id = add_consent(engine, clinic_id, patient_id, "photo", scopes=scopes)
+    with transaction(engine) as session:
+        consents.withdraw_consent(
+            session, context(), clinic_id, consent_id, "no adverts", PhotoScope.MARKETING
+        )
+    with transaction(engine, write=False) as session:
+        [line] = photos.patient_photos(session, context(), clinic_id, patient_id)
+    assert line.scopes == {
+        PhotoScope.CLINICAL_RECORD: True,
+        PhotoScope.TEACHING: True,
+        PhotoScope.MARKETING: False,
+    }
+
+
+def test_a_storage_key_cannot_leave_the_folder(storage: photos.LocalFolderStorage) -> None:
+    with pytest.raises(ValueError, match="leaves the photo folder"):
+        storage.put("../outside.jpg", b"x")

@@ -1,0 +1,178 @@
+"""The consent commands: publish a template version, record a signed consent, withdraw it
+(whole or one photo scope); exit 2 with one line per problem and nothing written, on both
+backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
+
+from dermaplan.cli import app
+from dermaplan.cli_consents import Kind, Scope
+from dermaplan.records.db import create_records_engine, prepare, transaction
+from dermaplan.records.models import (
+    AuditEvent,
+    Consent,
+    ConsentKind,
+    ConsentTemplate,
+    ConsentWithdrawal,
+    PhotoScope,
+)
+from tests.records.database import BACKENDS, fresh_database
+
+runner = CliRunner()
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(params=BACKENDS)
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    with fresh_database(str(request.param), tmp_path) as url:
+        monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
+        monkeypatch.setenv("DERMAPLAN_ACTOR", "staff:reception")
+        yield url
+
+
+@pytest.fixture
+def engine(database: str) -> Iterator[Engine]:
+    engine = create_records_engine(database)
+    prepare(engine)
+    yield engine
+    engine.dispose()
+
+
+def written(engine: Engine) -> tuple[int, ...]:
+    """(templates, consents, withdrawals, audit events) as committed."""
+    with transaction(engine, write=False) as session:
+        return tuple(
+            session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (ConsentTemplate, Consent, ConsentWithdrawal, AuditEvent)
+        )
+
+
+def first_id(out: str) -> str:
+    found = re.search(UUID, out)
+    assert found is not None, out
+    return found.group(0)
+
+
+def test_the_cli_enums_match_the_models() -> None:
+    assert [k.value for k in Kind] == [k.value for k in ConsentKind]
+    assert [s.value for s in Scope] == [s.value for s in PhotoScope]
+
+
+def test_publish_sign_and_withdraw_a_photo_scope(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    code, out, err = run("patients", "add", "--family-name", "Moreau", "--no-known-allergies")
+    assert code == 0, err
+    patient = first_id(out)
+    text = tmp_path / "photo.txt"
+    text.write_text("I agree to photographs being taken.\n", encoding="utf-8")
+    code, out, err = run("consents", "template", "add", "photo", str(text))
+    assert (code, err) == (0, "")
+    assert re.fullmatch(f"published photo version 1: {UUID}\n", out)
+    template = first_id(out)
+    code, out, _ = run("consents", "template", "add", "photo", str(text))
+    assert out.startswith("published photo version 2: ")
+
+    signed = dt.datetime.now(dt.UTC)
+    file = tmp_path / "consent.json"
+    file.write_text(
+        json.dumps(
+            {
+                "patient": patient,
+                "template": template,
+                "opened_at": signed.isoformat(),
+                "signed_at": signed.isoformat(),
+                "signer": "Claire Moreau",
+                "signature": "C. Moreau",
+                "scopes": {"clinical_record": True, "teaching": True, "marketing": True},
+            }
+        ),
+        encoding="utf-8",
+    )
+    code, out, err = run("consents", "sign", str(file))
+    assert (code, err) == (0, "")
+    assert re.fullmatch(f"recorded consent {UUID} \\(photo, signed\\)\n", out)
+    consent = first_id(out)
+    code, out, err = run(
+        "consents", "withdraw", consent, "--scope", "marketing", "--reason", "not in adverts"
+    )
+    assert (code, out, err) == (0, f"withdrew marketing of consent {consent}\n", "")
+    with transaction(engine, write=False) as session:
+        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+    assert actions[-4:] == [
+        "consent_template.create",
+        "consent_template.create",
+        "consent.create",
+        "consent.withdraw",
+    ]
+
+    before = written(engine)
+    for args, error in (
+        (
+            ("consents", "withdraw", consent, "--scope", "marketing", "--reason", "again"),
+            f"error: consent {consent}: marketing is already withdrawn",
+        ),
+        (
+            ("consents", "withdraw", "nope", "--reason", "x"),
+            "error: 'nope' is not a consent id (a UUID, as `consents sign` prints)",
+        ),
+        (
+            ("consents", "withdraw", consent, "--reason", " "),
+            "error: reason: a withdrawal needs a reason",
+        ),
+        (
+            ("consents", "template", "add", "photo", str(tmp_path / "missing.txt")),
+            f"error: {tmp_path / 'missing.txt'}: cannot read it as UTF-8 text (FileNotFoundError)",
+        ),
+    ):
+        code, out, err = run(*args)
+        assert (code, out, err.splitlines()) == (2, "", [error])
+    assert written(engine) == before
+
+
+def test_an_unsigned_or_malformed_consent_file_exits_2_and_writes_nothing(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    code, out, _ = run("patients", "add", "--family-name", "Moreau", "--no-known-allergies")
+    patient = first_id(out)
+    text = tmp_path / "meso.txt"
+    text.write_text("Mesotherapy consent.", encoding="utf-8")
+    _, out, _ = run("consents", "template", "add", "treatment_mesotherapy", str(text))
+    template = first_id(out)
+    before = written(engine)
+    file = tmp_path / "consent.yaml"
+    file.write_text(
+        f"patient: {patient}\ntemplate: {template}\nopened_at: 2026-01-05T10:00:00+01:00\n"
+        "scopes: {marketing: true}\n",
+        encoding="utf-8",
+    )
+    code, out, err = run("consents", "sign", str(file))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "error: signed_at: a consent cannot be completed unsigned",
+        "error: signer: a consent needs the signer's name",
+        "error: signature: give a typed signature or signature_png, exactly one",
+        "error: scopes: only photo consent has scopes, not treatment_mesotherapy",
+    ]
+    file.write_text(f"patient: {patient}\ntemplate: 12\nopened: yesterday\n", encoding="utf-8")
+    code, out, err = run("consents", "sign", str(file))
+    assert (code, out) == (2, "")
+    assert all(line.startswith(f"error: {file}: ") for line in err.splitlines())
+    assert len(err.splitlines()) >= 3
+    assert written(engine) == before
