@@ -207,10 +207,10 @@ def test_audit_verify_reports_the_first_broken_link(database: str, engine: Engin
 def test_db_upgrade_creates_then_reports_the_revision(database: str) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0005\n", out)
+    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0006\n", out)
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert out.endswith("is at schema revision 0005\n")
+    assert out.endswith("is at schema revision 0006\n")
 
 
 def test_unusable_databases_exit_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

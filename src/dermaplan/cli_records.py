@@ -1,5 +1,5 @@
-"""The records commands: `db`, `patients`, `sessions`, `recall`, `audit`, and the storing of
-a consult. SQLAlchemy loads inside commands only.
+"""The records commands: `db`, `patients`, `sessions`, `courses`, `recall`, `audit`, and the
+storing of a consult. SQLAlchemy loads inside commands only.
 
 Each command is one transaction: it commits when the command succeeds and writes nothing
 when it fails. Errors a person can cause exit with code 2, one `error:` line per problem;
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from dermaplan.clinical.assessment import Assessment
     from dermaplan.clinical.plan import Plan
     from dermaplan.records.context import Context
-    from dermaplan.records.models import Clinic, Patient, TreatmentSession
+    from dermaplan.records.models import Clinic, Course, Patient, TreatmentSession
     from dermaplan.records.settings import RecordsSettings
 
 T = TypeVar("T")
@@ -35,6 +35,9 @@ db_app = typer.Typer(help="Create and upgrade the records database.", no_args_is
 patients_app = typer.Typer(help="Add, find and show patients.", no_args_is_help=True)
 audit_app = typer.Typer(help="Check the audit log.", no_args_is_help=True)
 sessions_app = typer.Typer(help="Record and sign treatment sessions.", no_args_is_help=True)
+courses_app = typer.Typer(
+    help="Start courses from approved plans and follow their sessions.", no_args_is_help=True
+)
 
 
 class ShowFormat(StrEnum):
@@ -581,6 +584,107 @@ def recall(lot: Annotated[str, typer.Argument(metavar="LOT")]) -> None:
         )
     )
     for line in lines:
+        typer.echo(line)
+
+
+# -- courses ---------------------------------------------------------------------------
+
+
+class CourseModality(StrEnum):
+    MESOTHERAPY = "mesotherapy"
+    MICRONEEDLING = "microneedling"
+    COMBINED = "combined"
+
+
+def _course_id(text: str) -> uuid.UUID:
+    return _uuid(text, "a course id (a UUID, as `dermaplan courses start` prints)")
+
+
+def _course_lines(course: Course) -> list[str]:
+    lines = [
+        f"course {course.id}  {course.modality.value}  {course.status.value}",
+        f"patient {course.patient_id}  from consult {course.consult_id}",
+        f"{course.sessions_planned} sessions, every {course.interval_days} days",
+    ]
+    if course.cancellation_reason is not None:
+        lines.append(f"cancelled {course.cancelled_at}: {course.cancellation_reason}")
+    for planned in course.planned_sessions:
+        done = f"done: session {planned.session_id}" if planned.session_id else "to do"
+        lines.append(f"  {planned.number}  {planned.planned_on.isoformat()}  {done}")
+    return lines
+
+
+@courses_app.command("start")
+def courses_start(
+    consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")],
+    modality: Annotated[CourseModality, typer.Argument(metavar="MODALITY")],
+) -> None:
+    """Start a course of MODALITY with the sessions the approved consult's plan dates."""
+    consult_id = _uuid(consult, "a consult id (a UUID)")
+
+    def start(session: Session, context: Context) -> list[str]:
+        from dermaplan.knowledge.schema import Modality
+        from dermaplan.records.courses import start_course
+
+        clinic = _clinic(session, context)
+        course = start_course(session, context, clinic.id, consult_id, Modality(modality.value))
+        return _course_lines(course)
+
+    for line in _unit_of_work(start):
+        typer.echo(line)
+
+
+@courses_app.command("show")
+def courses_show(course: Annotated[str, typer.Argument(metavar="COURSE_ID")]) -> None:
+    """A course's planned dates and which are done; the reading is audited."""
+    course_id = _course_id(course)
+
+    def show(session: Session, context: Context) -> list[str]:
+        from dermaplan.records.courses import read_course
+
+        return _course_lines(read_course(session, context, _clinic(session, context).id, course_id))
+
+    for line in _unit_of_work(show):
+        typer.echo(line)
+
+
+@courses_app.command("cancel")
+def courses_cancel(
+    course: Annotated[str, typer.Argument(metavar="COURSE_ID")],
+    reason: Annotated[str, typer.Option(help="Why the course stops (required).")],
+) -> None:
+    """Cancel a course under way, with the reason."""
+    course_id = _course_id(course)
+
+    def cancel(session: Session, context: Context) -> str:
+        from dermaplan.records.courses import cancel_course
+
+        clinic = _clinic(session, context)
+        return str(cancel_course(session, context, clinic.id, course_id, reason).id)
+
+    typer.echo(f"cancelled course {_unit_of_work(cancel)}")
+
+
+@courses_app.command("fulfil")
+def courses_fulfil(
+    course: Annotated[str, typer.Argument(metavar="COURSE_ID")],
+    number: Annotated[int, typer.Argument(metavar="NUMBER", help="The planned session, from 1.")],
+    session_id: Annotated[str, typer.Argument(metavar="SESSION_ID")],
+) -> None:
+    """Link a planned session to the recorded treatment session that fulfilled it."""
+    course_id = _course_id(course)
+    treatment_id = _uuid(session_id, "a session id (a UUID, as `sessions record` prints)")
+
+    def fulfil(session: Session, context: Context) -> list[str]:
+        from dermaplan.records.courses import fulfil_planned_session
+
+        clinic = _clinic(session, context)
+        updated = fulfil_planned_session(
+            session, context, clinic.id, course_id, number, treatment_id
+        )
+        return _course_lines(updated)
+
+    for line in _unit_of_work(fulfil):
         typer.echo(line)
 
 

@@ -72,6 +72,10 @@ class AuditAction(StrEnum):
     CONSENT_WITHDRAW = "consent.withdraw"
     PHOTO_CREATE = "photo.create"
     PHOTO_LIST = "photo.list"
+    COURSE_CREATE = "course.create"
+    COURSE_READ = "course.read"
+    COURSE_CANCEL = "course.cancel"
+    COURSE_FULFIL = "course.fulfil"
 
 
 def _plain(value: Any) -> Any:

@@ -564,6 +564,68 @@ class Photo(Timestamped, Base):
     created_by: Mapped[str] = mapped_column(String(200))
 
 
+# -- courses (revision 0006) ------------------------------------------------------------
+
+
+class CourseStatus(StrEnum):
+    PLANNED = "planned"  # under way: planned sessions still to fulfil
+    COMPLETED = "completed"  # every planned session fulfilled
+    CANCELLED = "cancelled"  # stopped, with the reason
+
+
+class Course(Timestamped, Base):
+    """A course of one modality started from an approved consult's plan."""
+
+    __tablename__ = "course"
+    __table_args__ = (
+        CheckConstraint(
+            "(status = 'cancelled') = (cancellation_reason IS NOT NULL"
+            " AND cancelled_at IS NOT NULL AND cancelled_by IS NOT NULL)",
+            name="cancellation_has_reason",
+        ),
+        CheckConstraint("sessions_planned >= 1", name="sessions_positive"),
+        CheckConstraint("interval_days >= 0", name="interval_not_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id"), index=True)
+    consult_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consult.id"), index=True)
+    modality: Mapped[Modality] = mapped_column(_enum(Modality, "modality"))
+    sessions_planned: Mapped[int]
+    interval_days: Mapped[int]
+    status: Mapped[CourseStatus] = mapped_column(_enum(CourseStatus, "status"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    cancelled_at: Mapped[dt.datetime | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    cancellation_reason: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship(lazy="raise")
+    planned_sessions: Mapped[list[PlannedSession]] = relationship(
+        back_populates="course", lazy="raise", order_by="PlannedSession.number"
+    )
+
+
+class PlannedSession(Timestamped, Base):
+    """One session of a course, on its planned date; fulfilled by a recorded session."""
+
+    __tablename__ = "planned_session"
+    __table_args__ = (
+        UniqueConstraint("course_id", "number"),
+        CheckConstraint("number >= 1", name="number_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("course.id"))
+    number: Mapped[int]  # 1, 2, ... in date order
+    planned_on: Mapped[dt.date] = mapped_column(Date)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("treatment_session.id"), unique=True
+    )
+
+    course: Mapped[Course] = relationship(back_populates="planned_sessions", lazy="raise")
+
+
 class AuditEvent(Base):
     """One link of the append-only, hash-chained audit log (see records.audit)."""
 

@@ -23,6 +23,7 @@ from dermaplan.records.models import (
     ConsentTemplate,
     ConsentWithdrawal,
     Consult,
+    Course,
     Outcome,
     Patient,
     Photo,
@@ -397,6 +398,32 @@ class PhotoRepository:
 
     def add(self, photo: Photo) -> None:
         self.session.add(photo)
+        self.session.flush()
+
+
+class CourseRepository:
+    def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
+        self.session = session
+        self.clinic_id = clinic_id
+
+    def get(self, course_id: uuid.UUID) -> Course | None:
+        """A course of this clinic, with its patient and planned sessions."""
+        return self.session.scalar(
+            select(Course)
+            .where(Course.id == course_id, Course.clinic_id == self.clinic_id)
+            .options(selectinload(Course.patient), selectinload(Course.planned_sessions))
+            .execution_options(populate_existing=True)
+        )
+
+    def of_consult(self, consult_id: uuid.UUID) -> Sequence[Course]:
+        return self.session.scalars(
+            select(Course)
+            .where(Course.consult_id == consult_id, Course.clinic_id == self.clinic_id)
+            .order_by(Course.created_at, Course.id)
+        ).all()
+
+    def add(self, course: Course) -> None:
+        self.session.add(course)
         self.session.flush()
 
 

@@ -1,0 +1,256 @@
+"""Courses: the sessions an approved plan schedules for one modality, and which were done.
+
+A course is started only from an approved consult whose plan has a course for the modality
+and decided it may proceed; its planned sessions are the plan's dates. Each planned session
+is fulfilled by a recorded treatment session of the same patient and modality; when all are,
+the course is completed. A cancellation needs a reason. Services never commit (see
+records.service).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dermaplan.clinical.plan import PROCEED
+from dermaplan.knowledge.schema import Modality
+from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.context import Context
+from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound
+from dermaplan.records.models import (
+    ConsultStatus,
+    Course,
+    CourseStatus,
+    PlannedSession,
+    SessionStatus,
+    new_id,
+)
+from dermaplan.records.repository import ConsultRepository, CourseRepository, SessionRepository
+
+PROCEEDING = frozenset(decision.value for decision in PROCEED)
+
+
+def course_state(course: Course) -> dict[str, Any]:
+    """Everything a course says, planned sessions included, for the audit digests."""
+    return {
+        "id": course.id,
+        "clinic_id": course.clinic_id,
+        "patient_id": course.patient_id,
+        "consult_id": course.consult_id,
+        "modality": course.modality,
+        "sessions_planned": course.sessions_planned,
+        "interval_days": course.interval_days,
+        "status": course.status,
+        "created_by": course.created_by,
+        "cancelled_at": course.cancelled_at,
+        "cancelled_by": course.cancelled_by,
+        "cancellation_reason": course.cancellation_reason,
+        "planned_sessions": [
+            {"number": p.number, "planned_on": p.planned_on, "session_id": p.session_id}
+            for p in course.planned_sessions
+        ],
+    }
+
+
+def _audit(
+    session: Session,
+    context: Context,
+    action: AuditAction,
+    course: Course,
+    before: dict[str, Any] | None = None,
+) -> None:
+    record_event(
+        session,
+        context,
+        action,
+        "course",
+        course.id,
+        patient_id=course.patient_id,
+        before=before,
+        after=course_state(course),
+    )
+
+
+def _course(repository: CourseRepository, course_id: uuid.UUID) -> Course:
+    course = repository.get(course_id)
+    if course is None:
+        raise NotFound.one(f"no course {course_id}")
+    return course
+
+
+def _planned_course(plan: Any, modality: Modality) -> tuple[int, list[dt.date]]:
+    """The plan's interval and dates for the modality, or why a course cannot start."""
+    if not isinstance(plan, dict):
+        raise InvalidInput.one("the consult's plan is not a plan document")
+    decision = next(
+        (
+            d.get("decision")
+            for d in plan.get("decisions") or ()
+            if isinstance(d, dict) and d.get("modality") == modality.value
+        ),
+        None,
+    )
+    if decision not in PROCEEDING:
+        found = f"decided {decision}" if isinstance(decision, str) else "made no decision"
+        raise InvalidInput.one(
+            f"the plan {found} for {modality.value}: a course needs it recommended, "
+            "suitable or with caution"
+        )
+    entry = next(
+        (
+            c
+            for c in plan.get("courses") or ()
+            if isinstance(c, dict) and c.get("modality") == modality.value
+        ),
+        None,
+    )
+    if entry is None:
+        raise InvalidInput.one(f"the plan has no course of {modality.value}")
+    try:
+        dates = [dt.date.fromisoformat(str(day)) for day in entry.get("dates") or ()]
+        interval = int(entry.get("interval_days", 0))
+    except (TypeError, ValueError) as error:
+        raise InvalidInput.one(
+            f"the plan's {modality.value} course is malformed: {error}"
+        ) from None
+    if not dates:
+        raise InvalidInput.one(f"the plan's {modality.value} course has no dates")
+    return interval, sorted(dates)
+
+
+def start_course(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    consult_id: uuid.UUID,
+    modality: Modality,
+) -> Course:
+    """A course of `modality` with the sessions the approved plan dates."""
+    consult = ConsultRepository(session, clinic_id).get(consult_id)
+    if consult is None:
+        raise NotFound.one(f"no consult {consult_id}")
+    if consult.status is not ConsultStatus.APPROVED:
+        raise InvalidInput.one(
+            f"consult {consult.id} is {consult.status.value}: "
+            "a course starts only from an approved consult"
+        )
+    try:
+        plan = json.loads(consult.plan_json)
+    except json.JSONDecodeError:
+        raise InvalidInput.one(f"consult {consult.id}'s plan is not JSON") from None
+    interval, dates = _planned_course(plan, modality)
+    courses = CourseRepository(session, clinic_id)
+    for existing in courses.of_consult(consult.id):
+        if existing.modality is modality and existing.status is not CourseStatus.CANCELLED:
+            raise InvalidInput.one(
+                f"consult {consult.id} already has a {modality.value} course: {existing.id}"
+            )
+    course = Course(
+        id=new_id(),
+        clinic_id=clinic_id,
+        patient_id=consult.patient_id,
+        consult_id=consult.id,
+        modality=modality,
+        sessions_planned=len(dates),
+        interval_days=interval,
+        status=CourseStatus.PLANNED,
+        created_by=context.actor,
+        created_at=context.now,
+        updated_at=context.now,
+    )
+    course.planned_sessions = [
+        PlannedSession(
+            id=new_id(),
+            number=number,
+            planned_on=day,
+            created_at=context.now,
+            updated_at=context.now,
+        )
+        for number, day in enumerate(dates, start=1)
+    ]
+    courses.add(course)
+    _audit(session, context, AuditAction.COURSE_CREATE, course)
+    return course
+
+
+def read_course(
+    session: Session, context: Context, clinic_id: uuid.UUID, course_id: uuid.UUID
+) -> Course:
+    course = _course(CourseRepository(session, clinic_id), course_id)
+    _audit(session, context, AuditAction.COURSE_READ, course)
+    return course
+
+
+def _closed(course: Course) -> ImmutableRecord:
+    return ImmutableRecord.one(f"course {course.id} is {course.status.value} and cannot change")
+
+
+def cancel_course(
+    session: Session, context: Context, clinic_id: uuid.UUID, course_id: uuid.UUID, reason: str
+) -> Course:
+    if not reason.strip():
+        raise InvalidInput.one("reason: a cancellation needs a reason")
+    course = _course(CourseRepository(session, clinic_id), course_id)
+    if course.status is not CourseStatus.PLANNED:
+        raise _closed(course)
+    before = course_state(course)
+    course.status = CourseStatus.CANCELLED
+    course.cancelled_at = context.now
+    course.cancelled_by = context.actor
+    course.cancellation_reason = reason.strip()
+    course.updated_at = context.now
+    session.flush()
+    _audit(session, context, AuditAction.COURSE_CANCEL, course, before)
+    return course
+
+
+def fulfil_planned_session(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    course_id: uuid.UUID,
+    number: int,
+    session_id: uuid.UUID,
+) -> Course:
+    """Link planned session `number` to the treatment session that fulfilled it; the
+    course is completed when every planned session is fulfilled."""
+    courses = CourseRepository(session, clinic_id)
+    course = _course(courses, course_id)
+    if course.status is not CourseStatus.PLANNED:
+        raise _closed(course)
+    planned = next((p for p in course.planned_sessions if p.number == number), None)
+    if planned is None:
+        raise NotFound.one(
+            f"course {course.id} has no planned session {number} "
+            f"(it has 1 to {course.sessions_planned})"
+        )
+    if planned.session_id is not None:
+        raise InvalidInput.one(
+            f"planned session {number} is already fulfilled by session {planned.session_id}"
+        )
+    record = SessionRepository(session, clinic_id).get(session_id)
+    if record is None:
+        raise NotFound.one(f"no session {session_id}")
+    if record.patient_id != course.patient_id:
+        raise InvalidInput.one(f"session {record.id} is another patient's, not this course's")
+    if record.modality is not course.modality:
+        raise InvalidInput.one(
+            f"session {record.id} is {record.modality.value}; the course is {course.modality.value}"
+        )
+    if record.status is SessionStatus.AMENDED:
+        raise InvalidInput.one(f"session {record.id} was replaced by an amendment: link that")
+    if any(p.session_id == record.id for p in course.planned_sessions):
+        raise InvalidInput.one(f"session {record.id} already fulfils a planned session")
+    before = course_state(course)
+    planned.session_id = record.id
+    planned.updated_at = context.now
+    if all(p.session_id is not None for p in course.planned_sessions):
+        course.status = CourseStatus.COMPLETED
+    course.updated_at = context.now
+    session.flush()
+    _audit(session, context, AuditAction.COURSE_FULFIL, course, before)
+    return course

@@ -1,0 +1,285 @@
+"""Courses: started only from an approved plan that lets the modality proceed, with the
+plan's dates as planned sessions; cancelled with a reason; fulfilled by the same patient's
+sessions; every change audited in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
+
+from dermaplan.knowledge import KnowledgeBase
+from dermaplan.knowledge.schema import Modality
+from dermaplan.records import courses, service, sessions
+from dermaplan.records.db import transaction
+from dermaplan.records.errors import ImmutableRecord, InvalidInput
+from dermaplan.records.models import Course, CourseStatus, PlannedSession
+from dermaplan.records.schemas import ConsultDocument
+from tests.records.factories import (
+    KNOWLEDGE,
+    TODAY,
+    add_consent,
+    add_patient,
+    context,
+    events,
+    make_practitioner,
+    session_data,
+)
+
+DATES = ["2026-11-09", "2026-12-07", "2027-01-04"]
+
+
+def plan(microneedling: str = "recommended") -> dict[str, Any]:
+    """The parts of the engine's plan a course reads."""
+    return {
+        "knowledge_version": KNOWLEDGE,
+        "decisions": [
+            {"modality": "mesotherapy", "decision": "not_indicated"},
+            {"modality": "microneedling", "decision": microneedling},
+        ],
+        "courses": [
+            {
+                "modality": "microneedling",
+                "templates": ["acne_scars_microneedling"],
+                "sessions": 3,
+                "interval_days": 28,
+                "interval_range_days": [28, 42],
+                "dates": DATES,
+                "judge_results_on": "2027-04-04",
+                "maintenance": [],
+                "notes": [],
+                "sources": [],
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def practitioner_id(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
+    return make_practitioner(engine, clinic_id)
+
+
+@pytest.fixture
+def patient_id(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
+    patient_id = add_patient(engine, clinic_id, allergies=[])
+    add_consent(engine, clinic_id, patient_id)
+    return patient_id
+
+
+def make_consult(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID | None,
+    document: dict[str, Any],
+) -> uuid.UUID:
+    """A consult with this plan, approved by the practitioner (a draft without one)."""
+    stored = ConsultDocument(
+        consult_date=TODAY,
+        assessment_json=json.dumps({"consult_date": TODAY.isoformat()}),
+        plan_json=json.dumps(document),
+        knowledge_version=KNOWLEDGE,
+    )
+    with transaction(engine) as session:
+        consult = service.create_consult(session, context(), clinic_id, patient_id, stored)
+        if practitioner_id is not None:
+            service.approve_consult(session, context(), clinic_id, consult.id, practitioner_id)
+        return consult.id
+
+
+def start(engine: Engine, clinic_id: uuid.UUID, consult_id: uuid.UUID) -> uuid.UUID:
+    with transaction(engine) as session:
+        return courses.start_course(
+            session, context(), clinic_id, consult_id, Modality.MICRONEEDLING
+        ).id
+
+
+def course_counts(engine: Engine) -> tuple[int, int, int]:
+    """(courses, planned sessions, audit events) as committed."""
+    with transaction(engine, write=False) as session:
+        return (
+            session.scalar(select(func.count()).select_from(Course)) or 0,
+            session.scalar(select(func.count()).select_from(PlannedSession)) or 0,
+            len(events(engine)),
+        )
+
+
+def record_session(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> uuid.UUID:
+    data = session_data(kb, patient_id, practitioner_id)
+    with transaction(engine) as session:
+        return sessions.record_session(session, context(), clinic_id, data, kb).id
+
+
+def test_a_course_from_an_approved_consult_gets_the_plans_dates(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID, practitioner_id: uuid.UUID
+) -> None:
+    consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
+    course_id = start(engine, clinic_id, consult_id)
+    with transaction(engine) as session:
+        course = courses.read_course(session, context(), clinic_id, course_id)
+        assert course.status is CourseStatus.PLANNED
+        assert (course.patient_id, course.consult_id) == (patient_id, consult_id)
+        assert (course.sessions_planned, course.interval_days) == (3, 28)
+        assert [(p.number, p.planned_on.isoformat()) for p in course.planned_sessions] == [
+            (1, DATES[0]),
+            (2, DATES[1]),
+            (3, DATES[2]),
+        ]
+        assert all(p.session_id is None for p in course.planned_sessions)
+    actions = [(e.action, e.record_id, e.patient_id) for e in events(engine)[-2:]]
+    assert actions == [
+        ("course.create", str(course_id), patient_id),
+        ("course.read", str(course_id), patient_id),
+    ]
+
+
+def test_a_draft_consult_is_refused_and_nothing_written(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> None:
+    consult_id = make_consult(engine, clinic_id, patient_id, None, plan())
+    before = course_counts(engine)
+    with pytest.raises(InvalidInput, match="is draft: a course starts only from an approved"):
+        start(engine, clinic_id, consult_id)
+    assert course_counts(engine) == before
+
+
+@pytest.mark.parametrize("decision", ["contraindicated", "deferred", "not_indicated"])
+def test_a_modality_the_plan_does_not_proceed_with_is_refused(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    decision: str,
+) -> None:
+    consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan(decision))
+    before = course_counts(engine)
+    with pytest.raises(InvalidInput, match=f"the plan decided {decision} for microneedling"):
+        start(engine, clinic_id, consult_id)
+    assert course_counts(engine) == before
+
+
+def test_a_plan_without_a_course_of_the_modality_is_refused(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID, practitioner_id: uuid.UUID
+) -> None:
+    consult_id = make_consult(
+        engine, clinic_id, patient_id, practitioner_id, plan() | {"courses": []}
+    )
+    with pytest.raises(InvalidInput, match="no course of microneedling"):
+        start(engine, clinic_id, consult_id)
+
+
+def test_a_second_course_of_the_same_modality_is_refused(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID, practitioner_id: uuid.UUID
+) -> None:
+    consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
+    first = start(engine, clinic_id, consult_id)
+    with pytest.raises(InvalidInput, match=f"already has a microneedling course: {first}"):
+        start(engine, clinic_id, consult_id)
+
+
+def test_cancel_needs_a_reason_and_freezes_the_course(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID, practitioner_id: uuid.UUID
+) -> None:
+    course_id = start(
+        engine, clinic_id, make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
+    )
+    before = course_counts(engine)
+    with (
+        pytest.raises(InvalidInput, match="a cancellation needs a reason"),
+        transaction(engine) as session,
+    ):
+        courses.cancel_course(session, context(), clinic_id, course_id, "  ")
+    assert course_counts(engine) == before
+    later = context(now=context().now + dt.timedelta(days=3))
+    with transaction(engine) as session:
+        cancelled = courses.cancel_course(session, later, clinic_id, course_id, "moved abroad")
+        assert cancelled.status is CourseStatus.CANCELLED
+        assert cancelled.cancellation_reason == "moved abroad"
+        assert cancelled.cancelled_at == later.now
+    assert events(engine)[-1].action == "course.cancel"
+    assert events(engine)[-1].before_digest is not None
+    with (
+        pytest.raises(ImmutableRecord, match="is cancelled and cannot change"),
+        transaction(engine) as session,
+    ):
+        courses.cancel_course(session, context(), clinic_id, course_id, "again")
+
+
+def test_fulfilling_every_planned_session_completes_the_course(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:
+    course_id = start(
+        engine, clinic_id, make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
+    )
+    for number in (1, 2, 3):
+        treated = record_session(engine, clinic_id, kb, patient_id, practitioner_id)
+        with transaction(engine) as session:
+            course = courses.fulfil_planned_session(
+                session, context(), clinic_id, course_id, number, treated
+            )
+            assert course.planned_sessions[number - 1].session_id == treated
+        assert events(engine)[-1].action == "course.fulfil"
+    assert course.status is CourseStatus.COMPLETED
+
+
+def test_linking_a_session_of_another_patient_is_refused(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:
+    course_id = start(
+        engine, clinic_id, make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
+    )
+    other = add_patient(engine, clinic_id, family_name="Durand", allergies=[])
+    add_consent(engine, clinic_id, other)
+    theirs = record_session(engine, clinic_id, kb, other, practitioner_id)
+    before = course_counts(engine)
+    with pytest.raises(InvalidInput, match="is another patient's"), transaction(engine) as session:
+        courses.fulfil_planned_session(session, context(), clinic_id, course_id, 1, theirs)
+    assert course_counts(engine) == before
+    with transaction(engine, write=False) as session:
+        planned = session.scalars(select(PlannedSession.session_id)).all()
+        assert planned == [None, None, None]
+
+
+def test_the_cli_starts_and_shows_a_course(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dermaplan.cli import app
+
+    monkeypatch.setenv("DERMAPLAN_DATABASE_URL", database_url)
+    consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
+    runner = CliRunner()
+    started = runner.invoke(app, ["courses", "start", str(consult_id), "microneedling"])
+    assert started.exit_code == 0, started.stderr
+    course_id = started.stdout.split()[1]
+    shown = runner.invoke(app, ["courses", "show", course_id])
+    assert shown.exit_code == 0, shown.stderr
+    assert "microneedling  planned" in shown.stdout
+    for number, day in enumerate(DATES, start=1):
+        assert f"  {number}  {day}  to do" in shown.stdout
+    refused = runner.invoke(app, ["courses", "start", str(consult_id), "mesotherapy"])
+    assert refused.exit_code == 2
+    assert "the plan decided not_indicated for mesotherapy" in refused.stderr
