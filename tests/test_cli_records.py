@@ -419,3 +419,28 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     refused = runner.invoke(app, ["restore", str(garbage), "--yes"])
     assert refused.exit_code == 2
     assert refused.stderr.startswith("error: ")
+
+
+def test_a_saved_consult_is_approved_and_starts_a_course(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    patient, practitioner = clinic_with_patient(engine)
+    example = EXAMPLES / "02-stretch-marks-microneedling.yaml"
+    code, _, err = run("consult", str(example), "--format", "json", "--save", patient)
+    assert code == 0, err
+    saved = re.search(f"saved consult ({UUID})", err)
+    assert saved is not None, err
+    consult_id = saved.group(1)
+    refused = run("courses", "start", consult_id, "microneedling")
+    assert refused[0] == 2  # a draft plan starts no course
+    assert run("consults", "approve", consult_id, "--by", practitioner) == (
+        0,
+        f"approved consult {consult_id} by {practitioner}\n",
+        "",
+    )
+    code, out, err = run("courses", "start", consult_id, "microneedling")
+    assert code == 0, err
+    assert "microneedling  planned" in out
+    again = run("consults", "approve", consult_id, "--by", practitioner)
+    assert again[0] == 2
+    assert "error:" in again[2]

@@ -18,6 +18,7 @@ from dermaplan.cli_demo import demo_app
 from dermaplan.cli_records import (
     audit_app,
     backup,
+    consults_app,
     courses_app,
     db_app,
     patients_app,
@@ -43,6 +44,7 @@ app.add_typer(patients_app, name="patients")
 app.add_typer(audit_app, name="audit")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(courses_app, name="courses")
+app.add_typer(consults_app, name="consults")
 app.command()(recall)
 app.add_typer(demo_app, name="demo")
 app.add_typer(adverse_app, name="adverse-events")

@@ -614,6 +614,30 @@ def _course_lines(course: Course) -> list[str]:
     return lines
 
 
+consults_app = typer.Typer(help="Approve stored consults.", no_args_is_help=True)
+
+
+@consults_app.command("approve")
+def consults_approve(
+    consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")],
+    by: Annotated[
+        str, typer.Option("--by", metavar="STAFF_ID", help="The approving practitioner.")
+    ],
+) -> None:
+    """Approve a draft consult under a practitioner's name; it cannot change afterwards."""
+    consult_id = _uuid(consult, "a consult id (a UUID)")
+    practitioner_id = _uuid(by, "a staff id (a UUID)")
+
+    def approve(session: Session, context: Context) -> str:
+        from dermaplan.records.service import approve_consult
+
+        clinic = _clinic(session, context)
+        approved = approve_consult(session, context, clinic.id, consult_id, practitioner_id)
+        return f"approved consult {approved.id} by {practitioner_id}"
+
+    typer.echo(_unit_of_work(approve))
+
+
 @courses_app.command("start")
 def courses_start(
     consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")],
