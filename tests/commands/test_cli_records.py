@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,12 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from dermaplan.cli import app
-from dermaplan.records.db import create_records_engine, prepare, transaction
+from dermaplan.records.db import create_records_engine, transaction
 from dermaplan.records.models import Consult
 from dermaplan.records.repository import ClinicRepository
+from tests.commands.cli import UUID, run
 from tests.conftest import EXAMPLES
-from tests.records.database import BACKENDS, fresh_database, tampering
+from tests.records.database import tampering
 from tests.records.factories import (
     add_consent,
     counts,
@@ -29,34 +29,6 @@ from tests.records.factories import (
     session_counts,
     session_fields,
 )
-
-runner = CliRunner()
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture(params=BACKENDS)
-def database(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """An empty database the commands are pointed at, as a clinic's environment would."""
-    with fresh_database(str(request.param), tmp_path) as url:
-        monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
-        monkeypatch.setenv("DERMAPLAN_ACTOR", "staff:reception")
-        yield url
-
-
-@pytest.fixture
-def engine(database: str) -> Iterator[Engine]:
-    """The same database for the test's own checks (its schema made as on first use)."""
-    engine = create_records_engine(database)
-    prepare(engine)
-    yield engine
-    engine.dispose()
 
 
 def add(*args: str) -> str:

@@ -6,47 +6,18 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from sqlalchemy import Engine, func, select
-from typer.testing import CliRunner
 
-from dermaplan.cli import app
-from dermaplan.records.db import create_records_engine, prepare, transaction
+from dermaplan.records.db import transaction
 from dermaplan.records.models import AdverseEvent, Outcome
 from dermaplan.records.repository import ClinicRepository
-from tests.records.database import BACKENDS, fresh_database
+from tests.commands.cli import UUID, run
 from tests.records.factories import events, make_practitioner
-
-runner = CliRunner()
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture(params=BACKENDS)
-def database(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    with fresh_database(str(request.param), tmp_path) as url:
-        monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
-        monkeypatch.setenv("DERMAPLAN_ACTOR", "staff:reception")
-        yield url
-
-
-@pytest.fixture
-def engine(database: str) -> Iterator[Engine]:
-    engine = create_records_engine(database)
-    prepare(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -2,26 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from typer.testing import CliRunner
-
 from dermaplan.cli import app
-from tests.records.database import BACKENDS, fresh_database
-
-runner = CliRunner()
-
-
-@pytest.fixture(params=BACKENDS)
-def database(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    with fresh_database(str(request.param), tmp_path) as url:
-        monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
-        monkeypatch.setenv("DERMAPLAN_ACTOR", "staff:demo")
-        yield url
+from tests.commands.cli import runner
 
 
 def test_demo_seed_fills_an_empty_database_and_refuses_a_second_time(database: str) -> None:

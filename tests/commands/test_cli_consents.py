@@ -7,16 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, func, select
-from typer.testing import CliRunner
 
-from dermaplan.cli import app
 from dermaplan.cli_consents import Kind, Scope
-from dermaplan.records.db import create_records_engine, prepare, transaction
+from dermaplan.records.db import transaction
 from dermaplan.records.models import (
     AuditEvent,
     Consent,
@@ -25,33 +21,7 @@ from dermaplan.records.models import (
     ConsentWithdrawal,
     PhotoScope,
 )
-from tests.records.database import BACKENDS, fresh_database
-
-runner = CliRunner()
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture(params=BACKENDS)
-def database(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    with fresh_database(str(request.param), tmp_path) as url:
-        monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
-        monkeypatch.setenv("DERMAPLAN_ACTOR", "staff:reception")
-        yield url
-
-
-@pytest.fixture
-def engine(database: str) -> Iterator[Engine]:
-    engine = create_records_engine(database)
-    prepare(engine)
-    yield engine
-    engine.dispose()
+from tests.commands.cli import UUID, run
 
 
 def written(engine: Engine) -> tuple[int, ...]:
