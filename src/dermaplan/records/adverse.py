@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
-from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound
+from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound, required
 from dermaplan.records.models import (
     AdverseEvent,
     AdverseEventStatus,
@@ -83,16 +83,14 @@ def _audit(
 
 
 def _event(repository: AdverseEventRepository, event_id: uuid.UUID) -> AdverseEvent:
-    record = repository.get(event_id)
-    if record is None:
-        raise NotFound.one(f"no adverse event {event_id}")
-    return record
+    return required(repository.get(event_id), f"no adverse event {event_id}")
 
 
 def _reporter(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Staff:
-    staff = StaffRepository(session, clinic_id).get(staff_id)
-    if staff is None:
-        raise NotFound.one(f"reporter: no member of staff {staff_id}")
+    staff = required(
+        StaffRepository(session, clinic_id).get(staff_id),
+        f"reporter: no member of staff {staff_id}",
+    )
     if not staff.active:
         raise InvalidInput.one(f"reporter: {staff.name} is no longer active")
     return staff
@@ -102,9 +100,10 @@ def _resolve(
     session: Session, context: Context, clinic_id: uuid.UUID, data: AdverseEventData
 ) -> tuple[Patient, list[ProductLot]]:
     """What the event refers to, checked to be this clinic's and this patient's, or raise."""
-    patient = PatientRepository(session, clinic_id).get(data.patient)
-    if patient is None:
-        raise NotFound.one(f"patient: no patient {data.patient}")
+    patient = required(
+        PatientRepository(session, clinic_id).get(data.patient),
+        f"patient: no patient {data.patient}",
+    )
     problems = []
     if data.session is not None:
         treated = SessionRepository(session, clinic_id).get(data.session)

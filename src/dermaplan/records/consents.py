@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
-from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound
+from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound, required
 from dermaplan.records.models import (
     Consent,
     ConsentKind,
@@ -139,12 +139,14 @@ def record_consent(
     session: Session, context: Context, clinic_id: uuid.UUID, data: ConsentData
 ) -> Consent:
     """Store a signed consent; an unsigned one is refused (it cannot be completed)."""
-    patient = PatientRepository(session, clinic_id).get(data.patient)
-    if patient is None:
-        raise NotFound.one(f"patient: no patient {data.patient}")
-    template = ConsentTemplateRepository(session, clinic_id).get(data.template)
-    if template is None:
-        raise NotFound.one(f"template: no consent template version {data.template}")
+    patient = required(
+        PatientRepository(session, clinic_id).get(data.patient),
+        f"patient: no patient {data.patient}",
+    )
+    template = required(
+        ConsentTemplateRepository(session, clinic_id).get(data.template),
+        f"template: no consent template version {data.template}",
+    )
     problems: list[str] = []
     if data.signed_at is None:
         problems.append("signed_at: a consent cannot be completed unsigned")
@@ -211,9 +213,7 @@ def withdraw_consent(
     """Withdraw a signed consent, or one scope of a photo consent; from now on it (or that
     scope) no longer counts, for what is done next and for photos already taken."""
     consents = ConsentRepository(session, clinic_id)
-    record = consents.get(consent_id)
-    if record is None:
-        raise NotFound.one(f"no consent {consent_id}")
+    record = required(consents.get(consent_id), f"no consent {consent_id}")
     if not reason.strip():
         raise InvalidInput.one("reason: a withdrawal needs a reason")
     if scope is not None and record.kind is not ConsentKind.PHOTO:

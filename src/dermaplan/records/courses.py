@@ -20,7 +20,7 @@ from dermaplan.clinical.plan import PROCEED
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
-from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound
+from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound, required
 from dermaplan.records.models import (
     ConsultStatus,
     Course,
@@ -76,10 +76,7 @@ def _audit(
 
 
 def _course(repository: CourseRepository, course_id: uuid.UUID) -> Course:
-    course = repository.get(course_id)
-    if course is None:
-        raise NotFound.one(f"no course {course_id}")
-    return course
+    return required(repository.get(course_id), f"no course {course_id}")
 
 
 def _planned_course(plan: Any, modality: Modality) -> tuple[int, list[dt.date]]:
@@ -130,9 +127,9 @@ def start_course(
     modality: Modality,
 ) -> Course:
     """A course of `modality` with the sessions the approved plan dates."""
-    consult = ConsultRepository(session, clinic_id).get(consult_id)
-    if consult is None:
-        raise NotFound.one(f"no consult {consult_id}")
+    consult = required(
+        ConsultRepository(session, clinic_id).get(consult_id), f"no consult {consult_id}"
+    )
     if consult.status is not ConsultStatus.APPROVED:
         raise InvalidInput.one(
             f"consult {consult.id} is {consult.status.value}: "
@@ -232,9 +229,9 @@ def fulfil_planned_session(
         raise InvalidInput.one(
             f"planned session {number} is already fulfilled by session {planned.session_id}"
         )
-    record = SessionRepository(session, clinic_id).get(session_id)
-    if record is None:
-        raise NotFound.one(f"no session {session_id}")
+    record = required(
+        SessionRepository(session, clinic_id).get(session_id), f"no session {session_id}"
+    )
     if record.patient_id != course.patient_id:
         raise InvalidInput.one(f"session {record.id} is another patient's, not this course's")
     if record.modality is not course.modality:

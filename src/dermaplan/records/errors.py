@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import ClassVar, Self, TypeVar
+
+T = TypeVar("T")
 
 
 class RecordsError(Exception):
@@ -46,3 +48,10 @@ class IncompleteRecord(RecordsError):
 
 class DatabaseError(Exception):
     """The database cannot be used as it is: unreachable, unknown, or needs an upgrade."""
+
+
+def required(record: T | None, message: str) -> T:
+    """The record looked up, or NotFound with a message naming what was asked for."""
+    if record is None:
+        raise NotFound.one(message)
+    return record

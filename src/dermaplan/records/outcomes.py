@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
-from dermaplan.records.errors import InvalidInput, NotFound
+from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.models import Outcome, new_id
 from dermaplan.records.repository import (
     ConsultRepository,
@@ -48,9 +48,10 @@ def record_outcome(
     problem = score_problem(data.scale, data.score)  # also checked by OutcomeData.parse
     if problem:
         raise InvalidInput.one(f"score: {problem}")
-    patient = PatientRepository(session, clinic_id).get(data.patient)
-    if patient is None:
-        raise NotFound.one(f"patient: no patient {data.patient}")
+    patient = required(
+        PatientRepository(session, clinic_id).get(data.patient),
+        f"patient: no patient {data.patient}",
+    )
     if data.session is not None:
         treated = SessionRepository(session, clinic_id).get(data.session)
         if treated is None or treated.patient_id != patient.id:
@@ -95,9 +96,10 @@ def patient_outcomes(
     session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
 ) -> Sequence[Outcome]:
     """A patient's scores in date order; the read is audited."""
-    patient = PatientRepository(session, clinic_id).get(patient_id, include_deleted=True)
-    if patient is None:
-        raise NotFound.one(f"no patient {patient_id}")
+    patient = required(
+        PatientRepository(session, clinic_id).get(patient_id, include_deleted=True),
+        f"no patient {patient_id}",
+    )
     found = OutcomeRepository(session, clinic_id).of_patient(patient.id)
     record_event(
         session,

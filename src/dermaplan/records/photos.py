@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import ALL
 from dermaplan.records.context import Context
-from dermaplan.records.errors import InvalidInput, NotFound
+from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.models import ConsentKind, Photo, PhotoScope, new_id
 from dermaplan.records.repository import (
     ConsentRepository,
@@ -123,9 +123,10 @@ def record_photo(
     content: bytes,
 ) -> Photo:
     """Strip a photo's metadata, store the file, then its row; audited."""
-    patient = PatientRepository(session, clinic_id).get(data.patient)
-    if patient is None:
-        raise NotFound.one(f"patient: no patient {data.patient}")
+    patient = required(
+        PatientRepository(session, clinic_id).get(data.patient),
+        f"patient: no patient {data.patient}",
+    )
     if data.session is not None:
         treated = SessionRepository(session, clinic_id).get(data.session)
         if treated is None or treated.patient_id != patient.id:
@@ -212,9 +213,9 @@ def patient_photos(
     session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
 ) -> list[PhotoLine]:
     """A patient's photos, each with the photo-consent scopes in force now; audited."""
-    patient = PatientRepository(session, clinic_id).get(patient_id)
-    if patient is None:
-        raise NotFound.one(f"no patient {patient_id}")
+    patient = required(
+        PatientRepository(session, clinic_id).get(patient_id), f"no patient {patient_id}"
+    )
     scopes = patient_photo_scopes(session, clinic_id, patient.id)
     photos = PhotoRepository(session, clinic_id).of_patient(patient.id)
     record_event(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
-from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound
+from dermaplan.records.errors import ImmutableRecord, InvalidInput, required
 from dermaplan.records.models import (
     Clinic,
     Consult,
@@ -170,19 +170,17 @@ def create_patient(
 
 
 def _patient(repository: PatientRepository, patient_id: uuid.UUID) -> Patient:
-    patient = repository.get(patient_id)
-    if patient is None:
-        raise NotFound.one(f"no patient {patient_id}")
-    return patient
+    return required(repository.get(patient_id), f"no patient {patient_id}")
 
 
 def read_patient(
     session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
 ) -> Patient:
     """The patient with their consults, soft-deleted or not (history stays viewable)."""
-    patient = PatientRepository(session, clinic_id).get_with_consults(patient_id)
-    if patient is None:
-        raise NotFound.one(f"no patient {patient_id}")
+    patient = required(
+        PatientRepository(session, clinic_id).get_with_consults(patient_id),
+        f"no patient {patient_id}",
+    )
     record_event(
         session,
         context,
@@ -332,10 +330,7 @@ def _valid(document: ConsultDocument) -> ConsultDocument:
 
 
 def _consult(repository: ConsultRepository, consult_id: uuid.UUID) -> Consult:
-    consult = repository.get(consult_id)
-    if consult is None:
-        raise NotFound.one(f"no consult {consult_id}")
-    return consult
+    return required(repository.get(consult_id), f"no consult {consult_id}")
 
 
 def _new_consult(
@@ -484,9 +479,10 @@ def approve_consult(
     consult = _consult(consults, consult_id)
     if consult.status is not ConsultStatus.DRAFT:
         raise _frozen(consult)
-    practitioner = StaffRepository(session, clinic_id).get(practitioner_id)
-    if practitioner is None:
-        raise NotFound.one(f"no member of staff {practitioner_id}")
+    practitioner = required(
+        StaffRepository(session, clinic_id).get(practitioner_id),
+        f"no member of staff {practitioner_id}",
+    )
     if practitioner.role is not StaffRole.PRACTITIONER or not practitioner.active:
         raise InvalidInput.one(f"{practitioner.name} is not an active practitioner")
     if consult.supersedes_id is not None:

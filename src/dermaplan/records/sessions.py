@@ -28,6 +28,7 @@ from dermaplan.records.errors import (
     InvalidInput,
     NotFound,
     SafetyRefused,
+    required,
 )
 from dermaplan.records.models import (
     Consult,
@@ -138,16 +139,13 @@ def _audit(
 
 
 def _session(repository: SessionRepository, session_id: uuid.UUID) -> TreatmentSession:
-    record = repository.get(session_id)
-    if record is None:
-        raise NotFound.one(f"no session {session_id}")
-    return record
+    return required(repository.get(session_id), f"no session {session_id}")
 
 
 def _practitioner(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Staff:
-    staff = StaffRepository(session, clinic_id).get(staff_id)
-    if staff is None:
-        raise NotFound.one(f"no member of staff {staff_id}")
+    staff = required(
+        StaffRepository(session, clinic_id).get(staff_id), f"no member of staff {staff_id}"
+    )
     if staff.role is not StaffRole.PRACTITIONER or not staff.active:
         raise InvalidInput.one(f"{staff.name} is not an active practitioner")
     return staff
@@ -216,9 +214,10 @@ def _check(
     problems = data.area_problems(knowledge)
     if problems:
         raise InvalidInput(problems)
-    patient = PatientRepository(session, clinic_id).get(data.patient)
-    if patient is None:
-        raise NotFound.one(f"patient: no patient {data.patient}")
+    patient = required(
+        PatientRepository(session, clinic_id).get(data.patient),
+        f"patient: no patient {data.patient}",
+    )
     _practitioner(session, clinic_id, data.practitioner)
     plan = None
     if data.consult is not None:
@@ -561,9 +560,10 @@ def patient_timeline(
 ) -> Timeline:
     """Everything recorded for a patient, soft-deleted or not (history stays viewable);
     the read is audited like `read_patient`."""
-    patient = PatientRepository(session, clinic_id).get_with_consults(patient_id)
-    if patient is None:
-        raise NotFound.one(f"no patient {patient_id}")
+    patient = required(
+        PatientRepository(session, clinic_id).get_with_consults(patient_id),
+        f"no patient {patient_id}",
+    )
     records = SessionRepository(session, clinic_id).of_patient(patient.id)
     entries: list[Consult | TreatmentSession] = [*patient.consults, *records]
     entries.sort(key=_when)
