@@ -20,6 +20,7 @@ def database(
     """An empty database the commands are pointed at, as a clinic's environment would."""
     with fresh_database(str(request.param), tmp_path) as url:
         monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
+        monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
         monkeypatch.setenv("DERMAPLAN_ACTOR", "staff:reception")
         yield url
 
