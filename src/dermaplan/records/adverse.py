@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
-from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound, required
+from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.models import (
     AdverseEvent,
     AdverseEventStatus,
@@ -35,6 +35,7 @@ from dermaplan.records.repository import (
 )
 from dermaplan.records.schemas import AdverseEventData, ProductUse
 from dermaplan.records.sessions import registered_lot
+from dermaplan.records.versions import RecordKind, written_reason
 
 REPORT_FORMAT = "dermaplan.adverse_event_report/1"
 
@@ -63,23 +64,11 @@ def adverse_event_state(record: AdverseEvent) -> dict[str, Any]:
     }
 
 
-def _audit(
-    session: Session,
-    context: Context,
-    action: AuditAction,
-    record: AdverseEvent,
-    before: dict[str, Any] | None = None,
-) -> None:
-    record_event(
-        session,
-        context,
-        action,
-        "adverse_event",
-        record.id,
-        patient_id=record.patient_id,
-        before=before,
-        after=adverse_event_state(record),
-    )
+_EVENTS = RecordKind(
+    "adverse_event", "adverse event", adverse_event_state, "record a follow-up instead"
+)
+_audit = _EVENTS.audit
+_frozen = _EVENTS.frozen
 
 
 def _event(repository: AdverseEventRepository, event_id: uuid.UUID) -> AdverseEvent:
@@ -166,13 +155,10 @@ def _new_event(
 
 
 def _close(session: Session, context: Context, record: AdverseEvent) -> None:
-    before = adverse_event_state(record)
-    record.status = AdverseEventStatus.CLOSED
-    record.closed_at = context.now
-    record.closed_by = context.actor
-    record.updated_at = context.now
-    session.flush()
-    _audit(session, context, AuditAction.ADVERSE_EVENT_CLOSE, record, before)
+    with _EVENTS.change(session, context, AuditAction.ADVERSE_EVENT_CLOSE, record):
+        record.status = AdverseEventStatus.CLOSED
+        record.closed_at = context.now
+        record.closed_by = context.actor
 
 
 def record_adverse_event(
@@ -180,13 +166,6 @@ def record_adverse_event(
 ) -> AdverseEvent:
     """Store an adverse event, open (or closed at once when the file says so)."""
     return _new_event(session, context, clinic_id, data)
-
-
-def _frozen(record: AdverseEvent) -> ImmutableRecord:
-    return ImmutableRecord.one(
-        f"adverse event {record.id} is {record.status.value} and cannot change; "
-        "record a follow-up instead"
-    )
 
 
 def close_adverse_event(
@@ -218,14 +197,10 @@ def follow_up_adverse_event(
         )
     if data.patient != original.patient_id:
         raise InvalidInput.one("patient: a follow-up cannot move an event to another patient")
-    if not reason.strip():
-        raise InvalidInput.one("reason: a follow-up needs a reason")
-    record = _new_event(session, context, clinic_id, data, follows=original, reason=reason.strip())
-    before = adverse_event_state(original)
-    original.status = AdverseEventStatus.SUPERSEDED
-    original.updated_at = context.now
-    session.flush()
-    _audit(session, context, AuditAction.ADVERSE_EVENT_SUPERSEDE, original, before)
+    written = written_reason(reason, "a follow-up")
+    record = _new_event(session, context, clinic_id, data, follows=original, reason=written)
+    with _EVENTS.change(session, context, AuditAction.ADVERSE_EVENT_SUPERSEDE, original):
+        original.status = AdverseEventStatus.SUPERSEDED
     return record
 
 

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from dermaplan.clinical.plan import PROCEED
 from dermaplan.knowledge.schema import Modality
-from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.audit import AuditAction
 from dermaplan.records.context import Context
-from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound, required
+from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.models import (
     ConsultStatus,
     Course,
@@ -30,6 +30,7 @@ from dermaplan.records.models import (
     new_id,
 )
 from dermaplan.records.repository import ConsultRepository, CourseRepository, SessionRepository
+from dermaplan.records.versions import RecordKind, written_reason
 
 PROCEEDING = frozenset(decision.value for decision in PROCEED)
 
@@ -56,23 +57,8 @@ def course_state(course: Course) -> dict[str, Any]:
     }
 
 
-def _audit(
-    session: Session,
-    context: Context,
-    action: AuditAction,
-    course: Course,
-    before: dict[str, Any] | None = None,
-) -> None:
-    record_event(
-        session,
-        context,
-        action,
-        "course",
-        course.id,
-        patient_id=course.patient_id,
-        before=before,
-        after=course_state(course),
-    )
+_COURSES = RecordKind("course", "course", course_state)
+_audit = _COURSES.audit
 
 
 def _course(repository: CourseRepository, course_id: uuid.UUID) -> Course:
@@ -182,26 +168,21 @@ def read_course(
     return course
 
 
-def _closed(course: Course) -> ImmutableRecord:
-    return ImmutableRecord.one(f"course {course.id} is {course.status.value} and cannot change")
+_closed = _COURSES.frozen
 
 
 def cancel_course(
     session: Session, context: Context, clinic_id: uuid.UUID, course_id: uuid.UUID, reason: str
 ) -> Course:
-    if not reason.strip():
-        raise InvalidInput.one("reason: a cancellation needs a reason")
+    written = written_reason(reason, "a cancellation")
     course = _course(CourseRepository(session, clinic_id), course_id)
     if course.status is not CourseStatus.PLANNED:
         raise _closed(course)
-    before = course_state(course)
-    course.status = CourseStatus.CANCELLED
-    course.cancelled_at = context.now
-    course.cancelled_by = context.actor
-    course.cancellation_reason = reason.strip()
-    course.updated_at = context.now
-    session.flush()
-    _audit(session, context, AuditAction.COURSE_CANCEL, course, before)
+    with _COURSES.change(session, context, AuditAction.COURSE_CANCEL, course):
+        course.status = CourseStatus.CANCELLED
+        course.cancelled_at = context.now
+        course.cancelled_by = context.actor
+        course.cancellation_reason = written
     return course
 
 
@@ -242,12 +223,9 @@ def fulfil_planned_session(
         raise InvalidInput.one(f"session {record.id} was replaced by an amendment: link that")
     if any(p.session_id == record.id for p in course.planned_sessions):
         raise InvalidInput.one(f"session {record.id} already fulfils a planned session")
-    before = course_state(course)
-    planned.session_id = record.id
-    planned.updated_at = context.now
-    if all(p.session_id is not None for p in course.planned_sessions):
-        course.status = CourseStatus.COMPLETED
-    course.updated_at = context.now
-    session.flush()
-    _audit(session, context, AuditAction.COURSE_FULFIL, course, before)
+    with _COURSES.change(session, context, AuditAction.COURSE_FULFIL, course):
+        planned.session_id = record.id
+        planned.updated_at = context.now
+        if all(p.session_id is not None for p in course.planned_sessions):
+            course.status = CourseStatus.COMPLETED
     return course

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
-from dermaplan.records.errors import ImmutableRecord, InvalidInput, required
+from dermaplan.records.errors import InvalidInput, required
 from dermaplan.records.models import (
     Clinic,
     Consult,
@@ -34,6 +34,7 @@ from dermaplan.records.repository import (
     StaffRepository,
 )
 from dermaplan.records.schemas import ConsultDocument, PatientData
+from dermaplan.records.versions import RecordKind, written_reason
 
 DEFAULT_CLINIC_NAME = "Dermaplan clinic"
 OLDEST_BIRTH_YEARS = 130
@@ -381,31 +382,11 @@ def read_consult(
     return consult
 
 
-def _audit_consult(
-    session: Session,
-    context: Context,
-    action: AuditAction,
-    consult: Consult,
-    before: dict[str, Any] | None = None,
-) -> None:
-    """The audit event of a consult, with its state before (if it changed) and now."""
-    record_event(
-        session,
-        context,
-        action,
-        "consult",
-        consult.id,
-        patient_id=consult.patient_id,
-        before=before,
-        after=consult_state(consult),
-    )
-
-
-def _frozen(consult: Consult) -> ImmutableRecord:
-    return ImmutableRecord.one(
-        f"consult {consult.id} is {consult.status.value} and cannot change; "
-        "record a correction, which supersedes it"
-    )
+_CONSULTS = RecordKind(
+    "consult", "consult", consult_state, "record a correction, which supersedes it"
+)
+_audit_consult = _CONSULTS.audit
+_frozen = _CONSULTS.frozen
 
 
 def revise_draft(
@@ -420,14 +401,11 @@ def revise_draft(
     if consult.status is not ConsultStatus.DRAFT:
         raise _frozen(consult)
     _valid(document)
-    before = consult_state(consult)
-    consult.consult_date = document.consult_date
-    consult.assessment_json = document.assessment_json
-    consult.plan_json = document.plan_json
-    consult.knowledge_version = document.knowledge_version
-    consult.updated_at = context.now
-    session.flush()
-    _audit_consult(session, context, AuditAction.CONSULT_UPDATE, consult, before)
+    with _CONSULTS.change(session, context, AuditAction.CONSULT_UPDATE, consult):
+        consult.consult_date = document.consult_date
+        consult.assessment_json = document.assessment_json
+        consult.plan_json = document.plan_json
+        consult.knowledge_version = document.knowledge_version
     return consult
 
 
@@ -455,15 +433,14 @@ def correct_consult(
         raise InvalidInput.one(
             f"consult {original.id} already has a correction in progress: {pending.id}"
         )
-    if not reason.strip():
-        raise InvalidInput.one("reason: a correction needs a reason")
+    written = written_reason(reason, "a correction")
     return _new_consult(
         session,
         context,
         original.patient,
         _valid(document),
         supersedes=original,
-        reason=reason.strip(),
+        reason=written,
     )
 
 
@@ -489,16 +466,10 @@ def approve_consult(
         original = _consult(consults, consult.supersedes_id)
         if original.status is not ConsultStatus.APPROVED:
             raise _frozen(original)
-        before = consult_state(original)
-        original.status = ConsultStatus.SUPERSEDED
-        original.updated_at = context.now
-        session.flush()
-        _audit_consult(session, context, AuditAction.CONSULT_SUPERSEDE, original, before)
-    before = consult_state(consult)
-    consult.status = ConsultStatus.APPROVED
-    consult.approved_by_id = practitioner.id
-    consult.approved_at = context.now
-    consult.updated_at = context.now
-    session.flush()
-    _audit_consult(session, context, AuditAction.CONSULT_APPROVE, consult, before)
+        with _CONSULTS.change(session, context, AuditAction.CONSULT_SUPERSEDE, original):
+            original.status = ConsultStatus.SUPERSEDED
+    with _CONSULTS.change(session, context, AuditAction.CONSULT_APPROVE, consult):
+        consult.status = ConsultStatus.APPROVED
+        consult.approved_by_id = practitioner.id
+        consult.approved_at = context.now
     return consult

@@ -23,7 +23,6 @@ from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import consented_kinds
 from dermaplan.records.context import Context
 from dermaplan.records.errors import (
-    ImmutableRecord,
     IncompleteRecord,
     InvalidInput,
     NotFound,
@@ -51,6 +50,7 @@ from dermaplan.records.repository import (
 from dermaplan.records.safety import missing_items, safety_refusals
 from dermaplan.records.schemas import ProductUse, SessionData
 from dermaplan.records.service import consult_state, patient_state
+from dermaplan.records.versions import RecordKind, written_reason
 
 
 def session_state(record: TreatmentSession) -> dict[str, Any]:
@@ -119,23 +119,9 @@ def session_data(record: TreatmentSession) -> SessionData:
     )
 
 
-def _audit(
-    session: Session,
-    context: Context,
-    action: AuditAction,
-    record: TreatmentSession,
-    before: dict[str, Any] | None = None,
-) -> None:
-    record_event(
-        session,
-        context,
-        action,
-        "treatment_session",
-        record.id,
-        patient_id=record.patient_id,
-        before=before,
-        after=session_state(record),
-    )
+_SESSIONS = RecordKind("treatment_session", "session", session_state, "record an amendment instead")
+_audit = _SESSIONS.audit
+_frozen = _SESSIONS.frozen
 
 
 def _session(repository: SessionRepository, session_id: uuid.UUID) -> TreatmentSession:
@@ -340,13 +326,6 @@ def record_session(
     return _new_session(session, context, clinic_id, data, knowledge, override_reason)
 
 
-def _frozen(record: TreatmentSession) -> ImmutableRecord:
-    return ImmutableRecord.one(
-        f"session {record.id} is {record.status.value} and cannot change; "
-        "record an amendment instead"
-    )
-
-
 def revise_session(
     session: Session,
     context: Context,
@@ -401,8 +380,7 @@ def amend_session(
         raise InvalidInput.one(f"session {original.id} already has an amendment: {newer.id}")
     if data.patient != original.patient_id:
         raise InvalidInput.one("patient: an amendment cannot move a session to another patient")
-    if not reason.strip():
-        raise InvalidInput.one("reason: an amendment needs a reason")
+    written = written_reason(reason, "an amendment")
     return _new_session(
         session,
         context,
@@ -411,7 +389,7 @@ def amend_session(
         knowledge,
         override_reason,
         amends=original,
-        reason=reason.strip(),
+        reason=written,
     )
 
 
@@ -443,20 +421,14 @@ def sign_session(
         original = _session(sessions, record.amends_id)
         if original.status is not SessionStatus.SIGNED:
             raise _frozen(original)
-        before = session_state(original)
-        original.status = SessionStatus.AMENDED
-        original.updated_at = context.now
-        session.flush()
-        _audit(session, context, AuditAction.SESSION_SUPERSEDE, original, before)
-    before = session_state(record)
-    record.status = SessionStatus.SIGNED
-    record.signed_by_id = signer.id
-    record.signed_at = context.now
-    record.missing_at_signing = missing or None
-    record.incomplete_reason = written
-    record.updated_at = context.now
-    session.flush()
-    _audit(session, context, AuditAction.SESSION_SIGN, record, before)
+        with _SESSIONS.change(session, context, AuditAction.SESSION_SUPERSEDE, original):
+            original.status = SessionStatus.AMENDED
+    with _SESSIONS.change(session, context, AuditAction.SESSION_SIGN, record):
+        record.status = SessionStatus.SIGNED
+        record.signed_by_id = signer.id
+        record.signed_at = context.now
+        record.missing_at_signing = missing or None
+        record.incomplete_reason = written
     return record
 
 
