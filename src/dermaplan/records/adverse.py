@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.errors import InvalidInput, NotFound, required
+from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import (
     AdverseEvent,
     AdverseEventStatus,
@@ -35,7 +36,6 @@ from dermaplan.records.repository import (
 )
 from dermaplan.records.schemas import AdverseEventData, ProductUse
 from dermaplan.records.sessions import registered_lot
-from dermaplan.records.versions import RecordKind, written_reason
 
 REPORT_FORMAT = "dermaplan.adverse_event_report/1"
 

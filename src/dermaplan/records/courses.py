@@ -21,6 +21,7 @@ from dermaplan.knowledge.schema import Modality
 from dermaplan.records.audit import AuditAction
 from dermaplan.records.context import Context
 from dermaplan.records.errors import InvalidInput, NotFound, required
+from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import (
     ConsultStatus,
     Course,
@@ -30,7 +31,6 @@ from dermaplan.records.models import (
     new_id,
 )
 from dermaplan.records.repository import ConsultRepository, CourseRepository, SessionRepository
-from dermaplan.records.versions import RecordKind, written_reason
 
 PROCEEDING = frozenset(decision.value for decision in PROCEED)
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.errors import InvalidInput, required
+from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import (
     Clinic,
     Consult,
@@ -34,7 +35,6 @@ from dermaplan.records.repository import (
     StaffRepository,
 )
 from dermaplan.records.schemas import ConsultDocument, PatientData
-from dermaplan.records.versions import RecordKind, written_reason
 
 DEFAULT_CLINIC_NAME = "Dermaplan clinic"
 OLDEST_BIRTH_YEARS = 130

@@ -29,6 +29,7 @@ from dermaplan.records.errors import (
     SafetyRefused,
     required,
 )
+from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import (
     Consult,
     Patient,
@@ -50,7 +51,6 @@ from dermaplan.records.repository import (
 from dermaplan.records.safety import missing_items, safety_refusals
 from dermaplan.records.schemas import ProductUse, SessionData
 from dermaplan.records.service import consult_state, patient_state
-from dermaplan.records.versions import RecordKind, written_reason
 
 
 def session_state(record: TreatmentSession) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from sqlalchemy import Engine
 from dermaplan.records.audit import AuditAction, digest
 from dermaplan.records.db import transaction
 from dermaplan.records.errors import ImmutableRecord, InvalidInput
+from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import Consult, ConsultStatus
 from dermaplan.records.service import consult_state
-from dermaplan.records.versions import RecordKind, written_reason
 from tests.records.factories import NOW, add_consult, add_patient, context, events
 
 CONSULTS = RecordKind("consult", "consult", consult_state, "record a correction")
