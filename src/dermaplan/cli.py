@@ -27,8 +27,11 @@ from dermaplan.cli_records import (
     save_consult,
     sessions_app,
 )
+from dermaplan.cli_staff import staff_app
 
 if TYPE_CHECKING:
+    from dermaplan.clinical.assessment import Assessment
+    from dermaplan.clinical.plan import Plan
     from dermaplan.knowledge import KnowledgeBase
 
 app = typer.Typer(
@@ -50,6 +53,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(adverse_app, name="adverse-events")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(consents_app, name="consents")
+app.add_typer(staff_app, name="staff")
 app.command()(backup)
 app.command()(restore)
 
@@ -107,6 +111,8 @@ def read_document(path: Path) -> Any:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(error, "problem", None) or str(error)
         fail([f"{where}: not valid YAML or JSON: {problem}"])
+    except ValueError as error:  # a well-formed timestamp that is no date, e.g. 2026-13-01
+        fail([f"{path}: not valid YAML or JSON: {error}"])
 
 
 @app.command()
@@ -123,8 +129,6 @@ def consult(
     ] = None,
 ) -> None:
     """Screen, decide and plan for one patient."""
-    from dermaplan.clinical.assessment import AssessmentError, parse_assessment
-    from dermaplan.clinical.consult import consult as run_consult
     from dermaplan.clinical.plan import plan_json
 
     kb = load(knowledge)
@@ -138,11 +142,7 @@ def consult(
         typer.echo(f"Assessment written to {file}", err=True)
     else:
         data = read_document(file)
-    try:
-        assessment = parse_assessment(data, kb)
-    except AssessmentError as error:
-        fail([f"{file}: {problem}" for problem in error.problems])
-    plan = run_consult(assessment, kb)
+    assessment, plan = run_engine(file, data, kb)
     if save is not None:
         save_consult(save, assessment, plan)
     if output_format is Format.JSON:
@@ -159,6 +159,18 @@ def consult(
         console = Console()
         for part in rich_view(plan, f"Plan for {file.stem}"):
             console.print(part)
+
+
+def run_engine(file: Path, data: Any, kb: KnowledgeBase) -> tuple[Assessment, Plan]:
+    """The assessment read from FILE and the engine's plan for it; problems exit 2."""
+    from dermaplan.clinical.assessment import AssessmentError, parse_assessment
+    from dermaplan.clinical.consult import consult as run_consult
+
+    try:
+        assessment = parse_assessment(data, kb)
+    except AssessmentError as error:
+        fail([f"{file}: {problem}" for problem in error.problems])
+    return assessment, run_consult(assessment, kb)
 
 
 def write_assessment(path: Path, data: dict[str, Any]) -> None:

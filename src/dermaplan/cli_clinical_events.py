@@ -1,5 +1,5 @@
 """The clinical event commands: `adverse-events` (record, follow up, close, report) and
-`outcomes record`. SQLAlchemy loads inside commands only.
+`outcomes record|list`. SQLAlchemy loads inside commands only.
 
 Each command is one transaction, as in cli_records: errors a person can cause exit with
 code 2, one `error:` line per problem, and nothing written.
@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dermaplan.cli_records import ShowFormat, _clinic, _fail, _unit_of_work, _uuid
+from dermaplan.cli_records import ShowFormat, _clinic, _fail, _patient_id, _unit_of_work, _uuid
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from dermaplan.records.context import Context
-    from dermaplan.records.models import AdverseEvent
+    from dermaplan.records.models import AdverseEvent, Outcome
     from dermaplan.records.schemas import AdverseEventData
 
 adverse_app = typer.Typer(
@@ -27,7 +27,7 @@ adverse_app = typer.Typer(
     no_args_is_help=True,
 )
 outcomes_app = typer.Typer(
-    help="Record outcome scores (GAIS, scar grade, ...).", no_args_is_help=True
+    help="Record and list outcome scores (GAIS, scar grade, ...).", no_args_is_help=True
 )
 
 EVENT_ID = "an adverse event id (a UUID, as `adverse-events record` prints)"
@@ -143,3 +143,37 @@ def outcomes_record(
         return f"recorded outcome {stored.id}: {SCALES[stored.scale].label} {stored.score:g}"
 
     typer.echo(_unit_of_work(record))
+
+
+def _outcome_line(outcome: Outcome) -> str:
+    from dermaplan.records.scales import SCALES
+
+    by = "patient-reported" if outcome.patient_reported else f"assessor {outcome.assessor_id}"
+    after = (
+        f"session {outcome.session_id}"
+        if outcome.session_id
+        else (f"consult {outcome.consult_id}" if outcome.consult_id else "-")
+    )
+    score = f"{SCALES[outcome.scale].label} {outcome.score:g}"
+    notes = f"  {outcome.notes}" if outcome.notes else ""
+    return f"{outcome.assessed_on}  {score}  {by}  {after}  {outcome.id}{notes}"
+
+
+@outcomes_app.command("list")
+def outcomes_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")]) -> None:
+    """A patient's scores in date order: date, scale and score, who assessed, the session
+    or consult it follows, id and notes; the reading is audited."""
+    patient_id = _patient_id(patient)
+
+    def every(session: Session, context: Context) -> list[str]:
+        from dermaplan.records.outcomes import patient_outcomes
+
+        clinic = _clinic(session, context)
+        found = patient_outcomes(session, context, clinic.id, patient_id)
+        return [_outcome_line(outcome) for outcome in found]
+
+    lines = _unit_of_work(every)
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        typer.echo(f"no outcome recorded for patient {patient_id}", err=True)

@@ -1,5 +1,5 @@
-"""The consent commands: `consents template add`, `consents sign`, `consents withdraw`.
-SQLAlchemy loads inside commands only.
+"""The consent commands: `consents template add|list|show`, `consents open`, `consents sign`,
+`consents withdraw`, `consents list`. SQLAlchemy loads inside commands only.
 
 Each command is one transaction, as in cli_records: errors a person can cause exit with
 code 2, one `error:` line per problem, and nothing written.
@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli_records import _clinic, _fail, _unit_of_work, _uuid
+from dermaplan.cli_records import (
+    _clinic,
+    _fail,
+    _patient_id,
+    _unit_of_work,
+    _uuid,
+    consent_entry,
+    consent_line,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -21,7 +29,8 @@ if TYPE_CHECKING:
     from dermaplan.records.context import Context
 
 consents_app = typer.Typer(
-    help="Publish consent texts, record signed consents, withdraw them.", no_args_is_help=True
+    help="Publish consent texts, open and sign consents, list and withdraw them.",
+    no_args_is_help=True,
 )
 template_app = typer.Typer(help="Versioned consent texts.", no_args_is_help=True)
 consents_app.add_typer(template_app, name="template")
@@ -64,12 +73,72 @@ def template_add(
     typer.echo(_unit_of_work(publish))
 
 
+@template_app.command("list")
+def template_list() -> None:
+    """Every published version of every consent text: kind, version, when, by whom, id."""
+
+    def every(session: Session, context: Context) -> list[str]:
+        from dermaplan.records.consents import consent_templates
+
+        return [
+            f"{t.kind.value} v{t.version}  published {t.published_at.isoformat()} "
+            f"by {t.published_by}  {t.id}"
+            for t in consent_templates(session, _clinic(session, context).id)
+        ]
+
+    lines = _unit_of_work(every)
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        typer.echo("no consent text published yet: `dermaplan consents template add`", err=True)
+
+
+@template_app.command("show")
+def template_show(
+    kind: Annotated[Kind, typer.Argument(help="What the consent is for.")],
+    version: Annotated[
+        int | None, typer.Option(min=1, help="A version (default: the current one).")
+    ] = None,
+) -> None:
+    """Print the exact text of a version, as it is shown to patients."""
+
+    def show(session: Session, context: Context) -> str:
+        from dermaplan.records.consents import consent_template
+        from dermaplan.records.models import ConsentKind
+
+        clinic = _clinic(session, context)
+        return consent_template(session, clinic.id, ConsentKind(kind.value), version).text
+
+    typer.echo(_unit_of_work(show))
+
+
+@consents_app.command("open")
+def consents_open(
+    patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")],
+    kind: Annotated[Kind, typer.Option(help="What the consent is for.")],
+) -> None:
+    """Record that the current version of a consent text is shown to the patient now; it
+    counts for nothing until `consents sign` completes it (`consent: ID` in the file)."""
+    patient_id = _patient_id(patient)
+
+    def open_one(session: Session, context: Context) -> str:
+        from dermaplan.records.consents import open_consent
+        from dermaplan.records.models import ConsentKind
+
+        clinic = _clinic(session, context)
+        record = open_consent(session, context, clinic.id, patient_id, ConsentKind(kind.value))
+        return f"opened consent {record.id} ({record.kind.value}, not signed)"
+
+    typer.echo(_unit_of_work(open_one))
+
+
 @consents_app.command("sign")
 def consents_sign(
     file: Annotated[Path, typer.Argument(help="The signed consent (YAML or JSON).")],
 ) -> None:
-    """Record a consent the patient signed: the exact template version shown, when it was
-    opened and signed, the signer and the signature, and for photo consent every scope."""
+    """Record a consent the patient signed: the exact template version shown (or the opened
+    consent that recorded it), when it was opened and signed, the signer and the signature,
+    and for photo consent every scope."""
     from dermaplan.cli import read_document
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import ConsentData
@@ -110,3 +179,23 @@ def consents_withdraw(
         return f"withdrew {done.scope} of consent {consent_id}"
 
     typer.echo(_unit_of_work(withdraw))
+
+
+@consents_app.command("list")
+def consents_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")]) -> None:
+    """A patient's consents, in the order they were opened: id, kind and version, opened,
+    signed and by whom, photo scopes granted, withdrawals; the reading is audited."""
+    patient_id = _patient_id(patient)
+
+    def every(session: Session, context: Context) -> list[str]:
+        from dermaplan.records.consents import patient_consents
+
+        clinic = _clinic(session, context)
+        found = patient_consents(session, context, clinic.id, patient_id)
+        return [consent_line(consent_entry(consent)) for consent in found]
+
+    lines = _unit_of_work(every)
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        typer.echo(f"no consent recorded for patient {patient_id}", err=True)

@@ -9,7 +9,7 @@ a database that cannot be used exits with code 1.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -25,8 +25,18 @@ if TYPE_CHECKING:
 
     from dermaplan.clinical.assessment import Assessment
     from dermaplan.clinical.plan import Plan
+    from dermaplan.knowledge import KnowledgeBase
     from dermaplan.records.context import Context
-    from dermaplan.records.models import Clinic, Course, Patient, TreatmentSession
+    from dermaplan.records.models import (
+        Clinic,
+        Consent,
+        Consult,
+        Course,
+        Patient,
+        TreatmentSession,
+    )
+    from dermaplan.records.schemas import SessionData
+    from dermaplan.records.service import ConsultView
     from dermaplan.records.settings import RecordsSettings
 
 T = TypeVar("T")
@@ -308,14 +318,16 @@ def patients_show(
     patient: Annotated[str, typer.Argument(metavar="ID")],
     output_format: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFormat.TEXT,
 ) -> None:
-    """One patient with their consults; the reading is audited."""
+    """One patient with their consults and consents; the reading is audited."""
     patient_id = _patient_id(patient)
 
     def show(session: Session, context: Context) -> dict[str, Any]:
+        from dermaplan.records.consents import patient_consents
         from dermaplan.records.service import read_patient
 
-        record = read_patient(session, context, _clinic(session, context).id, patient_id)
-        return _document(record)
+        clinic = _clinic(session, context)
+        record = read_patient(session, context, clinic.id, patient_id)
+        return _document(record, patient_consents(session, context, clinic.id, patient_id))
 
     document = _unit_of_work(show)
     if output_format is ShowFormat.JSON:
@@ -356,15 +368,64 @@ def patients_timeline(patient: Annotated[str, typer.Argument(metavar="ID")]) -> 
     typer.echo("\n".join(_unit_of_work(timeline)))
 
 
-def _document(patient: Patient) -> dict[str, Any]:
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value is not None else None
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
 
+
+def consent_entry(consent: Consent) -> dict[str, Any]:
+    """A consent as `patients show` and `consents list` give it (its template loaded)."""
+    return {
+        "id": str(consent.id),
+        "kind": consent.kind.value,
+        "version": consent.template.version,
+        "status": consent.status.value,
+        "opened_at": _iso(consent.opened_at),
+        "signed_at": _iso(consent.signed_at),
+        "signer": consent.signer_name,
+        "scopes": consent.photo_scopes,
+        "withdrawn": [
+            {"scope": w.scope, "at": _iso(w.withdrawn_at), "reason": w.reason}
+            for w in consent.withdrawals
+        ],
+    }
+
+
+def consent_line(entry: dict[str, Any]) -> str:
+    signed = (
+        f"signed {entry['signed_at']} by {entry['signer']}"
+        if entry["status"] == "signed"
+        else "opened, not signed"
+    )
+    parts = [
+        f"{entry['id']}  {entry['kind']} v{entry['version']}  opened {entry['opened_at']}",
+        signed,
+    ]
+    if entry["scopes"] is not None:
+        granted = sorted(scope for scope, given in entry["scopes"].items() if given)
+        parts.append(f"scopes: {', '.join(granted) or 'none granted'}")
+    parts += [f"withdrawn {w['scope']} {w['at']}: {w['reason']}" for w in entry["withdrawn"]]
+    return "  ".join(parts)
+
+
+def _consult_entry(consult: Consult) -> dict[str, Any]:
+    return {
+        "id": str(consult.id),
+        "date": _iso(consult.consult_date),
+        "status": consult.status.value,
+        "knowledge_version": consult.knowledge_version,
+        "approved_by": str(consult.approved_by_id) if consult.approved_by_id else None,
+        "approved_at": _iso(consult.approved_at),
+        "supersedes": str(consult.supersedes_id) if consult.supersedes_id else None,
+        "correction_reason": consult.correction_reason,
+    }
+
+
+def _document(patient: Patient, consents: Sequence[Consent]) -> dict[str, Any]:
     return {
         "id": str(patient.id),
         "family_name": patient.family_name,
         "given_names": patient.given_names,
-        "birth_date": iso(patient.birth_date),
+        "birth_date": _iso(patient.birth_date),
         "sex": patient.sex.value if patient.sex else None,
         "email": patient.email,
         "phone": patient.phone,
@@ -374,24 +435,23 @@ def _document(patient: Patient) -> dict[str, Any]:
         "deleted": None
         if patient.deleted_at is None
         else {
-            "at": iso(patient.deleted_at),
+            "at": _iso(patient.deleted_at),
             "by": patient.deleted_by,
             "reason": patient.deletion_reason,
         },
-        "consults": [
-            {
-                "id": str(consult.id),
-                "date": iso(consult.consult_date),
-                "status": consult.status.value,
-                "knowledge_version": consult.knowledge_version,
-                "approved_by": str(consult.approved_by_id) if consult.approved_by_id else None,
-                "approved_at": iso(consult.approved_at),
-                "supersedes": str(consult.supersedes_id) if consult.supersedes_id else None,
-                "correction_reason": consult.correction_reason,
-            }
-            for consult in patient.consults
-        ],
+        "consults": [_consult_entry(consult) for consult in patient.consults],
+        "consents": [consent_entry(consent) for consent in consents],
     }
+
+
+def _consult_line(consult: dict[str, Any]) -> str:
+    approved = f", approved {consult['approved_at']}" if consult["approved_at"] else ""
+    corrects = (
+        f", corrects {consult['supersedes']}: {consult['correction_reason']}"
+        if consult["supersedes"]
+        else ""
+    )
+    return f"{consult['id']}  {consult['date']}  {consult['status']}{approved}{corrects}"
 
 
 def _text(document: dict[str, Any]) -> str:
@@ -411,16 +471,9 @@ def _text(document: dict[str, Any]) -> str:
         deleted = document["deleted"]
         lines.append(f"  DELETED     {deleted['at']} by {deleted['by']}: {deleted['reason']}")
     lines.append(f"consults ({len(document['consults'])})")
-    for consult in document["consults"]:
-        approved = f", approved {consult['approved_at']}" if consult["approved_at"] else ""
-        corrects = (
-            f", corrects {consult['supersedes']}: {consult['correction_reason']}"
-            if consult["supersedes"]
-            else ""
-        )
-        lines.append(
-            f"  {consult['id']}  {consult['date']}  {consult['status']}{approved}{corrects}"
-        )
+    lines += [f"  {_consult_line(consult)}" for consult in document["consults"]]
+    lines.append(f"consents ({len(document['consents'])})")
+    lines += [f"  {consent_line(consent)}" for consent in document["consents"]]
     return "\n".join(lines)
 
 
@@ -449,45 +502,126 @@ Knowledge = Annotated[
 ]
 
 
-@sessions_app.command("record")
-def sessions_record(
-    file: Annotated[Path, typer.Argument(help="The session (YAML or JSON).")],
-    override: Annotated[
-        str | None,
-        typer.Option(
-            "--override",
-            metavar="REASON",
-            help="Record a session the safety check refuses: the practitioner's reason.",
-        ),
-    ] = None,
-    knowledge: Knowledge = None,
-) -> None:
-    """Record a treatment session as a draft, checked against safety first."""
-    from dermaplan.cli import load, read_document
-    from dermaplan.records.consents import consented_kinds
+Override = Annotated[
+    str | None,
+    typer.Option(
+        "--override",
+        "--override-reason",
+        metavar="REASON",
+        help="Record a session the safety check refuses: the practitioner's reason.",
+    ),
+]
+SESSION_ID = "a session id (a UUID, as `sessions record` prints)"
+
+
+def _session_file(file: Path, kb: KnowledgeBase) -> SessionData:
+    from dermaplan.cli import read_document
     from dermaplan.records.errors import InvalidInput
-    from dermaplan.records.safety import missing_items
     from dermaplan.records.schemas import SessionData
 
-    kb = load(knowledge)
     try:
-        data = SessionData.parse(read_document(file), kb, where=f"{file}: ")
+        return SessionData.parse(read_document(file), kb, where=f"{file}: ")
     except InvalidInput as error:
         _fail(error.problems)
 
+
+def _to_complete(
+    session: Session, clinic_id: uuid.UUID, stored: TreatmentSession, kb: KnowledgeBase
+) -> list[str]:
+    """What the completeness check still misses in a draft, said before anyone signs it."""
+    from dermaplan.records.consents import consented_kinds
+    from dermaplan.records.safety import missing_items
+    from dermaplan.records.sessions import session_data
+
+    consents = consented_kinds(session, clinic_id, stored.patient_id, stored.performed_at)
+    return missing_items(session_data(stored), kb, stored.patient.allergies, consents)
+
+
+def _echo_draft(said: str, missing: list[str]) -> None:
+    typer.echo(said)
+    for item in missing:
+        typer.echo(f"to complete before signing: {item}", err=True)
+
+
+@sessions_app.command("record")
+def sessions_record(
+    file: Annotated[Path, typer.Argument(help="The session (YAML or JSON).")],
+    override: Override = None,
+    knowledge: Knowledge = None,
+) -> None:
+    """Record a treatment session as a draft, checked against safety first."""
+    from dermaplan.cli import load
+
+    kb = load(knowledge)
+    data = _session_file(file, kb)
+
     def record(session: Session, context: Context) -> tuple[str, list[str]]:
-        from dermaplan.records.sessions import record_session, session_data
+        from dermaplan.records.sessions import record_session
 
         clinic = _clinic(session, context)
         stored = record_session(session, context, clinic.id, data, kb, override_reason=override)
-        consents = consented_kinds(session, clinic.id, stored.patient_id, stored.performed_at)
-        missing = missing_items(session_data(stored), kb, stored.patient.allergies, consents)
-        return str(stored.id), missing
+        return f"recorded session {stored.id} (draft)", _to_complete(session, clinic.id, stored, kb)
 
-    session_id, missing = _unit_of_work(record)
-    typer.echo(f"recorded session {session_id} (draft)")
-    for item in missing:
-        typer.echo(f"to complete before signing: {item}", err=True)
+    _echo_draft(*_unit_of_work(record))
+
+
+@sessions_app.command("revise")
+def sessions_revise(
+    session_id: Annotated[str, typer.Argument(metavar="SESSION_ID")],
+    file: Annotated[Path, typer.Argument(help="The session as it should read (YAML or JSON).")],
+    override: Override = None,
+    knowledge: Knowledge = None,
+) -> None:
+    """Replace a draft session's content, checked against safety again."""
+    from dermaplan.cli import load
+
+    wanted = _uuid(session_id, SESSION_ID)
+    kb = load(knowledge)
+    data = _session_file(file, kb)
+
+    def revise(session: Session, context: Context) -> tuple[str, list[str]]:
+        from dermaplan.records.errors import ImmutableRecord
+        from dermaplan.records.sessions import revise_session
+
+        clinic = _clinic(session, context)
+        try:
+            stored = revise_session(
+                session, context, clinic.id, wanted, data, kb, override_reason=override
+            )
+        except ImmutableRecord as error:
+            _fail(error.problems, f"use `dermaplan sessions amend {wanted} FILE --reason REASON`")
+        return f"revised session {stored.id} (draft)", _to_complete(session, clinic.id, stored, kb)
+
+    _echo_draft(*_unit_of_work(revise))
+
+
+@sessions_app.command("amend")
+def sessions_amend(
+    session_id: Annotated[str, typer.Argument(metavar="SESSION_ID")],
+    file: Annotated[Path, typer.Argument(help="The session as it should read (YAML or JSON).")],
+    reason: Annotated[str, typer.Option(help="What the amendment corrects (required).")],
+    override: Override = None,
+    knowledge: Knowledge = None,
+) -> None:
+    """Correct a signed session: a new draft version pointing at it, which replaces it
+    once signed; the signed version stays on record."""
+    from dermaplan.cli import load
+
+    wanted = _uuid(session_id, SESSION_ID)
+    kb = load(knowledge)
+    data = _session_file(file, kb)
+
+    def amend(session: Session, context: Context) -> tuple[str, list[str]]:
+        from dermaplan.records.sessions import amend_session
+
+        clinic = _clinic(session, context)
+        stored = amend_session(
+            session, context, clinic.id, wanted, data, kb, reason, override_reason=override
+        )
+        said = f"recorded amendment {stored.id} (draft) of session {wanted}"
+        return said, _to_complete(session, clinic.id, stored, kb)
+
+    _echo_draft(*_unit_of_work(amend))
 
 
 @sessions_app.command("show")
@@ -521,7 +655,7 @@ def sessions_sign(
     """Sign a draft session; it can then only be corrected by an amendment."""
     from dermaplan.cli import load
 
-    session_id = _uuid(session, "a session id (a UUID, as `sessions record` prints)")
+    session_id = _uuid(session, SESSION_ID)
     signer_id = _uuid(by, "a staff id (a UUID)") if by is not None else None
     kb = load(knowledge)
 
@@ -614,7 +748,10 @@ def _course_lines(course: Course) -> list[str]:
     return lines
 
 
-consults_app = typer.Typer(help="Approve stored consults.", no_args_is_help=True)
+consults_app = typer.Typer(
+    help="Show, list, approve and correct stored consults.", no_args_is_help=True
+)
+CONSULT_ID = "a consult id (a UUID, as `consult FILE --save` prints)"
 
 
 @consults_app.command("approve")
@@ -636,6 +773,101 @@ def consults_approve(
         return f"approved consult {approved.id} by {practitioner_id}"
 
     typer.echo(_unit_of_work(approve))
+
+
+@consults_app.command("correct")
+def consults_correct(
+    consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")],
+    file: Annotated[Path, typer.Argument(help="The corrected assessment (YAML or JSON).")],
+    reason: Annotated[str, typer.Option(help="What the correction changes (required).")],
+    knowledge: Knowledge = None,
+) -> None:
+    """Correct an approved consult: the engine plans again from the corrected assessment,
+    stored as a draft that supersedes the consult once approved."""
+    from dermaplan.cli import load, read_document, run_engine
+    from dermaplan.records.schemas import ConsultDocument
+
+    consult_id = _uuid(consult, CONSULT_ID)
+    kb = load(knowledge)
+    document = ConsultDocument.from_engine(*run_engine(file, read_document(file), kb))
+
+    def correct(session: Session, context: Context) -> str:
+        from dermaplan.records.service import correct_consult
+
+        clinic = _clinic(session, context)
+        return str(correct_consult(session, context, clinic.id, consult_id, document, reason).id)
+
+    typer.echo(f"recorded correction {_unit_of_work(correct)} (draft) of consult {consult_id}")
+
+
+def _plan_summary(plan_json: str) -> list[str]:
+    """The decisions and courses of a stored plan, read as stored (any engine version)."""
+    plan = json.loads(plan_json)
+    lines = [
+        f"  {d.get('modality')}: {d.get('decision')}"
+        + (f" until {d['until']}" if d.get("until") else "")
+        for d in plan.get("decisions") or ()
+    ]
+    for course in plan.get("courses") or ():
+        dates = course.get("dates") or []
+        span = f", {dates[0]} to {dates[-1]}" if dates else ""
+        lines.append(
+            f"  course: {course.get('modality')}, {course.get('sessions')} sessions "
+            f"every {course.get('interval_days')} days{span}"
+        )
+    if plan.get("missing"):
+        lines.append(f"  {len(plan['missing'])} safety questions still to answer")
+    return lines
+
+
+def _consult_lines(view: ConsultView) -> list[str]:
+    consult = view.consult
+    lines = [
+        f"consult {consult.id}  {consult.consult_date}  {consult.status.value}",
+        f"patient {consult.patient_id}",
+        f"knowledge {consult.knowledge_version}",
+    ]
+    approver = view.approved_by
+    if approver is not None:
+        lines.append(f"approved {consult.approved_at} by {approver.name} ({approver.id})")
+    if consult.supersedes_id is not None:
+        lines.append(f"corrects {consult.supersedes_id}: {consult.correction_reason}")
+    if view.corrected_by is not None:
+        corrected = view.corrected_by
+        lines.append(f"corrected by {corrected.id} ({corrected.status.value})")
+    return [*lines, "plan", *_plan_summary(consult.plan_json)]
+
+
+@consults_app.command("show")
+def consults_show(consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")]) -> None:
+    """A consult: status, approval, knowledge version, corrections and its plan (audited)."""
+    consult_id = _uuid(consult, CONSULT_ID)
+
+    def show(session: Session, context: Context) -> list[str]:
+        from dermaplan.records.service import view_consult
+
+        clinic = _clinic(session, context)
+        return _consult_lines(view_consult(session, context, clinic.id, consult_id))
+
+    typer.echo("\n".join(_unit_of_work(show)))
+
+
+@consults_app.command("list")
+def consults_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")]) -> None:
+    """A patient's consults, oldest first: id, date, status, approval, correction (audited)."""
+    patient_id = _patient_id(patient)
+
+    def every(session: Session, context: Context) -> list[str]:
+        from dermaplan.records.service import read_patient
+
+        record = read_patient(session, context, _clinic(session, context).id, patient_id)
+        return [_consult_line(_consult_entry(consult)) for consult in record.consults]
+
+    lines = _unit_of_work(every)
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        typer.echo(f"no consult stored for patient {patient_id}", err=True)
 
 
 @courses_app.command("start")

@@ -171,3 +171,29 @@ def test_outcomes_record_and_refuse_a_score_out_of_range(
     assert code == 2
     assert [line.split(": ")[2] for line in err.splitlines()] == ["scale", "patient_reported"]
     assert rows(engine) == before
+
+
+def test_outcomes_list_a_patients_scores_in_date_order(
+    engine: Engine, people: tuple[str, str], tmp_path: Path
+) -> None:
+    patient, assessor = people
+    later = {"patient": patient, "scale": "gais", "score": 2, "date": "2026-11-20"}
+    earlier = {"patient": patient, "scale": "patient_satisfaction", "score": 8}
+    for name, data in (
+        ("later.yaml", later | {"assessor": assessor, "notes": "vs baseline photos"}),
+        ("earlier.yaml", earlier | {"date": "2026-11-05", "patient_reported": True}),
+    ):
+        assert run("outcomes", "record", str(write(tmp_path / name, data)))[0] == 0
+    code, out, err = run("outcomes", "list", patient)
+    assert (code, err) == (0, "")
+    first, second = (line.split("  ") for line in out.splitlines())
+    assert first[:4] == ["2026-11-05", "patient satisfaction 8", "patient-reported", "-"]
+    assert second[:3] == ["2026-11-20", "GAIS 2", f"assessor {assessor}"]
+    assert second[-1] == "vs baseline photos"
+    assert events(engine)[-1].action == "outcome.read"
+
+    before = rows(engine)
+    missing = str(uuid.uuid4())
+    assert run("outcomes", "list", missing) == (2, "", f"error: no patient {missing}\n")
+    assert run("outcomes", "list", "nope")[0:2] == (2, "")
+    assert rows(engine) == before

@@ -146,3 +146,103 @@ def test_an_unsigned_or_malformed_consent_file_exits_2_and_writes_nothing(
     assert all(line.startswith(f"error: {file}: ") for line in err.splitlines())
     assert len(err.splitlines()) >= 3
     assert written(engine) == before
+
+
+def test_open_then_sign_list_and_show_the_texts(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    code, out, _ = run("patients", "add", "--family-name", "Moreau", "--no-known-allergies")
+    patient = first_id(out)
+    before = written(engine)
+    for args, error in (
+        (
+            ("consents", "open", patient, "--kind", "photo"),
+            "error: kind: no photo consent text is published yet",
+        ),
+        (
+            ("consents", "template", "show", "photo"),
+            "error: no photo consent text is published yet",
+        ),
+        (("consents", "open", "nope", "--kind", "photo"), "error: 'nope' is not a patient id"),
+    ):
+        code, out, err = run(*args)
+        assert (code, out) == (2, "")
+        assert err.startswith(error)
+    assert written(engine) == before
+    assert run("consents", "template", "list")[2].startswith("no consent text published yet")
+
+    texts = ("Photos, first wording.", "Photos, second wording:\n  clinical record only.")
+    for body in texts:
+        file = tmp_path / "photo.txt"
+        file.write_text(body, encoding="utf-8")
+        assert run("consents", "template", "add", "photo", str(file))[0] == 0
+    code, out, _ = run("consents", "template", "list")
+    assert [line.split()[:2] for line in out.splitlines()] == [["photo", "v1"], ["photo", "v2"]]
+    assert run("consents", "template", "show", "photo", "--version", "1") == (
+        0,
+        texts[0] + "\n",
+        "",
+    )
+    assert run("consents", "template", "show", "photo")[1] == texts[1] + "\n"
+    assert run("consents", "template", "show", "photo", "--version", "3")[2] == (
+        "error: no photo consent text version 3\n"
+    )
+
+    code, out, err = run("consents", "open", patient, "--kind", "photo")
+    assert (code, err) == (0, "")
+    assert re.fullmatch(f"opened consent {UUID} \\(photo, not signed\\)\n", out)
+    consent = first_id(out)
+    code, out, _ = run("consents", "list", patient)
+    assert code == 0
+    assert out.startswith(f"{consent}  photo v2  opened ")
+    assert "  opened, not signed  scopes: none granted\n" in out
+    before = written(engine)
+    code, out, err = run("consents", "withdraw", consent, "--reason", "changed mind")
+    assert (code, out, err) == (
+        2,
+        "",
+        f"error: consent {consent} was opened, never signed: nothing to withdraw\n",
+    )
+    assert written(engine) == before
+
+    file = tmp_path / "signed.yaml"
+    signed_at = dt.datetime.now(dt.UTC).isoformat()
+    file.write_text(
+        f"patient: {patient}\nconsent: {consent}\nsigned_at: '{signed_at}'\n"
+        "signer: Claire Moreau\nsignature: C. Moreau\n"
+        "scopes: {clinical_record: true, teaching: false, marketing: true}\n",
+        encoding="utf-8",
+    )
+    assert run("consents", "sign", str(file)) == (
+        0,
+        f"recorded consent {consent} (photo, signed)\n",
+        "",
+    )
+    before = written(engine)
+    code, out, err = run("consents", "sign", str(file))
+    assert (code, out, err) == (2, "", f"error: consent: {consent} is already signed\n")
+    assert written(engine) == before
+    assert run("consents", "withdraw", consent, "--scope", "marketing", "--reason", "no")[0] == 0
+
+    code, out, _ = run("consents", "list", patient)
+    assert code == 0
+    [line] = out.splitlines()
+    parts = line.split("  ")
+    assert parts[:2] == [consent, "photo v2"]
+    assert parts[3] == f"signed {dt.datetime.fromisoformat(signed_at).isoformat()} by Claire Moreau"
+    assert parts[4] == "scopes: clinical_record, marketing"
+    assert parts[5].startswith("withdrawn marketing ")
+    assert parts[5].endswith(": no")
+    code, out, _ = run("patients", "show", patient)
+    assert out.splitlines()[-2:] == ["consents (1)", f"  {line}"]
+    code, out, _ = run("patients", "show", patient, "--format", "json")
+    [shown] = json.loads(out)["consents"]
+    assert (shown["id"], shown["version"], shown["status"]) == (consent, 2, "signed")
+    assert [w["scope"] for w in shown["withdrawn"]] == ["marketing"]
+    with transaction(engine, write=False) as session:
+        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+    assert actions.count("consent.list") == 4  # two lists and two shows: every read audited
+    assert [a for a in actions if a in ("consent.open", "consent.sign")] == [
+        "consent.open",
+        "consent.sign",
+    ]

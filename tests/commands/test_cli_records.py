@@ -69,6 +69,7 @@ def test_add_list_search_show_and_verify(database: str, engine: Engine) -> None:
     assert "allergies   lidocaine, nickel" in out
     assert "chart       1042" in out
     assert "consults (0)" in out
+    assert out.endswith("consents (0)\n")
 
     assert [(e.action, e.actor) for e in events(engine)] == [
         ("clinic.create", "staff:reception"),
@@ -78,10 +79,11 @@ def test_add_list_search_show_and_verify(database: str, engine: Engine) -> None:
         ("patient.search", "staff:reception"),
         ("patient.search", "staff:reception"),
         ("patient.read", "staff:reception"),
+        ("consent.list", "staff:reception"),
     ]
     code, out, _ = run("audit", "verify")
     assert code == 0
-    assert out.startswith("ok: 7 events, chain intact, head ")
+    assert out.startswith("ok: 8 events, chain intact, head ")
 
 
 def test_show_as_json(database: str) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import consents, sessions
 from dermaplan.records.db import transaction
-from dermaplan.records.errors import ImmutableRecord, IncompleteRecord, InvalidInput
+from dermaplan.records.errors import ImmutableRecord, IncompleteRecord, InvalidInput, NotFound
 from dermaplan.records.models import (
     Consent,
     ConsentKind,
@@ -330,3 +330,131 @@ def test_a_withdrawal_after_the_session_leaves_its_consent_valid_for_it(
             consents.consented_kinds(session, clinic_id, patient_id, NOW + dt.timedelta(days=2))
             == set()
         )
+
+
+def open_one(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    kind: ConsentKind = ConsentKind.TREATMENT_MICRONEEDLING,
+    at: dt.datetime = NOW - dt.timedelta(days=1),
+) -> uuid.UUID:
+    with transaction(engine) as session:
+        return consents.open_consent(session, context(now=at), clinic_id, patient_id, kind).id
+
+
+def completion(patient_id: uuid.UUID, consent_id: uuid.UUID, **fields: Any) -> ConsentData:
+    """The file that signs an opened consent: no template or opened_at, the opened id."""
+    values = consent_fields(patient_id, consent_id, consent=str(consent_id), **fields)
+    del values["template"], values["opened_at"]
+    return ConsentData.parse(values)
+
+
+def test_an_opened_consent_counts_for_nothing_until_it_is_signed(
+    engine: Engine,
+    kb: KnowledgeBase,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:
+    publish(engine, clinic_id, ConsentKind.TREATMENT_MICRONEEDLING, "Needling v1")
+    current = publish(engine, clinic_id, ConsentKind.TREATMENT_MICRONEEDLING, "Needling v2")
+    opened_at = NOW - dt.timedelta(days=1)
+    consent_id = open_one(engine, clinic_id, patient_id, at=opened_at)
+    with transaction(engine, write=False) as session:
+        stored = session.get_one(Consent, consent_id)
+        assert (stored.status.value, stored.template_id, stored.signed_at) == (
+            "opened",
+            current,
+            None,
+        )
+        assert consents.consented_kinds(session, clinic_id, patient_id, NOW) == set()
+    session_id = record(engine, kb, clinic_id, patient_id, practitioner_id)
+    assert sign(engine, kb, clinic_id, session_id) == [MISSING]
+    with pytest.raises(InvalidInput, match="never signed"), transaction(engine) as session:
+        consents.withdraw_consent(session, context(), clinic_id, consent_id, "changed mind")
+
+    signed_at = (opened_at + dt.timedelta(minutes=5)).isoformat()
+    with transaction(engine) as session:
+        done = consents.record_consent(
+            session, context(), clinic_id, completion(patient_id, consent_id, signed_at=signed_at)
+        )
+        assert (done.id, done.status.value, done.opened_at) == (consent_id, "signed", opened_at)
+    assert sign(engine, kb, clinic_id, session_id) == []
+    assert [e.action for e in events(engine) if e.record_type == "consent"] == [
+        "consent.open",
+        "consent.sign",
+    ]
+    before = table_counts(engine)
+    with pytest.raises(ImmutableRecord, match="already signed"), transaction(engine) as session:
+        consents.record_consent(session, context(), clinic_id, completion(patient_id, consent_id))
+    assert table_counts(engine) == before
+
+
+def test_signing_an_opened_consent_is_checked_like_a_one_step_signature(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> None:
+    publish(engine, clinic_id, ConsentKind.PHOTO, "Photos")
+    consent_id = open_one(engine, clinic_id, patient_id, ConsentKind.PHOTO)
+    with transaction(engine, write=False) as session:
+        assert not any(consents.photo_scopes_in_force(session, clinic_id, consent_id).values())
+    other = add_patient(engine, clinic_id, family_name="Ravel")
+    before = (table_counts(engine), len(events(engine)))
+    with pytest.raises(InvalidInput) as raised, transaction(engine) as session:
+        consents.record_consent(
+            session,
+            context(),
+            clinic_id,
+            completion(patient_id, consent_id, signed_at="2026-10-01T09:00:00+00:00"),
+        )
+    assert raised.value.problems == [
+        "signed_at: before the consent was opened",
+        "signed_at: before this template version was published",
+        "scopes: photo consent must answer every scope; missing "
+        "['clinical_record', 'teaching', 'marketing']",
+    ]
+    scopes = {scope.value: True for scope in PhotoScope}
+    with pytest.raises(NotFound, match="for this patient"), transaction(engine) as session:
+        consents.record_consent(
+            session, context(), clinic_id, completion(other, consent_id, scopes=scopes)
+        )
+    assert (table_counts(engine), len(events(engine))) == before
+    with pytest.raises(NotFound, match="no treatment_combined consent text"):
+        open_one(engine, clinic_id, patient_id, ConsentKind.TREATMENT_COMBINED)
+
+
+def test_a_consent_file_names_the_template_or_the_opened_consent_not_both(
+    patient_id: uuid.UUID,
+) -> None:
+    template = consent = uuid.uuid4()
+    with pytest.raises(InvalidInput) as raised:
+        ConsentData.parse(consent_fields(patient_id, template, consent=str(consent)))
+    assert raised.value.problems == [
+        "template: leave it out: the opened consent records it",
+        "opened_at: leave it out: the opened consent records it",
+    ]
+    fields = consent_fields(patient_id, template, signer=["not", "text"])
+    del fields["template"]
+    with pytest.raises(InvalidInput) as raised:
+        ConsentData.parse(fields)
+    assert raised.value.problems == [
+        "signer: Input should be a valid string",
+        "template: required, unless the file names an opened consent (consent: ID)",
+    ]
+
+
+def test_a_patients_consents_are_listed_opened_and_signed_and_the_read_is_audited(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> None:
+    signed = add_consent(engine, clinic_id, patient_id, signed_at=NOW - dt.timedelta(days=3))
+    opened = open_one(engine, clinic_id, patient_id)
+    with transaction(engine) as session:
+        consents.withdraw_consent(session, context(), clinic_id, signed, "moving away")
+    with transaction(engine) as session:
+        found = consents.patient_consents(session, context(), clinic_id, patient_id)
+        listed = [(c.id, c.status.value, [w.scope for w in c.withdrawals]) for c in found]
+        versions = [c.template.version for c in found]
+    assert listed == [(signed, "signed", ["all"]), (opened, "opened", [])]
+    assert versions == [1, 1]
+    last = events(engine)[-1]
+    assert (last.action, last.patient_id) == ("consent.list", patient_id)

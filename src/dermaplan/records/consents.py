@@ -14,7 +14,7 @@ import binascii
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -135,27 +135,90 @@ def _signature(data: ConsentData, problems: list[str]) -> tuple[str | None, byte
     return None, image
 
 
-def record_consent(
-    session: Session, context: Context, clinic_id: uuid.UUID, data: ConsentData
+def open_consent(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    kind: ConsentKind,
 ) -> Consent:
-    """Store a signed consent; an unsigned one is refused (it cannot be completed)."""
+    """Record that the current version of a kind's text is shown to the patient now; the
+    consent counts for nothing until it is signed (`record_consent` with `consent`)."""
     patient = required(
-        PatientRepository(session, clinic_id).get(data.patient),
-        f"patient: no patient {data.patient}",
+        PatientRepository(session, clinic_id).get(patient_id), f"no patient {patient_id}"
     )
+    templates = ConsentTemplateRepository(session, clinic_id)
+    template = required(
+        templates.version(kind, templates.latest_version(kind)),
+        f"kind: no {kind.value} consent text is published yet",
+    )
+    record = Consent(
+        id=new_id(),
+        patient=patient,
+        template_id=template.id,
+        kind=template.kind,
+        status=ConsentStatus.OPENED,
+        opened_at=context.now,
+        # Photo consent always carries its scopes: none is granted before the signature.
+        photo_scopes={scope.value: False for scope in PhotoScope}
+        if kind is ConsentKind.PHOTO
+        else None,
+        created_by=context.actor,
+        created_at=context.now,
+        updated_at=context.now,
+    )
+    ConsentRepository(session, clinic_id).add(record)
+    record_event(
+        session,
+        context,
+        AuditAction.CONSENT_OPEN,
+        "consent",
+        record.id,
+        patient_id=record.patient_id,
+        after=consent_state(record, []),
+    )
+    return record
+
+
+def _shown(
+    session: Session, clinic_id: uuid.UUID, data: ConsentData
+) -> tuple[ConsentTemplate, dt.datetime, Consent | None]:
+    """The template version shown and when, from the file or from the opened consent."""
+    if data.consent is not None:
+        opened = ConsentRepository(session, clinic_id).get(data.consent)
+        if opened is None or opened.patient_id != data.patient:
+            raise NotFound.one(f"consent: no consent {data.consent} for this patient")
+        if opened.status is not ConsentStatus.OPENED:
+            raise ImmutableRecord.one(f"consent: {opened.id} is already signed")
+        return opened.template, opened.opened_at, opened
+    if data.template is None or data.opened_at is None:
+        raise InvalidInput.one("template: give the version shown and opened_at, or consent")
     template = required(
         ConsentTemplateRepository(session, clinic_id).get(data.template),
         f"template: no consent template version {data.template}",
     )
+    return template, data.opened_at, None
+
+
+def record_consent(
+    session: Session, context: Context, clinic_id: uuid.UUID, data: ConsentData
+) -> Consent:
+    """Store a signed consent, or sign an opened one; an unsigned one is refused (it cannot
+    be completed)."""
+    patient = required(
+        PatientRepository(session, clinic_id).get(data.patient),
+        f"patient: no patient {data.patient}",
+    )
+    template, opened_at, opened = _shown(session, clinic_id, data)
     problems: list[str] = []
     if data.signed_at is None:
         problems.append("signed_at: a consent cannot be completed unsigned")
     if not data.signer:
         problems.append("signer: a consent needs the signer's name")
     text, image = _signature(data, problems)
-    opened_ok = _aware(data.opened_at, "opened_at", problems)
+    opened_ok = _aware(opened_at, "opened_at", problems)
     if data.signed_at is not None and _aware(data.signed_at, "signed_at", problems):
-        if opened_ok and data.signed_at < data.opened_at:
+        if opened_ok and data.signed_at < opened_at:
             problems.append("signed_at: before the consent was opened")
         if data.signed_at > context.now:
             problems.append("signed_at: in the future")
@@ -172,34 +235,79 @@ def record_consent(
         problems.append(f"scopes: only photo consent has scopes, not {template.kind.value}")
     if problems:
         raise InvalidInput(problems)
-    record = Consent(
+    before = None if opened is None else consent_state(opened, [])
+    record = opened or Consent(
         id=new_id(),
         patient=patient,
         template_id=template.id,
         kind=template.kind,
-        status=ConsentStatus.SIGNED,
-        opened_at=data.opened_at,
-        signed_at=data.signed_at,
-        signer_name=data.signer,
-        signature_text=text,
-        signature_image=image,
-        signature_media_type="image/png" if image is not None else None,
-        photo_scopes=scopes,
+        opened_at=opened_at,
         created_by=context.actor,
         created_at=context.now,
-        updated_at=context.now,
     )
-    ConsentRepository(session, clinic_id).add(record)
+    record.status = ConsentStatus.SIGNED
+    record.signed_at = data.signed_at
+    record.signer_name = data.signer
+    record.signature_text = text
+    record.signature_image = image
+    record.signature_media_type = "image/png" if image is not None else None
+    record.photo_scopes = scopes
+    record.updated_at = context.now
+    if opened is None:
+        ConsentRepository(session, clinic_id).add(record)
+    else:
+        session.flush()
     record_event(
         session,
         context,
-        AuditAction.CONSENT_CREATE,
+        AuditAction.CONSENT_CREATE if opened is None else AuditAction.CONSENT_SIGN,
         "consent",
         record.id,
         patient_id=record.patient_id,
+        before=before,
         after=consent_state(record, []),
     )
     return record
+
+
+def patient_consents(
+    session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> Sequence[Consent]:
+    """Every consent of a patient, soft-deleted or not, opened or signed, with its template
+    and withdrawals; the read is audited."""
+    patient = required(
+        PatientRepository(session, clinic_id).get(patient_id, include_deleted=True),
+        f"no patient {patient_id}",
+    )
+    found = ConsentRepository(session, clinic_id).every_of_patient(patient.id)
+    record_event(
+        session,
+        context,
+        AuditAction.CONSENT_LIST,
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        after=[consent_state(record, record.withdrawals) for record in found],
+    )
+    return found
+
+
+def consent_templates(session: Session, clinic_id: uuid.UUID) -> Sequence[ConsentTemplate]:
+    """Every published version of every kind (texts, not patient data: not audited)."""
+    return ConsentTemplateRepository(session, clinic_id).every()
+
+
+def consent_template(
+    session: Session, clinic_id: uuid.UUID, kind: ConsentKind, version: int | None = None
+) -> ConsentTemplate:
+    """One published version of a kind's text, by default the current one."""
+    templates = ConsentTemplateRepository(session, clinic_id)
+    wanted = templates.latest_version(kind) if version is None else version
+    return required(
+        templates.version(kind, wanted),
+        f"no {kind.value} consent text"
+        + (" is published yet" if version is None else f" version {version}"),
+    )
 
 
 def withdraw_consent(
@@ -214,6 +322,8 @@ def withdraw_consent(
     scope) no longer counts, for what is done next and for photos already taken."""
     consents = ConsentRepository(session, clinic_id)
     record = required(consents.get(consent_id), f"no consent {consent_id}")
+    if record.status is not ConsentStatus.SIGNED:
+        raise InvalidInput.one(f"consent {record.id} was opened, never signed: nothing to withdraw")
     if not reason.strip():
         raise InvalidInput.one("reason: a withdrawal needs a reason")
     if scope is not None and record.kind is not ConsentKind.PHOTO:
@@ -256,7 +366,8 @@ def photo_scopes_in_force(
     withdrawn = {w.scope for w in record.withdrawals}
     granted = record.photo_scopes or {}
     return {
-        scope: bool(granted.get(scope.value))
+        scope: record.status is ConsentStatus.SIGNED
+        and bool(granted.get(scope.value))
         and ALL not in withdrawn
         and scope.value not in withdrawn
         for scope in PhotoScope

@@ -73,6 +73,12 @@ class StaffRepository:
             select(Staff).where(Staff.clinic_id == self.clinic_id, Staff.id == staff_id)
         )
 
+    def every(self) -> Sequence[Staff]:
+        """The clinic's staff in name order."""
+        return self.session.scalars(
+            select(Staff).where(Staff.clinic_id == self.clinic_id).order_by(Staff.name, Staff.id)
+        ).all()
+
     def add(self, staff: Staff) -> None:
         self.session.add(staff)
         self.session.flush()
@@ -303,6 +309,23 @@ class ConsentTemplateRepository:
             )
         )
 
+    def version(self, kind: ConsentKind, version: int) -> ConsentTemplate | None:
+        return self.session.scalar(
+            select(ConsentTemplate).where(
+                ConsentTemplate.clinic_id == self.clinic_id,
+                ConsentTemplate.kind == kind,
+                ConsentTemplate.version == version,
+            )
+        )
+
+    def every(self) -> Sequence[ConsentTemplate]:
+        """Every published version, by kind then version."""
+        return self.session.scalars(
+            select(ConsentTemplate)
+            .where(ConsentTemplate.clinic_id == self.clinic_id)
+            .order_by(ConsentTemplate.kind, ConsentTemplate.version)
+        ).all()
+
     def latest_version(self, kind: ConsentKind) -> int:
         return (
             self.session.scalar(
@@ -378,6 +401,16 @@ class ConsentRepository:
             )
             .options(selectinload(Consent.withdrawals))
             .order_by(Consent.signed_at, Consent.id)
+        ).all()
+
+    def every_of_patient(self, patient_id: uuid.UUID) -> Sequence[Consent]:
+        """Every consent of a patient, opened or signed, with its template and withdrawals,
+        in the order they were opened; the patient is the caller's, already checked."""
+        return self.session.scalars(
+            select(Consent)
+            .where(Consent.patient_id == patient_id)
+            .options(selectinload(Consent.template), selectinload(Consent.withdrawals))
+            .order_by(Consent.opened_at, Consent.id)
         ).all()
 
     def add_withdrawal(self, withdrawal: ConsentWithdrawal) -> None:

@@ -395,13 +395,15 @@ class OutcomeData(BaseModel):
 
 
 class ConsentData(BaseModel):
-    """A consent the patient signed (the consent file): the exact template version shown."""
+    """A consent the patient signed (the consent file): the exact template version shown,
+    or the opened consent (`consents open`) that recorded it and when it was shown."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
     patient: uuid.UUID
-    template: uuid.UUID  # the template version id
-    opened_at: dt.datetime
+    consent: uuid.UUID | None = None  # an opened consent this signature completes
+    template: uuid.UUID | None = None  # the template version id, when none was opened
+    opened_at: dt.datetime | None = None
     signed_at: dt.datetime | None = None
     signer: Annotated[str, Field(max_length=200)] | None = None
     signature: Annotated[str, Field(max_length=200)] | None = None  # a typed signature
@@ -413,7 +415,21 @@ class ConsentData(BaseModel):
         """Validate a consent file's content, or raise InvalidInput with every problem."""
         if not isinstance(data, dict):
             raise InvalidInput.one(f"{where or 'consent'}: must be a mapping of fields")
+        opened = data.get("consent") is not None
+        shown = [
+            f"{where}{field}: "
+            + (
+                "leave it out: the opened consent records it"
+                if opened
+                else "required, unless the file names an opened consent (consent: ID)"
+            )
+            for field in ("template", "opened_at")
+            if (data.get(field) is not None) == opened
+        ]
         try:
-            return cls.model_validate(data)
+            parsed = cls.model_validate(data)
         except ValidationError as error:
-            raise _problems(error, where, "consent") from None
+            raise InvalidInput([*_problems(error, where, "consent").problems, *shown]) from None
+        if shown:
+            raise InvalidInput(shown)
+        return parsed

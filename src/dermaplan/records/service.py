@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -86,6 +87,11 @@ def add_staff(
     state = {"name": staff.name, "role": role, "registration": registration}
     record_event(session, context, AuditAction.STAFF_CREATE, "staff", staff.id, after=state)
     return staff
+
+
+def clinic_staff(session: Session, clinic_id: uuid.UUID) -> Sequence[Staff]:
+    """The clinic's staff in name order (identities, not patient data: not audited)."""
+    return StaffRepository(session, clinic_id).every()
 
 
 # -- patients --------------------------------------------------------------------------
@@ -374,6 +380,13 @@ def create_consult(
     return _new_consult(session, context, patient, _valid(document))
 
 
+_CONSULTS = RecordKind(
+    "consult", "consult", consult_state, "record a correction, which supersedes it"
+)
+_audit_consult = _CONSULTS.audit
+_frozen = _CONSULTS.frozen
+
+
 def read_consult(
     session: Session, context: Context, clinic_id: uuid.UUID, consult_id: uuid.UUID
 ) -> Consult:
@@ -382,11 +395,27 @@ def read_consult(
     return consult
 
 
-_CONSULTS = RecordKind(
-    "consult", "consult", consult_state, "record a correction, which supersedes it"
-)
-_audit_consult = _CONSULTS.audit
-_frozen = _CONSULTS.frozen
+@dataclass(frozen=True, slots=True)
+class ConsultView:
+    """A consult with who approved it and the correction that points at it, if any."""
+
+    consult: Consult
+    approved_by: Staff | None
+    corrected_by: Consult | None
+
+
+def view_consult(
+    session: Session, context: Context, clinic_id: uuid.UUID, consult_id: uuid.UUID
+) -> ConsultView:
+    """A consult and its links, for a person to read; audited as `read_consult`."""
+    consult = read_consult(session, context, clinic_id, consult_id)
+    approver = (
+        StaffRepository(session, clinic_id).get(consult.approved_by_id)
+        if consult.approved_by_id
+        else None
+    )
+    newer = ConsultRepository(session, clinic_id).correction_of(consult.id)
+    return ConsultView(consult, approver, newer)
 
 
 def revise_draft(
