@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -266,10 +267,12 @@ def test_the_cli_starts_and_shows_a_course(
     practitioner_id: uuid.UUID,
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     from dermaplan.cli import app
 
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", database_url)
+    monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
     consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
     runner = CliRunner()
     started = runner.invoke(app, ["courses", "start", str(consult_id), "microneedling"])
