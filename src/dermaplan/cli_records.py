@@ -477,17 +477,23 @@ def sessions_record(
     except InvalidInput as error:
         _fail(error.problems)
 
-    def record(session: Session, context: Context) -> tuple[str, list[str]]:
+    def record(session: Session, context: Context) -> tuple[str, list[str], str | None]:
+        from dermaplan.records.courses import fulfilment
         from dermaplan.records.sessions import record_session, session_data
 
         clinic = _clinic(session, context)
         stored = record_session(session, context, clinic.id, data, kb, override_reason=override)
         consents = consented_kinds(session, clinic.id, stored.patient_id, stored.performed_at)
         missing = missing_items(session_data(stored), kb, stored.patient.allergies, consents)
-        return str(stored.id), missing
+        planned = fulfilment(session, clinic.id, stored.id)
+        if planned is None:
+            return str(stored.id), missing, None
+        return str(stored.id), missing, f"{planned.number} of course {planned.course_id}"
 
-    session_id, missing = _unit_of_work(record)
+    session_id, missing, fulfils = _unit_of_work(record)
     typer.echo(f"recorded session {session_id} (draft)")
+    if fulfils is not None:
+        typer.echo(f"it fulfils planned session {fulfils}")
     for item in missing:
         typer.echo(f"to complete before signing: {item}", err=True)
 

@@ -457,3 +457,37 @@ def test_a_saved_consult_is_approved_and_starts_a_course(
     again = run("consults", "approve", consult_id, "--by", practitioner)
     assert again[0] == 2
     assert "error:" in again[2]
+
+
+def test_a_session_under_a_course_fulfils_it_and_cannot_be_linked_twice(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    patient, practitioner = clinic_with_patient(engine)
+    example = EXAMPLES / "02-stretch-marks-microneedling.yaml"
+    code, _, err = run("consult", str(example), "--format", "json", "--save", patient)
+    saved = re.search(f"saved consult ({UUID})", err)
+    assert saved is not None, err
+    consult_id = saved.group(1)
+    assert run("consults", "approve", consult_id, "--by", practitioner)[0] == 0
+    code, out, err = run("courses", "start", consult_id, "microneedling")
+    assert code == 0, err
+    course_id = out.split()[1]
+    file = session_file(tmp_path, patient, practitioner, consult=consult_id)
+    code, out, err = run("sessions", "record", str(file))
+    assert code == 0, err
+    found = re.fullmatch(
+        f"recorded session ({UUID}) \\(draft\\)\nit fulfils planned session 1 of course "
+        f"{course_id}\n",
+        out,
+    )
+    assert found is not None, out
+    treated = found.group(1)
+    code, out, _ = run("courses", "show", course_id)
+    assert re.search(f"\n  1  \\S+  done: session {treated}\n  2  \\S+  to do\n", out), out
+    before = len(events(engine))
+    assert run("courses", "fulfil", course_id, "2", treated) == (
+        2,
+        "",
+        f"error: session {treated} already fulfils planned session 1 of course {course_id}\n",
+    )
+    assert len(events(engine)) == before
