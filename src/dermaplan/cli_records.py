@@ -94,7 +94,7 @@ def _unit_of_work(work: Callable[[Session, Context], T], *, write: bool = True) 
 
     from dermaplan.records.context import Context, utc_now
     from dermaplan.records.db import transaction
-    from dermaplan.records.errors import RecordsError
+    from dermaplan.records.errors import DatabaseError, RecordsError
 
     with _database() as (engine, settings):
         try:
@@ -102,6 +102,8 @@ def _unit_of_work(work: Callable[[Session, Context], T], *, write: bool = True) 
                 return work(session, Context(actor=settings.actor, now=utc_now()))
         except RecordsError as error:
             _fail(error.problems, error.hint)
+        except DatabaseError as error:
+            _broken(str(error))
         except DBAPIError as error:
             _broken(f"the database refused the command, nothing was written: {error.orig}")
 
@@ -556,11 +558,16 @@ def sessions_record(
     data = _session_file(file, kb)
 
     def record(session: Session, context: Context) -> tuple[str, list[str]]:
+        from dermaplan.records.courses import fulfilment
         from dermaplan.records.sessions import record_session
 
         clinic = _clinic(session, context)
         stored = record_session(session, context, clinic.id, data, kb, override_reason=override)
-        return f"recorded session {stored.id} (draft)", _to_complete(session, clinic.id, stored, kb)
+        said = f"recorded session {stored.id} (draft)"
+        planned = fulfilment(session, clinic.id, stored.id)
+        if planned is not None:
+            said += f"\nit fulfils planned session {planned.number} of course {planned.course_id}"
+        return said, _to_complete(session, clinic.id, stored, kb)
 
     _echo_draft(*_unit_of_work(record))
 
@@ -969,6 +976,7 @@ def restore(
     """Replace the records database with a backup, after checking the backup in full."""
     from dermaplan.records.backup import BackupError
     from dermaplan.records.backup import restore as restore_backup
+    from dermaplan.records.errors import DatabaseError
 
     if not yes:
         _fail([f"restoring {path} replaces the live database"], "add --yes to go ahead")
@@ -977,6 +985,8 @@ def restore(
             report = restore_backup(engine, path)
         except BackupError as error:
             _fail([str(error)])
+        except DatabaseError as error:
+            _broken(str(error))
     typer.echo(
         f"ok: restored {path} ({report.verified.events} audit events, checked); "
         f"the database it replaced is kept as {report.kept_aside}"
@@ -988,14 +998,33 @@ def restore(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the hash chain; report the first broken link (exit code 1) or ok."""
-    from dermaplan.records.audit import check_chain
+    """Check the log: its hash chain, its anchor, and every record against its last audited
+    state; report what is wrong (exit code 1) or ok."""
+    from dermaplan.records.integrity import verify_log
+    from dermaplan.records.settings import records_settings
 
-    report = _unit_of_work(lambda session, _context: check_chain(session), write=False)
-    if report.broken is not None:
+    anchor = records_settings().audit_anchor
+    report = _unit_of_work(lambda session, _context: verify_log(session, anchor), write=False)
+    chain = report.chain
+    if chain.broken is not None:
         typer.echo(
-            f"broken: {report.broken.reason}; the {report.events} events before it verify",
+            f"broken: {chain.broken.reason}; the {chain.events} events before it verify", err=True
+        )
+    if report.anchor.cut is not None:
+        typer.echo(f"broken: {report.anchor.cut}", err=True)
+    for changed in report.changed:
+        typer.echo(f"broken: {changed}", err=True)
+    if not report.intact:
+        raise typer.Exit(code=1)
+    if report.anchor.anchor is None and chain.events:
+        typer.echo(
+            f"warning: no audit anchor at {anchor} (first use, a restored backup or another "
+            "machine?): a log cut off at its end cannot be detected until the next change "
+            "writes it",
             err=True,
         )
-        raise typer.Exit(code=1)
-    typer.echo(f"ok: {report.events} events, chain intact, head {report.head}")
+    anchored = f", anchored at event {report.anchor.anchor.seq}" if report.anchor.anchor else ""
+    typer.echo(
+        f"ok: {chain.events} events, chain intact{anchored}, records match their audited "
+        f"states, head {chain.head}"
+    )

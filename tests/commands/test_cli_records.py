@@ -83,7 +83,9 @@ def test_add_list_search_show_and_verify(database: str, engine: Engine) -> None:
     ]
     code, out, _ = run("audit", "verify")
     assert code == 0
-    assert out.startswith("ok: 8 events, chain intact, head ")
+    assert out.startswith(
+        "ok: 8 events, chain intact, anchored at event 8, records match their audited states, head "
+    )
 
 
 def test_show_as_json(database: str) -> None:
@@ -176,6 +178,41 @@ def test_audit_verify_reports_the_first_broken_link(database: str, engine: Engin
     assert err == (
         "broken: event 2 was altered after it was written; the 1 events before it verify\n"
     )
+
+
+def test_audit_verify_finds_a_cut_off_end_and_an_edited_row(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    moreau = add("--family-name", "Moreau")
+    add("--family-name", "Ravel")
+    with tampering(engine) as connection:
+        connection.exec_driver_sql("DELETE FROM audit_event WHERE seq = 3")
+        connection.exec_driver_sql(
+            f"UPDATE patient SET family_name = 'Morel' WHERE id = '{uuid.UUID(moreau).hex}'"
+        )
+    code, out, err = run("audit", "verify")
+    assert (code, out) == (1, "")
+    anchor = re.escape(str(tmp_path / "data" / "audit-head.json"))
+    assert re.fullmatch(
+        f"broken: the log ends at event 2 but the anchor {anchor} records event 3 "
+        r"\(written \S+\): the events after 2 were cut off the end\n"
+        f"broken: patient {moreau}: its stored row no longer matches its last audited state "
+        r"\(event 2\)\n",
+        err,
+    ), err
+
+
+def test_audit_verify_warns_when_there_is_no_anchor(database: str, tmp_path: Path) -> None:
+    add("--family-name", "Moreau")
+    (tmp_path / "data" / "audit-head.json").unlink()
+    code, out, err = run("audit", "verify")
+    assert code == 0
+    assert out.startswith("ok: 2 events, chain intact, records match their audited states")
+    assert err.startswith("warning: no audit anchor at ")
+    add("--family-name", "Ravel")  # the next change writes it
+    code, out, err = run("audit", "verify")
+    assert (code, err) == (0, "")
+    assert "anchored at event 3" in out
 
 
 def test_db_upgrade_creates_then_reports_the_revision(database: str) -> None:
@@ -368,6 +405,7 @@ def test_consult_save_stores_the_plan_byte_for_byte(database: str, engine: Engin
 
 def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'live.db'}")
+    monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
     runner = CliRunner()
     added = runner.invoke(app, ["patients", "add", "--family-name", "Kept"])
     assert added.exit_code == 0, added.stderr
@@ -385,6 +423,9 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     restored = runner.invoke(app, ["restore", str(saved), "--yes"])
     assert restored.exit_code == 0, restored.stderr
     assert "kept as" in restored.stdout
+    verified = runner.invoke(app, ["audit", "verify"])  # anchored to the restored head
+    assert verified.exit_code == 0, verified.stderr
+    assert "anchored at event 2" in verified.stdout
     listed = runner.invoke(app, ["patients", "list"])
     assert "Kept" in listed.stdout
     assert "Later" not in listed.stdout
@@ -418,3 +459,37 @@ def test_a_saved_consult_is_approved_and_starts_a_course(
     again = run("consults", "approve", consult_id, "--by", practitioner)
     assert again[0] == 2
     assert "error:" in again[2]
+
+
+def test_a_session_under_a_course_fulfils_it_and_cannot_be_linked_twice(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    patient, practitioner = clinic_with_patient(engine)
+    example = EXAMPLES / "02-stretch-marks-microneedling.yaml"
+    code, _, err = run("consult", str(example), "--format", "json", "--save", patient)
+    saved = re.search(f"saved consult ({UUID})", err)
+    assert saved is not None, err
+    consult_id = saved.group(1)
+    assert run("consults", "approve", consult_id, "--by", practitioner)[0] == 0
+    code, out, err = run("courses", "start", consult_id, "microneedling")
+    assert code == 0, err
+    course_id = out.split()[1]
+    file = session_file(tmp_path, patient, practitioner, consult=consult_id)
+    code, out, err = run("sessions", "record", str(file))
+    assert code == 0, err
+    found = re.fullmatch(
+        f"recorded session ({UUID}) \\(draft\\)\nit fulfils planned session 1 of course "
+        f"{course_id}\n",
+        out,
+    )
+    assert found is not None, out
+    treated = found.group(1)
+    code, out, _ = run("courses", "show", course_id)
+    assert re.search(f"\n  1  \\S+  done: session {treated}\n  2  \\S+  to do\n", out), out
+    before = len(events(engine))
+    assert run("courses", "fulfil", course_id, "2", treated) == (
+        2,
+        "",
+        f"error: session {treated} already fulfils planned session 1 of course {course_id}\n",
+    )
+    assert len(events(engine)) == before

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -266,10 +267,12 @@ def test_the_cli_starts_and_shows_a_course(
     practitioner_id: uuid.UUID,
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     from dermaplan.cli import app
 
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", database_url)
+    monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
     consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
     runner = CliRunner()
     started = runner.invoke(app, ["courses", "start", str(consult_id), "microneedling"])
@@ -283,3 +286,129 @@ def test_the_cli_starts_and_shows_a_course(
     refused = runner.invoke(app, ["courses", "start", str(consult_id), "mesotherapy"])
     assert refused.exit_code == 2
     assert "the plan decided not_indicated for mesotherapy" in refused.stderr
+
+
+def record_under(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    consult_id: uuid.UUID,
+) -> uuid.UUID:
+    data = session_data(kb, patient_id, practitioner_id, consult=str(consult_id))
+    with transaction(engine) as session:
+        return sessions.record_session(session, context(), clinic_id, data, kb).id
+
+
+def fulfilled(engine: Engine, course_id: uuid.UUID) -> list[uuid.UUID | None]:
+    with transaction(engine, write=False) as session:
+        return list(
+            session.scalars(
+                select(PlannedSession.session_id)
+                .where(PlannedSession.course_id == course_id)
+                .order_by(PlannedSession.number)
+            )
+        )
+
+
+def test_a_session_under_the_courses_consult_fulfils_the_next_planned_session(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:
+    consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
+    course_id = start(engine, clinic_id, consult_id)
+    treated = [
+        record_under(engine, clinic_id, kb, patient_id, practitioner_id, consult_id)
+        for _ in range(3)
+    ]
+    assert fulfilled(engine, course_id) == treated
+    actions = [(e.action, e.record_id) for e in events(engine)[-2:]]
+    assert actions == [("session.create", str(treated[2])), ("course.fulfil", str(course_id))]
+    with transaction(engine, write=False) as session:
+        assert session.get_one(Course, course_id).status is CourseStatus.COMPLETED
+    # the course is completed: a fourth session is recorded as any other
+    fourth = record_under(engine, clinic_id, kb, patient_id, practitioner_id, consult_id)
+    assert events(engine)[-1].action == "session.create"
+    with transaction(engine, write=False) as session:
+        assert courses.fulfilment(session, clinic_id, fourth) is None
+
+
+def test_a_session_with_no_active_course_is_recorded_as_before(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:
+    consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
+    course_id = start(engine, clinic_id, consult_id)
+    record_session(engine, clinic_id, kb, patient_id, practitioner_id)  # under no consult
+    with transaction(engine) as session:
+        courses.cancel_course(session, context(), clinic_id, course_id, "moved away")
+    record_under(engine, clinic_id, kb, patient_id, practitioner_id, consult_id)
+    assert events(engine)[-1].action == "session.create"
+    assert fulfilled(engine, course_id) == [None, None, None]
+
+
+def test_an_amendment_keeps_the_fulfilment_of_the_session_it_replaces(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:
+    consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
+    course_id = start(engine, clinic_id, consult_id)
+    original = record_under(engine, clinic_id, kb, patient_id, practitioner_id, consult_id)
+    fixed = session_data(kb, patient_id, practitioner_id, consult=str(consult_id), notes="fixed")
+    with transaction(engine) as session:
+        sessions.sign_session(session, context(), clinic_id, original, kb)
+        amendment = sessions.amend_session(
+            session, context(), clinic_id, original, fixed, kb, "wrong notes"
+        ).id
+        sessions.sign_session(session, context(), clinic_id, amendment, kb)
+    assert fulfilled(engine, course_id) == [original, None, None]
+    before = course_counts(engine)
+    with (
+        pytest.raises(
+            InvalidInput,
+            match=f"session {amendment} amends {original}, which already fulfils planned "
+            f"session 1 of course {course_id}",
+        ),
+        transaction(engine) as session,
+    ):
+        courses.fulfil_planned_session(session, context(), clinic_id, course_id, 2, amendment)
+    assert course_counts(engine) == before
+
+
+def test_a_session_fulfils_one_planned_session_across_every_course(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:
+    first = start(
+        engine, clinic_id, make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
+    )
+    second = start(
+        engine, clinic_id, make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
+    )
+    treated = record_session(engine, clinic_id, kb, patient_id, practitioner_id)
+    with transaction(engine) as session:
+        courses.fulfil_planned_session(session, context(), clinic_id, first, 2, treated)
+    before = course_counts(engine)
+    for course_id in (first, second):
+        with (
+            pytest.raises(
+                InvalidInput,
+                match=f"^session {treated} already fulfils planned session 2 of course {first}$",
+            ),
+            transaction(engine) as session,
+        ):
+            courses.fulfil_planned_session(session, context(), clinic_id, course_id, 1, treated)
+    assert course_counts(engine) == before

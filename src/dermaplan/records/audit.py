@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from dermaplan.records.anchor import mark_appended
 from dermaplan.records.context import Context
 from dermaplan.records.models import AuditEvent
 from dermaplan.records.repository import AuditRepository
@@ -156,6 +157,7 @@ def record_event(
     )
     event.hash = event_hash(event)
     events.add(event)
+    mark_appended(session)
     return event
 
 
@@ -168,7 +170,7 @@ class BrokenLink:
 @dataclass(frozen=True, slots=True)
 class ChainReport:
     events: int
-    head: str  # hash of the last event: keep a copy elsewhere to detect a cut-off tail
+    head: str  # hash of the last event, which records.anchor keeps outside the database
     broken: BrokenLink | None
 
 

@@ -8,6 +8,7 @@ is kept aside, never deleted. A backup never overwrites an existing file.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -20,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
+from dermaplan.records.anchor import Anchor, anchor_path, reset_anchor
 from dermaplan.records.audit import check_chain
 from dermaplan.records.db import create_records_engine, head_revision, schema_state, transaction
 from dermaplan.records.errors import DatabaseError
@@ -33,6 +35,7 @@ class BackupError(DatabaseError):
 class Verified:
     revision: str
     events: int
+    head: str  # the hash of its last event
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,7 @@ def _verify(url: str) -> Verified:
                 f"the copy's audit chain is broken at event {report.broken.seq}: "
                 f"{report.broken.reason}"
             )
-        return Verified(state.revision, report.events)
+        return Verified(state.revision, report.events, report.head)
     finally:
         engine.dispose()
 
@@ -117,11 +120,23 @@ def backup(engine: Engine, target: Path) -> Verified:
 
 
 def restore(engine: Engine, source: Path) -> RestoreReport:
-    """Replace the live database with a backup, once the backup has passed every check."""
+    """Replace the live database with a backup, once the backup has passed every check;
+    the audit anchor then records the restored log's head (records.anchor)."""
     if not source.is_file():
         raise BackupError(f"{source}: no such backup file")
-    if engine.url.get_backend_name() == "sqlite":
-        return _restore_sqlite(engine, source)
+    report = (
+        _restore_sqlite(engine, source)
+        if engine.url.get_backend_name() == "sqlite"
+        else _restore_pg(engine, source)
+    )
+    anchor = anchor_path(engine)
+    if anchor is not None:
+        events, head = report.verified.events, report.verified.head
+        reset_anchor(anchor, Anchor(events, head, dt.datetime.now(dt.UTC)) if events else None)
+    return report
+
+
+def _restore_pg(engine: Engine, source: Path) -> RestoreReport:
     _pg("pg_restore", None, "--list", str(source))
     verified = _verify_pg_archive(engine.url, source)
     engine.dispose()

@@ -2,9 +2,12 @@
 
 A course is started only from an approved consult whose plan has a course for the modality
 and decided it may proceed; its planned sessions are the plan's dates. Each planned session
-is fulfilled by a recorded treatment session of the same patient and modality; when all are,
-the course is completed. A cancellation needs a reason. Services never commit (see
-records.service).
+is fulfilled by a recorded treatment session of the same patient and modality: recording a
+session under the course's consult fulfils the next open one, and one can be linked by hand;
+when all are, the course is completed. A planned session stays linked to the version of the
+session that fulfilled it; an amendment replaces that version as the record of the same
+treatment (reached through its `amends_id`), so it fulfils nothing twice. A cancellation
+needs a reason. Services never commit (see records.service).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dermaplan.records.models import (
     CourseStatus,
     PlannedSession,
     SessionStatus,
+    TreatmentSession,
     new_id,
 )
 from dermaplan.records.repository import ConsultRepository, CourseRepository, SessionRepository
@@ -168,6 +172,10 @@ def read_course(
     return course
 
 
+def _treatment(sessions: SessionRepository, session_id: uuid.UUID) -> TreatmentSession:
+    return required(sessions.get(session_id), f"no session {session_id}")
+
+
 _closed = _COURSES.frozen
 
 
@@ -210,9 +218,8 @@ def fulfil_planned_session(
         raise InvalidInput.one(
             f"planned session {number} is already fulfilled by session {planned.session_id}"
         )
-    record = required(
-        SessionRepository(session, clinic_id).get(session_id), f"no session {session_id}"
-    )
+    sessions = SessionRepository(session, clinic_id)
+    record = _treatment(sessions, session_id)
     if record.patient_id != course.patient_id:
         raise InvalidInput.one(f"session {record.id} is another patient's, not this course's")
     if record.modality is not course.modality:
@@ -221,11 +228,50 @@ def fulfil_planned_session(
         )
     if record.status is SessionStatus.AMENDED:
         raise InvalidInput.one(f"session {record.id} was replaced by an amendment: link that")
-    if any(p.session_id == record.id for p in course.planned_sessions):
-        raise InvalidInput.one(f"session {record.id} already fulfils a planned session")
+    versions = [record]
+    while versions[-1].amends_id is not None:
+        versions.append(_treatment(sessions, versions[-1].amends_id))
+    linked = courses.fulfilled_by([version.id for version in versions])
+    if linked is not None:
+        amends = "" if linked.session_id == record.id else f"amends {linked.session_id}, which "
+        raise InvalidInput.one(
+            f"session {record.id} {amends}already fulfils planned session {linked.number} "
+            f"of course {linked.course_id}"
+        )
     with _COURSES.change(session, context, AuditAction.COURSE_FULFIL, course):
         planned.session_id = record.id
         planned.updated_at = context.now
         if all(p.session_id is not None for p in course.planned_sessions):
             course.status = CourseStatus.COMPLETED
     return course
+
+
+def fulfil_next_planned_session(
+    session: Session, context: Context, clinic_id: uuid.UUID, record: TreatmentSession
+) -> PlannedSession | None:
+    """The next open planned session of the active course of `record`'s consult and
+    modality, now fulfilled by `record`; None when there is no such course."""
+    if record.consult_id is None:
+        return None
+    courses = CourseRepository(session, clinic_id)
+    active = next(
+        (
+            course
+            for course in courses.of_consult(record.consult_id)
+            if course.modality is record.modality and course.status is CourseStatus.PLANNED
+        ),
+        None,
+    )
+    if active is None:
+        return None
+    course = _course(courses, active.id)
+    number = next(p.number for p in course.planned_sessions if p.session_id is None)
+    fulfilled = fulfil_planned_session(session, context, clinic_id, course.id, number, record.id)
+    return next(p for p in fulfilled.planned_sessions if p.number == number)
+
+
+def fulfilment(
+    session: Session, clinic_id: uuid.UUID, session_id: uuid.UUID
+) -> PlannedSession | None:
+    """The planned session this treatment session fulfils, if any."""
+    return CourseRepository(session, clinic_id).fulfilled_by([session_id])

@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
 
+from dermaplan.records.anchor import anchor_engine, watch
 from dermaplan.records.audit import CHAIN_LOCK_KEY
 from dermaplan.records.errors import DatabaseError
 from dermaplan.records.settings import RecordsSettings
@@ -96,10 +97,13 @@ def create_records_engine(raw_url: str) -> Engine:
 
 @contextmanager
 def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
-    """One unit of work: committed when the block ends, rolled back if it raises."""
+    """One unit of work: committed when the block ends, rolled back if it raises; the
+    audit anchor follows the commit (records.anchor)."""
     bind = engine if write else engine.execution_options(**{WRITE_OPTION: False})
-    with Session(bind, expire_on_commit=False) as session, session.begin():
-        yield session
+    with Session(bind, expire_on_commit=False) as session:
+        watch(session, engine)
+        with session.begin():
+            yield session
 
 
 # -- migrations ------------------------------------------------------------------------
@@ -162,8 +166,10 @@ def prepare(engine: Engine) -> None:
 
 
 def configured_engine(settings: RecordsSettings) -> Engine:
-    """The engine for the configured database; a SQLite file's directory is made if missing."""
+    """The engine for the configured database, anchoring its audit log in the configured
+    file; a SQLite file's directory is made if missing."""
     engine = create_records_engine(settings.database_url)
+    anchor_engine(engine, settings.audit_anchor)
     database = engine.url.database
     if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

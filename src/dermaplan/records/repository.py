@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import TypeAlias
 
 from sqlalchemy import Row, Select, func, select
@@ -27,6 +27,7 @@ from dermaplan.records.models import (
     Outcome,
     Patient,
     Photo,
+    PlannedSession,
     ProductLot,
     SessionProduct,
     SessionStatus,
@@ -446,6 +447,15 @@ class CourseRepository:
             .where(Course.id == course_id, Course.clinic_id == self.clinic_id)
             .options(selectinload(Course.patient), selectinload(Course.planned_sessions))
             .execution_options(populate_existing=True)
+        )
+
+    def fulfilled_by(self, session_ids: Collection[uuid.UUID]) -> PlannedSession | None:
+        """The planned session one of these treatment sessions fulfils (at most one can)."""
+        return self.session.scalar(
+            select(PlannedSession)
+            .join(PlannedSession.course)
+            .where(PlannedSession.session_id.in_(session_ids), Course.clinic_id == self.clinic_id)
+            .limit(1)
         )
 
     def of_consult(self, consult_id: uuid.UUID) -> Sequence[Course]:

@@ -22,6 +22,7 @@ from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import consented_kinds
 from dermaplan.records.context import Context
+from dermaplan.records.courses import fulfil_next_planned_session
 from dermaplan.records.errors import (
     IncompleteRecord,
     InvalidInput,
@@ -322,8 +323,11 @@ def record_session(
     *,
     override_reason: str | None = None,
 ) -> TreatmentSession:
-    """Store a session as a draft, if it is safe or a practitioner overrides the refusal."""
-    return _new_session(session, context, clinic_id, data, knowledge, override_reason)
+    """Store a session as a draft, if it is safe or a practitioner overrides the refusal;
+    it fulfils the next planned session of its consult's course of that modality, if any."""
+    record = _new_session(session, context, clinic_id, data, knowledge, override_reason)
+    fulfil_next_planned_session(session, context, clinic_id, record)
+    return record
 
 
 def revise_session(

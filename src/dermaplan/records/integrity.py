@@ -1,0 +1,152 @@
+"""Everything `audit verify` checks: the chain, its anchor outside the database, and that
+each record still says what its last audited change left it saying.
+
+The chain catches an event altered or removed, the anchor a log cut short, the state digests
+a record's row edited behind the services' back (its after-digest no longer matches). What
+none of them sees: a row inserted with no audit event at all, and edits to records that
+have no state digest (staff, lots, consents); a row never audited one by one (a bulk demo
+import) is not compared either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
+
+from dermaplan.records.adverse import adverse_event_state
+from dermaplan.records.anchor import AnchorCheck, check_anchor
+from dermaplan.records.audit import AuditAction, ChainReport, check_chain, digest
+from dermaplan.records.courses import course_state
+from dermaplan.records.models import (
+    AdverseEvent,
+    AuditEvent,
+    Consult,
+    Course,
+    Outcome,
+    Patient,
+    TreatmentSession,
+)
+from dermaplan.records.outcomes import outcome_state
+from dermaplan.records.service import consult_state, patient_state
+from dermaplan.records.sessions import session_state
+
+BATCH = 1000
+A = AuditAction
+
+
+@dataclass(frozen=True, slots=True)
+class _Audited:
+    """A record type whose events carry its whole state as their after-digest."""
+
+    record_type: str
+    label: str
+    model: type[Any]
+    state: Callable[[Any], Any]
+    actions: frozenset[AuditAction]  # the events whose after-digest is `state(record)`
+    loads: tuple[LoaderOption, ...] = ()
+
+
+AUDITED = (
+    _Audited(
+        "patient",
+        "patient",
+        Patient,
+        patient_state,
+        frozenset({A.PATIENT_CREATE, A.PATIENT_UPDATE, A.PATIENT_DELETE}),
+    ),
+    _Audited(
+        "consult",
+        "consult",
+        Consult,
+        consult_state,
+        frozenset(
+            {A.CONSULT_CREATE, A.CONSULT_READ, A.CONSULT_UPDATE, A.CONSULT_APPROVE}
+            | {A.CONSULT_SUPERSEDE}
+        ),
+    ),
+    _Audited(
+        "treatment_session",
+        "session",
+        TreatmentSession,
+        session_state,
+        frozenset({A.SESSION_CREATE, A.SESSION_UPDATE, A.SESSION_SIGN, A.SESSION_SUPERSEDE}),
+        (selectinload(TreatmentSession.products),),
+    ),
+    _Audited(
+        "course",
+        "course",
+        Course,
+        course_state,
+        frozenset({A.COURSE_CREATE, A.COURSE_READ, A.COURSE_CANCEL, A.COURSE_FULFIL}),
+        (selectinload(Course.planned_sessions),),
+    ),
+    _Audited(
+        "adverse_event",
+        "adverse event",
+        AdverseEvent,
+        adverse_event_state,
+        frozenset({A.ADVERSE_EVENT_CREATE, A.ADVERSE_EVENT_CLOSE, A.ADVERSE_EVENT_SUPERSEDE}),
+        (selectinload(AdverseEvent.lots),),
+    ),
+    _Audited("outcome", "outcome", Outcome, outcome_state, frozenset({A.OUTCOME_CREATE})),
+)
+
+
+def _last_states(session: Session, audited: _Audited) -> dict[str, tuple[int, str]]:
+    """Each record's last audited after-digest, with its event's sequence number."""
+    rows = session.execute(
+        select(AuditEvent.record_id, AuditEvent.seq, AuditEvent.after_digest)
+        .where(
+            AuditEvent.record_type == audited.record_type,
+            AuditEvent.action.in_([action.value for action in audited.actions]),
+        )
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=BATCH)
+    )
+    return {
+        record_id: (seq, after)
+        for record_id, seq, after in rows
+        if record_id is not None and after is not None
+    }
+
+
+def changed_records(session: Session) -> Iterator[str]:
+    """Records whose row no longer hashes to their last audited state; one pass per table."""
+    for audited in AUDITED:
+        last = _last_states(session, audited)
+        records = session.scalars(
+            select(audited.model)
+            .options(*audited.loads)
+            .order_by(audited.model.id)
+            .execution_options(yield_per=BATCH)
+        )
+        for record in records:
+            found = last.get(str(record.id))
+            if found is not None and digest(audited.state(record)) != found[1]:
+                yield (
+                    f"{audited.label} {record.id}: its stored row no longer matches its last "
+                    f"audited state (event {found[0]})"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class LogReport:
+    chain: ChainReport
+    anchor: AnchorCheck
+    changed: list[str]
+
+    @property
+    def intact(self) -> bool:
+        return self.chain.broken is None and self.anchor.cut is None and not self.changed
+
+
+def verify_log(session: Session, anchor: Path) -> LogReport:
+    return LogReport(
+        check_chain(session), check_anchor(session, anchor), [*changed_records(session)]
+    )
