@@ -464,9 +464,7 @@ def sessions_record(
 ) -> None:
     """Record a treatment session as a draft, checked against safety first."""
     from dermaplan.cli import load, read_document
-    from dermaplan.records.consents import consented_kinds
     from dermaplan.records.errors import InvalidInput
-    from dermaplan.records.safety import missing_items
     from dermaplan.records.schemas import SessionData
 
     kb = load(knowledge)
@@ -476,13 +474,11 @@ def sessions_record(
         _fail(error.problems)
 
     def record(session: Session, context: Context) -> tuple[str, list[str]]:
-        from dermaplan.records.sessions import record_session, session_data
+        from dermaplan.records.sessions import completeness, record_session
 
         clinic = _clinic(session, context)
         stored = record_session(session, context, clinic.id, data, kb, override_reason=override)
-        consents = consented_kinds(session, clinic.id, stored.patient_id, stored.performed_at)
-        missing = missing_items(session_data(stored), kb, stored.patient.allergies, consents)
-        return str(stored.id), missing
+        return str(stored.id), completeness(session, clinic.id, stored, kb)
 
     session_id, missing = _unit_of_work(record)
     typer.echo(f"recorded session {session_id} (draft)")

@@ -17,12 +17,15 @@ from typer.testing import CliRunner
 from dermaplan.cli import app
 from dermaplan.records.db import create_records_engine, transaction
 from dermaplan.records.models import Consult
+from dermaplan.records.photos import default_storage
 from dermaplan.records.repository import ClinicRepository
+from dermaplan.records.settings import records_settings
 from tests.commands.cli import UUID, run
 from tests.conftest import EXAMPLES
 from tests.records.database import tampering
 from tests.records.factories import (
     add_consent,
+    add_photos,
     counts,
     events,
     make_practitioner,
@@ -179,10 +182,10 @@ def test_audit_verify_reports_the_first_broken_link(database: str, engine: Engin
 def test_db_upgrade_creates_then_reports_the_revision(database: str) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0006\n", out)
+    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0007\n", out)
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert out.endswith("is at schema revision 0006\n")
+    assert out.endswith("is at schema revision 0007\n")
 
 
 def test_unusable_databases_exit_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -216,11 +219,14 @@ def test_the_default_database_is_data_dermaplan_db_in_the_working_directory(
 
 
 def clinic_with_patient(engine: Engine) -> tuple[str, str]:
-    """(patient id, practitioner id): the patient added by the CLI, which makes the clinic."""
+    """(patient id, practitioner id): the patient added by the CLI, which makes the clinic,
+    with what signing asks for (consent, allergies, before-photos)."""
     patient = add("--family-name", "Moreau", "--given-names", "Claire", "--no-known-allergies")
     with transaction(engine, write=False) as session:
         [clinic] = ClinicRepository(session).all()
     add_consent(engine, clinic.id, uuid.UUID(patient))
+    storage = default_storage(records_settings().data_dir)
+    add_photos(engine, clinic.id, storage, uuid.UUID(patient), "cheeks", "forehead")
     return patient, str(make_practitioner(engine, clinic.id))
 
 
