@@ -72,6 +72,7 @@ class AuditAction(StrEnum):
     CONSENT_WITHDRAW = "consent.withdraw"
     PHOTO_CREATE = "photo.create"
     PHOTO_LIST = "photo.list"
+    PHOTO_READ = "photo.read"
     COURSE_CREATE = "course.create"
     COURSE_READ = "course.read"
     COURSE_CANCEL = "course.cancel"

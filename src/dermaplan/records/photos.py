@@ -254,3 +254,33 @@ def patient_photos(
         after={"photos": [str(photo.id) for photo in photos]},
     )
     return [PhotoLine(photo, dict(scopes)) for photo in photos]
+
+
+def read_photo(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    storage: PhotoStorage,
+    photo_id: uuid.UUID,
+) -> tuple[Photo, bytes]:
+    """A photo and its stored file, checked against the SHA-256 recorded with it; audited."""
+    photo = required(PhotoRepository(session, clinic_id).get(photo_id), f"no photo {photo_id}")
+    try:
+        content = storage.get(photo.storage_key)
+    except FileNotFoundError:
+        content = None
+    if content is None or hashlib.sha256(content).hexdigest() != photo.sha256:
+        raise NotFound.one(
+            f"photo {photo.id}: its file {photo.storage_key} is missing from the storage or "
+            "altered; restore it from a backup"
+        )
+    record_event(
+        session,
+        context,
+        AuditAction.PHOTO_READ,
+        "photo",
+        photo.id,
+        patient_id=photo.patient_id,
+        after={"id": photo.id, "sha256": photo.sha256},
+    )
+    return photo, content
