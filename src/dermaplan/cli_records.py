@@ -712,16 +712,21 @@ def courses_fulfil(
 
 
 def backup(path: Annotated[Path, typer.Argument(help="A new file for the backup.")]) -> None:
-    """Copy the records database to PATH (online), and check the copy."""
-    from dermaplan.records.backup import BackupError
+    """Copy the records database to PATH (online) and its photo files to PATH.photos, and
+    check the copy."""
+    from dermaplan.records.backup import BackupError, photos_folder
     from dermaplan.records.backup import backup as make_backup
+    from dermaplan.records.photos import default_storage
 
-    with _database() as (engine, _settings):
+    with _database() as (engine, settings):
         try:
-            verified = make_backup(engine, path)
+            verified = make_backup(engine, path, default_storage(settings.data_dir))
         except BackupError as error:
             _fail([str(error)])
-    typer.echo(f"ok: {path} — schema {verified.revision}, {verified.events} audit events, checked")
+    typer.echo(
+        f"ok: {path} — schema {verified.revision}, {verified.events} audit events, checked; "
+        f"{len(verified.photo_files)} photo files in {photos_folder(path)}"
+    )
 
 
 def restore(
@@ -730,19 +735,23 @@ def restore(
         bool, typer.Option("--yes", help="Confirm: the live database is replaced (and kept).")
     ] = False,
 ) -> None:
-    """Replace the records database with a backup, after checking the backup in full."""
+    """Replace the records database with a backup, after checking the backup in full (its
+    photo files in PATH.photos too), and bring the photo files back into the storage."""
     from dermaplan.records.backup import BackupError
     from dermaplan.records.backup import restore as restore_backup
+    from dermaplan.records.photos import default_storage
 
     if not yes:
         _fail([f"restoring {path} replaces the live database"], "add --yes to go ahead")
-    with _database(prepare=False) as (engine, _settings):
+    with _database(prepare=False) as (engine, settings):
         try:
-            report = restore_backup(engine, path)
+            report = restore_backup(engine, path, default_storage(settings.data_dir))
         except BackupError as error:
             _fail([str(error)])
     typer.echo(
-        f"ok: restored {path} ({report.verified.events} audit events, checked); "
+        f"ok: restored {path} ({report.verified.events} audit events, "
+        f"{len(report.verified.photo_files)} photo files, checked; "
+        f"{report.photos_copied} copied into the storage); "
         f"the database it replaced is kept as {report.kept_aside}"
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -28,6 +29,7 @@ from tests.records.factories import (
     add_photos,
     counts,
     events,
+    image_bytes,
     make_practitioner,
     session_counts,
     session_fields,
@@ -372,13 +374,22 @@ def test_consult_save_stores_the_plan_byte_for_byte(database: str, engine: Engin
 
 def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'live.db'}")
+    monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
     runner = CliRunner()
     added = runner.invoke(app, ["patients", "add", "--family-name", "Kept"])
     assert added.exit_code == 0, added.stderr
+    photo = tmp_path / "face.png"
+    photo.write_bytes(image_bytes())
+    options = ["--area", "cheeks", "--angle", "frontal", "--stage", "before"]
+    taken = runner.invoke(app, ["photos", "add", added.stdout.split()[1], str(photo), *options])
+    assert taken.exit_code == 0, taken.stderr
+    stored = {p.name: p.read_bytes() for p in (tmp_path / "data" / "photos").rglob("*.png")}
     saved = tmp_path / "saved.backup"
     made = runner.invoke(app, ["backup", str(saved)])
     assert made.exit_code == 0, made.stderr
     assert made.stdout.startswith(f"ok: {saved}")
+    assert made.stdout.endswith(f"1 photo files in {saved}.photos\n")
+    shutil.rmtree(tmp_path / "data" / "photos")  # as on a new machine
     again = runner.invoke(app, ["backup", str(saved)])
     assert again.exit_code == 2
     assert "already exists" in again.stderr
@@ -388,7 +399,10 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "add --yes" in unconfirmed.stderr
     restored = runner.invoke(app, ["restore", str(saved), "--yes"])
     assert restored.exit_code == 0, restored.stderr
+    assert "1 photo files, checked; 1 copied into the storage" in restored.stdout
     assert "kept as" in restored.stdout
+    back = {p.name: p.read_bytes() for p in (tmp_path / "data" / "photos").rglob("*.png")}
+    assert back == stored
     listed = runner.invoke(app, ["patients", "list"])
     assert "Kept" in listed.stdout
     assert "Later" not in listed.stdout

@@ -182,6 +182,7 @@ def add_photos(
     stage: str = "before",
     session_id: uuid.UUID | None = None,
     taken_at: dt.datetime = NOW - dt.timedelta(minutes=30),
+    colour: str = "salmon",
 ) -> list[uuid.UUID]:
     """One photo of each area (by default, before-photos on the day of `session_fields`)."""
     with transaction(engine) as session:
@@ -192,7 +193,7 @@ def add_photos(
                 clinic_id,
                 storage,
                 PhotoData(patient_id, area, "frontal", taken_at, PhotoStage(stage), session_id),
-                image_bytes(),
+                image_bytes(colour),
             ).id
             for area in areas
         ]

@@ -40,7 +40,8 @@ PHOTOS_FOLDER = "photos"
 
 
 class PhotoStorage(Protocol):
-    """Where photo files live; a backend stores bytes under a key and gives them back."""
+    """Where photo files live; a backend stores bytes under a key and gives them back
+    (`get` raises FileNotFoundError for a key it does not hold)."""
 
     def put(self, key: str, data: bytes) -> None: ...
 
