@@ -39,6 +39,7 @@ from dermaplan.records.context import Context
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.models import Patient, ProductLot
 from dermaplan.records.names import search_key
+from dermaplan.records.photos import default_storage
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SEED = 20261102
@@ -108,7 +109,9 @@ def measure(
             consult_share=demo.BENCH_CONSULT_SHARE,
         )
         start = time.perf_counter()
-        counts = demo.bulk_load(engine, Context(actor="os:bench", now=now), clinic)
+        with tempfile.TemporaryDirectory(prefix="dermaplan-bench-photos-") as photos:
+            storage = default_storage(Path(photos))  # the demo's one placeholder file
+            counts = demo.bulk_load(engine, Context(actor="os:bench", now=now), clinic, storage)
         generate_s = time.perf_counter() - start
         with transaction(engine, write=False) as session:
             clinic_id = session.scalars(select(Patient.clinic_id).limit(1)).one()

@@ -15,6 +15,7 @@ import typer
 from dermaplan.cli_clinical_events import adverse_app, outcomes_app
 from dermaplan.cli_consents import consents_app
 from dermaplan.cli_demo import demo_app
+from dermaplan.cli_photos import photos_app
 from dermaplan.cli_records import (
     audit_app,
     backup,
@@ -54,6 +55,7 @@ app.add_typer(adverse_app, name="adverse-events")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(consents_app, name="consents")
 app.add_typer(staff_app, name="staff")
+app.add_typer(photos_app, name="photos")
 app.command()(backup)
 app.command()(restore)
 
@@ -174,18 +176,25 @@ def run_engine(file: Path, data: Any, kb: KnowledgeBase) -> tuple[Assessment, Pl
 
 
 def write_assessment(path: Path, data: dict[str, Any]) -> None:
+    import yaml
+
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    write_new_file(path, text.encode("utf-8"))
+
+
+def write_new_file(path: Path, content: bytes) -> None:
     """Write once, atomically: a crash leaves either no file or the whole file."""
     import os
     import tempfile
 
-    import yaml
-
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     directory = path.parent if str(path.parent) else Path()
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        fail([f"{path}: cannot be written ({error.strerror})"])
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
             stream.flush()
             os.fsync(stream.fileno())
         os.link(temporary, path)  # fails if the file appeared meanwhile: never overwrite

@@ -28,6 +28,7 @@ def demo_seed(
     from dermaplan.records.context import Context, utc_now
     from dermaplan.records.db import open_records
     from dermaplan.records.errors import DatabaseError, RecordsError
+    from dermaplan.records.photos import default_storage
     from dermaplan.records.settings import records_settings
 
     settings = records_settings()
@@ -45,7 +46,7 @@ def demo_seed(
             sessions=demo.SESSIONS_PER_PATIENT * patients,
             today=context.now.date(),
         )
-        counts = demo.seed(engine, context, clinic)
+        counts = demo.seed(engine, context, clinic, default_storage(settings.data_dir))
     except RecordsError as error:
         fail(error.problems)
     except DBAPIError as error:

@@ -527,18 +527,6 @@ def _session_file(file: Path, kb: KnowledgeBase) -> SessionData:
         _fail(error.problems)
 
 
-def _to_complete(
-    session: Session, clinic_id: uuid.UUID, stored: TreatmentSession, kb: KnowledgeBase
-) -> list[str]:
-    """What the completeness check still misses in a draft, said before anyone signs it."""
-    from dermaplan.records.consents import consented_kinds
-    from dermaplan.records.safety import missing_items
-    from dermaplan.records.sessions import session_data
-
-    consents = consented_kinds(session, clinic_id, stored.patient_id, stored.performed_at)
-    return missing_items(session_data(stored), kb, stored.patient.allergies, consents)
-
-
 def _echo_draft(said: str, missing: list[str]) -> None:
     typer.echo(said)
     for item in missing:
@@ -559,7 +547,7 @@ def sessions_record(
 
     def record(session: Session, context: Context) -> tuple[str, list[str]]:
         from dermaplan.records.courses import fulfilment
-        from dermaplan.records.sessions import record_session
+        from dermaplan.records.sessions import completeness, record_session
 
         clinic = _clinic(session, context)
         stored = record_session(session, context, clinic.id, data, kb, override_reason=override)
@@ -567,7 +555,7 @@ def sessions_record(
         planned = fulfilment(session, clinic.id, stored.id)
         if planned is not None:
             said += f"\nit fulfils planned session {planned.number} of course {planned.course_id}"
-        return said, _to_complete(session, clinic.id, stored, kb)
+        return said, completeness(session, clinic.id, stored, kb)
 
     _echo_draft(*_unit_of_work(record))
 
@@ -588,7 +576,7 @@ def sessions_revise(
 
     def revise(session: Session, context: Context) -> tuple[str, list[str]]:
         from dermaplan.records.errors import ImmutableRecord
-        from dermaplan.records.sessions import revise_session
+        from dermaplan.records.sessions import completeness, revise_session
 
         clinic = _clinic(session, context)
         try:
@@ -597,7 +585,7 @@ def sessions_revise(
             )
         except ImmutableRecord as error:
             _fail(error.problems, f"use `dermaplan sessions amend {wanted} FILE --reason REASON`")
-        return f"revised session {stored.id} (draft)", _to_complete(session, clinic.id, stored, kb)
+        return f"revised session {stored.id} (draft)", completeness(session, clinic.id, stored, kb)
 
     _echo_draft(*_unit_of_work(revise))
 
@@ -619,14 +607,14 @@ def sessions_amend(
     data = _session_file(file, kb)
 
     def amend(session: Session, context: Context) -> tuple[str, list[str]]:
-        from dermaplan.records.sessions import amend_session
+        from dermaplan.records.sessions import amend_session, completeness
 
         clinic = _clinic(session, context)
         stored = amend_session(
             session, context, clinic.id, wanted, data, kb, reason, override_reason=override
         )
         said = f"recorded amendment {stored.id} (draft) of session {wanted}"
-        return said, _to_complete(session, clinic.id, stored, kb)
+        return said, completeness(session, clinic.id, stored, kb)
 
     _echo_draft(*_unit_of_work(amend))
 
@@ -955,16 +943,21 @@ def courses_fulfil(
 
 
 def backup(path: Annotated[Path, typer.Argument(help="A new file for the backup.")]) -> None:
-    """Copy the records database to PATH (online), and check the copy."""
-    from dermaplan.records.backup import BackupError
+    """Copy the records database to PATH (online) and its photo files to PATH.photos, and
+    check the copy."""
+    from dermaplan.records.backup import BackupError, photos_folder
     from dermaplan.records.backup import backup as make_backup
+    from dermaplan.records.photos import default_storage
 
-    with _database() as (engine, _settings):
+    with _database() as (engine, settings):
         try:
-            verified = make_backup(engine, path)
+            verified = make_backup(engine, path, default_storage(settings.data_dir))
         except BackupError as error:
             _fail([str(error)])
-    typer.echo(f"ok: {path} — schema {verified.revision}, {verified.events} audit events, checked")
+    typer.echo(
+        f"ok: {path} — schema {verified.revision}, {verified.events} audit events, checked; "
+        f"{len(verified.photo_files)} photo files in {photos_folder(path)}"
+    )
 
 
 def restore(
@@ -973,22 +966,26 @@ def restore(
         bool, typer.Option("--yes", help="Confirm: the live database is replaced (and kept).")
     ] = False,
 ) -> None:
-    """Replace the records database with a backup, after checking the backup in full."""
+    """Replace the records database with a backup, after checking the backup in full (its
+    photo files in PATH.photos too), and bring the photo files back into the storage."""
     from dermaplan.records.backup import BackupError
     from dermaplan.records.backup import restore as restore_backup
     from dermaplan.records.errors import DatabaseError
+    from dermaplan.records.photos import default_storage
 
     if not yes:
         _fail([f"restoring {path} replaces the live database"], "add --yes to go ahead")
-    with _database(prepare=False) as (engine, _settings):
+    with _database(prepare=False) as (engine, settings):
         try:
-            report = restore_backup(engine, path)
+            report = restore_backup(engine, path, default_storage(settings.data_dir))
         except BackupError as error:
             _fail([str(error)])
         except DatabaseError as error:
             _broken(str(error))
     typer.echo(
-        f"ok: restored {path} ({report.verified.events} audit events, checked); "
+        f"ok: restored {path} ({report.verified.events} audit events, "
+        f"{len(report.verified.photo_files)} photo files, checked; "
+        f"{report.photos_copied} copied into the storage); "
         f"the database it replaced is kept as {report.kept_aside}"
     )
 

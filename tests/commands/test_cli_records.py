@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -17,14 +18,18 @@ from typer.testing import CliRunner
 from dermaplan.cli import app
 from dermaplan.records.db import create_records_engine, transaction
 from dermaplan.records.models import Consult
+from dermaplan.records.photos import default_storage
 from dermaplan.records.repository import ClinicRepository
+from dermaplan.records.settings import records_settings
 from tests.commands.cli import UUID, run
 from tests.conftest import EXAMPLES
 from tests.records.database import tampering
 from tests.records.factories import (
     add_consent,
+    add_photos,
     counts,
     events,
+    image_bytes,
     make_practitioner,
     session_counts,
     session_fields,
@@ -218,10 +223,10 @@ def test_audit_verify_warns_when_there_is_no_anchor(database: str, tmp_path: Pat
 def test_db_upgrade_creates_then_reports_the_revision(database: str) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0006\n", out)
+    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0007\n", out)
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert out.endswith("is at schema revision 0006\n")
+    assert out.endswith("is at schema revision 0007\n")
 
 
 def test_unusable_databases_exit_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -255,11 +260,14 @@ def test_the_default_database_is_data_dermaplan_db_in_the_working_directory(
 
 
 def clinic_with_patient(engine: Engine) -> tuple[str, str]:
-    """(patient id, practitioner id): the patient added by the CLI, which makes the clinic."""
+    """(patient id, practitioner id): the patient added by the CLI, which makes the clinic,
+    with what signing asks for (consent, allergies, before-photos)."""
     patient = add("--family-name", "Moreau", "--given-names", "Claire", "--no-known-allergies")
     with transaction(engine, write=False) as session:
         [clinic] = ClinicRepository(session).all()
     add_consent(engine, clinic.id, uuid.UUID(patient))
+    storage = default_storage(records_settings().data_dir)
+    add_photos(engine, clinic.id, storage, uuid.UUID(patient), "cheeks", "forehead")
     return patient, str(make_practitioner(engine, clinic.id))
 
 
@@ -409,10 +417,18 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     runner = CliRunner()
     added = runner.invoke(app, ["patients", "add", "--family-name", "Kept"])
     assert added.exit_code == 0, added.stderr
+    photo = tmp_path / "face.png"
+    photo.write_bytes(image_bytes())
+    options = ["--area", "cheeks", "--angle", "frontal", "--stage", "before"]
+    taken = runner.invoke(app, ["photos", "add", added.stdout.split()[1], str(photo), *options])
+    assert taken.exit_code == 0, taken.stderr
+    stored = {p.name: p.read_bytes() for p in (tmp_path / "data" / "photos").rglob("*.png")}
     saved = tmp_path / "saved.backup"
     made = runner.invoke(app, ["backup", str(saved)])
     assert made.exit_code == 0, made.stderr
     assert made.stdout.startswith(f"ok: {saved}")
+    assert made.stdout.endswith(f"1 photo files in {saved}.photos\n")
+    shutil.rmtree(tmp_path / "data" / "photos")  # as on a new machine
     again = runner.invoke(app, ["backup", str(saved)])
     assert again.exit_code == 2
     assert "already exists" in again.stderr
@@ -422,10 +438,13 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "add --yes" in unconfirmed.stderr
     restored = runner.invoke(app, ["restore", str(saved), "--yes"])
     assert restored.exit_code == 0, restored.stderr
+    assert "1 photo files, checked; 1 copied into the storage" in restored.stdout
     assert "kept as" in restored.stdout
+    back = {p.name: p.read_bytes() for p in (tmp_path / "data" / "photos").rglob("*.png")}
+    assert back == stored
     verified = runner.invoke(app, ["audit", "verify"])  # anchored to the restored head
     assert verified.exit_code == 0, verified.stderr
-    assert "anchored at event 2" in verified.stdout
+    assert "anchored at event 3" in verified.stdout
     listed = runner.invoke(app, ["patients", "list"])
     assert "Kept" in listed.stdout
     assert "Later" not in listed.stdout

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from dermaplan.records.db import create_records_engine, upgrade
+from dermaplan.records.photos import LocalFolderStorage, default_storage
 from tests.records.database import BACKENDS, fresh_database
 from tests.records.factories import make_clinic
 
@@ -42,3 +43,8 @@ def engine(empty_engine: Engine) -> Engine:
 @pytest.fixture
 def clinic_id(engine: Engine) -> uuid.UUID:
     return make_clinic(engine)
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalFolderStorage:
+    return default_storage(tmp_path / "data")

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import uuid
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import Engine, func, select
 
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import service
 from dermaplan.records.context import Context
 from dermaplan.records.db import transaction
-from dermaplan.records.models import AuditEvent, Consult, Patient, StaffRole, TreatmentSession
+from dermaplan.records.models import (
+    AuditEvent,
+    Consult,
+    Patient,
+    PhotoStage,
+    StaffRole,
+    TreatmentSession,
+)
+from dermaplan.records.photos import PhotoData, PhotoStorage, record_photo
 from dermaplan.records.schemas import ConsultDocument, PatientData, SessionData
 
 NOW = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
@@ -154,3 +164,36 @@ def add_consent(
         )
         now = max(NOW, signed_at + dt.timedelta(minutes=1))
         return consents.record_consent(session, context(now=now), clinic_id, data).id
+
+
+def image_bytes(colour: str = "salmon", image_format: str = "PNG") -> bytes:
+    """A small photo file, as a camera or a scanner would hand it over."""
+    out = io.BytesIO()
+    Image.new("RGB", (16, 8), colour).save(out, format=image_format)
+    return out.getvalue()
+
+
+def add_photos(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    storage: PhotoStorage,
+    patient_id: uuid.UUID,
+    *areas: str,
+    stage: str = "before",
+    session_id: uuid.UUID | None = None,
+    taken_at: dt.datetime = NOW - dt.timedelta(minutes=30),
+    colour: str = "salmon",
+) -> list[uuid.UUID]:
+    """One photo of each area (by default, before-photos on the day of `session_fields`)."""
+    with transaction(engine) as session:
+        return [
+            record_photo(
+                session,
+                context(),
+                clinic_id,
+                storage,
+                PhotoData(patient_id, area, "frontal", taken_at, PhotoStage(stage), session_id),
+                image_bytes(colour),
+            ).id
+            for area in areas
+        ]

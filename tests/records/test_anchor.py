@@ -15,6 +15,7 @@ from dermaplan.records.anchor import Anchor, AnchorCheck, anchor_engine, check_a
 from dermaplan.records.audit import check_chain
 from dermaplan.records.backup import backup, restore
 from dermaplan.records.db import transaction
+from dermaplan.records.photos import PhotoStorage
 from tests.records.database import tampering
 from tests.records.factories import add_patient, context, events, patient_data
 
@@ -149,14 +150,18 @@ def test_a_crash_between_commit_and_anchor_is_no_tampering(
 
 
 def test_a_restore_anchors_the_restored_head(
-    engine: Engine, head_file: Path, clinic_id: uuid.UUID, tmp_path: Path
+    engine: Engine,
+    head_file: Path,
+    clinic_id: uuid.UUID,
+    storage: PhotoStorage,
+    tmp_path: Path,
 ) -> None:
     add_patients(engine, clinic_id, 1)
     restored_head = head(engine)
     copy = tmp_path / "copy.backup"
-    backup(engine, copy)
+    backup(engine, copy, storage)
     add_patients(engine, clinic_id, 2)
-    restore(engine, copy)
+    restore(engine, copy, storage)
     written = read_anchor(head_file)
     assert written is not None
     assert (written.seq, written.hash) == restored_head

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from dermaplan.records import service
-from dermaplan.records.backup import BackupError, backup, restore
+from dermaplan.records.backup import BackupError, backup, photos_folder, restore
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.models import Patient
+from dermaplan.records.photos import LocalFolderStorage, default_storage
 from tests.records.database import tampering
-from tests.records.factories import context, make_clinic, patient_data
+from tests.records.factories import add_patient, add_photos, context, make_clinic, patient_data
 
 
 def _add(engine: Engine, clinic_id: uuid.UUID, family_name: str) -> None:
@@ -30,15 +31,19 @@ def _names(engine: Engine) -> list[str]:
 
 
 def test_restore_brings_back_exactly_the_backup(
-    engine: Engine, database_url: str, clinic_id: uuid.UUID, tmp_path: Path
+    engine: Engine,
+    database_url: str,
+    clinic_id: uuid.UUID,
+    tmp_path: Path,
+    storage: LocalFolderStorage,
 ) -> None:
     _add(engine, clinic_id, "Before")
-    verified = backup(engine, tmp_path / "saved.backup")
+    verified = backup(engine, tmp_path / "saved.backup", storage)
     assert verified.events >= 1
     _add(engine, clinic_id, "After")
     assert _names(engine) == ["After", "Before"]
 
-    report = restore(engine, tmp_path / "saved.backup")
+    report = restore(engine, tmp_path / "saved.backup", storage)
     fresh = create_records_engine(database_url)
     try:
         assert _names(fresh) == ["Before"]
@@ -54,65 +59,77 @@ def test_restore_brings_back_exactly_the_backup(
             kept.dispose()
 
 
-def test_a_backup_never_overwrites(engine: Engine, tmp_path: Path) -> None:
+def test_a_backup_never_overwrites(
+    engine: Engine, tmp_path: Path, storage: LocalFolderStorage
+) -> None:
     target = tmp_path / "saved.backup"
     target.write_text("an older backup")
     with pytest.raises(BackupError, match="already exists"):
-        backup(engine, target)
+        backup(engine, target, storage)
     assert target.read_text() == "an older backup"
 
 
 def test_a_garbage_file_is_refused_and_nothing_changes(
-    engine: Engine, clinic_id: uuid.UUID, tmp_path: Path
+    engine: Engine, clinic_id: uuid.UUID, tmp_path: Path, storage: LocalFolderStorage
 ) -> None:
     _add(engine, clinic_id, "Kept")
     garbage = tmp_path / "garbage.backup"
     garbage.write_bytes(b"this is not a database" * 100)
     with pytest.raises(BackupError):
-        restore(engine, garbage)
+        restore(engine, garbage, storage)
     assert _names(engine) == ["Kept"]
 
 
 def test_a_backup_with_a_broken_audit_chain_is_refused(
-    engine: Engine, database_url: str, clinic_id: uuid.UUID, tmp_path: Path
+    engine: Engine,
+    database_url: str,
+    clinic_id: uuid.UUID,
+    tmp_path: Path,
+    storage: LocalFolderStorage,
 ) -> None:
     _add(engine, clinic_id, "Original")
     saved = tmp_path / "saved.backup"
-    backup(engine, saved)
+    backup(engine, saved, storage)
     with tampering(engine) as connection:
         connection.exec_driver_sql("UPDATE audit_event SET actor = 'intruder' WHERE seq = 1")
     tampered = tmp_path / "tampered.backup"
     backup_engine = create_records_engine(database_url)
     try:
         with pytest.raises(BackupError, match="audit chain"):
-            backup(backup_engine, tampered)
+            backup(backup_engine, tampered, storage)
         assert not tampered.exists()
     finally:
         backup_engine.dispose()
 
 
-def test_a_missing_backup_file_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
+def test_a_missing_backup_file_is_a_clear_error(
+    engine: Engine, tmp_path: Path, storage: LocalFolderStorage
+) -> None:
     with pytest.raises(BackupError, match="no such backup file"):
-        restore(engine, tmp_path / "nowhere.backup")
+        restore(engine, tmp_path / "nowhere.backup", storage)
 
 
-def test_counts_survive_a_round_trip(engine: Engine, clinic_id: uuid.UUID, tmp_path: Path) -> None:
+def test_counts_survive_a_round_trip(
+    engine: Engine, clinic_id: uuid.UUID, tmp_path: Path, storage: LocalFolderStorage
+) -> None:
     for index in range(5):
         _add(engine, clinic_id, f"Patient{index}")
-    backup(engine, tmp_path / "saved.backup")
-    restore(engine, tmp_path / "saved.backup")
+    backup(engine, tmp_path / "saved.backup", storage)
+    restore(engine, tmp_path / "saved.backup", storage)
     with transaction(engine, write=False) as session:
         assert session.scalar(select(func.count()).select_from(Patient)) == 5
 
 
-def test_a_tampered_backup_file_is_refused_before_anything_is_replaced(tmp_path: Path) -> None:
+def test_a_tampered_backup_file_is_refused_before_anything_is_replaced(
+    tmp_path: Path, storage: LocalFolderStorage
+) -> None:
     """SQLite only: a PostgreSQL archive cannot be edited in place; the check is shared."""
     engine = create_records_engine(f"sqlite:///{tmp_path / 'live.db'}")
     upgrade(engine)
     clinic_id = make_clinic(engine)
     _add(engine, clinic_id, "Live")
     saved = tmp_path / "saved.backup"
-    backup(engine, saved)
+    backup(engine, saved, storage)
     with contextlib.closing(sqlite3.connect(saved)) as db:
         triggers = [
             row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
@@ -123,6 +140,85 @@ def test_a_tampered_backup_file_is_refused_before_anything_is_replaced(tmp_path:
         db.commit()
     _add(engine, clinic_id, "Newer")
     with pytest.raises(BackupError, match="audit chain is broken at event 1"):
-        restore(engine, saved)
+        restore(engine, saved, storage)
     assert _names(engine) == ["Live", "Newer"]
     engine.dispose()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def _with_photos(engine: Engine, clinic_id: uuid.UUID, storage: LocalFolderStorage) -> None:
+    patient_id = add_patient(engine, clinic_id, family_name="Photographed")
+    add_photos(engine, clinic_id, storage, patient_id, "cheeks", colour="salmon")
+    add_photos(engine, clinic_id, storage, patient_id, "forehead", colour="tan")
+
+
+def test_photo_files_come_back_byte_identical_into_an_empty_data_folder(
+    engine: Engine, clinic_id: uuid.UUID, tmp_path: Path, storage: LocalFolderStorage
+) -> None:
+    _with_photos(engine, clinic_id, storage)
+    saved = tmp_path / "saved.backup"
+    verified = backup(engine, saved, storage)
+    stored = _files(storage.root)
+    assert len(stored) == len(verified.photo_files) == 2
+    assert _files(photos_folder(saved)) == stored
+    later = add_patient(engine, clinic_id, family_name="Later")
+    add_photos(engine, clinic_id, storage, later, "neck", colour="navy")  # not in the backup
+
+    empty = default_storage(tmp_path / "new-data")
+    report = restore(engine, saved, empty)
+    assert report.photos_copied == 2
+    assert _files(empty.root) == stored
+    assert _names(engine) == ["Photographed"]
+    assert restore(engine, saved, empty).photos_copied == 0  # already there, checked
+
+
+def test_a_missing_or_altered_photo_file_refuses_the_restore_and_nothing_is_replaced(
+    engine: Engine, clinic_id: uuid.UUID, tmp_path: Path, storage: LocalFolderStorage
+) -> None:
+    _with_photos(engine, clinic_id, storage)
+    saved = tmp_path / "saved.backup"
+    backup(engine, saved, storage)
+    _add(engine, clinic_id, "Later")
+    first, second = sorted(_files(photos_folder(saved)))
+    empty = default_storage(tmp_path / "new-data")
+    (photos_folder(saved) / first).unlink()
+    (photos_folder(saved) / second).write_bytes(b"altered")
+    with pytest.raises(BackupError) as refused:
+        restore(engine, saved, empty)
+    assert str(refused.value).startswith(
+        "2 of the backup's 2 photo files cannot be restored, nothing was replaced: "
+    )
+    assert f"photo file {first}: missing from {photos_folder(saved)}" in str(refused.value)
+    assert f"photo file {second} in {photos_folder(saved)}: altered" in str(refused.value)
+    assert not empty.root.exists()
+    assert _names(engine) == ["Later", "Photographed"]
+    # The live storage holds both, so the backup's damaged copies are not needed; but a
+    # live file altered under its key is refused, never overwritten.
+    assert restore(engine, saved, storage).photos_copied == 0
+    _add(engine, clinic_id, "Later")
+    (storage.root / second).write_bytes(b"altered too")
+    with pytest.raises(BackupError, match=f"photo file {second} in the storage: altered"):
+        restore(engine, saved, storage)
+    assert _names(engine) == ["Later", "Photographed"]
+    assert (storage.root / second).read_bytes() == b"altered too"
+
+
+def test_a_backup_refuses_a_photo_file_missing_from_the_storage(
+    engine: Engine, clinic_id: uuid.UUID, tmp_path: Path, storage: LocalFolderStorage
+) -> None:
+    _with_photos(engine, clinic_id, storage)
+    lost = sorted(_files(storage.root))[0]
+    (storage.root / lost).unlink()
+    saved = tmp_path / "saved.backup"
+    with pytest.raises(BackupError, match=f"photo file {lost}: missing from the storage"):
+        backup(engine, saved, storage)
+    assert not saved.exists()
+    assert not photos_folder(saved).exists()
+    assert [path.name for path in tmp_path.iterdir() if "saved" in path.name] == []

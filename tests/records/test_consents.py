@@ -23,11 +23,13 @@ from dermaplan.records.models import (
     ConsentWithdrawal,
     PhotoScope,
 )
+from dermaplan.records.photos import PhotoStorage
 from dermaplan.records.schemas import ConsentData
 from tests.records.factories import (
     NOW,
     add_consent,
     add_patient,
+    add_photos,
     context,
     events,
     make_practitioner,
@@ -271,7 +273,9 @@ def test_the_completeness_check_asks_for_a_valid_consent(
     clinic_id: uuid.UUID,
     patient_id: uuid.UUID,
     practitioner_id: uuid.UUID,
+    storage: PhotoStorage,
 ) -> None:
+    add_photos(engine, clinic_id, storage, patient_id, "cheeks", "forehead")
     session_id = record(engine, kb, clinic_id, patient_id, practitioner_id)
     assert sign(engine, kb, clinic_id, session_id) == [MISSING]
     # signed after the session's day: does not count
@@ -298,7 +302,9 @@ def test_combined_needs_a_combined_consent_or_both_others(
     clinic_id: uuid.UUID,
     patient_id: uuid.UUID,
     practitioner_id: uuid.UUID,
+    storage: PhotoStorage,
 ) -> None:
+    add_photos(engine, clinic_id, storage, patient_id, "cheeks", "forehead")
     session_id = record(engine, kb, clinic_id, patient_id, practitioner_id, modality="combined")
     add_consent(engine, clinic_id, patient_id, "treatment_microneedling")
     assert sign(engine, kb, clinic_id, session_id) == [
@@ -308,6 +314,7 @@ def test_combined_needs_a_combined_consent_or_both_others(
     assert sign(engine, kb, clinic_id, session_id) == []
     other = add_patient(engine, clinic_id, family_name="Ravel", allergies=[])
     add_consent(engine, clinic_id, other, "treatment_combined")
+    add_photos(engine, clinic_id, storage, other, "cheeks", "forehead")
     second = record(engine, kb, clinic_id, other, practitioner_id, modality="combined")
     assert sign(engine, kb, clinic_id, second) == []
 
@@ -318,7 +325,9 @@ def test_a_withdrawal_after_the_session_leaves_its_consent_valid_for_it(
     clinic_id: uuid.UUID,
     patient_id: uuid.UUID,
     practitioner_id: uuid.UUID,
+    storage: PhotoStorage,
 ) -> None:
+    add_photos(engine, clinic_id, storage, patient_id, "cheeks", "forehead")
     consent_id = add_consent(engine, clinic_id, patient_id)
     session_id = record(engine, kb, clinic_id, patient_id, practitioner_id)
     with transaction(engine) as session:
@@ -356,7 +365,9 @@ def test_an_opened_consent_counts_for_nothing_until_it_is_signed(
     clinic_id: uuid.UUID,
     patient_id: uuid.UUID,
     practitioner_id: uuid.UUID,
+    storage: PhotoStorage,
 ) -> None:
+    add_photos(engine, clinic_id, storage, patient_id, "cheeks", "forehead")
     publish(engine, clinic_id, ConsentKind.TREATMENT_MICRONEEDLING, "Needling v1")
     current = publish(engine, clinic_id, ConsentKind.TREATMENT_MICRONEEDLING, "Needling v2")
     opened_at = NOW - dt.timedelta(days=1)

@@ -20,12 +20,14 @@ from dermaplan.records import courses, service, sessions
 from dermaplan.records.db import transaction
 from dermaplan.records.errors import ImmutableRecord, InvalidInput
 from dermaplan.records.models import Course, CourseStatus, PlannedSession
+from dermaplan.records.photos import PhotoStorage
 from dermaplan.records.schemas import ConsultDocument
 from tests.records.factories import (
     KNOWLEDGE,
     TODAY,
     add_consent,
     add_patient,
+    add_photos,
     context,
     events,
     make_practitioner,
@@ -360,10 +362,12 @@ def test_an_amendment_keeps_the_fulfilment_of_the_session_it_replaces(
     kb: KnowledgeBase,
     patient_id: uuid.UUID,
     practitioner_id: uuid.UUID,
+    storage: PhotoStorage,
 ) -> None:
     consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
     course_id = start(engine, clinic_id, consult_id)
     original = record_under(engine, clinic_id, kb, patient_id, practitioner_id, consult_id)
+    add_photos(engine, clinic_id, storage, patient_id, "forehead", "cheeks")
     fixed = session_data(kb, patient_id, practitioner_id, consult=str(consult_id), notes="fixed")
     with transaction(engine) as session:
         sessions.sign_session(session, context(), clinic_id, original, kb)

@@ -20,12 +20,14 @@ from dermaplan.records.models import (
     Consent,
     Consult,
     Patient,
+    Photo,
     ProductLot,
     SessionProduct,
     SessionStatus,
     Staff,
     TreatmentSession,
 )
+from dermaplan.records.photos import LocalFolderStorage
 from tests.records.database import fresh_database
 from tests.records.factories import NOW, add_patient, context, counts
 
@@ -49,6 +51,7 @@ def contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         ),
         "products": select(SessionProduct.product, SessionProduct.volumes_ml),
         "lots": select(ProductLot.lot_number, ProductLot.expiry_date),
+        "photos": select(Photo.area, Photo.stage, Photo.taken_at, Photo.storage_key),
         "consents": select(
             Consent.kind,
             Consent.status,
@@ -72,9 +75,9 @@ def test_the_same_seed_makes_the_same_clinic(kb: KnowledgeBase) -> None:
 
 
 def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
-    engine: Engine, kb: KnowledgeBase, backend: str, tmp_path: Path
+    engine: Engine, kb: KnowledgeBase, backend: str, tmp_path: Path, storage: LocalFolderStorage
 ) -> None:
-    seeded = demo.seed(engine, context(), clinic(kb))
+    seeded = demo.seed(engine, context(), clinic(kb), storage)
     assert (seeded.staff, seeded.patients, seeded.sessions) == (len(clinic(kb).staff), 12, 30)
     assert min(seeded.consults, seeded.products, seeded.lots, seeded.consents) > 0
     with transaction(engine, write=False) as session:
@@ -90,12 +93,17 @@ def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
             )
         )
         assert unsigned == 0
+        photographed = session.scalar(select(func.count()).select_from(Photo))
+    assert photographed == sum(
+        len(s.fields["areas"]) for p in clinic(kb).patients() for s in p.sessions
+    )
+    assert len([f for f in storage.root.rglob("*") if f.is_file()]) == 1  # one placeholder
     (tmp_path / "bulk").mkdir()
     with fresh_database(backend, tmp_path / "bulk") as url:
         bulk = create_records_engine(url)
         try:
             upgrade(bulk)
-            assert demo.bulk_load(bulk, context(), clinic(kb)) == seeded
+            assert demo.bulk_load(bulk, context(), clinic(kb), storage) == seeded
             assert contents(bulk) == contents(engine)
             with transaction(bulk, write=False) as session:
                 assert verify_chain(session) is None
@@ -116,11 +124,11 @@ def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
 
 
 def test_a_database_with_patients_is_refused(
-    engine: Engine, clinic_id: object, kb: KnowledgeBase
+    engine: Engine, clinic_id: object, kb: KnowledgeBase, storage: LocalFolderStorage
 ) -> None:
     add_patient(engine, clinic_id)  # type: ignore[arg-type]
     before = counts(engine)
     for load in (demo.seed, demo.bulk_load):
         with pytest.raises(InvalidInput, match="already holds 1 patients"):
-            load(engine, context(), clinic(kb))
+            load(engine, context(), clinic(kb), storage)
     assert counts(engine) == before

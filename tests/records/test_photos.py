@@ -17,8 +17,15 @@ from sqlalchemy.exc import DBAPIError
 from dermaplan.records import consents, photos
 from dermaplan.records.db import transaction
 from dermaplan.records.errors import InvalidInput, NotFound
-from dermaplan.records.models import PhotoScope
-from tests.records.factories import NOW, add_consent, add_patient, context, events
+from dermaplan.records.models import PhotoScope, PhotoStage
+from tests.records.factories import (
+    NOW,
+    add_consent,
+    add_patient,
+    add_photos,
+    context,
+    events,
+)
 
 GPS_IFD = 0x8825
 MAKE = 0x010F
@@ -37,11 +44,6 @@ def jpeg_with_gps() -> bytes:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> photos.LocalFolderStorage:
-    return photos.default_storage(tmp_path / "data")
-
-
-@pytest.fixture
 def patient_id(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
     return add_patient(engine, clinic_id, allergies=[])
 
@@ -54,7 +56,11 @@ def store(
     content: bytes,
 ) -> uuid.UUID:
     data = photos.PhotoData(
-        patient=patient_id, area="cheeks", angle="frontal", taken_at=NOW - dt.timedelta(hours=1)
+        patient=patient_id,
+        area="cheeks",
+        angle="frontal",
+        taken_at=NOW - dt.timedelta(hours=1),
+        stage=PhotoStage.BEFORE,
     )
     with transaction(engine) as session:
         return photos.record_photo(session, context(), clinic_id, storage, data, content).id
@@ -146,3 +152,38 @@ def test_a_withdrawn_scope_applies_to_photos_already_taken(
 def test_a_storage_key_cannot_leave_the_folder(storage: photos.LocalFolderStorage) -> None:
     with pytest.raises(ValueError, match="leaves the photo folder"):
         storage.put("../outside.jpg", b"x")
+
+
+def test_the_stage_is_one_of_before_after_follow_up(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    storage: photos.LocalFolderStorage,
+    patient_id: uuid.UUID,
+) -> None:
+    data = photos.PhotoData(patient_id, "cheeks", "frontal", NOW, "follow_up")  # type: ignore[arg-type]
+    assert data.stage is PhotoStage.FOLLOW_UP
+    with pytest.raises(InvalidInput, match="stage: 'during' is not one of before, after"):
+        photos.PhotoData(patient_id, "cheeks", "frontal", NOW, "during")  # type: ignore[arg-type]
+    [photo_id] = add_photos(engine, clinic_id, storage, patient_id, "cheeks", stage="after")
+    with transaction(engine, write=False) as session:
+        [line] = photos.patient_photos(session, context(), clinic_id, patient_id)
+    assert (line.photo.id, line.photo.stage) == (photo_id, PhotoStage.AFTER)
+
+
+def test_the_database_refuses_an_unknown_stage(
+    engine: Engine, clinic_id: uuid.UUID, storage: photos.LocalFolderStorage, patient_id: uuid.UUID
+) -> None:
+    add_photos(engine, clinic_id, storage, patient_id, "cheeks")
+    copy = (
+        "INSERT INTO photo (id, patient_id, area, angle, taken_at, stage, media_type, sha256,"
+        " size_bytes, storage_key, created_by, created_at, updated_at)"
+        " SELECT :id, patient_id, area, angle, taken_at, :stage, media_type, sha256,"
+        " size_bytes, storage_key, created_by, created_at, updated_at FROM photo"
+    )
+    with pytest.raises(DBAPIError, match="ck_photo_stage"), engine.begin() as connection:
+        connection.execute(text(copy), {"id": uuid.uuid4().hex, "stage": "during"})
+    with engine.begin() as connection:  # a photo of before revision 0007 states no stage
+        connection.execute(text(copy), {"id": uuid.uuid4().hex, "stage": None})
+    with transaction(engine, write=False) as session:
+        lines = photos.patient_photos(session, context(), clinic_id, patient_id)
+    assert sorted(line.photo.stage or "" for line in lines) == ["", "before"]

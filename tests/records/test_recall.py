@@ -11,10 +11,12 @@ from sqlalchemy import Engine, text
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import sessions
 from dermaplan.records.db import transaction
+from dermaplan.records.photos import PhotoStorage
 from dermaplan.records.repository import LotRepository
 from tests.records.factories import (
     add_consent,
     add_patient,
+    add_photos,
     context,
     events,
     make_clinic,
@@ -80,11 +82,12 @@ def test_recall_finds_exactly_the_sessions_that_used_the_lot(
 
 
 def test_an_amended_session_leaves_the_recall_of_the_lot_it_no_longer_names(
-    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, storage: PhotoStorage
 ) -> None:
     practitioner = make_practitioner(engine, clinic_id)
     patient = add_patient(engine, clinic_id, allergies=[])
     add_consent(engine, clinic_id, patient, "treatment_mesotherapy")
+    add_photos(engine, clinic_id, storage, patient, "cheeks")
     original = give(engine, kb, clinic_id, patient, practitioner, ("ha_skin_booster", "WRONG"))
     products = [{"product": "ha_skin_booster", "lot": "RIGHT", "expiry": "2027-06-30"}]
     data = session_data(

@@ -13,9 +13,11 @@ from dermaplan.knowledge.schema import Modality
 from dermaplan.records import courses, service, sessions
 from dermaplan.records.db import transaction
 from dermaplan.records.integrity import LogReport, verify_log
+from dermaplan.records.photos import PhotoStorage
 from tests.records.factories import (
     add_consent,
     add_patient,
+    add_photos,
     context,
     make_practitioner,
     session_data,
@@ -43,12 +45,15 @@ def intruding(engine: Engine, table: str, statement: str) -> None:
         connection.exec_driver_sql(statement)
 
 
-def a_busy_clinic(engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase) -> dict[str, uuid.UUID]:
+def a_busy_clinic(
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, storage: PhotoStorage
+) -> dict[str, uuid.UUID]:
     """Records through every audited change: created, updated, deleted, signed, amended,
     approved, started and fulfilled."""
     practitioner_id = make_practitioner(engine, clinic_id)
     patient_id = add_patient(engine, clinic_id, allergies=[])
     add_consent(engine, clinic_id, patient_id)
+    add_photos(engine, clinic_id, storage, patient_id, "forehead", "cheeks")
     consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
     gone = add_patient(engine, clinic_id, family_name="Leaving")
     with transaction(engine) as session:
@@ -68,18 +73,26 @@ def a_busy_clinic(engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase) -> di
 
 
 def test_records_as_the_services_left_them_verify(
-    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, tmp_path: Path
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    storage: PhotoStorage,
+    tmp_path: Path,
 ) -> None:
-    a_busy_clinic(engine, clinic_id, kb)
+    a_busy_clinic(engine, clinic_id, kb, storage)
     report = verified(engine, tmp_path)
     assert report.changed == []
     assert report.intact
 
 
 def test_a_patient_renamed_with_raw_sql_is_reported(
-    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, tmp_path: Path
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    storage: PhotoStorage,
+    tmp_path: Path,
 ) -> None:
-    ids = a_busy_clinic(engine, clinic_id, kb)
+    ids = a_busy_clinic(engine, clinic_id, kb, storage)
     intruding(
         engine,
         "patient",
@@ -94,9 +107,13 @@ def test_a_patient_renamed_with_raw_sql_is_reported(
 
 
 def test_a_signed_session_edited_with_raw_sql_is_reported(
-    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, tmp_path: Path
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    storage: PhotoStorage,
+    tmp_path: Path,
 ) -> None:
-    ids = a_busy_clinic(engine, clinic_id, kb)
+    ids = a_busy_clinic(engine, clinic_id, kb, storage)
     intruding(
         engine,
         "treatment_session",

@@ -32,7 +32,18 @@ def data(kb: KnowledgeBase, **fields: Any) -> SessionData:
 def test_a_safe_complete_session_has_no_findings(kb: KnowledgeBase) -> None:
     session = data(kb)
     assert safety_refusals(session, kb, [], None) == []
-    assert missing_items(session, kb, [], ALL_CONSENTS) == []
+    assert missing_items(session, kb, [], ALL_CONSENTS, session.areas) == []
+
+
+def test_each_area_without_a_before_photo_is_listed(kb: KnowledgeBase) -> None:
+    session = data(kb)  # cheeks and forehead
+    assert missing_items(session, kb, [], ALL_CONSENTS, ["forehead", "neck"]) == [
+        "before-photo of cheeks"
+    ]
+    assert missing_items(session, kb, [], ALL_CONSENTS, ()) == [
+        "before-photo of cheeks",
+        "before-photo of forehead",
+    ]
 
 
 def test_each_refusal_names_its_field(kb: KnowledgeBase) -> None:
@@ -76,7 +87,7 @@ def test_what_cannot_be_checked_is_listed_as_missing(kb: KnowledgeBase) -> None:
         injection_points=[],
         products=[{"product": "home-made serum", "lot": "S1", "expiry": "2027-01-01"}],
     )
-    assert missing_items(session, kb, None, ALL_CONSENTS) == [
+    assert missing_items(session, kb, None, ALL_CONSENTS, ["neck"]) == [
         "products[0]: home-made serum is not in the formulary, so its ingredients were not "
         "checked against allergies",
         "the patient's allergies (never asked): products were not checked",
@@ -125,8 +136,15 @@ def test_the_checks_never_crash_and_always_name_a_field(
         session = SessionData.parse(raw, KB)
     except InvalidInput:  # refused input is another test's subject
         return
-    fields = ("depths_mm.", "products[", "modality:", "the patient's", "no valid signed consent")
+    fields = (
+        "depths_mm.",
+        "products[",
+        "modality:",
+        "the patient's",
+        "no valid signed consent",
+        "before-photo of ",
+    )
     for refusal in safety_refusals(session, KB, allergies, plan):
         assert refusal.message.startswith(fields)
-    for item in missing_items(session, KB, allergies, ()):
+    for item in missing_items(session, KB, allergies, (), ()):
         assert item.startswith(fields)

@@ -4,6 +4,7 @@ with their history kept; every change audited in the same transaction."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -24,11 +25,14 @@ from dermaplan.records.errors import (
     SafetyRefused,
 )
 from dermaplan.records.models import ProductLot, SessionStatus, TreatmentSession
+from dermaplan.records.photos import PhotoStorage
 from dermaplan.records.schemas import ConsultDocument
 from tests.conftest import healthy
 from tests.records.factories import (
+    NOW,
     add_consent,
     add_patient,
+    add_photos,
     context,
     events,
     make_practitioner,
@@ -43,9 +47,11 @@ def practitioner_id(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
 
 
 @pytest.fixture
-def patient_id(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
+def patient_id(engine: Engine, clinic_id: uuid.UUID, storage: PhotoStorage) -> uuid.UUID:
+    """A patient with all a session needs to be signed: consent, allergies, before-photos."""
     patient_id = add_patient(engine, clinic_id, allergies=[])
     add_consent(engine, clinic_id, patient_id)
+    add_photos(engine, clinic_id, storage, patient_id, "cheeks", "forehead")
     return patient_id
 
 
@@ -292,6 +298,8 @@ def test_signing_with_something_missing_needs_a_reason_which_is_recorded(
         sign(engine, clinic_id, kb, session_id)
     assert raised.value.problems == [
         "missing: no valid signed consent for microneedling",
+        "missing: before-photo of cheeks",
+        "missing: before-photo of forehead",
         "missing: products[0]: the lot number of ha_skin_booster",
         "missing: products[0]: the expiry date of ha_skin_booster",
         "missing: the patient's allergies (never asked): products were not checked",
@@ -300,7 +308,7 @@ def test_signing_with_something_missing_needs_a_reason_which_is_recorded(
     signed = sign(engine, clinic_id, kb, session_id, reason="box discarded by the assistant")
     assert signed.incomplete_reason == "box discarded by the assistant"
     assert signed.missing_at_signing is not None
-    assert len(signed.missing_at_signing) == 5
+    assert len(signed.missing_at_signing) == 7
 
 
 def test_a_complete_session_is_signed_without_a_reason(
@@ -311,6 +319,48 @@ def test_a_complete_session_is_signed_without_a_reason(
     with pytest.raises(InvalidInput, match="nothing is missing"):
         sign(engine, clinic_id, kb, session_id, reason="just because")
     assert sign(engine, clinic_id, kb, session_id).missing_at_signing is None
+
+
+def test_each_treated_area_needs_a_before_photo_of_this_patient(
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, practitioner_id: uuid.UUID,
+    storage: PhotoStorage,
+) -> None:  # fmt: skip
+    patient_id = add_patient(engine, clinic_id, allergies=[])
+    add_consent(engine, clinic_id, patient_id)
+    other = add_patient(engine, clinic_id, family_name="Ravel", allergies=[])
+    add_photos(engine, clinic_id, storage, other, "forehead")  # another patient's
+    add_photos(engine, clinic_id, storage, patient_id, "forehead", stage="after")
+    add_photos(engine, clinic_id, storage, patient_id, "forehead", stage="follow_up")
+    yesterday = NOW - dt.timedelta(days=1)  # not linked, and not of the session's day
+    add_photos(engine, clinic_id, storage, patient_id, "forehead", taken_at=yesterday)
+    session_id = record(engine, clinic_id, kb, patient_id, practitioner_id)
+    add_photos(engine, clinic_id, storage, patient_id, "cheeks", session_id=session_id,
+               taken_at=yesterday)  # fmt: skip
+    with pytest.raises(IncompleteRecord) as raised:
+        sign(engine, clinic_id, kb, session_id)
+    assert raised.value.problems == ["missing: before-photo of forehead"]
+    signed = sign(engine, clinic_id, kb, session_id, reason="patient declined the photo")
+    assert signed.missing_at_signing == ["before-photo of forehead"]
+
+
+def test_a_before_photo_linked_to_a_session_counts_for_its_amendment(
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, practitioner_id: uuid.UUID,
+    storage: PhotoStorage,
+) -> None:  # fmt: skip
+    patient_id = add_patient(engine, clinic_id, allergies=[])
+    add_consent(engine, clinic_id, patient_id)
+    original = record(engine, clinic_id, kb, patient_id, practitioner_id, areas=["cheeks"],
+                      depths_mm={"cheeks": 1.5}, passes={}, products=[])  # fmt: skip
+    add_photos(engine, clinic_id, storage, patient_id, "cheeks", session_id=original,
+               taken_at=NOW - dt.timedelta(days=1))  # fmt: skip
+    sign(engine, clinic_id, kb, original)
+    corrected = session_data(kb, patient_id, practitioner_id, areas=["cheeks"],
+                             depths_mm={"cheeks": 1.0}, passes={}, products=[])  # fmt: skip
+    with transaction(engine) as session:
+        amendment = sessions.amend_session(
+            session, context(), clinic_id, original, corrected, kb, "depth misread"
+        ).id
+    assert sign(engine, clinic_id, kb, amendment).missing_at_signing is None
 
 
 def test_references_are_checked_and_nothing_is_written_when_they_fail(

@@ -13,9 +13,11 @@ from dermaplan.records import service, sessions
 from dermaplan.records.db import transaction
 from dermaplan.records.errors import NotFound
 from dermaplan.records.models import Consult, SessionStatus, TreatmentSession
+from dermaplan.records.photos import PhotoStorage
 from tests.records.factories import (
     add_consent,
     add_patient,
+    add_photos,
     context,
     document,
     events,
@@ -26,12 +28,13 @@ from tests.records.factories import (
 
 
 def test_the_timeline_lists_consults_and_sessions_in_date_order(
-    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, storage: PhotoStorage
 ) -> None:
     practitioner = make_practitioner(engine, clinic_id)
     patient = add_patient(engine, clinic_id, allergies=[])
     other = add_patient(engine, clinic_id, family_name="Ravel", given_names="Maurice")
     add_consent(engine, clinic_id, patient)
+    add_photos(engine, clinic_id, storage, patient, "cheeks", "forehead")
     with transaction(engine) as session:
         later = sessions.record_session(
             session, context(), clinic_id,

@@ -76,6 +76,7 @@ class AuditAction(StrEnum):
     CONSENT_LIST = "consent.list"
     PHOTO_CREATE = "photo.create"
     PHOTO_LIST = "photo.list"
+    PHOTO_READ = "photo.read"
     COURSE_CREATE = "course.create"
     COURSE_READ = "course.read"
     COURSE_CANCEL = "course.cancel"

@@ -1,14 +1,21 @@
-"""Backup and restore: an online copy for SQLite, a pg_dump archive for PostgreSQL.
+"""Backup and restore: an online copy for SQLite, a pg_dump archive for PostgreSQL, and
+the photo files beside it.
 
-A restore is checked in full on a scratch copy — it opens, it is at this schema revision,
-its audit chain is whole — before it touches the live database; the SQLite file it replaces
-is kept aside, never deleted. A backup never overwrites an existing file.
+A backup `PATH` has its photo files in the folder `PATH.photos`, under their storage keys:
+every file a photo row of the copy refers to, checked against its SHA-256. A restore is
+checked in full on a scratch copy — it opens, it is at this schema revision, its audit
+chain is whole, every photo row's file is in `PATH.photos` or already in the storage with
+that SHA-256 — before it touches the live database; the files go into the storage first
+(never over an existing one: a key names one content), then the database is replaced; the
+SQLite file it replaces is kept aside, never deleted. A backup never overwrites an existing
+file or folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -18,13 +25,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.engine import URL
 
 from dermaplan.records.anchor import Anchor, anchor_path, reset_anchor
 from dermaplan.records.audit import check_chain
 from dermaplan.records.db import create_records_engine, head_revision, schema_state, transaction
 from dermaplan.records.errors import DatabaseError
+from dermaplan.records.models import Photo
+from dermaplan.records.photos import LocalFolderStorage, PhotoStorage
 
 
 class BackupError(DatabaseError):
@@ -36,12 +45,19 @@ class Verified:
     revision: str
     events: int
     head: str  # the hash of its last event
+    photo_files: dict[str, str]  # storage key → SHA-256, for every photo row of the copy
 
 
 @dataclass(frozen=True, slots=True)
 class RestoreReport:
     verified: Verified
     kept_aside: Path  # the replaced database: the SQLite file, or a pg_dump archive of it
+    photos_copied: int  # files put into the storage (the others were there already)
+
+
+def photos_folder(path: Path) -> Path:
+    """Where the photo files of the backup `path` are: `<path>.photos` beside it."""
+    return path.with_name(f"{path.name}.photos")
 
 
 def _verify(url: str) -> Verified:
@@ -56,12 +72,14 @@ def _verify(url: str) -> Verified:
             )
         with transaction(engine, write=False) as session:
             report = check_chain(session)
+            rows = session.execute(select(Photo.storage_key, Photo.sha256).distinct())
+            files = dict(rows.all())
         if report.broken is not None:
             raise BackupError(
                 f"the copy's audit chain is broken at event {report.broken.seq}: "
                 f"{report.broken.reason}"
             )
-        return Verified(state.revision, report.events, report.head)
+        return Verified(state.revision, report.events, report.head, files)
     finally:
         engine.dispose()
 
@@ -95,11 +113,49 @@ def _publish(partial: Path, target: Path) -> None:
         partial.unlink()
 
 
-def backup(engine: Engine, target: Path) -> Verified:
-    """Copy the live database to `target` (a new file) and check the copy."""
-    if target.exists():
-        raise BackupError(f"{target}: already exists; nothing was overwritten")
+def _content(storage: PhotoStorage, key: str, sha256: str, where: str) -> bytes | None:
+    """The file under `key`, or None if there is none; BackupError if it is not the one
+    recorded (same key, other bytes: altered)."""
+    try:
+        content = storage.get(key)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise BackupError(f"photo file {key} in {where}: cannot be read ({error})") from None
+    if hashlib.sha256(content).hexdigest() != sha256:
+        raise BackupError(
+            f"photo file {key} in {where}: altered (its SHA-256 is not the one recorded)"
+        )
+    return content
+
+
+def _copy_photos(files: dict[str, str], storage: PhotoStorage, folder: Path) -> None:
+    """Copy the files from the storage into a new folder, each checked, the folder published
+    whole (renamed into place) or not at all."""
+    if folder.exists():
+        raise BackupError(f"{folder}: already exists; nothing was overwritten")
+    partial = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.partial")
+    try:
+        copy = LocalFolderStorage(partial)
+        partial.mkdir()
+        for key, sha256 in sorted(files.items()):
+            content = _content(storage, key, sha256, "the storage")
+            if content is None:
+                raise BackupError(f"photo file {key}: missing from the storage")
+            copy.put(key, content)
+        partial.rename(folder)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def backup(engine: Engine, target: Path, storage: PhotoStorage) -> Verified:
+    """Copy the live database to `target` (a new file) and check the copy; copy the photo
+    files its rows refer to from `storage` into `target`.photos (a new folder)."""
+    for path in (target, photos_folder(target)):
+        if path.exists():
+            raise BackupError(f"{path}: already exists; nothing was overwritten")
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+    copied = False
     try:
         if engine.url.get_backend_name() == "sqlite":
             with (
@@ -113,21 +169,62 @@ def backup(engine: Engine, target: Path) -> Verified:
             _pg("pg_dump", engine.url, "--format=custom", f"--file={partial}")
             _pg("pg_restore", None, "--list", str(partial))
             verified = _verify_pg_archive(engine.url, partial)
+        _copy_photos(verified.photo_files, storage, photos_folder(target))
+        copied = True
         _publish(partial, target)
+        copied = False  # published with its database: theirs now
     finally:
         partial.unlink(missing_ok=True)
+        if copied:
+            shutil.rmtree(photos_folder(target), ignore_errors=True)
     return verified
 
 
-def restore(engine: Engine, source: Path) -> RestoreReport:
-    """Replace the live database with a backup, once the backup has passed every check;
-    the audit anchor then records the restored log's head (records.anchor)."""
+def _photos_to_restore(
+    files: dict[str, str], source: Path, storage: PhotoStorage
+) -> dict[str, bytes]:
+    """The backup's photo files the storage lacks, each checked; BackupError listing every
+    file that is in neither place as recorded."""
+    saved = LocalFolderStorage(photos_folder(source))
+    wanted: dict[str, bytes] = {}
+    problems = []
+    for key, sha256 in sorted(files.items()):
+        try:
+            if _content(storage, key, sha256, "the storage") is not None:
+                continue
+            content = _content(saved, key, sha256, str(saved.root))
+        except BackupError as error:
+            problems.append(str(error))
+            continue
+        if content is None:
+            problems.append(f"photo file {key}: missing from {saved.root}")
+        else:
+            wanted[key] = content
+    if problems:
+        raise BackupError(
+            f"{len(problems)} of the backup's {len(files)} photo files cannot be restored, "
+            f"nothing was replaced: {'; '.join(problems)}"
+        )
+    return wanted
+
+
+def _put_photos(wanted: dict[str, bytes], storage: PhotoStorage) -> int:
+    """Before the database is replaced: a file without its row is harmless, not the reverse."""
+    for key, content in wanted.items():
+        storage.put(key, content)
+    return len(wanted)
+
+
+def restore(engine: Engine, source: Path, storage: PhotoStorage) -> RestoreReport:
+    """Replace the live database with a backup, and bring its photo files into `storage`,
+    once the backup has passed every check; the audit anchor then records the restored
+    log's head (records.anchor)."""
     if not source.is_file():
         raise BackupError(f"{source}: no such backup file")
     report = (
-        _restore_sqlite(engine, source)
+        _restore_sqlite(engine, source, storage)
         if engine.url.get_backend_name() == "sqlite"
-        else _restore_pg(engine, source)
+        else _restore_pg(engine, source, storage)
     )
     anchor = anchor_path(engine)
     if anchor is not None:
@@ -136,24 +233,26 @@ def restore(engine: Engine, source: Path) -> RestoreReport:
     return report
 
 
-def _restore_pg(engine: Engine, source: Path) -> RestoreReport:
+def _restore_pg(engine: Engine, source: Path, storage: PhotoStorage) -> RestoreReport:
     _pg("pg_restore", None, "--list", str(source))
     verified = _verify_pg_archive(engine.url, source)
+    copied = _put_photos(_photos_to_restore(verified.photo_files, source, storage), storage)
     engine.dispose()
     # what is replaced is kept, unverified on purpose: a damaged database is what one restores
     aside = source.with_name(f"replaced-{uuid.uuid4().hex[:8]}.backup")
     _pg("pg_dump", engine.url, "--format=custom", f"--file={aside}")
     _pg("pg_restore", engine.url, "--clean", "--if-exists", "--single-transaction", str(source))
-    return RestoreReport(verified, aside)
+    return RestoreReport(verified, aside, copied)
 
 
-def _restore_sqlite(engine: Engine, source: Path) -> RestoreReport:
+def _restore_sqlite(engine: Engine, source: Path, storage: PhotoStorage) -> RestoreReport:
     live = _sqlite_path(engine)
     scratch = live.with_name(f".{live.name}.{uuid.uuid4().hex}.restore")
     try:
         shutil.copyfile(source, scratch)
         _integrity(scratch)
         verified = _verify(f"sqlite:///{scratch}")
+        copied = _put_photos(_photos_to_restore(verified.photo_files, source, storage), storage)
         engine.dispose()
         aside = live.with_name(f"{live.name}.replaced-{uuid.uuid4().hex[:8]}")
         if live.exists():
@@ -165,7 +264,7 @@ def _restore_sqlite(engine: Engine, source: Path) -> RestoreReport:
         with scratch.open("rb+") as stream:
             os.fsync(stream.fileno())
         os.replace(scratch, live)
-        return RestoreReport(verified, aside)
+        return RestoreReport(verified, aside, copied)
     finally:
         scratch.unlink(missing_ok=True)
 

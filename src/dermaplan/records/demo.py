@@ -2,8 +2,9 @@
 larger sizes, of the records benchmark.
 
 `DemoClinic` generates the clinic (staff, patients, consults made by the real engine,
-treatment sessions with product lots) as plain values, the same for the same seed, size and
-day. Two loaders store it:
+treatment sessions with product lots and a before-photo of each treated area) as plain
+values, the same for the same seed, size and day. Every before-photo is the same small
+placeholder image, so the storage holds one file. Two loaders store it:
 
 - `seed` goes through the record services, one record at a time: every rule is checked and
   every create has its audit event. For a demo of a few hundred patients.
@@ -18,6 +19,7 @@ day. Two loaders store it:
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import random
 import uuid
@@ -25,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -33,7 +36,7 @@ from dermaplan.clinical.consult import consult
 from dermaplan.clinical.plan import Decision
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
-from dermaplan.records import consents, service, sessions
+from dermaplan.records import consents, photos, service, sessions
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.db import transaction
@@ -44,6 +47,8 @@ from dermaplan.records.models import (
     Consult,
     ConsultStatus,
     Patient,
+    Photo,
+    PhotoStage,
     ProductLot,
     SessionProduct,
     SessionStatus,
@@ -58,6 +63,17 @@ CLINIC_NAME = "Clinique des Tilleuls (demo)"
 YEARS_OF_RECORDS = 5
 SESSION_INTERVAL_DAYS = (21, 42)
 UNSIGNED_DAYS = 2  # sessions of the last two days are still drafts, as in a real clinic
+PHOTO_ANGLE = "frontal"
+PHOTO_LEAD = dt.timedelta(minutes=10)  # before-photos are taken this long before treatment
+
+
+def placeholder_photo() -> bytes:
+    """The demo's before-photo: a plain skin-toned PNG, no patient in it."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (224, 172, 150)).save(out, format="PNG")
+    return out.getvalue()
+
+
 USES_PER_LOT = 100  # a lot's planned uses (at most 180 days of them)
 BATCH = 2_000
 CONSENT_TEXT = {
@@ -419,10 +435,13 @@ def _consent_fields(demo: DemoPatient) -> list[tuple[Modality, dt.datetime]]:
     return [(modality, when - dt.timedelta(days=1)) for modality, when in sorted(first.items())]
 
 
-def seed(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCounts:
+def seed(
+    engine: Engine, context: Context, clinic: DemoClinic, storage: photos.PhotoStorage
+) -> DemoCounts:
     """Store the clinic through the record services (every rule, every audit event), in one
-    transaction."""
+    transaction; the photo files go to `storage`."""
     knowledge = clinic.knowledge
+    placeholder = placeholder_photo()
     cutoff = context.now - dt.timedelta(days=UNSIGNED_DAYS)
     patients = consults = records = products = 0
     with transaction(engine) as session:
@@ -466,6 +485,16 @@ def seed(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCounts:
                 record = sessions.record_session(
                     session, context, clinic_id, SessionData.model_validate(fields), knowledge
                 )
+                for area in record.areas:
+                    before = photos.PhotoData(
+                        patient_id,
+                        area,
+                        PHOTO_ANGLE,
+                        record.performed_at - PHOTO_LEAD,
+                        PhotoStage.BEFORE,
+                        record.id,
+                    )
+                    photos.record_photo(session, context, clinic_id, storage, before, placeholder)
                 if record.performed_at < cutoff:
                     sessions.sign_session(session, context, clinic_id, record.id, knowledge)
                 records += 1
@@ -491,9 +520,12 @@ class _Ids:
         return uuid.UUID(int=value)
 
 
-def bulk_load(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCounts:
+def bulk_load(
+    engine: Engine, context: Context, clinic: DemoClinic, storage: photos.PhotoStorage
+) -> DemoCounts:
     """Insert the clinic in batches, in one transaction, audited as one import (see the
-    module's docstring)."""
+    module's docstring); the one photo file goes to `storage`."""
+    placeholder = photos.store_file(storage, placeholder_photo())
     ids = _Ids(random.Random(clinic.seed), clinic.today)  # noqa: S311 (reproducible ids)
     now = context.now
     cutoff = now - dt.timedelta(days=UNSIGNED_DAYS)
@@ -508,7 +540,7 @@ def bulk_load(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCount
         while batch := list(itertools.islice(demos, BATCH)):
             rows: dict[str, list[dict[str, Any]]] = {
                 "patient": [], "consult": [], "lot": [], "session": [], "product": [],
-                "consent": [],
+                "consent": [], "photo": [],
             }  # fmt: skip
             first_session: uuid.UUID | None = None
             for demo in batch:
@@ -579,6 +611,25 @@ def bulk_load(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCount
                             "updated_at": now,
                         }
                     )
+                    rows["photo"] += [
+                        {
+                            "id": ids(),
+                            "patient_id": patient_id,
+                            "session_id": session_id,
+                            "area": area,
+                            "angle": PHOTO_ANGLE,
+                            "taken_at": fields["performed_at"] - PHOTO_LEAD,
+                            "stage": PhotoStage.BEFORE,
+                            "media_type": placeholder.media_type,
+                            "sha256": placeholder.sha256,
+                            "size_bytes": placeholder.size_bytes,
+                            "storage_key": placeholder.storage_key,
+                            "created_by": context.actor,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for area in fields["areas"]
+                    ]
                     for position, use in enumerate(uses):
                         key = (use["product"], use["lot"])
                         if key not in lot_ids:
@@ -611,6 +662,7 @@ def bulk_load(engine: Engine, context: Context, clinic: DemoClinic) -> DemoCount
                 ("session", TreatmentSession),
                 ("product", SessionProduct),
                 ("consent", Consent),
+                ("photo", Photo),
             ):
                 if rows[name]:
                     connection.execute(insert(model), rows[name])

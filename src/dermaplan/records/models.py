@@ -451,6 +451,12 @@ class PhotoScope(StrEnum):
     MARKETING = "marketing"
 
 
+class PhotoStage(StrEnum):
+    BEFORE = "before"  # before treatment: what the completeness check asks for
+    AFTER = "after"  # immediately after treatment
+    FOLLOW_UP = "follow_up"
+
+
 class ConsentStatus(StrEnum):
     OPENED = "opened"  # shown, not yet signed (not counted by any check)
     SIGNED = "signed"  # frozen; only withdrawals are added to it
@@ -557,6 +563,8 @@ class Photo(Timestamped, Base):
     area: Mapped[str] = mapped_column(String(100))
     angle: Mapped[str] = mapped_column(String(50))
     taken_at: Mapped[dt.datetime]
+    # None for photos stored before revision 0007, which recorded no stage
+    stage: Mapped[PhotoStage | None] = mapped_column(_enum(PhotoStage, "stage"))
     media_type: Mapped[str] = mapped_column(String(50))
     sha256: Mapped[str] = mapped_column(String(64))  # of the stored (stripped) file
     size_bytes: Mapped[int] = mapped_column(BigInteger)

@@ -26,7 +26,7 @@ from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import ALL
 from dermaplan.records.context import Context
 from dermaplan.records.errors import InvalidInput, NotFound, required
-from dermaplan.records.models import ConsentKind, Photo, PhotoScope, new_id
+from dermaplan.records.models import ConsentKind, Photo, PhotoScope, PhotoStage, new_id
 from dermaplan.records.repository import (
     ConsentRepository,
     PatientRepository,
@@ -40,7 +40,8 @@ PHOTOS_FOLDER = "photos"
 
 
 class PhotoStorage(Protocol):
-    """Where photo files live; a backend stores bytes under a key and gives them back."""
+    """Where photo files live; a backend stores bytes under a key and gives them back
+    (`get` raises FileNotFoundError for a key it does not hold)."""
 
     def put(self, key: str, data: bytes) -> None: ...
 
@@ -106,12 +107,39 @@ def strip_metadata(content: bytes) -> tuple[bytes, str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredFile:
+    media_type: str
+    sha256: str  # of the stored (stripped) file
+    size_bytes: int
+    storage_key: str  # derived from sha256: the same key always holds the same bytes
+
+
+def store_file(storage: PhotoStorage, content: bytes) -> StoredFile:
+    """Strip a photo's metadata and store the file under its content's key."""
+    clean, media_type, extension = strip_metadata(content)
+    sha256 = hashlib.sha256(clean).hexdigest()
+    key = f"{sha256[:2]}/{sha256}.{extension}"
+    storage.put(key, clean)
+    return StoredFile(media_type, sha256, len(clean), key)
+
+
+@dataclass(frozen=True, slots=True)
 class PhotoData:
     patient: uuid.UUID
     area: str
     angle: str  # frontal, left_oblique, right_profile, ... as the clinic names them
     taken_at: dt.datetime
+    stage: PhotoStage
     session: uuid.UUID | None = None
+
+    def __post_init__(self) -> None:
+        """A stage given as text (a file, a form) is accepted by its value, or refused."""
+        try:
+            object.__setattr__(self, "stage", PhotoStage(self.stage))
+        except ValueError:
+            raise InvalidInput.one(
+                f"stage: {self.stage!r} is not one of {', '.join(PhotoStage)}"
+            ) from None
 
 
 def record_photo(
@@ -142,10 +170,7 @@ def record_photo(
         problems.append("taken_at: in the future")
     if problems:
         raise InvalidInput(problems)
-    clean, media_type, extension = strip_metadata(content)
-    sha256 = hashlib.sha256(clean).hexdigest()
-    key = f"{sha256[:2]}/{sha256}.{extension}"
-    storage.put(key, clean)
+    stored = store_file(storage, content)
     record = Photo(
         id=new_id(),
         patient_id=patient.id,
@@ -153,10 +178,11 @@ def record_photo(
         area=data.area.strip(),
         angle=data.angle.strip(),
         taken_at=data.taken_at,
-        media_type=media_type,
-        sha256=sha256,
-        size_bytes=len(clean),
-        storage_key=key,
+        stage=data.stage,
+        media_type=stored.media_type,
+        sha256=stored.sha256,
+        size_bytes=stored.size_bytes,
+        storage_key=stored.storage_key,
         created_by=context.actor,
         created_at=context.now,
         updated_at=context.now,
@@ -176,6 +202,7 @@ def record_photo(
             "area": record.area,
             "angle": record.angle,
             "taken_at": record.taken_at,
+            "stage": record.stage,
             "media_type": record.media_type,
             "sha256": record.sha256,
             "size_bytes": record.size_bytes,
@@ -228,3 +255,33 @@ def patient_photos(
         after={"photos": [str(photo.id) for photo in photos]},
     )
     return [PhotoLine(photo, dict(scopes)) for photo in photos]
+
+
+def read_photo(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    storage: PhotoStorage,
+    photo_id: uuid.UUID,
+) -> tuple[Photo, bytes]:
+    """A photo and its stored file, checked against the SHA-256 recorded with it; audited."""
+    photo = required(PhotoRepository(session, clinic_id).get(photo_id), f"no photo {photo_id}")
+    try:
+        content = storage.get(photo.storage_key)
+    except FileNotFoundError:
+        content = None
+    if content is None or hashlib.sha256(content).hexdigest() != photo.sha256:
+        raise NotFound.one(
+            f"photo {photo.id}: its file {photo.storage_key} is missing from the storage or "
+            "altered; restore it from a backup"
+        )
+    record_event(
+        session,
+        context,
+        AuditAction.PHOTO_READ,
+        "photo",
+        photo.id,
+        patient_id=photo.patient_id,
+        after={"id": photo.id, "sha256": photo.sha256},
+    )
+    return photo, content

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Collection, Iterator, Sequence
 from typing import TypeAlias
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from dermaplan.records.models import (
@@ -27,6 +27,7 @@ from dermaplan.records.models import (
     Outcome,
     Patient,
     Photo,
+    PhotoStage,
     PlannedSession,
     ProductLot,
     SessionProduct,
@@ -429,6 +430,37 @@ class PhotoRepository:
         return self.session.scalars(
             select(Photo).where(Photo.patient_id == patient_id).order_by(Photo.taken_at, Photo.id)
         ).all()
+
+    def before_photo_areas(
+        self, patient_id: uuid.UUID, session_ids: Collection[uuid.UUID], day: dt.date
+    ) -> set[str]:
+        """The areas a before-photo of the patient shows: one linked to these sessions, or
+        linked to none and taken on `day` (UTC)."""
+        start = dt.datetime.combine(day, dt.time(), dt.UTC)
+        taken_that_day = and_(
+            Photo.session_id.is_(None),
+            Photo.taken_at >= start,
+            Photo.taken_at < start + dt.timedelta(days=1),
+        )
+        return set(
+            self.session.scalars(
+                select(Photo.area)
+                .distinct()
+                .where(
+                    Photo.patient_id == patient_id,
+                    Photo.stage == PhotoStage.BEFORE,
+                    or_(Photo.session_id.in_(session_ids), taken_that_day),
+                )
+            )
+        )
+
+    def get(self, photo_id: uuid.UUID) -> Photo | None:
+        """A photo of one of this clinic's patients."""
+        return self.session.scalar(
+            select(Photo)
+            .join(Patient, Patient.id == Photo.patient_id)
+            .where(Photo.id == photo_id, Patient.clinic_id == self.clinic_id)
+        )
 
     def add(self, photo: Photo) -> None:
         self.session.add(photo)

@@ -1,7 +1,8 @@
 """The checks a session record passes: safety at record time, completeness at signing.
 
-Both are pure functions over the session, the knowledge, the patient's recorded allergies
-and (for safety) the linked consult's plan: no database, no clock. The session's own date
+Both are pure functions over the session, the knowledge, the patient's recorded allergies,
+(for safety) the linked consult's plan and (for completeness) what the caller found of
+consents and before-photos: no database, no clock. The session's own date
 is the "today" an expiry is compared with. Each item names the field it is about.
 """
 
@@ -136,12 +137,15 @@ def missing_items(
     knowledge: KnowledgeBase,
     allergies: Sequence[str] | None,
     consents: Collection[ConsentKind],
+    photographed: Collection[str],
 ) -> list[str]:
     """What the record lacks before it can be signed without a reason; `consents` are the
-    kinds of consent valid at the session (records.consents.consented_kinds)."""
+    kinds of consent valid at the session (records.consents.consented_kinds), `photographed`
+    the areas a before-photo shows (records.sessions.completeness)."""
     missing = []
     if not consent_covers(session.modality, consents):
         missing.append(f"no valid signed consent for {session.modality.value}")
+    missing += [f"before-photo of {area}" for area in session.areas if area not in photographed]
     for index, use in enumerate(session.products):
         if use.lot is None:
             missing.append(f"products[{index}]: the lot number of {use.product}")

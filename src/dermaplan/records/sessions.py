@@ -46,6 +46,7 @@ from dermaplan.records.repository import (
     ConsultRepository,
     LotRepository,
     PatientRepository,
+    PhotoRepository,
     SessionRepository,
     StaffRepository,
 )
@@ -397,6 +398,27 @@ def amend_session(
     )
 
 
+def completeness(
+    session: Session, clinic_id: uuid.UUID, record: TreatmentSession, knowledge: KnowledgeBase
+) -> list[str]:
+    """What a stored session lacks before it is signed (safety.missing_items), with the
+    consents valid at it and the before-photos of its day, or linked to it or to a version
+    it amends."""
+    sessions = SessionRepository(session, clinic_id)
+    versions = [record]
+    while versions[-1].amends_id is not None:
+        versions.append(_session(sessions, versions[-1].amends_id))
+    consents = consented_kinds(session, clinic_id, record.patient_id, record.performed_at)
+    photographed = PhotoRepository(session, clinic_id).before_photo_areas(
+        record.patient_id,
+        [version.id for version in versions],
+        record.performed_at.astimezone(dt.UTC).date(),
+    )
+    return missing_items(
+        session_data(record), knowledge, record.patient.allergies, consents, photographed
+    )
+
+
 def sign_session(
     session: Session,
     context: Context,
@@ -414,8 +436,7 @@ def sign_session(
     if record.status is not SessionStatus.DRAFT:
         raise _frozen(record)
     signer = _practitioner(session, clinic_id, signer_id or record.practitioner_id)
-    consents = consented_kinds(session, clinic_id, record.patient_id, record.performed_at)
-    missing = missing_items(session_data(record), knowledge, record.patient.allergies, consents)
+    missing = completeness(session, clinic_id, record, knowledge)
     written = reason.strip() if reason else None
     if missing and not written:
         raise IncompleteRecord([f"missing: {item}" for item in missing])
