@@ -267,6 +267,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "onset": entry.onset_date.isoformat(),
                 "causality": entry.causality.value,
                 "outcome": entry.outcome.value,
+                "description": entry.description,
                 "session": _id(entry.session_id),
                 "lots": [{"product": lot.product, "lot": lot.lot_number} for lot in entry.lots],
                 "follows": _id(entry.follows_id),
@@ -370,6 +371,7 @@ def _text(entry: dict[str, Any]) -> str:
                 f"{head}{entry['status']}  {entry['id']} {entry['type']}, {entry['severity']}, "
                 f"causality {entry['causality']}, outcome {entry['outcome']}"
                 + (f"; {lots}" if lots else "")
+                + f"; {entry['description']}"
                 + (
                     f"; follows {entry['follows']}: {entry['follow_up_reason']}"
                     if entry["follows"]
