@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import TypeAlias
 
 from sqlalchemy import Row, Select, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from dermaplan.records.models import (
     AdverseEvent,
@@ -415,13 +415,18 @@ class ConsentRepository:
 
     def history(self, patient_id: uuid.UUID) -> Sequence[Consent]:
         """Every consent of a patient, with its template version and withdrawals, oldest
-        first; the patient is the caller's, already checked."""
-        return self.session.scalars(
-            select(Consent)
-            .where(Consent.patient_id == patient_id)
-            .options(selectinload(Consent.template), selectinload(Consent.withdrawals))
-            .order_by(Consent.opened_at, Consent.id)
-        ).all()
+        first, in one query (a patient has a handful); the patient is the caller's, already
+        checked."""
+        return (
+            self.session.scalars(
+                select(Consent)
+                .where(Consent.patient_id == patient_id)
+                .options(joinedload(Consent.template), joinedload(Consent.withdrawals))
+                .order_by(Consent.opened_at, Consent.id)
+            )
+            .unique()
+            .all()
+        )
 
     def add_withdrawal(self, withdrawal: ConsentWithdrawal) -> None:
         self.session.add(withdrawal)
