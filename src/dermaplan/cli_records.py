@@ -332,19 +332,19 @@ def patients_timeline(
     """Everything recorded for a patient, in date order; the reading is audited."""
     patient_id = _patient_id(patient)
 
-    def timeline(session: Session, context: Context) -> dict[str, Any]:
+    def timeline(session: Session, context: Context) -> tuple[str, dict[str, Any]]:
         from dermaplan.records.timeline import patient_timeline, timeline_document
 
-        clinic_id = _clinic(session, context).id
-        return timeline_document(patient_timeline(session, context, clinic_id, patient_id))
+        record = patient_timeline(session, context, _clinic(session, context).id, patient_id)
+        return _line(record.patient), timeline_document(record)
 
-    document = _unit_of_work(timeline)
+    heading, document = _unit_of_work(timeline)
     if output_format is ShowFormat.JSON:
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
     else:
-        from dermaplan.records.timeline import timeline_text
+        from dermaplan.records.timeline import timeline_lines
 
-        typer.echo(timeline_text(document), nl=False)
+        typer.echo("\n".join([heading, *timeline_lines(document)]))
 
 
 def _document(patient: Patient) -> dict[str, Any]:

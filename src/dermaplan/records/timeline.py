@@ -382,11 +382,6 @@ def _text(entry: dict[str, Any]) -> str:
     return f"{head}{entry['scale']} {entry['score']:g} {by}  {entry['id']}"
 
 
-def timeline_text(document: dict[str, Any]) -> str:
-    """The timeline document as plain text: the patient, then one line per entry."""
-    patient = document["patient"]
-    name = ", ".join(part for part in (patient["family_name"], patient["given_names"]) if part)
-    deleted = "  (deleted)" if patient["deleted_at"] else ""
-    lines = [f"{patient['id']}  {patient['birth_date'] or '-'}  {name}{deleted}"]
-    lines += [_text(entry) for entry in document["entries"]]
-    return "\n".join(lines) + "\n"
+def timeline_lines(document: dict[str, Any]) -> list[str]:
+    """The timeline document's entries as plain text, one line each."""
+    return [_text(entry) for entry in document["entries"]]
