@@ -40,6 +40,7 @@ from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.models import Patient, ProductLot
 from dermaplan.records.names import search_key
 from dermaplan.records.photos import default_storage
+from dermaplan.records.timeline import patient_timeline
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SEED = 20261102
@@ -133,7 +134,7 @@ def measure(
         timeline = p95_ms(
             engine,
             rng.choices(patient_ids, k=queries + warm),
-            lambda s, c, q: sessions.patient_timeline(s, c, clinic_id, q),
+            lambda s, c, q: patient_timeline(s, c, clinic_id, q),
         )
         recall = p95_ms(
             engine,

@@ -18,8 +18,9 @@ def demo_seed(
     seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same clinic.")] = 1,
 ) -> None:
     """Fill an empty database with a demo clinic: staff, patients, consults made by the
-    engine, sessions with product lots. Everything goes through the record services and is
-    audited; a database that already has patients is refused."""
+    engine, courses, sessions with product lots, outcome scores and adverse events.
+    Everything goes through the record services and is audited; a database that already
+    has patients is refused."""
     from sqlalchemy.exc import DBAPIError
 
     from dermaplan.cli import fail
@@ -58,5 +59,7 @@ def demo_seed(
         engine.dispose()
     typer.echo(
         f"demo clinic seeded: {counts.staff} staff, {counts.patients} patients, "
-        f"{counts.consults} consults, {counts.sessions} sessions, {counts.lots} product lots"
+        f"{counts.consults} consults, {counts.courses} courses, {counts.sessions} sessions, "
+        f"{counts.lots} product lots, {counts.outcomes} outcome scores, "
+        f"{counts.adverse_events} adverse events"
     )

@@ -339,35 +339,26 @@ def patients_show(
 
 
 @patients_app.command("timeline")
-def patients_timeline(patient: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def patients_timeline(
+    patient: Annotated[str, typer.Argument(metavar="ID")],
+    output_format: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFormat.TEXT,
+) -> None:
     """Everything recorded for a patient, in date order; the reading is audited."""
     patient_id = _patient_id(patient)
 
-    def timeline(session: Session, context: Context) -> list[str]:
-        from dermaplan.records.models import Consult
-        from dermaplan.records.sessions import patient_timeline
+    def timeline(session: Session, context: Context) -> tuple[str, dict[str, Any]]:
+        from dermaplan.records.timeline import patient_timeline, timeline_document
 
         record = patient_timeline(session, context, _clinic(session, context).id, patient_id)
-        lines = [_line(record.patient)]
-        for entry in record.entries:
-            if isinstance(entry, Consult):
-                lines.append(
-                    f"{entry.consult_date}  consult  {entry.status.value:<11} {entry.id} "
-                    f"(knowledge {entry.knowledge_version})"
-                )
-                continue
-            products = ", ".join(
-                f"{p.product}" + (f" lot {p.lot.lot_number}" if p.lot else "")
-                for p in entry.products
-            )
-            lines.append(
-                f"{entry.performed_at.date()}  session  {entry.status.value:<11} {entry.id} "
-                f"{entry.modality.value} on {', '.join(entry.areas)}"
-                + (f"; {products}" if products else "")
-            )
-        return lines
+        return _line(record.patient), timeline_document(record)
 
-    typer.echo("\n".join(_unit_of_work(timeline)))
+    heading, document = _unit_of_work(timeline)
+    if output_format is ShowFormat.JSON:
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        from dermaplan.records.timeline import timeline_lines
+
+        typer.echo("\n".join([heading, *timeline_lines(document)]))
 
 
 def _iso(value: Any) -> str | None:
@@ -672,13 +663,14 @@ def sessions_sign(
 
 
 def recall(lot: Annotated[str, typer.Argument(metavar="LOT")]) -> None:
-    """Every patient and session that received a product lot, oldest first."""
+    """Every patient and session that received a product lot, oldest first, then the
+    adverse events that involved it."""
 
-    def find(session: Session, context: Context) -> list[str]:
+    def find(session: Session, context: Context) -> tuple[list[str], list[str]]:
         from dermaplan.records.sessions import recall_lot
 
-        clinic = _clinic(session, context)
-        return [
+        found = recall_lot(session, context, _clinic(session, context).id, lot)
+        sessions = [
             "  ".join(
                 (
                     line.performed_at.isoformat(timespec="minutes"),
@@ -691,29 +683,51 @@ def recall(lot: Annotated[str, typer.Argument(metavar="LOT")]) -> None:
                     f"expires {line.expiry_date or '?'}",
                 )
             )
-            for line in recall_lot(session, context, clinic.id, lot)
+            for line in found.sessions
         ]
+        events = [
+            "  ".join(
+                (
+                    str(recalled.event.id),
+                    str(recalled.event.patient_id),
+                    recalled.patient_name,
+                    recalled.event.onset_date.isoformat(),
+                    recalled.event.event_type.value,
+                    recalled.event.severity.value,
+                    recalled.event.status.value,
+                )
+            )
+            for recalled in found.adverse_events
+        ]
+        return sessions, events
 
-    lines = _unit_of_work(find)
-    if not lines:
+    sessions, events = _unit_of_work(find)
+    if not sessions:
         typer.echo(f"no session used lot '{lot}'", err=True)
-        return
-    typer.echo(
-        "  ".join(
-            (
-                "performed (UTC)",
-                "session",
-                "status",
-                "patient",
-                "name",
-                "product",
-                "volume",
-                "expiry",
+    else:
+        typer.echo(
+            "  ".join(
+                (
+                    "performed (UTC)",
+                    "session",
+                    "status",
+                    "patient",
+                    "name",
+                    "product",
+                    "volume",
+                    "expiry",
+                )
             )
         )
-    )
-    for line in lines:
-        typer.echo(line)
+        for line in sessions:
+            typer.echo(line)
+    if events:
+        typer.echo(
+            "\nadverse events involving the lot:\n"
+            + "  ".join(("event", "patient", "name", "onset", "type", "severity", "status"))
+        )
+        for line in events:
+            typer.echo(line)
 
 
 # -- courses ---------------------------------------------------------------------------

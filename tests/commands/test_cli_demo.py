@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dermaplan.cli import app
 from tests.commands.cli import runner
 
@@ -9,7 +11,11 @@ from tests.commands.cli import runner
 def test_demo_seed_fills_an_empty_database_and_refuses_a_second_time(database: str) -> None:
     result = runner.invoke(app, ["demo", "seed", "--patients", "4", "--seed", "3"])
     assert result.exit_code == 0, result.stderr
-    assert "4 patients" in result.stdout
+    assert re.fullmatch(
+        r"demo clinic seeded: 5 staff, 4 patients, \d+ consults, \d+ courses, 12 sessions, "
+        r"\d+ product lots, \d+ outcome scores, \d+ adverse events\n",
+        result.stdout,
+    ), result.stdout
     again = runner.invoke(app, ["demo", "seed", "--patients", "4"])
     assert again.exit_code == 2
     assert "error: this database already holds 4 patients" in again.stderr

@@ -302,6 +302,30 @@ def test_record_sign_and_recall_a_session(database: str, engine: Engine, tmp_pat
     ]  # fmt: skip
     assert run("recall", "NOPE") == (0, "", "no session used lot 'NOPE'\n")
 
+    event = tmp_path / "event.yaml"
+    event.write_text(
+        yaml.safe_dump(
+            {
+                "patient": patient, "session": session_id, "type": "bruising",
+                "severity": "mild", "onset": "2026-11-02", "causality": "probable",
+                "outcome": "recovering", "description": "Bruises.", "reporter": practitioner,
+                "lots": [{"product": "ha_skin_booster", "lot": "HB2391"}],
+            }
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    code, out, err = run("adverse-events", "record", str(event))
+    assert code == 0, err
+    event_id = re.findall(UUID, out)[0]
+    code, out, _ = run("recall", "HB2391")
+    assert code == 0
+    assert out.splitlines()[2:] == [
+        "",
+        "adverse events involving the lot:",
+        "event  patient  name  onset  type  severity  status",
+        f"{event_id}  {patient}  Moreau, Claire  2026-11-02  bruising  mild  open",
+    ]
+
 
 def test_a_session_and_the_patient_timeline_are_shown(
     database: str, engine: Engine, tmp_path: Path
@@ -315,10 +339,25 @@ def test_a_session_and_the_patient_timeline_are_shown(
     assert (version["id"], version["status"]) == (session_id, "draft")
     code, out, _ = run("patients", "timeline", patient)
     assert code == 0
-    first, entry = out.splitlines()
+    first, consent, *photos, entry = out.splitlines()
+    assert [line.split()[2:4] for line in photos] == [
+        ["before:", "cheeks,"],
+        ["before:", "forehead,"],
+    ]
     assert "Moreau" in first
-    assert session_id in entry
+    assert re.fullmatch(
+        f"2026-11-01  consent       signed  {UUID} treatment_microneedling \\(version 1\\) "
+        "by Claire Moreau",
+        consent,
+    )
+    assert entry.startswith(f"2026-11-02  session       draft  {session_id} microneedling")
     assert "ha_skin_booster lot HB2391" in entry
+    code, out, _ = run("patients", "timeline", patient, "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["patient"]["id"] == patient
+    assert [e["kind"] for e in document["entries"]] == ["consent", "photo", "photo", "session"]
+    assert document["entries"][3]["products"][0]["lot"] == "HB2391"
     assert run("sessions", "show", "not-a-uuid")[0] == 2
 
 

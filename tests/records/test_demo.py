@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -16,18 +17,26 @@ from dermaplan.records.audit import verify_chain
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.models import (
+    AdverseEvent,
+    AdverseEventStatus,
     AuditEvent,
     Consent,
     Consult,
+    ConsultStatus,
+    Course,
+    Outcome,
+    OutcomeScale,
     Patient,
     Photo,
     ProductLot,
     SessionProduct,
     SessionStatus,
+    Severity,
     Staff,
     TreatmentSession,
 )
 from dermaplan.records.photos import LocalFolderStorage
+from dermaplan.records.scales import score_problem
 from tests.records.database import fresh_database
 from tests.records.factories import NOW, add_patient, context, counts
 
@@ -74,14 +83,60 @@ def test_the_same_seed_makes_the_same_clinic(kb: KnowledgeBase) -> None:
     assert sum(len(patient.sessions) for patient in first) == 30
 
 
+def test_the_demo_clinic_has_courses_outcomes_and_mostly_mild_closed_events(
+    kb: KnowledgeBase,
+) -> None:
+    patients = list(
+        demo.DemoClinic(kb, seed=5, patients=400, sessions=1200, today=NOW.date()).patients()
+    )
+    started = [p for p in patients if p.course is not None]
+    assert started
+    assert all(p.consult is not None and p.follows_consult for p in started)
+    scores = [o for p in patients for o in p.outcomes]
+    assert {o.scale for o in scores} == {OutcomeScale.GAIS, OutcomeScale.PATIENT_SATISFACTION}
+    assert all(score_problem(o.scale, o.score) is None and o.day <= NOW.date() for o in scores)
+    for patient in patients:  # scored after the last session, by its practitioner or the patient
+        for score in patient.outcomes:
+            last = patient.sessions[-1]
+            assert score.day > last.fields["performed_at"].date()
+            assert score.assessor in (None, last.practitioner)
+    events = [(p, e) for p in patients for e in p.adverse_events]
+    assert 0.02 * len(patients) < len(events) < 0.1 * len(patients)
+    mild = [e for _, e in events if e.fields["severity"] is Severity.MILD]
+    still_open = [e for _, e in events if not e.fields["closed"]]
+    assert len(mild) > 0.7 * len(events)
+    assert 0 < len(still_open) < 0.4 * len(events)
+    for patient, event in events:  # on or after its session, with that session's lots
+        visit = patient.sessions[event.session].fields
+        assert visit["performed_at"].date() <= event.fields["onset"] <= NOW.date()
+        assert [lot["lot"] for lot in event.fields["lots"]] == [
+            use["lot"] for use in visit["products"]
+        ]
+
+
 def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
     engine: Engine, kb: KnowledgeBase, backend: str, tmp_path: Path, storage: LocalFolderStorage
 ) -> None:
     seeded = demo.seed(engine, context(), clinic(kb), storage)
     assert (seeded.staff, seeded.patients, seeded.sessions) == (len(clinic(kb).staff), 12, 30)
     assert min(seeded.consults, seeded.products, seeded.lots, seeded.consents) > 0
+    assert min(seeded.courses, seeded.outcomes, seeded.adverse_events) > 0
     with transaction(engine, write=False) as session:
         assert verify_chain(session) is None
+        # Courses come from approved plans and start before the sessions that follow them.
+        for course in session.scalars(select(Course)):
+            consult = session.get_one(Consult, course.consult_id)
+            assert consult.status is ConsultStatus.APPROVED
+            first = session.scalar(
+                select(func.min(TreatmentSession.performed_at)).where(
+                    TreatmentSession.consult_id == consult.id
+                )
+            )
+            assert first is None or course.created_at < first
+        assert session.scalar(select(func.count()).select_from(Outcome)) == seeded.outcomes
+        events = session.scalars(select(AdverseEvent)).all()
+        assert len(events) == seeded.adverse_events
+        assert all(e.status is not AdverseEventStatus.SUPERSEDED for e in events)
         # Safe and complete: signed without a reason, all but the last two days' drafts.
         cutoff = NOW - dt.timedelta(days=demo.UNSIGNED_DAYS)
         unsigned = session.scalar(
@@ -103,7 +158,11 @@ def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
         bulk = create_records_engine(url)
         try:
             upgrade(bulk)
-            assert demo.bulk_load(bulk, context(), clinic(kb), storage) == seeded
+            # The bulk load leaves courses, outcomes and adverse events out.
+            left_out = {"courses": 0, "outcomes": 0, "adverse_events": 0}
+            assert demo.bulk_load(bulk, context(), clinic(kb), storage) == dataclasses.replace(
+                seeded, **left_out
+            )
             assert contents(bulk) == contents(engine)
             with transaction(bulk, write=False) as session:
                 assert verify_chain(session) is None

@@ -279,7 +279,7 @@ def patient_consents(
         PatientRepository(session, clinic_id).get(patient_id, include_deleted=True),
         f"no patient {patient_id}",
     )
-    found = ConsentRepository(session, clinic_id).every_of_patient(patient.id)
+    found = ConsentRepository(session, clinic_id).history(patient.id)
     record_event(
         session,
         context,

@@ -2,18 +2,23 @@
 larger sizes, of the records benchmark.
 
 `DemoClinic` generates the clinic (staff, patients, consults made by the real engine,
-treatment sessions with product lots and a before-photo of each treated area) as plain
-values, the same for the same seed, size and day. Every before-photo is the same small
-placeholder image, so the storage holds one file. Two loaders store it:
+treatment sessions with product lots and a before-photo of each treated area, outcome
+scores, adverse events) as plain values, the same for the same seed, size and day. Every
+before-photo is the same small placeholder image, so the storage holds one file. Two
+loaders store it:
 
 - `seed` goes through the record services, one record at a time: every rule is checked and
-  every create has its audit event. For a demo of a few hundred patients.
+  every create has its audit event. It also starts a course from each approved plan that
+  proceeds with the patient's treatment, before that treatment's sessions are recorded.
+  For a demo of a few hundred patients.
 - `bulk_load` inserts rows in large batches (SQLAlchemy Core executemany) in one
   transaction, for benchmark sizes (a million sessions). It writes no audit event per row:
   the clinic and its staff are created through the services (audited), and one
   `demo.import` event records what was imported, with its counts, seed and size, so the
   chain stays valid and says what happened. It relies on the generator making only
   records the services would accept (safe, complete); the tests check both loaders agree.
+  It loads no courses, outcomes or adverse events: the benchmark times the timeline of
+  records made of sessions.
 """
 
 from __future__ import annotations
@@ -33,31 +38,44 @@ from sqlalchemy.orm import Session
 
 from dermaplan.clinical.assessment import Sex, parse_assessment
 from dermaplan.clinical.consult import consult
-from dermaplan.clinical.plan import Decision
+from dermaplan.clinical.plan import PROCEED, Decision
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
-from dermaplan.records import consents, photos, service, sessions
+from dermaplan.records import adverse, consents, courses, outcomes, photos, service, sessions
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.db import transaction
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.models import (
+    AdverseEventType,
+    Causality,
     Consent,
     ConsentStatus,
     Consult,
     ConsultStatus,
+    EventOutcome,
+    OutcomeScale,
     Patient,
     Photo,
     PhotoStage,
     ProductLot,
     SessionProduct,
     SessionStatus,
+    Severity,
     StaffRole,
     TreatmentSession,
 )
 from dermaplan.records.names import search_key
 from dermaplan.records.safety import NEEDLED, TREATMENT_CONSENT, allergen_hits
-from dermaplan.records.schemas import ConsentData, ConsultDocument, PatientData, SessionData
+from dermaplan.records.scales import SCALES
+from dermaplan.records.schemas import (
+    AdverseEventData,
+    ConsentData,
+    ConsultDocument,
+    OutcomeData,
+    PatientData,
+    SessionData,
+)
 
 CLINIC_NAME = "Clinique des Tilleuls (demo)"
 YEARS_OF_RECORDS = 5
@@ -85,6 +103,9 @@ SESSIONS_PER_PATIENT = 3  # in a demo, on average; the benchmark asks for 10
 DEMO_CONSULT_SHARE = 0.25  # patients with a stored consult in a demo
 # At benchmark sizes, fewer: a plan is about 40 kB of JSON, kept exactly as written.
 BENCH_CONSULT_SHARE = 0.02
+ASSESSED_AFTER_DAYS = (14, 42)  # outcomes are scored this long after the last session
+ADVERSE_EVENT_SHARE = 0.05  # treated patients with an adverse event
+OPEN_EVENT_SHARE = 0.15  # of those events, still open (the others closed, recovered)
 
 FAMILY_NAMES = (
     "Moreau", "Dubois", "Lefèvre", "Martin", "Bernard", "Rousseau", "Fontaine", "Girard",
@@ -149,6 +170,52 @@ RECIPES = (
     Recipe("localized_fat", Modality.MESOTHERAPY, ("abdomen", "flanks"), ("pc_dc_lipolytic",)),
 )
 ANAESTHETIC = "lidocaine_additive"
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """An expected reaction, as a clinic would record it when it lasts or worries."""
+
+    type: AdverseEventType
+    description: str
+    treatment: str | None
+    injected: bool  # only after injections (a product was given)
+    weight: int
+
+
+REACTIONS = (
+    Reaction(
+        AdverseEventType.OTHER,
+        "Erythema and mild oedema of the treated area lasting beyond 48 hours.",
+        "cool compresses and a bland emollient",
+        injected=False,
+        weight=6,
+    ),
+    Reaction(
+        AdverseEventType.BRUISING,
+        "Small bruises at several injection points.",
+        "arnica gel; advised to avoid anticoagulant supplements",
+        injected=True,
+        weight=5,
+    ),
+    Reaction(
+        AdverseEventType.HYPERPIGMENTATION,
+        "Post-inflammatory hyperpigmentation over the treated area.",
+        "strict sun protection, topical azelaic acid 15%",
+        injected=False,
+        weight=1,
+    ),
+    Reaction(
+        AdverseEventType.ALLERGIC_REACTION,
+        "Itchy urticarial papules around the injection points on the day after.",
+        "oral cetirizine 10 mg for five days",
+        injected=True,
+        weight=1,
+    ),
+)
+# WHO-UMC causality of an expected reaction soon after the session, and how often.
+CAUSALITY = (Causality.PROBABLE, Causality.CERTAIN, Causality.POSSIBLE)
+CAUSALITY_WEIGHTS = (5, 2, 3)
 DEVICES = (("Dermapen 4", "16-pin"), ("Dermapen 4", "36-pin nano"), ("SkinPen Precision", "14-pin"))
 
 
@@ -167,12 +234,35 @@ class DemoSession:
     fields: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class DemoOutcome:
+    """A score after the last session: by a practitioner (index into DemoClinic.staff), or
+    reported by the patient (None)."""
+
+    scale: OutcomeScale
+    score: int
+    day: dt.date
+    assessor: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAdverseEvent:
+    """An adverse event after one of the patient's sessions (index into their sessions), in
+    the shape of an adverse event file (without ids)."""
+
+    session: int
+    fields: dict[str, Any]
+
+
 @dataclass(slots=True)
 class DemoPatient:
     data: dict[str, Any]  # PatientData fields
     consult: ConsultDocument | None
     follows_consult: bool  # the sessions follow the consult (its plan allows their modality)
     sessions: list[DemoSession] = field(default_factory=list)
+    course: Modality | None = None  # the course the approved plan starts, if it proceeds
+    outcomes: list[DemoOutcome] = field(default_factory=list)
+    adverse_events: list[DemoAdverseEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +274,9 @@ class DemoCounts:
     products: int  # product lines given in sessions
     lots: int
     consents: int = 0  # signed treatment consents
+    courses: int = 0  # the loaders below `seed` leave these three out
+    outcomes: int = 0
+    adverse_events: int = 0
 
 
 def _initials(product: str) -> str:
@@ -274,11 +367,11 @@ class DemoClinic:
         first = self.today - dt.timedelta(days=rng.randrange(max(1, span - count * interval)))
         first = min(first, self.today - dt.timedelta(days=1 + max(0, count - 1) * interval))
         days = [first + dt.timedelta(days=i * interval) for i in range(count)]
-        document, follows = None, False
+        document, follows, course = None, False, None
         if rng.random() < self.consult_share:
             consult_day = (days[0] if days else self.today) - dt.timedelta(days=rng.randint(7, 21))
-            document, follows = self._consult(rng, data, allergy[1], recipe, consult_day)
-        patient = DemoPatient(data, document, follows)
+            document, follows, course = self._consult(rng, data, allergy[1], recipe, consult_day)
+        patient = DemoPatient(data, document, follows, course=course)
         products = list(recipe.products)
         if recipe.modality is not Modality.MICRONEEDLING and not allergy[0] and rng.random() < 0.3:
             products.append(ANAESTHETIC)
@@ -290,7 +383,61 @@ class DemoClinic:
                     self._session(rng, recipe, products, day, device, allergy[0]),
                 )
             )
+        # What followed the sessions comes from its own stream, so that the clinic the
+        # benchmark loads (patients, consults, sessions) stays the same for a seed.
+        self._follow_up(random.Random(f"{self.seed}:{index}"), patient)  # noqa: S311
         return patient
+
+    def _follow_up(self, rng: random.Random, patient: DemoPatient) -> None:
+        """Outcome scores after the last session, and now and then an adverse event."""
+        if not patient.sessions:
+            return
+        last = patient.sessions[-1]
+        scored = last.fields["performed_at"].date() + dt.timedelta(
+            days=rng.randint(*ASSESSED_AFTER_DAYS)
+        )
+        if scored <= self.today:
+            patient.outcomes = [
+                DemoOutcome(
+                    OutcomeScale.GAIS, _score(rng, OutcomeScale.GAIS), scored, last.practitioner
+                ),
+                DemoOutcome(
+                    OutcomeScale.PATIENT_SATISFACTION,
+                    _score(rng, OutcomeScale.PATIENT_SATISFACTION),
+                    scored,
+                    None,
+                ),
+            ]
+        if rng.random() >= ADVERSE_EVENT_SHARE:
+            return
+        number = rng.randrange(len(patient.sessions))
+        visit = patient.sessions[number].fields
+        uses = visit["products"]
+        reaction = rng.choices(
+            [r for r in REACTIONS if uses or not r.injected],
+            [r.weight for r in REACTIONS if uses or not r.injected],
+        )[0]
+        onset = min(self.today, visit["performed_at"].date() + dt.timedelta(days=rng.randint(0, 2)))
+        closed = rng.random() >= OPEN_EVENT_SHARE
+        patient.adverse_events.append(
+            DemoAdverseEvent(
+                number,
+                {
+                    "type": reaction.type,
+                    "severity": Severity.MILD if rng.random() < 0.9 else Severity.MODERATE,
+                    "onset": onset,
+                    "causality": rng.choices(CAUSALITY, CAUSALITY_WEIGHTS)[0],
+                    "treatment": reaction.treatment,
+                    "outcome": EventOutcome.RECOVERED if closed else EventOutcome.RECOVERING,
+                    "description": reaction.description,
+                    "lots": [
+                        {"product": use["product"], "lot": use["lot"], "expiry": use["expiry"]}
+                        for use in uses
+                    ],
+                    "closed": closed,
+                },
+            )
+        )
 
     def _consult(
         self,
@@ -299,8 +446,9 @@ class DemoClinic:
         allergens: tuple[str, ...],
         recipe: Recipe,
         day: dt.date,
-    ) -> tuple[ConsultDocument, bool]:
-        """An assessment of the patient's concern, and the real engine's plan for it."""
+    ) -> tuple[ConsultDocument, bool, Modality | None]:
+        """An assessment of the patient's concern, the real engine's plan for it, whether
+        the sessions follow it, and the course it starts (when the plan proceeds)."""
         kb = self.knowledge
         birth: dt.date = data["birth_date"]
         age = day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
@@ -332,9 +480,12 @@ class DemoClinic:
         )
         plan = consult(assessment, kb)
         decision = plan.decision(recipe.modality).decision
-        return ConsultDocument.from_engine(
-            assessment, plan
-        ), decision is not Decision.CONTRAINDICATED
+        starts = decision in PROCEED and any(c.modality is recipe.modality for c in plan.courses)
+        return (
+            ConsultDocument.from_engine(assessment, plan),
+            decision is not Decision.CONTRAINDICATED,
+            recipe.modality if starts else None,
+        )
 
     def _session(
         self,
@@ -387,6 +538,15 @@ class DemoClinic:
             "deviations": [],
             "notes": rng.choice((None, None, "Well tolerated.", "Mild erythema, settled.")),
         }
+
+
+def _score(rng: random.Random, scale: OutcomeScale) -> int:
+    """A whole score in the scale's range, the better end more likely (most improve)."""
+    valid = SCALES[scale]
+    values = list(range(int(valid.low), int(valid.high) + 1))
+    if valid.better == "lower":
+        values.reverse()
+    return rng.choices(values, [(rank + 1) ** 2 for rank in range(len(values))])[0]
 
 
 def _refuse_if_not_empty(session: Session) -> None:
@@ -443,7 +603,7 @@ def seed(
     knowledge = clinic.knowledge
     placeholder = placeholder_photo()
     cutoff = context.now - dt.timedelta(days=UNSIGNED_DAYS)
-    patients = consults = records = products = 0
+    patients = consults = records = products = started = scores = events = 0
     with transaction(engine) as session:
         _refuse_if_not_empty(session)
         clinic_id, staff = _clinic_and_staff(session, context, clinic)
@@ -455,12 +615,21 @@ def seed(
             patients += 1
             consult_id = None
             if demo.consult is not None:
-                stored = service.create_consult(
-                    session, context, clinic_id, patient_id, demo.consult
+                # Stored, approved and its course started on the consult's day, before the
+                # sessions that follow it are recorded.
+                day = demo.consult.consult_date
+                on_the_day = Context(
+                    context.actor, dt.datetime(day.year, day.month, day.day, 18, tzinfo=dt.UTC)
                 )
-                service.approve_consult(session, context, clinic_id, stored.id, staff[0])
+                stored = service.create_consult(
+                    session, on_the_day, clinic_id, patient_id, demo.consult
+                )
+                service.approve_consult(session, on_the_day, clinic_id, stored.id, staff[0])
                 consult_id = stored.id if demo.follows_consult else None
                 consults += 1
+                if demo.course is not None:
+                    courses.start_course(session, on_the_day, clinic_id, stored.id, demo.course)
+                    started += 1
             for modality, signed_at in _consent_fields(demo):
                 consents.record_consent(
                     session,
@@ -476,6 +645,7 @@ def seed(
                     ),
                 )
                 signed_consents += 1
+            recorded = []
             for visit in demo.sessions:
                 fields = visit.fields | {
                     "patient": patient_id,
@@ -497,10 +667,53 @@ def seed(
                     photos.record_photo(session, context, clinic_id, storage, before, placeholder)
                 if record.performed_at < cutoff:
                     sessions.sign_session(session, context, clinic_id, record.id, knowledge)
+                recorded.append(record.id)
                 records += 1
                 products += len(visit.fields["products"])
+            for event in demo.adverse_events:
+                adverse.record_adverse_event(
+                    session,
+                    context,
+                    clinic_id,
+                    AdverseEventData.model_validate(
+                        event.fields
+                        | {
+                            "patient": patient_id,
+                            "session": recorded[event.session],
+                            "reporter": staff[demo.sessions[event.session].practitioner],
+                        }
+                    ),
+                )
+                events += 1
+            for score in demo.outcomes:
+                outcomes.record_outcome(
+                    session,
+                    context,
+                    clinic_id,
+                    OutcomeData(
+                        patient=patient_id,
+                        session=recorded[-1],
+                        scale=score.scale,
+                        score=score.score,
+                        date=score.day,
+                        assessor=staff[score.assessor] if score.assessor is not None else None,
+                        patient_reported=score.assessor is None,
+                    ),
+                )
+                scores += 1
         lots = session.scalar(select(func.count()).select_from(ProductLot)) or 0
-    return DemoCounts(len(staff), patients, consults, records, products, lots, signed_consents)
+    return DemoCounts(
+        len(staff),
+        patients,
+        consults,
+        records,
+        products,
+        lots,
+        signed_consents,
+        courses=started,
+        outcomes=scores,
+        adverse_events=events,
+    )
 
 
 class _Ids:

@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -26,7 +27,7 @@ from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import ALL
 from dermaplan.records.context import Context
 from dermaplan.records.errors import InvalidInput, NotFound, required
-from dermaplan.records.models import ConsentKind, Photo, PhotoScope, PhotoStage, new_id
+from dermaplan.records.models import Consent, ConsentKind, Photo, PhotoScope, PhotoStage, new_id
 from dermaplan.records.repository import (
     ConsentRepository,
     PatientRepository,
@@ -217,8 +218,15 @@ def patient_photo_scopes(
 ) -> dict[PhotoScope, bool]:
     """What the patient's photo consents allow now, scope by scope: granted by a signed
     photo consent and not withdrawn since (withdrawals apply to photos already taken)."""
+    return scopes_allowed(
+        ConsentRepository(session, clinic_id).of_patient(patient_id, ConsentKind.PHOTO)
+    )
+
+
+def scopes_allowed(photo_consents: Iterable[Consent]) -> dict[PhotoScope, bool]:
+    """What signed photo consents (withdrawals loaded) allow now, scope by scope."""
     allowed = dict.fromkeys(PhotoScope, False)
-    for consent in ConsentRepository(session, clinic_id).of_patient(patient_id, ConsentKind.PHOTO):
+    for consent in photo_consents:
         withdrawn = {w.scope for w in consent.withdrawals}
         for scope in PhotoScope:
             if (

@@ -11,10 +11,12 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import TypeAlias
 
 from sqlalchemy import Row, Select, and_, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from dermaplan.records.models import (
     AdverseEvent,
+    AdverseEventLot,
+    AdverseEventStatus,
     AuditEvent,
     Clinic,
     Consent,
@@ -207,6 +209,27 @@ class LotRepository:
     def recall(self, lot_number: str) -> Sequence[Row[*RecallColumns]]:
         return self.session.execute(self.recall_statement(lot_number)).all()
 
+    def adverse_events_statement(self, lot_number: str) -> Select[AdverseEvent, Patient]:
+        """The latest version of every adverse event that involved a lot, with its patient:
+        from the (clinic, lot) index through adverse_event_lot.lot_id. A follow-up that no
+        longer names the lot takes its event out, as an amendment does a session."""
+        return (
+            select(AdverseEvent, Patient)
+            .select_from(ProductLot)
+            .join(AdverseEventLot, AdverseEventLot.lot_id == ProductLot.id)
+            .join(AdverseEvent, AdverseEvent.id == AdverseEventLot.adverse_event_id)
+            .join(Patient, Patient.id == AdverseEvent.patient_id)
+            .where(
+                ProductLot.clinic_id == self.clinic_id,
+                ProductLot.lot_number == lot_number,
+                AdverseEvent.status != AdverseEventStatus.SUPERSEDED,
+            )
+            .order_by(AdverseEvent.onset_date, AdverseEvent.id)
+        )
+
+    def adverse_events(self, lot_number: str) -> Sequence[Row[AdverseEvent, Patient]]:
+        return self.session.execute(self.adverse_events_statement(lot_number)).all()
+
 
 class SessionRepository:
     def __init__(self, session: Session, clinic_id: uuid.UUID) -> None:
@@ -272,6 +295,16 @@ class AdverseEventRepository:
             .options(selectinload(AdverseEvent.patient), selectinload(AdverseEvent.lots))
             .execution_options(populate_existing=True)
         )
+
+    def of_patient(self, patient_id: uuid.UUID) -> Sequence[AdverseEvent]:
+        """Every version of a patient's events, with their lots, oldest onset first; the
+        patient is the caller's, already checked."""
+        return self.session.scalars(
+            select(AdverseEvent)
+            .where(AdverseEvent.patient_id == patient_id)
+            .order_by(AdverseEvent.onset_date, AdverseEvent.created_at, AdverseEvent.id)
+            .options(selectinload(AdverseEvent.lots))
+        ).all()
 
     def follow_up_of(self, event_id: uuid.UUID) -> AdverseEvent | None:
         return self.session.scalar(select(AdverseEvent).where(AdverseEvent.follows_id == event_id))
@@ -405,15 +438,20 @@ class ConsentRepository:
             .order_by(Consent.signed_at, Consent.id)
         ).all()
 
-    def every_of_patient(self, patient_id: uuid.UUID) -> Sequence[Consent]:
-        """Every consent of a patient, opened or signed, with its template and withdrawals,
-        in the order they were opened; the patient is the caller's, already checked."""
-        return self.session.scalars(
-            select(Consent)
-            .where(Consent.patient_id == patient_id)
-            .options(selectinload(Consent.template), selectinload(Consent.withdrawals))
-            .order_by(Consent.opened_at, Consent.id)
-        ).all()
+    def history(self, patient_id: uuid.UUID) -> Sequence[Consent]:
+        """Every consent of a patient, with its template version and withdrawals, oldest
+        first, in one query (a patient has a handful); the patient is the caller's, already
+        checked."""
+        return (
+            self.session.scalars(
+                select(Consent)
+                .where(Consent.patient_id == patient_id)
+                .options(joinedload(Consent.template), joinedload(Consent.withdrawals))
+                .order_by(Consent.opened_at, Consent.id)
+            )
+            .unique()
+            .all()
+        )
 
     def add_withdrawal(self, withdrawal: ConsentWithdrawal) -> None:
         self.session.add(withdrawal)
@@ -489,6 +527,15 @@ class CourseRepository:
             .where(PlannedSession.session_id.in_(session_ids), Course.clinic_id == self.clinic_id)
             .limit(1)
         )
+
+    def of_patient(self, patient_id: uuid.UUID) -> Sequence[Course]:
+        """A patient's courses with their planned sessions, in the order they started."""
+        return self.session.scalars(
+            select(Course)
+            .where(Course.patient_id == patient_id, Course.clinic_id == self.clinic_id)
+            .order_by(Course.created_at, Course.id)
+            .options(selectinload(Course.planned_sessions))
+        ).all()
 
     def of_consult(self, consult_id: uuid.UUID) -> Sequence[Course]:
         return self.session.scalars(

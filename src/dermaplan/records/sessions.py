@@ -32,7 +32,7 @@ from dermaplan.records.errors import (
 )
 from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import (
-    Consult,
+    AdverseEvent,
     Patient,
     ProductLot,
     SessionProduct,
@@ -52,7 +52,6 @@ from dermaplan.records.repository import (
 )
 from dermaplan.records.safety import missing_items, safety_refusals
 from dermaplan.records.schemas import ProductUse, SessionData
-from dermaplan.records.service import consult_state, patient_state
 
 
 def session_state(record: TreatmentSession) -> dict[str, Any]:
@@ -493,20 +492,38 @@ class RecallLine:
     volume_ml: float
 
 
-def recall_lot(
-    session: Session, context: Context, clinic_id: uuid.UUID, lot_number: str
-) -> list[RecallLine]:
-    """Every patient and current session that received a lot; the search is audited."""
+@dataclass(frozen=True, slots=True)
+class RecalledEvent:
+    """The latest version of an adverse event that involved the lot."""
+
+    event: AdverseEvent
+    patient_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    sessions: list[RecallLine]
+    adverse_events: list[RecalledEvent]
+
+
+def _name(family_name: str, given_names: str) -> str:
+    return ", ".join(part for part in (family_name, given_names) if part)
+
+
+def recall_lot(session: Session, context: Context, clinic_id: uuid.UUID, lot_number: str) -> Recall:
+    """Every patient and current session that received a lot, and every adverse event
+    that involved it; the search is audited."""
     lot = lot_number.strip()
     if not lot:
         raise InvalidInput.one("lot: give a lot number")
+    lots = LotRepository(session, clinic_id)
     lines = [
         RecallLine(
             session_id=session_id,
             performed_at=performed_at,
             status=SessionStatus(status),
             patient_id=patient_id,
-            patient_name=", ".join(part for part in (family_name, given_names) if part),
+            patient_name=_name(family_name, given_names),
             product=product,
             lot_number=lot_number,
             expiry_date=expiry_date,
@@ -523,7 +540,11 @@ def recall_lot(
             lot_number,
             expiry_date,
             volumes,
-        ) in LotRepository(session, clinic_id).recall(lot)
+        ) in lots.recall(lot)
+    ]
+    events = [
+        RecalledEvent(event, _name(patient.family_name, patient.given_names))
+        for event, patient in lots.adverse_events(lot)
     ]
     record_event(
         session,
@@ -531,50 +552,10 @@ def recall_lot(
         AuditAction.LOT_RECALL,
         "product_lot",
         None,
-        after={"lot": lot, "sessions": [line.session_id for line in lines]},
-    )
-    return lines
-
-
-@dataclass(frozen=True, slots=True)
-class Timeline:
-    """A patient's whole record in date order: consults and sessions (every version), the
-    sessions with their products and lots."""
-
-    patient: Patient
-    entries: list[Consult | TreatmentSession]
-
-
-def _when(entry: Consult | TreatmentSession) -> tuple[dt.date, int, dt.datetime]:
-    """A consult comes before the sessions of its day; same-day entries keep their times."""
-    if isinstance(entry, Consult):
-        return entry.consult_date, 0, entry.created_at
-    return entry.performed_at.date(), 1, entry.performed_at
-
-
-def patient_timeline(
-    session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
-) -> Timeline:
-    """Everything recorded for a patient, soft-deleted or not (history stays viewable);
-    the read is audited like `read_patient`."""
-    patient = required(
-        PatientRepository(session, clinic_id).get_with_consults(patient_id),
-        f"no patient {patient_id}",
-    )
-    records = SessionRepository(session, clinic_id).of_patient(patient.id)
-    entries: list[Consult | TreatmentSession] = [*patient.consults, *records]
-    entries.sort(key=_when)
-    record_event(
-        session,
-        context,
-        AuditAction.PATIENT_TIMELINE,
-        "patient",
-        patient.id,
-        patient_id=patient.id,
         after={
-            "patient": patient_state(patient),
-            "consults": [consult_state(consult) for consult in patient.consults],
-            "sessions": [session_state(record) for record in records],
+            "lot": lot,
+            "sessions": [line.session_id for line in lines],
+            "adverse_events": [recalled.event.id for recalled in events],
         },
     )
-    return Timeline(patient, entries)
+    return Recall(lines, events)

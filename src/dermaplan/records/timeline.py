@@ -1,0 +1,389 @@
+"""A patient's whole record in date order, read at once and audited as one read.
+
+Consults, every version of every treatment session, courses with their planned sessions,
+consents and their withdrawals, outcome scores, every version of every adverse event, and
+photos (their metadata, with the photo-consent scopes in force now). Each kind is one or two
+indexed queries, whatever the size of the record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from sqlalchemy.orm import Session
+
+from dermaplan.records.adverse import adverse_event_state
+from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.consents import consent_state
+from dermaplan.records.context import Context
+from dermaplan.records.courses import course_state
+from dermaplan.records.errors import required
+from dermaplan.records.models import (
+    AdverseEvent,
+    Consent,
+    ConsentKind,
+    ConsentStatus,
+    ConsentWithdrawal,
+    Consult,
+    Course,
+    Outcome,
+    Patient,
+    PlannedSession,
+    TreatmentSession,
+)
+from dermaplan.records.outcomes import outcome_state
+from dermaplan.records.photos import PhotoLine, scopes_allowed
+from dermaplan.records.repository import (
+    AdverseEventRepository,
+    ConsentRepository,
+    CourseRepository,
+    OutcomeRepository,
+    PatientRepository,
+    PhotoRepository,
+    SessionRepository,
+)
+from dermaplan.records.service import consult_state, patient_state
+from dermaplan.records.sessions import session_state
+
+DOCUMENT_FORMAT = "dermaplan.timeline/1"
+
+Entry: TypeAlias = (
+    Consult
+    | TreatmentSession
+    | Course
+    | Consent
+    | ConsentWithdrawal
+    | Outcome
+    | AdverseEvent
+    | PhotoLine
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """A patient's whole record in date order (see the module's docstring)."""
+
+    patient: Patient
+    entries: list[Entry]
+    fulfilled: dict[uuid.UUID, tuple[Course, PlannedSession]]  # session id -> what it did
+
+
+def _when(entry: Entry) -> tuple[dt.date, int, dt.datetime]:
+    """A day's entries in the order a clinic works: the consult and the course it starts,
+    consents, then the treatment and its photos, then what followed (events, scores)."""
+    match entry:
+        case Consult():
+            return entry.consult_date, 0, entry.created_at
+        case Course():
+            return entry.created_at.date(), 1, entry.created_at
+        case Consent():
+            signed = entry.signed_at or entry.opened_at
+            return signed.date(), 2, signed
+        case ConsentWithdrawal():
+            return entry.withdrawn_at.date(), 2, entry.withdrawn_at
+        case TreatmentSession():
+            return entry.performed_at.date(), 3, entry.performed_at
+        case PhotoLine():
+            return entry.photo.taken_at.date(), 3, entry.photo.taken_at
+        case AdverseEvent():
+            return entry.onset_date, 4, entry.created_at
+        case Outcome():
+            return entry.assessed_on, 5, entry.created_at
+
+
+def patient_timeline(
+    session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> Timeline:
+    """Everything recorded for a patient, soft-deleted or not (history stays viewable);
+    the read is audited like `read_patient`."""
+    patient = required(
+        PatientRepository(session, clinic_id).get_with_consults(patient_id),
+        f"no patient {patient_id}",
+    )
+    records = SessionRepository(session, clinic_id).of_patient(patient.id)
+    courses = CourseRepository(session, clinic_id).of_patient(patient.id)
+    consents = ConsentRepository(session, clinic_id).history(patient.id)
+    outcomes = OutcomeRepository(session, clinic_id).of_patient(patient.id)
+    events = AdverseEventRepository(session, clinic_id).of_patient(patient.id)
+    photos = PhotoRepository(session, clinic_id).of_patient(patient.id)
+    scopes = scopes_allowed(
+        c for c in consents if c.kind is ConsentKind.PHOTO and c.status is ConsentStatus.SIGNED
+    )
+    entries: list[Entry] = [
+        *patient.consults,
+        *records,
+        *courses,
+        *consents,
+        *(withdrawal for consent in consents for withdrawal in consent.withdrawals),
+        *outcomes,
+        *events,
+        *(PhotoLine(photo, dict(scopes)) for photo in photos),
+    ]
+    entries.sort(key=_when)
+    fulfilled = {
+        planned.session_id: (course, planned)
+        for course in courses
+        for planned in course.planned_sessions
+        if planned.session_id is not None
+    }
+    record_event(
+        session,
+        context,
+        AuditAction.PATIENT_TIMELINE,
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        after={
+            "patient": patient_state(patient),
+            "consults": [consult_state(consult) for consult in patient.consults],
+            "sessions": [session_state(record) for record in records],
+            "courses": [course_state(course) for course in courses],
+            "consents": [consent_state(c, c.withdrawals) for c in consents],
+            "outcomes": [outcome_state(outcome) for outcome in outcomes],
+            "adverse_events": [adverse_event_state(event) for event in events],
+            "photos": [str(photo.id) for photo in photos],
+        },
+    )
+    return Timeline(patient, entries, fulfilled)
+
+
+# -- how it is shown ---------------------------------------------------------------------
+
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _id(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
+    """One entry as JSON: its day, its kind, and what a reader of the record needs."""
+    day = _when(entry)[0].isoformat()
+    match entry:
+        case Consult():
+            return {
+                "date": day,
+                "kind": "consult",
+                "id": str(entry.id),
+                "status": entry.status.value,
+                "approved_by": _id(entry.approved_by_id),
+                "approved_at": _iso(entry.approved_at),
+                "supersedes": _id(entry.supersedes_id),
+                "knowledge_version": entry.knowledge_version,
+            }
+        case Course():
+            return {
+                "date": day,
+                "kind": "course",
+                "id": str(entry.id),
+                "modality": entry.modality.value,
+                "status": entry.status.value,
+                "consult": str(entry.consult_id),
+                "interval_days": entry.interval_days,
+                "planned_sessions": [
+                    {
+                        "number": planned.number,
+                        "planned_on": planned.planned_on.isoformat(),
+                        "session": _id(planned.session_id),
+                    }
+                    for planned in entry.planned_sessions
+                ],
+                "cancelled_at": _iso(entry.cancelled_at),
+                "cancellation_reason": entry.cancellation_reason,
+            }
+        case Consent():
+            return {
+                "date": day,
+                "kind": "consent",
+                "id": str(entry.id),
+                "consent_kind": entry.kind.value,
+                "template_version": entry.template.version,
+                "status": entry.status.value,
+                "signed_at": _iso(entry.signed_at),
+                "signer": entry.signer_name,
+                "photo_scopes": entry.photo_scopes,
+                "withdrawn": sorted(w.scope for w in entry.withdrawals),
+            }
+        case ConsentWithdrawal():
+            return {
+                "date": day,
+                "kind": "consent_withdrawal",
+                "consent": str(entry.consent_id),
+                "scope": entry.scope,
+                "withdrawn_at": _iso(entry.withdrawn_at),
+                "reason": entry.reason,
+            }
+        case TreatmentSession():
+            fulfils = timeline.fulfilled.get(entry.id)
+            return {
+                "date": day,
+                "kind": "session",
+                "id": str(entry.id),
+                "status": entry.status.value,
+                "performed_at": _iso(entry.performed_at),
+                "modality": entry.modality.value,
+                "areas": list(entry.areas),
+                "practitioner": str(entry.practitioner_id),
+                "consult": _id(entry.consult_id),
+                "amends": _id(entry.amends_id),
+                "products": [
+                    {
+                        "product": p.product,
+                        "lot": p.lot.lot_number if p.lot else None,
+                        "expiry": _iso(p.lot.expiry_date) if p.lot else None,
+                        "volumes_ml": p.volumes_ml,
+                    }
+                    for p in entry.products
+                ],
+                "fulfils": (
+                    {"course": str(fulfils[0].id), "number": fulfils[1].number} if fulfils else None
+                ),
+            }
+        case PhotoLine():
+            photo = entry.photo
+            return {
+                "date": day,
+                "kind": "photo",
+                "id": str(photo.id),
+                "taken_at": _iso(photo.taken_at),
+                "stage": photo.stage.value if photo.stage else None,
+                "area": photo.area,
+                "angle": photo.angle,
+                "session": _id(photo.session_id),
+                "scopes": {scope.value: allowed for scope, allowed in entry.scopes.items()},
+            }
+        case AdverseEvent():
+            return {
+                "date": day,
+                "kind": "adverse_event",
+                "id": str(entry.id),
+                "status": entry.status.value,
+                "type": entry.event_type.value,
+                "severity": entry.severity.value,
+                "onset": entry.onset_date.isoformat(),
+                "causality": entry.causality.value,
+                "outcome": entry.outcome.value,
+                "description": entry.description,
+                "session": _id(entry.session_id),
+                "lots": [{"product": lot.product, "lot": lot.lot_number} for lot in entry.lots],
+                "follows": _id(entry.follows_id),
+                "follow_up_reason": entry.follow_up_reason,
+                "closed_at": _iso(entry.closed_at),
+            }
+        case Outcome():
+            return {
+                "date": day,
+                "kind": "outcome",
+                "id": str(entry.id),
+                "scale": entry.scale.value,
+                "score": entry.score,
+                "assessor": _id(entry.assessor_id),
+                "patient_reported": entry.patient_reported,
+                "session": _id(entry.session_id),
+                "consult": _id(entry.consult_id),
+            }
+
+
+def timeline_document(timeline: Timeline) -> dict[str, Any]:
+    """The timeline as one JSON document, entries in date order."""
+    patient = timeline.patient
+    return {
+        "format": DOCUMENT_FORMAT,
+        "patient": {
+            "id": str(patient.id),
+            "family_name": patient.family_name,
+            "given_names": patient.given_names,
+            "birth_date": _iso(patient.birth_date),
+            "deleted_at": _iso(patient.deleted_at),
+        },
+        "entries": [_entry(entry, timeline) for entry in timeline.entries],
+    }
+
+
+def _text(entry: dict[str, Any]) -> str:
+    """One entry as a line: the day, the kind, then its facts."""
+    kind = entry["kind"]
+    head = f"{entry['date']}  {kind.replace('_', ' '):<13} "
+    match kind:
+        case "consult":
+            approved = f" by {entry['approved_by']}" if entry["approved_by"] else ""
+            return (
+                f"{head}{entry['status']}{approved}  {entry['id']} "
+                f"(knowledge {entry['knowledge_version']})"
+            )
+        case "course":
+            planned = entry["planned_sessions"]
+            done = sum(1 for p in planned if p["session"])
+            line = (
+                f"{head}{entry['status']}  {entry['id']} {entry['modality']}, "
+                f"{done} of {len(planned)} planned sessions done "
+                f"({', '.join(p['planned_on'] for p in planned)}), from consult {entry['consult']}"
+            )
+            if entry["cancellation_reason"]:
+                line += f"; cancelled {entry['cancelled_at']}: {entry['cancellation_reason']}"
+            return line
+        case "consent":
+            scopes = entry["photo_scopes"]
+            granted = (
+                " scopes " + (", ".join(s for s, yes in scopes.items() if yes) or "none")
+                if scopes is not None
+                else ""
+            )
+            withdrawn = (
+                f"; withdrawn: {', '.join(entry['withdrawn'])}" if entry["withdrawn"] else ""
+            )
+            return (
+                f"{head}{entry['status']}  {entry['id']} {entry['consent_kind']} "
+                f"(version {entry['template_version']}) by {entry['signer']}{granted}{withdrawn}"
+            )
+        case "consent_withdrawal":
+            return f"{head}{entry['scope']}  of consent {entry['consent']}: {entry['reason']}"
+        case "session":
+            products = ", ".join(
+                p["product"] + (f" lot {p['lot']}" if p["lot"] else "") for p in entry["products"]
+            )
+            fulfils = entry["fulfils"]
+            return (
+                f"{head}{entry['status']}  {entry['id']} {entry['modality']} on "
+                f"{', '.join(entry['areas'])}"
+                + (f"; {products}" if products else "")
+                + (f"; amends {entry['amends']}" if entry["amends"] else "")
+                + (
+                    f"; planned session {fulfils['number']} of course {fulfils['course']}"
+                    if fulfils
+                    else ""
+                )
+            )
+        case "photo":
+            scopes = ", ".join(s for s, yes in entry["scopes"].items() if yes) or "none"
+            return (
+                f"{head}{entry['stage'] or 'stage not stated'}: {entry['area']}, "
+                f"{entry['angle']}  {entry['id']}"
+                + (f" at session {entry['session']}" if entry["session"] else "")
+                + f"; may be used for: {scopes}"
+            )
+        case "adverse_event":
+            lots = ", ".join(f"{lot['product']} lot {lot['lot']}" for lot in entry["lots"])
+            return (
+                f"{head}{entry['status']}  {entry['id']} {entry['type']}, {entry['severity']}, "
+                f"causality {entry['causality']}, outcome {entry['outcome']}"
+                + (f"; {lots}" if lots else "")
+                + f"; {entry['description']}"
+                + (
+                    f"; follows {entry['follows']}: {entry['follow_up_reason']}"
+                    if entry["follows"]
+                    else ""
+                )
+            )
+    by = "patient-reported" if entry["patient_reported"] else f"by {entry['assessor']}"
+    return f"{head}{entry['scale']} {entry['score']:g} {by}  {entry['id']}"
+
+
+def timeline_lines(document: dict[str, Any]) -> list[str]:
+    """The timeline document's entries as plain text, one line each."""
+    return [_text(entry) for entry in document["entries"]]
