@@ -35,6 +35,7 @@ from sqlalchemy.exc import OperationalError
 
 from dermaplan.knowledge import KnowledgeBase, load_knowledge
 from dermaplan.records import demo, service, sessions
+from dermaplan.records.anchor import anchor_engine
 from dermaplan.records.context import Context
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.models import Patient, ProductLot
@@ -95,8 +96,9 @@ def p95_ms(engine: Engine, queries: list[Any], run: Callable[..., object]) -> fl
 
 
 def measure(
-    url: str, kb: KnowledgeBase, patients: int, sessions_count: int, queries: int
+    url: str, kb: KnowledgeBase, patients: int, sessions_count: int, queries: int, folder: Path
 ) -> dict[str, Any]:
+    """One clinic's figures; `folder` holds its photo storage and its audit anchor."""
     engine = create_records_engine(url)
     try:
         upgrade(engine)
@@ -110,10 +112,11 @@ def measure(
             consult_share=demo.BENCH_CONSULT_SHARE,
         )
         start = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="dermaplan-bench-photos-") as photos:
-            storage = default_storage(Path(photos))  # the demo's one placeholder file
-            counts = demo.bulk_load(engine, Context(actor="os:bench", now=now), clinic, storage)
+        storage = default_storage(folder / "photos")  # the demo's one placeholder file
+        counts = demo.bulk_load(engine, Context(actor="os:bench", now=now), clinic, storage)
         generate_s = time.perf_counter() - start
+        # Timed reads write their audit event and move the anchor, as a command's do.
+        anchor_engine(engine, folder / "audit-head.json")
         with transaction(engine, write=False) as session:
             clinic_id = session.scalars(select(Patient.clinic_id).limit(1)).one()
             patient_ids = list(session.scalars(select(Patient.id)))
@@ -170,8 +173,9 @@ def main() -> None:
             continue
         for patients, count in sizes:
             database = sqlite_database() if backend == "sqlite" else postgres_database(server)
-            with database as url:
-                run = measure(url, kb, patients, count, queries)
+            folder = tempfile.TemporaryDirectory(prefix="dermaplan-bench-")
+            with database as url, folder as path:
+                run = measure(url, kb, patients, count, queries, Path(path))
             print(f"{run}", file=sys.stderr)
             runs.append(run)
     print(json.dumps({"runs": runs}))

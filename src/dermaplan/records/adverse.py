@@ -67,8 +67,6 @@ def adverse_event_state(record: AdverseEvent) -> dict[str, Any]:
 _EVENTS = RecordKind(
     "adverse_event", "adverse event", adverse_event_state, "record a follow-up instead"
 )
-_audit = _EVENTS.audit
-_frozen = _EVENTS.frozen
 
 
 def _event(repository: AdverseEventRepository, event_id: uuid.UUID) -> AdverseEvent:
@@ -148,7 +146,7 @@ def _new_event(
         lots=lots,
     )
     AdverseEventRepository(session, clinic_id).add(record)
-    _audit(session, context, AuditAction.ADVERSE_EVENT_CREATE, record)
+    _EVENTS.audit(session, context, AuditAction.ADVERSE_EVENT_CREATE, record)
     if data.closed:
         _close(session, context, record)
     return record
@@ -174,7 +172,7 @@ def close_adverse_event(
     """Freeze an open adverse event; from then on it changes only by a follow-up."""
     record = _event(AdverseEventRepository(session, clinic_id), event_id)
     if record.status is not AdverseEventStatus.OPEN:
-        raise _frozen(record)
+        raise _EVENTS.frozen(record)
     _close(session, context, record)
     return record
 

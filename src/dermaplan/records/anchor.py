@@ -64,18 +64,22 @@ def watch(session: Session, engine: Engine) -> None:
         session.info[_PATH] = path
 
 
-def mark_appended(session: Session) -> None:
-    session.info[_APPENDED] = True
+def mark_appended(session: Session, appended: AuditEvent) -> None:
+    session.info[_APPENDED] = appended
 
 
 @event.listens_for(Session, "before_commit")
 def _head_before_commit(session: Session) -> None:
-    # Read inside the transaction: the true head, even if a savepoint dropped some events.
-    if session.info.pop(_APPENDED, False) and _PATH in session.info:
-        session.flush()
-        head = AuditRepository(session).head()
-        if head is not None:
-            session.info[_PENDING] = (head.seq, head.hash)
+    appended = session.info.pop(_APPENDED, None)
+    if appended is None or _PATH not in session.info:
+        return
+    session.flush()
+    # The event this transaction appended last is the head it commits: the chain is locked
+    # (records.audit.lock_chain). From the identity map, so no query, unless a savepoint
+    # dropped it; then the head is read.
+    head = session.get(AuditEvent, appended.seq) or AuditRepository(session).head()
+    if head is not None:
+        session.info[_PENDING] = (head.seq, head.hash)
 
 
 @event.listens_for(Session, "after_commit")
@@ -142,7 +146,9 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _write(path: Path, anchor: Anchor) -> None:
-    """Temporary file, fsync, rename, fsync the directory: the old or the new, never half."""
+    """Temporary file, fsync, rename: the old or the new, never half. The directory is not
+    synced: after a power cut the rename may be lost, which leaves the anchor behind the
+    log, as a crash before the write would; the log's own writes are durable."""
     body = json.dumps(
         {"seq": anchor.seq, "hash": anchor.hash, "written_at": anchor.written_at.isoformat()}
     )
@@ -156,11 +162,6 @@ def _write(path: Path, anchor: Anchor) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 # -- verification ----------------------------------------------------------------------

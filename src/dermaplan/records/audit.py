@@ -158,7 +158,7 @@ def record_event(
     )
     event.hash = event_hash(event)
     events.add(event)
-    mark_appended(session)
+    mark_appended(session, event)
     return event
 
 

@@ -62,7 +62,6 @@ def course_state(course: Course) -> dict[str, Any]:
 
 
 _COURSES = RecordKind("course", "course", course_state)
-_audit = _COURSES.audit
 
 
 def _course(repository: CourseRepository, course_id: uuid.UUID) -> Course:
@@ -160,7 +159,7 @@ def start_course(
         for number, day in enumerate(dates, start=1)
     ]
     courses.add(course)
-    _audit(session, context, AuditAction.COURSE_CREATE, course)
+    _COURSES.audit(session, context, AuditAction.COURSE_CREATE, course)
     return course
 
 
@@ -168,15 +167,12 @@ def read_course(
     session: Session, context: Context, clinic_id: uuid.UUID, course_id: uuid.UUID
 ) -> Course:
     course = _course(CourseRepository(session, clinic_id), course_id)
-    _audit(session, context, AuditAction.COURSE_READ, course)
+    _COURSES.audit(session, context, AuditAction.COURSE_READ, course)
     return course
 
 
 def _treatment(sessions: SessionRepository, session_id: uuid.UUID) -> TreatmentSession:
     return required(sessions.get(session_id), f"no session {session_id}")
-
-
-_closed = _COURSES.frozen
 
 
 def cancel_course(
@@ -185,7 +181,7 @@ def cancel_course(
     written = written_reason(reason, "a cancellation")
     course = _course(CourseRepository(session, clinic_id), course_id)
     if course.status is not CourseStatus.PLANNED:
-        raise _closed(course)
+        raise _COURSES.frozen(course)
     with _COURSES.change(session, context, AuditAction.COURSE_CANCEL, course):
         course.status = CourseStatus.CANCELLED
         course.cancelled_at = context.now
@@ -207,7 +203,7 @@ def fulfil_planned_session(
     courses = CourseRepository(session, clinic_id)
     course = _course(courses, course_id)
     if course.status is not CourseStatus.PLANNED:
-        raise _closed(course)
+        raise _COURSES.frozen(course)
     planned = next((p for p in course.planned_sessions if p.number == number), None)
     if planned is None:
         raise NotFound.one(

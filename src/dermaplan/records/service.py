@@ -364,7 +364,7 @@ def _new_consult(
         updated_at=context.now,
     )
     ConsultRepository(session, patient.clinic_id).add(consult)
-    _audit_consult(session, context, AuditAction.CONSULT_CREATE, consult)
+    _CONSULTS.audit(session, context, AuditAction.CONSULT_CREATE, consult)
     return consult
 
 
@@ -383,15 +383,13 @@ def create_consult(
 _CONSULTS = RecordKind(
     "consult", "consult", consult_state, "record a correction, which supersedes it"
 )
-_audit_consult = _CONSULTS.audit
-_frozen = _CONSULTS.frozen
 
 
 def read_consult(
     session: Session, context: Context, clinic_id: uuid.UUID, consult_id: uuid.UUID
 ) -> Consult:
     consult = _consult(ConsultRepository(session, clinic_id), consult_id)
-    _audit_consult(session, context, AuditAction.CONSULT_READ, consult)
+    _CONSULTS.audit(session, context, AuditAction.CONSULT_READ, consult)
     return consult
 
 
@@ -428,7 +426,7 @@ def revise_draft(
     """Replace a draft's assessment and plan; an approved consult is refused."""
     consult = _consult(ConsultRepository(session, clinic_id), consult_id)
     if consult.status is not ConsultStatus.DRAFT:
-        raise _frozen(consult)
+        raise _CONSULTS.frozen(consult)
     _valid(document)
     with _CONSULTS.change(session, context, AuditAction.CONSULT_UPDATE, consult):
         consult.consult_date = document.consult_date
@@ -484,7 +482,7 @@ def approve_consult(
     consults = ConsultRepository(session, clinic_id)
     consult = _consult(consults, consult_id)
     if consult.status is not ConsultStatus.DRAFT:
-        raise _frozen(consult)
+        raise _CONSULTS.frozen(consult)
     practitioner = required(
         StaffRepository(session, clinic_id).get(practitioner_id),
         f"no member of staff {practitioner_id}",
@@ -494,7 +492,7 @@ def approve_consult(
     if consult.supersedes_id is not None:
         original = _consult(consults, consult.supersedes_id)
         if original.status is not ConsultStatus.APPROVED:
-            raise _frozen(original)
+            raise _CONSULTS.frozen(original)
         with _CONSULTS.change(session, context, AuditAction.CONSULT_SUPERSEDE, original):
             original.status = ConsultStatus.SUPERSEDED
     with _CONSULTS.change(session, context, AuditAction.CONSULT_APPROVE, consult):

@@ -121,8 +121,6 @@ def session_data(record: TreatmentSession) -> SessionData:
 
 
 _SESSIONS = RecordKind("treatment_session", "session", session_state, "record an amendment instead")
-_audit = _SESSIONS.audit
-_frozen = _SESSIONS.frozen
 
 
 def _session(repository: SessionRepository, session_id: uuid.UUID) -> TreatmentSession:
@@ -309,7 +307,7 @@ def _new_session(
     _apply(record, data, checked)
     record.products = _products(data, checked.lots)
     SessionRepository(session, clinic_id).add(record)
-    _audit(session, context, AuditAction.SESSION_CREATE, record)
+    _SESSIONS.audit(session, context, AuditAction.SESSION_CREATE, record)
     _audit_override(session, context, record, checked)
     return record
 
@@ -344,7 +342,7 @@ def revise_session(
     sessions = SessionRepository(session, clinic_id)
     record = _session(sessions, session_id)
     if record.status is not SessionStatus.DRAFT:
-        raise _frozen(record)
+        raise _SESSIONS.frozen(record)
     if data.patient != record.patient_id:
         raise InvalidInput.one("patient: a session cannot move to another patient")
     before = session_state(record)
@@ -353,7 +351,7 @@ def revise_session(
     record.updated_at = context.now
     sessions.replace_products(record, _products(data, checked.lots))
     record = _session(sessions, session_id)
-    _audit(session, context, AuditAction.SESSION_UPDATE, record, before)
+    _SESSIONS.audit(session, context, AuditAction.SESSION_UPDATE, record, before)
     _audit_override(session, context, record, checked)
     return record
 
@@ -433,7 +431,7 @@ def sign_session(
     sessions = SessionRepository(session, clinic_id)
     record = _session(sessions, session_id)
     if record.status is not SessionStatus.DRAFT:
-        raise _frozen(record)
+        raise _SESSIONS.frozen(record)
     signer = _practitioner(session, clinic_id, signer_id or record.practitioner_id)
     missing = completeness(session, clinic_id, record, knowledge)
     written = reason.strip() if reason else None
@@ -444,7 +442,7 @@ def sign_session(
     if record.amends_id is not None:
         original = _session(sessions, record.amends_id)
         if original.status is not SessionStatus.SIGNED:
-            raise _frozen(original)
+            raise _SESSIONS.frozen(original)
         with _SESSIONS.change(session, context, AuditAction.SESSION_SUPERSEDE, original):
             original.status = SessionStatus.AMENDED
     with _SESSIONS.change(session, context, AuditAction.SESSION_SIGN, record):
