@@ -1,6 +1,9 @@
 """Every query of the records layer. Scoping to one clinic is done here, once.
 
 Repositories read and stage rows; they never commit and never audit (the services do).
+The statements that every read of a patient's record runs (the patient, the timeline's
+kinds, search, recall, the audit head) are built once, at import, with bind parameters:
+building a statement costs about as much as executing it, and these run on every command.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import uuid
 from collections.abc import Collection, Iterator, Sequence
 from typing import TypeAlias
 
-from sqlalchemy import Row, Select, and_, func, or_, select
+from sqlalchemy import BindParameter, Row, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from dermaplan.records.models import (
@@ -54,6 +57,87 @@ RecallColumns: TypeAlias = tuple[
     dict[str, float],
 ]
 
+_CLINIC: BindParameter[uuid.UUID] = bindparam("clinic_id")
+_PATIENT: BindParameter[uuid.UUID] = bindparam("patient_id")
+
+_PATIENTS = select(Patient).where(Patient.clinic_id == _CLINIC)
+_LIVE_PATIENTS = _PATIENTS.where(Patient.deleted_at.is_(None))
+_PATIENT_WITH_CONSULTS = _PATIENTS.where(Patient.id == _PATIENT).options(
+    joinedload(Patient.consults)
+)
+_SEARCH = (
+    _LIVE_PATIENTS.where(Patient.search_name >= bindparam("key"))
+    .order_by(Patient.search_name, Patient.id)
+    .limit(bindparam("limit"))
+)
+_SEARCH_BOUNDED = _SEARCH.where(Patient.search_name < bindparam("upper"))
+
+_SESSIONS_OF_PATIENT = (
+    select(TreatmentSession)
+    .where(TreatmentSession.patient_id == _PATIENT)
+    .order_by(TreatmentSession.performed_at, TreatmentSession.id)
+    .options(joinedload(TreatmentSession.products).joinedload(SessionProduct.lot))
+)
+_COURSES_OF_PATIENT = (
+    select(Course)
+    .where(Course.patient_id == _PATIENT, Course.clinic_id == _CLINIC)
+    .order_by(Course.created_at, Course.id)
+    .options(joinedload(Course.planned_sessions))
+)
+_CONSENTS_OF_PATIENT = (
+    select(Consent)
+    .where(Consent.patient_id == _PATIENT)
+    .options(joinedload(Consent.template), joinedload(Consent.withdrawals))
+    .order_by(Consent.opened_at, Consent.id)
+)
+_OUTCOMES_OF_PATIENT = (
+    select(Outcome).where(Outcome.patient_id == _PATIENT).order_by(Outcome.assessed_on, Outcome.id)
+)
+_EVENTS_OF_PATIENT = (
+    select(AdverseEvent)
+    .where(AdverseEvent.patient_id == _PATIENT)
+    .order_by(AdverseEvent.onset_date, AdverseEvent.created_at, AdverseEvent.id)
+    .options(joinedload(AdverseEvent.lots))
+)
+_PHOTOS_OF_PATIENT = (
+    select(Photo).where(Photo.patient_id == _PATIENT).order_by(Photo.taken_at, Photo.id)
+)
+
+_LOT_IN_CLINIC = and_(
+    ProductLot.clinic_id == _CLINIC, ProductLot.lot_number == bindparam("lot_number")
+)
+_RECALL = (
+    select(
+        TreatmentSession.id,
+        TreatmentSession.performed_at,
+        TreatmentSession.status,
+        Patient.id,
+        Patient.family_name,
+        Patient.given_names,
+        ProductLot.product,
+        ProductLot.lot_number,
+        ProductLot.expiry_date,
+        SessionProduct.volumes_ml,
+    )
+    .select_from(ProductLot)
+    .join(SessionProduct, SessionProduct.lot_id == ProductLot.id)
+    .join(TreatmentSession, TreatmentSession.id == SessionProduct.session_id)
+    .join(Patient, Patient.id == TreatmentSession.patient_id)
+    .where(_LOT_IN_CLINIC, TreatmentSession.status != SessionStatus.AMENDED)
+    .order_by(TreatmentSession.performed_at, TreatmentSession.id, SessionProduct.position)
+)
+_RECALL_EVENTS = (
+    select(AdverseEvent, Patient)
+    .select_from(ProductLot)
+    .join(AdverseEventLot, AdverseEventLot.lot_id == ProductLot.id)
+    .join(AdverseEvent, AdverseEvent.id == AdverseEventLot.adverse_event_id)
+    .join(Patient, Patient.id == AdverseEvent.patient_id)
+    .where(_LOT_IN_CLINIC, AdverseEvent.status != AdverseEventStatus.SUPERSEDED)
+    .order_by(AdverseEvent.onset_date, AdverseEvent.id)
+)
+
+_AUDIT_HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+
 
 class ClinicRepository:
     def __init__(self, session: Session) -> None:
@@ -94,35 +178,42 @@ class PatientRepository:
         self.clinic_id = clinic_id
 
     def readable(self, *, include_deleted: bool = False) -> Select[Patient]:
-        """The one base statement: this clinic's patients, soft-deleted ones left out."""
-        statement = select(Patient).where(Patient.clinic_id == self.clinic_id)
-        if not include_deleted:
-            statement = statement.where(Patient.deleted_at.is_(None))
-        return statement
+        """The one base statement: this clinic's patients, soft-deleted ones left out; its
+        `clinic_id` parameter is bound by `_params`."""
+        return _PATIENTS if include_deleted else _LIVE_PATIENTS
+
+    def _params(self, **values: object) -> dict[str, object]:
+        return {"clinic_id": self.clinic_id, **values}
 
     def get(self, patient_id: uuid.UUID, *, include_deleted: bool = False) -> Patient | None:
         return self.session.scalar(
-            self.readable(include_deleted=include_deleted).where(Patient.id == patient_id)
+            self.readable(include_deleted=include_deleted).where(Patient.id == _PATIENT),
+            self._params(patient_id=patient_id),
         )
 
     def get_with_consults(self, patient_id: uuid.UUID) -> Patient | None:
-        return self.session.scalar(
-            self.readable(include_deleted=True)
-            .where(Patient.id == patient_id)
-            .options(selectinload(Patient.consults))
+        """The patient, deleted or not, with their consults, in one query."""
+        return (
+            self.session.scalars(_PATIENT_WITH_CONSULTS, self._params(patient_id=patient_id))
+            .unique()
+            .one_or_none()
         )
 
     def search(self, key: str, *, limit: int) -> Sequence[Patient]:
         """Patients whose search key starts with `key`: an index range, in name order."""
-        statement = self.search_statement(key).limit(limit)
-        return self.session.scalars(statement).all()
+        statement, params = self._search(key, limit)
+        return self.session.scalars(statement, params).all()
 
-    def search_statement(self, key: str) -> Select[Patient]:
-        statement = self.readable().where(Patient.search_name >= key)
+    def search_statement(self, key: str, *, limit: int = 20) -> Select[Patient]:
+        """The search with its values bound, for reading its plan."""
+        statement, params = self._search(key, limit)
+        return statement.params(params)
+
+    def _search(self, key: str, limit: int) -> tuple[Select[Patient], dict[str, object]]:
         upper = successor(key)
-        if upper is not None:
-            statement = statement.where(Patient.search_name < upper)
-        return statement.order_by(Patient.search_name, Patient.id)
+        if upper is None:
+            return _SEARCH, self._params(key=key, limit=limit)
+        return _SEARCH_BOUNDED, self._params(key=key, upper=upper, limit=limit)
 
     def page(self, *, limit: int, offset: int, include_deleted: bool) -> Sequence[Patient]:
         statement = (
@@ -131,7 +222,7 @@ class PatientRepository:
             .limit(limit)
             .offset(offset)
         )
-        return self.session.scalars(statement).all()
+        return self.session.scalars(statement, self._params()).all()
 
     def add(self, patient: Patient) -> None:
         self.session.add(patient)
@@ -178,57 +269,25 @@ class LotRepository:
         self.session.add(lot)
         self.session.flush()
 
+    def _lot(self, lot_number: str) -> dict[str, object]:
+        return {"clinic_id": self.clinic_id, "lot_number": lot_number}
+
     def recall_statement(self, lot_number: str) -> Select[*RecallColumns]:
         """Every current session (not replaced by an amendment) that used a lot, with its
         patient: one query from the (clinic, lot) index through session_product.lot_id."""
-        return (
-            select(
-                TreatmentSession.id,
-                TreatmentSession.performed_at,
-                TreatmentSession.status,
-                Patient.id,
-                Patient.family_name,
-                Patient.given_names,
-                ProductLot.product,
-                ProductLot.lot_number,
-                ProductLot.expiry_date,
-                SessionProduct.volumes_ml,
-            )
-            .select_from(ProductLot)
-            .join(SessionProduct, SessionProduct.lot_id == ProductLot.id)
-            .join(TreatmentSession, TreatmentSession.id == SessionProduct.session_id)
-            .join(Patient, Patient.id == TreatmentSession.patient_id)
-            .where(
-                ProductLot.clinic_id == self.clinic_id,
-                ProductLot.lot_number == lot_number,
-                TreatmentSession.status != SessionStatus.AMENDED,
-            )
-            .order_by(TreatmentSession.performed_at, TreatmentSession.id, SessionProduct.position)
-        )
+        return _RECALL.params(self._lot(lot_number))
 
     def recall(self, lot_number: str) -> Sequence[Row[*RecallColumns]]:
-        return self.session.execute(self.recall_statement(lot_number)).all()
+        return self.session.execute(_RECALL, self._lot(lot_number)).all()
 
     def adverse_events_statement(self, lot_number: str) -> Select[AdverseEvent, Patient]:
         """The latest version of every adverse event that involved a lot, with its patient:
         from the (clinic, lot) index through adverse_event_lot.lot_id. A follow-up that no
         longer names the lot takes its event out, as an amendment does a session."""
-        return (
-            select(AdverseEvent, Patient)
-            .select_from(ProductLot)
-            .join(AdverseEventLot, AdverseEventLot.lot_id == ProductLot.id)
-            .join(AdverseEvent, AdverseEvent.id == AdverseEventLot.adverse_event_id)
-            .join(Patient, Patient.id == AdverseEvent.patient_id)
-            .where(
-                ProductLot.clinic_id == self.clinic_id,
-                ProductLot.lot_number == lot_number,
-                AdverseEvent.status != AdverseEventStatus.SUPERSEDED,
-            )
-            .order_by(AdverseEvent.onset_date, AdverseEvent.id)
-        )
+        return _RECALL_EVENTS.params(self._lot(lot_number))
 
     def adverse_events(self, lot_number: str) -> Sequence[Row[AdverseEvent, Patient]]:
-        return self.session.execute(self.adverse_events_statement(lot_number)).all()
+        return self.session.execute(_RECALL_EVENTS, self._lot(lot_number)).all()
 
 
 class SessionRepository:
@@ -251,14 +310,10 @@ class SessionRepository:
 
     def of_patient(self, patient_id: uuid.UUID) -> Sequence[TreatmentSession]:
         """Every session of a patient, every version, in date order, with products and lots:
-        three indexed queries (patient_id, session_product's (session_id, position), lot id).
+        one query, joined (a patient has tens of sessions, each a few products; three
+        round trips cost more than the repeated session columns).
         The patient is the caller's, already checked to be this clinic's."""
-        return self.session.scalars(
-            select(TreatmentSession)
-            .where(TreatmentSession.patient_id == patient_id)
-            .order_by(TreatmentSession.performed_at, TreatmentSession.id)
-            .options(selectinload(TreatmentSession.products).selectinload(SessionProduct.lot))
-        ).all()
+        return self.session.scalars(_SESSIONS_OF_PATIENT, {"patient_id": patient_id}).unique().all()
 
     def amendment_of(self, session_id: uuid.UUID) -> TreatmentSession | None:
         return self.session.scalar(
@@ -299,12 +354,7 @@ class AdverseEventRepository:
     def of_patient(self, patient_id: uuid.UUID) -> Sequence[AdverseEvent]:
         """Every version of a patient's events, with their lots, oldest onset first; the
         patient is the caller's, already checked."""
-        return self.session.scalars(
-            select(AdverseEvent)
-            .where(AdverseEvent.patient_id == patient_id)
-            .order_by(AdverseEvent.onset_date, AdverseEvent.created_at, AdverseEvent.id)
-            .options(selectinload(AdverseEvent.lots))
-        ).all()
+        return self.session.scalars(_EVENTS_OF_PATIENT, {"patient_id": patient_id}).unique().all()
 
     def follow_up_of(self, event_id: uuid.UUID) -> AdverseEvent | None:
         return self.session.scalar(select(AdverseEvent).where(AdverseEvent.follows_id == event_id))
@@ -321,11 +371,7 @@ class OutcomeRepository:
 
     def of_patient(self, patient_id: uuid.UUID) -> Sequence[Outcome]:
         """A patient's scores in date order; the patient is the caller's, already checked."""
-        return self.session.scalars(
-            select(Outcome)
-            .where(Outcome.patient_id == patient_id)
-            .order_by(Outcome.assessed_on, Outcome.id)
-        ).all()
+        return self.session.scalars(_OUTCOMES_OF_PATIENT, {"patient_id": patient_id}).all()
 
     def add(self, outcome: Outcome) -> None:
         self.session.add(outcome)
@@ -442,16 +488,7 @@ class ConsentRepository:
         """Every consent of a patient, with its template version and withdrawals, oldest
         first, in one query (a patient has a handful); the patient is the caller's, already
         checked."""
-        return (
-            self.session.scalars(
-                select(Consent)
-                .where(Consent.patient_id == patient_id)
-                .options(joinedload(Consent.template), joinedload(Consent.withdrawals))
-                .order_by(Consent.opened_at, Consent.id)
-            )
-            .unique()
-            .all()
-        )
+        return self.session.scalars(_CONSENTS_OF_PATIENT, {"patient_id": patient_id}).unique().all()
 
     def add_withdrawal(self, withdrawal: ConsentWithdrawal) -> None:
         self.session.add(withdrawal)
@@ -465,9 +502,7 @@ class PhotoRepository:
 
     def of_patient(self, patient_id: uuid.UUID) -> Sequence[Photo]:
         """A patient's photos, oldest first; the patient is the caller's, already checked."""
-        return self.session.scalars(
-            select(Photo).where(Photo.patient_id == patient_id).order_by(Photo.taken_at, Photo.id)
-        ).all()
+        return self.session.scalars(_PHOTOS_OF_PATIENT, {"patient_id": patient_id}).all()
 
     def before_photo_areas(
         self, patient_id: uuid.UUID, session_ids: Collection[uuid.UUID], day: dt.date
@@ -530,12 +565,13 @@ class CourseRepository:
 
     def of_patient(self, patient_id: uuid.UUID) -> Sequence[Course]:
         """A patient's courses with their planned sessions, in the order they started."""
-        return self.session.scalars(
-            select(Course)
-            .where(Course.patient_id == patient_id, Course.clinic_id == self.clinic_id)
-            .order_by(Course.created_at, Course.id)
-            .options(selectinload(Course.planned_sessions))
-        ).all()
+        return (
+            self.session.scalars(
+                _COURSES_OF_PATIENT, {"clinic_id": self.clinic_id, "patient_id": patient_id}
+            )
+            .unique()
+            .all()
+        )
 
     def of_consult(self, consult_id: uuid.UUID) -> Sequence[Course]:
         return self.session.scalars(
@@ -554,9 +590,7 @@ class AuditRepository:
         self.session = session
 
     def head(self) -> Row[int, str] | None:
-        return self.session.execute(
-            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-        ).first()
+        return self.session.execute(_AUDIT_HEAD).first()
 
     def in_order(self) -> Iterator[AuditEvent]:
         """Every event, streamed in chain order."""
