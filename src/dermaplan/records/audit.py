@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from dermaplan.records.anchor import mark_appended
@@ -33,6 +33,8 @@ from dermaplan.records.repository import AuditRepository
 GENESIS = "0" * 64
 # pg_advisory_xact_lock key: the first 8 bytes of sha256("dermaplan.audit"), signed.
 CHAIN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"dermaplan.audit").digest()[:8], signed=True)
+# In Connection.info: whether the transaction under way holds that lock (set as each begins).
+CHAIN_LOCKED = "dermaplan.chain_locked"
 
 
 class AuditAction(StrEnum):
@@ -122,10 +124,12 @@ def event_hash(event: AuditEvent) -> str:
     )
 
 
-def lock_chain(session: Session) -> None:
-    """Become the only writer of the chain until this transaction ends."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+def lock_chain(connection: Connection) -> None:
+    """Become the only writer of the chain until this transaction ends. A write transaction
+    takes the lock as it begins (records.db); then an event need not ask again."""
+    if connection.dialect.name == "postgresql" and not connection.info.get(CHAIN_LOCKED):
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": CHAIN_LOCK_KEY})
+        connection.info[CHAIN_LOCKED] = True
     # SQLite: the write transaction began IMMEDIATE, so it already holds the write lock.
 
 
@@ -141,7 +145,7 @@ def record_event(
     after: Any = None,
 ) -> AuditEvent:
     """Append one event for a change or read made in this session's transaction."""
-    lock_chain(session)
+    lock_chain(session.connection())
     events = AuditRepository(session)
     head = events.head()
     event = AuditEvent(

@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
 
 from dermaplan.records.anchor import anchor_engine, watch
-from dermaplan.records.audit import CHAIN_LOCK_KEY
+from dermaplan.records.audit import CHAIN_LOCKED, lock_chain
 from dermaplan.records.errors import DatabaseError
 from dermaplan.records.settings import RecordsSettings
 
@@ -79,8 +79,9 @@ def _on_sqlite_begin(connection: Connection) -> None:
 
 
 def _on_postgresql_begin(connection: Connection) -> None:
+    connection.info[CHAIN_LOCKED] = False
     if _writes(connection):
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": CHAIN_LOCK_KEY})
+        lock_chain(connection)
 
 
 def create_records_engine(raw_url: str) -> Engine:
