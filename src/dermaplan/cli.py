@@ -100,6 +100,8 @@ def read_document(path: Path) -> Any:
     """YAML or JSON (JSON is YAML) from a file, or a located error."""
     import yaml
 
+    from dermaplan.knowledge.loader import parse_yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -107,7 +109,7 @@ def read_document(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         fail([f"{path}: cannot be read: {error}"])
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
