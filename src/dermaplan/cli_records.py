@@ -209,27 +209,48 @@ def _options_data(
     return data
 
 
+FileOption = Annotated[
+    Path | None, typer.Option("--file", help="The patient as YAML or JSON, instead of options.")
+]
+FamilyName = Annotated[str | None, typer.Option(help="Required to add (unless --file).")]
+GivenNames = Annotated[str | None, typer.Option()]
+BirthDate = Annotated[str | None, typer.Option(help="YYYY-MM-DD")]
+SexOption = Annotated[str | None, typer.Option(help="female, male or intersex")]
+Email = Annotated[str | None, typer.Option()]
+Phone = Annotated[str | None, typer.Option()]
+Allergy = Annotated[
+    list[str] | None, typer.Option("--allergy", help="A known allergy (repeatable).")
+]
+NoKnownAllergies = Annotated[bool, typer.Option("--no-known-allergies", help="Asked: none known.")]
+Identifier = Annotated[
+    list[str] | None,
+    typer.Option("--identifier", help="SYSTEM=VALUE, e.g. chart=1042 (repeatable)."),
+]
+
+
+def _patient_input(file: Path | None, typed: dict[str, Any], problems: list[str]) -> Any:
+    """The patient's fields from --file or from the options (never both), as raw data."""
+    if file is not None and (typed or problems):
+        _fail(["give the patient either as --file or as options, not both"])
+    if file is None:
+        return typed
+    from dermaplan.cli import read_document
+
+    return read_document(file)
+
+
 @patients_app.command("add")
 def patients_add(
-    file: Annotated[
-        Path | None, typer.Option("--file", help="The patient as YAML or JSON, instead of options.")
-    ] = None,
-    family_name: Annotated[str | None, typer.Option(help="Required (unless --file).")] = None,
-    given_names: Annotated[str | None, typer.Option()] = None,
-    birth_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-    sex: Annotated[str | None, typer.Option(help="female, male or intersex")] = None,
-    email: Annotated[str | None, typer.Option()] = None,
-    phone: Annotated[str | None, typer.Option()] = None,
-    allergy: Annotated[
-        list[str] | None, typer.Option("--allergy", help="A known allergy (repeatable).")
-    ] = None,
-    no_known_allergies: Annotated[
-        bool, typer.Option("--no-known-allergies", help="Asked: none known.")
-    ] = False,
-    identifier: Annotated[
-        list[str] | None,
-        typer.Option("--identifier", help="SYSTEM=VALUE, e.g. chart=1042 (repeatable)."),
-    ] = None,
+    file: FileOption = None,
+    family_name: FamilyName = None,
+    given_names: GivenNames = None,
+    birth_date: BirthDate = None,
+    sex: SexOption = None,
+    email: Email = None,
+    phone: Phone = None,
+    allergy: Allergy = None,
+    no_known_allergies: NoKnownAllergies = False,
+    identifier: Identifier = None,
 ) -> None:
     """Add a patient. Allergies left out are recorded as not asked, never as none."""
     from dermaplan.records.errors import InvalidInput
@@ -248,15 +269,9 @@ def patients_add(
         identifier or [],
         problems,
     )
-    if file is not None and (typed or problems):
-        _fail(["give the patient either as --file or as options, not both"])
+    raw = _patient_input(file, typed, problems)
     try:
-        if file is not None:
-            from dermaplan.cli import read_document
-
-            data = PatientData.parse(read_document(file), where=f"{file}: ")
-        else:
-            data = PatientData.parse(typed)
+        data = PatientData.parse(raw, where=f"{file}: " if file else "")
     except InvalidInput as error:
         _fail(problems + error.problems)
     if problems:
@@ -269,6 +284,72 @@ def patients_add(
 
     patient = _unit_of_work(add)
     typer.echo(f"added {_line(patient)}")
+
+
+@patients_app.command("update")
+def patients_update(
+    patient: Annotated[str, typer.Argument(metavar="ID")],
+    file: FileOption = None,
+    family_name: FamilyName = None,
+    given_names: GivenNames = None,
+    birth_date: BirthDate = None,
+    sex: SexOption = None,
+    email: Email = None,
+    phone: Phone = None,
+    allergy: Allergy = None,
+    no_known_allergies: NoKnownAllergies = False,
+    identifier: Identifier = None,
+) -> None:
+    """Correct a patient's details: only the fields given change; --allergy (or
+    --no-known-allergies) replaces the recorded list; --identifier sets one system's value
+    and keeps the others.
+    The change is audited with the record before and after."""
+    patient_id = _patient_id(patient)
+    problems: list[str] = []
+    typed = _options_data(
+        family_name,
+        given_names,
+        birth_date,
+        sex,
+        email,
+        phone,
+        allergy or [],
+        no_known_allergies,
+        identifier or [],
+        problems,
+    )
+    changes = _patient_input(file, typed, problems)
+    if problems:
+        _fail(problems)
+    if not isinstance(changes, dict):
+        _fail([f"{file}: must be a mapping of the fields to change"])
+    if not changes:
+        _fail(["nothing to change: give the fields to correct as options or --file"])
+
+    def update(session: Session, context: Context) -> Patient:
+        from dermaplan.records.service import update_patient
+
+        clinic = _clinic(session, context)
+        return update_patient(session, context, clinic.id, patient_id, changes)
+
+    typer.echo(f"updated {_line(_unit_of_work(update))}")
+
+
+@patients_app.command("delete")
+def patients_delete(
+    patient: Annotated[str, typer.Argument(metavar="ID")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the record is deleted.")],
+) -> None:
+    """Take a patient out of lists and searches. Nothing is erased: the record, its history
+    and the reason stay, and `patients show` and `patients list --deleted` still find it."""
+    patient_id = _patient_id(patient)
+
+    def delete(session: Session, context: Context) -> Patient:
+        from dermaplan.records.service import delete_patient
+
+        return delete_patient(session, context, _clinic(session, context).id, patient_id, reason)
+
+    typer.echo(f"deleted {_line(_unit_of_work(delete))}")
 
 
 @patients_app.command("list")

@@ -54,6 +54,27 @@ def test_create_read_update_delete_each_write_one_event(
     assert all(event.occurred_at == NOW for event in log)
 
 
+def test_an_update_sets_identifiers_by_system_and_is_validated_whole(
+    engine: Engine, clinic_id: uuid.UUID
+) -> None:
+    patient_id = add_patient(engine, clinic_id, identifiers={"chart": "1042", "old": "7"})
+    with transaction(engine) as session:
+        changes = {"identifiers": {"nhs": "943 476 5919", "old": None}}
+        patient = service.update_patient(session, context(), clinic_id, patient_id, changes)
+        assert patient.identifiers == {"chart": "1042", "nhs": "943 476 5919"}
+    bad = {"identifiers": {"Bad System": "1"}, "email": "nope"}
+    with transaction(engine) as session, pytest.raises(InvalidInput) as refused:
+        service.update_patient(session, context(), clinic_id, patient_id, bad)
+    assert [problem.split(":")[0] for problem in refused.value.problems] == [
+        "email",
+        "identifiers",
+    ]
+    with transaction(engine, write=False) as session:
+        kept = PatientRepository(session, clinic_id).get(patient_id)
+        assert kept is not None
+        assert (kept.identifiers, kept.email) == ({"chart": "1042", "nhs": "943 476 5919"}, None)
+
+
 def test_the_audited_digest_is_the_state_committed(engine: Engine, clinic_id: uuid.UUID) -> None:
     patient_id = add_patient(engine, clinic_id, history={"last_peel": dt.date(2026, 1, 5)})
     with transaction(engine, write=False) as session:

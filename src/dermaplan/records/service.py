@@ -210,10 +210,16 @@ def update_patient(
     patient_id: uuid.UUID,
     changes: Mapping[str, Any],
 ) -> Patient:
-    """Change some fields; the result is validated whole, as on creation."""
+    """Change some fields; the result is validated whole, as on creation. Identifiers are
+    changed one system at a time: the systems given are set (null removes one), the others
+    kept."""
     patient = _patient(PatientRepository(session, clinic_id), patient_id)
     before = patient_state(patient)
     current = patient_data(patient).model_dump()
+    identifiers = changes.get("identifiers")
+    if isinstance(identifiers, Mapping):
+        merged = {**current["identifiers"], **identifiers}
+        changes = {**changes, "identifiers": {k: v for k, v in merged.items() if v is not None}}
     data = PatientData.parse({**current, **changes})
     _check_birth_date(data, context.now.date())
     _apply(patient, data)
