@@ -146,9 +146,10 @@ def consult(
         typer.echo(f"Assessment written to {file}", err=True)
     else:
         data = read_document(file)
-    assessment, plan = run_engine(file, data, kb)
-    if save is not None:
-        save_consult(save, assessment, plan)
+    if save is None:
+        plan = run_engine(file, data, kb)
+    else:
+        plan = save_consult(save, read_assessment(file, data, kb), kb)
     if output_format is Format.JSON:
         sys.stdout.write(plan_json(plan))
     elif output_format is Format.MARKDOWN:
@@ -165,16 +166,21 @@ def consult(
             console.print(part)
 
 
-def run_engine(file: Path, data: Any, kb: KnowledgeBase) -> tuple[Assessment, Plan]:
-    """The assessment read from FILE and the engine's plan for it; problems exit 2."""
+def read_assessment(file: Path, data: Any, kb: KnowledgeBase) -> Assessment:
+    """The assessment read from FILE; problems exit 2."""
     from dermaplan.clinical.assessment import AssessmentError, parse_assessment
-    from dermaplan.clinical.consult import consult as run_consult
 
     try:
-        assessment = parse_assessment(data, kb)
+        return parse_assessment(data, kb)
     except AssessmentError as error:
         fail([f"{file}: {problem}" for problem in error.problems])
-    return assessment, run_consult(assessment, kb)
+
+
+def run_engine(file: Path, data: Any, kb: KnowledgeBase) -> Plan:
+    """The engine's plan for the assessment read from FILE; problems exit 2."""
+    from dermaplan.clinical.consult import consult as run_consult
+
+    return run_consult(read_assessment(file, data, kb), kb)
 
 
 def write_assessment(path: Path, data: dict[str, Any]) -> None:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         Patient,
         TreatmentSession,
     )
+    from dermaplan.records.reconciliation import PatientPlan
     from dermaplan.records.schemas import SessionData
     from dermaplan.records.service import ConsultView
     from dermaplan.records.settings import RecordsSettings
@@ -554,20 +555,30 @@ def _text(document: dict[str, Any]) -> str:
 # -- consults and sessions -------------------------------------------------------------
 
 
-def save_consult(patient: str, assessment: Assessment, plan: Plan) -> None:
-    """Store a consult the engine just made as a draft for the patient (`consult --save`)."""
-    from dermaplan.records.schemas import ConsultDocument
+def _report_filled(planned: PatientPlan) -> None:
+    for line in planned.filled:
+        typer.echo(f"from the patient's record: {line}", err=True)
 
+
+def save_consult(patient: str, assessment: Assessment, kb: KnowledgeBase) -> Plan:
+    """Plan for a patient on record and store the consult as a draft (`consult --save`):
+    the record completes the assessment, and a disagreement with it stores nothing."""
     patient_id = _patient_id(patient)
-    document = ConsultDocument.from_engine(assessment, plan)
 
-    def save(session: Session, context: Context) -> str:
-        from dermaplan.records.service import create_consult
+    def save(session: Session, context: Context) -> tuple[PatientPlan, str]:
+        from dermaplan.records.reconciliation import plan_for_patient
+        from dermaplan.records.service import create_consult, patient_data, read_patient
 
         clinic = _clinic(session, context)
-        return str(create_consult(session, context, clinic.id, patient_id, document).id)
+        record = read_patient(session, context, clinic.id, patient_id)
+        planned = plan_for_patient(assessment, patient_data(record), kb)
+        stored = create_consult(session, context, clinic.id, patient_id, planned.document)
+        return planned, str(stored.id)
 
-    typer.echo(f"saved consult {_unit_of_work(save)} (draft) for patient {patient_id}", err=True)
+    planned, consult_id = _unit_of_work(save)
+    _report_filled(planned)
+    typer.echo(f"saved consult {consult_id} (draft) for patient {patient_id}", err=True)
+    return planned.plan
 
 
 Knowledge = Annotated[
@@ -874,20 +885,27 @@ def consults_correct(
 ) -> None:
     """Correct an approved consult: the engine plans again from the corrected assessment,
     stored as a draft that supersedes the consult once approved."""
-    from dermaplan.cli import load, read_document, run_engine
-    from dermaplan.records.schemas import ConsultDocument
+    from dermaplan.cli import load, read_assessment, read_document
 
     consult_id = _uuid(consult, CONSULT_ID)
     kb = load(knowledge)
-    document = ConsultDocument.from_engine(*run_engine(file, read_document(file), kb))
+    assessment = read_assessment(file, read_document(file), kb)
 
-    def correct(session: Session, context: Context) -> str:
-        from dermaplan.records.service import correct_consult
+    def correct(session: Session, context: Context) -> tuple[PatientPlan, str]:
+        from dermaplan.records.reconciliation import plan_for_patient
+        from dermaplan.records.service import correct_consult, patient_data, read_consult
 
         clinic = _clinic(session, context)
-        return str(correct_consult(session, context, clinic.id, consult_id, document, reason).id)
+        original = read_consult(session, context, clinic.id, consult_id)
+        planned = plan_for_patient(assessment, patient_data(original.patient), kb)
+        corrected = correct_consult(
+            session, context, clinic.id, consult_id, planned.document, reason
+        )
+        return planned, str(corrected.id)
 
-    typer.echo(f"recorded correction {_unit_of_work(correct)} (draft) of consult {consult_id}")
+    planned, correction = _unit_of_work(correct)
+    _report_filled(planned)
+    typer.echo(f"recorded correction {correction} (draft) of consult {consult_id}")
 
 
 def _plan_summary(plan_json: str) -> list[str]:

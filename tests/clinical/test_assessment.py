@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 
-from dermaplan.clinical.assessment import AssessmentError, parse_assessment
+from dermaplan.clinical.assessment import AssessmentError, age_on, parse_assessment
 from dermaplan.knowledge import KnowledgeBase
 from tests.conftest import healthy
 
@@ -121,3 +122,9 @@ def test_roman_numerals_are_read_for_skin_types(kb: KnowledgeBase) -> None:
 
 def test_a_list_is_not_an_assessment(kb: KnowledgeBase) -> None:
     assert problems(kb, [1, 2]) == ["the assessment must be a mapping of fields"]
+
+
+def test_age_on_counts_whole_years() -> None:
+    born = dt.date(1988, 12, 2)
+    assert (age_on(born, dt.date(2026, 12, 1)), age_on(born, dt.date(2026, 12, 2))) == (37, 38)
+    assert age_on(dt.date(2000, 2, 29), dt.date(2026, 2, 28)) == 25

@@ -210,3 +210,19 @@ def test_an_approved_consult_is_corrected_shown_and_listed(
     assert counts(engine) == before
     other = add("--family-name", "Ravel")
     assert run("consults", "list", other) == (0, "", f"no consult stored for patient {other}\n")
+
+
+def test_a_correction_is_checked_against_the_patients_record(database: str, engine: Engine) -> None:
+    patient, practitioner = clinic_with_patient(engine)
+    consult = save(patient)
+    assert run("consults", "approve", consult, "--by", practitioner)[0] == 0
+    assert run("patients", "update", patient, "--allergy", "EMLA cream")[0] == 0
+    before = counts(engine)
+    corrected = str(EXAMPLES / "03-hydration-mesotherapy.yaml")  # no known allergies
+    code, out, err = run("consults", "correct", consult, corrected, "--reason", "meso")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0] == (
+        "error: allergies: the patient's record lists 'emla cream' (amide_anaesthetic), "
+        "which the assessment leaves out"
+    )
+    assert counts(engine) == before

@@ -1,5 +1,6 @@
-"""Correcting and deleting a patient's record from the command line: only what is given
-changes, every change is audited, a deletion keeps the record, bad input writes nothing."""
+"""Correcting and deleting a patient's record from the command line, and the record feeding
+a consult stored for the patient: only what is given changes, every change is audited, a
+deletion keeps the record, a disagreement or bad input writes nothing."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import json
 import uuid
 from pathlib import Path
 
-from sqlalchemy import Engine
+import yaml
+from sqlalchemy import Engine, select
 
 from dermaplan.records.db import transaction
-from dermaplan.records.models import Patient
+from dermaplan.records.models import Consult, Patient
 from tests.commands.cli import run
 from tests.commands.test_cli_records import add
+from tests.conftest import EXAMPLES
 from tests.records.factories import counts, events
 
 
@@ -118,3 +121,44 @@ def test_delete_keeps_the_record_with_its_reason_out_of_lists_and_searches(
     assert events(engine)[-1].action != "patient.delete"
     assert [e.action for e in events(engine)].count("patient.delete") == 1
     assert run("audit", "verify")[0] == 0
+
+
+def test_a_consult_saved_for_a_patient_is_completed_by_their_record(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    patient = add("--family-name", "Moreau", "--birth-date", "1988-04-12", "--sex", "female")
+    assessment = yaml.safe_load((EXAMPLES / "01-acne-scars-dehydration.yaml").read_text())
+    del assessment["patient"]["age"], assessment["patient"]["sex"]
+    file = tmp_path / "unsaid.yaml"
+    file.write_text(yaml.safe_dump(assessment), encoding="utf-8")
+    code, out, err = run("consult", str(file), "--format", "json", "--save", patient)
+    assert code == 0, err
+    assert err.splitlines()[:2] == [
+        "from the patient's record: patient.age: 38 (born 1988-04-12)",
+        "from the patient's record: patient.sex: female",
+    ]
+    with transaction(engine, write=False) as session:
+        stored = session.scalars(select(Consult)).one()
+        assert json.loads(stored.assessment_json)["patient"]["age"] == 38
+        assert stored.plan_json == out
+    actions = [event.action for event in events(engine)][-2:]
+    assert actions == ["patient.read", "consult.create"]
+
+
+def test_a_consult_that_contradicts_the_record_is_refused_and_nothing_stored(
+    database: str, engine: Engine
+) -> None:
+    patient = add("--family-name", "Lima", "--sex", "male", "--allergy", "Lidocaine")
+    example = str(EXAMPLES / "01-acne-scars-dehydration.yaml")  # female, no known allergies
+    before = counts(engine)
+    code, out, err = run("consult", example, "--save", patient)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "error: patient.sex: female, but the patient's record says male",
+        "error: allergies: the patient's record lists 'lidocaine' (amide_anaesthetic), which "
+        "the assessment leaves out",
+        "hint: correct the assessment, or the patient's record (`dermaplan patients update`), "
+        "and consult again",
+    ]
+    assert counts(engine) == before
+    assert run("consult", example)[0] == 0  # a consult that is not stored needs no record

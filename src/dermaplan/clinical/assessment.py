@@ -73,6 +73,11 @@ Severity = Literal["mild", "moderate", "severe"]
 PainTolerance = Literal["low", "medium", "high"]
 
 
+def age_on(birth_date: dt.date, day: dt.date) -> int:
+    """Whole years on `day`: what `patient.age` means, for a record's birth date."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
 class Patient(Strict):
     age: int | None = Field(default=None, ge=0, le=120)
     sex: Sex | None = None

@@ -101,6 +101,18 @@ class KnowledgeBase:
         }
 
     @cached_property
+    def allergen_terms(self) -> dict[str, frozenset[str]]:
+        """Allergen id -> the words a recorded allergy may use for it (its id, name and
+        examples), case-folded: how free-text allergies on a patient's record are read."""
+        return {
+            item.id: frozenset(
+                word.casefold()
+                for word in (item.id, item.id.replace("_", " "), item.name, *item.examples)
+            )
+            for item in self.screening.allergens
+        }
+
+    @cached_property
     def facts(self) -> dict[str, FactType]:
         return fact_names(self.vocabulary)
 

@@ -8,13 +8,13 @@ readable. Services never commit (see records.service).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dermaplan.clinical.assessment import age_on
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.errors import InvalidInput, NotFound, required
@@ -225,12 +225,6 @@ def initials(patient: Patient) -> str:
     return "".join(f"{word[0].upper()}." for word in words)
 
 
-def age_at(birth_date: dt.date | None, day: dt.date) -> int | None:
-    if birth_date is None:
-        return None
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
-
-
 def redact(text: str | None, patient: Patient) -> str | None:
     """Free text with the patient's names, e-mail, phone and identifiers replaced by
     [patient], in case the reporter wrote them in."""
@@ -271,7 +265,9 @@ def adverse_event_report(
         },
         "patient": {
             "initials": initials(patient),
-            "age_at_onset": age_at(patient.birth_date, record.onset_date),
+            "age_at_onset": (
+                age_on(patient.birth_date, record.onset_date) if patient.birth_date else None
+            ),
             "sex": patient.sex.value if patient.sex else None,
         },
         "treatment_session": (

@@ -36,7 +36,7 @@ from PIL import Image
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from dermaplan.clinical.assessment import Sex, parse_assessment
+from dermaplan.clinical.assessment import Sex, age_on, parse_assessment
 from dermaplan.clinical.consult import consult
 from dermaplan.clinical.plan import PROCEED, Decision
 from dermaplan.knowledge import KnowledgeBase
@@ -450,8 +450,7 @@ class DemoClinic:
         """An assessment of the patient's concern, the real engine's plan for it, whether
         the sessions follow it, and the course it starts (when the plan proceeds)."""
         kb = self.knowledge
-        birth: dt.date = data["birth_date"]
-        age = day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+        age = age_on(data["birth_date"], day)
         assessment = parse_assessment(
             {
                 "consult_date": day.isoformat(),

@@ -26,6 +26,15 @@ class InvalidInput(RecordsError):
     """Input that does not validate; nothing was written."""
 
 
+class RecordDisagrees(InvalidInput):
+    """A consult's assessment or plan contradicts the patient's record; nothing was stored."""
+
+    hint = (
+        "correct the assessment, or the patient's record (`dermaplan patients update`), "
+        "and consult again"
+    )
+
+
 class NotFound(RecordsError):
     """The record asked for does not exist (or is not this clinic's)."""
 

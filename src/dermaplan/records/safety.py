@@ -8,7 +8,7 @@ is the "today" an expiry is compared with. Each item names the field it is about
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,31 +44,28 @@ def consent_covers(modality: Modality, kinds: Collection[ConsentKind]) -> bool:
     } <= set(kinds)
 
 
-def _allergen_terms(knowledge: KnowledgeBase) -> dict[str, set[str]]:
-    """Allergen id → the words a recorded allergy may use for it (id, name, examples)."""
-    terms: dict[str, set[str]] = {}
-    for item in knowledge.screening.allergens:
-        words = {item.id, item.id.replace("_", " "), item.name, *item.examples}
-        terms[item.id] = {word.casefold() for word in words}
-    return terms
+def ingredient_hits(
+    ingredients: Iterable[str], allergies: Sequence[str], knowledge: KnowledgeBase
+) -> list[str]:
+    """The recorded allergies these ingredients carry: an allergen they contain, named by
+    any of its words (KnowledgeBase.allergen_terms), or the ingredient itself named."""
+    recorded = {allergy.casefold() for allergy in allergies}
+    hits: set[str] = set()
+    for ingredient_id in ingredients:
+        ingredient = knowledge.ingredients[ingredient_id]
+        hits |= recorded & {ingredient.id, ingredient.name.casefold()}
+        for allergen in ingredient.allergens:
+            hits |= recorded & knowledge.allergen_terms.get(allergen, frozenset({allergen}))
+    return sorted(hits)
 
 
 def allergen_hits(product: str, allergies: Sequence[str], knowledge: KnowledgeBase) -> list[str]:
-    """The recorded allergies a formulary product's ingredients carry (an ingredient named
-    outright counts too); [] for a product outside the formulary, which can't be checked."""
+    """The recorded allergies a formulary product's ingredients carry; [] for a product
+    outside the formulary, which can't be checked."""
     entry = knowledge.products.get(product)
     if entry is None:
         return []
-    recorded = {allergy.casefold() for allergy in allergies}
-    terms = _allergen_terms(knowledge)
-    hits: set[str] = set()
-    for component in entry.components:
-        ingredient = knowledge.ingredients[component.ingredient]
-        for allergy in recorded & {ingredient.id, ingredient.name.casefold()}:
-            hits.add(allergy)
-        for allergen in ingredient.allergens:
-            hits |= recorded & terms.get(allergen, {allergen})
-    return sorted(hits)
+    return ingredient_hits((c.ingredient for c in entry.components), allergies, knowledge)
 
 
 def _plan_decision(plan: Mapping[str, Any] | None, modality: Modality) -> str | None:

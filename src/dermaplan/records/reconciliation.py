@@ -1,0 +1,165 @@
+"""What a patient's record tells a consult stored for them (`consult FILE --save PATIENT`).
+
+Before the engine runs, the record fills what the assessment leaves unknown only where that
+cannot hide a risk: the age (from the birth date), the sex, and a condition the record says
+the patient has (`history`, by screening condition id: `keloid_history: true`). Where the
+two disagree, the consult is refused until someone settles it: a recorded allergy to one of
+the knowledge's allergens that the assessment leaves out, another age or sex, a condition the
+record has and the assessment denies. A "no" on the record (no known allergies, a condition
+marked false) never answers the assessment's question: it stays unknown until asked.
+
+After the engine, a plan whose products or anaesthetic carry an allergy on the record (an
+ingredient named outright included, which the assessment's allergens cannot say) is refused,
+as a session using them would be. Pure functions: no database, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dermaplan.clinical.assessment import Assessment, age_on
+from dermaplan.clinical.consult import consult
+from dermaplan.clinical.plan import Plan
+from dermaplan.knowledge import KnowledgeBase
+from dermaplan.records.errors import RecordDisagrees
+from dermaplan.records.safety import allergen_hits, ingredient_hits
+from dermaplan.records.schemas import ConsultDocument, PatientData
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """The assessment the engine is to run on, and what the record filled in."""
+
+    assessment: Assessment
+    filled: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class PatientPlan:
+    """A consult for a patient on record: what is stored, the plan, what the record filled."""
+
+    document: ConsultDocument
+    plan: Plan
+    filled: list[str]
+
+
+def plan_for_patient(
+    assessment: Assessment, record: PatientData, knowledge: KnowledgeBase
+) -> PatientPlan:
+    """Reconcile, run the engine, check the plan against the record's allergies; a
+    disagreement raises RecordDisagrees, one line per problem."""
+    reconciled = reconcile(assessment, record, knowledge)
+    plan = consult(reconciled.assessment, knowledge)
+    problems = plan_allergy_problems(plan, record.allergies, knowledge)
+    if problems:
+        raise RecordDisagrees(problems)
+    return PatientPlan(
+        ConsultDocument.from_engine(reconciled.assessment, plan), plan, reconciled.filled
+    )
+
+
+def _recorded_allergens(record: PatientData, knowledge: KnowledgeBase) -> dict[str, list[str]]:
+    """Allergen id -> the recorded allergies that name it."""
+    named: dict[str, list[str]] = {}
+    for allergy in record.allergies or ():
+        for allergen, words in knowledge.allergen_terms.items():
+            if allergy.casefold() in words:
+                named.setdefault(allergen, []).append(allergy)
+    return named
+
+
+def reconcile(assessment: Assessment, record: PatientData, knowledge: KnowledgeBase) -> Reconciled:
+    """The assessment with the record's facts filled in; InvalidInput lists each place the
+    two disagree."""
+    problems: list[str] = []
+    filled: list[str] = []
+    patient = assessment.patient
+    updates: dict[str, object] = {}
+    if record.birth_date is not None:
+        age = age_on(record.birth_date, assessment.consult_date)
+        if patient.age is None:
+            updates["age"] = age
+            filled.append(f"patient.age: {age} (born {record.birth_date})")
+        elif patient.age != age:
+            problems.append(
+                f"patient.age: {patient.age}, but the patient's record gives {age} on "
+                f"{assessment.consult_date} (born {record.birth_date})"
+            )
+    if record.sex is not None:
+        if patient.sex is None:
+            updates["sex"] = record.sex
+            filled.append(f"patient.sex: {record.sex.value}")
+        elif patient.sex is not record.sex:
+            problems.append(
+                f"patient.sex: {patient.sex.value}, but the patient's record says "
+                f"{record.sex.value}"
+            )
+    conditions = dict(assessment.conditions)
+    for condition in knowledge.vocabulary["conditions"]:
+        if record.history.get(condition) is not True:
+            continue
+        answer = conditions.get(condition)
+        if answer is None:
+            conditions[condition] = True
+            filled.append(f"conditions.{condition}: true (the patient's record)")
+        elif answer is False:
+            problems.append(
+                f"conditions.{condition}: false, but the patient's record says the patient has it"
+            )
+    for allergen, words in _recorded_allergens(record, knowledge).items():
+        if assessment.allergies is not None and allergen in assessment.allergies:
+            continue
+        said = ", ".join(f"'{word}'" for word in words)
+        if assessment.allergies is None:
+            problems.append(
+                f"allergies: not asked, but the patient's record lists {said} ({allergen})"
+            )
+        else:
+            problems.append(
+                f"allergies: the patient's record lists {said} ({allergen}), which the "
+                "assessment leaves out"
+            )
+    if problems:
+        raise RecordDisagrees(problems)
+    changed = assessment.model_copy(
+        update={"patient": patient.model_copy(update=updates), "conditions": conditions}
+    )
+    return Reconciled(changed, filled)
+
+
+def plan_allergy_problems(
+    plan: Plan, allergies: list[str] | None, knowledge: KnowledgeBase
+) -> list[str]:
+    """What in the plan carries an allergy on the patient's record, one line each."""
+    if not allergies:
+        return []
+    problems = []
+    if plan.mesotherapy is not None:
+        for index, preparation in enumerate(plan.mesotherapy.preparations):
+            for product in preparation.products:
+                hits = allergen_hits(product, allergies, knowledge)
+                if hits:
+                    problems.append(
+                        f"mesotherapy.preparations[{index}]: {product} contains what the "
+                        f"patient's record lists as an allergy: {', '.join(hits)}"
+                    )
+    for name, protocol in (("microneedling", plan.microneedling), ("combined", plan.combined)):
+        if protocol is None:
+            continue
+        for product in protocol.open_skin_products:
+            hits = allergen_hits(product, allergies, knowledge)
+            if hits:
+                problems.append(
+                    f"{name}.open_skin_products: {product} contains what the patient's record "
+                    f"lists as an allergy: {', '.join(hits)}"
+                )
+        option = protocol.anaesthesia.option
+        if option is not None:
+            anaesthetic = next(a for a in knowledge.needling.anaesthesia if a.id == option)
+            hits = ingredient_hits(anaesthetic.ingredients, allergies, knowledge)
+            if hits:
+                problems.append(
+                    f"{name}.anaesthesia: {option} contains what the patient's record lists "
+                    f"as an allergy: {', '.join(hits)}"
+                )
+    return problems
