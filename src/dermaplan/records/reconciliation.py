@@ -133,33 +133,31 @@ def plan_allergy_problems(
     """What in the plan carries an allergy on the patient's record, one line each."""
     if not allergies:
         return []
-    problems = []
+    used: list[tuple[str, str, list[str]]] = []  # where, what, its ingredients' allergy hits
     if plan.mesotherapy is not None:
         for index, preparation in enumerate(plan.mesotherapy.preparations):
-            for product in preparation.products:
-                hits = allergen_hits(product, allergies, knowledge)
-                if hits:
-                    problems.append(
-                        f"mesotherapy.preparations[{index}]: {product} contains what the "
-                        f"patient's record lists as an allergy: {', '.join(hits)}"
-                    )
+            used += [
+                (
+                    f"mesotherapy.preparations[{index}]",
+                    product,
+                    allergen_hits(product, allergies, knowledge),
+                )
+                for product in preparation.products
+            ]
     for name, protocol in (("microneedling", plan.microneedling), ("combined", plan.combined)):
         if protocol is None:
             continue
-        for product in protocol.open_skin_products:
-            hits = allergen_hits(product, allergies, knowledge)
-            if hits:
-                problems.append(
-                    f"{name}.open_skin_products: {product} contains what the patient's record "
-                    f"lists as an allergy: {', '.join(hits)}"
-                )
+        used += [
+            (f"{name}.open_skin_products", product, allergen_hits(product, allergies, knowledge))
+            for product in protocol.open_skin_products
+        ]
         option = protocol.anaesthesia.option
         if option is not None:
             anaesthetic = next(a for a in knowledge.needling.anaesthesia if a.id == option)
             hits = ingredient_hits(anaesthetic.ingredients, allergies, knowledge)
-            if hits:
-                problems.append(
-                    f"{name}.anaesthesia: {option} contains what the patient's record lists "
-                    f"as an allergy: {', '.join(hits)}"
-                )
-    return problems
+            used.append((f"{name}.anaesthesia", option, hits))
+    return [
+        f"{where}: {what} contains what the patient's record lists as an allergy: {', '.join(hits)}"
+        for where, what, hits in used
+        if hits
+    ]
