@@ -328,10 +328,16 @@ def patients_update(
         _fail(["nothing to change: give the fields to correct as options or --file"])
 
     def update(session: Session, context: Context) -> Patient:
+        from dermaplan.records.errors import InvalidInput
         from dermaplan.records.service import update_patient
 
         clinic = _clinic(session, context)
-        return update_patient(session, context, clinic.id, patient_id, changes)
+        try:
+            return update_patient(session, context, clinic.id, patient_id, changes)
+        except InvalidInput as error:
+            if file is None:
+                raise
+            raise InvalidInput([f"{file}: {problem}" for problem in error.problems]) from None
 
     typer.echo(f"updated {_line(_unit_of_work(update))}")
 

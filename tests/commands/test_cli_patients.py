@@ -68,6 +68,8 @@ def test_a_bad_update_exits_2_and_changes_nothing(
     patient = add("--family-name", "Ravel", "--allergy", "latex")
     listed = tmp_path / "list.yaml"
     listed.write_text("- Ravel\n", encoding="utf-8")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("phone: call me\n", encoding="utf-8")
     missing = str(uuid.uuid4())
     cases = [
         (["--email", "nope"], "error: email: 'nope' is not an e-mail address"),
@@ -77,6 +79,7 @@ def test_a_bad_update_exits_2_and_changes_nothing(
         (["--allergy", "x", "--no-known-allergies"], "error: --allergy and --no-known-"),
         (["--file", str(listed)], f"error: {listed}: must be a mapping of the fields"),
         (["--file", str(listed), "--phone", "0102"], "error: give the patient either as"),
+        (["--file", str(typo)], f"error: {typo}: phone: 'call me' is not a phone number"),
     ]
     before = counts(engine)
     for args, problem in cases:
