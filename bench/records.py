@@ -84,16 +84,35 @@ def postgres_unreachable(server: str) -> str | None:
 
 
 def settle(engine: Engine) -> None:
-    """Let PostgreSQL finish what a bulk load leaves it to do (vacuum, flush the WAL) before
-    the timings, as it would have long done in a clinic's database."""
-    if engine.dialect.name != "postgresql":
+    """Bring the database to the state of one in service before the timings: PostgreSQL
+    vacuumed and checkpointed (what a bulk load leaves it to do), and the data read once,
+    so that it is in the operating system's cache as a server's working set is. Straight
+    after a load it may not be: this machine reclaims idle page cache, and a cold timeline
+    reads about forty pages from disk (docs/benchmarks.md gives both figures)."""
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        for path in (Path(f"{database}"), Path(f"{database}-wal")):
+            if path.exists():
+                with path.open("rb") as stream:
+                    while stream.read(1 << 20):
+                        pass
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("VACUUM")
         try:
             connection.exec_driver_sql("CHECKPOINT")
-        except ProgrammingError:  # CHECKPOINT needs a superuser (or pg_checkpoint)
-            print("note: no CHECKPOINT after the load (not allowed)", file=sys.stderr)
+            connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        except (ProgrammingError, OperationalError) as error:  # needs a superuser
+            print(f"note: the database is timed cold ({error.orig})", file=sys.stderr)
+            return
+        connection.exec_driver_sql(
+            "WITH own AS (SELECT oid, reltoastrelid FROM pg_class "
+            "WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'i')) "
+            "SELECT pg_prewarm(relation, 'read') FROM ("
+            "SELECT oid AS relation FROM own UNION SELECT reltoastrelid FROM own "
+            "WHERE reltoastrelid <> 0 UNION SELECT indexrelid FROM pg_index "
+            "WHERE indrelid IN (SELECT reltoastrelid FROM own)) AS relations"
+        )
 
 
 def p95_ms(engine: Engine, queries: list[Any], run: Callable[..., object]) -> float:
