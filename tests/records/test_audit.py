@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records import service
 from dermaplan.records.audit import GENESIS, check_chain, digest, event_hash, verify_chain
-from dermaplan.records.db import create_records_engine, transaction
+from dermaplan.records.db import create_records_engine, prepare, transaction
 from dermaplan.records.errors import RecordsError
 from dermaplan.records.models import StaffRole
 from tests.records.database import tampering
@@ -153,8 +153,12 @@ def test_events_hold_digests_not_data(engine: Engine, clinic_id: uuid.UUID) -> N
 
 
 def _write_patients(url: str, clinic: str, writer: int) -> None:
-    """Adds then reads patients: a read writes its event after a SELECT, the racy order."""
+    """Adds then reads patients: a read writes its event after a SELECT, the racy order.
+    Even writers open the database as the commands do (prepared, so each transaction reads
+    the chain head as it begins), odd ones as a bare engine (each event queries it)."""
     engine = create_records_engine(url)
+    if writer % 2 == 0:
+        prepare(engine)
     clinic_id = uuid.UUID(clinic)
     try:
         for n in range(WRITES_EACH):
@@ -197,6 +201,41 @@ def test_concurrent_processes_keep_one_chain(
     assert [process.exitcode for process in processes] == [0] * WRITERS
     assert counts(engine)[0] == WRITERS * WRITES_EACH
     assert verified(engine) == 1 + 2 * WRITERS * WRITES_EACH
+
+
+def test_a_savepoint_rolled_back_takes_its_events_and_the_chain_goes_on_from_before(
+    engine: Engine, clinic_id: uuid.UUID
+) -> None:
+    patient_id = add_patient(engine, clinic_id)
+    with transaction(engine) as session:
+        kept = service.read_patient(session, context(), clinic_id, patient_id)
+        nested = session.begin_nested()
+        service.search_patients(session, context(), clinic_id, "mor")
+        nested.rollback()
+        service.search_patients(session, context(), clinic_id, "rav")
+    chain = events(engine)
+    assert [event.action for event in chain[-2:]] == ["patient.read", "patient.search"]
+    assert chain[-1].prev_hash == chain[-2].hash
+    assert kept.id == patient_id
+    assert verified(engine) == len(chain)
+
+
+def test_a_transaction_never_links_to_the_head_an_earlier_one_knew(
+    engine: Engine, database_url: str, clinic_id: uuid.UUID
+) -> None:
+    """The head read as a transaction begins lives with the pooled connection: the next
+    transaction on it, read-only or not, must not reuse it after another writer appended."""
+    other = create_records_engine(database_url)
+    try:
+        for write in (True, False):
+            add_patient(engine, clinic_id)  # this engine's connection learns the head
+            add_patient(other, clinic_id)  # another writer moves it on
+            with transaction(engine, write=write) as session:
+                service.search_patients(session, context(), clinic_id, "mor")
+    finally:
+        other.dispose()
+    assert verified(engine) == 1 + 6
+    assert engine.pool.checkedin() == 1  # one pooled connection served every transaction
 
 
 OPERATIONS = st.sampled_from(

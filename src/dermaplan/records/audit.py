@@ -33,8 +33,11 @@ from dermaplan.records.repository import AuditRepository
 GENESIS = "0" * 64
 # pg_advisory_xact_lock key: the first 8 bytes of sha256("dermaplan.audit"), signed.
 CHAIN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"dermaplan.audit").digest()[:8], signed=True)
-# In Connection.info: whether the transaction under way holds that lock (set as each begins).
-CHAIN_LOCKED = "dermaplan.chain_locked"
+# In Connection.info, about the transaction under way (reset as each begins, records.db):
+CHAIN_LOCKED = "dermaplan.chain_locked"  # it holds the chain lock (PostgreSQL)
+CHAIN_HEAD = "dermaplan.chain_head"  # the chain's head, (seq, hash) or None, while known
+_HEAD_SQL = "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"
+_LOCK_SQL = f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})"
 
 
 class AuditAction(StrEnum):
@@ -124,13 +127,55 @@ def event_hash(event: AuditEvent) -> str:
     )
 
 
+def begin_chain(connection: Connection, *, writes: bool, schema_ready: bool) -> None:
+    """As a transaction begins: forget the last one's chain state; for a write transaction,
+    become the chain's only writer until it ends (PostgreSQL's advisory lock; SQLite's
+    BEGIN IMMEDIATE already holds the database) and, once the schema is in place, read the
+    head, on PostgreSQL in the lock's round trip: two statements, so the read sees every
+    commit made before the lock was granted."""
+    info = connection.info
+    info.pop(CHAIN_HEAD, None)
+    info[CHAIN_LOCKED] = False
+    if not writes:
+        return
+    if connection.dialect.name != "postgresql":
+        if schema_ready:
+            row = connection.exec_driver_sql(_HEAD_SQL).first()
+            info[CHAIN_HEAD] = (row[0], row[1]) if row else None
+        return
+    if not schema_ready:
+        lock_chain(connection)
+        return
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"{_LOCK_SQL}; {_HEAD_SQL}")
+        cursor.nextset()
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    info[CHAIN_LOCKED] = True
+    info[CHAIN_HEAD] = (row[0], row[1]) if row else None
+
+
+def forget_head(connection: Connection) -> None:
+    """A savepoint rolled back may have taken appended events with it: read the head again."""
+    connection.info.pop(CHAIN_HEAD, None)
+
+
 def lock_chain(connection: Connection) -> None:
-    """Become the only writer of the chain until this transaction ends. A write transaction
-    takes the lock as it begins (records.db); then an event need not ask again."""
+    """Become the only writer of the chain until this transaction ends, unless it already is."""
     if connection.dialect.name == "postgresql" and not connection.info.get(CHAIN_LOCKED):
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": CHAIN_LOCK_KEY})
+        connection.exec_driver_sql(_LOCK_SQL)
         connection.info[CHAIN_LOCKED] = True
     # SQLite: the write transaction began IMMEDIATE, so it already holds the write lock.
+
+
+def _head(session: Session, connection: Connection) -> tuple[int, str] | None:
+    if CHAIN_HEAD in connection.info:
+        head: tuple[int, str] | None = connection.info[CHAIN_HEAD]
+        return head
+    row = AuditRepository(session).head()
+    return (row.seq, row.hash) if row else None
 
 
 def record_event(
@@ -145,11 +190,11 @@ def record_event(
     after: Any = None,
 ) -> AuditEvent:
     """Append one event for a change or read made in this session's transaction."""
-    lock_chain(session.connection())
-    events = AuditRepository(session)
-    head = events.head()
+    connection = session.connection()
+    lock_chain(connection)
+    head = _head(session, connection)
     event = AuditEvent(
-        seq=head.seq + 1 if head else 1,
+        seq=head[0] + 1 if head else 1,
         occurred_at=context.now.astimezone(dt.UTC),
         actor=context.actor,
         action=action.value,
@@ -158,10 +203,11 @@ def record_event(
         patient_id=patient_id,
         before_digest=None if before is None else digest(before),
         after_digest=None if after is None else digest(after),
-        prev_hash=head.hash if head else GENESIS,
+        prev_hash=head[1] if head else GENESIS,
     )
     event.hash = event_hash(event)
-    events.add(event)
+    AuditRepository(session).add(event)
+    connection.info[CHAIN_HEAD] = (event.seq, event.hash)
     mark_appended(session, event)
     return event
 

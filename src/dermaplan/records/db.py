@@ -26,12 +26,15 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
 
 from dermaplan.records.anchor import anchor_engine, watch
-from dermaplan.records.audit import CHAIN_LOCKED, lock_chain
+from dermaplan.records.audit import begin_chain, forget_head
 from dermaplan.records.errors import DatabaseError
 from dermaplan.records.settings import RecordsSettings
 
 MIGRATIONS = "dermaplan.records:migrations"
 WRITE_OPTION = "dermaplan_write"
+# Set on an engine once its schema is at this version's head (prepare, upgrade): a write
+# transaction can then read the audit chain's head as it begins (records.audit.begin_chain).
+READY_OPTION = "dermaplan_schema_ready"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -74,14 +77,17 @@ def _writes(connection: Connection) -> bool:
     return bool(connection.get_execution_options().get(WRITE_OPTION, True))
 
 
+def _schema_ready(connection: Connection) -> bool:
+    return bool(connection.get_execution_options().get(READY_OPTION, False))
+
+
 def _on_sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if _writes(connection) else "BEGIN")
+    begin_chain(connection, writes=_writes(connection), schema_ready=_schema_ready(connection))
 
 
 def _on_postgresql_begin(connection: Connection) -> None:
-    connection.info[CHAIN_LOCKED] = False
-    if _writes(connection):
-        lock_chain(connection)
+    begin_chain(connection, writes=_writes(connection), schema_ready=_schema_ready(connection))
 
 
 def create_records_engine(raw_url: str) -> Engine:
@@ -93,6 +99,7 @@ def create_records_engine(raw_url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
         event.listen(engine, "begin", _on_postgresql_begin)
+    event.listen(engine, "rollback_savepoint", lambda connection, *_: forget_head(connection))
     return engine
 
 
@@ -128,8 +135,10 @@ def head_revision() -> str:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` in one transaction (all of it, or none)."""
+    engine.update_execution_options(**{READY_OPTION: False})
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
+    engine.update_execution_options(**{READY_OPTION: revision == "head"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +162,7 @@ def prepare(engine: Engine) -> None:
     """Create the schema in an empty database; refuse one at another revision."""
     state, head = schema_state(engine), head_revision()
     if state.revision == head:
+        engine.update_execution_options(**{READY_OPTION: True})
         return
     where = engine.url.render_as_string(hide_password=True)
     if state.revision is None and state.tables == 0:
