@@ -8,12 +8,13 @@ import uuid
 
 from dermaplan.records import service
 from dermaplan.records.context import Context, utc_now
-from dermaplan.records.db import create_records_engine, transaction
+from dermaplan.records.db import create_records_engine, prepare, transaction
 from dermaplan.records.schemas import PatientData
 
 
 def main(url: str, clinic_id: str) -> None:
     engine = create_records_engine(url)
+    prepare(engine)  # as the commands open it
     clinic = uuid.UUID(clinic_id)
     number = 0
     while True:
