@@ -90,9 +90,9 @@ def settle(engine: Engine) -> None:
     after a load it may not be: this machine reclaims idle page cache, and a cold timeline
     reads about forty pages from disk (docs/benchmarks.md gives both figures)."""
     if engine.dialect.name == "sqlite":
-        database = engine.url.database
-        for path in (Path(f"{database}"), Path(f"{database}-wal")):
-            if path.exists():
+        database = engine.url.database or ""
+        for path in (Path(database), Path(f"{database}-wal")):
+            if path.is_file():
                 with path.open("rb") as stream:
                     while stream.read(1 << 20):
                         pass
@@ -182,6 +182,7 @@ def measure(
             lambda s, c, q: sessions.recall_lot(s, c, clinic_id, q),
         )
     finally:
+        gc.unfreeze()
         engine.dispose()
     return {
         "backend": engine.dialect.name,
