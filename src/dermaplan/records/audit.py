@@ -36,6 +36,7 @@ CHAIN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"dermaplan.audit").digest()[:8],
 # In Connection.info, about the transaction under way (reset as each begins, records.db):
 CHAIN_LOCKED = "dermaplan.chain_locked"  # it holds the chain lock (PostgreSQL)
 CHAIN_HEAD = "dermaplan.chain_head"  # the chain's head, (seq, hash) or None, while known
+# AuditRepository.head as plain SQL, to travel in the lock's round trip (begin_chain).
 _HEAD_SQL = "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"
 _LOCK_SQL = f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})"
 
