@@ -1,13 +1,18 @@
 """The mesotherapy blend: formulary products chosen per area to cover the concerns.
 
-A product is only proposed where every component is allowed for this patient (no
-allergen, no rule against it, no evidence of no benefit or regulator's warning for the
-concern) and where its label allows the area. Products whose label forbids mixing are
-given alone; incompatible ingredients are never put in one syringe.
+A product is only proposed where every component is allowed for this patient there (no
+allergen, no rule against it on that area, no evidence of no benefit or regulator's warning
+for the concern), where its label allows the area and the concern's severity, and while its
+label's total of sessions is not used up by earlier ones. For each concern the product with
+the strongest evidence is chosen; coverage breaks ties. Products whose label forbids mixing
+are given alone; incompatible ingredients are never put in one syringe. Every per-sitting
+maximum holds: a product's volume and points, and an ingredient's mass summed over every
+syringe of the sitting.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,44 +29,100 @@ from dermaplan.clinical.plan import (
     Preparation,
 )
 from dermaplan.knowledge import KnowledgeBase
-from dermaplan.knowledge.schema import Evidence, Ingredient, NotFor, Product, Regulatory
+from dermaplan.knowledge.schema import (
+    Evidence,
+    Ingredient,
+    IngredientConcern,
+    NotFor,
+    Product,
+    Regulatory,
+)
 
 BLOCKING = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE, FindingSeverity.MISSING)
 HELD = "held back until answered"
 EVIDENCE_RANK = {level: rank for rank, level in enumerate(Evidence)}
 
 
+def hardness(exclusion: Exclusion) -> int:
+    """How hard a safety exclusion is, hardest first: contraindicated, deferred, then the
+    ones a sign-off or an answer may lift; not safety last."""
+    if exclusion.severity is FindingSeverity.ABSOLUTE:
+        return 1 if exclusion.until_text is not None else 0
+    if exclusion.severity in (FindingSeverity.RELATIVE, FindingSeverity.MISSING):
+        return 2
+    return 3
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Why an ingredient may not be given, and where (None: anywhere)."""
+
+    exclusion: Exclusion
+    areas: frozenset[str] | None
+
+    def covers(self, areas: Iterable[str]) -> bool:
+        return self.areas is None or not self.areas.isdisjoint(areas)
+
+
+Blocks = Mapping[str, tuple[Block, ...]]
+
+
 def excluded_ingredients(
     knowledge: KnowledgeBase, assessment: Assessment, findings: Iterable[Finding]
-) -> dict[str, Exclusion]:
-    """Ingredients this patient may not receive, each with the first reason found."""
-    excluded: dict[str, Exclusion] = {}
+) -> dict[str, tuple[Block, ...]]:
+    """Ingredients this patient may not receive, with why and where: a rule's finding on
+    the areas it concerns, a recorded allergy everywhere."""
+    excluded: dict[str, list[Block]] = {}
     for finding in findings:
-        if finding.severity not in BLOCKING:
+        if finding.severity not in BLOCKING or not finding.ingredients:
             continue
         held = HELD if finding.severity is FindingSeverity.MISSING else ""
+        reason = f"{finding.title} ({held or finding.severity.value}: {finding.because})"
         for ingredient in finding.ingredients:
-            reason = f"{finding.title} ({held or finding.severity.value}: {finding.because})"
-            excluded.setdefault(
+            exclusion = Exclusion(
                 ingredient,
-                Exclusion(ingredient, None, None, reason, finding.code, finding.sources),
+                None,
+                None,
+                reason,
+                finding.code,
+                finding.sources,
+                finding.severity,
+                finding.until,
+                finding.until_text,
             )
+            excluded.setdefault(ingredient, []).append(Block(exclusion, frozenset(finding.areas)))
+    recorded = set(assessment.allergies or ())
     allergic = formulary(knowledge).allergic
-    for allergen in sorted(assessment.allergies or ()):
+    for allergen in sorted(recorded):
         for entry in allergic.get(allergen, ()):
-            hit = set(assessment.allergies or ()).intersection(entry.allergens)
-            excluded.setdefault(
+            hit = ", ".join(sorted(recorded.intersection(entry.allergens)))
+            exclusion = Exclusion(
                 entry.id,
-                Exclusion(
-                    entry.id,
-                    None,
-                    None,
-                    f"recorded allergy: {', '.join(sorted(hit))}",
-                    None,
-                    tuple(entry.sources),
-                ),
+                None,
+                None,
+                f"recorded allergy: {hit}",
+                None,
+                tuple(entry.sources),
+                FindingSeverity.ABSOLUTE,
             )
-    return excluded
+            blocks = excluded.setdefault(entry.id, [])
+            if all(b.exclusion.reason != exclusion.reason for b in blocks):
+                blocks.append(Block(exclusion, None))
+    return {
+        ingredient: tuple(sorted(blocks, key=lambda b: hardness(b.exclusion)))
+        for ingredient, blocks in excluded.items()
+    }
+
+
+def blocks_on(blocked: Blocks, areas: Iterable[str]) -> dict[str, Exclusion]:
+    """The hardest exclusion of each ingredient that applies to any of these areas."""
+    wanted = frozenset(areas)
+    found: dict[str, Exclusion] = {}
+    for ingredient, blocks in blocked.items():
+        hit = next((b.exclusion for b in blocks if b.covers(wanted)), None)
+        if hit is not None:
+            found[ingredient] = hit
+    return found
 
 
 @dataclass(frozen=True)
@@ -69,13 +130,13 @@ class Formulary:
     """The products indexed once per knowledge base, for the hot path."""
 
     by_concern: dict[str, tuple[Product, ...]]
-    claims: dict[str, frozenset[str]]
+    claims: dict[str, dict[str, IngredientConcern]]  # product → concern → its claim
     vetoes: dict[str, dict[str, tuple[str, NotFor]]]  # product → concern → why not
-    strength: dict[str, int]
     allergic: dict[str, tuple[Ingredient, ...]]  # allergen → ingredients that carry it
     ingredients_for: dict[str, frozenset[str]]  # concern → ingredients of products claiming it
     additive_ingredients: frozenset[str]
     anaesthetic_ingredients: frozenset[str]
+    counted: dict[str, frozenset[str]]  # product → procedure types that are its earlier sessions
 
 
 @lru_cache(maxsize=16)
@@ -92,9 +153,8 @@ def formulary(knowledge: KnowledgeBase) -> Formulary:
                 vetoes[product.id].setdefault(not_for.concern, (component.ingredient, not_for))
     return Formulary(
         by_concern={concern: tuple(products) for concern, products in by_concern.items()},
-        claims={p.id: frozenset(c.concern for c in p.concerns) for p in treating},
+        claims={p.id: {c.concern: c for c in p.concerns} for p in treating},
         vetoes=vetoes,
-        strength={p.id: min(EVIDENCE_RANK[c.evidence] for c in p.concerns) for p in treating},
         allergic={
             allergen: tuple(i for i in knowledge.ingredients.values() if allergen in i.allergens)
             for allergen in knowledge.vocabulary["allergens"]
@@ -114,13 +174,45 @@ def formulary(knowledge: KnowledgeBase) -> Formulary:
         anaesthetic_ingredients=frozenset(
             i for option in knowledge.needling.anaesthesia for i in option.ingredients
         ),
+        counted={
+            p.id: frozenset(
+                item.id
+                for item in knowledge.screening.procedures
+                if {c.ingredient for c in p.components}.intersection(item.ingredients)
+            )
+            for p in treating
+            if p.max_sessions is not None
+        },
+    )
+
+
+def earlier_sessions(
+    knowledge: KnowledgeBase, assessment: Assessment, product: Product, areas: Iterable[str]
+) -> list[dt.date] | None:
+    """The dates of earlier sessions that count against the product's label total: those
+    procedures on its label areas (on these areas where it has none), or on no stated
+    area; None while the procedures were not asked."""
+    kinds = formulary(knowledge).counted.get(product.id)
+    if not kinds:
+        return []
+    if assessment.procedures is None:
+        return None
+    where = set(product.areas or areas)
+    return sorted(
+        {
+            p.date
+            for p in assessment.procedures
+            if p.type in kinds and (not p.areas or where.intersection(p.areas))
+        }
     )
 
 
 @dataclass
 class _Chooser:
     knowledge: KnowledgeBase
-    blocked: Mapping[str, Exclusion]
+    assessment: Assessment
+    blocked: Blocks
+    severity: Mapping[tuple[str, str], str]  # (concern, area) → the patient's severity
     excluded: list[Exclusion]
 
     def product_ban(self, product: Product, area: str) -> Exclusion | None:
@@ -147,27 +239,80 @@ class _Chooser:
                 None,
                 tuple(product.sources),
             )
-        for component in product.components:
-            ban = self.blocked.get(component.ingredient)
-            if ban is not None:
-                return Exclusion(
-                    product.id,
-                    None,
-                    area,
-                    f"contains {component.ingredient}: {ban.reason}",
-                    ban.rule,
-                    ban.sources,
-                )
-        return None
+        bans = [
+            (component.ingredient, block.exclusion)
+            for component in product.components
+            for block in self.blocked.get(component.ingredient, ())
+            if block.covers((area,))
+        ]
+        if bans:
+            ingredient, ban = min(bans, key=lambda pair: hardness(pair[1]))
+            return Exclusion(
+                product.id,
+                None,
+                area,
+                f"contains {ingredient}: {ban.reason}",
+                ban.rule,
+                ban.sources,
+                ban.severity,
+                ban.until,
+                ban.until_text,
+            )
+        return self.label_total(product, area)
+
+    def label_total(self, product: Product, area: str) -> Exclusion | None:
+        """A product whose label total of sessions the earlier ones have used up, or that
+        cannot be counted yet."""
+        if product.max_sessions is None:
+            return None
+        given = earlier_sessions(self.knowledge, self.assessment, product, (area,))
+        if given is None:
+            return Exclusion(
+                product.id,
+                None,
+                area,
+                f"its label allows {product.max_sessions} sessions in all; earlier sessions "
+                f"are unknown ({HELD})",
+                None,
+                tuple(product.sources),
+                FindingSeverity.MISSING,
+            )
+        if len(given) < product.max_sessions:
+            return None
+        return Exclusion(
+            product.id,
+            None,
+            area,
+            f"its label allows {product.max_sessions} sessions in all, and {len(given)} "
+            f"were given before ({', '.join(str(d) for d in given)})",
+            None,
+            tuple(product.sources),
+            FindingSeverity.ABSOLUTE,
+        )
 
     def covers(self, product: Product, concerns: Iterable[str], area: str) -> set[str]:
         """The concerns a product may be proposed for here; logs what it may not."""
         index = formulary(self.knowledge)
-        claimed = index.claims[product.id]
+        claims = index.claims[product.id]
         vetoes = index.vetoes[product.id]
         covered = set()
         for concern in concerns:
-            if concern not in claimed:
+            claim = claims.get(concern)
+            if claim is None:
+                continue
+            severity = self.severity[concern, area]
+            if claim.severities is not None and severity not in claim.severities:
+                self.excluded.append(
+                    Exclusion(
+                        product.id,
+                        concern,
+                        area,
+                        f"claimed for {' or '.join(claim.severities)} {concern} only; "
+                        f"this is {severity}",
+                        None,
+                        tuple(claim.sources),
+                    )
+                )
                 continue
             veto = vetoes.get(concern)
             if veto is None:
@@ -187,18 +332,29 @@ class _Chooser:
         return covered
 
 
+def _evidence(product: str, concern: str, knowledge: KnowledgeBase) -> int:
+    return EVIDENCE_RANK[formulary(knowledge).claims[product][concern].evidence]
+
+
 def choose_products(
     knowledge: KnowledgeBase,
+    assessment: Assessment,
     area_concerns: Mapping[str, tuple[str, ...]],
-    blocked: Mapping[str, Exclusion],
+    blocked: Blocks,
 ) -> tuple[dict[str, dict[str, tuple[str, ...]]], list[str], list[Exclusion]]:
-    """Per area, product → concerns it covers; plus uncovered concern:area pairs."""
-    chooser = _Chooser(knowledge, blocked, [])
+    """Per area, product → the concerns it is chosen for; plus uncovered concern:area pairs.
+    A product is chosen for a concern only where no allowed product has stronger evidence for
+    it; among those, the fewest products cover the most."""
+    severity = {
+        (entry.concern, area): entry.severity
+        for entry in assessment.concerns
+        for area in entry.areas
+    }
+    chooser = _Chooser(knowledge, assessment, blocked, severity, [])
     index = formulary(knowledge)
     chosen: dict[str, dict[str, tuple[str, ...]]] = {}
     uncovered: list[str] = []
     for area, concerns in sorted(area_concerns.items()):
-        remaining = set(concerns)
         options: dict[str, set[str]] = {}
         candidates = {p.id: p for c in concerns for p in index.by_concern.get(c, ())}
         for product in (candidates[key] for key in sorted(candidates)):
@@ -215,21 +371,27 @@ def choose_products(
             covered = chooser.covers(product, concerns, area)
             if covered:
                 options[product.id] = covered
+        best = {
+            concern: min(_evidence(p, concern, knowledge) for p in options if concern in options[p])
+            for concern in concerns
+            if any(concern in covered for covered in options.values())
+        }
+        qualified = {
+            p: {c for c in covered if _evidence(p, c, knowledge) == best[c]}
+            for p, covered in options.items()
+        }
+        remaining = set(concerns)
         picks: dict[str, tuple[str, ...]] = {}
         while remaining:
-            best = min(
-                (p for p in options if options[p] & remaining),
-                key=lambda p: (
-                    -len(options[p] & remaining),
-                    index.strength[p],
-                    p,
-                ),
+            pick = min(
+                (p for p in qualified if qualified[p] & remaining),
+                key=lambda p: (-len(qualified[p] & remaining), p),
                 default=None,
             )
-            if best is None:
+            if pick is None:
                 break
-            picks[best] = tuple(sorted(options[best] & remaining))
-            remaining -= options[best]
+            picks[pick] = tuple(sorted(qualified[pick] & remaining))
+            remaining -= qualified[pick]
         uncovered.extend(f"{concern}:{area}" for concern in sorted(remaining))
         if picks:
             chosen[area] = picks
@@ -299,7 +461,7 @@ def _clash_reason(knowledge: KnowledgeBase, a: str, b: str) -> tuple[str, tuple[
 def _add_pain_relief(
     knowledge: KnowledgeBase,
     syringes: dict[tuple[str, ...], dict[str, tuple[str, ...]]],
-    blocked: Mapping[str, Exclusion],
+    blocked: Blocks,
     checks: list[Check],
     excluded: list[Exclusion],
 ) -> dict[tuple[str, ...], dict[str, tuple[str, ...]]]:
@@ -310,16 +472,29 @@ def _add_pain_relief(
     )
     if additive is None:
         return syringes
-    ban = next(
-        (blocked[c.ingredient] for c in additive.components if c.ingredient in blocked), None
-    )
-    if ban is not None:
-        excluded.append(Exclusion(additive.id, None, None, ban.reason, ban.rule, ban.sources))
-        return syringes
     result: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
     for group, areas in syringes.items():
+        bans = blocks_on(
+            {c.ingredient: blocked.get(c.ingredient, ()) for c in additive.components}, areas
+        )
         clashes = _incompatible(knowledge, _ingredients_of(knowledge, (*group, additive.id)))
-        if clashes:
+        if bans:
+            ban = min(bans.values(), key=hardness)
+            excluded.append(
+                Exclusion(
+                    additive.id,
+                    None,
+                    None,
+                    ban.reason,
+                    ban.rule,
+                    ban.sources,
+                    ban.severity,
+                    ban.until,
+                    ban.until_text,
+                )
+            )
+            result[group] = areas
+        elif clashes:
             effect, sources = _clash_reason(knowledge, *clashes[0])
             reason = f"not mixed into {', '.join(group)}: {effect}"
             excluded.append(Exclusion(additive.id, None, None, reason, None, sources))
@@ -333,15 +508,35 @@ def _add_pain_relief(
     return result
 
 
+def _scaled(doses: list[AreaDose], scale: float, per_point: float, why: str) -> list[AreaDose]:
+    """Fewer points in every counted area, to stay within a maximum."""
+    return [
+        AreaDose(
+            d.area,
+            math.floor(d.points * scale),
+            round(math.floor(d.points * scale) * per_point, 3),
+            why,
+        )
+        if d.points is not None
+        else d
+        for d in doses
+    ]
+
+
+def _total(doses: Iterable[AreaDose]) -> float | None:
+    volumes = [d.volume_ml for d in doses if d.volume_ml is not None]
+    return round(sum(volumes), 3) if volumes else None
+
+
 def _doses(
-    products: list[Product], areas: Mapping[str, tuple[str, ...]], paired: frozenset[str]
-) -> tuple[list[AreaDose], float | None]:
-    per_point = min(p.volume_per_point_ml for p in products if p.volume_per_point_ml)
+    facts: _Group, areas: Mapping[str, tuple[str, ...]], paired: frozenset[str]
+) -> list[AreaDose]:
+    per_point = facts.volume_per_point_ml
     doses: list[AreaDose] = []
     for area in sorted(areas):
         counts = [
             dosing.points * (2 if dosing.per_side and area in paired else 1)
-            for p in products
+            for p in facts.products
             for dosing in p.dosing
             if area in dosing.areas
         ]
@@ -349,40 +544,24 @@ def _doses(
         volume = round(points * per_point, 3) if points is not None else None
         note = None if points is not None else "points as the grid over the marked area requires"
         doses.append(AreaDose(area, points, volume, note))
-    limits = [p.max_volume_per_session_ml for p in products if p.max_volume_per_session_ml]
-    cap_points = [p.max_points_per_session for p in products if p.max_points_per_session]
+    limit = facts.max_volume_per_session_ml
+    cap_points = facts.max_points_per_session
     known = sum(d.volume_ml for d in doses if d.volume_ml is not None)
     total_points = sum(d.points for d in doses if d.points is not None)
     scale = 1.0
-    if limits and known > min(limits):
-        scale = min(limits) / known
-    if cap_points and total_points > min(cap_points):
-        scale = min(scale, min(cap_points) / total_points)
+    if limit is not None and known > limit:
+        scale = limit / known
+    if cap_points is not None and total_points > cap_points:
+        scale = min(scale, cap_points / total_points)
     if scale < 1.0:
-        doses = [
-            AreaDose(
-                d.area,
-                math.floor(d.points * scale),
-                round(math.floor(d.points * scale) * per_point, 3),
-                "reduced to stay within the per-session maximum",
-            )
-            if d.points is not None
-            else d
-            for d in doses
-        ]
-    if limits and scale == 1.0 and known >= min(limits):
+        doses = _scaled(doses, scale, per_point, "reduced to stay within the per-session maximum")
+    if limit is not None and known * min(scale, 1.0) >= limit - 1e-9:
         full = (
-            f"the {min(limits):g} mL session maximum is used by the areas with a point count: "
+            f"the {limit:g} mL session maximum is used by the areas with a point count: "
             "share it (fewer points there) or treat this area at another sitting"
         )
         doses = [AreaDose(d.area, None, None, full) if d.points is None else d for d in doses]
-    volumes = [d.volume_ml for d in doses]
-    total = (
-        round(sum(v for v in volumes if v is not None), 3)
-        if any(v is not None for v in volumes)
-        else None
-    )
-    return doses, total
+    return doses
 
 
 @dataclass(frozen=True)
@@ -399,12 +578,20 @@ class _Group:
     regulatory: tuple[str, ...]
     sources: tuple[str, ...]
     checks: tuple[Check, ...]
+    # ingredient → mg in each mL of the syringe, at most (a mixture dilutes it)
+    mg_per_ml: tuple[tuple[str, float], ...]
 
 
 @lru_cache(maxsize=1024)
 def _group(knowledge: KnowledgeBase, group: tuple[str, ...]) -> _Group:
     products = [knowledge.products[p] for p in group]
     treating = [p for p in products if p.concerns]
+    strength: dict[str, float] = {}
+    for product in products:
+        for component in product.components:
+            mg = component.mg_per_ml
+            if mg is not None and knowledge.ingredients[component.ingredient].max_mg_per_session:
+                strength[component.ingredient] = max(strength.get(component.ingredient, 0.0), mg)
     return _Group(
         products=products,
         lead=treating[0] if treating else products[0],
@@ -428,6 +615,59 @@ def _group(knowledge: KnowledgeBase, group: tuple[str, ...]) -> _Group:
             for p in products
             if any(knowledge.ingredients[c.ingredient].no_mixing for c in p.components)
         ),
+        mg_per_ml=tuple(sorted(strength.items())),
+    )
+
+
+def _ingredient_caps(
+    knowledge: KnowledgeBase,
+    groups: list[tuple[_Group, list[AreaDose]]],
+    checks: list[Check],
+) -> list[tuple[_Group, list[AreaDose]]]:
+    """Keep each capped ingredient's mass in one sitting, summed over every syringe that
+    carries it, within its maximum: fewer points in all of them alike."""
+    capped = sorted({name for facts, _ in groups for name, _ in facts.mg_per_ml})
+    for name in capped:
+        cap = knowledge.ingredients[name].max_mg_per_session
+        assert cap is not None
+        carrying = [
+            (index, dict(facts.mg_per_ml)[name])
+            for index, (facts, _) in enumerate(groups)
+            if name in dict(facts.mg_per_ml)
+        ]
+        mass = sum(mg * (_total(groups[i][1]) or 0.0) for i, mg in carrying)
+        text = f"{name}: at most {cap.mg:g} mg in one sitting, all syringes together"
+        if mass > cap.mg + 1e-9:
+            scale = cap.mg / mass
+            why = f"reduced: {name} over all syringes would be {mass:g} mg, above {cap.mg:g} mg"
+            for index, _ in carrying:
+                facts, doses = groups[index]
+                groups[index] = (facts, _scaled(doses, scale, facts.volume_per_point_ml, why))
+            text += f" ({mass:g} mg asked, points reduced)"
+        checks.append(Check(text, tuple(cap.sources)))
+    return groups
+
+
+def _allergy_checks(knowledge: KnowledgeBase, allergies: Iterable[str]) -> list[Check]:
+    """What the recorded allergies were checked against, and which the knowledge cannot
+    check (no ingredient is known to carry them: the products' instructions must say)."""
+    allergic = formulary(knowledge).allergic
+    recorded = sorted(allergies)
+    checked = [a for a in recorded if allergic.get(a)]
+    unchecked = [a for a in recorded if not allergic.get(a)]
+    checks = []
+    if checked:
+        checks.append(Check("no component carries a recorded allergen: " + ", ".join(checked)))
+    if unchecked:
+        checks.append(Check(unchecked_allergens(unchecked)))
+    return checks
+
+
+def unchecked_allergens(allergens: Iterable[str]) -> str:
+    return (
+        "not checked: no ingredient in the knowledge is linked to "
+        + ", ".join(allergens)
+        + " - confirm with each product's instructions before use"
     )
 
 
@@ -435,19 +675,22 @@ def build_blend(
     knowledge: KnowledgeBase,
     assessment: Assessment,
     area_concerns: Mapping[str, tuple[str, ...]],
-    blocked: Mapping[str, Exclusion],
+    blocked: Blocks,
     paired_areas: frozenset[str],
 ) -> Blend:
-    chosen, uncovered, excluded = choose_products(knowledge, area_concerns, blocked)
+    chosen, uncovered, excluded = choose_products(knowledge, assessment, area_concerns, blocked)
     checks: list[Check] = []
     syringes = _syringes(knowledge, chosen, checks)
     if assessment.goals.pain_tolerance == "low":
         syringes = _add_pain_relief(knowledge, syringes, blocked, checks, excluded)
+    groups = [
+        (_group(knowledge, group), _doses(_group(knowledge, group), syringes[group], paired_areas))
+        for group in sorted(syringes)
+    ]
+    groups = _ingredient_caps(knowledge, groups, checks)
     preparations = []
-    for group in sorted(syringes):
+    for group, (facts, doses) in zip(sorted(syringes), groups, strict=True):
         areas = syringes[group]
-        facts = _group(knowledge, group)
-        doses, total = _doses(facts.products, areas, paired_areas)
         preparations.append(
             Preparation(
                 products=group,
@@ -460,7 +703,7 @@ def build_blend(
                 volume_per_point_ml=facts.volume_per_point_ml,
                 grid_spacing_cm=facts.grid_spacing_cm,
                 areas=tuple(doses),
-                volume_ml=total,
+                volume_ml=_total(doses),
                 max_volume_per_session_ml=facts.max_volume_per_session_ml,
                 max_points_per_session=facts.max_points_per_session,
                 regulatory=facts.regulatory,
@@ -468,17 +711,14 @@ def build_blend(
             )
         )
         checks.extend(facts.checks)
+    checks += _allergy_checks(knowledge, assessment.allergies or ())
     volumes = [p.volume_ml for p in preparations if p.volume_ml is not None]
-    if assessment.allergies:
-        checks.append(
-            Check("no component carries a recorded allergen: " + ", ".join(assessment.allergies))
-        )
     return Blend(
         preparations=tuple(preparations),
         total_volume_ml=round(sum(volumes), 3) if volumes else None,
         uncovered=tuple(uncovered),
         excluded=tuple(
-            sorted(set(excluded), key=lambda e: (e.item, e.area or "", e.concern or ""))
+            sorted(set(excluded), key=lambda e: (e.item, e.area or "", e.concern or "", e.reason))
         ),
         checks=tuple(sorted(set(checks), key=lambda c: c.text)),
     )

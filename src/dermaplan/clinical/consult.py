@@ -1,7 +1,7 @@
 """The consult: assessment and knowledge in, an explained plan out.
 
-screen → decide per modality → blend → needling → combined → course → care → what is
-missing. Pure: no I/O, no clock (the consult date is in the assessment).
+screen → hold areas → blend → needling → combined → decide per modality → course → care
+→ what is missing. Pure: no I/O, no clock (the consult date is in the assessment).
 """
 
 from __future__ import annotations
@@ -10,9 +10,26 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
-from dermaplan.clinical.blend import HELD, build_blend, excluded_ingredients, formulary
-from dermaplan.clinical.course import build_course, templates_for
-from dermaplan.clinical.facts import FactSheet
+from dermaplan.clinical.blend import (
+    blocks_on,
+    build_blend,
+    earlier_sessions,
+    excluded_ingredients,
+    formulary,
+)
+from dermaplan.clinical.course import build_course, starts_after_event, templates_for
+from dermaplan.clinical.decision import (
+    SINGLE,
+    AreaConcerns,
+    Consultation,
+    addressed,
+    combine,
+    decide,
+    holds,
+    pairs,
+    review_scars,
+)
+from dermaplan.clinical.facts import PROCEDURES_QUESTION, FactSheet
 from dermaplan.clinical.needling import build_needling, choose_anaesthetic
 from dermaplan.clinical.plan import (
     PLAN_SCHEMA_VERSION,
@@ -22,7 +39,6 @@ from dermaplan.clinical.plan import (
     CareAdvice,
     Citation,
     Course,
-    Decision,
     Finding,
     FindingSeverity,
     ModalityDecision,
@@ -32,217 +48,41 @@ from dermaplan.clinical.plan import (
 )
 from dermaplan.clinical.screening import MODALITIES, screen
 from dermaplan.knowledge import KnowledgeBase
-from dermaplan.knowledge.schema import Modality, Product
-
-AreaConcerns = dict[str, tuple[str, ...]]
-SINGLE = (Modality.MESOTHERAPY, Modality.MICRONEEDLING)
-SIMPLEST_FIRST = {Modality.MESOTHERAPY: 0, Modality.MICRONEEDLING: 1, Modality.COMBINED: 2}
-
-
-def addressed(knowledge: KnowledgeBase, assessment: Assessment, modality: Modality) -> AreaConcerns:
-    """Area → the patient's concerns there that this modality treats."""
-    found: dict[str, set[str]] = {}
-    for entry in assessment.concerns:
-        for fit in knowledge.concerns[entry.concern].addressed_by:
-            if fit.modality != modality:
-                continue
-            for area in entry.areas:
-                if fit.areas is None or area in fit.areas:
-                    found.setdefault(area, set()).add(entry.concern)
-    return {area: tuple(sorted(concerns)) for area, concerns in sorted(found.items())}
-
-
-def _pairs(area_concerns: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
-    return tuple(sorted(f"{c}:{a}" for a, cs in area_concerns.items() for c in cs))
+from dermaplan.knowledge.schema import Modality
 
 
 def _candidate_ingredients(
     knowledge: KnowledgeBase, assessment: Assessment, meso: AreaConcerns, needled: AreaConcerns
-) -> frozenset[str]:
-    """Ingredients this consult might propose: the rules about them are worth reading."""
+) -> dict[Modality, frozenset[str]]:
+    """The ingredients each modality might use: the rules about them are worth reading,
+    and an open question about one holds the modality's plan."""
     index = formulary(knowledge)
-    found: set[str] = set()
+    injected: set[str] = set()
     for concern in {c for concerns in meso.values() for c in concerns}:
-        found.update(index.ingredients_for[concern])
+        injected.update(index.ingredients_for[concern])
     if meso and assessment.goals.pain_tolerance == "low":
-        found.update(index.additive_ingredients)
-    if needled:
-        found.update(index.anaesthetic_ingredients)
+        injected.update(index.additive_ingredients)
+    numbing = index.anaesthetic_ingredients if needled else frozenset()
+    return {
+        Modality.MESOTHERAPY: frozenset(injected),
+        Modality.MICRONEEDLING: frozenset(numbing),
+        Modality.COMBINED: frozenset(injected | numbing),
+    }
+
+
+def _anaesthetic_considered(knowledge: KnowledgeBase, chosen: Anaesthetic) -> frozenset[str]:
+    """The anaesthetic ingredients a needling plan depends on: those of the option chosen
+    and of every option preferred to it."""
+    found: set[str] = set()
+    for option in knowledge.needling.anaesthesia:
+        found.update(option.ingredients)
+        if option.id == chosen.option:
+            break
     return frozenset(found)
 
 
-@lru_cache(maxsize=4096)
-def _fit_reasons(
-    knowledge: KnowledgeBase,
-    modality: Modality,
-    area_concerns: tuple[tuple[str, tuple[str, ...]], ...],
-) -> tuple[Reason, ...]:
-    """Why a modality fits these concerns (knowledge-only, so remembered)."""
-    reasons = []
-    by_concern: dict[str, list[str]] = {}
-    for area, concerns in area_concerns:
-        for concern in concerns:
-            by_concern.setdefault(concern, []).append(area)
-    parts = [modality] if modality in SINGLE else list(SINGLE)
-    for concern, areas in sorted(by_concern.items()):
-        for fit in knowledge.concerns[concern].addressed_by:
-            where = [a for a in areas if fit.areas is None or a in fit.areas]
-            if fit.modality not in parts or not where:
-                continue
-            reasons.append(
-                Reason(
-                    f"treats {concern} ({', '.join(where)}) by {fit.modality}: {fit.note}",
-                    None,
-                    tuple(fit.sources),
-                    fit.evidence,
-                )
-            )
-    return tuple(reasons)
-
-
-def _finding_reason(finding: Finding) -> Reason:
-    if finding.severity is FindingSeverity.MISSING:
-        text = (
-            f"unanswered ({finding.rule_severity.value} rule): {finding.title} — {finding.because}"
-        )
-    else:
-        text = f"{finding.severity.value}: {finding.title} — {finding.because}"
-        if finding.until is not None:
-            text += f"; until {finding.until}"
-        elif finding.until_text:
-            text += f"; until {finding.until_text}"
-    return Reason(text, finding.code, finding.sources, finding.evidence)
-
-
-def _safety(
-    modality: Modality, findings: Iterable[Finding], reason_of: Mapping[int, Reason]
-) -> tuple[Decision | None, list[Reason], bool, list[Finding]]:
-    """The decision safety forces (or None), its reasons, whether it bars `recommended`."""
-    own = [f for f in findings if modality in f.modalities and not f.ingredients]
-    absolute = [f for f in own if f.severity is FindingSeverity.ABSOLUTE]
-    permanent = [f for f in absolute if f.until_text is None]
-    if permanent:
-        return Decision.CONTRAINDICATED, [reason_of[id(f)] for f in permanent], True, own
-    if absolute:
-        return Decision.DEFERRED, [reason_of[id(f)] for f in absolute], True, own
-    serious = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE)
-    missing = [f for f in own if f.severity is FindingSeverity.MISSING]
-    relative = [f for f in own if f.severity is FindingSeverity.RELATIVE]
-    cautions = relative + [f for f in missing if f.rule_severity in serious]
-    reasons = [reason_of[id(f)] for f in cautions]
-    if cautions:
-        return Decision.CAUTION, reasons, True, own
-    return None, [reason_of[id(f)] for f in missing], bool(missing), own
-
-
-def decide(
-    knowledge: KnowledgeBase,
-    assessment: Assessment,
-    areas: Mapping[Modality, AreaConcerns],
-    findings: list[Finding],
-    blend: Blend | None,
-    open_skin: tuple[str, ...],
-    all_pairs: tuple[str, ...],
-    anaesthetic: Anaesthetic,
-) -> tuple[ModalityDecision, ...]:
-    drafts: list[tuple[Modality, Decision, list[Reason], tuple[str, ...], bool]] = []
-    reason_of = {id(f): _finding_reason(f) for f in findings}
-    for modality in MODALITIES:
-        pairs = _pairs(areas[modality])
-        if not pairs:
-            why = (
-                "no area has both a concern microneedling treats and one mesotherapy treats"
-                if modality is Modality.COMBINED
-                else f"addresses none of the concerns ({', '.join(all_pairs)})"
-            )
-            drafts.append((modality, Decision.NOT_INDICATED, [Reason(why)], (), True))
-            continue
-        forced, reasons, bars, own = _safety(modality, findings, reason_of)
-        untreated = [p for p in all_pairs if p not in pairs]
-        if forced in (Decision.CONTRAINDICATED, Decision.DEFERRED):
-            drafts.append((modality, forced, reasons, pairs, True))
-            continue
-        uses_blend = modality is not Modality.MICRONEEDLING
-        if uses_blend and (blend is None or not blend.preparations):
-            excluded = blend.excluded if blend else ()
-            waiting = any(HELD in e.reason for e in excluded)
-            held = [
-                Reason(
-                    "no product may be proposed until the open safety questions are answered"
-                    if waiting
-                    else "no product in the formulary may be proposed for this patient"
-                )
-            ]
-            held += list(
-                dict.fromkeys(Reason(f"{e.item}: {e.reason}", e.rule, e.sources) for e in excluded)
-            )
-            outcome = Decision.CAUTION if waiting else Decision.NOT_INDICATED
-            drafts.append((modality, outcome, held + reasons, pairs if waiting else (), True))
-            continue
-        if modality is Modality.COMBINED and not open_skin:
-            why = "no product of the blend is sterile and meant for needled skin"
-            drafts.append((modality, Decision.NOT_INDICATED, [Reason(why), *reasons], (), True))
-            continue
-        covered = pairs
-        if uses_blend and blend is not None:
-            meso_uncovered = set(blend.uncovered)
-            covered = tuple(p for p in pairs if p not in meso_uncovered)
-        fit = list(_fit_reasons(knowledge, modality, tuple(areas[modality].items())))
-        if untreated:
-            fit.append(Reason("does not address: " + ", ".join(untreated)))
-        if uses_blend and blend is not None and blend.uncovered:
-            fit.append(Reason("no allowed product for: " + ", ".join(blend.uncovered)))
-        precautions = [f for f in own if f.severity is FindingSeverity.PRECAUTION]
-        reasons += [reason_of[id(f)] for f in precautions]
-        if modality is not Modality.MESOTHERAPY and anaesthetic.option is None:
-            forced = Decision.CAUTION
-            bars = True
-            reasons.append(
-                Reason(
-                    f"{anaesthetic.text}: agree other pain relief with the patient before needling",
-                    None,
-                    anaesthetic.sources,
-                )
-            )
-        accepted = assessment.goals.downtime_days
-        downtime = knowledge.modalities[modality].downtime_days
-        if accepted is not None and downtime.min > accepted:
-            bars = True
-            fit.append(
-                Reason(
-                    f"expected downtime {downtime.min:g}–{downtime.max:g} days is more than the "
-                    f"{accepted} the patient accepts",
-                    None,
-                    tuple(knowledge.modalities[modality].sources),
-                    knowledge.modalities[modality].evidence,
-                )
-            )
-        decision: Decision = forced or Decision.SUITABLE
-        drafts.append((modality, decision, fit + reasons, covered, bars))
-    eligible = [d for d in drafts if d[1] is Decision.SUITABLE and not d[4] and d[3]]
-    best = min(eligible, key=lambda d: (-len(d[3]), SIMPLEST_FIRST[d[0]]), default=None)
-    decisions = []
-    for modality, decision, reasons, covered, _ in drafts:
-        if best is not None and modality is best[0]:
-            decision = Decision.RECOMMENDED
-            reasons = [
-                Reason(f"best fit: covers {len(covered)} of {len(all_pairs)} concern-area pairs"),
-                *reasons,
-            ]
-        until = (
-            max(
-                (
-                    f.until
-                    for f in findings
-                    if modality in f.modalities and not f.ingredients and f.until is not None
-                ),
-                default=None,
-            )
-            if decision is Decision.DEFERRED
-            else None
-        )
-        decisions.append(ModalityDecision(modality, decision, tuple(reasons), covered, until))
-    return tuple(decisions)
+def _remaining(planned: AreaConcerns, held: Mapping[str, list[Finding]]) -> AreaConcerns:
+    return {area: concerns for area, concerns in planned.items() if area not in held}
 
 
 def _care(
@@ -275,33 +115,100 @@ def _care_items(
     )
 
 
-def _products_in(blend: Blend | None, knowledge: KnowledgeBase) -> list[Product]:
-    if blend is None:
-        return []
-    ids = sorted({p for prep in blend.preparations for p in prep.products})
-    return [knowledge.products[i] for i in ids]
+def _plain_for_open_skin(blend: Blend, open_skin: tuple[str, ...]) -> str:
+    """What the syringes of the open-skin products carry that must not go onto needled
+    skin: they are applied from their own vial, plain."""
+    extra = sorted(
+        {
+            other
+            for prep in blend.preparations
+            if set(prep.products) & set(open_skin)
+            for other in prep.products
+            if other not in open_skin
+        }
+    )
+    return f"not from the syringe mixed with {', '.join(extra)}" if extra else ""
+
+
+def _courses(
+    knowledge: KnowledgeBase,
+    assessment: Assessment,
+    decisions: Iterable[ModalityDecision],
+    areas: Mapping[Modality, AreaConcerns],
+    blend: Blend | None,
+    open_skin: tuple[str, ...],
+) -> list[Course]:
+    """A course per going modality: needling at its own pace, a combined course at the
+    needling's pace with the open-skin products' labels, and one mesotherapy course per
+    preparation."""
+    courses: list[Course] = []
+    for decision in decisions:
+        if decision.decision not in PROCEED:
+            continue
+        modality = decision.modality
+        if modality is Modality.MESOTHERAPY:
+            groups = [list(p.products) for p in blend.preparations] if blend is not None else []
+        else:
+            groups = [list(open_skin) if modality is Modality.COMBINED else []]
+        for group in groups:
+            products = [knowledge.products[p] for p in group]
+            treating = [p for p in products if p.concerns]
+            if modality is Modality.MESOTHERAPY:
+                prep = next(p for p in blend.preparations if list(p.products) == group)  # type: ignore[union-attr]
+                concerns = set(prep.concerns)
+                part = Modality.MESOTHERAPY
+            else:
+                concerns = {c for cs in areas[Modality.MICRONEEDLING].values() for c in cs}
+                part = Modality.MICRONEEDLING
+            templates = templates_for(knowledge, part, concerns, [p.id for p in treating])
+            if not templates:
+                continue
+            where = list(areas[part])
+            given = {
+                p.id: len(earlier_sessions(knowledge, assessment, p, where) or [])
+                for p in treating
+                if p.max_sessions is not None
+            }
+            courses.append(
+                build_course(
+                    knowledge,
+                    assessment,
+                    modality,
+                    templates,
+                    treating,
+                    given,
+                    decision.provisional,
+                )
+            )
+    return courses
 
 
 def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     sheet = FactSheet(assessment, knowledge)
+    scars = review_scars(knowledge, assessment)
     meso = addressed(knowledge, assessment, Modality.MESOTHERAPY)
-    needled = addressed(knowledge, assessment, Modality.MICRONEEDLING)
-    shared = set(meso) & set(needled)
-    combined: AreaConcerns = {}
-    if shared:
-        for area in sorted(set(meso) | set(needled)):
-            combined[area] = tuple(sorted({*meso.get(area, ()), *needled.get(area, ())}))
-    areas = {
+    needled = addressed(knowledge, assessment, Modality.MICRONEEDLING, scars.not_targets)
+    planned = {
         Modality.MESOTHERAPY: meso,
         Modality.MICRONEEDLING: needled,
-        Modality.COMBINED: combined,
+        Modality.COMBINED: combine(meso, needled),
     }
-    frozen_areas = {m: frozenset(a) for m, a in areas.items()}
     candidates = _candidate_ingredients(knowledge, assessment, meso, needled)
-    findings = screen(sheet, frozen_areas, candidates)
+    findings = screen(
+        sheet, {m: frozenset(a) for m, a in planned.items()}, candidates[Modality.COMBINED]
+    )
+    held = {m: holds(findings, m, planned[m]) for m in MODALITIES}
+    meso_now = _remaining(meso, held[Modality.MESOTHERAPY])
+    needled_now = _remaining(needled, held[Modality.MICRONEEDLING])
+    remaining = {
+        Modality.MESOTHERAPY: meso_now,
+        Modality.MICRONEEDLING: needled_now,
+        Modality.COMBINED: _remaining(combine(meso_now, needled_now), held[Modality.COMBINED]),
+    }
     blocked = excluded_ingredients(knowledge, assessment, findings)
     paired = frozenset(area.id for area in knowledge.areas.values() if area.paired)
-    blend = build_blend(knowledge, assessment, meso, blocked, paired) if meso else None
+    blend = build_blend(knowledge, assessment, meso_now, blocked, paired) if meso_now else None
+    shared = set(remaining[Modality.COMBINED]) & set(needled_now)
     open_skin = tuple(
         sorted(
             {
@@ -313,41 +220,64 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
             }
         )
     )
-    all_pairs = _pairs(
+    all_pairs = pairs(
         {a: [e.concern for e in assessment.concerns if a in e.areas] for a in sheet.treated_areas}
     )
-    anaesthetic = choose_anaesthetic(knowledge, blocked)
+    anaesthetic = choose_anaesthetic(knowledge, blocks_on(blocked, needled_now))
+    numbing = _anaesthetic_considered(knowledge, anaesthetic) if needled else frozenset()
+    considered = {
+        Modality.MESOTHERAPY: candidates[Modality.MESOTHERAPY],
+        Modality.MICRONEEDLING: numbing,
+        Modality.COMBINED: candidates[Modality.MESOTHERAPY] | numbing,
+    }
     decisions = decide(
-        knowledge, assessment, areas, findings, blend, open_skin, all_pairs, anaesthetic
+        Consultation(
+            knowledge,
+            assessment,
+            sheet,
+            findings,
+            all_pairs,
+            planned,
+            remaining,
+            held,
+            scars,
+            blend,
+            open_skin,
+            anaesthetic,
+            considered,
+        )
     )
     going = [d.modality for d in decisions if d.decision in PROCEED]
+    severities = {
+        (entry.concern, area): entry.severity
+        for entry in assessment.concerns
+        for area in entry.areas
+    }
     needling: NeedlingProtocol | None = None
     combined_protocol: NeedlingProtocol | None = None
     if Modality.MICRONEEDLING in going:
-        needling = build_needling(knowledge, assessment, needled, anaesthetic)
+        needling = build_needling(knowledge, severities, needled_now, anaesthetic)
     if Modality.COMBINED in going:
-        combined_protocol = build_needling(knowledge, assessment, needled, anaesthetic, open_skin)
+        combined_needled = {
+            a: cs for a, cs in needled_now.items() if a in remaining[Modality.COMBINED]
+        }
+        combined_protocol = build_needling(
+            knowledge,
+            severities,
+            combined_needled,
+            anaesthetic,
+            open_skin,
+            _plain_for_open_skin(blend, open_skin) if blend is not None else "",
+        )
     meso_going = Modality.MESOTHERAPY in going or Modality.COMBINED in going
-    courses: list[Course] = []
-    for modality in going:
-        # the needling sets the pace of combined sittings; mesotherapy-only work follows
-        # the mesotherapy course
-        parts = (Modality.MICRONEEDLING,) if modality is Modality.COMBINED else (modality,)
-        products = _products_in(blend, knowledge) if modality is not Modality.MICRONEEDLING else []
-        templates = [
-            t
-            for part in parts
-            for t in templates_for(
-                knowledge,
-                part,
-                {c for cs in areas[part].values() for c in cs},
-                [p.id for p in products],
-            )
-        ]
-        if templates:
-            courses.append(build_course(knowledge, assessment, modality, templates, products))
+    courses = _courses(knowledge, assessment, decisions, remaining, blend, open_skin)
+    decisions = _with_course_notes(decisions, courses, assessment)
     care = _care(knowledge, going, sheet.treated_areas)
-    missing = tuple(sorted({sheet.question(fact) for f in findings for fact in f.unanswered}))
+    questions = {sheet.question(fact) for f in findings for fact in f.unanswered}
+    if blend is not None and any(
+        e.severity is FindingSeverity.MISSING and e.rule is None for e in blend.excluded
+    ):
+        questions.add(PROCEDURES_QUESTION)
     plan_blend = blend if meso_going else None
     cited = _cited(decisions, findings, plan_blend, needling, combined_protocol, courses, care)
     return Plan(
@@ -358,13 +288,39 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         policies=dict(_policies(knowledge)),
         decisions=decisions,
         findings=tuple(findings),
-        missing=missing,
+        missing=tuple(sorted(questions)),
         mesotherapy=plan_blend,
         microneedling=needling,
         combined=combined_protocol,
         courses=tuple(courses),
         care=care,
         references=tuple(sorted((_citations(knowledge)[ref] for ref in cited), key=_by_id)),
+    )
+
+
+def _with_course_notes(
+    decisions: tuple[ModalityDecision, ...], courses: Iterable[Course], assessment: Assessment
+) -> tuple[ModalityDecision, ...]:
+    """A decision whose course cannot begin before the patient's event says so itself."""
+    late = {c.modality for c in courses if starts_after_event(c, assessment)}
+    if not late:
+        return decisions
+    event = assessment.goals.event_date
+    return tuple(
+        ModalityDecision(
+            d.modality,
+            d.decision,
+            (
+                *d.reasons,
+                Reason(f"no session fits before the event on {event}: start after the event"),
+            ),
+            d.concerns,
+            d.until,
+            d.provisional,
+        )
+        if d.modality in late
+        else d
+        for d in decisions
     )
 
 

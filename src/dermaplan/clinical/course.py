@@ -1,10 +1,12 @@
-"""The course of sessions: templates merged, bounded by product labels, the patient's
-limits and the event date, and laid out on dates when a start date is known."""
+"""The course of sessions: templates merged, bounded by product labels (their totals
+counting earlier sessions), the patient's limits and the event date, and laid out on dates
+when a start date is known and no question behind an absolute rule is open. A mesotherapy
+course belongs to one preparation: products given apart keep their own course."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
@@ -16,13 +18,16 @@ from dermaplan.knowledge.schema import CourseTemplate, Modality, Product
 def templates_for(
     knowledge: KnowledgeBase, modality: Modality, concerns: Iterable[str], products: Iterable[str]
 ) -> list[CourseTemplate]:
-    """The templates for these concerns; one tied to products only if the plan uses one."""
+    """The templates for these concerns; one tied to products only if the plan uses one,
+    and then in place of the general ones."""
     wanted, used = set(concerns), set(products)
-    return [
-        template
+    found = [
+        (template, needs is not None)
         for template, treats, needs in _by_modality(knowledge)[modality]
         if not treats.isdisjoint(wanted) and (needs is None or not needs.isdisjoint(used))
     ]
+    tied = [template for template, specific in found if specific]
+    return tied or [template for template, _ in found]
 
 
 @lru_cache(maxsize=16)
@@ -39,13 +44,27 @@ def _by_modality(
     }
 
 
+def recovery_days(
+    knowledge: KnowledgeBase, modality: Modality, products: Iterable[Product]
+) -> float:
+    """The longest visible recovery of the modality or of a product it gives."""
+    return max(
+        [knowledge.modalities[modality].downtime_days.max]
+        + [p.downtime.days.max for p in products if p.downtime is not None]
+    )
+
+
 def build_course(
     knowledge: KnowledgeBase,
     assessment: Assessment,
     modality: Modality,
     templates: list[CourseTemplate],
     products: Iterable[Product],
+    given: Mapping[str, int],
+    provisional: tuple[str, ...],
 ) -> Course:
+    """`given`: the sessions of each product already given, which its label total counts."""
+    products = list(products)
     notes: list[str] = []
     sessions = max(t.sessions for t in templates)
     low = max(t.interval_days.min for t in templates)
@@ -63,11 +82,16 @@ def build_course(
                 f"{product.id}: at least {product.min_interval_days} days apart "
                 f"({product.evidence.value})"
             )
-        if product.max_sessions and product.max_sessions < sessions:
-            sessions = product.max_sessions
-            notes.append(
-                f"{product.id}: at most {product.max_sessions} sessions ({product.evidence.value})"
-            )
+        if product.max_sessions:
+            before = given.get(product.id, 0)
+            left = product.max_sessions - before
+            if left < sessions:
+                sessions = left
+                counted = f", {before} given before" if before else ""
+                notes.append(
+                    f"{product.id}: at most {product.max_sessions} sessions in all{counted} "
+                    f"({product.evidence.value})"
+                )
     wanted = assessment.goals.max_sessions
     if wanted is not None and wanted < sessions:
         notes.append(
@@ -75,31 +99,25 @@ def build_course(
             "expect a smaller result"
         )
         sessions = wanted
-    start = assessment.goals.start_date or assessment.consult_date
-    dates = [start + dt.timedelta(days=interval * i) for i in range(sessions)]
-    event = assessment.goals.event_date
-    buffer = int(knowledge.policy("event_buffer_days"))
-    downtime = int(knowledge.modalities[modality].downtime_days.max)
-    if event is not None:
-        latest = event - dt.timedelta(days=max(buffer, downtime))
-        kept = [d for d in dates if d <= latest]
-        if len(kept) < len(dates):
-            notes.append(
-                f"{len(dates) - len(kept)} session(s) would fall within {max(buffer, downtime)} "
-                f"days of the event on {event}: not scheduled before it"
-            )
-            dates = kept
     judge_after = max((t.judge_after_days or 0) for t in templates)
-    judge_on = dates[-1] + dt.timedelta(days=judge_after) if dates and judge_after else None
-    if event is not None and judge_on is not None:
-        when = "before" if judge_on <= event else "after"
-        notes.append(f"results are judged on {judge_on}, {when} the event on {event}")
-    if event is not None and not dates:
-        notes.append("no session fits before the event: start after it")
+    dates: list[dt.date] = []
+    judge_on: dt.date | None = None
+    if provisional:
+        notes.append(
+            "no dates until the open safety questions are answered: " + "; ".join(provisional)
+        )
+    else:
+        dates = _dates(knowledge, assessment, modality, products, sessions, interval, notes)
+        judge_on = dates[-1] + dt.timedelta(days=judge_after) if dates and judge_after else None
+        event = assessment.goals.event_date
+        if event is not None and judge_on is not None and dates[0] <= event:
+            when = "before" if judge_on <= event else "after"
+            notes.append(f"results are judged on {judge_on}, {when} the event on {event}")
     return Course(
         modality=modality,
+        products=tuple(p.id for p in products),
         templates=tuple(t.id for t in templates),
-        sessions=len(dates) if event is not None else sessions,
+        sessions=len(dates) if dates else sessions,
         interval_days=interval,
         interval_range_days=(int(low), int(high)),
         dates=tuple(dates),
@@ -108,3 +126,44 @@ def build_course(
         notes=tuple(notes),
         sources=tuple(sorted({s for t in templates for s in t.sources})),
     )
+
+
+def _dates(
+    knowledge: KnowledgeBase,
+    assessment: Assessment,
+    modality: Modality,
+    products: list[Product],
+    sessions: int,
+    interval: int,
+    notes: list[str],
+) -> list[dt.date]:
+    """The sittings from the start date, kept clear of the patient's event by its margin
+    (or, when none fits before it, from the day after it)."""
+    start = assessment.goals.start_date or assessment.consult_date
+    dates = [start + dt.timedelta(days=interval * i) for i in range(sessions)]
+    event = assessment.goals.event_date
+    if event is None:
+        return dates
+    margin = max(
+        int(knowledge.policy("event_buffer_days")),
+        int(recovery_days(knowledge, modality, products)),
+    )
+    kept = [d for d in dates if d <= event - dt.timedelta(days=margin)]
+    if not kept:
+        notes.append(
+            f"no session fits before the event on {event} (each needs {margin} days before "
+            "it): the course starts after the event"
+        )
+        after = event + dt.timedelta(days=1)
+        return [after + dt.timedelta(days=interval * i) for i in range(sessions)]
+    if len(kept) < len(dates):
+        notes.append(
+            f"{len(dates) - len(kept)} session(s) would fall within {margin} days of the "
+            f"event on {event}: not scheduled before it"
+        )
+    return kept
+
+
+def starts_after_event(course: Course, assessment: Assessment) -> bool:
+    event = assessment.goals.event_date
+    return event is not None and bool(course.dates) and course.dates[0] > event

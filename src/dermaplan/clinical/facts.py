@@ -1,7 +1,10 @@
 """Reading the facts a rule names off an assessment, with unknown kept apart from no.
 
 A fact is a value, UNKNOWN (the question was not answered) or NOT_APPLICABLE (it has no
-value by the answers given, e.g. days since stopping a drug never taken).
+value by the answers given, e.g. days since stopping a drug never taken). A fact the other
+answers settle is read as settled, never as unknown: a male patient is not pregnant, and a
+keloid among the scars to treat is a history of keloid. Facts about earlier procedures
+depend on the area: a sheet can be narrowed to one treated area.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Callable, Iterable
 from enum import Enum
 from functools import lru_cache
 
-from dermaplan.clinical.assessment import Assessment, MedicationStatus
+from dermaplan.clinical.assessment import Assessment, MedicationStatus, Sex
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality, Region
 
@@ -27,16 +30,34 @@ NOT_APPLICABLE = Absent.NOT_APPLICABLE
 FactValue = bool | float | str | dt.date | Absent
 
 
+AREA_BOUND = "procedures."  # the facts whose value depends on the area they are read for
+
+
 class FactSheet:
     """The facts of one assessment, read on demand and remembered for the consult."""
 
-    def __init__(self, assessment: Assessment, knowledge: KnowledgeBase) -> None:
+    def __init__(
+        self,
+        assessment: Assessment,
+        knowledge: KnowledgeBase,
+        areas: frozenset[str] | None = None,
+        shared: dict[str, FactValue] | None = None,
+    ) -> None:
         self.assessment = assessment
         self.knowledge = knowledge
-        self.treated_areas = frozenset(
-            area for entry in assessment.concerns for area in entry.areas
+        self.treated_areas = (
+            frozenset(area for entry in assessment.concerns for area in entry.areas)
+            if areas is None
+            else areas
         )
-        self.values: dict[str, FactValue] = {}  # facts read so far, by name
+        # facts read so far, by name; a narrowed sheet starts from its parent's facts that
+        # do not depend on the area
+        self.values: dict[str, FactValue] = (
+            {}
+            if shared is None
+            else {k: v for k, v in shared.items() if not k.startswith(AREA_BOUND)}
+        )
+        self._narrowed: dict[str, FactSheet] = {}
 
     def get(self, name: str) -> FactValue:
         cache = self.values
@@ -44,9 +65,38 @@ class FactSheet:
             cache[name] = reader(name)(self)
         return cache[name]
 
+    @property
+    def area_bound(self) -> bool:
+        """Whether procedure facts differ between the treated areas (some procedure names
+        its areas and more than one area is treated)."""
+        procedures = self.assessment.procedures
+        return (
+            len(self.treated_areas) > 1
+            and procedures is not None
+            and any(p.areas for p in procedures)
+        )
+
+    def narrowed(self, area: str) -> FactSheet:
+        """The same facts, as read for one treated area."""
+        sheet = self._narrowed.get(area)
+        if sheet is None:
+            sheet = self._narrowed[area] = FactSheet(
+                self.assessment, self.knowledge, frozenset((area,)), self.values
+            )
+        return sheet
+
     def _patient(self, attribute: str) -> FactValue:
-        value = getattr(self.assessment.patient, attribute)
+        patient = self.assessment.patient
+        value = getattr(patient, attribute)
+        if value is None and attribute in FEMALE_ONLY and patient.sex is Sex.MALE:
+            return NOT_APPLICABLE
         return UNKNOWN if value is None else _plain(value)
+
+    def _condition(self, condition: str) -> FactValue:
+        answer = self.assessment.conditions.get(condition)
+        if answer is None and condition in implied_conditions(self.assessment, self.knowledge):
+            return True
+        return UNKNOWN if answer is None else answer
 
     def _allergy(self, allergen: str) -> FactValue:
         allergies = self.assessment.allergies
@@ -90,9 +140,10 @@ class FactSheet:
         return PREDICATES[name](self)
 
     def question(self, fact: str) -> str:
-        """The question to ask to learn a fact, in the words of the screening vocabulary."""
+        """The question that learns a fact, asking for exactly what is missing: the date of
+        the last dose of a drug the patient has stopped, not whether they take it."""
         head, _, rest = fact.partition(".")
-        item = rest.partition(".")[0]
+        item, _, attribute = rest.partition(".")
         screening = self.knowledge.screening
         kinds = {
             "conditions": screening.conditions,
@@ -103,7 +154,12 @@ class FactSheet:
         if head == "allergies":
             return "Does the patient have any allergies (list them, or say none)?"
         if head == "procedures":
-            return "Which procedures has the patient had recently, when and where (or none)?"
+            return PROCEDURES_QUESTION
+        if head == "medications" and attribute != "current":
+            use = self.assessment.medications.get(item)
+            if use is not None and use.status is MedicationStatus.STOPPED:
+                name = next(m.name for m in screening.medications if m.id == item)
+                return f"{name}: on what date did the patient take the last dose?"
         if head in kinds:
             for entry in kinds[head]:
                 if entry.id == item:
@@ -118,7 +174,7 @@ def reader(name: str) -> Callable[[FactSheet], FactValue]:
     if head == "patient":
         return lambda sheet: sheet._patient(rest)
     if head == "conditions":
-        return lambda sheet: _answer(sheet.assessment.conditions.get(rest))
+        return lambda sheet: sheet._condition(rest)
     if head == "allergies":
         return lambda sheet: sheet._allergy(rest)
     item, _, attribute = rest.partition(".")
@@ -129,8 +185,22 @@ def reader(name: str) -> Callable[[FactSheet], FactValue]:
     raise KeyError(name)
 
 
-def _answer(value: bool | None) -> FactValue:
-    return UNKNOWN if value is None else value
+FEMALE_ONLY = frozenset({"pregnant", "breastfeeding"})
+PROCEDURES_QUESTION = "Which procedures has the patient had, when and where (or none)?"
+
+
+def implied_conditions(assessment: Assessment, knowledge: KnowledgeBase) -> frozenset[str]:
+    """The screening conditions the concerns themselves show (a keloid scar to treat is a
+    history of keloid)."""
+    kinds = {kind for entry in assessment.concerns for kind in entry.scar_types}
+    if not kinds:
+        return frozenset()
+    return frozenset(
+        condition
+        for scar in knowledge.needling.scar_types
+        if scar.id in kinds
+        for condition in scar.implies
+    )
 
 
 PATIENT_QUESTIONS = {

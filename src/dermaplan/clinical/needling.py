@@ -1,8 +1,10 @@
 """The microneedling protocol per area: depth, device, passes, endpoint, anaesthesia.
 
-Depth comes from the indication and its severity, then is capped by the area's limit
-and the device's range; the plan says when a cap bit. An area with no sourced limit gets
-the indication's lowest depth, marked for the practitioner to confirm.
+Depth comes from the indication and its severity, then is capped by the depth a source
+gives for that indication on that area, and by the device; the plan says when a cap bit.
+Where no source gives a depth for an indication on an area, the plan gives no number: the
+practitioner decides, and the plan says so. The topical anaesthetic covers no more skin at
+once than its label allows: areas that would together cover more are given in sittings.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import lru_cache
 
-from dermaplan.clinical.assessment import Assessment
 from dermaplan.clinical.plan import Anaesthetic, AreaNeedling, Exclusion, NeedlingProtocol
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Device, Evidence, NeedlingIndication
@@ -30,55 +31,88 @@ def _mm(value: float) -> str:
     return f"{value:g} mm"
 
 
+@lru_cache(maxsize=16)
+def _indications(knowledge: KnowledgeBase) -> dict[str, NeedlingIndication]:
+    return {i.concern: i for i in knowledge.needling.indications}
+
+
+@lru_cache(maxsize=16)
+def _endpoint_choice(knowledge: KnowledgeBase) -> str:
+    """The endpoints by depth, for a protocol whose depth the practitioner sets."""
+    endpoints = sorted(knowledge.needling.endpoints, key=lambda e: -e.min_depth_mm)
+    return "by the depth chosen: " + "; ".join(
+        f"from {_mm(e.min_depth_mm)}, {e.text}" if e.min_depth_mm else f"below, {e.text}"
+        for e in endpoints
+    )
+
+
 @lru_cache(maxsize=4096)
 def area_protocol(
     knowledge: KnowledgeBase, area: str, severities: tuple[tuple[str, str], ...]
 ) -> AreaNeedling:
     """The protocol for one area, from its (concern, severity) pairs; knowledge-only, so
     remembered."""
-    concerns = tuple(concern for concern, _ in severities)
-    indications: dict[str, NeedlingIndication] = {
-        i.concern: i for i in knowledge.needling.indications
-    }
-    wanted = {c: indications[c] for c in concerns if c in indications}
-    limit = knowledge.areas[area].needling_max_depth_mm
+    indications = _indications(knowledge)
+    wanted = {c: indications[c] for c, _ in severities if c in indications}
+    entry = knowledge.areas[area]
     device = _device(knowledge, area)
     notes: list[str] = []
-    sources: set[str] = set(knowledge.areas[area].sources) | set(device.sources)
-    weakest = knowledge.areas[area].evidence
+    sources: set[str] = set(entry.sources) | set(device.sources)
+    weakest = entry.evidence
     asked = 0.0
-    for concern, indication in wanted.items():
-        depth = getattr(indication.by_severity, dict(severities)[concern])
-        asked = max(asked, depth)
+    caps: list[float] = []
+    uncapped: list[str] = []
+    for concern, severity in severities:
+        indication = wanted.get(concern)
+        if indication is None:
+            continue
+        asked = max(asked, knowledge.number(getattr(indication.by_severity, severity)))
         sources.update(indication.sources)
         if EVIDENCE_RANK[indication.evidence] > EVIDENCE_RANK[weakest]:
             weakest = indication.evidence
-    depth = asked
-    if limit is None:
-        depth = min(i.range_mm.min for i in wanted.values())
-        notes.append(
-            f"no sourced depth limit for {area}: the indication's lowest depth "
-            f"({_mm(depth)}) is proposed; practitioner to confirm"
+        cap = entry.depth_cap(concern)
+        if cap is None:
+            uncapped.append(concern)
+            continue
+        caps.append(cap.max_mm)
+        sources.update(cap.sources)
+        if cap.note not in notes:
+            notes.append(cap.note)
+    depth: float | None = None
+    if uncapped:
+        notes.insert(
+            0,
+            f"no source gives a needling depth for {', '.join(uncapped)} on {area}: "
+            "the practitioner decides the depth (no number is proposed)",
         )
-    elif asked > limit:
-        depth = limit
-        notes.append(f"the indication asks {_mm(asked)}; the {area} limit caps it at {_mm(limit)}")
-    if depth > device.depth_mm.max:
-        notes.append(f"capped at the {device.name}'s maximum {_mm(device.depth_mm.max)}")
-        depth = device.depth_mm.max
-    endpoints = sorted(knowledge.needling.endpoints, key=lambda e: -e.min_depth_mm)
-    endpoint = next((e for e in endpoints if depth >= e.min_depth_mm), endpoints[-1])
-    sources.update(endpoint.sources)
-    note = knowledge.areas[area].needling_note
-    if note:
-        notes.append(note)
+    else:
+        depth = asked
+        limit = min(caps)
+        if asked > limit:
+            depth = limit
+            notes.insert(
+                0, f"the indication asks {_mm(asked)}; the {area} limit caps it at {_mm(limit)}"
+            )
+        if depth > device.depth_mm.max:
+            notes.append(f"capped at the {device.name}'s maximum {_mm(device.depth_mm.max)}")
+            depth = device.depth_mm.max
+    if depth is None:
+        endpoint = _endpoint_choice(knowledge)
+        sources.update(s for e in knowledge.needling.endpoints for s in e.sources)
+    else:
+        endpoints = sorted(knowledge.needling.endpoints, key=lambda e: -e.min_depth_mm)
+        chosen = next((e for e in endpoints if depth >= e.min_depth_mm), endpoints[-1])
+        endpoint = chosen.text
+        sources.update(chosen.sources)
+    if entry.needling_note:
+        notes.append(entry.needling_note)
     return AreaNeedling(
         area=area,
         concerns=tuple(sorted(wanted)),
-        depth_mm=round(depth, 2),
+        depth_mm=None if depth is None else round(depth, 2),
         device=device.id,
         passes=device.passes,
-        endpoint=endpoint.text,
+        endpoint=endpoint,
         notes=tuple(notes),
         sources=tuple(sorted(sources)),
         evidence=weakest,
@@ -108,19 +142,53 @@ def choose_anaesthetic(knowledge: KnowledgeBase, blocked: Mapping[str, Exclusion
     )
 
 
+def sittings(
+    knowledge: KnowledgeBase, areas: tuple[str, ...], option: str | None
+) -> tuple[tuple[tuple[str, ...], ...], list[str]]:
+    """The areas grouped so that no sitting anaesthetises more skin than the option's label
+    allows, with what the practitioner must do about it; one group needs no staging."""
+    if option is None:
+        return (), []
+    anaesthetic = next(a for a in knowledge.needling.anaesthesia if a.id == option)
+    limit = knowledge.number(anaesthetic.max_area_cm2)
+    body = knowledge.needling.body_surface.cm2
+    regions = {r.id: r for r in knowledge.needling.body_regions}
+    by_region: dict[str, list[str]] = {}
+    for area in areas:
+        by_region.setdefault(knowledge.areas[area].body_region, []).append(area)
+    groups: list[tuple[list[str], float]] = []  # areas, the most skin they can be
+    notes: list[str] = []
+    for region_id, members in by_region.items():
+        region = regions[region_id]
+        size = region.percent_body_surface / 100 * body
+        if size > limit:
+            notes.append(
+                f"{', '.join(members)}: {region.name} can be up to {size:,.0f} cm² "
+                f"({region.percent_body_surface:g}% of the body surface), more than the "
+                f"{limit:,.0f} cm² {option} may cover at once: anaesthetise only the marked "
+                "zone, and measure it"
+            )
+        group = next((g for g in groups if g[1] + size <= limit), None)
+        if group is None:
+            groups.append((list(members), size))
+        else:
+            groups[groups.index(group)] = (group[0] + members, group[1] + size)
+    staged = tuple(tuple(g[0]) for g in groups)
+    return (staged if len(staged) > 1 else ()), notes
+
+
 def build_needling(
     knowledge: KnowledgeBase,
-    assessment: Assessment,
+    severities: Mapping[tuple[str, str], str],
     area_concerns: Mapping[str, tuple[str, ...]],
     anaesthesia: Anaesthetic,
     open_skin_products: tuple[str, ...] = (),
+    plain: str = "",
 ) -> NeedlingProtocol:
-    severities: dict[str, str] = {}
-    for entry in assessment.concerns:
-        for area in entry.areas:
-            severities[f"{entry.concern}@{area}"] = entry.severity
+    """The protocol over these areas; `plain` says what the open-skin products must be
+    free of (an additive mixed into their syringe for injection)."""
     areas = tuple(
-        area_protocol(knowledge, area, tuple((c, severities[f"{c}@{area}"]) for c in concerns))
+        area_protocol(knowledge, area, tuple((c, severities[c, area]) for c in concerns))
         for area, concerns in sorted(area_concerns.items())
     )
     open_skin = knowledge.needling.open_skin
@@ -129,21 +197,35 @@ def build_needling(
         + (f" ({anaesthesia.minutes})" if anaesthesia.minutes else ""),
         "Needle each area at its depth, to its endpoint (table)",
     ]
+    staged, surface_notes = sittings(knowledge, tuple(a.area for a in areas), anaesthesia.option)
+    sources = (
+        {s for a in areas for s in a.sources} | set(anaesthesia.sources) | set(open_skin.sources)
+    )
+    if staged or surface_notes:
+        why = knowledge.needling.anaesthesia_surface
+        parts = [f"sitting {i}: {', '.join(group)}" for i, group in enumerate(staged, 1)]
+        steps.insert(
+            0,
+            "Anaesthetised skin per sitting: "
+            + "; ".join([*surface_notes, *parts])
+            + f" — {why.text}",
+        )
+        sources |= set(why.sources) | set(knowledge.needling.body_surface.sources)
+        sources |= {s for r in knowledge.needling.body_regions for s in r.sources}
     if open_skin_products:
         steps.append(
             "Onto the needled skin, apply only: "
             + ", ".join(open_skin_products)
+            + (f", plain as supplied ({plain})" if plain else ", plain as supplied")
             + f" — {open_skin.text}"
         )
     else:
         steps.append(f"Glide and after-products: {open_skin.text}")
-    sources = (
-        {s for a in areas for s in a.sources} | set(anaesthesia.sources) | set(open_skin.sources)
-    )
     return NeedlingProtocol(
         areas=areas,
         anaesthesia=anaesthesia,
         steps=tuple(steps),
         open_skin_products=open_skin_products,
         sources=tuple(sorted(sources)),
+        sittings=staged,
     )

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 
 from dermaplan.knowledge.schema import Evidence, Modality
 
-PLAN_SCHEMA_VERSION = "1"
+PLAN_SCHEMA_VERSION = "2"
 
 
 class Decision(StrEnum):
@@ -74,6 +74,9 @@ class ModalityDecision:
     reasons: tuple[Reason, ...]
     concerns: tuple[str, ...]  # concern:area pairs it addresses
     until: dt.date | None = None
+    # questions behind an absolute rule still open: until they are answered the protocol is
+    # provisional and the course has no dates
+    provisional: tuple[str, ...] = ()
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -113,6 +116,10 @@ class Exclusion:
     reason: str
     rule: str | None = None
     sources: tuple[str, ...] = ()
+    # for safety: how hard the exclusion is (None: not safety - a label, a policy, no benefit)
+    severity: FindingSeverity | None = None
+    until: dt.date | None = None
+    until_text: str | None = None  # set when the exclusion is temporary
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -134,7 +141,7 @@ class Blend:
 class AreaNeedling:
     area: str
     concerns: tuple[str, ...]
-    depth_mm: float
+    depth_mm: float | None  # None: no sourced depth for an indication here; practitioner decides
     device: str
     passes: str
     endpoint: str
@@ -156,13 +163,16 @@ class NeedlingProtocol:
     areas: tuple[AreaNeedling, ...]
     anaesthesia: Anaesthetic
     steps: tuple[str, ...]
-    open_skin_products: tuple[str, ...]  # combined only: what goes onto needled skin
+    open_skin_products: tuple[str, ...]  # combined only: what goes onto needled skin, plain
     sources: tuple[str, ...]
+    # the areas each sitting may anaesthetise, where all at once would cover too much skin
+    sittings: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(slots=True, unsafe_hash=True)
 class Course:
     modality: Modality
+    products: tuple[str, ...]  # a mesotherapy course is one preparation's; () for needling
     templates: tuple[str, ...]
     sessions: int
     interval_days: int

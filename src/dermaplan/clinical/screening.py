@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any as Any_
 
-from dermaplan.clinical.facts import NOT_APPLICABLE, UNKNOWN, FactSheet, FactValue, reader
+from dermaplan.clinical.facts import (
+    AREA_BOUND,
+    NOT_APPLICABLE,
+    UNKNOWN,
+    FactSheet,
+    FactValue,
+    reader,
+)
 from dermaplan.clinical.plan import Finding, FindingSeverity
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.conditions import (
@@ -26,6 +33,7 @@ from dermaplan.knowledge.conditions import (
     PolicyRef,
     Predicate,
     render,
+    walk,
 )
 from dermaplan.knowledge.schema import Modality, Rule
 
@@ -168,6 +176,14 @@ class Scope:
     ingredients: frozenset[str]
     severity: FindingSeverity
     sources: tuple[str, ...]
+    area_bound: bool  # it reads a fact whose value depends on the area (an earlier procedure)
+
+
+def _area_bound(rule: Rule) -> bool:
+    facts = [node.fact for node in walk(rule.when) if isinstance(node, Comparison)]
+    if rule.temporary is not None and rule.temporary.from_fact is not None:
+        facts.append(rule.temporary.from_fact)
+    return any(fact.startswith(AREA_BOUND) for fact in facts)
 
 
 @lru_cache(maxsize=16)
@@ -186,17 +202,21 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
                 frozenset(rule.ingredients),
                 FindingSeverity(rule.severity.value),
                 tuple(rule.sources),
+                _area_bound(rule),
             )
         )
     return tuple(result)
 
 
-def rule_modalities(scope: Scope, areas: Mapping[Modality, frozenset[str]]) -> tuple[Modality, ...]:
+def rule_modalities(
+    scope: Scope, areas: Mapping[Modality, frozenset[str]], concerned: frozenset[str] | None = None
+) -> tuple[Modality, ...]:
     """The modalities a rule bears on for this patient: those it binds that treat one of
-    its areas."""
-    if scope.areas is None:
+    its areas (or of the areas it concerns)."""
+    where = scope.areas if concerned is None else concerned
+    if where is None:
         return tuple(m for m in scope.modalities if areas[m])
-    return tuple(m for m in scope.modalities if not scope.areas.isdisjoint(areas[m]))
+    return tuple(m for m in scope.modalities if not where.isdisjoint(areas[m]))
 
 
 def _until(rule: Rule, sheet: FactSheet) -> dt.date | None:
@@ -206,9 +226,80 @@ def _until(rule: Rule, sheet: FactSheet) -> dt.date | None:
     start = sheet.get(temporary.from_fact)
     if not isinstance(start, dt.date):
         return None
-    days = temporary.days
-    wait = sheet.knowledge.policy(days.removeprefix("policy.")) if isinstance(days, str) else days
-    return start + dt.timedelta(days=int(wait))
+    return start + dt.timedelta(days=int(sheet.knowledge.number(temporary.days)))
+
+
+def _finding(
+    scope: Scope,
+    outcome: Outcome,
+    modalities: tuple[Modality, ...],
+    areas: tuple[str, ...],
+    candidate_ingredients: frozenset[str],
+    until: dt.date | None,
+) -> Finding:
+    rule = scope.rule
+    unanswered: tuple[str, ...] = ()
+    if outcome.value is None:
+        severity = FindingSeverity.MISSING
+        unanswered = tuple(sorted(outcome.unknown))
+        because = "unanswered: " + ", ".join(unanswered)
+    else:
+        severity = scope.severity
+        because = "; ".join(outcome.because)
+    temporary = rule.temporary
+    return Finding(
+        code=rule.id,
+        severity=severity,
+        title=rule.title,
+        message=rule.message,
+        action=rule.action,
+        modalities=modalities,
+        areas=areas,
+        ingredients=tuple(sorted(scope.ingredients & candidate_ingredients)),
+        because=because,
+        unanswered=unanswered,
+        sources=scope.sources,
+        evidence=rule.evidence,
+        rule_severity=scope.severity,
+        until=until,
+        until_text=temporary.until_text if temporary is not None else None,
+    )
+
+
+def _by_area(
+    scope: Scope,
+    sheet: FactSheet,
+    areas: Mapping[Modality, frozenset[str]],
+    candidate_ingredients: frozenset[str],
+) -> list[Finding]:
+    """A rule about earlier procedures read area by area: one finding for each group of
+    areas it holds for in the same way, so a toxin in the forehead defers the forehead only."""
+    where = sheet.treated_areas if scope.areas is None else sheet.treated_areas & scope.areas
+    groups: dict[
+        tuple[bool | None, frozenset[str], tuple[str, ...], dt.date | None],
+        tuple[Outcome, list[str]],
+    ] = {}
+    for area in sorted(where):
+        narrowed = sheet.narrowed(area)
+        outcome = scope.check(narrowed)
+        if outcome.value is False:
+            continue
+        until = _until(scope.rule, narrowed) if outcome.value else None
+        key = (outcome.value, outcome.unknown, outcome.because, until)
+        groups.setdefault(key, (outcome, []))[1].append(area)
+    findings = []
+    for (_, _, _, until), (outcome, group) in groups.items():
+        concerned = frozenset(group)
+        modalities = (
+            tuple(scope.rule.modalities)
+            if scope.ingredients
+            else rule_modalities(scope, areas, concerned)
+        )
+        if modalities:
+            findings.append(
+                _finding(scope, outcome, modalities, tuple(group), candidate_ingredients, until)
+            )
+    return findings
 
 
 def screen(
@@ -216,13 +307,17 @@ def screen(
     areas: Mapping[Modality, frozenset[str]],
     candidate_ingredients: frozenset[str],
 ) -> list[Finding]:
-    """Every finding for this patient, strongest first, then by rule id."""
+    """Every finding for this patient, strongest first, then by rule id and areas."""
     findings: list[Finding] = []
     treated = sheet.treated_areas
     every_area = tuple(sorted(treated))
+    by_area = sheet.area_bound
     bound: dict[tuple[Modality, ...], tuple[Modality, ...]] = {}
     for scope in scopes(sheet.knowledge):
         if scope.ingredients and scope.ingredients.isdisjoint(candidate_ingredients):
+            continue
+        if by_area and scope.area_bound:
+            findings += _by_area(scope, sheet, areas, candidate_ingredients)
             continue
         # reading the facts is pure and cheap; most rules are false, so read them first
         outcome = scope.check(sheet)
@@ -241,35 +336,11 @@ def screen(
             if not modalities:
                 continue
         concerned = every_area if scope.areas is None else tuple(sorted(treated & scope.areas))
-        unanswered: tuple[str, ...] = ()
-        if outcome.value is None:
-            severity = FindingSeverity.MISSING
-            unanswered = tuple(sorted(outcome.unknown))
-            because = "unanswered: " + ", ".join(unanswered)
-        else:
-            severity = scope.severity
-            because = "; ".join(outcome.because)
-        temporary = rule.temporary
+        until = _until(rule, sheet) if outcome.value else None
         findings.append(
-            Finding(
-                code=rule.id,
-                severity=severity,
-                title=rule.title,
-                message=rule.message,
-                action=rule.action,
-                modalities=modalities,
-                areas=concerned,
-                ingredients=tuple(sorted(scope.ingredients & candidate_ingredients)),
-                because=because,
-                unanswered=unanswered,
-                sources=scope.sources,
-                evidence=rule.evidence,
-                rule_severity=scope.severity,
-                until=_until(rule, sheet) if outcome.value else None,
-                until_text=temporary.until_text if temporary is not None else None,
-            )
+            _finding(scope, outcome, modalities, concerned, candidate_ingredients, until)
         )
-    return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.code))
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.code, f.areas))
 
 
 SEVERITY_ORDER = {

@@ -28,20 +28,25 @@ from dermaplan.knowledge.schema import (
     Concern,
     CourseTemplate,
     Ingredient,
+    IngredientClass,
     Modality,
     ModalityInfo,
     Needling,
     Policy,
     Product,
+    Range,
     Reference,
     Rule,
     Screening,
+    Severity,
 )
 
 BUILTIN_DIR = Path(__file__).parent / "data"
 
 # Policies the engine itself reads; a knowledge set without them cannot make a plan.
 ENGINE_POLICIES = ("event_buffer_days",)
+# The modalities that pierce the skin of the treated area: all of them.
+PIERCING = (Modality.MESOTHERAPY, Modality.MICRONEEDLING)
 
 LIST_KINDS: dict[str, type[BaseModel]] = {
     "references": Reference,
@@ -118,6 +123,10 @@ class KnowledgeBase:
 
     def policy(self, name: str) -> float:
         return self.policies[name].effective
+
+    def number(self, value: float | str) -> float:
+        """A number as the data gives it: itself, or the value of the policy `policy.<id>`."""
+        return self.policy(value.removeprefix("policy.")) if isinstance(value, str) else value
 
     def entry(self, kind: str, entry_id: str) -> BaseModel:
         """One entry by kind and id, for `knowledge show`; KeyError names what exists."""
@@ -313,10 +322,28 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
 
     for area in kb.areas.values():
         sources_of(f"area {area.id}", area)
+        for cap in area.needling_caps:
+            sources_of(f"area {area.id}", cap)
+            need("concern", cap.concerns or [], kb.concerns, f"area {area.id}.needling_caps")
+        need(
+            "body region",
+            [area.body_region],
+            [r.id for r in kb.needling.body_regions],
+            f"area {area.id}",
+        )
     for concern in kb.concerns.values():
+        where = f"concern {concern.id}"
+        sources_of(where, concern.occurs_on)
+        need("area", concern.occurs_on.areas, kb.areas, f"{where}.occurs_on")
         for fit in concern.addressed_by:
-            sources_of(f"concern {concern.id}", fit)
-            need("area", fit.areas or [], kb.areas, f"concern {concern.id}")
+            sources_of(where, fit)
+            need("area", fit.areas or [], kb.areas, where)
+            stray = sorted(set(fit.areas or ()) - set(concern.occurs_on.areas))
+            if stray:
+                problems.append(
+                    f"{where}: {fit.modality} addresses it on {', '.join(stray)}, "
+                    "where it does not occur (occurs_on)"
+                )
     for info in kb.modalities.values():
         sources_of(f"modality {info.id}", info)
     for policy in kb.policies.values():
@@ -324,6 +351,8 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
     for ingredient in kb.ingredients.values():
         where = f"ingredient {ingredient.id}"
         sources_of(where, ingredient)
+        if ingredient.max_mg_per_session is not None:
+            sources_of(where, ingredient.max_mg_per_session)
         for claim in [*ingredient.concerns, *ingredient.not_for]:
             sources_of(where, claim)
         concerns = [c.concern for c in ingredient.concerns] + [
@@ -347,6 +376,22 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
         need("area", product.areas or [], kb.areas, where)
         if product.requires_policy is not None:
             need("policy", [product.requires_policy], kb.policies, where)
+        if product.downtime is not None:
+            sources_of(where, product.downtime)
+        if product.open_skin:
+            numbing = [
+                c.ingredient
+                for c in product.components
+                if c.ingredient in kb.ingredients
+                and kb.ingredients[c.ingredient].ingredient_class is IngredientClass.ANAESTHETIC
+            ]
+            if numbing:
+                problems.append(
+                    f"{where}: open_skin, but it contains an anaesthetic ({', '.join(numbing)}); "
+                    "nothing that numbs goes onto needled skin"
+                )
+    for procedure in kb.screening.procedures:
+        need("ingredient", procedure.ingredients, kb.ingredients, f"procedure {procedure.id}")
     for rule in kb.rules:
         where = f"rule {rule.id}"
         sources_of(where, rule)
@@ -363,7 +408,29 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
     for option in needling.anaesthesia:
         sources_of(f"anaesthesia {option.id}", option)
         need("ingredient", option.ingredients, kb.ingredients, f"anaesthesia {option.id}")
-    for statement in [*needling.endpoints, needling.open_skin, needling.anaesthesia_removal]:
+        _check_number_or_policy(
+            kb, option.max_area_cm2, f"anaesthesia {option.id}.max_area_cm2", problems
+        )
+    for region in needling.body_regions:
+        sources_of(f"body region {region.id}", region)
+    for indication in needling.indications:
+        for depth in (
+            indication.by_severity.mild,
+            indication.by_severity.moderate,
+            indication.by_severity.severe,
+        ):
+            if isinstance(depth, str):
+                _check_depth_policy(kb, indication.concern, depth, indication.range_mm, problems)
+    for scar in needling.scar_types:
+        sources_of(f"scar type {scar.id}", scar)
+        need("condition", scar.implies, kb.vocabulary["conditions"], f"scar type {scar.id}")
+    for statement in [
+        *needling.endpoints,
+        needling.open_skin,
+        needling.anaesthesia_removal,
+        needling.anaesthesia_surface,
+        needling.body_surface,
+    ]:
         sources_of("needling", statement)
     for course in kb.courses:
         sources_of(f"course {course.id}", course)
@@ -378,8 +445,48 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
     _check_coverage(kb, problems)
 
 
+def _check_number_or_policy(
+    kb: KnowledgeBase, value: float | str, where: str, problems: list[str]
+) -> None:
+    if isinstance(value, str):
+        name = value.removeprefix("policy.")
+        if not value.startswith("policy.") or name not in kb.policies:
+            problems.append(f"{where}: '{value}' is not a number or a known policy")
+
+
+def _check_depth_policy(
+    kb: KnowledgeBase, concern: str, depth: str, within: Range, problems: list[str]
+) -> None:
+    where = f"needling indication {concern}"
+    policy = kb.policies.get(depth.removeprefix("policy."))
+    if policy is None:
+        problems.append(f"{where}: '{depth}' is not a known policy")
+    elif not within.min <= policy.range.min <= policy.range.max <= within.max:
+        problems.append(f"{where}: the range of {depth} lies outside range_mm")
+
+
+def _check_treated_skin(kb: KnowledgeBase, rule: Rule, problems: list[str]) -> None:
+    """An absolute rule about the skin of the treated area binds every modality: all of
+    them pierce that skin."""
+    if rule.severity is not Severity.ABSOLUTE or rule.ingredients:
+        return
+    skin = {item.id for item in kb.screening.conditions if item.treated_skin}
+    read = {
+        node.fact.removeprefix("conditions.")
+        for node in walk(rule.when)
+        if isinstance(node, Comparison) and node.fact.startswith("conditions.")
+    }
+    spared = [m for m in PIERCING if m not in rule.modalities]
+    if read & skin and spared:
+        problems.append(
+            f"rule {rule.id}: it reads the treated skin ({', '.join(sorted(read & skin))}), "
+            f"which {', '.join(spared)} pierces too: bind every modality"
+        )
+
+
 def _check_condition(kb: KnowledgeBase, rule: Rule, problems: list[str]) -> None:
     where = f"rule {rule.id}.when"
+    _check_treated_skin(kb, rule, problems)
     for node in walk(rule.when):
         if isinstance(node, Predicate) and node.name not in PREDICATES:
             problems.append(
@@ -413,13 +520,8 @@ def _check_condition(kb: KnowledgeBase, rule: Rule, problems: list[str]) -> None
             problems.append(
                 f"rule {rule.id}.temporary.from_fact: '{temporary.from_fact}' is not a date fact"
             )
-        days = temporary.days
-        if isinstance(days, str):
-            name = days.removeprefix("policy.")
-            if not days.startswith("policy.") or name not in kb.policies:
-                problems.append(
-                    f"rule {rule.id}.temporary.days: '{days}' is not a number or a known policy"
-                )
+        if temporary.days is not None:
+            _check_number_or_policy(kb, temporary.days, f"rule {rule.id}.temporary.days", problems)
 
 
 def _check_coverage(kb: KnowledgeBase, problems: list[str]) -> None:

@@ -74,6 +74,11 @@ class Sourced(Strict):
     evidence: Evidence
 
 
+class SessionMaximum(Sourced):
+    mg: float = Field(gt=0)
+    note: str
+
+
 class Range(Strict):
     min: float = Field(ge=0)
     max: float = Field(ge=0)
@@ -93,16 +98,39 @@ class Reference(Strict):
     note: str | None = None
 
 
+ConcernSeverity = Literal["mild", "moderate", "severe"]
+
+
+class DepthCap(Sourced):
+    """The deepest mechanical needling a source gives for an area, for the indications it
+    names (None: whatever the indication)."""
+
+    max_mm: float = Field(gt=0, le=3)
+    concerns: list[Id] | None = None
+    note: str
+
+
 class Area(Sourced):
     id: Id
     name: str
     region: Region
     notes: str
     paired: bool = False  # left and right: per-side dosing counts twice
-    # Deepest mechanical needling the area tolerates; None where no source gives one, in
-    # which case the engine proposes the indication's lowest depth and says so.
-    needling_max_depth_mm: float | None = Field(default=None, gt=0, le=3)
-    needling_note: str | None = None
+    # Sourced depth caps; an indication no cap names gets no depth (practitioner to decide).
+    needling_caps: list[DepthCap] = []
+    needling_note: str | None = None  # what the sources leave open, shown with the protocol
+    body_region: Id  # the body-surface chart region the area lies in (needling.body_regions)
+
+    def depth_cap(self, concern: str) -> DepthCap | None:
+        """The cap a source gives for this indication here, or None."""
+        named = [c for c in self.needling_caps if c.concerns is not None and concern in c.concerns]
+        general = [c for c in self.needling_caps if c.concerns is None]
+        return min(named or general, key=lambda c: c.max_mm, default=None)
+
+    @property
+    def deepest_cap_mm(self) -> float | None:
+        """The deepest depth any source allows here, for any indication."""
+        return max((c.max_mm for c in self.needling_caps), default=None)
 
 
 class ModalityFit(Sourced):
@@ -111,10 +139,18 @@ class ModalityFit(Sourced):
     areas: list[Id] | None = None  # None: any area
 
 
+class Occurrence(Sourced):
+    """Where a concern occurs: a pair outside these areas is refused as implausible."""
+
+    areas: list[Id] = Field(min_length=1)
+    note: str
+
+
 class Concern(Strict):
     id: Id
     name: str
     description: str
+    occurs_on: Occurrence
     addressed_by: list[ModalityFit] = Field(min_length=1)
 
 
@@ -131,6 +167,12 @@ class ScreeningItem(Strict):
     name: str
     question: str
     examples: list[str] = []
+    # conditions: a state of the skin of the area to be treated, which every modality pierces
+    treated_skin: bool = False
+    # procedures: a recorded session with one of these ingredients, or of this modality, is
+    # one of these procedures (how a patient's record counts earlier treatments)
+    ingredients: list[Id] = []
+    modality: Modality | None = None
 
 
 class Screening(Strict):
@@ -177,6 +219,8 @@ class NotFor(Sourced):
 
 class IngredientConcern(Sourced):
     concern: Id
+    # the severities the claim holds for (a label's indication); None: any
+    severities: list[ConcernSeverity] | None = None
 
 
 class Incompatibility(Sourced):
@@ -226,6 +270,8 @@ class Ingredient(Sourced):
     regulatory: Regulatory
     regulatory_note: str
     no_mixing: bool = False  # the label forbids dilution or admixture
+    # the most of this ingredient one sitting may give, summed over every product
+    max_mg_per_session: SessionMaximum | None = None
 
     @model_validator(mode="after")
     def _unit_with_range(self) -> Ingredient:
@@ -238,6 +284,24 @@ class Component(Strict):
     ingredient: Id
     amount: float = Field(gt=0)
     unit: str
+
+    @property
+    def mg_per_ml(self) -> float | None:
+        """The strength in mg per mL where the unit says it (% is taken as w/v); None where
+        it does not."""
+        return MG_PER_ML_FACTOR.get(self.unit, 0.0) * self.amount or None
+
+
+# How a component's unit converts to mg/mL; `%` is weight per volume (1% = 10 mg/mL), and a
+# gel's mg/g is taken as mg/mL (density about 1).
+MG_PER_ML_FACTOR = {"mg/mL": 1.0, "%": 10.0, "mg/g": 1.0}
+
+
+class Downtime(Sourced):
+    """The visible recovery a product brings, where it differs from its modality's."""
+
+    days: Range
+    note: str
 
 
 class AreaDosing(Sourced):
@@ -262,8 +326,9 @@ class Product(Sourced):
     dosing: list[AreaDosing] = []
     max_points_per_session: int | None = Field(default=None, gt=0)
     max_volume_per_session_ml: float | None = Field(default=None, gt=0)
-    max_sessions: int | None = Field(default=None, gt=0)
+    max_sessions: int | None = Field(default=None, gt=0)  # in all, earlier sessions counted
     min_interval_days: int | None = Field(default=None, gt=0)
+    downtime: Downtime | None = None
     areas: list[Id] | None = None  # None: any area
     areas_on_label: bool = False  # True: outside `areas` is a hard stop, not a preference
     mixable: bool = False
@@ -323,10 +388,18 @@ class Rule(Sourced):
         return self
 
 
+Depth = (
+    Annotated[float, Field(gt=0, le=3)]
+    | Annotated[str, Field(pattern=r"^policy\.[a-z][a-z0-9_]*$")]
+)
+
+
 class SeverityDepths(Strict):
-    mild: float = Field(gt=0, le=3)
-    moderate: float = Field(gt=0, le=3)
-    severe: float = Field(gt=0, le=3)
+    """A depth per severity: a number, or `policy.<id>` where the sources disagree."""
+
+    mild: Depth
+    moderate: Depth
+    severe: Depth
 
 
 class NeedlingIndication(Sourced):
@@ -338,7 +411,7 @@ class NeedlingIndication(Sourced):
     @model_validator(mode="after")
     def _within(self) -> NeedlingIndication:
         for depth in (self.by_severity.mild, self.by_severity.moderate, self.by_severity.severe):
-            if not self.range_mm.min <= depth <= self.range_mm.max:
+            if isinstance(depth, float) and not self.range_mm.min <= depth <= self.range_mm.max:
                 raise ValueError(f"depth {depth} mm is outside range_mm")
         return self
 
@@ -365,6 +438,40 @@ class Anaesthesia(Sourced):
     text: str
     ingredients: list[Id] = Field(min_length=1)
     minutes: Range
+    # the most skin one application may cover: a number from the label, or `policy.<id>`
+    max_area_cm2: float | str
+
+
+class BodySurface(Sourced):
+    """The adult body surface the regions' shares are taken of, to compare with a label's cm²."""
+
+    cm2: float = Field(gt=0)
+    note: str
+
+
+class BodyRegion(Sourced):
+    """A region of a body-surface chart: the most skin an area in it can be."""
+
+    id: Id
+    name: str
+    percent_body_surface: float = Field(gt=0, le=100)
+
+
+class ScarResponse(StrEnum):
+    GOOD = "good"  # a microneedling target
+    POOR = "poor"  # treated, but better served by another technique
+    NOT_A_TARGET = "not_a_target"  # not treated by microneedling
+
+
+class ScarTypeInfo(Sourced):
+    """How a kind of scar answers microneedling, and what else treats it."""
+
+    id: Id
+    name: str
+    response: ScarResponse
+    note: str
+    alternatives: str | None = None
+    implies: list[Id] = []  # screening conditions this kind of scar shows the patient has
 
 
 class Statement(Sourced):
@@ -378,6 +485,10 @@ class Needling(Strict):
     anaesthesia: list[Anaesthesia]
     open_skin: Statement  # what may go onto freshly needled skin, and why
     anaesthesia_removal: Statement  # remove the anaesthetic fully, then antisepsis
+    anaesthesia_surface: Statement  # why the anaesthetised surface is limited per sitting
+    body_surface: BodySurface
+    body_regions: list[BodyRegion]
+    scar_types: list[ScarTypeInfo]
 
 
 class CourseTemplate(Sourced):

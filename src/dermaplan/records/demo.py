@@ -502,7 +502,7 @@ class DemoClinic:
         )
         depths: dict[str, float] = {}
         for area in areas if needled else ():
-            limit = self.knowledge.areas[area].needling_max_depth_mm or 0.5
+            limit = self.knowledge.areas[area].deepest_cap_mm or 0.5
             steps = int(limit / 0.25)
             depths[area] = 0.25 * rng.randint(max(1, steps // 2), steps)
         uses = []

@@ -90,7 +90,7 @@ def safety_refusals(
     if session.modality in NEEDLED:
         for area, depth in session.depths_mm.items():
             entry = knowledge.areas.get(area)
-            limit = entry.needling_max_depth_mm if entry else None
+            limit = entry.deepest_cap_mm if entry else None
             if limit is not None and depth > limit:
                 refusals.append(
                     Refusal(
@@ -160,7 +160,7 @@ def missing_items(
             entry = knowledge.areas.get(area)
             if area not in session.depths_mm:
                 missing.append(f"depths_mm.{area}: the needling depth used")
-            elif entry is not None and entry.needling_max_depth_mm is None:
+            elif entry is not None and entry.deepest_cap_mm is None:
                 missing.append(
                     f"depths_mm.{area}: no sourced depth limit for {area}, so the depth "
                     "was not checked"

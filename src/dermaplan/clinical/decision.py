@@ -1,0 +1,521 @@
+"""A decision per modality, with safety taking precedence wherever it lives.
+
+Precedence: contraindicated > deferred > caution > suitable > recommended. `not_indicated`
+means only "would treat none of the concerns", never "everything that would was removed
+for safety": a modality whose every area is held by an absolute finding, or whose every
+product is excluded for safety, takes the hardest of those exclusions. An absolute finding
+on some areas holds those areas only. A question left open behind an absolute rule - on the
+modality, one of its areas, or an ingredient it would use - makes the plan provisional: not
+`recommended`, and no dated course until it is answered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from dermaplan.clinical.assessment import Assessment
+from dermaplan.clinical.blend import HELD, formulary, hardness, unchecked_allergens
+from dermaplan.clinical.facts import PROCEDURES_QUESTION, FactSheet
+from dermaplan.clinical.plan import (
+    Anaesthetic,
+    Blend,
+    Decision,
+    Exclusion,
+    Finding,
+    FindingSeverity,
+    ModalityDecision,
+    Reason,
+)
+from dermaplan.knowledge import KnowledgeBase
+from dermaplan.knowledge.schema import Modality, ScarResponse, ScarTypeInfo
+
+AreaConcerns = dict[str, tuple[str, ...]]
+SINGLE = (Modality.MESOTHERAPY, Modality.MICRONEEDLING)
+SIMPLEST_FIRST = {Modality.MESOTHERAPY: 0, Modality.MICRONEEDLING: 1, Modality.COMBINED: 2}
+HARD = {0: Decision.CONTRAINDICATED, 1: Decision.DEFERRED, 2: Decision.CAUTION}
+SERIOUS = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE)
+
+
+def pairs(area_concerns: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
+    return tuple(sorted(f"{c}:{a}" for a, cs in area_concerns.items() for c in cs))
+
+
+def binds(finding: Finding, modality: Modality) -> bool:
+    """Whether a finding binds a modality; an ingredient rule on either single modality
+    binds the combined one too."""
+    return modality in finding.modalities or (
+        modality is Modality.COMBINED and any(m in finding.modalities for m in SINGLE)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScarReview:
+    """What the kinds of scar to treat tell microneedling."""
+
+    not_targets: frozenset[tuple[str, str]]  # (concern, area) needling does not treat
+    weak: frozenset[tuple[str, str]]  # (concern, area) it treats poorly
+    reasons: tuple[Reason, ...]
+
+
+@lru_cache(maxsize=16)
+def _scar_index(knowledge: KnowledgeBase) -> dict[str, ScarTypeInfo]:
+    return {scar.id: scar for scar in knowledge.needling.scar_types}
+
+
+def review_scars(knowledge: KnowledgeBase, assessment: Assessment) -> ScarReview:
+    not_targets: set[tuple[str, str]] = set()
+    weak: set[tuple[str, str]] = set()
+    reasons: list[Reason] = []
+    index = _scar_index(knowledge)
+    for entry in assessment.concerns:
+        if not entry.scar_types:
+            continue
+        kinds = [index[kind] for kind in entry.scar_types]
+        responses = {kind.response for kind in kinds}
+        where = {(entry.concern, area) for area in entry.areas}
+        if responses == {ScarResponse.NOT_A_TARGET}:
+            not_targets |= where
+        elif ScarResponse.GOOD not in responses:
+            weak |= where
+        for kind in kinds:
+            if kind.response is ScarResponse.GOOD:
+                continue
+            text = f"{kind.name} ({entry.concern}: {', '.join(entry.areas)}): {kind.note}"
+            if kind.alternatives:
+                text += f" Alternatives: {kind.alternatives}"
+            reasons.append(Reason(text, None, tuple(kind.sources), kind.evidence))
+    return ScarReview(frozenset(not_targets), frozenset(weak), tuple(dict.fromkeys(reasons)))
+
+
+def addressed(
+    knowledge: KnowledgeBase,
+    assessment: Assessment,
+    modality: Modality,
+    not_targets: frozenset[tuple[str, str]] = frozenset(),
+) -> AreaConcerns:
+    """Area → the patient's concerns there that this modality treats."""
+    found: dict[str, set[str]] = {}
+    for entry in assessment.concerns:
+        for fit in knowledge.concerns[entry.concern].addressed_by:
+            if fit.modality != modality:
+                continue
+            for area in entry.areas:
+                if (fit.areas is None or area in fit.areas) and (
+                    entry.concern,
+                    area,
+                ) not in not_targets:
+                    found.setdefault(area, set()).add(entry.concern)
+    return {area: tuple(sorted(concerns)) for area, concerns in sorted(found.items())}
+
+
+def combine(meso: AreaConcerns, needled: AreaConcerns) -> AreaConcerns:
+    """Both in one sitting: only where an area has something for each."""
+    if not set(meso) & set(needled):
+        return {}
+    return {
+        area: tuple(sorted({*meso.get(area, ()), *needled.get(area, ())}))
+        for area in sorted(set(meso) | set(needled))
+    }
+
+
+def holds(
+    findings: Iterable[Finding], modality: Modality, areas: Iterable[str]
+) -> dict[str, list[Finding]]:
+    """Area → the absolute findings that keep this modality off it now."""
+    wanted = set(areas)
+    held: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if (
+            finding.severity is FindingSeverity.ABSOLUTE
+            and not finding.ingredients
+            and binds(finding, modality)
+        ):
+            for area in wanted.intersection(finding.areas):
+                held.setdefault(area, []).append(finding)
+    return held
+
+
+def finding_reason(finding: Finding) -> Reason:
+    if finding.severity is FindingSeverity.MISSING:
+        text = (
+            f"unanswered ({finding.rule_severity.value} rule): {finding.title} — {finding.because}"
+        )
+    else:
+        text = f"{finding.severity.value}: {finding.title} — {finding.because}"
+        if finding.until is not None:
+            text += f"; until {finding.until}"
+        elif finding.until_text:
+            text += f"; until {finding.until_text}"
+    return Reason(text, finding.code, finding.sources, finding.evidence)
+
+
+def _finding_hardness(finding: Finding) -> int:
+    return 1 if finding.until_text is not None else 0
+
+
+@dataclass
+class Consultation:
+    """What every modality's decision reads: the patient, the findings and the parts."""
+
+    knowledge: KnowledgeBase
+    assessment: Assessment
+    sheet: FactSheet
+    findings: Sequence[Finding]
+    all_pairs: tuple[str, ...]
+    planned: Mapping[Modality, AreaConcerns]  # what each modality would treat
+    remaining: Mapping[Modality, AreaConcerns]  # what it may treat now
+    held: Mapping[Modality, Mapping[str, list[Finding]]]
+    scars: ScarReview
+    blend: Blend | None
+    open_skin: tuple[str, ...]
+    anaesthetic: Anaesthetic
+    considered: Mapping[Modality, frozenset[str]]  # ingredients the modality would use
+    reason_of: dict[int, Reason] = field(default_factory=dict)
+
+    def reason(self, finding: Finding) -> Reason:
+        key = id(finding)
+        if key not in self.reason_of:
+            self.reason_of[key] = finding_reason(finding)
+        return self.reason_of[key]
+
+
+@dataclass
+class _Draft:
+    modality: Modality
+    decision: Decision
+    reasons: list[Reason]
+    covered: tuple[str, ...]
+    bars: bool  # something keeps it from `recommended`
+    until: dt.date | None = None
+    provisional: tuple[str, ...] = ()
+
+
+def _bearing(c: Consultation, modality: Modality) -> tuple[list[Finding], list[Finding]]:
+    """The modality's own findings on the areas it may treat, and the ingredient findings
+    about what it would use there."""
+    areas = set(c.remaining[modality])
+    considered = c.considered[modality]
+    own, ingredient = [], []
+    for finding in c.findings:
+        if not binds(finding, modality) or areas.isdisjoint(finding.areas):
+            continue
+        if not finding.ingredients:
+            own.append(finding)
+        elif considered.intersection(finding.ingredients):
+            ingredient.append(finding)
+    return own, ingredient
+
+
+def _forced_by_holds(c: Consultation, modality: Modality) -> _Draft | None:
+    """Contraindicated or deferred when absolute findings hold every area it would treat."""
+    held = c.held[modality]
+    if not held or c.remaining[modality]:
+        return None
+    blocking = list(dict.fromkeys(f for fs in held.values() for f in fs))
+    hardest = min(_finding_hardness(f) for f in blocking)
+    chosen = [f for f in blocking if _finding_hardness(f) == hardest]
+    until = max((f.until for f in chosen if f.until is not None), default=None)
+    if hardest == 1 and any(f.until is None for f in chosen):
+        until = None
+    return _Draft(
+        modality,
+        HARD[hardest],
+        [c.reason(f) for f in chosen],
+        pairs(c.planned[modality]),
+        True,
+        until,
+    )
+
+
+def _exclusion_reasons(excluded: Iterable[Exclusion]) -> list[Reason]:
+    return list(dict.fromkeys(Reason(f"{e.item}: {e.reason}", e.rule, e.sources) for e in excluded))
+
+
+def _forced_by_products(
+    c: Consultation, modality: Modality, excluded: Iterable[Exclusion]
+) -> tuple[Decision, list[Reason], dt.date | None] | None:
+    """When safety removed every product that would treat: the hardest exclusion."""
+    treating = formulary(c.knowledge).claims
+    safety = [e for e in excluded if e.severity is not None and e.item in treating]
+    if not safety:
+        return None
+    hardest = min(hardness(e) for e in safety)
+    chosen = [e for e in safety if hardness(e) == hardest]
+    until = max((e.until for e in chosen if e.until is not None), default=None)
+    if hardest == 1 and any(e.until is None for e in chosen):
+        until = None
+    lead = {
+        0: "every product that would treat is contraindicated for this patient",
+        1: "every product that would treat is deferred for this patient",
+        2: (f"no product may be proposed: each is {HELD}, or needs a clinician's sign-off"),
+    }[hardest]
+    return HARD[hardest], [Reason(lead), *_exclusion_reasons(safety)], until
+
+
+def _blend_reasons(c: Consultation, modality: Modality) -> list[Reason]:
+    """Why the blend treats what it treats: each product proposed, for its concerns, with
+    the evidence of its own claim."""
+    blend = c.blend
+    if blend is None:
+        return []
+    claims = formulary(c.knowledge).claims
+    areas = c.remaining[modality]
+    reasons = []
+    for preparation in blend.preparations:
+        for product in preparation.products:
+            claimed = claims.get(product, {})
+            for concern in preparation.concerns:
+                claim = claimed.get(concern)
+                where = [d.area for d in preparation.areas if concern in areas.get(d.area, ())]
+                if claim is None or not where:
+                    continue
+                name = c.knowledge.products[product].name
+                reasons.append(
+                    Reason(
+                        f"treats {concern} ({', '.join(where)}) with {name}",
+                        None,
+                        tuple(claim.sources),
+                        claim.evidence,
+                    )
+                )
+    return reasons
+
+
+@lru_cache(maxsize=4096)
+def _needling_reasons(
+    knowledge: KnowledgeBase, area_concerns: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[Reason, ...]:
+    """Why microneedling fits these concerns (knowledge-only, so remembered)."""
+    by_concern: dict[str, list[str]] = {}
+    for area, concerns in area_concerns:
+        for concern in concerns:
+            by_concern.setdefault(concern, []).append(area)
+    reasons = []
+    for concern, areas in sorted(by_concern.items()):
+        for fit in knowledge.concerns[concern].addressed_by:
+            where = [a for a in areas if fit.areas is None or a in fit.areas]
+            if fit.modality is not Modality.MICRONEEDLING or not where:
+                continue
+            reasons.append(
+                Reason(
+                    f"treats {concern} ({', '.join(where)}) by microneedling: {fit.note}",
+                    None,
+                    tuple(fit.sources),
+                    fit.evidence,
+                )
+            )
+    return tuple(reasons)
+
+
+def _open_skin(knowledge: KnowledgeBase, item: str) -> bool:
+    product = knowledge.products.get(item)
+    return product is not None and product.open_skin
+
+
+def _needled_part(c: Consultation, modality: Modality) -> AreaConcerns:
+    needled = c.remaining[Modality.MICRONEEDLING]
+    return {a: cs for a, cs in needled.items() if a in c.remaining[modality]}
+
+
+def _draft(c: Consultation, modality: Modality) -> _Draft:
+    planned = c.planned[modality]
+    if not planned:
+        why = (
+            "no area has both a concern microneedling treats and one mesotherapy treats"
+            if modality is Modality.COMBINED
+            else f"addresses none of the concerns ({', '.join(c.all_pairs)})"
+        )
+        why_not = [Reason(why)]
+        if modality is not Modality.MESOTHERAPY:
+            why_not += c.scars.reasons
+        return _Draft(modality, Decision.NOT_INDICATED, why_not, (), True)
+    forced_draft = _forced_by_holds(c, modality)
+    if forced_draft is not None:
+        return forced_draft
+    own, ingredient = _bearing(c, modality)
+    reasons: list[Reason] = []
+    bars = False
+    forced: Decision | None = None
+    until: dt.date | None = None
+    open_absolute = [
+        fact
+        for f in own + ingredient
+        if f.severity is FindingSeverity.MISSING and f.rule_severity is FindingSeverity.ABSOLUTE
+        for fact in f.unanswered
+    ]
+    provisional = {c.sheet.question(fact) for fact in open_absolute}
+    held_now = c.held[modality]
+    remaining = c.remaining[modality]
+    uses_blend = modality is not Modality.MICRONEEDLING
+    covered = pairs(remaining)
+    if uses_blend:
+        blend = c.blend
+        excluded: list[Exclusion] = list(blend.excluded) if blend is not None else []
+        provisional |= {
+            PROCEDURES_QUESTION
+            for e in excluded
+            if e.severity is FindingSeverity.MISSING and e.rule is None
+        }
+        empty = blend is None or not blend.preparations
+        if modality is Modality.COMBINED and not empty:
+            empty = not c.open_skin
+            excluded = [e for e in excluded if _open_skin(c.knowledge, e.item)]
+        if empty:
+            hard = _forced_by_products(c, modality, excluded)
+            if hard is None:
+                why = (
+                    "no product of the blend is sterile and meant for needled skin"
+                    if modality is Modality.COMBINED
+                    else "no product in the formulary may be proposed for this patient"
+                )
+                held = [Reason(why), *_exclusion_reasons(excluded)]
+                return _Draft(modality, Decision.NOT_INDICATED, held, (), True)
+            decision, held, until = hard
+            if decision is not Decision.CAUTION:
+                return _Draft(modality, decision, held, covered, True, until)
+            forced, bars = Decision.CAUTION, True
+            reasons += held
+        elif blend is not None and blend.uncovered:
+            uncovered = set(blend.uncovered)
+            covered = tuple(p for p in covered if p not in uncovered)
+    fit: list[Reason] = []
+    if modality is not Modality.MESOTHERAPY:
+        fit += _needling_reasons(c.knowledge, tuple(_needled_part(c, modality).items()))
+    if uses_blend:
+        fit += _blend_reasons(c, modality)
+    untreated = [p for p in c.all_pairs if p not in pairs(planned)]
+    if untreated:
+        fit.append(Reason("does not address: " + ", ".join(untreated)))
+    for area in sorted(held_now):
+        for finding in held_now[area]:
+            reason = c.reason(finding)
+            fit.append(Reason(f"not on {area} now — {reason.text}", reason.rule, reason.sources))
+    if uses_blend and c.blend is not None and c.blend.uncovered and c.blend.preparations:
+        fit.append(Reason("no allowed product for: " + ", ".join(c.blend.uncovered)))
+    if modality is not Modality.MESOTHERAPY:
+        fit += c.scars.reasons
+        needled = pairs(_needled_part(c, modality))
+        weak = {f"{concern}:{area}" for concern, area in c.scars.weak}
+        if needled and set(needled) <= weak:
+            bars = True
+    relative = [f for f in own if f.severity is FindingSeverity.RELATIVE]
+    missing = [f for f in own + ingredient if f.severity is FindingSeverity.MISSING]
+    serious_missing = [f for f in missing if f.rule_severity in SERIOUS and not f.ingredients]
+    if relative or serious_missing:
+        forced = Decision.CAUTION
+    reasons += [c.reason(f) for f in relative + serious_missing]
+    reasons += [c.reason(f) for f in missing if f not in serious_missing]
+    reasons += [c.reason(f) for f in own if f.severity is FindingSeverity.PRECAUTION]
+    bars = bars or bool(missing) or forced is not None or bool(provisional)
+    if modality is not Modality.MESOTHERAPY and c.anaesthetic.option is None:
+        forced, bars = Decision.CAUTION, True
+        reasons.append(
+            Reason(
+                f"{c.anaesthetic.text}: agree other pain relief with the patient before needling",
+                None,
+                c.anaesthetic.sources,
+            )
+        )
+    if uses_blend:
+        unchecked = [
+            a for a in c.assessment.allergies or () if not formulary(c.knowledge).allergic.get(a)
+        ]
+        if unchecked:
+            bars = True
+            reasons.append(Reason(unchecked_allergens(unchecked)))
+    bars = _downtime(c, modality, fit) or bars
+    if provisional:
+        reasons.append(
+            Reason(
+                "provisional until answered (an absolute rule depends on it): "
+                + "; ".join(sorted(provisional))
+            )
+        )
+    return _Draft(
+        modality,
+        forced or Decision.SUITABLE,
+        fit + reasons,
+        covered,
+        bars,
+        until,
+        tuple(sorted(provisional)),
+    )
+
+
+def _downtime(c: Consultation, modality: Modality, fit: list[Reason]) -> bool:
+    """Whether the patient accepts less downtime than the treatment (or a product of it)
+    brings; says so."""
+    accepted = c.assessment.goals.downtime_days
+    if accepted is None:
+        return False
+    info = c.knowledge.modalities[modality]
+    sources = [
+        (
+            info.downtime_days.min,
+            f"{modality.value}",
+            info.downtime_days,
+            tuple(info.sources),
+            info.evidence,
+        )
+    ]
+    if modality is not Modality.MICRONEEDLING and c.blend is not None:
+        for preparation in c.blend.preparations:
+            for product_id in preparation.products:
+                downtime = c.knowledge.products[product_id].downtime
+                if downtime is not None:
+                    sources.append(
+                        (
+                            downtime.days.min,
+                            product_id,
+                            downtime.days,
+                            tuple(downtime.sources),
+                            downtime.evidence,
+                        )
+                    )
+    too_long = [s for s in sources if s[0] > accepted]
+    for _, what, days, refs, evidence in too_long:
+        fit.append(
+            Reason(
+                f"expected downtime of {what} {days.min:g}–{days.max:g} days is more than the "
+                f"{accepted} the patient accepts",
+                None,
+                refs,
+                evidence,
+            )
+        )
+    return bool(too_long)
+
+
+def decide(c: Consultation) -> tuple[ModalityDecision, ...]:
+    drafts = [
+        _draft(c, modality)
+        for modality in (Modality.MESOTHERAPY, Modality.MICRONEEDLING, Modality.COMBINED)
+    ]
+    eligible = [d for d in drafts if d.decision is Decision.SUITABLE and not d.bars and d.covered]
+    best = min(eligible, key=lambda d: (-len(d.covered), SIMPLEST_FIRST[d.modality]), default=None)
+    decisions = []
+    for draft in drafts:
+        decision, reasons = draft.decision, draft.reasons
+        if best is not None and draft is best:
+            decision = Decision.RECOMMENDED
+            reasons = [
+                Reason(
+                    f"best fit: covers {len(draft.covered)} of {len(c.all_pairs)} "
+                    "concern-area pairs"
+                ),
+                *reasons,
+            ]
+        decisions.append(
+            ModalityDecision(
+                draft.modality,
+                decision,
+                tuple(reasons),
+                draft.covered,
+                draft.until if decision is Decision.DEFERRED else None,
+                draft.provisional,
+            )
+        )
+    return tuple(decisions)
