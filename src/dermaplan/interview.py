@@ -187,25 +187,17 @@ def _procedures(knowledge: KnowledgeBase) -> list[dict[str, Any]] | None:
 def _concerns(knowledge: KnowledgeBase) -> list[dict[str, Any]]:
     concerns: list[dict[str, Any]] = []
     names = sorted(knowledge.concerns)
-    areas = sorted(knowledge.areas)
+    scar_types = [scar.id for scar in knowledge.needling.scar_types]
     while True:
         entry: dict[str, Any] = {
             "concern": ask(f"Concern ({', '.join(names)})", one_of(names, False))
         }
-        entry["areas"] = ask("  Areas (comma-separated)", many_of(areas))
+        areas = knowledge.concerns[entry["concern"]].occurs_on.areas
+        entry["areas"] = ask(f"  Areas ({', '.join(areas)}; comma-separated)", many_of(areas))
         entry["severity"] = ask(
             "  Severity (mild, moderate, severe)", one_of(["mild", "moderate", "severe"], False)
         )
         if entry["concern"] in ("acne_scars", "scars"):
-            scar_types = [
-                "rolling",
-                "boxcar",
-                "icepick",
-                "hypertrophic",
-                "keloid",
-                "surgical",
-                "traumatic",
-            ]
             entry["scar_types"] = ask(
                 f"  Scar types ({', '.join(scar_types)})", many_of(scar_types)
             )

@@ -144,7 +144,7 @@ def test_deoxycholic_acid_never_joins_a_mixture_even_with_pain_relief(plan_for: 
 
 
 def test_deoxycholic_acid_is_not_proposed_off_label_above_the_neck(plan_for: PlanFor) -> None:
-    plan = plan_for(concerns=concerns(("localized_fat", ["cheeks"], "moderate")))
+    plan = plan_for(concerns=concerns(("localized_fat", ["jawline"], "moderate")))
     if plan.mesotherapy is not None:
         assert all("deoxycholic_acid" not in p.ingredients for p in plan.mesotherapy.preparations)
     assert plan.decision(MESO).decision is Decision.NOT_INDICATED
@@ -182,7 +182,8 @@ def test_soy_allergy_removes_phosphatidylcholine(tmp_path: Path, plan_for: PlanF
         concerns=concerns(("localized_fat", ["abdomen"], "moderate")),
         knowledge=load_knowledge([layer]),
     )
-    assert plan.decision(MESO).decision is Decision.NOT_INDICATED
+    # the only product that would treat is removed by an absolute rule: contraindicated
+    assert plan.decision(MESO).decision is Decision.CONTRAINDICATED
     assert plan.mesotherapy is None or not any(
         "phosphatidylcholine" in p.ingredients for p in plan.mesotherapy.preparations
     )
@@ -271,24 +272,30 @@ def test_needling_depth_is_capped_by_the_area(plan_for: PlanFor, kb: KnowledgeBa
     plan = plan_for(concerns=concerns(("acne_scars", ["forehead", "cheeks"], "severe")))
     assert plan.microneedling is not None
     by_area = {a.area: a for a in plan.microneedling.areas}
-    limit = kb.areas["forehead"].needling_max_depth_mm
-    assert limit is not None
-    assert by_area["forehead"].depth_mm == limit
+    cap = kb.areas["forehead"].depth_cap("acne_scars")
+    assert cap is not None
+    assert by_area["forehead"].depth_mm == cap.max_mm
     assert any("caps" in note for note in by_area["forehead"].notes)
-    assert by_area["cheeks"].depth_mm > limit
+    depth = by_area["cheeks"].depth_mm
+    assert depth is not None
+    assert depth > cap.max_mm
 
 
 def test_every_needling_depth_stays_within_the_area_limit(
     plan_for: PlanFor, kb: KnowledgeBase
 ) -> None:
-    plan = plan_for(concerns=concerns(("acne_scars", sorted(kb.areas), "severe")))
+    plan = plan_for(
+        concerns=concerns(("scars", sorted(kb.concerns["scars"].occurs_on.areas), "severe"))
+    )
     assert plan.microneedling is not None
     for area in plan.microneedling.areas:
-        limit = kb.areas[area.area].needling_max_depth_mm
-        if limit is not None:
-            assert area.depth_mm <= limit
+        cap = kb.areas[area.area].depth_cap("scars")
+        if cap is not None:
+            assert area.depth_mm is not None
+            assert area.depth_mm <= cap.max_mm
         else:
-            assert any("no sourced depth" in n for n in area.notes)
+            assert area.depth_mm is None
+            assert any("practitioner decides" in n for n in area.notes)
 
 
 def test_amide_allergy_changes_the_anaesthetic(plan_for: PlanFor) -> None:

@@ -1,23 +1,42 @@
-"""Property tests: random assessments never crash the engine, and the guarantees hold."""
+"""Property tests: random assessments never crash the engine, and the safety guarantees hold
+at every level - modality, area, product, ingredient, earlier treatments - over the whole
+knowledge."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import itertools
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dermaplan.clinical.assessment import AssessmentError, parse_assessment
+from dermaplan.clinical.blend import earlier_sessions, formulary
 from dermaplan.clinical.consult import consult
-from dermaplan.clinical.plan import PROCEED, Decision, FindingSeverity, plan_json
+from dermaplan.clinical.decision import binds
+from dermaplan.clinical.facts import FactSheet
+from dermaplan.clinical.plan import PROCEED, Decision, FindingSeverity, Plan, plan_json
+from dermaplan.clinical.screening import scopes
 from dermaplan.knowledge import KnowledgeBase, load_knowledge
+from dermaplan.knowledge.schema import IngredientClass, Modality
+from tests.conftest import healthy, write_layer
 
 KB = load_knowledge()
 CONSULT = dt.date(2026, 12, 1)
 tri = st.sampled_from([True, False, None])
 dates_before = st.integers(0, 900).map(lambda n: (CONSULT - dt.timedelta(days=n)).isoformat())
-areas = st.lists(st.sampled_from(sorted(KB.areas)), min_size=1, max_size=4, unique=True)
+SCARRED = ("acne_scars", "scars")
+SCAR_KINDS = [scar.id for scar in KB.needling.scar_types]
+LEVEL = {  # how far a decision lets treatment go; not_indicated is no safety level
+    Decision.RECOMMENDED: 3,
+    Decision.SUITABLE: 3,
+    Decision.CAUTION: 2,
+    Decision.DEFERRED: 1,
+    Decision.CONTRAINDICATED: 0,
+}
 
 
 @st.composite
@@ -31,21 +50,20 @@ def assessments(draw: st.DrawFn) -> dict[str, Any]:
             use["last_taken"] = draw(st.none() | dates_before)
         medications[medication] = use
     concerns = []
-    seen: set[tuple[str, str]] = set()
     for concern in draw(
         st.lists(st.sampled_from(sorted(KB.concerns)), min_size=1, max_size=4, unique=True)
     ):
-        chosen = [a for a in draw(areas) if (concern, a) not in seen]
-        if not chosen:
-            continue
-        seen.update((concern, a) for a in chosen)
-        concerns.append(
-            {
-                "concern": concern,
-                "areas": chosen,
-                "severity": draw(st.sampled_from(["mild", "moderate", "severe"])),
-            }
-        )
+        where = KB.concerns[concern].occurs_on.areas
+        entry: dict[str, Any] = {
+            "concern": concern,
+            "areas": draw(st.lists(st.sampled_from(where), min_size=1, max_size=4, unique=True)),
+            "severity": draw(st.sampled_from(["mild", "moderate", "severe"])),
+        }
+        if concern in SCARRED:
+            entry["scar_types"] = draw(
+                st.lists(st.sampled_from(SCAR_KINDS), max_size=2, unique=True)
+            )
+        concerns.append(entry)
     sex = draw(st.sampled_from(["female", "male", "intersex", None]))
     patient: dict[str, Any] = {
         "age": draw(st.none() | st.integers(0, 120)),
@@ -56,6 +74,26 @@ def assessments(draw: st.DrawFn) -> dict[str, Any]:
     if sex != "male":
         patient["pregnant"] = draw(tri)
         patient["breastfeeding"] = draw(tri)
+    procedure = st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(vocabulary["procedures"]),
+            "date": dates_before,
+            "areas": st.lists(st.sampled_from(sorted(KB.areas)), max_size=2, unique=True),
+        }
+    )
+    repeated = st.builds(  # a run of earlier sessions of one kind, as a label total counts them
+        lambda kind, count, area: [
+            {
+                "type": kind,
+                "date": (CONSULT - dt.timedelta(days=30 * (i + 1))).isoformat(),
+                "areas": [area],
+            }
+            for i in range(count)
+        ],
+        st.sampled_from(vocabulary["procedures"]),
+        st.integers(1, 8),
+        st.sampled_from(sorted(KB.areas)),
+    )
     return {
         "consult_date": CONSULT.isoformat(),
         "patient": patient,
@@ -64,23 +102,8 @@ def assessments(draw: st.DrawFn) -> dict[str, Any]:
         "allergies": draw(
             st.none() | st.lists(st.sampled_from(vocabulary["allergens"]), unique=True, max_size=3)
         ),
-        "procedures": draw(
-            st.none()
-            | st.lists(
-                st.fixed_dictionaries(
-                    {
-                        "type": st.sampled_from(vocabulary["procedures"]),
-                        "date": dates_before,
-                        "areas": st.lists(
-                            st.sampled_from(sorted(KB.areas)), max_size=2, unique=True
-                        ),
-                    }
-                ),
-                max_size=3,
-            )
-        ),
-        "concerns": concerns
-        or [{"concern": "fine_lines", "areas": ["cheeks"], "severity": "mild"}],
+        "procedures": draw(st.none() | st.lists(procedure, max_size=3) | repeated),
+        "concerns": concerns,
         "goals": draw(
             st.fixed_dictionaries(
                 {},
@@ -97,40 +120,329 @@ def assessments(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-def _check_guarantees(kb: KnowledgeBase, data: dict[str, Any]) -> None:
-    plan = consult(parse_assessment(data, kb), kb)
+def _plan(data: dict[str, Any], kb: KnowledgeBase = KB) -> Plan | None:
+    try:
+        return consult(parse_assessment(data, kb), kb)
+    except AssessmentError:
+        return None
+
+
+def _treated(plan: Plan, modality: Modality) -> set[str]:
+    """The areas the plan treats with a modality."""
+    if modality is Modality.MESOTHERAPY:
+        if plan.decision(modality).decision not in PROCEED or plan.mesotherapy is None:
+            return set()
+        return {d.area for p in plan.mesotherapy.preparations for d in p.areas}
+    protocol = plan.microneedling if modality is Modality.MICRONEEDLING else plan.combined
+    return {a.area for a in protocol.areas} if protocol is not None else set()
+
+
+def _absolute_wins(kb: KnowledgeBase, plan: Plan) -> None:
+    """An absolute finding on an area keeps every modality it binds off that area; one that
+    holds every area, or removes every product, decides the modality - never not_indicated,
+    suitable or recommended."""
     for decision in plan.decisions:
-        own = [f for f in plan.findings if decision.modality in f.modalities and not f.ingredients]
-        absolute = [f for f in own if f.severity is FindingSeverity.ABSOLUTE]
-        if absolute:
-            assert decision.decision not in PROCEED, (decision, absolute)
-        if any(f.severity is FindingSeverity.MISSING for f in own):
+        modality = decision.modality
+        absolute = [
+            f
+            for f in plan.findings
+            if f.severity is FindingSeverity.ABSOLUTE and not f.ingredients and binds(f, modality)
+        ]
+        held = {a for f in absolute for a in f.areas}
+        assert not _treated(plan, modality) & held, (modality, held)
+        assert not {p.split(":")[1] for p in decision.concerns} & held or decision.decision in (
+            Decision.CONTRAINDICATED,
+            Decision.DEFERRED,
+        )
+    if plan.mesotherapy is not None and not plan.mesotherapy.preparations:
+        treating = formulary(kb).claims
+        safety = [
+            e
+            for e in plan.mesotherapy.excluded
+            if e.item in treating and e.severity is FindingSeverity.ABSOLUTE
+        ]
+        if safety:
+            assert plan.decision(Modality.MESOTHERAPY).decision in (
+                Decision.CONTRAINDICATED,
+                Decision.DEFERRED,
+            )
+
+
+def _blocked_never_given(kb: KnowledgeBase, plan: Plan, data: dict[str, Any]) -> None:
+    """No preparation carries an ingredient an absolute or relative finding, or an open
+    question, rules out on its areas, nor a recorded allergen."""
+    if plan.mesotherapy is None:
+        return
+    allergies = set(data["allergies"] or ())
+    for prep in plan.mesotherapy.preparations:
+        areas = {d.area for d in prep.areas}
+        for finding in plan.findings:
+            if finding.severity in (FindingSeverity.INFO, FindingSeverity.PRECAUTION):
+                continue
+            if set(finding.ingredients) & set(prep.ingredients):
+                assert not areas & set(finding.areas), (prep.products, finding.code)
+        for ingredient in prep.ingredients:
+            assert not allergies & set(kb.ingredients[ingredient].allergens)
+            if kb.ingredients[ingredient].no_mixing:
+                assert not prep.mixed
+
+
+def _open_questions_hold(kb: KnowledgeBase, plan: Plan) -> None:
+    """A question left open behind an absolute rule bearing on a modality keeps it from
+    `recommended` and its course from dates."""
+    claims = formulary(kb).claims
+    for decision in plan.decisions:
+        if decision.decision not in PROCEED:
+            continue  # nothing of it is planned, provisional or not
+        modality = decision.modality
+        areas = {p.split(":")[1] for p in decision.concerns}
+        concerns = {p.split(":")[0] for p in decision.concerns}
+        uses = {
+            c.ingredient
+            for product, claimed in claims.items()
+            if concerns & set(claimed)
+            for c in kb.products[product].components
+        }
+        for finding in plan.findings:
+            if (
+                finding.severity is not FindingSeverity.MISSING
+                or finding.rule_severity is not FindingSeverity.ABSOLUTE
+                or not binds(finding, modality)
+                or not areas & set(finding.areas)
+            ):
+                continue
+            if not finding.ingredients or (
+                modality is not Modality.MICRONEEDLING and uses & set(finding.ingredients)
+            ):
+                assert decision.provisional, (modality, finding.code)
+        if decision.provisional:
             assert decision.decision is not Decision.RECOMMENDED
-    assert sum(d.decision is Decision.RECOMMENDED for d in plan.decisions) <= 1
-    if plan.mesotherapy is not None:
-        for prep in plan.mesotherapy.preparations:
-            for ingredient in prep.ingredients:
-                if kb.ingredients[ingredient].no_mixing:
-                    assert not prep.mixed
-                assert not set(data["allergies"] or ()) & set(kb.ingredients[ingredient].allergens)
-            if prep.max_volume_per_session_ml is not None and prep.volume_ml is not None:
-                assert prep.volume_ml <= prep.max_volume_per_session_ml + 1e-9
+            assert all(not c.dates for c in plan.courses if c.modality is modality)
+
+
+def _depths_within_caps(kb: KnowledgeBase, plan: Plan) -> None:
     for protocol in (plan.microneedling, plan.combined):
         if protocol is None:
             continue
         for area in protocol.areas:
-            limit = kb.areas[area.area].needling_max_depth_mm
-            assert limit is None or area.depth_mm <= limit
-        assert all(kb.products[p].open_skin for p in protocol.open_skin_products)
+            caps = [kb.areas[area.area].depth_cap(c) for c in area.concerns]
+            if any(cap is None for cap in caps):
+                assert area.depth_mm is None, area
+            else:
+                assert area.depth_mm is not None
+                assert all(area.depth_mm <= cap.max_mm for cap in caps if cap is not None)
+
+
+def _open_skin_is_plain_and_sterile(kb: KnowledgeBase, plan: Plan) -> None:
+    for protocol in (plan.microneedling, plan.combined):
+        if protocol is None:
+            continue
+        for product in protocol.open_skin_products:
+            assert kb.products[product].open_skin
+            assert all(
+                kb.ingredients[c.ingredient].ingredient_class is not IngredientClass.ANAESTHETIC
+                for c in kb.products[product].components
+            )
+
+
+def _label_totals(kb: KnowledgeBase, plan: Plan, data: dict[str, Any]) -> None:
+    """Per sitting: a product's volume and points, an ingredient's mass over all syringes;
+    in all: a product's sessions, earlier ones counted."""
+    if plan.mesotherapy is None:
+        return
+    mass: dict[str, float] = {}
+    for prep in plan.mesotherapy.preparations:
+        if prep.max_volume_per_session_ml is not None and prep.volume_ml is not None:
+            assert prep.volume_ml <= prep.max_volume_per_session_ml + 1e-9
+        if prep.max_points_per_session is not None:
+            points = sum(d.points or 0 for d in prep.areas)
+            assert points <= prep.max_points_per_session
+        for product in prep.products:
+            for component in kb.products[product].components:
+                if component.mg_per_ml and prep.volume_ml:
+                    mass[component.ingredient] = (
+                        mass.get(component.ingredient, 0.0) + component.mg_per_ml * prep.volume_ml
+                    )
+    for ingredient, mg in mass.items():
+        cap = kb.ingredients[ingredient].max_mg_per_session
+        if cap is not None:
+            assert mg <= cap.mg + 1e-6, (ingredient, mg)
+    assessment = parse_assessment(data, kb)
+    for course in plan.courses:
+        for product_id in course.products:
+            product = kb.products[product_id]
+            if product.max_sessions is None:
+                continue
+            before = earlier_sessions(kb, assessment, product, product.areas or ())
+            assert before is not None
+            assert course.sessions + len(before) <= product.max_sessions
+
+
+def _check_guarantees(kb: KnowledgeBase, data: dict[str, Any]) -> Plan | None:
+    plan = _plan(data, kb)
+    if plan is None:
+        return None
+    _absolute_wins(kb, plan)
+    _blocked_never_given(kb, plan, data)
+    _open_questions_hold(kb, plan)
+    _depths_within_caps(kb, plan)
+    _open_skin_is_plain_and_sterile(kb, plan)
+    _label_totals(kb, plan, data)
+    assert sum(d.decision is Decision.RECOMMENDED for d in plan.decisions) <= 1
     for course in plan.courses:
         assert list(course.dates) == sorted(course.dates)
     assert plan_json(plan) == plan_json(consult(parse_assessment(data, kb), kb))
+    return plan
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(assessments())
 def test_random_assessments_keep_every_guarantee(data: dict[str, Any]) -> None:
     _check_guarantees(KB, data)
+
+
+def _answered_false(data: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Every place an answer is a plain `false` (or a medicine never taken)."""
+    places: list[tuple[str, ...]] = [
+        ("conditions", name) for name, value in data["conditions"].items() if value is False
+    ]
+    places += [("patient", k) for k, v in data["patient"].items() if v is False]
+    places += [
+        ("medications", name)
+        for name, use in data["medications"].items()
+        if use.get("status") == "never"
+    ]
+    return places
+
+
+def _unknown(data: dict[str, Any], place: tuple[str, ...]) -> dict[str, Any]:
+    changed = copy.deepcopy(data)
+    section, name = place
+    if section == "medications":
+        changed["medications"][name] = {"status": None}
+    else:
+        changed[section][name] = None
+    return changed
+
+
+def _not_more_permissive(kb: KnowledgeBase, before: Plan, after: Plan) -> None:
+    for old, new in zip(before.decisions, after.decisions, strict=True):
+        if old.decision is Decision.NOT_INDICATED or new.decision is Decision.NOT_INDICATED:
+            continue
+        assert LEVEL[new.decision] <= LEVEL[old.decision], (old.modality, old, new)
+        if old.decision is not Decision.RECOMMENDED:
+            assert new.decision is not Decision.RECOMMENDED or LEVEL[old.decision] == 3
+        if old.provisional:
+            assert new.provisional
+    for old_protocol, new_protocol in (
+        (before.microneedling, after.microneedling),
+        (before.combined, after.combined),
+    ):
+        if old_protocol is None or new_protocol is None:
+            continue
+        old_depth = {a.area: a.depth_mm for a in old_protocol.areas}
+        for area in new_protocol.areas:
+            if area.depth_mm is not None and old_depth.get(area.area) is not None:
+                assert area.depth_mm <= old_depth[area.area]  # type: ignore[operator]
+    dated = {c.modality for c in before.courses if c.dates}
+    for course in after.courses:
+        if course.dates:
+            assert course.modality in dated or before.decision(course.modality).decision in (
+                Decision.NOT_INDICATED,
+            ), course
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(assessments(), st.data())
+def test_unknown_never_reads_as_no(data: dict[str, Any], pick: st.DataObject) -> None:
+    """Replacing an answered `false` by unknown never makes a plan more permissive."""
+    places = _answered_false(data)
+    assume(places)
+    before = _plan(data)
+    assume(before is not None)
+    assert before is not None
+    place = pick.draw(st.sampled_from(places))
+    after = _plan(_unknown(data, place))
+    assert after is not None
+    _not_more_permissive(KB, before, after)
+
+
+def _completions(fact: str) -> list[tuple[str, str, Any]] | None:
+    """Every answer that settles a fact, where there are few: a yes/no answer, the sex, a
+    medicine's status; None for the others (numbers, dates)."""
+    head, _, rest = fact.partition(".")
+    if head == "conditions":
+        return [("conditions", rest, value) for value in (True, False)]
+    if head == "patient" and rest in ("pregnant", "breastfeeding"):
+        return [("patient", rest, value) for value in (True, False)]
+    if head == "patient" and rest == "sex":
+        return [("patient", "sex", value) for value in ("female", "male", "intersex")]
+    if head == "medications" and rest.endswith(".current"):
+        name = rest.removesuffix(".current")
+        return [("medications", name, {"status": s}) for s in ("current", "never")]
+    return None
+
+
+def _set(data: dict[str, Any], change: tuple[str, str, Any]) -> None:
+    section, name, value = change
+    data.setdefault(section, {})[name] = value
+
+
+def _settled_but_unknown(kb: KnowledgeBase, data: dict[str, Any]) -> list[str]:
+    """The rules left unknown although every answer the open questions could get makes
+    them hold."""
+    sheet = FactSheet(parse_assessment(data, kb), kb)
+    found = []
+    for scope in scopes(kb):
+        outcome = scope.check(sheet)
+        if outcome.value is not None:
+            continue
+        options = [_completions(fact) for fact in sorted(outcome.unknown)]
+        if any(o is None for o in options) or len(options) > 4:
+            continue
+        results = []
+        for combination in itertools.product(*options):  # type: ignore[arg-type]
+            completed = copy.deepcopy(data)
+            for change in combination:
+                _set(completed, change)
+            try:
+                filled = parse_assessment(completed, kb)
+            except AssessmentError:
+                continue  # an impossible answer (a pregnant man) settles nothing
+            results.append(scope.check(FactSheet(filled, kb)).value)
+        if results and all(r is True for r in results):
+            found.append(scope.rule.id)
+    return found
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(assessments())
+def test_a_rule_settled_by_every_possible_answer_is_never_left_unknown(
+    data: dict[str, Any],
+) -> None:
+    """Where every answer the open questions could get makes a rule hold (a stated
+    pregnancy, whatever the sex), the rule holds now: a conjunct that cannot change the
+    outcome never turns a known `true` into unknown."""
+    try:
+        parse_assessment(data, KB)
+    except AssessmentError:
+        assume(False)
+    assert _settled_but_unknown(KB, data) == []
+
+
+def test_the_settled_rule_check_catches_a_needless_conjunct(tmp_path: Any) -> None:
+    """The property above can fail: the pregnancy rule as it once was (sex not male, and
+    pregnant) is left unknown for a pregnant patient of unstated sex."""
+    old = KB.entry("rule", "pregnancy").model_dump(mode="json", by_alias=True, exclude_none=True)
+    old["when"] = {"all": ["patient.sex is not male", "patient.pregnant is true"]}
+    clinic = load_knowledge([write_layer(tmp_path / "clinic", rules=[old])])
+    data = {
+        "consult_date": "2026-12-01",
+        "patient": {"age": 30, "pregnant": True},
+        "concerns": [{"concern": "dehydration", "areas": ["cheeks"], "severity": "mild"}],
+    }
+    assert _settled_but_unknown(clinic, data) == ["pregnancy"]
+    assert _settled_but_unknown(KB, data) == []
 
 
 json_values = st.recursive(
@@ -173,3 +485,101 @@ def _problems(data: dict[str, Any]) -> list[str]:
     except AssessmentError as error:
         return error.problems
     return []
+
+
+@pytest.fixture(scope="module")
+def dosed_clinic(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """A clinic that allows the unapproved lipolytic and gives point counts to both
+    deoxycholate products: the per-sitting and lifetime totals then have numbers to hold."""
+
+    def dosed(product: str, area: str, points: int) -> dict[str, Any]:
+        entry = KB.products[product].model_dump(by_alias=True, mode="json", exclude_none=True)
+        entry["dosing"] = [
+            {"areas": [area], "points": points, "sources": ["thomas2016"], "evidence": "series"}
+        ]
+        return entry
+
+    layer = write_layer(
+        tmp_path_factory.mktemp("clinic"),
+        policies=[{"id": "allow_unapproved_lipolytics", "value": 1}],
+        products=[
+            dosed("pc_dc_lipolytic", "abdomen", 300),
+            dosed("deoxycholic_acid_10mg_ml", "submental", 50),
+        ],
+    )
+    return load_knowledge([layer])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    before=st.integers(0, 8),
+    areas=st.lists(st.sampled_from(["submental", "abdomen", "thighs"]), min_size=1, unique=True),
+    spread=st.integers(28, 60),
+)
+def test_label_totals_hold_counting_earlier_sessions(
+    dosed_clinic: KnowledgeBase, before: int, areas: list[str], spread: int
+) -> None:
+    """However many deoxycholate sessions came before, and whatever is treated together,
+    no sitting exceeds the deoxycholate maximum and no course the label's total."""
+    kb = dosed_clinic
+    data = healthy(kb)
+    data["concerns"] = [{"concern": "localized_fat", "areas": areas, "severity": "moderate"}]
+    data["procedures"] = [
+        {
+            "type": "deoxycholic_acid",
+            "date": (CONSULT - dt.timedelta(days=spread * (i + 1))).isoformat(),
+            "areas": ["submental"],
+        }
+        for i in range(before)
+    ]
+    plan = _check_guarantees(kb, data)
+    assert plan is not None
+    if "submental" in areas and before >= 6:
+        assert not any(
+            "deoxycholic_acid_10mg_ml" in p.products
+            for p in (plan.mesotherapy.preparations if plan.mesotherapy else ())
+        )
+
+
+def _everything_at_stake(kb: KnowledgeBase) -> dict[str, Any]:
+    """A fully answered patient whose concerns bring every rule into play: needling of the
+    face, injections of every product, the lipolytic the clinic allows."""
+    data = healthy(kb)
+    data["concerns"] = [
+        {"concern": "acne_scars", "areas": ["cheeks", "perioral"], "severity": "moderate"},
+        {"concern": "melasma", "areas": ["cheeks"], "severity": "moderate"},
+        {"concern": "localized_fat", "areas": ["submental", "abdomen"], "severity": "moderate"},
+        {"concern": "wrinkles", "areas": ["periorbital"], "severity": "moderate"},
+    ]
+    data["goals"] = {"pain_tolerance": "low"}
+    return data
+
+
+@pytest.mark.parametrize(
+    "fact",
+    [f"conditions.{c}" for c in KB.vocabulary["conditions"]]
+    + [f"medications.{m}" for m in KB.vocabulary["medications"]],
+)
+def test_every_question_left_open_is_asked(dosed_clinic: KnowledgeBase, fact: str) -> None:
+    """Unknown is never no: leaving any screening question unanswered puts it among the
+    questions still open, and keeps every modality a rule reading it binds from
+    `recommended` (an ingredient rule holds its ingredient instead: see the properties above)."""
+    data = _everything_at_stake(dosed_clinic)
+    section, name = fact.split(".")
+    if section == "conditions":
+        data["conditions"].pop(name)
+    else:
+        data["medications"][name] = {"status": None}
+    assessment = parse_assessment(data, dosed_clinic)
+    plan = consult(assessment, dosed_clinic)
+    question = FactSheet(assessment, dosed_clinic).question(
+        fact if section == "conditions" else f"{fact}.current"
+    )
+    assert question in plan.missing
+    asking = [f for f in plan.findings if any(u.startswith(fact) for u in f.unanswered)]
+    assert asking
+    for finding in asking:
+        if finding.ingredients:
+            continue
+        for modality in finding.modalities:
+            assert plan.decision(modality).decision is not Decision.RECOMMENDED

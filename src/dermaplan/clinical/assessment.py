@@ -163,7 +163,7 @@ def parse_assessment(data: Any, knowledge: KnowledgeBase) -> Assessment:
             for d in error.errors()
         ]
         raise AssessmentError(shape + problems) from None
-    problems += contradictions(assessment)
+    problems += contradictions(assessment) + knowledge_problems(assessment, knowledge)
     if problems:
         raise AssessmentError(problems)
     return assessment
@@ -203,6 +203,29 @@ def vocabulary_problems(data: dict[str, Any], knowledge: KnowledgeBase) -> list[
             need(f"{where}.concern", entry.get("concern"), "a concern", knowledge.concerns)
             for position, area in _items(entry.get("areas")):
                 need(f"{where}.areas[{position}]", area, "an area", knowledge.areas)
+    return problems
+
+
+def knowledge_problems(assessment: Assessment, knowledge: KnowledgeBase) -> list[str]:
+    """What the knowledge says cannot be: a concern on an area where it does not occur, and
+    a kind of scar that contradicts an answer (a keloid to treat, and no history of keloid)."""
+    problems: list[str] = []
+    implies = {scar.id: scar.implies for scar in knowledge.needling.scar_types}
+    for index, entry in enumerate(assessment.concerns):
+        occurs = knowledge.concerns[entry.concern].occurs_on.areas
+        for position, area in enumerate(entry.areas):
+            if area not in occurs:
+                problems.append(
+                    f"concerns[{index}].areas[{position}]: {entry.concern} does not occur on "
+                    f"{area} - it occurs on {', '.join(occurs)}"
+                )
+        for kind in entry.scar_types:
+            for condition in implies.get(kind, ()):
+                if assessment.conditions.get(condition) is False:
+                    problems.append(
+                        f"concerns[{index}].scar_types: {kind} contradicts "
+                        f"conditions.{condition}: false"
+                    )
     return problems
 
 

@@ -27,6 +27,7 @@ from dermaplan.clinical.plan import (
     Finding,
     FindingSeverity,
     Preparation,
+    ProductUse,
 )
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import (
@@ -638,6 +639,7 @@ def _ingredient_caps(
         mass = sum(mg * (_total(groups[i][1]) or 0.0) for i, mg in carrying)
         text = f"{name}: at most {cap.mg:g} mg in one sitting, all syringes together"
         if mass > cap.mg + 1e-9:
+            text += " (or give them at separate sittings)"
             scale = cap.mg / mass
             why = f"reduced: {name} over all syringes would be {mass:g} mg, above {cap.mg:g} mg"
             for index, _ in carrying:
@@ -671,6 +673,19 @@ def unchecked_allergens(allergens: Iterable[str]) -> str:
     )
 
 
+def _uses(
+    group: tuple[str, ...],
+    areas: Iterable[str],
+    chosen: Mapping[str, Mapping[str, tuple[str, ...]]],
+) -> tuple[ProductUse, ...]:
+    where: dict[tuple[str, str], list[str]] = {}
+    for area in sorted(areas):
+        for product in group:
+            for concern in chosen.get(area, {}).get(product, ()):
+                where.setdefault((product, concern), []).append(area)
+    return tuple(ProductUse(p, c, tuple(a)) for (p, c), a in sorted(where.items()))
+
+
 def build_blend(
     knowledge: KnowledgeBase,
     assessment: Assessment,
@@ -697,6 +712,7 @@ def build_blend(
                 ingredients=facts.ingredients,
                 mixed=len(group) > 1,
                 concerns=tuple(sorted({c for cs in areas.values() for c in cs})),
+                uses=_uses(group, areas, chosen),
                 route=facts.lead.route,
                 technique=facts.lead.technique,
                 depth=facts.lead.depth,

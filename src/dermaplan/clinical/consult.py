@@ -137,6 +137,7 @@ def _courses(
     areas: Mapping[Modality, AreaConcerns],
     blend: Blend | None,
     open_skin: tuple[str, ...],
+    protocols: Mapping[Modality, NeedlingProtocol | None],
 ) -> list[Course]:
     """A course per going modality: needling at its own pace, a combined course at the
     needling's pace with the open-skin products' labels, and one mesotherapy course per
@@ -148,8 +149,10 @@ def _courses(
         modality = decision.modality
         if modality is Modality.MESOTHERAPY:
             groups = [list(p.products) for p in blend.preparations] if blend is not None else []
+        elif modality is Modality.COMBINED:
+            groups = [list(open_skin)] if open_skin else []
         else:
-            groups = [list(open_skin) if modality is Modality.COMBINED else []]
+            groups = [[]]
         for group in groups:
             products = [knowledge.products[p] for p in group]
             treating = [p for p in products if p.concerns]
@@ -164,6 +167,7 @@ def _courses(
             if not templates:
                 continue
             where = list(areas[part])
+            protocol = protocols.get(modality)
             given = {
                 p.id: len(earlier_sessions(knowledge, assessment, p, where) or [])
                 for p in treating
@@ -178,6 +182,7 @@ def _courses(
                     treating,
                     given,
                     decision.provisional,
+                    max(len(protocol.sittings), 1) if protocol is not None else 1,
                 )
             )
     return courses
@@ -257,7 +262,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     combined_protocol: NeedlingProtocol | None = None
     if Modality.MICRONEEDLING in going:
         needling = build_needling(knowledge, severities, needled_now, anaesthetic)
-    if Modality.COMBINED in going:
+    if Modality.COMBINED in going and open_skin:
         combined_needled = {
             a: cs for a, cs in needled_now.items() if a in remaining[Modality.COMBINED]
         }
@@ -270,7 +275,8 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
             _plain_for_open_skin(blend, open_skin) if blend is not None else "",
         )
     meso_going = Modality.MESOTHERAPY in going or Modality.COMBINED in going
-    courses = _courses(knowledge, assessment, decisions, remaining, blend, open_skin)
+    protocols = {Modality.MICRONEEDLING: needling, Modality.COMBINED: combined_protocol}
+    courses = _courses(knowledge, assessment, decisions, remaining, blend, open_skin, protocols)
     decisions = _with_course_notes(decisions, courses, assessment)
     care = _care(knowledge, going, sheet.treated_areas)
     questions = {sheet.question(fact) for f in findings for fact in f.unanswered}

@@ -62,10 +62,18 @@ def build_course(
     products: Iterable[Product],
     given: Mapping[str, int],
     provisional: tuple[str, ...],
+    staged: int = 1,
 ) -> Course:
-    """`given`: the sessions of each product already given, which its label total counts."""
+    """`given`: the sessions of each product already given, which its label total counts;
+    `staged`: the sittings each session takes, where the anaesthetic cannot cover all its
+    areas at once."""
     products = list(products)
     notes: list[str] = []
+    if staged > 1:
+        notes.append(
+            f"each session is given in {staged} sittings on separate days (see the protocol): "
+            "no sitting anaesthetises more skin than the label allows"
+        )
     sessions = max(t.sessions for t in templates)
     low = max(t.interval_days.min for t in templates)
     high = min(t.interval_days.max for t in templates)

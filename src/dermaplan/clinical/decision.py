@@ -237,7 +237,8 @@ def _exclusion_reasons(excluded: Iterable[Exclusion]) -> list[Reason]:
 def _forced_by_products(
     c: Consultation, modality: Modality, excluded: Iterable[Exclusion]
 ) -> tuple[Decision, list[Reason], dt.date | None] | None:
-    """When safety removed every product that would treat: the hardest exclusion."""
+    """When safety removed every product that would treat (for the combined treatment: that
+    would go onto the needled skin), the hardest of those exclusions decides."""
     treating = formulary(c.knowledge).claims
     safety = [e for e in excluded if e.severity is not None and e.item in treating]
     if not safety:
@@ -247,40 +248,42 @@ def _forced_by_products(
     until = max((e.until for e in chosen if e.until is not None), default=None)
     if hardest == 1 and any(e.until is None for e in chosen):
         until = None
+    what = (
+        "every product that may go onto needled skin"
+        if modality is Modality.COMBINED
+        else "every product that would treat"
+    )
     lead = {
-        0: "every product that would treat is contraindicated for this patient",
-        1: "every product that would treat is deferred for this patient",
-        2: (f"no product may be proposed: each is {HELD}, or needs a clinician's sign-off"),
+        0: f"{what} is contraindicated for this patient",
+        1: f"{what} is deferred for this patient",
+        2: f"{what} is {HELD}, or needs a clinician's sign-off",
     }[hardest]
     return HARD[hardest], [Reason(lead), *_exclusion_reasons(safety)], until
 
 
 def _blend_reasons(c: Consultation, modality: Modality) -> list[Reason]:
-    """Why the blend treats what it treats: each product proposed, for its concerns, with
-    the evidence of its own claim."""
-    blend = c.blend
-    if blend is None:
+    """Why the blend treats what it treats: each product proposed, for the concerns it was
+    chosen for, with the evidence of its own claim."""
+    if c.blend is None:
         return []
     claims = formulary(c.knowledge).claims
     areas = c.remaining[modality]
     reasons = []
-    for preparation in blend.preparations:
-        for product in preparation.products:
-            claimed = claims.get(product, {})
-            for concern in preparation.concerns:
-                claim = claimed.get(concern)
-                where = [d.area for d in preparation.areas if concern in areas.get(d.area, ())]
-                if claim is None or not where:
-                    continue
-                name = c.knowledge.products[product].name
-                reasons.append(
-                    Reason(
-                        f"treats {concern} ({', '.join(where)}) with {name}",
-                        None,
-                        tuple(claim.sources),
-                        claim.evidence,
-                    )
+    for preparation in c.blend.preparations:
+        for use in preparation.uses:
+            where = [a for a in use.areas if a in areas]
+            if not where:
+                continue
+            claim = claims[use.product][use.concern]
+            reasons.append(
+                Reason(
+                    f"treats {use.concern} ({', '.join(where)}) with "
+                    f"{c.knowledge.products[use.product].name}",
+                    None,
+                    tuple(claim.sources),
+                    claim.evidence,
                 )
+            )
     return reasons
 
 
@@ -420,9 +423,9 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
             )
         )
     if uses_blend:
-        unchecked = [
+        unchecked = sorted(
             a for a in c.assessment.allergies or () if not formulary(c.knowledge).allergic.get(a)
-        ]
+        )
         if unchecked:
             bars = True
             reasons.append(Reason(unchecked_allergens(unchecked)))

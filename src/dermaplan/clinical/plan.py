@@ -88,6 +88,15 @@ class AreaDose:
 
 
 @dataclass(slots=True, unsafe_hash=True)
+class ProductUse:
+    """What one product of a preparation is there for: a concern, on these areas."""
+
+    product: str
+    concern: str
+    areas: tuple[str, ...]
+
+
+@dataclass(slots=True, unsafe_hash=True)
 class Preparation:
     """One syringe's content: a single product as supplied, or a mixture of mixable ones."""
 
@@ -95,6 +104,7 @@ class Preparation:
     ingredients: tuple[str, ...]
     mixed: bool
     concerns: tuple[str, ...]
+    uses: tuple[ProductUse, ...]  # which product treats which concern where
     route: str
     technique: str
     depth: str
