@@ -574,10 +574,12 @@ def save_consult(patient: str, assessment: Assessment, kb: KnowledgeBase) -> Pla
     def save(session: Session, context: Context) -> tuple[PatientPlan, str]:
         from dermaplan.records.reconciliation import plan_for_patient
         from dermaplan.records.service import create_consult, patient_data, read_patient
+        from dermaplan.records.sessions import treatment_history
 
         clinic = _clinic(session, context)
         record = read_patient(session, context, clinic.id, patient_id)
-        planned = plan_for_patient(assessment, patient_data(record), kb)
+        history = treatment_history(session, clinic.id, patient_id)
+        planned = plan_for_patient(assessment, patient_data(record), kb, history)
         stored = create_consult(session, context, clinic.id, patient_id, planned.document)
         return planned, str(stored.id)
 
@@ -843,7 +845,9 @@ def _course_id(text: str) -> uuid.UUID:
 
 def _course_lines(course: Course) -> list[str]:
     lines = [
-        f"course {course.id}  {course.modality.value}  {course.status.value}",
+        f"course {course.id}  {course.modality.value}"
+        + (f" ({', '.join(course.products)})" if course.products else "")
+        + f"  {course.status.value}",
         f"patient {course.patient_id}  from consult {course.consult_id}",
         f"{course.sessions_planned} sessions, every {course.interval_days} days",
     ]
@@ -900,10 +904,12 @@ def consults_correct(
     def correct(session: Session, context: Context) -> tuple[PatientPlan, str]:
         from dermaplan.records.reconciliation import plan_for_patient
         from dermaplan.records.service import correct_consult, patient_data, read_consult
+        from dermaplan.records.sessions import treatment_history
 
         clinic = _clinic(session, context)
         original = read_consult(session, context, clinic.id, consult_id)
-        planned = plan_for_patient(assessment, patient_data(original.patient), kb)
+        history = treatment_history(session, clinic.id, original.patient_id)
+        planned = plan_for_patient(assessment, patient_data(original.patient), kb, history)
         corrected = correct_consult(
             session, context, clinic.id, consult_id, planned.document, reason
         )
@@ -988,6 +994,13 @@ def consults_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")])
 def courses_start(
     consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")],
     modality: Annotated[CourseModality, typer.Argument(metavar="MODALITY")],
+    product: Annotated[
+        str | None,
+        typer.Option(
+            help="A product the course gives, where the plan has a course for each of "
+            "several preparations."
+        ),
+    ] = None,
 ) -> None:
     """Start a course of MODALITY with the sessions the approved consult's plan dates."""
     consult_id = _uuid(consult, "a consult id (a UUID)")
@@ -997,7 +1010,9 @@ def courses_start(
         from dermaplan.records.courses import start_course
 
         clinic = _clinic(session, context)
-        course = start_course(session, context, clinic.id, consult_id, Modality(modality.value))
+        course = start_course(
+            session, context, clinic.id, consult_id, Modality(modality.value), product
+        )
         return _course_lines(course)
 
     for line in _unit_of_work(start):

@@ -223,10 +223,10 @@ def test_audit_verify_warns_when_there_is_no_anchor(database: str, tmp_path: Pat
 def test_db_upgrade_creates_then_reports_the_revision(database: str) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0007\n", out)
+    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0008\n", out)
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert out.endswith("is at schema revision 0007\n")
+    assert out.endswith("is at schema revision 0008\n")
 
 
 def test_unusable_databases_exit_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -551,3 +551,42 @@ def test_a_session_under_a_course_fulfils_it_and_cannot_be_linked_twice(
         f"error: session {treated} already fulfils planned session 1 of course {course_id}\n",
     )
     assert len(events(engine)) == before
+
+
+def test_consult_save_counts_the_sessions_on_record_against_a_labels_total(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    """Six deoxycholic acid sessions on the record use up the label's total: the consult
+    stored for the patient proposes no more, though its file lists no earlier procedure."""
+    patient, practitioner = clinic_with_patient(engine)
+    for month in range(5, 11):
+        file = session_file(
+            tmp_path,
+            patient,
+            practitioner,
+            performed_at=f"2026-{month:02d}-04T10:00:00+00:00",
+            modality="mesotherapy",
+            areas=["submental"],
+            depths_mm={},
+            passes={},
+            injection_points=[],
+            deviations=[],
+            products=[
+                {
+                    "product": "deoxycholic_acid_10mg_ml",
+                    "lot": "DC100",
+                    "expiry": "2027-06-30",
+                    "volumes_ml": {"submental": 4.0},
+                }
+            ],
+        )
+        code, _, err = run("sessions", "record", str(file))
+        assert code == 0, err
+    example = str(EXAMPLES / "09-submental-fat-deoxycholic.yaml")
+    code, out, err = run("consult", example, "--format", "json", "--save", patient)
+    assert code == 0, err
+    plan = json.loads(out)
+    meso = next(d for d in plan["decisions"] if d["modality"] == "mesotherapy")
+    assert meso["decision"] == "contraindicated"
+    assert any("6 were given before" in r["text"] for r in meso["reasons"])
+    assert err.count("from the patient's record: procedures: deoxycholic_acid on 2026-") == 6

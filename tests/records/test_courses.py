@@ -187,8 +187,65 @@ def test_a_second_course_of_the_same_modality_is_refused(
 ) -> None:
     consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
     first = start(engine, clinic_id, consult_id)
-    with pytest.raises(InvalidInput, match=f"already has a microneedling course: {first}"):
+    with pytest.raises(InvalidInput, match=f"already has this microneedling course: {first}"):
         start(engine, clinic_id, consult_id)
+
+
+def _meso_course(products: list[str], sessions: int, interval: int) -> dict[str, Any]:
+    dates = [
+        (dt.date(2026, 12, 1) + dt.timedelta(days=interval * i)).isoformat()
+        for i in range(sessions)
+    ]
+    return {
+        "modality": "mesotherapy",
+        "products": products,
+        "dates": dates,
+        "interval_days": interval,
+    }
+
+
+def test_a_plan_with_a_course_per_preparation_starts_the_one_named(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID, practitioner_id: uuid.UUID
+) -> None:
+    document = plan()
+    document["decisions"][0]["decision"] = "suitable"
+    document["courses"] = [
+        _meso_course(["ha_skin_booster"], 3, 28),
+        _meso_course(["txa_4mg_ml"], 6, 14),
+    ]
+    consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, document)
+    with (
+        pytest.raises(InvalidInput, match=r"2 mesotherapy courses .*name the one to start"),
+        transaction(engine) as session,
+    ):
+        courses.start_course(session, context(), clinic_id, consult_id, Modality.MESOTHERAPY)
+    with transaction(engine) as session:
+        started = courses.start_course(
+            session, context(), clinic_id, consult_id, Modality.MESOTHERAPY, "txa_4mg_ml"
+        )
+        assert (started.products, started.sessions_planned, started.interval_days) == (
+            ["txa_4mg_ml"],
+            6,
+            14,
+        )
+        other = courses.start_course(
+            session, context(), clinic_id, consult_id, Modality.MESOTHERAPY, "ha_skin_booster"
+        )
+        assert other.sessions_planned == 3
+    with (
+        pytest.raises(InvalidInput, match="already has this mesotherapy course"),
+        transaction(engine) as session,
+    ):
+        courses.start_course(
+            session, context(), clinic_id, consult_id, Modality.MESOTHERAPY, "txa_4mg_ml"
+        )
+    with (
+        pytest.raises(InvalidInput, match="no course of mesotherapy giving vitamin_c"),
+        transaction(engine) as session,
+    ):
+        courses.start_course(
+            session, context(), clinic_id, consult_id, Modality.MESOTHERAPY, "vitamin_c"
+        )
 
 
 def test_cancel_needs_a_reason_and_freezes_the_course(

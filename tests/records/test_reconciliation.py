@@ -14,12 +14,16 @@ from hypothesis import strategies as st
 
 from dermaplan.clinical.assessment import Assessment, Sex, parse_assessment
 from dermaplan.clinical.consult import consult
+from dermaplan.clinical.plan import Decision
 from dermaplan.knowledge import KnowledgeBase, load_knowledge
+from dermaplan.knowledge.schema import Modality
 from dermaplan.records.errors import RecordDisagrees
 from dermaplan.records.reconciliation import (
+    EarlierSession,
     plan_allergy_problems,
     plan_for_patient,
     reconcile,
+    recorded_procedures,
 )
 from tests.conftest import EXAMPLES, healthy
 from tests.records.factories import patient_data
@@ -209,3 +213,57 @@ def test_the_record_never_changes_an_answer_nor_lets_a_recorded_allergen_through
     }
     assert recorded <= set(result.allergies or ())
     assert (result.concerns, result.medications) == (original.concerns, original.medications)
+
+
+def _dc_sessions(count: int) -> list[EarlierSession]:
+    return [
+        EarlierSession(
+            dt.date(2026, 4 + i, 5),
+            Modality.MESOTHERAPY,
+            ("deoxycholic_acid_10mg_ml",),
+            ("submental",),
+        )
+        for i in range(count)
+    ]
+
+
+def test_the_records_sessions_count_against_a_labels_total(kb: KnowledgeBase) -> None:
+    data = yaml.safe_load((EXAMPLES / "09-submental-fat-deoxycholic.yaml").read_text())
+    assessment = parse_assessment(data, kb)
+    planned = plan_for_patient(assessment, patient_data(sex="male"), kb, _dc_sessions(6))
+    assert planned.plan.decision(Modality.MESOTHERAPY).decision is Decision.CONTRAINDICATED
+    assert len(planned.filled) == 6
+    assert planned.filled[0] == (
+        "procedures: deoxycholic_acid on 2026-04-05 (submental), from the patient's record"
+    )
+    stored = planned.document.assessment_json
+    assert stored.count('"deoxycholic_acid"') >= 6  # the stored assessment is the completed one
+    course = next(
+        c for c in plan_for_patient(assessment, patient_data(), kb, _dc_sessions(4)).plan.courses
+    )
+    assert course.sessions == 2
+
+
+def test_recorded_sessions_never_stand_in_for_procedures_not_asked(kb: KnowledgeBase) -> None:
+    data = yaml.safe_load((EXAMPLES / "09-submental-fat-deoxycholic.yaml").read_text())
+    data["procedures"] = None
+    reconciled = reconcile(parse_assessment(data, kb), patient_data(), kb, _dc_sessions(2))
+    assert reconciled.assessment.procedures is None
+    assert reconciled.filled == [
+        "procedures: not asked, and the patient's record holds 2 earlier one(s) - ask which "
+        "procedures the patient has had"
+    ]
+
+
+def test_a_combined_session_is_microneedling_and_future_sessions_do_not_count(
+    kb: KnowledgeBase,
+) -> None:
+    history = [
+        EarlierSession(dt.date(2026, 11, 20), Modality.COMBINED, ("ha_skin_booster",), ("cheeks",)),
+        EarlierSession(dt.date(2026, 12, 20), Modality.MICRONEEDLING, (), ("cheeks",)),
+        EarlierSession(dt.date(2026, 11, 1), Modality.MESOTHERAPY, ("a clinic serum",), ("neck",)),
+    ]
+    found = recorded_procedures(history, kb, dt.date(2026, 12, 1))
+    assert [(p.type, p.date, p.areas) for p in found] == [
+        ("microneedling", dt.date(2026, 11, 20), ["cheeks"])
+    ]

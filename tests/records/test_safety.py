@@ -81,17 +81,17 @@ def test_allergens_match_by_id_name_example_or_ingredient(kb: KnowledgeBase) -> 
 def test_what_cannot_be_checked_is_listed_as_missing(kb: KnowledgeBase) -> None:
     session = data(
         kb,
-        areas=["neck"],
-        depths_mm={"neck": 1.0},
+        areas=["hands"],
+        depths_mm={"hands": 1.0},
         passes={},
         injection_points=[],
         products=[{"product": "home-made serum", "lot": "S1", "expiry": "2027-01-01"}],
     )
-    assert missing_items(session, kb, None, ALL_CONSENTS, ["neck"]) == [
+    assert missing_items(session, kb, None, ALL_CONSENTS, ["hands"]) == [
         "products[0]: home-made serum is not in the formulary, so its ingredients were not "
         "checked against allergies",
         "the patient's allergies (never asked): products were not checked",
-        "depths_mm.neck: no sourced depth limit for neck, so the depth was not checked",
+        "depths_mm.hands: no sourced depth limit for hands, so the depth was not checked",
     ]
 
 

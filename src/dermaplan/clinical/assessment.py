@@ -212,9 +212,11 @@ def knowledge_problems(assessment: Assessment, knowledge: KnowledgeBase) -> list
     problems: list[str] = []
     implies = {scar.id: scar.implies for scar in knowledge.needling.scar_types}
     for index, entry in enumerate(assessment.concerns):
+        if entry.concern not in knowledge.concerns:
+            continue  # an unknown id, already reported with a near match
         occurs = knowledge.concerns[entry.concern].occurs_on.areas
         for position, area in enumerate(entry.areas):
-            if area not in occurs:
+            if area not in occurs and area in knowledge.areas:
                 problems.append(
                     f"concerns[{index}].areas[{position}]: {entry.concern} does not occur on "
                     f"{area} - it occurs on {', '.join(occurs)}"

@@ -1,7 +1,9 @@
 """Courses: the sessions an approved plan schedules for one modality, and which were done.
 
 A course is started only from an approved consult whose plan has a course for the modality
-and decided it may proceed; its planned sessions are the plan's dates. Each planned session
+and decided it may proceed; its planned sessions are the plan's dates. A plan gives each
+mesotherapy preparation its own course: where it has several, the course to start is named
+by one of its products. Each planned session
 is fulfilled by a recorded treatment session of the same patient and modality: recording a
 session under the course's consult fulfils the next open one, and one can be linked by hand;
 when all are, the course is completed. A planned session stays linked to the version of the
@@ -47,6 +49,8 @@ def course_state(course: Course) -> dict[str, Any]:
         "patient_id": course.patient_id,
         "consult_id": course.consult_id,
         "modality": course.modality,
+        # only when named, so a course from before revision 0008 keeps its audited digest
+        **({"products": course.products} if course.products else {}),
         "sessions_planned": course.sessions_planned,
         "interval_days": course.interval_days,
         "status": course.status,
@@ -68,8 +72,11 @@ def _course(repository: CourseRepository, course_id: uuid.UUID) -> Course:
     return required(repository.get(course_id), f"no course {course_id}")
 
 
-def _planned_course(plan: Any, modality: Modality) -> tuple[int, list[dt.date]]:
-    """The plan's interval and dates for the modality, or why a course cannot start."""
+def _planned_course(
+    plan: Any, modality: Modality, product: str | None
+) -> tuple[int, list[dt.date], list[str]]:
+    """The plan's interval, dates and products for the modality's course (the one giving
+    `product`, where the plan has several), or why a course cannot start."""
     if not isinstance(plan, dict):
         raise InvalidInput.one("the consult's plan is not a plan document")
     decision = next(
@@ -86,26 +93,37 @@ def _planned_course(plan: Any, modality: Modality) -> tuple[int, list[dt.date]]:
             f"the plan {found} for {modality.value}: a course needs it recommended, "
             "suitable or with caution"
         )
-    entry = next(
-        (
-            c
-            for c in plan.get("courses") or ()
-            if isinstance(c, dict) and c.get("modality") == modality.value
-        ),
-        None,
-    )
-    if entry is None:
-        raise InvalidInput.one(f"the plan has no course of {modality.value}")
+    entries = [
+        c
+        for c in plan.get("courses") or ()
+        if isinstance(c, dict) and c.get("modality") == modality.value
+    ]
+    if product is not None:
+        entries = [c for c in entries if product in (c.get("products") or ())]
+    if not entries:
+        giving = f" giving {product}" if product is not None else ""
+        raise InvalidInput.one(f"the plan has no course of {modality.value}{giving}")
+    if len(entries) > 1:
+        named = "; ".join(", ".join(c.get("products") or ()) for c in entries)
+        raise InvalidInput.one(
+            f"the plan has {len(entries)} {modality.value} courses ({named}): name the one "
+            "to start by a product it gives"
+        )
+    entry = entries[0]
     try:
         dates = [dt.date.fromisoformat(str(day)) for day in entry.get("dates") or ()]
         interval = int(entry.get("interval_days", 0))
+        products = [str(p) for p in entry.get("products") or ()]
     except (TypeError, ValueError) as error:
         raise InvalidInput.one(
             f"the plan's {modality.value} course is malformed: {error}"
         ) from None
     if not dates:
-        raise InvalidInput.one(f"the plan's {modality.value} course has no dates")
-    return interval, sorted(dates)
+        raise InvalidInput.one(
+            f"the plan's {modality.value} course has no dates (a provisional plan, or no "
+            "start date): answer its open questions and correct the consult"
+        )
+    return interval, sorted(dates), products
 
 
 def start_course(
@@ -114,8 +132,10 @@ def start_course(
     clinic_id: uuid.UUID,
     consult_id: uuid.UUID,
     modality: Modality,
+    product: str | None = None,
 ) -> Course:
-    """A course of `modality` with the sessions the approved plan dates."""
+    """A course of `modality` with the sessions the approved plan dates; `product` names
+    which, where the plan has one for each of several preparations."""
     consult = required(
         ConsultRepository(session, clinic_id).get(consult_id), f"no consult {consult_id}"
     )
@@ -128,12 +148,16 @@ def start_course(
         plan = json.loads(consult.plan_json)
     except json.JSONDecodeError:
         raise InvalidInput.one(f"consult {consult.id}'s plan is not JSON") from None
-    interval, dates = _planned_course(plan, modality)
+    interval, dates, products = _planned_course(plan, modality, product)
     courses = CourseRepository(session, clinic_id)
     for existing in courses.of_consult(consult.id):
-        if existing.modality is modality and existing.status is not CourseStatus.CANCELLED:
+        if (
+            existing.modality is modality
+            and existing.products == products
+            and existing.status is not CourseStatus.CANCELLED
+        ):
             raise InvalidInput.one(
-                f"consult {consult.id} already has a {modality.value} course: {existing.id}"
+                f"consult {consult.id} already has this {modality.value} course: {existing.id}"
             )
     course = Course(
         id=new_id(),
@@ -141,6 +165,7 @@ def start_course(
         patient_id=consult.patient_id,
         consult_id=consult.id,
         modality=modality,
+        products=products,
         sessions_planned=len(dates),
         interval_days=interval,
         status=CourseStatus.PLANNED,

@@ -164,7 +164,7 @@ RECIPES = (
     Recipe("fine_lines", Modality.MESOTHERAPY, ("periorbital",), ("ha_amino_acid_booster",)),
     Recipe("hyperpigmentation", Modality.MESOTHERAPY, ("cheeks", "forehead"), ("txa_4mg_ml",)),
     Recipe("dullness", Modality.MESOTHERAPY, ("cheeks", "forehead"), ("vitamin_c_brightening",)),
-    Recipe("laxity", Modality.COMBINED, ("cheeks", "jawline"), ("ha_skin_booster",)),
+    Recipe("laxity", Modality.COMBINED, ("cheeks",), ("ha_skin_booster",)),
     Recipe("stretch_marks", Modality.MICRONEEDLING, ("abdomen", "thighs"), ()),
     Recipe("localized_fat", Modality.MESOTHERAPY, ("submental",), ("deoxycholic_acid_10mg_ml",)),
     Recipe("localized_fat", Modality.MESOTHERAPY, ("abdomen", "flanks"), ("pc_dc_lipolytic",)),

@@ -600,6 +600,9 @@ class Course(Timestamped, Base):
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id"), index=True)
     consult_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consult.id"), index=True)
     modality: Mapped[Modality] = mapped_column(_enum(Modality, "modality"))
+    # the preparation a mesotherapy course gives (formulary ids); [] for needling, and for
+    # courses started before revision 0008
+    products: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     sessions_planned: Mapped[int]
     interval_days: Mapped[int]
     status: Mapped[CourseStatus] = mapped_column(_enum(CourseStatus, "status"))

@@ -1,8 +1,11 @@
 """What a patient's record tells a consult stored for them (`consult FILE --save PATIENT`).
 
 Before the engine runs, the record fills what the assessment leaves unknown only where that
-cannot hide a risk: the age (from the birth date), the sex, and a condition the record says
-the patient has (`history`, by screening condition id: `keloid_history: true`). Where the
+cannot hide a risk: the age (from the birth date), the sex, a condition the record says the
+patient has (`history`, by screening condition id: `keloid_history: true`), and the earlier
+sessions on the record that are a screened procedure (a deoxycholic acid session counts
+against the label's total of six) - added to the procedures the assessment lists, never
+standing in for procedures it did not ask about. Where the
 two disagree, the consult is refused until someone settles it: a recorded allergy to one of
 the knowledge's allergens that the assessment leaves out, another age or sex, a condition the
 record has and the assessment denies. A "no" on the record (no known allergies, a condition
@@ -15,15 +18,79 @@ as a session using them would be. Pure functions: no database, no clock.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dermaplan.clinical.assessment import Assessment, age_on
+from dermaplan.clinical.assessment import Assessment, Procedure, age_on
 from dermaplan.clinical.consult import consult
 from dermaplan.clinical.plan import Plan
 from dermaplan.knowledge import KnowledgeBase
+from dermaplan.knowledge.schema import Modality
 from dermaplan.records.errors import RecordDisagrees
 from dermaplan.records.safety import allergen_hits, ingredient_hits
 from dermaplan.records.schemas import ConsultDocument, PatientData
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierSession:
+    """A treatment session on the patient's record, as much as a consult needs of it."""
+
+    day: dt.date
+    modality: Modality
+    products: tuple[str, ...]  # formulary ids (others cannot be read)
+    areas: tuple[str, ...]
+
+
+def recorded_procedures(
+    history: Iterable[EarlierSession], knowledge: KnowledgeBase, before: dt.date
+) -> list[Procedure]:
+    """The record's sessions up to `before` that are screened procedures: by an ingredient
+    of a product given, or by the modality (a combined session is needling too)."""
+    found = []
+    for earlier in history:
+        if earlier.day > before:
+            continue
+        ingredients = {
+            component.ingredient
+            for product in earlier.products
+            if product in knowledge.products
+            for component in knowledge.products[product].components
+        }
+        needled = {earlier.modality} | (
+            {Modality.MICRONEEDLING} if earlier.modality is Modality.COMBINED else set()
+        )
+        for item in knowledge.screening.procedures:
+            if ingredients.intersection(item.ingredients) or item.modality in needled:
+                areas = [a for a in earlier.areas if a in knowledge.areas]
+                found.append(Procedure(type=item.id, date=earlier.day, areas=areas))
+    return found
+
+
+def _with_record_procedures(
+    assessment: Assessment,
+    history: Sequence[EarlierSession],
+    knowledge: KnowledgeBase,
+    filled: list[str],
+) -> list[Procedure] | None:
+    """The assessment's procedures with the record's added; still None when not asked."""
+    recorded = recorded_procedures(history, knowledge, assessment.consult_date)
+    listed = assessment.procedures
+    if listed is None:
+        if recorded:
+            filled.append(
+                f"procedures: not asked, and the patient's record holds {len(recorded)} "
+                "earlier one(s) - ask which procedures the patient has had"
+            )
+        return None
+    known = {(p.type, p.date) for p in listed}
+    added = [p for p in recorded if (p.type, p.date) not in known]
+    filled += [
+        f"procedures: {p.type} on {p.date} ({', '.join(p.areas) or 'no area'}), from the "
+        "patient's record"
+        for p in added
+    ]
+    return [*listed, *added]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +111,14 @@ class PatientPlan:
 
 
 def plan_for_patient(
-    assessment: Assessment, record: PatientData, knowledge: KnowledgeBase
+    assessment: Assessment,
+    record: PatientData,
+    knowledge: KnowledgeBase,
+    history: Sequence[EarlierSession] = (),
 ) -> PatientPlan:
     """Reconcile, run the engine, check the plan against the record's allergies; a
     disagreement raises RecordDisagrees, one line per problem."""
-    reconciled = reconcile(assessment, record, knowledge)
+    reconciled = reconcile(assessment, record, knowledge, history)
     plan = consult(reconciled.assessment, knowledge)
     problems = plan_allergy_problems(plan, record.allergies, knowledge)
     if problems:
@@ -68,7 +138,12 @@ def _recorded_allergens(record: PatientData, knowledge: KnowledgeBase) -> dict[s
     return named
 
 
-def reconcile(assessment: Assessment, record: PatientData, knowledge: KnowledgeBase) -> Reconciled:
+def reconcile(
+    assessment: Assessment,
+    record: PatientData,
+    knowledge: KnowledgeBase,
+    history: Sequence[EarlierSession] = (),
+) -> Reconciled:
     """The assessment with the record's facts filled in; InvalidInput lists each place the
     two disagree."""
     problems: list[str] = []
@@ -122,7 +197,11 @@ def reconcile(assessment: Assessment, record: PatientData, knowledge: KnowledgeB
     if problems:
         raise RecordDisagrees(problems)
     changed = assessment.model_copy(
-        update={"patient": patient.model_copy(update=updates), "conditions": conditions}
+        update={
+            "patient": patient.model_copy(update=updates),
+            "conditions": conditions,
+            "procedures": _with_record_procedures(assessment, history, knowledge, filled),
+        }
     )
     return Reconciled(changed, filled)
 

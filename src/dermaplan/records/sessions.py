@@ -42,6 +42,7 @@ from dermaplan.records.models import (
     TreatmentSession,
     new_id,
 )
+from dermaplan.records.reconciliation import EarlierSession
 from dermaplan.records.repository import (
     ConsultRepository,
     LotRepository,
@@ -557,3 +558,22 @@ def recall_lot(session: Session, context: Context, clinic_id: uuid.UUID, lot_num
         },
     )
     return Recall(lines, events)
+
+
+def treatment_history(
+    session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> list[EarlierSession]:
+    """The patient's sessions as a consult counts them: each in its latest version (an
+    amended session counts once), drafts included - what was done counts, signed or not."""
+    versions = SessionRepository(session, clinic_id).of_patient(patient_id)
+    superseded = {record.amends_id for record in versions if record.amends_id is not None}
+    return [
+        EarlierSession(
+            day=record.performed_at.date(),
+            modality=record.modality,
+            products=tuple(use.product for use in record.products),
+            areas=tuple(record.areas),
+        )
+        for record in versions
+        if record.id not in superseded
+    ]
