@@ -57,7 +57,9 @@ def random_assessment(rng: random.Random, kb: KnowledgeBase) -> dict[str, Any]:
     concerns = []
     used: set[tuple[str, str]] = set()
     for concern in rng.sample(sorted(kb.concerns), k=rng.randint(1, 3)):
-        chosen = [a for a in rng.sample(areas, k=rng.randint(1, 3)) if (concern, a) not in used]
+        where = kb.concerns[concern].occurs_on.areas
+        picked = rng.sample(where, k=min(len(where), rng.randint(1, 3)))
+        chosen = [a for a in picked if (concern, a) not in used]
         used.update((concern, a) for a in chosen)
         entry: dict[str, Any] = {
             "concern": concern,

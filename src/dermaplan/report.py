@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dermaplan.clinical.plan import Decision, FindingSeverity, Plan
+from dermaplan.knowledge.schema import Modality
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -55,6 +56,8 @@ def outline(plan: Plan) -> list[Section]:
             for r in d.reasons
         )
         label = d.decision.value + (f" until {d.until}" if d.until else "")
+        if d.provisional:
+            label += "\n(provisional)"
         decisions.rows.append([d.modality.value, label, why])
         decisions.styles.append(DECISION_STYLE[d.decision])
     sections.append(decisions)
@@ -109,9 +112,14 @@ def outline(plan: Plan) -> list[Section]:
                 f"total {_num(prep.volume_ml, ' mL')}" if prep.volume_ml is not None else "",
             ]
             kind = "mixed: " if prep.mixed else ""
+            uses = (
+                "; ".join(f"{u.concern} ({u.product})" for u in prep.uses if u.product)
+                if prep.mixed
+                else ""
+            )
             table.rows.append(
                 [
-                    kind + " + ".join(prep.products) + f"\nfor {', '.join(prep.concerns)}",
+                    kind + " + ".join(prep.products) + f"\nfor {uses or ', '.join(prep.concerns)}",
                     areas,
                     "; ".join(x for x in limits if x),
                     f"{prep.technique.rstrip('.')}; {prep.depth} ({prep.route})",
@@ -137,18 +145,21 @@ def outline(plan: Plan) -> list[Section]:
             )
         sections.append(table)
 
-    for title, protocol in (
-        ("Microneedling protocol", plan.microneedling),
-        ("Combined protocol", plan.combined),
+    provisional = {d.modality for d in plan.decisions if d.provisional}
+    for modality, title, protocol in (
+        (Modality.MICRONEEDLING, "Microneedling protocol", plan.microneedling),
+        (Modality.COMBINED, "Combined protocol", plan.combined),
     ):
         if protocol is None:
             continue
+        if modality in provisional:
+            title += " (provisional until the open questions are answered)"
         table = Section(title, ["Area", "Depth", "Device, passes", "Endpoint", "Notes"])
         for a in protocol.areas:
             table.rows.append(
                 [
                     a.area + f"\n({', '.join(a.concerns)})",
-                    f"{a.depth_mm:g} mm",
+                    "practitioner decides" if a.depth_mm is None else f"{a.depth_mm:g} mm",
                     f"{a.device}; {a.passes}",
                     a.endpoint,
                     "\n".join(a.notes)
@@ -161,8 +172,9 @@ def outline(plan: Plan) -> list[Section]:
         sections.append(table)
 
     for course in plan.courses:
-        section = Section(f"Course — {course.modality.value}")
-        dates = ", ".join(str(d) for d in course.dates)
+        given = f" ({', '.join(course.products)})" if course.products else ""
+        section = Section(f"Course — {course.modality.value}{given}")
+        dates = ", ".join(str(d) for d in course.dates) or "no dates yet"
         low, high = course.interval_range_days
         section.bullets = [
             f"{course.sessions} sittings, {course.interval_days} days apart "

@@ -208,104 +208,131 @@ def earlier_sessions(
     )
 
 
-@dataclass
-class _Chooser:
-    knowledge: KnowledgeBase
-    assessment: Assessment
-    blocked: Blocks
-    severity: Mapping[tuple[str, str], str]  # (concern, area) → the patient's severity
-    excluded: list[Exclusion]
-
-    def product_ban(self, product: Product, area: str) -> Exclusion | None:
-        """Why a product may not be used on this area for this patient, if it may not."""
-        if product.regulatory is Regulatory.DISCONTINUED:
-            return Exclusion(product.id, None, area, "discontinued", None, tuple(product.sources))
-        policy = product.requires_policy
-        if policy is not None and not self.knowledge.policy(policy):
-            return Exclusion(
-                product.id,
-                None,
-                area,
-                f"clinic policy {policy} is off: {product.regulatory_note}",
-                None,
-                tuple(self.knowledge.policies[policy].sources),
-            )
-        if product.areas is not None and area not in product.areas and product.areas_on_label:
-            allowed = ", ".join(product.areas)
-            return Exclusion(
-                product.id,
-                None,
-                area,
-                f"label limits it to {allowed}",
-                None,
-                tuple(product.sources),
-            )
-        bans = [
-            (component.ingredient, block.exclusion)
-            for component in product.components
-            for block in self.blocked.get(component.ingredient, ())
-            if block.covers((area,))
-        ]
-        if bans:
-            ingredient, ban = min(bans, key=lambda pair: hardness(pair[1]))
-            return Exclusion(
-                product.id,
-                None,
-                area,
-                f"contains {ingredient}: {ban.reason}",
-                ban.rule,
-                ban.sources,
-                ban.severity,
-                ban.until,
-                ban.until_text,
-            )
-        return self.label_total(product, area)
-
-    def label_total(self, product: Product, area: str) -> Exclusion | None:
-        """A product whose label total of sessions the earlier ones have used up, or that
-        cannot be counted yet."""
-        if product.max_sessions is None:
-            return None
-        given = earlier_sessions(self.knowledge, self.assessment, product, (area,))
-        if given is None:
-            return Exclusion(
-                product.id,
-                None,
-                area,
-                f"its label allows {product.max_sessions} sessions in all; earlier sessions "
-                f"are unknown ({HELD})",
-                None,
-                tuple(product.sources),
-                FindingSeverity.MISSING,
-            )
-        if len(given) < product.max_sessions:
-            return None
+def _label_ban(knowledge: KnowledgeBase, product: Product, area: str) -> Exclusion | None:
+    """Why a product may not be used on this area whoever the patient: discontinued, off by
+    the clinic's policy, or outside its label's areas."""
+    if product.regulatory is Regulatory.DISCONTINUED:
+        return Exclusion(product.id, None, area, "discontinued", None, tuple(product.sources))
+    policy = product.requires_policy
+    if policy is not None and not knowledge.policy(policy):
         return Exclusion(
             product.id,
             None,
             area,
-            f"its label allows {product.max_sessions} sessions in all, and {len(given)} "
-            f"were given before ({', '.join(str(d) for d in given)})",
+            f"clinic policy {policy} is off: {product.regulatory_note}",
+            None,
+            tuple(knowledge.policies[policy].sources),
+        )
+    if product.areas is not None and area not in product.areas and product.areas_on_label:
+        allowed = ", ".join(product.areas)
+        return Exclusion(
+            product.id, None, area, f"label limits it to {allowed}", None, tuple(product.sources)
+        )
+    return None
+
+
+def _patient_ban(
+    knowledge: KnowledgeBase,
+    assessment: Assessment,
+    blocked: Blocks,
+    product: Product,
+    area: str,
+) -> Exclusion | None:
+    """Why this patient may not have a product on this area: an ingredient a finding or an
+    allergy rules out there, or its label's total of sessions used up (or not yet known)."""
+    bans = [
+        (component.ingredient, block.exclusion)
+        for component in product.components
+        for block in blocked.get(component.ingredient, ())
+        if block.covers((area,))
+    ]
+    if bans:
+        ingredient, ban = min(bans, key=lambda pair: hardness(pair[1]))
+        return Exclusion(
+            product.id,
+            None,
+            area,
+            f"contains {ingredient}: {ban.reason}",
+            ban.rule,
+            ban.sources,
+            ban.severity,
+            ban.until,
+            ban.until_text,
+        )
+    if product.max_sessions is None:
+        return None
+    given = earlier_sessions(knowledge, assessment, product, (area,))
+    if given is None:
+        return Exclusion(
+            product.id,
+            None,
+            area,
+            f"its label allows {product.max_sessions} sessions in all; earlier sessions "
+            f"are unknown ({HELD})",
             None,
             tuple(product.sources),
-            FindingSeverity.ABSOLUTE,
+            FindingSeverity.MISSING,
         )
+    if len(given) < product.max_sessions:
+        return None
+    return Exclusion(
+        product.id,
+        None,
+        area,
+        f"its label allows {product.max_sessions} sessions in all, and {len(given)} "
+        f"were given before ({', '.join(str(d) for d in given)})",
+        None,
+        tuple(product.sources),
+        FindingSeverity.ABSOLUTE,
+    )
 
-    def covers(self, product: Product, concerns: Iterable[str], area: str) -> set[str]:
-        """The concerns a product may be proposed for here; logs what it may not."""
-        index = formulary(self.knowledge)
-        claims = index.claims[product.id]
-        vetoes = index.vetoes[product.id]
+
+@lru_cache(maxsize=4096)
+def _candidates(
+    knowledge: KnowledgeBase, area: str, concerns: tuple[str, ...]
+) -> tuple[tuple[Product, ...], tuple[Exclusion, ...]]:
+    """The products that claim one of these concerns and may be used on the area whoever
+    the patient, and the label's exclusions of the others."""
+    index = formulary(knowledge)
+    found = {p.id: p for c in concerns for p in index.by_concern.get(c, ())}
+    usable, excluded = [], []
+    for product in (found[key] for key in sorted(found)):
+        if product.areas is not None and area not in product.areas and not product.areas_on_label:
+            continue
+        ban = _label_ban(knowledge, product, area)
+        if ban is None:
+            usable.append(product)
+        else:
+            excluded.append(ban)
+    return tuple(usable), tuple(excluded)
+
+
+@lru_cache(maxsize=4096)
+def _pick(
+    knowledge: KnowledgeBase,
+    area: str,
+    concerns: tuple[tuple[str, str], ...],  # (concern, severity)
+    allowed: tuple[str, ...],  # product ids
+) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...], tuple[Exclusion, ...]]:
+    """For one area, product → the concerns it is chosen for, the concerns left uncovered,
+    and why an allowed product was not used for a concern (a claim's severities, evidence of
+    no benefit, a regulator's warning). A product is chosen for a concern only where no
+    allowed product has stronger evidence for it; among those, the fewest cover the most.
+    Depends on no more than its arguments, so it is remembered."""
+    index = formulary(knowledge)
+    excluded: list[Exclusion] = []
+    options: dict[str, set[str]] = {}
+    for product_id in allowed:
+        claims, vetoes = index.claims[product_id], index.vetoes[product_id]
         covered = set()
-        for concern in concerns:
+        for concern, severity in concerns:
             claim = claims.get(concern)
             if claim is None:
                 continue
-            severity = self.severity[concern, area]
             if claim.severities is not None and severity not in claim.severities:
-                self.excluded.append(
+                excluded.append(
                     Exclusion(
-                        product.id,
+                        product_id,
                         concern,
                         area,
                         f"claimed for {' or '.join(claim.severities)} {concern} only; "
@@ -316,25 +343,42 @@ class _Chooser:
                 )
                 continue
             veto = vetoes.get(concern)
-            if veto is None:
-                covered.add(concern)
-                continue
-            ingredient, not_for = veto
-            self.excluded.append(
-                Exclusion(
-                    product.id,
-                    concern,
-                    area,
-                    f"{ingredient}: {not_for.reason.replace('_', ' ')}: {not_for.message}",
-                    None,
-                    tuple(not_for.sources),
+            if veto is not None:
+                ingredient, not_for = veto
+                excluded.append(
+                    Exclusion(
+                        product_id,
+                        concern,
+                        area,
+                        f"{ingredient}: {not_for.reason.replace('_', ' ')}: {not_for.message}",
+                        None,
+                        tuple(not_for.sources),
+                    )
                 )
-            )
-        return covered
-
-
-def _evidence(product: str, concern: str, knowledge: KnowledgeBase) -> int:
-    return EVIDENCE_RANK[formulary(knowledge).claims[product][concern].evidence]
+                continue
+            covered.add(concern)
+        if covered:
+            options[product_id] = covered
+    rank = {
+        (p, c): EVIDENCE_RANK[index.claims[p][c].evidence] for p, cs in options.items() for c in cs
+    }
+    best: dict[str, int] = {}
+    for (_, concern), level in rank.items():
+        best[concern] = min(level, best.get(concern, level))
+    qualified = {p: {c for c in cs if rank[p, c] == best[c]} for p, cs in options.items()}
+    remaining = {concern for concern, _ in concerns}
+    picks: dict[str, tuple[str, ...]] = {}
+    while remaining:
+        pick = min(
+            (p for p in qualified if qualified[p] & remaining),
+            key=lambda p: (-len(qualified[p] & remaining), p),
+            default=None,
+        )
+        if pick is None:
+            break
+        picks[pick] = tuple(sorted(qualified[pick] & remaining))
+        remaining -= qualified[pick]
+    return picks, tuple(sorted(remaining)), tuple(excluded)
 
 
 def choose_products(
@@ -343,60 +387,34 @@ def choose_products(
     area_concerns: Mapping[str, tuple[str, ...]],
     blocked: Blocks,
 ) -> tuple[dict[str, dict[str, tuple[str, ...]]], list[str], list[Exclusion]]:
-    """Per area, product → the concerns it is chosen for; plus uncovered concern:area pairs.
-    A product is chosen for a concern only where no allowed product has stronger evidence for
-    it; among those, the fewest products cover the most."""
+    """Per area, product → the concerns it is chosen for; plus uncovered concern:area pairs
+    and every exclusion met on the way."""
     severity = {
         (entry.concern, area): entry.severity
         for entry in assessment.concerns
         for area in entry.areas
     }
-    chooser = _Chooser(knowledge, assessment, blocked, severity, [])
-    index = formulary(knowledge)
     chosen: dict[str, dict[str, tuple[str, ...]]] = {}
     uncovered: list[str] = []
+    excluded: list[Exclusion] = []
     for area, concerns in sorted(area_concerns.items()):
-        options: dict[str, set[str]] = {}
-        candidates = {p.id: p for c in concerns for p in index.by_concern.get(c, ())}
-        for product in (candidates[key] for key in sorted(candidates)):
-            if (
-                product.areas is not None
-                and area not in product.areas
-                and not product.areas_on_label
-            ):
-                continue
-            ban = chooser.product_ban(product, area)
-            if ban is not None:
-                chooser.excluded.append(ban)
-                continue
-            covered = chooser.covers(product, concerns, area)
-            if covered:
-                options[product.id] = covered
-        best = {
-            concern: min(_evidence(p, concern, knowledge) for p in options if concern in options[p])
-            for concern in concerns
-            if any(concern in covered for covered in options.values())
-        }
-        qualified = {
-            p: {c for c in covered if _evidence(p, c, knowledge) == best[c]}
-            for p, covered in options.items()
-        }
-        remaining = set(concerns)
-        picks: dict[str, tuple[str, ...]] = {}
-        while remaining:
-            pick = min(
-                (p for p in qualified if qualified[p] & remaining),
-                key=lambda p: (-len(qualified[p] & remaining), p),
-                default=None,
-            )
-            if pick is None:
-                break
-            picks[pick] = tuple(sorted(qualified[pick] & remaining))
-            remaining -= qualified[pick]
-        uncovered.extend(f"{concern}:{area}" for concern in sorted(remaining))
+        usable, label_bans = _candidates(knowledge, area, concerns)
+        excluded += label_bans
+        allowed = []
+        for product in usable:
+            ban = _patient_ban(knowledge, assessment, blocked, product, area)
+            if ban is None:
+                allowed.append(product.id)
+            else:
+                excluded.append(ban)
+        picks, left, vetoed = _pick(
+            knowledge, area, tuple((c, severity[c, area]) for c in concerns), tuple(allowed)
+        )
+        excluded += vetoed
+        uncovered.extend(f"{concern}:{area}" for concern in left)
         if picks:
             chosen[area] = picks
-    return chosen, uncovered, chooser.excluded
+    return chosen, uncovered, excluded
 
 
 def _incompatible(knowledge: KnowledgeBase, ingredients: Iterable[str]) -> list[tuple[str, str]]:

@@ -26,7 +26,6 @@ from dermaplan.clinical.decision import (
     combine,
     decide,
     holds,
-    pairs,
     review_scars,
 )
 from dermaplan.clinical.facts import PROCEDURES_QUESTION, FactSheet
@@ -225,9 +224,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
             }
         )
     )
-    all_pairs = pairs(
-        {a: [e.concern for e in assessment.concerns if a in e.areas] for a in sheet.treated_areas}
-    )
+    all_pairs = tuple(sorted(f"{e.concern}:{a}" for e in assessment.concerns for a in e.areas))
     anaesthetic = choose_anaesthetic(knowledge, blocks_on(blocked, needled_now))
     numbing = _anaesthetic_considered(knowledge, anaesthetic) if needled else frozenset()
     considered = {
@@ -300,7 +297,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         combined=combined_protocol,
         courses=tuple(courses),
         care=care,
-        references=tuple(sorted((_citations(knowledge)[ref] for ref in cited), key=_by_id)),
+        references=tuple(map(_citations(knowledge).__getitem__, sorted(cited))),
     )
 
 
@@ -340,10 +337,6 @@ def _policies(knowledge: KnowledgeBase) -> tuple[tuple[str, float], ...]:
     return tuple((key, knowledge.policy(key)) for key in sorted(knowledge.policies))
 
 
-def _by_id(citation: Citation) -> str:
-    return citation.id
-
-
 def _cited(
     decisions: Iterable[ModalityDecision],
     findings: Iterable[Finding],
@@ -354,23 +347,17 @@ def _cited(
     care: Iterable[CareAdvice],
 ) -> set[str]:
     cited: set[str] = set()
-    for decision in decisions:
-        for reason in decision.reasons:
-            cited.update(reason.sources)
-    for finding in findings:
-        cited.update(finding.sources)
+    cited.update(
+        *(reason.sources for decision in decisions for reason in decision.reasons),
+        *(finding.sources for finding in findings),
+        *(course.sources for course in courses),
+        *(advice.sources for advice in care),
+        *(protocol.sources for protocol in (needling, combined) if protocol is not None),
+    )
     if blend is not None:
-        for prep in blend.preparations:
-            cited.update(prep.sources)
-        for exclusion in blend.excluded:
-            cited.update(exclusion.sources)
-        for check in blend.checks:
-            cited.update(check.sources)
-    for protocol in (needling, combined):
-        if protocol is not None:
-            cited.update(protocol.sources)
-    for course in courses:
-        cited.update(course.sources)
-    for advice in care:
-        cited.update(advice.sources)
+        cited.update(
+            *(prep.sources for prep in blend.preparations),
+            *(exclusion.sources for exclusion in blend.excluded),
+            *(check.sources for check in blend.checks),
+        )
     return cited

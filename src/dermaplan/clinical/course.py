@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
@@ -54,6 +55,60 @@ def recovery_days(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """What templates and product labels make of a course, whoever the patient."""
+
+    sessions: int
+    interval: int
+    low: float
+    high: float
+    notes: tuple[str, ...]
+
+
+@lru_cache(maxsize=16)
+def _templates(knowledge: KnowledgeBase) -> dict[str, CourseTemplate]:
+    return {template.id: template for template in knowledge.courses}
+
+
+@lru_cache(maxsize=4096)
+def _frame(
+    knowledge: KnowledgeBase,
+    template_ids: tuple[str, ...],
+    product_ids: tuple[str, ...],
+    given: tuple[int, ...],  # for each product, its sessions already given
+) -> _Frame:
+    templates = [_templates(knowledge)[t] for t in template_ids]
+    products = [knowledge.products[p] for p in product_ids]
+    notes: list[str] = []
+    sessions = max(t.sessions for t in templates)
+    low = max(t.interval_days.min for t in templates)
+    high = min(t.interval_days.max for t in templates)
+    if low > high:
+        notes.append("the templates' interval ranges do not overlap; the longest minimum is used")
+        high = low
+    interval = min(max(max(t.interval_default_days for t in templates), int(low)), int(high))
+    for product, before in zip(products, given, strict=True):
+        if product.min_interval_days and product.min_interval_days > interval:
+            interval = product.min_interval_days
+            low = max(low, product.min_interval_days)
+            high = max(high, interval)
+            notes.append(
+                f"{product.id}: at least {product.min_interval_days} days apart "
+                f"({product.evidence.value})"
+            )
+        if product.max_sessions:
+            left = product.max_sessions - before
+            if left < sessions:
+                sessions = left
+                counted = f", {before} given before" if before else ""
+                notes.append(
+                    f"{product.id}: at most {product.max_sessions} sessions in all{counted} "
+                    f"({product.evidence.value})"
+                )
+    return _Frame(sessions, interval, low, high, tuple(notes))
+
+
 def build_course(
     knowledge: KnowledgeBase,
     assessment: Assessment,
@@ -74,32 +129,14 @@ def build_course(
             f"each session is given in {staged} sittings on separate days (see the protocol): "
             "no sitting anaesthetises more skin than the label allows"
         )
-    sessions = max(t.sessions for t in templates)
-    low = max(t.interval_days.min for t in templates)
-    high = min(t.interval_days.max for t in templates)
-    if low > high:
-        notes.append("the templates' interval ranges do not overlap; the longest minimum is used")
-        high = low
-    interval = min(max(max(t.interval_default_days for t in templates), int(low)), int(high))
-    for product in products:
-        if product.min_interval_days and product.min_interval_days > interval:
-            interval = product.min_interval_days
-            low = max(low, product.min_interval_days)
-            high = max(high, interval)
-            notes.append(
-                f"{product.id}: at least {product.min_interval_days} days apart "
-                f"({product.evidence.value})"
-            )
-        if product.max_sessions:
-            before = given.get(product.id, 0)
-            left = product.max_sessions - before
-            if left < sessions:
-                sessions = left
-                counted = f", {before} given before" if before else ""
-                notes.append(
-                    f"{product.id}: at most {product.max_sessions} sessions in all{counted} "
-                    f"({product.evidence.value})"
-                )
+    frame = _frame(
+        knowledge,
+        tuple(t.id for t in templates),
+        tuple(p.id for p in products),
+        tuple(given.get(p.id, 0) for p in products),
+    )
+    notes += frame.notes
+    sessions, interval, low, high = frame.sessions, frame.interval, frame.low, frame.high
     wanted = assessment.goals.max_sessions
     if wanted is not None and wanted < sessions:
         notes.append(

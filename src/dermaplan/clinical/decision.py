@@ -199,8 +199,13 @@ def _bearing(c: Consultation, modality: Modality) -> tuple[list[Finding], list[F
     areas = set(c.remaining[modality])
     considered = c.considered[modality]
     own, ingredient = [], []
+    either = modality is Modality.COMBINED
     for finding in c.findings:
-        if not binds(finding, modality) or areas.isdisjoint(finding.areas):
+        bound = finding.modalities
+        if not (
+            modality in bound
+            or (either and (Modality.MESOTHERAPY in bound or Modality.MICRONEEDLING in bound))
+        ) or areas.isdisjoint(finding.areas):
             continue
         if not finding.ingredients:
             own.append(finding)
@@ -214,7 +219,7 @@ def _forced_by_holds(c: Consultation, modality: Modality) -> _Draft | None:
     held = c.held[modality]
     if not held or c.remaining[modality]:
         return None
-    blocking = list(dict.fromkeys(f for fs in held.values() for f in fs))
+    blocking = list({id(f): f for fs in held.values() for f in fs}.values())
     hardest = min(_finding_hardness(f) for f in blocking)
     chosen = [f for f in blocking if _finding_hardness(f) == hardest]
     until = max((f.until for f in chosen if f.until is not None), default=None)
@@ -389,7 +394,8 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
         fit += _needling_reasons(c.knowledge, tuple(_needled_part(c, modality).items()))
     if uses_blend:
         fit += _blend_reasons(c, modality)
-    untreated = [p for p in c.all_pairs if p not in pairs(planned)]
+    addressable = set(pairs(planned))
+    untreated = [p for p in c.all_pairs if p not in addressable]
     if untreated:
         fit.append(Reason("does not address: " + ", ".join(untreated)))
     for area in sorted(held_now):
@@ -409,8 +415,9 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     serious_missing = [f for f in missing if f.rule_severity in SERIOUS and not f.ingredients]
     if relative or serious_missing:
         forced = Decision.CAUTION
+    serious = {id(f) for f in serious_missing}
     reasons += [c.reason(f) for f in relative + serious_missing]
-    reasons += [c.reason(f) for f in missing if f not in serious_missing]
+    reasons += [c.reason(f) for f in missing if id(f) not in serious]
     reasons += [c.reason(f) for f in own if f.severity is FindingSeverity.PRECAUTION]
     bars = bars or bool(missing) or forced is not None or bool(provisional)
     if modality is not Modality.MESOTHERAPY and c.anaesthetic.option is None:
@@ -458,7 +465,7 @@ def _downtime(c: Consultation, modality: Modality, fit: list[Reason]) -> bool:
     sources = [
         (
             info.downtime_days.min,
-            f"{modality.value}",
+            modality.value,
             info.downtime_days,
             tuple(info.sources),
             info.evidence,

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment, MedicationStatus, Sex
 from dermaplan.knowledge import KnowledgeBase
+from dermaplan.knowledge.facts import FACT_PATTERNS
 from dermaplan.knowledge.schema import Modality, Region
 
 
@@ -33,8 +35,51 @@ FactValue = bool | float | str | dt.date | Absent
 AREA_BOUND = "procedures."  # the facts whose value depends on the area they are read for
 
 
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """Every fact name of a knowledge base, by kind and item: built once, so a sheet reads
+    all its facts in one pass with no name built or parsed per consult."""
+
+    allergens: tuple[tuple[str, str], ...]  # (allergen, fact)
+    procedures: tuple[tuple[str, str, str], ...]  # (procedure, days_ago, date)
+    patient: tuple[tuple[str, str], ...]  # (attribute, fact)
+    unknown: dict[str, FactValue]  # every fact but the procedures', as if nothing were answered
+
+
+@lru_cache(maxsize=16)
+def _names(knowledge: KnowledgeBase) -> _Names:
+    vocabulary = knowledge.vocabulary
+    unanswered = [name for name in knowledge.facts if not name.startswith(AREA_BOUND)]
+    return _Names(
+        allergens=tuple((a, f"allergies.{a}") for a in vocabulary["allergens"]),
+        procedures=tuple(
+            (p, f"procedures.{p}.days_ago", f"procedures.{p}.date")
+            for p in vocabulary["procedures"]
+        ),
+        patient=tuple(
+            (name.removeprefix("patient."), name)
+            for name in FACT_PATTERNS
+            if name.startswith("patient.")
+        ),
+        unknown=dict.fromkeys(unanswered, UNKNOWN),
+    )
+
+
+class _Over(dict[str, FactValue]):
+    """An area's own facts over the facts of the whole assessment."""
+
+    __slots__ = ("parent",)
+
+    def __init__(self, parent: dict[str, FactValue]) -> None:
+        super().__init__()
+        self.parent = parent
+
+    def __missing__(self, name: str) -> FactValue:
+        return self.parent[name]
+
+
 class FactSheet:
-    """The facts of one assessment, read on demand and remembered for the consult."""
+    """Every fact a rule may name, read off one assessment in one pass."""
 
     def __init__(
         self,
@@ -50,31 +95,86 @@ class FactSheet:
             if areas is None
             else areas
         )
-        # facts read so far, by name; a narrowed sheet starts from its parent's facts that
-        # do not depend on the area
-        self.values: dict[str, FactValue] = (
-            {}
-            if shared is None
-            else {k: v for k, v in shared.items() if not k.startswith(AREA_BOUND)}
-        )
+        names = _names(knowledge)
+        # a narrowed sheet: its own earlier procedures over the parent's other facts
+        self.values: dict[str, FactValue] = self._read(names) if shared is None else _Over(shared)
+        self._read_procedures(names)
         self._narrowed: dict[str, FactSheet] = {}
 
     def get(self, name: str) -> FactValue:
-        cache = self.values
-        if name not in cache:
-            cache[name] = reader(name)(self)
-        return cache[name]
+        return self.values[name]
+
+    def _read(self, names: _Names) -> dict[str, FactValue]:
+        """Every fact but the procedures': unknown unless the assessment answers it (or the
+        other answers settle it)."""
+        assessment = self.assessment
+        values = dict(names.unknown)
+        patient = assessment.patient
+        for attribute, fact in names.patient:
+            value = getattr(patient, attribute)
+            if value is not None:
+                values[fact] = _plain(value)
+            elif attribute in FEMALE_ONLY and patient.sex is Sex.MALE:
+                values[fact] = NOT_APPLICABLE
+        for condition, answer in assessment.conditions.items():
+            if answer is not None:
+                values[f"conditions.{condition}"] = answer
+        for condition in implied_conditions(assessment, self.knowledge):
+            if assessment.conditions.get(condition) is None:
+                values[f"conditions.{condition}"] = True
+        allergies = assessment.allergies
+        if allergies is not None:
+            for allergen, fact in names.allergens:
+                values[fact] = allergen in allergies
+        consult_date = assessment.consult_date
+        for medication, use in assessment.medications.items():
+            if use.status is None:
+                continue
+            stem = f"medications.{medication}"
+            if use.status is not MedicationStatus.STOPPED:
+                values[f"{stem}.current"] = use.status is MedicationStatus.CURRENT
+                values[f"{stem}.stopped_days_ago"] = values[f"{stem}.last_taken"] = NOT_APPLICABLE
+            else:
+                values[f"{stem}.current"] = False
+                if use.last_taken is not None:
+                    values[f"{stem}.last_taken"] = use.last_taken
+                    values[f"{stem}.stopped_days_ago"] = float((consult_date - use.last_taken).days)
+        return values
+
+    def _read_procedures(self, names: _Names) -> None:
+        """The latest procedure of each kind on a treated area (one with no areas counts
+        anywhere); unknown while procedures were not asked."""
+        values = self.values
+        recorded = self.assessment.procedures
+        if recorded is None:
+            for _, days, date in names.procedures:
+                values[days] = values[date] = UNKNOWN
+            return
+        latest: dict[str, dt.date] = {}
+        treated = self.treated_areas
+        for procedure in recorded:
+            if procedure.areas and treated.isdisjoint(procedure.areas):
+                continue
+            known = latest.get(procedure.type)
+            if known is None or procedure.date > known:
+                latest[procedure.type] = procedure.date
+        consult_date = self.assessment.consult_date
+        for kind, days, date in names.procedures:
+            day = latest.get(kind)
+            if day is None:
+                values[days] = values[date] = NOT_APPLICABLE
+            else:
+                values[date] = day
+                values[days] = float((consult_date - day).days)
 
     @property
-    def area_bound(self) -> bool:
-        """Whether procedure facts differ between the treated areas (some procedure names
-        its areas and more than one area is treated)."""
+    def area_bound(self) -> frozenset[str]:
+        """The kinds of procedure whose facts differ between the treated areas: those that
+        name their areas, when more than one area is treated."""
         procedures = self.assessment.procedures
-        return (
-            len(self.treated_areas) > 1
-            and procedures is not None
-            and any(p.areas for p in procedures)
-        )
+        if len(self.treated_areas) < 2 or not procedures:
+            return frozenset()
+        return frozenset(p.type for p in procedures if p.areas)
 
     def narrowed(self, area: str) -> FactSheet:
         """The same facts, as read for one treated area."""
@@ -84,54 +184,6 @@ class FactSheet:
                 self.assessment, self.knowledge, frozenset((area,)), self.values
             )
         return sheet
-
-    def _patient(self, attribute: str) -> FactValue:
-        patient = self.assessment.patient
-        value = getattr(patient, attribute)
-        if value is None and attribute in FEMALE_ONLY and patient.sex is Sex.MALE:
-            return NOT_APPLICABLE
-        return UNKNOWN if value is None else _plain(value)
-
-    def _condition(self, condition: str) -> FactValue:
-        answer = self.assessment.conditions.get(condition)
-        if answer is None and condition in implied_conditions(self.assessment, self.knowledge):
-            return True
-        return UNKNOWN if answer is None else answer
-
-    def _allergy(self, allergen: str) -> FactValue:
-        allergies = self.assessment.allergies
-        return UNKNOWN if allergies is None else allergen in allergies
-
-    def _medication(self, medication: str, attribute: str) -> FactValue:
-        use = self.assessment.medications.get(medication)
-        if use is None or use.status is None:
-            return UNKNOWN
-        if attribute == "current":
-            return use.status is MedicationStatus.CURRENT
-        if use.status is not MedicationStatus.STOPPED:
-            return NOT_APPLICABLE
-        if use.last_taken is None:
-            return UNKNOWN
-        if attribute == "last_taken":
-            return use.last_taken
-        return float((self.assessment.consult_date - use.last_taken).days)
-
-    def _procedure(self, procedure: str, attribute: str) -> FactValue:
-        """The latest such procedure on a treated area (one with no areas counts anywhere)."""
-        recorded = self.assessment.procedures
-        if recorded is None:
-            return UNKNOWN
-        dates = [
-            p.date
-            for p in recorded
-            if p.type == procedure and (not p.areas or self.treated_areas.intersection(p.areas))
-        ]
-        if not dates:
-            return NOT_APPLICABLE
-        latest = max(dates)
-        if attribute == "date":
-            return latest
-        return float((self.assessment.consult_date - latest).days)
 
     def regions(self) -> set[Region]:
         return {self.knowledge.areas[area].region for area in self.treated_areas}
@@ -144,45 +196,39 @@ class FactSheet:
         the last dose of a drug the patient has stopped, not whether they take it."""
         head, _, rest = fact.partition(".")
         item, _, attribute = rest.partition(".")
-        screening = self.knowledge.screening
-        kinds = {
-            "conditions": screening.conditions,
-            "medications": screening.medications,
-            "allergies": screening.allergens,
-            "procedures": screening.procedures,
-        }
-        if head == "allergies":
-            return "Does the patient have any allergies (list them, or say none)?"
-        if head == "procedures":
-            return PROCEDURES_QUESTION
         if head == "medications" and attribute != "current":
             use = self.assessment.medications.get(item)
             if use is not None and use.status is MedicationStatus.STOPPED:
-                name = next(m.name for m in screening.medications if m.id == item)
-                return f"{name}: on what date did the patient take the last dose?"
-        if head in kinds:
-            for entry in kinds[head]:
-                if entry.id == item:
-                    return entry.question
-        return PATIENT_QUESTIONS.get(rest, f"What is the patient's {rest.replace('_', ' ')}?")
+                return _last_dose_question(self.knowledge, item)
+        return _question(self.knowledge, fact)
 
 
 @lru_cache(maxsize=4096)
-def reader(name: str) -> Callable[[FactSheet], FactValue]:
-    """How to read one fact, worked out once per fact name."""
-    head, _, rest = name.partition(".")
-    if head == "patient":
-        return lambda sheet: sheet._patient(rest)
-    if head == "conditions":
-        return lambda sheet: sheet._condition(rest)
+def _last_dose_question(knowledge: KnowledgeBase, medication: str) -> str:
+    name = next(m.name for m in knowledge.screening.medications if m.id == medication)
+    return f"{name}: on what date did the patient take the last dose?"
+
+
+@lru_cache(maxsize=4096)
+def _question(knowledge: KnowledgeBase, fact: str) -> str:
+    """The screening vocabulary's question for a fact (the same for every patient)."""
+    head, _, rest = fact.partition(".")
+    item = rest.partition(".")[0]
+    screening = knowledge.screening
+    kinds = {
+        "conditions": screening.conditions,
+        "medications": screening.medications,
+        "allergies": screening.allergens,
+        "procedures": screening.procedures,
+    }
     if head == "allergies":
-        return lambda sheet: sheet._allergy(rest)
-    item, _, attribute = rest.partition(".")
-    if head == "medications":
-        return lambda sheet: sheet._medication(item, attribute)
+        return "Does the patient have any allergies (list them, or say none)?"
     if head == "procedures":
-        return lambda sheet: sheet._procedure(item, attribute)
-    raise KeyError(name)
+        return PROCEDURES_QUESTION
+    for entry in kinds.get(head, ()):
+        if entry.id == item:
+            return entry.question
+    return PATIENT_QUESTIONS.get(rest, f"What is the patient's {rest.replace('_', ' ')}?")
 
 
 FEMALE_ONLY = frozenset({"pregnant", "breastfeeding"})

@@ -40,9 +40,12 @@ def _indications(knowledge: KnowledgeBase) -> dict[str, NeedlingIndication]:
 def _endpoint_choice(knowledge: KnowledgeBase) -> str:
     """The endpoints by depth, for a protocol whose depth the practitioner sets."""
     endpoints = sorted(knowledge.needling.endpoints, key=lambda e: -e.min_depth_mm)
+    texts = [e.text.rstrip(".") for e in endpoints]
     return "by the depth chosen: " + "; ".join(
-        f"from {_mm(e.min_depth_mm)}, {e.text}" if e.min_depth_mm else f"below, {e.text}"
-        for e in endpoints
+        f"from {_mm(e.min_depth_mm)}, {text[0].lower()}{text[1:]}"
+        if e.min_depth_mm
+        else f"below, {text[0].lower()}{text[1:]}"
+        for e, text in zip(endpoints, texts, strict=True)
     )
 
 
@@ -58,7 +61,7 @@ def area_protocol(
     device = _device(knowledge, area)
     notes: list[str] = []
     sources: set[str] = set(entry.sources) | set(device.sources)
-    weakest = entry.evidence
+    backing: list[Evidence] = []  # the evidence behind the depth: indications and caps
     asked = 0.0
     caps: list[float] = []
     uncapped: list[str] = []
@@ -68,13 +71,13 @@ def area_protocol(
             continue
         asked = max(asked, knowledge.number(getattr(indication.by_severity, severity)))
         sources.update(indication.sources)
-        if EVIDENCE_RANK[indication.evidence] > EVIDENCE_RANK[weakest]:
-            weakest = indication.evidence
+        backing.append(indication.evidence)
         cap = entry.depth_cap(concern)
         if cap is None:
             uncapped.append(concern)
             continue
         caps.append(cap.max_mm)
+        backing.append(cap.evidence)
         sources.update(cap.sources)
         if cap.note not in notes:
             notes.append(cap.note)
@@ -115,7 +118,9 @@ def area_protocol(
         endpoint=endpoint,
         notes=tuple(notes),
         sources=tuple(sorted(sources)),
-        evidence=weakest,
+        evidence=max(backing, key=EVIDENCE_RANK.__getitem__, default=entry.evidence)
+        if depth is not None
+        else entry.evidence,
     )
 
 

@@ -20,7 +20,6 @@ from dermaplan.clinical.facts import (
     UNKNOWN,
     FactSheet,
     FactValue,
-    reader,
 )
 from dermaplan.clinical.plan import Finding, FindingSeverity
 from dermaplan.knowledge import KnowledgeBase
@@ -83,15 +82,13 @@ def _comparison(test: Comparison, knowledge: KnowledgeBase) -> Check:
     compare = OPERATORS[test.op]
     numeric = test.op in ("<", "<=", ">", ">=")
     unknown = Outcome(None, frozenset([fact]), ())
-    read = reader(fact)
     if isinstance(expected, bool) and test.op in ("is", "==", "is not", "!="):
         # yes/no facts are the bulk of the rules: one identity test, a prebuilt outcome
         wanted = expected if test.op in ("is", "==") else not expected
         holds = Outcome(True, frozenset(), (f"{fact} = {_show(wanted)}",))
 
         def check_answer(sheet: FactSheet) -> Outcome:
-            values = sheet.values
-            actual = values[fact] if fact in values else values.setdefault(fact, read(sheet))
+            actual = sheet.values[fact]
             if actual is UNKNOWN:
                 return unknown
             return holds if actual is wanted else FALSE
@@ -99,11 +96,7 @@ def _comparison(test: Comparison, knowledge: KnowledgeBase) -> Check:
         return check_answer
 
     def check(sheet: FactSheet) -> Outcome:
-        values = sheet.values
-        if fact in values:
-            actual = values[fact]
-        else:
-            actual = values[fact] = read(sheet)
+        actual = sheet.values[fact]
         if actual is UNKNOWN:
             return unknown
         if actual is NOT_APPLICABLE or (numeric and not isinstance(actual, float)):
@@ -176,14 +169,33 @@ class Scope:
     ingredients: frozenset[str]
     severity: FindingSeverity
     sources: tuple[str, ...]
-    area_bound: bool  # it reads a fact whose value depends on the area (an earlier procedure)
+    # the earlier procedures it reads, whose facts depend on the area they are read for
+    procedures: frozenset[str]
+    # a rule that is one yes/no test (most are): its fact, the answer that makes it hold, and
+    # its two outcomes - read inline, without a call per rule
+    answer: tuple[str, bool, Outcome, Outcome] | None
 
 
-def _area_bound(rule: Rule) -> bool:
+def _answer(rule: Rule) -> tuple[str, bool, Outcome, Outcome] | None:
+    test = rule.when
+    if not (isinstance(test, Comparison) and isinstance(test.value, bool)):
+        return None
+    if test.op not in ("is", "==", "is not", "!="):
+        return None
+    wanted = test.value if test.op in ("is", "==") else not test.value
+    holds = Outcome(True, frozenset(), (f"{test.fact} = {_show(wanted)}",))
+    return test.fact, wanted, holds, Outcome(None, frozenset([test.fact]), ())
+
+
+def _procedures_read(rule: Rule) -> frozenset[str]:
     facts = [node.fact for node in walk(rule.when) if isinstance(node, Comparison)]
     if rule.temporary is not None and rule.temporary.from_fact is not None:
         facts.append(rule.temporary.from_fact)
-    return any(fact.startswith(AREA_BOUND) for fact in facts)
+    return frozenset(
+        fact.removeprefix(AREA_BOUND).partition(".")[0]
+        for fact in facts
+        if fact.startswith(AREA_BOUND)
+    )
 
 
 @lru_cache(maxsize=16)
@@ -202,7 +214,8 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
                 frozenset(rule.ingredients),
                 FindingSeverity(rule.severity.value),
                 tuple(rule.sources),
-                _area_bound(rule),
+                _procedures_read(rule),
+                _answer(rule),
             )
         )
     return tuple(result)
@@ -247,22 +260,22 @@ def _finding(
         severity = scope.severity
         because = "; ".join(outcome.because)
     temporary = rule.temporary
-    return Finding(
-        code=rule.id,
-        severity=severity,
-        title=rule.title,
-        message=rule.message,
-        action=rule.action,
-        modalities=modalities,
-        areas=areas,
-        ingredients=tuple(sorted(scope.ingredients & candidate_ingredients)),
-        because=because,
-        unanswered=unanswered,
-        sources=scope.sources,
-        evidence=rule.evidence,
-        rule_severity=scope.severity,
-        until=until,
-        until_text=temporary.until_text if temporary is not None else None,
+    return Finding(  # positional: built about ten times a consult, on the hot path
+        rule.id,
+        severity,
+        rule.title,
+        rule.message,
+        rule.action,
+        modalities,
+        areas,
+        tuple(sorted(scope.ingredients & candidate_ingredients)) if scope.ingredients else (),
+        because,
+        unanswered,
+        scope.sources,
+        rule.evidence,
+        scope.severity,
+        until,
+        temporary.until_text if temporary is not None else None,
     )
 
 
@@ -312,17 +325,29 @@ def screen(
     treated = sheet.treated_areas
     every_area = tuple(sorted(treated))
     by_area = sheet.area_bound
+    values = sheet.values
     bound: dict[tuple[Modality, ...], tuple[Modality, ...]] = {}
     for scope in scopes(sheet.knowledge):
         if scope.ingredients and scope.ingredients.isdisjoint(candidate_ingredients):
             continue
-        if by_area and scope.area_bound:
+        answer = scope.answer
+        if answer is not None:
+            # reading the facts is pure and cheap; most rules are false, so read them first
+            fact, wanted, holds, unknown = answer
+            actual = values[fact]
+            if actual is UNKNOWN:
+                outcome = unknown
+            elif actual is wanted:
+                outcome = holds
+            else:
+                continue
+        elif by_area and not by_area.isdisjoint(scope.procedures):
             findings += _by_area(scope, sheet, areas, candidate_ingredients)
             continue
-        # reading the facts is pure and cheap; most rules are false, so read them first
-        outcome = scope.check(sheet)
-        if outcome.value is False:
-            continue
+        else:
+            outcome = scope.check(sheet)
+            if outcome.value is False:
+                continue
         rule = scope.rule
         if scope.ingredients:
             modalities: tuple[Modality, ...] = tuple(rule.modalities)
