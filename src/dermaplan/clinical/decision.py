@@ -283,7 +283,7 @@ def _blend_reasons(c: Consultation, modality: Modality) -> list[Reason]:
             reasons.append(
                 Reason(
                     f"treats {use.concern} ({', '.join(where)}) with "
-                    f"{c.knowledge.products[use.product].name}",
+                    f"{c.knowledge.products[use.product].name} ({claim.evidence.value} evidence)",
                     None,
                     tuple(claim.sources),
                     claim.evidence,
