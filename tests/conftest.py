@@ -74,3 +74,27 @@ def write_layer(directory: Path, **kinds: Any) -> Path:
     for kind, entries in kinds.items():
         (directory / f"{kind}.yaml").write_text(yaml.safe_dump({kind: entries}), encoding="utf-8")
     return directory
+
+
+@pytest.fixture(scope="session")
+def dosed_clinic(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """A clinic that allows the unapproved lipolytic and gives point counts to both
+    deoxycholate products: per-sitting and lifetime totals then have numbers to hold."""
+    kb = load_knowledge()
+
+    def dosed(product: str, area: str, points: int) -> dict[str, Any]:
+        entry = kb.products[product].model_dump(by_alias=True, mode="json", exclude_none=True)
+        entry["dosing"] = [
+            {"areas": [area], "points": points, "sources": ["thomas2016"], "evidence": "series"}
+        ]
+        return entry
+
+    layer = write_layer(
+        tmp_path_factory.mktemp("clinic"),
+        policies=[{"id": "allow_unapproved_lipolytics", "value": 1}],
+        products=[
+            dosed("pc_dc_lipolytic", "abdomen", 300),
+            dosed("deoxycholic_acid_10mg_ml", "submental", 50),
+        ],
+    )
+    return load_knowledge([layer])

@@ -572,14 +572,12 @@ def save_consult(patient: str, assessment: Assessment, kb: KnowledgeBase) -> Pla
     patient_id = _patient_id(patient)
 
     def save(session: Session, context: Context) -> tuple[PatientPlan, str]:
-        from dermaplan.records.reconciliation import plan_for_patient
-        from dermaplan.records.service import create_consult, patient_data, read_patient
-        from dermaplan.records.sessions import treatment_history
+        from dermaplan.records.service import create_consult, read_patient
+        from dermaplan.records.sessions import plan_on_record
 
         clinic = _clinic(session, context)
         record = read_patient(session, context, clinic.id, patient_id)
-        history = treatment_history(session, clinic.id, patient_id)
-        planned = plan_for_patient(assessment, patient_data(record), kb, history)
+        planned = plan_on_record(session, clinic.id, record, assessment, kb)
         stored = create_consult(session, context, clinic.id, patient_id, planned.document)
         return planned, str(stored.id)
 
@@ -902,14 +900,12 @@ def consults_correct(
     assessment = read_assessment(file, read_document(file), kb)
 
     def correct(session: Session, context: Context) -> tuple[PatientPlan, str]:
-        from dermaplan.records.reconciliation import plan_for_patient
-        from dermaplan.records.service import correct_consult, patient_data, read_consult
-        from dermaplan.records.sessions import treatment_history
+        from dermaplan.records.service import correct_consult, read_consult
+        from dermaplan.records.sessions import plan_on_record
 
         clinic = _clinic(session, context)
         original = read_consult(session, context, clinic.id, consult_id)
-        history = treatment_history(session, clinic.id, original.patient_id)
-        planned = plan_for_patient(assessment, patient_data(original.patient), kb, history)
+        planned = plan_on_record(session, clinic.id, original.patient, assessment, kb)
         corrected = correct_consult(
             session, context, clinic.id, consult_id, planned.document, reason
         )

@@ -487,29 +487,6 @@ def _problems(data: dict[str, Any]) -> list[str]:
     return []
 
 
-@pytest.fixture(scope="module")
-def dosed_clinic(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    """A clinic that allows the unapproved lipolytic and gives point counts to both
-    deoxycholate products: the per-sitting and lifetime totals then have numbers to hold."""
-
-    def dosed(product: str, area: str, points: int) -> dict[str, Any]:
-        entry = KB.products[product].model_dump(by_alias=True, mode="json", exclude_none=True)
-        entry["dosing"] = [
-            {"areas": [area], "points": points, "sources": ["thomas2016"], "evidence": "series"}
-        ]
-        return entry
-
-    layer = write_layer(
-        tmp_path_factory.mktemp("clinic"),
-        policies=[{"id": "allow_unapproved_lipolytics", "value": 1}],
-        products=[
-            dosed("pc_dc_lipolytic", "abdomen", 300),
-            dosed("deoxycholic_acid_10mg_ml", "submental", 50),
-        ],
-    )
-    return load_knowledge([layer])
-
-
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     before=st.integers(0, 8),

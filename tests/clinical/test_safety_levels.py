@@ -58,29 +58,6 @@ def reasons(plan: Plan, modality: Modality) -> str:
     return "\n".join(r.text for r in plan.decision(modality).reasons)
 
 
-@pytest.fixture(scope="module")
-def lipolytic_clinic(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    """A clinic that allows the unapproved lipolytic and counts its points."""
-    kb = load_knowledge()
-
-    def dosed(product: str, area: str, points: int) -> dict[str, Any]:
-        entry = kb.products[product].model_dump(by_alias=True, mode="json", exclude_none=True)
-        entry["dosing"] = [
-            {"areas": [area], "points": points, "sources": ["thomas2016"], "evidence": "series"}
-        ]
-        return entry
-
-    layer = write_layer(
-        tmp_path_factory.mktemp("clinic"),
-        policies=[{"id": "allow_unapproved_lipolytics", "value": 1}],
-        products=[
-            dosed("pc_dc_lipolytic", "abdomen", 300),
-            dosed("deoxycholic_acid_10mg_ml", "submental", 50),
-        ],
-    )
-    return load_knowledge([layer])
-
-
 # --- Unsafe ---------------------------------------------------------------------------
 
 
@@ -316,10 +293,10 @@ def test_14_nothing_that_numbs_goes_onto_needled_skin(kb: KnowledgeBase) -> None
 
 
 def test_15_each_preparation_keeps_its_own_course(
-    kb: KnowledgeBase, lipolytic_clinic: KnowledgeBase
+    kb: KnowledgeBase, dosed_clinic: KnowledgeBase
 ) -> None:
     fat = b_patient(kb, concern("localized_fat", ["submental", "abdomen"]))
-    courses = {c.products: c for c in plan_of(fat, lipolytic_clinic).courses}
+    courses = {c.products: c for c in plan_of(fat, dosed_clinic).courses}
     assert courses[("deoxycholic_acid_10mg_ml",)].sessions == 6
     assert courses[("pc_dc_lipolytic",)].sessions == 4
     assert courses[("pc_dc_lipolytic",)].interval_days == 28
@@ -330,17 +307,15 @@ def test_15_each_preparation_keeps_its_own_course(
 
 
 def test_16_deoxycholate_is_summed_across_products_in_a_sitting(
-    kb: KnowledgeBase, lipolytic_clinic: KnowledgeBase
+    kb: KnowledgeBase, dosed_clinic: KnowledgeBase
 ) -> None:
-    plan = plan_of(
-        b_patient(kb, concern("localized_fat", ["submental", "abdomen"])), lipolytic_clinic
-    )
+    plan = plan_of(b_patient(kb, concern("localized_fat", ["submental", "abdomen"])), dosed_clinic)
     assert plan.mesotherapy is not None
     mass = sum(
         (component.mg_per_ml or 0) * (prep.volume_ml or 0)
         for prep in plan.mesotherapy.preparations
         for product in prep.products
-        for component in lipolytic_clinic.products[product].components
+        for component in dosed_clinic.products[product].components
         if component.ingredient == "deoxycholic_acid"
     )
     assert 0 < mass <= 100

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dermaplan.clinical.assessment import Assessment
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import consented_kinds
@@ -42,7 +43,7 @@ from dermaplan.records.models import (
     TreatmentSession,
     new_id,
 )
-from dermaplan.records.reconciliation import EarlierSession
+from dermaplan.records.reconciliation import EarlierSession, PatientPlan, plan_for_patient
 from dermaplan.records.repository import (
     ConsultRepository,
     LotRepository,
@@ -577,3 +578,19 @@ def treatment_history(
         for record in versions
         if record.id not in superseded
     ]
+
+
+def plan_on_record(
+    session: Session,
+    clinic_id: uuid.UUID,
+    patient: Patient,
+    assessment: Assessment,
+    knowledge: KnowledgeBase,
+) -> PatientPlan:
+    """A consult for a patient on record: the record completes and checks the assessment -
+    demographics, history, allergies, earlier sessions - then the engine plans (a
+    disagreement raises RecordDisagrees)."""
+    from dermaplan.records.service import patient_data
+
+    history = treatment_history(session, clinic_id, patient.id)
+    return plan_for_patient(assessment, patient_data(patient), knowledge, history)
