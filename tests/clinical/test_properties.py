@@ -245,6 +245,28 @@ def _open_skin_is_plain_and_sterile(kb: KnowledgeBase, plan: Plan) -> None:
             )
 
 
+def _anaesthetic_surface_per_sitting(kb: KnowledgeBase, plan: Plan) -> None:
+    """No sitting anaesthetises more skin than the chosen option's label allows, but for a
+    region larger than that alone (anaesthetised only over its marked zone, and said so)."""
+    for protocol in (plan.microneedling, plan.combined):
+        if protocol is None or protocol.anaesthesia.option is None:
+            continue
+        option = next(a for a in kb.needling.anaesthesia if a.id == protocol.anaesthesia.option)
+        limit = kb.number(option.max_area_cm2)
+        regions = {r.id: r.percent_body_surface for r in kb.needling.body_regions}
+        body = kb.needling.body_surface.cm2
+        sittings = protocol.sittings or (tuple(a.area for a in protocol.areas),)
+        assert sorted(a for group in sittings for a in group) == sorted(
+            a.area for a in protocol.areas
+        )
+        for group in sittings:
+            used = {kb.areas[a].body_region for a in group}
+            skin = sum(regions[r] / 100 * body for r in used)
+            assert skin <= limit or len(used) == 1, (group, skin, limit)
+            if skin > limit:
+                assert "anaesthetise only the marked zone" in protocol.steps[0]
+
+
 def _label_totals(kb: KnowledgeBase, plan: Plan, data: dict[str, Any]) -> None:
     """Per sitting: a product's volume and points, an ingredient's mass over all syringes;
     in all: a product's sessions, earlier ones counted."""
@@ -287,6 +309,7 @@ def _check_guarantees(kb: KnowledgeBase, data: dict[str, Any]) -> Plan | None:
     _open_questions_hold(kb, plan)
     _depths_within_caps(kb, plan)
     _open_skin_is_plain_and_sterile(kb, plan)
+    _anaesthetic_surface_per_sitting(kb, plan)
     _label_totals(kb, plan, data)
     assert sum(d.decision is Decision.RECOMMENDED for d in plan.decisions) <= 1
     for course in plan.courses:
