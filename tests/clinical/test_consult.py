@@ -329,8 +329,10 @@ def test_the_course_keeps_clear_of_the_event(plan_for: PlanFor, kb: KnowledgeBas
     plan = plan_for(lambda d: d["goals"].update(event_date=event.isoformat()))
     course = next(c for c in plan.courses if c.modality is MN)
     margin = max(kb.policy("event_buffer_days"), kb.modalities[MN].downtime_days.max)
-    assert course.dates
-    assert all((event - d).days >= margin for d in course.dates)
+    assert len(course.dates) == course.sessions
+    assert not any(0 <= (event - d).days < margin for d in course.dates)
+    assert any(d > event for d in course.dates), "the sessions too close resume after it"
+    assert all(b > a for a, b in zip(course.dates, course.dates[1:], strict=False))
 
 
 def test_the_course_respects_the_sessions_the_patient_accepts(plan_for: PlanFor) -> None:

@@ -139,8 +139,9 @@ def _treated(plan: Plan, modality: Modality) -> set[str]:
 
 def _absolute_wins(kb: KnowledgeBase, plan: Plan) -> None:
     """An absolute finding on an area keeps every modality it binds off that area; one that
-    holds every area, or removes every product, decides the modality - never not_indicated,
-    suitable or recommended."""
+    holds every area decides the modality - never not_indicated, suitable or recommended.
+    When safety removed every product, the modality is held: contraindicated or deferred
+    where each product is ruled out by an absolute rule, at least caution otherwise."""
     for decision in plan.decisions:
         modality = decision.modality
         absolute = [
@@ -156,16 +157,15 @@ def _absolute_wins(kb: KnowledgeBase, plan: Plan) -> None:
         )
     if plan.mesotherapy is not None and not plan.mesotherapy.preparations:
         treating = formulary(kb).claims
-        safety = [
-            e
-            for e in plan.mesotherapy.excluded
-            if e.item in treating and e.severity is FindingSeverity.ABSOLUTE
-        ]
+        safety: dict[str, set[FindingSeverity]] = {}
+        for e in plan.mesotherapy.excluded:
+            if e.item in treating and e.severity is not None:
+                safety.setdefault(e.item, set()).add(e.severity)
+        decision = plan.decision(Modality.MESOTHERAPY).decision
         if safety:
-            assert plan.decision(Modality.MESOTHERAPY).decision in (
-                Decision.CONTRAINDICATED,
-                Decision.DEFERRED,
-            )
+            assert decision in (Decision.CONTRAINDICATED, Decision.DEFERRED, Decision.CAUTION)
+        if safety and all(FindingSeverity.ABSOLUTE in found for found in safety.values()):
+            assert decision in (Decision.CONTRAINDICATED, Decision.DEFERRED)
 
 
 def _blocked_never_given(kb: KnowledgeBase, plan: Plan, data: dict[str, Any]) -> None:
@@ -268,27 +268,33 @@ def _anaesthetic_surface_per_sitting(kb: KnowledgeBase, plan: Plan) -> None:
 
 
 def _label_totals(kb: KnowledgeBase, plan: Plan, data: dict[str, Any]) -> None:
-    """Per sitting: a product's volume and points, an ingredient's mass over all syringes;
+    """Per sitting: a product's volume and points, an ingredient's mass over all syringes
+    given together (one given on a day of its own counts alone, and gets no planned dates);
     in all: a product's sessions, earlier ones counted."""
     if plan.mesotherapy is None:
         return
-    mass: dict[str, float] = {}
+    sittings: dict[str | None, dict[str, float]] = {}
     for prep in plan.mesotherapy.preparations:
         if prep.max_volume_per_session_ml is not None and prep.volume_ml is not None:
             assert prep.volume_ml <= prep.max_volume_per_session_ml + 1e-9
         if prep.max_points_per_session is not None:
             points = sum(d.points or 0 for d in prep.areas)
             assert points <= prep.max_points_per_session
+        mass = sittings.setdefault(None if prep.apart is None else ",".join(prep.products), {})
         for product in prep.products:
             for component in kb.products[product].components:
                 if component.mg_per_ml and prep.volume_ml:
                     mass[component.ingredient] = (
                         mass.get(component.ingredient, 0.0) + component.mg_per_ml * prep.volume_ml
                     )
-    for ingredient, mg in mass.items():
-        cap = kb.ingredients[ingredient].max_mg_per_session
-        if cap is not None:
-            assert mg <= cap.mg + 1e-6, (ingredient, mg)
+        if prep.apart is not None:
+            course = next(c for c in plan.courses if c.products == prep.products)
+            assert not course.dates
+    for mass in sittings.values():
+        for ingredient, mg in mass.items():
+            cap = kb.ingredients[ingredient].max_mg_per_session
+            if cap is not None:
+                assert mg <= cap.mg + 1e-6, (ingredient, mg)
     assessment = parse_assessment(data, kb)
     for course in plan.courses:
         for product_id in course.products:
@@ -563,7 +569,8 @@ def _everything_at_stake(kb: KnowledgeBase) -> dict[str, Any]:
 def test_every_question_left_open_is_asked(dosed_clinic: KnowledgeBase, fact: str) -> None:
     """Unknown is never no: leaving any screening question unanswered puts it among the
     questions still open, and keeps every modality a rule reading it binds from
-    `recommended` (an ingredient rule holds its ingredient instead: see the properties above)."""
+    `recommended` (an ingredient rule holds its ingredient instead: see the properties above;
+    an info rule, which can only add a note, holds nothing)."""
     data = _everything_at_stake(dosed_clinic)
     section, name = fact.split(".")
     if section == "conditions":
@@ -579,7 +586,7 @@ def test_every_question_left_open_is_asked(dosed_clinic: KnowledgeBase, fact: st
     asking = [f for f in plan.findings if any(u.startswith(fact) for u in f.unanswered)]
     assert asking
     for finding in asking:
-        if finding.ingredients:
+        if finding.ingredients or finding.rule_severity is FindingSeverity.INFO:
             continue
         for modality in finding.modalities:
             assert plan.decision(modality).decision is not Decision.RECOMMENDED

@@ -18,7 +18,7 @@ import yaml
 
 from dermaplan.clinical.assessment import AssessmentError, parse_assessment
 from dermaplan.clinical.consult import consult
-from dermaplan.clinical.plan import PROCEED, Decision, FindingSeverity, Plan
+from dermaplan.clinical.plan import PROCEED, Decision, FindingSeverity, Plan, Preparation
 from dermaplan.knowledge import KnowledgeBase, load_knowledge
 from dermaplan.knowledge.schema import IngredientClass, Modality
 from tests.conftest import EXAMPLES, healthy, write_layer
@@ -212,8 +212,16 @@ def test_07_an_absolute_rule_on_the_only_product_contraindicates(kb: KnowledgeBa
     data = b_patient(kb, concern("melasma", ["cheeks"]))
     data["conditions"].update(g6pd_deficiency=True, thrombophilia=True)
     plan = plan_of(data, kb)
-    assert plan.decision(MESO).decision is Decision.CONTRAINDICATED
-    assert "vitamin_c_brightening" in reasons(plan, MESO)  # the relative one is named too
+    # TXA is ruled out, vitamin C needs a sign-off: the nearest alternative decides
+    assert plan.decision(MESO).decision is Decision.CAUTION
+    assert "txa_4mg_ml" in reasons(plan, MESO)
+    assert "vitamin_c_brightening" in reasons(plan, MESO)
+    data["conditions"]["g6pd_deficiency"] = None
+    unknown = plan_of(data, kb)
+    assert unknown.decision(MESO).decision is Decision.CAUTION  # never harder than a yes
+    data["conditions"]["g6pd_deficiency"] = False
+    plan = plan_of(data, kb)
+    assert plan.decision(MESO).decision is not Decision.CONTRAINDICATED
 
 
 def test_08_a_recent_session_defers_the_product_until_its_date(kb: KnowledgeBase) -> None:
@@ -311,14 +319,26 @@ def test_16_deoxycholate_is_summed_across_products_in_a_sitting(
 ) -> None:
     plan = plan_of(b_patient(kb, concern("localized_fat", ["submental", "abdomen"])), dosed_clinic)
     assert plan.mesotherapy is not None
-    mass = sum(
-        (component.mg_per_ml or 0) * (prep.volume_ml or 0)
-        for prep in plan.mesotherapy.preparations
-        for product in prep.products
-        for component in dosed_clinic.products[product].components
-        if component.ingredient == "deoxycholic_acid"
-    )
-    assert 0 < mass <= 100
+
+    def mass(preps: list[Preparation]) -> float:
+        return sum(
+            (component.mg_per_ml or 0) * (prep.volume_ml or 0)
+            for prep in preps
+            for product in prep.products
+            for component in dosed_clinic.products[product].components
+            if component.ingredient == "deoxycholic_acid"
+        )
+
+    preps = {p.products: p for p in plan.mesotherapy.preparations}
+    labelled, body = preps[("deoxycholic_acid_10mg_ml",)], preps[("pc_dc_lipolytic",)]
+    # the labelled product is dosed whole; the other does not share its sitting (review I1)
+    assert labelled.apart is None and labelled.areas[0].points == 50
+    assert body.apart is not None and "deoxycholic_acid_10mg_ml" in body.apart
+    assert 0 < mass([labelled]) <= 100
+    assert 0 < mass([body]) <= 100
+    body_course = next(c for c in plan.courses if c.products == body.products)
+    assert not body_course.dates
+    assert any("day of its own" in n for n in body_course.notes)
     assert any("deoxycholic_acid: at most 100 mg" in c.text for c in plan.mesotherapy.checks)
 
 

@@ -243,8 +243,14 @@ def contradictions(assessment: Assessment) -> list[str]:
         where = f"medications.{name}"
         if use.last_taken is not None and use.last_taken > consult:
             problems.append(f"{where}.last_taken: {use.last_taken} is after the consult date")
-        if use.status is MedicationStatus.NEVER and use.last_taken is not None:
-            problems.append(f"{where}.last_taken: given, but status is 'never'")
+        if use.last_taken is not None and use.status is not MedicationStatus.STOPPED:
+            # the date of a last dose is only read for a stopped medicine: under any other
+            # status it would be silently ignored, and a rule it settles left open
+            status = "missing" if use.status is None else f"'{use.status}'"
+            problems.append(
+                f"{where}.last_taken: a last dose belongs to a stopped medicine, but status is "
+                f"{status} (say status: stopped, or leave the date out)"
+            )
     for index, procedure in enumerate(assessment.procedures or []):
         if procedure.date > consult:
             problems.append(f"procedures[{index}].date: {procedure.date} is after the consult date")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
+from dermaplan.clinical.course import templates_for
 from dermaplan.clinical.plan import (
     AreaDose,
     Blend,
@@ -30,10 +31,12 @@ from dermaplan.clinical.plan import (
     ProductUse,
 )
 from dermaplan.knowledge import KnowledgeBase
+from dermaplan.knowledge.conditions import Comparison, walk
 from dermaplan.knowledge.schema import (
     Evidence,
     Ingredient,
     IngredientConcern,
+    Modality,
     NotFor,
     Product,
     Regulatory,
@@ -78,7 +81,8 @@ def excluded_ingredients(
         if finding.severity not in BLOCKING or not finding.ingredients:
             continue
         held = HELD if finding.severity is FindingSeverity.MISSING else ""
-        reason = f"{finding.title} ({held or finding.severity.value}: {finding.because})"
+        until = f"; until {finding.until}" if finding.until is not None else ""
+        reason = f"{finding.title} ({held or finding.severity.value}: {finding.because}{until})"
         for ingredient in finding.ingredients:
             exclusion = Exclusion(
                 ingredient,
@@ -134,6 +138,8 @@ class Formulary:
     claims: dict[str, dict[str, IngredientConcern]]  # product → concern → its claim
     vetoes: dict[str, dict[str, tuple[str, NotFor]]]  # product → concern → why not
     allergic: dict[str, tuple[Ingredient, ...]]  # allergen → ingredients that carry it
+    # allergens a rule for mesotherapy reads (a device, not an ingredient): the rule decides
+    ruled_allergens: frozenset[str]
     ingredients_for: dict[str, frozenset[str]]  # concern → ingredients of products claiming it
     additive_ingredients: frozenset[str]
     anaesthetic_ingredients: frozenset[str]
@@ -160,6 +166,13 @@ def formulary(knowledge: KnowledgeBase) -> Formulary:
             allergen: tuple(i for i in knowledge.ingredients.values() if allergen in i.allergens)
             for allergen in knowledge.vocabulary["allergens"]
         },
+        ruled_allergens=frozenset(
+            node.fact.removeprefix("allergies.")
+            for rule in knowledge.rules
+            if Modality.MESOTHERAPY in rule.modalities
+            for node in walk(rule.when)
+            if isinstance(node, Comparison) and node.fact.startswith("allergies.")
+        ),
         ingredients_for={
             concern: frozenset(
                 c.ingredient for p in by_concern.get(concern, ()) for c in p.components
@@ -238,27 +251,36 @@ def _patient_ban(
     product: Product,
     area: str,
 ) -> Exclusion | None:
-    """Why this patient may not have a product on this area: an ingredient a finding or an
-    allergy rules out there, or its label's total of sessions used up (or not yet known)."""
+    """Why this patient may not have a product on this area, the hardest reason first: an
+    ingredient a finding or an allergy rules out there, or its label's total of sessions used
+    up (or not yet known) - a total used up outranks a wait, which it would otherwise hide."""
     bans = [
-        (component.ingredient, block.exclusion)
+        Exclusion(
+            product.id,
+            None,
+            area,
+            f"contains {component.ingredient}: {block.exclusion.reason}",
+            block.exclusion.rule,
+            block.exclusion.sources,
+            block.exclusion.severity,
+            block.exclusion.until,
+            block.exclusion.until_text,
+        )
         for component in product.components
         for block in blocked.get(component.ingredient, ())
         if block.covers((area,))
     ]
-    if bans:
-        ingredient, ban = min(bans, key=lambda pair: hardness(pair[1]))
-        return Exclusion(
-            product.id,
-            None,
-            area,
-            f"contains {ingredient}: {ban.reason}",
-            ban.rule,
-            ban.sources,
-            ban.severity,
-            ban.until,
-            ban.until_text,
-        )
+    total = _label_total(knowledge, assessment, product, area)
+    if total is not None:
+        bans.append(total)
+    return min(bans, key=hardness, default=None)
+
+
+def _label_total(
+    knowledge: KnowledgeBase, assessment: Assessment, product: Product, area: str
+) -> Exclusion | None:
+    """A product whose label total of sessions the earlier ones have used up, or that cannot
+    be counted while the earlier procedures are unknown."""
     if product.max_sessions is None:
         return None
     given = earlier_sessions(knowledge, assessment, product, (area,))
@@ -447,9 +469,14 @@ def _syringes(
     for area, picks in chosen.items():
         mixable = sorted(p for p in picks if not _no_mixing(knowledge, knowledge.products[p]))
         groups: list[tuple[str, ...]] = [(p,) for p in sorted(picks) if p not in mixable]
-        by_route: dict[str, list[str]] = {}
+        # one syringe is one course: products whose courses differ are given apart
+        by_route: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         for product_id in mixable:
-            by_route.setdefault(knowledge.products[product_id].route, []).append(product_id)
+            course = templates_for(
+                knowledge, Modality.MESOTHERAPY, picks[product_id], (product_id,)
+            )
+            key = (knowledge.products[product_id].route, tuple(t.id for t in course))
+            by_route.setdefault(key, []).append(product_id)
         for members in by_route.values():
             clashes = _incompatible(knowledge, _ingredients_of(knowledge, members))
             if clashes:
@@ -642,30 +669,63 @@ def _ingredient_caps(
     knowledge: KnowledgeBase,
     groups: list[tuple[_Group, list[AreaDose]]],
     checks: list[Check],
-) -> list[tuple[_Group, list[AreaDose]]]:
+) -> tuple[list[tuple[_Group, list[AreaDose]]], dict[int, str]]:
     """Keep each capped ingredient's mass in one sitting, summed over every syringe that
-    carries it, within its maximum: fewer points in all of them alike."""
-    capped = sorted({name for facts, _ in groups for name, _ in facts.mg_per_ml})
-    for name in capped:
-        cap = knowledge.ingredients[name].max_mg_per_session
-        assert cap is not None
-        carrying = [
-            (index, dict(facts.mg_per_ml)[name])
-            for index, (facts, _) in enumerate(groups)
-            if name in dict(facts.mg_per_ml)
-        ]
-        mass = sum(mg * (_total(groups[i][1]) or 0.0) for i, mg in carrying)
+    carries it, within its maximum. Syringes join the sitting whole, in order of evidence;
+    one that does not fit is given on a day of its own (returned with the reason), reduced
+    only where alone it is still above the maximum - never all shrunk alike into doses that
+    treat nothing."""
+    capped = {
+        index: dict(facts.mg_per_ml) for index, (facts, _) in enumerate(groups) if facts.mg_per_ml
+    }
+    caps = {
+        name: cap
+        for name in sorted({n for carried in capped.values() for n in carried})
+        if (cap := knowledge.ingredients[name].max_mg_per_session) is not None
+    }
+    order = sorted(capped, key=lambda i: (EVIDENCE_RANK[groups[i][0].lead.evidence], i))
+
+    def mass(index: int) -> dict[str, float]:
+        volume = _total(groups[index][1]) or 0.0
+        return {n: mg * volume for n, mg in capped[index].items() if n in caps}
+
+    requested = {n: sum(mass(i).get(n, 0.0) for i in order) for n in caps}
+    sitting: dict[str, float] = {}
+    together: list[int] = []
+    apart: dict[int, str] = {}
+    for index in order:
+        asked = mass(index)
+        if all(sitting.get(n, 0.0) + m <= caps[n].mg + 1e-9 for n, m in asked.items()):
+            together.append(index)
+            for name, mg in asked.items():
+                sitting[name] = sitting.get(name, 0.0) + mg
+            continue
+        over = {n: m for n, m in asked.items() if m > caps[n].mg + 1e-9}
+        if over:
+            facts, doses = groups[index]
+            why = "reduced: " + "; ".join(
+                f"{n} would be {m:g} mg, above {caps[n].mg:g} mg in one sitting"
+                for n, m in over.items()
+            )
+            scale = min(caps[n].mg / m for n, m in over.items())
+            groups[index] = (facts, _scaled(doses, scale, facts.volume_per_point_ml, why))
+        if not together:
+            together.append(index)
+            sitting = mass(index)
+            continue
+        clash = [i for i in together if set(capped[i]) & set(asked)]
+        shared = sorted({n for i in clash for n in capped[i]} & set(asked))
+        others = sorted({p.id for i in clash for p in groups[i][0].products})
+        apart[index] = (
+            f"on a day of its own, not with {', '.join(others)}: together they would carry "
+            f"more {', '.join(shared)} than one sitting allows"
+        )
+    for name, cap in caps.items():
         text = f"{name}: at most {cap.mg:g} mg in one sitting, all syringes together"
-        if mass > cap.mg + 1e-9:
-            text += " (or give them at separate sittings)"
-            scale = cap.mg / mass
-            why = f"reduced: {name} over all syringes would be {mass:g} mg, above {cap.mg:g} mg"
-            for index, _ in carrying:
-                facts, doses = groups[index]
-                groups[index] = (facts, _scaled(doses, scale, facts.volume_per_point_ml, why))
-            text += f" ({mass:g} mg asked, points reduced)"
+        if apart and requested[name] > cap.mg + 1e-9:
+            text += f" ({requested[name]:g} mg asked: some syringes on days of their own)"
         checks.append(Check(text, tuple(cap.sources)))
-    return groups
+    return groups, apart
 
 
 def _allergy_checks(knowledge: KnowledgeBase, allergies: Iterable[str]) -> list[Check]:
@@ -674,13 +734,22 @@ def _allergy_checks(knowledge: KnowledgeBase, allergies: Iterable[str]) -> list[
     allergic = formulary(knowledge).allergic
     recorded = sorted(allergies)
     checked = [a for a in recorded if allergic.get(a)]
-    unchecked = [a for a in recorded if not allergic.get(a)]
+    unchecked = unchecked_allergies(knowledge, recorded)
     checks = []
     if checked:
         checks.append(Check("no component carries a recorded allergen: " + ", ".join(checked)))
     if unchecked:
         checks.append(Check(unchecked_allergens(unchecked)))
     return checks
+
+
+def unchecked_allergies(knowledge: KnowledgeBase, allergies: Iterable[str]) -> list[str]:
+    """The recorded allergies the knowledge cannot check for mesotherapy: no ingredient is
+    known to carry them and no rule reads them."""
+    known = formulary(knowledge)
+    return sorted(
+        a for a in allergies if not known.allergic.get(a) and a not in known.ruled_allergens
+    )
 
 
 def unchecked_allergens(allergens: Iterable[str]) -> str:
@@ -720,9 +789,9 @@ def build_blend(
         (_group(knowledge, group), _doses(_group(knowledge, group), syringes[group], paired_areas))
         for group in sorted(syringes)
     ]
-    groups = _ingredient_caps(knowledge, groups, checks)
+    groups, apart = _ingredient_caps(knowledge, groups, checks)
     preparations = []
-    for group, (facts, doses) in zip(sorted(syringes), groups, strict=True):
+    for index, (group, (facts, doses)) in enumerate(zip(sorted(syringes), groups, strict=True)):
         areas = syringes[group]
         preparations.append(
             Preparation(
@@ -742,6 +811,7 @@ def build_blend(
                 max_points_per_session=facts.max_points_per_session,
                 regulatory=facts.regulatory,
                 sources=facts.sources,
+                apart=apart.get(index),
             )
         )
         checks.extend(facts.checks)
@@ -750,7 +820,7 @@ def build_blend(
     return Blend(
         preparations=tuple(preparations),
         total_volume_ml=round(sum(volumes), 3) if volumes else None,
-        uncovered=tuple(uncovered),
+        uncovered=tuple(sorted(set(uncovered))),
         excluded=tuple(
             sorted(set(excluded), key=lambda e: (e.item, e.area or "", e.concern or "", e.reason))
         ),

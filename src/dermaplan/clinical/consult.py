@@ -23,10 +23,12 @@ from dermaplan.clinical.decision import (
     AreaConcerns,
     Consultation,
     addressed,
+    binds,
     combine,
     decide,
     holds,
     review_scars,
+    sitting_uses,
 )
 from dermaplan.clinical.facts import PROCEDURES_QUESTION, FactSheet
 from dermaplan.clinical.needling import build_needling, choose_anaesthetic
@@ -137,6 +139,8 @@ def _courses(
     blend: Blend | None,
     open_skin: tuple[str, ...],
     protocols: Mapping[Modality, NeedlingProtocol | None],
+    needled: frozenset[str],
+    waits: Mapping[Modality, list[Finding]],
 ) -> list[Course]:
     """A course per going modality: needling at its own pace, a combined course at the
     needling's pace with the open-skin products' labels, and one mesotherapy course per
@@ -149,16 +153,20 @@ def _courses(
         if modality is Modality.MESOTHERAPY:
             groups = [list(p.products) for p in blend.preparations] if blend is not None else []
         elif modality is Modality.COMBINED:
-            groups = [list(open_skin)] if open_skin else []
+            # one sitting: its pace is the needling's, bounded by every product it gives
+            sitting = sitting_uses(knowledge, blend, areas[modality], needled)[0] if blend else []
+            groups = [sorted({use.product for use in sitting})] if open_skin else []
         else:
             groups = [[]]
         for group in groups:
             products = [knowledge.products[p] for p in group]
             treating = [p for p in products if p.concerns]
+            apart = None
             if modality is Modality.MESOTHERAPY:
                 prep = next(p for p in blend.preparations if list(p.products) == group)  # type: ignore[union-attr]
                 concerns = set(prep.concerns)
                 part = Modality.MESOTHERAPY
+                apart = prep.apart
             else:
                 concerns = {c for cs in areas[Modality.MICRONEEDLING].values() for c in cs}
                 part = Modality.MICRONEEDLING
@@ -182,6 +190,8 @@ def _courses(
                     given,
                     decision.provisional,
                     max(len(protocol.sittings), 1) if protocol is not None else 1,
+                    waits[modality],
+                    apart,
                 )
             )
     return courses
@@ -258,7 +268,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     needling: NeedlingProtocol | None = None
     combined_protocol: NeedlingProtocol | None = None
     if Modality.MICRONEEDLING in going:
-        needling = build_needling(knowledge, severities, needled_now, anaesthetic)
+        needling = build_needling(knowledge, severities, needled_now, anaesthetic, scars.keep_off)
     if Modality.COMBINED in going and open_skin:
         combined_needled = {
             a: cs for a, cs in needled_now.items() if a in remaining[Modality.COMBINED]
@@ -268,12 +278,34 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
             severities,
             combined_needled,
             anaesthetic,
+            scars.keep_off,
             open_skin,
             _plain_for_open_skin(blend, open_skin) if blend is not None else "",
         )
     meso_going = Modality.MESOTHERAPY in going or Modality.COMBINED in going
     protocols = {Modality.MICRONEEDLING: needling, Modality.COMBINED: combined_protocol}
-    courses = _courses(knowledge, assessment, decisions, remaining, blend, open_skin, protocols)
+    waits = {
+        m: [
+            f
+            for f in findings
+            if f.until is not None
+            and f.severity in (FindingSeverity.RELATIVE, FindingSeverity.PRECAUTION)
+            and binds(f, m)
+            and not set(remaining[m]).isdisjoint(f.areas)
+        ]
+        for m in MODALITIES
+    }
+    courses = _courses(
+        knowledge,
+        assessment,
+        decisions,
+        remaining,
+        blend,
+        open_skin,
+        protocols,
+        frozenset(shared),
+        waits,
+    )
     decisions = _with_course_notes(decisions, courses, assessment)
     care = _care(knowledge, going, sheet.treated_areas)
     questions = {sheet.question(fact) for f in findings for fact in f.unanswered}

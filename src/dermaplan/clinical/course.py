@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
-from dermaplan.clinical.plan import Course
+from dermaplan.clinical.plan import Course, Finding
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import CourseTemplate, Modality, Product
 
@@ -118,10 +118,14 @@ def build_course(
     given: Mapping[str, int],
     provisional: tuple[str, ...],
     staged: int = 1,
+    waits: Iterable[Finding] = (),
+    apart: str | None = None,
 ) -> Course:
     """`given`: the sessions of each product already given, which its label total counts;
     `staged`: the sittings each session takes, where the anaesthetic cannot cover all its
-    areas at once."""
+    areas at once; `waits`: findings whose rule asks to wait until their date (a precaution
+    or a relative rule: the practitioner may start sooner, with the sign-off it asks for);
+    `apart`: why the preparation takes days of its own (they are agreed, not planned)."""
     products = list(products)
     notes: list[str] = []
     if staged > 1:
@@ -151,8 +155,18 @@ def build_course(
         notes.append(
             "no dates until the open safety questions are answered: " + "; ".join(provisional)
         )
+    elif apart is not None:
+        notes.append(f"no dates: given {apart}; agree its days with the patient")
     else:
-        dates = _dates(knowledge, assessment, modality, products, sessions, interval, notes)
+        start = assessment.goals.start_date or assessment.consult_date
+        for wait in sorted(waits, key=lambda f: (f.until or start, f.code)):
+            if wait.until is not None and wait.until > start:
+                start = wait.until
+                notes.append(
+                    f"starts on {start}, when {wait.until_text or 'the wait'} ({wait.title}); "
+                    "earlier only with the sign-off the finding asks for"
+                )
+        dates = _dates(knowledge, assessment, modality, products, sessions, interval, notes, start)
         judge_on = dates[-1] + dt.timedelta(days=judge_after) if dates and judge_after else None
         event = assessment.goals.event_date
         if event is not None and judge_on is not None and dates[0] <= event:
@@ -181,10 +195,10 @@ def _dates(
     sessions: int,
     interval: int,
     notes: list[str],
+    start: dt.date,
 ) -> list[dt.date]:
     """The sittings from the start date, kept clear of the patient's event by its margin
-    (or, when none fits before it, from the day after it)."""
-    start = assessment.goals.start_date or assessment.consult_date
+    (those too close to it resume after it)."""
     dates = [start + dt.timedelta(days=interval * i) for i in range(sessions)]
     event = assessment.goals.event_date
     if event is None:
@@ -194,19 +208,25 @@ def _dates(
         int(recovery_days(knowledge, modality, products)),
     )
     kept = [d for d in dates if d <= event - dt.timedelta(days=margin)]
+    if len(kept) == len(dates):
+        return dates
+    # the sittings that would fall too close to the event resume after it, none earlier than
+    # the start the patient asked for
+    after = max(event + dt.timedelta(days=1), start)
+    if kept:
+        after = max(after, kept[-1] + dt.timedelta(days=interval))
+    rest = [after + dt.timedelta(days=interval * i) for i in range(len(dates) - len(kept))]
     if not kept:
         notes.append(
             f"no session fits before the event on {event} (each needs {margin} days before "
-            "it): the course starts after the event"
+            f"it): the course starts after the event, on {after}"
         )
-        after = event + dt.timedelta(days=1)
-        return [after + dt.timedelta(days=interval * i) for i in range(sessions)]
-    if len(kept) < len(dates):
+    else:
         notes.append(
-            f"{len(dates) - len(kept)} session(s) would fall within {margin} days of the "
-            f"event on {event}: not scheduled before it"
+            f"{len(rest)} session(s) would fall within {margin} days of the event on {event}: "
+            f"they resume after it, from {after}"
         )
-    return kept
+    return kept + rest
 
 
 def starts_after_event(course: Course, assessment: Assessment) -> bool:

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment
-from dermaplan.clinical.blend import HELD, formulary, hardness, unchecked_allergens
+from dermaplan.clinical.blend import (
+    HELD,
+    formulary,
+    hardness,
+    unchecked_allergens,
+    unchecked_allergies,
+)
 from dermaplan.clinical.facts import PROCEDURES_QUESTION, FactSheet
 from dermaplan.clinical.plan import (
     Anaesthetic,
@@ -27,6 +33,7 @@ from dermaplan.clinical.plan import (
     Finding,
     FindingSeverity,
     ModalityDecision,
+    ProductUse,
     Reason,
 )
 from dermaplan.knowledge import KnowledgeBase
@@ -58,6 +65,8 @@ class ScarReview:
     not_targets: frozenset[tuple[str, str]]  # (concern, area) needling does not treat
     weak: frozenset[tuple[str, str]]  # (concern, area) it treats poorly
     reasons: tuple[Reason, ...]
+    # area → the kinds of scar on it that needling does not treat: needled around, never into
+    keep_off: Mapping[str, tuple[ScarTypeInfo, ...]]
 
 
 @lru_cache(maxsize=16)
@@ -69,6 +78,7 @@ def review_scars(knowledge: KnowledgeBase, assessment: Assessment) -> ScarReview
     not_targets: set[tuple[str, str]] = set()
     weak: set[tuple[str, str]] = set()
     reasons: list[Reason] = []
+    keep_off: dict[str, list[ScarTypeInfo]] = {}
     index = _scar_index(knowledge)
     for entry in assessment.concerns:
         if not entry.scar_types:
@@ -76,6 +86,12 @@ def review_scars(knowledge: KnowledgeBase, assessment: Assessment) -> ScarReview
         kinds = [index[kind] for kind in entry.scar_types]
         responses = {kind.response for kind in kinds}
         where = {(entry.concern, area) for area in entry.areas}
+        for area in entry.areas:
+            for kind in kinds:
+                if kind.response is ScarResponse.NOT_A_TARGET and kind not in keep_off.get(
+                    area, []
+                ):
+                    keep_off.setdefault(area, []).append(kind)
         if responses == {ScarResponse.NOT_A_TARGET}:
             not_targets |= where
         elif ScarResponse.GOOD not in responses:
@@ -87,7 +103,12 @@ def review_scars(knowledge: KnowledgeBase, assessment: Assessment) -> ScarReview
             if kind.alternatives:
                 text += f" Alternatives: {kind.alternatives}"
             reasons.append(Reason(text, None, tuple(kind.sources), kind.evidence))
-    return ScarReview(frozenset(not_targets), frozenset(weak), tuple(dict.fromkeys(reasons)))
+    return ScarReview(
+        frozenset(not_targets),
+        frozenset(weak),
+        tuple(dict.fromkeys(reasons)),
+        {area: tuple(kinds) for area, kinds in keep_off.items()},
+    )
 
 
 def addressed(
@@ -243,52 +264,131 @@ def _forced_by_products(
     c: Consultation, modality: Modality, excluded: Iterable[Exclusion]
 ) -> tuple[Decision, list[Reason], dt.date | None] | None:
     """When safety removed every product that would treat (for the combined treatment: that
-    would go onto the needled skin), the hardest of those exclusions decides."""
+    would go onto the needled skin), they decide: each product is as far away as its hardest
+    exclusion, and the modality as far as the nearest of its alternatives (what an answer or
+    a sign-off would give back is not ruled out by a product the patient can never have)."""
     treating = formulary(c.knowledge).claims
     safety = [e for e in excluded if e.severity is not None and e.item in treating]
     if not safety:
         return None
-    hardest = min(hardness(e) for e in safety)
-    chosen = [e for e in safety if hardness(e) == hardest]
-    until = max((e.until for e in chosen if e.until is not None), default=None)
-    if hardest == 1 and any(e.until is None for e in chosen):
-        until = None
+    by_product: dict[str, list[Exclusion]] = {}
+    for exclusion in safety:
+        by_product.setdefault(exclusion.item, []).append(exclusion)
+    level = {item: min(hardness(e) for e in found) for item, found in by_product.items()}
+    hardest = max(level.values())
+    until = None
+    if hardest == 1:
+        # deferred: back when the first of the deferred products is free again
+        free = [
+            None
+            if any(e.until is None for e in by_product[item] if hardness(e) == 1)
+            else max(e.until for e in by_product[item] if e.until is not None)
+            for item in by_product
+            if level[item] == 1
+        ]
+        until = None if None in free else min(d for d in free if d is not None)
     what = (
         "every product that may go onto needled skin"
         if modality is Modality.COMBINED
         else "every product that would treat"
     )
-    lead = {
-        0: f"{what} is contraindicated for this patient",
-        1: f"{what} is deferred for this patient",
-        2: f"{what} is {HELD}, or needs a clinician's sign-off",
-    }[hardest]
+    if hardest == 0:
+        lead = f"{what} is contraindicated for this patient"
+    else:
+        # the others may be further away still: the reasons below say each one's
+        lead = f"{what} is kept away for now; the nearest " + (
+            "is deferred" if hardest == 1 else f"is {HELD}, or needs a clinician's sign-off"
+        )
     return HARD[hardest], [Reason(lead), *_exclusion_reasons(safety)], until
 
 
-def _blend_reasons(c: Consultation, modality: Modality) -> list[Reason]:
-    """Why the blend treats what it treats: each product proposed, for the concerns it was
-    chosen for, with the evidence of its own claim."""
-    if c.blend is None:
-        return []
-    claims = formulary(c.knowledge).claims
-    areas = c.remaining[modality]
-    reasons = []
-    for preparation in c.blend.preparations:
+def _needled_areas(c: Consultation) -> set[str]:
+    """The areas the combined sitting needles."""
+    return set(c.remaining[Modality.MICRONEEDLING]) & set(c.remaining[Modality.COMBINED])
+
+
+def sitting_uses(
+    knowledge: KnowledgeBase, blend: Blend, areas: Iterable[str], needled: Iterable[str]
+) -> tuple[list[ProductUse], list[ProductUse]]:
+    """The blend's product uses a sitting gives on its areas, and those it may not give:
+    nothing but a sterile open-skin product on the skin it needles."""
+    wanted, pierced = set(areas), set(needled)
+    given, apart = [], []
+    for preparation in blend.preparations:
         for use in preparation.uses:
-            where = [a for a in use.areas if a in areas]
+            where = [a for a in use.areas if a in wanted]
             if not where:
                 continue
-            claim = claims[use.product][use.concern]
-            reasons.append(
-                Reason(
-                    f"treats {use.concern} ({', '.join(where)}) with "
-                    f"{c.knowledge.products[use.product].name} ({claim.evidence.value} evidence)",
-                    None,
-                    tuple(claim.sources),
-                    claim.evidence,
-                )
+            if pierced.intersection(where) and not _open_skin(knowledge, use.product):
+                apart.append(use)
+                where = [a for a in where if a not in pierced]
+                if not where:
+                    continue
+            given.append(ProductUse(use.product, use.concern, tuple(where)))
+    return given, apart
+
+
+def _uses(c: Consultation, modality: Modality) -> tuple[list[ProductUse], list[ProductUse]]:
+    if c.blend is None:
+        return [], []
+    needled = _needled_areas(c) if modality is Modality.COMBINED else set()
+    return sitting_uses(c.knowledge, c.blend, c.remaining[modality], needled)
+
+
+def _covered(c: Consultation, modality: Modality) -> tuple[str, ...]:
+    """The concern-area pairs a modality treats: what its needling reaches and what its
+    products are given for (for the combined sitting, only products it may give)."""
+    found: set[str] = set()
+    if modality is not Modality.MESOTHERAPY:
+        found.update(pairs(_needled_part(c, modality)))
+    if modality is not Modality.MICRONEEDLING:
+        found.update(f"{u.concern}:{a}" for u in _uses(c, modality)[0] for a in u.areas)
+    return tuple(sorted(found))
+
+
+def _uncovered_reasons(c: Consultation, covered: set[str]) -> list[Reason]:
+    """Each pair no allowed product treats (and the modality does not otherwise reach), with
+    what kept each product that claims it away from that area."""
+    assert c.blend is not None
+    claims = formulary(c.knowledge).claims
+    reasons = []
+    for pair in c.blend.uncovered:
+        if pair in covered:
+            continue
+        concern, area = pair.split(":")
+        why = [
+            e
+            for e in c.blend.excluded
+            if e.area == area
+            and e.item in claims
+            and concern in claims[e.item]
+            and e.concern in (None, concern)
+        ]
+        text = f"no allowed product for {pair}"
+        if why:
+            text += ": " + "; ".join(f"{e.item}: {e.reason}" for e in why)
+        reasons.append(
+            Reason(text, why[0].rule if why else None, tuple(s for e in why for s in e.sources))
+        )
+    return reasons
+
+
+def _blend_reasons(c: Consultation, uses: Iterable[ProductUse]) -> list[Reason]:
+    """Why the blend treats what it treats: each product proposed, for the concerns it was
+    chosen for, with the evidence of its own claim."""
+    claims = formulary(c.knowledge).claims
+    reasons = []
+    for use in uses:
+        claim = claims[use.product][use.concern]
+        reasons.append(
+            Reason(
+                f"treats {use.concern} ({', '.join(use.areas)}) with "
+                f"{c.knowledge.products[use.product].name} ({claim.evidence.value} evidence)",
+                None,
+                tuple(claim.sources),
+                claim.evidence,
             )
+        )
     return reasons
 
 
@@ -316,6 +416,49 @@ def _needling_reasons(
                 )
             )
     return tuple(reasons)
+
+
+def _without_adjunct(
+    knowledge: KnowledgeBase, needled: AreaConcerns, given: Iterable[ProductUse]
+) -> list[Reason]:
+    """The needled concerns whose evidence came with an adjunct this sitting does not put
+    on the needled skin: chosen, perhaps, but never on the strength of that evidence."""
+    onto: dict[str, set[str]] = {}
+    for use in given:
+        carried = {c.ingredient for c in knowledge.products[use.product].components}
+        for area in use.areas:
+            onto.setdefault(area, set()).update(carried)
+    lacking: dict[str, list[str]] = {}
+    for area, concerns in sorted(needled.items()):
+        for concern in concerns:
+            for fit in knowledge.concerns[concern].addressed_by:
+                adjunct = fit.adjunct
+                if (
+                    fit.modality is Modality.MICRONEEDLING
+                    and adjunct is not None
+                    and onto.get(area, set()).isdisjoint(adjunct.ingredients)
+                ):
+                    lacking.setdefault(concern, []).append(area)
+    reasons = []
+    for concern, areas in sorted(lacking.items()):
+        fit = next(
+            f
+            for f in knowledge.concerns[concern].addressed_by
+            if f.modality is Modality.MICRONEEDLING
+        )
+        assert fit.adjunct is not None
+        names = fit.adjunct.ingredients
+        missing = names[0] if len(names) == 1 else "any of " + ", ".join(names)
+        reasons.append(
+            Reason(
+                f"{concern} ({', '.join(areas)}): {fit.adjunct.text}; this plan puts no "
+                f"{missing} on the needled skin",
+                None,
+                tuple(fit.sources),
+                fit.evidence,
+            )
+        )
+    return reasons
 
 
 def _open_skin(knowledge: KnowledgeBase, item: str) -> bool:
@@ -368,7 +511,8 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
             if e.severity is FindingSeverity.MISSING and e.rule is None
         }
         empty = blend is None or not blend.preparations
-        if modality is Modality.COMBINED and not empty:
+        if modality is Modality.COMBINED:
+            # what matters is what may go onto the needled skin
             empty = not c.open_skin
             excluded = [e for e in excluded if _open_skin(c.knowledge, e.item)]
         if empty:
@@ -386,14 +530,28 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
                 return _Draft(modality, decision, held, covered, True, until)
             forced, bars = Decision.CAUTION, True
             reasons += held
-        elif blend is not None and blend.uncovered:
-            uncovered = set(blend.uncovered)
-            covered = tuple(p for p in covered if p not in uncovered)
+        else:
+            covered = _covered(c, modality)
     fit: list[Reason] = []
+    given, apart = _uses(c, modality) if uses_blend else ([], [])
     if modality is not Modality.MESOTHERAPY:
-        fit += _needling_reasons(c.knowledge, tuple(_needled_part(c, modality).items()))
+        needled_now = _needled_part(c, modality)
+        fit += _needling_reasons(c.knowledge, tuple(needled_now.items()))
+        lacking = _without_adjunct(c.knowledge, needled_now, given)
+        bars = bars or bool(lacking)
+        fit += lacking
     if uses_blend:
-        fit += _blend_reasons(c, modality)
+        fit += _blend_reasons(c, given)
+        fit += [
+            Reason(
+                f"{use.product} for {use.concern} may not go into needled skin "
+                f"({', '.join(sorted(set(use.areas) & _needled_areas(c)))}): "
+                "give it at a mesotherapy sitting of its own",
+                None,
+                tuple(c.knowledge.needling.open_skin.sources),
+            )
+            for use in apart
+        ]
     addressable = set(pairs(planned))
     untreated = [p for p in c.all_pairs if p not in addressable]
     if untreated:
@@ -402,8 +560,8 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
         for finding in held_now[area]:
             reason = c.reason(finding)
             fit.append(Reason(f"not on {area} now — {reason.text}", reason.rule, reason.sources))
-    if uses_blend and c.blend is not None and c.blend.uncovered and c.blend.preparations:
-        fit.append(Reason("no allowed product for: " + ", ".join(c.blend.uncovered)))
+    if uses_blend and c.blend is not None and c.blend.preparations:
+        fit += _uncovered_reasons(c, set(covered))
     if modality is not Modality.MESOTHERAPY:
         fit += c.scars.reasons
         needled = pairs(_needled_part(c, modality))
@@ -419,7 +577,13 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     reasons += [c.reason(f) for f in relative + serious_missing]
     reasons += [c.reason(f) for f in missing if id(f) not in serious]
     reasons += [c.reason(f) for f in own if f.severity is FindingSeverity.PRECAUTION]
-    bars = bars or bool(missing) or forced is not None or bool(provisional)
+    # an unanswered info rule can only add a note: the question is asked, the choice stands
+    bars = (
+        bars
+        or any(f.rule_severity is not FindingSeverity.INFO for f in missing)
+        or forced is not None
+        or bool(provisional)
+    )
     if modality is not Modality.MESOTHERAPY and c.anaesthetic.option is None:
         forced, bars = Decision.CAUTION, True
         reasons.append(
@@ -430,9 +594,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
             )
         )
     if uses_blend:
-        unchecked = sorted(
-            a for a in c.assessment.allergies or () if not formulary(c.knowledge).allergic.get(a)
-        )
+        unchecked = unchecked_allergies(c.knowledge, c.assessment.allergies or ())
         if unchecked:
             bars = True
             reasons.append(Reason(unchecked_allergens(unchecked)))

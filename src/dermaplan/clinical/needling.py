@@ -10,11 +10,12 @@ once than its label allows: areas that would together cover more are given in si
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 
 from dermaplan.clinical.plan import Anaesthetic, AreaNeedling, Exclusion, NeedlingProtocol
 from dermaplan.knowledge import KnowledgeBase
-from dermaplan.knowledge.schema import Device, Evidence, NeedlingIndication
+from dermaplan.knowledge.schema import Device, Evidence, NeedlingIndication, ScarTypeInfo
 
 EVIDENCE_RANK = {level: rank for rank, level in enumerate(Evidence)}
 
@@ -81,6 +82,11 @@ def area_protocol(
         sources.update(cap.sources)
         if cap.note not in notes:
             notes.append(cap.note)
+    ceilings = [
+        (knowledge.number(getattr(wanted[c].by_severity, severity)), wanted[c])
+        for c, severity in severities
+        if c in wanted and wanted[c].ceiling is not None
+    ]
     depth: float | None = None
     if uncapped:
         notes.insert(
@@ -99,6 +105,14 @@ def area_protocol(
         if depth > device.depth_mm.max:
             notes.append(f"capped at the {device.name}'s maximum {_mm(device.depth_mm.max)}")
             depth = device.depth_mm.max
+        for most, indication in ceilings:
+            if depth > most and indication.ceiling is not None:
+                notes.insert(
+                    0,
+                    f"held to {_mm(most)} for {indication.concern}: {indication.ceiling.text}",
+                )
+                sources.update(indication.ceiling.sources)
+                depth = most
     if depth is None:
         endpoint = _endpoint_choice(knowledge)
         sources.update(s for e in knowledge.needling.endpoints for s in e.sources)
@@ -182,18 +196,38 @@ def sittings(
     return (staged if len(staged) > 1 else ()), notes
 
 
+def _around(protocol: AreaNeedling, scars: tuple[ScarTypeInfo, ...]) -> AreaNeedling:
+    if not scars:
+        return protocol
+    notes = tuple(
+        f"needle around the {kind.name.lower()} here, never into them: not a target of "
+        "microneedling, which can raise new ones"
+        for kind in scars
+    )
+    return replace(
+        protocol,
+        notes=notes + protocol.notes,
+        sources=tuple(sorted({*protocol.sources, *(s for k in scars for s in k.sources)})),
+    )
+
+
 def build_needling(
     knowledge: KnowledgeBase,
     severities: Mapping[tuple[str, str], str],
     area_concerns: Mapping[str, tuple[str, ...]],
     anaesthesia: Anaesthetic,
+    keep_off: Mapping[str, tuple[ScarTypeInfo, ...]],
     open_skin_products: tuple[str, ...] = (),
     plain: str = "",
 ) -> NeedlingProtocol:
-    """The protocol over these areas; `plain` says what the open-skin products must be
-    free of (an additive mixed into their syringe for injection)."""
+    """The protocol over these areas; `keep_off`: the scars on an area that are no target
+    (the needle goes around them); `plain` says what the open-skin products must be free of
+    (an additive mixed into their syringe for injection)."""
     areas = tuple(
-        area_protocol(knowledge, area, tuple((c, severities[c, area]) for c in concerns))
+        _around(
+            area_protocol(knowledge, area, tuple((c, severities[c, area]) for c in concerns)),
+            keep_off.get(area, ()),
+        )
         for area, concerns in sorted(area_concerns.items())
     )
     open_skin = knowledge.needling.open_skin

@@ -116,6 +116,9 @@ class Preparation:
     max_points_per_session: int | None
     regulatory: tuple[str, ...]
     sources: tuple[str, ...]
+    # set when it may not share a sitting with the others (an ingredient's maximum per
+    # sitting): why, and with what; its days are agreed, not planned
+    apart: str | None = None
 
 
 @dataclass(slots=True, unsafe_hash=True)

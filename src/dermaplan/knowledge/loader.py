@@ -338,6 +338,10 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
         for fit in concern.addressed_by:
             sources_of(where, fit)
             need("area", fit.areas or [], kb.areas, where)
+            if fit.adjunct is not None:
+                need("ingredient", fit.adjunct.ingredients, kb.ingredients, f"{where}.adjunct")
+                if fit.modality is not Modality.MICRONEEDLING:
+                    problems.append(f"{where}: an adjunct is what needled skin receives")
             stray = sorted(set(fit.areas or ()) - set(concern.occurs_on.areas))
             if stray:
                 problems.append(
@@ -401,6 +405,8 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
     needling = kb.needling
     for indication in needling.indications:
         sources_of("needling indication", indication)
+        if indication.ceiling is not None:
+            sources_of("needling indication", indication.ceiling)
         need("concern", [indication.concern], kb.concerns, "needling indication")
     for device in needling.devices:
         sources_of(f"device {device.id}", device)

@@ -133,10 +133,19 @@ class Area(Sourced):
         return max((c.max_mm for c in self.needling_caps), default=None)
 
 
+class Adjunct(Strict):
+    """What the evidence gave with the modality. Without it the fit may still be chosen, but
+    it is not recommended: the plan says what the trials used."""
+
+    ingredients: list[Id] = Field(min_length=1)  # any of them on the needled skin counts
+    text: str
+
+
 class ModalityFit(Sourced):
     modality: Literal[Modality.MESOTHERAPY, Modality.MICRONEEDLING]
     note: str
     areas: list[Id] | None = None  # None: any area
+    adjunct: Adjunct | None = None  # microneedling only
 
 
 class Occurrence(Sourced):
@@ -383,8 +392,16 @@ class Rule(Sourced):
     def _scope(self) -> Rule:
         if not self.modalities and not self.ingredients:
             raise ValueError("a rule needs modalities or ingredients to apply to")
-        if self.temporary is not None and self.severity is not Severity.ABSOLUTE:
-            raise ValueError("only an absolute rule can be temporary (it defers the treatment)")
+        temporary = self.temporary
+        if (
+            temporary is not None
+            and self.severity is not Severity.ABSOLUTE
+            and temporary.from_fact is None
+        ):
+            raise ValueError(
+                "a rule that is not absolute waits from a date (temporary.from_fact): its "
+                "course starts after it"
+            )
         return self
 
 
@@ -407,6 +424,9 @@ class NeedlingIndication(Sourced):
     range_mm: Range
     by_severity: SeverityDepths
     note: str
+    # set where needling deeper over this concern does harm: the whole area it is on is
+    # needled no deeper than its depth, whatever else is treated there
+    ceiling: Statement | None = None
 
     @model_validator(mode="after")
     def _within(self) -> NeedlingIndication:
