@@ -234,6 +234,9 @@ def _depths_within_caps(kb: KnowledgeBase, plan: Plan) -> None:
 
 
 def _open_skin_is_plain_and_sterile(kb: KnowledgeBase, plan: Plan) -> None:
+    """Onto needled skin goes only a sterile open-skin product, plain; the combined sitting
+    counts no other product's concern on the skin it needles, and its course carries no
+    other product given there."""
     for protocol in (plan.microneedling, plan.combined):
         if protocol is None:
             continue
@@ -243,6 +246,25 @@ def _open_skin_is_plain_and_sterile(kb: KnowledgeBase, plan: Plan) -> None:
                 kb.ingredients[c.ingredient].ingredient_class is not IngredientClass.ANAESTHETIC
                 for c in kb.products[product].components
             )
+    if plan.combined is None or plan.mesotherapy is None:
+        return
+    needled = {a.area: set(a.concerns) for a in plan.combined.areas}
+    course = next((c for c in plan.courses if c.modality is Modality.COMBINED), None)
+    uses = [u for prep in plan.mesotherapy.preparations for u in prep.uses]
+    counted = set(plan.decision(Modality.COMBINED).concerns)
+    for use in uses:
+        if kb.products[use.product].open_skin or not needled.keys() & set(use.areas):
+            continue
+        if course is not None and set(use.areas) <= needled.keys():
+            assert use.product not in course.products, use
+        for area in needled.keys() & set(use.areas):
+            if f"{use.concern}:{area}" in counted:
+                assert use.concern in needled[area] or any(
+                    kb.products[u.product].open_skin
+                    and u.concern == use.concern
+                    and area in u.areas
+                    for u in uses
+                ), (use, area)
 
 
 def _anaesthetic_surface_per_sitting(kb: KnowledgeBase, plan: Plan) -> None:
@@ -464,13 +486,14 @@ def test_the_settled_rule_check_catches_a_needless_conjunct(tmp_path: Any) -> No
     pregnant) is left unknown for a pregnant patient of unstated sex."""
     old = KB.entry("rule", "pregnancy").model_dump(mode="json", by_alias=True, exclude_none=True)
     old["when"] = {"all": ["patient.sex is not male", "patient.pregnant is true"]}
+    old["id"] = "pregnancy_as_it_was"  # a layer may not change a rule's condition: add one
     clinic = load_knowledge([write_layer(tmp_path / "clinic", rules=[old])])
     data = {
         "consult_date": "2026-12-01",
         "patient": {"age": 30, "pregnant": True},
         "concerns": [{"concern": "dehydration", "areas": ["cheeks"], "severity": "mild"}],
     }
-    assert _settled_but_unknown(clinic, data) == ["pregnancy"]
+    assert _settled_but_unknown(clinic, data) == ["pregnancy_as_it_was"]
     assert _settled_but_unknown(KB, data) == []
 
 

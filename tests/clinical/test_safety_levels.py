@@ -332,8 +332,10 @@ def test_16_deoxycholate_is_summed_across_products_in_a_sitting(
     preps = {p.products: p for p in plan.mesotherapy.preparations}
     labelled, body = preps[("deoxycholic_acid_10mg_ml",)], preps[("pc_dc_lipolytic",)]
     # the labelled product is dosed whole; the other does not share its sitting (review I1)
-    assert labelled.apart is None and labelled.areas[0].points == 50
-    assert body.apart is not None and "deoxycholic_acid_10mg_ml" in body.apart
+    assert labelled.apart is None
+    assert labelled.areas[0].points == 50
+    assert body.apart is not None
+    assert "deoxycholic_acid_10mg_ml" in body.apart
     assert 0 < mass([labelled]) <= 100
     assert 0 < mass([body]) <= 100
     body_course = next(c for c in plan.courses if c.products == body.products)
@@ -485,6 +487,163 @@ def test_24_allergies_the_knowledge_cannot_check_are_said_so(kb: KnowledgeBase) 
         for t in checks
     )
     assert plan.decision(MESO).decision is Decision.SUITABLE
+
+
+# --- Found when the fixes were tried as a practitioner would ------------------------------
+
+
+def test_a_label_total_outranks_a_deferral(kb: KnowledgeBase) -> None:
+    data = b_patient(kb, concern("localized_fat", ["submental"]))
+    data["procedures"] = [
+        *_earlier_dc(range(5, 10)),
+        {"type": "deoxycholic_acid", "date": "2026-11-11", "areas": ["submental"]},
+    ]
+    decision = plan_of(data, kb).decision(MESO)
+    assert decision.decision is Decision.CONTRAINDICATED
+    assert decision.until is None
+    assert "6 sessions in all" in "\n".join(r.text for r in decision.reasons)
+
+
+def test_combined_gives_nothing_but_open_skin_products_on_needled_skin(kb: KnowledgeBase) -> None:
+    data = b_patient(
+        kb,
+        concern("acne_scars", ["cheeks"], scar_types=["rolling"]),
+        concern("melasma", ["cheeks"]),
+        concern("dullness", ["cheeks"]),
+    )
+    data["allergies"] = ["hyaluronic_acid"]
+    plan = plan_of(data, kb)
+    combined = plan.decision(COMBINED)
+    assert "dullness:cheeks" not in combined.concerns  # vitamin C may not go into needled skin
+    assert "vitamin_c_brightening for dullness may not go into needled skin" in reasons(
+        plan, COMBINED
+    )
+    course = next(c for c in plan.courses if c.modality is COMBINED)
+    assert all(kb.products[p].open_skin for p in course.products)
+
+
+def test_combined_counts_what_its_needling_treats(kb: KnowledgeBase) -> None:
+    data = b_patient(kb, concern("wrinkles", ["cheeks"]), concern("dehydration", ["cheeks"]))
+    data["allergies"] = ["fish"]
+    plan = plan_of(data, kb)
+    assert set(plan.decision(COMBINED).concerns) == {"wrinkles:cheeks", "dehydration:cheeks"}
+    assert plan.decision(COMBINED).decision is Decision.RECOMMENDED
+    data["concerns"] = [concern("wrinkles", ["cheeks"])]
+    plan = plan_of(data, kb)
+    # no product may go onto needled skin: combined is not indicated, not contraindicated
+    assert plan.decision(COMBINED).decision is Decision.NOT_INDICATED
+    assert plan.decision(MN).decision is Decision.RECOMMENDED
+
+
+def test_melasma_holds_the_whole_area_to_its_depth(kb: KnowledgeBase) -> None:
+    data = b_patient(
+        kb,
+        concern("melasma", ["cheeks"]),
+        concern("acne_scars", ["cheeks"], scar_types=["rolling"]),
+    )
+    plan = plan_of(data, kb)
+    assert plan.microneedling is not None
+    cheeks = next(a for a in plan.microneedling.areas if a.area == "cheeks")
+    assert cheeks.depth_mm == kb.policy("melasma_needling_depth_mm")
+    assert any(n.startswith("held to 0.25 mm for melasma") for n in cheeks.notes)
+
+
+def test_needling_for_melasma_is_not_recommended_without_its_adjunct(kb: KnowledgeBase) -> None:
+    data = b_patient(kb, concern("melasma", ["cheeks"]))
+    data["conditions"].update(g6pd_deficiency=True, thrombophilia=True)
+    plan = plan_of(data, kb)
+    assert plan.decision(MN).decision is Decision.SUITABLE
+    assert "needling alone was not the tested treatment" in reasons(plan, MN)
+
+
+def test_keloids_on_a_needled_area_are_needled_around(kb: KnowledgeBase) -> None:
+    data = b_patient(kb, concern("acne_scars", ["cheeks"], scar_types=["keloid", "rolling"]))
+    data["conditions"]["keloid_history"] = None
+    plan = plan_of(data, kb)
+    assert plan.microneedling is not None
+    cheeks = plan.microneedling.areas[0]
+    assert cheeks.notes[0].startswith("needle around the keloids here, never into them")
+
+
+def test_an_event_moves_sessions_after_it_and_never_drops_them(kb: KnowledgeBase) -> None:
+    data = example("09")
+    data["goals"]["event_date"] = "2027-02-20"
+    course = plan_of(data, kb).courses[0]
+    assert len(course.dates) == course.sessions == 6
+    event, margin = dt.date(2027, 2, 20), 20
+    assert not any(0 <= (event - d).days < margin for d in course.dates)
+    assert any(d > event for d in course.dates)
+
+
+def test_the_start_date_holds_when_the_course_follows_the_event(kb: KnowledgeBase) -> None:
+    data = b_patient(kb, concern("acne_scars", ["cheeks"], scar_types=["rolling"]))
+    data["goals"] = {"event_date": "2027-01-01", "start_date": "2027-02-01"}
+    course = plan_of(data, kb).courses[0]
+    assert course.dates[0] == dt.date(2027, 2, 1)
+
+
+def test_a_precaution_with_a_date_delays_the_first_session(kb: KnowledgeBase) -> None:
+    data = b_patient(kb, concern("acne_scars", ["cheeks"], scar_types=["rolling"]))
+    data["procedures"] = [{"type": "microneedling", "date": "2026-11-28", "areas": ["cheeks"]}]
+    plan = plan_of(data, kb)
+    course = next(c for c in plan.courses if c.modality is MN)
+    assert course.dates[0] == dt.date(2026, 12, 12)
+    assert any(n.startswith("starts on 2026-12-12") for n in course.notes)
+
+
+def test_one_syringe_is_one_course(kb: KnowledgeBase) -> None:
+    data = b_patient(kb, concern("melasma", ["cheeks"]), concern("dullness", ["cheeks"]))
+    data["allergies"] = ["hyaluronic_acid"]
+    plan = plan_of(data, kb)
+    assert plan.mesotherapy is not None
+    assert {p.products for p in plan.mesotherapy.preparations} == {
+        ("txa_4mg_ml",),
+        ("vitamin_c_brightening",),
+    }
+    for course in plan.courses:
+        if course.modality is MESO:
+            assert len(course.templates) == 1
+
+
+def test_a_product_removed_on_one_area_is_explained(kb: KnowledgeBase) -> None:
+    data = b_patient(
+        kb, concern("localized_fat", ["submental"]), concern("dehydration", ["cheeks"])
+    )
+    data["procedures"] = [
+        {"type": "deoxycholic_acid", "date": "2026-11-11", "areas": ["submental"]}
+    ]
+    why = reasons(plan_of(data, kb), MESO)
+    assert "no allowed product for localized_fat:submental: deoxycholic_acid_10mg_ml" in why
+    assert "until 2026-12-11" in why
+
+
+@pytest.mark.parametrize("status", [None, "current"])
+def test_a_last_dose_needs_the_medicine_stopped(kb: KnowledgeBase, status: str | None) -> None:
+    data = b_patient(kb, concern("acne_scars", ["cheeks"]))
+    data["medications"]["isotretinoin"] = {"status": status, "last_taken": "2026-11-01"}
+    with pytest.raises(AssessmentError) as refused:
+        parse_assessment(data, kb)
+    assert any(
+        p.startswith("medications.isotretinoin.last_taken: a last dose belongs to a stopped")
+        for p in refused.value.problems
+    )
+
+
+def test_an_unanswered_info_rule_does_not_hold_recommended(kb: KnowledgeBase) -> None:
+    data = b_patient(kb, concern("dehydration", ["cheeks"]))
+    data["medications"]["isotretinoin"] = {"status": "stopped"}
+    plan = plan_of(data, kb)
+    assert plan.decision(MESO).decision is Decision.RECOMMENDED
+    assert any("last dose" in q for q in plan.missing)
+
+
+def test_an_allergy_a_rule_reads_is_checked(kb: KnowledgeBase) -> None:
+    data = b_patient(kb, concern("dehydration", ["cheeks"]))
+    data["allergies"] = ["nickel"]
+    plan = plan_of(data, kb)
+    assert plan.decision(MESO).decision is Decision.RECOMMENDED
+    assert "not checked" not in reasons(plan, MESO)
+    assert any(f.code == "nickel_allergy_mesotherapy" for f in plan.findings)
 
 
 def test_every_example_still_runs(kb: KnowledgeBase) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from dermaplan.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from dermaplan.knowledge.conditions import Comparison, walk
@@ -70,8 +73,191 @@ def test_a_layer_may_not_weaken_a_rule(kb: KnowledgeBase, tmp_path: Path) -> Non
     weaker = absolute.model_dump(mode="json", by_alias=True) | {"severity": "info"}
     problems = refused(write_layer(tmp_path / "clinic", rules=[weaker]))
     assert len(problems) == 1
-    assert f"may not weaken rule '{absolute.id}' from absolute to info" in problems[0]
-    assert problems[0].startswith("rules.yaml: rules[0]")
+    assert "severity: absolute may not become info (a layer may tighten" in problems[0]
+    assert problems[0].startswith(f"rules.yaml: rules[0] (id: {absolute.id})")
+
+
+def _dump(entry: Any) -> dict[str, Any]:
+    data: dict[str, Any] = entry.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return data
+
+
+WEAKENINGS: list[tuple[str, str, str, Callable[[dict[str, Any]], None], str]] = [
+    # kind, entry, what the layer changes, the line that refuses it
+    (
+        "rules",
+        "pregnancy",
+        "condition",
+        lambda e: e.update(when="patient.age > 150"),
+        "when: the condition may not change",
+    ),
+    (
+        "rules",
+        "isotretinoin_current",
+        "areas",
+        lambda e: e.update(areas=["scalp"]),
+        "areas: a rule for whatever is treated may not be narrowed",
+    ),
+    (
+        "rules",
+        "pregnancy",
+        "modalities",
+        lambda e: e.update(modalities=["mesotherapy"]),
+        "modalities: drops microneedling",
+    ),
+    (
+        "rules",
+        "isotretinoin_recent",
+        "temporary",
+        lambda e: e["temporary"].update(days=1),
+        "temporary: how long the rule holds",
+    ),
+    (
+        "products",
+        "deoxycholic_acid_10mg_ml",
+        "sessions",
+        lambda e: e.update(max_sessions=20),
+        "max_sessions: 6 may not become 20",
+    ),
+    (
+        "products",
+        "deoxycholic_acid_10mg_ml",
+        "volume",
+        lambda e: e.pop("max_volume_per_session_ml"),
+        "max_volume_per_session_ml: 10 may not become none",
+    ),
+    (
+        "products",
+        "deoxycholic_acid_10mg_ml",
+        "interval",
+        lambda e: e.update(min_interval_days=7),
+        "min_interval_days: 30 may not become 7",
+    ),
+    (
+        "products",
+        "deoxycholic_acid_10mg_ml",
+        "label areas",
+        lambda e: e.update(areas=["submental", "abdomen"]),
+        "areas: may not add abdomen",
+    ),
+    (
+        "products",
+        "deoxycholic_acid_10mg_ml",
+        "severities",
+        lambda e: e["concerns"][0].pop("severities"),
+        "the limit to moderate, severe may not be lifted",
+    ),
+    (
+        "products",
+        "deoxycholic_acid_10mg_ml",
+        "downtime",
+        lambda e: e.pop("downtime"),
+        "downtime.days.max: 20 may not become none",
+    ),
+    (
+        "products",
+        "vitamin_c_brightening",
+        "open skin",
+        lambda e: e.update(open_skin=True),
+        "open_skin: may not be turned on",
+    ),
+    (
+        "products",
+        "pc_dc_lipolytic",
+        "policy",
+        lambda e: e.pop("requires_policy"),
+        "requires_policy: allow_unapproved_lipolytics may not be dropped",
+    ),
+    (
+        "ingredients",
+        "polynucleotides",
+        "allergen",
+        lambda e: e.update(allergens=[]),
+        "allergens: drops fish",
+    ),
+    (
+        "ingredients",
+        "deoxycholic_acid",
+        "maximum",
+        lambda e: e.pop("max_mg_per_session"),
+        "max_mg_per_session: 100 may not become none",
+    ),
+    (
+        "areas",
+        "glabella",
+        "cap",
+        lambda e: e["needling_caps"][0].update(max_mm=2.5),
+        "needling_caps",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "entry_id", "change", "refusal"),
+    [(k, e, c, r) for k, e, _, c, r in WEAKENINGS],
+    ids=[f"{k}-{e}-{what}" for k, e, what, _, _ in WEAKENINGS],
+)
+def test_a_layer_may_tighten_but_never_weaken(
+    kb: KnowledgeBase,
+    tmp_path: Path,
+    kind: str,
+    entry_id: str,
+    change: Callable[[dict[str, Any]], None],
+    refusal: str,
+) -> None:
+    """What keeps a patient safe stays: a layer that would switch off a rule, widen its
+    reach's holes, relax a label or a maximum, or deepen a cap is refused, by name."""
+    entry = _dump(kb.entry(kind[:-1], entry_id))
+    change(entry)
+    problems = refused(write_layer(tmp_path / "clinic", **{kind: [entry]}))
+    assert any(refusal in p and f"(id: {entry_id})" in p for p in problems), problems
+
+
+def test_a_layer_replacing_an_entry_as_strict_loads(kb: KnowledgeBase, tmp_path: Path) -> None:
+    product = _dump(kb.products["deoxycholic_acid_10mg_ml"])
+    product["max_sessions"] = 4
+    product["dosing"] = [
+        {"areas": ["submental"], "points": 40, "sources": ["thomas2016"], "evidence": "series"}
+    ]
+    rule = _dump(kb.entry("rule", "keloid_history")) | {"severity": "absolute"}
+    clinic = load_knowledge([write_layer(tmp_path / "clinic", products=[product], rules=[rule])])
+    assert clinic.products["deoxycholic_acid_10mg_ml"].max_sessions == 4
+    assert clinic.entry("rule", "keloid_history").severity is Severity.ABSOLUTE  # type: ignore[attr-defined]
+
+
+def test_a_layer_sets_a_policy_but_not_its_range(kb: KnowledgeBase, tmp_path: Path) -> None:
+    policy = _dump(kb.policies["minimum_age_years"])
+    policy |= {"default": 12, "range": {"min": 12, "max": 22}}
+    problems = refused(write_layer(tmp_path / "clinic", policies=[policy]))
+    assert "a layer sets policy 'minimum_age_years' by id and value alone" in problems[0]
+
+
+def test_a_layer_may_not_weaken_the_needling_limits(kb: KnowledgeBase, tmp_path: Path) -> None:
+    needling = _dump(kb.needling)
+    melasma = next(i for i in needling["indications"] if i["concern"] == "melasma")
+    melasma.pop("ceiling")
+    acne = next(i for i in needling["indications"] if i["concern"] == "acne_scars")
+    acne["by_severity"]["severe"] = acne["range_mm"]["max"] = 3.0
+    needling["anaesthesia"][0]["max_area_cm2"] = 5000.0
+    needling["scar_types"] = [
+        s | {"response": "good"} if s["id"] == "keloid" else s for s in needling["scar_types"]
+    ]
+    (tmp_path / "clinic").mkdir()
+    (tmp_path / "clinic" / "needling.yaml").write_text(yaml.safe_dump({"needling": needling}))
+    problems = "\n".join(refused(tmp_path / "clinic"))
+    assert "indications.melasma.ceiling: may not be removed" in problems
+    assert "indications.acne_scars.severe" in problems
+    assert "max_area_cm2: may not change" in problems
+    assert "scar_types.keloid.response: may not change from not_a_target" in problems
+
+
+def test_a_layer_may_not_drop_a_screening_question(kb: KnowledgeBase, tmp_path: Path) -> None:
+    screening = _dump(kb.screening)
+    screening["conditions"] = [c for c in screening["conditions"] if c["id"] != "sunburn_in_area"]
+    (tmp_path / "clinic").mkdir()
+    (tmp_path / "clinic" / "screening.yaml").write_text(yaml.safe_dump({"screening": screening}))
+    problems = "\n".join(refused(tmp_path / "clinic"))
+    assert "conditions: drops sunburn_in_area" in problems
 
 
 def test_a_policy_outside_its_documented_range_is_refused(tmp_path: Path) -> None:

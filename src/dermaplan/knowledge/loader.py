@@ -1,8 +1,9 @@
 """Load, layer and cross-check knowledge directories into one immutable KnowledgeBase.
 
 The built-in directory comes first; a clinic directory layered over it adds entries or
-replaces them by id (a rule only by one at least as strict; a policy only its value,
-within the documented range). Every problem is reported with its file and entry.
+replaces them by id: tightening, never weakening, what keeps a patient safe (a rule's
+condition and reach, a label's limits, allergens, depth caps: see layering.py); a policy only
+its value, within the documented range. Every problem is reported with its file and entry.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from pydantic import BaseModel, ValidationError
 
 from dermaplan.knowledge.conditions import Comparison, PolicyRef, Predicate, walk
 from dermaplan.knowledge.facts import PREDICATES, FactType, fact_names
+from dermaplan.knowledge.layering import weakenings
 from dermaplan.knowledge.schema import (
-    SEVERITY_RANK,
     Area,
     CareItem,
     Concern,
@@ -258,12 +259,18 @@ def _merge_layers(layers: list[_Raw], problems: list[str]) -> dict[str, Any]:
                 if depth > 0 and kind == "policies" and set(body) <= {"id", "value"}:
                     _set_policy(by_id, label, body, problems)
                     continue
+                if kind == "policies" and entry_id in by_id:
+                    problems.append(
+                        f"{label}: a layer sets policy '{entry_id}' by id and value alone; its "
+                        "default, range and unit are the built-in knowledge's"
+                    )
+                    continue
                 entry = _validate(model, label, body, problems)
                 if entry is None:
                     continue
                 key = str(getattr(entry, "id"))  # noqa: B009 - every list kind has an id
-                if isinstance(entry, Rule) and key in by_id:
-                    _check_not_weaker(entry, by_id[key], label, problems)
+                if key in by_id:
+                    _check_not_weaker(by_id[key][1], entry, label, problems)
                 by_id[key] = (label, entry)
         merged[kind] = {key: entry for key, (_, entry) in by_id.items()}
     for kind, model in SINGLE_KINDS.items():
@@ -271,7 +278,10 @@ def _merge_layers(layers: list[_Raw], problems: list[str]) -> dict[str, Any]:
         for layer in layers:
             if kind in layer.singles:
                 label, body = layer.singles[kind]
-                chosen = _validate(model, label, body, problems) or chosen
+                replacing = _validate(model, label, body, problems)
+                if chosen is not None and replacing is not None:
+                    _check_not_weaker(chosen, replacing, f"{label} ({kind})", problems)
+                chosen = replacing or chosen
         if chosen is None:
             problems.append(f"{kind}: missing (no layer defines it)")
         merged[kind] = chosen
@@ -294,15 +304,10 @@ def _set_policy(
         by_id[entry_id] = (label, updated)
 
 
-def _check_not_weaker(
-    entry: Rule, previous: tuple[str, Any], label: str, problems: list[str]
-) -> None:
-    before: Rule = previous[1]
-    if SEVERITY_RANK[entry.severity] < SEVERITY_RANK[before.severity]:
-        problems.append(
-            f"{label}: a layer may not weaken rule '{entry.id}' "
-            f"from {before.severity} to {entry.severity}"
-        )
+def _check_not_weaker(before: BaseModel, after: BaseModel, where: str, problems: list[str]) -> None:
+    problems.extend(
+        f"{where}: {line} (a layer may tighten, never weaken)" for line in weakenings(before, after)
+    )
 
 
 def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
