@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dermaplan.clinical.assessment import Procedure
 from dermaplan.knowledge import KnowledgeBase, load_knowledge
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.models import ConsentKind
@@ -57,8 +58,63 @@ def test_each_refusal_names_its_field(kb: KnowledgeBase) -> None:
         ("depth_limit", "depths_mm.cheeks"),
         ("expired_product", "products[0]"),
         ("allergen", "products[0]"),
+        ("needled_skin", "products[0]"),
         ("contraindicated_modality", "modality"),
     ]
+
+
+def _dc(volumes: dict[str, float], **fields: Any) -> dict[str, Any]:
+    use = {"product": "deoxycholic_acid_10mg_ml", "lot": "K1", "expiry": "2027-06-30"}
+    return {
+        "modality": "mesotherapy",
+        "areas": sorted(volumes),
+        "depths_mm": {},
+        "passes": {},
+        "injection_points": [],
+        "products": [use | {"volumes_ml": volumes}],
+        **fields,
+    }
+
+
+def _earlier(*days: str) -> list[Procedure]:
+    return [
+        Procedure(type="deoxycholic_acid", date=dt.date.fromisoformat(d), areas=["submental"])
+        for d in days
+    ]
+
+
+def test_a_session_within_the_label_passes(kb: KnowledgeBase) -> None:
+    session = data(kb, **_dc({"submental": 8.0}))
+    assert safety_refusals(session, kb, [], None, _earlier("2026-09-01", "2026-10-01")) == []
+
+
+def test_the_label_limits_a_session_may_not_pass(kb: KnowledgeBase) -> None:
+    """What the review recorded without a word: a 7th deoxycholic acid session, 18 days after
+    the last, 19 mL in one sitting, on the jawline."""
+    session = data(kb, **_dc({"submental": 9.0, "jawline": 10.0}))
+    six = _earlier(*(f"2026-{m:02d}-15" for m in range(5, 10)), "2026-10-15")
+    codes = [r.code for r in safety_refusals(session, kb, [], None, six)]
+    assert codes == [
+        "label_area",
+        "label_volume",
+        "label_total",
+        "label_interval",
+        "ingredient_maximum",
+    ]
+    message = safety_refusals(session, kb, [], None, six)[2].message
+    assert message.startswith("products[0]: deoxycholic_acid_10mg_ml: its label allows 6 sessions")
+
+
+def test_nothing_but_open_skin_products_where_a_session_needles(kb: KnowledgeBase) -> None:
+    vitamin_c = {"product": "vitamin_c_brightening", "lot": "V1", "expiry": "2027-06-30"}
+    session = data(
+        kb,
+        modality="combined",
+        products=[vitamin_c | {"volumes_ml": {"cheeks": 1.0}}],
+    )
+    assert [r.code for r in safety_refusals(session, kb, [], None)] == ["needled_skin"]
+    booster = data(kb, modality="combined")  # the HA booster is made for needled skin
+    assert safety_refusals(booster, kb, [], None) == []
 
 
 def test_depth_limits_apply_to_needling_only(kb: KnowledgeBase) -> None:

@@ -376,3 +376,50 @@ def test_references_are_checked_and_nothing_is_written_when_they_fail(
     assert session_counts(engine) == before
     with transaction(engine, write=False) as session:
         assert session.scalars(select(ProductLot)).all() == []
+
+
+def _dc_session(day: str) -> dict[str, Any]:
+    return {
+        "performed_at": f"{day}T10:00:00+01:00",
+        "modality": "mesotherapy",
+        "areas": ["submental"],
+        "depths_mm": {},
+        "passes": {},
+        "injection_points": [],
+        "products": [
+            {
+                "product": "deoxycholic_acid_10mg_ml",
+                "lot": "KY1",
+                "expiry": "2027-12-31",
+                "volumes_ml": {"submental": 6.0},
+            }
+        ],
+    }
+
+
+def test_the_record_counts_earlier_sessions_against_the_label(
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, practitioner_id: uuid.UUID,
+) -> None:  # fmt: skip
+    """A 7th deoxycholic acid session, or one too soon after the last, is refused; revising
+    or amending a session does not count it twice."""
+    patient_id = add_patient(engine, clinic_id, allergies=[])
+    days = [f"2026-{month:02d}-02" for month in range(5, 11)]
+    ids = [
+        record(engine, clinic_id, kb, patient_id, practitioner_id, **_dc_session(day))
+        for day in days
+    ]
+    problems = refused(
+        engine, clinic_id, kb, patient_id, practitioner_id, **_dc_session("2026-10-20")
+    )
+    assert problems == [
+        "products[0]: deoxycholic_acid_10mg_ml: its label allows 6 sessions in all, and 6 are "
+        "on record (" + ", ".join(days) + ")",
+        "products[0]: deoxycholic_acid_10mg_ml: 18 days after the session of 2026-10-02; its "
+        "label asks at least 30",
+    ]
+    data = session_data(kb, patient_id, practitioner_id, **_dc_session(days[-1]))
+    with transaction(engine) as session:
+        sessions.revise_session(session, context(), clinic_id, ids[-1], data, kb)
+    sign(engine, clinic_id, kb, ids[-1], reason="no before-photo: demonstration")
+    with transaction(engine) as session:
+        sessions.amend_session(session, context(), clinic_id, ids[-1], data, kb, "volume typo")

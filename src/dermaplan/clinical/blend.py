@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from dermaplan.clinical.assessment import Assessment
+from dermaplan.clinical.assessment import Assessment, Procedure
 from dermaplan.clinical.course import templates_for
 from dermaplan.clinical.plan import (
     AreaDose,
@@ -211,11 +211,24 @@ def earlier_sessions(
         return []
     if assessment.procedures is None:
         return None
+    return counted_sessions(knowledge, assessment.procedures, product, areas)
+
+
+def counted_sessions(
+    knowledge: KnowledgeBase,
+    procedures: Iterable[Procedure],
+    product: Product,
+    areas: Iterable[str],
+) -> list[dt.date]:
+    """The days of these procedures that count against the product's label total: of a kind
+    that carries its ingredient, on its label areas (on these areas where it has none) or on
+    no stated area."""
+    kinds = formulary(knowledge).counted.get(product.id, frozenset())
     where = set(product.areas or areas)
     return sorted(
         {
             p.date
-            for p in assessment.procedures
+            for p in procedures
             if p.type in kinds and (not p.areas or where.intersection(p.areas))
         }
     )

@@ -159,7 +159,7 @@ class Recipe:
 
 RECIPES = (
     Recipe("acne_scars", Modality.MICRONEEDLING, ("cheeks", "chin"), ()),
-    Recipe("acne_scars", Modality.COMBINED, ("cheeks",), ("polynucleotide_booster",)),
+    Recipe("acne_scars", Modality.COMBINED, ("cheeks",), ("ha_skin_booster",)),
     Recipe("dehydration", Modality.MESOTHERAPY, ("cheeks", "forehead"), ("ha_skin_booster",)),
     Recipe("fine_lines", Modality.MESOTHERAPY, ("periorbital",), ("ha_amino_acid_booster",)),
     Recipe("hyperpigmentation", Modality.MESOTHERAPY, ("cheeks", "forehead"), ("txa_4mg_ml",)),
@@ -323,6 +323,16 @@ class DemoClinic:
     def _allowed(self, recipe: Recipe, allergies: Sequence[str]) -> bool:
         return not any(allergen_hits(p, allergies, self.knowledge) for p in recipe.products)
 
+    def _label_sessions(self, recipe: Recipe) -> int:
+        """The most sessions the recipe's products' labels allow in all."""
+        return min(
+            (
+                self.knowledge.products[p].max_sessions or self.session_count
+                for p in recipe.products
+            ),
+            default=self.session_count,
+        )
+
     def lot(self, product: str, day: dt.date) -> tuple[str, dt.date]:
         """The lot of a product in use on a day (lots follow each other), and its expiry."""
         window = max(0, (day - self.first_day).days // self.lot_days)
@@ -360,9 +370,15 @@ class DemoClinic:
             "allergies": list(allergy[0]),
             "history": {},
         }
-        recipe = rng.choice(self._recipes[allergy[0]])
+        # a course within its products' labels: no more sessions, none closer together
+        recipe = rng.choice(
+            [r for r in self._recipes[allergy[0]] if count <= self._label_sessions(r)]
+        )
         practitioner = rng.randrange(practitioners)
-        interval = rng.randint(*SESSION_INTERVAL_DAYS)
+        interval = max(
+            [rng.randint(*SESSION_INTERVAL_DAYS)]
+            + [self.knowledge.products[p].min_interval_days or 0 for p in recipe.products]
+        )
         span = (self.today - self.first_day).days
         first = self.today - dt.timedelta(days=rng.randrange(max(1, span - count * interval)))
         first = min(first, self.today - dt.timedelta(days=1 + max(0, count - 1) * interval))
@@ -373,7 +389,8 @@ class DemoClinic:
             document, follows, course = self._consult(rng, data, allergy[1], recipe, consult_day)
         patient = DemoPatient(data, document, follows, course=course)
         products = list(recipe.products)
-        if recipe.modality is not Modality.MICRONEEDLING and not allergy[0] and rng.random() < 0.3:
+        # the anaesthetic additive never goes onto needled skin
+        if recipe.modality is Modality.MESOTHERAPY and not allergy[0] and rng.random() < 0.3:
             products.append(ANAESTHETIC)
         device = rng.choice(DEVICES)
         for day in days:

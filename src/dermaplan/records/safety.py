@@ -1,9 +1,10 @@
 """The checks a session record passes: safety at record time, completeness at signing.
 
 Both are pure functions over the session, the knowledge, the patient's recorded allergies,
-(for safety) the linked consult's plan and (for completeness) what the caller found of
-consents and before-photos: no database, no clock. The session's own date
-is the "today" an expiry is compared with. Each item names the field it is about.
+(for safety) the linked consult's plan and the patient's other sessions, and (for
+completeness) what the caller found of consents and before-photos: no database, no clock.
+The session's own date is the "today" an expiry is compared with. Each item names the field
+it is about.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dermaplan.clinical.assessment import Procedure
+from dermaplan.clinical.blend import counted_sessions
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records.models import ConsentKind
@@ -29,7 +32,9 @@ NEEDLED = frozenset({Modality.MICRONEEDLING, Modality.COMBINED})
 class Refusal:
     """A reason the session contradicts safety; only a practitioner's override passes it."""
 
-    code: str  # depth_limit | expired_product | allergen | contraindicated_modality
+    # depth_limit | expired_product | allergen | contraindicated_modality | label_area |
+    # label_volume | label_total | label_interval | ingredient_maximum | needled_skin
+    code: str
     message: str
 
 
@@ -78,14 +83,100 @@ def _plan_decision(plan: Mapping[str, Any] | None, modality: Modality) -> str | 
     return None
 
 
+def _label_refusals(
+    session: SessionData, knowledge: KnowledgeBase, earlier: Sequence[Procedure]
+) -> list[Refusal]:
+    """What the products' labels forbid: outside their label's areas, more than a sitting
+    allows (a product's volume, an ingredient's mass over all products), one session too
+    many or too soon after the last (the record's earlier sessions counted), or a product
+    not meant for needled skin given where the session needles."""
+    day = session.performed_at.date()
+    needled = (
+        (set(session.depths_mm) or set(session.areas)) if session.modality in NEEDLED else set()
+    )
+    refusals: list[Refusal] = []
+    mass: dict[str, float] = {}
+    carriers: dict[str, list[str]] = {}
+    for index, use in enumerate(session.products):
+        product = knowledge.products.get(use.product)
+        if product is None:
+            continue
+        where = set(use.volumes_ml) or set(session.areas)
+        at = f"products[{index}]: {product.id}"
+        outside = sorted(where - set(product.areas or where))
+        if product.areas_on_label and outside:
+            refusals.append(
+                Refusal(
+                    "label_area",
+                    f"{at} is labelled for {', '.join(product.areas or ())} "
+                    f"only, not {', '.join(outside)}",
+                )
+            )
+        volume = sum(use.volumes_ml.values())
+        limit = product.max_volume_per_session_ml
+        if limit is not None and volume > limit + 1e-9:
+            refusals.append(
+                Refusal(
+                    "label_volume",
+                    f"{at}: {volume:g} mL is more than the {limit:g} mL "
+                    "its label allows in one sitting",
+                )
+            )
+        for component in product.components:
+            if component.mg_per_ml is not None:
+                mass[component.ingredient] = mass.get(component.ingredient, 0.0) + (
+                    component.mg_per_ml * volume
+                )
+                carriers.setdefault(component.ingredient, []).append(str(index))
+        before = [d for d in counted_sessions(knowledge, earlier, product, where) if d <= day]
+        if product.max_sessions is not None and len(before) + 1 > product.max_sessions:
+            refusals.append(
+                Refusal(
+                    "label_total",
+                    f"{at}: its label allows {product.max_sessions} sessions "
+                    f"in all, and {len(before)} are on record ({', '.join(map(str, before))})",
+                )
+            )
+        gap = product.min_interval_days
+        if gap is not None and before and (day - before[-1]).days < gap:
+            refusals.append(
+                Refusal(
+                    "label_interval",
+                    f"{at}: {(day - before[-1]).days} days after the "
+                    f"session of {before[-1]}; its label asks at least {gap}",
+                )
+            )
+        if not product.open_skin and where & needled:
+            refusals.append(
+                Refusal(
+                    "needled_skin",
+                    f"{at} is not meant for needled skin, and this session "
+                    f"needles {', '.join(sorted(where & needled))}",
+                )
+            )
+    for ingredient, mg in sorted(mass.items()):
+        cap = knowledge.ingredients[ingredient].max_mg_per_session
+        if cap is not None and mg > cap.mg + 1e-9:
+            refusals.append(
+                Refusal(
+                    "ingredient_maximum",
+                    f"products[{', '.join(carriers[ingredient])}]: {mg:g} mg of {ingredient} "
+                    f"in one sitting, above the {cap.mg:g} mg allowed",
+                )
+            )
+    return refusals
+
+
 def safety_refusals(
     session: SessionData,
     knowledge: KnowledgeBase,
     allergies: Sequence[str] | None,
     plan: Mapping[str, Any] | None,
+    earlier: Sequence[Procedure] = (),
 ) -> list[Refusal]:
-    """What in this session contradicts safety: too deep, expired, allergen, or a modality
-    the linked plan found contraindicated."""
+    """What in this session contradicts safety: too deep, expired, allergen, against a
+    product's label (`earlier`: the patient's other sessions on record, as procedures), or
+    a modality the linked plan found contraindicated."""
     refusals = []
     if session.modality in NEEDLED:
         for area, depth in session.depths_mm.items():
@@ -118,6 +209,7 @@ def safety_refusals(
                     f"allergic to: {', '.join(hits)}",
                 )
             )
+    refusals += _label_refusals(session, knowledge, earlier)
     if _plan_decision(plan, session.modality) == "contraindicated":
         refusals.append(
             Refusal(

@@ -43,7 +43,12 @@ from dermaplan.records.models import (
     TreatmentSession,
     new_id,
 )
-from dermaplan.records.reconciliation import EarlierSession, PatientPlan, plan_for_patient
+from dermaplan.records.reconciliation import (
+    EarlierSession,
+    PatientPlan,
+    plan_for_patient,
+    recorded_procedures,
+)
 from dermaplan.records.repository import (
     ConsultRepository,
     LotRepository,
@@ -196,8 +201,10 @@ def _check(
     data: SessionData,
     knowledge: KnowledgeBase,
     override_reason: str | None,
+    replaces: uuid.UUID | None = None,
 ) -> _Checked:
-    """Resolve what the session refers to and run the safety check, or raise."""
+    """Resolve what the session refers to and run the safety check, or raise; `replaces`:
+    the session this one revises or amends, which its label counts leave out."""
     problems = data.area_problems(knowledge)
     if problems:
         raise InvalidInput(problems)
@@ -224,7 +231,11 @@ def _check(
             ]
         }
     )
-    refusals = [r.message for r in safety_refusals(known, knowledge, patient.allergies, plan)]
+    history = treatment_history(session, clinic_id, patient.id, without=replaces)
+    earlier = recorded_procedures(history, knowledge, before=data.performed_at.date())
+    refusals = [
+        r.message for r in safety_refusals(known, knowledge, patient.allergies, plan, earlier)
+    ]
     reason = override_reason.strip() if override_reason else None
     if refusals and not reason:
         raise SafetyRefused(refusals)
@@ -295,7 +306,9 @@ def _new_session(
     amends: TreatmentSession | None = None,
     reason: str | None = None,
 ) -> TreatmentSession:
-    checked = _check(session, context, clinic_id, data, knowledge, override_reason)
+    checked = _check(
+        session, context, clinic_id, data, knowledge, override_reason, amends.id if amends else None
+    )
     record = TreatmentSession(
         id=new_id(),
         patient=checked.patient,
@@ -348,7 +361,7 @@ def revise_session(
     if data.patient != record.patient_id:
         raise InvalidInput.one("patient: a session cannot move to another patient")
     before = session_state(record)
-    checked = _check(session, context, clinic_id, data, knowledge, override_reason)
+    checked = _check(session, context, clinic_id, data, knowledge, override_reason, record.id)
     _apply(record, data, checked)
     record.updated_at = context.now
     sessions.replace_products(record, _products(data, checked.lots))
@@ -562,12 +575,18 @@ def recall_lot(session: Session, context: Context, clinic_id: uuid.UUID, lot_num
 
 
 def treatment_history(
-    session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID
+    session: Session,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    without: uuid.UUID | None = None,
 ) -> list[EarlierSession]:
     """The patient's sessions as a consult counts them: each in its latest version (an
-    amended session counts once), drafts included - what was done counts, signed or not."""
+    amended session counts once), drafts included - what was done counts, signed or not;
+    `without`: a session being revised or amended, which its new version replaces."""
     versions = SessionRepository(session, clinic_id).of_patient(patient_id)
     superseded = {record.amends_id for record in versions if record.amends_id is not None}
+    if without is not None:
+        superseded.add(without)
     return [
         EarlierSession(
             day=record.performed_at.date(),
