@@ -485,10 +485,7 @@ def _syringes(
         # one syringe is one course: products whose courses differ are given apart
         by_route: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         for product_id in mixable:
-            course = templates_for(
-                knowledge, Modality.MESOTHERAPY, picks[product_id], (product_id,)
-            )
-            key = (knowledge.products[product_id].route, tuple(t.id for t in course))
+            key = _course_key(knowledge, product_id, picks[product_id])
             by_route.setdefault(key, []).append(product_id)
         for members in by_route.values():
             clashes = _incompatible(knowledge, _ingredients_of(knowledge, members))
@@ -504,6 +501,16 @@ def _syringes(
             concerns = sorted({c for p in group for c in picks[p]})
             syringes.setdefault(group, {})[area] = tuple(concerns)
     return syringes
+
+
+@lru_cache(maxsize=1024)
+def _course_key(
+    knowledge: KnowledgeBase, product_id: str, concerns: tuple[str, ...]
+) -> tuple[str, tuple[str, ...]]:
+    """What a product's syringe shares with the others it may be mixed with: its route and
+    the course its concerns give it."""
+    course = templates_for(knowledge, Modality.MESOTHERAPY, concerns, (product_id,))
+    return knowledge.products[product_id].route, tuple(t.id for t in course)
 
 
 def _clash_reason(knowledge: KnowledgeBase, a: str, b: str) -> tuple[str, tuple[str, ...]]:

@@ -211,7 +211,8 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     findings = screen(
         sheet, {m: frozenset(a) for m, a in planned.items()}, candidates[Modality.COMBINED]
     )
-    held = {m: holds(findings, m, planned[m]) for m in MODALITIES}
+    absolute = [f for f in findings if f.severity is FindingSeverity.ABSOLUTE]
+    held = {m: holds(absolute, m, planned[m]) for m in MODALITIES}
     meso_now = _remaining(meso, held[Modality.MESOTHERAPY])
     needled_now = _remaining(needled, held[Modality.MICRONEEDLING])
     remaining = {
@@ -220,8 +221,11 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         Modality.COMBINED: _remaining(combine(meso_now, needled_now), held[Modality.COMBINED]),
     }
     blocked = excluded_ingredients(knowledge, assessment, findings)
-    paired = frozenset(area.id for area in knowledge.areas.values() if area.paired)
-    blend = build_blend(knowledge, assessment, meso_now, blocked, paired) if meso_now else None
+    blend = (
+        build_blend(knowledge, assessment, meso_now, blocked, _paired(knowledge))
+        if meso_now
+        else None
+    )
     shared = set(remaining[Modality.COMBINED]) & set(needled_now)
     open_skin = tuple(
         sorted(
@@ -367,6 +371,12 @@ def _citations(knowledge: KnowledgeBase) -> dict[str, Citation]:
 @lru_cache(maxsize=16)
 def _policies(knowledge: KnowledgeBase) -> tuple[tuple[str, float], ...]:
     return tuple((key, knowledge.policy(key)) for key in sorted(knowledge.policies))
+
+
+@lru_cache(maxsize=16)
+def _paired(knowledge: KnowledgeBase) -> frozenset[str]:
+    """The areas dosed per side."""
+    return frozenset(area.id for area in knowledge.areas.values() if area.paired)
 
 
 def _cited(

@@ -37,7 +37,7 @@ from dermaplan.clinical.plan import (
     Reason,
 )
 from dermaplan.knowledge import KnowledgeBase
-from dermaplan.knowledge.schema import Modality, ScarResponse, ScarTypeInfo
+from dermaplan.knowledge.schema import Modality, ModalityFit, ScarResponse, ScarTypeInfo
 
 AreaConcerns = dict[str, tuple[str, ...]]
 SINGLE = (Modality.MESOTHERAPY, Modality.MICRONEEDLING)
@@ -74,7 +74,12 @@ def _scar_index(knowledge: KnowledgeBase) -> dict[str, ScarTypeInfo]:
     return {scar.id: scar for scar in knowledge.needling.scar_types}
 
 
+NO_SCARS = ScarReview(frozenset(), frozenset(), (), {})
+
+
 def review_scars(knowledge: KnowledgeBase, assessment: Assessment) -> ScarReview:
+    if not any(entry.scar_types for entry in assessment.concerns):
+        return NO_SCARS
     not_targets: set[tuple[str, str]] = set()
     weak: set[tuple[str, str]] = set()
     reasons: list[Reason] = []
@@ -195,6 +200,7 @@ class Consultation:
     anaesthetic: Anaesthetic
     considered: Mapping[Modality, frozenset[str]]  # ingredients the modality would use
     reason_of: dict[int, Reason] = field(default_factory=dict)
+    uses_of: dict[Modality, tuple[list[ProductUse], list[ProductUse]]] = field(default_factory=dict)
 
     def reason(self, finding: Finding) -> Reason:
         key = id(finding)
@@ -240,9 +246,9 @@ def _forced_by_holds(c: Consultation, modality: Modality) -> _Draft | None:
     held = c.held[modality]
     if not held or c.remaining[modality]:
         return None
-    blocking = list({id(f): f for fs in held.values() for f in fs}.values())
-    hardest = min(_finding_hardness(f) for f in blocking)
-    chosen = [f for f in blocking if _finding_hardness(f) == hardest]
+    hardness = {id(f): (_finding_hardness(f), f) for fs in held.values() for f in fs}
+    hardest = min(level for level, _ in hardness.values())
+    chosen = [f for level, f in hardness.values() if level == hardest]
     until = max((f.until for f in chosen if f.until is not None), default=None)
     if hardest == 1 and any(f.until is None for f in chosen):
         until = None
@@ -331,8 +337,10 @@ def sitting_uses(
 def _uses(c: Consultation, modality: Modality) -> tuple[list[ProductUse], list[ProductUse]]:
     if c.blend is None:
         return [], []
-    needled = _needled_areas(c) if modality is Modality.COMBINED else set()
-    return sitting_uses(c.knowledge, c.blend, c.remaining[modality], needled)
+    if modality not in c.uses_of:
+        needled = _needled_areas(c) if modality is Modality.COMBINED else set()
+        c.uses_of[modality] = sitting_uses(c.knowledge, c.blend, c.remaining[modality], needled)
+    return c.uses_of[modality]
 
 
 def _covered(c: Consultation, modality: Modality) -> tuple[str, ...]:
@@ -418,34 +426,42 @@ def _needling_reasons(
     return tuple(reasons)
 
 
+@lru_cache(maxsize=16)
+def _adjuncts(knowledge: KnowledgeBase) -> dict[str, ModalityFit]:
+    """The concerns whose needling evidence came with an adjunct, and that fit."""
+    return {
+        concern.id: fit
+        for concern in knowledge.concerns.values()
+        for fit in concern.addressed_by
+        if fit.modality is Modality.MICRONEEDLING and fit.adjunct is not None
+    }
+
+
 def _without_adjunct(
     knowledge: KnowledgeBase, needled: AreaConcerns, given: Iterable[ProductUse]
 ) -> list[Reason]:
     """The needled concerns whose evidence came with an adjunct this sitting does not put
     on the needled skin: chosen, perhaps, but never on the strength of that evidence."""
-    onto: dict[str, set[str]] = {}
-    for use in given:
-        carried = {c.ingredient for c in knowledge.products[use.product].components}
-        for area in use.areas:
-            onto.setdefault(area, set()).update(carried)
+    adjuncts = _adjuncts(knowledge)
     lacking: dict[str, list[str]] = {}
+    onto: dict[str, set[str]] | None = None
     for area, concerns in sorted(needled.items()):
         for concern in concerns:
-            for fit in knowledge.concerns[concern].addressed_by:
-                adjunct = fit.adjunct
-                if (
-                    fit.modality is Modality.MICRONEEDLING
-                    and adjunct is not None
-                    and onto.get(area, set()).isdisjoint(adjunct.ingredients)
-                ):
-                    lacking.setdefault(concern, []).append(area)
+            fit = adjuncts.get(concern)
+            if fit is None or (fit.areas is not None and area not in fit.areas):
+                continue
+            if onto is None:
+                onto = {}
+                for use in given:
+                    carried = {c.ingredient for c in knowledge.products[use.product].components}
+                    for where in use.areas:
+                        onto.setdefault(where, set()).update(carried)
+            assert fit.adjunct is not None
+            if onto.get(area, set()).isdisjoint(fit.adjunct.ingredients):
+                lacking.setdefault(concern, []).append(area)
     reasons = []
     for concern, areas in sorted(lacking.items()):
-        fit = next(
-            f
-            for f in knowledge.concerns[concern].addressed_by
-            if f.modality is Modality.MICRONEEDLING
-        )
+        fit = adjuncts[concern]
         assert fit.adjunct is not None
         names = fit.adjunct.ingredients
         missing = names[0] if len(names) == 1 else "any of " + ", ".join(names)
@@ -501,7 +517,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     held_now = c.held[modality]
     remaining = c.remaining[modality]
     uses_blend = modality is not Modality.MICRONEEDLING
-    covered = pairs(remaining)
+    covered: tuple[str, ...] | None = None
     if uses_blend:
         blend = c.blend
         excluded: list[Exclusion] = list(blend.excluded) if blend is not None else []
@@ -527,11 +543,13 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
                 return _Draft(modality, Decision.NOT_INDICATED, held, (), True)
             decision, held, until = hard
             if decision is not Decision.CAUTION:
-                return _Draft(modality, decision, held, covered, True, until)
+                return _Draft(modality, decision, held, pairs(remaining), True, until)
             forced, bars = Decision.CAUTION, True
             reasons += held
         else:
             covered = _covered(c, modality)
+    if covered is None:
+        covered = pairs(remaining)
     fit: list[Reason] = []
     given, apart = _uses(c, modality) if uses_blend else ([], [])
     if modality is not Modality.MESOTHERAPY:

@@ -43,6 +43,8 @@ class _Names:
     allergens: tuple[tuple[str, str], ...]  # (allergen, fact)
     procedures: tuple[tuple[str, str, str], ...]  # (procedure, days_ago, date)
     patient: tuple[tuple[str, str], ...]  # (attribute, fact)
+    conditions: dict[str, str]  # condition → its fact
+    medications: dict[str, tuple[str, str, str]]  # medication → current, stopped_days_ago, date
     unknown: dict[str, FactValue]  # every fact but the procedures', as if nothing were answered
 
 
@@ -61,6 +63,15 @@ def _names(knowledge: KnowledgeBase) -> _Names:
             for name in FACT_PATTERNS
             if name.startswith("patient.")
         ),
+        conditions={c: f"conditions.{c}" for c in vocabulary["conditions"]},
+        medications={
+            m: (
+                f"medications.{m}.current",
+                f"medications.{m}.stopped_days_ago",
+                f"medications.{m}.last_taken",
+            )
+            for m in vocabulary["medications"]
+        },
         unknown=dict.fromkeys(unanswered, UNKNOWN),
     )
 
@@ -100,6 +111,7 @@ class FactSheet:
         self.values: dict[str, FactValue] = self._read(names) if shared is None else _Over(shared)
         self._read_procedures(names)
         self._narrowed: dict[str, FactSheet] = {}
+        self._questions: dict[str, str] = {}
 
     def get(self, name: str) -> FactValue:
         return self.values[name]
@@ -116,12 +128,17 @@ class FactSheet:
                 values[fact] = _plain(value)
             elif attribute in FEMALE_ONLY and patient.sex is Sex.MALE:
                 values[fact] = NOT_APPLICABLE
-        for condition, answer in assessment.conditions.items():
-            if answer is not None:
-                values[f"conditions.{condition}"] = answer
+        conditions = names.conditions
+        values.update(
+            {
+                conditions[c]: answer
+                for c, answer in assessment.conditions.items()
+                if answer is not None
+            }
+        )
         for condition in implied_conditions(assessment, self.knowledge):
             if assessment.conditions.get(condition) is None:
-                values[f"conditions.{condition}"] = True
+                values[conditions[condition]] = True
         allergies = assessment.allergies
         if allergies is not None:
             for allergen, fact in names.allergens:
@@ -130,15 +147,15 @@ class FactSheet:
         for medication, use in assessment.medications.items():
             if use.status is None:
                 continue
-            stem = f"medications.{medication}"
+            current, stopped_days_ago, last_taken = names.medications[medication]
             if use.status is not MedicationStatus.STOPPED:
-                values[f"{stem}.current"] = use.status is MedicationStatus.CURRENT
-                values[f"{stem}.stopped_days_ago"] = values[f"{stem}.last_taken"] = NOT_APPLICABLE
+                values[current] = use.status is MedicationStatus.CURRENT
+                values[stopped_days_ago] = values[last_taken] = NOT_APPLICABLE
             else:
-                values[f"{stem}.current"] = False
+                values[current] = False
                 if use.last_taken is not None:
-                    values[f"{stem}.last_taken"] = use.last_taken
-                    values[f"{stem}.stopped_days_ago"] = float((consult_date - use.last_taken).days)
+                    values[last_taken] = use.last_taken
+                    values[stopped_days_ago] = float((consult_date - use.last_taken).days)
         return values
 
     def _read_procedures(self, names: _Names) -> None:
@@ -194,6 +211,12 @@ class FactSheet:
     def question(self, fact: str) -> str:
         """The question that learns a fact, asking for exactly what is missing: the date of
         the last dose of a drug the patient has stopped, not whether they take it."""
+        asked = self._questions.get(fact)
+        if asked is None:
+            asked = self._questions[fact] = self._question(fact)
+        return asked
+
+    def _question(self, fact: str) -> str:
         head, _, rest = fact.partition(".")
         item, _, attribute = rest.partition(".")
         if head == "medications" and attribute != "current":
@@ -259,10 +282,14 @@ PATIENT_QUESTIONS = {
 }
 
 
+_AS_IS = (bool, str, dt.date)
+_NUMBER = (int, float)
+
+
 def _plain(value: object) -> FactValue:
-    if isinstance(value, bool | str | dt.date):
+    if isinstance(value, _AS_IS):
         return value
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMBER):
         return float(value)
     raise TypeError(f"unsupported fact value {value!r}")
 
