@@ -21,14 +21,20 @@ def templates_for(
 ) -> list[CourseTemplate]:
     """The templates for these concerns; one tied to products only if the plan uses one,
     and then in place of the general ones."""
-    wanted, used = set(concerns), set(products)
+    return list(_templates_for(knowledge, modality, frozenset(concerns), frozenset(products)))
+
+
+@lru_cache(maxsize=4096)
+def _templates_for(
+    knowledge: KnowledgeBase, modality: Modality, wanted: frozenset[str], used: frozenset[str]
+) -> tuple[CourseTemplate, ...]:
     found = [
         (template, needs is not None)
         for template, treats, needs in _by_modality(knowledge)[modality]
         if not treats.isdisjoint(wanted) and (needs is None or not needs.isdisjoint(used))
     ]
-    tied = [template for template, specific in found if specific]
-    return tied or [template for template, _ in found]
+    tied = tuple(template for template, specific in found if specific)
+    return tied or tuple(template for template, _ in found)
 
 
 @lru_cache(maxsize=16)

@@ -161,13 +161,14 @@ def choose_anaesthetic(knowledge: KnowledgeBase, blocked: Mapping[str, Exclusion
     )
 
 
+@lru_cache(maxsize=1024)
 def sittings(
     knowledge: KnowledgeBase, areas: tuple[str, ...], option: str | None
-) -> tuple[tuple[tuple[str, ...], ...], list[str]]:
+) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
     """The areas grouped so that no sitting anaesthetises more skin than the option's label
     allows, with what the practitioner must do about it; one group needs no staging."""
     if option is None:
-        return (), []
+        return (), ()
     anaesthetic = next(a for a in knowledge.needling.anaesthesia if a.id == option)
     limit = knowledge.number(anaesthetic.max_area_cm2)
     body = knowledge.needling.body_surface.cm2
@@ -193,7 +194,7 @@ def sittings(
         else:
             groups[groups.index(group)] = (group[0] + members, group[1] + size)
     staged = tuple(tuple(g[0]) for g in groups)
-    return (staged if len(staged) > 1 else ()), notes
+    return (staged if len(staged) > 1 else ()), tuple(notes)
 
 
 def _around(protocol: AreaNeedling, scars: tuple[ScarTypeInfo, ...]) -> AreaNeedling:
