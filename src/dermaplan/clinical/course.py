@@ -70,6 +70,9 @@ class _Frame:
     low: float
     high: float
     notes: tuple[str, ...]
+    judge_after: int
+    maintenance: tuple[str, ...]
+    sources: tuple[str, ...]
 
 
 @lru_cache(maxsize=16)
@@ -112,7 +115,16 @@ def _frame(
                     f"{product.id}: at most {product.max_sessions} sessions in all{counted} "
                     f"({product.evidence.value})"
                 )
-    return _Frame(sessions, interval, low, high, tuple(notes))
+    return _Frame(
+        sessions,
+        interval,
+        low,
+        high,
+        tuple(notes),
+        max((t.judge_after_days or 0) for t in templates),
+        tuple(dict.fromkeys(t.maintenance for t in templates)),
+        tuple(sorted({s for t in templates for s in t.sources})),
+    )
 
 
 def build_course(
@@ -139,11 +151,10 @@ def build_course(
             f"each session is given in {staged} sittings on separate days (see the protocol): "
             "no sitting anaesthetises more skin than the label allows"
         )
+    template_ids = tuple(t.id for t in templates)
+    product_ids = tuple(p.id for p in products)
     frame = _frame(
-        knowledge,
-        tuple(t.id for t in templates),
-        tuple(p.id for p in products),
-        tuple(given.get(p.id, 0) for p in products),
+        knowledge, template_ids, product_ids, tuple(given.get(p, 0) for p in product_ids)
     )
     notes += frame.notes
     sessions, interval, low, high = frame.sessions, frame.interval, frame.low, frame.high
@@ -154,7 +165,7 @@ def build_course(
             "expect a smaller result"
         )
         sessions = wanted
-    judge_after = max((t.judge_after_days or 0) for t in templates)
+    judge_after = frame.judge_after
     dates: list[dt.date] = []
     judge_on: dt.date | None = None
     if provisional:
@@ -180,16 +191,16 @@ def build_course(
             notes.append(f"results are judged on {judge_on}, {when} the event on {event}")
     return Course(
         modality=modality,
-        products=tuple(p.id for p in products),
-        templates=tuple(t.id for t in templates),
+        products=product_ids,
+        templates=template_ids,
         sessions=len(dates) if dates else sessions,
         interval_days=interval,
         interval_range_days=(int(low), int(high)),
         dates=tuple(dates),
         judge_results_on=judge_on,
-        maintenance=tuple(dict.fromkeys(t.maintenance for t in templates)),
+        maintenance=frame.maintenance,
         notes=tuple(notes),
-        sources=tuple(sorted({s for t in templates for s in t.sources})),
+        sources=frame.sources,
     )
 
 

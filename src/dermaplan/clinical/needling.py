@@ -161,7 +161,7 @@ def choose_anaesthetic(knowledge: KnowledgeBase, blocked: Mapping[str, Exclusion
     )
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)
 def sittings(
     knowledge: KnowledgeBase, areas: tuple[str, ...], option: str | None
 ) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
