@@ -201,8 +201,7 @@ def _around(protocol: AreaNeedling, scars: tuple[ScarTypeInfo, ...]) -> AreaNeed
     if not scars:
         return protocol
     notes = tuple(
-        f"needle around the {kind.name.lower()} here, never into them: not a target of "
-        "microneedling, which can raise new ones"
+        f"needle around the {kind.name.lower()} here, never into them: {kind.note}"
         for kind in scars
     )
     return replace(
