@@ -1,7 +1,8 @@
 """The course of sessions: templates merged, bounded by product labels (their totals
 counting earlier sessions), the patient's limits and the event date, and laid out on dates
-when a start date is known and no question behind an absolute rule is open. A mesotherapy
-course belongs to one preparation: products given apart keep their own course."""
+from the start the patient asked for (or the consult), after any wait a finding asks - unless
+a question behind an absolute rule is open, or the preparation takes days of its own. A
+mesotherapy course belongs to one preparation: products given apart keep their own course."""
 
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def _frame(
                 f"({product.evidence.value})"
             )
         if product.max_sessions:
-            left = product.max_sessions - before
+            left = max(product.max_sessions - before, 0)
             if left < sessions:
                 sessions = left
                 counted = f", {before} given before" if before else ""
@@ -176,13 +177,17 @@ def build_course(
         notes.append(f"no dates: given {apart}; agree its days with the patient")
     else:
         start = assessment.goals.start_date or assessment.consult_date
-        for wait in sorted(waits, key=lambda f: (f.until or start, f.code)):
-            if wait.until is not None and wait.until > start:
-                start = wait.until
-                notes.append(
-                    f"starts on {start}, when {wait.until_text or 'the wait'} ({wait.title}); "
-                    "earlier only with the sign-off the finding asks for"
-                )
+        later = sorted(
+            (w for w in waits if w.until is not None and w.until > start),
+            key=lambda f: (f.until, f.code),
+        )
+        if later:
+            start = max(w.until for w in later if w.until is not None)
+            why = "; ".join(f"{w.until_text or w.until} ({w.title})" for w in later)
+            notes.append(
+                f"starts on {start}, after the waits the findings ask: {why}; earlier only "
+                "with the sign-off they ask for"
+            )
         dates = _dates(knowledge, assessment, modality, products, sessions, interval, notes, start)
         judge_on = dates[-1] + dt.timedelta(days=judge_after) if dates and judge_after else None
         event = assessment.goals.event_date
@@ -193,7 +198,7 @@ def build_course(
         modality=modality,
         products=product_ids,
         templates=template_ids,
-        sessions=len(dates) if dates else sessions,
+        sessions=sessions,
         interval_days=interval,
         interval_range_days=(int(low), int(high)),
         dates=tuple(dates),
