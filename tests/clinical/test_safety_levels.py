@@ -344,6 +344,24 @@ def test_16_deoxycholate_is_summed_across_products_in_a_sitting(
     assert any("deoxycholic_acid: at most 100 mg" in c.text for c in plan.mesotherapy.checks)
 
 
+def test_a_syringe_of_unknown_volume_shares_no_sitting_with_another_carrier(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    """Without point counts neither deoxycholate product has a volume: their sum in one
+    sitting cannot be checked, so they never share one."""
+    lipolytics = load_knowledge(
+        [write_layer(tmp_path, policies=[{"id": "allow_unapproved_lipolytics", "value": 1}])]
+    )
+    plan = plan_of(b_patient(kb, concern("localized_fat", ["submental", "abdomen"])), lipolytics)
+    assert plan.mesotherapy is not None
+    preps = {p.products: p for p in plan.mesotherapy.preparations}
+    assert preps[("deoxycholic_acid_10mg_ml",)].apart is None
+    apart = preps[("pc_dc_lipolytic",)].apart
+    assert apart is not None
+    assert "not with deoxycholic_acid_10mg_ml" in apart
+    assert "unknown" in apart
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -578,8 +596,12 @@ def test_an_event_moves_sessions_after_it_and_never_drops_them(kb: KnowledgeBase
 def test_the_start_date_holds_when_the_course_follows_the_event(kb: KnowledgeBase) -> None:
     data = b_patient(kb, concern("acne_scars", ["cheeks"], scar_types=["rolling"]))
     data["goals"] = {"event_date": "2027-01-01", "start_date": "2027-02-01"}
-    course = plan_of(data, kb).courses[0]
+    plan = plan_of(data, kb)
+    course = plan.courses[0]
     assert course.dates[0] == dt.date(2027, 2, 1)
+    # the event did not push this course: nothing may say it did
+    assert not any("event" in n for n in course.notes)
+    assert "start after the event" not in reasons(plan, course.modality)
 
 
 def test_a_precaution_with_a_date_delays_the_first_session(kb: KnowledgeBase) -> None:

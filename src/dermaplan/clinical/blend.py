@@ -709,17 +709,15 @@ def _ingredient_caps(
         volume = _total(groups[index][1]) or 0.0
         return {n: mg * volume for n, mg in capped[index].items() if n in caps}
 
+    def unmeasured(index: int) -> bool:
+        return any(d.volume_ml is None for d in groups[index][1])
+
     requested = {n: sum(mass(i).get(n, 0.0) for i in order) for n in caps}
     sitting: dict[str, float] = {}
     together: list[int] = []
     apart: dict[int, str] = {}
     for index in order:
         asked = mass(index)
-        if all(sitting.get(n, 0.0) + m <= caps[n].mg + 1e-9 for n, m in asked.items()):
-            together.append(index)
-            for name, mg in asked.items():
-                sitting[name] = sitting.get(name, 0.0) + mg
-            continue
         over = {n: m for n, m in asked.items() if m > caps[n].mg + 1e-9}
         if over:
             facts, doses = groups[index]
@@ -729,16 +727,24 @@ def _ingredient_caps(
             )
             scale = min(caps[n].mg / m for n, m in over.items())
             groups[index] = (facts, _scaled(doses, scale, facts.volume_per_point_ml, why))
-        if not together:
+            asked = mass(index)
+        clash = [i for i in together if set(mass(i)) & set(asked)]
+        # a syringe whose volume is not set carries an unknown mass: it shares no sitting
+        # with another carrier of the same capped ingredient
+        blind = bool(clash) and (unmeasured(index) or any(unmeasured(i) for i in clash))
+        if not blind and all(
+            sitting.get(n, 0.0) + m <= caps[n].mg + 1e-9 for n, m in asked.items()
+        ):
             together.append(index)
-            sitting = mass(index)
+            for name, mg in asked.items():
+                sitting[name] = sitting.get(name, 0.0) + mg
             continue
-        clash = [i for i in together if set(capped[i]) & set(asked)]
-        shared = sorted({n for i in clash for n in capped[i]} & set(asked))
+        shared = sorted({n for i in clash for n in mass(i)} & set(asked))
         others = sorted({p.id for i in clash for p in groups[i][0].products})
-        apart[index] = (
-            f"on a day of its own, not with {', '.join(others)}: together they would carry "
-            f"more {', '.join(shared)} than one sitting allows"
+        apart[index] = f"on a day of its own, not with {', '.join(others)}: " + (
+            f"a volume not set leaves the {', '.join(shared)} of one sitting unknown"
+            if blind
+            else f"together they would carry more {', '.join(shared)} than one sitting allows"
         )
     for name, cap in caps.items():
         text = f"{name}: at most {cap.mg:g} mg in one sitting, all syringes together"

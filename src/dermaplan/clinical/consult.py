@@ -167,13 +167,14 @@ def _courses(
                 concerns = set(prep.concerns)
                 part = Modality.MESOTHERAPY
                 apart = prep.apart
+                where = [d.area for d in prep.areas]
             else:
                 concerns = {c for cs in areas[Modality.MICRONEEDLING].values() for c in cs}
                 part = Modality.MICRONEEDLING
+                where = list(areas[part])
             templates = templates_for(knowledge, part, concerns, [p.id for p in treating])
             if not templates:
                 continue
-            where = list(areas[part])
             protocol = protocols.get(modality)
             given = {
                 p.id: len(earlier_sessions(knowledge, assessment, p, where) or [])
@@ -310,7 +311,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         frozenset(shared),
         waits,
     )
-    decisions = _with_course_notes(decisions, courses, assessment)
+    decisions = _with_course_notes(decisions, courses, assessment, waits)
     care = _care(knowledge, going, sheet.treated_areas)
     questions = {sheet.question(fact) for f in findings for fact in f.unanswered}
     if blend is not None and any(
@@ -338,10 +339,13 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
 
 
 def _with_course_notes(
-    decisions: tuple[ModalityDecision, ...], courses: Iterable[Course], assessment: Assessment
+    decisions: tuple[ModalityDecision, ...],
+    courses: Iterable[Course],
+    assessment: Assessment,
+    waits: Mapping[Modality, list[Finding]],
 ) -> tuple[ModalityDecision, ...]:
-    """A decision whose course cannot begin before the patient's event says so itself."""
-    late = {c.modality for c in courses if starts_after_event(c, assessment)}
+    """A decision whose course the patient's event pushes past it says so itself."""
+    late = {c.modality for c in courses if starts_after_event(c, assessment, waits[c.modality])}
     if not late:
         return decisions
     event = assessment.goals.event_date

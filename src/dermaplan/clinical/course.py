@@ -146,6 +146,7 @@ def build_course(
     or a relative rule: the practitioner may start sooner, with the sign-off it asks for);
     `apart`: why the preparation takes days of its own (they are agreed, not planned)."""
     products = list(products)
+    waits = tuple(waits)
     notes: list[str] = []
     if staged > 1:
         notes.append(
@@ -176,14 +177,16 @@ def build_course(
     elif apart is not None:
         notes.append(f"no dates: given {apart}; agree its days with the patient")
     else:
-        start = assessment.goals.start_date or assessment.consult_date
-        later = sorted(
-            (w for w in waits if w.until is not None and w.until > start),
-            key=lambda f: (f.until, f.code),
-        )
-        if later:
-            start = max(w.until for w in later if w.until is not None)
-            why = "; ".join(f"{w.until_text or w.until} ({w.title})" for w in later)
+        start = first_day(assessment, waits)
+        asked = assessment.goals.start_date or assessment.consult_date
+        if start > asked:
+            why = "; ".join(
+                f"{w.until_text or w.until} ({w.title})"
+                for w in sorted(
+                    (w for w in waits if w.until is not None and w.until > asked),
+                    key=lambda f: (f.until, f.code),
+                )
+            )
             notes.append(
                 f"starts on {start}, after the waits the findings ask: {why}; earlier only "
                 "with the sign-off they ask for"
@@ -223,7 +226,7 @@ def _dates(
     (those too close to it resume after it)."""
     dates = [start + dt.timedelta(days=interval * i) for i in range(sessions)]
     event = assessment.goals.event_date
-    if event is None:
+    if event is None or start > event:
         return dates
     margin = max(
         int(knowledge.policy("event_buffer_days")),
@@ -251,6 +254,18 @@ def _dates(
     return kept + rest
 
 
-def starts_after_event(course: Course, assessment: Assessment) -> bool:
+def first_day(assessment: Assessment, waits: Iterable[Finding]) -> dt.date:
+    """The day a course may start: the one the patient asked for (or the consult), unless a
+    finding asks to wait past it."""
+    asked = assessment.goals.start_date or assessment.consult_date
+    return max([asked, *(w.until for w in waits if w.until is not None)])
+
+
+def starts_after_event(course: Course, assessment: Assessment, waits: Iterable[Finding]) -> bool:
+    """Whether the event itself pushed the whole course past it (not a start already later)."""
     event = assessment.goals.event_date
-    return event is not None and bool(course.dates) and course.dates[0] > event
+    return (
+        event is not None
+        and bool(course.dates)
+        and first_day(assessment, waits) <= event < course.dates[0]
+    )

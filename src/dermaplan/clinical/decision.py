@@ -530,7 +530,12 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
         if modality is Modality.COMBINED:
             # what matters is what may go onto the needled skin
             empty = not c.open_skin
-            excluded = [e for e in excluded if _open_skin(c.knowledge, e.item)]
+            needled = _needled_areas(c)
+            excluded = [
+                e
+                for e in excluded
+                if _open_skin(c.knowledge, e.item) and (e.area is None or e.area in needled)
+            ]
         if empty:
             hard = _forced_by_products(c, modality, excluded)
             if hard is None:
@@ -582,9 +587,9 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
         fit += _uncovered_reasons(c, set(covered))
     if modality is not Modality.MESOTHERAPY:
         fit += c.scars.reasons
-        needled = pairs(_needled_part(c, modality))
+        needled_pairs = pairs(_needled_part(c, modality))
         weak = {f"{concern}:{area}" for concern, area in c.scars.weak}
-        if needled and set(needled) <= weak:
+        if needled_pairs and set(needled_pairs) <= weak:
             bars = True
     relative = [f for f in own if f.severity is FindingSeverity.RELATIVE]
     missing = [f for f in own + ingredient if f.severity is FindingSeverity.MISSING]
