@@ -110,7 +110,21 @@ WEAKENINGS: list[tuple[str, str, str, Callable[[dict[str, Any]], None], str]] = 
         "isotretinoin_recent",
         "temporary",
         lambda e: e["temporary"].update(days=1),
-        "temporary: how long the rule holds",
+        "temporary.days: policy.isotretinoin_wait_days may not become 1",
+    ),
+    (
+        "rules",
+        "pregnancy",
+        "ingredients",
+        lambda e: e.update(ingredients=["caffeine"]),
+        "ingredients: a rule for the whole modality may not be narrowed to some",
+    ),
+    (
+        "rules",
+        "pregnancy",
+        "temporary",
+        lambda e: e.update(temporary={"until_text": "after the birth"}),
+        "temporary: a rule that holds for good may not become temporary",
     ),
     (
         "products",
@@ -169,6 +183,13 @@ WEAKENINGS: list[tuple[str, str, str, Callable[[dict[str, Any]], None], str]] = 
         "requires_policy: allow_unapproved_lipolytics may not be dropped",
     ),
     (
+        "products",
+        "txa_4mg_ml",
+        "strength",
+        lambda e: e["components"][0].update(amount=0.4),
+        "components.tranexamic_acid: 4 mg/mL may not change",
+    ),
+    (
         "ingredients",
         "polynucleotides",
         "allergen",
@@ -189,7 +210,46 @@ WEAKENINGS: list[tuple[str, str, str, Callable[[dict[str, Any]], None], str]] = 
         lambda e: e["needling_caps"][0].update(max_mm=2.5),
         "needling_caps",
     ),
+    (
+        "areas",
+        "cheeks",
+        "a deeper cap for one indication",
+        lambda e: e["needling_caps"].append(
+            e["needling_caps"][0] | {"max_mm": 3.0, "concerns": ["acne_scars"]}
+        ),
+        "needling_caps (acne_scars): 2 may not become 3",
+    ),
+    (
+        "areas",
+        "cheeks",
+        "chart region",
+        lambda e: e.update(body_region="front_trunk"),
+        "body_region: front_head_neck may not change",
+    ),
+    (
+        "concerns",
+        "acne_scars",
+        "a modality",
+        lambda e: e["addressed_by"].append(e["addressed_by"][0] | {"modality": "mesotherapy"}),
+        "addressed_by: may not add mesotherapy",
+    ),
+    (
+        "modalities",
+        "microneedling",
+        "downtime",
+        lambda e: e["downtime_days"].update(min=0),
+        "downtime_days.min: 2 may not become 0",
+    ),
+    (
+        "courses",
+        "mn_scars",
+        "pace",
+        lambda e: e["interval_days"].update(min=1),
+        "interval_days.min",
+    ),
 ]
+
+KINDS = {"modalities": "modality"}
 
 
 @pytest.mark.parametrize(
@@ -207,7 +267,7 @@ def test_a_layer_may_tighten_but_never_weaken(
 ) -> None:
     """What keeps a patient safe stays: a layer that would switch off a rule, widen its
     reach's holes, relax a label or a maximum, or deepen a cap is refused, by name."""
-    entry = _dump(kb.entry(kind[:-1], entry_id))
+    entry = _dump(kb.entry(KINDS.get(kind, kind[:-1]), entry_id))
     change(entry)
     problems = refused(write_layer(tmp_path / "clinic", **{kind: [entry]}))
     assert any(refusal in p and f"(id: {entry_id})" in p for p in problems), problems
@@ -240,7 +300,9 @@ def test_a_layer_may_not_weaken_the_needling_limits(kb: KnowledgeBase, tmp_path:
     acne["by_severity"]["severe"] = acne["range_mm"]["max"] = 3.0
     needling["anaesthesia"][0]["max_area_cm2"] = 5000.0
     needling["scar_types"] = [
-        s | {"response": "good"} if s["id"] == "keloid" else s for s in needling["scar_types"]
+        s | {"response": "good", "implies": []} if s["id"] == "keloid" else s
+        for s in needling["scar_types"]
+        if s["id"] != "hypertrophic"
     ]
     (tmp_path / "clinic").mkdir()
     (tmp_path / "clinic" / "needling.yaml").write_text(yaml.safe_dump({"needling": needling}))
@@ -249,6 +311,8 @@ def test_a_layer_may_not_weaken_the_needling_limits(kb: KnowledgeBase, tmp_path:
     assert "indications.acne_scars.severe" in problems
     assert "max_area_cm2: may not change" in problems
     assert "scar_types.keloid.response: may not change from not_a_target" in problems
+    assert "scar_types.keloid.implies: drops keloid_history" in problems
+    assert "scar_types: drops hypertrophic" in problems
 
 
 def test_a_layer_may_not_drop_a_screening_question(kb: KnowledgeBase, tmp_path: Path) -> None:

@@ -105,6 +105,24 @@ def test_the_label_limits_a_session_may_not_pass(kb: KnowledgeBase) -> None:
     assert message.startswith("products[0]: deoxycholic_acid_10mg_ml: its label allows 6 sessions")
 
 
+def test_a_product_the_clinic_has_switched_off_is_refused(kb: KnowledgeBase) -> None:
+    """The unapproved lipolytic is off by the clinic's policy: a record of it is refused as
+    a plan proposing it would be, on every area."""
+    lipolytic = {"product": "pc_dc_lipolytic", "lot": "P1", "expiry": "2027-06-30"}
+    session = data(
+        kb,
+        modality="mesotherapy",
+        areas=["abdomen"],
+        depths_mm={},
+        passes={},
+        injection_points=[],
+        products=[lipolytic | {"volumes_ml": {"abdomen": 1.0}}],
+    )
+    refusals = safety_refusals(session, kb, [], None)
+    assert [r.code for r in refusals] == ["label_area"]
+    assert "allow_unapproved_lipolytics is off" in refusals[0].message
+
+
 def test_nothing_but_open_skin_products_where_a_session_needles(kb: KnowledgeBase) -> None:
     vitamin_c = {"product": "vitamin_c_brightening", "lot": "V1", "expiry": "2027-06-30"}
     session = data(

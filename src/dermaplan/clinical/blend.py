@@ -234,7 +234,7 @@ def counted_sessions(
     )
 
 
-def _label_ban(knowledge: KnowledgeBase, product: Product, area: str) -> Exclusion | None:
+def label_ban(knowledge: KnowledgeBase, product: Product, area: str) -> Exclusion | None:
     """Why a product may not be used on this area whoever the patient: discontinued, off by
     the clinic's policy, or outside its label's areas."""
     if product.regulatory is Regulatory.DISCONTINUED:
@@ -334,7 +334,7 @@ def _candidates(
     for product in (found[key] for key in sorted(found)):
         if product.areas is not None and area not in product.areas and not product.areas_on_label:
             continue
-        ban = _label_ban(knowledge, product, area)
+        ban = label_ban(knowledge, product, area)
         if ban is None:
             usable.append(product)
         else:

@@ -3,7 +3,8 @@
 A clinic layer replaces entries by id. Its wording, sources and dosing are its own; what
 keeps a patient safe is not: a rule's condition and reach, a product's label limits, an
 ingredient's allergens and maxima, an area's depth caps, the needling limits and the
-screening questions. Each function returns one line per weakening, naming the field.
+screening questions, where a concern occurs and what treats it, downtimes and the pace of
+courses. Each function returns one line per weakening, naming the field.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from dermaplan.knowledge.conditions import render
 from dermaplan.knowledge.schema import (
     SEVERITY_RANK,
     Area,
+    Concern,
+    CourseTemplate,
     Ingredient,
+    ModalityInfo,
     Needling,
     Product,
     Rule,
     Screening,
+    Temporary,
 )
 
 
@@ -55,14 +60,29 @@ def _rule(before: Rule, after: Rule) -> list[str]:
     if render(after.when) != render(before.when):
         found.append("when: the condition may not change (add a rule of the clinic's own)")
     found += _fewer("modalities", before.modalities, after.modalities)
+    if not before.ingredients and after.ingredients:
+        found.append("ingredients: a rule for the whole modality may not be narrowed to some")
     found += _fewer("ingredients", before.ingredients, after.ingredients)
     if before.areas is None and after.areas is not None:
         found.append("areas: a rule for whatever is treated may not be narrowed to some areas")
     elif before.areas is not None and after.areas is not None:
         found += _fewer("areas", before.areas, after.areas)
-    if after.temporary is not None and after.temporary != before.temporary:
-        found.append("temporary: how long the rule holds may not change")
+    found += _lasting(before.temporary, after.temporary)
     return found
+
+
+def _lasting(before: Temporary | None, after: Temporary | None) -> list[str]:
+    """A rule may hold longer (or for good), never for less time; its wording is free."""
+    if after is None:
+        return []
+    if before is None:
+        return ["temporary: a rule that holds for good may not become temporary"]
+    if after.from_fact != before.from_fact:
+        return [f"temporary.from_fact: {before.from_fact} may not change"]
+    was, now = before.days, after.days
+    if now == was or (isinstance(was, float) and isinstance(now, float) and now >= was):
+        return []
+    return [f"temporary.days: {was} may not become {now}"]
 
 
 def _product(before: Product, after: Product) -> list[str]:
@@ -71,6 +91,14 @@ def _product(before: Product, after: Product) -> list[str]:
         (c.ingredient for c in before.components),
         (c.ingredient for c in after.components),
     )
+    strengths = {c.ingredient: (c.amount, c.unit) for c in after.components}
+    for component in before.components:
+        now = strengths.get(component.ingredient, (component.amount, component.unit))
+        if now != (component.amount, component.unit):
+            found.append(
+                f"components.{component.ingredient}: {component.amount:g} {component.unit} "
+                "may not change (what each sitting's totals are counted from)"
+            )
     found += _at_most("max_sessions", before.max_sessions, after.max_sessions)
     found += _at_most(
         "max_points_per_session", before.max_points_per_session, after.max_points_per_session
@@ -134,14 +162,21 @@ def _ingredient(before: Ingredient, after: Ingredient) -> list[str]:
 
 
 def _area(before: Area, after: Area) -> list[str]:
+    """Every indication's cap (the general one included) may only get shallower; the chart
+    region and pairing, which size the skin to numb and the doses, stay."""
+    named = {c for cap in (*before.needling_caps, *after.needling_caps) for c in cap.concerns or ()}
     found = []
-    for cap in before.needling_caps:
-        named = set(cap.concerns or ())
-        kept = [c for c in after.needling_caps if set(c.concerns or ()) == named]
-        shown = ", ".join(sorted(named)) or "any indication"
+    for concern in [*sorted(named), ""]:
+        was, now = before.depth_cap(concern), after.depth_cap(concern)
         found += _at_most(
-            f"needling_caps ({shown})", cap.max_mm, min((c.max_mm for c in kept), default=None)
+            f"needling_caps ({concern or 'any other indication'})",
+            None if was is None else was.max_mm,
+            None if now is None else now.max_mm,
         )
+    if after.body_region != before.body_region:
+        found.append(f"body_region: {before.body_region} may not change")
+    if after.paired != before.paired:
+        found.append(f"paired: {before.paired} may not change")
     return found
 
 
@@ -171,10 +206,15 @@ def _needling(before: Needling, after: Needling) -> list[str]:
             was, now = old_option.max_area_cm2, option.max_area_cm2
             if not (isinstance(was, float) and isinstance(now, float) and now <= was):
                 found.append(f"anaesthesia.{old_option.id}.max_area_cm2: may not change from {was}")
-    responses = {s.id: s.response for s in after.scar_types}
+    scars = {s.id: s for s in after.scar_types}
+    found += _fewer("scar_types", (s.id for s in before.scar_types), scars)
     for scar in before.scar_types:
-        if responses.get(scar.id, scar.response) != scar.response:
+        kept = scars.get(scar.id)
+        if kept is None:
+            continue
+        if kept.response != scar.response:
             found.append(f"scar_types.{scar.id}.response: may not change from {scar.response}")
+        found += _fewer(f"scar_types.{scar.id}.implies", scar.implies, kept.implies)
     if after.body_surface.cm2 != before.body_surface.cm2 or {
         (r.id, r.percent_body_surface) for r in after.body_regions
     } != {(r.id, r.percent_body_surface) for r in before.body_regions}:
@@ -201,6 +241,34 @@ def _screening(before: Screening, after: Screening) -> list[str]:
     return found
 
 
+def _concern(before: Concern, after: Concern) -> list[str]:
+    found = _wider("occurs_on.areas", before.occurs_on.areas, after.occurs_on.areas)
+    found += _wider(
+        "addressed_by",
+        (f.modality for f in before.addressed_by),
+        [f.modality for f in after.addressed_by],
+    )
+    return found
+
+
+def _modality(before: ModalityInfo, after: ModalityInfo) -> list[str]:
+    return _at_least(
+        "downtime_days.min", before.downtime_days.min, after.downtime_days.min
+    ) + _at_least("downtime_days.max", before.downtime_days.max, after.downtime_days.max)
+
+
+def _template(before: CourseTemplate, after: CourseTemplate) -> list[str]:
+    found = _at_most("sessions", before.sessions, after.sessions)
+    found += _at_most("sessions_range.max", before.sessions_range.max, after.sessions_range.max)
+    found += _at_least("interval_days.min", before.interval_days.min, after.interval_days.min)
+    found += _at_least(
+        "interval_default_days", before.interval_default_days, after.interval_default_days
+    )
+    if before.products is not None:
+        found += _wider("products", before.products, after.products)
+    return found
+
+
 _CHECKS: dict[type[BaseModel], Callable[[Any, Any], list[str]]] = {
     Rule: _rule,
     Product: _product,
@@ -208,6 +276,9 @@ _CHECKS: dict[type[BaseModel], Callable[[Any, Any], list[str]]] = {
     Area: _area,
     Needling: _needling,
     Screening: _screening,
+    Concern: _concern,
+    ModalityInfo: _modality,
+    CourseTemplate: _template,
 }
 
 

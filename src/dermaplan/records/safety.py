@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dermaplan.clinical.assessment import Procedure
-from dermaplan.clinical.blend import counted_sessions
+from dermaplan.clinical.blend import counted_sessions, label_ban
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records.models import ConsentKind
@@ -86,7 +86,8 @@ def _plan_decision(plan: Mapping[str, Any] | None, modality: Modality) -> str | 
 def _label_refusals(
     session: SessionData, knowledge: KnowledgeBase, earlier: Sequence[Procedure]
 ) -> list[Refusal]:
-    """What the products' labels forbid: outside their label's areas, more than a sitting
+    """What the products' labels forbid: a product discontinued or off by the clinic's
+    policy, or outside its label's areas, more than a sitting
     allows (a product's volume, an ingredient's mass over all products), one session too
     many or too soon after the last (the record's earlier sessions counted), or a product
     not meant for needled skin given where the session needles."""
@@ -103,15 +104,15 @@ def _label_refusals(
             continue
         where = set(use.volumes_ml) or set(session.areas)
         at = f"products[{index}]: {product.id}"
-        outside = sorted(where - set(product.areas or where))
-        if product.areas_on_label and outside:
-            refusals.append(
-                Refusal(
-                    "label_area",
-                    f"{at} is labelled for {', '.join(product.areas or ())} "
-                    f"only, not {', '.join(outside)}",
-                )
-            )
+        bans: dict[str, list[str]] = {}
+        for area in sorted(where):
+            ban = label_ban(knowledge, product, area)
+            if ban is not None:
+                bans.setdefault(ban.reason, []).append(area)
+        refusals += [
+            Refusal("label_area", f"{at} may not be given on {', '.join(areas)}: {reason}")
+            for reason, areas in bans.items()
+        ]
         volume = sum(use.volumes_ml.values())
         limit = product.max_volume_per_session_ml
         if limit is not None and volume > limit + 1e-9:
