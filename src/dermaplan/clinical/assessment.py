@@ -21,6 +21,7 @@ from pydantic import (
 
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.loader import did_you_mean
+from dermaplan.problems import validation_problems
 
 ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
 
@@ -142,13 +143,6 @@ class AssessmentError(ValueError):
         self.problems = problems
 
 
-def location(parts: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def parse_assessment(data: Any, knowledge: KnowledgeBase) -> Assessment:
     """Validate raw data (from YAML or JSON) into an Assessment, or raise AssessmentError
     listing every problem: shape, vocabulary and contradictions together."""
@@ -158,10 +152,7 @@ def parse_assessment(data: Any, knowledge: KnowledgeBase) -> Assessment:
     try:
         assessment = Assessment.model_validate(data)
     except ValidationError as error:
-        shape = [
-            f"{location(d['loc']) or 'assessment'}: {d['msg'].removeprefix('Value error, ')}"
-            for d in error.errors()
-        ]
+        shape = [str(p) for p in validation_problems(error, what="assessment")]
         raise AssessmentError(shape + problems) from None
     problems += contradictions(assessment) + knowledge_problems(assessment, knowledge)
     if problems:

@@ -41,6 +41,8 @@ from dermaplan.knowledge.schema import (
     Screening,
     Severity,
 )
+from dermaplan.problems import path as field_path
+from dermaplan.problems import validation_problems
 
 BUILTIN_DIR = Path(__file__).parent / "data"
 
@@ -225,14 +227,10 @@ def _read_dir(directory: Path, problems: list[str]) -> _Raw:
 
 
 def _validation_lines(label: str, error: ValidationError) -> list[str]:
-    lines = []
-    for detail in error.errors():
-        location = "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in detail["loc"]
-        )
-        message = detail["msg"].removeprefix("Value error, ")
-        lines.append(f"{label}{location}: {message}")
-    return lines
+    return [
+        f"{label}{field_path(p.location, within=True)}: {p.message}"
+        for p in validation_problems(error)
+    ]
 
 
 def _validate(model: type[M], label: str, body: Any, problems: list[str]) -> M | None:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Self, TypeVar
+
+from dermaplan.problems import Problem
 
 T = TypeVar("T")
 
 
 class RecordsError(Exception):
-    """A problem with the request; `problems` has one line each, for a person, and `hint`
-    says what would let it through, where something would."""
+    """A problem with the request; `details` has each problem with its location, `problems`
+    the same as one line each, for a person, and `hint` says what would let it through,
+    where something would."""
 
     hint: ClassVar[str | None] = None
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+    def __init__(self, problems: Sequence[str | Problem]) -> None:
+        self.details = [p if isinstance(p, Problem) else Problem.of(p) for p in problems]
+        self.problems = [str(p) for p in problems]
+        super().__init__("\n".join(self.problems))
 
     @classmethod
     def one(cls, problem: str) -> Self:

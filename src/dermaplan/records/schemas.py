@@ -21,10 +21,11 @@ from pydantic import (
     ValidationError,
 )
 
-from dermaplan.clinical.assessment import Assessment, Sex, location
+from dermaplan.clinical.assessment import Assessment, Sex
 from dermaplan.clinical.plan import Plan, plan_json
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
+from dermaplan.problems import validation_problems
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.models import (
     AdverseEventType,
@@ -139,13 +140,7 @@ class PatientData(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as error:
-            raise InvalidInput(
-                [
-                    f"{where}{location(d['loc']) or 'patient'}: "
-                    f"{d['msg'].removeprefix('Value error, ')}"
-                    for d in error.errors()
-                ]
-            ) from None
+            raise _problems(error, where, "patient") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,13 +247,7 @@ class SessionData(BaseModel):
         try:
             session = cls.model_validate(data)
         except ValidationError as error:
-            raise InvalidInput(
-                [
-                    f"{where}{location(d['loc']) or 'session'}: "
-                    f"{d['msg'].removeprefix('Value error, ')}"
-                    for d in error.errors()
-                ]
-            ) from None
+            raise _problems(error, where, "session") from None
         problems = [f"{where}{problem}" for problem in session.area_problems(knowledge)]
         if problems:
             raise InvalidInput(problems)
@@ -296,12 +285,8 @@ class SessionData(BaseModel):
 
 
 def _problems(error: ValidationError, where: str, what: str) -> InvalidInput:
-    return InvalidInput(
-        [
-            f"{where}{location(d['loc']) or what}: {d['msg'].removeprefix('Value error, ')}"
-            for d in error.errors()
-        ]
-    )
+    found = validation_problems(error, what=what)
+    return InvalidInput([f"{where}{p}" for p in found] if where else found)
 
 
 class LotInvolved(BaseModel):
