@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -28,6 +28,7 @@ from dermaplan.cli_records import (
     save_consult,
     sessions_app,
 )
+from dermaplan.cli_shell import act_as, fail
 from dermaplan.cli_staff import staff_app
 
 if TYPE_CHECKING:
@@ -41,6 +42,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def acting_member(
+    staff: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="STAFF",
+            help="The member of staff acting (an id or a name; default: $DERMAPLAN_STAFF).",
+        ),
+    ] = None,
+) -> None:
+    """Dermaplan: plan, explain and record mesotherapy and microneedling."""
+    act_as(staff)
+
+
 knowledge_app = typer.Typer(help="Check and read the clinical knowledge.", no_args_is_help=True)
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(db_app, name="db")
@@ -79,12 +97,6 @@ KnowledgeDirs = Annotated[
         help="A clinic knowledge directory layered over the built-in one (repeatable).",
     ),
 ]
-
-
-def fail(problems: list[str]) -> NoReturn:
-    for problem in problems:
-        typer.echo(f"error: {problem}", err=True)
-    raise typer.Exit(code=2)
 
 
 def load(dirs: list[Path] | None) -> KnowledgeBase:

@@ -19,7 +19,6 @@ from dermaplan.cli_records import (
     _patient_id,
     _unit_of_work,
     _uuid,
-    consent_entry,
     consent_line,
 )
 
@@ -64,7 +63,7 @@ def template_add(
 
     def publish(session: Session, context: Context) -> str:
         from dermaplan.records.consents import publish_template
-        from dermaplan.records.models import ConsentKind
+        from dermaplan.records.enums import ConsentKind
 
         clinic = _clinic(session, context)
         record = publish_template(session, context, clinic.id, ConsentKind(kind.value), text)
@@ -104,7 +103,7 @@ def template_show(
 
     def show(session: Session, context: Context) -> str:
         from dermaplan.records.consents import consent_template
-        from dermaplan.records.models import ConsentKind
+        from dermaplan.records.enums import ConsentKind
 
         clinic = _clinic(session, context)
         return consent_template(session, clinic.id, ConsentKind(kind.value), version).text
@@ -123,7 +122,7 @@ def consents_open(
 
     def open_one(session: Session, context: Context) -> str:
         from dermaplan.records.consents import open_consent
-        from dermaplan.records.models import ConsentKind
+        from dermaplan.records.enums import ConsentKind
 
         clinic = _clinic(session, context)
         record = open_consent(session, context, clinic.id, patient_id, ConsentKind(kind.value))
@@ -171,7 +170,7 @@ def consents_withdraw(
 
     def withdraw(session: Session, context: Context) -> str:
         from dermaplan.records.consents import withdraw_consent
-        from dermaplan.records.models import PhotoScope
+        from dermaplan.records.enums import PhotoScope
 
         clinic = _clinic(session, context)
         chosen = PhotoScope(scope.value) if scope else None
@@ -192,7 +191,9 @@ def consents_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")])
 
         clinic = _clinic(session, context)
         found = patient_consents(session, context, clinic.id, patient_id)
-        return [consent_line(consent_entry(consent)) for consent in found]
+        from dermaplan.app.patients import ConsentEntry
+
+        return [consent_line(ConsentEntry.of(consent)) for consent in found]
 
     lines = _unit_of_work(every)
     for line in lines:

@@ -23,7 +23,7 @@ def demo_seed(
     has patients is refused."""
     from sqlalchemy.exc import DBAPIError
 
-    from dermaplan.cli import fail
+    from dermaplan.cli_shell import fail
     from dermaplan.knowledge import load_knowledge
     from dermaplan.records import demo
     from dermaplan.records.context import Context, utc_now

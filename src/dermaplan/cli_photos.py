@@ -77,7 +77,7 @@ def photos_add(
     storage = _storage()
 
     def add(db: Session, context: Context) -> str:
-        from dermaplan.records.models import PhotoStage
+        from dermaplan.records.enums import PhotoStage
         from dermaplan.records.photos import PhotoData, record_photo
 
         clinic = _clinic(db, context)

@@ -9,7 +9,7 @@ a database that cannot be used exits with code 1.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -17,27 +17,25 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from dermaplan.cli_shell import broken, call, fail, parse_id, patient_id, within
+
 if TYPE_CHECKING:
+    import datetime as dt
     import uuid
 
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
+    from dermaplan.app.consults import SavedConsult, StoredConsult
+    from dermaplan.app.patients import ConsentEntry, ConsultEntry, PatientChart, PatientLine
+    from dermaplan.app.unit import UnitOfWork
     from dermaplan.clinical.assessment import Assessment
     from dermaplan.clinical.plan import Plan
     from dermaplan.knowledge import KnowledgeBase
     from dermaplan.records.context import Context
-    from dermaplan.records.models import (
-        Clinic,
-        Consent,
-        Consult,
-        Course,
-        Patient,
-        TreatmentSession,
-    )
-    from dermaplan.records.reconciliation import PatientPlan
+    from dermaplan.records.models import Clinic, Course, TreatmentSession
+    from dermaplan.records.plans import StoredPlan
     from dermaplan.records.schemas import SessionData
-    from dermaplan.records.service import ConsultView
     from dermaplan.records.settings import RecordsSettings
 
 T = TypeVar("T")
@@ -56,22 +54,6 @@ class ShowFormat(StrEnum):
     JSON = "json"
 
 
-def _fail(problems: list[str], hint: str | None = None) -> NoReturn:
-    from dermaplan.cli import fail
-
-    if hint is not None:
-        for problem in problems:
-            typer.echo(f"error: {problem}", err=True)
-        typer.echo(f"hint: {hint}", err=True)
-        raise typer.Exit(code=2)
-    fail(problems)
-
-
-def _broken(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
-
-
 @contextmanager
 def _database(*, prepare: bool = True) -> Iterator[tuple[Engine, RecordsSettings]]:
     from dermaplan.records.db import configured_engine, open_records
@@ -82,7 +64,7 @@ def _database(*, prepare: bool = True) -> Iterator[tuple[Engine, RecordsSettings
     try:
         engine = open_records(settings) if prepare else configured_engine(settings)
     except DatabaseError as error:
-        _broken(str(error))
+        broken(str(error))
     try:
         yield engine, settings
     finally:
@@ -90,48 +72,37 @@ def _database(*, prepare: bool = True) -> Iterator[tuple[Engine, RecordsSettings
 
 
 def _unit_of_work(work: Callable[[Session, Context], T], *, write: bool = True) -> T:
-    """Run `work` in one transaction, committed only if it returns."""
-    from sqlalchemy.exc import DBAPIError
-
-    from dermaplan.records.context import Context, utc_now
-    from dermaplan.records.db import transaction
-    from dermaplan.records.errors import DatabaseError, RecordsError
-
-    with _database() as (engine, settings):
-        try:
-            with transaction(engine, write=write) as session:
-                return work(session, Context(actor=settings.actor, now=utc_now()))
-        except RecordsError as error:
-            _fail(error.problems, error.hint)
-        except DatabaseError as error:
-            _broken(str(error))
-        except DBAPIError as error:
-            _broken(f"the database refused the command, nothing was written: {error.orig}")
+    """Run `work` in one transaction, committed only if it returns (commands not yet
+    moved onto a use case of the application layer)."""
+    return within(lambda uow: work(uow.session, uow.context), write=write)
 
 
 def _clinic(session: Session, context: Context) -> Clinic:
+    """The acting member's clinic, or the database's only one."""
+    from dermaplan.records.models import Clinic, Staff
     from dermaplan.records.service import default_clinic
 
-    return default_clinic(session, context)
+    member = session.get(Staff, context.staff_id) if context.staff_id else None
+    clinic = session.get(Clinic, member.clinic_id) if member else None
+    return clinic or default_clinic(session, context)
 
 
 def _patient_id(text: str) -> uuid.UUID:
-    return _uuid(text, "a patient id (a UUID, as `dermaplan patients list` prints)")
+    return patient_id(text)
 
 
 def _uuid(text: str, what: str) -> uuid.UUID:
-    import uuid
-
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        _fail([f"'{text}' is not {what}"])
+    return parse_id(text, what)
 
 
-def _line(patient: Patient) -> str:
+def _fail(problems: list[str], hint: str | None = None) -> NoReturn:
+    fail(problems, hint)
+
+
+def _line(patient: PatientLine) -> str:
     name = ", ".join(part for part in (patient.family_name, patient.given_names) if part)
     born = patient.birth_date.isoformat() if patient.birth_date else "-"
-    deleted = "  (deleted)" if patient.deleted_at else ""
+    deleted = "  (deleted)" if patient.deleted else ""
     return f"{patient.id}  {born}  {name}{deleted}"
 
 
@@ -151,12 +122,12 @@ def db_upgrade() -> None:
         try:
             before = schema_state(engine)
             if before.revision is None and before.tables:
-                _broken(f"{where} has tables but is not a Dermaplan database")
+                broken(f"{where} has tables but is not a Dermaplan database")
             upgrade(engine)
         except DatabaseError as error:
-            _broken(str(error))
+            broken(str(error))
         except CommandError as error:
-            _broken(f"{where} cannot be upgraded by this Dermaplan: {error}")
+            broken(f"{where} cannot be upgraded by this Dermaplan: {error}")
     head = head_revision()
     if before.revision == head:
         typer.echo(f"ok: {where} is at schema revision {head}")
@@ -278,13 +249,9 @@ def patients_add(
     if problems:
         _fail(problems)
 
-    def add(session: Session, context: Context) -> Patient:
-        from dermaplan.records.service import create_patient
+    from dermaplan.app import patients
 
-        return create_patient(session, context, _clinic(session, context).id, data)
-
-    patient = _unit_of_work(add)
-    typer.echo(f"added {_line(patient)}")
+    typer.echo(f"added {_line(call(patients.add, data))}")
 
 
 @patients_app.command("update")
@@ -327,19 +294,18 @@ def patients_update(
     if not changes:
         _fail(["nothing to change: give the fields to correct as options or --file"])
 
-    def update(session: Session, context: Context) -> Patient:
-        from dermaplan.records.errors import InvalidInput
-        from dermaplan.records.service import update_patient
+    from dermaplan.app import patients
+    from dermaplan.records.errors import InvalidInput
 
-        clinic = _clinic(session, context)
+    def update(uow: UnitOfWork) -> PatientLine:
         try:
-            return update_patient(session, context, clinic.id, patient_id, changes)
+            return patients.update(uow, patient_id, changes)
         except InvalidInput as error:
             if file is None:
                 raise
             raise InvalidInput([f"{file}: {problem}" for problem in error.problems]) from None
 
-    typer.echo(f"updated {_line(_unit_of_work(update))}")
+    typer.echo(f"updated {_line(within(update))}")
 
 
 @patients_app.command("delete")
@@ -351,12 +317,9 @@ def patients_delete(
     and the reason stay, and `patients show` and `patients list --deleted` still find it."""
     patient_id = _patient_id(patient)
 
-    def delete(session: Session, context: Context) -> Patient:
-        from dermaplan.records.service import delete_patient
+    from dermaplan.app import patients
 
-        return delete_patient(session, context, _clinic(session, context).id, patient_id, reason)
-
-    typer.echo(f"deleted {_line(_unit_of_work(delete))}")
+    typer.echo(f"deleted {_line(call(patients.delete, patient_id, reason))}")
 
 
 @patients_app.command("list")
@@ -367,17 +330,10 @@ def patients_list(
 ) -> None:
     """Patients in name order: id, birth date, name."""
 
-    def page(session: Session, context: Context) -> list[str]:
-        from dermaplan.records.service import list_patients
+    from dermaplan.app import patients
 
-        clinic = _clinic(session, context)
-        found = list_patients(
-            session, context, clinic.id, limit=limit, offset=offset, include_deleted=deleted
-        )
-        return [_line(patient) for patient in found]
-
-    for line in _unit_of_work(page):
-        typer.echo(line)
+    for patient in call(patients.page, limit=limit, offset=offset, include_deleted=deleted):
+        typer.echo(_line(patient))
 
 
 @patients_app.command("search")
@@ -387,19 +343,12 @@ def patients_search(
 ) -> None:
     """Find patients by the start of their name, ignoring case and accents."""
 
-    def search(session: Session, context: Context) -> list[str]:
-        from dermaplan.records.service import search_patients
+    from dermaplan.app import patients
 
-        clinic = _clinic(session, context)
-        return [
-            _line(patient)
-            for patient in search_patients(session, context, clinic.id, prefix, limit=limit)
-        ]
-
-    lines = _unit_of_work(search)
-    for line in lines:
-        typer.echo(line)
-    if not lines:
+    found = call(patients.search, prefix, limit=limit)
+    for patient in found:
+        typer.echo(_line(patient))
+    if not found:
         typer.echo(f"no patient's name starts with '{prefix}'", err=True)
 
 
@@ -411,19 +360,13 @@ def patients_show(
     """One patient with their consults and consents; the reading is audited."""
     patient_id = _patient_id(patient)
 
-    def show(session: Session, context: Context) -> dict[str, Any]:
-        from dermaplan.records.consents import patient_consents
-        from dermaplan.records.service import read_patient
+    from dermaplan.app import patients
 
-        clinic = _clinic(session, context)
-        record = read_patient(session, context, clinic.id, patient_id)
-        return _document(record, patient_consents(session, context, clinic.id, patient_id))
-
-    document = _unit_of_work(show)
+    chart = call(patients.chart, patient_id)
     if output_format is ShowFormat.JSON:
-        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        typer.echo(chart.model_dump_json(indent=2))
     else:
-        typer.echo(_text(document))
+        typer.echo(_text(chart))
 
 
 @patients_app.command("timeline")
@@ -434,157 +377,87 @@ def patients_timeline(
     """Everything recorded for a patient, in date order; the reading is audited."""
     patient_id = _patient_id(patient)
 
-    def timeline(session: Session, context: Context) -> tuple[str, dict[str, Any]]:
-        from dermaplan.records.timeline import patient_timeline, timeline_document
+    from dermaplan.app import patients
 
-        record = patient_timeline(session, context, _clinic(session, context).id, patient_id)
-        return _line(record.patient), timeline_document(record)
-
-    heading, document = _unit_of_work(timeline)
+    found = call(patients.timeline, patient_id)
     if output_format is ShowFormat.JSON:
-        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(found.document, indent=2, ensure_ascii=False))
     else:
         from dermaplan.records.timeline import timeline_lines
 
-        typer.echo("\n".join([heading, *timeline_lines(document)]))
+        typer.echo("\n".join([_line(found.patient), *timeline_lines(found.document)]))
 
 
-def _iso(value: Any) -> str | None:
+def _at(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def consent_entry(consent: Consent) -> dict[str, Any]:
-    """A consent as `patients show` and `consents list` give it (its template loaded)."""
-    return {
-        "id": str(consent.id),
-        "kind": consent.kind.value,
-        "version": consent.template.version,
-        "status": consent.status.value,
-        "opened_at": _iso(consent.opened_at),
-        "signed_at": _iso(consent.signed_at),
-        "signer": consent.signer_name,
-        "scopes": consent.photo_scopes,
-        "withdrawn": [
-            {"scope": w.scope, "at": _iso(w.withdrawn_at), "reason": w.reason}
-            for w in consent.withdrawals
-        ],
-    }
-
-
-def consent_line(entry: dict[str, Any]) -> str:
+def consent_line(entry: ConsentEntry) -> str:
     signed = (
-        f"signed {entry['signed_at']} by {entry['signer']}"
-        if entry["status"] == "signed"
+        f"signed {_at(entry.signed_at)} by {entry.signer}"
+        if entry.status == "signed"
         else "opened, not signed"
     )
     parts = [
-        f"{entry['id']}  {entry['kind']} v{entry['version']}  opened {entry['opened_at']}",
+        f"{entry.id}  {entry.kind} v{entry.version}  opened {_at(entry.opened_at)}",
         signed,
     ]
-    if entry["scopes"] is not None:
-        granted = sorted(scope for scope, given in entry["scopes"].items() if given)
+    if entry.scopes is not None:
+        granted = sorted(scope for scope, given in entry.scopes.items() if given)
         parts.append(f"scopes: {', '.join(granted) or 'none granted'}")
-    parts += [f"withdrawn {w['scope']} {w['at']}: {w['reason']}" for w in entry["withdrawn"]]
+    parts += [f"withdrawn {w.scope} {_at(w.at)}: {w.reason}" for w in entry.withdrawn]
     return "  ".join(parts)
 
 
-def _consult_entry(consult: Consult) -> dict[str, Any]:
-    return {
-        "id": str(consult.id),
-        "date": _iso(consult.consult_date),
-        "status": consult.status.value,
-        "knowledge_version": consult.knowledge_version,
-        "approved_by": str(consult.approved_by_id) if consult.approved_by_id else None,
-        "approved_at": _iso(consult.approved_at),
-        "supersedes": str(consult.supersedes_id) if consult.supersedes_id else None,
-        "correction_reason": consult.correction_reason,
-    }
-
-
-def _document(patient: Patient, consents: Sequence[Consent]) -> dict[str, Any]:
-    return {
-        "id": str(patient.id),
-        "family_name": patient.family_name,
-        "given_names": patient.given_names,
-        "birth_date": _iso(patient.birth_date),
-        "sex": patient.sex.value if patient.sex else None,
-        "email": patient.email,
-        "phone": patient.phone,
-        "identifiers": patient.identifiers,
-        "allergies": patient.allergies,
-        "history": patient.history,
-        "deleted": None
-        if patient.deleted_at is None
-        else {
-            "at": _iso(patient.deleted_at),
-            "by": patient.deleted_by,
-            "reason": patient.deletion_reason,
-        },
-        "consults": [_consult_entry(consult) for consult in patient.consults],
-        "consents": [consent_entry(consent) for consent in consents],
-    }
-
-
-def _consult_line(consult: dict[str, Any]) -> str:
-    approved = f", approved {consult['approved_at']}" if consult["approved_at"] else ""
+def _consult_line(consult: ConsultEntry) -> str:
+    approved = f", approved {_at(consult.approved_at)}" if consult.approved_at else ""
     corrects = (
-        f", corrects {consult['supersedes']}: {consult['correction_reason']}"
-        if consult["supersedes"]
+        f", corrects {consult.supersedes}: {consult.correction_reason}"
+        if consult.supersedes
         else ""
     )
-    return f"{consult['id']}  {consult['date']}  {consult['status']}{approved}{corrects}"
+    return f"{consult.id}  {consult.date}  {consult.status}{approved}{corrects}"
 
 
-def _text(document: dict[str, Any]) -> str:
-    allergies = document["allergies"]
+def _text(chart: PatientChart) -> str:
+    allergies = chart.allergies
     lines = [
-        f"{document['family_name']}, {document['given_names']}".rstrip(", "),
-        f"  id          {document['id']}",
-        f"  born        {document['birth_date'] or 'not recorded'}",
-        f"  sex         {document['sex'] or 'not recorded'}",
-        f"  e-mail      {document['email'] or '-'}",
-        f"  phone       {document['phone'] or '-'}",
+        f"{chart.family_name}, {chart.given_names}".rstrip(", "),
+        f"  id          {chart.id}",
+        f"  born        {chart.birth_date or 'not recorded'}",
+        f"  sex         {chart.sex or 'not recorded'}",
+        f"  e-mail      {chart.email or '-'}",
+        f"  phone       {chart.phone or '-'}",
         "  allergies   "
         + ("not asked" if allergies is None else ", ".join(allergies) or "none known"),
     ]
-    lines += [f"  {system:<11} {value}" for system, value in document["identifiers"].items()]
-    if document["deleted"]:
-        deleted = document["deleted"]
-        lines.append(f"  DELETED     {deleted['at']} by {deleted['by']}: {deleted['reason']}")
-    lines.append(f"consults ({len(document['consults'])})")
-    lines += [f"  {_consult_line(consult)}" for consult in document["consults"]]
-    lines.append(f"consents ({len(document['consents'])})")
-    lines += [f"  {consent_line(consent)}" for consent in document["consents"]]
+    lines += [f"  {system:<11} {value}" for system, value in chart.identifiers.items()]
+    if chart.deleted:
+        deleted = chart.deleted
+        lines.append(f"  DELETED     {_at(deleted.at)} by {deleted.by}: {deleted.reason}")
+    lines.append(f"consults ({len(chart.consults)})")
+    lines += [f"  {_consult_line(consult)}" for consult in chart.consults]
+    lines.append(f"consents ({len(chart.consents)})")
+    lines += [f"  {consent_line(consent)}" for consent in chart.consents]
     return "\n".join(lines)
 
 
 # -- consults and sessions -------------------------------------------------------------
 
 
-def _report_filled(planned: PatientPlan) -> None:
-    for line in planned.filled:
+def _report_filled(saved: SavedConsult) -> None:
+    for line in saved.filled:
         typer.echo(f"from the patient's record: {line}", err=True)
 
 
 def save_consult(patient: str, assessment: Assessment, kb: KnowledgeBase) -> Plan:
-    """Plan for a patient on record and store the consult as a draft (`consult --save`):
-    the record completes the assessment, and a disagreement with it stores nothing."""
-    patient_id = _patient_id(patient)
+    """Plan for a patient on record and store the consult as a draft (`consult --save`)."""
+    from dermaplan.app import consults
 
-    def save(session: Session, context: Context) -> tuple[PatientPlan, str]:
-        from dermaplan.records.service import create_consult, read_patient
-        from dermaplan.records.sessions import plan_on_record
-
-        clinic = _clinic(session, context)
-        record = read_patient(session, context, clinic.id, patient_id)
-        planned = plan_on_record(session, clinic.id, record, assessment, kb)
-        stored = create_consult(session, context, clinic.id, patient_id, planned.document)
-        return planned, str(stored.id)
-
-    planned, consult_id = _unit_of_work(save)
-    _report_filled(planned)
-    typer.echo(f"saved consult {consult_id} (draft) for patient {patient_id}", err=True)
-    return planned.plan
+    saved = call(consults.save, patient_id(patient), assessment, kb)
+    _report_filled(saved)
+    typer.echo(f"saved consult {saved.consult_id} (draft) for patient {saved.patient_id}", err=True)
+    return saved.plan
 
 
 Knowledge = Annotated[
@@ -864,24 +737,13 @@ CONSULT_ID = "a consult id (a UUID, as `consult FILE --save` prints)"
 
 
 @consults_app.command("approve")
-def consults_approve(
-    consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")],
-    by: Annotated[
-        str, typer.Option("--by", metavar="STAFF_ID", help="The approving practitioner.")
-    ],
-) -> None:
-    """Approve a draft consult under a practitioner's name; it cannot change afterwards."""
-    consult_id = _uuid(consult, "a consult id (a UUID)")
-    practitioner_id = _uuid(by, "a staff id (a UUID)")
+def consults_approve(consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")]) -> None:
+    """Approve a draft consult as the practitioner acting (--as); it cannot change
+    afterwards."""
+    from dermaplan.app import consults
 
-    def approve(session: Session, context: Context) -> str:
-        from dermaplan.records.service import approve_consult
-
-        clinic = _clinic(session, context)
-        approved = approve_consult(session, context, clinic.id, consult_id, practitioner_id)
-        return f"approved consult {approved.id} by {practitioner_id}"
-
-    typer.echo(_unit_of_work(approve))
+    approved = call(consults.approve, _uuid(consult, "a consult id (a UUID)"))
+    typer.echo(f"approved consult {approved.id} by {approved.approved_by}")
 
 
 @consults_app.command("correct")
@@ -893,93 +755,66 @@ def consults_correct(
 ) -> None:
     """Correct an approved consult: the engine plans again from the corrected assessment,
     stored as a draft that supersedes the consult once approved."""
+    from dermaplan.app import consults
     from dermaplan.cli import load, read_assessment, read_document
 
     consult_id = _uuid(consult, CONSULT_ID)
     kb = load(knowledge)
     assessment = read_assessment(file, read_document(file), kb)
-
-    def correct(session: Session, context: Context) -> tuple[PatientPlan, str]:
-        from dermaplan.records.service import correct_consult, read_consult
-        from dermaplan.records.sessions import plan_on_record
-
-        clinic = _clinic(session, context)
-        original = read_consult(session, context, clinic.id, consult_id)
-        planned = plan_on_record(session, clinic.id, original.patient, assessment, kb)
-        corrected = correct_consult(
-            session, context, clinic.id, consult_id, planned.document, reason
-        )
-        return planned, str(corrected.id)
-
-    planned, correction = _unit_of_work(correct)
-    _report_filled(planned)
-    typer.echo(f"recorded correction {correction} (draft) of consult {consult_id}")
+    saved = call(consults.correct, consult_id, assessment, kb, reason)
+    _report_filled(saved)
+    typer.echo(f"recorded correction {saved.consult_id} (draft) of consult {consult_id}")
 
 
-def _plan_summary(plan_json: str) -> list[str]:
-    """The decisions and courses of a stored plan, read as stored (any engine version)."""
-    plan = json.loads(plan_json)
+def _plan_summary(plan: StoredPlan) -> list[str]:
+    """The decisions and courses of a stored plan."""
     lines = [
-        f"  {d.get('modality')}: {d.get('decision')}"
-        + (f" until {d['until']}" if d.get("until") else "")
-        for d in plan.get("decisions") or ()
+        f"  {d.modality.value}: {d.decision}" + (f" until {d.until}" if d.until else "")
+        for d in plan.decisions
     ]
-    for course in plan.get("courses") or ():
-        dates = course.get("dates") or []
-        span = f", {dates[0]} to {dates[-1]}" if dates else ""
+    for course in plan.courses:
+        span = f", {course.dates[0]} to {course.dates[-1]}" if course.dates else ""
         lines.append(
-            f"  course: {course.get('modality')}, {course.get('sessions')} sessions "
-            f"every {course.get('interval_days')} days{span}"
+            f"  course: {course.modality.value}, {course.sessions} sessions "
+            f"every {course.interval_days} days{span}"
         )
-    if plan.get("missing"):
-        lines.append(f"  {len(plan['missing'])} safety questions still to answer")
+    if plan.missing:
+        lines.append(f"  {len(plan.missing)} safety questions still to answer")
     return lines
 
 
-def _consult_lines(view: ConsultView) -> list[str]:
-    consult = view.consult
+def _consult_lines(consult: StoredConsult) -> list[str]:
     lines = [
-        f"consult {consult.id}  {consult.consult_date}  {consult.status.value}",
+        f"consult {consult.id}  {consult.date}  {consult.status}",
         f"patient {consult.patient_id}",
         f"knowledge {consult.knowledge_version}",
     ]
-    approver = view.approved_by
+    approver = consult.approved_by
     if approver is not None:
         lines.append(f"approved {consult.approved_at} by {approver.name} ({approver.id})")
-    if consult.supersedes_id is not None:
-        lines.append(f"corrects {consult.supersedes_id}: {consult.correction_reason}")
-    if view.corrected_by is not None:
-        corrected = view.corrected_by
-        lines.append(f"corrected by {corrected.id} ({corrected.status.value})")
-    return [*lines, "plan", *_plan_summary(consult.plan_json)]
+    if consult.supersedes is not None:
+        lines.append(f"corrects {consult.supersedes}: {consult.correction_reason}")
+    if consult.corrected_by is not None:
+        corrected = consult.corrected_by
+        lines.append(f"corrected by {corrected.id} ({corrected.status})")
+    return [*lines, "plan", *_plan_summary(consult.plan)]
 
 
 @consults_app.command("show")
 def consults_show(consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")]) -> None:
     """A consult: status, approval, knowledge version, corrections and its plan (audited)."""
-    consult_id = _uuid(consult, CONSULT_ID)
+    from dermaplan.app import consults
 
-    def show(session: Session, context: Context) -> list[str]:
-        from dermaplan.records.service import view_consult
-
-        clinic = _clinic(session, context)
-        return _consult_lines(view_consult(session, context, clinic.id, consult_id))
-
-    typer.echo("\n".join(_unit_of_work(show)))
+    typer.echo("\n".join(_consult_lines(call(consults.show, _uuid(consult, CONSULT_ID)))))
 
 
 @consults_app.command("list")
 def consults_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")]) -> None:
     """A patient's consults, oldest first: id, date, status, approval, correction (audited)."""
+    from dermaplan.app import consults
+
     patient_id = _patient_id(patient)
-
-    def every(session: Session, context: Context) -> list[str]:
-        from dermaplan.records.service import read_patient
-
-        record = read_patient(session, context, _clinic(session, context).id, patient_id)
-        return [_consult_line(_consult_entry(consult)) for consult in record.consults]
-
-    lines = _unit_of_work(every)
+    lines = [_consult_line(entry) for entry in call(consults.of_patient, patient_id)]
     for line in lines:
         typer.echo(line)
     if not lines:
@@ -1111,7 +946,7 @@ def restore(
         except BackupError as error:
             _fail([str(error)])
         except DatabaseError as error:
-            _broken(str(error))
+            broken(str(error))
     typer.echo(
         f"ok: restored {path} ({report.verified.events} audit events, "
         f"{len(report.verified.photo_files)} photo files, checked; "

@@ -1,37 +1,25 @@
-"""The staff commands: `staff add`, `staff list`. Staff are identities that sign, approve
-and assess; they have no logins. SQLAlchemy loads inside commands only.
-
-Each command is one transaction, as in cli_records: errors a person can cause exit with
-code 2, one `error:` line per problem, and nothing written.
-"""
+"""The staff commands: `staff add`, `staff list`. Staff are identities that act, sign,
+approve and assess, each in one role (admin, practitioner, reception)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli_records import _clinic, _unit_of_work
+from dermaplan.cli_shell import call
+from dermaplan.records.enums import StaffRole
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from dermaplan.records.context import Context
-    from dermaplan.records.models import Staff
+    from dermaplan.app.staff import StaffMember
 
 staff_app = typer.Typer(
-    help="Add and list the clinic's staff (who treats, signs and approves).",
+    help="Add and list the clinic's staff (who acts, treats, signs and approves).",
     no_args_is_help=True,
 )
 
 
-class Role(StrEnum):  # records.models.StaffRole, without importing the models for --help
-    PRACTITIONER = "practitioner"
-    STAFF = "staff"
-
-
-def _line(member: Staff) -> str:
+def _line(member: StaffMember) -> str:
     registration = member.registration or "-"
     active = "" if member.active else "  (inactive)"
     return f"{member.id}  {member.role.value:<12}  {member.name}  {registration}{active}"
@@ -40,35 +28,31 @@ def _line(member: Staff) -> str:
 @staff_app.command("add")
 def staff_add(
     name: Annotated[str, typer.Argument(help="The name as it should appear on records.")],
-    role: Annotated[Role, typer.Option(help="A practitioner treats, signs and approves.")],
+    role: Annotated[
+        StaffRole,
+        typer.Option(
+            help="admin: staff, settings, consent texts, audit; practitioner: clinical work; "
+            "reception: patients' details and consents. The first member is the admin."
+        ),
+    ],
     registration: Annotated[
         str | None, typer.Option(help="The professional register number, e.g. GMC 1234567.")
     ] = None,
 ) -> None:
-    """Add a member of staff and print the new id (for --by, practitioner:, assessor:)."""
+    """Add a member of staff (as an admin) and print the new id (for --as)."""
+    from dermaplan.app import staff
 
-    def add(session: Session, context: Context) -> str:
-        from dermaplan.records.models import StaffRole
-        from dermaplan.records.service import add_staff
-
-        clinic = _clinic(session, context)
-        member = add_staff(session, context, clinic.id, name, StaffRole(role.value), registration)
-        return f"added {member.role.value} {member.name}: {member.id}"
-
-    typer.echo(_unit_of_work(add))
+    member = call(staff.add, name, role, registration)
+    typer.echo(f"added {member.role.value} {member.name}: {member.id}")
 
 
 @staff_app.command("list")
 def staff_list() -> None:
     """The clinic's staff in name order: id, role, name, registration."""
+    from dermaplan.app import staff
 
-    def every(session: Session, context: Context) -> list[str]:
-        from dermaplan.records.service import clinic_staff
-
-        return [_line(member) for member in clinic_staff(session, _clinic(session, context).id)]
-
-    lines = _unit_of_work(every)
-    for line in lines:
-        typer.echo(line)
-    if not lines:
+    members = call(staff.members)
+    for member in members:
+        typer.echo(_line(member))
+    if not members:
         typer.echo("no staff yet: add them with `dermaplan staff add NAME --role ROLE`", err=True)

@@ -1,34 +1,73 @@
-"""The records commands run against a real, empty database on each backend, pointed at
-through the environment as a clinic's would be."""
+"""The records commands run against a real database on each backend, pointed at through
+the environment as a clinic's would be, acting as the clinic's practitioner."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from dermaplan.records.db import create_records_engine, prepare
+from dermaplan.records.db import create_records_engine, prepare, transaction
+from dermaplan.records.enums import StaffRole
+from dermaplan.records.service import add_staff, default_clinic
 from tests.records.database import BACKENDS, fresh_database
+from tests.records.factories import context
+
+PRACTITIONER = "Dr Ana Lima"
 
 
 @pytest.fixture(params=BACKENDS)
 def database(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    """An empty database the commands are pointed at, as a clinic's environment would."""
+    """A database the commands are pointed at, as a clinic's environment would, with its
+    clinic and one practitioner, who acts (DERMAPLAN_STAFF)."""
     with fresh_database(str(request.param), tmp_path) as url:
         monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
         monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
-        monkeypatch.setenv("DERMAPLAN_ACTOR", "staff:reception")
+        monkeypatch.setenv("DERMAPLAN_ACTOR", "os:tester")
+        engine = create_records_engine(url)
+        prepare(engine)
+        with transaction(engine) as session:
+            clinic = default_clinic(session, context())
+            member = add_staff(
+                session, context(), clinic.id, PRACTITIONER, StaffRole.PRACTITIONER, "GMC 1234"
+            )
+        engine.dispose()
+        monkeypatch.setenv("DERMAPLAN_STAFF", str(member.id))
         yield url
 
 
 @pytest.fixture
+def practitioner(database: str) -> uuid.UUID:
+    """The practitioner acting."""
+    import os
+
+    return uuid.UUID(os.environ["DERMAPLAN_STAFF"])
+
+
+@pytest.fixture
 def engine(database: str) -> Iterator[Engine]:
-    """The same database for the test's own checks (its schema made as on first use)."""
+    """The same database for the test's own checks."""
     engine = create_records_engine(database)
     prepare(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
+    """A database with no staff yet, and nobody named as acting."""
+    with fresh_database(str(request.param), tmp_path) as url:
+        monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
+        monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("DERMAPLAN_ACTOR", "os:tester")
+        monkeypatch.delenv("DERMAPLAN_STAFF", raising=False)
+        engine = create_records_engine(url)
+        yield engine
+        engine.dispose()

@@ -15,9 +15,8 @@ from sqlalchemy import Engine, func, select
 
 from dermaplan.records.db import transaction
 from dermaplan.records.models import AdverseEvent, Outcome
-from dermaplan.records.repository import ClinicRepository
-from tests.commands.cli import UUID, run
-from tests.records.factories import events, make_practitioner
+from tests.commands.cli import UUID, acting, run
+from tests.records.factories import events
 
 
 @pytest.fixture
@@ -31,9 +30,7 @@ def people(engine: Engine) -> tuple[str, str]:
     assert code == 0, err
     found = re.search(UUID, out)
     assert found is not None
-    with transaction(engine, write=False) as session:
-        [clinic] = ClinicRepository(session).all()
-    return found.group(0), str(make_practitioner(engine, clinic.id))
+    return found.group(0), acting()
 
 
 def write(path: Path, data: Any) -> Path:

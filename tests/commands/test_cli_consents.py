@@ -13,14 +13,8 @@ from sqlalchemy import Engine, func, select
 
 from dermaplan.cli_consents import Kind, Scope
 from dermaplan.records.db import transaction
-from dermaplan.records.models import (
-    AuditEvent,
-    Consent,
-    ConsentKind,
-    ConsentTemplate,
-    ConsentWithdrawal,
-    PhotoScope,
-)
+from dermaplan.records.enums import ConsentKind, PhotoScope
+from dermaplan.records.models import AuditEvent, Consent, ConsentTemplate, ConsentWithdrawal
 from tests.commands.cli import UUID, run
 
 

@@ -143,7 +143,7 @@ def test_an_approved_consult_is_corrected_shown_and_listed(
     code, out, err = run("consults", "correct", consult, corrected, "--reason", "wrong file")
     assert (code, out, err) == (2, "", f"error: consult {consult} is a draft: revise it instead\n")
     assert counts(engine) == before
-    assert run("consults", "approve", consult, "--by", practitioner)[0] == 0
+    assert run("consults", "approve", consult)[0] == 0
 
     before = counts(engine)
     broken = tmp_path / "broken.yaml"
@@ -187,7 +187,7 @@ def test_an_approved_consult_is_corrected_shown_and_listed(
     assert any(line.startswith("  course: microneedling, ") for line in lines)
     assert events(engine)[-1].action == "consult.read"
 
-    assert run("consults", "approve", correction, "--by", practitioner)[0] == 0
+    assert run("consults", "approve", correction)[0] == 0
     code, out, _ = run("consults", "show", correction)
     assert f"corrects {consult}: meso, not needling" in out.splitlines()
     code, out, _ = run("consults", "list", patient)
@@ -213,9 +213,9 @@ def test_an_approved_consult_is_corrected_shown_and_listed(
 
 
 def test_a_correction_is_checked_against_the_patients_record(database: str, engine: Engine) -> None:
-    patient, practitioner = clinic_with_patient(engine)
+    patient, _ = clinic_with_patient(engine)
     consult = save(patient)
-    assert run("consults", "approve", consult, "--by", practitioner)[0] == 0
+    assert run("consults", "approve", consult)[0] == 0
     assert run("patients", "update", patient, "--allergy", "EMLA cream")[0] == 0
     before = counts(engine)
     corrected = str(EXAMPLES / "03-hydration-mesotherapy.yaml")  # no known allergies

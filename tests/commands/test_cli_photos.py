@@ -16,10 +16,11 @@ from sqlalchemy import Engine, func, select
 
 from dermaplan.cli_photos import Stage
 from dermaplan.records.db import transaction
-from dermaplan.records.models import AuditEvent, Photo, PhotoStage
+from dermaplan.records.enums import PhotoStage
+from dermaplan.records.models import AuditEvent, Photo
 from dermaplan.records.repository import ClinicRepository
-from tests.commands.cli import UUID, run
-from tests.records.factories import add_consent, image_bytes, make_practitioner, session_fields
+from tests.commands.cli import UUID, acting, run
+from tests.records.factories import add_consent, image_bytes, session_fields
 
 GPS_IFD = 0x8825
 
@@ -131,7 +132,7 @@ def test_before_photos_added_for_a_session_let_it_be_signed(
     with transaction(engine, write=False) as session:
         [clinic] = ClinicRepository(session).all()
     add_consent(engine, clinic.id, uuid.UUID(patient))
-    practitioner = make_practitioner(engine, clinic.id)
+    practitioner = uuid.UUID(acting())
     file = tmp_path / "session.yaml"
     fields = session_fields(uuid.UUID(patient), practitioner)
     file.write_text(yaml.safe_dump(fields), encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ from dermaplan.records.models import Consult
 from dermaplan.records.photos import default_storage
 from dermaplan.records.repository import ClinicRepository
 from dermaplan.records.settings import records_settings
-from tests.commands.cli import UUID, run
+from tests.commands.cli import UUID, acting, run, start_clinic
 from tests.conftest import EXAMPLES
 from tests.records.database import tampering
 from tests.records.factories import (
@@ -30,7 +31,6 @@ from tests.records.factories import (
     counts,
     events,
     image_bytes,
-    make_practitioner,
     session_counts,
     session_fields,
 )
@@ -76,20 +76,22 @@ def test_add_list_search_show_and_verify(database: str, engine: Engine) -> None:
     assert "consults (0)" in out
     assert out.endswith("consents (0)\n")
 
-    assert [(e.action, e.actor) for e in events(engine)] == [
-        ("clinic.create", "staff:reception"),
-        ("patient.create", "staff:reception"),
-        ("patient.create", "staff:reception"),
-        ("patient.list", "staff:reception"),
-        ("patient.search", "staff:reception"),
-        ("patient.search", "staff:reception"),
-        ("patient.read", "staff:reception"),
-        ("consent.list", "staff:reception"),
+    acting = uuid.UUID(os.environ["DERMAPLAN_STAFF"])
+    assert [(e.action, e.actor, e.staff_id) for e in events(engine)] == [
+        ("clinic.create", "staff:test", None),  # the clinic and its practitioner, before
+        ("staff.create", "staff:test", None),
+        ("patient.create", "os:tester", acting),
+        ("patient.create", "os:tester", acting),
+        ("patient.list", "os:tester", acting),
+        ("patient.search", "os:tester", acting),
+        ("patient.search", "os:tester", acting),
+        ("patient.read", "os:tester", acting),
+        ("consent.list", "os:tester", acting),
     ]
     code, out, _ = run("audit", "verify")
     assert code == 0
     assert out.startswith(
-        "ok: 8 events, chain intact, anchored at event 8, records match their audited states, head "
+        "ok: 9 events, chain intact, anchored at event 9, records match their audited states, head "
     )
 
 
@@ -160,7 +162,7 @@ def test_bad_files_exit_2(database: str, engine: Engine, tmp_path: Path) -> None
         assert code == 2
         assert problem in err
         assert len(err.splitlines()) == 1
-    assert counts(engine) == (0, 0, 0)
+    assert counts(engine) == (0, 0, 2)  # the clinic and its practitioner, made before
 
 
 def test_unknown_or_malformed_ids_exit_2(database: str, engine: Engine) -> None:
@@ -191,7 +193,7 @@ def test_audit_verify_finds_a_cut_off_end_and_an_edited_row(
     moreau = add("--family-name", "Moreau")
     add("--family-name", "Ravel")
     with tampering(engine) as connection:
-        connection.exec_driver_sql("DELETE FROM audit_event WHERE seq = 3")
+        connection.exec_driver_sql("DELETE FROM audit_event WHERE seq = 4")
         connection.exec_driver_sql(
             f"UPDATE patient SET family_name = 'Morel' WHERE id = '{uuid.UUID(moreau).hex}'"
         )
@@ -199,10 +201,10 @@ def test_audit_verify_finds_a_cut_off_end_and_an_edited_row(
     assert (code, out) == (1, "")
     anchor = re.escape(str(tmp_path / "data" / "audit-head.json"))
     assert re.fullmatch(
-        f"broken: the log ends at event 2 but the anchor {anchor} records event 3 "
-        r"\(written \S+\): the events after 2 were cut off the end\n"
+        f"broken: the log ends at event 3 but the anchor {anchor} records event 4 "
+        r"\(written \S+\): the events after 3 were cut off the end\n"
         f"broken: patient {moreau}: its stored row no longer matches its last audited state "
-        r"\(event 2\)\n",
+        r"\(event 3\)\n",
         err,
     ), err
 
@@ -212,21 +214,21 @@ def test_audit_verify_warns_when_there_is_no_anchor(database: str, tmp_path: Pat
     (tmp_path / "data" / "audit-head.json").unlink()
     code, out, err = run("audit", "verify")
     assert code == 0
-    assert out.startswith("ok: 2 events, chain intact, records match their audited states")
+    assert out.startswith("ok: 3 events, chain intact, records match their audited states")
     assert err.startswith("warning: no audit anchor at ")
     add("--family-name", "Ravel")  # the next change writes it
     code, out, err = run("audit", "verify")
     assert (code, err) == (0, "")
-    assert "anchored at event 3" in out
+    assert "anchored at event 4" in out
 
 
-def test_db_upgrade_creates_then_reports_the_revision(database: str) -> None:
+def test_db_upgrade_creates_then_reports_the_revision(empty_database: Engine) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0008\n", out)
+    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0009\n", out)
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert out.endswith("is at schema revision 0008\n")
+    assert out.endswith("is at schema revision 0009\n")
 
 
 def test_unusable_databases_exit_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -252,6 +254,7 @@ def test_the_default_database_is_data_dermaplan_db_in_the_working_directory(
     monkeypatch.delenv("DERMAPLAN_DATABASE_URL", raising=False)
     monkeypatch.delenv("DERMAPLAN_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
+    start_clinic(monkeypatch)
     add("--family-name", "Moreau")
     assert (tmp_path / "data" / "dermaplan.db").is_file()
 
@@ -268,7 +271,7 @@ def clinic_with_patient(engine: Engine) -> tuple[str, str]:
     add_consent(engine, clinic.id, uuid.UUID(patient))
     storage = default_storage(records_settings().data_dir)
     add_photos(engine, clinic.id, storage, uuid.UUID(patient), "cheeks", "forehead")
-    return patient, str(make_practitioner(engine, clinic.id))
+    return patient, acting()
 
 
 def session_file(tmp_path: Path, patient: str, practitioner: str, **fields: object) -> Path:
@@ -453,6 +456,7 @@ def test_consult_save_stores_the_plan_byte_for_byte(database: str, engine: Engin
 def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'live.db'}")
     monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
+    start_clinic(monkeypatch)
     runner = CliRunner()
     added = runner.invoke(app, ["patients", "add", "--family-name", "Kept"])
     assert added.exit_code == 0, added.stderr
@@ -483,7 +487,7 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert back == stored
     verified = runner.invoke(app, ["audit", "verify"])  # anchored to the restored head
     assert verified.exit_code == 0, verified.stderr
-    assert "anchored at event 3" in verified.stdout
+    assert "anchored at event 5" in verified.stdout
     listed = runner.invoke(app, ["patients", "list"])
     assert "Kept" in listed.stdout
     assert "Later" not in listed.stdout
@@ -506,7 +510,7 @@ def test_a_saved_consult_is_approved_and_starts_a_course(
     consult_id = saved.group(1)
     refused = run("courses", "start", consult_id, "microneedling")
     assert refused[0] == 2  # a draft plan starts no course
-    assert run("consults", "approve", consult_id, "--by", practitioner) == (
+    assert run("consults", "approve", consult_id) == (
         0,
         f"approved consult {consult_id} by {practitioner}\n",
         "",
@@ -514,7 +518,7 @@ def test_a_saved_consult_is_approved_and_starts_a_course(
     code, out, err = run("courses", "start", consult_id, "microneedling")
     assert code == 0, err
     assert "microneedling  planned" in out
-    again = run("consults", "approve", consult_id, "--by", practitioner)
+    again = run("consults", "approve", consult_id)
     assert again[0] == 2
     assert "error:" in again[2]
 
@@ -528,7 +532,7 @@ def test_a_session_under_a_course_fulfils_it_and_cannot_be_linked_twice(
     saved = re.search(f"saved consult ({UUID})", err)
     assert saved is not None, err
     consult_id = saved.group(1)
-    assert run("consults", "approve", consult_id, "--by", practitioner)[0] == 0
+    assert run("consults", "approve", consult_id)[0] == 0
     code, out, err = run("courses", "start", consult_id, "microneedling")
     assert code == 0, err
     course_id = out.split()[1]

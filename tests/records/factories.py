@@ -15,14 +15,8 @@ from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import service
 from dermaplan.records.context import Context
 from dermaplan.records.db import transaction
-from dermaplan.records.models import (
-    AuditEvent,
-    Consult,
-    Patient,
-    PhotoStage,
-    StaffRole,
-    TreatmentSession,
-)
+from dermaplan.records.enums import PhotoStage, StaffRole
+from dermaplan.records.models import AuditEvent, Consult, Patient, TreatmentSession
 from dermaplan.records.photos import PhotoData, PhotoStorage, record_photo
 from dermaplan.records.schemas import ConsultDocument, PatientData, SessionData
 
@@ -143,7 +137,7 @@ def add_consent(
 ) -> uuid.UUID:
     """A signed consent of this kind (publishing a template version for it)."""
     from dermaplan.records import consents
-    from dermaplan.records.models import ConsentKind
+    from dermaplan.records.enums import ConsentKind
     from dermaplan.records.schemas import ConsentData
 
     with transaction(engine) as session:

@@ -14,8 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import adverse, sessions
 from dermaplan.records.db import transaction
+from dermaplan.records.enums import AdverseEventStatus
 from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound
-from dermaplan.records.models import AdverseEvent, AdverseEventStatus
+from dermaplan.records.models import AdverseEvent
 from dermaplan.records.schemas import AdverseEventData
 from tests.records.factories import (
     add_patient,

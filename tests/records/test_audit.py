@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from dermaplan.records import service
 from dermaplan.records.audit import GENESIS, check_chain, digest, event_hash, verify_chain
 from dermaplan.records.db import create_records_engine, prepare, transaction
+from dermaplan.records.enums import StaffRole
 from dermaplan.records.errors import RecordsError
-from dermaplan.records.models import StaffRole
 from tests.records.database import tampering
 from tests.records.factories import add_patient, context, counts, document, events, patient_data
 

@@ -15,14 +15,9 @@ from sqlalchemy.exc import DBAPIError
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import consents, sessions
 from dermaplan.records.db import transaction
+from dermaplan.records.enums import ConsentKind, PhotoScope
 from dermaplan.records.errors import ImmutableRecord, IncompleteRecord, InvalidInput, NotFound
-from dermaplan.records.models import (
-    Consent,
-    ConsentKind,
-    ConsentTemplate,
-    ConsentWithdrawal,
-    PhotoScope,
-)
+from dermaplan.records.models import Consent, ConsentTemplate, ConsentWithdrawal
 from dermaplan.records.photos import PhotoStorage
 from dermaplan.records.schemas import ConsentData
 from tests.records.factories import (

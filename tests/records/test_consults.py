@@ -15,8 +15,8 @@ from dermaplan.clinical.plan import plan_json
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import service
 from dermaplan.records.db import transaction
+from dermaplan.records.enums import ConsultStatus, StaffRole
 from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound
-from dermaplan.records.models import ConsultStatus, StaffRole
 from dermaplan.records.repository import ConsultRepository
 from dermaplan.records.schemas import ConsultDocument
 from tests.conftest import healthy
@@ -173,7 +173,7 @@ def test_only_an_active_practitioner_of_the_clinic_approves(
     engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
 ) -> None:
     consult_id = add_consult(engine, clinic_id, patient_id)
-    receptionist = make_practitioner(engine, clinic_id, StaffRole.STAFF)
+    receptionist = make_practitioner(engine, clinic_id, StaffRole.RECEPTION)
     with pytest.raises(InvalidInput, match="not an active practitioner"):
         approve(engine, clinic_id, consult_id, receptionist)
     with pytest.raises(NotFound, match="no member of staff"):

@@ -18,8 +18,9 @@ from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records import courses, service, sessions
 from dermaplan.records.db import transaction
+from dermaplan.records.enums import CourseStatus
 from dermaplan.records.errors import ImmutableRecord, InvalidInput
-from dermaplan.records.models import Course, CourseStatus, PlannedSession
+from dermaplan.records.models import Course, PlannedSession
 from dermaplan.records.photos import PhotoStorage
 from dermaplan.records.schemas import ConsultDocument
 from tests.records.factories import (

@@ -15,23 +15,25 @@ from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import demo
 from dermaplan.records.audit import verify_chain
 from dermaplan.records.db import create_records_engine, transaction, upgrade
+from dermaplan.records.enums import (
+    AdverseEventStatus,
+    ConsultStatus,
+    OutcomeScale,
+    SessionStatus,
+    Severity,
+)
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.models import (
     AdverseEvent,
-    AdverseEventStatus,
     AuditEvent,
     Consent,
     Consult,
-    ConsultStatus,
     Course,
     Outcome,
-    OutcomeScale,
     Patient,
     Photo,
     ProductLot,
     SessionProduct,
-    SessionStatus,
-    Severity,
     Staff,
     TreatmentSession,
 )

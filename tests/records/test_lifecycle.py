@@ -14,9 +14,10 @@ from sqlalchemy import Engine
 
 from dermaplan.records.audit import AuditAction, digest
 from dermaplan.records.db import transaction
+from dermaplan.records.enums import ConsultStatus
 from dermaplan.records.errors import ImmutableRecord, InvalidInput
 from dermaplan.records.lifecycle import RecordKind, written_reason
-from dermaplan.records.models import Consult, ConsultStatus
+from dermaplan.records.models import Consult
 from dermaplan.records.service import consult_state
 from tests.records.factories import NOW, add_consult, add_patient, context, events
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
 import pytest
 from alembic import command
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Column, Engine, MetaData, Table, Uuid, insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from dermaplan.records.db import (
     SchemaState,
@@ -102,3 +106,75 @@ def test_search_name_compares_bytes_on_postgresql(engine: Engine) -> None:
             )
         ).scalar()
     assert collation == "C"
+
+
+def test_roles_move_to_their_new_names_with_every_reference_kept(empty_engine: Engine) -> None:
+    """0009 copies the staff table on SQLite: the members, their references from approved
+    consults, and the frozen consults' guards all come through."""
+    upgrade(empty_engine, "0008")
+    meta = MetaData()
+
+    def reflected(name: str, *ids: str) -> Table:
+        """The table as 0008 left it, its ids read as UUIDs on either backend."""
+        columns = (Column(c, Uuid(), primary_key=c == "id") for c in ids)
+        return Table(name, meta, *columns, autoload_with=empty_engine)
+
+    clinic = reflected("clinic", "id")
+    staff = reflected("staff", "id", "clinic_id")
+    patient = reflected("patient", "id", "clinic_id")
+    consult = reflected("consult", "id", "patient_id", "approved_by_id")
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    stamps = {"created_at": now, "updated_at": now}
+    ids = {name: uuid.uuid4() for name in ("clinic", "doctor", "desk", "patient", "consult")}
+    with empty_engine.begin() as connection:
+        connection.execute(insert(clinic).values(id=ids["clinic"], name="C", **stamps))
+        for who, role in (("doctor", "practitioner"), ("desk", "staff")):
+            connection.execute(
+                insert(staff).values(
+                    id=ids[who], clinic_id=ids["clinic"], name=who, role=role, active=True, **stamps
+                )
+            )
+        connection.execute(
+            insert(patient).values(
+                id=ids["patient"],
+                clinic_id=ids["clinic"],
+                family_name="A",
+                given_names="B",
+                search_name="a b",
+                identifiers={},
+                history={},
+                **stamps,
+            )
+        )
+        connection.execute(
+            insert(consult).values(
+                id=ids["consult"],
+                patient_id=ids["patient"],
+                status="approved",
+                consult_date=now.date(),
+                assessment_json="{}",
+                plan_json="{}",
+                knowledge_version="k",
+                created_by="os:test",
+                approved_by_id=ids["doctor"],
+                approved_at=now,
+                **stamps,
+            )
+        )
+    upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        roles = dict(connection.execute(select(staff.c.name, staff.c.role)).all())
+        approver = connection.execute(select(consult.c.approved_by_id)).scalar_one()
+    assert roles == {"doctor": "practitioner", "desk": "reception"}
+    assert approver == ids["doctor"]
+    with pytest.raises(IntegrityError), empty_engine.begin() as connection:
+        connection.execute(
+            insert(staff).values(
+                id=uuid.uuid4(),
+                clinic_id=ids["clinic"],
+                name="x",
+                role="staff",
+                active=True,
+                **stamps,
+            )
+        )

@@ -12,8 +12,9 @@ from sqlalchemy.exc import DBAPIError
 
 from dermaplan.records import outcomes
 from dermaplan.records.db import transaction
+from dermaplan.records.enums import OutcomeScale
 from dermaplan.records.errors import InvalidInput, NotFound
-from dermaplan.records.models import Outcome, OutcomeScale
+from dermaplan.records.models import Outcome
 from dermaplan.records.scales import SCALES
 from dermaplan.records.schemas import OutcomeData
 from tests.records.factories import add_consult, add_patient, context, events, make_practitioner

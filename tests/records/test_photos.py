@@ -16,8 +16,8 @@ from sqlalchemy.exc import DBAPIError
 
 from dermaplan.records import consents, photos
 from dermaplan.records.db import transaction
+from dermaplan.records.enums import PhotoScope, PhotoStage
 from dermaplan.records.errors import InvalidInput, NotFound
-from dermaplan.records.models import PhotoScope, PhotoStage
 from tests.records.factories import (
     NOW,
     add_consent,

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import adverse, sessions
 from dermaplan.records.db import transaction
-from dermaplan.records.models import AdverseEventStatus
+from dermaplan.records.enums import AdverseEventStatus
 from dermaplan.records.photos import PhotoStorage
 from dermaplan.records.repository import LotRepository
 from dermaplan.records.schemas import AdverseEventData

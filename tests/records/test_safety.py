@@ -4,6 +4,7 @@ the schema accepts makes them crash."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -12,15 +13,21 @@ from hypothesis import strategies as st
 
 from dermaplan.clinical.assessment import Procedure
 from dermaplan.knowledge import KnowledgeBase, load_knowledge
+from dermaplan.records.enums import ConsentKind
 from dermaplan.records.errors import InvalidInput
-from dermaplan.records.models import ConsentKind
+from dermaplan.records.plans import StoredPlan
 from dermaplan.records.safety import allergen_hits, missing_items, safety_refusals
 from dermaplan.records.schemas import SessionData
 from tests.records.factories import session_fields
 
 KB = load_knowledge()
 PATIENT, PRACTITIONER = uuid.uuid4(), uuid.uuid4()
-CONTRAINDICATED = {"decisions": [{"modality": "microneedling", "decision": "contraindicated"}]}
+CONTRAINDICATED = StoredPlan.model_validate(
+    {
+        "schema_version": "2",
+        "decisions": [{"modality": "microneedling", "decision": "contraindicated"}],
+    }
+)
 
 
 ALL_CONSENTS = frozenset(ConsentKind)
@@ -201,10 +208,10 @@ def sessions(draw: st.DrawFn) -> dict[str, Any]:
 @given(
     raw=sessions(),
     allergies=st.none() | st.lists(st.sampled_from(ALLERGY_WORDS)),
-    plan=st.none() | st.just(CONTRAINDICATED) | st.just({"decisions": "garbage"}) | st.just({}),
+    plan=st.none() | st.just(CONTRAINDICATED),
 )
 def test_the_checks_never_crash_and_always_name_a_field(
-    raw: dict[str, Any], allergies: list[str] | None, plan: dict[str, Any] | None
+    raw: dict[str, Any], allergies: list[str] | None, plan: StoredPlan | None
 ) -> None:
     try:
         session = SessionData.parse(raw, KB)
@@ -222,3 +229,28 @@ def test_the_checks_never_crash_and_always_name_a_field(
         assert refusal.message.startswith(fields)
     for item in missing_items(session, KB, allergies, (), ()):
         assert item.startswith(fields)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(["schema_version", "decisions", "courses", "modality", "x"]),
+                inner,
+                max_size=4,
+            )
+        ),
+        max_leaves=12,
+    )
+)
+def test_a_stored_plan_is_read_or_refused_never_crashes(document: Any) -> None:
+    problems: list[str] = []
+    try:
+        plan = StoredPlan.read(json.dumps(document))
+    except InvalidInput as error:
+        problems = error.problems
+    else:
+        assert plan.schema_version in {"1", "2"}
+    assert all(p.startswith("the consult's plan") for p in problems)

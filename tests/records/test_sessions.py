@@ -17,6 +17,7 @@ from dermaplan.clinical.consult import consult
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import service, sessions
 from dermaplan.records.db import transaction
+from dermaplan.records.enums import SessionStatus
 from dermaplan.records.errors import (
     ImmutableRecord,
     IncompleteRecord,
@@ -24,7 +25,7 @@ from dermaplan.records.errors import (
     NotFound,
     SafetyRefused,
 )
-from dermaplan.records.models import ProductLot, SessionStatus, TreatmentSession
+from dermaplan.records.models import ProductLot, TreatmentSession
 from dermaplan.records.photos import PhotoStorage
 from dermaplan.records.schemas import ConsultDocument
 from tests.conftest import healthy
@@ -367,7 +368,7 @@ def test_references_are_checked_and_nothing_is_written_when_they_fail(
     engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, patient_id: uuid.UUID,
     practitioner_id: uuid.UUID,
 ) -> None:  # fmt: skip
-    receptionist = make_practitioner(engine, clinic_id, role=service.StaffRole.STAFF)
+    receptionist = make_practitioner(engine, clinic_id, role=service.StaffRole.RECEPTION)
     before = session_counts(engine)
     with pytest.raises(NotFound, match="no patient"):
         record(engine, clinic_id, kb, uuid.uuid4(), practitioner_id)

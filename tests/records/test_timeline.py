@@ -22,8 +22,9 @@ from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records import adverse, consents, courses, outcomes, photos, service, sessions
 from dermaplan.records.db import transaction
+from dermaplan.records.enums import PhotoScope, PhotoStage, SessionStatus
 from dermaplan.records.errors import NotFound
-from dermaplan.records.models import PhotoScope, PhotoStage, SessionStatus, TreatmentSession
+from dermaplan.records.models import TreatmentSession
 from dermaplan.records.schemas import AdverseEventData, ConsultDocument, OutcomeData
 from dermaplan.records.timeline import patient_timeline, timeline_document, timeline_lines
 from tests.records.factories import (

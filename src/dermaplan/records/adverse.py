@@ -17,17 +17,10 @@ from sqlalchemy.orm import Session
 from dermaplan.clinical.assessment import age_on
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
+from dermaplan.records.enums import AdverseEventStatus
 from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.lifecycle import RecordKind, written_reason
-from dermaplan.records.models import (
-    AdverseEvent,
-    AdverseEventStatus,
-    Clinic,
-    Patient,
-    ProductLot,
-    Staff,
-    new_id,
-)
+from dermaplan.records.models import AdverseEvent, Clinic, Patient, ProductLot, Staff, new_id
 from dermaplan.records.repository import (
     AdverseEventRepository,
     PatientRepository,

@@ -111,9 +111,13 @@ def digest(value: Any) -> str:
 
 
 def event_hash(event: AuditEvent) -> str:
-    """The hash of every field of an event but the hash itself."""
+    """The hash of every field of an event but the hash itself (the acting member of staff
+    where one is named: events from before revision 0009 keep the hash they were written
+    with)."""
+    staff = {} if event.staff_id is None else {"staff_id": event.staff_id}
     return digest(
-        {
+        staff
+        | {
             "seq": event.seq,
             "occurred_at": event.occurred_at,
             "actor": event.actor,
@@ -198,6 +202,7 @@ def record_event(
         seq=head[0] + 1 if head else 1,
         occurred_at=context.now.astimezone(dt.UTC),
         actor=context.actor,
+        staff_id=context.staff_id,
         action=action.value,
         record_type=record_type,
         record_id=str(record_id) if record_id else None,

@@ -21,16 +21,9 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
+from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope
 from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound, required
-from dermaplan.records.models import (
-    Consent,
-    ConsentKind,
-    ConsentStatus,
-    ConsentTemplate,
-    ConsentWithdrawal,
-    PhotoScope,
-    new_id,
-)
+from dermaplan.records.models import Consent, ConsentTemplate, ConsentWithdrawal, new_id
 from dermaplan.records.repository import (
     ConsentRepository,
     ConsentTemplateRepository,

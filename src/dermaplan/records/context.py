@@ -7,6 +7,7 @@ the same time, and tests pass a fixed one.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 
@@ -17,8 +18,9 @@ def utc_now() -> dt.datetime:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    actor: str  # "staff:<id>" once logins exist; "os:<user>" from the CLI until then
+    actor: str  # who runs the program: "os:<user>" from the command line, or a service
     now: dt.datetime
+    staff_id: uuid.UUID | None = None  # the member of staff acting (app.principal)
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:

@@ -15,7 +15,6 @@ needs a reason. Services never commit (see records.service).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from typing import Any
 
@@ -25,17 +24,11 @@ from dermaplan.clinical.plan import PROCEED
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records.audit import AuditAction
 from dermaplan.records.context import Context
+from dermaplan.records.enums import ConsultStatus, CourseStatus, SessionStatus
 from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.lifecycle import RecordKind, written_reason
-from dermaplan.records.models import (
-    ConsultStatus,
-    Course,
-    CourseStatus,
-    PlannedSession,
-    SessionStatus,
-    TreatmentSession,
-    new_id,
-)
+from dermaplan.records.models import Course, PlannedSession, TreatmentSession, new_id
+from dermaplan.records.plans import StoredPlan
 from dermaplan.records.repository import ConsultRepository, CourseRepository, SessionRepository
 
 PROCEEDING = frozenset(decision.value for decision in PROCEED)
@@ -73,57 +66,36 @@ def _course(repository: CourseRepository, course_id: uuid.UUID) -> Course:
 
 
 def _planned_course(
-    plan: Any, modality: Modality, product: str | None
+    plan: StoredPlan, modality: Modality, product: str | None
 ) -> tuple[int, list[dt.date], list[str]]:
     """The plan's interval, dates and products for the modality's course (the one giving
     `product`, where the plan has several), or why a course cannot start."""
-    if not isinstance(plan, dict):
-        raise InvalidInput.one("the consult's plan is not a plan document")
-    decision = next(
-        (
-            d.get("decision")
-            for d in plan.get("decisions") or ()
-            if isinstance(d, dict) and d.get("modality") == modality.value
-        ),
-        None,
-    )
+    decision = plan.decision(modality)
     if decision not in PROCEEDING:
-        found = f"decided {decision}" if isinstance(decision, str) else "made no decision"
+        found = f"decided {decision}" if decision is not None else "made no decision"
         raise InvalidInput.one(
             f"the plan {found} for {modality.value}: a course needs it recommended, "
             "suitable or with caution"
         )
-    entries = [
-        c
-        for c in plan.get("courses") or ()
-        if isinstance(c, dict) and c.get("modality") == modality.value
-    ]
+    entries = [c for c in plan.courses if c.modality is modality]
     if product is not None:
-        entries = [c for c in entries if product in (c.get("products") or ())]
+        entries = [c for c in entries if product in c.products]
     if not entries:
         giving = f" giving {product}" if product is not None else ""
         raise InvalidInput.one(f"the plan has no course of {modality.value}{giving}")
     if len(entries) > 1:
-        named = "; ".join(", ".join(c.get("products") or ()) for c in entries)
+        named = "; ".join(", ".join(c.products) for c in entries)
         raise InvalidInput.one(
             f"the plan has {len(entries)} {modality.value} courses ({named}): name the one "
             "to start by a product it gives"
         )
     entry = entries[0]
-    try:
-        dates = [dt.date.fromisoformat(str(day)) for day in entry.get("dates") or ()]
-        interval = int(entry.get("interval_days", 0))
-        products = [str(p) for p in entry.get("products") or ()]
-    except (TypeError, ValueError) as error:
-        raise InvalidInput.one(
-            f"the plan's {modality.value} course is malformed: {error}"
-        ) from None
-    if not dates:
+    if not entry.dates:
         raise InvalidInput.one(
             f"the plan's {modality.value} course has no dates (a provisional plan, or no "
             "start date): answer its open questions and correct the consult"
         )
-    return interval, sorted(dates), products
+    return entry.interval_days, sorted(entry.dates), list(entry.products)
 
 
 def start_course(
@@ -144,10 +116,7 @@ def start_course(
             f"consult {consult.id} is {consult.status.value}: "
             "a course starts only from an approved consult"
         )
-    try:
-        plan = json.loads(consult.plan_json)
-    except json.JSONDecodeError:
-        raise InvalidInput.one(f"consult {consult.id}'s plan is not JSON") from None
+    plan = StoredPlan.read(consult.plan_json, f"consult {consult.id}'s plan")
     interval, dates, products = _planned_course(plan, modality, product)
     courses = CourseRepository(session, clinic_id)
     for existing in courses.of_consult(consult.id):

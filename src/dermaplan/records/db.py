@@ -136,9 +136,30 @@ def head_revision() -> str:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` in one transaction (all of it, or none)."""
     engine.update_execution_options(**{READY_OPTION: False})
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite's procedure for a table copied to change it: foreign keys off outside
+            # the transaction, and checked whole before it commits
+            _driver_execute(connection, "PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                command.upgrade(alembic_config(connection), revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise DatabaseError("the upgrade would break a reference between records")
+        finally:
+            if sqlite:
+                _driver_execute(connection, "PRAGMA foreign_keys=ON")
     engine.update_execution_options(**{READY_OPTION: revision == "head"})
+
+
+def _driver_execute(connection: Connection, statement: str) -> None:
+    """A statement outside any transaction: straight to the driver, which begins none."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from dermaplan.clinical.assessment import Sex, age_on, parse_assessment
+from dermaplan.clinical.blend import label_ban
 from dermaplan.clinical.consult import consult
 from dermaplan.clinical.plan import PROCEED, Decision
 from dermaplan.knowledge import KnowledgeBase
@@ -45,24 +46,26 @@ from dermaplan.records import adverse, consents, courses, outcomes, photos, serv
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.db import transaction
-from dermaplan.records.errors import InvalidInput
-from dermaplan.records.models import (
+from dermaplan.records.enums import (
     AdverseEventType,
     Causality,
-    Consent,
     ConsentStatus,
-    Consult,
     ConsultStatus,
     EventOutcome,
     OutcomeScale,
-    Patient,
-    Photo,
     PhotoStage,
-    ProductLot,
-    SessionProduct,
     SessionStatus,
     Severity,
     StaffRole,
+)
+from dermaplan.records.errors import InvalidInput
+from dermaplan.records.models import (
+    Consent,
+    Consult,
+    Patient,
+    Photo,
+    ProductLot,
+    SessionProduct,
     TreatmentSession,
 )
 from dermaplan.records.names import search_key
@@ -134,7 +137,11 @@ PRACTITIONER_NAMES = (
     "Dr Ana Lima", "Dr Hélène Caron", "Dr Marco Vitale", "Dr Sarah Okafor", "Dr Yuki Mori",
     "Dr Pieter de Wit", "Dr Leila Haddad", "Dr Tomás Ibarra",
 )  # fmt: skip
-STAFF_NAMES = ("Julie Perrin (reception)", "Marc Aubert (reception)", "Nadia Belkacem (manager)")
+STAFF_NAMES = (
+    ("Julie Perrin", StaffRole.RECEPTION),
+    ("Marc Aubert", StaffRole.RECEPTION),
+    ("Nadia Belkacem", StaffRole.ADMIN),
+)
 
 # Allergy as written on the record, and the assessment's allergen id (None: not in it).
 ALLERGIES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
@@ -305,7 +312,7 @@ class DemoClinic:
         self.staff = [
             DemoStaff(self._practitioner_name(i), StaffRole.PRACTITIONER, f"RPPS {10_000_000 + i}")
             for i in range(practitioners)
-        ] + [DemoStaff(name, StaffRole.STAFF, None) for name in STAFF_NAMES]
+        ] + [DemoStaff(name, role, None) for name, role in STAFF_NAMES]
         self.first_day = today - dt.timedelta(days=365 * YEARS_OF_RECORDS)
         # Product lines per day and product, counting 1.2 a session (it comes out nearer 1):
         # a lot lasts for about 80 uses.
@@ -321,7 +328,14 @@ class DemoClinic:
         return name if index < len(PRACTITIONER_NAMES) else f"{name} {index // 8 + 1}"
 
     def _allowed(self, recipe: Recipe, allergies: Sequence[str]) -> bool:
-        return not any(allergen_hits(p, allergies, self.knowledge) for p in recipe.products)
+        """No product the patient is allergic to, nor one its label or the clinic's policy
+        keeps off the recipe's areas (the session would be refused, as a plan's would)."""
+        kb = self.knowledge
+        return not any(
+            allergen_hits(p, allergies, kb)
+            or any(label_ban(kb, kb.products[p], area) for area in recipe.areas)
+            for p in recipe.products
+        )
 
     def _label_sessions(self, recipe: Recipe) -> int:
         """The most sessions the recipe's products' labels allow in all."""

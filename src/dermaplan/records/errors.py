@@ -69,3 +69,7 @@ def required(record: T | None, message: str) -> T:
     if record is None:
         raise NotFound.one(message)
     return record
+
+
+class Forbidden(RecordsError):
+    """Who is acting may not do this: no member of staff named, or not in a role allowed."""

@@ -40,6 +40,22 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from dermaplan.clinical.assessment import Sex
 from dermaplan.knowledge.schema import Modality
+from dermaplan.records.enums import (
+    AdverseEventStatus,
+    AdverseEventType,
+    Causality,
+    ConsentKind,
+    ConsentStatus,
+    ConsultStatus,
+    CourseStatus,
+    EventOutcome,
+    OutcomeScale,
+    PhotoScope,
+    PhotoStage,
+    SessionStatus,
+    Severity,
+    StaffRole,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -98,23 +114,6 @@ class Timestamped:
 
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
-
-
-class StaffRole(StrEnum):
-    PRACTITIONER = "practitioner"  # may approve plans
-    STAFF = "staff"
-
-
-class ConsultStatus(StrEnum):
-    DRAFT = "draft"
-    APPROVED = "approved"
-    SUPERSEDED = "superseded"
-
-
-class SessionStatus(StrEnum):
-    DRAFT = "draft"
-    SIGNED = "signed"
-    AMENDED = "amended"  # replaced by a signed amendment; kept as history
 
 
 def _enum(kind: type[StrEnum], name: str, length: int = 20) -> Enum:
@@ -307,58 +306,6 @@ class SessionProduct(Base):
 # -- adverse events and outcomes (revision 0003) ---------------------------------------
 
 
-class AdverseEventType(StrEnum):
-    BRUISING = "bruising"
-    INFECTION = "infection"
-    GRANULOMA = "granuloma"
-    HYPERPIGMENTATION = "hyperpigmentation"
-    NECROSIS = "necrosis"
-    ALLERGIC_REACTION = "allergic_reaction"
-    NERVE_INJURY = "nerve_injury"
-    SCARRING = "scarring"
-    OTHER = "other"
-
-
-class Severity(StrEnum):
-    MILD = "mild"
-    MODERATE = "moderate"
-    SEVERE = "severe"
-    LIFE_THREATENING = "life_threatening"
-
-
-class Causality(StrEnum):
-    """WHO-UMC causality categories (the subset a clinic assesses)."""
-
-    CERTAIN = "certain"
-    PROBABLE = "probable"
-    POSSIBLE = "possible"
-    UNLIKELY = "unlikely"
-    UNCLASSIFIED = "unclassified"
-
-
-class EventOutcome(StrEnum):
-    RECOVERED = "recovered"
-    RECOVERING = "recovering"
-    NOT_RECOVERED = "not_recovered"
-    RECOVERED_WITH_SEQUELAE = "recovered_with_sequelae"
-    FATAL = "fatal"
-    UNKNOWN = "unknown"
-
-
-class AdverseEventStatus(StrEnum):
-    OPEN = "open"  # may still change
-    CLOSED = "closed"  # frozen; a follow-up is a new version
-    SUPERSEDED = "superseded"  # replaced by a follow-up; kept as history
-
-
-class OutcomeScale(StrEnum):
-    GAIS = "gais"
-    GOODMAN_BARON_QUALITATIVE = "goodman_baron_qualitative"
-    PATIENT_SATISFACTION = "patient_satisfaction"
-    MMASI = "mmasi"
-    CR_SMFRS = "cr_smfrs"
-
-
 class AdverseEventLot(Base):
     """A product lot involved in an adverse event (one version of it)."""
 
@@ -436,30 +383,6 @@ class Outcome(Timestamped, Base):
 
 
 # -- consents (revision 0004) -----------------------------------------------------------
-
-
-class ConsentKind(StrEnum):
-    TREATMENT_MESOTHERAPY = "treatment_mesotherapy"
-    TREATMENT_MICRONEEDLING = "treatment_microneedling"
-    TREATMENT_COMBINED = "treatment_combined"
-    PHOTO = "photo"
-
-
-class PhotoScope(StrEnum):
-    CLINICAL_RECORD = "clinical_record"
-    TEACHING = "teaching"
-    MARKETING = "marketing"
-
-
-class PhotoStage(StrEnum):
-    BEFORE = "before"  # before treatment: what the completeness check asks for
-    AFTER = "after"  # immediately after treatment
-    FOLLOW_UP = "follow_up"
-
-
-class ConsentStatus(StrEnum):
-    OPENED = "opened"  # shown, not yet signed (not counted by any check)
-    SIGNED = "signed"  # frozen; only withdrawals are added to it
 
 
 class ConsentTemplate(Base):
@@ -575,12 +498,6 @@ class Photo(Timestamped, Base):
 # -- courses (revision 0006) ------------------------------------------------------------
 
 
-class CourseStatus(StrEnum):
-    PLANNED = "planned"  # under way: planned sessions still to fulfil
-    COMPLETED = "completed"  # every planned session fulfilled
-    CANCELLED = "cancelled"  # stopped, with the reason
-
-
 class Course(Timestamped, Base):
     """A course of one modality started from an approved consult's plan."""
 
@@ -649,6 +566,8 @@ class AuditEvent(Base):
     record_type: Mapped[str] = mapped_column(String(50))
     record_id: Mapped[str | None] = mapped_column(String(36), index=True)
     patient_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    # the member of staff who acted (`actor` keeps the operating-system user or service)
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     before_digest: Mapped[str | None] = mapped_column(String(64))
     after_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))

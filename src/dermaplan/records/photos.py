@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import ALL
 from dermaplan.records.context import Context
+from dermaplan.records.enums import ConsentKind, PhotoScope, PhotoStage
 from dermaplan.records.errors import InvalidInput, NotFound, required
-from dermaplan.records.models import Consent, ConsentKind, Photo, PhotoScope, PhotoStage, new_id
+from dermaplan.records.models import Consent, Photo, new_id
 from dermaplan.records.repository import (
     ConsentRepository,
     PatientRepository,

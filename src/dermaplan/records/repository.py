@@ -16,15 +16,19 @@ from typing import TypeAlias
 from sqlalchemy import BindParameter, Row, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from dermaplan.records.enums import (
+    AdverseEventStatus,
+    ConsentKind,
+    ConsentStatus,
+    PhotoStage,
+    SessionStatus,
+)
 from dermaplan.records.models import (
     AdverseEvent,
     AdverseEventLot,
-    AdverseEventStatus,
     AuditEvent,
     Clinic,
     Consent,
-    ConsentKind,
-    ConsentStatus,
     ConsentTemplate,
     ConsentWithdrawal,
     Consult,
@@ -32,11 +36,9 @@ from dermaplan.records.models import (
     Outcome,
     Patient,
     Photo,
-    PhotoStage,
     PlannedSession,
     ProductLot,
     SessionProduct,
-    SessionStatus,
     Staff,
     TreatmentSession,
 )
@@ -149,6 +151,20 @@ class ClinicRepository:
     def add(self, clinic: Clinic) -> None:
         self.session.add(clinic)
         self.session.flush()
+
+
+def staff_named(session: Session, reference: str) -> Sequence[Staff]:
+    """Active members of any clinic with this id, or this name (ignoring case): the one
+    look-up not scoped to a clinic, for it finds who is acting, and so the clinic."""
+    try:
+        wanted = Staff.id == uuid.UUID(reference)
+    except ValueError:
+        wanted = func.lower(Staff.name) == reference.strip().lower()
+    return session.scalars(select(Staff).where(wanted, Staff.active).order_by(Staff.id)).all()
+
+
+def any_staff(session: Session) -> bool:
+    return session.scalar(select(Staff.id).limit(1)) is not None
 
 
 class StaffRepository:

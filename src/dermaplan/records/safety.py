@@ -9,15 +9,15 @@ it is about.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from dermaplan.clinical.assessment import Procedure
 from dermaplan.clinical.blend import counted_sessions, label_ban
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
-from dermaplan.records.models import ConsentKind
+from dermaplan.records.enums import ConsentKind
+from dermaplan.records.plans import StoredPlan
 from dermaplan.records.schemas import SessionData
 
 TREATMENT_CONSENT = {
@@ -71,16 +71,6 @@ def allergen_hits(product: str, allergies: Sequence[str], knowledge: KnowledgeBa
     if entry is None:
         return []
     return ingredient_hits((c.ingredient for c in entry.components), allergies, knowledge)
-
-
-def _plan_decision(plan: Mapping[str, Any] | None, modality: Modality) -> str | None:
-    if plan is None:
-        return None
-    for decision in plan.get("decisions") or ():
-        if isinstance(decision, dict) and decision.get("modality") == modality.value:
-            value = decision.get("decision")
-            return value if isinstance(value, str) else None
-    return None
 
 
 def _label_refusals(
@@ -172,7 +162,7 @@ def safety_refusals(
     session: SessionData,
     knowledge: KnowledgeBase,
     allergies: Sequence[str] | None,
-    plan: Mapping[str, Any] | None,
+    plan: StoredPlan | None,
     earlier: Sequence[Procedure] = (),
 ) -> list[Refusal]:
     """What in this session contradicts safety: too deep, expired, allergen, against a
@@ -211,7 +201,7 @@ def safety_refusals(
                 )
             )
     refusals += _label_refusals(session, knowledge, earlier)
-    if _plan_decision(plan, session.modality) == "contraindicated":
+    if plan is not None and plan.decision(session.modality) == "contraindicated":
         refusals.append(
             Refusal(
                 "contraindicated_modality",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from dermaplan.records.models import OutcomeScale
+from dermaplan.records.enums import OutcomeScale
 
 
 @dataclass(frozen=True, slots=True)

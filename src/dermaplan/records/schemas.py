@@ -26,8 +26,7 @@ from dermaplan.clinical.plan import Plan, plan_json
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
 from dermaplan.problems import validation_problems
-from dermaplan.records.errors import InvalidInput
-from dermaplan.records.models import (
+from dermaplan.records.enums import (
     AdverseEventType,
     Causality,
     EventOutcome,
@@ -35,6 +34,7 @@ from dermaplan.records.models import (
     PhotoScope,
     Severity,
 )
+from dermaplan.records.errors import InvalidInput
 from dermaplan.records.names import search_key
 from dermaplan.records.scales import score_problem
 

@@ -17,17 +17,10 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
+from dermaplan.records.enums import ConsultStatus, StaffRole
 from dermaplan.records.errors import InvalidInput, required
 from dermaplan.records.lifecycle import RecordKind, written_reason
-from dermaplan.records.models import (
-    Clinic,
-    Consult,
-    ConsultStatus,
-    Patient,
-    Staff,
-    StaffRole,
-    new_id,
-)
+from dermaplan.records.models import Clinic, Consult, Patient, Staff, new_id
 from dermaplan.records.names import search_key
 from dermaplan.records.repository import (
     ClinicRepository,

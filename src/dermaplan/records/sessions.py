@@ -10,7 +10,6 @@ commit (see records.service).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import consented_kinds
 from dermaplan.records.context import Context
 from dermaplan.records.courses import fulfil_next_planned_session
+from dermaplan.records.enums import SessionStatus, StaffRole
 from dermaplan.records.errors import (
     IncompleteRecord,
     InvalidInput,
@@ -37,12 +37,11 @@ from dermaplan.records.models import (
     Patient,
     ProductLot,
     SessionProduct,
-    SessionStatus,
     Staff,
-    StaffRole,
     TreatmentSession,
     new_id,
 )
+from dermaplan.records.plans import StoredPlan
 from dermaplan.records.reconciliation import (
     EarlierSession,
     PatientPlan,
@@ -218,7 +217,7 @@ def _check(
         consult = ConsultRepository(session, clinic_id).get(data.consult)
         if consult is None or consult.patient_id != patient.id:
             raise NotFound.one(f"consult: no consult {data.consult} for this patient")
-        plan = json.loads(consult.plan_json)
+        plan = StoredPlan.read(consult.plan_json, f"consult {consult.id}'s plan")
     lots = [
         registered_lot(session, context, clinic_id, use, f"products[{index}]")
         for index, use in enumerate(data.products)

@@ -20,12 +20,11 @@ from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import consent_state
 from dermaplan.records.context import Context
 from dermaplan.records.courses import course_state
+from dermaplan.records.enums import ConsentKind, ConsentStatus
 from dermaplan.records.errors import required
 from dermaplan.records.models import (
     AdverseEvent,
     Consent,
-    ConsentKind,
-    ConsentStatus,
     ConsentWithdrawal,
     Consult,
     Course,

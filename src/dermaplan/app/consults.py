@@ -1,0 +1,154 @@
+"""Consults: a plan for a patient on record, stored as a draft, approved by the
+practitioner acting, corrected with a reason, and read back with its typed plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING
+
+from pydantic import ConfigDict
+
+from dermaplan.app.patients import ConsultEntry
+from dermaplan.app.principal import PRACTITIONER, allowed
+from dermaplan.app.reads import ReadModel
+from dermaplan.app.unit import UnitOfWork
+from dermaplan.clinical.plan import Plan
+from dermaplan.records.plans import StoredPlan
+
+if TYPE_CHECKING:
+    from dermaplan.clinical.assessment import Assessment
+    from dermaplan.knowledge import KnowledgeBase
+    from dermaplan.records.reconciliation import PatientPlan
+
+
+class SavedConsult(ReadModel):
+    """A consult just stored as a draft: the engine's plan and what the record filled in."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    consult_id: uuid.UUID
+    patient_id: uuid.UUID
+    corrects: uuid.UUID | None
+    plan: Plan
+    filled: list[str]
+
+
+class StaffName(ReadModel):
+    id: uuid.UUID
+    name: str
+
+
+class Correction(ReadModel):
+    id: uuid.UUID
+    status: str
+
+
+class StoredConsult(ReadModel):
+    """A stored consult with its approval, its corrections and its plan, typed."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    date: dt.date
+    status: str
+    knowledge_version: str
+    approved_by: StaffName | None
+    approved_at: dt.datetime | None
+    supersedes: uuid.UUID | None
+    correction_reason: str | None
+    corrected_by: Correction | None
+    plan: StoredPlan
+
+
+def _saved(
+    planned: PatientPlan,
+    consult_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    corrects: uuid.UUID | None = None,
+) -> SavedConsult:
+    return SavedConsult(
+        consult_id=consult_id,
+        patient_id=patient_id,
+        corrects=corrects,
+        plan=planned.plan,
+        filled=list(planned.filled),
+    )
+
+
+@allowed(PRACTITIONER)
+def save(
+    uow: UnitOfWork, patient_id: uuid.UUID, assessment: Assessment, knowledge: KnowledgeBase
+) -> SavedConsult:
+    """Plan for a patient on record and store the consult as a draft: the record completes
+    the assessment, and a disagreement with it stores nothing."""
+    from dermaplan.records.service import create_consult, read_patient
+    from dermaplan.records.sessions import plan_on_record
+
+    record = read_patient(uow.session, uow.context, uow.clinic_id, patient_id)
+    planned = plan_on_record(uow.session, uow.clinic_id, record, assessment, knowledge)
+    stored = create_consult(uow.session, uow.context, uow.clinic_id, patient_id, planned.document)
+    return _saved(planned, stored.id, patient_id)
+
+
+@allowed(PRACTITIONER)
+def correct(
+    uow: UnitOfWork,
+    consult_id: uuid.UUID,
+    assessment: Assessment,
+    knowledge: KnowledgeBase,
+    reason: str,
+) -> SavedConsult:
+    """Plan again from a corrected assessment, as a draft that supersedes the consult once
+    approved."""
+    from dermaplan.records.service import correct_consult, read_consult
+    from dermaplan.records.sessions import plan_on_record
+
+    original = read_consult(uow.session, uow.context, uow.clinic_id, consult_id)
+    planned = plan_on_record(uow.session, uow.clinic_id, original.patient, assessment, knowledge)
+    corrected = correct_consult(
+        uow.session, uow.context, uow.clinic_id, consult_id, planned.document, reason
+    )
+    return _saved(planned, corrected.id, original.patient_id, consult_id)
+
+
+@allowed(PRACTITIONER)
+def approve(uow: UnitOfWork, consult_id: uuid.UUID) -> ConsultEntry:
+    """Approve a draft as the practitioner acting; it cannot change afterwards."""
+    from dermaplan.records.service import approve_consult
+
+    principal = uow.require(frozenset({PRACTITIONER}), "consults.approve")
+    approved = approve_consult(
+        uow.session, uow.context, uow.clinic_id, consult_id, principal.staff_id
+    )
+    return ConsultEntry.of(approved)
+
+
+@allowed(PRACTITIONER)
+def show(uow: UnitOfWork, consult_id: uuid.UUID) -> StoredConsult:
+    """A consult with its links and typed plan; the reading is audited."""
+    from dermaplan.records.service import view_consult
+
+    view = view_consult(uow.session, uow.context, uow.clinic_id, consult_id)
+    consult, approver, newer = view.consult, view.approved_by, view.corrected_by
+    return StoredConsult(
+        id=consult.id,
+        patient_id=consult.patient_id,
+        date=consult.consult_date,
+        status=consult.status.value,
+        knowledge_version=consult.knowledge_version,
+        approved_by=StaffName(id=approver.id, name=approver.name) if approver else None,
+        approved_at=consult.approved_at,
+        supersedes=consult.supersedes_id,
+        correction_reason=consult.correction_reason,
+        corrected_by=Correction(id=newer.id, status=newer.status.value) if newer else None,
+        plan=StoredPlan.read(consult.plan_json, f"consult {consult.id}'s plan"),
+    )
+
+
+@allowed(PRACTITIONER)
+def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[ConsultEntry]:
+    """A patient's consults, oldest first (audited as a reading of the patient)."""
+    from dermaplan.records.service import read_patient
+
+    record = read_patient(uow.session, uow.context, uow.clinic_id, patient_id)
+    return [ConsultEntry.of(consult) for consult in record.consults]

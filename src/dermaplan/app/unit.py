@@ -1,0 +1,117 @@
+"""The unit of work: one transaction, who is acting, and the clock, per command or request.
+
+An `Application` is made once per process from the settings (the engine, the photo storage
+and the clock live there); each command or request enters `application.unit(acting)` once:
+the block commits when it ends and writes nothing when it raises. Use cases take the unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from dermaplan.app.principal import Principal, refusal
+from dermaplan.records.context import Context, utc_now
+from dermaplan.records.enums import StaffRole
+from dermaplan.records.errors import Forbidden
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from dermaplan.records.photos import LocalFolderStorage
+    from dermaplan.records.settings import RecordsSettings
+
+
+class Application:
+    """What lives as long as the process: settings, the database engine, photo storage and
+    the clock. The engine opens (and the schema is checked) on first use."""
+
+    def __init__(
+        self, settings: RecordsSettings, clock: Callable[[], dt.datetime] = utc_now
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+
+    @cached_property
+    def engine(self) -> Engine:
+        from dermaplan.records.db import open_records
+
+        return open_records(self.settings)
+
+    @cached_property
+    def photos(self) -> LocalFolderStorage:
+        from dermaplan.records.photos import default_storage
+
+        return default_storage(self.settings.data_dir)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+            del self.__dict__["engine"]
+
+    @contextmanager
+    def unit(self, acting: str | None, *, write: bool = True) -> Iterator[UnitOfWork]:
+        """One transaction acting as the member of staff named by `acting` (an id or a
+        name; None: nobody, which only the first admin's creation accepts)."""
+        from dermaplan.records.db import transaction
+
+        with transaction(self.engine, write=write) as session:
+            principal = _principal(session, acting, self.settings.actor)
+            context = Context(
+                actor=self.settings.actor,
+                now=self.clock(),
+                staff_id=principal.staff_id if principal else None,
+            )
+            yield UnitOfWork(self, session, context, principal)
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        application: Application,
+        session: Session,
+        context: Context,
+        principal: Principal | None,
+    ) -> None:
+        self.application = application
+        self.session = session
+        self.context = context
+        self.principal = principal
+
+    @cached_property
+    def clinic_id(self) -> uuid.UUID:
+        """The acting member's clinic; with nobody acting, the database's only clinic
+        (made on first use)."""
+        if self.principal is not None:
+            return self.principal.clinic_id
+        from dermaplan.records.service import default_clinic
+
+        return default_clinic(self.session, self.context).id
+
+    def require(self, permitted: frozenset[StaffRole], name: str) -> Principal:
+        """The acting member, if one of their roles is permitted; Forbidden otherwise."""
+        principal = self.principal
+        if principal is None or not principal.roles & permitted:
+            raise refusal(principal, permitted, name)
+        return principal
+
+
+def _principal(session: Session, acting: str | None, os_user: str) -> Principal | None:
+    from dermaplan.records.repository import staff_named
+
+    if acting is None or not acting.strip():
+        return None
+    found = staff_named(session, acting)
+    if not found:
+        raise Forbidden.one(f"acting as '{acting}': no active member of staff has that id or name")
+    if len(found) > 1:
+        raise Forbidden.one(
+            f"acting as '{acting}': {len(found)} members of staff have that name; give the id"
+        )
+    member = found[0]
+    return Principal(member.id, member.clinic_id, member.name, frozenset({member.role}), os_user)

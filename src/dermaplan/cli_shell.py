@@ -1,0 +1,96 @@
+"""What every records command shares: who is acting, the one `Application` of the process,
+and running a use case in one unit of work with its errors turned into exit codes.
+
+Errors a person can cause exit with code 2, one `error:` line per problem (and a `hint:`
+line where something would let it through); a database that cannot be used exits with 1.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Concatenate, NoReturn, ParamSpec, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from dermaplan.app.unit import Application, UnitOfWork
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+STAFF_VARIABLE = "DERMAPLAN_STAFF"
+_acting: list[str | None] = [None]  # set from --as by the command line's callback
+
+
+def act_as(staff: str | None) -> None:
+    _acting[0] = staff
+
+
+def acting() -> str | None:
+    """The member of staff named by --as, or else by DERMAPLAN_STAFF."""
+    return _acting[0] or os.environ.get(STAFF_VARIABLE) or None
+
+
+def fail(problems: list[str], hint: str | None = None) -> NoReturn:
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if hint is not None:
+        typer.echo(f"hint: {hint}", err=True)
+    raise typer.Exit(code=2)
+
+
+def broken(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def application() -> Application:
+    from dermaplan.app.unit import Application
+    from dermaplan.records.settings import records_settings
+
+    return Application(records_settings())
+
+
+def call(
+    use_case: Callable[Concatenate[UnitOfWork, P], R],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> R:
+    """Run one use case in one transaction as the member acting: its result once
+    committed, or the command's end with every problem on its own line."""
+    return within(lambda uow: use_case(uow, *args, **kwargs))
+
+
+def within(work: Callable[[UnitOfWork], R], *, write: bool = True) -> R:
+    """`work` in one unit of work, committed only if it returns."""
+    from sqlalchemy.exc import DBAPIError
+
+    from dermaplan.records.errors import DatabaseError, RecordsError
+
+    app = application()
+    try:
+        with app.unit(acting(), write=write) as uow:
+            return work(uow)
+    except RecordsError as error:
+        fail(error.problems, error.hint)
+    except DatabaseError as error:
+        broken(str(error))
+    except DBAPIError as error:
+        broken(f"the database refused the command, nothing was written: {error.orig}")
+    finally:
+        app.close()
+
+
+def parse_id(text: str, what: str) -> uuid.UUID:
+    """A record id given on the command line, or exit 2 saying what was expected."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        fail([f"'{text}' is not {what}"])
+
+
+def patient_id(text: str) -> uuid.UUID:
+    return parse_id(text, "a patient id (a UUID, as `dermaplan patients list` prints)")

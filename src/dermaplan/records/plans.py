@@ -1,0 +1,60 @@
+"""A stored plan read back: the part of the plan JSON the records act on, typed.
+
+Consults keep the engine's plan byte for byte, whatever engine version wrote it. What the
+records need of it - each modality's decision, the courses with their dates, the questions
+left open - is read here, once, for every plan schema version there has been (1 and 2 agree
+on these fields); anything else in the document is kept but not read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from dermaplan.knowledge.schema import Modality
+from dermaplan.records.errors import InvalidInput
+
+READABLE_VERSIONS = frozenset({"1", "2"})
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class PlanDecision(_Part):
+    modality: Modality
+    decision: str
+    until: dt.date | None = None
+
+
+class PlanCourse(_Part):
+    modality: Modality
+    products: tuple[str, ...] = ()
+    sessions: int
+    interval_days: int
+    dates: tuple[dt.date, ...] = ()
+
+
+class StoredPlan(_Part):
+    schema_version: str
+    decisions: tuple[PlanDecision, ...] = ()
+    courses: tuple[PlanCourse, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    @classmethod
+    def read(cls, text: str, what: str = "the consult's plan") -> StoredPlan:
+        try:
+            plan = cls.model_validate(json.loads(text))
+        except (json.JSONDecodeError, ValidationError) as error:
+            raise InvalidInput.one(f"{what} cannot be read: {error}") from None
+        if plan.schema_version not in READABLE_VERSIONS:
+            raise InvalidInput.one(
+                f"{what} has schema version {plan.schema_version}, which this Dermaplan "
+                f"does not know ({', '.join(sorted(READABLE_VERSIONS))})"
+            )
+        return plan
+
+    def decision(self, modality: Modality) -> str | None:
+        return next((d.decision for d in self.decisions if d.modality is modality), None)

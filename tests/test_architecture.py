@@ -1,0 +1,59 @@
+"""The layers of docs/architecture.md: each package imports only the layers below it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import dermaplan
+
+PACKAGE = Path(dermaplan.__file__).parent
+# what each layer may not import (the layers above it)
+FORBIDDEN = {
+    "problems": (
+        "dermaplan.knowledge",
+        "dermaplan.clinical",
+        "dermaplan.records",
+        "dermaplan.app",
+        "dermaplan.cli",
+    ),
+    "knowledge": ("dermaplan.clinical", "dermaplan.records", "dermaplan.app", "dermaplan.cli"),
+    "clinical": ("dermaplan.records", "dermaplan.app", "dermaplan.cli"),
+    "records": ("dermaplan.app", "dermaplan.cli"),
+    "app": ("dermaplan.cli",),
+}
+
+
+def above(name: str, module: str) -> bool:
+    """Whether `name` is `module` or inside it (the command line: every `cli*` module)."""
+    if module == "dermaplan.cli":
+        return name == module or name.startswith(("dermaplan.cli.", "dermaplan.cli_"))
+    return name == module or name.startswith(f"{module}.")
+
+
+def imported(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_a_layer_imports_nothing_above_it(layer: str) -> None:
+    files = [PACKAGE / "problems.py"] if layer == "problems" else (PACKAGE / layer).rglob("*.py")
+    crossings = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in files
+        for name in sorted(imported(path))
+        if any(above(name, layer_above) for layer_above in FORBIDDEN[layer])
+    ]
+    assert crossings == []
+
+
+def test_the_enums_of_the_records_need_no_database() -> None:
+    assert not {n for n in imported(PACKAGE / "records" / "enums.py") if "sqlalchemy" in n}
