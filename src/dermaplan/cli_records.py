@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from dermaplan.cli_shell import broken, call, fail, parse_id, patient_id, within
+from dermaplan.cli_shell import (
+    acting,
+    broken,
+    call,
+    fail,
+    outside_a_unit,
+    parse_id,
+    patient_id,
+    within,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -27,13 +36,15 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from dermaplan.app.consults import SavedConsult, StoredConsult
+    from dermaplan.app.courses import CourseView
     from dermaplan.app.patients import ConsentEntry, ConsultEntry, PatientChart, PatientLine
+    from dermaplan.app.sessions import RecordedSession
     from dermaplan.app.unit import UnitOfWork
     from dermaplan.clinical.assessment import Assessment
     from dermaplan.clinical.plan import Plan
     from dermaplan.knowledge import KnowledgeBase
     from dermaplan.records.context import Context
-    from dermaplan.records.models import Clinic, Course, TreatmentSession
+    from dermaplan.records.models import Clinic
     from dermaplan.records.plans import StoredPlan
     from dermaplan.records.schemas import SessionData
     from dermaplan.records.settings import RecordsSettings
@@ -489,9 +500,17 @@ def _session_file(file: Path, kb: KnowledgeBase) -> SessionData:
         _fail(error.problems)
 
 
-def _echo_draft(said: str, missing: list[str]) -> None:
-    typer.echo(said)
-    for item in missing:
+def _echo_draft(recorded: RecordedSession) -> None:
+    if recorded.amends is not None:
+        typer.echo(f"recorded amendment {recorded.id} (draft) of session {recorded.amends}")
+    elif recorded.revised:
+        typer.echo(f"revised session {recorded.id} (draft)")
+    else:
+        typer.echo(f"recorded session {recorded.id} (draft)")
+    if recorded.fulfils is not None:
+        course, number = recorded.fulfils
+        typer.echo(f"it fulfils planned session {number} of course {course}")
+    for item in recorded.to_complete:
         typer.echo(f"to complete before signing: {item}", err=True)
 
 
@@ -501,25 +520,13 @@ def sessions_record(
     override: Override = None,
     knowledge: Knowledge = None,
 ) -> None:
-    """Record a treatment session as a draft, checked against safety first."""
+    """Record a treatment session you gave (you are its `practitioner`) as a draft, checked
+    against safety first."""
+    from dermaplan.app import sessions
     from dermaplan.cli import load
 
     kb = load(knowledge)
-    data = _session_file(file, kb)
-
-    def record(session: Session, context: Context) -> tuple[str, list[str]]:
-        from dermaplan.records.courses import fulfilment
-        from dermaplan.records.sessions import completeness, record_session
-
-        clinic = _clinic(session, context)
-        stored = record_session(session, context, clinic.id, data, kb, override_reason=override)
-        said = f"recorded session {stored.id} (draft)"
-        planned = fulfilment(session, clinic.id, stored.id)
-        if planned is not None:
-            said += f"\nit fulfils planned session {planned.number} of course {planned.course_id}"
-        return said, completeness(session, clinic.id, stored, kb)
-
-    _echo_draft(*_unit_of_work(record))
+    _echo_draft(call(sessions.record, _session_file(file, kb), kb, override))
 
 
 @sessions_app.command("revise")
@@ -530,26 +537,21 @@ def sessions_revise(
     knowledge: Knowledge = None,
 ) -> None:
     """Replace a draft session's content, checked against safety again."""
+    from dermaplan.app import sessions
     from dermaplan.cli import load
+    from dermaplan.records.errors import ImmutableRecord
 
     wanted = _uuid(session_id, SESSION_ID)
     kb = load(knowledge)
     data = _session_file(file, kb)
 
-    def revise(session: Session, context: Context) -> tuple[str, list[str]]:
-        from dermaplan.records.errors import ImmutableRecord
-        from dermaplan.records.sessions import completeness, revise_session
-
-        clinic = _clinic(session, context)
+    def revise(uow: UnitOfWork) -> RecordedSession:
         try:
-            stored = revise_session(
-                session, context, clinic.id, wanted, data, kb, override_reason=override
-            )
+            return sessions.revise(uow, wanted, data, kb, override)
         except ImmutableRecord as error:
             _fail(error.problems, f"use `dermaplan sessions amend {wanted} FILE --reason REASON`")
-        return f"revised session {stored.id} (draft)", completeness(session, clinic.id, stored, kb)
 
-    _echo_draft(*_unit_of_work(revise))
+    _echo_draft(within(revise))
 
 
 @sessions_app.command("amend")
@@ -562,38 +564,21 @@ def sessions_amend(
 ) -> None:
     """Correct a signed session: a new draft version pointing at it, which replaces it
     once signed; the signed version stays on record."""
+    from dermaplan.app import sessions
     from dermaplan.cli import load
 
     wanted = _uuid(session_id, SESSION_ID)
     kb = load(knowledge)
-    data = _session_file(file, kb)
-
-    def amend(session: Session, context: Context) -> tuple[str, list[str]]:
-        from dermaplan.records.sessions import amend_session, completeness
-
-        clinic = _clinic(session, context)
-        stored = amend_session(
-            session, context, clinic.id, wanted, data, kb, reason, override_reason=override
-        )
-        said = f"recorded amendment {stored.id} (draft) of session {wanted}"
-        return said, completeness(session, clinic.id, stored, kb)
-
-    _echo_draft(*_unit_of_work(amend))
+    _echo_draft(call(sessions.amend, wanted, _session_file(file, kb), kb, reason, override))
 
 
 @sessions_app.command("show")
 def sessions_show(session_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Every version of a session, oldest first, as JSON; the reading is audited."""
-    wanted = _uuid(session_id, "session")
+    from dermaplan.app import sessions
 
-    def show(session: Session, context: Context) -> list[dict[str, Any]]:
-        from dermaplan.records.audit import canonical_json
-        from dermaplan.records.sessions import session_history, session_state
-
-        versions = session_history(session, context, _clinic(session, context).id, wanted)
-        return [json.loads(canonical_json(session_state(v))) for v in versions]
-
-    typer.echo(json.dumps(_unit_of_work(show), indent=2, ensure_ascii=False))
+    versions = call(sessions.history, _uuid(session_id, "session"))
+    typer.echo(json.dumps(versions, indent=2, ensure_ascii=False))
 
 
 @sessions_app.command("sign")
@@ -603,102 +588,64 @@ def sessions_sign(
         str | None,
         typer.Option(help="Why it is signed although the completeness check finds gaps."),
     ] = None,
-    by: Annotated[
-        str | None,
-        typer.Option(metavar="STAFF_ID", help="The signing practitioner (default: who treated)."),
-    ] = None,
     knowledge: Knowledge = None,
 ) -> None:
-    """Sign a draft session; it can then only be corrected by an amendment."""
+    """Sign a draft session as the practitioner acting; it can then only be corrected by an
+    amendment."""
+    from dermaplan.app import sessions
     from dermaplan.cli import load
 
-    session_id = _uuid(session, SESSION_ID)
-    signer_id = _uuid(by, "a staff id (a UUID)") if by is not None else None
     kb = load(knowledge)
-
-    def sign(db: Session, context: Context) -> TreatmentSession:
-        from dermaplan.records.sessions import sign_session
-
-        clinic = _clinic(db, context)
-        return sign_session(
-            db, context, clinic.id, session_id, kb, signer_id=signer_id, reason=reason
-        )
-
-    signed = _unit_of_work(sign)
-    note = (
-        f", with {len(signed.missing_at_signing)} gaps explained"
-        if signed.missing_at_signing
-        else ""
-    )
-    typer.echo(f"signed session {signed.id} by {signed.signed_by_id}{note}")
+    signed = call(sessions.sign, _uuid(session, SESSION_ID), kb, reason)
+    note = f", with {signed.gaps_explained} gaps explained" if signed.gaps_explained else ""
+    typer.echo(f"signed session {signed.id} by {signed.signed_by}{note}")
 
 
 def recall(lot: Annotated[str, typer.Argument(metavar="LOT")]) -> None:
     """Every patient and session that received a product lot, oldest first, then the
     adverse events that involved it."""
+    from dermaplan.app import sessions
 
-    def find(session: Session, context: Context) -> tuple[list[str], list[str]]:
-        from dermaplan.records.sessions import recall_lot
-
-        found = recall_lot(session, context, _clinic(session, context).id, lot)
-        sessions = [
-            "  ".join(
-                (
-                    line.performed_at.isoformat(timespec="minutes"),
-                    str(line.session_id),
-                    line.status.value,
-                    str(line.patient_id),
-                    line.patient_name,
-                    line.product,
-                    f"{line.volume_ml:g} mL",
-                    f"expires {line.expiry_date or '?'}",
-                )
-            )
-            for line in found.sessions
-        ]
-        events = [
-            "  ".join(
-                (
-                    str(recalled.event.id),
-                    str(recalled.event.patient_id),
-                    recalled.patient_name,
-                    recalled.event.onset_date.isoformat(),
-                    recalled.event.event_type.value,
-                    recalled.event.severity.value,
-                    recalled.event.status.value,
-                )
-            )
-            for recalled in found.adverse_events
-        ]
-        return sessions, events
-
-    sessions, events = _unit_of_work(find)
-    if not sessions:
+    found = call(sessions.recall, lot)
+    if not found.sessions:
         typer.echo(f"no session used lot '{lot}'", err=True)
     else:
-        typer.echo(
-            "  ".join(
-                (
-                    "performed (UTC)",
-                    "session",
-                    "status",
-                    "patient",
-                    "name",
-                    "product",
-                    "volume",
-                    "expiry",
+        header = ("performed (UTC)", "session", "status", "patient", "name", "product")
+        typer.echo("  ".join((*header, "volume", "expiry")))
+        for line in found.sessions:
+            typer.echo(
+                "  ".join(
+                    (
+                        line.performed_at.isoformat(timespec="minutes"),
+                        str(line.session_id),
+                        line.status,
+                        str(line.patient_id),
+                        line.patient_name,
+                        line.product,
+                        f"{line.volume_ml:g} mL",
+                        f"expires {line.expiry_date or '?'}",
+                    )
                 )
             )
-        )
-        for line in sessions:
-            typer.echo(line)
-    if events:
+    if found.adverse_events:
         typer.echo(
             "\nadverse events involving the lot:\n"
             + "  ".join(("event", "patient", "name", "onset", "type", "severity", "status"))
         )
-        for line in events:
-            typer.echo(line)
+        for event in found.adverse_events:
+            typer.echo(
+                "  ".join(
+                    (
+                        str(event.event_id),
+                        str(event.patient_id),
+                        event.patient_name,
+                        event.onset_date.isoformat(),
+                        event.event_type,
+                        event.severity,
+                        event.status,
+                    )
+                )
+            )
 
 
 # -- courses ---------------------------------------------------------------------------
@@ -714,17 +661,17 @@ def _course_id(text: str) -> uuid.UUID:
     return _uuid(text, "a course id (a UUID, as `dermaplan courses start` prints)")
 
 
-def _course_lines(course: Course) -> list[str]:
+def _course_lines(course: CourseView) -> list[str]:
     lines = [
         f"course {course.id}  {course.modality.value}"
         + (f" ({', '.join(course.products)})" if course.products else "")
-        + f"  {course.status.value}",
+        + f"  {course.status}",
         f"patient {course.patient_id}  from consult {course.consult_id}",
         f"{course.sessions_planned} sessions, every {course.interval_days} days",
     ]
     if course.cancellation_reason is not None:
         lines.append(f"cancelled {course.cancelled_at}: {course.cancellation_reason}")
-    for planned in course.planned_sessions:
+    for planned in course.planned:
         done = f"done: session {planned.session_id}" if planned.session_id else "to do"
         lines.append(f"  {planned.number}  {planned.planned_on.isoformat()}  {done}")
     return lines
@@ -834,34 +781,20 @@ def courses_start(
     ] = None,
 ) -> None:
     """Start a course of MODALITY with the sessions the approved consult's plan dates."""
+    from dermaplan.app import courses
+    from dermaplan.knowledge.schema import Modality
+
     consult_id = _uuid(consult, "a consult id (a UUID)")
-
-    def start(session: Session, context: Context) -> list[str]:
-        from dermaplan.knowledge.schema import Modality
-        from dermaplan.records.courses import start_course
-
-        clinic = _clinic(session, context)
-        course = start_course(
-            session, context, clinic.id, consult_id, Modality(modality.value), product
-        )
-        return _course_lines(course)
-
-    for line in _unit_of_work(start):
-        typer.echo(line)
+    started = call(courses.start, consult_id, Modality(modality.value), product)
+    typer.echo("\n".join(_course_lines(started)))
 
 
 @courses_app.command("show")
 def courses_show(course: Annotated[str, typer.Argument(metavar="COURSE_ID")]) -> None:
     """A course's planned dates and which are done; the reading is audited."""
-    course_id = _course_id(course)
+    from dermaplan.app import courses
 
-    def show(session: Session, context: Context) -> list[str]:
-        from dermaplan.records.courses import read_course
-
-        return _course_lines(read_course(session, context, _clinic(session, context).id, course_id))
-
-    for line in _unit_of_work(show):
-        typer.echo(line)
+    typer.echo("\n".join(_course_lines(call(courses.show, _course_id(course)))))
 
 
 @courses_app.command("cancel")
@@ -870,15 +803,9 @@ def courses_cancel(
     reason: Annotated[str, typer.Option(help="Why the course stops (required).")],
 ) -> None:
     """Cancel a course under way, with the reason."""
-    course_id = _course_id(course)
+    from dermaplan.app import courses
 
-    def cancel(session: Session, context: Context) -> str:
-        from dermaplan.records.courses import cancel_course
-
-        clinic = _clinic(session, context)
-        return str(cancel_course(session, context, clinic.id, course_id, reason).id)
-
-    typer.echo(f"cancelled course {_unit_of_work(cancel)}")
+    typer.echo(f"cancelled course {call(courses.cancel, _course_id(course), reason).id}")
 
 
 @courses_app.command("fulfil")
@@ -888,20 +815,11 @@ def courses_fulfil(
     session_id: Annotated[str, typer.Argument(metavar="SESSION_ID")],
 ) -> None:
     """Link a planned session to the recorded treatment session that fulfilled it."""
-    course_id = _course_id(course)
+    from dermaplan.app import courses
+
     treatment_id = _uuid(session_id, "a session id (a UUID, as `sessions record` prints)")
-
-    def fulfil(session: Session, context: Context) -> list[str]:
-        from dermaplan.records.courses import fulfil_planned_session
-
-        clinic = _clinic(session, context)
-        updated = fulfil_planned_session(
-            session, context, clinic.id, course_id, number, treatment_id
-        )
-        return _course_lines(updated)
-
-    for line in _unit_of_work(fulfil):
-        typer.echo(line)
+    updated = call(courses.fulfil, _course_id(course), number, treatment_id)
+    typer.echo("\n".join(_course_lines(updated)))
 
 
 # -- backup ----------------------------------------------------------------------------
@@ -910,18 +828,12 @@ def courses_fulfil(
 def backup(path: Annotated[Path, typer.Argument(help="A new file for the backup.")]) -> None:
     """Copy the records database to PATH (online) and its photo files to PATH.photos, and
     check the copy."""
-    from dermaplan.records.backup import BackupError, photos_folder
-    from dermaplan.records.backup import backup as make_backup
-    from dermaplan.records.photos import default_storage
+    from dermaplan.app import records_admin
 
-    with _database() as (engine, settings):
-        try:
-            verified = make_backup(engine, path, default_storage(settings.data_dir))
-        except BackupError as error:
-            _fail([str(error)])
+    made = call(records_admin.backup, path)
     typer.echo(
-        f"ok: {path} — schema {verified.revision}, {verified.events} audit events, checked; "
-        f"{len(verified.photo_files)} photo files in {photos_folder(path)}"
+        f"ok: {made.path} — schema {made.revision}, {made.events} audit events, checked; "
+        f"{made.photo_files} photo files in {made.photos}"
     )
 
 
@@ -933,25 +845,15 @@ def restore(
 ) -> None:
     """Replace the records database with a backup, after checking the backup in full (its
     photo files in PATH.photos too), and bring the photo files back into the storage."""
-    from dermaplan.records.backup import BackupError
-    from dermaplan.records.backup import restore as restore_backup
-    from dermaplan.records.errors import DatabaseError
-    from dermaplan.records.photos import default_storage
+    from dermaplan.app import records_admin
 
     if not yes:
         _fail([f"restoring {path} replaces the live database"], "add --yes to go ahead")
-    with _database(prepare=False) as (engine, settings):
-        try:
-            report = restore_backup(engine, path, default_storage(settings.data_dir))
-        except BackupError as error:
-            _fail([str(error)])
-        except DatabaseError as error:
-            broken(str(error))
+    done = outside_a_unit(lambda app: records_admin.restore(app, acting(), path))
     typer.echo(
-        f"ok: restored {path} ({report.verified.events} audit events, "
-        f"{len(report.verified.photo_files)} photo files, checked; "
-        f"{report.photos_copied} copied into the storage); "
-        f"the database it replaced is kept as {report.kept_aside}"
+        f"ok: restored {done.path} ({done.events} audit events, {done.photo_files} photo "
+        f"files, checked; {done.photos_copied} copied into the storage); "
+        f"the database it replaced is kept as {done.kept_aside}"
     )
 
 
@@ -962,31 +864,28 @@ def restore(
 def audit_verify() -> None:
     """Check the log: its hash chain, its anchor, and every record against its last audited
     state; report what is wrong (exit code 1) or ok."""
-    from dermaplan.records.integrity import verify_log
-    from dermaplan.records.settings import records_settings
+    from dermaplan.app import records_admin
 
-    anchor = records_settings().audit_anchor
-    report = _unit_of_work(lambda session, _context: verify_log(session, anchor), write=False)
-    chain = report.chain
-    if chain.broken is not None:
+    report = call(records_admin.verify)
+    if report.broken is not None:
         typer.echo(
-            f"broken: {chain.broken.reason}; the {chain.events} events before it verify", err=True
+            f"broken: {report.broken}; the {report.events} events before it verify", err=True
         )
-    if report.anchor.cut is not None:
-        typer.echo(f"broken: {report.anchor.cut}", err=True)
+    if report.cut is not None:
+        typer.echo(f"broken: {report.cut}", err=True)
     for changed in report.changed:
         typer.echo(f"broken: {changed}", err=True)
     if not report.intact:
         raise typer.Exit(code=1)
-    if report.anchor.anchor is None and chain.events:
+    if report.anchored_at is None and report.events:
         typer.echo(
-            f"warning: no audit anchor at {anchor} (first use, a restored backup or another "
-            "machine?): a log cut off at its end cannot be detected until the next change "
-            "writes it",
+            f"warning: no audit anchor at {report.anchor} (first use, a restored backup or "
+            "another machine?): a log cut off at its end cannot be detected until the next "
+            "change writes it",
             err=True,
         )
-    anchored = f", anchored at event {report.anchor.anchor.seq}" if report.anchor.anchor else ""
+    anchored = f", anchored at event {report.anchored_at}" if report.anchored_at else ""
     typer.echo(
-        f"ok: {chain.events} events, chain intact{anchored}, records match their audited "
-        f"states, head {chain.head}"
+        f"ok: {report.events} events, chain intact{anchored}, records match their audited "
+        f"states, head {report.head}"
     )

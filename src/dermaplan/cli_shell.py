@@ -59,21 +59,35 @@ def call(
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> R:
-    """Run one use case in one transaction as the member acting: its result once
-    committed, or the command's end with every problem on its own line."""
-    return within(lambda uow: use_case(uow, *args, **kwargs))
+    """Run one use case in one transaction as the member acting (one that only reads, in a
+    reading one): its result once committed, or the command's end with every problem on
+    its own line."""
+    from dermaplan.app.principal import READING, use_case_name
+
+    writes = use_case_name(use_case) not in READING
+    return within(lambda uow: use_case(uow, *args, **kwargs), write=writes)
 
 
 def within(work: Callable[[UnitOfWork], R], *, write: bool = True) -> R:
     """`work` in one unit of work, committed only if it returns."""
+
+    def in_a_unit(app: Application) -> R:
+        with app.unit(acting(), write=write) as uow:
+            return work(uow)
+
+    return outside_a_unit(in_a_unit)
+
+
+def outside_a_unit(work: Callable[[Application], R]) -> R:
+    """`work` with the process's application (a use case that enters its units itself),
+    its errors turned into exit codes."""
     from sqlalchemy.exc import DBAPIError
 
     from dermaplan.records.errors import DatabaseError, RecordsError
 
     app = application()
     try:
-        with app.unit(acting(), write=write) as uow:
-            return work(uow)
+        return work(app)
     except RecordsError as error:
         fail(error.problems, error.hint)
     except DatabaseError as error:

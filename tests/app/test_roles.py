@@ -5,20 +5,39 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from dermaplan.app import consults, patients, staff
+from dermaplan.app import consults, courses, patients, records_admin, sessions, staff
 from dermaplan.app.principal import USE_CASES
 from dermaplan.app.unit import Application, UnitOfWork
+from dermaplan.knowledge import KnowledgeBase
+from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
-from dermaplan.records.errors import Forbidden, NotFound, RecordsError
+from dermaplan.records.errors import Forbidden, InvalidInput, NotFound, RecordsError
+from dermaplan.records.schemas import SessionData
+from dermaplan.records.service import add_staff
 from tests.app.conftest import clinic_with_staff
-from tests.records.factories import add_consult, add_patient, counts, patient_data
+from tests.records.factories import (
+    add_consult,
+    add_patient,
+    context,
+    counts,
+    patient_data,
+    session_fields,
+)
 
-MODULES = {"patients": patients, "consults": consults, "staff": staff}
+MODULES = {
+    "patients": patients,
+    "consults": consults,
+    "staff": staff,
+    "sessions": sessions,
+    "courses": courses,
+    "records_admin": records_admin,
+}
 
 # arguments that reach the use case's own work (their content does not matter to the check)
 ANY_ID = uuid.UUID(int=1)
@@ -37,6 +56,18 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "consults.of_patient": (ANY_ID,),
     "staff.add": ("New Member", StaffRole.RECEPTION),
     "staff.members": (),
+    "sessions.record": (None, None),
+    "sessions.revise": (ANY_ID, None, None),
+    "sessions.amend": (ANY_ID, None, None, "why"),
+    "sessions.history": (ANY_ID,),
+    "sessions.sign": (ANY_ID, None),
+    "sessions.recall": ("LOT-1",),
+    "courses.start": (ANY_ID, None),
+    "courses.show": (ANY_ID,),
+    "courses.cancel": (ANY_ID, "why"),
+    "courses.fulfil": (ANY_ID, 1, ANY_ID),
+    "records_admin.verify": (),
+    "records_admin.backup": (Path("no such folder") / "x.backup",),
 }
 
 
@@ -139,8 +170,48 @@ POLICY = {
     "consults.of_patient": {P},
     "staff.add": {A},
     "staff.members": {A, P, R},
+    "sessions.record": {P},
+    "sessions.revise": {P},
+    "sessions.amend": {P},
+    "sessions.history": {P},
+    "sessions.sign": {P},
+    "sessions.recall": {A, P},
+    "courses.start": {P},
+    "courses.show": {P},
+    "courses.cancel": {P},
+    "courses.fulfil": {P},
+    "records_admin.verify": {A},
+    "records_admin.backup": {A},
 }
 
 
 def test_the_roles_are_the_clinics_policy() -> None:
     assert {name: set(roles) for name, roles in USE_CASES.items()} == POLICY
+
+
+def test_a_session_is_recorded_by_who_treated(
+    application: Application, engine: Engine, kb: KnowledgeBase
+) -> None:
+    clinic, members = clinic_with_staff(engine, "Parc")
+    with transaction(engine) as session:
+        colleague = add_staff(session, context(), clinic, "Dr Other", StaffRole.PRACTITIONER).id
+    patient = add_patient(engine, clinic)
+    data = SessionData.parse(session_fields(patient, colleague), kb)
+    before = counts(engine)
+    with (
+        pytest.raises(InvalidInput) as refused,
+        application.unit(str(members[StaffRole.PRACTITIONER])) as uow,
+    ):
+        sessions.record(uow, data, kb)
+    assert refused.value.details[0].location == ("practitioner",)
+    assert "is not the practitioner acting" in refused.value.problems[0]
+    assert counts(engine) == before
+
+
+def test_only_an_admin_restores(application: Application, engine: Engine, tmp_path: Path) -> None:
+    _, members = clinic_with_staff(engine, "Parc")
+    for role in (StaffRole.PRACTITIONER, StaffRole.RECEPTION):
+        with pytest.raises(Forbidden):
+            records_admin.restore(application, str(members[role]), tmp_path / "none.backup")
+    with pytest.raises(InvalidInput, match="no such backup file"):
+        records_admin.restore(application, str(members[StaffRole.ADMIN]), tmp_path / "none")

@@ -33,3 +33,8 @@ def start_clinic(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert code == 0, err
     monkeypatch.setenv("DERMAPLAN_STAFF", "Dr Ana Lima")
+
+
+def as_admin(*args: str) -> tuple[int, str, str]:
+    """One command run by the clinic's admin (tests/commands/conftest.py)."""
+    return run("--as", "Claude Admin", *args)

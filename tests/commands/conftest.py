@@ -17,6 +17,7 @@ from tests.records.database import BACKENDS, fresh_database
 from tests.records.factories import context
 
 PRACTITIONER = "Dr Ana Lima"
+ADMIN = "Claude Admin"  # runs the clinic: audit, backups
 
 
 @pytest.fixture(params=BACKENDS)
@@ -24,7 +25,7 @@ def database(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     """A database the commands are pointed at, as a clinic's environment would, with its
-    clinic and one practitioner, who acts (DERMAPLAN_STAFF)."""
+    clinic, its admin and one practitioner, who acts (DERMAPLAN_STAFF)."""
     with fresh_database(str(request.param), tmp_path) as url:
         monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
         monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
@@ -36,6 +37,7 @@ def database(
             member = add_staff(
                 session, context(), clinic.id, PRACTITIONER, StaffRole.PRACTITIONER, "GMC 1234"
             )
+            add_staff(session, context(), clinic.id, ADMIN, StaffRole.ADMIN)
         engine.dispose()
         monkeypatch.setenv("DERMAPLAN_STAFF", str(member.id))
         yield url

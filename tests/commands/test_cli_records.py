@@ -22,7 +22,7 @@ from dermaplan.records.models import Consult
 from dermaplan.records.photos import default_storage
 from dermaplan.records.repository import ClinicRepository
 from dermaplan.records.settings import records_settings
-from tests.commands.cli import UUID, acting, run, start_clinic
+from tests.commands.cli import UUID, acting, as_admin, run, start_clinic
 from tests.conftest import EXAMPLES
 from tests.records.database import tampering
 from tests.records.factories import (
@@ -80,6 +80,7 @@ def test_add_list_search_show_and_verify(database: str, engine: Engine) -> None:
     assert [(e.action, e.actor, e.staff_id) for e in events(engine)] == [
         ("clinic.create", "staff:test", None),  # the clinic and its practitioner, before
         ("staff.create", "staff:test", None),
+        ("staff.create", "staff:test", None),
         ("patient.create", "os:tester", acting),
         ("patient.create", "os:tester", acting),
         ("patient.list", "os:tester", acting),
@@ -88,10 +89,11 @@ def test_add_list_search_show_and_verify(database: str, engine: Engine) -> None:
         ("patient.read", "os:tester", acting),
         ("consent.list", "os:tester", acting),
     ]
-    code, out, _ = run("audit", "verify")
+    code, out, _ = as_admin("audit", "verify")
     assert code == 0
     assert out.startswith(
-        "ok: 9 events, chain intact, anchored at event 9, records match their audited states, head "
+        "ok: 10 events, chain intact, anchored at event 10, records match their audited states, "
+        "head "
     )
 
 
@@ -162,7 +164,7 @@ def test_bad_files_exit_2(database: str, engine: Engine, tmp_path: Path) -> None
         assert code == 2
         assert problem in err
         assert len(err.splitlines()) == 1
-    assert counts(engine) == (0, 0, 2)  # the clinic and its practitioner, made before
+    assert counts(engine) == (0, 0, 3)  # the clinic and its staff, made before
 
 
 def test_unknown_or_malformed_ids_exit_2(database: str, engine: Engine) -> None:
@@ -180,7 +182,7 @@ def test_audit_verify_reports_the_first_broken_link(database: str, engine: Engin
     add("--family-name", "Ravel")
     with tampering(engine) as connection:
         connection.exec_driver_sql("UPDATE audit_event SET actor = 'staff:nobody' WHERE seq = 2")
-    code, out, err = run("audit", "verify")
+    code, out, err = as_admin("audit", "verify")
     assert (code, out) == (1, "")
     assert err == (
         "broken: event 2 was altered after it was written; the 1 events before it verify\n"
@@ -193,18 +195,18 @@ def test_audit_verify_finds_a_cut_off_end_and_an_edited_row(
     moreau = add("--family-name", "Moreau")
     add("--family-name", "Ravel")
     with tampering(engine) as connection:
-        connection.exec_driver_sql("DELETE FROM audit_event WHERE seq = 4")
+        connection.exec_driver_sql("DELETE FROM audit_event WHERE seq = 5")
         connection.exec_driver_sql(
             f"UPDATE patient SET family_name = 'Morel' WHERE id = '{uuid.UUID(moreau).hex}'"
         )
-    code, out, err = run("audit", "verify")
+    code, out, err = as_admin("audit", "verify")
     assert (code, out) == (1, "")
     anchor = re.escape(str(tmp_path / "data" / "audit-head.json"))
     assert re.fullmatch(
-        f"broken: the log ends at event 3 but the anchor {anchor} records event 4 "
-        r"\(written \S+\): the events after 3 were cut off the end\n"
+        f"broken: the log ends at event 4 but the anchor {anchor} records event 5 "
+        r"\(written \S+\): the events after 4 were cut off the end\n"
         f"broken: patient {moreau}: its stored row no longer matches its last audited state "
-        r"\(event 3\)\n",
+        r"\(event 4\)\n",
         err,
     ), err
 
@@ -212,14 +214,14 @@ def test_audit_verify_finds_a_cut_off_end_and_an_edited_row(
 def test_audit_verify_warns_when_there_is_no_anchor(database: str, tmp_path: Path) -> None:
     add("--family-name", "Moreau")
     (tmp_path / "data" / "audit-head.json").unlink()
-    code, out, err = run("audit", "verify")
+    code, out, err = as_admin("audit", "verify")
     assert code == 0
-    assert out.startswith("ok: 3 events, chain intact, records match their audited states")
+    assert out.startswith("ok: 4 events, chain intact, records match their audited states")
     assert err.startswith("warning: no audit anchor at ")
     add("--family-name", "Ravel")  # the next change writes it
-    code, out, err = run("audit", "verify")
+    code, out, err = as_admin("audit", "verify")
     assert (code, err) == (0, "")
-    assert "anchored at event 4" in out
+    assert "anchored at event 5" in out
 
 
 def test_db_upgrade_creates_then_reports_the_revision(empty_database: Engine) -> None:
@@ -467,25 +469,27 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert taken.exit_code == 0, taken.stderr
     stored = {p.name: p.read_bytes() for p in (tmp_path / "data" / "photos").rglob("*.png")}
     saved = tmp_path / "saved.backup"
-    made = runner.invoke(app, ["backup", str(saved)])
+    made = runner.invoke(app, ["--as", "Nadia Belkacem", "backup", str(saved)])
     assert made.exit_code == 0, made.stderr
     assert made.stdout.startswith(f"ok: {saved}")
     assert made.stdout.endswith(f"1 photo files in {saved}.photos\n")
     shutil.rmtree(tmp_path / "data" / "photos")  # as on a new machine
-    again = runner.invoke(app, ["backup", str(saved)])
+    again = runner.invoke(app, ["--as", "Nadia Belkacem", "backup", str(saved)])
     assert again.exit_code == 2
     assert "already exists" in again.stderr
     runner.invoke(app, ["patients", "add", "--family-name", "Later"])
-    unconfirmed = runner.invoke(app, ["restore", str(saved)])
+    unconfirmed = runner.invoke(app, ["--as", "Nadia Belkacem", "restore", str(saved)])
     assert unconfirmed.exit_code == 2
     assert "add --yes" in unconfirmed.stderr
-    restored = runner.invoke(app, ["restore", str(saved), "--yes"])
+    restored = runner.invoke(app, ["--as", "Nadia Belkacem", "restore", str(saved), "--yes"])
     assert restored.exit_code == 0, restored.stderr
     assert "1 photo files, checked; 1 copied into the storage" in restored.stdout
     assert "kept as" in restored.stdout
     back = {p.name: p.read_bytes() for p in (tmp_path / "data" / "photos").rglob("*.png")}
     assert back == stored
-    verified = runner.invoke(app, ["audit", "verify"])  # anchored to the restored head
+    verified = runner.invoke(
+        app, ["--as", "Nadia Belkacem", *["audit", "verify"]]
+    )  # anchored to the restored head
     assert verified.exit_code == 0, verified.stderr
     assert "anchored at event 5" in verified.stdout
     listed = runner.invoke(app, ["patients", "list"])

@@ -29,6 +29,8 @@ EVERYONE = frozenset(StaffRole)
 
 # "module.function" of every use case: the roles that may call it
 USE_CASES: dict[str, frozenset[StaffRole]] = {}
+# the use cases that need no write transaction (a front end enters a reading unit for them)
+READING: set[str] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +46,19 @@ class Principal:
 
 
 def allowed(
-    *roles: StaffRole,
+    *roles: StaffRole, writes: bool = True
 ) -> Callable[[Callable[Concatenate[UnitOfWork, P], R]], Callable[Concatenate[UnitOfWork, P], R]]:
-    """Declare the roles that may call a use case; anyone else is refused before it runs."""
+    """Declare the roles that may call a use case (anyone else is refused before it runs),
+    and whether it writes."""
     permitted = frozenset(roles)
 
     def declare(
         use_case: Callable[Concatenate[UnitOfWork, P], R],
     ) -> Callable[Concatenate[UnitOfWork, P], R]:
-        name = f"{use_case.__module__.rsplit('.', 1)[-1]}.{use_case.__name__}"
+        name = use_case_name(use_case)
         USE_CASES[name] = permitted
+        if not writes:
+            READING.add(name)
 
         @functools.wraps(use_case)
         def checked(uow: UnitOfWork, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -63,6 +68,11 @@ def allowed(
         return checked
 
     return declare
+
+
+def use_case_name(use_case: Callable[..., object]) -> str:
+    """ "module.function", as USE_CASES and READING know it."""
+    return f"{use_case.__module__.rsplit('.', 1)[-1]}.{use_case.__name__}"
 
 
 def refusal(principal: Principal | None, permitted: frozenset[StaffRole], name: str) -> Forbidden:

@@ -154,15 +154,20 @@ def backup(engine: Engine, target: Path, storage: PhotoStorage) -> Verified:
     for path in (target, photos_folder(target)):
         if path.exists():
             raise BackupError(f"{path}: already exists; nothing was overwritten")
+    if not target.name or not target.parent.is_dir():
+        raise BackupError(f"{target}: not a new file in an existing folder")
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
     copied = False
     try:
         if engine.url.get_backend_name() == "sqlite":
-            with (
-                contextlib.closing(sqlite3.connect(_sqlite_path(engine))) as live,
-                contextlib.closing(sqlite3.connect(partial)) as copy,
-            ):
-                live.backup(copy)  # online: readers and writers carry on meanwhile
+            try:
+                with (
+                    contextlib.closing(sqlite3.connect(_sqlite_path(engine))) as live,
+                    contextlib.closing(sqlite3.connect(partial)) as copy,
+                ):
+                    live.backup(copy)  # online: readers and writers carry on meanwhile
+            except sqlite3.Error as error:
+                raise BackupError(f"{target}: cannot be written: {error}") from None
             _integrity(partial)
             verified = _verify(f"sqlite:///{partial}")
         else:

@@ -1,0 +1,104 @@
+"""Looking after the records: checking the audit log, backing up and restoring. An
+admin's work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dermaplan.app.principal import ADMIN, allowed
+from dermaplan.app.reads import ReadModel
+from dermaplan.app.unit import Application, UnitOfWork
+from dermaplan.records.errors import InvalidInput
+
+
+class AuditReport(ReadModel):
+    events: int  # events that verify, up to the first broken link if any
+    head: str
+    broken: str | None  # the first broken link of the chain
+    cut: str | None  # why the log no longer reaches its anchor
+    changed: list[str]  # records that no longer match their last audited state
+    anchor: Path
+    anchored_at: int | None  # the event the anchor records; None: no anchor yet
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None and self.cut is None and not self.changed
+
+
+class BackupMade(ReadModel):
+    path: Path
+    revision: str
+    events: int
+    photo_files: int
+    photos: Path
+
+
+class Restored(ReadModel):
+    path: Path
+    events: int
+    photo_files: int
+    photos_copied: int
+    kept_aside: Path
+
+
+@allowed(ADMIN, writes=False)
+def verify(uow: UnitOfWork) -> AuditReport:
+    """The audit log checked: its hash chain, its anchor, and every record against its
+    last audited state."""
+    from dermaplan.records.integrity import verify_log
+
+    anchor = uow.application.settings.audit_anchor
+    report = verify_log(uow.session, anchor)
+    chain = report.chain
+    return AuditReport(
+        events=chain.events,
+        head=chain.head,
+        broken=chain.broken.reason if chain.broken else None,
+        cut=report.anchor.cut,
+        changed=list(report.changed),
+        anchor=anchor,
+        anchored_at=report.anchor.anchor.seq if report.anchor.anchor else None,
+    )
+
+
+@allowed(ADMIN, writes=False)
+def backup(uow: UnitOfWork, path: Path) -> BackupMade:
+    """An online copy of the database at `path` and its photo files beside it, checked
+    (run in a unit that reads only: the copy is taken while the clinic works)."""
+    from dermaplan.records.backup import BackupError, photos_folder
+    from dermaplan.records.backup import backup as make_backup
+
+    application = uow.application
+    try:
+        verified = make_backup(application.engine, path, application.photos)
+    except BackupError as error:
+        raise InvalidInput.one(str(error)) from None
+    return BackupMade(
+        path=path,
+        revision=verified.revision,
+        events=verified.events,
+        photo_files=len(verified.photo_files),
+        photos=photos_folder(path),
+    )
+
+
+def restore(application: Application, acting: str | None, path: Path) -> Restored:
+    """Replace the database with a checked backup. The one use case that takes the
+    application rather than a unit: it replaces the database a unit would run in, so it
+    checks who is acting in a unit of its own, then restores outside it."""
+    from dermaplan.records.backup import BackupError
+    from dermaplan.records.backup import restore as restore_backup
+
+    with application.unit(acting, write=False) as uow:
+        uow.require(frozenset({ADMIN}), "restore")
+    try:
+        report = restore_backup(application.engine, path, application.photos)
+    except BackupError as error:
+        raise InvalidInput.one(str(error)) from None
+    return Restored(
+        path=path,
+        events=report.verified.events,
+        photo_files=len(report.verified.photo_files),
+        photos_copied=report.photos_copied,
+        kept_aside=report.kept_aside,
+    )
