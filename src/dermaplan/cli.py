@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dermaplan.cli_clinic import clinic_app
 from dermaplan.cli_clinical_events import adverse_app, outcomes_app
 from dermaplan.cli_consents import consents_app
 from dermaplan.cli_demo import demo_app
@@ -73,6 +74,7 @@ app.add_typer(adverse_app, name="adverse-events")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(consents_app, name="consents")
 app.add_typer(staff_app, name="staff")
+app.add_typer(clinic_app, name="clinic")
 app.add_typer(photos_app, name="photos")
 app.command()(backup)
 app.command()(restore)

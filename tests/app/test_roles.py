@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from dermaplan.app import consults, courses, patients, records_admin, sessions, staff
+from dermaplan.app import clinic, consults, courses, patients, records_admin, sessions, staff
 from dermaplan.app.principal import USE_CASES
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.knowledge import KnowledgeBase
@@ -37,6 +37,7 @@ MODULES = {
     "sessions": sessions,
     "courses": courses,
     "records_admin": records_admin,
+    "clinic": clinic,
 }
 
 # arguments that reach the use case's own work (their content does not matter to the check)
@@ -68,6 +69,8 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "courses.fulfil": (ANY_ID, 1, ANY_ID),
     "records_admin.verify": (),
     "records_admin.backup": (Path("no such folder") / "x.backup",),
+    "clinic.show": (),
+    "clinic.configure": (),
 }
 
 
@@ -182,6 +185,8 @@ POLICY = {
     "courses.fulfil": {P},
     "records_admin.verify": {A},
     "records_admin.backup": {A},
+    "clinic.show": {A, P, R},
+    "clinic.configure": {A},
 }
 
 

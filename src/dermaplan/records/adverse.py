@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from dermaplan.clinical.assessment import age_on
 from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.clinics import clinic_day
 from dermaplan.records.context import Context
 from dermaplan.records.enums import AdverseEventStatus
 from dermaplan.records.errors import InvalidInput, NotFound, required
@@ -23,6 +24,7 @@ from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import AdverseEvent, Clinic, Patient, ProductLot, Staff, new_id
 from dermaplan.records.repository import (
     AdverseEventRepository,
+    ClinicRepository,
     PatientRepository,
     SessionRepository,
     StaffRepository,
@@ -89,12 +91,10 @@ def _resolve(
         treated = SessionRepository(session, clinic_id).get(data.session)
         if treated is None or treated.patient_id != patient.id:
             raise NotFound.one(f"session: no session {data.session} for this patient")
-        if data.onset < treated.performed_at.date():
-            problems.append(
-                f"onset: {data.onset} is before the session it follows "
-                f"({treated.performed_at.date()})"
-            )
-    if data.onset > context.now.date():
+        treated_on = clinic_day(treated.performed_at, ClinicRepository(session).zone(clinic_id))
+        if data.onset < treated_on:
+            problems.append(f"onset: {data.onset} is before the session it follows ({treated_on})")
+    if data.onset > ClinicRepository(session).today(clinic_id, context.now):
         problems.append(f"onset: {data.onset} is in the future")
     if problems:
         raise InvalidInput(problems)

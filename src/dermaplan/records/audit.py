@@ -87,6 +87,7 @@ class AuditAction(StrEnum):
     COURSE_READ = "course.read"
     COURSE_CANCEL = "course.cancel"
     COURSE_FULFIL = "course.fulfil"
+    CLINIC_UPDATE = "clinic.update"
 
 
 def _plain(value: Any) -> Any:

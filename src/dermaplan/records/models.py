@@ -134,6 +134,8 @@ class Clinic(Timestamped, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
+    # an IANA zone name: the clinic's day (records.clinics.clinic_day)
+    time_zone: Mapped[str] = mapped_column(String(64), server_default="UTC")
 
 
 class Staff(Timestamped, Base):

@@ -15,6 +15,7 @@ from dermaplan.records.context import Context
 from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.models import Outcome, new_id
 from dermaplan.records.repository import (
+    ClinicRepository,
     ConsultRepository,
     OutcomeRepository,
     PatientRepository,
@@ -62,7 +63,7 @@ def record_outcome(
             raise NotFound.one(f"consult: no consult {data.consult} for this patient")
     if data.assessor is not None and StaffRepository(session, clinic_id).get(data.assessor) is None:
         raise NotFound.one(f"assessor: no member of staff {data.assessor}")
-    if data.date > context.now.date():
+    if data.date > ClinicRepository(session).today(clinic_id, context.now):
         raise InvalidInput.one(f"date: {data.date} is in the future")
     record = Outcome(
         id=new_id(),

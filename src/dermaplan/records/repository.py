@@ -12,10 +12,12 @@ import datetime as dt
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from typing import TypeAlias
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import BindParameter, Row, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from dermaplan.records.clinics import clinic_day, day_starts, zone
 from dermaplan.records.enums import (
     AdverseEventStatus,
     ConsentKind,
@@ -151,6 +153,15 @@ class ClinicRepository:
     def add(self, clinic: Clinic) -> None:
         self.session.add(clinic)
         self.session.flush()
+
+    def zone(self, clinic_id: uuid.UUID) -> ZoneInfo:
+        """The clinic's time zone (UTC for one not found)."""
+        name = self.session.scalar(select(Clinic.time_zone).where(Clinic.id == clinic_id))
+        return zone(name or "UTC")
+
+    def today(self, clinic_id: uuid.UUID, now: dt.datetime) -> dt.date:
+        """Which day it is in the clinic at `now`."""
+        return clinic_day(now, self.zone(clinic_id))
 
 
 def staff_named(session: Session, reference: str) -> Sequence[Staff]:
@@ -458,8 +469,9 @@ class ConsentRepository:
         )
 
     def valid_kinds(self, patient_id: uuid.UUID, at: dt.datetime) -> set[ConsentKind]:
-        """The kinds of consent the patient had signed by `at`'s day and not withdrawn
-        (as a whole) by `at`; the patient is the caller's, already checked."""
+        """The kinds of consent the patient had signed by `at` - before the session, not
+        later that day - and not withdrawn (as a whole) by `at`; the patient is the
+        caller's, already checked."""
         withdrawn = (
             select(ConsentWithdrawal.consent_id)
             .where(
@@ -476,12 +488,7 @@ class ConsentRepository:
                 ~withdrawn,
             )
         )
-        day = at.astimezone(dt.UTC).date()
-        return {
-            kind
-            for kind, signed_at in rows
-            if signed_at is not None and signed_at.astimezone(dt.UTC).date() <= day
-        }
+        return {kind for kind, signed_at in rows if signed_at is not None and signed_at <= at}
 
     def add(self, consent: Consent) -> None:
         self.session.add(consent)
@@ -524,12 +531,12 @@ class PhotoRepository:
         self, patient_id: uuid.UUID, session_ids: Collection[uuid.UUID], day: dt.date
     ) -> set[str]:
         """The areas a before-photo of the patient shows: one linked to these sessions, or
-        linked to none and taken on `day` (UTC)."""
-        start = dt.datetime.combine(day, dt.time(), dt.UTC)
+        linked to none and taken on `day` in the clinic."""
+        start, end = day_starts(day, ClinicRepository(self.session).zone(self.clinic_id))
         taken_that_day = and_(
             Photo.session_id.is_(None),
             Photo.taken_at >= start,
-            Photo.taken_at < start + dt.timedelta(days=1),
+            Photo.taken_at < end,
         )
         return set(
             self.session.scalars(

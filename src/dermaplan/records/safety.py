@@ -9,13 +9,16 @@ it is about.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from dermaplan.clinical.assessment import Procedure
 from dermaplan.clinical.blend import counted_sessions, label_ban
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
+from dermaplan.records.clinics import UTC_ZONE, clinic_day
 from dermaplan.records.enums import ConsentKind
 from dermaplan.records.plans import StoredPlan
 from dermaplan.records.schemas import SessionData
@@ -74,14 +77,13 @@ def allergen_hits(product: str, allergies: Sequence[str], knowledge: KnowledgeBa
 
 
 def _label_refusals(
-    session: SessionData, knowledge: KnowledgeBase, earlier: Sequence[Procedure]
+    session: SessionData, knowledge: KnowledgeBase, earlier: Sequence[Procedure], day: dt.date
 ) -> list[Refusal]:
     """What the products' labels forbid: a product discontinued or off by the clinic's
     policy, or outside its label's areas, more than a sitting
     allows (a product's volume, an ingredient's mass over all products), one session too
     many or too soon after the last (the record's earlier sessions counted), or a product
     not meant for needled skin given where the session needles."""
-    day = session.performed_at.date()
     needled = (
         (set(session.depths_mm) or set(session.areas)) if session.modality in NEEDLED else set()
     )
@@ -164,10 +166,11 @@ def safety_refusals(
     allergies: Sequence[str] | None,
     plan: StoredPlan | None,
     earlier: Sequence[Procedure] = (),
+    where: ZoneInfo = UTC_ZONE,
 ) -> list[Refusal]:
     """What in this session contradicts safety: too deep, expired, allergen, against a
     product's label (`earlier`: the patient's other sessions on record, as procedures), or
-    a modality the linked plan found contraindicated."""
+    a modality the linked plan found contraindicated. Days are the clinic's (`where`)."""
     refusals = []
     if session.modality in NEEDLED:
         for area, depth in session.depths_mm.items():
@@ -181,7 +184,7 @@ def safety_refusals(
                         f"of {limit} mm",
                     )
                 )
-    day = session.performed_at.date()
+    day = clinic_day(session.performed_at, where)
     for index, use in enumerate(session.products):
         if use.expiry is not None and use.expiry < day:
             refusals.append(
@@ -200,7 +203,7 @@ def safety_refusals(
                     f"allergic to: {', '.join(hits)}",
                 )
             )
-    refusals += _label_refusals(session, knowledge, earlier)
+    refusals += _label_refusals(session, knowledge, earlier, day)
     if plan is not None and plan.decision(session.modality) == "contraindicated":
         refusals.append(
             Refusal(

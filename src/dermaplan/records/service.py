@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.clinics import zone
 from dermaplan.records.context import Context
 from dermaplan.records.enums import ConsultStatus, StaffRole
 from dermaplan.records.errors import InvalidInput, required
@@ -42,6 +43,33 @@ def create_clinic(session: Session, context: Context, name: str) -> Clinic:
     ClinicRepository(session).add(clinic)
     record_event(
         session, context, AuditAction.CLINIC_CREATE, "clinic", clinic.id, after={"name": name}
+    )
+    return clinic
+
+
+def configure_clinic(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    *,
+    name: str | None = None,
+    time_zone: str | None = None,
+) -> Clinic:
+    """Rename the clinic or set its time zone (an IANA name); audited before and after."""
+    clinic = required(session.get(Clinic, clinic_id), f"no clinic {clinic_id}")
+    before = {"name": clinic.name, "time_zone": clinic.time_zone}
+    if name is not None:
+        if not search_key(name):
+            raise InvalidInput.one("name: needs at least one letter or digit")
+        clinic.name = name.strip()
+    if time_zone is not None:
+        zone(time_zone)
+        clinic.time_zone = time_zone
+    clinic.updated_at = context.now
+    session.flush()
+    after = {"name": clinic.name, "time_zone": clinic.time_zone}
+    record_event(
+        session, context, AuditAction.CLINIC_UPDATE, "clinic", clinic.id, before=before, after=after
     )
     return clinic
 
@@ -151,7 +179,7 @@ def _apply(patient: Patient, data: PatientData) -> None:
 def create_patient(
     session: Session, context: Context, clinic_id: uuid.UUID, data: PatientData
 ) -> Patient:
-    _check_birth_date(data, context.now.date())
+    _check_birth_date(data, ClinicRepository(session).today(clinic_id, context.now))
     patient = Patient(
         id=new_id(), clinic_id=clinic_id, created_at=context.now, updated_at=context.now
     )
@@ -214,7 +242,7 @@ def update_patient(
         merged = {**current["identifiers"], **identifiers}
         changes = {**changes, "identifiers": {k: v for k, v in merged.items() if v is not None}}
     data = PatientData.parse({**current, **changes})
-    _check_birth_date(data, context.now.date())
+    _check_birth_date(data, ClinicRepository(session).today(clinic_id, context.now))
     _apply(patient, data)
     patient.updated_at = context.now
     session.flush()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from dermaplan.clinical.assessment import Assessment
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.clinics import clinic_day
 from dermaplan.records.consents import consented_kinds
 from dermaplan.records.context import Context
 from dermaplan.records.courses import fulfil_next_planned_session
@@ -49,6 +50,7 @@ from dermaplan.records.reconciliation import (
     recorded_procedures,
 )
 from dermaplan.records.repository import (
+    ClinicRepository,
     ConsultRepository,
     LotRepository,
     PatientRepository,
@@ -230,10 +232,12 @@ def _check(
             ]
         }
     )
+    where = ClinicRepository(session).zone(clinic_id)
     history = treatment_history(session, clinic_id, patient.id, without=replaces)
-    earlier = recorded_procedures(history, knowledge, before=data.performed_at.date())
+    earlier = recorded_procedures(history, knowledge, before=clinic_day(data.performed_at, where))
     refusals = [
-        r.message for r in safety_refusals(known, knowledge, patient.allergies, plan, earlier)
+        r.message
+        for r in safety_refusals(known, knowledge, patient.allergies, plan, earlier, where)
     ]
     reason = override_reason.strip() if override_reason else None
     if refusals and not reason:
@@ -423,7 +427,7 @@ def completeness(
     photographed = PhotoRepository(session, clinic_id).before_photo_areas(
         record.patient_id,
         [version.id for version in versions],
-        record.performed_at.astimezone(dt.UTC).date(),
+        clinic_day(record.performed_at, ClinicRepository(session).zone(clinic_id)),
     )
     return missing_items(
         session_data(record), knowledge, record.patient.allergies, consents, photographed
@@ -583,12 +587,13 @@ def treatment_history(
     amended session counts once), drafts included - what was done counts, signed or not;
     `without`: a session being revised or amended, which its new version replaces."""
     versions = SessionRepository(session, clinic_id).of_patient(patient_id)
+    where = ClinicRepository(session).zone(clinic_id)
     superseded = {record.amends_id for record in versions if record.amends_id is not None}
     if without is not None:
         superseded.add(without)
     return [
         EarlierSession(
-            day=record.performed_at.date(),
+            day=clinic_day(record.performed_at, where),
             modality=record.modality,
             products=tuple(use.product for use in record.products),
             areas=tuple(record.areas),

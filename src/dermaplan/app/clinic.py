@@ -1,0 +1,37 @@
+"""The clinic itself: its name and its time zone, which says what day it is there."""
+
+from __future__ import annotations
+
+import uuid
+
+from dermaplan.app.principal import ADMIN, EVERYONE, allowed
+from dermaplan.app.reads import ReadModel
+from dermaplan.app.unit import UnitOfWork
+
+
+class ClinicView(ReadModel):
+    id: uuid.UUID
+    name: str
+    time_zone: str
+
+
+@allowed(*EVERYONE, writes=False)
+def show(uow: UnitOfWork) -> ClinicView:
+    from dermaplan.records.errors import required
+    from dermaplan.records.models import Clinic
+
+    clinic = required(uow.session.get(Clinic, uow.clinic_id), f"no clinic {uow.clinic_id}")
+    return ClinicView.model_validate(clinic)
+
+
+@allowed(ADMIN)
+def configure(
+    uow: UnitOfWork, *, name: str | None = None, time_zone: str | None = None
+) -> ClinicView:
+    """Rename the clinic or set its IANA time zone (audited)."""
+    from dermaplan.records.service import configure_clinic
+
+    clinic = configure_clinic(
+        uow.session, uow.context, uow.clinic_id, name=name, time_zone=time_zone
+    )
+    return ClinicView.model_validate(clinic)
