@@ -97,7 +97,12 @@ def create_records_engine(raw_url: str) -> Engine:
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError:
+            raise DatabaseError(
+                "PostgreSQL support is not installed: pip install 'dermaplan[postgresql]'"
+            ) from None
         event.listen(engine, "begin", _on_postgresql_begin)
     event.listen(engine, "rollback_savepoint", lambda connection, *_: forget_head(connection))
     return engine
