@@ -6,18 +6,18 @@ from typing import Annotated
 
 import typer
 
-from dermaplan.cli_shell import call, fail
+from dermaplan.cli_shell import FormatOption, OutputFormat, call, fail, show
 
 clinic_app = typer.Typer(help="The clinic's name and time zone.", no_args_is_help=True)
 
 
 @clinic_app.command("show")
-def clinic_show() -> None:
+def clinic_show(output: FormatOption = OutputFormat.TEXT) -> None:
     """The clinic's id, name and time zone."""
     from dermaplan.app import clinic
 
     shown = call(clinic.show)
-    typer.echo(f"{shown.id}  {shown.name}  {shown.time_zone}")
+    show(shown, output, lambda: [f"{shown.id}  {shown.name}  {shown.time_zone}"])
 
 
 @clinic_app.command("set")

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 
 from dermaplan.cli_shell import (
+    FormatOption,
+    OutputFormat,
     acting,
     broken,
     call,
@@ -25,6 +27,7 @@ from dermaplan.cli_shell import (
     outside_a_unit,
     parse_id,
     patient_id,
+    show,
     within,
 )
 
@@ -338,28 +341,27 @@ def patients_list(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     deleted: Annotated[bool, typer.Option("--deleted", help="Include deleted records.")] = False,
+    output: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Patients in name order: id, birth date, name."""
-
     from dermaplan.app import patients
 
-    for patient in call(patients.page, limit=limit, offset=offset, include_deleted=deleted):
-        typer.echo(_line(patient))
+    found = call(patients.page, limit=limit, offset=offset, include_deleted=deleted)
+    show(found, output, lambda: map(_line, found))
 
 
 @patients_app.command("search")
 def patients_search(
     prefix: Annotated[str, typer.Argument(help="The start of 'family-name given-names'.")],
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    output: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Find patients by the start of their name, ignoring case and accents."""
-
     from dermaplan.app import patients
 
     found = call(patients.search, prefix, limit=limit)
-    for patient in found:
-        typer.echo(_line(patient))
-    if not found:
+    show(found, output, lambda: map(_line, found))
+    if not found and output is OutputFormat.TEXT:
         typer.echo(f"no patient's name starts with '{prefix}'", err=True)
 
 
@@ -601,12 +603,18 @@ def sessions_sign(
     typer.echo(f"signed session {signed.id} by {signed.signed_by}{note}")
 
 
-def recall(lot: Annotated[str, typer.Argument(metavar="LOT")]) -> None:
+def recall(
+    lot: Annotated[str, typer.Argument(metavar="LOT")],
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
     """Every patient and session that received a product lot, oldest first, then the
     adverse events that involved it."""
     from dermaplan.app import sessions
 
     found = call(sessions.recall, lot)
+    if output is OutputFormat.JSON:
+        show(found, output, list)
+        return
     if not found.sessions:
         typer.echo(f"no session used lot '{lot}'", err=True)
     else:
@@ -748,23 +756,29 @@ def _consult_lines(consult: StoredConsult) -> list[str]:
 
 
 @consults_app.command("show")
-def consults_show(consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")]) -> None:
+def consults_show(
+    consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")],
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
     """A consult: status, approval, knowledge version, corrections and its plan (audited)."""
     from dermaplan.app import consults
 
-    typer.echo("\n".join(_consult_lines(call(consults.show, _uuid(consult, CONSULT_ID)))))
+    found = call(consults.show, _uuid(consult, CONSULT_ID))
+    show(found, output, lambda: _consult_lines(found))
 
 
 @consults_app.command("list")
-def consults_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")]) -> None:
+def consults_list(
+    patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")],
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
     """A patient's consults, oldest first: id, date, status, approval, correction (audited)."""
     from dermaplan.app import consults
 
     patient_id = _patient_id(patient)
-    lines = [_consult_line(entry) for entry in call(consults.of_patient, patient_id)]
-    for line in lines:
-        typer.echo(line)
-    if not lines:
+    found = call(consults.of_patient, patient_id)
+    show(found, output, lambda: map(_consult_line, found))
+    if not found and output is OutputFormat.TEXT:
         typer.echo(f"no consult stored for patient {patient_id}", err=True)
 
 
@@ -790,11 +804,15 @@ def courses_start(
 
 
 @courses_app.command("show")
-def courses_show(course: Annotated[str, typer.Argument(metavar="COURSE_ID")]) -> None:
+def courses_show(
+    course: Annotated[str, typer.Argument(metavar="COURSE_ID")],
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
     """A course's planned dates and which are done; the reading is audited."""
     from dermaplan.app import courses
 
-    typer.echo("\n".join(_course_lines(call(courses.show, _course_id(course)))))
+    found = call(courses.show, _course_id(course))
+    show(found, output, lambda: _course_lines(found))
 
 
 @courses_app.command("cancel")

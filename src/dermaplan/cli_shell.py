@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Concatenate, NoReturn, ParamSpec, TypeVar
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import typer
 
@@ -96,6 +97,29 @@ def outside_a_unit(work: Callable[[Application], R]) -> R:
         broken(f"the database refused the command, nothing was written: {error.orig}")
     finally:
         app.close()
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="text for people; json (stable) for programs."),
+]
+
+
+def show(result: Any, output: OutputFormat, text: Callable[[], Iterable[str]]) -> None:
+    """A use case's result as JSON (its read model, or a list of them), or as the lines
+    `text` renders for people."""
+    if output is OutputFormat.JSON:
+        from pydantic import TypeAdapter
+
+        typer.echo(TypeAdapter(type(result)).dump_json(result, indent=2).decode())
+        return
+    for line in text():
+        typer.echo(line)
 
 
 def parse_id(text: str, what: str) -> uuid.UUID:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli_shell import call
+from dermaplan.cli_shell import FormatOption, OutputFormat, call, show
 from dermaplan.records.enums import StaffRole
 
 if TYPE_CHECKING:
@@ -47,12 +47,11 @@ def staff_add(
 
 
 @staff_app.command("list")
-def staff_list() -> None:
+def staff_list(output: FormatOption = OutputFormat.TEXT) -> None:
     """The clinic's staff in name order: id, role, name, registration."""
     from dermaplan.app import staff
 
     members = call(staff.members)
-    for member in members:
-        typer.echo(_line(member))
-    if not members:
+    show(members, output, lambda: map(_line, members))
+    if not members and output is OutputFormat.TEXT:
         typer.echo("no staff yet: add them with `dermaplan staff add NAME --role ROLE`", err=True)

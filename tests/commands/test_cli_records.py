@@ -598,3 +598,23 @@ def test_consult_save_counts_the_sessions_on_record_against_a_labels_total(
     assert meso["decision"] == "contraindicated"
     assert any("6 were given before" in r["text"] for r in meso["reasons"])
     assert err.count("from the patient's record: procedures: deoxycholic_acid on 2026-") == 6
+
+
+def test_lists_and_records_come_as_json_for_programs(database: str) -> None:
+    moreau = add("--family-name", "Moreau", "--given-names", "Claire")
+    code, out, _ = run("patients", "list", "--format", "json")
+    assert code == 0
+    [line] = json.loads(out)
+    assert line == {
+        "id": moreau,
+        "family_name": "Moreau",
+        "given_names": "Claire",
+        "birth_date": None,
+        "deleted": False,
+    }
+    assert json.loads(run("patients", "search", "zz", "-f", "json")[1]) == []
+    staff = json.loads(run("staff", "list", "-f", "json")[1])
+    assert sorted(member["role"] for member in staff) == ["admin", "practitioner"]
+    assert json.loads(run("consults", "list", moreau, "-f", "json")[1]) == []
+    clinic = json.loads(run("clinic", "show", "-f", "json")[1])
+    assert clinic["time_zone"] == "UTC"
