@@ -21,6 +21,14 @@ def demo_seed(
     engine, courses, sessions with product lots, outcome scores and adverse events.
     Everything goes through the record services and is audited; a database that already
     has patients is refused."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from sqlalchemy.exc import DBAPIError
 
     from dermaplan.cli_shell import fail
@@ -47,7 +55,22 @@ def demo_seed(
             sessions=demo.SESSIONS_PER_PATIENT * patients,
             today=context.now.date(),
         )
-        counts = demo.seed(engine, context, clinic, default_storage(settings.data_dir))
+        with Progress(
+            TextColumn("seeding the demo clinic"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("patients", total=patients)
+            counts = demo.seed(
+                engine,
+                context,
+                clinic,
+                default_storage(settings.data_dir),
+                lambda done: bar.update(task, completed=done),
+            )
     except RecordsError as error:
         fail(error.problems)
     except DBAPIError as error:

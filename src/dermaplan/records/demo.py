@@ -28,7 +28,7 @@ import io
 import itertools
 import random
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -626,10 +626,14 @@ def _consent_fields(demo: DemoPatient) -> list[tuple[Modality, dt.datetime]]:
 
 
 def seed(
-    engine: Engine, context: Context, clinic: DemoClinic, storage: photos.PhotoStorage
+    engine: Engine,
+    context: Context,
+    clinic: DemoClinic,
+    storage: photos.PhotoStorage,
+    progress: Callable[[int], None] = lambda _done: None,
 ) -> DemoCounts:
     """Store the clinic through the record services (every rule, every audit event), in one
-    transaction; the photo files go to `storage`."""
+    transaction; the photo files go to `storage`; `progress` hears of each patient stored."""
     knowledge = clinic.knowledge
     placeholder = placeholder_photo()
     cutoff = context.now - dt.timedelta(days=UNSIGNED_DAYS)
@@ -643,6 +647,7 @@ def seed(
             data = PatientData.parse(demo.data)
             patient_id = service.create_patient(session, context, clinic_id, data).id
             patients += 1
+            progress(patients)
             consult_id = None
             if demo.consult is not None:
                 # Stored, approved and its course started on the consult's day, before the
