@@ -41,7 +41,7 @@ def document(note: str = "first", consult_date: dt.date = TODAY) -> ConsultDocum
     return ConsultDocument(
         consult_date=consult_date,
         assessment_json=json.dumps({"consult_date": consult_date.isoformat(), "notes": note}),
-        plan_json=json.dumps({"knowledge_version": KNOWLEDGE, "note": note}),
+        plan_json=json.dumps({"schema_version": "2", "knowledge_version": KNOWLEDGE, "note": note}),
         knowledge_version=KNOWLEDGE,
     )
 

@@ -41,6 +41,7 @@ DATES = ["2026-11-09", "2026-12-07", "2027-01-04"]
 def plan(microneedling: str = "recommended") -> dict[str, Any]:
     """The parts of the engine's plan a course reads."""
     return {
+        "schema_version": "2",
         "knowledge_version": KNOWLEDGE,
         "decisions": [
             {"modality": "mesotherapy", "decision": "not_indicated"},
@@ -200,6 +201,7 @@ def _meso_course(products: list[str], sessions: int, interval: int) -> dict[str,
     return {
         "modality": "mesotherapy",
         "products": products,
+        "sessions": sessions,
         "dates": dates,
         "interval_days": interval,
     }
@@ -333,6 +335,7 @@ def test_the_cli_starts_and_shows_a_course(
 
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", database_url)
     monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DERMAPLAN_STAFF", str(practitioner_id))
     consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
     runner = CliRunner()
     started = runner.invoke(app, ["courses", "start", str(consult_id), "microneedling"])

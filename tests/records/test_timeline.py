@@ -45,10 +45,16 @@ def at(text: str) -> dt.datetime:
 
 
 PLAN = {
+    "schema_version": "2",
     "knowledge_version": KNOWLEDGE,
     "decisions": [{"modality": "microneedling", "decision": "recommended"}],
     "courses": [
-        {"modality": "microneedling", "interval_days": 28, "dates": ["2026-10-06", "2026-11-03"]}
+        {
+            "modality": "microneedling",
+            "sessions": 2,
+            "interval_days": 28,
+            "dates": ["2026-10-06", "2026-11-03"],
+        }
     ],
 }
 
