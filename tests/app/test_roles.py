@@ -10,15 +10,20 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from dermaplan.app import consults, patients, staff
+from dermaplan.app import consents, consults, patients, staff
 from dermaplan.app.principal import USE_CASES
 from dermaplan.app.unit import Application, UnitOfWork
-from dermaplan.records.enums import StaffRole
+from dermaplan.records.enums import ConsentKind, StaffRole
 from dermaplan.records.errors import Forbidden, NotFound, RecordsError
 from tests.app.conftest import clinic_with_staff
 from tests.records.factories import add_consult, add_patient, counts, patient_data
 
-MODULES = {"patients": patients, "consults": consults, "staff": staff}
+MODULES = {
+    "patients": patients,
+    "consults": consults,
+    "staff": staff,
+    "consents": consents,
+}
 
 # arguments that reach the use case's own work (their content does not matter to the check)
 ANY_ID = uuid.UUID(int=1)
@@ -37,6 +42,13 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "consults.of_patient": (ANY_ID,),
     "staff.add": ("New Member", StaffRole.RECEPTION),
     "staff.members": (),
+    "consents.publish": (ConsentKind.PHOTO, "I agree to photographs."),
+    "consents.templates": (),
+    "consents.template": (ConsentKind.PHOTO,),
+    "consents.open_consent": (ANY_ID, ConsentKind.PHOTO),
+    "consents.sign": (None,),
+    "consents.withdraw": (ANY_ID, "changed mind"),
+    "consents.of_patient": (ANY_ID,),
 }
 
 
@@ -95,6 +107,8 @@ def test_a_principal_never_reaches_another_clinics_records(
         lambda uow: consults.show(uow, consult),
         lambda uow: consults.of_patient(uow, patient),
         lambda uow: consults.approve(uow, consult),
+        lambda uow: consents.of_patient(uow, patient),
+        lambda uow: consents.open_consent(uow, patient, ConsentKind.PHOTO),
     ]
     before = counts(engine)
     for attempt in attempts:
@@ -122,8 +136,9 @@ def test_the_approver_is_the_practitioner_acting(application: Application, engin
 
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
-# who may do what: reception keeps the register, never opens clinical records; admins run
-# the clinic, not its treatments (docs/architecture.md has the same table)
+# who may do what: reception keeps the register and hands over consent forms, never opens
+# clinical records; admins run the clinic and publish its consent texts, not its treatments
+# (docs/architecture.md has the same table)
 POLICY = {
     "patients.add": {P, R},
     "patients.update": {P, R},
@@ -139,6 +154,13 @@ POLICY = {
     "consults.of_patient": {P},
     "staff.add": {A},
     "staff.members": {A, P, R},
+    "consents.publish": {A},
+    "consents.templates": {A, P, R},
+    "consents.template": {A, P, R},
+    "consents.open_consent": {P, R},
+    "consents.sign": {P, R},
+    "consents.withdraw": {P, R},
+    "consents.of_patient": {P, R},
 }
 
 
