@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from dermaplan.app import consents, consults, patients, staff
+from dermaplan.app import consents, consults, patients, photos, staff
 from dermaplan.app.principal import USE_CASES
 from dermaplan.app.unit import Application, UnitOfWork
-from dermaplan.records.enums import ConsentKind, StaffRole
+from dermaplan.records.enums import ConsentKind, PhotoStage, StaffRole
 from dermaplan.records.errors import Forbidden, NotFound, RecordsError
 from tests.app.conftest import clinic_with_staff
 from tests.records.factories import add_consult, add_patient, counts, patient_data
@@ -23,6 +23,7 @@ MODULES = {
     "consults": consults,
     "staff": staff,
     "consents": consents,
+    "photos": photos,
 }
 
 # arguments that reach the use case's own work (their content does not matter to the check)
@@ -49,6 +50,9 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "consents.sign": (None,),
     "consents.withdraw": (ANY_ID, "changed mind"),
     "consents.of_patient": (ANY_ID,),
+    "photos.add": (ANY_ID, b"", "cheeks", "frontal", PhotoStage.BEFORE),
+    "photos.of_patient": (ANY_ID,),
+    "photos.export": (ANY_ID,),
 }
 
 
@@ -109,6 +113,7 @@ def test_a_principal_never_reaches_another_clinics_records(
         lambda uow: consults.approve(uow, consult),
         lambda uow: consents.of_patient(uow, patient),
         lambda uow: consents.open_consent(uow, patient, ConsentKind.PHOTO),
+        lambda uow: photos.of_patient(uow, patient),
     ]
     before = counts(engine)
     for attempt in attempts:
@@ -161,6 +166,9 @@ POLICY = {
     "consents.sign": {P, R},
     "consents.withdraw": {P, R},
     "consents.of_patient": {P, R},
+    "photos.add": {P},
+    "photos.of_patient": {P},
+    "photos.export": {P},
 }
 
 
