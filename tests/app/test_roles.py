@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from dermaplan.app import consents, consults, patients, photos, staff
+from dermaplan.app import adverse, consents, consults, outcomes, patients, photos, staff
 from dermaplan.app.principal import USE_CASES
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.records.enums import ConsentKind, PhotoStage, StaffRole
 from dermaplan.records.errors import Forbidden, NotFound, RecordsError
+from dermaplan.records.schemas import AdverseEventData, OutcomeData
 from tests.app.conftest import clinic_with_staff
 from tests.records.factories import add_consult, add_patient, counts, patient_data
 
@@ -24,6 +25,8 @@ MODULES = {
     "staff": staff,
     "consents": consents,
     "photos": photos,
+    "adverse": adverse,
+    "outcomes": outcomes,
 }
 
 # arguments that reach the use case's own work (their content does not matter to the check)
@@ -53,6 +56,12 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "photos.add": (ANY_ID, b"", "cheeks", "frontal", PhotoStage.BEFORE),
     "photos.of_patient": (ANY_ID,),
     "photos.export": (ANY_ID,),
+    "adverse.record": (None,),
+    "adverse.follow_up": (ANY_ID, None, "healed"),
+    "adverse.close": (ANY_ID,),
+    "adverse.report": (ANY_ID,),
+    "outcomes.record": (None,),
+    "outcomes.of_patient": (ANY_ID,),
 }
 
 
@@ -114,6 +123,8 @@ def test_a_principal_never_reaches_another_clinics_records(
         lambda uow: consents.of_patient(uow, patient),
         lambda uow: consents.open_consent(uow, patient, ConsentKind.PHOTO),
         lambda uow: photos.of_patient(uow, patient),
+        lambda uow: outcomes.of_patient(uow, patient),
+        lambda uow: adverse.record(uow, event(patient)),
     ]
     before = counts(engine)
     for attempt in attempts:
@@ -169,8 +180,49 @@ POLICY = {
     "photos.add": {P},
     "photos.of_patient": {P},
     "photos.export": {P},
+    "adverse.record": {P},
+    "adverse.follow_up": {P},
+    "adverse.close": {P},
+    "adverse.report": {P},
+    "outcomes.record": {P},
+    "outcomes.of_patient": {P},
 }
 
 
 def test_the_roles_are_the_clinics_policy() -> None:
     assert {name: set(roles) for name, roles in USE_CASES.items()} == POLICY
+
+
+def event(patient: uuid.UUID, **fields: Any) -> AdverseEventData:
+    data = {
+        "patient": str(patient), "type": "bruising", "severity": "mild", "onset": "2026-11-02",
+        "causality": "probable", "outcome": "recovering", "description": "Bruises.",
+    }  # fmt: skip
+    return AdverseEventData.parse(data | fields)
+
+
+def test_the_reporter_and_the_assessor_are_the_practitioner_acting(
+    application: Application, engine: Engine
+) -> None:
+    clinic, members = clinic_with_staff(engine, "Parc")
+    patient = add_patient(engine, clinic)
+    acting, other = members[StaffRole.PRACTITIONER], members[StaffRole.ADMIN]
+    score = {"patient": str(patient), "scale": "gais", "score": 2, "date": "2026-11-02"}
+    with application.unit(str(acting)) as uow:
+        assert adverse.record(uow, event(patient)).reporter_id == acting
+        assert adverse.record(uow, event(patient, reporter=str(acting))).reporter_id == acting
+        assessed = outcomes.record(uow, OutcomeData.parse(score))
+        assert (assessed.assessor_id, assessed.patient_reported) == (acting, False)
+        told = outcomes.record(uow, OutcomeData.parse(score | {"patient_reported": True}))
+        assert (told.assessor_id, told.patient_reported) == (None, True)
+    before = counts(engine)
+    for attempt in (
+        lambda uow: adverse.record(uow, event(patient, reporter=str(other))),
+        lambda uow: outcomes.record(uow, OutcomeData.parse(score | {"assessor": str(other)})),
+    ):
+        with pytest.raises(Forbidden) as refused, application.unit(str(acting)) as uow:
+            attempt(uow)
+        [problem] = refused.value.details
+        assert problem.location in (("reporter",), ("assessor",))
+        assert f"{other} is not the member acting (practitioner of Parc, {acting})" in str(problem)
+    assert counts(engine) == before

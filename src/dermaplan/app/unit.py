@@ -100,6 +100,17 @@ class UnitOfWork:
             raise refusal(principal, permitted, name)
         return principal
 
+    def in_own_name(self, field: str, named: uuid.UUID | None) -> uuid.UUID:
+        """The member acting, for a record's `field` that says who did it: filled in when
+        left out, refused when it names anyone else (nobody records in another's name)."""
+        principal = self.require(frozenset(StaffRole), field)
+        if named is not None and named != principal.staff_id:
+            raise Forbidden.one(
+                f"{field}: {named} is not the member acting ({principal.name}, "
+                f"{principal.staff_id}); leave {field} out, or record it acting as that member"
+            )
+        return principal.staff_id
+
 
 def _principal(session: Session, acting: str | None, os_user: str) -> Principal | None:
     from dermaplan.records.repository import staff_named
