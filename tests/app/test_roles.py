@@ -14,7 +14,7 @@ from dermaplan.app import adverse, consents, consults, outcomes, patients, photo
 from dermaplan.app.principal import USE_CASES
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.records.enums import ConsentKind, PhotoStage, StaffRole
-from dermaplan.records.errors import Forbidden, NotFound, RecordsError
+from dermaplan.records.errors import Forbidden, InvalidInput, NotFound, RecordsError
 from dermaplan.records.schemas import AdverseEventData, OutcomeData
 from tests.app.conftest import clinic_with_staff
 from tests.records.factories import add_consult, add_patient, counts, patient_data
@@ -220,7 +220,7 @@ def test_the_reporter_and_the_assessor_are_the_practitioner_acting(
         lambda uow: adverse.record(uow, event(patient, reporter=str(other))),
         lambda uow: outcomes.record(uow, OutcomeData.parse(score | {"assessor": str(other)})),
     ):
-        with pytest.raises(Forbidden) as refused, application.unit(str(acting)) as uow:
+        with pytest.raises(InvalidInput) as refused, application.unit(str(acting)) as uow:
             attempt(uow)
         [problem] = refused.value.details
         assert problem.location in (("reporter",), ("assessor",))

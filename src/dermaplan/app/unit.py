@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from dermaplan.app.principal import Principal, refusal
 from dermaplan.records.context import Context, utc_now
 from dermaplan.records.enums import StaffRole
-from dermaplan.records.errors import Forbidden
+from dermaplan.records.errors import Forbidden, InvalidInput
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -102,10 +102,11 @@ class UnitOfWork:
 
     def in_own_name(self, field: str, named: uuid.UUID | None) -> uuid.UUID:
         """The member acting, for a record's `field` that says who did it: filled in when
-        left out, refused when it names anyone else (nobody records in another's name)."""
+        left out, refused at that field when it names anyone else (nobody records in
+        another's name)."""
         principal = self.require(frozenset(StaffRole), field)
         if named is not None and named != principal.staff_id:
-            raise Forbidden.one(
+            raise InvalidInput.one(
                 f"{field}: {named} is not the member acting ({principal.name}, "
                 f"{principal.staff_id}); leave {field} out, or record it acting as that member"
             )
