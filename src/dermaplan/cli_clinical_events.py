@@ -1,25 +1,20 @@
 """The clinical event commands: `adverse-events` (record, follow up, close, report) and
-`outcomes record|list`. SQLAlchemy loads inside commands only.
-
-Each command is one transaction, as in cli_records: errors a person can cause exit with
-code 2, one `error:` line per problem, and nothing written.
-"""
+`outcomes record|list`, each one use case of `dermaplan.app.adverse` or `.outcomes`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli_records import ShowFormat, _clinic, _fail, _patient_id, _unit_of_work, _uuid
+from dermaplan.cli_records import ShowFormat
+from dermaplan.cli_shell import call, fail, parse_id, patient_id
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from dermaplan.records.context import Context
-    from dermaplan.records.models import AdverseEvent, Outcome
+    from dermaplan.app.adverse import AdverseEventVersion
+    from dermaplan.app.outcomes import OutcomeEntry
     from dermaplan.records.schemas import AdverseEventData
 
 adverse_app = typer.Typer(
@@ -41,27 +36,22 @@ def _event_file(file: Path) -> AdverseEventData:
     try:
         return AdverseEventData.parse(read_document(file), where=f"{file}: ")
     except InvalidInput as error:
-        _fail(error.problems)
+        fail(error.problems)
 
 
-def _said(record: AdverseEvent) -> str:
-    return f"adverse event {record.id} ({record.status.value})"
+def _said(version: AdverseEventVersion) -> str:
+    return f"adverse event {version.id} ({version.status.value})"
 
 
 @adverse_app.command("record")
 def adverse_record(
     file: Annotated[Path, typer.Argument(help="The adverse event (YAML or JSON).")],
 ) -> None:
-    """Record an adverse event; `closed: true` in the file freezes it at once."""
-    data = _event_file(file)
+    """Record an adverse event reported by the practitioner acting; `closed: true` in the
+    file freezes it at once."""
+    from dermaplan.app import adverse
 
-    def record(session: Session, context: Context) -> str:
-        from dermaplan.records.adverse import record_adverse_event
-
-        clinic = _clinic(session, context)
-        return _said(record_adverse_event(session, context, clinic.id, data))
-
-    typer.echo(f"recorded {_unit_of_work(record)}")
+    typer.echo(f"recorded {_said(call(adverse.record, _event_file(file)))}")
 
 
 @adverse_app.command("follow-up")
@@ -70,31 +60,21 @@ def adverse_follow_up(
     file: Annotated[Path, typer.Argument(help="The event as it now stands (YAML or JSON).")],
     reason: Annotated[str, typer.Option(help="What the follow-up adds or corrects.")],
 ) -> None:
-    """Record a new version of an event (open or closed); the old one is kept as history."""
-    event_id = _uuid(event, EVENT_ID)
-    data = _event_file(file)
+    """Record a new version of an event (open or closed), reported by the practitioner
+    acting; the old one is kept as history."""
+    from dermaplan.app import adverse
 
-    def follow(session: Session, context: Context) -> str:
-        from dermaplan.records.adverse import follow_up_adverse_event
-
-        clinic = _clinic(session, context)
-        return _said(follow_up_adverse_event(session, context, clinic.id, event_id, data, reason))
-
-    typer.echo(f"recorded {_unit_of_work(follow)}, following {event_id}")
+    event_id = parse_id(event, EVENT_ID)
+    followed = call(adverse.follow_up, event_id, _event_file(file), reason)
+    typer.echo(f"recorded {_said(followed)}, following {event_id}")
 
 
 @adverse_app.command("close")
 def adverse_close(event: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Close an open event: it is then frozen, and changes only by a follow-up."""
-    event_id = _uuid(event, EVENT_ID)
+    from dermaplan.app import adverse
 
-    def close(session: Session, context: Context) -> str:
-        from dermaplan.records.adverse import close_adverse_event
-
-        clinic = _clinic(session, context)
-        return _said(close_adverse_event(session, context, clinic.id, event_id))
-
-    typer.echo(f"closed {_unit_of_work(close)}")
+    typer.echo(f"closed {_said(call(adverse.close, parse_id(event, EVENT_ID)))}")
 
 
 @adverse_app.command("report")
@@ -103,28 +83,24 @@ def adverse_report(
     output_format: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFormat.TEXT,
 ) -> None:
     """The report for a manufacturer or regulator: the patient as initials, age and sex only."""
-    event_id = _uuid(event, EVENT_ID)
+    from dermaplan.app import adverse
 
-    def report(session: Session, context: Context) -> dict[str, Any]:
-        from dermaplan.records.adverse import adverse_event_report
-
-        clinic = _clinic(session, context)
-        return adverse_event_report(session, context, clinic.id, event_id)
-
-    document = _unit_of_work(report)
+    found = call(adverse.report, parse_id(event, EVENT_ID))
     if output_format is ShowFormat.JSON:
-        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(found.document, indent=2, ensure_ascii=False))
     else:
         from dermaplan.records.adverse import report_text
 
-        typer.echo(report_text(document), nl=False)
+        typer.echo(report_text(found.document), nl=False)
 
 
 @outcomes_app.command("record")
 def outcomes_record(
     file: Annotated[Path, typer.Argument(help="The outcome (YAML or JSON).")],
 ) -> None:
-    """Record a score on an outcome scale, checked against the scale's range."""
+    """Record a score on an outcome scale, checked against the scale's range: assessed by
+    the practitioner acting (leave `assessor` out), or `patient_reported: true`."""
+    from dermaplan.app import outcomes
     from dermaplan.cli import read_document
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import OutcomeData
@@ -132,29 +108,19 @@ def outcomes_record(
     try:
         data = OutcomeData.parse(read_document(file), where=f"{file}: ")
     except InvalidInput as error:
-        _fail(error.problems)
-
-    def record(session: Session, context: Context) -> str:
-        from dermaplan.records.outcomes import record_outcome
-        from dermaplan.records.scales import SCALES
-
-        clinic = _clinic(session, context)
-        stored = record_outcome(session, context, clinic.id, data)
-        return f"recorded outcome {stored.id}: {SCALES[stored.scale].label} {stored.score:g}"
-
-    typer.echo(_unit_of_work(record))
+        fail(error.problems)
+    stored = call(outcomes.record, data)
+    typer.echo(f"recorded outcome {stored.id}: {stored.label} {stored.score:g}")
 
 
-def _outcome_line(outcome: Outcome) -> str:
-    from dermaplan.records.scales import SCALES
-
+def _outcome_line(outcome: OutcomeEntry) -> str:
     by = "patient-reported" if outcome.patient_reported else f"assessor {outcome.assessor_id}"
     after = (
         f"session {outcome.session_id}"
         if outcome.session_id
         else (f"consult {outcome.consult_id}" if outcome.consult_id else "-")
     )
-    score = f"{SCALES[outcome.scale].label} {outcome.score:g}"
+    score = f"{outcome.label} {outcome.score:g}"
     notes = f"  {outcome.notes}" if outcome.notes else ""
     return f"{outcome.assessed_on}  {score}  {by}  {after}  {outcome.id}{notes}"
 
@@ -163,17 +129,11 @@ def _outcome_line(outcome: Outcome) -> str:
 def outcomes_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")]) -> None:
     """A patient's scores in date order: date, scale and score, who assessed, the session
     or consult it follows, id and notes; the reading is audited."""
-    patient_id = _patient_id(patient)
+    from dermaplan.app import outcomes
 
-    def every(session: Session, context: Context) -> list[str]:
-        from dermaplan.records.outcomes import patient_outcomes
-
-        clinic = _clinic(session, context)
-        found = patient_outcomes(session, context, clinic.id, patient_id)
-        return [_outcome_line(outcome) for outcome in found]
-
-    lines = _unit_of_work(every)
+    chosen = patient_id(patient)
+    lines = [_outcome_line(outcome) for outcome in call(outcomes.of_patient, chosen)]
     for line in lines:
         typer.echo(line)
     if not lines:
-        typer.echo(f"no outcome recorded for patient {patient_id}", err=True)
+        typer.echo(f"no outcome recorded for patient {chosen}", err=True)

@@ -1,31 +1,16 @@
 """The consent commands: `consents template add|list|show`, `consents open`, `consents sign`,
-`consents withdraw`, `consents list`. SQLAlchemy loads inside commands only.
-
-Each command is one transaction, as in cli_records: errors a person can cause exit with
-code 2, one `error:` line per problem, and nothing written.
-"""
+`consents withdraw`, `consents list`, each one use case of `dermaplan.app.consents`."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from dermaplan.cli_records import (
-    _clinic,
-    _fail,
-    _patient_id,
-    _unit_of_work,
-    _uuid,
-    consent_line,
-)
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from dermaplan.records.context import Context
+from dermaplan.cli_records import consent_line
+from dermaplan.cli_shell import call, fail, parse_id, patient_id
+from dermaplan.records.enums import ConsentKind, PhotoScope
 
 consents_app = typer.Typer(
     help="Publish consent texts, open and sign consents, list and withdraw them.",
@@ -35,100 +20,64 @@ template_app = typer.Typer(help="Versioned consent texts.", no_args_is_help=True
 consents_app.add_typer(template_app, name="template")
 
 CONSENT_ID = "a consent id (a UUID, as `consents sign` prints)"
-
-
-class Kind(StrEnum):  # records.models.ConsentKind, without importing the models for --help
-    TREATMENT_MESOTHERAPY = "treatment_mesotherapy"
-    TREATMENT_MICRONEEDLING = "treatment_microneedling"
-    TREATMENT_COMBINED = "treatment_combined"
-    PHOTO = "photo"
-
-
-class Scope(StrEnum):  # records.models.PhotoScope
-    CLINICAL_RECORD = "clinical_record"
-    TEACHING = "teaching"
-    MARKETING = "marketing"
+Kind = Annotated[ConsentKind, typer.Argument(help="What the consent is for.")]
 
 
 @template_app.command("add")
 def template_add(
-    kind: Annotated[Kind, typer.Argument(help="What the consent is for.")],
-    file: Annotated[Path, typer.Argument(help="The consent text (UTF-8).")],
+    kind: Kind, file: Annotated[Path, typer.Argument(help="The consent text (UTF-8).")]
 ) -> None:
-    """Publish a new version of a consent text; published versions never change."""
+    """Publish a new version of a consent text (as an admin); published versions never
+    change."""
+    from dermaplan.app import consents
+
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        _fail([f"{file}: cannot read it as UTF-8 text ({error.__class__.__name__})"])
-
-    def publish(session: Session, context: Context) -> str:
-        from dermaplan.records.consents import publish_template
-        from dermaplan.records.enums import ConsentKind
-
-        clinic = _clinic(session, context)
-        record = publish_template(session, context, clinic.id, ConsentKind(kind.value), text)
-        return f"published {record.kind.value} version {record.version}: {record.id}"
-
-    typer.echo(_unit_of_work(publish))
+        fail([f"{file}: cannot read it as UTF-8 text ({error.__class__.__name__})"])
+    published = call(consents.publish, kind, text)
+    typer.echo(f"published {published.kind.value} version {published.version}: {published.id}")
 
 
 @template_app.command("list")
 def template_list() -> None:
     """Every published version of every consent text: kind, version, when, by whom, id."""
+    from dermaplan.app import consents
 
-    def every(session: Session, context: Context) -> list[str]:
-        from dermaplan.records.consents import consent_templates
-
-        return [
+    found = call(consents.templates)
+    for t in found:
+        typer.echo(
             f"{t.kind.value} v{t.version}  published {t.published_at.isoformat()} "
             f"by {t.published_by}  {t.id}"
-            for t in consent_templates(session, _clinic(session, context).id)
-        ]
-
-    lines = _unit_of_work(every)
-    for line in lines:
-        typer.echo(line)
-    if not lines:
+        )
+    if not found:
         typer.echo("no consent text published yet: `dermaplan consents template add`", err=True)
 
 
 @template_app.command("show")
 def template_show(
-    kind: Annotated[Kind, typer.Argument(help="What the consent is for.")],
+    kind: Kind,
     version: Annotated[
         int | None, typer.Option(min=1, help="A version (default: the current one).")
     ] = None,
 ) -> None:
     """Print the exact text of a version, as it is shown to patients."""
+    from dermaplan.app import consents
 
-    def show(session: Session, context: Context) -> str:
-        from dermaplan.records.consents import consent_template
-        from dermaplan.records.enums import ConsentKind
-
-        clinic = _clinic(session, context)
-        return consent_template(session, clinic.id, ConsentKind(kind.value), version).text
-
-    typer.echo(_unit_of_work(show))
+    typer.echo(call(consents.template, kind, version).text)
 
 
 @consents_app.command("open")
 def consents_open(
     patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")],
-    kind: Annotated[Kind, typer.Option(help="What the consent is for.")],
+    kind: Annotated[ConsentKind, typer.Option(help="What the consent is for.")],
 ) -> None:
     """Record that the current version of a consent text is shown to the patient now; it
     counts for nothing until `consents sign` completes it (`consent: ID` in the file)."""
-    patient_id = _patient_id(patient)
+    from dermaplan.app import consents
 
-    def open_one(session: Session, context: Context) -> str:
-        from dermaplan.records.consents import open_consent
-        from dermaplan.records.enums import ConsentKind
-
-        clinic = _clinic(session, context)
-        record = open_consent(session, context, clinic.id, patient_id, ConsentKind(kind.value))
-        return f"opened consent {record.id} ({record.kind.value}, not signed)"
-
-    typer.echo(_unit_of_work(open_one))
+    opened = call(consents.open_consent, patient_id(patient), kind)
+    typer.echo(f"opened consent {opened.id} ({opened.kind}, not signed)")
 
 
 @consents_app.command("sign")
@@ -138,6 +87,7 @@ def consents_sign(
     """Record a consent the patient signed: the exact template version shown (or the opened
     consent that recorded it), when it was opened and signed, the signer and the signature,
     and for photo consent every scope."""
+    from dermaplan.app import consents
     from dermaplan.cli import read_document
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import ConsentData
@@ -145,16 +95,9 @@ def consents_sign(
     try:
         data = ConsentData.parse(read_document(file), where=f"{file}: ")
     except InvalidInput as error:
-        _fail(error.problems)
-
-    def sign(session: Session, context: Context) -> str:
-        from dermaplan.records.consents import record_consent
-
-        clinic = _clinic(session, context)
-        record = record_consent(session, context, clinic.id, data)
-        return f"recorded consent {record.id} ({record.kind.value}, signed)"
-
-    typer.echo(_unit_of_work(sign))
+        fail(error.problems)
+    signed = call(consents.sign, data)
+    typer.echo(f"recorded consent {signed.id} ({signed.kind}, signed)")
 
 
 @consents_app.command("withdraw")
@@ -162,41 +105,26 @@ def consents_withdraw(
     consent: Annotated[str, typer.Argument(metavar="ID")],
     reason: Annotated[str, typer.Option(help="Why the patient withdraws it.")],
     scope: Annotated[
-        Scope | None, typer.Option(help="Photo consent: withdraw only this scope.")
+        PhotoScope | None, typer.Option(help="Photo consent: withdraw only this scope.")
     ] = None,
 ) -> None:
     """Withdraw a consent (or one scope of a photo consent); it stays on record."""
-    consent_id = _uuid(consent, CONSENT_ID)
+    from dermaplan.app import consents
 
-    def withdraw(session: Session, context: Context) -> str:
-        from dermaplan.records.consents import withdraw_consent
-        from dermaplan.records.enums import PhotoScope
-
-        clinic = _clinic(session, context)
-        chosen = PhotoScope(scope.value) if scope else None
-        done = withdraw_consent(session, context, clinic.id, consent_id, reason, chosen)
-        return f"withdrew {done.scope} of consent {consent_id}"
-
-    typer.echo(_unit_of_work(withdraw))
+    consent_id = parse_id(consent, CONSENT_ID)
+    done = call(consents.withdraw, consent_id, reason, scope)
+    typer.echo(f"withdrew {done.scope} of consent {consent_id}")
 
 
 @consents_app.command("list")
 def consents_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")]) -> None:
     """A patient's consents, in the order they were opened: id, kind and version, opened,
     signed and by whom, photo scopes granted, withdrawals; the reading is audited."""
-    patient_id = _patient_id(patient)
+    from dermaplan.app import consents
 
-    def every(session: Session, context: Context) -> list[str]:
-        from dermaplan.records.consents import patient_consents
-
-        clinic = _clinic(session, context)
-        found = patient_consents(session, context, clinic.id, patient_id)
-        from dermaplan.app.patients import ConsentEntry
-
-        return [consent_line(ConsentEntry.of(consent)) for consent in found]
-
-    lines = _unit_of_work(every)
+    chosen = patient_id(patient)
+    lines = [consent_line(entry) for entry in call(consents.of_patient, chosen)]
     for line in lines:
         typer.echo(line)
     if not lines:
-        typer.echo(f"no consent recorded for patient {patient_id}", err=True)
+        typer.echo(f"no consent recorded for patient {chosen}", err=True)

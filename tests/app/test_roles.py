@@ -11,14 +11,26 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from dermaplan.app import clinic, consults, courses, patients, records_admin, sessions, staff
+from dermaplan.app import (
+    adverse,
+    clinic,
+    consents,
+    consults,
+    courses,
+    outcomes,
+    patients,
+    photos,
+    records_admin,
+    sessions,
+    staff,
+)
 from dermaplan.app.principal import USE_CASES
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records.db import transaction
-from dermaplan.records.enums import StaffRole
+from dermaplan.records.enums import ConsentKind, PhotoStage, StaffRole
 from dermaplan.records.errors import Forbidden, InvalidInput, NotFound, RecordsError
-from dermaplan.records.schemas import SessionData
+from dermaplan.records.schemas import AdverseEventData, OutcomeData, SessionData
 from dermaplan.records.service import add_staff
 from tests.app.conftest import clinic_with_staff
 from tests.records.factories import (
@@ -38,6 +50,10 @@ MODULES = {
     "courses": courses,
     "records_admin": records_admin,
     "clinic": clinic,
+    "consents": consents,
+    "photos": photos,
+    "adverse": adverse,
+    "outcomes": outcomes,
 }
 
 # arguments that reach the use case's own work (their content does not matter to the check)
@@ -71,6 +87,22 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "records_admin.backup": (Path("no such folder") / "x.backup",),
     "clinic.show": (),
     "clinic.configure": (),
+    "consents.publish": (ConsentKind.PHOTO, "I agree to photographs."),
+    "consents.templates": (),
+    "consents.template": (ConsentKind.PHOTO,),
+    "consents.open_consent": (ANY_ID, ConsentKind.PHOTO),
+    "consents.sign": (None,),
+    "consents.withdraw": (ANY_ID, "changed mind"),
+    "consents.of_patient": (ANY_ID,),
+    "photos.add": (ANY_ID, b"", "cheeks", "frontal", PhotoStage.BEFORE),
+    "photos.of_patient": (ANY_ID,),
+    "photos.export": (ANY_ID,),
+    "adverse.record": (None,),
+    "adverse.follow_up": (ANY_ID, None, "healed"),
+    "adverse.close": (ANY_ID,),
+    "adverse.report": (ANY_ID,),
+    "outcomes.record": (None,),
+    "outcomes.of_patient": (ANY_ID,),
 }
 
 
@@ -129,6 +161,11 @@ def test_a_principal_never_reaches_another_clinics_records(
         lambda uow: consults.show(uow, consult),
         lambda uow: consults.of_patient(uow, patient),
         lambda uow: consults.approve(uow, consult),
+        lambda uow: consents.of_patient(uow, patient),
+        lambda uow: consents.open_consent(uow, patient, ConsentKind.PHOTO),
+        lambda uow: photos.of_patient(uow, patient),
+        lambda uow: outcomes.of_patient(uow, patient),
+        lambda uow: adverse.record(uow, event(patient)),
     ]
     before = counts(engine)
     for attempt in attempts:
@@ -156,8 +193,9 @@ def test_the_approver_is_the_practitioner_acting(application: Application, engin
 
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
-# who may do what: reception keeps the register, never opens clinical records; admins run
-# the clinic, not its treatments (docs/architecture.md has the same table)
+# who may do what: reception keeps the register and hands over consent forms, never opens
+# clinical records; admins run the clinic and publish its consent texts, not its treatments
+# (docs/architecture.md has the same table)
 POLICY = {
     "patients.add": {P, R},
     "patients.update": {P, R},
@@ -187,6 +225,22 @@ POLICY = {
     "records_admin.backup": {A},
     "clinic.show": {A, P, R},
     "clinic.configure": {A},
+    "consents.publish": {A},
+    "consents.templates": {A, P, R},
+    "consents.template": {A, P, R},
+    "consents.open_consent": {P, R},
+    "consents.sign": {P, R},
+    "consents.withdraw": {P, R},
+    "consents.of_patient": {P, R},
+    "photos.add": {P},
+    "photos.of_patient": {P},
+    "photos.export": {P},
+    "adverse.record": {P},
+    "adverse.follow_up": {P},
+    "adverse.close": {P},
+    "adverse.report": {P},
+    "outcomes.record": {P},
+    "outcomes.of_patient": {P},
 }
 
 
@@ -209,7 +263,7 @@ def test_a_session_is_recorded_by_who_treated(
     ):
         sessions.record(uow, data, kb)
     assert refused.value.details[0].location == ("practitioner",)
-    assert "is not the practitioner acting" in refused.value.problems[0]
+    assert "is not the member acting" in refused.value.problems[0]
     assert counts(engine) == before
 
 
@@ -220,3 +274,38 @@ def test_only_an_admin_restores(application: Application, engine: Engine, tmp_pa
             records_admin.restore(application, str(members[role]), tmp_path / "none.backup")
     with pytest.raises(InvalidInput, match="no such backup file"):
         records_admin.restore(application, str(members[StaffRole.ADMIN]), tmp_path / "none")
+
+
+def event(patient: uuid.UUID, **fields: Any) -> AdverseEventData:
+    data = {
+        "patient": str(patient), "type": "bruising", "severity": "mild", "onset": "2026-11-02",
+        "causality": "probable", "outcome": "recovering", "description": "Bruises.",
+    }  # fmt: skip
+    return AdverseEventData.parse(data | fields)
+
+
+def test_the_reporter_and_the_assessor_are_the_practitioner_acting(
+    application: Application, engine: Engine
+) -> None:
+    clinic, members = clinic_with_staff(engine, "Parc")
+    patient = add_patient(engine, clinic)
+    acting, other = members[StaffRole.PRACTITIONER], members[StaffRole.ADMIN]
+    score = {"patient": str(patient), "scale": "gais", "score": 2, "date": "2026-11-02"}
+    with application.unit(str(acting)) as uow:
+        assert adverse.record(uow, event(patient)).reporter_id == acting
+        assert adverse.record(uow, event(patient, reporter=str(acting))).reporter_id == acting
+        assessed = outcomes.record(uow, OutcomeData.parse(score))
+        assert (assessed.assessor_id, assessed.patient_reported) == (acting, False)
+        told = outcomes.record(uow, OutcomeData.parse(score | {"patient_reported": True}))
+        assert (told.assessor_id, told.patient_reported) == (None, True)
+    before = counts(engine)
+    for attempt in (
+        lambda uow: adverse.record(uow, event(patient, reporter=str(other))),
+        lambda uow: outcomes.record(uow, OutcomeData.parse(score | {"assessor": str(other)})),
+    ):
+        with pytest.raises(InvalidInput) as refused, application.unit(str(acting)) as uow:
+            attempt(uow)
+        [problem] = refused.value.details
+        assert problem.location in (("reporter",), ("assessor",))
+        assert f"{other} is not the member acting (practitioner of Parc, {acting})" in str(problem)
+    assert counts(engine) == before

@@ -60,6 +60,24 @@ def engine(database: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture
+def admin(engine: Engine) -> str:
+    """The clinic's admin (who publishes consent texts), as --as takes it."""
+    return _member(engine, "Nadia Belkacem", StaffRole.ADMIN)
+
+
+@pytest.fixture
+def reception(engine: Engine) -> str:
+    """A member of the clinic's reception, as --as takes it."""
+    return _member(engine, "Rita Sousa", StaffRole.RECEPTION)
+
+
+def _member(engine: Engine, name: str, role: StaffRole) -> str:
+    with transaction(engine) as session:
+        clinic = default_clinic(session, context())
+        return str(add_staff(session, context(), clinic.id, name, role).id)
+
+
 @pytest.fixture(params=BACKENDS)
 def empty_database(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -159,10 +159,7 @@ def test_outcomes_record_and_refuse_a_score_out_of_range(
     bad = write(tmp_path / "bad.yaml", good | {"score": 7, "scale": "cr_smfrs"})
     code, out, err = run("outcomes", "record", str(bad))
     assert (code, out) == (2, "")
-    assert err.splitlines() == [
-        f"error: {bad}: score: 7 is outside the CR-SMFRS range 0–4",
-        f"error: {bad}: assessor: give the assessor (a staff id), or patient_reported: true",
-    ]
+    assert err.splitlines() == [f"error: {bad}: score: 7 is outside the CR-SMFRS range 0–4"]
     worse = write(tmp_path / "worse.yaml", good | {"scale": "qol", "patient_reported": "maybe"})
     code, _, err = run("outcomes", "record", str(worse))
     assert code == 2
@@ -193,4 +190,59 @@ def test_outcomes_list_a_patients_scores_in_date_order(
     missing = str(uuid.uuid4())
     assert run("outcomes", "list", missing) == (2, "", f"error: no patient {missing}\n")
     assert run("outcomes", "list", "nope")[0:2] == (2, "")
+    assert rows(engine) == before
+
+
+def test_the_reporter_and_the_assessor_are_the_practitioner_acting(
+    engine: Engine, people: tuple[str, str], admin: str, tmp_path: Path
+) -> None:
+    patient, practitioner = people
+    unsaid = yaml.safe_load(event_file(tmp_path, people).read_text(encoding="utf-8"))
+    del unsaid["reporter"]
+    code, out, err = run("adverse-events", "record", str(write(tmp_path / "unsaid.yaml", unsaid)))
+    assert (code, err) == (0, "")
+    event_id = re.findall(UUID, out)[0]
+    with transaction(engine, write=False) as session:
+        assert str(session.get_one(AdverseEvent, uuid.UUID(event_id)).reporter_id) == practitioner
+    score = {"patient": patient, "scale": "gais", "score": 2, "date": "2026-11-20"}
+    assert run("outcomes", "record", str(write(tmp_path / "o.yaml", score)))[0] == 0
+    code, out, _ = run("outcomes", "list", patient)
+    assert out.split("  ")[2] == f"assessor {practitioner}"
+
+    before = rows(engine)
+    not_acting = event_file(tmp_path, people, reporter=admin)
+    assessed = write(tmp_path / "o.yaml", score | {"assessor": admin})
+    for args, field in (
+        (("adverse-events", "record", str(not_acting)), "reporter"),
+        (("adverse-events", "follow-up", event_id, str(not_acting), "--reason", "x"), "reporter"),
+        (("outcomes", "record", str(assessed)), "assessor"),
+    ):
+        code, out, err = run(*args)
+        assert (code, out) == (2, "")
+        assert err == (
+            f"error: {field}: {admin} is not the member acting (Dr Ana Lima, {practitioner}); "
+            f"leave {field} out, or record it acting as that member\n"
+        )
+    assert rows(engine) == before
+
+
+def test_reception_may_not_record_adverse_events_or_outcomes(
+    engine: Engine, people: tuple[str, str], reception: str, tmp_path: Path
+) -> None:
+    patient, _ = people
+    code, out, _ = run("adverse-events", "record", str(event_file(tmp_path, people)))
+    event_id = re.findall(UUID, out)[0]
+    told = {"patient": patient, "scale": "gais", "score": 2, "date": "2026-11-20"}
+    score = write(tmp_path / "o.yaml", told | {"patient_reported": True})
+    before = rows(engine)
+    for args, use_case in (
+        (("adverse-events", "record", str(event_file(tmp_path, people))), "adverse record"),
+        (("adverse-events", "close", event_id), "adverse close"),
+        (("adverse-events", "report", event_id), "adverse report"),
+        (("outcomes", "record", str(score)), "outcomes record"),
+        (("outcomes", "list", patient), "outcomes of patient"),
+    ):
+        code, out, err = run("--as", reception, *args)
+        assert (code, out) == (2, ""), args
+        assert err == f"error: {use_case}: Rita Sousa (reception) may not; it needs practitioner\n"
     assert rows(engine) == before

@@ -11,9 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from dermaplan.cli_consents import Kind, Scope
 from dermaplan.records.db import transaction
-from dermaplan.records.enums import ConsentKind, PhotoScope
 from dermaplan.records.models import AuditEvent, Consent, ConsentTemplate, ConsentWithdrawal
 from tests.commands.cli import UUID, run
 
@@ -33,24 +31,19 @@ def first_id(out: str) -> str:
     return found.group(0)
 
 
-def test_the_cli_enums_match_the_models() -> None:
-    assert [k.value for k in Kind] == [k.value for k in ConsentKind]
-    assert [s.value for s in Scope] == [s.value for s in PhotoScope]
-
-
 def test_publish_sign_and_withdraw_a_photo_scope(
-    database: str, engine: Engine, tmp_path: Path
+    database: str, engine: Engine, admin: str, tmp_path: Path
 ) -> None:
     code, out, err = run("patients", "add", "--family-name", "Moreau", "--no-known-allergies")
     assert code == 0, err
     patient = first_id(out)
     text = tmp_path / "photo.txt"
     text.write_text("I agree to photographs being taken.\n", encoding="utf-8")
-    code, out, err = run("consents", "template", "add", "photo", str(text))
+    code, out, err = run("--as", admin, "consents", "template", "add", "photo", str(text))
     assert (code, err) == (0, "")
     assert re.fullmatch(f"published photo version 1: {UUID}\n", out)
     template = first_id(out)
-    code, out, _ = run("consents", "template", "add", "photo", str(text))
+    code, out, _ = run("--as", admin, "consents", "template", "add", "photo", str(text))
     assert out.startswith("published photo version 2: ")
 
     signed = dt.datetime.now(dt.UTC)
@@ -101,7 +94,7 @@ def test_publish_sign_and_withdraw_a_photo_scope(
             "error: reason: a withdrawal needs a reason",
         ),
         (
-            ("consents", "template", "add", "photo", str(tmp_path / "missing.txt")),
+            ("--as", admin, "consents", "template", "add", "photo", str(tmp_path / "missing.txt")),
             f"error: {tmp_path / 'missing.txt'}: cannot read it as UTF-8 text (FileNotFoundError)",
         ),
     ):
@@ -111,13 +104,15 @@ def test_publish_sign_and_withdraw_a_photo_scope(
 
 
 def test_an_unsigned_or_malformed_consent_file_exits_2_and_writes_nothing(
-    database: str, engine: Engine, tmp_path: Path
+    database: str, engine: Engine, admin: str, tmp_path: Path
 ) -> None:
     code, out, _ = run("patients", "add", "--family-name", "Moreau", "--no-known-allergies")
     patient = first_id(out)
     text = tmp_path / "meso.txt"
     text.write_text("Mesotherapy consent.", encoding="utf-8")
-    _, out, _ = run("consents", "template", "add", "treatment_mesotherapy", str(text))
+    _, out, _ = run(
+        "--as", admin, "consents", "template", "add", "treatment_mesotherapy", str(text)
+    )
     template = first_id(out)
     before = written(engine)
     file = tmp_path / "consent.yaml"
@@ -143,7 +138,7 @@ def test_an_unsigned_or_malformed_consent_file_exits_2_and_writes_nothing(
 
 
 def test_open_then_sign_list_and_show_the_texts(
-    database: str, engine: Engine, tmp_path: Path
+    database: str, engine: Engine, admin: str, tmp_path: Path
 ) -> None:
     code, out, _ = run("patients", "add", "--family-name", "Moreau", "--no-known-allergies")
     patient = first_id(out)
@@ -169,7 +164,7 @@ def test_open_then_sign_list_and_show_the_texts(
     for body in texts:
         file = tmp_path / "photo.txt"
         file.write_text(body, encoding="utf-8")
-        assert run("consents", "template", "add", "photo", str(file))[0] == 0
+        assert run("--as", admin, "consents", "template", "add", "photo", str(file))[0] == 0
     code, out, _ = run("consents", "template", "list")
     assert [line.split()[:2] for line in out.splitlines()] == [["photo", "v1"], ["photo", "v2"]]
     assert run("consents", "template", "show", "photo", "--version", "1") == (
@@ -240,3 +235,46 @@ def test_open_then_sign_list_and_show_the_texts(
         "consent.open",
         "consent.sign",
     ]
+
+
+def test_reception_handles_consents_at_the_desk_and_only_an_admin_publishes_texts(
+    database: str, engine: Engine, admin: str, reception: str, tmp_path: Path
+) -> None:
+    text = tmp_path / "photo.txt"
+    text.write_text("I agree to photographs being taken.\n", encoding="utf-8")
+    before = written(engine)
+    for member in (reception, None):  # None: the practitioner acting
+        acting = ("--as", member) if member else ()
+        code, out, err = run(*acting, "consents", "template", "add", "photo", str(text))
+        assert (code, out) == (2, "")
+        assert "consents publish: " in err
+        assert "may not; it needs admin" in err
+    assert written(engine) == before
+    assert run("--as", admin, "consents", "template", "add", "photo", str(text))[0] == 0
+
+    desk = ("--as", reception)
+    code, out, err = run(*desk, "consents", "template", "list")
+    assert (code, err) == (0, "")
+    assert out.startswith("photo v1  published ")
+    assert run(*desk, "consents", "template", "show", "photo")[1] == text.read_text()
+    code, out, err = run(*desk, "patients", "add", "--family-name", "Moreau")
+    assert code == 0, err
+    patient = first_id(out)
+    code, out, err = run(*desk, "consents", "open", patient, "--kind", "photo")
+    assert (code, err) == (0, "")
+    consent = first_id(out)
+    file = tmp_path / "signed.yaml"
+    file.write_text(
+        f"patient: {patient}\nconsent: {consent}\n"
+        f"signed_at: '{dt.datetime.now(dt.UTC).isoformat()}'\n"
+        "signer: Claire Moreau\nsignature: C. Moreau\n"
+        "scopes: {clinical_record: true, teaching: false, marketing: false}\n",
+        encoding="utf-8",
+    )
+    assert run(*desk, "consents", "sign", str(file))[0] == 0
+    code, out, _ = run(*desk, "consents", "list", patient)
+    assert (code, out.split("  ")[0]) == (0, consent)
+    assert run(*desk, "consents", "withdraw", consent, "--reason", "changed mind")[0] == 0
+    code, out, err = run(*desk, "patients", "show", patient)  # the chart is clinical
+    assert (code, out) == (2, "")
+    assert "(reception) may not" in err

@@ -14,9 +14,7 @@ import yaml
 from PIL import Image
 from sqlalchemy import Engine, func, select
 
-from dermaplan.cli_photos import Stage
 from dermaplan.records.db import transaction
-from dermaplan.records.enums import PhotoStage
 from dermaplan.records.models import AuditEvent, Photo
 from dermaplan.records.repository import ClinicRepository
 from tests.commands.cli import UUID, acting, run
@@ -48,10 +46,6 @@ def written(engine: Engine, data: Path) -> tuple[int, int, int]:
         events = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
     files = [f for f in (data / "photos").rglob("*") if f.is_file()] if data.exists() else []
     return rows, events, len(files)
-
-
-def test_the_cli_stages_match_the_model() -> None:
-    assert [s.value for s in Stage] == [s.value for s in PhotoStage]
 
 
 def test_add_list_and_export_a_photo(database: str, engine: Engine, tmp_path: Path) -> None:
@@ -94,6 +88,26 @@ def test_add_list_and_export_a_photo(database: str, engine: Engine, tmp_path: Pa
     assert "no photo" in err
     assert written(engine, tmp_path / "data") == before
     assert exported.read_bytes() == content
+
+
+def test_reception_may_not_add_list_or_export_photos(
+    database: str, engine: Engine, reception: str, tmp_path: Path
+) -> None:
+    patient = add_patient()
+    png = tmp_path / "face.png"
+    png.write_bytes(image_bytes())
+    before = written(engine, tmp_path / "data")
+    options = ("--area", "cheeks", "--angle", "frontal", "--stage", "before")
+    for args, use_case in (
+        (("add", patient, str(png), *options), "photos add"),
+        (("list", patient), "photos of patient"),
+        (("export", str(uuid.uuid4()), str(tmp_path / "out.png")), "photos export"),
+    ):
+        code, out, err = run("--as", reception, "photos", *args)
+        assert (code, out) == (2, ""), args
+        assert err == f"error: {use_case}: Rita Sousa (reception) may not; it needs practitioner\n"
+    assert written(engine, tmp_path / "data") == before
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_a_file_that_is_not_a_photo_exits_2_and_writes_nothing(

@@ -111,6 +111,8 @@ def test_bad_references_and_dates_are_refused_with_nothing_written(
         record(engine, clinic_id, uuid.uuid4(), practitioner_id)
     with pytest.raises(NotFound, match="reporter: no member of staff"):
         record(engine, clinic_id, patient_id, uuid.uuid4())
+    with pytest.raises(InvalidInput, match="reporter: give the member of staff"):
+        record(engine, clinic_id, patient_id, practitioner_id, reporter=None)
     with pytest.raises(InvalidInput, match=r"onset: 2026-11-01 is before the session"):
         record(engine, clinic_id, patient_id, practitioner_id, session=str(session_id),
                onset="2026-11-01")  # fmt: skip

@@ -104,11 +104,15 @@ def test_an_assessed_and_a_patient_reported_score_are_recorded_and_audited(
     assert events(engine)[-1].action == "outcome.read"
 
 
-def test_who_assessed_must_be_said_once(patient_id: uuid.UUID) -> None:
-    with pytest.raises(InvalidInput, match="assessor: give the assessor"):
-        OutcomeData.parse(fields(patient_id))
+def test_who_assessed_must_be_said_once(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> None:
     with pytest.raises(InvalidInput, match="not both"):
         OutcomeData.parse(fields(patient_id, assessor=str(uuid.uuid4()), patient_reported=True))
+    # a file may leave the assessor out for the application to fill in; the records never do
+    with pytest.raises(InvalidInput, match="assessor: give the assessor"):
+        record(engine, clinic_id, fields(patient_id))
+    assert outcome_count(engine) == 0
 
 
 def test_references_must_be_the_patients_own(

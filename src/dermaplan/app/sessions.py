@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from dermaplan.app.principal import ADMIN, PRACTITIONER, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
-from dermaplan.records.errors import InvalidInput
 
 if TYPE_CHECKING:
     from dermaplan.knowledge import KnowledgeBase
@@ -64,14 +63,8 @@ class LotRecall(ReadModel):
 
 
 def _performed_by_the_principal(uow: UnitOfWork, data: SessionData) -> None:
-    """Who treated is the practitioner acting: a session recorded in another's name is
-    refused."""
-    principal = uow.require(frozenset({PRACTITIONER}), "sessions")
-    if data.practitioner != principal.staff_id:
-        raise InvalidInput.one(
-            f"practitioner: {data.practitioner} is not the practitioner acting "
-            f"({principal.name}, {principal.staff_id}): a session is recorded by who treated"
-        )
+    """Who treated is the practitioner acting: a session in another's name is refused."""
+    uow.in_own_name("practitioner", data.practitioner)
 
 
 def _recorded(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from dermaplan.app.principal import Principal, refusal
 from dermaplan.records.context import Context, utc_now
 from dermaplan.records.enums import StaffRole
-from dermaplan.records.errors import Forbidden
+from dermaplan.records.errors import Forbidden, InvalidInput
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -99,6 +99,18 @@ class UnitOfWork:
         if principal is None or not principal.roles & permitted:
             raise refusal(principal, permitted, name)
         return principal
+
+    def in_own_name(self, field: str, named: uuid.UUID | None) -> uuid.UUID:
+        """The member acting, for a record's `field` that says who did it: filled in when
+        left out, refused at that field when it names anyone else (nobody records in
+        another's name)."""
+        principal = self.require(frozenset(StaffRole), field)
+        if named is not None and named != principal.staff_id:
+            raise InvalidInput.one(
+                f"{field}: {named} is not the member acting ({principal.name}, "
+                f"{principal.staff_id}); leave {field} out, or record it acting as that member"
+            )
+        return principal.staff_id
 
 
 def _principal(session: Session, acting: str | None, os_user: str) -> Principal | None:

@@ -68,7 +68,9 @@ def _event(repository: AdverseEventRepository, event_id: uuid.UUID) -> AdverseEv
     return required(repository.get(event_id), f"no adverse event {event_id}")
 
 
-def _reporter(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Staff:
+def _reporter(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID | None) -> Staff:
+    if staff_id is None:
+        raise InvalidInput.one("reporter: give the member of staff who reports the event")
     staff = required(
         StaffRepository(session, clinic_id).get(staff_id),
         f"reporter: no member of staff {staff_id}",
@@ -80,7 +82,7 @@ def _reporter(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> St
 
 def _resolve(
     session: Session, context: Context, clinic_id: uuid.UUID, data: AdverseEventData
-) -> tuple[Patient, list[ProductLot]]:
+) -> tuple[Patient, Staff, list[ProductLot]]:
     """What the event refers to, checked to be this clinic's and this patient's, or raise."""
     patient = required(
         PatientRepository(session, clinic_id).get(data.patient),
@@ -98,14 +100,14 @@ def _resolve(
         problems.append(f"onset: {data.onset} is in the future")
     if problems:
         raise InvalidInput(problems)
-    _reporter(session, clinic_id, data.reporter)
+    reporter = _reporter(session, clinic_id, data.reporter)
     lots = []
     for index, involved in enumerate(data.lots):
         use = ProductUse(product=involved.product, lot=involved.lot, expiry=involved.expiry)
         lot = registered_lot(session, context, clinic_id, use, f"lots[{index}]")
         assert lot is not None  # a lot number is required here
         lots.append(lot)
-    return patient, lots
+    return patient, reporter, lots
 
 
 def _new_event(
@@ -117,7 +119,7 @@ def _new_event(
     follows: AdverseEvent | None = None,
     reason: str | None = None,
 ) -> AdverseEvent:
-    patient, lots = _resolve(session, context, clinic_id, data)
+    patient, reporter, lots = _resolve(session, context, clinic_id, data)
     record = AdverseEvent(
         id=new_id(),
         patient=patient,
@@ -130,7 +132,7 @@ def _new_event(
         treatment_given=data.treatment,
         outcome=data.outcome,
         description=data.description,
-        reporter_id=data.reporter,
+        reporter_id=reporter.id,
         created_by=context.actor,
         follows_id=follows.id if follows else None,
         follow_up_reason=reason,

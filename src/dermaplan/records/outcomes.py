@@ -49,6 +49,10 @@ def record_outcome(
     problem = score_problem(data.scale, data.score)  # also checked by OutcomeData.parse
     if problem:
         raise InvalidInput.one(f"score: {problem}")
+    if data.assessor is None and not data.patient_reported:
+        raise InvalidInput.one(
+            "assessor: give the assessor (a staff id), or patient_reported: true"
+        )
     patient = required(
         PatientRepository(session, clinic_id).get(data.patient),
         f"patient: no patient {data.patient}",

@@ -313,7 +313,7 @@ class AdverseEventData(BaseModel):
     treatment: Text | None = None
     outcome: EventOutcome
     description: Annotated[str, Field(min_length=1, max_length=20_000)]
-    reporter: uuid.UUID  # a member of staff
+    reporter: uuid.UUID | None = None  # a member of staff; left out: the member acting
     lots: list[LotInvolved] = []
     closed: bool = False  # close it on recording: it is then frozen
 
@@ -348,7 +348,8 @@ class OutcomeData(BaseModel):
     scale: OutcomeScale
     score: Annotated[float, Field(allow_inf_nan=False)]
     date: Annotated[dt.date, BeforeValidator(_iso_date)]
-    assessor: uuid.UUID | None = None  # a member of staff
+    # a member of staff; left out, the member acting, unless the score is patient-reported
+    assessor: uuid.UUID | None = None
     patient_reported: bool = False
     notes: Annotated[str | None, Field(max_length=20_000)] = None
 
@@ -365,12 +366,10 @@ class OutcomeData(BaseModel):
         problem = score_problem(outcome.scale, outcome.score)
         if problem:
             problems.append(f"{where}score: {problem}")
-        if (outcome.assessor is None) == (not outcome.patient_reported):
+        if outcome.assessor is not None and outcome.patient_reported:
             problems.append(
                 f"{where}assessor: give the assessor (a staff id) or patient_reported: true, "
                 "not both"
-                if outcome.patient_reported
-                else f"{where}assessor: give the assessor (a staff id), or patient_reported: true"
             )
         if outcome.session is not None and outcome.consult is not None:
             problems.append(f"{where}consult: link a session or a consult, not both")

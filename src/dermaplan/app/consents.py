@@ -1,0 +1,114 @@
+"""Consents: the clinic's versioned consent texts, and the consents patients are shown,
+sign and withdraw.
+
+An admin publishes the texts; everyone may read them. Reception hands consent forms over
+at the desk as practitioners do in the room, so both open, sign, withdraw and list a
+patient's consents; neither reaches clinical notes through them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING
+
+from dermaplan.app.patients import ConsentEntry, Withdrawal
+from dermaplan.app.principal import ADMIN, EVERYONE, FRONT_DESK, allowed
+from dermaplan.app.reads import ReadModel
+from dermaplan.app.unit import UnitOfWork
+from dermaplan.records.enums import ConsentKind, PhotoScope
+
+if TYPE_CHECKING:
+    from dermaplan.records.schemas import ConsentData
+
+
+class TemplateVersion(ReadModel):
+    """One published version of a consent text, as lists show it."""
+
+    id: uuid.UUID
+    kind: ConsentKind
+    version: int
+    published_at: dt.datetime
+    published_by: str
+
+
+class TemplateText(TemplateVersion):
+    """A version with its exact text, as patients are shown it."""
+
+    text: str
+
+
+@allowed(ADMIN)
+def publish(uow: UnitOfWork, kind: ConsentKind, text: str) -> TemplateVersion:
+    """Publish the next version of a kind's text; published versions never change."""
+    from dermaplan.records.consents import publish_template
+
+    record = publish_template(uow.session, uow.context, uow.clinic_id, kind, text)
+    return TemplateVersion.model_validate(record)
+
+
+@allowed(*EVERYONE)
+def templates(uow: UnitOfWork) -> list[TemplateVersion]:
+    """Every published version of every kind (texts, not patient data: not audited)."""
+    from dermaplan.records.consents import consent_templates
+
+    return [
+        TemplateVersion.model_validate(record)
+        for record in consent_templates(uow.session, uow.clinic_id)
+    ]
+
+
+@allowed(*EVERYONE)
+def template(uow: UnitOfWork, kind: ConsentKind, version: int | None = None) -> TemplateText:
+    """One version of a kind's text, by default the current one."""
+    from dermaplan.records.consents import consent_template
+
+    return TemplateText.model_validate(consent_template(uow.session, uow.clinic_id, kind, version))
+
+
+@allowed(*FRONT_DESK)
+def open_consent(uow: UnitOfWork, patient_id: uuid.UUID, kind: ConsentKind) -> ConsentEntry:
+    """Record that the current version of a kind's text is shown to the patient now; it
+    counts for nothing until it is signed."""
+    from dermaplan.records.consents import open_consent as open_one
+
+    record = open_one(uow.session, uow.context, uow.clinic_id, patient_id, kind)
+    return _entry(uow, record.id)
+
+
+@allowed(*FRONT_DESK)
+def sign(uow: UnitOfWork, data: ConsentData) -> ConsentEntry:
+    """Store a signed consent, or complete an opened one (`data.consent`)."""
+    from dermaplan.records.consents import record_consent
+
+    record = record_consent(uow.session, uow.context, uow.clinic_id, data)
+    return _entry(uow, record.id)
+
+
+@allowed(*FRONT_DESK)
+def withdraw(
+    uow: UnitOfWork, consent_id: uuid.UUID, reason: str, scope: PhotoScope | None = None
+) -> Withdrawal:
+    """Withdraw a signed consent, or one scope of a photo consent; it stays on record."""
+    from dermaplan.records.consents import withdraw_consent
+
+    done = withdraw_consent(uow.session, uow.context, uow.clinic_id, consent_id, reason, scope)
+    return Withdrawal(scope=done.scope, at=done.withdrawn_at, reason=done.reason)
+
+
+@allowed(*FRONT_DESK)
+def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[ConsentEntry]:
+    """A patient's consents in the order they were opened; the reading is audited."""
+    from dermaplan.records.consents import patient_consents
+
+    found = patient_consents(uow.session, uow.context, uow.clinic_id, patient_id)
+    return [ConsentEntry.of(consent) for consent in found]
+
+
+def _entry(uow: UnitOfWork, consent_id: uuid.UUID) -> ConsentEntry:
+    """A consent just written, read back with its template and withdrawals."""
+    from dermaplan.records.repository import ConsentRepository
+
+    record = ConsentRepository(uow.session, uow.clinic_id).get(consent_id)
+    assert record is not None  # written in this unit
+    return ConsentEntry.of(record)

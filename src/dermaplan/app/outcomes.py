@@ -1,0 +1,71 @@
+"""Outcome scores: recorded and read by practitioners; a score they assess is in their own
+name, never another's (a patient-reported score names no assessor)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING
+
+from dermaplan.app.principal import PRACTITIONER, allowed
+from dermaplan.app.reads import ReadModel
+from dermaplan.app.unit import UnitOfWork
+from dermaplan.records.enums import OutcomeScale
+
+if TYPE_CHECKING:
+    from dermaplan.records.models import Outcome
+    from dermaplan.records.schemas import OutcomeData
+
+
+class OutcomeEntry(ReadModel):
+    """A score with its scale's label, who assessed it and what it follows."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    scale: OutcomeScale
+    label: str  # the scale as people name it: GAIS, CR-SMFRS, ...
+    score: float
+    assessed_on: dt.date
+    assessor_id: uuid.UUID | None  # None: patient-reported
+    patient_reported: bool
+    session_id: uuid.UUID | None
+    consult_id: uuid.UUID | None
+    notes: str | None
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> OutcomeEntry:
+        from dermaplan.records.scales import SCALES
+
+        return cls(
+            id=outcome.id,
+            patient_id=outcome.patient_id,
+            scale=outcome.scale,
+            label=SCALES[outcome.scale].label,
+            score=outcome.score,
+            assessed_on=outcome.assessed_on,
+            assessor_id=outcome.assessor_id,
+            patient_reported=outcome.patient_reported,
+            session_id=outcome.session_id,
+            consult_id=outcome.consult_id,
+            notes=outcome.notes,
+        )
+
+
+@allowed(PRACTITIONER)
+def record(uow: UnitOfWork, data: OutcomeData) -> OutcomeEntry:
+    """Store a score, checked against its scale: assessed by the practitioner acting, or
+    reported by the patient."""
+    from dermaplan.records.outcomes import record_outcome
+
+    if not data.patient_reported:
+        data = data.model_copy(update={"assessor": uow.in_own_name("assessor", data.assessor)})
+    return OutcomeEntry.of(record_outcome(uow.session, uow.context, uow.clinic_id, data))
+
+
+@allowed(PRACTITIONER)
+def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[OutcomeEntry]:
+    """A patient's scores in date order; the reading is audited."""
+    from dermaplan.records.outcomes import patient_outcomes
+
+    found = patient_outcomes(uow.session, uow.context, uow.clinic_id, patient_id)
+    return [OutcomeEntry.of(outcome) for outcome in found]

@@ -1,0 +1,88 @@
+"""Clinical photos: taken, listed and exported by practitioners (they are clinical records),
+the files in the application's photo storage, their metadata stripped on intake."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from dermaplan.app.principal import PRACTITIONER, allowed
+from dermaplan.app.reads import ReadModel
+from dermaplan.app.unit import UnitOfWork
+from dermaplan.records.enums import PhotoScope, PhotoStage
+
+
+class PhotoEntry(ReadModel):
+    """A stored photo's metadata (never the file)."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    session_id: uuid.UUID | None
+    taken_at: dt.datetime
+    stage: PhotoStage | None  # None: stored before stages were recorded
+    area: str
+    angle: str
+    media_type: str
+
+
+class ListedPhoto(ReadModel):
+    """A photo with what the patient's photo consents allow it to be used for now."""
+
+    photo: PhotoEntry
+    in_force: list[PhotoScope]
+
+
+class PhotoFile(ReadModel):
+    """A stored photo's file, as stored (metadata stripped), checked against its SHA-256."""
+
+    photo: PhotoEntry
+    content: bytes
+
+
+@allowed(PRACTITIONER)
+def add(
+    uow: UnitOfWork,
+    patient_id: uuid.UUID,
+    content: bytes,
+    area: str,
+    angle: str,
+    stage: PhotoStage,
+    session_id: uuid.UUID | None = None,
+    taken_at: dt.datetime | None = None,
+) -> PhotoEntry:
+    """Strip a photo's metadata and store it, taken now unless `taken_at` says when."""
+    from dermaplan.records.photos import PhotoData, record_photo
+
+    when = taken_at if taken_at is not None else uow.context.now
+    data = PhotoData(patient_id, area, angle, when, stage, session_id)
+    photo = record_photo(
+        uow.session, uow.context, uow.clinic_id, uow.application.photos, data, content
+    )
+    return PhotoEntry.model_validate(photo)
+
+
+@allowed(PRACTITIONER)
+def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[ListedPhoto]:
+    """A patient's photos, oldest first, with the scopes in force now (a withdrawal applies
+    to photos already taken); the reading is audited."""
+    from dermaplan.records.photos import patient_photos
+
+    return [
+        ListedPhoto(
+            photo=PhotoEntry.model_validate(line.photo),
+            in_force=[scope for scope, granted in line.scopes.items() if granted],
+        )
+        for line in patient_photos(uow.session, uow.context, uow.clinic_id, patient_id)
+    ]
+
+
+@allowed(PRACTITIONER)
+def export(uow: UnitOfWork, photo_id: uuid.UUID) -> PhotoFile:
+    """A photo's file for a front end to hand over once the unit has committed, so nothing
+    leaves before its reading is audited."""
+    from dermaplan.records.photos import read_photo
+
+    photo, content = read_photo(
+        uow.session, uow.context, uow.clinic_id, uow.application.photos, photo_id
+    )
+    return PhotoFile(photo=PhotoEntry.model_validate(photo), content=content)
