@@ -3,7 +3,7 @@ load inside commands only.
 
 Each command is one transaction, as in cli_records: errors a person can cause exit with
 code 2, one `error:` line per problem, and nothing written. The files are in the storage
-under the data folder (`<data dir>/photos`), EXIF and GPS stripped on intake.
+in the photos folder (`<home>/photos` by default), EXIF and GPS stripped on intake.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dermaplan.cli_records import _clinic, _fail, _patient_id, _unit_of_work, _uuid
+from dermaplan.cli_shell import settings
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from dermaplan.records.context import Context
-    from dermaplan.records.photos import LocalFolderStorage, PhotoLine
+    from dermaplan.records.photos import PhotoLine, PhotoStorage
 
 photos_app = typer.Typer(
     help="Add clinical photos (metadata stripped), list them, export one.", no_args_is_help=True
@@ -35,11 +36,10 @@ class Stage(StrEnum):  # records.models.PhotoStage, without importing the models
     FOLLOW_UP = "follow_up"
 
 
-def _storage() -> LocalFolderStorage:
-    from dermaplan.records.photos import default_storage
-    from dermaplan.records.settings import records_settings
+def _storage() -> PhotoStorage:
+    from dermaplan.records.photos import photo_storage
 
-    return default_storage(records_settings().data_dir)
+    return photo_storage(settings())
 
 
 def _taken_at(text: str) -> dt.datetime:
