@@ -227,10 +227,10 @@ def test_audit_verify_warns_when_there_is_no_anchor(database: str, tmp_path: Pat
 def test_db_upgrade_creates_then_reports_the_revision(uninitialised: str) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0010\n", out)
+    assert re.fullmatch(r"ok: \S+ upgraded from empty to 0011\n", out)
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert out.endswith("is at schema revision 0010\n")
+    assert out.endswith("is at schema revision 0011\n")
     code, out, _ = run("init")
     assert (code, out.startswith("already initialised: ")) == (0, True)
 

@@ -8,11 +8,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, text
 
 from dermaplan.records.anchor import LocalAnchorFile, database_id
 from dermaplan.records.audit import GENESIS
 from dermaplan.records.db import (
+    alembic_config,
     configured_engine,
     create_records_engine,
     head_revision,
@@ -23,6 +25,8 @@ from dermaplan.records.db import (
 )
 from dermaplan.records.errors import DatabaseError
 from dermaplan.records.settings import Settings
+
+BEFORE_IDENTITY = "0010"  # the revision database_identity's migration follows
 
 
 def settings_for(url: str, home: Path, anchor: Path | None = None) -> Settings:
@@ -89,14 +93,13 @@ def test_an_outdated_database_is_upgraded_only_when_asked(
     settings = settings_for(database_url, tmp_path / "home")
     initialise(settings)
     engine = configured_engine(settings)
-    with engine.begin() as connection:
-        connection.execute(text("DROP TABLE database_identity"))
-        connection.execute(text("UPDATE alembic_version SET version_num = '0009'"))
+    with engine.begin() as connection:  # back to before databases had ids
+        command.downgrade(alembic_config(connection), BEFORE_IDENTITY)
     engine.dispose()
-    with pytest.raises(DatabaseError, match=r"revision 0009.*dermaplan db upgrade"):
+    with pytest.raises(DatabaseError, match=rf"revision {BEFORE_IDENTITY}.*dermaplan db upgrade"):
         initialise(settings)
     settings.audit_anchor.unlink()  # its database id is gone with the table it was in
-    assert initialise(settings, upgrade_schema=True).before == "0009"
+    assert initialise(settings, upgrade_schema=True).before == BEFORE_IDENTITY
     open_records(settings).dispose()
 
 

@@ -149,7 +149,7 @@ def engine_anchor(engine: Engine) -> AnchorStore | None:
 
 
 def database_id(connection: Connection | Session) -> uuid.UUID:
-    """The id of the database `connection` is on (at schema revision 0010 or later)."""
+    """The id of the database `connection` is on (at schema revision 0011 or later)."""
     return connection.execute(select(DatabaseIdentity.id)).scalar_one()
 
 

@@ -577,7 +577,7 @@ class AuditEvent(Base):
 
 
 class DatabaseIdentity(Base):
-    """This database's random id, made once by the migration that created the table (0010).
+    """This database's random id, made once by the migration that created the table (0011).
     The audit anchor records it, so an anchor is never checked against another database's
     log (records.anchor); a backup or a restored copy is the same database, with the same id.
     """
