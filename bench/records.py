@@ -36,12 +36,12 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from dermaplan.knowledge import KnowledgeBase, load_knowledge
 from dermaplan.records import demo, service, sessions
-from dermaplan.records.anchor import anchor_engine
+from dermaplan.records.anchor import LocalAnchorFile, anchor_engine
 from dermaplan.records.context import Context
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.models import Patient, ProductLot
 from dermaplan.records.names import search_key
-from dermaplan.records.photos import default_storage
+from dermaplan.records.photos import LocalFolderStorage
 from dermaplan.records.timeline import patient_timeline
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -145,7 +145,7 @@ def measure(
             consult_share=demo.BENCH_CONSULT_SHARE,
         )
         start = time.perf_counter()
-        storage = default_storage(folder / "photos")  # the demo's one placeholder file
+        storage = LocalFolderStorage(folder / "photos")  # the demo's one placeholder file
         counts = demo.bulk_load(engine, Context(actor="os:bench", now=now), clinic, storage)
         generate_s = time.perf_counter() - start
         settle(engine)
@@ -153,7 +153,7 @@ def measure(
         gc.collect()  # work what it would be there, out of the timings
         gc.freeze()
         # Timed reads write their audit event and move the anchor, as a command's do.
-        anchor_engine(engine, folder / "audit-head.json")
+        anchor_engine(engine, LocalAnchorFile(folder / "audit-head.json"))
         with transaction(engine, write=False) as session:
             clinic_id = session.scalars(select(Patient.clinic_id).limit(1)).one()
             patient_ids = list(session.scalars(select(Patient.id)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,16 @@ from dermaplan.knowledge import KnowledgeBase, load_knowledge
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the settings of whoever runs it (their database, their home folder):
+    a test that needs a setting sets it."""
+    for name in list(os.environ):
+        if name.startswith("DERMAPLAN_") and name != "DERMAPLAN_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", os.devnull)  # never the user's data folder
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "PYTHONPATH": str(site), "DERMAPLAN_DATA_DIR": str(cwd)}
+    environment = {**os.environ, "PYTHONPATH": str(site), "DERMAPLAN_HOME": str(cwd)}
     return subprocess.run(
         [sys.executable, "-m", "dermaplan", *args],
         cwd=cwd,

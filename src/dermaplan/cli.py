@@ -23,6 +23,7 @@ from dermaplan.cli_records import (
     consults_app,
     courses_app,
     db_app,
+    init,
     patients_app,
     recall,
     restore,
@@ -62,6 +63,7 @@ def acting_member(
 
 knowledge_app = typer.Typer(help="Check and read the clinical knowledge.", no_args_is_help=True)
 app.add_typer(knowledge_app, name="knowledge")
+app.command()(init)
 app.add_typer(db_app, name="db")
 app.add_typer(patients_app, name="patients")
 app.add_typer(audit_app, name="audit")

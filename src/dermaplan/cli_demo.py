@@ -37,11 +37,11 @@ def demo_seed(
     from dermaplan.records.context import Context, utc_now
     from dermaplan.records.db import open_records
     from dermaplan.records.errors import DatabaseError, RecordsError
-    from dermaplan.records.photos import default_storage
+    from dermaplan.records.photos import photo_storage
     from dermaplan.records.settings import records_settings
 
-    settings = records_settings()
     try:
+        settings = records_settings()
         engine = open_records(settings)
     except DatabaseError as error:
         typer.echo(f"error: {error}", err=True)
@@ -68,7 +68,7 @@ def demo_seed(
                 engine,
                 context,
                 clinic,
-                default_storage(settings.data_dir),
+                photo_storage(settings),
                 lambda done: bar.update(task, completed=done),
             )
     except RecordsError as error:

@@ -1,6 +1,6 @@
 """The photo commands: `photos add`, `photos list`, `photos export`, each one use case of
 `dermaplan.app.photos`. The files are in the storage under the data folder
-(`<data dir>/photos`), EXIF and GPS stripped on intake."""
+(`<home>/photos` by default), EXIF and GPS stripped on intake."""
 
 from __future__ import annotations
 

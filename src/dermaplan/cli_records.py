@@ -9,8 +9,7 @@ a database that cannot be used exits with code 1.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -27,6 +26,7 @@ from dermaplan.cli_shell import (
     outside_a_unit,
     parse_id,
     patient_id,
+    settings,
     show,
     within,
 )
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     import datetime as dt
     import uuid
 
-    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from dermaplan.app.consults import SavedConsult, StoredConsult
@@ -47,10 +46,11 @@ if TYPE_CHECKING:
     from dermaplan.clinical.plan import Plan
     from dermaplan.knowledge import KnowledgeBase
     from dermaplan.records.context import Context
+    from dermaplan.records.db import Initialised
     from dermaplan.records.models import Clinic
     from dermaplan.records.plans import StoredPlan
     from dermaplan.records.schemas import SessionData
-    from dermaplan.records.settings import RecordsSettings
+    from dermaplan.records.settings import Settings
 
 T = TypeVar("T")
 
@@ -66,23 +66,6 @@ courses_app = typer.Typer(
 class ShowFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
-
-
-@contextmanager
-def _database(*, prepare: bool = True) -> Iterator[tuple[Engine, RecordsSettings]]:
-    from dermaplan.records.db import configured_engine, open_records
-    from dermaplan.records.errors import DatabaseError
-    from dermaplan.records.settings import records_settings
-
-    settings = records_settings()
-    try:
-        engine = open_records(settings) if prepare else configured_engine(settings)
-    except DatabaseError as error:
-        broken(str(error))
-    try:
-        yield engine, settings
-    finally:
-        engine.dispose()
 
 
 def _unit_of_work(work: Callable[[Session, Context], T], *, write: bool = True) -> T:
@@ -123,30 +106,44 @@ def _line(patient: PatientLine) -> str:
 # -- db --------------------------------------------------------------------------------
 
 
+def init() -> None:
+    """Create the data folder, the records database and its audit anchor, readable by
+    their owner only; a second run changes nothing."""
+    from dermaplan.records.db import head_revision
+
+    chosen = settings()
+    done = _initialise(chosen, upgrade_schema=False)
+    if done.before is None:
+        typer.echo(
+            f"ok: created the database {done.where} at schema revision {head_revision()}, "
+            f"its audit anchor {chosen.audit_anchor}, in {chosen.home}"
+        )
+    else:
+        typer.echo(f"already initialised: {done.where} at schema revision {done.before}")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Create the schema, or bring it to this version of Dermaplan (back up first)."""
-    from alembic.util import CommandError
+    """Bring the schema to this version of Dermaplan (back up first), or create the database
+    as `dermaplan init` does."""
+    from dermaplan.records.db import head_revision
 
-    from dermaplan.records.db import head_revision, schema_state, upgrade
+    done = _initialise(settings(), upgrade_schema=True)
+    head = head_revision()
+    if done.before == head:
+        typer.echo(f"ok: {done.where} is at schema revision {head}")
+    else:
+        typer.echo(f"ok: {done.where} upgraded from {done.before or 'empty'} to {head}")
+
+
+def _initialise(chosen: Settings, *, upgrade_schema: bool) -> Initialised:
+    from dermaplan.records.db import initialise
     from dermaplan.records.errors import DatabaseError
 
-    with _database(prepare=False) as (engine, _settings):
-        where = engine.url.render_as_string(hide_password=True)
-        try:
-            before = schema_state(engine)
-            if before.revision is None and before.tables:
-                broken(f"{where} has tables but is not a Dermaplan database")
-            upgrade(engine)
-        except DatabaseError as error:
-            broken(str(error))
-        except CommandError as error:
-            broken(f"{where} cannot be upgraded by this Dermaplan: {error}")
-    head = head_revision()
-    if before.revision == head:
-        typer.echo(f"ok: {where} is at schema revision {head}")
-    else:
-        typer.echo(f"ok: {where} upgraded from {before.revision or 'empty'} to {head}")
+    try:
+        return initialise(chosen, upgrade_schema=upgrade_schema)
+    except DatabaseError as error:
+        broken(str(error))
 
 
 # -- patients --------------------------------------------------------------------------
@@ -843,7 +840,12 @@ def courses_fulfil(
 # -- backup ----------------------------------------------------------------------------
 
 
-def backup(path: Annotated[Path, typer.Argument(help="A new file for the backup.")]) -> None:
+def backup(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="A new file for the backup; by default one in the backups folder."),
+    ] = None,
+) -> None:
     """Copy the records database to PATH (online) and its photo files to PATH.photos, and
     check the copy."""
     from dermaplan.app import records_admin

@@ -17,6 +17,7 @@ import typer
 
 if TYPE_CHECKING:
     from dermaplan.app.unit import Application, UnitOfWork
+    from dermaplan.records.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,11 +48,21 @@ def broken(message: str) -> NoReturn:
     raise typer.Exit(code=1)
 
 
-def application() -> Application:
-    from dermaplan.app.unit import Application
+def settings() -> Settings:
+    """The settings in force, or the command's end with the one line saying what is wrong."""
+    from dermaplan.records.errors import DatabaseError
     from dermaplan.records.settings import records_settings
 
-    return Application(records_settings())
+    try:
+        return records_settings()
+    except DatabaseError as error:
+        broken(str(error))
+
+
+def application() -> Application:
+    from dermaplan.app.unit import Application
+
+    return Application(settings())
 
 
 def call(

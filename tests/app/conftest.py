@@ -14,7 +14,7 @@ from dermaplan.app.unit import Application
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.service import add_staff, create_clinic
-from dermaplan.records.settings import RecordsSettings
+from dermaplan.records.settings import Settings
 from tests.records import conftest as records
 from tests.records.factories import context
 
@@ -25,12 +25,7 @@ empty_engine, engine = records.empty_engine, records.engine
 
 @pytest.fixture
 def application(database_url: str, engine: Engine, tmp_path: Path) -> Iterator[Application]:
-    settings = RecordsSettings(
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        actor="os:tester",
-        audit_anchor=tmp_path / "data" / "audit-head.json",
-    )
+    settings = Settings(home=tmp_path / "data", database_url=database_url, actor="os:tester")
     app = Application(settings)
     yield app
     app.close()

@@ -1,5 +1,6 @@
 """The records commands run against a real database on each backend, pointed at through
-the environment as a clinic's would be, acting as the clinic's practitioner."""
+the environment as a clinic's would be, made by `dermaplan init` as a clinic's is, and
+acting as the clinic's practitioner."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from dermaplan.records.db import create_records_engine, prepare, transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.service import add_staff, default_clinic
+from tests.commands.cli import run
 from tests.records.database import BACKENDS, fresh_database
 from tests.records.factories import context
 
@@ -21,26 +23,42 @@ ADMIN = "Claude Admin"  # runs the clinic: audit, backups
 
 
 @pytest.fixture(params=BACKENDS)
-def database(
+def uninitialised(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    """A database the commands are pointed at, as a clinic's environment would, with its
-    clinic, its admin and one practitioner, who acts (DERMAPLAN_STAFF)."""
+    """The environment of a clinic whose database is not made yet (no SQLite file, an empty
+    PostgreSQL schema), with nobody named as acting; its home folder is `tmp_path / "data"`."""
     with fresh_database(str(request.param), tmp_path) as url:
         monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
-        monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("DERMAPLAN_HOME", str(tmp_path / "data"))
         monkeypatch.setenv("DERMAPLAN_ACTOR", "os:tester")
-        engine = create_records_engine(url)
-        prepare(engine)
-        with transaction(engine) as session:
-            clinic = default_clinic(session, context())
-            member = add_staff(
-                session, context(), clinic.id, PRACTITIONER, StaffRole.PRACTITIONER, "GMC 1234"
-            )
-            add_staff(session, context(), clinic.id, ADMIN, StaffRole.ADMIN)
-        engine.dispose()
-        monkeypatch.setenv("DERMAPLAN_STAFF", str(member.id))
+        monkeypatch.delenv("DERMAPLAN_STAFF", raising=False)
         yield url
+
+
+@pytest.fixture
+def empty_database(uninitialised: str) -> Iterator[Engine]:
+    """A database made by `dermaplan init`, with no staff yet, and nobody named as acting."""
+    code, _, err = run("init")
+    assert code == 0, err
+    engine = create_records_engine(uninitialised)
+    prepare(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def database(uninitialised: str, empty_database: Engine, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A database the commands are pointed at, with its clinic, its admin and one
+    practitioner, who acts (DERMAPLAN_STAFF)."""
+    with transaction(empty_database) as session:
+        clinic = default_clinic(session, context())
+        member = add_staff(
+            session, context(), clinic.id, PRACTITIONER, StaffRole.PRACTITIONER, "GMC 1234"
+        )
+        add_staff(session, context(), clinic.id, ADMIN, StaffRole.ADMIN)
+    monkeypatch.setenv("DERMAPLAN_STAFF", str(member.id))
+    return uninitialised
 
 
 @pytest.fixture
@@ -76,18 +94,3 @@ def _member(engine: Engine, name: str, role: StaffRole) -> str:
     with transaction(engine) as session:
         clinic = default_clinic(session, context())
         return str(add_staff(session, context(), clinic.id, name, role).id)
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Engine]:
-    """A database with no staff yet, and nobody named as acting."""
-    with fresh_database(str(request.param), tmp_path) as url:
-        monkeypatch.setenv("DERMAPLAN_DATABASE_URL", url)
-        monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
-        monkeypatch.setenv("DERMAPLAN_ACTOR", "os:tester")
-        monkeypatch.delenv("DERMAPLAN_STAFF", raising=False)
-        engine = create_records_engine(url)
-        yield engine
-        engine.dispose()

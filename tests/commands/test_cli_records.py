@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from dermaplan.cli import app
 from dermaplan.records.db import create_records_engine, head_revision, transaction
 from dermaplan.records.models import Consult
-from dermaplan.records.photos import default_storage
+from dermaplan.records.photos import photo_storage
 from dermaplan.records.repository import ClinicRepository
 from dermaplan.records.settings import records_settings
 from tests.commands.cli import UUID, acting, as_admin, run, start_clinic
@@ -224,7 +224,7 @@ def test_audit_verify_warns_when_there_is_no_anchor(database: str, tmp_path: Pat
     assert "anchored at event 5" in out
 
 
-def test_db_upgrade_creates_then_reports_the_revision(empty_database: Engine) -> None:
+def test_db_upgrade_creates_then_reports_the_revision(uninitialised: str) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
     head = head_revision()
@@ -232,34 +232,28 @@ def test_db_upgrade_creates_then_reports_the_revision(empty_database: Engine) ->
     code, out, _ = run("db", "upgrade")
     assert code == 0
     assert out.endswith(f"is at schema revision {head}\n")
+    code, out, _ = run("init")
+    assert (code, out.startswith("already initialised: ")) == (0, True)
 
 
 def test_unusable_databases_exit_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", "mysql://clinic:secret@db/records")
     code, _, err = run("patients", "list")
     assert code == 1
-    assert err.startswith("error: mysql://clinic:***@db/records: Dermaplan keeps records in")
+    assert err.startswith(
+        "error: DERMAPLAN_DATABASE_URL: mysql://clinic:***@db/records: Dermaplan keeps records in"
+    )
     foreign = tmp_path / "other.db"
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", f"sqlite:///{foreign}")
+    monkeypatch.setenv("DERMAPLAN_HOME", str(tmp_path / "data"))
     engine = create_records_engine(f"sqlite:///{foreign}")
     with engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE invoices (id INTEGER)")
     engine.dispose()
-    for command in (["patients", "list"], ["db", "upgrade"]):
+    for command in (["patients", "list"], ["db", "upgrade"], ["init"]):
         code, _, err = run(*command)
         assert code == 1
-        assert "has tables but is not a Dermaplan database" in err
-
-
-def test_the_default_database_is_data_dermaplan_db_in_the_working_directory(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.delenv("DERMAPLAN_DATABASE_URL", raising=False)
-    monkeypatch.delenv("DERMAPLAN_DATA_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    start_clinic(monkeypatch)
-    add("--family-name", "Moreau")
-    assert (tmp_path / "data" / "dermaplan.db").is_file()
+        assert err == f"error: {foreign} has tables but is not a Dermaplan database\n"
 
 
 # -- sessions, recall and consult --save -----------------------------------------------
@@ -272,7 +266,7 @@ def clinic_with_patient(engine: Engine) -> tuple[str, str]:
     with transaction(engine, write=False) as session:
         [clinic] = ClinicRepository(session).all()
     add_consent(engine, clinic.id, uuid.UUID(patient))
-    storage = default_storage(records_settings().data_dir)
+    storage = photo_storage(records_settings())
     add_photos(engine, clinic.id, storage, uuid.UUID(patient), "cheeks", "forehead")
     return patient, acting()
 
@@ -458,9 +452,10 @@ def test_consult_save_stores_the_plan_byte_for_byte(database: str, engine: Engin
 
 def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'live.db'}")
-    monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
-    start_clinic(monkeypatch)
+    monkeypatch.setenv("DERMAPLAN_HOME", str(tmp_path / "data"))
     runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    start_clinic(monkeypatch)
     added = runner.invoke(app, ["patients", "add", "--family-name", "Kept"])
     assert added.exit_code == 0, added.stderr
     photo = tmp_path / "face.png"

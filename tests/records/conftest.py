@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from dermaplan.records.db import create_records_engine, upgrade
-from dermaplan.records.photos import LocalFolderStorage, default_storage
+from dermaplan.records.photos import LocalFolderStorage
 from tests.records.database import BACKENDS, fresh_database
 from tests.records.factories import make_clinic
 
@@ -47,4 +47,4 @@ def clinic_id(engine: Engine) -> uuid.UUID:
 
 @pytest.fixture
 def storage(tmp_path: Path) -> LocalFolderStorage:
-    return default_storage(tmp_path / "data")
+    return LocalFolderStorage(tmp_path / "data" / "photos")

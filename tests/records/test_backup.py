@@ -15,7 +15,7 @@ from dermaplan.records import service
 from dermaplan.records.backup import BackupError, backup, photos_folder, restore
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.models import Patient
-from dermaplan.records.photos import LocalFolderStorage, default_storage
+from dermaplan.records.photos import LocalFolderStorage
 from tests.records.database import tampering
 from tests.records.factories import add_patient, add_photos, context, make_clinic, patient_data
 
@@ -171,7 +171,7 @@ def test_photo_files_come_back_byte_identical_into_an_empty_data_folder(
     later = add_patient(engine, clinic_id, family_name="Later")
     add_photos(engine, clinic_id, storage, later, "neck", colour="navy")  # not in the backup
 
-    empty = default_storage(tmp_path / "new-data")
+    empty = LocalFolderStorage(tmp_path / "new-data" / "photos")
     report = restore(engine, saved, empty)
     assert report.photos_copied == 2
     assert _files(empty.root) == stored
@@ -187,7 +187,7 @@ def test_a_missing_or_altered_photo_file_refuses_the_restore_and_nothing_is_repl
     backup(engine, saved, storage)
     _add(engine, clinic_id, "Later")
     first, second = sorted(_files(photos_folder(saved)))
-    empty = default_storage(tmp_path / "new-data")
+    empty = LocalFolderStorage(tmp_path / "new-data" / "photos")
     (photos_folder(saved) / first).unlink()
     (photos_folder(saved) / second).write_bytes(b"altered")
     with pytest.raises(BackupError) as refused:

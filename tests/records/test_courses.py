@@ -334,7 +334,7 @@ def test_the_cli_starts_and_shows_a_course(
     from dermaplan.cli import app
 
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", database_url)
-    monkeypatch.setenv("DERMAPLAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DERMAPLAN_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("DERMAPLAN_STAFF", str(practitioner_id))
     consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, plan())
     runner = CliRunner()

@@ -17,6 +17,7 @@ from dermaplan.records.db import (
     head_revision,
     prepare,
     schema_state,
+    sqlite_file,
     upgrade,
 )
 from dermaplan.records.errors import DatabaseError
@@ -39,11 +40,15 @@ def test_downgrade_to_base_and_up_again(engine: Engine) -> None:
     assert schema_state(engine).revision == head_revision()
 
 
-def test_first_use_of_an_empty_database_creates_the_schema(empty_engine: Engine) -> None:
+def test_an_empty_database_is_refused_never_created_by_the_way(empty_engine: Engine) -> None:
+    with pytest.raises(DatabaseError, match=r"^no Dermaplan database at .*: run 'dermaplan init'"):
+        prepare(empty_engine)
+    if empty_engine.url.get_backend_name() == "sqlite":
+        assert not sqlite_file(empty_engine).exists()
     assert schema_state(empty_engine).tables == 0
+    upgrade(empty_engine)
     prepare(empty_engine)
     assert schema_state(empty_engine).revision == head_revision()
-    prepare(empty_engine)  # idempotent
 
 
 def test_a_foreign_database_is_refused(empty_engine: Engine) -> None:

@@ -103,7 +103,7 @@ def add_photo(
         stage=PhotoStage.AFTER,
         session=session_id,
     )
-    storage = photos.default_storage(tmp_path / "data")
+    storage = photos.LocalFolderStorage(tmp_path / "data" / "photos")
     with transaction(engine) as session:
         return photos.record_photo(session, context(), clinic_id, storage, data, jpeg()).id
 
@@ -153,7 +153,7 @@ def whole_record(engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, tmp_pa
         engine, clinic_id, patient, "photo", signed_at=at("2026-10-05T09:10"), scopes=scopes
     )
     original = treat(engine, clinic_id, kb, patient, practitioner, "2026-10-06T10:00:00+00:00")
-    storage = photos.default_storage(tmp_path / "data")
+    storage = photos.LocalFolderStorage(tmp_path / "data" / "photos")
     before = at("2026-10-06T09:50")
     add_photos(engine, clinic_id, storage, patient, "cheeks", "forehead", taken_at=before)
     with transaction(engine) as session:

@@ -17,7 +17,7 @@ class AuditReport(ReadModel):
     broken: str | None  # the first broken link of the chain
     cut: str | None  # why the log no longer reaches its anchor
     changed: list[str]  # records that no longer match their last audited state
-    anchor: Path
+    anchor: str  # where the anchor is kept, for a person
     anchored_at: int | None  # the event the anchor records; None: no anchor yet
 
     @property
@@ -45,9 +45,10 @@ class Restored(ReadModel):
 def verify(uow: UnitOfWork) -> AuditReport:
     """The audit log checked: its hash chain, its anchor, and every record against its
     last audited state."""
+    from dermaplan.records.anchor import anchor_store
     from dermaplan.records.integrity import verify_log
 
-    anchor = uow.application.settings.audit_anchor
+    anchor = anchor_store(uow.application.settings)
     report = verify_log(uow.session, anchor)
     chain = report.chain
     return AuditReport(
@@ -56,19 +57,21 @@ def verify(uow: UnitOfWork) -> AuditReport:
         broken=chain.broken.reason if chain.broken else None,
         cut=report.anchor.cut,
         changed=list(report.changed),
-        anchor=anchor,
+        anchor=anchor.where,
         anchored_at=report.anchor.anchor.seq if report.anchor.anchor else None,
     )
 
 
 @allowed(ADMIN, writes=False)
-def backup(uow: UnitOfWork, path: Path) -> BackupMade:
-    """An online copy of the database at `path` and its photo files beside it, checked
-    (run in a unit that reads only: the copy is taken while the clinic works)."""
-    from dermaplan.records.backup import BackupError, photos_folder
+def backup(uow: UnitOfWork, path: Path | None = None) -> BackupMade:
+    """An online copy of the database at `path` (by default a new file in the backups
+    folder) and its photo files beside it, checked (run in a unit that reads only: the
+    copy is taken while the clinic works)."""
+    from dermaplan.records.backup import BackupError, default_target, photos_folder
     from dermaplan.records.backup import backup as make_backup
 
     application = uow.application
+    path = path or default_target(application.settings)
     try:
         verified = make_backup(application.engine, path, application.photos)
     except BackupError as error:

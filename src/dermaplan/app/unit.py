@@ -23,17 +23,15 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
-    from dermaplan.records.photos import LocalFolderStorage
-    from dermaplan.records.settings import RecordsSettings
+    from dermaplan.records.photos import PhotoStorage
+    from dermaplan.records.settings import Settings
 
 
 class Application:
     """What lives as long as the process: settings, the database engine, photo storage and
     the clock. The engine opens (and the schema is checked) on first use."""
 
-    def __init__(
-        self, settings: RecordsSettings, clock: Callable[[], dt.datetime] = utc_now
-    ) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -> None:
         self.settings = settings
         self.clock = clock
 
@@ -44,10 +42,10 @@ class Application:
         return open_records(self.settings)
 
     @cached_property
-    def photos(self) -> LocalFolderStorage:
-        from dermaplan.records.photos import default_storage
+    def photos(self) -> PhotoStorage:
+        from dermaplan.records.photos import photo_storage
 
-        return default_storage(self.settings.data_dir)
+        return photo_storage(self.settings)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -2,12 +2,16 @@
 
 The hash chain shows an event altered, inserted or removed in the middle, but not the last
 events deleted: what is left is still a valid chain. So after every commit that appended
-events, the head (sequence number and hash) is written to a file (`audit-head.json` in the
-data directory, or `DERMAPLAN_AUDIT_ANCHOR`), atomically, and only ever forward: writers
-commit in chain order but may write the file in any order, so a lower head never replaces a
-higher one. The file is written after the commit, so a crash in between leaves it behind the
-log, never ahead; a log that ends before the anchor, or differs at the anchored event, has
-been cut.
+events, the head (sequence number and hash) is written to an `AnchorStore` (by default the
+file `audit-head.json` in the home folder, or `DERMAPLAN_AUDIT_ANCHOR`), and only ever
+forward: writers commit in chain order but may write the anchor in any order, so a lower
+head never replaces a higher one. It is written after the commit, so a crash in between
+leaves it behind the log, never ahead; a log that ends before the anchor, or differs at the
+anchored event, has been cut.
+
+The anchor records the id of the database it belongs to (records.models.DatabaseIdentity):
+two databases pointed at one anchor are refused as such, never taken for a log cut short.
+`dermaplan init` writes a database's first anchor (event 0, before any event).
 
 Any transaction of `records.db.transaction` on an engine given an anchor (`anchor_engine`)
 writes it: the services only flag that they appended (`mark_appended`), so no caller has to
@@ -17,51 +21,149 @@ remember.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Engine, event
+from filelock import FileLock
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
 
 from dermaplan.records.errors import DatabaseError
-from dermaplan.records.models import AuditEvent
+from dermaplan.records.models import AuditEvent, DatabaseIdentity
+from dermaplan.records.private import FILE_MODE, private_folder
 from dermaplan.records.repository import AuditRepository
 
-ANCHOR_OPTION = "dermaplan_audit_anchor"
-_PATH = "dermaplan.anchor_path"
+if TYPE_CHECKING:
+    from dermaplan.records.settings import Settings
+
+ANCHOR_OPTION = "dermaplan_audit_anchor"  # the engine's AnchorStore
+DATABASE_OPTION = "dermaplan_database_id"  # the engine's database id, once read
+_STORE = "dermaplan.anchor_store"
+_DATABASE = "dermaplan.database_id"
 _APPENDED = "dermaplan.audit_appended"
 _PENDING = "dermaplan.anchor_pending"
 
 
 @dataclass(frozen=True, slots=True)
 class Anchor:
-    seq: int
+    seq: int  # 0: the log was empty (a new database)
     hash: str
     written_at: dt.datetime
+    database: uuid.UUID | None  # None in anchors written before databases had an id
 
 
-def anchor_engine(engine: Engine, path: Path) -> None:
-    """Make every transaction on `engine` keep the chain's head in `path`."""
-    engine.update_execution_options(**{ANCHOR_OPTION: str(path)})
+class AnchorStore(Protocol):
+    """Where a database's anchor is kept. `lock` makes a read-then-write exclusive among
+    every process writing it; `where` names it for a person. The local file is the one
+    built; another (object storage with conditional writes, an append-only service) need
+    only implement these and be named in `anchor_store`."""
+
+    @property
+    def where(self) -> str: ...
+
+    def read(self) -> Anchor | None: ...
+
+    def write(self, anchor: Anchor) -> None: ...
+
+    def lock(self) -> AbstractContextManager[object]: ...
 
 
-def anchor_path(engine: Engine) -> Path | None:
-    path = engine.get_execution_options().get(ANCHOR_OPTION)
-    return Path(path) if path else None
+class LocalAnchorFile:
+    """The default store: a JSON file, replaced atomically, locked through a lock file
+    beside it (the operating system's lock, on Windows and macOS too)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    def read(self) -> Anchor | None:
+        """None if there is no file; an unreadable one is an error."""
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            database = raw.get("database")
+            return Anchor(
+                seq=int(raw["seq"]),
+                hash=str(raw["hash"]),
+                written_at=dt.datetime.fromisoformat(raw["written_at"]),
+                database=uuid.UUID(database) if database is not None else None,
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise DatabaseError(f"the audit anchor {self.path} cannot be read: {error}") from None
+
+    def write(self, anchor: Anchor) -> None:
+        """Temporary file (0600), fsync, rename: the old or the new, never half. The
+        directory is not synced: after a power cut the rename may be lost, which leaves the
+        anchor behind the log, as a crash before the write would; the log's own writes are
+        durable."""
+        body = json.dumps(
+            {
+                "database": str(anchor.database) if anchor.database else None,
+                "seq": anchor.seq,
+                "hash": anchor.hash,
+                "written_at": anchor.written_at.isoformat(),
+            }
+        )
+        private_folder(self.path.parent)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+                stream.write(body + "\n")
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def lock(self) -> FileLock:
+        private_folder(self.path.parent)
+        return FileLock(self.path.with_name(f".{self.path.name}.lock"), mode=FILE_MODE)
+
+
+def anchor_store(settings: Settings) -> AnchorStore:
+    """The store `settings.anchor_store` names; "file", the only one built, is the local
+    file `settings.audit_anchor`."""
+    return LocalAnchorFile(settings.audit_anchor)
+
+
+def anchor_engine(engine: Engine, store: AnchorStore) -> None:
+    """Make every transaction on `engine` keep the chain's head in `store`."""
+    engine.update_execution_options(**{ANCHOR_OPTION: store})
+
+
+def engine_anchor(engine: Engine) -> AnchorStore | None:
+    store: AnchorStore | None = engine.get_execution_options().get(ANCHOR_OPTION)
+    return store
+
+
+def database_id(connection: Connection | Session) -> uuid.UUID:
+    """The id of the database `connection` is on (at schema revision 0011 or later)."""
+    return connection.execute(select(DatabaseIdentity.id)).scalar_one()
+
+
+def identify(engine: Engine, database: uuid.UUID) -> None:
+    """Tell `engine` which database it is on, so a commit need not read it to anchor."""
+    engine.update_execution_options(**{DATABASE_OPTION: database})
 
 
 def watch(session: Session, engine: Engine) -> None:
     """Have this session write the anchor after it commits events (see module doc)."""
-    path = anchor_path(engine)
-    if path is not None:
-        session.info[_PATH] = path
+    options = engine.get_execution_options()
+    if ANCHOR_OPTION in options:
+        session.info[_STORE] = options[ANCHOR_OPTION]
+        session.info[_DATABASE] = options.get(DATABASE_OPTION)
 
 
 def mark_appended(session: Session, appended: AuditEvent) -> None:
@@ -71,7 +173,7 @@ def mark_appended(session: Session, appended: AuditEvent) -> None:
 @event.listens_for(Session, "before_commit")
 def _head_before_commit(session: Session) -> None:
     appended = session.info.pop(_APPENDED, None)
-    if appended is None or _PATH not in session.info:
+    if appended is None or _STORE not in session.info:
         return
     session.flush()
     # The event this transaction appended last is the head it commits: the chain is locked
@@ -79,7 +181,8 @@ def _head_before_commit(session: Session) -> None:
     # dropped it; then the head is read.
     head = session.get(AuditEvent, appended.seq) or AuditRepository(session).head()
     if head is not None:
-        session.info[_PENDING] = (head.seq, head.hash)
+        database = session.info[_DATABASE] or database_id(session)
+        session.info[_PENDING] = (head.seq, head.hash, database)
 
 
 @event.listens_for(Session, "after_commit")
@@ -87,8 +190,8 @@ def _anchor_after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending is None:
         return
-    seq, hash_ = pending
-    advance_anchor(session.info[_PATH], Anchor(seq, hash_, dt.datetime.now(dt.UTC)))
+    seq, hash_, database = pending
+    advance_anchor(session.info[_STORE], Anchor(seq, hash_, dt.datetime.now(dt.UTC), database))
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -98,70 +201,60 @@ def _forget_after_rollback(session: Session, _previous: Any) -> None:
         session.info.pop(_PENDING, None)
 
 
-def read_anchor(path: Path) -> Anchor | None:
-    """The anchor in `path`, None if there is none; an unreadable one is an error."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return Anchor(
-            seq=int(raw["seq"]),
-            hash=str(raw["hash"]),
-            written_at=dt.datetime.fromisoformat(raw["written_at"]),
+def refuse_foreign_anchor(
+    store: AnchorStore, anchor: Anchor | None, database: uuid.UUID | None
+) -> None:
+    """DatabaseError if `anchor` is another database's than `database`; an anchor, or a
+    database, with no id passes."""
+    if anchor is None or anchor.database is None or database is None:
+        return
+    if anchor.database != database:
+        raise DatabaseError(
+            f"the audit anchor {store.where} belongs to another database ({anchor.database}), "
+            f"not to this one ({database}): give each database its own anchor "
+            "(DERMAPLAN_AUDIT_ANCHOR)"
         )
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DatabaseError(f"the audit anchor {path} cannot be read: {error}") from None
 
 
-def advance_anchor(path: Path, anchor: Anchor) -> None:
-    """Write `anchor` unless the file already holds a later (or the same) event."""
-    with _locked(path):
-        current = read_anchor(path)
+def advance_anchor(store: AnchorStore, anchor: Anchor) -> None:
+    """Write `anchor` unless the store already holds a later (or the same) event; refuse to
+    write over another database's anchor."""
+    with _writing(store), store.lock():
+        current = store.read()
+        refuse_foreign_anchor(store, current, anchor.database)
         if current is None or current.seq < anchor.seq:
-            _write(path, anchor)
+            store.write(anchor)
 
 
-def reset_anchor(path: Path, anchor: Anchor | None) -> None:
-    """Anchor to `anchor` whatever the file held (a restored database); None: no events."""
-    with _locked(path):
-        if anchor is None:
-            path.unlink(missing_ok=True)
-        else:
-            _write(path, anchor)
+def reset_anchor(store: AnchorStore, anchor: Anchor) -> None:
+    """Anchor to `anchor` whatever the store held (a restored database, which may be
+    another database than the one it replaced)."""
+    with _writing(store), store.lock():
+        store.write(anchor)
+
+
+def claim_anchor(store: AnchorStore, anchor: Anchor) -> bool:
+    """Write a database's first anchor unless the store holds one: True if written. Another
+    database's anchor is refused; one that records no database (written before databases
+    had ids) is taken as this one's, as it was, and the next change records the id."""
+    with _writing(store), store.lock():
+        current = store.read()
+        if current is None:
+            store.write(anchor)
+            return True
+        refuse_foreign_anchor(store, current, anchor.database)
+        return False
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Exclusive among the processes writing the anchor; the lock file stays beside it."""
+def _writing(store: AnchorStore) -> Iterator[None]:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(f".{path.name}.lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+        yield
     except OSError as error:
         raise DatabaseError(
-            f"the audit anchor {path} cannot be written ({error}); what was committed stays "
-            "committed, and `dermaplan audit verify` checks the log"
+            f"the audit anchor {store.where} cannot be written ({error}); what was committed "
+            "stays committed, and `dermaplan audit verify` checks the log"
         ) from None
-
-
-def _write(path: Path, anchor: Anchor) -> None:
-    """Temporary file, fsync, rename: the old or the new, never half. The directory is not
-    synced: after a power cut the rename may be lost, which leaves the anchor behind the
-    log, as a crash before the write would; the log's own writes are durable."""
-    body = json.dumps(
-        {"seq": anchor.seq, "hash": anchor.hash, "written_at": anchor.written_at.isoformat()}
-    )
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(body + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # -- verification ----------------------------------------------------------------------
@@ -169,16 +262,20 @@ def _write(path: Path, anchor: Anchor) -> None:
 
 @dataclass(frozen=True, slots=True)
 class AnchorCheck:
-    path: Path
+    where: str
     anchor: Anchor | None
     cut: str | None  # why the log no longer reaches its anchor, if it does not
 
 
-def check_anchor(session: Session, path: Path) -> AnchorCheck:
-    """Does the log still hold the anchored event, unchanged?"""
-    anchor = read_anchor(path)
+def check_anchor(session: Session, store: AnchorStore) -> AnchorCheck:
+    """Does the log still hold the anchored event, unchanged? DatabaseError if the anchor
+    is another database's: that says nothing about this log."""
+    where, anchor = store.where, store.read()
     if anchor is None:
-        return AnchorCheck(path, None, None)
+        return AnchorCheck(where, None, None)
+    refuse_foreign_anchor(store, anchor, database_id(session))
+    if anchor.seq == 0:
+        return AnchorCheck(where, anchor, None)
     anchored = session.get(AuditEvent, anchor.seq)
     head = AuditRepository(session).head()
     last = head.seq if head else 0
@@ -186,14 +283,14 @@ def check_anchor(session: Session, path: Path) -> AnchorCheck:
     cut = None
     if anchored is None and last < anchor.seq:
         cut = (
-            f"the log ends at event {last} but the anchor {path} records event {anchor.seq} "
+            f"the log ends at event {last} but the anchor {where} records event {anchor.seq} "
             f"(written {when}): the events after {last} were cut off the end"
         )
     elif anchored is None:
-        cut = f"event {anchor.seq}, anchored in {path} (written {when}), is missing"
+        cut = f"event {anchor.seq}, anchored in {where} (written {when}), is missing"
     elif anchored.hash != anchor.hash:
         cut = (
-            f"event {anchor.seq} is not the one anchored in {path} (written {when}): "
+            f"event {anchor.seq} is not the one anchored in {where} (written {when}): "
             "the log was cut and written again from there"
         )
-    return AnchorCheck(path, anchor, cut)
+    return AnchorCheck(where, anchor, cut)

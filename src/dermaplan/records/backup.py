@@ -8,7 +8,8 @@ chain is whole, every photo row's file is in `PATH.photos` or already in the sto
 that SHA-256 — before it touches the live database; the files go into the storage first
 (never over an existing one: a key names one content), then the database is replaced; the
 SQLite file it replaces is kept aside, never deleted. A backup never overwrites an existing
-file or folder.
+file or folder; what it writes is readable by its owner only (records.private), and so is a
+restored database.
 """
 
 from __future__ import annotations
@@ -24,16 +25,27 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.engine import URL
 
-from dermaplan.records.anchor import Anchor, anchor_path, reset_anchor
+from dermaplan.records.anchor import Anchor, database_id, engine_anchor, identify, reset_anchor
 from dermaplan.records.audit import check_chain
-from dermaplan.records.db import create_records_engine, head_revision, schema_state, transaction
+from dermaplan.records.db import (
+    create_records_engine,
+    head_revision,
+    schema_state,
+    sqlite_file,
+    transaction,
+)
 from dermaplan.records.errors import DatabaseError
 from dermaplan.records.models import Photo
 from dermaplan.records.photos import LocalFolderStorage, PhotoStorage
+from dermaplan.records.private import create_private_file, private_folder
+
+if TYPE_CHECKING:
+    from dermaplan.records.settings import Settings
 
 
 class BackupError(DatabaseError):
@@ -46,6 +58,7 @@ class Verified:
     events: int
     head: str  # the hash of its last event
     photo_files: dict[str, str]  # storage key → SHA-256, for every photo row of the copy
+    database: uuid.UUID  # its id (records.models.DatabaseIdentity): a copy keeps it
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +66,12 @@ class RestoreReport:
     verified: Verified
     kept_aside: Path  # the replaced database: the SQLite file, or a pg_dump archive of it
     photos_copied: int  # files put into the storage (the others were there already)
+
+
+def default_target(settings: Settings) -> Path:
+    """A new file in the backups folder (made if missing), named by the time in UTC."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return private_folder(settings.backups) / f"dermaplan-{stamp}.backup"
 
 
 def photos_folder(path: Path) -> Path:
@@ -74,21 +93,15 @@ def _verify(url: str) -> Verified:
             report = check_chain(session)
             rows = session.execute(select(Photo.storage_key, Photo.sha256).distinct())
             files = dict(rows.all())
+            database = database_id(session)
         if report.broken is not None:
             raise BackupError(
                 f"the copy's audit chain is broken at event {report.broken.seq}: "
                 f"{report.broken.reason}"
             )
-        return Verified(state.revision, report.events, report.head, files)
+        return Verified(state.revision, report.events, report.head, files, database)
     finally:
         engine.dispose()
-
-
-def _sqlite_path(engine: Engine) -> Path:
-    database = engine.url.database
-    if not database or database == ":memory:":
-        raise BackupError("an in-memory database cannot be backed up")
-    return Path(database)
 
 
 def _integrity(path: Path) -> None:
@@ -136,8 +149,7 @@ def _copy_photos(files: dict[str, str], storage: PhotoStorage, folder: Path) -> 
         raise BackupError(f"{folder}: already exists; nothing was overwritten")
     partial = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.partial")
     try:
-        copy = LocalFolderStorage(partial)
-        partial.mkdir()
+        copy = LocalFolderStorage(private_folder(partial))
         for key, sha256 in sorted(files.items()):
             content = _content(storage, key, sha256, "the storage")
             if content is None:
@@ -159,10 +171,11 @@ def backup(engine: Engine, target: Path, storage: PhotoStorage) -> Verified:
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
     copied = False
     try:
+        create_private_file(partial)
         if engine.url.get_backend_name() == "sqlite":
             try:
                 with (
-                    contextlib.closing(sqlite3.connect(_sqlite_path(engine))) as live,
+                    contextlib.closing(sqlite3.connect(sqlite_file(engine))) as live,
                     contextlib.closing(sqlite3.connect(partial)) as copy,
                 ):
                     live.backup(copy)  # online: readers and writers carry on meanwhile
@@ -231,10 +244,12 @@ def restore(engine: Engine, source: Path, storage: PhotoStorage) -> RestoreRepor
         if engine.url.get_backend_name() == "sqlite"
         else _restore_pg(engine, source, storage)
     )
-    anchor = anchor_path(engine)
-    if anchor is not None:
-        events, head = report.verified.events, report.verified.head
-        reset_anchor(anchor, Anchor(events, head, dt.datetime.now(dt.UTC)) if events else None)
+    verified = report.verified
+    identify(engine, verified.database)
+    store = engine_anchor(engine)
+    if store is not None:
+        now = dt.datetime.now(dt.UTC)
+        reset_anchor(store, Anchor(verified.events, verified.head, now, verified.database))
     return report
 
 
@@ -244,17 +259,18 @@ def _restore_pg(engine: Engine, source: Path, storage: PhotoStorage) -> RestoreR
     copied = _put_photos(_photos_to_restore(verified.photo_files, source, storage), storage)
     engine.dispose()
     # what is replaced is kept, unverified on purpose: a damaged database is what one restores
-    aside = source.with_name(f"replaced-{uuid.uuid4().hex[:8]}.backup")
+    aside = create_private_file(source.with_name(f"replaced-{uuid.uuid4().hex[:8]}.backup"))
     _pg("pg_dump", engine.url, "--format=custom", f"--file={aside}")
     _pg("pg_restore", engine.url, "--clean", "--if-exists", "--single-transaction", str(source))
     return RestoreReport(verified, aside, copied)
 
 
 def _restore_sqlite(engine: Engine, source: Path, storage: PhotoStorage) -> RestoreReport:
-    live = _sqlite_path(engine)
+    live = sqlite_file(engine)
     scratch = live.with_name(f".{live.name}.{uuid.uuid4().hex}.restore")
+    private_folder(live.parent)
     try:
-        shutil.copyfile(source, scratch)
+        shutil.copyfile(source, create_private_file(scratch))  # the copy keeps the file's mode
         _integrity(scratch)
         verified = _verify(f"sqlite:///{scratch}")
         copied = _put_photos(_photos_to_restore(verified.photo_files, source, storage), storage)

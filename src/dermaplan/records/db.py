@@ -1,5 +1,9 @@
 """Engines, transactions and schema migrations, for SQLite and PostgreSQL alike.
 
+A command never creates a database by the way: `initialise` (`dermaplan init`, `db
+upgrade`) makes the database, its folder and its audit anchor; `open_records` opens one that
+exists at this schema revision, or says why it can't.
+
 SQLite is tuned for records that must survive: write-ahead log, `synchronous=FULL` (a
 commit that returned is on disk, even through a power cut), foreign keys enforced, and a
 busy timeout so a second writer waits instead of failing. Every write transaction holds
@@ -10,25 +14,43 @@ and the audit chain can't fork. Read-only transactions take neither.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from dermaplan.records.anchor import anchor_engine, watch
-from dermaplan.records.audit import begin_chain, forget_head
+from dermaplan.records.anchor import (
+    DATABASE_OPTION,
+    Anchor,
+    AnchorStore,
+    anchor_engine,
+    anchor_store,
+    claim_anchor,
+    database_id,
+    engine_anchor,
+    identify,
+    refuse_foreign_anchor,
+    watch,
+)
+from dermaplan.records.audit import GENESIS, begin_chain, forget_head
 from dermaplan.records.errors import DatabaseError
-from dermaplan.records.settings import RecordsSettings
+from dermaplan.records.private import create_private_file, private_folder
+from dermaplan.records.settings import database_url
+
+if TYPE_CHECKING:
+    from dermaplan.records.settings import Settings
 
 MIGRATIONS = "dermaplan.records:migrations"
 WRITE_OPTION = "dermaplan_write"
@@ -42,23 +64,6 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
 )
-
-
-def database_url(raw: str) -> URL:
-    """A SQLite or PostgreSQL URL; PostgreSQL always through psycopg 3."""
-    try:
-        url = make_url(raw)
-    except ArgumentError:
-        raise DatabaseError(f"'{raw}' is not a database URL") from None
-    backend = url.get_backend_name()
-    if backend == "sqlite" and url.drivername in ("sqlite", "sqlite+pysqlite"):
-        return url
-    if backend in ("postgresql", "postgres"):
-        return url.set(drivername="postgresql+psycopg")
-    raise DatabaseError(
-        f"{url.render_as_string(hide_password=True)}: "
-        "Dermaplan keeps records in SQLite (sqlite:///FILE) or PostgreSQL (postgresql://...)"
-    )
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -155,7 +160,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         finally:
             if sqlite:
                 _driver_execute(connection, "PRAGMA foreign_keys=ON")
-    engine.update_execution_options(**{READY_OPTION: revision == "head"})
+    if revision == "head":
+        _ready(engine)
 
 
 def _driver_execute(connection: Connection, statement: str) -> None:
@@ -165,6 +171,29 @@ def _driver_execute(connection: Connection, statement: str) -> None:
         cursor.execute(statement)
     finally:
         cursor.close()
+
+
+def _ready(engine: Engine) -> None:
+    """Mark `engine` as on a schema at head, and tell it its database's id (records.anchor)."""
+    with engine.execution_options(**{WRITE_OPTION: False}).connect() as connection:
+        identify(engine, database_id(connection))
+    engine.update_execution_options(**{READY_OPTION: True})
+
+
+def where(engine: Engine) -> str:
+    """The database for a person: a SQLite file's path, or the URL without its password."""
+    if _is_sqlite(engine):
+        return str(sqlite_file(engine))
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _is_sqlite(engine: Engine) -> bool:
+    return engine.url.get_backend_name() == "sqlite"
+
+
+def sqlite_file(engine: Engine) -> Path:
+    """The file of a SQLite engine (settings.database_url admits no other kind)."""
+    return Path(engine.url.database or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,46 +208,122 @@ def schema_state(engine: Engine) -> SchemaState:
             tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
             revision = MigrationContext.configure(connection).get_current_revision()
     except OperationalError as error:
-        where = engine.url.render_as_string(hide_password=True)
-        raise DatabaseError(f"cannot open the database {where}: {error.orig}") from None
+        raise DatabaseError(f"cannot open the database {where(engine)}: {error.orig}") from None
+    except DBAPIError as error:  # e.g. a file that is not a SQLite database
+        raise DatabaseError(f"{where(engine)} is not a Dermaplan database: {error.orig}") from None
     return SchemaState(revision=revision, tables=len(tables))
 
 
-def prepare(engine: Engine) -> None:
-    """Create the schema in an empty database; refuse one at another revision."""
-    state, head = schema_state(engine), head_revision()
-    if state.revision == head:
-        engine.update_execution_options(**{READY_OPTION: True})
-        return
-    where = engine.url.render_as_string(hide_password=True)
-    if state.revision is None and state.tables == 0:
-        upgrade(engine)
-        return
-    if state.revision is None:
-        raise DatabaseError(f"{where} has tables but is not a Dermaplan database")
-    raise DatabaseError(
-        f"{where} is at schema revision {state.revision}, this Dermaplan needs {head}: "
+def _has_content(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
+def _missing(engine: Engine) -> DatabaseError:
+    return DatabaseError(f"no Dermaplan database at {where(engine)}: run 'dermaplan init' first")
+
+
+def _foreign(engine: Engine) -> DatabaseError:
+    return DatabaseError(f"{where(engine)} has tables but is not a Dermaplan database")
+
+
+def _outdated(engine: Engine, revision: str, head: str) -> DatabaseError:
+    return DatabaseError(
+        f"{where(engine)} is at schema revision {revision}, this Dermaplan needs {head}: "
         "back it up, then run `dermaplan db upgrade`"
     )
 
 
-def configured_engine(settings: RecordsSettings) -> Engine:
+def prepare(engine: Engine) -> None:
+    """Check that the database exists at this version's schema revision: refuse one that
+    is missing or empty (`dermaplan init` makes it), foreign, or at another revision."""
+    if _is_sqlite(engine) and not _has_content(sqlite_file(engine)):
+        raise _missing(engine)  # before connecting, which would make the file a database
+    state, head = schema_state(engine), head_revision()
+    if state.revision == head:
+        _ready(engine)
+        return
+    if state.revision is None:
+        raise _foreign(engine) if state.tables else _missing(engine)
+    raise _outdated(engine, state.revision, head)
+
+
+def configured_engine(settings: Settings) -> Engine:
     """The engine for the configured database, anchoring its audit log in the configured
-    file; a SQLite file's directory is made if missing."""
+    store; nothing is opened or created yet."""
     engine = create_records_engine(settings.database_url)
-    anchor_engine(engine, settings.audit_anchor)
-    database = engine.url.database
-    if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    anchor_engine(engine, anchor_store(settings))
     return engine
 
 
-def open_records(settings: RecordsSettings) -> Engine:
-    """The engine for the configured database, its schema created on first use."""
+def open_records(settings: Settings) -> Engine:
+    """The engine for the configured database, which must exist at this schema revision
+    (see `prepare`) and must not be pointed at another database's audit anchor."""
     engine = configured_engine(settings)
     try:
         prepare(engine)
+        store = engine_anchor(engine)
+        if store is not None:
+            refuse_foreign_anchor(store, store.read(), _database_id(engine))
     except BaseException:
         engine.dispose()
         raise
     return engine
+
+
+def _database_id(engine: Engine) -> uuid.UUID:
+    """The id `_ready` told the engine."""
+    database: uuid.UUID = engine.get_execution_options()[DATABASE_OPTION]
+    return database
+
+
+@dataclass(frozen=True, slots=True)
+class Initialised:
+    where: str  # the database, for a person
+    before: str | None  # its schema revision before; None: made now
+
+
+def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialised:
+    """Make what the settings name, if missing: the home folder, the database (a SQLite
+    file and its folder, all owner-only) at this version's schema, and its first audit
+    anchor. A database at another revision is brought to head only with `upgrade_schema` (`db
+    upgrade`; back it up first); a new database is refused an anchor already in use."""
+    store = anchor_store(settings)
+    engine = configured_engine(settings)
+    try:
+        private_folder(settings.home)
+        if _is_sqlite(engine) and not sqlite_file(engine).exists():
+            _refuse_used_anchor(store, engine)
+            private_folder(sqlite_file(engine).parent)
+            create_private_file(sqlite_file(engine))  # its -wal and -shm take its mode
+        state, head = schema_state(engine), head_revision()
+        if state.revision is None and state.tables:
+            raise _foreign(engine)
+        if state.revision is None:
+            _refuse_used_anchor(store, engine)
+        elif state.revision != head and not upgrade_schema:
+            raise _outdated(engine, state.revision, head)
+        try:
+            upgrade(engine)
+        except CommandError as error:
+            raise DatabaseError(
+                f"{where(engine)} cannot be upgraded by this Dermaplan: {error}"
+            ) from None
+        first = Anchor(0, GENESIS, dt.datetime.now(dt.UTC), _database_id(engine))
+        claim_anchor(store, first)
+        return Initialised(where(engine), state.revision)
+    except OSError as error:  # a folder or file that cannot be made
+        raise DatabaseError(f"cannot create {error.filename}: {error.strerror}") from None
+    finally:
+        engine.dispose()
+
+
+def _refuse_used_anchor(store: AnchorStore, engine: Engine) -> None:
+    if store.read() is not None:
+        raise DatabaseError(
+            f"the audit anchor {store.where} is already another database's, so it cannot anchor "
+            f"the new database {where(engine)}: set DERMAPLAN_AUDIT_ANCHOR to a new file, or "
+            "move that one away"
+        )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from dermaplan.records.adverse import adverse_event_state
-from dermaplan.records.anchor import AnchorCheck, check_anchor
+from dermaplan.records.anchor import AnchorCheck, AnchorStore, check_anchor
 from dermaplan.records.audit import AuditAction, ChainReport, check_chain, digest
 from dermaplan.records.courses import course_state
 from dermaplan.records.models import (
@@ -146,7 +145,7 @@ class LogReport:
         return self.chain.broken is None and self.anchor.cut is None and not self.changed
 
 
-def verify_log(session: Session, anchor: Path) -> LogReport:
+def verify_log(session: Session, anchor: AnchorStore) -> LogReport:
     return LogReport(
         check_chain(session), check_anchor(session, anchor), [*changed_records(session)]
     )

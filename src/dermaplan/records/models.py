@@ -574,3 +574,14 @@ class AuditEvent(Base):
     after_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class DatabaseIdentity(Base):
+    """This database's random id, made once by the migration that created the table (0011).
+    The audit anchor records it, so an anchor is never checked against another database's
+    log (records.anchor); a backup or a restored copy is the same database, with the same id.
+    """
+
+    __tablename__ = "database_identity"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from dermaplan.records.context import Context
 from dermaplan.records.enums import ConsentKind, PhotoScope, PhotoStage
 from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.models import Consent, Photo, new_id
+from dermaplan.records.private import open_private, private_folder
 from dermaplan.records.repository import (
     ConsentRepository,
     PatientRepository,
@@ -36,9 +37,11 @@ from dermaplan.records.repository import (
     SessionRepository,
 )
 
+if TYPE_CHECKING:
+    from dermaplan.records.settings import Settings
+
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
 MAX_BYTES = 50 * 1024 * 1024
-PHOTOS_FOLDER = "photos"
 
 
 class PhotoStorage(Protocol):
@@ -51,7 +54,8 @@ class PhotoStorage(Protocol):
 
 
 class LocalFolderStorage:
-    """The default backend: files in a folder (`<data dir>/photos`), written atomically."""
+    """The default backend: files in a folder (`<home>/photos`), written atomically, each
+    file and folder readable by its owner only (records.private)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -64,9 +68,9 @@ class LocalFolderStorage:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-        with partial.open("wb") as file:
+        with open_private(partial) as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
@@ -76,8 +80,9 @@ class LocalFolderStorage:
         return self._path(key).read_bytes()
 
 
-def default_storage(data_dir: Path) -> LocalFolderStorage:
-    return LocalFolderStorage(data_dir / PHOTOS_FOLDER)
+def photo_storage(settings: Settings) -> PhotoStorage:
+    """The storage the settings name: the local folder `settings.photos`."""
+    return LocalFolderStorage(settings.photos)
 
 
 def strip_metadata(content: bytes) -> tuple[bytes, str, str]:
