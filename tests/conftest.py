@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,17 @@ from dermaplan.knowledge import KnowledgeBase, load_knowledge
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+# set for the whole run, not by whoever runs it: the test server, the run's knowledge cache
+KEPT = ("DERMAPLAN_TEST_POSTGRES_URL", "DERMAPLAN_CACHE_DIR")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def knowledge_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Commands keep their knowledge cache in the test run's own folder, never the user's."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DERMAPLAN_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +36,7 @@ def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the settings of whoever runs it (their database, their home folder):
     a test that needs a setting sets it."""
     for name in list(os.environ):
-        if name.startswith("DERMAPLAN_") and name != "DERMAPLAN_TEST_POSTGRES_URL":
+        if name.startswith("DERMAPLAN_") and name not in KEPT:
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", os.devnull)  # never the user's data folder
 

@@ -103,11 +103,14 @@ KnowledgeDirs = Annotated[
 ]
 
 
-def load(dirs: list[Path] | None) -> KnowledgeBase:
+def load(dirs: list[Path] | None, *, cached: bool = True) -> KnowledgeBase:
+    """The knowledge with `dirs` layered over it, kept between commands unless `cached` is
+    false (knowledge.cache); problems exit 2."""
     from dermaplan.knowledge import KnowledgeError, load_knowledge
+    from dermaplan.knowledge.cache import load_cached_knowledge
 
     try:
-        return load_knowledge(dirs or [])
+        return (load_cached_knowledge if cached else load_knowledge)(dirs or [])
     except KnowledgeError as error:
         fail(error.problems)
 
@@ -246,7 +249,7 @@ def knowledge_check(
     ] = None,
 ) -> None:
     """Validate the knowledge (and a clinic layer over it); report every problem."""
-    kb = load([directory] if directory else [])
+    kb = load([directory] if directory else [], cached=False)
     typer.echo(
         f"ok: {kb.version} ({' + '.join(kb.layers)}): {len(kb.rules)} rules, "
         f"{len(kb.ingredients)} ingredients, {len(kb.products)} products, "

@@ -185,12 +185,17 @@ def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader, C or Python
 
 
+def knowledge_files(directory: Path) -> list[Path]:
+    """The files a knowledge directory is read from, in the order they are read."""
+    return sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
+
+
 def _read_dir(directory: Path, problems: list[str]) -> _Raw:
     raw = _Raw()
     if not directory.is_dir():
         problems.append(f"{directory}: not a directory")
         return raw
-    files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
+    files = knowledge_files(directory)
     if not files:
         problems.append(f"{directory}: no .yaml files")
     for path in files:
