@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records import courses, service, sessions
+from dermaplan.records.anchor import LocalAnchorFile
 from dermaplan.records.db import transaction
 from dermaplan.records.integrity import LogReport, verify_log
 from dermaplan.records.photos import PhotoStorage
@@ -27,7 +28,7 @@ from tests.records.test_courses import make_consult, plan
 
 def verified(engine: Engine, tmp_path: Path) -> LogReport:
     with transaction(engine, write=False) as session:
-        return verify_log(session, tmp_path / "no-anchor.json")
+        return verify_log(session, LocalAnchorFile(tmp_path / "no-anchor.json"))
 
 
 def intruding(engine: Engine, table: str, statement: str) -> None:
