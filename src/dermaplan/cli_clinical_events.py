@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli_records import ShowFormat
-from dermaplan.cli_shell import call, fail, parse_id, patient_id
+from dermaplan.cli_shell import FormatOption, OutputFormat, call, fail, parse_id, patient_id
 
 if TYPE_CHECKING:
     from dermaplan.app.adverse import AdverseEventVersion
@@ -80,13 +79,13 @@ def adverse_close(event: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 @adverse_app.command("report")
 def adverse_report(
     event: Annotated[str, typer.Argument(metavar="ID")],
-    output_format: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFormat.TEXT,
+    output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """The report for a manufacturer or regulator: the patient as initials, age and sex only."""
     from dermaplan.app import adverse
 
     found = call(adverse.report, parse_id(event, EVENT_ID))
-    if output_format is ShowFormat.JSON:
+    if output_format is OutputFormat.JSON:
         typer.echo(json.dumps(found.document, indent=2, ensure_ascii=False))
     else:
         from dermaplan.records.adverse import report_text

@@ -9,10 +9,9 @@ a database that cannot be used exits with code 1.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,17 +24,15 @@ from dermaplan.cli_shell import (
     fail,
     outside_a_unit,
     parse_id,
-    patient_id,
     settings,
     show,
     within,
 )
+from dermaplan.cli_shell import patient_id as patient_ref
 
 if TYPE_CHECKING:
     import datetime as dt
     import uuid
-
-    from sqlalchemy.orm import Session
 
     from dermaplan.app.consults import SavedConsult, StoredConsult
     from dermaplan.app.courses import CourseView
@@ -45,14 +42,10 @@ if TYPE_CHECKING:
     from dermaplan.clinical.assessment import Assessment
     from dermaplan.clinical.plan import Plan
     from dermaplan.knowledge import KnowledgeBase
-    from dermaplan.records.context import Context
     from dermaplan.records.db import Initialised
-    from dermaplan.records.models import Clinic
     from dermaplan.records.plans import StoredPlan
     from dermaplan.records.schemas import SessionData
     from dermaplan.records.settings import Settings
-
-T = TypeVar("T")
 
 db_app = typer.Typer(help="Create and upgrade the records database.", no_args_is_help=True)
 patients_app = typer.Typer(help="Add, find and show patients.", no_args_is_help=True)
@@ -61,39 +54,6 @@ sessions_app = typer.Typer(help="Record and sign treatment sessions.", no_args_i
 courses_app = typer.Typer(
     help="Start courses from approved plans and follow their sessions.", no_args_is_help=True
 )
-
-
-class ShowFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-
-
-def _unit_of_work(work: Callable[[Session, Context], T], *, write: bool = True) -> T:
-    """Run `work` in one transaction, committed only if it returns (commands not yet
-    moved onto a use case of the application layer)."""
-    return within(lambda uow: work(uow.session, uow.context), write=write)
-
-
-def _clinic(session: Session, context: Context) -> Clinic:
-    """The acting member's clinic, or the database's only one."""
-    from dermaplan.records.models import Clinic, Staff
-    from dermaplan.records.service import default_clinic
-
-    member = session.get(Staff, context.staff_id) if context.staff_id else None
-    clinic = session.get(Clinic, member.clinic_id) if member else None
-    return clinic or default_clinic(session, context)
-
-
-def _patient_id(text: str) -> uuid.UUID:
-    return patient_id(text)
-
-
-def _uuid(text: str, what: str) -> uuid.UUID:
-    return parse_id(text, what)
-
-
-def _fail(problems: list[str], hint: str | None = None) -> NoReturn:
-    fail(problems, hint)
 
 
 def _line(patient: PatientLine) -> str:
@@ -214,7 +174,7 @@ Identifier = Annotated[
 def _patient_input(file: Path | None, typed: dict[str, Any], problems: list[str]) -> Any:
     """The patient's fields from --file or from the options (never both), as raw data."""
     if file is not None and (typed or problems):
-        _fail(["give the patient either as --file or as options, not both"])
+        fail(["give the patient either as --file or as options, not both"])
     if file is None:
         return typed
     from dermaplan.cli import read_document
@@ -256,9 +216,9 @@ def patients_add(
     try:
         data = PatientData.parse(raw, where=f"{file}: " if file else "")
     except InvalidInput as error:
-        _fail(problems + error.problems)
+        fail(problems + error.problems)
     if problems:
-        _fail(problems)
+        fail(problems)
 
     from dermaplan.app import patients
 
@@ -283,7 +243,7 @@ def patients_update(
     --no-known-allergies) replaces the recorded list; --identifier sets one system's value
     and keeps the others.
     The change is audited with the record before and after."""
-    patient_id = _patient_id(patient)
+    patient_id = patient_ref(patient)
     problems: list[str] = []
     typed = _options_data(
         family_name,
@@ -299,11 +259,11 @@ def patients_update(
     )
     changes = _patient_input(file, typed, problems)
     if problems:
-        _fail(problems)
+        fail(problems)
     if not isinstance(changes, dict):
-        _fail([f"{file}: must be a mapping of the fields to change"])
+        fail([f"{file}: must be a mapping of the fields to change"])
     if not changes:
-        _fail(["nothing to change: give the fields to correct as options or --file"])
+        fail(["nothing to change: give the fields to correct as options or --file"])
 
     from dermaplan.app import patients
     from dermaplan.records.errors import InvalidInput
@@ -326,7 +286,7 @@ def patients_delete(
 ) -> None:
     """Take a patient out of lists and searches. Nothing is erased: the record, its history
     and the reason stay, and `patients show` and `patients list --deleted` still find it."""
-    patient_id = _patient_id(patient)
+    patient_id = patient_ref(patient)
 
     from dermaplan.app import patients
 
@@ -365,15 +325,15 @@ def patients_search(
 @patients_app.command("show")
 def patients_show(
     patient: Annotated[str, typer.Argument(metavar="ID")],
-    output_format: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFormat.TEXT,
+    output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """One patient with their consults and consents; the reading is audited."""
-    patient_id = _patient_id(patient)
+    patient_id = patient_ref(patient)
 
     from dermaplan.app import patients
 
     chart = call(patients.chart, patient_id)
-    if output_format is ShowFormat.JSON:
+    if output_format is OutputFormat.JSON:
         typer.echo(chart.model_dump_json(indent=2))
     else:
         typer.echo(_text(chart))
@@ -382,15 +342,15 @@ def patients_show(
 @patients_app.command("timeline")
 def patients_timeline(
     patient: Annotated[str, typer.Argument(metavar="ID")],
-    output_format: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFormat.TEXT,
+    output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Everything recorded for a patient, in date order; the reading is audited."""
-    patient_id = _patient_id(patient)
+    patient_id = patient_ref(patient)
 
     from dermaplan.app import patients
 
     found = call(patients.timeline, patient_id)
-    if output_format is ShowFormat.JSON:
+    if output_format is OutputFormat.JSON:
         typer.echo(json.dumps(found.document, indent=2, ensure_ascii=False))
     else:
         from dermaplan.records.timeline import timeline_lines
@@ -464,7 +424,7 @@ def save_consult(patient: str, assessment: Assessment, kb: KnowledgeBase) -> Pla
     """Plan for a patient on record and store the consult as a draft (`consult --save`)."""
     from dermaplan.app import consults
 
-    saved = call(consults.save, patient_id(patient), assessment, kb)
+    saved = call(consults.save, patient_ref(patient), assessment, kb)
     _report_filled(saved)
     typer.echo(f"saved consult {saved.consult_id} (draft) for patient {saved.patient_id}", err=True)
     return saved.plan
@@ -496,7 +456,7 @@ def _session_file(file: Path, kb: KnowledgeBase) -> SessionData:
     try:
         return SessionData.parse(read_document(file), kb, where=f"{file}: ")
     except InvalidInput as error:
-        _fail(error.problems)
+        fail(error.problems)
 
 
 def _echo_draft(recorded: RecordedSession) -> None:
@@ -540,7 +500,7 @@ def sessions_revise(
     from dermaplan.cli import load
     from dermaplan.records.errors import ImmutableRecord
 
-    wanted = _uuid(session_id, SESSION_ID)
+    wanted = parse_id(session_id, SESSION_ID)
     kb = load(knowledge)
     data = _session_file(file, kb)
 
@@ -548,7 +508,7 @@ def sessions_revise(
         try:
             return sessions.revise(uow, wanted, data, kb, override)
         except ImmutableRecord as error:
-            _fail(error.problems, f"use `dermaplan sessions amend {wanted} FILE --reason REASON`")
+            fail(error.problems, f"use `dermaplan sessions amend {wanted} FILE --reason REASON`")
 
     _echo_draft(within(revise))
 
@@ -566,7 +526,7 @@ def sessions_amend(
     from dermaplan.app import sessions
     from dermaplan.cli import load
 
-    wanted = _uuid(session_id, SESSION_ID)
+    wanted = parse_id(session_id, SESSION_ID)
     kb = load(knowledge)
     _echo_draft(call(sessions.amend, wanted, _session_file(file, kb), kb, reason, override))
 
@@ -576,7 +536,7 @@ def sessions_show(session_id: Annotated[str, typer.Argument(metavar="ID")]) -> N
     """Every version of a session, oldest first, as JSON; the reading is audited."""
     from dermaplan.app import sessions
 
-    versions = call(sessions.history, _uuid(session_id, "session"))
+    versions = call(sessions.history, parse_id(session_id, "session"))
     typer.echo(json.dumps(versions, indent=2, ensure_ascii=False))
 
 
@@ -595,7 +555,7 @@ def sessions_sign(
     from dermaplan.cli import load
 
     kb = load(knowledge)
-    signed = call(sessions.sign, _uuid(session, SESSION_ID), kb, reason)
+    signed = call(sessions.sign, parse_id(session, SESSION_ID), kb, reason)
     note = f", with {signed.gaps_explained} gaps explained" if signed.gaps_explained else ""
     typer.echo(f"signed session {signed.id} by {signed.signed_by}{note}")
 
@@ -663,7 +623,7 @@ class CourseModality(StrEnum):
 
 
 def _course_id(text: str) -> uuid.UUID:
-    return _uuid(text, "a course id (a UUID, as `dermaplan courses start` prints)")
+    return parse_id(text, "a course id (a UUID, as `dermaplan courses start` prints)")
 
 
 def _course_lines(course: CourseView) -> list[str]:
@@ -694,7 +654,7 @@ def consults_approve(consult: Annotated[str, typer.Argument(metavar="CONSULT_ID"
     afterwards."""
     from dermaplan.app import consults
 
-    approved = call(consults.approve, _uuid(consult, "a consult id (a UUID)"))
+    approved = call(consults.approve, parse_id(consult, "a consult id (a UUID)"))
     typer.echo(f"approved consult {approved.id} by {approved.approved_by}")
 
 
@@ -710,7 +670,7 @@ def consults_correct(
     from dermaplan.app import consults
     from dermaplan.cli import load, read_assessment, read_document
 
-    consult_id = _uuid(consult, CONSULT_ID)
+    consult_id = parse_id(consult, CONSULT_ID)
     kb = load(knowledge)
     assessment = read_assessment(file, read_document(file), kb)
     saved = call(consults.correct, consult_id, assessment, kb, reason)
@@ -760,7 +720,7 @@ def consults_show(
     """A consult: status, approval, knowledge version, corrections and its plan (audited)."""
     from dermaplan.app import consults
 
-    found = call(consults.show, _uuid(consult, CONSULT_ID))
+    found = call(consults.show, parse_id(consult, CONSULT_ID))
     show(found, output, lambda: _consult_lines(found))
 
 
@@ -772,7 +732,7 @@ def consults_list(
     """A patient's consults, oldest first: id, date, status, approval, correction (audited)."""
     from dermaplan.app import consults
 
-    patient_id = _patient_id(patient)
+    patient_id = patient_ref(patient)
     found = call(consults.of_patient, patient_id)
     show(found, output, lambda: map(_consult_line, found))
     if not found and output is OutputFormat.TEXT:
@@ -795,7 +755,7 @@ def courses_start(
     from dermaplan.app import courses
     from dermaplan.knowledge.schema import Modality
 
-    consult_id = _uuid(consult, "a consult id (a UUID)")
+    consult_id = parse_id(consult, "a consult id (a UUID)")
     started = call(courses.start, consult_id, Modality(modality.value), product)
     typer.echo("\n".join(_course_lines(started)))
 
@@ -832,7 +792,7 @@ def courses_fulfil(
     """Link a planned session to the recorded treatment session that fulfilled it."""
     from dermaplan.app import courses
 
-    treatment_id = _uuid(session_id, "a session id (a UUID, as `sessions record` prints)")
+    treatment_id = parse_id(session_id, "a session id (a UUID, as `sessions record` prints)")
     updated = call(courses.fulfil, _course_id(course), number, treatment_id)
     typer.echo("\n".join(_course_lines(updated)))
 
@@ -868,7 +828,7 @@ def restore(
     from dermaplan.app import records_admin
 
     if not yes:
-        _fail([f"restoring {path} replaces the live database"], "add --yes to go ahead")
+        fail([f"restoring {path} replaces the live database"], "add --yes to go ahead")
     done = outside_a_unit(lambda app: records_admin.restore(app, acting(), path))
     typer.echo(
         f"ok: restored {done.path} ({done.events} audit events, {done.photo_files} photo "
