@@ -27,9 +27,7 @@ FORBIDDEN = {
 
 
 def above(name: str, module: str) -> bool:
-    """Whether `name` is `module` or inside it (the command line: every `cli*` module)."""
-    if module == "dermaplan.cli":
-        return name == module or name.startswith(("dermaplan.cli.", "dermaplan.cli_"))
+    """Whether `name` is `module` or inside it."""
     return name == module or name.startswith(f"{module}.")
 
 

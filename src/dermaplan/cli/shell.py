@@ -1,5 +1,6 @@
-"""What every records command shares: who is acting, the one `Application` of the process,
-and running a use case in one unit of work with its errors turned into exit codes.
+"""What every command shares: its command group, who is acting, the one `Application` of
+the process, running a use case in one unit of work with its errors turned into exit codes,
+and reading the files people give (YAML or JSON, the knowledge) and writing new ones.
 
 Errors a person can cause exit with code 2, one `error:` line per problem (and a `hint:`
 line where something would let it through); a database that cannot be used exits with 1.
@@ -11,12 +12,14 @@ import os
 import uuid
 from collections.abc import Callable, Iterable
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from dermaplan.app.unit import Application, UnitOfWork
+    from dermaplan.knowledge import KnowledgeBase
     from dermaplan.records.settings import Settings
 
 P = ParamSpec("P")
@@ -24,6 +27,16 @@ R = TypeVar("R")
 
 STAFF_VARIABLE = "DERMAPLAN_STAFF"
 _acting: list[str | None] = [None]  # set from --as by the command line's callback
+
+
+def group(help: str) -> typer.Typer:
+    """A command group: plain help (no Rich to import for it), its help when called bare."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None, add_completion=False)
+
+
+def single() -> typer.Typer:
+    """The holder of one top-level command (`consult`, `init`, ...), loaded on its own."""
+    return typer.Typer(rich_markup_mode=None, add_completion=False)
 
 
 def act_as(staff: str | None) -> None:
@@ -143,3 +156,69 @@ def parse_id(text: str, what: str) -> uuid.UUID:
 
 def patient_id(text: str) -> uuid.UUID:
     return parse_id(text, "a patient id (a UUID, as `dermaplan patients list` prints)")
+
+
+KnowledgeDirs = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--knowledge",
+        "-k",
+        help="A clinic knowledge directory layered over the built-in one (repeatable).",
+    ),
+]
+
+
+def load(dirs: list[Path] | None, *, cached: bool = True) -> KnowledgeBase:
+    """The knowledge with `dirs` layered over it, kept between commands unless `cached` is
+    false (knowledge.cache); problems exit 2."""
+    from dermaplan.knowledge import KnowledgeError, load_knowledge
+    from dermaplan.knowledge.cache import load_cached_knowledge
+
+    try:
+        return (load_cached_knowledge if cached else load_knowledge)(dirs or [])
+    except KnowledgeError as error:
+        fail(error.problems)
+
+
+def read_document(path: Path) -> Any:
+    """YAML or JSON (JSON is YAML) from a file, or a located error."""
+    import yaml
+
+    from dermaplan.knowledge.loader import parse_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail([f"{path}: no such file"])
+    except (OSError, UnicodeDecodeError) as error:
+        fail([f"{path}: cannot be read: {error}"])
+    try:
+        return parse_yaml(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        fail([f"{where}: not valid YAML or JSON: {problem}"])
+    except ValueError as error:  # a well-formed timestamp that is no date, e.g. 2026-13-01
+        fail([f"{path}: not valid YAML or JSON: {error}"])
+
+
+def write_new_file(path: Path, content: bytes) -> None:
+    """Write once, atomically: a crash leaves either no file or the whole file."""
+    import tempfile
+
+    directory = path.parent if str(path.parent) else Path()
+    try:
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        fail([f"{path}: cannot be written ({error.strerror})"])
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.link(temporary, path)  # fails if the file appeared meanwhile: never overwrite
+    except FileExistsError:
+        fail([f"{path}: already exists; nothing was overwritten"])
+    finally:
+        os.unlink(temporary)

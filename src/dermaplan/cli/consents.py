@@ -8,15 +8,12 @@ from typing import Annotated
 
 import typer
 
-from dermaplan.cli_records import consent_line
-from dermaplan.cli_shell import call, fail, parse_id, patient_id
+from dermaplan.cli.render import consent_line
+from dermaplan.cli.shell import call, fail, group, parse_id, patient_id, read_document
 from dermaplan.records.enums import ConsentKind, PhotoScope
 
-consents_app = typer.Typer(
-    help="Publish consent texts, open and sign consents, list and withdraw them.",
-    no_args_is_help=True,
-)
-template_app = typer.Typer(help="Versioned consent texts.", no_args_is_help=True)
+consents_app = group("Publish consent texts; open, sign, list, withdraw consents.")
+template_app = group("Versioned consent texts.")
 consents_app.add_typer(template_app, name="template")
 
 CONSENT_ID = "a consent id (a UUID, as `consents sign` prints)"
@@ -88,7 +85,6 @@ def consents_sign(
     consent that recorded it), when it was opened and signed, the signer and the signature,
     and for photo consent every scope."""
     from dermaplan.app import consents
-    from dermaplan.cli import read_document
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import ConsentData
 

@@ -1,5 +1,5 @@
-"""The clinical event commands: `adverse-events` (record, follow up, close, report) and
-`outcomes record|list`, each one use case of `dermaplan.app.adverse` or `.outcomes`."""
+"""`dermaplan adverse-events`: record, follow up, close and report adverse events, each one
+use case of `dermaplan.app.adverse`."""
 
 from __future__ import annotations
 
@@ -9,26 +9,28 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli_shell import FormatOption, OutputFormat, call, fail, parse_id, patient_id
+from dermaplan.cli.shell import (
+    FormatOption,
+    OutputFormat,
+    call,
+    fail,
+    group,
+    parse_id,
+    read_document,
+)
 
 if TYPE_CHECKING:
     from dermaplan.app.adverse import AdverseEventVersion
-    from dermaplan.app.outcomes import OutcomeEntry
     from dermaplan.records.schemas import AdverseEventData
 
-adverse_app = typer.Typer(
-    help="Record adverse events and report them to a manufacturer or regulator.",
-    no_args_is_help=True,
-)
-outcomes_app = typer.Typer(
-    help="Record and list outcome scores (GAIS, scar grade, ...).", no_args_is_help=True
+adverse_app = group(
+    "Record, follow up and report adverse events. Reports go to a manufacturer or regulator."
 )
 
 EVENT_ID = "an adverse event id (a UUID, as `adverse-events record` prints)"
 
 
 def _event_file(file: Path) -> AdverseEventData:
-    from dermaplan.cli import read_document
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import AdverseEventData
 
@@ -91,48 +93,3 @@ def adverse_report(
         from dermaplan.records.adverse import report_text
 
         typer.echo(report_text(found.document), nl=False)
-
-
-@outcomes_app.command("record")
-def outcomes_record(
-    file: Annotated[Path, typer.Argument(help="The outcome (YAML or JSON).")],
-) -> None:
-    """Record a score on an outcome scale, checked against the scale's range: assessed by
-    the practitioner acting (leave `assessor` out), or `patient_reported: true`."""
-    from dermaplan.app import outcomes
-    from dermaplan.cli import read_document
-    from dermaplan.records.errors import InvalidInput
-    from dermaplan.records.schemas import OutcomeData
-
-    try:
-        data = OutcomeData.parse(read_document(file), where=f"{file}: ")
-    except InvalidInput as error:
-        fail(error.problems)
-    stored = call(outcomes.record, data)
-    typer.echo(f"recorded outcome {stored.id}: {stored.label} {stored.score:g}")
-
-
-def _outcome_line(outcome: OutcomeEntry) -> str:
-    by = "patient-reported" if outcome.patient_reported else f"assessor {outcome.assessor_id}"
-    after = (
-        f"session {outcome.session_id}"
-        if outcome.session_id
-        else (f"consult {outcome.consult_id}" if outcome.consult_id else "-")
-    )
-    score = f"{outcome.label} {outcome.score:g}"
-    notes = f"  {outcome.notes}" if outcome.notes else ""
-    return f"{outcome.assessed_on}  {score}  {by}  {after}  {outcome.id}{notes}"
-
-
-@outcomes_app.command("list")
-def outcomes_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")]) -> None:
-    """A patient's scores in date order: date, scale and score, who assessed, the session
-    or consult it follows, id and notes; the reading is audited."""
-    from dermaplan.app import outcomes
-
-    chosen = patient_id(patient)
-    lines = [_outcome_line(outcome) for outcome in call(outcomes.of_patient, chosen)]
-    for line in lines:
-        typer.echo(line)
-    if not lines:
-        typer.echo(f"no outcome recorded for patient {chosen}", err=True)

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from dermaplan.cli_shell import FormatOption, OutputFormat, call, fail, show
+from dermaplan.cli.shell import FormatOption, OutputFormat, call, fail, group, show
 
-clinic_app = typer.Typer(help="The clinic's name and time zone.", no_args_is_help=True)
+clinic_app = group("The clinic's name and time zone.")
 
 
 @clinic_app.command("show")

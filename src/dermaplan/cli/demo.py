@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-demo_app = typer.Typer(help="A demo clinic to try Dermaplan on.", no_args_is_help=True)
+from dermaplan.cli.shell import fail, group
+
+demo_app = group("A demo clinic to try Dermaplan on.")
 
 
 @demo_app.command("seed")
@@ -31,7 +33,6 @@ def demo_seed(
     )
     from sqlalchemy.exc import DBAPIError
 
-    from dermaplan.cli_shell import fail
     from dermaplan.knowledge import load_knowledge
     from dermaplan.records import demo
     from dermaplan.records.context import Context, utc_now

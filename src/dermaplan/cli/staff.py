@@ -7,16 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli_shell import FormatOption, OutputFormat, call, show
+from dermaplan.cli.shell import FormatOption, OutputFormat, call, group, show
 from dermaplan.records.enums import StaffRole
 
 if TYPE_CHECKING:
     from dermaplan.app.staff import StaffMember
 
-staff_app = typer.Typer(
-    help="Add and list the clinic's staff (who acts, treats, signs and approves).",
-    no_args_is_help=True,
-)
+staff_app = group("Add and list the staff who act, treat, sign and approve.")
 
 
 def _line(member: StaffMember) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli_shell import call, fail, parse_id, patient_id
+from dermaplan.cli.shell import call, fail, group, parse_id, patient_id, write_new_file
 from dermaplan.records.enums import PhotoStage
 
 if TYPE_CHECKING:
@@ -17,9 +17,7 @@ if TYPE_CHECKING:
 
     from dermaplan.app.photos import ListedPhoto
 
-photos_app = typer.Typer(
-    help="Add clinical photos (metadata stripped), list them, export one.", no_args_is_help=True
-)
+photos_app = group("Add clinical photos (EXIF stripped), list and export them.")
 
 
 def _taken_at(text: str) -> dt.datetime:
@@ -98,7 +96,6 @@ def photos_export(
     """Write a stored photo (as stored: metadata stripped) to a new file, once its reading
     is audited."""
     from dermaplan.app import photos
-    from dermaplan.cli import write_new_file
 
     photo_id = parse_id(photo, "a photo id (a UUID, as `photos list` prints)")
     if out.exists():

@@ -1,0 +1,119 @@
+"""`dermaplan consult`: screen, decide and plan for one patient from an assessment file (or
+an interview), printed for a person or as JSON; and `dermaplan schema`, the published JSON
+Schemas of the assessment and the plan. Nothing here opens the records unless `--save`."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dermaplan.cli.shell import KnowledgeDirs, fail, load, read_document, single, write_new_file
+
+if TYPE_CHECKING:
+    from dermaplan.clinical.assessment import Assessment
+    from dermaplan.clinical.plan import Plan
+    from dermaplan.knowledge import KnowledgeBase
+
+consult_app = single()
+schema_app = single()
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+class SchemaName(StrEnum):
+    ASSESSMENT = "assessment"
+    PLAN = "plan"
+
+
+@consult_app.command()
+def consult(
+    file: Annotated[Path, typer.Argument(help="The assessment (YAML or JSON).")],
+    output_format: Annotated[
+        Format, typer.Option("--format", "-f", help="text, json or markdown.")
+    ] = Format.TEXT,
+    knowledge: KnowledgeDirs = None,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", "-i", help="Ask the questions and write FILE.")
+    ] = False,
+    save: Annotated[
+        str | None,
+        typer.Option(metavar="PATIENT_ID", help="Also store the consult as a draft for a patient."),
+    ] = None,
+) -> None:
+    """Screen, decide and plan for one patient."""
+    from dermaplan.clinical.plan import plan_json
+
+    kb = load(knowledge)
+    if interactive:
+        from dermaplan.interview import interview
+
+        if file.exists():
+            fail([f"{file}: already exists; choose a new file name (nothing was overwritten)"])
+        data = interview(kb)
+        write_assessment(file, data)
+        typer.echo(f"Assessment written to {file}", err=True)
+    else:
+        data = read_document(file)
+    if save is None:
+        plan = run_engine(file, data, kb)
+    else:
+        from dermaplan.cli.consults import save_consult
+
+        plan = save_consult(save, read_assessment(file, data, kb), kb)
+    if output_format is Format.JSON:
+        sys.stdout.write(plan_json(plan))
+    elif output_format is Format.MARKDOWN:
+        from dermaplan.report import markdown
+
+        sys.stdout.write(markdown(plan, f"Plan for {file.stem}"))
+    else:
+        from rich.console import Console
+
+        from dermaplan.report import rich_view
+
+        console = Console()
+        for part in rich_view(plan, f"Plan for {file.stem}"):
+            console.print(part)
+
+
+def read_assessment(file: Path, data: Any, kb: KnowledgeBase) -> Assessment:
+    """The assessment read from FILE; problems exit 2."""
+    from dermaplan.clinical.assessment import AssessmentError, parse_assessment
+
+    try:
+        return parse_assessment(data, kb)
+    except AssessmentError as error:
+        fail([f"{file}: {problem}" for problem in error.problems])
+
+
+def run_engine(file: Path, data: Any, kb: KnowledgeBase) -> Plan:
+    """The engine's plan for the assessment read from FILE; problems exit 2."""
+    from dermaplan.clinical.consult import consult as run_consult
+
+    return run_consult(read_assessment(file, data, kb), kb)
+
+
+def write_assessment(path: Path, data: dict[str, Any]) -> None:
+    import yaml
+
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    write_new_file(path, text.encode("utf-8"))
+
+
+@schema_app.command()
+def schema(name: SchemaName) -> None:
+    """Print the JSON Schema of the assessment or the plan."""
+    import json
+
+    from dermaplan.schemas import assessment_schema, plan_schema
+
+    document = assessment_schema() if name is SchemaName.ASSESSMENT else plan_schema()
+    typer.echo(json.dumps(document, indent=2, sort_keys=True))

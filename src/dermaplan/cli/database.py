@@ -1,0 +1,134 @@
+"""The commands that look after the records as a whole: `init`, `db upgrade`, `backup`,
+`restore` and `audit verify` (`dermaplan.app.records_admin`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dermaplan.cli.shell import acting, broken, call, fail, group, outside_a_unit, settings, single
+
+if TYPE_CHECKING:
+    from dermaplan.records.db import Initialised
+    from dermaplan.records.settings import Settings
+
+init_app = single()
+db_app = group("Create and upgrade the records database.")
+backup_app = single()
+restore_app = single()
+audit_app = group("Check the audit log.")
+
+
+@init_app.command()
+def init() -> None:
+    """Create the records database and its audit anchor. Run it once, before any other
+    records command: it creates the data folder, the database at this version's schema and
+    its anchor, readable by their owner only; a second run changes nothing."""
+    from dermaplan.records.db import head_revision
+
+    chosen = settings()
+    done = _initialise(chosen, upgrade_schema=False)
+    if done.before is None:
+        typer.echo(
+            f"ok: created the database {done.where} at schema revision {head_revision()}, "
+            f"its audit anchor {chosen.audit_anchor}, in {chosen.home}"
+        )
+    else:
+        typer.echo(f"already initialised: {done.where} at schema revision {done.before}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the schema to this version of Dermaplan (back up first), or create the database
+    as `dermaplan init` does."""
+    from dermaplan.records.db import head_revision
+
+    done = _initialise(settings(), upgrade_schema=True)
+    head = head_revision()
+    if done.before == head:
+        typer.echo(f"ok: {done.where} is at schema revision {head}")
+    else:
+        typer.echo(f"ok: {done.where} upgraded from {done.before or 'empty'} to {head}")
+
+
+def _initialise(chosen: Settings, *, upgrade_schema: bool) -> Initialised:
+    from dermaplan.records.db import initialise
+    from dermaplan.records.errors import DatabaseError
+
+    try:
+        return initialise(chosen, upgrade_schema=upgrade_schema)
+    except DatabaseError as error:
+        broken(str(error))
+
+
+@backup_app.command()
+def backup(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="A new file for the backup; by default one in the backups folder."),
+    ] = None,
+) -> None:
+    """Back up the database and its photos, and check the copy. The database is copied to
+    PATH while it stays in use, its photo files to PATH.photos."""
+    from dermaplan.app import records_admin
+
+    made = call(records_admin.backup, path)
+    typer.echo(
+        f"ok: {made.path} — schema {made.revision}, {made.events} audit events, checked; "
+        f"{made.photo_files} photo files in {made.photos}"
+    )
+
+
+@restore_app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="A backup made by `dermaplan backup`.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm: the live database is replaced (and kept).")
+    ] = False,
+) -> None:
+    """Replace the database with a checked backup. The backup (its photo files in
+    PATH.photos too) is checked in full first; the photo files go back into the storage and
+    the database replaced is kept."""
+    from dermaplan.app import records_admin
+
+    if not yes:
+        fail([f"restoring {path} replaces the live database"], "add --yes to go ahead")
+    done = outside_a_unit(lambda app: records_admin.restore(app, acting(), path))
+    typer.echo(
+        f"ok: restored {done.path} ({done.events} audit events, {done.photo_files} photo "
+        f"files, checked; {done.photos_copied} copied into the storage); "
+        f"the database it replaced is kept as {done.kept_aside}"
+    )
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the log: its hash chain, its anchor, and every record against its last audited
+    state; report what is wrong (exit code 1) or ok."""
+    from dermaplan.app import records_admin
+
+    report = call(records_admin.verify)
+    if report.broken is not None:
+        typer.echo(
+            f"broken: {report.broken}; the {report.events} events before it verify", err=True
+        )
+    if report.cut is not None:
+        typer.echo(f"broken: {report.cut}", err=True)
+    for changed in report.changed:
+        typer.echo(f"broken: {changed}", err=True)
+    if not report.intact:
+        raise typer.Exit(code=1)
+    if report.anchored_at is None and report.events:
+        typer.echo(
+            f"warning: no audit anchor at {report.anchor} (first use, a restored backup or "
+            "another machine?): a log cut off at its end cannot be detected until the next "
+            "change writes it",
+            err=True,
+        )
+    anchored = f", anchored at event {report.anchored_at}" if report.anchored_at else ""
+    typer.echo(
+        f"ok: {report.events} events, chain intact{anchored}, records match their audited "
+        f"states, head {report.head}"
+    )

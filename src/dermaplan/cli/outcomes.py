@@ -1,0 +1,60 @@
+"""`dermaplan outcomes`: record a score on an outcome scale and list a patient's scores,
+each one use case of `dermaplan.app.outcomes`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dermaplan.cli.shell import call, fail, group, patient_id, read_document
+
+if TYPE_CHECKING:
+    from dermaplan.app.outcomes import OutcomeEntry
+
+outcomes_app = group("Record and list outcome scores (GAIS, scar grade, ...).")
+
+
+@outcomes_app.command("record")
+def outcomes_record(
+    file: Annotated[Path, typer.Argument(help="The outcome (YAML or JSON).")],
+) -> None:
+    """Record a score on an outcome scale, checked against the scale's range: assessed by
+    the practitioner acting (leave `assessor` out), or `patient_reported: true`."""
+    from dermaplan.app import outcomes
+    from dermaplan.records.errors import InvalidInput
+    from dermaplan.records.schemas import OutcomeData
+
+    try:
+        data = OutcomeData.parse(read_document(file), where=f"{file}: ")
+    except InvalidInput as error:
+        fail(error.problems)
+    stored = call(outcomes.record, data)
+    typer.echo(f"recorded outcome {stored.id}: {stored.label} {stored.score:g}")
+
+
+def _outcome_line(outcome: OutcomeEntry) -> str:
+    by = "patient-reported" if outcome.patient_reported else f"assessor {outcome.assessor_id}"
+    after = (
+        f"session {outcome.session_id}"
+        if outcome.session_id
+        else (f"consult {outcome.consult_id}" if outcome.consult_id else "-")
+    )
+    score = f"{outcome.label} {outcome.score:g}"
+    notes = f"  {outcome.notes}" if outcome.notes else ""
+    return f"{outcome.assessed_on}  {score}  {by}  {after}  {outcome.id}{notes}"
+
+
+@outcomes_app.command("list")
+def outcomes_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")]) -> None:
+    """A patient's scores in date order: date, scale and score, who assessed, the session
+    or consult it follows, id and notes; the reading is audited."""
+    from dermaplan.app import outcomes
+
+    chosen = patient_id(patient)
+    lines = [_outcome_line(outcome) for outcome in call(outcomes.of_patient, chosen)]
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        typer.echo(f"no outcome recorded for patient {chosen}", err=True)

@@ -1,0 +1,207 @@
+"""`dermaplan sessions`: record, revise, amend, show and sign treatment sessions, and
+`dermaplan recall LOT`, each one use case of `dermaplan.app.sessions`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dermaplan.cli.shell import (
+    FormatOption,
+    KnowledgeDirs,
+    OutputFormat,
+    call,
+    fail,
+    group,
+    load,
+    parse_id,
+    read_document,
+    show,
+    single,
+    within,
+)
+
+if TYPE_CHECKING:
+    from dermaplan.app.sessions import RecordedSession
+    from dermaplan.app.unit import UnitOfWork
+    from dermaplan.knowledge import KnowledgeBase
+    from dermaplan.records.schemas import SessionData
+
+sessions_app = group("Record and sign treatment sessions.")
+recall_app = single()
+
+
+Override = Annotated[
+    str | None,
+    typer.Option(
+        "--override",
+        "--override-reason",
+        metavar="REASON",
+        help="Record a session the safety check refuses: the practitioner's reason.",
+    ),
+]
+SESSION_ID = "a session id (a UUID, as `sessions record` prints)"
+
+
+def _session_file(file: Path, kb: KnowledgeBase) -> SessionData:
+    from dermaplan.records.errors import InvalidInput
+    from dermaplan.records.schemas import SessionData
+
+    try:
+        return SessionData.parse(read_document(file), kb, where=f"{file}: ")
+    except InvalidInput as error:
+        fail(error.problems)
+
+
+def _echo_draft(recorded: RecordedSession) -> None:
+    if recorded.amends is not None:
+        typer.echo(f"recorded amendment {recorded.id} (draft) of session {recorded.amends}")
+    elif recorded.revised:
+        typer.echo(f"revised session {recorded.id} (draft)")
+    else:
+        typer.echo(f"recorded session {recorded.id} (draft)")
+    if recorded.fulfils is not None:
+        course, number = recorded.fulfils
+        typer.echo(f"it fulfils planned session {number} of course {course}")
+    for item in recorded.to_complete:
+        typer.echo(f"to complete before signing: {item}", err=True)
+
+
+@sessions_app.command("record")
+def sessions_record(
+    file: Annotated[Path, typer.Argument(help="The session (YAML or JSON).")],
+    override: Override = None,
+    knowledge: KnowledgeDirs = None,
+) -> None:
+    """Record a treatment session you gave (you are its `practitioner`) as a draft, checked
+    against safety first."""
+    from dermaplan.app import sessions
+
+    kb = load(knowledge)
+    _echo_draft(call(sessions.record, _session_file(file, kb), kb, override))
+
+
+@sessions_app.command("revise")
+def sessions_revise(
+    session_id: Annotated[str, typer.Argument(metavar="SESSION_ID")],
+    file: Annotated[Path, typer.Argument(help="The session as it should read (YAML or JSON).")],
+    override: Override = None,
+    knowledge: KnowledgeDirs = None,
+) -> None:
+    """Replace a draft session's content, checked against safety again."""
+    from dermaplan.app import sessions
+    from dermaplan.records.errors import ImmutableRecord
+
+    wanted = parse_id(session_id, SESSION_ID)
+    kb = load(knowledge)
+    data = _session_file(file, kb)
+
+    def revise(uow: UnitOfWork) -> RecordedSession:
+        try:
+            return sessions.revise(uow, wanted, data, kb, override)
+        except ImmutableRecord as error:
+            fail(error.problems, f"use `dermaplan sessions amend {wanted} FILE --reason REASON`")
+
+    _echo_draft(within(revise))
+
+
+@sessions_app.command("amend")
+def sessions_amend(
+    session_id: Annotated[str, typer.Argument(metavar="SESSION_ID")],
+    file: Annotated[Path, typer.Argument(help="The session as it should read (YAML or JSON).")],
+    reason: Annotated[str, typer.Option(help="What the amendment corrects (required).")],
+    override: Override = None,
+    knowledge: KnowledgeDirs = None,
+) -> None:
+    """Correct a signed session: a new draft version pointing at it, which replaces it
+    once signed; the signed version stays on record."""
+    from dermaplan.app import sessions
+
+    wanted = parse_id(session_id, SESSION_ID)
+    kb = load(knowledge)
+    _echo_draft(call(sessions.amend, wanted, _session_file(file, kb), kb, reason, override))
+
+
+@sessions_app.command("show")
+def sessions_show(session_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Every version of a session, oldest first, as JSON; the reading is audited."""
+    from dermaplan.app import sessions
+
+    versions = call(sessions.history, parse_id(session_id, "session"))
+    typer.echo(json.dumps(versions, indent=2, ensure_ascii=False))
+
+
+@sessions_app.command("sign")
+def sessions_sign(
+    session: Annotated[str, typer.Argument(metavar="ID")],
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why it is signed although the completeness check finds gaps."),
+    ] = None,
+    knowledge: KnowledgeDirs = None,
+) -> None:
+    """Sign a draft session as the practitioner acting; it can then only be corrected by an
+    amendment."""
+    from dermaplan.app import sessions
+
+    kb = load(knowledge)
+    signed = call(sessions.sign, parse_id(session, SESSION_ID), kb, reason)
+    note = f", with {signed.gaps_explained} gaps explained" if signed.gaps_explained else ""
+    typer.echo(f"signed session {signed.id} by {signed.signed_by}{note}")
+
+
+@recall_app.command()
+def recall(
+    lot: Annotated[str, typer.Argument(metavar="LOT")],
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Every patient and session that received a product lot. Sessions oldest first, then
+    the adverse events that involved the lot."""
+    from dermaplan.app import sessions
+
+    found = call(sessions.recall, lot)
+    if output is OutputFormat.JSON:
+        show(found, output, list)
+        return
+    if not found.sessions:
+        typer.echo(f"no session used lot '{lot}'", err=True)
+    else:
+        header = ("performed (UTC)", "session", "status", "patient", "name", "product")
+        typer.echo("  ".join((*header, "volume", "expiry")))
+        for line in found.sessions:
+            typer.echo(
+                "  ".join(
+                    (
+                        line.performed_at.isoformat(timespec="minutes"),
+                        str(line.session_id),
+                        line.status,
+                        str(line.patient_id),
+                        line.patient_name,
+                        line.product,
+                        f"{line.volume_ml:g} mL",
+                        f"expires {line.expiry_date or '?'}",
+                    )
+                )
+            )
+    if found.adverse_events:
+        typer.echo(
+            "\nadverse events involving the lot:\n"
+            + "  ".join(("event", "patient", "name", "onset", "type", "severity", "status"))
+        )
+        for event in found.adverse_events:
+            typer.echo(
+                "  ".join(
+                    (
+                        str(event.event_id),
+                        str(event.patient_id),
+                        event.patient_name,
+                        event.onset_date.isoformat(),
+                        event.event_type,
+                        event.severity,
+                        event.status,
+                    )
+                )
+            )

@@ -1,0 +1,101 @@
+"""The command line as a shell: its command list, help, version and completion, and that a
+command loads only its own module."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dermaplan.cli import COMMANDS, app, first_sentence, load_command
+
+runner = CliRunner()
+
+
+def test_the_consult_comes_first_and_every_command_is_listed() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0, result.output
+    listed = [
+        line.split()[0]
+        for line in result.output.split("Commands:")[1].splitlines()
+        if line.startswith("  ")
+    ]
+    assert listed == list(COMMANDS)
+    assert listed[0] == "consult"
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_the_listed_help_is_the_commands_own(name: str) -> None:
+    """The root lists each command's help without importing it: it must say what the
+    command's own help says."""
+    command = load_command(name)
+    assert first_sentence(command.help or "") == COMMANDS[name].help
+    assert command.name == name
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_has_short_and_long_help(name: str) -> None:
+    for flag in ("-h", "--help"):
+        result = runner.invoke(app, [name, flag])
+        assert result.exit_code == 0, result.output
+        assert f" {name} [OPTIONS]" in result.output
+    assert "<class" not in result.output
+    assert "typing." not in result.output
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"dermaplan {version('dermaplan')}\n"
+
+
+def test_an_unknown_command_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["patient"])
+    assert result.exit_code == 2
+    assert "No such command 'patient'" in result.output
+
+
+def completions(*words: str) -> list[str]:
+    environment = os.environ | {
+        "_DERMAPLAN_COMPLETE": "complete_bash",
+        "COMP_WORDS": " ".join(("dermaplan", *words)),
+        "COMP_CWORD": str(len(words)),
+    }
+    script = Path(sys.executable).parent / "dermaplan"  # completion keys on the program's name
+    done = subprocess.run([script], env=environment, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_shell_completion_of_commands_and_subcommands() -> None:
+    assert completions("pat") == ["patients"]
+    assert completions("patients", "s") == ["search", "show"]
+    assert "--install-completion" in runner.invoke(app, ["--help"]).output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "absent"),
+    [
+        (["--help"], ("rich", "sqlalchemy", "pydantic", "dermaplan.cli.patients")),
+        (["patients", "--help"], ("rich", "sqlalchemy", "dermaplan.cli.consults")),
+        (["consult", "--help"], ("sqlalchemy", "dermaplan.records", "dermaplan.cli.sessions")),
+    ],
+)
+def test_a_command_imports_only_what_it_uses(arguments: list[str], absent: tuple[str, ...]) -> None:
+    probe = (
+        "import sys\n"
+        "from dermaplan.cli import app\n"
+        "try:\n"
+        f"    app({arguments!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print([name for name in {absent!r} if name in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
