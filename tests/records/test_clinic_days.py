@@ -8,7 +8,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records.db import transaction
@@ -88,3 +88,31 @@ def test_a_time_zone_is_an_iana_name(engine: Engine, clinic_id: uuid.UUID, name:
         transaction(engine) as session,
     ):
         configure_clinic(session, context(), clinic_id, time_zone=name)
+
+
+def test_a_session_and_its_checks_read_the_clinic_once(
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, storage: LocalFolderStorage
+) -> None:
+    """Recording a session asks for the clinic's day several times (earlier treatments,
+    expiry, photos, consents): the clinic row is read once per transaction."""
+    patient = add_patient(engine, clinic_id, allergies=[])
+    practitioner = make_practitioner(engine, clinic_id)
+    add_consent(engine, clinic_id, patient)
+    add_photos(engine, clinic_id, storage, patient, "cheeks", "forehead")
+    fields = session_fields(patient, practitioner)
+    reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM clinic " in statement:
+            reads.append(statement)
+
+    with transaction(engine) as session:
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            stored = record_session(
+                session, context(), clinic_id, SessionData.parse(fields, kb), kb
+            )
+            completeness(session, clinic_id, stored, kb)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert len(reads) == 1, reads

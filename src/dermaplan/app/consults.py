@@ -116,9 +116,8 @@ def approve(uow: UnitOfWork, consult_id: uuid.UUID) -> ConsultEntry:
     """Approve a draft as the practitioner acting; it cannot change afterwards."""
     from dermaplan.records.service import approve_consult
 
-    principal = uow.require(frozenset({PRACTITIONER}), "consults.approve")
     approved = approve_consult(
-        uow.session, uow.context, uow.clinic_id, consult_id, principal.staff_id
+        uow.session, uow.context, uow.clinic_id, consult_id, uow.acting.staff_id
     )
     return ConsultEntry.of(approved)
 

@@ -171,7 +171,7 @@ def sign(
     """Sign a draft as the practitioner acting; with gaps, only with a reason."""
     from dermaplan.records.sessions import sign_session
 
-    principal = uow.require(frozenset({PRACTITIONER}), "sessions.sign")
+    principal = uow.acting
     signed = sign_session(
         uow.session,
         uow.context,

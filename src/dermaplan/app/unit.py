@@ -98,11 +98,17 @@ class UnitOfWork:
             raise refusal(principal, permitted, name)
         return principal
 
+    @property
+    def acting(self) -> Principal:
+        """The member acting, inside a use case that `allowed` has already let through
+        (every such use case has one: nobody acting is refused before it runs)."""
+        return self.require(frozenset(StaffRole), "acting")
+
     def in_own_name(self, field: str, named: uuid.UUID | None) -> uuid.UUID:
         """The member acting, for a record's `field` that says who did it: filled in when
         left out, refused at that field when it names anyone else (nobody records in
         another's name)."""
-        principal = self.require(frozenset(StaffRole), field)
+        principal = self.acting
         if named is not None and named != principal.staff_id:
             raise InvalidInput.one(
                 f"{field}: {named} is not the member acting ({principal.name}, "

@@ -21,12 +21,10 @@ from dermaplan.cli.shell import (
     read_document,
     show,
     single,
-    within,
 )
 
 if TYPE_CHECKING:
     from dermaplan.app.sessions import RecordedSession
-    from dermaplan.app.unit import UnitOfWork
     from dermaplan.knowledge import KnowledgeBase
     from dermaplan.records.schemas import SessionData
 
@@ -93,19 +91,10 @@ def sessions_revise(
 ) -> None:
     """Replace a draft session's content, checked against safety again."""
     from dermaplan.app import sessions
-    from dermaplan.records.errors import ImmutableRecord
 
     wanted = parse_id(session_id, SESSION_ID)
     kb = load(knowledge)
-    data = _session_file(file, kb)
-
-    def revise(uow: UnitOfWork) -> RecordedSession:
-        try:
-            return sessions.revise(uow, wanted, data, kb, override)
-        except ImmutableRecord as error:
-            fail(error.problems, f"use `dermaplan sessions amend {wanted} FILE --reason REASON`")
-
-    _echo_draft(within(revise))
+    _echo_draft(call(sessions.revise, wanted, _session_file(file, kb), kb, override))
 
 
 @sessions_app.command("amend")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Self, TypeVar
+from typing import Self, TypeVar
 
 from dermaplan.problems import Problem
 
@@ -15,9 +15,11 @@ class RecordsError(Exception):
     the same as one line each, for a person, and `hint` says what would let it through,
     where something would."""
 
-    hint: ClassVar[str | None] = None
+    hint: str | None = None  # a kind's own, or one error's (given when raised)
 
-    def __init__(self, problems: Sequence[str | Problem]) -> None:
+    def __init__(self, problems: Sequence[str | Problem], hint: str | None = None) -> None:
+        if hint is not None:
+            self.hint = hint
         self.details = [p if isinstance(p, Problem) else Problem.of(p) for p in problems]
         self.problems = [str(p) for p in problems]
         super().__init__("\n".join(self.problems))

@@ -43,12 +43,14 @@ R = TypeVar("R", bound=PatientRecord)
 @dataclass(frozen=True, slots=True)
 class RecordKind(Generic[R]):
     """One kind of record: its name in the audit trail and in messages, the state its
-    audit events digest, and what to do instead of changing a frozen one."""
+    audit events digest, what to do instead of changing a frozen one, and the command that
+    does it (`{id}`: the record's)."""
 
     record_type: str
     noun: str
     state: Callable[[R], dict[str, Any]]
     remedy: str | None = None
+    hint: str | None = None
 
     def audit(
         self,
@@ -84,9 +86,12 @@ class RecordKind(Generic[R]):
 
     def frozen(self, record: R) -> ImmutableRecord:
         """The refusal to change a record past the state that allows it."""
-        return ImmutableRecord.one(
-            f"{self.noun} {record.id} is {record.status.value} and cannot change"
-            + (f"; {self.remedy}" if self.remedy else "")
+        return ImmutableRecord(
+            [
+                f"{self.noun} {record.id} is {record.status.value} and cannot change"
+                + (f"; {self.remedy}" if self.remedy else "")
+            ],
+            self.hint.format(id=record.id) if self.hint else None,
         )
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import BindParameter, Row, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from dermaplan.records.clinics import clinic_day, day_starts, zone
+from dermaplan.records.clinics import UTC_ZONE, clinic_day, day_starts, zone
 from dermaplan.records.enums import (
     AdverseEventStatus,
     ConsentKind,
@@ -143,6 +143,9 @@ _RECALL_EVENTS = (
 _AUDIT_HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
 
 
+_CLINICS = "dermaplan.clinics"  # in Session.info: the clinics read in this session
+
+
 class ClinicRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -155,9 +158,15 @@ class ClinicRepository:
         self.session.flush()
 
     def zone(self, clinic_id: uuid.UUID) -> ZoneInfo:
-        """The clinic's time zone (UTC for one not found)."""
-        name = self.session.scalar(select(Clinic.time_zone).where(Clinic.id == clinic_id))
-        return zone(name or "UTC")
+        """The clinic's time zone (UTC for one not found). The clinic is read once per
+        session: it is kept in the session, so later calls find it in the identity map
+        (which holds objects only while something else does), changes included."""
+        kept: dict[uuid.UUID, Clinic] = self.session.info.setdefault(_CLINICS, {})
+        clinic = kept.get(clinic_id) or self.session.get(Clinic, clinic_id)
+        if clinic is None:
+            return UTC_ZONE
+        kept[clinic_id] = clinic
+        return zone(clinic.time_zone)
 
     def today(self, clinic_id: uuid.UUID, now: dt.datetime) -> dt.date:
         """Which day it is in the clinic at `now`."""

@@ -128,7 +128,13 @@ def session_data(record: TreatmentSession) -> SessionData:
     )
 
 
-_SESSIONS = RecordKind("treatment_session", "session", session_state, "record an amendment instead")
+_SESSIONS = RecordKind(
+    "treatment_session",
+    "session",
+    session_state,
+    "record an amendment instead",
+    "use `dermaplan sessions amend {id} FILE --reason REASON`",
+)
 
 
 def _session(repository: SessionRepository, session_id: uuid.UUID) -> TreatmentSession:
