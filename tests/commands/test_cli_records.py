@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -17,6 +19,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from dermaplan.cli import app
+from dermaplan.cli.sessions import RECALL_CSV
 from dermaplan.records.db import create_records_engine, head_revision, transaction
 from dermaplan.records.models import Consult
 from dermaplan.records.photos import photo_storage
@@ -295,12 +298,25 @@ def test_record_sign_and_recall_a_session(database: str, engine: Engine, tmp_pat
     code, out, _ = run("recall", "HB2391")
     assert code == 0
     header, line = out.splitlines()
-    assert header.split("  ")[:3] == ["performed (UTC)", "session", "status"]
+    assert header.split("  ")[:3] == ["performed", "session", "status"]
     assert line.split("  ") == [
         "2026-11-02T09:30+00:00", session_id, "signed", patient, "Moreau, Claire",
         "ha_skin_booster", "1.5 mL", "expires 2027-03-31",
     ]  # fmt: skip
     assert run("recall", "NOPE") == (0, "", "no session used lot 'NOPE'\n")
+    run("patients", "update", patient, "--phone", "+33 6 12 34 56 78", "--email", "c@example.org")
+    code, out, _ = run("recall", "HB2391", "--format", "csv")
+    assert code == 0
+    assert list(csv.DictReader(io.StringIO(out))) == [
+        {
+            "patient_name": "Moreau, Claire", "phone": "+33 6 12 34 56 78",
+            "email": "c@example.org", "session_date": "2026-11-02",
+            "performed_at": "2026-11-02T09:30+00:00", "product": "ha_skin_booster",
+            "lot": "HB2391", "expiry": "2027-03-31", "session_status": "signed",
+            "session_id": session_id, "patient_id": patient,
+        }
+    ]  # fmt: skip
+    assert run("recall", "NOPE", "--format", "csv")[1].splitlines() == [",".join(RECALL_CSV)]
 
     event = tmp_path / "event.yaml"
     event.write_text(

@@ -37,10 +37,13 @@ class SignedSession(ReadModel):
 
 class RecallEntry(ReadModel):
     session_id: uuid.UUID
-    performed_at: dt.datetime
+    performed_at: dt.datetime  # on the clinic's clock
+    performed_on: dt.date  # the clinic's day
     status: str
     patient_id: uuid.UUID
     patient_name: str
+    email: str | None
+    phone: str | None
     product: str
     volume_ml: float
     expiry_date: dt.date | None
@@ -192,18 +195,23 @@ def sign(
 def recall(uow: UnitOfWork, lot: str) -> LotRecall:
     """Every patient and session that received a lot, and the adverse events that involved
     it (clinical records: not reception's). The search is audited."""
+    from dermaplan.records.clinics import clinic_day
     from dermaplan.records.sessions import recall_lot
 
     found = recall_lot(uow.session, uow.context, uow.clinic_id, lot)
+    where = uow.zone
     return LotRecall(
         lot=lot.strip(),
         sessions=[
             RecallEntry(
                 session_id=line.session_id,
-                performed_at=line.performed_at,
+                performed_at=line.performed_at.astimezone(where),
+                performed_on=clinic_day(line.performed_at, where),
                 status=line.status.value,
                 patient_id=line.patient_id,
                 patient_name=line.patient_name,
+                email=line.email,
+                phone=line.phone,
                 product=line.product,
                 volume_ml=line.volume_ml,
                 expiry_date=line.expiry_date,

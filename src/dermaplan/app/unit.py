@@ -20,6 +20,8 @@ from dermaplan.records.enums import StaffRole
 from dermaplan.records.errors import Forbidden, InvalidInput
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
@@ -90,6 +92,13 @@ class UnitOfWork:
         from dermaplan.records.service import default_clinic
 
         return default_clinic(self.session, self.context).id
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The clinic's time zone: its days and its wall clock."""
+        from dermaplan.records.repository import ClinicRepository
+
+        return ClinicRepository(self.session).zone(self.clinic_id)
 
     def require(self, permitted: frozenset[StaffRole], name: str) -> Principal:
         """The acting member, if one of their roles is permitted; Forbidden otherwise."""

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
+import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dermaplan.cli.shell import (
-    FormatOption,
     KnowledgeDirs,
     OutputFormat,
     call,
@@ -24,7 +25,7 @@ from dermaplan.cli.shell import (
 )
 
 if TYPE_CHECKING:
-    from dermaplan.app.sessions import RecordedSession
+    from dermaplan.app.sessions import LotRecall, RecordedSession
     from dermaplan.knowledge import KnowledgeBase
     from dermaplan.records.schemas import SessionData
 
@@ -142,23 +143,74 @@ def sessions_sign(
     typer.echo(f"signed session {signed.id} by {signed.signed_by}{note}")
 
 
+class RecallFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    CSV = "csv"
+
+
+RECALL_CSV = (
+    "patient_name", "phone", "email", "session_date", "performed_at", "product", "lot",
+    "expiry", "session_status", "session_id", "patient_id",
+)  # fmt: skip
+
+
+def _recall_csv(found: LotRecall) -> str:
+    """One row per session that used the lot, with what the clinic needs to call the
+    patient (spreadsheet-ready: RFC 4180, a header row)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    rows = csv.writer(out, lineterminator="\r\n")
+    rows.writerow(RECALL_CSV)
+    for line in found.sessions:
+        rows.writerow(
+            (
+                line.patient_name,
+                line.phone or "",
+                line.email or "",
+                line.performed_on.isoformat(),
+                line.performed_at.isoformat(timespec="minutes"),
+                line.product,
+                found.lot,
+                line.expiry_date.isoformat() if line.expiry_date else "",
+                line.status,
+                line.session_id,
+                line.patient_id,
+            )
+        )
+    return out.getvalue()
+
+
 @recall_app.command()
 def recall(
     lot: Annotated[str, typer.Argument(metavar="LOT")],
-    output: FormatOption = OutputFormat.TEXT,
+    output: Annotated[
+        RecallFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text for people; json (stable) for programs; csv: the patients to call, "
+            "with their contact details.",
+        ),
+    ] = RecallFormat.TEXT,
 ) -> None:
     """Every patient and session that received a product lot. Sessions oldest first, then
     the adverse events that involved the lot."""
     from dermaplan.app import sessions
 
     found = call(sessions.recall, lot)
-    if output is OutputFormat.JSON:
-        show(found, output, list)
+    if output is RecallFormat.JSON:
+        show(found, OutputFormat.JSON, list)
+        return
+    if output is RecallFormat.CSV:
+        sys.stdout.write(_recall_csv(found))
         return
     if not found.sessions:
         typer.echo(f"no session used lot '{lot}'", err=True)
     else:
-        header = ("performed (UTC)", "session", "status", "patient", "name", "product")
+        header = ("performed", "session", "status", "patient", "name", "product")
         typer.echo("  ".join((*header, "volume", "expiry")))
         for line in found.sessions:
             typer.echo(

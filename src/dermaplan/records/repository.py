@@ -46,8 +46,8 @@ from dermaplan.records.models import (
 )
 from dermaplan.records.names import successor
 
-# session id, performed at, status, patient id, family name, given names, product, lot
-# number, expiry, volumes per area
+# session id, performed at, status, patient id, family name, given names, e-mail, phone,
+# product, lot number, expiry, volumes per area
 RecallColumns: TypeAlias = tuple[
     uuid.UUID,
     dt.datetime,
@@ -55,6 +55,8 @@ RecallColumns: TypeAlias = tuple[
     uuid.UUID,
     str,
     str,
+    str | None,
+    str | None,
     str,
     str,
     dt.date | None,
@@ -118,6 +120,8 @@ _RECALL = (
         Patient.id,
         Patient.family_name,
         Patient.given_names,
+        Patient.email,
+        Patient.phone,
         ProductLot.product,
         ProductLot.lot_number,
         ProductLot.expiry_date,

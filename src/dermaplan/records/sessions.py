@@ -508,6 +508,8 @@ class RecallLine:
     status: SessionStatus
     patient_id: uuid.UUID
     patient_name: str
+    email: str | None  # to reach the patient: a recall is for calling them
+    phone: str | None
     product: str
     lot_number: str
     expiry_date: dt.date | None
@@ -546,6 +548,8 @@ def recall_lot(session: Session, context: Context, clinic_id: uuid.UUID, lot_num
             status=SessionStatus(status),
             patient_id=patient_id,
             patient_name=_name(family_name, given_names),
+            email=email,
+            phone=phone,
             product=product,
             lot_number=lot_number,
             expiry_date=expiry_date,
@@ -558,6 +562,8 @@ def recall_lot(session: Session, context: Context, clinic_id: uuid.UUID, lot_num
             patient_id,
             family_name,
             given_names,
+            email,
+            phone,
             product,
             lot_number,
             expiry_date,
