@@ -222,3 +222,32 @@ def test_a_backup_refuses_a_photo_file_missing_from_the_storage(
     assert not saved.exists()
     assert not photos_folder(saved).exists()
     assert [path.name for path in tmp_path.iterdir() if "saved" in path.name] == []
+
+
+def test_backup_and_restore_report_each_stage_as_they_go(
+    engine: Engine, clinic_id: uuid.UUID, tmp_path: Path, storage: LocalFolderStorage
+) -> None:
+    """What a progress bar draws: every stage starts at 0 and ends at its total, photo files
+    one by one."""
+    _with_photos(engine, clinic_id, storage)
+    seen: list[tuple[str, int, int]] = []
+    saved = tmp_path / "saved.backup"
+    backup(engine, saved, storage, lambda *step: seen.append(step))
+    assert seen == [
+        ("copying the database", 0, 1),
+        ("copying the database", 1, 1),
+        ("checking the copy", 0, 1),
+        ("checking the copy", 1, 1),
+        ("copying the photo files", 1, 2),
+        ("copying the photo files", 2, 2),
+    ]
+    seen.clear()
+    restore(engine, saved, LocalFolderStorage(tmp_path / "empty"), lambda *s: seen.append(s))
+    assert seen == [
+        ("checking the backup", 0, 1),
+        ("checking the backup", 1, 1),
+        ("copying the photo files", 1, 2),
+        ("copying the photo files", 2, 2),
+        ("replacing the database", 0, 1),
+        ("replacing the database", 1, 1),
+    ]

@@ -4,11 +4,15 @@ admin's work."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dermaplan.app.principal import ADMIN, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.records.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from dermaplan.records.backup import Progress
 
 
 class AuditReport(ReadModel):
@@ -63,17 +67,19 @@ def verify(uow: UnitOfWork) -> AuditReport:
 
 
 @allowed(ADMIN, writes=False)
-def backup(uow: UnitOfWork, path: Path | None = None) -> BackupMade:
+def backup(
+    uow: UnitOfWork, path: Path | None = None, progress: Progress | None = None
+) -> BackupMade:
     """An online copy of the database at `path` (by default a new file in the backups
     folder) and its photo files beside it, checked (run in a unit that reads only: the
     copy is taken while the clinic works)."""
-    from dermaplan.records.backup import BackupError, default_target, photos_folder
+    from dermaplan.records.backup import BackupError, default_target, photos_folder, quiet
     from dermaplan.records.backup import backup as make_backup
 
     application = uow.application
     path = path or default_target(application.settings)
     try:
-        verified = make_backup(application.engine, path, application.photos)
+        verified = make_backup(application.engine, path, application.photos, progress or quiet)
     except BackupError as error:
         raise InvalidInput.one(str(error)) from None
     return BackupMade(
@@ -85,17 +91,19 @@ def backup(uow: UnitOfWork, path: Path | None = None) -> BackupMade:
     )
 
 
-def restore(application: Application, acting: str | None, path: Path) -> Restored:
+def restore(
+    application: Application, acting: str | None, path: Path, progress: Progress | None = None
+) -> Restored:
     """Replace the database with a checked backup. The one use case that takes the
     application rather than a unit: it replaces the database a unit would run in, so it
     checks who is acting in a unit of its own, then restores outside it."""
-    from dermaplan.records.backup import BackupError
+    from dermaplan.records.backup import BackupError, quiet
     from dermaplan.records.backup import restore as restore_backup
 
     with application.unit(acting, write=False) as uow:
         uow.require(frozenset({ADMIN}), "restore")
     try:
-        report = restore_backup(application.engine, path, application.photos)
+        report = restore_backup(application.engine, path, application.photos, progress or quiet)
     except BackupError as error:
         raise InvalidInput.one(str(error)) from None
     return Restored(

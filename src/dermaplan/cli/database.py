@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli.shell import acting, broken, call, fail, group, outside_a_unit, settings, single
+from dermaplan.cli.shell import (
+    acting,
+    broken,
+    call,
+    fail,
+    group,
+    outside_a_unit,
+    progress_bar,
+    settings,
+    single,
+)
 
 if TYPE_CHECKING:
     from dermaplan.records.db import Initialised
@@ -74,7 +84,8 @@ def backup(
     PATH while it stays in use, its photo files to PATH.photos."""
     from dermaplan.app import records_admin
 
-    made = call(records_admin.backup, path)
+    with progress_bar() as progress:
+        made = call(records_admin.backup, path, progress)
     typer.echo(
         f"ok: {made.path} — schema {made.revision}, {made.events} audit events, checked; "
         f"{made.photo_files} photo files in {made.photos}"
@@ -95,7 +106,8 @@ def restore(
 
     if not yes:
         fail([f"restoring {path} replaces the live database"], "add --yes to go ahead")
-    done = outside_a_unit(lambda app: records_admin.restore(app, acting(), path))
+    with progress_bar() as progress:
+        done = outside_a_unit(lambda app: records_admin.restore(app, acting(), path, progress))
     typer.echo(
         f"ok: restored {done.path} ({done.events} audit events, {done.photo_files} photo "
         f"files, checked; {done.photos_copied} copied into the storage); "

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dermaplan.cli.shell import fail, group
+from dermaplan.cli.shell import fail, group, progress_bar
 
 demo_app = group("A demo clinic to try Dermaplan on.")
 
@@ -23,14 +23,6 @@ def demo_seed(
     engine, courses, sessions with product lots, outcome scores and adverse events.
     Everything goes through the record services and is audited; a database that already
     has patients is refused."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
     from sqlalchemy.exc import DBAPIError
 
     from dermaplan.knowledge import load_knowledge
@@ -56,21 +48,13 @@ def demo_seed(
             sessions=demo.SESSIONS_PER_PATIENT * patients,
             today=context.now.date(),
         )
-        with Progress(
-            TextColumn("seeding the demo clinic"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as bar:
-            task = bar.add_task("patients", total=patients)
+        with progress_bar() as progress:
             counts = demo.seed(
                 engine,
                 context,
                 clinic,
                 photo_storage(settings),
-                lambda done: bar.update(task, completed=done),
+                lambda done: progress("seeding the demo clinic: patients", done, patients),
             )
     except RecordsError as error:
         fail(error.problems)

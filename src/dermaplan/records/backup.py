@@ -22,7 +22,7 @@ import shutil
 import sqlite3
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +46,14 @@ from dermaplan.records.private import create_private_file, private_folder
 
 if TYPE_CHECKING:
     from dermaplan.records.settings import Settings
+
+
+# what a long backup or restore tells whoever waits: (stage, done, total), stage by stage
+Progress = Callable[[str, int, int], None]
+
+
+def quiet(stage: str, done: int, total: int) -> None:
+    """No one is watching."""
 
 
 class BackupError(DatabaseError):
@@ -142,7 +150,9 @@ def _content(storage: PhotoStorage, key: str, sha256: str, where: str) -> bytes 
     return content
 
 
-def _copy_photos(files: dict[str, str], storage: PhotoStorage, folder: Path) -> None:
+def _copy_photos(
+    files: dict[str, str], storage: PhotoStorage, folder: Path, progress: Progress
+) -> None:
     """Copy the files from the storage into a new folder, each checked, the folder published
     whole (renamed into place) or not at all."""
     if folder.exists():
@@ -150,17 +160,20 @@ def _copy_photos(files: dict[str, str], storage: PhotoStorage, folder: Path) -> 
     partial = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.partial")
     try:
         copy = LocalFolderStorage(private_folder(partial))
-        for key, sha256 in sorted(files.items()):
+        for done, (key, sha256) in enumerate(sorted(files.items()), start=1):
             content = _content(storage, key, sha256, "the storage")
             if content is None:
                 raise BackupError(f"photo file {key}: missing from the storage")
             copy.put(key, content)
+            progress("copying the photo files", done, len(files))
         partial.rename(folder)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def backup(engine: Engine, target: Path, storage: PhotoStorage) -> Verified:
+def backup(
+    engine: Engine, target: Path, storage: PhotoStorage, progress: Progress = quiet
+) -> Verified:
     """Copy the live database to `target` (a new file) and check the copy; copy the photo
     files its rows refer to from `storage` into `target`.photos (a new folder)."""
     for path in (target, photos_folder(target)):
@@ -172,22 +185,31 @@ def backup(engine: Engine, target: Path, storage: PhotoStorage) -> Verified:
     copied = False
     try:
         create_private_file(partial)
-        if engine.url.get_backend_name() == "sqlite":
+        sqlite = engine.url.get_backend_name() == "sqlite"
+        progress("copying the database", 0, 1)
+        if sqlite:
             try:
                 with (
                     contextlib.closing(sqlite3.connect(sqlite_file(engine))) as live,
                     contextlib.closing(sqlite3.connect(partial)) as copy,
                 ):
-                    live.backup(copy)  # online: readers and writers carry on meanwhile
+                    # online and in one step: readers and writers carry on meanwhile (in
+                    # steps, every write elsewhere would restart the copy)
+                    live.backup(copy)
             except sqlite3.Error as error:
                 raise BackupError(f"{target}: cannot be written: {error}") from None
+        else:
+            _pg("pg_dump", engine.url, "--format=custom", f"--file={partial}")
+        progress("copying the database", 1, 1)
+        progress("checking the copy", 0, 1)
+        if sqlite:
             _integrity(partial)
             verified = _verify(f"sqlite:///{partial}")
         else:
-            _pg("pg_dump", engine.url, "--format=custom", f"--file={partial}")
             _pg("pg_restore", None, "--list", str(partial))
             verified = _verify_pg_archive(engine.url, partial)
-        _copy_photos(verified.photo_files, storage, photos_folder(target))
+        progress("checking the copy", 1, 1)
+        _copy_photos(verified.photo_files, storage, photos_folder(target), progress)
         copied = True
         _publish(partial, target)
         copied = False  # published with its database: theirs now
@@ -226,23 +248,26 @@ def _photos_to_restore(
     return wanted
 
 
-def _put_photos(wanted: dict[str, bytes], storage: PhotoStorage) -> int:
+def _put_photos(wanted: dict[str, bytes], storage: PhotoStorage, progress: Progress) -> int:
     """Before the database is replaced: a file without its row is harmless, not the reverse."""
-    for key, content in wanted.items():
+    for done, (key, content) in enumerate(wanted.items(), start=1):
         storage.put(key, content)
+        progress("copying the photo files", done, len(wanted))
     return len(wanted)
 
 
-def restore(engine: Engine, source: Path, storage: PhotoStorage) -> RestoreReport:
+def restore(
+    engine: Engine, source: Path, storage: PhotoStorage, progress: Progress = quiet
+) -> RestoreReport:
     """Replace the live database with a backup, and bring its photo files into `storage`,
     once the backup has passed every check; the audit anchor then records the restored
     log's head (records.anchor)."""
     if not source.is_file():
         raise BackupError(f"{source}: no such backup file")
     report = (
-        _restore_sqlite(engine, source, storage)
+        _restore_sqlite(engine, source, storage, progress)
         if engine.url.get_backend_name() == "sqlite"
-        else _restore_pg(engine, source, storage)
+        else _restore_pg(engine, source, storage, progress)
     )
     verified = report.verified
     identify(engine, verified.database)
@@ -253,27 +278,40 @@ def restore(engine: Engine, source: Path, storage: PhotoStorage) -> RestoreRepor
     return report
 
 
-def _restore_pg(engine: Engine, source: Path, storage: PhotoStorage) -> RestoreReport:
+def _restore_pg(
+    engine: Engine, source: Path, storage: PhotoStorage, progress: Progress
+) -> RestoreReport:
+    progress("checking the backup", 0, 1)
     _pg("pg_restore", None, "--list", str(source))
     verified = _verify_pg_archive(engine.url, source)
-    copied = _put_photos(_photos_to_restore(verified.photo_files, source, storage), storage)
+    progress("checking the backup", 1, 1)
+    wanted = _photos_to_restore(verified.photo_files, source, storage)
+    copied = _put_photos(wanted, storage, progress)
+    progress("replacing the database", 0, 1)
     engine.dispose()
     # what is replaced is kept, unverified on purpose: a damaged database is what one restores
     aside = create_private_file(source.with_name(f"replaced-{uuid.uuid4().hex[:8]}.backup"))
     _pg("pg_dump", engine.url, "--format=custom", f"--file={aside}")
     _pg("pg_restore", engine.url, "--clean", "--if-exists", "--single-transaction", str(source))
+    progress("replacing the database", 1, 1)
     return RestoreReport(verified, aside, copied)
 
 
-def _restore_sqlite(engine: Engine, source: Path, storage: PhotoStorage) -> RestoreReport:
+def _restore_sqlite(
+    engine: Engine, source: Path, storage: PhotoStorage, progress: Progress
+) -> RestoreReport:
     live = sqlite_file(engine)
     scratch = live.with_name(f".{live.name}.{uuid.uuid4().hex}.restore")
     private_folder(live.parent)
     try:
+        progress("checking the backup", 0, 1)
         shutil.copyfile(source, create_private_file(scratch))  # the copy keeps the file's mode
         _integrity(scratch)
         verified = _verify(f"sqlite:///{scratch}")
-        copied = _put_photos(_photos_to_restore(verified.photo_files, source, storage), storage)
+        progress("checking the backup", 1, 1)
+        wanted = _photos_to_restore(verified.photo_files, source, storage)
+        copied = _put_photos(wanted, storage, progress)
+        progress("replacing the database", 0, 1)
         engine.dispose()
         aside = live.with_name(f"{live.name}.replaced-{uuid.uuid4().hex[:8]}")
         if live.exists():
@@ -285,6 +323,7 @@ def _restore_sqlite(engine: Engine, source: Path, storage: PhotoStorage) -> Rest
         with scratch.open("rb+") as stream:
             os.fsync(stream.fileno())
         os.replace(scratch, live)
+        progress("replacing the database", 1, 1)
         return RestoreReport(verified, aside, copied)
     finally:
         scratch.unlink(missing_ok=True)
