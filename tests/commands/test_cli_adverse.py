@@ -182,7 +182,7 @@ def test_outcomes_list_a_patients_scores_in_date_order(
     assert (code, err) == (0, "")
     first, second = (line.split("  ") for line in out.splitlines())
     assert first[:4] == ["2026-11-05", "patient satisfaction 8", "patient-reported", "-"]
-    assert second[:3] == ["2026-11-20", "GAIS 2", f"assessor {assessor}"]
+    assert second[:3] == ["2026-11-20", "GAIS 2", "assessed by Dr Ana Lima"]
     assert second[-1] == "vs baseline photos"
     assert events(engine)[-1].action == "outcome.read"
 
@@ -207,7 +207,7 @@ def test_the_reporter_and_the_assessor_are_the_practitioner_acting(
     score = {"patient": patient, "scale": "gais", "score": 2, "date": "2026-11-20"}
     assert run("outcomes", "record", str(write(tmp_path / "o.yaml", score)))[0] == 0
     code, out, _ = run("outcomes", "list", patient)
-    assert out.split("  ")[2] == f"assessor {practitioner}"
+    assert out.split("  ")[2] == "assessed by Dr Ana Lima"
 
     before = rows(engine)
     not_acting = event_file(tmp_path, people, reporter=admin)

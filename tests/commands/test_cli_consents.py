@@ -218,7 +218,8 @@ def test_open_then_sign_list_and_show_the_texts(
     [line] = out.splitlines()
     parts = line.split("  ")
     assert parts[:2] == [consent, "photo v2"]
-    assert parts[3] == f"signed {dt.datetime.fromisoformat(signed_at).isoformat()} by Claire Moreau"
+    signed = dt.datetime.fromisoformat(signed_at).isoformat(timespec="seconds")
+    assert parts[3] == f"signed {signed} by Claire Moreau"
     assert parts[4] == "scopes: clinical_record, marketing"
     assert parts[5].startswith("withdrawn marketing ")
     assert parts[5].endswith(": no")

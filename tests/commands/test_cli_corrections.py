@@ -118,7 +118,7 @@ def test_a_signed_session_is_amended_by_a_new_version(
     )
     assert session_counts(engine) == before
     assert run("sessions", "sign", amendment)[0] == 0
-    code, out, _ = run("sessions", "show", original)
+    code, out, _ = run("sessions", "show", original, "--format", "json")
     assert [(v["id"], v["status"]) for v in json.loads(out)] == [
         (original, "amended"),
         (amendment, "signed"),

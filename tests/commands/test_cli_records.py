@@ -349,7 +349,7 @@ def test_a_session_and_the_patient_timeline_are_shown(
     patient, practitioner = clinic_with_patient(engine)
     _, out, _ = run("sessions", "record", str(session_file(tmp_path, patient, practitioner)))
     session_id = out.split()[2]
-    code, out, _ = run("sessions", "show", session_id)
+    code, out, _ = run("sessions", "show", session_id, "--format", "json")
     assert code == 0
     [version] = json.loads(out)
     assert (version["id"], version["status"]) == (session_id, "draft")

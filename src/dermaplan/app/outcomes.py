@@ -27,13 +27,15 @@ class OutcomeEntry(ReadModel):
     score: float
     assessed_on: dt.date
     assessor_id: uuid.UUID | None  # None: patient-reported
+    assessor: str | None  # their name
     patient_reported: bool
     session_id: uuid.UUID | None
     consult_id: uuid.UUID | None
     notes: str | None
 
     @classmethod
-    def of(cls, outcome: Outcome) -> OutcomeEntry:
+    def of(cls, outcome: Outcome, names: dict[uuid.UUID, str]) -> OutcomeEntry:
+        """`names`: the clinic's staff by id, to name the assessor."""
         from dermaplan.records.scales import SCALES
 
         return cls(
@@ -44,6 +46,7 @@ class OutcomeEntry(ReadModel):
             score=outcome.score,
             assessed_on=outcome.assessed_on,
             assessor_id=outcome.assessor_id,
+            assessor=names.get(outcome.assessor_id) if outcome.assessor_id else None,
             patient_reported=outcome.patient_reported,
             session_id=outcome.session_id,
             consult_id=outcome.consult_id,
@@ -59,13 +62,16 @@ def record(uow: UnitOfWork, data: OutcomeData) -> OutcomeEntry:
 
     if not data.patient_reported:
         data = data.model_copy(update={"assessor": uow.in_own_name("assessor", data.assessor)})
-    return OutcomeEntry.of(record_outcome(uow.session, uow.context, uow.clinic_id, data))
+    stored = record_outcome(uow.session, uow.context, uow.clinic_id, data)
+    return OutcomeEntry.of(stored, {uow.acting.staff_id: uow.acting.name})
 
 
 @allowed(PRACTITIONER)
 def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[OutcomeEntry]:
     """A patient's scores in date order; the reading is audited."""
     from dermaplan.records.outcomes import patient_outcomes
+    from dermaplan.records.service import clinic_staff
 
     found = patient_outcomes(uow.session, uow.context, uow.clinic_id, patient_id)
-    return [OutcomeEntry.of(outcome) for outcome in found]
+    names = {member.id: member.name for member in clinic_staff(uow.session, uow.clinic_id)}
+    return [OutcomeEntry.of(outcome, names) for outcome in found]

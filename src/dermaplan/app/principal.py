@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
+from dermaplan.app.reads import on_clinic_clock
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.errors import Forbidden
 
@@ -49,7 +50,7 @@ def allowed(
     *roles: StaffRole, writes: bool = True
 ) -> Callable[[Callable[Concatenate[UnitOfWork, P], R]], Callable[Concatenate[UnitOfWork, P], R]]:
     """Declare the roles that may call a use case (anyone else is refused before it runs),
-    and whether it writes."""
+    and whether it writes. What it returns comes with its times on the clinic's clock."""
     permitted = frozenset(roles)
 
     def declare(
@@ -63,7 +64,7 @@ def allowed(
         @functools.wraps(use_case)
         def checked(uow: UnitOfWork, /, *args: P.args, **kwargs: P.kwargs) -> R:
             uow.require(permitted, name)
-            return use_case(uow, *args, **kwargs)
+            return on_clinic_clock(use_case(uow, *args, **kwargs), uow.zone)
 
         return checked
 

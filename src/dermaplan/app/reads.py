@@ -3,8 +3,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+T = TypeVar("T")
 
 
 class ReadModel(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+def on_clinic_clock(value: T, where: ZoneInfo) -> T:
+    """`value` with every instant in it (in read models, lists, tuples and dicts, however
+    deep) given on the clinic's clock: the same instants, the offsets of the clinic's time
+    zone, so that no front end shows a time in UTC or converts on its own."""
+    shown: Any = value
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        shown = value.astimezone(where)
+    elif isinstance(value, BaseModel):
+        changed = {
+            name: on_clinic_clock(getattr(value, name), where) for name in type(value).model_fields
+        }
+        shown = value.model_copy(update=changed)
+    elif isinstance(value, list | tuple):
+        shown = type(value)(on_clinic_clock(item, where) for item in value)
+    elif isinstance(value, dict):
+        shown = {key: on_clinic_clock(item, where) for key, item in value.items()}
+    return cast(T, shown)

@@ -8,8 +8,18 @@ from typing import Annotated
 
 import typer
 
-from dermaplan.cli.render import consent_line
-from dermaplan.cli.shell import call, fail, group, parse_id, patient_id, read_document
+from dermaplan.cli.render import at, consent_line
+from dermaplan.cli.shell import (
+    FormatOption,
+    OutputFormat,
+    call,
+    fail,
+    group,
+    parse_id,
+    patient_id,
+    read_document,
+    show,
+)
 from dermaplan.records.enums import ConsentKind, PhotoScope
 
 consents_app = group("Publish consent texts; open, sign, list, withdraw consents.")
@@ -37,18 +47,17 @@ def template_add(
 
 
 @template_app.command("list")
-def template_list() -> None:
+def template_list(output: FormatOption = OutputFormat.TEXT) -> None:
     """Every published version of every consent text: kind, version, when, by whom, id."""
     from dermaplan.app import consents
 
     found = call(consents.templates)
-    for t in found:
-        typer.echo(
-            f"{t.kind.value} v{t.version}  published {t.published_at.isoformat()} "
-            f"by {t.published_by}  {t.id}"
-        )
-    if not found:
-        typer.echo("no consent text published yet: `dermaplan consents template add`", err=True)
+    lines = (
+        f"{t.kind.value} v{t.version}  published {at(t.published_at)} by {t.published_by}  {t.id}"
+        for t in found
+    )
+    empty = "no consent text published yet: `dermaplan consents template add`"
+    show(found, output, lambda: lines, empty)
 
 
 @template_app.command("show")
@@ -113,14 +122,15 @@ def consents_withdraw(
 
 
 @consents_app.command("list")
-def consents_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")]) -> None:
+def consents_list(
+    patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")],
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
     """A patient's consents, in the order they were opened: id, kind and version, opened,
     signed and by whom, photo scopes granted, withdrawals; the reading is audited."""
     from dermaplan.app import consents
 
     chosen = patient_id(patient)
-    lines = [consent_line(entry) for entry in call(consents.of_patient, chosen)]
-    for line in lines:
-        typer.echo(line)
-    if not lines:
-        typer.echo(f"no consent recorded for patient {chosen}", err=True)
+    found = call(consents.of_patient, chosen)
+    empty = f"no consent recorded for patient {chosen}"
+    show(found, output, lambda: map(consent_line, found), empty)

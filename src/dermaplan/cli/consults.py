@@ -134,6 +134,4 @@ def consults_list(
 
     chosen = patient_id(patient)
     found = call(consults.of_patient, chosen)
-    show(found, output, lambda: map(consult_line, found))
-    if not found and output is OutputFormat.TEXT:
-        typer.echo(f"no consult stored for patient {chosen}", err=True)
+    show(found, output, lambda: map(consult_line, found), f"no consult stored for patient {chosen}")

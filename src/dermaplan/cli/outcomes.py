@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli.shell import call, fail, group, patient_id, read_document
+from dermaplan.cli.shell import (
+    FormatOption,
+    OutputFormat,
+    call,
+    fail,
+    group,
+    patient_id,
+    read_document,
+    show,
+)
 
 if TYPE_CHECKING:
     from dermaplan.app.outcomes import OutcomeEntry
@@ -35,7 +44,7 @@ def outcomes_record(
 
 
 def _outcome_line(outcome: OutcomeEntry) -> str:
-    by = "patient-reported" if outcome.patient_reported else f"assessor {outcome.assessor_id}"
+    by = "patient-reported" if outcome.patient_reported else f"assessed by {outcome.assessor}"
     after = (
         f"session {outcome.session_id}"
         if outcome.session_id
@@ -47,14 +56,15 @@ def _outcome_line(outcome: OutcomeEntry) -> str:
 
 
 @outcomes_app.command("list")
-def outcomes_list(patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")]) -> None:
+def outcomes_list(
+    patient: Annotated[str, typer.Argument(metavar="PATIENT_ID")],
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
     """A patient's scores in date order: date, scale and score, who assessed, the session
     or consult it follows, id and notes; the reading is audited."""
     from dermaplan.app import outcomes
 
     chosen = patient_id(patient)
-    lines = [_outcome_line(outcome) for outcome in call(outcomes.of_patient, chosen)]
-    for line in lines:
-        typer.echo(line)
-    if not lines:
-        typer.echo(f"no outcome recorded for patient {chosen}", err=True)
+    found = call(outcomes.of_patient, chosen)
+    empty = f"no outcome recorded for patient {chosen}"
+    show(found, output, lambda: map(_outcome_line, found), empty)

@@ -235,9 +235,8 @@ def patients_search(
     from dermaplan.app import patients
 
     found = call(patients.search, prefix, limit=limit)
-    show(found, output, lambda: map(patient_line, found))
-    if not found and output is OutputFormat.TEXT:
-        typer.echo(f"no patient's name starts with '{prefix}'", err=True)
+    empty = f"no patient's name starts with '{prefix}'"
+    show(found, output, lambda: map(patient_line, found), empty)
 
 
 @patients_app.command("show")

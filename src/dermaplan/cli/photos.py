@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli.shell import call, fail, group, parse_id, patient_id, write_new_file
+from dermaplan.cli.shell import (
+    FormatOption,
+    OutputFormat,
+    call,
+    fail,
+    group,
+    parse_id,
+    patient_id,
+    show,
+    write_new_file,
+)
 from dermaplan.records.enums import PhotoStage
 
 if TYPE_CHECKING:
@@ -75,17 +85,17 @@ def _list_line(listed: ListedPhoto) -> str:
 
 
 @photos_app.command("list")
-def photos_list(patient: Annotated[str, typer.Argument(metavar="PATIENT")]) -> None:
+def photos_list(
+    patient: Annotated[str, typer.Argument(metavar="PATIENT")],
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
     """A patient's photos, oldest first, with the photo-consent scopes in force now (a
     withdrawn scope applies to photos already taken); the reading is audited."""
     from dermaplan.app import photos
 
     chosen = patient_id(patient)
-    lines = [_list_line(listed) for listed in call(photos.of_patient, chosen)]
-    for line in lines:
-        typer.echo(line)
-    if not lines:
-        typer.echo(f"no photos of patient {chosen}", err=True)
+    found = call(photos.of_patient, chosen)
+    show(found, output, lambda: map(_list_line, found), f"no photos of patient {chosen}")
 
 
 @photos_app.command("export")

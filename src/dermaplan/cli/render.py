@@ -18,7 +18,7 @@ def patient_line(patient: PatientLine) -> str:
 
 
 def at(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return value.isoformat(timespec="seconds") if value is not None else None
 
 
 def consent_line(entry: ConsentEntry) -> str:

@@ -7,11 +7,12 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dermaplan.cli.shell import (
+    FormatOption,
     KnowledgeDirs,
     OutputFormat,
     call,
@@ -116,12 +117,36 @@ def sessions_amend(
 
 
 @sessions_app.command("show")
-def sessions_show(session_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """Every version of a session, oldest first, as JSON; the reading is audited."""
+def sessions_show(
+    session_id: Annotated[str, typer.Argument(metavar="ID")],
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Every version of a session, oldest first; the reading is audited. As JSON, each
+    version is its audited state in full."""
     from dermaplan.app import sessions
 
     versions = call(sessions.history, parse_id(session_id, "session"))
-    typer.echo(json.dumps(versions, indent=2, ensure_ascii=False))
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps(versions, indent=2, ensure_ascii=False))
+        return
+    for version in versions:
+        typer.echo("\n".join(_version_lines(version)))
+
+
+def _version_lines(version: dict[str, Any]) -> list[str]:
+    products = ", ".join(f"{p['product']} (lot {p['lot_id']})" for p in version["products"])
+    lines = [
+        f"session {version['id']}  {version['status']}  {version['performed_at']}",
+        f"  {version['modality']} on {', '.join(version['areas'])}",
+        f"  products: {products or 'none'}",
+    ]
+    if version["signed_at"]:
+        lines.append(f"  signed {version['signed_at']} by {version['signed_by_id']}")
+    if version["amends_id"]:
+        lines.append(f"  amends {version['amends_id']}: {version['amendment_reason']}")
+    if version["notes"]:
+        lines.append(f"  notes: {version['notes']}")
+    return lines
 
 
 @sessions_app.command("sign")

@@ -135,9 +135,14 @@ FormatOption = Annotated[
 ]
 
 
-def show(result: Any, output: OutputFormat, text: Callable[[], Iterable[str]]) -> None:
+def show(
+    result: Any,
+    output: OutputFormat,
+    text: Callable[[], Iterable[str]],
+    empty: str | None = None,
+) -> None:
     """A use case's result as JSON (its read model, or a list of them), or as the lines
-    `text` renders for people."""
+    `text` renders for people, and `empty` on stderr for them when it is an empty list."""
     if output is OutputFormat.JSON:
         from pydantic import TypeAdapter
 
@@ -145,6 +150,8 @@ def show(result: Any, output: OutputFormat, text: Callable[[], Iterable[str]]) -
         return
     for line in text():
         typer.echo(line)
+    if empty is not None and result == []:
+        typer.echo(empty, err=True)
 
 
 @contextmanager
@@ -152,6 +159,11 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
     """A Rich progress bar on stderr, one line per stage of a long command, gone when it
     ends (and never drawn where stderr is not a terminal): call it with (stage, done,
     total)."""
+    import sys
+
+    if not sys.stderr.isatty():
+        yield lambda stage, done, total: None
+        return
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -164,9 +176,8 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
 
     stages: dict[str, TaskID] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(
-        *columns, TimeElapsedColumn(), console=Console(stderr=True), transient=True
-    ) as bar:
+    stderr = Console(stderr=True)
+    with Progress(*columns, TimeElapsedColumn(), console=stderr, transient=True) as bar:
 
         def report(stage: str, done: int, total: int) -> None:
             if stage not in stages:

@@ -49,6 +49,5 @@ def staff_list(output: FormatOption = OutputFormat.TEXT) -> None:
     from dermaplan.app import staff
 
     members = call(staff.members)
-    show(members, output, lambda: map(_line, members))
-    if not members and output is OutputFormat.TEXT:
-        typer.echo("no staff yet: add them with `dermaplan staff add NAME --role ROLE`", err=True)
+    empty = "no staff yet: add them with `dermaplan staff add NAME --role ROLE`"
+    show(members, output, lambda: map(_line, members), empty)
