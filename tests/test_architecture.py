@@ -55,3 +55,27 @@ def test_a_layer_imports_nothing_above_it(layer: str) -> None:
 
 def test_the_enums_of_the_records_need_no_database() -> None:
     assert not {n for n in imported(PACKAGE / "records" / "enums.py") if "sqlalchemy" in n}
+
+
+# what a front end may take from the records: their words, input models, errors and
+# settings, and the renderers of the documents they return; everything else goes through
+# the application layer
+FRONT_END_MAY_USE = {
+    "dermaplan.records.enums",
+    "dermaplan.records.schemas",
+    "dermaplan.records.errors",
+    "dermaplan.records.settings",
+    "dermaplan.records.plans",  # the typed reader of a stored plan (a read model's field)
+    "dermaplan.records.timeline",  # timeline_lines: the timeline document as text
+    "dermaplan.records.adverse",  # report_text: the report document as text
+}
+
+
+def test_the_command_line_reaches_the_records_only_through_the_application_layer() -> None:
+    crossings = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in (PACKAGE / "cli").rglob("*.py")
+        for name in sorted(imported(path))
+        if above(name, "dermaplan.records") and name not in FRONT_END_MAY_USE
+    ]
+    assert crossings == []

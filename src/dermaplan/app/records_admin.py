@@ -13,6 +13,7 @@ from dermaplan.records.errors import InvalidInput
 
 if TYPE_CHECKING:
     from dermaplan.records.backup import Progress
+    from dermaplan.records.settings import Settings
 
 
 class AuditReport(ReadModel):
@@ -112,4 +113,29 @@ def restore(
         photo_files=len(report.verified.photo_files),
         photos_copied=report.photos_copied,
         kept_aside=report.kept_aside,
+    )
+
+
+class Initialised(ReadModel):
+    where: str  # the database, for a person
+    before: str | None  # its schema revision before; None: made now
+    revision: str  # its schema revision now: this version's
+    home: Path
+    anchor: Path
+
+
+def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialised:
+    """Make the home folder, the database at this version's schema and its audit anchor,
+    whichever are missing (`upgrade_schema`: also bring an older schema to this version).
+    Before any clinic or staff exists, so nobody acts: it takes the settings alone."""
+    from dermaplan.records.db import head_revision
+    from dermaplan.records.db import initialise as make
+
+    done = make(settings, upgrade_schema=upgrade_schema)
+    return Initialised(
+        where=done.where,
+        before=done.before,
+        revision=head_revision(),
+        home=settings.home,
+        anchor=settings.audit_anchor,
     )

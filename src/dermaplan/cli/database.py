@@ -21,8 +21,7 @@ from dermaplan.cli.shell import (
 )
 
 if TYPE_CHECKING:
-    from dermaplan.records.db import Initialised
-    from dermaplan.records.settings import Settings
+    from dermaplan.app.records_admin import Initialised
 
 init_app = single()
 db_app = group("Create and upgrade the records database.")
@@ -36,14 +35,11 @@ def init() -> None:
     """Create the records database and its audit anchor. Run it once, before any other
     records command: it creates the data folder, the database at this version's schema and
     its anchor, readable by their owner only; a second run changes nothing."""
-    from dermaplan.records.db import head_revision
-
-    chosen = settings()
-    done = _initialise(chosen, upgrade_schema=False)
+    done = _initialise(upgrade_schema=False)
     if done.before is None:
         typer.echo(
-            f"ok: created the database {done.where} at schema revision {head_revision()}, "
-            f"its audit anchor {chosen.audit_anchor}, in {chosen.home}"
+            f"ok: created the database {done.where} at schema revision {done.revision}, "
+            f"its audit anchor {done.anchor}, in {done.home}"
         )
     else:
         typer.echo(f"already initialised: {done.where} at schema revision {done.before}")
@@ -53,22 +49,20 @@ def init() -> None:
 def db_upgrade() -> None:
     """Bring the schema to this version of Dermaplan (back up first), or create the database
     as `dermaplan init` does."""
-    from dermaplan.records.db import head_revision
-
-    done = _initialise(settings(), upgrade_schema=True)
-    head = head_revision()
+    done = _initialise(upgrade_schema=True)
+    head = done.revision
     if done.before == head:
         typer.echo(f"ok: {done.where} is at schema revision {head}")
     else:
         typer.echo(f"ok: {done.where} upgraded from {done.before or 'empty'} to {head}")
 
 
-def _initialise(chosen: Settings, *, upgrade_schema: bool) -> Initialised:
-    from dermaplan.records.db import initialise
+def _initialise(*, upgrade_schema: bool) -> Initialised:
+    from dermaplan.app.records_admin import initialise
     from dermaplan.records.errors import DatabaseError
 
     try:
-        return initialise(chosen, upgrade_schema=upgrade_schema)
+        return initialise(settings(), upgrade_schema=upgrade_schema)
     except DatabaseError as error:
         broken(str(error))
 
