@@ -11,11 +11,19 @@ from tests.commands.cli import runner
 def test_demo_seed_fills_an_empty_database_and_refuses_a_second_time(database: str) -> None:
     result = runner.invoke(app, ["demo", "seed", "--patients", "4", "--seed", "3"])
     assert result.exit_code == 0, result.stderr
+    seeded, invitation, *members = result.stdout.splitlines()
     assert re.fullmatch(
         r"demo clinic seeded: 5 staff, 4 patients, \d+ consults, \d+ courses, 12 sessions, "
-        r"\d+ product lots, \d+ outcome scores, \d+ adverse events\n",
-        result.stdout,
+        r"\d+ product lots, \d+ outcome scores, \d+ adverse events",
+        seeded,
     ), result.stdout
+    assert invitation.startswith("act as one of its staff")
+    assert [line.split(maxsplit=1)[0] for line in members] == [
+        "practitioner", "practitioner", "reception", "reception", "admin",
+    ]  # fmt: skip
+    front_desk = members[2].split(maxsplit=1)[1]
+    listed = runner.invoke(app, ["--as", front_desk, "patients", "list"])
+    assert len(listed.stdout.splitlines()) == 4  # the demo's patients, in the demo's clinic
     again = runner.invoke(app, ["demo", "seed", "--patients", "4"])
     assert again.exit_code == 2
     assert "error: this database already holds 4 patients" in again.stderr

@@ -7,9 +7,16 @@ in it yet, and it refuses a database that already has patients."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import Application
+from dermaplan.records.enums import StaffRole
+
+
+class DemoMember(ReadModel):
+    name: str
+    role: StaffRole
 
 
 class DemoSeeded(ReadModel):
@@ -21,6 +28,7 @@ class DemoSeeded(ReadModel):
     lots: int
     outcomes: int
     adverse_events: int
+    members: list[DemoMember]  # the demo clinic's staff, to act as (--as NAME)
 
 
 def seed(
@@ -51,4 +59,5 @@ def seed(
         application.photos,
         lambda done: report("seeding the demo clinic: patients", done, patients),
     )
-    return DemoSeeded.model_validate(counts)
+    members = [DemoMember(name=member.name, role=member.role) for member in clinic.staff]
+    return DemoSeeded.model_validate(asdict(counts) | {"members": members})

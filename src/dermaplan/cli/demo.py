@@ -33,3 +33,6 @@ def demo_seed(
         f"{counts.lots} product lots, {counts.outcomes} outcome scores, "
         f"{counts.adverse_events} adverse events"
     )
+    typer.echo("act as one of its staff, e.g. dermaplan --as NAME patients list:")
+    for member in counts.members:
+        typer.echo(f"  {member.role.value:<12}  {member.name}")
