@@ -4,6 +4,7 @@ command loads only its own module."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from importlib.metadata import version
@@ -13,6 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dermaplan.cli import COMMANDS, app, first_sentence, load_command
+from dermaplan.cli.render import Columns
+from dermaplan.cli.shell import OutputFormat, show_list
 
 runner = CliRunner()
 
@@ -99,3 +102,30 @@ def test_a_command_imports_only_what_it_uses(arguments: list[str], absent: tuple
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+WORDS: Columns[tuple[str, str]] = Columns(("word", "meaning"), lambda pair: pair)
+PAIRS = [("bleb", "a raised papule of injected product"), ("wheal", "")]
+
+
+def test_a_list_is_a_table_on_a_terminal_and_lines_in_a_pipe(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    show_list(PAIRS, OutputFormat.TEXT, WORDS, "nothing")
+    piped = capsys.readouterr().out
+    assert piped.splitlines() == ["bleb  a raised papule of injected product", "wheal"]
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    show_list(PAIRS, OutputFormat.TEXT, WORDS, "nothing")
+    drawn = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # bold headers
+    header, *rows = drawn.splitlines()
+    assert header.split() == ["word", "meaning"]
+    assert rows[0].split(maxsplit=1) == ["bleb", "a raised papule of injected product"]
+    assert rows[1].strip() == "wheal"
+    assert header.index("meaning") == rows[0].index("a raised")  # one column, aligned
+
+
+def test_a_table_wraps_to_the_terminal_and_keeps_every_cell() -> None:
+    table = WORDS.table(PAIRS, width=30)
+    assert "papule" in table
+    assert all(len(line) <= 30 for line in table.splitlines())

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli.render import at, consent_line
+from dermaplan.cli.render import CONSENTS, Columns, at
 from dermaplan.cli.shell import (
     FormatOption,
     OutputFormat,
@@ -18,14 +18,25 @@ from dermaplan.cli.shell import (
     parse_id,
     patient_id,
     read_document,
-    show,
+    show_list,
 )
 from dermaplan.records.enums import ConsentKind, PhotoScope
+
+if TYPE_CHECKING:
+    from dermaplan.app.consents import TemplateVersion
 
 consents_app = group("Publish consent texts; open, sign, list, withdraw consents.")
 template_app = group("Versioned consent texts.")
 consents_app.add_typer(template_app, name="template")
 
+TEMPLATES: Columns[TemplateVersion] = Columns(
+    ("text", "published", "id"),
+    lambda t: (
+        f"{t.kind.value} v{t.version}",
+        f"published {at(t.published_at)} by {t.published_by}",
+        str(t.id),
+    ),
+)
 CONSENT_ID = "a consent id (a UUID, as `consents sign` prints)"
 Kind = Annotated[ConsentKind, typer.Argument(help="What the consent is for.")]
 
@@ -52,12 +63,8 @@ def template_list(output: FormatOption = OutputFormat.TEXT) -> None:
     from dermaplan.app import consents
 
     found = call(consents.templates)
-    lines = (
-        f"{t.kind.value} v{t.version}  published {at(t.published_at)} by {t.published_by}  {t.id}"
-        for t in found
-    )
     empty = "no consent text published yet: `dermaplan consents template add`"
-    show(found, output, lambda: lines, empty)
+    show_list(found, output, TEMPLATES, empty)
 
 
 @template_app.command("show")
@@ -132,5 +139,4 @@ def consents_list(
 
     chosen = patient_id(patient)
     found = call(consents.of_patient, chosen)
-    empty = f"no consent recorded for patient {chosen}"
-    show(found, output, lambda: map(consent_line, found), empty)
+    show_list(found, output, CONSENTS, f"no consent recorded for patient {chosen}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli.render import consult_line
+from dermaplan.cli.render import CONSULTS
 from dermaplan.cli.shell import (
     FormatOption,
     KnowledgeDirs,
@@ -20,6 +20,7 @@ from dermaplan.cli.shell import (
     patient_id,
     read_document,
     show,
+    show_list,
 )
 
 if TYPE_CHECKING:
@@ -134,4 +135,4 @@ def consults_list(
 
     chosen = patient_id(patient)
     found = call(consults.of_patient, chosen)
-    show(found, output, lambda: map(consult_line, found), f"no consult stored for patient {chosen}")
+    show_list(found, output, CONSULTS, f"no consult stored for patient {chosen}")

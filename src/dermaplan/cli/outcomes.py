@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dermaplan.cli.render import Columns, Row
 from dermaplan.cli.shell import (
     FormatOption,
     OutputFormat,
@@ -16,7 +17,7 @@ from dermaplan.cli.shell import (
     group,
     patient_id,
     read_document,
-    show,
+    show_list,
 )
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def outcomes_record(
     typer.echo(f"recorded outcome {stored.id}: {stored.label} {stored.score:g}")
 
 
-def _outcome_line(outcome: OutcomeEntry) -> str:
+def _outcome(outcome: OutcomeEntry) -> Row:
     by = "patient-reported" if outcome.patient_reported else f"assessed by {outcome.assessor}"
     after = (
         f"session {outcome.session_id}"
@@ -51,8 +52,10 @@ def _outcome_line(outcome: OutcomeEntry) -> str:
         else (f"consult {outcome.consult_id}" if outcome.consult_id else "-")
     )
     score = f"{outcome.label} {outcome.score:g}"
-    notes = f"  {outcome.notes}" if outcome.notes else ""
-    return f"{outcome.assessed_on}  {score}  {by}  {after}  {outcome.id}{notes}"
+    return str(outcome.assessed_on), score, by, after, str(outcome.id), outcome.notes or ""
+
+
+OUTCOMES: Columns[OutcomeEntry] = Columns(("date", "score", "by", "after", "id", "notes"), _outcome)
 
 
 @outcomes_app.command("list")
@@ -66,5 +69,4 @@ def outcomes_list(
 
     chosen = patient_id(patient)
     found = call(outcomes.of_patient, chosen)
-    empty = f"no outcome recorded for patient {chosen}"
-    show(found, output, lambda: map(_outcome_line, found), empty)
+    show_list(found, output, OUTCOMES, f"no outcome recorded for patient {chosen}")

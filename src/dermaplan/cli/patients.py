@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dermaplan.cli.render import at, consent_line, consult_line, patient_line
+from dermaplan.cli.render import PATIENTS, at, consent_line, consult_line, patient_line
 from dermaplan.cli.shell import (
     FormatOption,
     OutputFormat,
@@ -18,7 +18,7 @@ from dermaplan.cli.shell import (
     group,
     patient_id,
     read_document,
-    show,
+    show_list,
     within,
 )
 
@@ -222,7 +222,7 @@ def patients_list(
     from dermaplan.app import patients
 
     found = call(patients.page, limit=limit, offset=offset, include_deleted=deleted)
-    show(found, output, lambda: map(patient_line, found))
+    show_list(found, output, PATIENTS, "no patients yet")
 
 
 @patients_app.command("search")
@@ -235,8 +235,7 @@ def patients_search(
     from dermaplan.app import patients
 
     found = call(patients.search, prefix, limit=limit)
-    empty = f"no patient's name starts with '{prefix}'"
-    show(found, output, lambda: map(patient_line, found), empty)
+    show_list(found, output, PATIENTS, f"no patient's name starts with '{prefix}'")
 
 
 @patients_app.command("show")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dermaplan.cli.render import Columns, Row
 from dermaplan.cli.shell import (
     FormatOption,
     OutputFormat,
@@ -17,7 +18,7 @@ from dermaplan.cli.shell import (
     group,
     parse_id,
     patient_id,
-    show,
+    show_list,
     write_new_file,
 )
 from dermaplan.records.enums import PhotoStage
@@ -69,19 +70,22 @@ def photos_add(
     typer.echo(f"added photo {added.id} ({stage_shown}, {added.area}, {added.angle})")
 
 
-def _list_line(listed: ListedPhoto) -> str:
+def _photo(listed: ListedPhoto) -> Row:
     photo = listed.photo
-    return "  ".join(
-        (
-            str(photo.id),
-            photo.taken_at.isoformat(timespec="minutes"),
-            photo.stage.value if photo.stage else "-",
-            photo.area,
-            photo.angle,
-            f"session {photo.session_id}" if photo.session_id else "no session",
-            f"in force: {', '.join(scope.value for scope in listed.in_force) or 'none'}",
-        )
+    return (
+        str(photo.id),
+        photo.taken_at.isoformat(timespec="minutes"),
+        photo.stage.value if photo.stage else "-",
+        photo.area,
+        photo.angle,
+        f"session {photo.session_id}" if photo.session_id else "no session",
+        f"in force: {', '.join(scope.value for scope in listed.in_force) or 'none'}",
     )
+
+
+PHOTOS: Columns[ListedPhoto] = Columns(
+    ("id", "taken", "stage", "area", "angle", "session", "photo consent"), _photo
+)
 
 
 @photos_app.command("list")
@@ -95,7 +99,7 @@ def photos_list(
 
     chosen = patient_id(patient)
     found = call(photos.of_patient, chosen)
-    show(found, output, lambda: map(_list_line, found), f"no photos of patient {chosen}")
+    show_list(found, output, PHOTOS, f"no photos of patient {chosen}")
 
 
 @photos_app.command("export")

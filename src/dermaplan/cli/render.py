@@ -1,48 +1,109 @@
-"""How records read to a person: one line per patient, consult or consent, and times."""
+"""How records read to a person: the columns of each kind of list, drawn as a Rich table on
+a terminal and as one line per record (cells two spaces apart) for pipes and files, and
+times to the second."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
     import datetime as dt
 
     from dermaplan.app.patients import ConsentEntry, ConsultEntry, PatientLine
 
+T = TypeVar("T")
+Row = tuple[str, ...]
 
-def patient_line(patient: PatientLine) -> str:
-    name = ", ".join(part for part in (patient.family_name, patient.given_names) if part)
-    born = patient.birth_date.isoformat() if patient.birth_date else "-"
-    deleted = "  (deleted)" if patient.deleted else ""
-    return f"{patient.id}  {born}  {name}{deleted}"
+
+@dataclass(frozen=True, slots=True)
+class Columns(Generic[T]):
+    """A kind of list: its headers, and the cells of one record."""
+
+    headers: Row
+    cells: Callable[[T], Row]
+
+    def line(self, item: T) -> str:
+        """For pipes and files: the cells that say something, two spaces apart."""
+        return "  ".join(cell for cell in self.cells(item) if cell)
+
+    def table(self, items: Iterable[T], width: int | None = None) -> str:
+        """The records as a Rich table, as a terminal `width` wide shows it."""
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*self.headers, box=None, header_style="bold", pad_edge=False)
+        for item in items:
+            table.add_row(*self.cells(item))
+        console = Console(width=width, highlight=False, emoji=False, markup=False)
+        with console.capture() as captured:
+            console.print(table)
+        return captured.get().rstrip("\n")
 
 
 def at(value: dt.datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value is not None else None
 
 
-def consent_line(entry: ConsentEntry) -> str:
+def _patient(patient: PatientLine) -> Row:
+    name = ", ".join(part for part in (patient.family_name, patient.given_names) if part)
+    born = patient.birth_date.isoformat() if patient.birth_date else "-"
+    return str(patient.id), born, name, "(deleted)" if patient.deleted else ""
+
+
+def _consent(entry: ConsentEntry) -> Row:
     signed = (
         f"signed {at(entry.signed_at)} by {entry.signer}"
         if entry.status == "signed"
         else "opened, not signed"
     )
-    parts = [
-        f"{entry.id}  {entry.kind} v{entry.version}  opened {at(entry.opened_at)}",
-        signed,
-    ]
+    scopes = ""
     if entry.scopes is not None:
         granted = sorted(scope for scope, given in entry.scopes.items() if given)
-        parts.append(f"scopes: {', '.join(granted) or 'none granted'}")
-    parts += [f"withdrawn {w.scope} {at(w.at)}: {w.reason}" for w in entry.withdrawn]
-    return "  ".join(parts)
+        scopes = f"scopes: {', '.join(granted) or 'none granted'}"
+    withdrawn = "  ".join(f"withdrawn {w.scope} {at(w.at)}: {w.reason}" for w in entry.withdrawn)
+    return (
+        str(entry.id),
+        f"{entry.kind} v{entry.version}",
+        f"opened {at(entry.opened_at)}",
+        signed,
+        scopes,
+        withdrawn,
+    )
 
 
-def consult_line(consult: ConsultEntry) -> str:
+def _consult(consult: ConsultEntry) -> Row:
     approved = f", approved {at(consult.approved_at)}" if consult.approved_at else ""
     corrects = (
         f", corrects {consult.supersedes}: {consult.correction_reason}"
         if consult.supersedes
         else ""
     )
-    return f"{consult.id}  {consult.date}  {consult.status}{approved}{corrects}"
+    return str(consult.id), str(consult.date), f"{consult.status}{approved}{corrects}"
+
+
+PATIENTS: Columns[PatientLine] = Columns(("id", "born", "name", ""), _patient)
+CONSENTS: Columns[ConsentEntry] = Columns(
+    ("id", "text", "opened", "signed", "photo scopes", "withdrawn"), _consent
+)
+CONSULTS: Columns[ConsultEntry] = Columns(("id", "date", "status"), _consult)
+
+
+def patient_line(patient: PatientLine) -> str:
+    return PATIENTS.line(patient)
+
+
+def consent_line(entry: ConsentEntry) -> str:
+    return CONSENTS.line(entry)
+
+
+def consult_line(consult: ConsultEntry) -> str:
+    return CONSULTS.line(consult)
+
+
+def listing(columns: Columns[T], items: Sequence[T], terminal: bool) -> Iterable[str]:
+    """The lines that show `items`: a table on a terminal, else a line each."""
+    if terminal and items:
+        return [columns.table(items)]
+    return map(columns.line, items)

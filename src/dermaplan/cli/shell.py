@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import typer
+
+from dermaplan.cli.render import Columns, listing
 
 if TYPE_CHECKING:
     from dermaplan.app.unit import Application, UnitOfWork
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 STAFF_VARIABLE = "DERMAPLAN_STAFF"
 _acting: list[str | None] = [None]  # set from --as by the command line's callback
@@ -152,6 +155,13 @@ def show(
         typer.echo(line)
     if empty is not None and result == []:
         typer.echo(empty, err=True)
+
+
+def show_list(found: Sequence[T], output: OutputFormat, columns: Columns[T], empty: str) -> None:
+    """A list of read models: JSON, a table on a terminal, or a line each."""
+    import sys
+
+    show(found, output, lambda: listing(columns, found, sys.stdout.isatty()), empty)
 
 
 @contextmanager

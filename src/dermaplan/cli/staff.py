@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.cli.shell import FormatOption, OutputFormat, call, group, show
+from dermaplan.cli.render import Columns
+from dermaplan.cli.shell import FormatOption, OutputFormat, call, group, show_list
 from dermaplan.records.enums import StaffRole
 
 if TYPE_CHECKING:
@@ -16,10 +17,16 @@ if TYPE_CHECKING:
 staff_app = group("Add and list the staff who act, treat, sign and approve.")
 
 
-def _line(member: StaffMember) -> str:
-    registration = member.registration or "-"
-    active = "" if member.active else "  (inactive)"
-    return f"{member.id}  {member.role.value:<12}  {member.name}  {registration}{active}"
+STAFF: Columns[StaffMember] = Columns(
+    ("id", "role", "name", "registration", ""),
+    lambda member: (
+        str(member.id),
+        f"{member.role.value:<12}",
+        member.name,
+        member.registration or "-",
+        "" if member.active else "(inactive)",
+    ),
+)
 
 
 @staff_app.command("add")
@@ -50,4 +57,4 @@ def staff_list(output: FormatOption = OutputFormat.TEXT) -> None:
 
     members = call(staff.members)
     empty = "no staff yet: add them with `dermaplan staff add NAME --role ROLE`"
-    show(members, output, lambda: map(_line, members), empty)
+    show_list(members, output, STAFF, empty)

@@ -23,7 +23,13 @@ from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope
 from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound, required
-from dermaplan.records.models import Consent, ConsentTemplate, ConsentWithdrawal, new_id
+from dermaplan.records.models import (
+    Consent,
+    ConsentTemplate,
+    ConsentWithdrawal,
+    Staff,
+    new_id,
+)
 from dermaplan.records.repository import (
     ConsentRepository,
     ConsentTemplateRepository,
@@ -70,6 +76,13 @@ def consent_state(record: Consent, withdrawals: Collection[ConsentWithdrawal]) -
     }
 
 
+def _publisher(session: Session, context: Context) -> str:
+    """Who published a text, as people read it: the member of staff acting, by name (the
+    operating-system user where nobody is named, as in the demo's set-up)."""
+    member = session.get(Staff, context.staff_id) if context.staff_id else None
+    return member.name if member is not None else context.actor
+
+
 def publish_template(
     session: Session, context: Context, clinic_id: uuid.UUID, kind: ConsentKind, text: str
 ) -> ConsentTemplate:
@@ -88,7 +101,7 @@ def publish_template(
         text=body,
         content_hash=hashlib.sha256(body.encode("utf-8")).hexdigest(),
         published_at=context.now,
-        published_by=context.actor,
+        published_by=_publisher(session, context),
     )
     templates.add(record)
     record_event(
