@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from dermaplan.cli import app
-from dermaplan.records.db import create_records_engine, head_revision, transaction
+from dermaplan.records.db import HEAD_REVISION, create_records_engine, transaction
 from dermaplan.records.models import Consult
 from dermaplan.records.photos import photo_storage
 from dermaplan.records.repository import ClinicRepository
@@ -227,7 +227,7 @@ def test_audit_verify_warns_when_there_is_no_anchor(database: str, tmp_path: Pat
 def test_db_upgrade_creates_then_reports_the_revision(uninitialised: str) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    head = head_revision()
+    head = HEAD_REVISION
     assert re.fullmatch(rf"ok: \S+ upgraded from empty to {head}\n", out)
     code, out, _ = run("db", "upgrade")
     assert code == 0

@@ -26,13 +26,13 @@ def init() -> None:
     """Create the records database and its audit anchor. Run it once, before any other
     records command: it creates the data folder, the database at this version's schema and
     its anchor, readable by their owner only; a second run changes nothing."""
-    from dermaplan.records.db import head_revision
+    from dermaplan.records.db import HEAD_REVISION
 
     chosen = settings()
     done = _initialise(chosen, upgrade_schema=False)
     if done.before is None:
         typer.echo(
-            f"ok: created the database {done.where} at schema revision {head_revision()}, "
+            f"ok: created the database {done.where} at schema revision {HEAD_REVISION}, "
             f"its audit anchor {chosen.audit_anchor}, in {chosen.home}"
         )
     else:
@@ -43,14 +43,13 @@ def init() -> None:
 def db_upgrade() -> None:
     """Bring the schema to this version of Dermaplan (back up first), or create the database
     as `dermaplan init` does."""
-    from dermaplan.records.db import head_revision
+    from dermaplan.records.db import HEAD_REVISION
 
     done = _initialise(settings(), upgrade_schema=True)
-    head = head_revision()
-    if done.before == head:
-        typer.echo(f"ok: {done.where} is at schema revision {head}")
+    if done.before == HEAD_REVISION:
+        typer.echo(f"ok: {done.where} is at schema revision {HEAD_REVISION}")
     else:
-        typer.echo(f"ok: {done.where} upgraded from {done.before or 'empty'} to {head}")
+        typer.echo(f"ok: {done.where} upgraded from {done.before or 'empty'} to {HEAD_REVISION}")
 
 
 def _initialise(chosen: Settings, *, upgrade_schema: bool) -> Initialised:
