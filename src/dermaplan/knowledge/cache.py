@@ -49,7 +49,7 @@ def load_cached_knowledge(extra_dirs: Sequence[Path] = ()) -> KnowledgeBase:
     if key is None or folder is None:
         return load_knowledge(extra_dirs)
     # One entry per list of directories: an edited layer replaces its own entry.
-    where = _digest([str(d.resolve()).encode() for d in directories])
+    where = _digest([os.fsencode(d.resolve()) for d in directories])
     entry = folder / f"knowledge-{where[:24]}"
     kept = _read(entry, key)
     if kept is not None:
@@ -66,13 +66,13 @@ def knowledge_key(directories: Sequence[Path]) -> str | None:
     parts = [__version__.encode(), sys.version.encode(), PYDANTIC_VERSION.encode()]
     try:
         for path in sorted(_CODE_DIR.glob("*.py")):
-            parts += [path.name.encode(), path.read_bytes()]
+            parts += [os.fsencode(path.name), path.read_bytes()]
         for directory in directories:
             if not directory.is_dir():
                 return None
-            parts += [b"layer", directory.name.encode()]
+            parts += [b"layer", os.fsencode(directory.name)]
             for path in knowledge_files(directory):
-                parts += [path.name.encode(), path.read_bytes()]
+                parts += [os.fsencode(path.name), path.read_bytes()]
     except OSError:
         return None
     return _digest(parts)
