@@ -23,12 +23,13 @@ from pathlib import Path
 
 from pydantic.version import VERSION as PYDANTIC_VERSION
 
-from dermaplan import __version__
+from dermaplan import __version__, vocabulary
 from dermaplan.knowledge.loader import BUILTIN_DIR, KnowledgeBase, knowledge_files, load_knowledge
 
 CACHE_DIR_ENV = "DERMAPLAN_CACHE_DIR"
 FORMAT = b"dermaplan-knowledge-cache 1\n"
-_CODE_DIR = Path(__file__).parent
+# The code a knowledge base is made of: this package's, and the words it shares.
+_CODE = (*sorted(Path(__file__).parent.glob("*.py")), Path(vocabulary.__file__))
 
 
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -65,7 +66,7 @@ def knowledge_key(directories: Sequence[Path]) -> str | None:
     be read (the loader then reports it)."""
     parts = [__version__.encode(), sys.version.encode(), PYDANTIC_VERSION.encode()]
     try:
-        for path in sorted(_CODE_DIR.glob("*.py")):
+        for path in _CODE:
             parts += [os.fsencode(path.name), path.read_bytes()]
         for directory in directories:
             if not directory.is_dir():
