@@ -9,7 +9,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -21,10 +21,6 @@ from pydantic import (
     ValidationError,
 )
 
-from dermaplan.clinical.assessment import Assessment, Sex
-from dermaplan.clinical.plan import Plan, plan_json
-from dermaplan.knowledge import KnowledgeBase
-from dermaplan.knowledge.schema import Modality
 from dermaplan.problems import validation_problems
 from dermaplan.records.enums import (
     AdverseEventType,
@@ -37,6 +33,12 @@ from dermaplan.records.enums import (
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.names import search_key
 from dermaplan.records.scales import score_problem
+from dermaplan.vocabulary import Modality, Sex
+
+if TYPE_CHECKING:  # the records read and store plans without loading the engine
+    from dermaplan.clinical.assessment import Assessment
+    from dermaplan.clinical.plan import Plan
+    from dermaplan.knowledge import KnowledgeBase
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PHONE = re.compile(r"\+?[0-9][0-9 ().\-/]{2,38}")
@@ -154,6 +156,8 @@ class ConsultDocument:
 
     @classmethod
     def from_engine(cls, assessment: Assessment, plan: Plan) -> ConsultDocument:
+        from dermaplan.clinical.plan import plan_json
+
         return cls(
             consult_date=assessment.consult_date,
             assessment_json=assessment.model_dump_json(indent=2) + "\n",
