@@ -7,4 +7,4 @@ from pydantic import BaseModel, ConfigDict
 
 
 class ReadModel(BaseModel):
-    model_config = ConfigDict(frozen=True, from_attributes=True)
+    model_config = ConfigDict(frozen=True, from_attributes=True, defer_build=True)
