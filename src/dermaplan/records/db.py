@@ -15,6 +15,7 @@ and the audit chain can't fork. Read-only transactions take neither.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -134,7 +135,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic configured in code: the migrations ship inside the package, no alembic.ini."""
     from alembic.config import Config
 
-    config = Config()
+    config = Config(stdout=sys.stdout)  # its default is the stdout of when Alembic was imported
     config.set_main_option("script_location", MIGRATIONS)
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     config.attributes["connection"] = connection
