@@ -20,9 +20,9 @@ def assessment_schema() -> dict[str, Any]:
 
 
 def plan_schema() -> dict[str, Any]:
-    from dermaplan.clinical.plan import PLAN_ADAPTER
+    from dermaplan.clinical.plan import plan_adapter
 
-    schema = PLAN_ADAPTER.json_schema(mode="serialization")
+    schema = plan_adapter().json_schema(mode="serialization")
     schema["$id"] = f"{SCHEMA_ID}/plan.json"
     schema["description"] = "The plan a Dermaplan consult produces."
     return schema

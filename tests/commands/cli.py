@@ -1,6 +1,11 @@
-"""Running `dermaplan` in-process, as the command-line tests do."""
+"""Running `dermaplan` as the command-line tests do: in-process, or in a process of its own
+to see what a command imports."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +20,24 @@ def run(*args: str) -> tuple[int, str, str]:
     """Exit code, standard output and standard error of one command."""
     result = runner.invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
+
+
+def loaded(arguments: list[str], names: tuple[str, ...]) -> list[str]:
+    """Which of the modules `names` one command has imported, run in a fresh process with
+    this process's environment (its database, the member acting)."""
+    probe = (
+        "import json, sys\n"
+        "from dermaplan.cli import app\n"
+        "try:\n"
+        f"    app({arguments!r})\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        f"print(json.dumps([name for name in {names!r} if name in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    found: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return found
 
 
 def acting() -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from dermaplan.records.anchor import LocalAnchorFile
 from dermaplan.records.audit import GENESIS
-from dermaplan.records.db import create_records_engine, head_revision, schema_state, where
+from dermaplan.records.db import HEAD_REVISION, create_records_engine, schema_state, where
 from tests.commands.cli import as_admin, run, start_clinic
 from tests.records.factories import counts
 
@@ -25,12 +25,12 @@ def test_init_once_then_already_initialised(uninitialised: str, tmp_path: Path) 
     code, out, err = run("init")
     assert (code, err) == (0, "")
     assert out == (
-        f"ok: created the database {database} at schema revision {head_revision()}, "
+        f"ok: created the database {database} at schema revision {HEAD_REVISION}, "
         f"its audit anchor {home / 'audit-head.json'}, in {home}\n"
     )
     code, out, err = run("init")
     assert (code, err) == (0, "")
-    assert out == f"already initialised: {database} at schema revision {head_revision()}\n"
+    assert out == f"already initialised: {database} at schema revision {HEAD_REVISION}\n"
     first = LocalAnchorFile(home / "audit-head.json").read()
     assert first is not None
     assert (first.seq, first.hash) == (0, GENESIS)  # a new database's, before any event
@@ -158,7 +158,7 @@ def test_backup_without_a_path_goes_to_the_backups_folder(database: str, tmp_pat
     code, out, err = as_admin("backup")
     assert (code, err) == (0, "")
     [made] = (tmp_path / "data" / "backups").glob("dermaplan-*.backup")
-    assert out.startswith(f"ok: {made} — schema {head_revision()}")
+    assert out.startswith(f"ok: {made} — schema {HEAD_REVISION}")
 
 
 def test_a_home_that_cannot_be_made_is_one_line(

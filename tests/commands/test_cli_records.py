@@ -20,12 +20,12 @@ from typer.testing import CliRunner
 
 from dermaplan.cli import app
 from dermaplan.cli.sessions import RECALL_CSV
-from dermaplan.records.db import create_records_engine, head_revision, transaction
+from dermaplan.records.db import HEAD_REVISION, create_records_engine, transaction
 from dermaplan.records.models import Consult
 from dermaplan.records.photos import photo_storage
 from dermaplan.records.repository import ClinicRepository
 from dermaplan.records.settings import records_settings
-from tests.commands.cli import UUID, acting, as_admin, run, start_clinic
+from tests.commands.cli import UUID, acting, as_admin, loaded, run, start_clinic
 from tests.conftest import EXAMPLES
 from tests.records.database import tampering
 from tests.records.factories import (
@@ -50,6 +50,15 @@ def add(*args: str) -> str:
 def test_help_does_not_load_the_database_layer() -> None:
     probe = "import sys, dermaplan.cli; sys.exit('sqlalchemy' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
+
+
+def test_a_records_command_loads_neither_migrations_nor_the_engine(database: str) -> None:
+    """A database at this revision is checked without Alembic; a patient list needs neither
+    the knowledge nor the engine, and SQLite no PostgreSQL dialect."""
+    absent = ("alembic", "dermaplan.knowledge", "dermaplan.clinical", "yaml", "rich")
+    if database.startswith("sqlite"):
+        absent += ("sqlalchemy.dialects.postgresql", "psycopg")
+    assert loaded(["patients", "list"], absent) == []
 
 
 def test_add_list_search_show_and_verify(database: str, engine: Engine) -> None:
@@ -230,7 +239,7 @@ def test_audit_verify_warns_when_there_is_no_anchor(database: str, tmp_path: Pat
 def test_db_upgrade_creates_then_reports_the_revision(uninitialised: str) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    head = head_revision()
+    head = HEAD_REVISION
     assert re.fullmatch(rf"ok: \S+ upgraded from empty to {head}\n", out)
     code, out, _ = run("db", "upgrade")
     assert code == 0

@@ -198,3 +198,15 @@ def test_problems_are_reported_as_without_a_cache(folder: Path, tmp_path: Path) 
         load_knowledge([broken])
     assert again.value.problems == uncached.value.problems
     assert not list(folder.glob("knowledge-*"))  # a refused knowledge base is not kept
+
+
+def test_names_that_are_not_text_are_hashed_as_bytes(
+    folder: Path, loads: list[object], tmp_path: Path
+) -> None:
+    """A layer's folder or file name need not decode (Linux names are bytes): it is kept."""
+    layer = Path(os.fsdecode(os.fsencode(tmp_path) + b"/clinic-\xff"))
+    lipolytics_layer(layer, 1).joinpath("policies.yaml").rename(layer / os.fsdecode(b"\xfe.yaml"))
+    first = load_cached_knowledge([layer])
+    assert first.policy("allow_unapproved_lipolytics") == 1
+    assert_same(load_cached_knowledge([layer]), first)
+    assert len(loads) == 1

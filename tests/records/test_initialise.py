@@ -14,10 +14,10 @@ from sqlalchemy import Engine, text
 from dermaplan.records.anchor import LocalAnchorFile, database_id
 from dermaplan.records.audit import GENESIS
 from dermaplan.records.db import (
+    HEAD_REVISION,
     alembic_config,
     configured_engine,
     create_records_engine,
-    head_revision,
     initialise,
     open_records,
     prepare,
@@ -53,7 +53,7 @@ def test_initialise_makes_the_database_and_its_first_anchor_once(
     assert first is not None
     assert (first.seq, first.hash, first.database) == (0, GENESIS, identity(settings))
     again = initialise(settings)
-    assert (again.where, again.before) == (done.where, head_revision())
+    assert (again.where, again.before) == (done.where, HEAD_REVISION)
     assert LocalAnchorFile(settings.audit_anchor).read() == first
     open_records(settings).dispose()
 

@@ -7,14 +7,15 @@ import uuid
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, MetaData, Table, Uuid, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from dermaplan.records.db import (
+    HEAD_REVISION,
     SchemaState,
     alembic_config,
     create_records_engine,
-    head_revision,
     prepare,
     schema_state,
     sqlite_file,
@@ -24,8 +25,14 @@ from dermaplan.records.errors import DatabaseError
 from dermaplan.records.models import Base
 
 
+def test_the_head_revision_is_the_last_migration() -> None:
+    """Commands compare the database with HEAD_REVISION without loading Alembic: it must be
+    Alembic's one head."""
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD_REVISION]
+
+
 def test_upgrade_head_matches_the_models(engine: Engine) -> None:
-    assert schema_state(engine).revision == head_revision()
+    assert schema_state(engine).revision == HEAD_REVISION
     with engine.begin() as connection:
         command.check(alembic_config(connection))  # raises when autogenerate finds a difference
     tables = set(inspect(engine).get_table_names())
@@ -37,7 +44,7 @@ def test_downgrade_to_base_and_up_again(engine: Engine) -> None:
         command.downgrade(alembic_config(connection), "base")
     assert schema_state(engine) == SchemaState(revision=None, tables=0)
     upgrade(engine)
-    assert schema_state(engine).revision == head_revision()
+    assert schema_state(engine).revision == HEAD_REVISION
 
 
 def test_an_empty_database_is_refused_never_created_by_the_way(empty_engine: Engine) -> None:
@@ -48,7 +55,7 @@ def test_an_empty_database_is_refused_never_created_by_the_way(empty_engine: Eng
     assert schema_state(empty_engine).tables == 0
     upgrade(empty_engine)
     prepare(empty_engine)
-    assert schema_state(empty_engine).revision == head_revision()
+    assert schema_state(empty_engine).revision == HEAD_REVISION
 
 
 def test_a_foreign_database_is_refused(empty_engine: Engine) -> None:

@@ -15,7 +15,7 @@ T = TypeVar("T")
 
 
 class ReadModel(BaseModel):
-    model_config = ConfigDict(frozen=True, from_attributes=True)
+    model_config = ConfigDict(frozen=True, from_attributes=True, defer_build=True)
 
 
 def on_clinic_clock(value: T, where: ZoneInfo) -> T:

@@ -128,14 +128,14 @@ def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialis
     """Make the home folder, the database at this version's schema and its audit anchor,
     whichever are missing (`upgrade_schema`: also bring an older schema to this version).
     Before any clinic or staff exists, so nobody acts: it takes the settings alone."""
-    from dermaplan.records.db import head_revision
+    from dermaplan.records.db import HEAD_REVISION
     from dermaplan.records.db import initialise as make
 
     done = make(settings, upgrade_schema=upgrade_schema)
     return Initialised(
         where=done.where,
         before=done.before,
-        revision=head_revision(),
+        revision=HEAD_REVISION,
         home=settings.home,
         anchor=settings.audit_anchor,
     )

@@ -10,6 +10,7 @@ database that cannot be used ends with exit code 1.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from typing import TYPE_CHECKING, Annotated, NamedTuple
 
@@ -149,4 +150,11 @@ def acting_member(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The process ends with the command, and what the command loaded (modules, classes,
+        # mappings, the knowledge) lives until then: keep it out of the collector's passes
+        # at exit, which otherwise walk every object for nothing (about 0.1 s after a
+        # records command).
+        gc.freeze()

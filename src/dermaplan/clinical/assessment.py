@@ -22,6 +22,7 @@ from pydantic import (
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.loader import did_you_mean
 from dermaplan.problems import validation_problems
+from dermaplan.vocabulary import Sex as Sex  # the assessment's, shared with the records
 
 ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
 
@@ -46,12 +47,6 @@ def _scale_schema(top: int) -> dict[str, Any]:
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Sex(StrEnum):
-    FEMALE = "female"
-    MALE = "male"
-    INTERSEX = "intersex"
 
 
 class MedicationStatus(StrEnum):

@@ -10,6 +10,7 @@ give the same JSON, byte for byte.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -234,8 +235,12 @@ class Plan:
         return next(d for d in self.decisions if d.modality == modality)
 
 
-PLAN_ADAPTER: TypeAdapter[Plan] = TypeAdapter(Plan)
+@functools.cache
+def plan_adapter() -> TypeAdapter[Plan]:
+    """The plan's serialiser and JSON Schema, built on first use: most commands that import
+    the plan's types never write one."""
+    return TypeAdapter(Plan)
 
 
 def plan_json(plan: Plan) -> str:
-    return PLAN_ADAPTER.dump_json(plan, indent=2).decode("utf-8") + "\n"
+    return plan_adapter().dump_json(plan, indent=2).decode("utf-8") + "\n"

@@ -23,12 +23,13 @@ from pathlib import Path
 
 from pydantic.version import VERSION as PYDANTIC_VERSION
 
-from dermaplan import __version__
+from dermaplan import __version__, vocabulary
 from dermaplan.knowledge.loader import BUILTIN_DIR, KnowledgeBase, knowledge_files, load_knowledge
 
 CACHE_DIR_ENV = "DERMAPLAN_CACHE_DIR"
 FORMAT = b"dermaplan-knowledge-cache 1\n"
-_CODE_DIR = Path(__file__).parent
+# The code a knowledge base is made of: this package's, and the words it shares.
+_CODE = (*sorted(Path(__file__).parent.glob("*.py")), Path(vocabulary.__file__))
 
 
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -49,7 +50,7 @@ def load_cached_knowledge(extra_dirs: Sequence[Path] = ()) -> KnowledgeBase:
     if key is None or folder is None:
         return load_knowledge(extra_dirs)
     # One entry per list of directories: an edited layer replaces its own entry.
-    where = _digest([str(d.resolve()).encode() for d in directories])
+    where = _digest([os.fsencode(d.resolve()) for d in directories])
     entry = folder / f"knowledge-{where[:24]}"
     kept = _read(entry, key)
     if kept is not None:
@@ -65,14 +66,14 @@ def knowledge_key(directories: Sequence[Path]) -> str | None:
     be read (the loader then reports it)."""
     parts = [__version__.encode(), sys.version.encode(), PYDANTIC_VERSION.encode()]
     try:
-        for path in sorted(_CODE_DIR.glob("*.py")):
-            parts += [path.name.encode(), path.read_bytes()]
+        for path in _CODE:
+            parts += [os.fsencode(path.name), path.read_bytes()]
         for directory in directories:
             if not directory.is_dir():
                 return None
-            parts += [b"layer", directory.name.encode()]
+            parts += [b"layer", os.fsencode(directory.name)]
             for path in knowledge_files(directory):
-                parts += [path.name.encode(), path.read_bytes()]
+                parts += [os.fsencode(path.name), path.read_bytes()]
     except OSError:
         return None
     return _digest(parts)

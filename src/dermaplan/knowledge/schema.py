@@ -19,14 +19,9 @@ from pydantic import (
 )
 
 from dermaplan.knowledge.conditions import Condition, parse_condition, render
+from dermaplan.vocabulary import Modality as Modality  # the knowledge's, shared with the records
 
 Id = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-
-
-class Modality(StrEnum):
-    MESOTHERAPY = "mesotherapy"
-    MICRONEEDLING = "microneedling"
-    COMBINED = "combined"
 
 
 class Severity(StrEnum):

@@ -33,8 +33,8 @@ from sqlalchemy.engine import URL
 from dermaplan.records.anchor import Anchor, database_id, engine_anchor, identify, reset_anchor
 from dermaplan.records.audit import check_chain
 from dermaplan.records.db import (
+    HEAD_REVISION,
     create_records_engine,
-    head_revision,
     schema_state,
     sqlite_file,
     transaction,
@@ -92,10 +92,10 @@ def _verify(url: str) -> Verified:
     engine = create_records_engine(url)
     try:
         state = schema_state(engine)
-        if state.revision != head_revision():
+        if state.revision != HEAD_REVISION:
             raise BackupError(
                 f"the copy is at schema revision {state.revision}, this Dermaplan needs "
-                f"{head_revision()}"
+                f"{HEAD_REVISION}"
             )
         with transaction(engine, write=False) as session:
             report = check_chain(session)

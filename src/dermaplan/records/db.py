@@ -15,6 +15,7 @@ and the audit chain can't fork. Read-only transactions take neither.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,11 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
@@ -50,9 +46,17 @@ from dermaplan.records.private import create_private_file, private_folder
 from dermaplan.records.settings import database_url
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
     from dermaplan.records.settings import Settings
 
 MIGRATIONS = "dermaplan.records:migrations"
+# The schema revision this code is written for: the last migration's (a test holds it equal to
+# Alembic's head). A command checks the database against it with one query, so Alembic is
+# imported only to create or upgrade a database.
+HEAD_REVISION = "0011"
+VERSION_TABLE = "alembic_version"  # Alembic's, one row: the database's revision
+REVISION_QUERY = "SELECT version_num FROM alembic_version"
 WRITE_OPTION = "dermaplan_write"
 # Set on an engine once its schema is at this version's head (prepare, upgrade): a write
 # transaction can then read the audit chain's head as it begins (records.audit.begin_chain).
@@ -129,22 +133,19 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic configured in code: the migrations ship inside the package, no alembic.ini."""
-    config = Config()
+    from alembic.config import Config
+
+    config = Config(stdout=sys.stdout)  # its default is the stdout of when Alembic was imported
     config.set_main_option("script_location", MIGRATIONS)
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     config.attributes["connection"] = connection
     return config
 
 
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:
-        raise DatabaseError("this installation of Dermaplan ships no migrations")
-    return head
-
-
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` in one transaction (all of it, or none)."""
+    from alembic import command
+
     engine.update_execution_options(**{READY_OPTION: False})
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
@@ -205,13 +206,29 @@ class SchemaState:
 def schema_state(engine: Engine) -> SchemaState:
     try:
         with engine.execution_options(**{WRITE_OPTION: False}).connect() as connection:
-            tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
-            revision = MigrationContext.configure(connection).get_current_revision()
+            tables = inspect(connection).get_table_names()
+            revision = _stored_revision(connection) if VERSION_TABLE in tables else None
     except OperationalError as error:
         raise DatabaseError(f"cannot open the database {where(engine)}: {error.orig}") from None
     except DBAPIError as error:  # e.g. a file that is not a SQLite database
         raise DatabaseError(f"{where(engine)} is not a Dermaplan database: {error.orig}") from None
-    return SchemaState(revision=revision, tables=len(tables))
+    return SchemaState(revision=revision, tables=len(set(tables) - {VERSION_TABLE}))
+
+
+def _stored_revision(connection: Connection) -> str | None:
+    """The revision in the version table: its one row (Dermaplan's migrations never branch)."""
+    rows = connection.exec_driver_sql(REVISION_QUERY).all()
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the database is at HEAD_REVISION, by one query; false for anything else,
+    which `schema_state` then tells apart."""
+    try:
+        with engine.execution_options(**{WRITE_OPTION: False}).connect() as connection:
+            return _stored_revision(connection) == HEAD_REVISION
+    except DBAPIError:  # no version table, or no database at all
+        return False
 
 
 def _has_content(path: Path) -> bool:
@@ -229,10 +246,10 @@ def _foreign(engine: Engine) -> DatabaseError:
     return DatabaseError(f"{where(engine)} has tables but is not a Dermaplan database")
 
 
-def _outdated(engine: Engine, revision: str, head: str) -> DatabaseError:
+def _outdated(engine: Engine, revision: str) -> DatabaseError:
     return DatabaseError(
-        f"{where(engine)} is at schema revision {revision}, this Dermaplan needs {head}: "
-        "back it up, then run `dermaplan db upgrade`"
+        f"{where(engine)} is at schema revision {revision}, this Dermaplan needs "
+        f"{HEAD_REVISION}: back it up, then run `dermaplan db upgrade`"
     )
 
 
@@ -241,13 +258,13 @@ def prepare(engine: Engine) -> None:
     is missing or empty (`dermaplan init` makes it), foreign, or at another revision."""
     if _is_sqlite(engine) and not _has_content(sqlite_file(engine)):
         raise _missing(engine)  # before connecting, which would make the file a database
-    state, head = schema_state(engine), head_revision()
-    if state.revision == head:
-        _ready(engine)
-        return
-    if state.revision is None:
-        raise _foreign(engine) if state.tables else _missing(engine)
-    raise _outdated(engine, state.revision, head)
+    if not _at_head(engine):
+        state = schema_state(engine)
+        if state.revision is None:
+            raise _foreign(engine) if state.tables else _missing(engine)
+        if state.revision != HEAD_REVISION:
+            raise _outdated(engine, state.revision)
+    _ready(engine)
 
 
 def configured_engine(settings: Settings) -> Engine:
@@ -290,6 +307,8 @@ def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialis
     file and its folder, all owner-only) at this version's schema, and its first audit
     anchor. A database at another revision is brought to head only with `upgrade_schema` (`db
     upgrade`; back it up first); a new database is refused an anchor already in use."""
+    from alembic.util import CommandError
+
     store = anchor_store(settings)
     engine = configured_engine(settings)
     try:
@@ -298,13 +317,13 @@ def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialis
             _refuse_used_anchor(store, engine)
             private_folder(sqlite_file(engine).parent)
             create_private_file(sqlite_file(engine))  # its -wal and -shm take its mode
-        state, head = schema_state(engine), head_revision()
+        state = schema_state(engine)
         if state.revision is None and state.tables:
             raise _foreign(engine)
         if state.revision is None:
             _refuse_used_anchor(store, engine)
-        elif state.revision != head and not upgrade_schema:
-            raise _outdated(engine, state.revision, head)
+        elif state.revision != HEAD_REVISION and not upgrade_schema:
+            raise _outdated(engine, state.revision)
         try:
             upgrade(engine)
         except CommandError as error:

@@ -35,11 +35,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
 
-from dermaplan.clinical.assessment import Sex
-from dermaplan.knowledge.schema import Modality
 from dermaplan.records.enums import (
     AdverseEventStatus,
     AdverseEventType,
@@ -56,6 +54,7 @@ from dermaplan.records.enums import (
     Severity,
     StaffRole,
 )
+from dermaplan.vocabulary import Modality, Sex
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -97,9 +96,29 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
-JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+class PortableJSON(TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL: its dialect is imported only there."""
+
+    impl = JSON
+    cache_ok = True
+    hashable = False  # as JSON's: dicts and lists
+
+    def __init__(self, *, none_as_null: bool = False) -> None:
+        super().__init__(none_as_null=none_as_null)
+        self.none_as_null = none_as_null
+        self.should_evaluate_none = not none_as_null  # as JSON's: None is JSON's null
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name != "postgresql":
+            return self.impl_instance
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return JSONB(none_as_null=self.none_as_null)
+
+
+JSONDocument = PortableJSON()
 # Python None is SQL NULL here, not the JSON `null`, so CHECK constraints can see it.
-OptionalJSONDocument = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+OptionalJSONDocument = PortableJSON(none_as_null=True)
 # Byte order on both backends: what makes a prefix a key range (see records.names).
 SearchKey = String(400).with_variant(String(400, collation="C"), "postgresql")
 

@@ -9,7 +9,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -21,10 +21,6 @@ from pydantic import (
     ValidationError,
 )
 
-from dermaplan.clinical.assessment import Assessment, Sex
-from dermaplan.clinical.plan import Plan, plan_json
-from dermaplan.knowledge import KnowledgeBase
-from dermaplan.knowledge.schema import Modality
 from dermaplan.problems import validation_problems
 from dermaplan.records.enums import (
     AdverseEventType,
@@ -37,6 +33,12 @@ from dermaplan.records.enums import (
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.names import search_key
 from dermaplan.records.scales import score_problem
+from dermaplan.vocabulary import Modality, Sex
+
+if TYPE_CHECKING:  # the records read and store plans without loading the engine
+    from dermaplan.clinical.assessment import Assessment
+    from dermaplan.clinical.plan import Plan
+    from dermaplan.knowledge import KnowledgeBase
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PHONE = re.compile(r"\+?[0-9][0-9 ().\-/]{2,38}")
@@ -119,7 +121,9 @@ ShortText = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_
 class PatientData(BaseModel):
     """A patient's demographics, contact, identifiers, allergies and history."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True
+    )
 
     family_name: Annotated[Name, AfterValidator(_named)]
     given_names: Name = ""
@@ -154,6 +158,8 @@ class ConsultDocument:
 
     @classmethod
     def from_engine(cls, assessment: Assessment, plan: Plan) -> ConsultDocument:
+        from dermaplan.clinical.plan import plan_json
+
         return cls(
             consult_date=assessment.consult_date,
             assessment_json=assessment.model_dump_json(indent=2) + "\n",
@@ -193,7 +199,9 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 class ProductUse(BaseModel):
     """A product given: a formulary id or a name as written, its lot, and mL per area."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True
+    )
 
     product: Label
     lot: Annotated[str | None, Field(min_length=1, max_length=100)] = None
@@ -204,7 +212,7 @@ class ProductUse(BaseModel):
 class InjectionPoint(BaseModel):
     """A point on the area's map, normalised: (0, 0) top left, (1, 1) bottom right."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     area: str
     x: Fraction
@@ -212,7 +220,9 @@ class InjectionPoint(BaseModel):
 
 
 class Deviation(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True
+    )
 
     change: Text
     reason: Text
@@ -221,7 +231,9 @@ class Deviation(BaseModel):
 class SessionData(BaseModel):
     """A treatment session as the practitioner records it (the session file)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True
+    )
 
     patient: uuid.UUID
     practitioner: uuid.UUID
@@ -292,7 +304,9 @@ def _problems(error: ValidationError, where: str, what: str) -> InvalidInput:
 class LotInvolved(BaseModel):
     """A product lot involved in an adverse event: registered on first use, as in sessions."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True
+    )
 
     product: Label
     lot: Annotated[str, Field(min_length=1, max_length=100)]
@@ -302,7 +316,9 @@ class LotInvolved(BaseModel):
 class AdverseEventData(BaseModel):
     """An adverse event as the clinic records it (the adverse event file)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True
+    )
 
     patient: uuid.UUID
     session: uuid.UUID | None = None
@@ -340,7 +356,9 @@ class AdverseEventData(BaseModel):
 class OutcomeData(BaseModel):
     """A score on an outcome scale (the outcome file): by an assessor, or patient-reported."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True
+    )
 
     patient: uuid.UUID
     session: uuid.UUID | None = None
@@ -382,7 +400,9 @@ class ConsentData(BaseModel):
     """A consent the patient signed (the consent file): the exact template version shown,
     or the opened consent (`consents open`) that recorded it and when it was shown."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True
+    )
 
     patient: uuid.UUID
     consent: uuid.UUID | None = None  # an opened consent this signature completes
