@@ -94,6 +94,7 @@ def publish_template(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.CONSENT_TEMPLATE_CREATE,
         "consent_template",
         record.id,
@@ -164,6 +165,7 @@ def open_consent(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.CONSENT_OPEN,
         "consent",
         record.id,
@@ -253,6 +255,7 @@ def record_consent(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.CONSENT_CREATE if opened is None else AuditAction.CONSENT_SIGN,
         "consent",
         record.id,
@@ -276,6 +279,7 @@ def patient_consents(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.CONSENT_LIST,
         "patient",
         patient.id,
@@ -339,6 +343,7 @@ def withdraw_consent(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.CONSENT_WITHDRAW,
         "consent",
         record.id,
