@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,9 @@ from dermaplan.records.lanes import LEGACY, Chain, Head
 from dermaplan.records.models import AuditEvent, DatabaseIdentity
 from dermaplan.records.private import FILE_MODE, private_folder
 from dermaplan.records.repository import AuditRepository
+
+if sys.platform != "win32":
+    import fcntl
 
 if TYPE_CHECKING:
     from dermaplan.records.settings import Settings
@@ -67,7 +71,9 @@ class Anchor:
 
 class AnchorStore(Protocol):
     """Where a database's anchor is kept. `lock` makes a read-then-write exclusive among
-    every process writing it; `where` names it for a person. The local file is the one
+    every process writing it; `where` names it for a person; `post` leaves committed heads,
+    cheaply and not durably, for whoever writes the anchor next to `take_posted` (so that one
+    write serves every commit that waited for the lock meanwhile). The local file is the one
     built; another (object storage with conditional writes, an append-only service) need
     only implement these and be named in `anchor_store`."""
 
@@ -80,13 +86,20 @@ class AnchorStore(Protocol):
 
     def lock(self) -> AbstractContextManager[object]: ...
 
+    def post(self, database: uuid.UUID | None, heads: dict[Chain, Head]) -> None: ...
+
+    def take_posted(self, database: uuid.UUID | None) -> dict[Chain, Head]: ...
+
 
 class LocalAnchorFile:
     """The default store: a JSON file, replaced atomically, locked through a lock file
-    beside it (the operating system's lock, on Windows and macOS too)."""
+    beside it (the operating system's lock: `flock`, which wakes a waiter as soon as the
+    lock is free; on Windows, where there is none, filelock's, which polls). Heads are
+    posted as lines appended to a third file beside it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.posted = path.with_name(f".{path.name}.posted")
 
     @property
     def where(self) -> str:
@@ -145,9 +158,65 @@ class LocalAnchorFile:
             Path(temporary).unlink(missing_ok=True)
             raise
 
-    def lock(self) -> FileLock:
+    def lock(self) -> AbstractContextManager[object]:
         private_folder(self.path.parent)
-        return FileLock(self.path.with_name(f".{self.path.name}.lock"), mode=FILE_MODE)
+        return _locked(self.path.with_name(f".{self.path.name}.lock"))
+
+    def post(self, database: uuid.UUID | None, heads: dict[Chain, Head]) -> None:
+        """One line per head, appended in one write: lines from processes posting at once
+        never interleave."""
+        lines = "".join(
+            json.dumps({"database": str(database), "chain": chain.key, "seq": seq, "hash": hash_})
+            + "\n"
+            for chain, (seq, hash_) in heads.items()
+        )
+        private_folder(self.path.parent)
+        descriptor = os.open(self.posted, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        try:
+            os.write(descriptor, lines.encode("utf-8"))
+        finally:
+            os.close(descriptor)
+
+    def take_posted(self, database: uuid.UUID | None) -> dict[Chain, Head]:
+        """The latest head posted of each chain of `database`, the file emptied (under the
+        lock). A line a crash cut short, or another database's, is passed over."""
+        try:
+            stream = self.posted.open("r+", encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        with stream:
+            lines = stream.read().splitlines()
+            stream.truncate(0)
+        heads: dict[Chain, Head] = {}
+        for line in lines:
+            try:
+                raw = json.loads(line)
+                chain, seq, hash_ = Chain.of_key(raw["chain"]), int(raw["seq"]), str(raw["hash"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if raw.get("database") == str(database) and (
+                chain not in heads or heads[chain][0] < seq
+            ):
+                heads[chain] = (seq, hash_)
+        return heads
+
+
+if sys.platform == "win32":
+
+    def _locked(path: Path) -> AbstractContextManager[object]:
+        return FileLock(path, mode=FILE_MODE)
+
+else:
+
+    @contextmanager
+    def _locked(path: Path) -> Iterator[None]:
+        """Held until the block ends: closing the file releases the lock."""
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
 
 
 def _one_chain(raw: dict[str, Any]) -> dict[str, Any]:
@@ -252,24 +321,48 @@ def advance_anchor(
     store: AnchorStore, database: uuid.UUID | None, heads: dict[Chain, Head], now: dt.datetime
 ) -> None:
     """Move each chain's anchor to its head in `heads` unless the store holds a later (or
-    the same) event of it; refuse to write over another database's anchor."""
-    with _writing(store), store.lock():
-        current = store.read()
-        refuse_foreign_anchor(store, current, database)
-        anchored = dict(current.heads) if current else {}
-        moved = {
-            chain: AnchoredHead(seq, hash_, now)
-            for chain, (seq, hash_) in heads.items()
-            if chain not in anchored or anchored[chain].seq < seq
-        }
-        if moved or current is None or current.database != database:
+    the same) event of it; refuse to write over another database's anchor. The heads are
+    posted first: whichever writer holds the lock next writes them with its own, and a
+    writer that finds its heads written already writes nothing (a group commit)."""
+    with _writing(store):
+        store.post(database, heads)
+        with store.lock():
+            current = store.read()
+            refuse_foreign_anchor(store, current, database)
+            anchored = dict(current.heads) if current else {}
+            if current is not None and current.database == database and _covers(anchored, heads):
+                return
+            wanted = _latest(store.take_posted(database), heads)
+            moved = {
+                chain: AnchoredHead(seq, hash_, now)
+                for chain, (seq, hash_) in wanted.items()
+                if chain not in anchored or anchored[chain].seq < seq
+            }
             store.write(Anchor(database, anchored | moved))
+
+
+def _covers(anchored: dict[Chain, AnchoredHead], heads: dict[Chain, Head]) -> bool:
+    return all(
+        chain in anchored and anchored[chain].seq >= seq for chain, (seq, _) in heads.items()
+    )
+
+
+def _latest(*found: dict[Chain, Head]) -> dict[Chain, Head]:
+    """The latest head of each chain in any of `found`."""
+    latest: dict[Chain, Head] = {}
+    for heads in found:
+        for chain, head in heads.items():
+            if chain not in latest or latest[chain][0] < head[0]:
+                latest[chain] = head
+    return latest
 
 
 def reset_anchor(store: AnchorStore, anchor: Anchor) -> None:
     """Anchor to `anchor` whatever the store held (a restored database, which may be
-    another database than the one it replaced)."""
+    another database than the one it replaced), and drop the heads posted from the log it
+    replaced."""
     with _writing(store), store.lock():
+        store.take_posted(anchor.database)
         store.write(anchor)
 
 
