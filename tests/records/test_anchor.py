@@ -307,3 +307,24 @@ def test_a_new_databases_anchor_holds_no_chain_and_checks(
     assert checked(engine, head_file) == AnchorCheck(head_file.where, first, None)
     with pytest.raises(DatabaseError, match="belongs to another database"):
         anchor.claim_anchor(head_file, Anchor(uuid.uuid4(), {}))
+
+
+def test_one_write_serves_every_head_posted_before_it(tmp_path: Path) -> None:
+    """A group commit: heads posted by writers waiting for the lock go into the next write;
+    a writer whose heads are written already writes nothing; another database's posted
+    heads, and those a restore replaced, are never written."""
+    store = LocalAnchorFile(tmp_path / "audit-head.json")
+    now, database, other = context().now, uuid.uuid4(), uuid.uuid4()
+    first, second, third = (Chain(uuid.uuid4(), lane) for lane in (0, 1, 2))
+    store.post(database, {second: (3, "b" * 64)})  # waiting for the lock
+    store.post(other, {third: (9, "c" * 64)})  # a database pointed at the wrong anchor
+    anchor.advance_anchor(store, database, {first: (2, "a" * 64)}, now)
+    assert anchored(store) == {first: (2, "a" * 64), second: (3, "b" * 64)}
+    written = store.path.stat().st_mtime_ns
+    anchor.advance_anchor(store, database, {second: (3, "b" * 64)}, now)  # written already
+    assert store.path.stat().st_mtime_ns == written
+    store.post(database, {second: (4, "d" * 64)})  # from the log a restore replaces
+    anchor.reset_anchor(store, Anchor(database, {}))
+    anchor.advance_anchor(store, database, {first: (1, "e" * 64)}, now)
+    assert anchored(store) == {first: (1, "e" * 64)}
+    assert store.posted.read_text(encoding="utf-8") == ""
