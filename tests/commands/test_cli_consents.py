@@ -71,7 +71,7 @@ def test_publish_sign_and_withdraw_a_photo_scope(
     )
     assert (code, out, err) == (0, f"withdrew marketing of consent {consent}\n", "")
     with transaction(engine, write=False) as session:
-        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
     assert actions[-4:] == [
         "consent_template.create",
         "consent_template.create",
@@ -230,7 +230,7 @@ def test_open_then_sign_list_and_show_the_texts(
     assert (shown["id"], shown["version"], shown["status"]) == (consent, 2, "signed")
     assert [w["scope"] for w in shown["withdrawn"]] == ["marketing"]
     with transaction(engine, write=False) as session:
-        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
     assert actions.count("consent.list") == 4  # two lists and two shows: every read audited
     assert [a for a in actions if a in ("consent.open", "consent.sign")] == [
         "consent.open",

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import Engine
 
 from dermaplan.records.anchor import LocalAnchorFile
-from dermaplan.records.audit import GENESIS
 from dermaplan.records.db import HEAD_REVISION, create_records_engine, schema_state, where
 from tests.commands.cli import as_admin, run, start_clinic
 from tests.records.factories import counts
@@ -33,7 +32,7 @@ def test_init_once_then_already_initialised(uninitialised: str, tmp_path: Path) 
     assert out == f"already initialised: {database} at schema revision {HEAD_REVISION}\n"
     first = LocalAnchorFile(home / "audit-head.json").read()
     assert first is not None
-    assert (first.seq, first.hash) == (0, GENESIS)  # a new database's, before any event
+    assert first.heads == {}  # a new database's, before any event
 
 
 def test_a_command_before_init_stops_with_one_line_and_creates_nothing(

@@ -76,7 +76,7 @@ def test_add_list_and_export_a_photo(database: str, engine: Engine, tmp_path: Pa
     with transaction(engine, write=False) as session:
         stored = session.get_one(Photo, uuid.UUID(photo))
         assert hashlib.sha256(content).hexdigest() == stored.sha256
-        actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+        actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions[-3:] == ["photo.create", "photo.list", "photo.read"]
 
     before = written(engine, tmp_path / "data")

@@ -89,23 +89,22 @@ def test_add_list_search_show_and_verify(database: str, engine: Engine) -> None:
     assert out.endswith("consents (0)\n")
 
     acting = uuid.UUID(os.environ["DERMAPLAN_STAFF"])
-    assert [(e.action, e.actor, e.staff_id) for e in events(engine)] == [
-        ("clinic.create", "staff:test", None),  # the clinic and its practitioner, before
-        ("staff.create", "staff:test", None),
-        ("staff.create", "staff:test", None),
-        ("patient.create", "os:tester", acting),
-        ("patient.create", "os:tester", acting),
-        ("patient.list", "os:tester", acting),
-        ("patient.search", "os:tester", acting),
-        ("patient.search", "os:tester", acting),
-        ("patient.read", "os:tester", acting),
-        ("consent.list", "os:tester", acting),
+    assert [(e.action, e.actor, e.staff_id, e.lane) for e in events(engine)] == [
+        ("clinic.create", "staff:test", None, 0),  # the clinic and its practitioner, before
+        ("staff.create", "staff:test", None, 0),
+        ("staff.create", "staff:test", None, 0),
+        ("patient.create", "os:tester", acting, 0),  # changes on the change lane,
+        ("patient.create", "os:tester", acting, 0),
+        ("patient.list", "os:tester", acting, 1),  # reads on the first read lane
+        ("patient.search", "os:tester", acting, 1),
+        ("patient.search", "os:tester", acting, 1),
+        ("patient.read", "os:tester", acting, 1),
+        ("consent.list", "os:tester", acting, 1),
     ]
     code, out, _ = as_admin("audit", "verify")
     assert code == 0
-    assert out.startswith(
-        "ok: 10 events, chain intact, anchored at event 10, records match their audited states, "
-        "head "
+    assert out == (
+        "ok: 10 events in 2 chains, intact, 2 anchored, records match their audited states\n"
     )
 
 
@@ -194,10 +193,12 @@ def test_audit_verify_reports_the_first_broken_link(database: str, engine: Engin
     add("--family-name", "Ravel")
     with tampering(engine) as connection:
         connection.exec_driver_sql("UPDATE audit_event SET actor = 'staff:nobody' WHERE seq = 2")
+    clinic = events(engine)[0].clinic_id
     code, out, err = as_admin("audit", "verify")
     assert (code, out) == (1, "")
     assert err == (
-        "broken: event 2 was altered after it was written; the 1 events before it verify\n"
+        f"broken: event 2 of clinic {clinic} lane 0 was altered after it was written; "
+        "the 1 events before it verify\n"
     )
 
 
@@ -214,11 +215,12 @@ def test_audit_verify_finds_a_cut_off_end_and_an_edited_row(
     code, out, err = as_admin("audit", "verify")
     assert (code, out) == (1, "")
     anchor = re.escape(str(tmp_path / "data" / "audit-head.json"))
+    lane = f"clinic {events(engine)[0].clinic_id} lane 0"
     assert re.fullmatch(
-        f"broken: the log ends at event 4 but the anchor {anchor} records event 5 "
+        f"broken: the log ends at event 4 of {lane} but the anchor {anchor} records event 5 "
         r"\(written \S+\): the events after 4 were cut off the end\n"
         f"broken: patient {moreau}: its stored row no longer matches its last audited state "
-        r"\(event 4\)\n",
+        rf"\(event 4 of {lane}\)\n",
         err,
     ), err
 
@@ -228,12 +230,12 @@ def test_audit_verify_warns_when_there_is_no_anchor(database: str, tmp_path: Pat
     (tmp_path / "data" / "audit-head.json").unlink()
     code, out, err = as_admin("audit", "verify")
     assert code == 0
-    assert out.startswith("ok: 4 events, chain intact, records match their audited states")
+    assert out == "ok: 4 events in 1 chain, intact, records match their audited states\n"
     assert err.startswith("warning: no audit anchor at ")
     add("--family-name", "Ravel")  # the next change writes it
     code, out, err = as_admin("audit", "verify")
     assert (code, err) == (0, "")
-    assert "anchored at event 5" in out
+    assert out.startswith("ok: 5 events in 1 chain, intact, 1 anchored,")
 
 
 def test_db_upgrade_creates_then_reports_the_revision(uninitialised: str) -> None:
@@ -512,7 +514,7 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
         app, ["--as", "Nadia Belkacem", *["audit", "verify"]]
     )  # anchored to the restored head
     assert verified.exit_code == 0, verified.stderr
-    assert "anchored at event 5" in verified.stdout
+    assert verified.stdout.startswith("ok: 5 events in 1 chain, intact, 1 anchored,")
     listed = runner.invoke(app, ["patients", "list"])
     assert "Kept" in listed.stdout
     assert "Later" not in listed.stdout

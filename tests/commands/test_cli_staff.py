@@ -91,5 +91,5 @@ def test_every_audit_event_names_the_member_acting(database: str, engine: Engine
     code, _, _ = run("patients", "add", "--family-name", "Roux", "--given-names", "Léa")
     assert code == 0
     with transaction(engine, write=False) as session:
-        acting = session.scalars(select(AuditEvent.staff_id).order_by(AuditEvent.seq)).all()
+        acting = session.scalars(select(AuditEvent.staff_id).order_by(AuditEvent.id)).all()
     assert acting[-1] is not None

@@ -80,7 +80,7 @@ def counts(engine: Engine) -> tuple[int, int, int]:
 
 def events(engine: Engine) -> list[AuditEvent]:
     with transaction(engine, write=False) as session:
-        return list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+        return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
 
 
 def session_fields(

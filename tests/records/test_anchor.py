@@ -1,6 +1,6 @@
-"""The audit anchor: the chain's head kept outside the database, so a log cut short at its
-end is found; written after each commit, only forward, never a false alarm after a crash,
-and never mistaken for another database's."""
+"""The audit anchor: every chain's head kept outside the database, so a chain cut short at
+its end is found; written after each commit, only forward, never a false alarm after a
+crash, and never mistaken for another database's."""
 
 from __future__ import annotations
 
@@ -17,15 +17,17 @@ from dermaplan.records import anchor, service
 from dermaplan.records.anchor import (
     Anchor,
     AnchorCheck,
+    AnchoredHead,
     LocalAnchorFile,
     anchor_engine,
     check_anchor,
     database_id,
 )
-from dermaplan.records.audit import GENESIS, check_chain
+from dermaplan.records.audit import check_chain
 from dermaplan.records.backup import backup, restore
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.errors import DatabaseError
+from dermaplan.records.lanes import LEGACY, Chain
 from dermaplan.records.photos import PhotoStorage
 from tests.records.database import fresh_database, tampering
 from tests.records.factories import add_patient, context, events, make_clinic, patient_data
@@ -53,57 +55,74 @@ def head(engine: Engine) -> tuple[int, str]:
     return last.seq, last.hash
 
 
+def anchored(store: LocalAnchorFile) -> dict[Chain, tuple[int, str]]:
+    written = store.read()
+    assert written is not None
+    return {chain: (head.seq, head.hash) for chain, head in written.heads.items()}
+
+
 def add_patients(engine: Engine, clinic_id: uuid.UUID, count: int) -> None:
     for number in range(count):
         add_patient(engine, clinic_id, family_name=f"Anchored{number}")
 
 
-def test_every_commit_that_appends_moves_the_anchor_to_the_head(
+def test_every_commit_that_appends_moves_the_anchor_to_the_heads(
     engine: Engine, head_file: LocalAnchorFile, clinic_id: uuid.UUID
 ) -> None:
     add_patients(engine, clinic_id, 3)
+    assert anchored(head_file) == {Chain(clinic_id, 0): head(engine)}
+    assert head(engine)[0] == 4
     written = head_file.read()
     assert written is not None
-    assert (written.seq, written.hash) == head(engine) == (4, events(engine)[-1].hash)
     assert written.database == identity(engine)
+    with transaction(engine) as session:
+        service.search_patients(session, context(), clinic_id, "anc")  # a read lane's first
+    assert anchored(head_file) == {Chain(clinic_id, 0): (4, events(engine)[-2].hash)} | {
+        Chain(clinic_id, 1): head(engine)
+    }
     with transaction(engine, write=False) as session:
         check_chain(session)  # a read-only transaction appends nothing: the anchor stays
-    assert head_file.read() == written
     assert checked(engine, head_file).cut is None
 
 
 @pytest.mark.parametrize(
     ("statement", "ends_at"),
-    [("DELETE FROM audit_event WHERE seq > 2", 2), ("DELETE FROM audit_event", 0)],
+    [
+        ("DELETE FROM audit_event WHERE lane = 1", 0),
+        ("DELETE FROM audit_event WHERE lane = 0 AND seq > 2", 2),
+        ("DELETE FROM audit_event", 0),
+    ],
 )
-def test_a_log_cut_off_at_its_end_is_found(
+def test_a_chain_cut_off_at_its_end_is_found(
     engine: Engine, head_file: LocalAnchorFile, clinic_id: uuid.UUID, statement: str, ends_at: int
 ) -> None:
     add_patients(engine, clinic_id, 3)
+    with transaction(engine) as session:
+        service.search_patients(session, context(), clinic_id, "anc")
     with tampering(engine) as connection:
         connection.exec_driver_sql(statement)
     with transaction(engine, write=False) as session:
-        assert check_chain(session).broken is None  # what is left is a valid chain
+        assert check_chain(session).broken is None  # what is left are valid chains
     cut = checked(engine, head_file).cut
     assert cut is not None
-    assert (
-        f"the log ends at event {ends_at} but the anchor {head_file.where} records event 4" in cut
+    lane, seq = (1, 1) if "lane = 1" in statement else (0, 4)
+    assert cut.startswith(
+        f"the log ends at event {ends_at} of clinic {clinic_id} lane {lane} but the anchor "
+        f"{head_file.where} records event {seq}"
     )
 
 
-def test_a_log_cut_then_written_again_differs_at_the_anchored_event(
+def test_a_chain_cut_then_written_again_differs_at_the_anchored_event(
     engine: Engine, head_file: LocalAnchorFile, clinic_id: uuid.UUID
 ) -> None:
     add_patients(engine, clinic_id, 3)
     with tampering(engine) as connection:
         connection.exec_driver_sql("DELETE FROM audit_event WHERE seq > 2")
     add_patients(engine, clinic_id, 2)  # events 3 and 4 again, other hashes
-    written = head_file.read()
-    assert written is not None
-    assert written.seq == 4
+    assert anchored(head_file)[Chain(clinic_id, 0)][0] == 4
     cut = checked(engine, head_file).cut
     assert cut is not None
-    assert "event 4 is not the one anchored" in cut
+    assert f"event 4 of clinic {clinic_id} lane 0 is not the one anchored" in cut
 
 
 def test_no_anchor_file_is_no_failure(engine: Engine, tmp_path: Path, clinic_id: uuid.UUID) -> None:
@@ -112,17 +131,21 @@ def test_no_anchor_file_is_no_failure(engine: Engine, tmp_path: Path, clinic_id:
     assert (report.anchor, report.cut) == (None, None)
 
 
-def test_the_anchor_never_moves_back(tmp_path: Path) -> None:
+def test_each_chains_anchor_never_moves_back(tmp_path: Path) -> None:
     store = LocalAnchorFile(tmp_path / "audit-head.json")
     now, database = context().now, uuid.uuid4()
-    anchor.advance_anchor(store, Anchor(7, "b" * 64, now, database))
-    anchor.advance_anchor(store, Anchor(5, "a" * 64, now, database))
-    assert store.read() == Anchor(7, "b" * 64, now, database)
-    anchor.reset_anchor(store, Anchor(5, "a" * 64, now, database))  # a restore may go back
-    assert store.read() == Anchor(5, "a" * 64, now, database)
+    first, second = Chain(uuid.uuid4(), 0), Chain(uuid.uuid4(), 3)
+    anchor.advance_anchor(store, database, {first: (7, "b" * 64)}, now)
+    anchor.advance_anchor(store, database, {first: (5, "a" * 64), second: (2, "c" * 64)}, now)
+    assert store.read() == Anchor(
+        database, {first: AnchoredHead(7, "b" * 64, now), second: AnchoredHead(2, "c" * 64, now)}
+    )
+    back = Anchor(database, {first: AnchoredHead(5, "a" * 64, now)})
+    anchor.reset_anchor(store, back)  # a restore may go back
+    assert store.read() == back
 
 
-def test_concurrent_writers_leave_the_anchor_at_the_true_head(
+def test_concurrent_writers_leave_the_anchor_at_the_true_heads(
     engine: Engine, head_file: LocalAnchorFile, clinic_id: uuid.UUID
 ) -> None:
     def write(writer: int) -> None:
@@ -131,15 +154,19 @@ def test_concurrent_writers_leave_the_anchor_at_the_true_head(
                 data = patient_data(family_name=f"Writer{writer}", given_names=f"N{number}")
                 patient = service.create_patient(session, context(), clinic_id, data)
                 service.read_patient(session, context(), clinic_id, patient.id)
+            with transaction(engine) as session:
+                service.search_patients(session, context(), clinic_id, f"writer{writer}")
 
     threads = [threading.Thread(target=write, args=(writer,)) for writer in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    written = head_file.read()
-    assert written is not None
-    assert (written.seq, written.hash) == head(engine) == (61, events(engine)[-1].hash)
+    with transaction(engine, write=False) as session:
+        heads = check_chain(session).heads
+    assert anchored(head_file) == heads
+    assert heads[Chain(clinic_id, 0)][0] == 61  # each change and the read with it
+    assert sum(seq for chain, (seq, _) in heads.items() if chain.lane > 0) == 30
     assert checked(engine, head_file).cut is None
 
 
@@ -155,7 +182,7 @@ def test_a_crash_between_commit_and_anchor_is_no_tampering(
     class Crash(BaseException):
         pass
 
-    def crash(_store: LocalAnchorFile, _anchor: Anchor) -> None:
+    def crash(*_arguments: object) -> None:
         raise Crash
 
     with monkeypatch.context() as patched:
@@ -166,9 +193,7 @@ def test_a_crash_between_commit_and_anchor_is_no_tampering(
     report = checked(engine, head_file)
     assert (report.anchor, report.cut) == (lagging, None)
     add_patients(engine, clinic_id, 1)
-    caught_up = head_file.read()
-    assert caught_up is not None
-    assert (caught_up.seq, caught_up.hash) == head(engine)
+    assert anchored(head_file) == {Chain(clinic_id, 0): head(engine)}
 
 
 def test_a_restore_anchors_the_restored_head(
@@ -184,9 +209,10 @@ def test_a_restore_anchors_the_restored_head(
     backup(engine, copy, storage)
     add_patients(engine, clinic_id, 2)
     restore(engine, copy, storage)
+    assert anchored(head_file) == {Chain(clinic_id, 0): restored_head}
     written = head_file.read()
     assert written is not None
-    assert (written.seq, written.hash, written.database) == (*restored_head, identity(engine))
+    assert written.database == identity(engine)
     assert checked(engine, head_file).cut is None
 
 
@@ -232,7 +258,17 @@ def test_an_anchor_written_before_databases_had_ids_is_taken_as_this_ones(
     add_patients(engine, clinic_id, 1)
     seq, hash_ = head(engine)
     head_file.path.write_text(
-        json.dumps({"seq": seq, "hash": hash_, "written_at": context().now.isoformat()}),
+        json.dumps(
+            {
+                "chains": {
+                    f"{clinic_id}/0": {
+                        "seq": seq,
+                        "hash": hash_,
+                        "written_at": context().now.isoformat(),
+                    }
+                }
+            }
+        ),
         encoding="utf-8",
     )
     report = checked(engine, head_file)
@@ -244,12 +280,51 @@ def test_an_anchor_written_before_databases_had_ids_is_taken_as_this_ones(
     assert written.database == identity(engine)  # the next change records the id
 
 
-def test_a_new_databases_anchor_at_event_zero_checks(
+def test_an_anchor_of_revision_0011_anchors_the_databases_chain_of_then(tmp_path: Path) -> None:
+    store = LocalAnchorFile(tmp_path / "audit-head.json")
+    database, when = uuid.uuid4(), context().now
+    for seq, heads in ((0, {}), (5, {LEGACY: AnchoredHead(5, "a" * 64, when)})):
+        store.path.write_text(
+            json.dumps(
+                {
+                    "database": str(database),
+                    "seq": seq,
+                    "hash": "a" * 64,
+                    "written_at": when.isoformat(),
+                }
+            ),
+            encoding="utf-8",
+        )
+        assert store.read() == Anchor(database, heads)
+
+
+def test_a_new_databases_anchor_holds_no_chain_and_checks(
     engine: Engine, head_file: LocalAnchorFile
 ) -> None:
-    first = Anchor(0, GENESIS, context().now, identity(engine))
+    first = Anchor(identity(engine), {})
     assert anchor.claim_anchor(head_file, first)
     assert not anchor.claim_anchor(head_file, first)  # already there: nothing written
     assert checked(engine, head_file) == AnchorCheck(head_file.where, first, None)
     with pytest.raises(DatabaseError, match="belongs to another database"):
-        anchor.claim_anchor(head_file, Anchor(0, GENESIS, context().now, uuid.uuid4()))
+        anchor.claim_anchor(head_file, Anchor(uuid.uuid4(), {}))
+
+
+def test_one_write_serves_every_head_posted_before_it(tmp_path: Path) -> None:
+    """A group commit: heads posted by writers waiting for the lock go into the next write;
+    a writer whose heads are written already writes nothing; another database's posted
+    heads, and those a restore replaced, are never written."""
+    store = LocalAnchorFile(tmp_path / "audit-head.json")
+    now, database, other = context().now, uuid.uuid4(), uuid.uuid4()
+    first, second, third = (Chain(uuid.uuid4(), lane) for lane in (0, 1, 2))
+    store.post(database, {second: (3, "b" * 64)})  # waiting for the lock
+    store.post(other, {third: (9, "c" * 64)})  # a database pointed at the wrong anchor
+    anchor.advance_anchor(store, database, {first: (2, "a" * 64)}, now)
+    assert anchored(store) == {first: (2, "a" * 64), second: (3, "b" * 64)}
+    written = store.path.stat().st_mtime_ns
+    anchor.advance_anchor(store, database, {second: (3, "b" * 64)}, now)  # written already
+    assert store.path.stat().st_mtime_ns == written
+    store.post(database, {second: (4, "d" * 64)})  # from the log a restore replaces
+    anchor.reset_anchor(store, Anchor(database, {}))
+    anchor.advance_anchor(store, database, {first: (1, "e" * 64)}, now)
+    assert anchored(store) == {first: (1, "e" * 64)}
+    assert store.posted.read_text(encoding="utf-8") == ""

@@ -1,4 +1,5 @@
-"""The audit chain: one event per access, written with the change, tamper-evident, unforked."""
+"""The audit chains: one event per access, written with the change, on its clinic's lanes,
+tamper-evident, unforked."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dermaplan.records.audit import GENESIS, check_chain, digest, event_hash, ve
 from dermaplan.records.db import create_records_engine, prepare, transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.errors import RecordsError
+from dermaplan.records.lanes import Chain
 from tests.records.database import tampering
 from tests.records.factories import add_patient, context, counts, document, events, patient_data
 
@@ -33,75 +35,108 @@ def verified(engine: Engine) -> int:
 
 
 def five_events(engine: Engine, clinic_id: uuid.UUID) -> None:
-    patient_id = add_patient(engine, clinic_id)  # event 2 (the clinic is event 1)
+    """Three changes on the clinic's lane 0 (the clinic, the patient, an update) and two
+    reads on its first read lane."""
+    patient_id = add_patient(engine, clinic_id)
     with transaction(engine) as session:
-        service.read_patient(session, context(), clinic_id, patient_id)  # 3
+        service.read_patient(session, context(), clinic_id, patient_id)
         service.update_patient(session, context(), clinic_id, patient_id, {"phone": "+33 1 23"})
-        service.search_patients(session, context(), clinic_id, "mor")  # 5
+        service.search_patients(session, context(), clinic_id, "mor")
 
 
-def test_the_chain_links_every_event(engine: Engine, clinic_id: uuid.UUID) -> None:
+def test_changes_join_lane_0_and_reads_a_read_lane_each_chain_linked(
+    engine: Engine, clinic_id: uuid.UUID
+) -> None:
     five_events(engine, clinic_id)
-    chain = events(engine)
-    assert [event.seq for event in chain] == [1, 2, 3, 4, 5]
-    assert chain[0].prev_hash == GENESIS
-    assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(chain))
+    written = events(engine)
+    assert [(e.action, e.lane, e.seq) for e in written] == [
+        ("clinic.create", 0, 1),
+        ("patient.create", 0, 2),
+        ("patient.read", 1, 1),
+        ("patient.update", 0, 3),
+        ("patient.search", 1, 2),
+    ]
+    assert {e.clinic_id for e in written} == {clinic_id}
+    for lane in (0, 1):
+        chain = [e for e in written if e.lane == lane]
+        assert chain[0].prev_hash == GENESIS
+        assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(chain))
     with transaction(engine, write=False) as session:
         report = check_chain(session)
-    assert (report.events, report.head, report.broken) == (5, chain[-1].hash, None)
+    assert (report.events, report.broken) == (5, None)
+    assert report.heads == {
+        Chain(clinic_id, 0): (3, written[3].hash),
+        Chain(clinic_id, 1): (2, written[4].hash),
+    }
 
 
-def test_an_empty_chain_verifies(engine: Engine) -> None:
+def test_an_empty_log_verifies(engine: Engine) -> None:
     with transaction(engine, write=False) as session:
         assert check_chain(session).events == 0
         assert verify_chain(session) is None
 
 
 @pytest.mark.parametrize(
-    ("tamper", "seq", "reason"),
+    ("tamper", "lane", "seq", "reason"),
     [
-        ("UPDATE audit_event SET actor = 'staff:someone-else' WHERE seq = 3", 3, "altered"),
-        ("UPDATE audit_event SET after_digest = NULL WHERE seq = 4", 4, "altered"),
-        (f"UPDATE audit_event SET hash = '{'f' * 64}' WHERE seq = 2", 2, "altered"),
-        (
-            "UPDATE audit_event SET occurred_at = occurred_at - INTERVAL '1 day' WHERE seq = 5",
-            5,
-            "altered",
-        ),
-        ("DELETE FROM audit_event WHERE seq = 3", 3, "event 3 is missing"),
-        ("DELETE FROM audit_event WHERE seq = 1", 1, "event 1 is missing"),
+        ("UPDATE audit_event SET actor = 'staff:someone-else' WHERE lane = 0 AND seq = 2",
+         0, 2, "was altered after it was written"),
+        ("UPDATE audit_event SET after_digest = NULL WHERE lane = 1 AND seq = 2",
+         1, 2, "was altered after it was written"),
+        (f"UPDATE audit_event SET hash = '{'f' * 64}' WHERE lane = 0 AND seq = 1",
+         0, 1, "was altered after it was written"),
+        ("UPDATE audit_event SET occurred_at = occurred_at - INTERVAL '1 day' "
+         "WHERE lane = 1 AND seq = 1", 1, 1, "was altered after it was written"),
+        ("UPDATE audit_event SET lane = 1 WHERE lane = 0 AND seq = 3",
+         1, 3, "does not follow the one before"),
+        ("UPDATE audit_event SET lane = 2 WHERE lane = 1 AND seq = 1",
+         1, 1, "is missing (the next is 2)"),
+        ("DELETE FROM audit_event WHERE lane = 0 AND seq = 2",
+         0, 2, "is missing (the next is 3)"),
+        ("DELETE FROM audit_event WHERE lane = 1 AND seq = 1",
+         1, 1, "is missing (the next is 2)"),
     ],
-)
-def test_tampering_is_found_at_the_first_broken_link(
-    engine: Engine, clinic_id: uuid.UUID, backend: str, tamper: str, seq: int, reason: str
+)  # fmt: skip
+def test_tampering_is_found_at_the_first_broken_link_of_its_chain(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    backend: str,
+    tamper: str,
+    lane: int,
+    seq: int,
+    reason: str,
 ) -> None:
     five_events(engine, clinic_id)
     if "INTERVAL" in tamper and backend == "sqlite":
-        tamper = "UPDATE audit_event SET occurred_at = '2020-01-01 00:00:00.000000' WHERE seq = 5"
+        tamper = (
+            "UPDATE audit_event SET occurred_at = '2020-01-01 00:00:00.000000' "
+            "WHERE lane = 1 AND seq = 1"
+        )
     with tampering(engine) as connection:
         connection.exec_driver_sql(tamper)
     with transaction(engine, write=False) as session:
         broken = verify_chain(session)
     assert broken is not None
-    assert broken.seq == seq
-    assert reason in broken.reason
+    assert (broken.chain, broken.seq) == (Chain(clinic_id, lane), seq)
+    assert broken.reason == f"event {seq} of clinic {clinic_id} lane {lane} {reason}"
 
 
 def test_an_event_rewritten_with_a_fresh_hash_breaks_the_next_link(
     engine: Engine, clinic_id: uuid.UUID
 ) -> None:
     five_events(engine, clinic_id)
-    forged = events(engine)[2]
+    forged = next(e for e in events(engine) if (e.lane, e.seq) == (0, 2))
     forged.actor = "staff:someone-else"
     with tampering(engine) as connection:
         connection.execute(
-            text("UPDATE audit_event SET actor = :actor, hash = :hash WHERE seq = 3"),
+            text("UPDATE audit_event SET actor = :actor, hash = :hash WHERE lane = 0 AND seq = 2"),
             {"actor": forged.actor, "hash": event_hash(forged)},
         )
     with transaction(engine, write=False) as session:
         broken = verify_chain(session)
     assert broken is not None
-    assert (broken.seq, broken.reason) == (4, "event 4 does not follow the one before")
+    assert (broken.chain, broken.seq) == (Chain(clinic_id, 0), 3)
+    assert broken.reason == f"event 3 of clinic {clinic_id} lane 0 does not follow the one before"
 
 
 @pytest.mark.parametrize(
@@ -153,12 +188,10 @@ def test_events_hold_digests_not_data(engine: Engine, clinic_id: uuid.UUID) -> N
 
 
 def _write_patients(url: str, clinic: str, writer: int) -> None:
-    """Adds then reads patients: a read writes its event after a SELECT, the racy order.
-    Even writers open the database as the commands do (prepared, so each transaction reads
-    the chain head as it begins), odd ones as a bare engine (each event queries it)."""
+    """Adds then reads patients: a read writes its event after a SELECT, the racy order;
+    the adds share lane 0, the reads take read lanes."""
     engine = create_records_engine(url)
-    if writer % 2 == 0:
-        prepare(engine)
+    prepare(engine)
     clinic_id = uuid.UUID(clinic)
     try:
         for n in range(WRITES_EACH):
@@ -171,7 +204,7 @@ def _write_patients(url: str, clinic: str, writer: int) -> None:
         engine.dispose()
 
 
-def test_concurrent_threads_keep_one_chain(
+def test_concurrent_threads_keep_every_chain_whole(
     engine: Engine, database_url: str, clinic_id: uuid.UUID
 ) -> None:
     threads = [
@@ -186,7 +219,7 @@ def test_concurrent_threads_keep_one_chain(
     assert verified(engine) == 1 + 2 * WRITERS * WRITES_EACH
 
 
-def test_concurrent_processes_keep_one_chain(
+def test_concurrent_processes_keep_every_chain_whole(
     engine: Engine, database_url: str, clinic_id: uuid.UUID
 ) -> None:
     spawn = multiprocessing.get_context("spawn")
@@ -215,6 +248,7 @@ def test_a_savepoint_rolled_back_takes_its_events_and_the_chain_goes_on_from_bef
         service.search_patients(session, context(), clinic_id, "rav")
     chain = events(engine)
     assert [event.action for event in chain[-2:]] == ["patient.read", "patient.search"]
+    assert [event.lane for event in chain[-2:]] == [1, 1]
     assert chain[-1].prev_hash == chain[-2].hash
     assert kept.id == patient_id
     assert verified(engine) == len(chain)

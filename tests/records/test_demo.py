@@ -169,7 +169,7 @@ def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
             with transaction(bulk, write=False) as session:
                 assert verify_chain(session) is None
                 last = session.scalars(
-                    select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)
+                    select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)
                 ).one()
                 assert last.action == "demo.import"
                 if backend == "postgresql":  # analysed, so the planner uses the indexes

@@ -12,7 +12,6 @@ from alembic import command
 from sqlalchemy import Engine, text
 
 from dermaplan.records.anchor import LocalAnchorFile, database_id
-from dermaplan.records.audit import GENESIS
 from dermaplan.records.db import (
     HEAD_REVISION,
     alembic_config,
@@ -51,7 +50,7 @@ def test_initialise_makes_the_database_and_its_first_anchor_once(
     assert settings.home.is_dir()
     first = LocalAnchorFile(settings.audit_anchor).read()
     assert first is not None
-    assert (first.seq, first.hash, first.database) == (0, GENESIS, identity(settings))
+    assert (first.heads, first.database) == ({}, identity(settings))  # no chain yet
     again = initialise(settings)
     assert (again.where, again.before) == (done.where, HEAD_REVISION)
     assert LocalAnchorFile(settings.audit_anchor).read() == first

@@ -31,12 +31,12 @@ def consult_id(engine: Engine, clinic_id: uuid.UUID) -> uuid.UUID:
 
 
 def test_a_change_is_stamped_and_audited_against_the_state_before_it(
-    engine: Engine, consult_id: uuid.UUID
+    engine: Engine, clinic_id: uuid.UUID, consult_id: uuid.UUID
 ) -> None:
     with transaction(engine) as session:
         record = session.get_one(Consult, consult_id)
         before = consult_state(record)
-        with CONSULTS.change(session, LATER, AuditAction.CONSULT_UPDATE, record):
+        with CONSULTS.change(session, LATER, clinic_id, AuditAction.CONSULT_UPDATE, record):
             record.knowledge_version = "kb-test-0002"
         after = consult_state(record)
     last = events(engine)[-1]
@@ -54,14 +54,14 @@ def test_a_change_is_stamped_and_audited_against_the_state_before_it(
 
 
 def test_a_change_that_raises_is_neither_stamped_nor_audited(
-    engine: Engine, consult_id: uuid.UUID
+    engine: Engine, clinic_id: uuid.UUID, consult_id: uuid.UUID
 ) -> None:
     written = len(events(engine))
     with transaction(engine) as session:
         record = session.get_one(Consult, consult_id)
         with (
             pytest.raises(ValueError, match="refused"),
-            CONSULTS.change(session, LATER, AuditAction.CONSULT_UPDATE, record),
+            CONSULTS.change(session, LATER, clinic_id, AuditAction.CONSULT_UPDATE, record),
         ):
             raise ValueError("refused")
         assert record.updated_at == NOW

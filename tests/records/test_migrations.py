@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -11,6 +14,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, MetaData, Table, Uuid, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from dermaplan.records import service
+from dermaplan.records.anchor import LocalAnchorFile, anchor_engine, database_id
+from dermaplan.records.audit import GENESIS, digest
 from dermaplan.records.db import (
     HEAD_REVISION,
     SchemaState,
@@ -19,10 +25,15 @@ from dermaplan.records.db import (
     prepare,
     schema_state,
     sqlite_file,
+    transaction,
     upgrade,
 )
 from dermaplan.records.errors import DatabaseError
+from dermaplan.records.integrity import LogReport, verify_log
+from dermaplan.records.lanes import LEGACY, Chain
 from dermaplan.records.models import Base
+from tests.records.database import tampering
+from tests.records.factories import context, events, patient_data
 
 
 def test_the_head_revision_is_the_last_migration() -> None:
@@ -190,3 +201,119 @@ def test_roles_move_to_their_new_names_with_every_reference_kept(empty_engine: E
                 **stamps,
             )
         )
+
+
+def _legacy_chain(
+    clinics: list[uuid.UUID], patient: uuid.UUID, staff: uuid.UUID
+) -> list[dict[str, Any]]:
+    """Events as revision 0011 wrote them: one chain for the whole database, its clinics'
+    events interleaved, each hash over the fields of then (no chain; the member of staff
+    only where one acted)."""
+    written: list[dict[str, Any]] = []
+    actions = [
+        ("clinic.create", "clinic", clinics[0], None, None),
+        ("clinic.create", "clinic", clinics[1], None, None),
+        ("patient.create", "patient", patient, patient, None),
+        ("patient.read", "patient", patient, patient, staff),
+        ("patient.search", "patient", None, None, staff),
+    ]
+    prev_hash = GENESIS
+    for seq, (action, record_type, record_id, patient_id, staff_id) in enumerate(actions, 1):
+        event = {
+            "seq": seq,
+            "occurred_at": dt.datetime(2026, 1, 1, 9, seq, tzinfo=dt.UTC),
+            "actor": "os:before",
+            "action": action,
+            "record_type": record_type,
+            "record_id": str(record_id) if record_id else None,
+            "patient_id": patient_id,
+            "before_digest": None,
+            "after_digest": digest({"n": seq}),
+            "prev_hash": prev_hash,
+        }
+        event["hash"] = digest(event | ({"staff_id": staff_id} if staff_id else {}))
+        written.append(event | {"staff_id": staff_id})
+        prev_hash = event["hash"]
+    return written
+
+
+def test_0012_keeps_the_log_of_0011_whole_and_its_anchor_then_lanes_follow(
+    empty_engine: Engine, tmp_path: Path
+) -> None:
+    """The events of revision 0011 (two clinics' interleaved in one chain) and the anchor
+    file of then still verify after 0012; new events go on the clinics' lanes; the old
+    chain still shows tampering; and 0012 cannot be undone once lanes hold events."""
+    upgrade(empty_engine, "0011")
+    meta = MetaData()
+    clinic = Table(
+        "clinic", meta, Column("id", Uuid(), primary_key=True), autoload_with=empty_engine
+    )
+    audit = Table(
+        "audit_event",
+        meta,
+        Column("patient_id", Uuid()),
+        Column("staff_id", Uuid()),
+        autoload_with=empty_engine,
+    )
+    clinics, patient, staff = [uuid.uuid4(), uuid.uuid4()], uuid.uuid4(), uuid.uuid4()
+    legacy = _legacy_chain(clinics, patient, staff)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with empty_engine.begin() as connection:
+        for number, clinic_id in enumerate(clinics):
+            connection.execute(
+                insert(clinic).values(
+                    id=clinic_id, name=f"C{number}", created_at=now, updated_at=now
+                )
+            )
+        connection.execute(insert(audit), legacy)
+        database = database_id(connection)
+    store = LocalAnchorFile(tmp_path / "audit-head.json")
+    store.path.write_text(  # the anchor file as 0011 wrote it
+        json.dumps(
+            {"database": str(database), "seq": 5, "hash": legacy[-1]["hash"],
+             "written_at": now.isoformat()}
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+
+    def report() -> LogReport:
+        with transaction(empty_engine, write=False) as session:
+            return verify_log(session, store)
+
+    upgrade(empty_engine)
+    before = report()
+    assert before.intact, before
+    assert before.chain.heads == {LEGACY: (5, legacy[-1]["hash"])}
+    with empty_engine.begin() as connection:  # 0012 can go back while no lane holds events
+        command.downgrade(alembic_config(connection), "0011")
+    upgrade(empty_engine)
+    assert report().chain.heads == before.chain.heads
+
+    anchor_engine(empty_engine, store)
+    with transaction(empty_engine) as session:
+        service.create_patient(session, context(), clinics[1], patient_data())
+    after = report()
+    assert after.intact, after
+    assert after.chain.heads[LEGACY] == (5, legacy[-1]["hash"])
+    new = events(empty_engine)[-1]
+    assert (new.id, new.clinic_id, new.lane, new.seq, new.prev_hash) == (
+        6,
+        clinics[1],
+        0,
+        1,
+        GENESIS,
+    )
+    written = store.read()
+    assert written is not None
+    assert set(written.heads) == {LEGACY, Chain(clinics[1], 0)}
+
+    with tampering(empty_engine) as connection:
+        connection.exec_driver_sql("UPDATE audit_event SET actor = 'x' WHERE id = 3")
+    broken = report().chain.broken
+    assert broken is not None
+    assert (broken.chain, broken.seq) == (LEGACY, 3)
+    with (
+        pytest.raises(RuntimeError, match="cannot go back to one chain"),
+        empty_engine.begin() as connection,
+    ):
+        command.downgrade(alembic_config(connection), "0011")

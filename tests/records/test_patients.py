@@ -17,6 +17,7 @@ from dermaplan.records import service
 from dermaplan.records.audit import digest
 from dermaplan.records.db import transaction
 from dermaplan.records.errors import InvalidInput, NotFound
+from dermaplan.records.lanes import hold_changes
 from dermaplan.records.models import Patient
 from dermaplan.records.names import search_key
 from dermaplan.records.repository import PatientRepository
@@ -268,12 +269,14 @@ def test_search_finds_exactly_the_names_with_that_key_prefix(
 
 
 def test_concurrent_updates_lose_nothing(engine: Engine, clinic_id: uuid.UUID) -> None:
-    """Each writer reads the allergies and adds one; serialised writers keep them all."""
+    """Each writer holds the clinic's change lane, as a unit of work that changes records
+    does, then reads the allergies and adds one; serialised writers keep them all."""
     patient_id = add_patient(engine, clinic_id, allergies=[])
 
     def add_allergies(writer: int) -> None:
         for n in range(10):
             with transaction(engine) as session:
+                hold_changes(session, clinic_id)
                 patient = PatientRepository(session, clinic_id).get(patient_id)
                 assert patient is not None
                 allergies = [*(patient.allergies or []), f"allergen {writer}-{n}"]

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from dermaplan.app.principal import PRACTITIONER, allowed
+from dermaplan.app.principal import PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.records.enums import AdverseEventStatus
@@ -72,7 +72,7 @@ def close(uow: UnitOfWork, event_id: uuid.UUID) -> AdverseEventVersion:
     return AdverseEventVersion.model_validate(closed)
 
 
-@allowed(PRACTITIONER)
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def report(uow: UnitOfWork, event_id: uuid.UUID) -> AdverseEventReport:
     """The de-identified report of one version; producing it is audited."""
     from dermaplan.records.adverse import adverse_event_report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from dermaplan.app.principal import ADMIN, EVERYONE, allowed
+from dermaplan.app.principal import ADMIN, EVERYONE, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 
@@ -15,7 +15,7 @@ class ClinicView(ReadModel):
     time_zone: str
 
 
-@allowed(*EVERYONE, writes=False)
+@allowed(*EVERYONE, access=Access.READ)
 def show(uow: UnitOfWork) -> ClinicView:
     from dermaplan.records.errors import required
     from dermaplan.records.models import Clinic

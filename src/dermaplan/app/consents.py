@@ -13,7 +13,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from dermaplan.app.patients import ConsentEntry, Withdrawal
-from dermaplan.app.principal import ADMIN, EVERYONE, FRONT_DESK, allowed
+from dermaplan.app.principal import ADMIN, EVERYONE, FRONT_DESK, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.records.enums import ConsentKind, PhotoScope
@@ -47,7 +47,7 @@ def publish(uow: UnitOfWork, kind: ConsentKind, text: str) -> TemplateVersion:
     return TemplateVersion.model_validate(record)
 
 
-@allowed(*EVERYONE)
+@allowed(*EVERYONE, access=Access.READ)
 def templates(uow: UnitOfWork) -> list[TemplateVersion]:
     """Every published version of every kind (texts, not patient data: not audited)."""
     from dermaplan.records.consents import consent_templates
@@ -58,7 +58,7 @@ def templates(uow: UnitOfWork) -> list[TemplateVersion]:
     ]
 
 
-@allowed(*EVERYONE)
+@allowed(*EVERYONE, access=Access.READ)
 def template(uow: UnitOfWork, kind: ConsentKind, version: int | None = None) -> TemplateText:
     """One version of a kind's text, by default the current one."""
     from dermaplan.records.consents import consent_template
@@ -96,7 +96,7 @@ def withdraw(
     return Withdrawal(scope=done.scope, at=done.withdrawn_at, reason=done.reason)
 
 
-@allowed(*FRONT_DESK)
+@allowed(*FRONT_DESK, access=Access.AUDITED_READ)
 def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[ConsentEntry]:
     """A patient's consents in the order they were opened; the reading is audited."""
     from dermaplan.records.consents import patient_consents

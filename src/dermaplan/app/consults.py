@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import ConfigDict
 
 from dermaplan.app.patients import ConsultEntry
-from dermaplan.app.principal import PRACTITIONER, allowed
+from dermaplan.app.principal import PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.clinical.plan import Plan
@@ -122,7 +122,7 @@ def approve(uow: UnitOfWork, consult_id: uuid.UUID) -> ConsultEntry:
     return ConsultEntry.of(approved)
 
 
-@allowed(PRACTITIONER)
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def show(uow: UnitOfWork, consult_id: uuid.UUID) -> StoredConsult:
     """A consult with its links and typed plan; the reading is audited."""
     from dermaplan.records.service import view_consult
@@ -144,7 +144,7 @@ def show(uow: UnitOfWork, consult_id: uuid.UUID) -> StoredConsult:
     )
 
 
-@allowed(PRACTITIONER)
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[ConsultEntry]:
     """A patient's consults, oldest first (audited as a reading of the patient)."""
     from dermaplan.records.service import read_patient

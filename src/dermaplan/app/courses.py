@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
 
-from dermaplan.app.principal import PRACTITIONER, allowed
+from dermaplan.app.principal import PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.knowledge.schema import Modality
@@ -68,7 +68,7 @@ def start(
     return CourseView.of(course)
 
 
-@allowed(PRACTITIONER)
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def show(uow: UnitOfWork, course_id: uuid.UUID) -> CourseView:
     """A course's planned dates and which are done; the reading is audited."""
     from dermaplan.records.courses import read_course

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
 
-from dermaplan.app.principal import PRACTITIONER, allowed
+from dermaplan.app.principal import PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.records.enums import OutcomeScale
@@ -66,7 +66,7 @@ def record(uow: UnitOfWork, data: OutcomeData) -> OutcomeEntry:
     return OutcomeEntry.of(stored, {uow.acting.staff_id: uow.acting.name})
 
 
-@allowed(PRACTITIONER)
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[OutcomeEntry]:
     """A patient's scores in date order; the reading is audited."""
     from dermaplan.records.outcomes import patient_outcomes

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dermaplan.app.principal import ADMIN, PRACTITIONER, RECEPTION, allowed
+from dermaplan.app.principal import ADMIN, PRACTITIONER, RECEPTION, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 
@@ -156,7 +156,7 @@ def delete(uow: UnitOfWork, patient_id: uuid.UUID, reason: str) -> PatientLine:
     )
 
 
-@allowed(RECEPTION, PRACTITIONER)
+@allowed(RECEPTION, PRACTITIONER, access=Access.AUDITED_READ)
 def page(
     uow: UnitOfWork, *, limit: int = 50, offset: int = 0, include_deleted: bool = False
 ) -> list[PatientLine]:
@@ -173,14 +173,14 @@ def page(
     return _lines(found)
 
 
-@allowed(RECEPTION, PRACTITIONER)
+@allowed(RECEPTION, PRACTITIONER, access=Access.AUDITED_READ)
 def search(uow: UnitOfWork, prefix: str, *, limit: int = 20) -> list[PatientLine]:
     from dermaplan.records.service import search_patients
 
     return _lines(search_patients(uow.session, uow.context, uow.clinic_id, prefix, limit=limit))
 
 
-@allowed(PRACTITIONER)
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def chart(uow: UnitOfWork, patient_id: uuid.UUID) -> PatientChart:
     """The chart; the reading is audited."""
     from dermaplan.records.consents import patient_consents
@@ -207,7 +207,7 @@ def chart(uow: UnitOfWork, patient_id: uuid.UUID) -> PatientChart:
     )
 
 
-@allowed(PRACTITIONER)
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def timeline(uow: UnitOfWork, patient_id: uuid.UUID) -> PatientTimeline:
     """The whole record in date order; audited as one read."""
     from dermaplan.records.timeline import patient_timeline, timeline_document

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from dermaplan.app.principal import PRACTITIONER, allowed
+from dermaplan.app.principal import PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.records.enums import PhotoScope, PhotoStage
@@ -61,7 +61,7 @@ def add(
     return PhotoEntry.model_validate(photo)
 
 
-@allowed(PRACTITIONER)
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[ListedPhoto]:
     """A patient's photos, oldest first, with the scopes in force now (a withdrawal applies
     to photos already taken); the reading is audited."""
@@ -76,7 +76,7 @@ def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[ListedPhoto]:
     ]
 
 
-@allowed(PRACTITIONER)
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def export(uow: UnitOfWork, photo_id: uuid.UUID) -> PhotoFile:
     """A photo's file for a front end to hand over once the unit has committed, so nothing
     leaves before its reading is audited."""

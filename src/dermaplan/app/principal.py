@@ -1,8 +1,9 @@
 """Who is acting, and which use cases each role may call.
 
-Every use case is declared with `allowed(...)`: the roles that may call it. The check runs
-before the use case does anything, and the declarations are kept in `USE_CASES`, so a test
-can try every use case with every role.
+Every use case is declared with `allowed(...)`: the roles that may call it, and what it does
+to the records, so that its unit of work takes only the locks it needs. The check runs
+before the use case does anything, and the declarations are kept in `USE_CASES` and
+`ACCESS`, so a test can try every use case with every role.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from dermaplan.app.reads import on_clinic_clock
@@ -28,10 +30,19 @@ CLINICAL = frozenset({PRACTITIONER})
 FRONT_DESK = frozenset({PRACTITIONER, RECEPTION})
 EVERYONE = frozenset(StaffRole)
 
-# "module.function" of every use case: the roles that may call it
+
+class Access(StrEnum):
+    """What a unit of work does to the records, which decides the locks it takes."""
+
+    READ = "read"  # reads nothing audited: no write transaction
+    AUDITED_READ = "audited_read"  # reads patient data: appends its audit events, on any lane
+    CHANGE = "change"  # changes records: holds its clinic's change lane (records.lanes)
+
+
+# "module.function" of every use case: the roles that may call it, and its access (a front
+# end enters a unit with that access for it; a use case not declared here changes records)
 USE_CASES: dict[str, frozenset[StaffRole]] = {}
-# the use cases that need no write transaction (a front end enters a reading unit for them)
-READING: set[str] = set()
+ACCESS: dict[str, Access] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +58,11 @@ class Principal:
 
 
 def allowed(
-    *roles: StaffRole, writes: bool = True
+    *roles: StaffRole, access: Access = Access.CHANGE
 ) -> Callable[[Callable[Concatenate[UnitOfWork, P], R]], Callable[Concatenate[UnitOfWork, P], R]]:
     """Declare the roles that may call a use case (anyone else is refused before it runs),
-    and whether it writes. What it returns comes with its times on the clinic's clock."""
+    and what it does to the records. What it returns comes with its times on the clinic's
+    clock."""
     permitted = frozenset(roles)
 
     def declare(
@@ -58,8 +70,7 @@ def allowed(
     ) -> Callable[Concatenate[UnitOfWork, P], R]:
         name = use_case_name(use_case)
         USE_CASES[name] = permitted
-        if not writes:
-            READING.add(name)
+        ACCESS[name] = access
 
         @functools.wraps(use_case)
         def checked(uow: UnitOfWork, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -72,7 +83,7 @@ def allowed(
 
 
 def use_case_name(use_case: Callable[..., object]) -> str:
-    """ "module.function", as USE_CASES and READING know it."""
+    """ "module.function", as USE_CASES and ACCESS know it."""
     return f"{use_case.__module__.rsplit('.', 1)[-1]}.{use_case.__name__}"
 
 

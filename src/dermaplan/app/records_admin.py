@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dermaplan.app.principal import ADMIN, allowed
+from dermaplan.app.principal import ADMIN, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.records.errors import InvalidInput
@@ -18,12 +18,12 @@ if TYPE_CHECKING:
 
 class AuditReport(ReadModel):
     events: int  # events that verify, up to the first broken link if any
-    head: str
-    broken: str | None  # the first broken link of the chain
-    cut: str | None  # why the log no longer reaches its anchor
+    chains: int  # the chains they are on (records.lanes)
+    broken: str | None  # the first broken link of a chain
+    cut: str | None  # why a chain no longer reaches its anchor
     changed: list[str]  # records that no longer match their last audited state
     anchor: str  # where the anchor is kept, for a person
-    anchored_at: int | None  # the event the anchor records; None: no anchor yet
+    anchored: int | None  # the chains the anchor records; None: no anchor yet
 
     @property
     def intact(self) -> bool:
@@ -46,9 +46,9 @@ class Restored(ReadModel):
     kept_aside: Path
 
 
-@allowed(ADMIN, writes=False)
+@allowed(ADMIN, access=Access.READ)
 def verify(uow: UnitOfWork) -> AuditReport:
-    """The audit log checked: its hash chain, its anchor, and every record against its
+    """The audit log checked: its hash chains, their anchor, and every record against its
     last audited state."""
     from dermaplan.records.anchor import anchor_store
     from dermaplan.records.integrity import verify_log
@@ -58,16 +58,16 @@ def verify(uow: UnitOfWork) -> AuditReport:
     chain = report.chain
     return AuditReport(
         events=chain.events,
-        head=chain.head,
+        chains=len(chain.heads),
         broken=chain.broken.reason if chain.broken else None,
         cut=report.anchor.cut,
         changed=list(report.changed),
         anchor=anchor.where,
-        anchored_at=report.anchor.anchor.seq if report.anchor.anchor else None,
+        anchored=len(report.anchor.anchor.heads) if report.anchor.anchor else None,
     )
 
 
-@allowed(ADMIN, writes=False)
+@allowed(ADMIN, access=Access.READ)
 def backup(
     uow: UnitOfWork, path: Path | None = None, progress: Progress | None = None
 ) -> BackupMade:
@@ -101,7 +101,7 @@ def restore(
     from dermaplan.records.backup import BackupError, quiet
     from dermaplan.records.backup import restore as restore_backup
 
-    with application.unit(acting, write=False) as uow:
+    with application.unit(acting, access=Access.READ) as uow:
         uow.require(frozenset({ADMIN}), "restore")
     try:
         report = restore_backup(application.engine, path, application.photos, progress or quiet)

@@ -9,7 +9,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from dermaplan.app.principal import ADMIN, PRACTITIONER, allowed
+from dermaplan.app.principal import ADMIN, PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 
@@ -156,7 +156,7 @@ def amend(
     return _recorded(uow, stored, knowledge, session_id)
 
 
-@allowed(PRACTITIONER)
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def history(uow: UnitOfWork, session_id: uuid.UUID) -> list[dict[str, Any]]:
     """Every version of a session, oldest first, as its audited state; the reading is
     audited."""
@@ -191,7 +191,7 @@ def sign(
     )
 
 
-@allowed(ADMIN, PRACTITIONER)
+@allowed(ADMIN, PRACTITIONER, access=Access.AUDITED_READ)
 def recall(uow: UnitOfWork, lot: str) -> LotRecall:
     """Every patient and session that received a lot, and the adverse events that involved
     it (clinical records: not reception's). The search is audited."""

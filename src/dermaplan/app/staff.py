@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from dermaplan.app.principal import ADMIN, EVERYONE, USE_CASES, allowed
+from dermaplan.app.principal import ADMIN, EVERYONE, USE_CASES, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.records.enums import StaffRole
@@ -43,7 +43,7 @@ def add(
     return StaffMember.model_validate(member)
 
 
-@allowed(*EVERYONE)
+@allowed(*EVERYONE, access=Access.READ)
 def members(uow: UnitOfWork) -> list[StaffMember]:
     """The clinic's staff in name order (identities, not patient data: not audited)."""
     from dermaplan.records.service import clinic_staff

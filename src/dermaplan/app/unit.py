@@ -3,6 +3,9 @@
 An `Application` is made once per process from the settings (the engine, the photo storage
 and the clock live there); each command or request enters `application.unit(acting)` once:
 the block commits when it ends and writes nothing when it raises. Use cases take the unit.
+A unit that changes records holds its clinic's change lane from before the use case reads
+anything (records.lanes), so two changes of one clinic cannot lose an update, while
+changes of other clinics, and reads, go on beside it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from dermaplan.app.principal import Principal, refusal
+from dermaplan.app.principal import Access, Principal, refusal
 from dermaplan.records.context import Context, utc_now
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.errors import Forbidden, InvalidInput
@@ -55,13 +58,19 @@ class Application:
             del self.__dict__["engine"]
 
     @contextmanager
-    def unit(self, acting: str | None, *, write: bool = True) -> Iterator[UnitOfWork]:
+    def unit(self, acting: str | None, *, access: Access = Access.CHANGE) -> Iterator[UnitOfWork]:
         """One transaction acting as the member of staff named by `acting` (an id or a
         name; None: nobody, which only the first admin's creation accepts)."""
         from dermaplan.records.db import transaction
+        from dermaplan.records.lanes import hold_changes, hold_setup
 
-        with transaction(self.engine, write=write) as session:
+        with transaction(self.engine, write=access is not Access.READ) as session:
             principal = _principal(session, acting, self.settings.actor)
+            if access is Access.CHANGE:
+                if principal is None:
+                    hold_setup(session)
+                else:
+                    hold_changes(session, principal.clinic_id)
             context = Context(
                 actor=self.settings.actor,
                 now=self.clock(),

@@ -111,8 +111,8 @@ def restore(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the log: its hash chain, its anchor, and every record against its last audited
-    state; report what is wrong (exit code 1) or ok."""
+    """Check the log: its hash chains, their anchor, and every record against its last
+    audited state; report what is wrong (exit code 1) or ok."""
     from dermaplan.app import records_admin
 
     report = call(records_admin.verify)
@@ -126,15 +126,16 @@ def audit_verify() -> None:
         typer.echo(f"broken: {changed}", err=True)
     if not report.intact:
         raise typer.Exit(code=1)
-    if report.anchored_at is None and report.events:
+    if report.anchored is None and report.events:
         typer.echo(
             f"warning: no audit anchor at {report.anchor} (first use, a restored backup or "
             "another machine?): a log cut off at its end cannot be detected until the next "
             "change writes it",
             err=True,
         )
-    anchored = f", anchored at event {report.anchored_at}" if report.anchored_at else ""
+    chains = f"{report.chains} chain{'' if report.chains == 1 else 's'}"
+    anchored = f", {report.anchored} anchored" if report.anchored else ""
     typer.echo(
-        f"ok: {report.events} events, chain intact{anchored}, records match their audited "
-        f"states, head {report.head}"
+        f"ok: {report.events} events in {chains}, intact{anchored}, records match their "
+        "audited states"
     )

@@ -21,6 +21,7 @@ import typer
 from dermaplan.cli.render import Columns, listing
 
 if TYPE_CHECKING:
+    from dermaplan.app.principal import Access
     from dermaplan.app.unit import Application, UnitOfWork
     from dermaplan.knowledge import KnowledgeBase
     from dermaplan.records.settings import Settings
@@ -88,20 +89,22 @@ def call(
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> R:
-    """Run one use case in one transaction as the member acting (one that only reads, in a
-    reading one): its result once committed, or the command's end with every problem on
-    its own line."""
-    from dermaplan.app.principal import READING, use_case_name
+    """Run one use case in one transaction as the member acting, with the access it
+    declares: its result once committed, or the command's end with every problem on its
+    own line."""
+    from dermaplan.app.principal import ACCESS, Access, use_case_name
 
-    writes = use_case_name(use_case) not in READING
-    return within(lambda uow: use_case(uow, *args, **kwargs), write=writes)
+    access = ACCESS.get(use_case_name(use_case), Access.CHANGE)
+    return within(lambda uow: use_case(uow, *args, **kwargs), access=access)
 
 
-def within(work: Callable[[UnitOfWork], R], *, write: bool = True) -> R:
-    """`work` in one unit of work, committed only if it returns."""
+def within(work: Callable[[UnitOfWork], R], *, access: Access | None = None) -> R:
+    """`work` in one unit of work (by default one that changes records), committed only if
+    it returns."""
+    from dermaplan.app.principal import Access
 
     def in_a_unit(app: Application) -> R:
-        with app.unit(acting(), write=write) as uow:
+        with app.unit(acting(), access=access or Access.CHANGE) as uow:
             return work(uow)
 
     return outside_a_unit(in_a_unit)

@@ -141,14 +141,14 @@ def _new_event(
         lots=lots,
     )
     AdverseEventRepository(session, clinic_id).add(record)
-    _EVENTS.audit(session, context, AuditAction.ADVERSE_EVENT_CREATE, record)
+    _EVENTS.audit(session, context, clinic_id, AuditAction.ADVERSE_EVENT_CREATE, record)
     if data.closed:
-        _close(session, context, record)
+        _close(session, context, clinic_id, record)
     return record
 
 
-def _close(session: Session, context: Context, record: AdverseEvent) -> None:
-    with _EVENTS.change(session, context, AuditAction.ADVERSE_EVENT_CLOSE, record):
+def _close(session: Session, context: Context, clinic_id: uuid.UUID, record: AdverseEvent) -> None:
+    with _EVENTS.change(session, context, clinic_id, AuditAction.ADVERSE_EVENT_CLOSE, record):
         record.status = AdverseEventStatus.CLOSED
         record.closed_at = context.now
         record.closed_by = context.actor
@@ -168,7 +168,7 @@ def close_adverse_event(
     record = _event(AdverseEventRepository(session, clinic_id), event_id)
     if record.status is not AdverseEventStatus.OPEN:
         raise _EVENTS.frozen(record)
-    _close(session, context, record)
+    _close(session, context, clinic_id, record)
     return record
 
 
@@ -192,7 +192,7 @@ def follow_up_adverse_event(
         raise InvalidInput.one("patient: a follow-up cannot move an event to another patient")
     written = written_reason(reason, "a follow-up")
     record = _new_event(session, context, clinic_id, data, follows=original, reason=written)
-    with _EVENTS.change(session, context, AuditAction.ADVERSE_EVENT_SUPERSEDE, original):
+    with _EVENTS.change(session, context, clinic_id, AuditAction.ADVERSE_EVENT_SUPERSEDE, original):
         original.status = AdverseEventStatus.SUPERSEDED
     return record
 
@@ -297,6 +297,7 @@ def adverse_event_report(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.ADVERSE_EVENT_REPORT,
         "adverse_event",
         record.id,

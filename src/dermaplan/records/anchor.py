@@ -1,17 +1,17 @@
-"""The audit chain's head, kept outside the database, so a log cut short is detected.
+"""Every chain's head, kept outside the database, so a log cut short is detected.
 
-The hash chain shows an event altered, inserted or removed in the middle, but not the last
-events deleted: what is left is still a valid chain. So after every commit that appended
-events, the head (sequence number and hash) is written to an `AnchorStore` (by default the
-file `audit-head.json` in the home folder, or `DERMAPLAN_AUDIT_ANCHOR`), and only ever
-forward: writers commit in chain order but may write the anchor in any order, so a lower
-head never replaces a higher one. It is written after the commit, so a crash in between
-leaves it behind the log, never ahead; a log that ends before the anchor, or differs at the
-anchored event, has been cut.
+The hash chains show an event altered, inserted or removed in the middle, but not the last
+events of a chain deleted: what is left is still a valid chain. So after every commit that
+appended events, the head (sequence number and hash) of each chain it appended to is
+written to an `AnchorStore` (by default the file `audit-head.json` in the home folder, or
+`DERMAPLAN_AUDIT_ANCHOR`), and only ever forward: the writers of a chain commit in its order
+but may write the anchor in any order, so a lower head never replaces a higher one. It is
+written after the commit, so a crash in between leaves it behind the log, never ahead; a
+chain that ends before its anchored event, or differs there, has been cut.
 
 The anchor records the id of the database it belongs to (records.models.DatabaseIdentity):
 two databases pointed at one anchor are refused as such, never taken for a log cut short.
-`dermaplan init` writes a database's first anchor (event 0, before any event).
+`dermaplan init` writes a database's first anchor (no chain yet).
 
 Any transaction of `records.db.transaction` on an engine given an anchor (`anchor_engine`)
 writes it: the services only flag that they appended (`mark_appended`), so no caller has to
@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -32,13 +33,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filelock import FileLock
-from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy import Connection, Engine, event, inspect, select
 from sqlalchemy.orm import Session
 
 from dermaplan.records.errors import DatabaseError
+from dermaplan.records.lanes import LEGACY, Chain, Head
 from dermaplan.records.models import AuditEvent, DatabaseIdentity
 from dermaplan.records.private import FILE_MODE, private_folder
 from dermaplan.records.repository import AuditRepository
+
+if sys.platform != "win32":
+    import fcntl
 
 if TYPE_CHECKING:
     from dermaplan.records.settings import Settings
@@ -52,16 +57,23 @@ _PENDING = "dermaplan.anchor_pending"
 
 
 @dataclass(frozen=True, slots=True)
-class Anchor:
-    seq: int  # 0: the log was empty (a new database)
+class AnchoredHead:
+    seq: int
     hash: str
     written_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
     database: uuid.UUID | None  # None in anchors written before databases had an id
+    heads: dict[Chain, AnchoredHead]  # no chain: the log was empty (a new database)
 
 
 class AnchorStore(Protocol):
     """Where a database's anchor is kept. `lock` makes a read-then-write exclusive among
-    every process writing it; `where` names it for a person. The local file is the one
+    every process writing it; `where` names it for a person; `post` leaves committed heads,
+    cheaply and not durably, for whoever writes the anchor next to `take_posted` (so that one
+    write serves every commit that waited for the lock meanwhile). The local file is the one
     built; another (object storage with conditional writes, an append-only service) need
     only implement these and be named in `anchor_store`."""
 
@@ -74,28 +86,42 @@ class AnchorStore(Protocol):
 
     def lock(self) -> AbstractContextManager[object]: ...
 
+    def post(self, database: uuid.UUID | None, heads: dict[Chain, Head]) -> None: ...
+
+    def take_posted(self, database: uuid.UUID | None) -> dict[Chain, Head]: ...
+
 
 class LocalAnchorFile:
     """The default store: a JSON file, replaced atomically, locked through a lock file
-    beside it (the operating system's lock, on Windows and macOS too)."""
+    beside it (the operating system's lock: `flock`, which wakes a waiter as soon as the
+    lock is free; on Windows, where there is none, filelock's, which polls). Heads are
+    posted as lines appended to a third file beside it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.posted = path.with_name(f".{path.name}.posted")
 
     @property
     def where(self) -> str:
         return str(self.path)
 
     def read(self) -> Anchor | None:
-        """None if there is no file; an unreadable one is an error."""
+        """None if there is no file; an unreadable one is an error. A file written before
+        the log had chains (revision 0012) anchors the database's chain of then."""
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             database = raw.get("database")
+            chains = raw["chains"] if "chains" in raw else _one_chain(raw)
             return Anchor(
-                seq=int(raw["seq"]),
-                hash=str(raw["hash"]),
-                written_at=dt.datetime.fromisoformat(raw["written_at"]),
                 database=uuid.UUID(database) if database is not None else None,
+                heads={
+                    Chain.of_key(key): AnchoredHead(
+                        int(head["seq"]),
+                        str(head["hash"]),
+                        dt.datetime.fromisoformat(head["written_at"]),
+                    )
+                    for key, head in chains.items()
+                },
             )
         except FileNotFoundError:
             return None
@@ -110,9 +136,14 @@ class LocalAnchorFile:
         body = json.dumps(
             {
                 "database": str(anchor.database) if anchor.database else None,
-                "seq": anchor.seq,
-                "hash": anchor.hash,
-                "written_at": anchor.written_at.isoformat(),
+                "chains": {
+                    chain.key: {
+                        "seq": head.seq,
+                        "hash": head.hash,
+                        "written_at": head.written_at.isoformat(),
+                    }
+                    for chain, head in sorted(anchor.heads.items(), key=lambda c: c[0].order())
+                },
             }
         )
         private_folder(self.path.parent)
@@ -127,9 +158,73 @@ class LocalAnchorFile:
             Path(temporary).unlink(missing_ok=True)
             raise
 
-    def lock(self) -> FileLock:
+    def lock(self) -> AbstractContextManager[object]:
         private_folder(self.path.parent)
-        return FileLock(self.path.with_name(f".{self.path.name}.lock"), mode=FILE_MODE)
+        return _locked(self.path.with_name(f".{self.path.name}.lock"))
+
+    def post(self, database: uuid.UUID | None, heads: dict[Chain, Head]) -> None:
+        """One line per head, appended in one write: lines from processes posting at once
+        never interleave."""
+        lines = "".join(
+            json.dumps({"database": str(database), "chain": chain.key, "seq": seq, "hash": hash_})
+            + "\n"
+            for chain, (seq, hash_) in heads.items()
+        )
+        private_folder(self.path.parent)
+        descriptor = os.open(self.posted, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        try:
+            os.write(descriptor, lines.encode("utf-8"))
+        finally:
+            os.close(descriptor)
+
+    def take_posted(self, database: uuid.UUID | None) -> dict[Chain, Head]:
+        """The latest head posted of each chain of `database`, the file emptied (under the
+        lock). A line a crash cut short, or another database's, is passed over."""
+        try:
+            stream = self.posted.open("r+", encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        with stream:
+            lines = stream.read().splitlines()
+            stream.truncate(0)
+        heads: dict[Chain, Head] = {}
+        for line in lines:
+            try:
+                raw = json.loads(line)
+                chain, seq, hash_ = Chain.of_key(raw["chain"]), int(raw["seq"]), str(raw["hash"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if raw.get("database") == str(database) and (
+                chain not in heads or heads[chain][0] < seq
+            ):
+                heads[chain] = (seq, hash_)
+        return heads
+
+
+if sys.platform == "win32":
+
+    def _locked(path: Path) -> AbstractContextManager[object]:
+        return FileLock(path, mode=FILE_MODE)
+
+else:
+
+    @contextmanager
+    def _locked(path: Path) -> Iterator[None]:
+        """Held until the block ends: closing the file releases the lock."""
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
+
+
+def _one_chain(raw: dict[str, Any]) -> dict[str, Any]:
+    """The chains of an anchor of revision 0011 and before: the database's one, unless it
+    had no event yet."""
+    if int(raw["seq"]) == 0:
+        return {}
+    return {LEGACY.key: raw}
 
 
 def anchor_store(settings: Settings) -> AnchorStore:
@@ -166,23 +261,29 @@ def watch(session: Session, engine: Engine) -> None:
         session.info[_DATABASE] = options.get(DATABASE_OPTION)
 
 
-def mark_appended(session: Session, appended: AuditEvent) -> None:
-    session.info[_APPENDED] = appended
+def mark_appended(session: Session, chain: Chain, appended: AuditEvent) -> None:
+    appended_to: dict[Chain, AuditEvent] = session.info.setdefault(_APPENDED, {})
+    appended_to[chain] = appended
 
 
 @event.listens_for(Session, "before_commit")
-def _head_before_commit(session: Session) -> None:
-    appended = session.info.pop(_APPENDED, None)
-    if appended is None or _STORE not in session.info:
+def _heads_before_commit(session: Session) -> None:
+    appended: dict[Chain, AuditEvent] | None = session.info.pop(_APPENDED, None)
+    if not appended or _STORE not in session.info:
         return
     session.flush()
-    # The event this transaction appended last is the head it commits: the chain is locked
-    # (records.audit.lock_chain). From the identity map, so no query, unless a savepoint
-    # dropped it; then the head is read.
-    head = session.get(AuditEvent, appended.seq) or AuditRepository(session).head()
-    if head is not None:
+    heads: dict[Chain, Head] = {}
+    for chain, last in appended.items():
+        # The event this transaction appended last to a chain is the head it commits there:
+        # it holds the chain's lane (records.lanes). Unless a savepoint rolled it back; then
+        # the head is read.
+        if inspect(last).persistent:
+            heads[chain] = (last.seq, last.hash)
+        elif found := AuditRepository(session).head(chain.clinic_id, chain.lane):
+            heads[chain] = (found.seq, found.hash)
+    if heads:
         database = session.info[_DATABASE] or database_id(session)
-        session.info[_PENDING] = (head.seq, head.hash, database)
+        session.info[_PENDING] = (heads, database)
 
 
 @event.listens_for(Session, "after_commit")
@@ -190,8 +291,8 @@ def _anchor_after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending is None:
         return
-    seq, hash_, database = pending
-    advance_anchor(session.info[_STORE], Anchor(seq, hash_, dt.datetime.now(dt.UTC), database))
+    heads, database = pending
+    advance_anchor(session.info[_STORE], database, heads, dt.datetime.now(dt.UTC))
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -216,20 +317,52 @@ def refuse_foreign_anchor(
         )
 
 
-def advance_anchor(store: AnchorStore, anchor: Anchor) -> None:
-    """Write `anchor` unless the store already holds a later (or the same) event; refuse to
-    write over another database's anchor."""
-    with _writing(store), store.lock():
-        current = store.read()
-        refuse_foreign_anchor(store, current, anchor.database)
-        if current is None or current.seq < anchor.seq:
-            store.write(anchor)
+def advance_anchor(
+    store: AnchorStore, database: uuid.UUID | None, heads: dict[Chain, Head], now: dt.datetime
+) -> None:
+    """Move each chain's anchor to its head in `heads` unless the store holds a later (or
+    the same) event of it; refuse to write over another database's anchor. The heads are
+    posted first: whichever writer holds the lock next writes them with its own, and a
+    writer that finds its heads written already writes nothing (a group commit)."""
+    with _writing(store):
+        store.post(database, heads)
+        with store.lock():
+            current = store.read()
+            refuse_foreign_anchor(store, current, database)
+            anchored = dict(current.heads) if current else {}
+            if current is not None and current.database == database and _covers(anchored, heads):
+                return
+            wanted = _latest(store.take_posted(database), heads)
+            moved = {
+                chain: AnchoredHead(seq, hash_, now)
+                for chain, (seq, hash_) in wanted.items()
+                if chain not in anchored or anchored[chain].seq < seq
+            }
+            store.write(Anchor(database, anchored | moved))
+
+
+def _covers(anchored: dict[Chain, AnchoredHead], heads: dict[Chain, Head]) -> bool:
+    return all(
+        chain in anchored and anchored[chain].seq >= seq for chain, (seq, _) in heads.items()
+    )
+
+
+def _latest(*found: dict[Chain, Head]) -> dict[Chain, Head]:
+    """The latest head of each chain in any of `found`."""
+    latest: dict[Chain, Head] = {}
+    for heads in found:
+        for chain, head in heads.items():
+            if chain not in latest or latest[chain][0] < head[0]:
+                latest[chain] = head
+    return latest
 
 
 def reset_anchor(store: AnchorStore, anchor: Anchor) -> None:
     """Anchor to `anchor` whatever the store held (a restored database, which may be
-    another database than the one it replaced)."""
+    another database than the one it replaced), and drop the heads posted from the log it
+    replaced."""
     with _writing(store), store.lock():
+        store.take_posted(anchor.database)
         store.write(anchor)
 
 
@@ -268,29 +401,36 @@ class AnchorCheck:
 
 
 def check_anchor(session: Session, store: AnchorStore) -> AnchorCheck:
-    """Does the log still hold the anchored event, unchanged? DatabaseError if the anchor
-    is another database's: that says nothing about this log."""
+    """Does the log still hold every chain's anchored event, unchanged? DatabaseError if
+    the anchor is another database's: that says nothing about this log."""
     where, anchor = store.where, store.read()
     if anchor is None:
         return AnchorCheck(where, None, None)
     refuse_foreign_anchor(store, anchor, database_id(session))
-    if anchor.seq == 0:
-        return AnchorCheck(where, anchor, None)
-    anchored = session.get(AuditEvent, anchor.seq)
-    head = AuditRepository(session).head()
-    last = head.seq if head else 0
-    when = anchor.written_at.isoformat(timespec="seconds")
-    cut = None
-    if anchored is None and last < anchor.seq:
-        cut = (
-            f"the log ends at event {last} but the anchor {where} records event {anchor.seq} "
-            f"(written {when}): the events after {last} were cut off the end"
-        )
-    elif anchored is None:
-        cut = f"event {anchor.seq}, anchored in {where} (written {when}), is missing"
-    elif anchored.hash != anchor.hash:
-        cut = (
-            f"event {anchor.seq} is not the one anchored in {where} (written {when}): "
+    for chain in sorted(anchor.heads, key=Chain.order):
+        cut = _cut(session, where, chain, anchor.heads[chain])
+        if cut is not None:
+            return AnchorCheck(where, anchor, cut)
+    return AnchorCheck(where, anchor, None)
+
+
+def _cut(session: Session, where: str, chain: Chain, head: AnchoredHead) -> str | None:
+    """Why `chain` no longer reaches its anchored `head`, if it does not."""
+    events = AuditRepository(session)
+    anchored = events.event(chain.clinic_id, chain.lane, head.seq)
+    when = head.written_at.isoformat(timespec="seconds")
+    if anchored is None:
+        found = events.head(chain.clinic_id, chain.lane)
+        last = found.seq if found else 0
+        if last < head.seq:
+            return (
+                f"the log ends at event {last} of {chain} but the anchor {where} records "
+                f"event {head.seq} (written {when}): the events after {last} were cut off the end"
+            )
+        return f"event {head.seq} of {chain}, anchored in {where} (written {when}), is missing"
+    if anchored.hash != head.hash:
+        return (
+            f"event {head.seq} of {chain} is not the one anchored in {where} (written {when}): "
             "the log was cut and written again from there"
         )
-    return AnchorCheck(where, anchor, cut)
+    return None

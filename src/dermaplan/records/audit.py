@@ -1,15 +1,18 @@
 """The append-only, hash-chained audit log of every create, read and change of patient data.
 
 Each event stores who, when, what action on which record, and the SHA-256 digests of the
-record before and after (never the data itself). Its `hash` covers all of that and the
-previous event's hash, so altering, inserting or deleting an event breaks the chain at that
-point, and `verify_chain` names the first broken link. Events are written by the service in
-the same transaction as the change they record: both commit or neither does.
+record before and after (never the data itself). Its `hash` covers all of that, the chain it
+is on and the previous event's hash there, so altering, inserting or deleting an event
+breaks its chain at that point, and `check_chain` names the chain and its first broken link.
+Events are written by the service in the same transaction as the change they record: both
+commit or neither does.
 
-One writer extends the chain at a time, so it cannot fork: on SQLite every write
-transaction starts with BEGIN IMMEDIATE (records.db); on PostgreSQL the writer holds a
-transaction-level advisory lock from before it reads the chain head until it commits.
-The sequence number is the primary key, so a fork would fail to commit regardless.
+The log is several chains: each clinic's lanes, so that clinics never wait for each other
+and reads of one clinic commit side by side (records.lanes says which lane an event joins
+and how each stays unforked); a change always joins its clinic's lane 0, so the changes of
+a record are in one chain, in the order they were made. The events of revision 0011 and
+before stay in the one chain the whole database had then, with the hash they were written
+with.
 """
 
 from __future__ import annotations
@@ -22,23 +25,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from dermaplan.records.anchor import mark_appended
 from dermaplan.records.context import Context
+from dermaplan.records.lanes import Chain, Head, extended, hold_lane
 from dermaplan.records.models import AuditEvent
 from dermaplan.records.repository import AuditRepository
 
-GENESIS = "0" * 64
-# pg_advisory_xact_lock key: the first 8 bytes of sha256("dermaplan.audit"), signed.
-CHAIN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"dermaplan.audit").digest()[:8], signed=True)
-# In Connection.info, about the transaction under way (reset as each begins, records.db):
-CHAIN_LOCKED = "dermaplan.chain_locked"  # it holds the chain lock (PostgreSQL)
-CHAIN_HEAD = "dermaplan.chain_head"  # the chain's head, (seq, hash) or None, while known
-# AuditRepository.head as plain SQL, to travel in the lock's round trip (begin_chain).
-_HEAD_SQL = "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"
-_LOCK_SQL = f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})"
+GENESIS = "0" * 64  # the prev_hash of every chain's first event
 
 
 class AuditAction(StrEnum):
@@ -90,6 +85,17 @@ class AuditAction(StrEnum):
     CLINIC_UPDATE = "clinic.update"
 
 
+A = AuditAction
+# The actions that change nothing: they may join any lane. Every other action changes a
+# record and joins its clinic's lane 0 (records.lanes); an action left out of this set by
+# mistake is only slower, never misordered.
+READ_ACTIONS = frozenset(
+    {A.PATIENT_READ, A.PATIENT_LIST, A.PATIENT_SEARCH, A.PATIENT_TIMELINE, A.CONSULT_READ}
+    | {A.SESSION_READ, A.OUTCOME_READ, A.CONSENT_LIST, A.PHOTO_LIST, A.PHOTO_READ}
+    | {A.COURSE_READ, A.LOT_RECALL, A.ADVERSE_EVENT_REPORT}
+)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat()
@@ -112,12 +118,14 @@ def digest(value: Any) -> str:
 
 
 def event_hash(event: AuditEvent) -> str:
-    """The hash of every field of an event but the hash itself (the acting member of staff
-    where one is named: events from before revision 0009 keep the hash they were written
-    with)."""
+    """The hash of every field of an event but the hash itself and its place in the log's
+    write order (`id`). Events from before revision 0009 name no member of staff, and those
+    from before 0012 no chain: they keep the hash they were written with."""
     staff = {} if event.staff_id is None else {"staff_id": event.staff_id}
+    chain = {} if event.clinic_id is None else {"clinic_id": event.clinic_id, "lane": event.lane}
     return digest(
         staff
+        | chain
         | {
             "seq": event.seq,
             "occurred_at": event.occurred_at,
@@ -133,60 +141,10 @@ def event_hash(event: AuditEvent) -> str:
     )
 
 
-def begin_chain(connection: Connection, *, writes: bool, schema_ready: bool) -> None:
-    """As a transaction begins: forget the last one's chain state; for a write transaction,
-    become the chain's only writer until it ends (PostgreSQL's advisory lock; SQLite's
-    BEGIN IMMEDIATE already holds the database) and, once the schema is in place, read the
-    head, on PostgreSQL in the lock's round trip: two statements, so the read sees every
-    commit made before the lock was granted."""
-    info = connection.info
-    info.pop(CHAIN_HEAD, None)
-    info[CHAIN_LOCKED] = False
-    if not writes:
-        return
-    if connection.dialect.name != "postgresql":
-        if schema_ready:
-            row = connection.exec_driver_sql(_HEAD_SQL).first()
-            info[CHAIN_HEAD] = (row[0], row[1]) if row else None
-        return
-    if not schema_ready:
-        lock_chain(connection)
-        return
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(f"{_LOCK_SQL}; {_HEAD_SQL}")
-        cursor.nextset()
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
-    info[CHAIN_LOCKED] = True
-    info[CHAIN_HEAD] = (row[0], row[1]) if row else None
-
-
-def forget_head(connection: Connection) -> None:
-    """A savepoint rolled back may have taken appended events with it: read the head again."""
-    connection.info.pop(CHAIN_HEAD, None)
-
-
-def lock_chain(connection: Connection) -> None:
-    """Become the only writer of the chain until this transaction ends, unless it already is."""
-    if connection.dialect.name == "postgresql" and not connection.info.get(CHAIN_LOCKED):
-        connection.exec_driver_sql(_LOCK_SQL)
-        connection.info[CHAIN_LOCKED] = True
-    # SQLite: the write transaction began IMMEDIATE, so it already holds the write lock.
-
-
-def _head(session: Session, connection: Connection) -> tuple[int, str] | None:
-    if CHAIN_HEAD in connection.info:
-        head: tuple[int, str] | None = connection.info[CHAIN_HEAD]
-        return head
-    row = AuditRepository(session).head()
-    return (row.seq, row.hash) if row else None
-
-
 def record_event(
     session: Session,
     context: Context,
+    clinic_id: uuid.UUID,
     action: AuditAction,
     record_type: str,
     record_id: uuid.UUID | None,
@@ -195,11 +153,12 @@ def record_event(
     before: Any = None,
     after: Any = None,
 ) -> AuditEvent:
-    """Append one event for a change or read made in this session's transaction."""
-    connection = session.connection()
-    lock_chain(connection)
-    head = _head(session, connection)
+    """Append one event, on one of `clinic_id`'s chains, for a change or read made in this
+    session's transaction."""
+    chain, head = hold_lane(session, clinic_id, changes=action not in READ_ACTIONS)
     event = AuditEvent(
+        clinic_id=clinic_id,
+        lane=chain.lane,
         seq=head[0] + 1 if head else 1,
         occurred_at=context.now.astimezone(dt.UTC),
         actor=context.actor,
@@ -214,41 +173,54 @@ def record_event(
     )
     event.hash = event_hash(event)
     AuditRepository(session).add(event)
-    connection.info[CHAIN_HEAD] = (event.seq, event.hash)
-    mark_appended(session, event)
+    extended(session.connection(), chain, (event.seq, event.hash))
+    mark_appended(session, chain, event)
     return event
 
 
 @dataclass(frozen=True, slots=True)
 class BrokenLink:
-    seq: int  # the first event that is missing, altered or out of the chain
+    chain: Chain
+    seq: int  # the first event of the chain that is missing, altered or out of it
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class ChainReport:
-    events: int
-    head: str  # hash of the last event, which records.anchor keeps outside the database
+    events: int  # the events that verify, up to the first broken link if any
+    heads: dict[Chain, Head]  # each chain's last event, which records.anchor keeps outside
     broken: BrokenLink | None
 
 
+def _broken_link(event: AuditEvent, chain: Chain, last: Head | None) -> BrokenLink | None:
+    """Why `event` does not follow `last` on its chain, if it does not."""
+    expected_seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    if event.seq > expected_seq:
+        reason = f"event {expected_seq} of {chain} is missing (the next is {event.seq})"
+        return BrokenLink(chain, expected_seq, reason)
+    if event.seq < expected_seq or event.prev_hash != prev_hash:
+        return BrokenLink(
+            chain, event.seq, f"event {event.seq} of {chain} does not follow the one before"
+        )
+    if event.hash != event_hash(event):
+        return BrokenLink(
+            chain, event.seq, f"event {event.seq} of {chain} was altered after it was written"
+        )
+    return None
+
+
 def check_chain(session: Session) -> ChainReport:
-    """Walk the whole chain in order; stop at the first broken link."""
-    expected_seq, prev_hash, count = 1, GENESIS, 0
-    for event in AuditRepository(session).in_order():
-        broken = None
-        if event.seq != expected_seq:
-            broken = BrokenLink(
-                expected_seq, f"event {expected_seq} is missing (the next is {event.seq})"
-            )
-        elif event.prev_hash != prev_hash:
-            broken = BrokenLink(event.seq, f"event {event.seq} does not follow the one before")
-        elif event.hash != event_hash(event):
-            broken = BrokenLink(event.seq, f"event {event.seq} was altered after it was written")
-        if broken:
-            return ChainReport(events=count, head=prev_hash, broken=broken)
-        expected_seq, prev_hash, count = event.seq + 1, event.hash, count + 1
-    return ChainReport(events=count, head=prev_hash, broken=None)
+    """Walk every chain in order; stop at the first broken link."""
+    heads: dict[Chain, Head] = {}
+    count = 0
+    for event in AuditRepository(session).in_chain_order():
+        chain = Chain(event.clinic_id, event.lane)
+        broken = _broken_link(event, chain, heads.get(chain))
+        if broken is not None:
+            return ChainReport(count, heads, broken)
+        heads[chain] = (event.seq, event.hash)
+        count += 1
+    return ChainReport(count, heads, None)
 
 
 def verify_chain(session: Session) -> BrokenLink | None:

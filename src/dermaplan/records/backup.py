@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.engine import URL
 
-from dermaplan.records.anchor import Anchor, database_id, engine_anchor, identify, reset_anchor
+from dermaplan.records.anchor import (
+    Anchor,
+    AnchoredHead,
+    database_id,
+    engine_anchor,
+    identify,
+    reset_anchor,
+)
 from dermaplan.records.audit import check_chain
 from dermaplan.records.db import (
     HEAD_REVISION,
@@ -40,6 +47,7 @@ from dermaplan.records.db import (
     transaction,
 )
 from dermaplan.records.errors import DatabaseError
+from dermaplan.records.lanes import Chain, Head
 from dermaplan.records.models import Photo
 from dermaplan.records.photos import LocalFolderStorage, PhotoStorage
 from dermaplan.records.private import create_private_file, private_folder
@@ -64,7 +72,7 @@ class BackupError(DatabaseError):
 class Verified:
     revision: str
     events: int
-    head: str  # the hash of its last event
+    heads: dict[Chain, Head]  # each chain's last event
     photo_files: dict[str, str]  # storage key → SHA-256, for every photo row of the copy
     database: uuid.UUID  # its id (records.models.DatabaseIdentity): a copy keeps it
 
@@ -103,11 +111,8 @@ def _verify(url: str) -> Verified:
             files = dict(rows.all())
             database = database_id(session)
         if report.broken is not None:
-            raise BackupError(
-                f"the copy's audit chain is broken at event {report.broken.seq}: "
-                f"{report.broken.reason}"
-            )
-        return Verified(state.revision, report.events, report.head, files, database)
+            raise BackupError(f"the copy's audit log is broken: {report.broken.reason}")
+        return Verified(state.revision, report.events, report.heads, files, database)
     finally:
         engine.dispose()
 
@@ -261,7 +266,7 @@ def restore(
 ) -> RestoreReport:
     """Replace the live database with a backup, and bring its photo files into `storage`,
     once the backup has passed every check; the audit anchor then records the restored
-    log's head (records.anchor)."""
+    log's heads (records.anchor)."""
     if not source.is_file():
         raise BackupError(f"{source}: no such backup file")
     report = (
@@ -274,7 +279,8 @@ def restore(
     store = engine_anchor(engine)
     if store is not None:
         now = dt.datetime.now(dt.UTC)
-        reset_anchor(store, Anchor(verified.events, verified.head, now, verified.database))
+        heads = {chain: AnchoredHead(*head, now) for chain, head in verified.heads.items()}
+        reset_anchor(store, Anchor(verified.database, heads))
     return report
 
 

@@ -107,6 +107,7 @@ def publish_template(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.CONSENT_TEMPLATE_CREATE,
         "consent_template",
         record.id,
@@ -177,6 +178,7 @@ def open_consent(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.CONSENT_OPEN,
         "consent",
         record.id,
@@ -266,6 +268,7 @@ def record_consent(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.CONSENT_CREATE if opened is None else AuditAction.CONSENT_SIGN,
         "consent",
         record.id,
@@ -289,6 +292,7 @@ def patient_consents(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.CONSENT_LIST,
         "patient",
         patient.id,
@@ -352,6 +356,7 @@ def withdraw_consent(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.CONSENT_WITHDRAW,
         "consent",
         record.id,

@@ -153,7 +153,7 @@ def start_course(
         for number, day in enumerate(dates, start=1)
     ]
     courses.add(course)
-    _COURSES.audit(session, context, AuditAction.COURSE_CREATE, course)
+    _COURSES.audit(session, context, clinic_id, AuditAction.COURSE_CREATE, course)
     return course
 
 
@@ -161,7 +161,7 @@ def read_course(
     session: Session, context: Context, clinic_id: uuid.UUID, course_id: uuid.UUID
 ) -> Course:
     course = _course(CourseRepository(session, clinic_id), course_id)
-    _COURSES.audit(session, context, AuditAction.COURSE_READ, course)
+    _COURSES.audit(session, context, clinic_id, AuditAction.COURSE_READ, course)
     return course
 
 
@@ -176,7 +176,7 @@ def cancel_course(
     course = _course(CourseRepository(session, clinic_id), course_id)
     if course.status is not CourseStatus.PLANNED:
         raise _COURSES.frozen(course)
-    with _COURSES.change(session, context, AuditAction.COURSE_CANCEL, course):
+    with _COURSES.change(session, context, clinic_id, AuditAction.COURSE_CANCEL, course):
         course.status = CourseStatus.CANCELLED
         course.cancelled_at = context.now
         course.cancelled_by = context.actor
@@ -228,7 +228,7 @@ def fulfil_planned_session(
             f"session {record.id} {amends}already fulfils planned session {linked.number} "
             f"of course {linked.course_id}"
         )
-    with _COURSES.change(session, context, AuditAction.COURSE_FULFIL, course):
+    with _COURSES.change(session, context, clinic_id, AuditAction.COURSE_FULFIL, course):
         planned.session_id = record.id
         planned.updated_at = context.now
         if all(p.session_id is not None for p in course.planned_sessions):

@@ -6,15 +6,16 @@ exists at this schema revision, or says why it can't.
 
 SQLite is tuned for records that must survive: write-ahead log, `synchronous=FULL` (a
 commit that returned is on disk, even through a power cut), foreign keys enforced, and a
-busy timeout so a second writer waits instead of failing. Every write transaction holds
-the database's single writer slot from its first statement: BEGIN IMMEDIATE on SQLite, a
-transaction-level advisory lock on PostgreSQL. So a read-then-write can't lose an update,
-and the audit chain can't fork. Read-only transactions take neither.
+busy timeout so a second writer waits instead of failing. On SQLite every write
+transaction holds the database's single writer slot from its first statement (BEGIN
+IMMEDIATE), so no chain of the audit log can fork and a read-then-write can't lose an
+update. On PostgreSQL a write transaction takes the locks of the audit lanes it appends to
+(records.lanes); a unit of work that changes records holds its clinic's change lane from
+before it reads them (app.unit). Read-only transactions take none.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 import uuid
 from collections.abc import Iterator
@@ -40,8 +41,8 @@ from dermaplan.records.anchor import (
     refuse_foreign_anchor,
     watch,
 )
-from dermaplan.records.audit import GENESIS, begin_chain, forget_head
 from dermaplan.records.errors import DatabaseError
+from dermaplan.records.lanes import forget_lanes
 from dermaplan.records.private import create_private_file, private_folder
 from dermaplan.records.settings import database_url
 
@@ -54,13 +55,10 @@ MIGRATIONS = "dermaplan.records:migrations"
 # The schema revision this code is written for: the last migration's (a test holds it equal to
 # Alembic's head). A command checks the database against it with one query, so Alembic is
 # imported only to create or upgrade a database.
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 VERSION_TABLE = "alembic_version"  # Alembic's, one row: the database's revision
 REVISION_QUERY = "SELECT version_num FROM alembic_version"
 WRITE_OPTION = "dermaplan_write"
-# Set on an engine once its schema is at this version's head (prepare, upgrade): a write
-# transaction can then read the audit chain's head as it begins (records.audit.begin_chain).
-READY_OPTION = "dermaplan_schema_ready"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -86,17 +84,9 @@ def _writes(connection: Connection) -> bool:
     return bool(connection.get_execution_options().get(WRITE_OPTION, True))
 
 
-def _schema_ready(connection: Connection) -> bool:
-    return bool(connection.get_execution_options().get(READY_OPTION, False))
-
-
 def _on_sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if _writes(connection) else "BEGIN")
-    begin_chain(connection, writes=_writes(connection), schema_ready=_schema_ready(connection))
-
-
-def _on_postgresql_begin(connection: Connection) -> None:
-    begin_chain(connection, writes=_writes(connection), schema_ready=_schema_ready(connection))
+    forget_lanes(connection)
 
 
 def create_records_engine(raw_url: str) -> Engine:
@@ -112,8 +102,8 @@ def create_records_engine(raw_url: str) -> Engine:
             raise DatabaseError(
                 "PostgreSQL support is not installed: pip install 'dermaplan[postgresql]'"
             ) from None
-        event.listen(engine, "begin", _on_postgresql_begin)
-    event.listen(engine, "rollback_savepoint", lambda connection, *_: forget_head(connection))
+        event.listen(engine, "begin", forget_lanes)
+    event.listen(engine, "rollback_savepoint", lambda connection, *_: forget_lanes(connection))
     return engine
 
 
@@ -146,7 +136,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` in one transaction (all of it, or none)."""
     from alembic import command
 
-    engine.update_execution_options(**{READY_OPTION: False})
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
@@ -162,7 +151,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             if sqlite:
                 _driver_execute(connection, "PRAGMA foreign_keys=ON")
     if revision == "head":
-        _ready(engine)
+        _identify(engine)
 
 
 def _driver_execute(connection: Connection, statement: str) -> None:
@@ -174,11 +163,10 @@ def _driver_execute(connection: Connection, statement: str) -> None:
         cursor.close()
 
 
-def _ready(engine: Engine) -> None:
-    """Mark `engine` as on a schema at head, and tell it its database's id (records.anchor)."""
+def _identify(engine: Engine) -> None:
+    """Tell `engine`, on a schema at head, its database's id (records.anchor)."""
     with engine.execution_options(**{WRITE_OPTION: False}).connect() as connection:
         identify(engine, database_id(connection))
-    engine.update_execution_options(**{READY_OPTION: True})
 
 
 def where(engine: Engine) -> str:
@@ -264,7 +252,7 @@ def prepare(engine: Engine) -> None:
             raise _foreign(engine) if state.tables else _missing(engine)
         if state.revision != HEAD_REVISION:
             raise _outdated(engine, state.revision)
-    _ready(engine)
+    _identify(engine)
 
 
 def configured_engine(settings: Settings) -> Engine:
@@ -291,7 +279,7 @@ def open_records(settings: Settings) -> Engine:
 
 
 def _database_id(engine: Engine) -> uuid.UUID:
-    """The id `_ready` told the engine."""
+    """The id `_identify` told the engine."""
     database: uuid.UUID = engine.get_execution_options()[DATABASE_OPTION]
     return database
 
@@ -330,8 +318,7 @@ def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialis
             raise DatabaseError(
                 f"{where(engine)} cannot be upgraded by this Dermaplan: {error}"
             ) from None
-        first = Anchor(0, GENESIS, dt.datetime.now(dt.UTC), _database_id(engine))
-        claim_anchor(store, first)
+        claim_anchor(store, Anchor(_database_id(engine), {}))
         return Initialised(where(engine), state.revision)
     except OSError as error:  # a folder or file that cannot be made
         raise DatabaseError(f"cannot create {error.filename}: {error.strerror}") from None

@@ -939,6 +939,7 @@ def bulk_load(
         record_event(
             session,
             context,
+            clinic_id,
             AuditAction.DEMO_IMPORT,
             "clinic",
             clinic_id,

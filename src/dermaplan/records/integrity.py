@@ -1,8 +1,11 @@
-"""Everything `audit verify` checks: the chain, its anchor outside the database, and that
+"""Everything `audit verify` checks: the chains, their anchor outside the database, and that
 each record still says what its last audited change left it saying.
 
-The chain catches an event altered or removed, the anchor a log cut short, the state digests
-a record's row edited behind the services' back (its after-digest no longer matches). What
+The chains catch an event altered or removed, the anchor a chain cut short, the state digests
+a record's row edited behind the services' back (the after-digest of its last change no
+longer matches: its changes are all on its clinic's lane 0, in the order they were made, and
+a read is not a change, so a read made after an edit behind the services' back never
+blesses it). What
 none of them sees: a row inserted with no audit event at all, and edits to records that
 have no state digest (staff, lots, consents); a row never audited one by one (a bulk demo
 import) is not compared either.
@@ -22,6 +25,7 @@ from dermaplan.records.adverse import adverse_event_state
 from dermaplan.records.anchor import AnchorCheck, AnchorStore, check_anchor
 from dermaplan.records.audit import AuditAction, ChainReport, check_chain, digest
 from dermaplan.records.courses import course_state
+from dermaplan.records.lanes import Chain
 from dermaplan.records.models import (
     AdverseEvent,
     AuditEvent,
@@ -47,7 +51,7 @@ class _Audited:
     label: str
     model: type[Any]
     state: Callable[[Any], Any]
-    actions: frozenset[AuditAction]  # the events whose after-digest is `state(record)`
+    actions: frozenset[AuditAction]  # the changes whose after-digest is `state(record)`
     loads: tuple[LoaderOption, ...] = ()
 
 
@@ -64,10 +68,7 @@ AUDITED = (
         "consult",
         Consult,
         consult_state,
-        frozenset(
-            {A.CONSULT_CREATE, A.CONSULT_READ, A.CONSULT_UPDATE, A.CONSULT_APPROVE}
-            | {A.CONSULT_SUPERSEDE}
-        ),
+        frozenset({A.CONSULT_CREATE, A.CONSULT_UPDATE, A.CONSULT_APPROVE, A.CONSULT_SUPERSEDE}),
     ),
     _Audited(
         "treatment_session",
@@ -82,7 +83,7 @@ AUDITED = (
         "course",
         Course,
         course_state,
-        frozenset({A.COURSE_CREATE, A.COURSE_READ, A.COURSE_CANCEL, A.COURSE_FULFIL}),
+        frozenset({A.COURSE_CREATE, A.COURSE_CANCEL, A.COURSE_FULFIL}),
         (selectinload(Course.planned_sessions),),
     ),
     _Audited(
@@ -97,20 +98,26 @@ AUDITED = (
 )
 
 
-def _last_states(session: Session, audited: _Audited) -> dict[str, tuple[int, str]]:
-    """Each record's last audited after-digest, with its event's sequence number."""
+def _last_states(session: Session, audited: _Audited) -> dict[str, tuple[str, str]]:
+    """Each record's last audited after-digest, with its event named for a person."""
     rows = session.execute(
-        select(AuditEvent.record_id, AuditEvent.seq, AuditEvent.after_digest)
+        select(
+            AuditEvent.record_id,
+            AuditEvent.clinic_id,
+            AuditEvent.lane,
+            AuditEvent.seq,
+            AuditEvent.after_digest,
+        )
         .where(
             AuditEvent.record_type == audited.record_type,
             AuditEvent.action.in_([action.value for action in audited.actions]),
         )
-        .order_by(AuditEvent.seq)
+        .order_by(AuditEvent.id)
         .execution_options(yield_per=BATCH)
     )
     return {
-        record_id: (seq, after)
-        for record_id, seq, after in rows
+        record_id: (f"event {seq} of {Chain(clinic_id, lane)}", after)
+        for record_id, clinic_id, lane, seq, after in rows
         if record_id is not None and after is not None
     }
 
@@ -130,7 +137,7 @@ def changed_records(session: Session) -> Iterator[str]:
             if found is not None and digest(audited.state(record)) != found[1]:
                 yield (
                     f"{audited.label} {record.id}: its stored row no longer matches its last "
-                    f"audited state (event {found[0]})"
+                    f"audited state ({found[0]})"
                 )
 
 

@@ -56,6 +56,7 @@ class RecordKind(Generic[R]):
         self,
         session: Session,
         context: Context,
+        clinic_id: uuid.UUID,
         action: AuditAction,
         record: R,
         before: dict[str, Any] | None = None,
@@ -64,6 +65,7 @@ class RecordKind(Generic[R]):
         record_event(
             session,
             context,
+            clinic_id,
             action,
             self.record_type,
             record.id,
@@ -74,7 +76,12 @@ class RecordKind(Generic[R]):
 
     @contextmanager
     def change(
-        self, session: Session, context: Context, action: AuditAction, record: R
+        self,
+        session: Session,
+        context: Context,
+        clinic_id: uuid.UUID,
+        action: AuditAction,
+        record: R,
     ) -> Iterator[None]:
         """Stage the change the `with` block makes, stamped and audited against the state
         before it; a block that raises is not audited."""
@@ -82,7 +89,7 @@ class RecordKind(Generic[R]):
         yield
         record.updated_at = context.now
         session.flush()
-        self.audit(session, context, action, record, before)
+        self.audit(session, context, clinic_id, action, record, before)
 
     def frozen(self, record: R) -> ImmutableRecord:
         """The refusal to change a record past the state that allows it."""

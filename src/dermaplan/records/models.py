@@ -2,8 +2,8 @@
 
 Keys are UUIDs made by the application (time-ordered, version 7), so a record has its id
 before it is flushed, ids never reveal how many patients a clinic has, and records from two
-databases can be merged. The audit log is keyed by its sequence number instead: the chain
-is an order.
+databases can be merged. The audit log is keyed by numbers instead: the order its events were
+written in, and each event's place in its chain (records.audit).
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -576,11 +578,18 @@ class PlannedSession(Timestamped, Base):
 
 
 class AuditEvent(Base):
-    """One link of the append-only, hash-chained audit log (see records.audit)."""
+    """One link of the append-only, hash-chained audit log: event `seq` of the chain
+    (`clinic_id`, `lane`) (see records.audit and records.lanes)."""
 
     __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("clinic_id", "lane", "seq"),)
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # the order events were written in, across chains (on SQLite, the rowid)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # the chain: a clinic's lane; a null clinic is the one chain of revision 0011 and before
+    clinic_id: Mapped[uuid.UUID | None]
+    lane: Mapped[int] = mapped_column(SmallInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)  # the place in its chain, from 1
     occurred_at: Mapped[dt.datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(50))

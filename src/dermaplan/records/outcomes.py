@@ -88,6 +88,7 @@ def record_outcome(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.OUTCOME_CREATE,
         "outcome",
         record.id,
@@ -109,6 +110,7 @@ def patient_outcomes(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.OUTCOME_READ,
         "patient",
         patient.id,

@@ -198,6 +198,7 @@ def record_photo(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.PHOTO_CREATE,
         "photo",
         record.id,
@@ -262,6 +263,7 @@ def patient_photos(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.PHOTO_LIST,
         "patient",
         patient.id,
@@ -292,6 +294,7 @@ def read_photo(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.PHOTO_READ,
         "photo",
         photo.id,

@@ -144,7 +144,12 @@ _RECALL_EVENTS = (
     .order_by(AdverseEvent.onset_date, AdverseEvent.id)
 )
 
-_AUDIT_HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+_LANE: BindParameter[int] = bindparam("lane")
+_IN_LANE = (AuditEvent.clinic_id == _CLINIC, AuditEvent.lane == _LANE)
+_IN_LEGACY = (AuditEvent.clinic_id.is_(None), AuditEvent.lane == _LANE)
+_HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+_LANE_HEAD = _HEAD.where(*_IN_LANE)
+_LEGACY_HEAD = _HEAD.where(*_IN_LEGACY)
 
 
 _CLINICS = "dermaplan.clinics"  # in Session.info: the clinics read in this session
@@ -625,16 +630,29 @@ class AuditRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def head(self) -> Row[int, str] | None:
-        return self.session.execute(_AUDIT_HEAD).first()
+    def head(self, clinic_id: uuid.UUID | None, lane: int) -> Row[int, str] | None:
+        """The seq and hash of the last event of a chain (clinic_id None: revision 0011's)."""
+        if clinic_id is None:
+            return self.session.execute(_LEGACY_HEAD, {"lane": lane}).first()
+        return self.session.execute(_LANE_HEAD, {"clinic_id": clinic_id, "lane": lane}).first()
 
-    def in_order(self) -> Iterator[AuditEvent]:
-        """Every event, streamed in chain order."""
-        return iter(
-            self.session.scalars(
-                select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
-            )
+    def event(self, clinic_id: uuid.UUID | None, lane: int, seq: int) -> AuditEvent | None:
+        chain = _IN_LEGACY if clinic_id is None else _IN_LANE
+        return self.session.scalar(
+            select(AuditEvent).where(*chain, AuditEvent.seq == seq),
+            {"clinic_id": clinic_id, "lane": lane},
         )
+
+    def in_chain_order(self) -> Iterator[AuditEvent]:
+        """Every event, streamed chain by chain, each in order: revision 0011's chain
+        first, then each clinic's lanes."""
+        legacy = select(AuditEvent).where(AuditEvent.clinic_id.is_(None))
+        lanes = select(AuditEvent).where(AuditEvent.clinic_id.is_not(None))
+        for statement in (
+            legacy.order_by(AuditEvent.lane, AuditEvent.seq),
+            lanes.order_by(AuditEvent.clinic_id, AuditEvent.lane, AuditEvent.seq),
+        ):
+            yield from self.session.scalars(statement.execution_options(yield_per=1000))
 
     def add(self, event: AuditEvent) -> None:
         self.session.add(event)

@@ -42,7 +42,13 @@ def create_clinic(session: Session, context: Context, name: str) -> Clinic:
     clinic = Clinic(id=new_id(), name=name, created_at=context.now, updated_at=context.now)
     ClinicRepository(session).add(clinic)
     record_event(
-        session, context, AuditAction.CLINIC_CREATE, "clinic", clinic.id, after={"name": name}
+        session,
+        context,
+        clinic.id,
+        AuditAction.CLINIC_CREATE,
+        "clinic",
+        clinic.id,
+        after={"name": name},
     )
     return clinic
 
@@ -69,7 +75,14 @@ def configure_clinic(
     session.flush()
     after = {"name": clinic.name, "time_zone": clinic.time_zone}
     record_event(
-        session, context, AuditAction.CLINIC_UPDATE, "clinic", clinic.id, before=before, after=after
+        session,
+        context,
+        clinic_id,
+        AuditAction.CLINIC_UPDATE,
+        "clinic",
+        clinic.id,
+        before=before,
+        after=after,
     )
     return clinic
 
@@ -106,7 +119,9 @@ def add_staff(
     )
     StaffRepository(session, clinic_id).add(staff)
     state = {"name": staff.name, "role": role, "registration": registration}
-    record_event(session, context, AuditAction.STAFF_CREATE, "staff", staff.id, after=state)
+    record_event(
+        session, context, clinic_id, AuditAction.STAFF_CREATE, "staff", staff.id, after=state
+    )
     return staff
 
 
@@ -188,6 +203,7 @@ def create_patient(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.PATIENT_CREATE,
         "patient",
         patient.id,
@@ -212,6 +228,7 @@ def read_patient(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.PATIENT_READ,
         "patient",
         patient.id,
@@ -249,6 +266,7 @@ def update_patient(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.PATIENT_UPDATE,
         "patient",
         patient.id,
@@ -279,6 +297,7 @@ def delete_patient(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.PATIENT_DELETE,
         "patient",
         patient.id,
@@ -300,6 +319,7 @@ def search_patients(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.PATIENT_SEARCH,
         "patient",
         None,
@@ -323,6 +343,7 @@ def list_patients(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.PATIENT_LIST,
         "patient",
         None,
@@ -391,7 +412,7 @@ def _new_consult(
         updated_at=context.now,
     )
     ConsultRepository(session, patient.clinic_id).add(consult)
-    _CONSULTS.audit(session, context, AuditAction.CONSULT_CREATE, consult)
+    _CONSULTS.audit(session, context, patient.clinic_id, AuditAction.CONSULT_CREATE, consult)
     return consult
 
 
@@ -416,7 +437,7 @@ def read_consult(
     session: Session, context: Context, clinic_id: uuid.UUID, consult_id: uuid.UUID
 ) -> Consult:
     consult = _consult(ConsultRepository(session, clinic_id), consult_id)
-    _CONSULTS.audit(session, context, AuditAction.CONSULT_READ, consult)
+    _CONSULTS.audit(session, context, clinic_id, AuditAction.CONSULT_READ, consult)
     return consult
 
 
@@ -455,7 +476,7 @@ def revise_draft(
     if consult.status is not ConsultStatus.DRAFT:
         raise _CONSULTS.frozen(consult)
     _valid(document)
-    with _CONSULTS.change(session, context, AuditAction.CONSULT_UPDATE, consult):
+    with _CONSULTS.change(session, context, clinic_id, AuditAction.CONSULT_UPDATE, consult):
         consult.consult_date = document.consult_date
         consult.assessment_json = document.assessment_json
         consult.plan_json = document.plan_json
@@ -520,9 +541,9 @@ def approve_consult(
         original = _consult(consults, consult.supersedes_id)
         if original.status is not ConsultStatus.APPROVED:
             raise _CONSULTS.frozen(original)
-        with _CONSULTS.change(session, context, AuditAction.CONSULT_SUPERSEDE, original):
+        with _CONSULTS.change(session, context, clinic_id, AuditAction.CONSULT_SUPERSEDE, original):
             original.status = ConsultStatus.SUPERSEDED
-    with _CONSULTS.change(session, context, AuditAction.CONSULT_APPROVE, consult):
+    with _CONSULTS.change(session, context, clinic_id, AuditAction.CONSULT_APPROVE, consult):
         consult.status = ConsultStatus.APPROVED
         consult.approved_by_id = practitioner.id
         consult.approved_at = context.now

@@ -170,7 +170,9 @@ def registered_lot(
         )
         lots.add(lot)
         state = {"product": lot.product, "lot_number": lot.lot_number, "expiry": lot.expiry_date}
-        record_event(session, context, AuditAction.LOT_CREATE, "product_lot", lot.id, after=state)
+        record_event(
+            session, context, clinic_id, AuditAction.LOT_CREATE, "product_lot", lot.id, after=state
+        )
     elif use.expiry is not None and lot.expiry_date is None:
         before = {"product": lot.product, "lot_number": lot.lot_number, "expiry": None}
         lot.expiry_date = use.expiry
@@ -179,6 +181,7 @@ def registered_lot(
         record_event(
             session,
             context,
+            clinic_id,
             AuditAction.LOT_UPDATE,
             "product_lot",
             lot.id,
@@ -285,13 +288,18 @@ def _apply(record: TreatmentSession, data: SessionData, checked: _Checked) -> No
 
 
 def _audit_override(
-    session: Session, context: Context, record: TreatmentSession, checked: _Checked
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    record: TreatmentSession,
+    checked: _Checked,
 ) -> None:
     if checked.overridden is None:
         return
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.SESSION_OVERRIDE,
         "treatment_session",
         record.id,
@@ -331,8 +339,8 @@ def _new_session(
     _apply(record, data, checked)
     record.products = _products(data, checked.lots)
     SessionRepository(session, clinic_id).add(record)
-    _SESSIONS.audit(session, context, AuditAction.SESSION_CREATE, record)
-    _audit_override(session, context, record, checked)
+    _SESSIONS.audit(session, context, clinic_id, AuditAction.SESSION_CREATE, record)
+    _audit_override(session, context, clinic_id, record, checked)
     return record
 
 
@@ -375,8 +383,8 @@ def revise_session(
     record.updated_at = context.now
     sessions.replace_products(record, _products(data, checked.lots))
     record = _session(sessions, session_id)
-    _SESSIONS.audit(session, context, AuditAction.SESSION_UPDATE, record, before)
-    _audit_override(session, context, record, checked)
+    _SESSIONS.audit(session, context, clinic_id, AuditAction.SESSION_UPDATE, record, before)
+    _audit_override(session, context, clinic_id, record, checked)
     return record
 
 
@@ -467,9 +475,9 @@ def sign_session(
         original = _session(sessions, record.amends_id)
         if original.status is not SessionStatus.SIGNED:
             raise _SESSIONS.frozen(original)
-        with _SESSIONS.change(session, context, AuditAction.SESSION_SUPERSEDE, original):
+        with _SESSIONS.change(session, context, clinic_id, AuditAction.SESSION_SUPERSEDE, original):
             original.status = SessionStatus.AMENDED
-    with _SESSIONS.change(session, context, AuditAction.SESSION_SIGN, record):
+    with _SESSIONS.change(session, context, clinic_id, AuditAction.SESSION_SIGN, record):
         record.status = SessionStatus.SIGNED
         record.signed_by_id = signer.id
         record.signed_at = context.now
@@ -492,6 +500,7 @@ def session_history(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.SESSION_READ,
         "treatment_session",
         record.id,
@@ -577,6 +586,7 @@ def recall_lot(session: Session, context: Context, clinic_id: uuid.UUID, lot_num
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.LOT_RECALL,
         "product_lot",
         None,

@@ -131,6 +131,7 @@ def patient_timeline(
     record_event(
         session,
         context,
+        clinic_id,
         AuditAction.PATIENT_TIMELINE,
         "patient",
         patient.id,
