@@ -244,7 +244,7 @@ def test_unusable_databases_exit_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     code, _, err = run("patients", "list")
     assert code == 1
     assert err.startswith(
-        "error: DERMAPLAN_DATABASE_URL: mysql://clinic:***@db/records: Dermaplan keeps records in"
+        "error: DERMAPLAN_DATABASE_URL: 'mysql://clinic:***@db/records': Dermaplan keeps records in"
     )
     foreign = tmp_path / "other.db"
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", f"sqlite:///{foreign}")
