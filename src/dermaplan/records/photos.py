@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
+from dermaplan.bounds import calendar_problem
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import ALL
 from dermaplan.records.context import Context
@@ -173,6 +174,8 @@ def record_photo(
         problems.append("angle: the angle it was taken from")
     if data.taken_at.tzinfo is None or data.taken_at.utcoffset() is None:
         problems.append("taken_at: give it a timezone")
+    elif (unusable := calendar_problem(data.taken_at)) is not None:
+        problems.append(f"taken_at: {unusable}")
     elif data.taken_at > context.now:
         problems.append("taken_at: in the future")
     if problems:
