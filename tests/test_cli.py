@@ -109,6 +109,20 @@ def test_knowledge_check_reports_a_broken_clinic_layer(tmp_path: Path) -> None:
     assert "rules.yaml: rules[0] (id: x)" in err
 
 
+@pytest.mark.parametrize("kind", ["folder", "dangling link"])
+def test_a_clinic_knowledge_file_that_cannot_be_read_is_one_line(tmp_path: Path, kind: str) -> None:
+    clinic = tmp_path / "clinic.yaml"
+    if kind == "folder":
+        clinic.mkdir()
+    else:
+        clinic.symlink_to(tmp_path / "gone.yaml")
+    reason = "Is a directory" if kind == "folder" else "No such file or directory"
+    for command in (["knowledge", "check", str(tmp_path)], ["consult", "-k", str(tmp_path), "x"]):
+        code, out, err = run(*command)
+        assert (code, out) == (2, "")
+        assert err == f"error: {clinic}: cannot be read ({reason})\n"
+
+
 def _answers(kb: KnowledgeBase) -> str:
     screening = kb.screening
     lines = ["2026-12-01", "34", "female", "n", "n", "3", "2"]

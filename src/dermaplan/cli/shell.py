@@ -228,6 +228,8 @@ def load(dirs: list[Path] | None, *, cached: bool = True) -> KnowledgeBase:
         return (load_cached_knowledge if cached else load_knowledge)(dirs or [])
     except KnowledgeError as error:
         fail(error.problems)
+    except OSError as error:  # a knowledge file that is a folder, a dangling link, unreadable
+        fail([f"{error.filename}: cannot be read ({error.strerror})"])
 
 
 def read_document(path: Path) -> Any:
