@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from dermaplan.records.settings import Settings
 
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
+# A phone's multi-picture JPEG (MPO: the photo, then depth maps or previews) is taken as the
+# JPEG of its first picture, the one every viewer shows.
+READ_AS = {"MPO": "JPEG"}
 MAX_BYTES = 50 * 1024 * 1024
 
 
@@ -89,12 +92,13 @@ def photo_storage(settings: Settings) -> PhotoStorage:
 def strip_metadata(content: bytes) -> tuple[bytes, str, str]:
     """The image re-encoded from its pixels alone (no EXIF, GPS, XMP, comments or ICC
     profile), turned upright first as its EXIF orientation said; with its media type and
-    file extension. Raises InvalidInput for anything but a JPEG or PNG image."""
+    file extension. Raises InvalidInput for anything but a JPEG (an MPO's first picture) or
+    PNG image."""
     if len(content) > MAX_BYTES:
         raise InvalidInput.one(f"photo: larger than {MAX_BYTES // (1024 * 1024)} MB")
     try:
         with Image.open(io.BytesIO(content)) as image:
-            kind = image.format or ""
+            kind = READ_AS.get(image.format or "", image.format or "")
             if kind not in FORMATS:
                 raise InvalidInput.one(f"photo: {kind or 'unknown'} images are not accepted")
             upright = ImageOps.exif_transpose(image)
