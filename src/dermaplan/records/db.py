@@ -229,7 +229,20 @@ def _foreign(engine: Engine) -> DatabaseError:
     return DatabaseError(f"{where(engine)} has tables but is not a Dermaplan database")
 
 
+def _newer(revision: str, head: str) -> bool:
+    """Whether a database's revision is a later Dermaplan's: revisions are numbered in order
+    (0001, 0002, ...), so a higher number is one this version does not have."""
+    numbered = revision.isascii() and revision.isdigit() and head.isdigit()
+    return numbered and int(revision) > int(head)
+
+
 def _outdated(engine: Engine, revision: str, head: str) -> DatabaseError:
+    if _newer(revision, head):
+        return DatabaseError(
+            f"{where(engine)} is at schema revision {revision}, newer than this Dermaplan "
+            f"knows ({head}): this Dermaplan is older than the database; upgrade Dermaplan "
+            "(nothing was changed)"
+        )
     return DatabaseError(
         f"{where(engine)} is at schema revision {revision}, this Dermaplan needs {head}: "
         "back it up, then run `dermaplan db upgrade`"
@@ -303,7 +316,7 @@ def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialis
             raise _foreign(engine)
         if state.revision is None:
             _refuse_used_anchor(store, engine)
-        elif state.revision != head and not upgrade_schema:
+        elif state.revision != head and (not upgrade_schema or _newer(state.revision, head)):
             raise _outdated(engine, state.revision, head)
         try:
             upgrade(engine)
