@@ -8,9 +8,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dermaplan.cli import app
+from dermaplan.interview import Invalid, optional_date, optional_int, tri_state
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.schemas import assessment_schema, plan_schema
 from tests.conftest import EXAMPLES, ROOT, healthy
@@ -106,6 +109,20 @@ def test_knowledge_check_reports_a_broken_clinic_layer(tmp_path: Path) -> None:
     assert "rules.yaml: rules[0] (id: x)" in err
 
 
+@pytest.mark.parametrize("kind", ["folder", "dangling link"])
+def test_a_clinic_knowledge_file_that_cannot_be_read_is_one_line(tmp_path: Path, kind: str) -> None:
+    clinic = tmp_path / "clinic.yaml"
+    if kind == "folder":
+        clinic.mkdir()
+    else:
+        clinic.symlink_to(tmp_path / "gone.yaml")
+    reason = "Is a directory" if kind == "folder" else "No such file or directory"
+    for command in (["knowledge", "check", str(tmp_path)], ["consult", "-k", str(tmp_path), "x"]):
+        code, out, err = run(*command)
+        assert (code, out) == (2, "")
+        assert err == f"error: {clinic}: cannot be read ({reason})\n"
+
+
 def _answers(kb: KnowledgeBase) -> str:
     screening = kb.screening
     lines = ["2026-12-01", "34", "female", "n", "n", "3", "2"]
@@ -154,3 +171,29 @@ def test_interactive_reasks_until_an_answer_is_valid(tmp_path: Path, kb: Knowled
     code, _, err = run("consult", str(target), "--interactive", input=answers)
     assert code == 0
     assert "a whole number from 0 to 120" in err
+
+
+@given(st.text(max_size=12) | st.sampled_from(["²", "٣٤", "３４", "1" * 5000, "-1", "+3"]))
+def test_an_interview_answer_is_taken_or_asked_again_never_a_crash(text: str) -> None:
+    """Whatever is typed at a prompt, the parser returns a valid answer or says what it
+    wants (Invalid, and the question is asked again)."""
+    for parse in (optional_int(0, 120), optional_date, tri_state):
+        try:
+            answer = parse(text.strip())
+        except Invalid:
+            continue
+        assert answer is None or isinstance(answer, bool) or str(answer).isascii()
+
+
+def test_an_interview_age_in_other_digits_is_asked_again(tmp_path: Path, kb: KnowledgeBase) -> None:
+    answers = _answers(kb).replace("\n34\n", "\n²\n٣٤\n34\n", 1)
+    code, _, err = run("consult", str(tmp_path / "new.yaml"), "--interactive", input=answers)
+    assert code == 0, err
+    assert err.count("a whole number from 0 to 120") == 2
+
+
+def test_interactive_checks_the_output_folder_before_asking(tmp_path: Path) -> None:
+    target = tmp_path / "no-such-folder" / "new.yaml"
+    code, out, err = run("consult", str(target), "--interactive", input="")
+    assert (code, out) == (2, "")
+    assert err == f"error: {target}: cannot be written (No such file or directory)\n"

@@ -7,16 +7,19 @@ no. Each answer is checked as it is given, so the file written is always valid.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
 
+from dermaplan.bounds import calendar_problem
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.loader import did_you_mean
 
 T = TypeVar("T")
 UNKNOWN_WORDS = ("?", "unknown", "u")
+WHOLE = re.compile(r"[0-9]{1,9}")  # ASCII digits only, and few enough for int() to read
 
 
 class Invalid(ValueError):
@@ -44,10 +47,12 @@ def tri_state(text: str) -> bool | None:
 
 
 def optional_int(low: int, high: int) -> Callable[[str], int | None]:
+    """A whole number in ASCII digits: `str.isdigit` also takes "²", which `int` cannot read."""
+
     def parse(text: str) -> int | None:
         if text.lower() in ("", *UNKNOWN_WORDS):
             return None
-        if not text.isdigit() or not low <= int(text) <= high:
+        if not (WHOLE.fullmatch(text) and low <= int(text) <= high):
             raise Invalid(f"a whole number from {low} to {high}, or ? if unknown")
         return int(text)
 
@@ -58,9 +63,13 @@ def optional_date(text: str) -> str | None:
     if text.lower() in ("", *UNKNOWN_WORDS):
         return None
     try:
-        return dt.date.fromisoformat(text).isoformat()
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise Invalid("a date as YYYY-MM-DD, or ? if unknown") from None
+    problem = calendar_problem(day)
+    if problem is not None:
+        raise Invalid(problem)
+    return day.isoformat()
 
 
 def one_of(choices: list[str], allow_unknown: bool = True) -> Callable[[str], str | None]:

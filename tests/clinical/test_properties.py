@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from dermaplan.bounds import FIRST_DAY, LAST_DAY, days_later
 from dermaplan.clinical.assessment import AssessmentError, parse_assessment
 from dermaplan.clinical.blend import earlier_sessions, formulary
 from dermaplan.clinical.consult import consult
@@ -613,3 +614,62 @@ def test_every_question_left_open_is_asked(dosed_clinic: KnowledgeBase, fact: st
             continue
         for modality in finding.modalities:
             assert plan.decision(modality).decision is not Decision.RECOMMENDED
+
+
+def _moved(data: dict[str, Any], by: dt.timedelta, start_after: int | None) -> dict[str, Any]:
+    """The assessment on another consult date, every date in it moved along (held at the
+    ends of Python's calendar), with a start date `start_after` days after the consult."""
+
+    def move(text: str) -> str:
+        return days_later(dt.date.fromisoformat(text), by.days).isoformat()
+
+    moved = copy.deepcopy(data)
+    moved["consult_date"] = move(moved["consult_date"])
+    for use in moved["medications"].values():
+        if use.get("last_taken"):
+            use["last_taken"] = move(use["last_taken"])
+    for procedure in moved["procedures"] or []:
+        procedure["date"] = move(procedure["date"])
+    goals = moved["goals"]
+    if "event_date" in goals:
+        goals["event_date"] = move(goals["event_date"])
+    if start_after is not None:
+        goals["start_date"] = move((CONSULT + dt.timedelta(days=start_after)).isoformat())
+    return moved
+
+
+def _answered(wait_days: int, event_after: int | None) -> dict[str, Any]:
+    """Every safety question answered, so courses are dated: isotretinoin stopped
+    `wait_days` before the consult, an event `event_after` days after it."""
+    data = healthy(KB)
+    data["medications"]["isotretinoin"] = {
+        "status": "stopped",
+        "last_taken": (CONSULT - dt.timedelta(days=wait_days)).isoformat(),
+    }
+    if event_after is not None:
+        data["goals"]["event_date"] = (CONSULT + dt.timedelta(days=event_after)).isoformat()
+    return data
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    assessments() | st.builds(_answered, st.integers(1, 400), st.none() | st.integers(0, 400)),
+    st.sampled_from([FIRST_DAY, LAST_DAY])
+    | st.dates(LAST_DAY - dt.timedelta(days=400), LAST_DAY)
+    | st.dates(),
+    st.none() | st.integers(0, 400),
+)
+def test_a_consult_anywhere_in_the_calendar_is_planned_or_refused_never_overflows(
+    data: dict[str, Any], day: dt.date, start_after: int | None
+) -> None:
+    """Dates at or past the calendar's ends (a consult in year 9999, a wait or a course
+    running past the last day) give a plan whose course dates stay within it, or located
+    problems: never an overflow."""
+    try:
+        assessment = parse_assessment(_moved(data, day - CONSULT, start_after), KB)
+    except AssessmentError:  # located problems: the date is past the calendar, say
+        return
+    plan = consult(assessment, KB)
+    for course in plan.courses:
+        assert all(FIRST_DAY <= date <= LAST_DAY for date in course.dates)
+        assert course.judge_results_on is None or course.judge_results_on <= LAST_DAY

@@ -143,8 +143,8 @@ def test_add_from_a_yaml_file(database: str, tmp_path: Path) -> None:
             ],
         ),
         (["--given-names", "Claire"], ["family_name: Field required"]),
-        (["--family-name", "Moreau", "--birth-date", "2999-01-01"],
-         ["birth_date: 2999-01-01 is in the future"]),
+        (["--family-name", "Moreau", "--birth-date", "2099-01-01"],
+         ["birth_date: 2099-01-01 is in the future"]),
         (["--family-name", "X", "--allergy", "latex", "--no-known-allergies"],
          ["--allergy and --no-known-allergies contradict each other"]),
     ],
@@ -255,7 +255,7 @@ def test_unusable_databases_exit_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     code, _, err = run("patients", "list")
     assert code == 1
     assert err.startswith(
-        "error: DERMAPLAN_DATABASE_URL: mysql://clinic:***@db/records: Dermaplan keeps records in"
+        "error: DERMAPLAN_DATABASE_URL: 'mysql://clinic:***@db/records': Dermaplan keeps records in"
     )
     foreign = tmp_path / "other.db"
     monkeypatch.setenv("DERMAPLAN_DATABASE_URL", f"sqlite:///{foreign}")

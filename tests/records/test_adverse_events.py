@@ -219,6 +219,38 @@ def test_the_report_identifies_the_patient_by_initials_age_and_sex_only(
     assert (last.action, last.patient_id) == ("adverse_event.report", patient_id)
 
 
+def test_the_report_leaves_out_the_patient_however_the_text_spells_them(
+    engine: Engine, clinic_id: uuid.UUID, practitioner_id: uuid.UUID,
+) -> None:  # fmt: skip
+    """Only exact spellings used to be caught: "Nunez" for "Núñez", "Obrien", the birth date
+    in another format, the phone without its country code, the identifier without spaces
+    all reached the manufacturer, in the description, the treatment or a follow-up's reason."""
+    patient = add_patient(
+        engine, clinic_id, family_name="Núñez-O'Brien", given_names="María José",
+        birth_date="1979-03-08", phone="+34 612 345 678", identifiers={"nhs": "943 476 5919"},
+    )  # fmt: skip
+    written = "Nunez and Obrien, born 08/03/1979 (8 March 1979), 0612345678, NHS 9434765919"
+    first = record(engine, clinic_id, patient, practitioner_id, description=written)
+    with transaction(engine) as session:
+        data = AdverseEventData.parse(
+            event_fields(patient, practitioner_id, treatment=f"cold compresses; {written}")
+        )
+        later = adverse.follow_up_adverse_event(
+            session, context(), clinic_id, first, data, f"maria jose NUNEZ called ({written})"
+        )
+    with transaction(engine) as session:
+        report = adverse.adverse_event_report(session, context(), clinic_id, later.id)
+    everything = json.dumps(report, ensure_ascii=False) + adverse.report_text(report)
+    for secret in ("Nunez", "Obrien", "María", "Maria", "José", "Jose", "1979", "8 March",
+                   "612345678", "9434765919"):  # fmt: skip
+        assert secret.casefold() not in everything.casefold(), secret
+    assert report["patient"]["initials"] == "M.J.N.O.B."
+    assert report["follow_up_reason"] == (
+        "[patient] [patient] called ([patient] and [patient], born [patient] ([patient]), "
+        "[patient], NHS [patient])"
+    )
+
+
 def test_another_clinics_event_is_not_found(
     engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID, practitioner_id: uuid.UUID,
 ) -> None:  # fmt: skip

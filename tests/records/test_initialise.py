@@ -102,6 +102,31 @@ def test_an_outdated_database_is_upgraded_only_when_asked(
     open_records(settings).dispose()
 
 
+def test_a_database_from_a_later_dermaplan_asks_to_upgrade_dermaplan_not_the_database(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`db upgrade` cannot go forward from a revision it has never heard of: opening, init
+    and db upgrade all say that this Dermaplan is the older one, and change nothing."""
+    settings = settings_for(database_url, tmp_path / "home")
+    initialise(settings)
+    later = f"{int(HEAD_REVISION) + 1:04d}"
+    engine = configured_engine(settings)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": later})
+    engine.dispose()
+    older = rf"revision {later}, newer than this Dermaplan knows .*this Dermaplan is older than"
+    with pytest.raises(DatabaseError, match=older):
+        open_records(settings)
+    for upgrading in (False, True):
+        with pytest.raises(DatabaseError, match=older):
+            initialise(settings, upgrade_schema=upgrading)
+    engine = configured_engine(settings)
+    try:
+        assert schema_state(engine).revision == later
+    finally:
+        engine.dispose()
+
+
 def test_tables_of_something_else_are_never_taken_over(
     empty_engine: Engine, tmp_path: Path
 ) -> None:

@@ -124,6 +124,36 @@ def test_a_png_is_kept_a_png_and_bad_input_writes_nothing(
     assert len(list((tmp_path / "data" / "photos").rglob("*.png"))) == 1
 
 
+def test_a_phones_multi_picture_jpeg_is_kept_as_the_jpeg_of_its_first_picture(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    storage: photos.LocalFolderStorage,
+    patient_id: uuid.UUID,
+) -> None:
+    """Phones save MPO (the photo, then a depth map or preview): taken, first frame only,
+    metadata stripped as for any JPEG."""
+    photo, depth = Image.new("RGB", (16, 8), "salmon"), Image.new("RGB", (16, 8), "navy")
+    exif = photo.getexif()
+    exif[MAKE] = "PhoneCam"
+    exif.get_ifd(GPS_IFD)[1] = "N"
+    mpo = io.BytesIO()
+    photo.save(mpo, format="MPO", save_all=True, append_images=[depth], exif=exif)
+    with Image.open(mpo) as image:
+        assert (image.format, getattr(image, "n_frames", 1)) == ("MPO", 2)
+    photo_id = store(engine, clinic_id, storage, patient_id, mpo.getvalue())
+    with transaction(engine, write=False) as session:
+        [line] = photos.patient_photos(session, context(), clinic_id, patient_id)
+    assert (line.photo.id, line.photo.media_type) == (photo_id, "image/jpeg")
+    stored = storage.get(line.photo.storage_key)
+    assert line.photo.storage_key.endswith(".jpg")
+    for marker in (b"Exif", b"PhoneCam", b"MPF"):
+        assert marker not in stored
+    with Image.open(io.BytesIO(stored)) as image:
+        assert (image.format, getattr(image, "n_frames", 1), image.size) == ("JPEG", 1, (16, 8))
+        red, _, blue = image.convert("RGB").getpixel((8, 4))  # salmon, not navy
+        assert red > 200 > blue
+
+
 def test_a_withdrawn_scope_applies_to_photos_already_taken(
     engine: Engine,
     clinic_id: uuid.UUID,

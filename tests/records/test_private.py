@@ -1,5 +1,6 @@
-"""What holds patient data is its owner's alone: the database (with its -wal and -shm), the
-anchor, photos and backups are created 0600, their folders 0700, whatever the umask."""
+"""What holds patient data is its owner's alone: the database (with its -wal and -shm, and the
+one a restore keeps aside), the anchor, photos and backups (with their photo folders) are
+created 0600, their folders 0700, even with no umask at all."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from dermaplan.records.backup import backup, photos_folder, restore
-from dermaplan.records.db import configured_engine, create_records_engine, initialise
+from dermaplan.records.backup import backup, default_target, photos_folder, restore
+from dermaplan.records.db import configured_engine, create_records_engine, initialise, prepare
 from dermaplan.records.photos import LocalFolderStorage
 from dermaplan.records.private import private_folder
 from dermaplan.records.settings import Settings
@@ -23,9 +24,9 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no POSIX modes 
 
 
 @pytest.fixture(autouse=True)
-def _lenient_umask() -> Iterator[None]:
-    """The usual umask, which alone would leave files readable by everyone."""
-    previous = os.umask(0o022)
+def _permissive_umask() -> Iterator[None]:
+    """No umask at all: whatever is not made private on purpose comes out world-writable."""
+    previous = os.umask(0o000)
     yield
     os.umask(previous)
 
@@ -64,15 +65,26 @@ def test_photos_and_backups_are_private(engine: Engine, tmp_path: Path, backend:
     add_photos(engine, clinic, storage, add_patient(engine, clinic), "cheeks")
     [photo] = storage.root.rglob("*.png")
     assert (mode(storage.root), mode(photo.parent), mode(photo)) == (0o700, 0o700, 0o600)
-    target = tmp_path / "saved.backup"
+    url = engine.url.render_as_string(hide_password=False)
+    target = default_target(Settings(home=tmp_path / "home", database_url=url))
     backup(engine, target, storage)
     [copied] = photos_folder(target).rglob("*.png")
-    assert (mode(target), mode(photos_folder(target)), mode(copied)) == (0o600, 0o700, 0o600)
+    made = [target.parent, target, photos_folder(target), copied.parent, copied]
+    assert [mode(path) for path in made] == [0o700, 0o600, 0o700, 0o700, 0o600]
     if backend == "sqlite":
         live = tmp_path / "new-machine" / "records.db"
+        moved = LocalFolderStorage(tmp_path / "new-machine" / "photos")
         restored = create_records_engine(f"sqlite:///{live}")
         try:
-            restore(restored, target, LocalFolderStorage(tmp_path / "new-machine" / "photos"))
+            restore(restored, target, moved)
+            aside = restore(restored, target, moved).kept_aside  # over a live database
+            prepare(restored)
+            add_patient(restored, clinic, family_name="After")  # its -wal and -shm in use
+            [put] = moved.root.rglob("*.png")
+            made = [live.parent, live, aside, moved.root, put.parent, put]
+            made += [Path(f"{live}-wal"), Path(f"{live}-shm")]
+            assert {p.name: mode(p) for p in made} == {
+                p.name: 0o600 if p.is_file() else 0o700 for p in made
+            }
         finally:
             restored.dispose()
-        assert (mode(live.parent), mode(live)) == (0o700, 0o600)

@@ -3,6 +3,8 @@ its last audited event, and `verify_log` names it."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records import courses, service, sessions
 from dermaplan.records.anchor import LocalAnchorFile
-from dermaplan.records.db import transaction
+from dermaplan.records.db import sqlite_file, transaction
 from dermaplan.records.integrity import LogReport, verify_log
 from dermaplan.records.photos import PhotoStorage
 from tests.records.factories import (
@@ -124,3 +126,36 @@ def test_a_signed_session_edited_with_raw_sql_is_reported(
     assert [line.split(":")[0] for line in verified(engine, tmp_path).changed] == [
         f"session {ids['session']}"
     ]
+
+
+def test_a_row_that_no_longer_reads_is_reported_not_a_traceback(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    storage: PhotoStorage,
+    tmp_path: Path,
+) -> None:
+    """A value Dermaplan never writes (an id that is no UUID, which SQLite holds as readily
+    as any text; a sex no enum has, once its CHECK is dropped) makes the row unreadable: it
+    is named as a broken record, and every other row is still compared."""
+    ids = a_busy_clinic(engine, clinic_id, kb, storage)
+    odd = add_patient(engine, clinic_id, family_name="Odd")
+    if engine.dialect.name == "sqlite":
+        with contextlib.closing(sqlite3.connect(sqlite_file(engine))) as db, db:
+            db.execute("UPDATE patient SET id = 'not-a-uuid' WHERE id = ?", (odd.hex,))
+        shown = "not-a-uuid"
+    else:
+        intruding(engine, "patient", "ALTER TABLE patient DROP CONSTRAINT ck_patient_sex")
+        intruding(engine, "patient", f"UPDATE patient SET sex = 'robot' WHERE id = '{odd}'")
+        shown = str(odd)
+    intruding(
+        engine,
+        "patient",
+        f"UPDATE patient SET given_names = 'Eve' WHERE id = '{ids['patient'].hex}'",
+    )
+    report = verified(engine, tmp_path)
+    assert not report.intact
+    assert {line.split(": ")[0]: line.split(": ")[1][:24] for line in report.changed} == {
+        f"patient {shown}": "its stored row cannot be",
+        f"patient {ids['patient']}": "its stored row no longer",
+    }

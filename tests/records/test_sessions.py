@@ -379,6 +379,33 @@ def test_references_are_checked_and_nothing_is_written_when_they_fail(
         assert session.scalars(select(ProductLot)).all() == []
 
 
+@pytest.mark.parametrize(
+    ("performed_at", "problem"),
+    [
+        ("2026-11-03T09:31:00+00:00", "performed_at: 2026-11-03T09:31:00+00:00 is more than a day"),
+        ("1988-04-11T10:00:00+00:00", "performed_at: 1988-04-11 is before the patient's birth"),
+        ("1890-06-01T10:00:00+00:00", "performed_at: 1890-06-01 is more than 130 years ago"),
+        ("0001-01-01T00:00:00+01:00", "performed_at: 0001-01-01T00:00:00+01:00 is not between"),
+    ],
+)
+def test_a_session_after_tomorrow_or_before_its_patient_is_refused(
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, storage: PhotoStorage,
+    practitioner_id: uuid.UUID, performed_at: str, problem: str,
+) -> None:  # fmt: skip
+    """A year typed wrong (2062, 0001) is caught: a session is recorded once given, with a
+    day's slack, and not before its patient was born (or 130 years back, the oldest birth
+    date the records take)."""
+    born = dt.date(1988, 4, 12) if "birth" in problem else None
+    patient = add_patient(engine, clinic_id, allergies=[], birth_date=born)
+    before = session_counts(engine)
+    with pytest.raises(InvalidInput) as raised:
+        record(engine, clinic_id, kb, patient, practitioner_id, performed_at=performed_at)
+    assert [p[: len(problem)] for p in raised.value.problems] == [problem]
+    assert session_counts(engine) == before
+    tomorrow = "2026-11-03T09:29:00+00:00"  # within the day's slack of the clock (NOW)
+    assert record(engine, clinic_id, kb, patient, practitioner_id, performed_at=tomorrow)
+
+
 def _dc_session(day: str) -> dict[str, Any]:
     return {
         "performed_at": f"{day}T10:00:00+01:00",

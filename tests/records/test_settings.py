@@ -7,7 +7,10 @@ from pathlib import Path
 
 import platformdirs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from dermaplan.records.db import create_records_engine
 from dermaplan.records.errors import DatabaseError
 from dermaplan.records.settings import SettingsError, database_url, records_settings
 
@@ -147,3 +150,65 @@ def test_other_databases_are_refused_without_showing_passwords(raw: str) -> None
     with pytest.raises(DatabaseError) as raised:
         database_url(raw)
     assert "secret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("sqlite:/// ", "names no database file"),
+        ("sqlite:///%20", "names no database file"),
+        ("sqlite://host/records.db", "names a host"),
+        ("sqlite://u:secret@host/records.db", "names a host"),
+        ("sqlite:////var/lib/dermaplan/", "names a folder"),
+        ("sqlite:///.", "names a folder"),
+        ("sqlite:///records%00.db", "control characters"),
+        ("postgresql://u:secret@h:port/db", "is not a database URL"),
+        ("postgresql://u:secret@h:99999/db", "is not a port"),
+    ],
+)
+def test_a_url_that_names_no_file_or_server_is_refused(url: str, problem: str) -> None:
+    """`sqlite:///$DIR/` or `sqlite://$HOST/x.db` with a variable unset or misplaced: refused
+    at the settings, in one line, never a traceback when the database is opened."""
+    with pytest.raises(DatabaseError, match=problem) as raised:
+        database_url(url)
+    assert "secret" not in str(raised.value)
+
+
+def pieces(*choices: str) -> st.SearchStrategy[str]:
+    return st.sampled_from(choices)
+
+
+# URLs as a variable left unset or misplaced makes them: scheme://[user[:password]@][host]
+# [:port]/[path][?query], each part present, empty, or odd
+URLS = st.tuples(
+    pieces("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "mysql", "sqlite+aiosqlite"),
+    pieces("://", ":/", ":///", "://///"),
+    pieces("", "u@", "u:secret@", ":@", "@"),
+    pieces("", "h", "[::1]", "%20", " "),
+    pieces("", ":5432", ":0", ":x", ":99999", ":"),
+    pieces("/", "//", "", "/ "),
+    pieces("", "records.db", "db/", ".", "..", ":memory:", "file:x", "%00", "x\n", "é/x.db"),
+    pieces("", "?", "?mode=memory&uri=true", "#x"),
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(URLS | st.text(max_size=40))
+def test_a_url_is_refused_in_one_line_or_opens_a_file_or_a_server(raw: str) -> None:
+    """Whatever the variable holds, the settings refuse it with a DatabaseError, or it is a
+    SQLite file or a PostgreSQL server an engine can be made for."""
+    try:
+        url = database_url(raw)
+    except DatabaseError as error:
+        refused = str(error)
+        assert "\n" not in refused
+        return
+    if url.get_backend_name() == "sqlite":
+        path = url.database or ""
+        assert path.strip()
+        assert (path, url.query, url.host) == (path, {}, None)
+        assert path != ":memory:"
+        assert Path(path).name not in ("", ".", "..")
+    else:
+        assert url.drivername == "postgresql+psycopg"
+    create_records_engine(raw).dispose()  # nothing is opened yet

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dermaplan.bounds import LARGEST
 from dermaplan.cli.render import CONSENTS, Columns, at
 from dermaplan.cli.shell import (
     FormatOption,
@@ -71,7 +72,8 @@ def template_list(output: FormatOption = OutputFormat.TEXT) -> None:
 def template_show(
     kind: Kind,
     version: Annotated[
-        int | None, typer.Option(min=1, help="A version (default: the current one).")
+        int | None,
+        typer.Option(min=1, max=LARGEST, help="A version (default: the current one)."),
     ] = None,
 ) -> None:
     """Print the exact text of a version, as it is shown to patients."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dermaplan.cli.shell import KnowledgeDirs, fail, load, read_document, single, write_new_file
+from dermaplan.cli.shell import KnowledgeDirs, fail, load, new_file, read_document, single
 
 if TYPE_CHECKING:
     from dermaplan.clinical.assessment import Assessment
@@ -57,8 +57,9 @@ def consult(
 
         if file.exists():
             fail([f"{file}: already exists; choose a new file name (nothing was overwritten)"])
-        data = interview(kb)
-        write_assessment(file, data)
+        with new_file(file) as output:  # a folder that cannot take it is said before asking
+            data = interview(kb)
+            output.write(assessment_yaml(data))
         typer.echo(f"Assessment written to {file}", err=True)
     else:
         data = read_document(file)
@@ -101,11 +102,10 @@ def run_engine(file: Path, data: Any, kb: KnowledgeBase) -> Plan:
     return run_consult(read_assessment(file, data, kb), kb)
 
 
-def write_assessment(path: Path, data: dict[str, Any]) -> None:
+def assessment_yaml(data: dict[str, Any]) -> bytes:
     import yaml
 
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    write_new_file(path, text.encode("utf-8"))
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode("utf-8")
 
 
 @schema_app.command()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dermaplan.bounds import LARGEST
 from dermaplan.cli.shell import FormatOption, OutputFormat, call, group, parse_id, show
 
 if TYPE_CHECKING:
@@ -91,7 +92,10 @@ def courses_cancel(
 @courses_app.command("fulfil")
 def courses_fulfil(
     course: Annotated[str, typer.Argument(metavar="COURSE_ID")],
-    number: Annotated[int, typer.Argument(metavar="NUMBER", help="The planned session, from 1.")],
+    number: Annotated[
+        int,
+        typer.Argument(metavar="NUMBER", min=1, max=LARGEST, help="The planned session, from 1."),
+    ],
     session_id: Annotated[str, typer.Argument(metavar="SESSION_ID")],
 ) -> None:
     """Link a planned session to the recorded treatment session that fulfilled it."""

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from dermaplan.bounds import LARGEST
 from dermaplan.cli.shell import group, outside_a_unit, progress_bar
 
 demo_app = group("A demo clinic to try Dermaplan on.")
@@ -15,9 +16,14 @@ demo_app = group("A demo clinic to try Dermaplan on.")
 @demo_app.command("seed")
 def demo_seed(
     patients: Annotated[
-        int, typer.Option("--patients", min=1, help="How many patients (about 3 sessions each).")
+        int,
+        typer.Option(
+            "--patients", min=1, max=LARGEST, help="How many patients (about 3 sessions each)."
+        ),
     ] = 300,
-    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same clinic.")] = 1,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=LARGEST, help="The same seed gives the same clinic.")
+    ] = 1,
 ) -> None:
     """Fill an empty database with a demo clinic: staff, patients, consults made by the
     engine, courses, sessions with product lots, outcome scores and adverse events.

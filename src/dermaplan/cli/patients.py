@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dermaplan.bounds import LARGEST
 from dermaplan.cli.render import PATIENTS, at, consent_line, consult_line, patient_line
 from dermaplan.cli.shell import (
     FormatOption,
@@ -214,7 +215,7 @@ def patients_delete(
 @patients_app.command("list")
 def patients_list(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
+    offset: Annotated[int, typer.Option(min=0, max=LARGEST)] = 0,
     deleted: Annotated[bool, typer.Option("--deleted", help="Include deleted records.")] = False,
     output: FormatOption = OutputFormat.TEXT,
 ) -> None:

@@ -14,7 +14,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Concatenate, NoReturn, ParamSpec, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    BinaryIO,
+    Concatenate,
+    NoReturn,
+    ParamSpec,
+    TypeVar,
+)
 
 import typer
 
@@ -232,6 +241,8 @@ def load(dirs: list[Path] | None, *, cached: bool = True) -> KnowledgeBase:
         return (load_cached_knowledge if cached else load_knowledge)(dirs or [])
     except KnowledgeError as error:
         fail(error.problems)
+    except OSError as error:  # a knowledge file that is a folder, a dangling link, unreadable
+        fail([f"{error.filename}: cannot be read ({error.strerror})"])
 
 
 def read_document(path: Path) -> Any:
@@ -257,8 +268,11 @@ def read_document(path: Path) -> Any:
         fail([f"{path}: not valid YAML or JSON: {error}"])
 
 
-def write_new_file(path: Path, content: bytes) -> None:
-    """Write once, atomically: a crash leaves either no file or the whole file."""
+@contextmanager
+def new_file(path: Path) -> Iterator[BinaryIO]:
+    """A new file made whole from what the block writes, atomically: a crash or an error
+    leaves no file. Its folder is checked as the block begins, so a long interview is not
+    asked for a file that cannot be written; an existing file is never overwritten."""
     import tempfile
 
     directory = path.parent if str(path.parent) else Path()
@@ -268,7 +282,7 @@ def write_new_file(path: Path, content: bytes) -> None:
         fail([f"{path}: cannot be written ({error.strerror})"])
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.link(temporary, path)  # fails if the file appeared meanwhile: never overwrite
@@ -276,3 +290,8 @@ def write_new_file(path: Path, content: bytes) -> None:
         fail([f"{path}: already exists; nothing was overwritten"])
     finally:
         os.unlink(temporary)
+
+
+def write_new_file(path: Path, content: bytes) -> None:
+    with new_file(path) as stream:
+        stream.write(content)

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,11 +20,13 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from dermaplan.bounds import in_calendar
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.loader import did_you_mean
 from dermaplan.problems import validation_problems
 from dermaplan.vocabulary import Sex as Sex  # the assessment's, shared with the records
 
+Day = Annotated[dt.date, AfterValidator(in_calendar)]  # every date the records and plans hold
 ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
 
 
@@ -93,12 +96,12 @@ class Patient(Strict):
 
 class MedicationUse(Strict):
     status: MedicationStatus | None = None
-    last_taken: dt.date | None = None
+    last_taken: Day | None = None
 
 
 class Procedure(Strict):
     type: str
-    date: dt.date
+    date: Day
     areas: list[str] = []
 
 
@@ -114,12 +117,12 @@ class Goals(Strict):
     downtime_days: int | None = Field(default=None, ge=0, le=60)
     pain_tolerance: PainTolerance | None = None
     max_sessions: int | None = Field(default=None, ge=1, le=24)
-    event_date: dt.date | None = None
-    start_date: dt.date | None = None
+    event_date: Day | None = None
+    start_date: Day | None = None
 
 
 class Assessment(Strict):
-    consult_date: dt.date
+    consult_date: Day
     patient: Patient = Patient()
     conditions: dict[str, bool | None] = {}
     medications: dict[str, MedicationUse] = {}

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from dermaplan.bounds import LAST_DAY, days_later
 from dermaplan.clinical.assessment import Assessment
 from dermaplan.clinical.plan import Course, Finding
 from dermaplan.knowledge import KnowledgeBase
@@ -192,7 +193,10 @@ def build_course(
                 "with the sign-off they ask for"
             )
         dates = _dates(knowledge, assessment, modality, products, sessions, interval, notes, start)
-        judge_on = dates[-1] + dt.timedelta(days=judge_after) if dates and judge_after else None
+        judge_on = days_later(dates[-1], judge_after) if dates and judge_after else None
+        if max([*dates, judge_on or start]) > LAST_DAY:
+            notes.append(f"no dates: the course would run past {LAST_DAY}")
+            dates, judge_on = [], None
         event = assessment.goals.event_date
         if event is not None and judge_on is not None and dates[0] <= event:
             when = "before" if judge_on <= event else "after"
@@ -224,7 +228,7 @@ def _dates(
 ) -> list[dt.date]:
     """The sittings from the start date, kept clear of the patient's event by its margin
     (those too close to it resume after it)."""
-    dates = [start + dt.timedelta(days=interval * i) for i in range(sessions)]
+    dates = [days_later(start, interval * i) for i in range(sessions)]
     event = assessment.goals.event_date
     if event is None or start > event:
         return dates
@@ -232,15 +236,15 @@ def _dates(
         int(knowledge.policy("event_buffer_days")),
         int(recovery_days(knowledge, modality, products)),
     )
-    kept = [d for d in dates if d <= event - dt.timedelta(days=margin)]
+    kept = [d for d in dates if d <= days_later(event, -margin)]
     if len(kept) == len(dates):
         return dates
     # the sittings that would fall too close to the event resume after it, none earlier than
     # the start the patient asked for
-    after = max(event + dt.timedelta(days=1), start)
+    after = max(days_later(event, 1), start)
     if kept:
-        after = max(after, kept[-1] + dt.timedelta(days=interval))
-    rest = [after + dt.timedelta(days=interval * i) for i in range(len(dates) - len(kept))]
+        after = max(after, days_later(kept[-1], interval))
+    rest = [days_later(after, interval * i) for i in range(len(dates) - len(kept))]
     if not kept:
         notes.append(
             f"no session fits before the event on {event} (each needs {margin} days before "

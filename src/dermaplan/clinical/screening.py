@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any as Any_
 
+from dermaplan.bounds import days_later
 from dermaplan.clinical.facts import (
     AREA_BOUND,
     NOT_APPLICABLE,
@@ -239,7 +240,7 @@ def _until(rule: Rule, sheet: FactSheet) -> dt.date | None:
     start = sheet.get(temporary.from_fact)
     if not isinstance(start, dt.date):
         return None
-    return start + dt.timedelta(days=int(sheet.knowledge.number(temporary.days)))
+    return days_later(start, sheet.knowledge.number(temporary.days))
 
 
 def _finding(

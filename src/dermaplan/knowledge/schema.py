@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from dermaplan.bounds import LARGEST
 from dermaplan.knowledge.conditions import Condition, parse_condition, render
 from dermaplan.vocabulary import Modality as Modality  # the knowledge's, shared with the records
 
@@ -63,7 +64,10 @@ class Region(StrEnum):
 class Strict(BaseModel):
     # Schemas are built on first validation: a command whose knowledge comes from the cache
     # never validates it, so it need not build them.
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+    # No infinity or NaN: a number in the knowledge is counted with, never only compared.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, defer_build=True, allow_inf_nan=False
+    )
 
 
 class Sourced(Strict):
@@ -312,7 +316,7 @@ class Downtime(Sourced):
 
 class AreaDosing(Sourced):
     areas: list[Id] = Field(min_length=1)
-    points: int = Field(gt=0)  # injection points per area (per side where paired)
+    points: int = Field(gt=0, le=LARGEST)  # injection points per area (per side where paired)
     per_side: bool = False
 
 
@@ -330,10 +334,11 @@ class Product(Sourced):
     volume_per_point_ml: float | None = Field(default=None, gt=0, le=1)  # None for additives
     grid_spacing_cm: float | None = Field(default=None, gt=0, le=5)
     dosing: list[AreaDosing] = []
-    max_points_per_session: int | None = Field(default=None, gt=0)
+    max_points_per_session: int | None = Field(default=None, gt=0, le=LARGEST)
     max_volume_per_session_ml: float | None = Field(default=None, gt=0)
-    max_sessions: int | None = Field(default=None, gt=0)  # in all, earlier sessions counted
-    min_interval_days: int | None = Field(default=None, gt=0)
+    # in all, earlier sessions counted
+    max_sessions: int | None = Field(default=None, gt=0, le=LARGEST)
+    min_interval_days: int | None = Field(default=None, gt=0, le=LARGEST)
     downtime: Downtime | None = None
     areas: list[Id] | None = None  # None: any area
     areas_on_label: bool = False  # True: outside `areas` is a hard stop, not a preference
@@ -516,8 +521,8 @@ class CourseTemplate(Sourced):
     sessions: int = Field(gt=0, le=24)
     sessions_range: Range
     interval_days: Range
-    interval_default_days: int = Field(gt=0)
-    judge_after_days: int | None = Field(default=None, ge=0)
+    interval_default_days: int = Field(gt=0, le=LARGEST)
+    judge_after_days: int | None = Field(default=None, ge=0, le=LARGEST)
     maintenance: str
     maintenance_evidence: Evidence
     note: str

@@ -22,6 +22,7 @@ from dermaplan.records.enums import AdverseEventStatus
 from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import AdverseEvent, Clinic, Patient, ProductLot, Staff, new_id
+from dermaplan.records.redaction import Identifying, redact
 from dermaplan.records.repository import (
     AdverseEventRepository,
     ClinicRepository,
@@ -220,16 +221,19 @@ def initials(patient: Patient) -> str:
     return "".join(f"{word[0].upper()}." for word in words)
 
 
-def redact(text: str | None, patient: Patient) -> str | None:
-    """Free text with the patient's names, e-mail, phone and identifiers replaced by
-    [patient], in case the reporter wrote them in."""
+def _redacted(text: str | None, patient: Patient) -> str | None:
+    """Free text with whatever identifies the patient replaced by [patient], in case the
+    writer put it in, however it was spelled (records.redaction)."""
     if text is None:
         return None
-    secrets = [patient.email, patient.phone, *patient.identifiers.values()]
-    secrets += re.findall(r"[^\W\d_]{2,}", f"{patient.given_names} {patient.family_name}")
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "[patient]", text, flags=re.I)
-    return text
+    who = Identifying(
+        names=(patient.family_name, patient.given_names),
+        birth_date=patient.birth_date,
+        phone=patient.phone,
+        email=patient.email,
+        identifiers=tuple(patient.identifiers.values()),
+    )
+    return redact(text, who)
 
 
 def adverse_event_report(
@@ -252,7 +256,7 @@ def adverse_event_report(
         "status": record.status.value,
         "version": versions.index(record) + 1,
         "versions": len(versions),
-        "follow_up_reason": record.follow_up_reason,
+        "follow_up_reason": _redacted(record.follow_up_reason, patient),
         "reported_by": {
             "clinic": clinic.name,
             "reporter": reporter.name,
@@ -286,8 +290,8 @@ def adverse_event_report(
             "type": record.event_type.value,
             "severity": record.severity.value,
             "onset": record.onset_date.isoformat(),
-            "description": redact(record.description, patient),
-            "treatment_given": redact(record.treatment_given, patient),
+            "description": _redacted(record.description, patient),
+            "treatment_given": _redacted(record.treatment_given, patient),
             "causality": record.causality.value,
             "outcome": record.outcome.value,
         },

@@ -234,7 +234,20 @@ def _foreign(engine: Engine) -> DatabaseError:
     return DatabaseError(f"{where(engine)} has tables but is not a Dermaplan database")
 
 
+def _newer(revision: str) -> bool:
+    """Whether a database's revision is a later Dermaplan's: revisions are numbered in order
+    (0001, 0002, ...), so a higher number is one this version does not have."""
+    numbered = revision.isascii() and revision.isdigit()
+    return numbered and int(revision) > int(HEAD_REVISION)
+
+
 def _outdated(engine: Engine, revision: str) -> DatabaseError:
+    if _newer(revision):
+        return DatabaseError(
+            f"{where(engine)} is at schema revision {revision}, newer than this Dermaplan "
+            f"knows ({HEAD_REVISION}): this Dermaplan is older than the database; upgrade "
+            "Dermaplan (nothing was changed)"
+        )
     return DatabaseError(
         f"{where(engine)} is at schema revision {revision}, this Dermaplan needs "
         f"{HEAD_REVISION}: back it up, then run `dermaplan db upgrade`"
@@ -310,7 +323,7 @@ def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialis
             raise _foreign(engine)
         if state.revision is None:
             _refuse_used_anchor(store, engine)
-        elif state.revision != HEAD_REVISION and not upgrade_schema:
+        elif state.revision != HEAD_REVISION and (not upgrade_schema or _newer(state.revision)):
             raise _outdated(engine, state.revision)
         try:
             upgrade(engine)

@@ -3,12 +3,11 @@ each record still says what its last audited change left it saying.
 
 The chains catch an event altered or removed, the anchor a chain cut short, the state digests
 a record's row edited behind the services' back (the after-digest of its last change no
-longer matches: its changes are all on its clinic's lane 0, in the order they were made, and
-a read is not a change, so a read made after an edit behind the services' back never
-blesses it). What
-none of them sees: a row inserted with no audit event at all, and edits to records that
-have no state digest (staff, lots, consents); a row never audited one by one (a bulk demo
-import) is not compared either.
+longer matches, or the row no longer reads at all: its changes are all on its clinic's lane
+0, in the order they were made, and a read is not a change, so a read made after an edit
+behind the services' back never blesses it). What none of them sees: a row inserted with no
+audit event at all, and edits to records that have no state digest (staff, lots, consents);
+a row never audited one by one (a bulk demo import) is not compared either.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
@@ -123,22 +122,50 @@ def _last_states(session: Session, audited: _Audited) -> dict[str, tuple[str, st
 
 
 def changed_records(session: Session) -> Iterator[str]:
-    """Records whose row no longer hashes to their last audited state; one pass per table."""
+    """Records whose row no longer hashes to their last audited state, or can no longer be
+    read at all; one pass per table."""
     for audited in AUDITED:
         last = _last_states(session, audited)
-        records = session.scalars(
-            select(audited.model)
-            .options(*audited.loads)
-            .order_by(audited.model.id)
-            .execution_options(yield_per=BATCH)
-        )
-        for record in records:
+        for stored_id, record in _rows(session, audited):
+            if record is None:
+                yield (
+                    f"{audited.label} {stored_id}: its stored row cannot be read (a value "
+                    "Dermaplan never writes, such as an id that is no UUID)"
+                )
+                continue
             found = last.get(str(record.id))
             if found is not None and digest(audited.state(record)) != found[1]:
                 yield (
                     f"{audited.label} {record.id}: its stored row no longer matches its last "
                     f"audited state ({found[0]})"
                 )
+
+
+# what reading a value Dermaplan never wrote raises: an id or a time that does not parse
+# (ValueError), a name no enum has (LookupError), a number where text belongs (TypeError)
+_UNREADABLE = (ValueError, LookupError, TypeError, ArithmeticError)
+
+
+def _rows(session: Session, audited: _Audited) -> Iterator[tuple[str, Any]]:
+    """Each row of the table as (its id as stored, its record), in batches; a batch that
+    cannot be read is read row by row, and a row that cannot is given as None. SQLite holds
+    any value in any column, so a row edited by hand may not load at all."""
+    stored = type_coerce(audited.model.id, String())
+    ids = session.scalars(select(stored).order_by(stored)).all()
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        query = select(audited.model).options(*audited.loads).order_by(stored)
+        try:
+            records = session.scalars(query.where(stored.in_(batch))).all()
+        except _UNREADABLE:
+            for one in batch:
+                try:
+                    record = session.scalars(query.where(stored == one)).one()
+                except _UNREADABLE:
+                    record = None
+                yield str(one), record
+            continue
+        yield from ((str(record.id), record) for record in records)
 
 
 @dataclass(frozen=True, slots=True)

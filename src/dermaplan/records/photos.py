@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
+from dermaplan.bounds import calendar_problem
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import ALL
 from dermaplan.records.context import Context
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from dermaplan.records.settings import Settings
 
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
+# A phone's multi-picture JPEG (MPO: the photo, then depth maps or previews) is taken as the
+# JPEG of its first picture, the one every viewer shows.
+READ_AS = {"MPO": "JPEG"}
 MAX_BYTES = 50 * 1024 * 1024
 
 
@@ -88,12 +92,13 @@ def photo_storage(settings: Settings) -> PhotoStorage:
 def strip_metadata(content: bytes) -> tuple[bytes, str, str]:
     """The image re-encoded from its pixels alone (no EXIF, GPS, XMP, comments or ICC
     profile), turned upright first as its EXIF orientation said; with its media type and
-    file extension. Raises InvalidInput for anything but a JPEG or PNG image."""
+    file extension. Raises InvalidInput for anything but a JPEG (an MPO's first picture) or
+    PNG image."""
     if len(content) > MAX_BYTES:
         raise InvalidInput.one(f"photo: larger than {MAX_BYTES // (1024 * 1024)} MB")
     try:
         with Image.open(io.BytesIO(content)) as image:
-            kind = image.format or ""
+            kind = READ_AS.get(image.format or "", image.format or "")
             if kind not in FORMATS:
                 raise InvalidInput.one(f"photo: {kind or 'unknown'} images are not accepted")
             upright = ImageOps.exif_transpose(image)
@@ -173,6 +178,8 @@ def record_photo(
         problems.append("angle: the angle it was taken from")
     if data.taken_at.tzinfo is None or data.taken_at.utcoffset() is None:
         problems.append("taken_at: give it a timezone")
+    elif (unusable := calendar_problem(data.taken_at)) is not None:
+        problems.append(f"taken_at: {unusable}")
     elif data.taken_at > context.now:
         problems.append("taken_at: in the future")
     if problems:

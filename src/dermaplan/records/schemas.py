@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
 )
 
+from dermaplan.bounds import in_calendar
 from dermaplan.problems import validation_problems
 from dermaplan.records.enums import (
     AdverseEventType,
@@ -43,6 +44,8 @@ if TYPE_CHECKING:  # the records read and store plans without loading the engine
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PHONE = re.compile(r"\+?[0-9][0-9 ().\-/]{2,38}")
 SYSTEM = re.compile(r"[a-z0-9][a-z0-9_.:\-]{0,49}")
+Instant = Annotated[dt.datetime, AfterValidator(in_calendar)]
+Day = Annotated[dt.date, AfterValidator(in_calendar)]
 
 
 def _iso_date(value: object) -> object:
@@ -127,7 +130,7 @@ class PatientData(BaseModel):
 
     family_name: Annotated[Name, AfterValidator(_named)]
     given_names: Name = ""
-    birth_date: Annotated[dt.date | None, BeforeValidator(_iso_date)] = None
+    birth_date: Annotated[Day | None, BeforeValidator(_iso_date)] = None
     sex: Sex | None = None
     email: Annotated[str | None, Field(max_length=320), AfterValidator(_email)] = None
     phone: Annotated[str | None, AfterValidator(_phone)] = None
@@ -205,7 +208,7 @@ class ProductUse(BaseModel):
 
     product: Label
     lot: Annotated[str | None, Field(min_length=1, max_length=100)] = None
-    expiry: Annotated[dt.date | None, BeforeValidator(_iso_date)] = None
+    expiry: Annotated[Day | None, BeforeValidator(_iso_date)] = None
     volumes_ml: dict[str, Volume] = {}
 
 
@@ -238,7 +241,7 @@ class SessionData(BaseModel):
     patient: uuid.UUID
     practitioner: uuid.UUID
     consult: uuid.UUID | None = None
-    performed_at: AwareDatetime
+    performed_at: Annotated[AwareDatetime, AfterValidator(in_calendar)]
     modality: Modality
     areas: Annotated[list[str], Field(min_length=1)]
     device: Label | None = None
@@ -310,7 +313,7 @@ class LotInvolved(BaseModel):
 
     product: Label
     lot: Annotated[str, Field(min_length=1, max_length=100)]
-    expiry: Annotated[dt.date | None, BeforeValidator(_iso_date)] = None
+    expiry: Annotated[Day | None, BeforeValidator(_iso_date)] = None
 
 
 class AdverseEventData(BaseModel):
@@ -324,7 +327,7 @@ class AdverseEventData(BaseModel):
     session: uuid.UUID | None = None
     type: AdverseEventType
     severity: Severity
-    onset: Annotated[dt.date, BeforeValidator(_iso_date)]
+    onset: Annotated[Day, BeforeValidator(_iso_date)]
     causality: Causality
     treatment: Text | None = None
     outcome: EventOutcome
@@ -365,7 +368,7 @@ class OutcomeData(BaseModel):
     consult: uuid.UUID | None = None
     scale: OutcomeScale
     score: Annotated[float, Field(allow_inf_nan=False)]
-    date: Annotated[dt.date, BeforeValidator(_iso_date)]
+    date: Annotated[Day, BeforeValidator(_iso_date)]
     # a member of staff; left out, the member acting, unless the score is patient-reported
     assessor: uuid.UUID | None = None
     patient_reported: bool = False
@@ -407,8 +410,8 @@ class ConsentData(BaseModel):
     patient: uuid.UUID
     consent: uuid.UUID | None = None  # an opened consent this signature completes
     template: uuid.UUID | None = None  # the template version id, when none was opened
-    opened_at: dt.datetime | None = None
-    signed_at: dt.datetime | None = None
+    opened_at: Instant | None = None
+    signed_at: Instant | None = None
     signer: Annotated[str, Field(max_length=200)] | None = None
     signature: Annotated[str, Field(max_length=200)] | None = None  # a typed signature
     signature_png: str | None = None  # or a drawn one: base64 PNG data

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -60,6 +61,9 @@ from dermaplan.records.repository import (
 )
 from dermaplan.records.safety import missing_items, safety_refusals
 from dermaplan.records.schemas import ProductUse, SessionData
+from dermaplan.records.service import OLDEST_BIRTH_YEARS
+
+SESSION_AHEAD = dt.timedelta(days=1)  # the most a session may lie after the clock's now
 
 
 def session_state(record: TreatmentSession) -> dict[str, Any]:
@@ -204,6 +208,22 @@ class _Checked:
     override_reason: str | None
 
 
+def _when_problem(
+    performed_at: dt.datetime, patient: Patient, now: dt.datetime, where: ZoneInfo
+) -> str | None:
+    """A session is recorded once given (a day's slack for a clock or a time zone a little
+    off), and not before its patient was born: the birth date on record, or else the oldest
+    the records take (service.OLDEST_BIRTH_YEARS)."""
+    if performed_at > now + SESSION_AHEAD:
+        return f"{performed_at.isoformat()} is more than a day after now ({now.isoformat()})"
+    day, today = clinic_day(performed_at, where), clinic_day(now, where)
+    if patient.birth_date is not None and day < patient.birth_date:
+        return f"{day} is before the patient's birth date {patient.birth_date}"
+    if today.year - day.year > OLDEST_BIRTH_YEARS:
+        return f"{day} is more than {OLDEST_BIRTH_YEARS} years ago"
+    return None
+
+
 def _check(
     session: Session,
     context: Context,
@@ -222,6 +242,10 @@ def _check(
         PatientRepository(session, clinic_id).get(data.patient),
         f"patient: no patient {data.patient}",
     )
+    where = ClinicRepository(session).zone(clinic_id)
+    problem = _when_problem(data.performed_at, patient, context.now, where)
+    if problem is not None:
+        raise InvalidInput.one(f"performed_at: {problem}")
     _practitioner(session, clinic_id, data.practitioner)
     plan = None
     if data.consult is not None:
@@ -241,7 +265,6 @@ def _check(
             ]
         }
     )
-    where = ClinicRepository(session).zone(clinic_id)
     history = treatment_history(session, clinic_id, patient.id, without=replaces)
     earlier = recorded_procedures(history, knowledge, before=clinic_day(data.performed_at, where))
     refusals = [

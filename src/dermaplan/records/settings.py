@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -60,23 +62,43 @@ def database_url(raw: str) -> URL:
     the command ends, after it said they were saved."""
     try:
         url = make_url(raw)
-    except ArgumentError:
-        raise DatabaseError(f"'{raw}' is not a database URL") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is no number
+        shown = re.sub(r"(//[^/@]*?:)[^/@]*@", r"\1***@", raw)  # no password shown
+        raise DatabaseError(f"{shown!r} is not a database URL") from None
     backend = url.get_backend_name()
     if backend == "sqlite" and url.drivername in ("sqlite", "sqlite+pysqlite"):
-        path = url.database or ""
-        if path in ("", ":memory:") or path.startswith("file:") or url.query:
-            raise DatabaseError(
-                f"'{raw}' names no database file (an empty path is an in-memory database, "
-                "gone when the command ends): give sqlite:///PATH, or a server's URL"
-            )
-        return url
+        return _sqlite_file(raw, url)
     if backend in ("postgresql", "postgres"):
+        if url.port is not None and not 0 < url.port < 2**16:
+            shown = url.render_as_string(hide_password=True)
+            raise DatabaseError(f"{shown!r}: {url.port} is not a port")
         return url.set(drivername="postgresql+psycopg")
     raise DatabaseError(
-        f"{url.render_as_string(hide_password=True)}: "
+        f"{url.render_as_string(hide_password=True)!r}: "
         "Dermaplan keeps records in SQLite (sqlite:///FILE) or PostgreSQL (postgresql://...)"
     )
+
+
+def _sqlite_file(raw: str, url: URL) -> URL:
+    """`url` if it names a database file: not an empty path (an in-memory database, gone
+    when the command ends), a folder, a host or query options (SQLite takes neither)."""
+    path = url.database or ""
+    if not path.strip() or path == ":memory:" or path.startswith("file:") or url.query:
+        raise DatabaseError(
+            f"{raw!r} names no database file (an empty path is an in-memory database, "
+            "gone when the command ends): give sqlite:///PATH, or a server's URL"
+        )
+    if any(getattr(url, part) for part in ("host", "port", "username", "password")):
+        shown = url.render_as_string(hide_password=True)
+        raise DatabaseError(
+            f"{shown!r} names a host, but SQLite keeps a file: give sqlite:///PATH (three "
+            "slashes; four before an absolute path), or a server's URL"
+        )
+    if path.endswith(("/", "\\")) or Path(path).name in ("", ".", ".."):
+        raise DatabaseError(f"{raw!r} names a folder, not a database file: give sqlite:///PATH")
+    if any(unicodedata.category(char).startswith("C") for char in path):
+        raise DatabaseError(f"{raw!r}: a file name cannot hold control characters")
+    return url
 
 
 class Settings(BaseSettings):
