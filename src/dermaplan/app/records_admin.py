@@ -55,15 +55,15 @@ def verify(uow: UnitOfWork) -> AuditReport:
 
     anchor = anchor_store(uow.application.settings)
     report = verify_log(uow.session, anchor)
-    chain = report.chain
+    chain, anchored = report.chain, report.anchor and report.anchor.anchor
     return AuditReport(
         events=chain.events,
         chains=len(chain.heads),
         broken=chain.broken.reason if chain.broken else None,
-        cut=report.anchor.cut,
+        cut=report.anchor.cut if report.anchor else None,
         changed=list(report.changed),
         anchor=anchor.where,
-        anchored=len(report.anchor.anchor.heads) if report.anchor.anchor else None,
+        anchored=len(anchored.heads) if anchored else None,
     )
 
 
