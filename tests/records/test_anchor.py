@@ -208,7 +208,7 @@ def test_a_restore_anchors_the_restored_head(
     copy = tmp_path / "copy.backup"
     backup(engine, copy, storage)
     add_patients(engine, clinic_id, 2)
-    restore(engine, copy, storage)
+    restore(engine, copy, storage, tmp_path)
     assert anchored(head_file) == {Chain(clinic_id, 0): restored_head}
     written = head_file.read()
     assert written is not None

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from dermaplan.records import service
-from dermaplan.records.backup import BackupError, backup, photos_folder, restore
+from dermaplan.records.backup import backup, photos_folder, restore
 from dermaplan.records.db import create_records_engine, transaction, upgrade
+from dermaplan.records.errors import BackupError
 from dermaplan.records.models import Patient
 from dermaplan.records.photos import LocalFolderStorage
 from tests.records.database import tampering
@@ -43,7 +44,7 @@ def test_restore_brings_back_exactly_the_backup(
     _add(engine, clinic_id, "After")
     assert _names(engine) == ["After", "Before"]
 
-    report = restore(engine, tmp_path / "saved.backup", storage)
+    report = restore(engine, tmp_path / "saved.backup", storage, tmp_path)
     fresh = create_records_engine(database_url)
     try:
         assert _names(fresh) == ["Before"]
@@ -76,7 +77,7 @@ def test_a_garbage_file_is_refused_and_nothing_changes(
     garbage = tmp_path / "garbage.backup"
     garbage.write_bytes(b"this is not a database" * 100)
     with pytest.raises(BackupError):
-        restore(engine, garbage, storage)
+        restore(engine, garbage, storage, tmp_path)
     assert _names(engine) == ["Kept"]
 
 
@@ -95,7 +96,9 @@ def test_a_backup_with_a_broken_audit_chain_is_refused(
     tampered = tmp_path / "tampered.backup"
     backup_engine = create_records_engine(database_url)
     try:
-        with pytest.raises(BackupError, match="audit log is broken: event 1 of clinic"):
+        with pytest.raises(
+            BackupError, match=r"tampered\.backup: fails the audit check: event 1 of clinic"
+        ):
             backup(backup_engine, tampered, storage)
         assert not tampered.exists()
     finally:
@@ -106,7 +109,7 @@ def test_a_missing_backup_file_is_a_clear_error(
     engine: Engine, tmp_path: Path, storage: LocalFolderStorage
 ) -> None:
     with pytest.raises(BackupError, match="no such backup file"):
-        restore(engine, tmp_path / "nowhere.backup", storage)
+        restore(engine, tmp_path / "nowhere.backup", storage, tmp_path)
 
 
 def test_counts_survive_a_round_trip(
@@ -115,7 +118,7 @@ def test_counts_survive_a_round_trip(
     for index in range(5):
         _add(engine, clinic_id, f"Patient{index}")
     backup(engine, tmp_path / "saved.backup", storage)
-    restore(engine, tmp_path / "saved.backup", storage)
+    restore(engine, tmp_path / "saved.backup", storage, tmp_path)
     with transaction(engine, write=False) as session:
         assert session.scalar(select(func.count()).select_from(Patient)) == 5
 
@@ -139,8 +142,10 @@ def test_a_tampered_backup_file_is_refused_before_anything_is_replaced(
         db.execute("UPDATE audit_event SET actor = 'intruder' WHERE seq = 1")
         db.commit()
     _add(engine, clinic_id, "Newer")
-    with pytest.raises(BackupError, match=r"audit log is broken: event 1 of clinic .* altered"):
-        restore(engine, saved, storage)
+    with pytest.raises(
+        BackupError, match=r"saved.backup: fails the audit check: event 1 of clinic .* altered"
+    ):
+        restore(engine, saved, storage, tmp_path)
     assert _names(engine) == ["Live", "Newer"]
     engine.dispose()
 
@@ -172,11 +177,11 @@ def test_photo_files_come_back_byte_identical_into_an_empty_data_folder(
     add_photos(engine, clinic_id, storage, later, "neck", colour="navy")  # not in the backup
 
     empty = LocalFolderStorage(tmp_path / "new-data" / "photos")
-    report = restore(engine, saved, empty)
+    report = restore(engine, saved, empty, tmp_path)
     assert report.photos_copied == 2
     assert _files(empty.root) == stored
     assert _names(engine) == ["Photographed"]
-    assert restore(engine, saved, empty).photos_copied == 0  # already there, checked
+    assert restore(engine, saved, empty, tmp_path).photos_copied == 0  # already there, checked
 
 
 def test_a_missing_or_altered_photo_file_refuses_the_restore_and_nothing_is_replaced(
@@ -191,7 +196,7 @@ def test_a_missing_or_altered_photo_file_refuses_the_restore_and_nothing_is_repl
     (photos_folder(saved) / first).unlink()
     (photos_folder(saved) / second).write_bytes(b"altered")
     with pytest.raises(BackupError) as refused:
-        restore(engine, saved, empty)
+        restore(engine, saved, empty, tmp_path)
     assert str(refused.value).startswith(
         "2 of the backup's 2 photo files cannot be restored, nothing was replaced: "
     )
@@ -201,11 +206,11 @@ def test_a_missing_or_altered_photo_file_refuses_the_restore_and_nothing_is_repl
     assert _names(engine) == ["Later", "Photographed"]
     # The live storage holds both, so the backup's damaged copies are not needed; but a
     # live file altered under its key is refused, never overwritten.
-    assert restore(engine, saved, storage).photos_copied == 0
+    assert restore(engine, saved, storage, tmp_path).photos_copied == 0
     _add(engine, clinic_id, "Later")
     (storage.root / second).write_bytes(b"altered too")
     with pytest.raises(BackupError, match=f"photo file {second} in the storage: altered"):
-        restore(engine, saved, storage)
+        restore(engine, saved, storage, tmp_path)
     assert _names(engine) == ["Later", "Photographed"]
     assert (storage.root / second).read_bytes() == b"altered too"
 
@@ -228,7 +233,8 @@ def test_backup_and_restore_report_each_stage_as_they_go(
     engine: Engine, clinic_id: uuid.UUID, tmp_path: Path, storage: LocalFolderStorage
 ) -> None:
     """What a progress bar draws: every stage starts at 0 and ends at its total, photo files
-    one by one."""
+    one by one, and the database replaced step by step (the points tests/records/test_swap.py
+    kills a restore at)."""
     _with_photos(engine, clinic_id, storage)
     seen: list[tuple[str, int, int]] = []
     saved = tmp_path / "saved.backup"
@@ -242,12 +248,13 @@ def test_backup_and_restore_report_each_stage_as_they_go(
         ("copying the photo files", 2, 2),
     ]
     seen.clear()
-    restore(engine, saved, LocalFolderStorage(tmp_path / "empty"), lambda *s: seen.append(s))
+    restore(
+        engine, saved, LocalFolderStorage(tmp_path / "empty"), tmp_path, lambda *s: seen.append(s)
+    )
     assert seen == [
         ("checking the backup", 0, 1),
         ("checking the backup", 1, 1),
         ("copying the photo files", 1, 2),
         ("copying the photo files", 2, 2),
-        ("replacing the database", 0, 1),
-        ("replacing the database", 1, 1),
+        *(("replacing the database", step, 4) for step in range(5)),
     ]
