@@ -145,7 +145,7 @@ def _integrity(copy: Path, name: str) -> None:
     try:
         with contextlib.closing(sqlite3.connect(f"file:{copy}?mode=ro", uri=True)) as db:
             result = db.execute("PRAGMA integrity_check").fetchone()
-    except sqlite3.Error as error:
+    except (sqlite3.Error, UnicodeDecodeError) as error:  # a report naming garbled names
         raise BackupError(f"{name}: not a readable SQLite database ({_shown(error)})") from None
     if result is None or result[0] != "ok":
         found = _shown(Exception(result[0] if result else "no answer"))
@@ -446,7 +446,7 @@ def _pg(tool: str, url: URL | None, *args: str, about: str, name: str | None = N
         raise BackupError(f"{about}: {tool} failed: {problem}")
 
 
-def _lock_key(name: str) -> int:
+def scratch_lock(name: str) -> int:
     """The advisory lock that holds a scratch database while its process lives."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], signed=True)
 
@@ -461,7 +461,7 @@ def _scratch_database(url: URL) -> Iterator[URL]:
     try:
         connection = admin.connect()
         _drop_abandoned(connection)
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _lock_key(name)})
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": scratch_lock(name)})
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     except SQLAlchemyError as error:  # no CREATEDB right, server gone …
         admin.dispose()
@@ -484,7 +484,7 @@ def _drop_abandoned(connection: Connection) -> None:
         {"prefix": SCRATCH},
     )
     for name in found.scalars().all():
-        key = {"key": _lock_key(name)}
+        key = {"key": scratch_lock(name)}
         if connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar():
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
