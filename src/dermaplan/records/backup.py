@@ -30,7 +30,7 @@ import sqlite3
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,7 +55,7 @@ from dermaplan.records.models import Photo
 from dermaplan.records.photos import LocalFolderStorage, PhotoStorage
 from dermaplan.records.private import create_private_file, private_folder
 from dermaplan.records.scratch import publish, work_folder
-from dermaplan.records.swap import Journal, Live, chain_heads, complete, restorer, settle
+from dermaplan.records.swap import Journal, chain_heads, complete, restorer, settle
 
 if TYPE_CHECKING:
     from dermaplan.records.settings import Settings
@@ -103,12 +103,15 @@ def photos_folder(path: Path) -> Path:
     return path.with_name(f"{path.name}.photos")
 
 
+def _printable(said: str) -> str:
+    """What a damaged file made a check say, for one line: its first 200 printable
+    characters (a damaged file's text may hold anything, terminal escapes included)."""
+    return "".join(c if c.isprintable() else "?" for c in " ".join(said.split()))[:200]
+
+
 def _shown(error: BaseException) -> str:
-    """An error raised by a damaged file, for one line: its first 200 printable characters
-    (a damaged file's text may hold anything, terminal escapes included)."""
-    cause = getattr(error, "orig", None) or error
-    said = " ".join(str(cause).split())
-    return "".join(c if c.isprintable() else "?" for c in said)[:200]
+    """An error, the driver's own if it wraps one, as `_printable` gives it."""
+    return _printable(str(getattr(error, "orig", None) or error))
 
 
 def _verify(url: str, name: str) -> Verified:
@@ -134,7 +137,7 @@ def _verify(url: str, name: str) -> Verified:
     if not report.intact:
         problems = report.problems
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise BackupError(f"{name}: fails the audit check: {_shown(Exception(problems[0]))}{more}")
+        raise BackupError(f"{name}: fails the audit check: {_printable(problems[0])}{more}")
     return Verified(revision, report.chain.events, report.chain.heads, files, database)
 
 
@@ -148,7 +151,7 @@ def _integrity(copy: Path, name: str) -> None:
     except (sqlite3.Error, UnicodeDecodeError) as error:  # a report naming garbled names
         raise BackupError(f"{name}: not a readable SQLite database ({_shown(error)})") from None
     if result is None or result[0] != "ok":
-        found = _shown(Exception(result[0] if result else "no answer"))
+        found = _printable(str(result[0]) if result else "no answer")
         raise BackupError(f"{name}: damaged (SQLite's integrity check: {found})")
 
 
@@ -320,70 +323,65 @@ def restore(
             copied = _put_photos(wanted, storage, progress)
             progress(REPLACING, 0, REPLACING_STEPS)
             engine.dispose()
-            swap = _swap_sqlite if live.file is not None else _swap_pg
-            aside = swap(engine, source, copy, verified, live, work, progress)
+            # what is replaced is kept, unchecked on purpose: a damaged database is what one
+            # restores over; on SQLite the checked copy takes the live file's place
+            unique = uuid.uuid4().hex[:8]
+            if live.file is not None:
+                aside = live.file.with_name(f"{live.file.name}.replaced-{unique}")
+            else:
+                aside = source.with_name(f"replaced-{unique}.backup")
+            journal = Journal(
+                live=live.where,
+                source=str(source),
+                database=verified.database,
+                heads=verified.heads,
+                replaced={},
+                copy=copy if live.file is not None else None,
+                aside=aside,
+            )
+            if journal.copy is not None:
+                _flushed(copy)
+                _swap_sqlite(engine, journal, work, progress)
+            else:
+                _swap_pg(engine, journal, copy, work, progress)
     except OSError as error:
         raise BackupError(f"{source}: cannot be restored ({_shown(error)})") from None
     identify(engine, verified.database)
     return RestoreReport(verified, aside, copied)
 
 
-def _steps(progress: Progress, done: int) -> Callable[[], None]:
-    """Report each step of replacing the database after the first `done`."""
-    count = [done]
+def _steps(progress: Progress) -> Callable[[], None]:
+    """Report each step of replacing the database as it is done."""
+    done = [0]
 
     def step() -> None:
-        count[0] += 1
-        progress(REPLACING, count[0], REPLACING_STEPS)
+        done[0] += 1
+        progress(REPLACING, done[0], REPLACING_STEPS)
 
     return step
 
 
-def _swap_sqlite(
-    engine: Engine,
-    source: Path,
-    copy: Path,
-    verified: Verified,
-    live: Live,
-    work: Path,
-    progress: Progress,
-) -> Path:
-    file = live.file or Path()
-    aside = file.with_name(f"{file.name}.replaced-{uuid.uuid4().hex[:8]}")
-    _flushed(copy)
-    journal = Journal(live.where, str(source), verified.database, verified.heads, {}, copy, aside)
+def _swap_sqlite(engine: Engine, journal: Journal, work: Path, progress: Progress) -> None:
+    step = _steps(progress)
     journal.write(work)
-    step = _steps(progress, 0)
     step()
     complete(engine, journal, work, step)
-    return aside
 
 
-def _swap_pg(
-    engine: Engine,
-    source: Path,
-    copy: Path,
-    verified: Verified,
-    live: Live,
-    work: Path,
-    progress: Progress,
-) -> Path:
-    # what is replaced is kept, unverified on purpose: a damaged database is what one restores
-    aside = source.with_name(f"replaced-{uuid.uuid4().hex[:8]}.backup")
+def _swap_pg(engine: Engine, journal: Journal, copy: Path, work: Path, progress: Progress) -> None:
     with Session(engine) as session:
-        replaced = chain_heads(session)
-    journal = Journal(
-        live.where, str(source), verified.database, verified.heads, replaced, None, aside
-    )
+        journal = replace(journal, replaced=chain_heads(session))
+    step = _steps(progress)
     journal.write(work)
-    step = _steps(progress, 0)
     step()
     try:
-        with work_folder(aside.parent) as beside:
+        with work_folder(journal.aside.parent) as beside:
             dump = create_private_file(beside / "replaced")
-            _pg("pg_dump", engine.url, "--format=custom", f"--file={dump}", about=str(aside))
+            _pg(
+                "pg_dump", engine.url, "--format=custom", f"--file={dump}", about=str(journal.aside)
+            )
             _flushed(dump)
-            publish(beside, [(dump, aside)])
+            publish(beside, [(dump, journal.aside)])
         step()
         _pg(
             "pg_restore",
@@ -392,7 +390,7 @@ def _swap_pg(
             "--if-exists",
             "--single-transaction",
             str(copy),
-            about=f"{source}: cannot be restored into {live.where}",
+            about=f"{journal.source}: cannot be restored into {journal.live}",
             name=restorer(work),
         )
     except (BackupError, OSError):
@@ -400,7 +398,6 @@ def _swap_pg(
         raise
     step()
     complete(engine, journal, work, step)
-    return aside
 
 
 # -- PostgreSQL ------------------------------------------------------------------------
@@ -442,7 +439,7 @@ def _pg(tool: str, url: URL | None, *args: str, about: str, name: str | None = N
     result = subprocess.run(command, capture_output=True, env=env, check=False)  # noqa: S603
     if result.returncode != 0:
         said = result.stderr.decode("utf-8", "replace")
-        problem = _shown(Exception(said)) or f"exit code {result.returncode}"
+        problem = _printable(said) or f"exit code {result.returncode}"
         raise BackupError(f"{about}: {tool} failed: {problem}")
 
 
