@@ -131,6 +131,17 @@ def test_no_anchor_file_is_no_failure(engine: Engine, tmp_path: Path, clinic_id:
     assert (report.anchor, report.cut) == (None, None)
 
 
+def test_a_killed_writers_temporary_anchor_goes_with_the_next_write(tmp_path: Path) -> None:
+    store = LocalAnchorFile(tmp_path / "audit-head.json")
+    left = tmp_path / ".audit-head.json.k1ll3d00.partial"  # as a writer killed mid-write leaves
+    left.write_text('{"database": "')
+    anchor.reset_anchor(store, Anchor(uuid.uuid4(), {}))
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        ".audit-head.json.lock",
+        "audit-head.json",
+    ]
+
+
 def test_each_chains_anchor_never_moves_back(tmp_path: Path) -> None:
     store = LocalAnchorFile(tmp_path / "audit-head.json")
     now, database = context().now, uuid.uuid4()
@@ -208,7 +219,7 @@ def test_a_restore_anchors_the_restored_head(
     copy = tmp_path / "copy.backup"
     backup(engine, copy, storage)
     add_patients(engine, clinic_id, 2)
-    restore(engine, copy, storage)
+    restore(engine, copy, storage, tmp_path)
     assert anchored(head_file) == {Chain(clinic_id, 0): restored_head}
     written = head_file.read()
     assert written is not None

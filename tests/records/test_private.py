@@ -76,8 +76,8 @@ def test_photos_and_backups_are_private(engine: Engine, tmp_path: Path, backend:
         moved = LocalFolderStorage(tmp_path / "new-machine" / "photos")
         restored = create_records_engine(f"sqlite:///{live}")
         try:
-            restore(restored, target, moved)
-            aside = restore(restored, target, moved).kept_aside  # over a live database
+            restore(restored, target, moved, tmp_path)
+            aside = restore(restored, target, moved, tmp_path).kept_aside  # over a live database
             prepare(restored)
             add_patient(restored, clinic, family_name="After")  # its -wal and -shm in use
             [put] = moved.root.rglob("*.png")

@@ -55,15 +55,15 @@ def verify(uow: UnitOfWork) -> AuditReport:
 
     anchor = anchor_store(uow.application.settings)
     report = verify_log(uow.session, anchor)
-    chain = report.chain
+    chain, anchored = report.chain, report.anchor and report.anchor.anchor
     return AuditReport(
         events=chain.events,
         chains=len(chain.heads),
         broken=chain.broken.reason if chain.broken else None,
-        cut=report.anchor.cut,
+        cut=report.anchor.cut if report.anchor else None,
         changed=list(report.changed),
         anchor=anchor.where,
-        anchored=len(report.anchor.anchor.heads) if report.anchor.anchor else None,
+        anchored=len(anchored.heads) if anchored else None,
     )
 
 
@@ -74,8 +74,9 @@ def backup(
     """An online copy of the database at `path` (by default a new file in the backups
     folder) and its photo files beside it, checked (run in a unit that reads only: the
     copy is taken while the clinic works)."""
-    from dermaplan.records.backup import BackupError, default_target, photos_folder, quiet
     from dermaplan.records.backup import backup as make_backup
+    from dermaplan.records.backup import default_target, photos_folder, quiet
+    from dermaplan.records.errors import BackupError
 
     application = uow.application
     path = path or default_target(application.settings)
@@ -98,13 +99,20 @@ def restore(
     """Replace the database with a checked backup. The one use case that takes the
     application rather than a unit: it replaces the database a unit would run in, so it
     checks who is acting in a unit of its own, then restores outside it."""
-    from dermaplan.records.backup import BackupError, quiet
+    from dermaplan.records.backup import quiet
     from dermaplan.records.backup import restore as restore_backup
+    from dermaplan.records.errors import BackupError
 
     with application.unit(acting, access=Access.READ) as uow:
         uow.require(frozenset({ADMIN}), "restore")
     try:
-        report = restore_backup(application.engine, path, application.photos, progress or quiet)
+        report = restore_backup(
+            application.engine,
+            path,
+            application.photos,
+            application.settings.home,
+            progress or quiet,
+        )
     except BackupError as error:
         raise InvalidInput.one(str(error)) from None
     return Restored(

@@ -54,6 +54,7 @@ _STORE = "dermaplan.anchor_store"
 _DATABASE = "dermaplan.database_id"
 _APPENDED = "dermaplan.audit_appended"
 _PENDING = "dermaplan.anchor_pending"
+_TEMPORARY = ".partial"  # the end of the name of an anchor being written
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,8 @@ class LocalAnchorFile:
         """Temporary file (0600), fsync, rename: the old or the new, never half. The
         directory is not synced: after a power cut the rename may be lost, which leaves the
         anchor behind the log, as a crash before the write would; the log's own writes are
-        durable."""
+        durable. Every write is made under the lock, so a temporary file found beside it is
+        a killed writer's, and goes."""
         body = json.dumps(
             {
                 "database": str(anchor.database) if anchor.database else None,
@@ -147,7 +149,11 @@ class LocalAnchorFile:
             }
         )
         private_folder(self.path.parent)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        for stale in self.path.parent.glob(f".{self.path.name}.*{_TEMPORARY}"):
+            stale.unlink(missing_ok=True)
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=_TEMPORARY, dir=self.path.parent
+        )
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
                 stream.write(body + "\n")

@@ -2,14 +2,21 @@
 the photo files beside it.
 
 A backup `PATH` has its photo files in the folder `PATH.photos`, under their storage keys:
-every file a photo row of the copy refers to, checked against its SHA-256. A restore is
-checked in full on a scratch copy — it opens, it is at this schema revision, its audit
-chain is whole, every photo row's file is in `PATH.photos` or already in the storage with
-that SHA-256 — before it touches the live database; the files go into the storage first
-(never over an existing one: a key names one content), then the database is replaced; the
-SQLite file it replaces is kept aside, never deleted. A backup never overwrites an existing
-file or folder; what it writes is readable by its owner only (records.private), and so is a
-restored database.
+every file a photo row of the copy refers to, checked against its SHA-256. Whatever is copied
+is checked as `dermaplan audit verify` checks the live database (records.integrity: the
+chains, every record against its audited state), all but the anchor, which is the live
+database's: a backup after it is made, a restore before it replaces anything; a restore also
+checks every photo row's file, in `PATH.photos` or already in the storage. A damaged file is
+refused with one line naming it, whatever in it is damaged.
+
+Both work in a folder of their own (records.scratch) beside what they make or replace,
+removed as they end, and by the next one if they are killed; a backup puts its folder and
+file in place only when both are whole, never over anything. A restore copies the backup
+there and checks the copy, puts the photo files into the storage (never over an existing
+one: a key names one content), then replaces the database through a journal
+(records.swap), so a restore killed at any point is finished or undone by the next command;
+the database it replaces is kept aside, never deleted. What either writes is readable by its
+owner only (records.private).
 """
 
 from __future__ import annotations
@@ -23,34 +30,32 @@ import sqlite3
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from dermaplan.records.anchor import (
-    Anchor,
-    AnchoredHead,
-    database_id,
-    engine_anchor,
-    identify,
-    reset_anchor,
-)
-from dermaplan.records.audit import check_chain
+from dermaplan.records.anchor import database_id, identify
 from dermaplan.records.db import (
     HEAD_REVISION,
+    REVISION_QUERY,
     create_records_engine,
-    schema_state,
+    live_database,
     sqlite_file,
     transaction,
 )
-from dermaplan.records.errors import DatabaseError
+from dermaplan.records.errors import BackupError
+from dermaplan.records.integrity import verify_log
 from dermaplan.records.lanes import Chain, Head
 from dermaplan.records.models import Photo
 from dermaplan.records.photos import LocalFolderStorage, PhotoStorage
 from dermaplan.records.private import create_private_file, private_folder
+from dermaplan.records.scratch import publish, work_folder
+from dermaplan.records.swap import Journal, chain_heads, complete, restorer, settle
 
 if TYPE_CHECKING:
     from dermaplan.records.settings import Settings
@@ -58,14 +63,17 @@ if TYPE_CHECKING:
 
 # what a long backup or restore tells whoever waits: (stage, done, total), stage by stage
 Progress = Callable[[str, int, int], None]
+REPLACING = "replacing the database"
+# SQLite: journal written, live file set aside, copy in place, anchored; PostgreSQL: live
+# database kept aside, journal written, restored, anchored
+REPLACING_STEPS = 4
+# what reading a damaged copy raises: the database's errors (a malformed page, text that
+# is not UTF-8), or a value Dermaplan never writes that does not parse
+_DAMAGE = (SQLAlchemyError, sqlite3.Error, ValueError, LookupError, TypeError, ArithmeticError)
 
 
 def quiet(stage: str, done: int, total: int) -> None:
     """No one is watching."""
-
-
-class BackupError(DatabaseError):
-    """A backup or restore that cannot be done; nothing was changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,48 +103,80 @@ def photos_folder(path: Path) -> Path:
     return path.with_name(f"{path.name}.photos")
 
 
-def _verify(url: str) -> Verified:
-    """The checks a copy must pass before it is trusted: schema revision and audit chain."""
+def _printable(said: str) -> str:
+    """What a damaged file made a check say, for one line: its first 200 printable
+    characters (a damaged file's text may hold anything, terminal escapes included)."""
+    return "".join(c if c.isprintable() else "?" for c in " ".join(said.split()))[:200]
+
+
+def _shown(error: BaseException) -> str:
+    """An error, the driver's own if it wraps one, as `_printable` gives it."""
+    return _printable(str(getattr(error, "orig", None) or error))
+
+
+def _verify(url: str, name: str) -> Verified:
+    """Check a copy as `audit verify` checks the live database, all but the anchor (it has
+    none of its own), at this schema revision; a BackupError naming `name` (the backup, not
+    the copy being checked) says what is wrong."""
     engine = create_records_engine(url)
     try:
-        state = schema_state(engine)
-        if state.revision != HEAD_REVISION:
-            raise BackupError(
-                f"the copy is at schema revision {state.revision}, this Dermaplan needs "
-                f"{HEAD_REVISION}"
-            )
         with transaction(engine, write=False) as session:
-            report = check_chain(session)
+            revision = session.execute(text(REVISION_QUERY)).scalar_one()
+            if revision != HEAD_REVISION:
+                raise BackupError(
+                    f"{name}: at schema revision {revision}, this Dermaplan needs {HEAD_REVISION}"
+                )
+            report = verify_log(session, None)
             rows = session.execute(select(Photo.storage_key, Photo.sha256).distinct())
             files = dict(rows.all())
             database = database_id(session)
-        if report.broken is not None:
-            raise BackupError(f"the copy's audit log is broken: {report.broken.reason}")
-        return Verified(state.revision, report.events, report.heads, files, database)
+    except _DAMAGE as error:
+        raise BackupError(f"{name}: damaged, or not a Dermaplan backup ({_shown(error)})") from None
     finally:
         engine.dispose()
+    if not report.intact:
+        problems = report.problems
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise BackupError(f"{name}: fails the audit check: {_printable(problems[0])}{more}")
+    return Verified(revision, report.chain.events, report.chain.heads, files, database)
 
 
-def _integrity(path: Path) -> None:
+def _integrity(copy: Path, name: str) -> None:
+    """SQLite's own check of every page, before anything reads the rows."""
+    if copy.stat().st_size == 0:
+        raise BackupError(f"{name}: an empty file, not a backup")
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        with contextlib.closing(sqlite3.connect(f"file:{copy}?mode=ro", uri=True)) as db:
             result = db.execute("PRAGMA integrity_check").fetchone()
-    except sqlite3.DatabaseError as error:
-        raise BackupError(f"{path}: not a readable SQLite database ({error})") from None
+    except (sqlite3.Error, UnicodeDecodeError) as error:  # a report naming garbled names
+        raise BackupError(f"{name}: not a readable SQLite database ({_shown(error)})") from None
     if result is None or result[0] != "ok":
-        raise BackupError(f"{path}: the integrity check failed ({result})")
+        found = _printable(str(result[0]) if result else "no answer")
+        raise BackupError(f"{name}: damaged (SQLite's integrity check: {found})")
 
 
-def _publish(partial: Path, target: Path) -> None:
-    """Make a finished file visible under its name, atomically and never over another."""
-    with partial.open("rb+") as stream:
+def _check_copy(engine: Engine, copy: Path, name: str) -> Verified:
+    """The whole check of a copy of the database of `engine`'s kind, the copy named `name`
+    in what it says."""
+    if engine.url.get_backend_name() == "sqlite":
+        _integrity(copy, name)
+        return _verify(f"sqlite:///{copy}", name)
+    _pg("pg_restore", None, "--list", str(copy), about=f"{name}: not a PostgreSQL backup")
+    with _scratch_database(engine.url) as scratch:
+        _pg(
+            "pg_restore",
+            scratch,
+            "--single-transaction",
+            "--no-owner",
+            str(copy),
+            about=f"{name}: damaged, or not a Dermaplan backup",
+        )
+        return _verify(scratch.render_as_string(hide_password=False), name)
+
+
+def _flushed(path: Path) -> None:
+    with path.open("rb+") as stream:
         os.fsync(stream.fileno())
-    try:
-        os.link(partial, target)
-    except FileExistsError:
-        raise BackupError(f"{target}: already exists; nothing was overwritten") from None
-    finally:
-        partial.unlink()
 
 
 def _content(storage: PhotoStorage, key: str, sha256: str, where: str) -> bytes | None:
@@ -158,71 +198,72 @@ def _content(storage: PhotoStorage, key: str, sha256: str, where: str) -> bytes 
 def _copy_photos(
     files: dict[str, str], storage: PhotoStorage, folder: Path, progress: Progress
 ) -> None:
-    """Copy the files from the storage into a new folder, each checked, the folder published
-    whole (renamed into place) or not at all."""
-    if folder.exists():
-        raise BackupError(f"{folder}: already exists; nothing was overwritten")
-    partial = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.partial")
-    try:
-        copy = LocalFolderStorage(private_folder(partial))
-        for done, (key, sha256) in enumerate(sorted(files.items()), start=1):
-            content = _content(storage, key, sha256, "the storage")
-            if content is None:
-                raise BackupError(f"photo file {key}: missing from the storage")
-            copy.put(key, content)
-            progress("copying the photo files", done, len(files))
-        partial.rename(folder)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+    """Copy the files from the storage into a new folder, each checked."""
+    copy = LocalFolderStorage(private_folder(folder))
+    for done, (key, sha256) in enumerate(sorted(files.items()), start=1):
+        content = _content(storage, key, sha256, "the storage")
+        if content is None:
+            raise BackupError(f"photo file {key}: missing from the storage")
+        copy.put(key, content)
+        progress("copying the photo files", done, len(files))
+
+
+def _refuse_target(target: Path) -> None:
+    """BackupError unless `target` can be a new file, and `target`.photos a new folder."""
+    if not target.name or target.name in (".", ".."):
+        raise BackupError(f"'{target}': a backup is a new file; give its name, not a folder")
+    if not target.parent.is_dir():
+        raise BackupError(f"{target}: not a new file in an existing folder")
+    for path in (target, photos_folder(target)):
+        try:
+            os.lstat(path)
+        except FileNotFoundError:
+            continue
+        except OSError as error:  # a name too long, a folder that cannot be searched …
+            raise BackupError(f"{path}: cannot be written ({error.strerror})") from None
+        raise BackupError(f"{path}: already exists; nothing was overwritten")
 
 
 def backup(
     engine: Engine, target: Path, storage: PhotoStorage, progress: Progress = quiet
 ) -> Verified:
     """Copy the live database to `target` (a new file) and check the copy; copy the photo
-    files its rows refer to from `storage` into `target`.photos (a new folder)."""
-    for path in (target, photos_folder(target)):
-        if path.exists():
-            raise BackupError(f"{path}: already exists; nothing was overwritten")
-    if not target.name or not target.parent.is_dir():
-        raise BackupError(f"{target}: not a new file in an existing folder")
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
-    copied = False
+    files its rows refer to from `storage` into `target`.photos (a new folder). Both appear
+    whole, or neither."""
+    _refuse_target(target)
     try:
-        create_private_file(partial)
-        sqlite = engine.url.get_backend_name() == "sqlite"
-        progress("copying the database", 0, 1)
-        if sqlite:
-            try:
-                with (
-                    contextlib.closing(sqlite3.connect(sqlite_file(engine))) as live,
-                    contextlib.closing(sqlite3.connect(partial)) as copy,
-                ):
-                    # online and in one step: readers and writers carry on meanwhile (in
-                    # steps, every write elsewhere would restart the copy)
-                    live.backup(copy)
-            except sqlite3.Error as error:
-                raise BackupError(f"{target}: cannot be written: {error}") from None
-        else:
-            _pg("pg_dump", engine.url, "--format=custom", f"--file={partial}")
-        progress("copying the database", 1, 1)
-        progress("checking the copy", 0, 1)
-        if sqlite:
-            _integrity(partial)
-            verified = _verify(f"sqlite:///{partial}")
-        else:
-            _pg("pg_restore", None, "--list", str(partial))
-            verified = _verify_pg_archive(engine.url, partial)
-        progress("checking the copy", 1, 1)
-        _copy_photos(verified.photo_files, storage, photos_folder(target), progress)
-        copied = True
-        _publish(partial, target)
-        copied = False  # published with its database: theirs now
-    finally:
-        partial.unlink(missing_ok=True)
-        if copied:
-            shutil.rmtree(photos_folder(target), ignore_errors=True)
+        with work_folder(target.parent) as work:
+            copy = create_private_file(work / "backup")
+            progress("copying the database", 0, 1)
+            if engine.url.get_backend_name() == "sqlite":
+                _copy_sqlite(sqlite_file(engine), copy, target)
+            else:
+                _pg("pg_dump", engine.url, "--format=custom", f"--file={copy}", about=str(target))
+            progress("copying the database", 1, 1)
+            progress("checking the copy", 0, 1)
+            verified = _check_copy(engine, copy, str(target))
+            progress("checking the copy", 1, 1)
+            _copy_photos(verified.photo_files, storage, work / "photos", progress)
+            _flushed(copy)
+            publish(work, [(work / "photos", photos_folder(target)), (copy, target)])
+    except FileExistsError as error:
+        raise BackupError(f"{error.filename}: already exists; nothing was overwritten") from None
+    except OSError as error:
+        raise BackupError(f"{target}: cannot be written ({error.strerror})") from None
     return verified
+
+
+def _copy_sqlite(live: Path, copy: Path, target: Path) -> None:
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(live)) as source,
+            contextlib.closing(sqlite3.connect(copy)) as made,
+        ):
+            # online and in one step: readers and writers carry on meanwhile (in steps, every
+            # write elsewhere would restart the copy)
+            source.backup(made)
+    except sqlite3.Error as error:
+        raise BackupError(f"{target}: cannot be written: {error}") from None
 
 
 def _photos_to_restore(
@@ -262,98 +303,127 @@ def _put_photos(wanted: dict[str, bytes], storage: PhotoStorage, progress: Progr
 
 
 def restore(
-    engine: Engine, source: Path, storage: PhotoStorage, progress: Progress = quiet
+    engine: Engine, source: Path, storage: PhotoStorage, home: Path, progress: Progress = quiet
 ) -> RestoreReport:
     """Replace the live database with a backup, and bring its photo files into `storage`,
-    once the backup has passed every check; the audit anchor then records the restored
-    log's heads (records.anchor)."""
+    once a copy of the backup has passed every check; the audit anchor then records the
+    restored log's heads (records.anchor). `home` is where a PostgreSQL restore keeps its
+    journal (a SQLite one keeps it beside the database)."""
     if not source.is_file():
         raise BackupError(f"{source}: no such backup file")
-    report = (
-        _restore_sqlite(engine, source, storage, progress)
-        if engine.url.get_backend_name() == "sqlite"
-        else _restore_pg(engine, source, storage, progress)
-    )
-    verified = report.verified
+    live = live_database(engine, home)
+    try:
+        with work_folder(live.folder) as work:
+            copy = create_private_file(work / "restored")
+            progress("checking the backup", 0, 1)
+            shutil.copyfile(source, copy)  # the copy keeps the file's mode
+            verified = _check_copy(engine, copy, str(source))
+            progress("checking the backup", 1, 1)
+            wanted = _photos_to_restore(verified.photo_files, source, storage)
+            copied = _put_photos(wanted, storage, progress)
+            progress(REPLACING, 0, REPLACING_STEPS)
+            engine.dispose()
+            # what is replaced is kept, unchecked on purpose: a damaged database is what one
+            # restores over; on SQLite the checked copy takes the live file's place
+            unique = uuid.uuid4().hex[:8]
+            if live.file is not None:
+                aside = live.file.with_name(f"{live.file.name}.replaced-{unique}")
+            else:
+                aside = source.with_name(f"replaced-{unique}.backup")
+            journal = Journal(
+                live=live.where,
+                source=str(source),
+                database=verified.database,
+                heads=verified.heads,
+                replaced={},
+                copy=copy if live.file is not None else None,
+                aside=aside,
+            )
+            if journal.copy is not None:
+                _flushed(copy)
+                _swap_sqlite(engine, journal, work, progress)
+            else:
+                _swap_pg(engine, journal, copy, work, progress)
+    except OSError as error:
+        raise BackupError(f"{source}: cannot be restored ({_shown(error)})") from None
     identify(engine, verified.database)
-    store = engine_anchor(engine)
-    if store is not None:
-        now = dt.datetime.now(dt.UTC)
-        heads = {chain: AnchoredHead(*head, now) for chain, head in verified.heads.items()}
-        reset_anchor(store, Anchor(verified.database, heads))
-    return report
-
-
-def _restore_pg(
-    engine: Engine, source: Path, storage: PhotoStorage, progress: Progress
-) -> RestoreReport:
-    progress("checking the backup", 0, 1)
-    _pg("pg_restore", None, "--list", str(source))
-    verified = _verify_pg_archive(engine.url, source)
-    progress("checking the backup", 1, 1)
-    wanted = _photos_to_restore(verified.photo_files, source, storage)
-    copied = _put_photos(wanted, storage, progress)
-    progress("replacing the database", 0, 1)
-    engine.dispose()
-    # what is replaced is kept, unverified on purpose: a damaged database is what one restores
-    aside = create_private_file(source.with_name(f"replaced-{uuid.uuid4().hex[:8]}.backup"))
-    _pg("pg_dump", engine.url, "--format=custom", f"--file={aside}")
-    _pg("pg_restore", engine.url, "--clean", "--if-exists", "--single-transaction", str(source))
-    progress("replacing the database", 1, 1)
     return RestoreReport(verified, aside, copied)
 
 
-def _restore_sqlite(
-    engine: Engine, source: Path, storage: PhotoStorage, progress: Progress
-) -> RestoreReport:
-    live = sqlite_file(engine)
-    scratch = live.with_name(f".{live.name}.{uuid.uuid4().hex}.restore")
-    private_folder(live.parent)
+def _steps(progress: Progress) -> Callable[[], None]:
+    """Report each step of replacing the database as it is done."""
+    done = [0]
+
+    def step() -> None:
+        done[0] += 1
+        progress(REPLACING, done[0], REPLACING_STEPS)
+
+    return step
+
+
+def _swap_sqlite(engine: Engine, journal: Journal, work: Path, progress: Progress) -> None:
+    step = _steps(progress)
+    journal.write(work)
+    step()
+    complete(engine, journal, work, step)
+
+
+def _swap_pg(engine: Engine, journal: Journal, copy: Path, work: Path, progress: Progress) -> None:
+    with Session(engine) as session:
+        journal = replace(journal, replaced=chain_heads(session))
+    step = _steps(progress)
+    journal.write(work)
+    step()
     try:
-        progress("checking the backup", 0, 1)
-        shutil.copyfile(source, create_private_file(scratch))  # the copy keeps the file's mode
-        _integrity(scratch)
-        verified = _verify(f"sqlite:///{scratch}")
-        progress("checking the backup", 1, 1)
-        wanted = _photos_to_restore(verified.photo_files, source, storage)
-        copied = _put_photos(wanted, storage, progress)
-        progress("replacing the database", 0, 1)
-        engine.dispose()
-        aside = live.with_name(f"{live.name}.replaced-{uuid.uuid4().hex[:8]}")
-        if live.exists():
-            with contextlib.closing(sqlite3.connect(live)) as db:
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the main file holds everything
-            os.replace(live, aside)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{live}{suffix}").unlink(missing_ok=True)
-        with scratch.open("rb+") as stream:
-            os.fsync(stream.fileno())
-        os.replace(scratch, live)
-        progress("replacing the database", 1, 1)
-        return RestoreReport(verified, aside, copied)
-    finally:
-        scratch.unlink(missing_ok=True)
+        with work_folder(journal.aside.parent) as beside:
+            dump = create_private_file(beside / "replaced")
+            _pg(
+                "pg_dump", engine.url, "--format=custom", f"--file={dump}", about=str(journal.aside)
+            )
+            _flushed(dump)
+            publish(beside, [(dump, journal.aside)])
+        step()
+        _pg(
+            "pg_restore",
+            engine.url,
+            "--clean",
+            "--if-exists",
+            "--single-transaction",
+            str(copy),
+            about=f"{journal.source}: cannot be restored into {journal.live}",
+            name=restorer(work),
+        )
+    except (BackupError, OSError):
+        settle(engine, journal, work)  # never committed: undone, the copy kept aside too
+        raise
+    step()
+    complete(engine, journal, work, step)
 
 
 # -- PostgreSQL ------------------------------------------------------------------------
+
+SCRATCH = "dermaplan_scratch_"  # the databases a backup is checked in, each dropped after
 
 
 def _schema_of(url: URL) -> str | None:
     """The schema a URL selects through `options=-csearch_path=…`, if any."""
     options = url.query.get("options")
-    text = options if isinstance(options, str) else " ".join(options or ())
-    for part in text.split():
+    text_ = options if isinstance(options, str) else " ".join(options or ())
+    for part in text_.split():
         if part.startswith("-csearch_path="):
             return part.removeprefix("-csearch_path=")
     return None
 
 
-def _pg(tool: str, url: URL | None, *args: str) -> None:
-    """Run pg_dump or pg_restore against `url` (None: no connection), or raise."""
+def _pg(tool: str, url: URL | None, *args: str, about: str, name: str | None = None) -> None:
+    """Run pg_dump or pg_restore against `url` (None: no connection), as `name` to the
+    server (application_name); BackupError starting with `about` if it fails."""
     if shutil.which(tool) is None:
         raise BackupError(f"{tool} is not installed (it comes with the PostgreSQL client)")
     command = [tool, *args]
     env = dict(os.environ)
+    if name is not None:
+        env["PGAPPNAME"] = name
     if url is not None:
         command += [
             f"--host={url.host or 'localhost'}",
@@ -366,35 +436,52 @@ def _pg(tool: str, url: URL | None, *args: str) -> None:
             command.append(f"--schema={schema}")
         if url.password:
             env["PGPASSWORD"] = str(url.password)
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    result = subprocess.run(command, capture_output=True, env=env, check=False)  # noqa: S603
     if result.returncode != 0:
-        problem = " ".join(result.stderr.split()) or f"exit code {result.returncode}"
-        raise BackupError(f"{tool} failed: {problem}")
+        said = result.stderr.decode("utf-8", "replace")
+        problem = _printable(said) or f"exit code {result.returncode}"
+        raise BackupError(f"{about}: {tool} failed: {problem}")
+
+
+def scratch_lock(name: str) -> int:
+    """The advisory lock that holds a scratch database while its process lives."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], signed=True)
 
 
 @contextlib.contextmanager
 def _scratch_database(url: URL) -> Iterator[URL]:
-    """A new, empty database on the same server, dropped afterwards."""
-    name = f"dermaplan_restore_check_{uuid.uuid4().hex[:12]}"
+    """A new, empty database on the same server, dropped afterwards. The session that made
+    it holds an advisory lock named after it until then: one whose process died (its session
+    ends with it) is dropped by the next."""
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    name = f"{SCRATCH}{uuid.uuid4().hex[:16]}"
     try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except Exception as error:  # no CREATEDB right, server gone …
+        connection = admin.connect()
+        _drop_abandoned(connection)
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": scratch_lock(name)})
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except SQLAlchemyError as error:  # no CREATEDB right, server gone …
         admin.dispose()
         raise BackupError(
-            f"cannot create a scratch database to check the backup: {error}"
+            f"cannot create a scratch database to check the backup: {_shown(error)}"
         ) from None
     try:
         yield url.set(database=name)
     finally:
-        with admin.connect() as connection:
+        with contextlib.suppress(SQLAlchemyError):  # else the next one drops it
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.close()
         admin.dispose()
 
 
-def _verify_pg_archive(url: URL, archive: Path) -> Verified:
-    """Restore the archive into a scratch database and check it there."""
-    with _scratch_database(url) as scratch:
-        _pg("pg_restore", scratch, "--single-transaction", "--no-owner", str(archive))
-        return _verify(scratch.render_as_string(hide_password=False))
+def _drop_abandoned(connection: Connection) -> None:
+    """Drop the scratch databases whose lock nobody holds: their process died."""
+    found = connection.execute(
+        text("SELECT datname FROM pg_database WHERE starts_with(datname, :prefix)"),
+        {"prefix": SCRATCH},
+    )
+    for name in found.scalars().all():
+        key = {"key": scratch_lock(name)}
+        if connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar():
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)

@@ -2,7 +2,8 @@
 
 A command never creates a database by the way: `initialise` (`dermaplan init`, `db
 upgrade`) makes the database, its folder and its audit anchor; `open_records` opens one that
-exists at this schema revision, or says why it can't.
+exists at this schema revision, or says why it can't. Both first finish a restore that was
+interrupted (records.swap), so none finds the database missing half-way through one.
 
 SQLite is tuned for records that must survive: write-ahead log, `synchronous=FULL` (a
 commit that returned is on disk, even through a power cut), foreign keys enforced, and a
@@ -45,6 +46,7 @@ from dermaplan.records.errors import DatabaseError
 from dermaplan.records.lanes import forget_lanes
 from dermaplan.records.private import create_private_file, private_folder
 from dermaplan.records.settings import database_url
+from dermaplan.records.swap import Live, finish_interrupted
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -185,6 +187,15 @@ def sqlite_file(engine: Engine) -> Path:
     return Path(engine.url.database or "")
 
 
+def live_database(engine: Engine, home: Path) -> Live:
+    """The database a restore would replace: a SQLite file's restores work beside it; a
+    PostgreSQL database's in the home folder."""
+    if _is_sqlite(engine):
+        file = sqlite_file(engine).absolute()
+        return Live(file, str(file), file.parent)
+    return Live(None, where(engine), home)
+
+
 @dataclass(frozen=True, slots=True)
 class SchemaState:
     revision: str | None
@@ -281,6 +292,7 @@ def open_records(settings: Settings) -> Engine:
     (see `prepare`) and must not be pointed at another database's audit anchor."""
     engine = configured_engine(settings)
     try:
+        finish_interrupted(engine, live_database(engine, settings.home))
         prepare(engine)
         store = engine_anchor(engine)
         if store is not None:
@@ -313,6 +325,7 @@ def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialis
     store = anchor_store(settings)
     engine = configured_engine(settings)
     try:
+        finish_interrupted(engine, live_database(engine, settings.home))
         private_folder(settings.home)
         if _is_sqlite(engine) and not sqlite_file(engine).exists():
             _refuse_used_anchor(store, engine)

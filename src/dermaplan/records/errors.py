@@ -66,6 +66,10 @@ class DatabaseError(Exception):
     """The database cannot be used as it is: unreachable, unknown, or needs an upgrade."""
 
 
+class BackupError(DatabaseError):
+    """A backup or restore that cannot be done; nothing was changed."""
+
+
 def required(record: T | None, message: str) -> T:
     """The record looked up, or NotFound with a message naming what was asked for."""
     if record is None:

@@ -171,15 +171,30 @@ def _rows(session: Session, audited: _Audited) -> Iterator[tuple[str, Any]]:
 @dataclass(frozen=True, slots=True)
 class LogReport:
     chain: ChainReport
-    anchor: AnchorCheck
+    anchor: AnchorCheck | None  # None: not checked (a backup has no anchor of its own)
     changed: list[str]
 
     @property
     def intact(self) -> bool:
-        return self.chain.broken is None and self.anchor.cut is None and not self.changed
+        return not self.problems
+
+    @property
+    def problems(self) -> list[str]:
+        """Everything found wrong, one line each."""
+        broken = self.chain.broken
+        cut = self.anchor.cut if self.anchor else None
+        return [
+            *([broken.reason] if broken else []),
+            *([cut] if cut else []),
+            *self.changed,
+        ]
 
 
-def verify_log(session: Session, anchor: AnchorStore) -> LogReport:
+def verify_log(session: Session, anchor: AnchorStore | None) -> LogReport:
+    """Every check of `audit verify`; the anchor's only if there is one (None: a backup, whose
+    anchor is the live database's)."""
     return LogReport(
-        check_chain(session), check_anchor(session, anchor), [*changed_records(session)]
+        check_chain(session),
+        None if anchor is None else check_anchor(session, anchor),
+        [*changed_records(session)],
     )
