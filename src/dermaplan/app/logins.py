@@ -58,9 +58,16 @@ class LoginStep(ReadModel):
     awaiting_code: bool
 
 
-def sign_in(application: Application, login: str, password: str, address: str | None) -> LoginStep:
-    """A new session for the member with this login name and password; Unauthenticated
-    with one message for a wrong name and a wrong password alike."""
+def sign_in(
+    application: Application,
+    login: str,
+    password: str,
+    address: str | None,
+    replacing: str | None = None,
+) -> LoginStep:
+    """A new session for the member with this login name and password, and the end of the
+    session the browser held (`replacing`, its token), if any: a login never keeps a
+    session id. Unauthenticated with one message for a wrong name and a wrong password."""
     from dermaplan.records import logins
     from dermaplan.records.db import transaction
 
@@ -76,6 +83,11 @@ def sign_in(application: Application, login: str, password: str, address: str | 
     step = None
     with transaction(application.engine) as session:
         logins.record_attempt(session, key, address, now, succeeded=right)
+        previous = logins.find_session(session, replacing) if right and replacing else None
+        if previous is not None:
+            logins.end_session(
+                session, _context(application, now, None, previous.staff_id), previous, "rotated"
+            )
         credential = logins.credential_named(session, key) if right else None
         if credential is not None:
             if credential.staff.role is StaffRole.ADMIN and credential.totp_secret is None:

@@ -124,6 +124,18 @@ def set_password(
     """Give a member of the clinic a password (and a login name: `login`, the one they
     have, or one made from their name). Their open sessions end: whoever knew the old
     password is signed out. Audited without the password or its hash."""
+    return store_credential(session, context, clinic_id, staff_id, hash_password(password), login)
+
+
+def store_credential(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    password_hash: str,
+    login: str | None = None,
+) -> StaffCredential:
+    """`set_password` with the password hashed already (`hash_password`)."""
     member = required(StaffRepository(session, clinic_id).get(staff_id), f"no staff {staff_id}")
     logins = LoginRepository(session)
     credential = logins.credential(staff_id)
@@ -136,13 +148,13 @@ def set_password(
         )
     if logins.login_taken(name, staff_id):
         raise InvalidInput.one(f"login: '{name}' is another member's; choose another")
-    hashed = hash_password(password)
     if credential is None:
         credential = StaffCredential(
-            staff_id=staff_id, login=name, password_hash=hashed, created_at=context.now
+            staff_id=staff_id, login=name, password_hash=password_hash, created_at=context.now
         )
         session.add(credential)
-    credential.login, credential.password_hash, credential.updated_at = name, hashed, context.now
+    credential.login, credential.password_hash = name, password_hash
+    credential.updated_at = context.now
     session.flush()
     for open_session in logins.open_sessions(staff_id):
         _end(open_session, context.now, "password")
