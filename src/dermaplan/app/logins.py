@@ -82,7 +82,11 @@ def sign_in(
     right = logins.password_matches(stored, password)
     step = None
     with transaction(application.engine) as session:
-        logins.record_attempt(session, key, address, now, succeeded=right)
+        credential = logins.credential_named(session, key) if right else None
+        if credential is None or credential.totp_secret is None:
+            # a right password with a code to come is no success yet: it leaves the
+            # count of failures as it is, so that wrong codes add up whatever it says
+            logins.record_attempt(session, key, address, now, succeeded=right)
         previous = logins.find_session(session, replacing) if right and replacing else None
         if previous is not None:
             logins.end_session(

@@ -716,9 +716,9 @@ class LoginRepository:
     def failures(
         self, since: dt.datetime, *, login: str | None = None, address: str | None = None
     ) -> list[dt.datetime]:
-        """When the failed attempts since `since` were made, for a login name or from an
+        """When the failed attempts after `since` were made, for a login name or from an
         address, the latest first; a success of the login name ends the count."""
-        statement = select(LoginAttempt.at, LoginAttempt.succeeded).where(LoginAttempt.at >= since)
+        statement = select(LoginAttempt.at, LoginAttempt.succeeded).where(LoginAttempt.at > since)
         if login is not None:
             statement = statement.where(LoginAttempt.login == login)
         if address is not None:
@@ -747,7 +747,7 @@ class ApiTokenRepository:
         return self.session.scalars(
             select(ApiToken)
             .where(ApiToken.clinic_id == clinic_id, ApiToken.staff_id == staff_id)
-            .order_by(ApiToken.created_at.desc(), ApiToken.id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         ).all()
 
     def get(self, clinic_id: uuid.UUID, token_id: uuid.UUID) -> ApiToken | None:
