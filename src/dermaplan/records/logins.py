@@ -204,7 +204,7 @@ def accept_code(credential: StaffCredential, code: str, now: dt.datetime) -> boo
     not accepted before; the step it matched is remembered."""
     secret = credential.totp_secret
     typed = "".join(code.split())
-    if secret is None or not re.fullmatch(r"\d{6}", typed):
+    if secret is None or not re.fullmatch(r"[0-9]{6}", typed):
         return False
     totp = pyotp.TOTP(secret)
     step = int(now.timestamp()) // TOTP_STEP_SECONDS
