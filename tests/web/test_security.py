@@ -283,7 +283,7 @@ def test_every_answer_carries_the_security_headers(world: World) -> None:
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert "unsafe-inline" not in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"
         assert headers["x-frame-options"] == "DENY"
         static = answer.url.path.startswith("/static/")
         assert (headers.get("cache-control") == "no-store") is not static
