@@ -85,26 +85,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     )
     listed = _dermaplan(env, "--as", "Dr Ana Lima", "patients", "list", "--format", "json")
     port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dermaplan", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = home / "serve.log"  # a file, not a pipe: a pipe nobody reads would block it
+    with log.open("wb") as written:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "dermaplan", "serve", "--port", str(port)],
+            env=env,
+            stdout=written,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{url}/api/v1/health", server)
+        _wait_for(f"{url}/api/v1/health", server, log)
         yield Demo(url, password, logins, secrets, json.loads(listed))
     finally:
         server.terminate()
         server.wait(timeout=20)
 
 
-def _wait_for(health: str, server: subprocess.Popen[bytes]) -> None:
+def _wait_for(health: str, server: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise AssertionError(f"dermaplan serve stopped: {server.stderr.read().decode()}")  # type: ignore[union-attr]
+            raise AssertionError(f"dermaplan serve stopped: {log.read_text()}")
         try:
             with urllib.request.urlopen(health, timeout=2) as answer:
                 if answer.status == 200:
