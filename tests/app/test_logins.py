@@ -124,3 +124,25 @@ def test_a_login_name_is_compared_as_typed_in_any_case(typed: str) -> None:
     key = stored.login_key(typed)
     assert stored.login_key(typed.upper()) == stored.login_key(key.upper())
     assert key == key.strip()
+
+
+def test_a_hash_made_with_weaker_parameters_is_remade_at_login(
+    application: Application, engine: Engine
+) -> None:
+    from argon2 import PasswordHasher
+
+    from dermaplan.records.db import transaction
+    from tests.records.factories import context
+
+    clinic, staff = clinic_with_staff(engine, "Parc")
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    with transaction(engine) as session:
+        stored.store_credential(session, context(), clinic, staff[P], weak, "old.hash")
+    logins.sign_in(application, "old.hash", PASSWORD, None)
+    with transaction(engine, write=False) as session:
+        credential = stored.credential_of(session, staff[P])
+        assert credential is not None
+        remade = credential.password_hash
+    assert remade != weak
+    assert not stored.needs_rehash(remade)
+    assert stored.password_matches(remade, PASSWORD)

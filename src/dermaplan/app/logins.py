@@ -92,7 +92,6 @@ def sign_in(
             logins.end_session(
                 session, _context(application, now, None, previous.staff_id), previous, "rotated"
             )
-        credential = logins.credential_named(session, key) if right else None
         if credential is not None:
             if credential.staff.role is StaffRole.ADMIN and credential.totp_secret is None:
                 refusal = (
@@ -101,7 +100,7 @@ def sign_in(
                 )
             else:
                 if logins.needs_rehash(credential.password_hash):
-                    credential.password_hash = logins.hash_password(password)
+                    credential.password_hash = logins.rehash(password)
                 step = _open(
                     session,
                     _context(application, now, credential.staff),

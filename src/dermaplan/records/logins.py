@@ -84,6 +84,11 @@ def hash_password(password: str) -> str:
             f"password: needs {PASSWORD_MIN} to {PASSWORD_MAX} characters "
             f"(it has {len(password)}); a few words make a long one easy to remember"
         )
+    return rehash(password)
+
+
+def rehash(password: str) -> str:
+    """The argon2id hash of a password already accepted, with today's parameters."""
     return _hasher().hash(password)
 
 
