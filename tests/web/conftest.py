@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,20 +90,45 @@ def world_on(backend: str, directory: Path) -> Iterator[World]:
         engine = create_records_engine(url)
         upgrade(engine)
         ours, theirs = clinic(engine, "Parc", "Moreau"), clinic(engine, "Lac", "Lacombe")
-        clock = Clock()
-        settings = Settings(home=directory / "data", database_url=url, actor="os:tester")
-        application = Application(settings, clock)
-        try:
-            yield World(application, engine, clock, ours, theirs)
-        finally:
-            application.close()
-            engine.dispose()
+        yield from _world(url, engine, directory, ours, theirs)
+
+
+def _world(
+    url: str, engine: Engine, directory: Path, ours: Clinic, theirs: Clinic
+) -> Iterator[World]:
+    clock = Clock()
+    settings = Settings(home=directory / "data", database_url=url, actor="os:tester")
+    application = Application(settings, clock)
+    try:
+        yield World(application, engine, clock, ours, theirs)
+    finally:
+        application.close()
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_world_file(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, Clinic, Clinic]:
+    """The SQLite database of a world, migrated and filled once for the run: each test
+    takes a copy (migrating and hashing for every test would double the time)."""
+    directory = tmp_path_factory.mktemp("web-world")
+    path = directory / "records.db"
+    engine = create_records_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    made = clinic(engine, "Parc", "Moreau"), clinic(engine, "Lac", "Lacombe")
+    engine.dispose()  # the last connection closed: the write-ahead log is in the file
+    return path, *made
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(tmp_path: Path, sqlite_world_file: tuple[Path, Clinic, Clinic]) -> Iterator[World]:
     """On SQLite: what a test of the pages or the security needs."""
-    yield from world_on("sqlite", tmp_path)
+    template, ours, theirs = sqlite_world_file
+    path = tmp_path / "records.db"
+    shutil.copyfile(template, path)
+    url = f"sqlite:///{path}"
+    yield from _world(url, create_records_engine(url), tmp_path, ours, theirs)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -6,10 +6,14 @@ patient data in URLs or titles; script in a name shown as text."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from dermaplan.records import logins
@@ -366,3 +370,24 @@ def test_an_admin_is_refused_the_patients(world: World) -> None:
 
 def test_totp_secrets_of_the_tests_are_real_base32() -> None:
     assert all(len(secret) == 32 for secret in TOTP_SECRETS.values())
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(typed=st.text(max_size=250))
+def test_whatever_is_typed_into_the_search_is_answered_and_shown_as_text(
+    world: World, signed_in_practitioner: tuple[TestClient, str], typed: str
+) -> None:
+    client, token = signed_in_practitioner
+    answer = client.post("/patients/search", data={"query": typed, "csrf_token": token})
+    assert answer.status_code in (200, 422), answer.text
+    if answer.status_code == 200:  # the page shows it back in the search box, escaped
+        shown = re.search(r'name="query" type="search" value="([^"]*)"', answer.text)
+        assert shown is not None
+        assert html.unescape(shown.group(1)) == typed.strip()
+        assert not re.search("[<>]", shown.group(1))
+
+
+@pytest.fixture
+def signed_in_practitioner(world: World) -> Iterator[tuple[TestClient, str]]:
+    with client_of(world) as client:
+        yield client, sign_in(client, world, P)
