@@ -67,6 +67,8 @@ def test_a_practitioner_signs_in_with_a_code_finds_a_patient_and_opens_the_chart
     assert page.title() == "Patient chart · Dermaplan"
     assert page.locator("ol.timeline > li").count() > 0
     accessible(page, "chart")
+    page.set_viewport_size({"width": 800, "height": 1280})  # the tablet held upright
+    accessible(page, "chart-portrait")
 
 
 def test_reception_cannot_open_a_clinical_page(page: Page, demo: Demo) -> None:

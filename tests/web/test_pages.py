@@ -121,3 +121,20 @@ def test_the_code_page_without_a_password_first_sends_to_the_login(client: TestC
     answer = client.get("/login/code", follow_redirects=False)
     assert answer.headers["location"] == "/login"
     assert client.get("/", follow_redirects=False).headers["location"] == "/today"
+
+
+def test_a_database_that_refuses_is_unavailable_not_a_crash(
+    client: TestClient, world: World
+) -> None:
+    sign_in(client, world, P)
+    with world.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE login_attempt")
+    form = client.get("/login")
+    answer = client.post(
+        "/login",
+        data={"csrf_token": csrf(form.text), "login": "nobody", "password": "not it at all"},
+    )
+    assert answer.status_code == 503
+    assert "the records are unavailable; try again" in answer.text
+    assert "login_attempt" not in answer.text  # the cause is logged, not shown
+    assert client.get("/today").status_code == 200  # what still works, works

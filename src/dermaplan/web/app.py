@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dermaplan.app.unit import Application
@@ -49,6 +50,7 @@ def create_app(application: Application) -> FastAPI:
     web.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     web.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     web.add_exception_handler(DatabaseError, _unavailable)  # type: ignore[arg-type]
+    web.add_exception_handler(DBAPIError, _unavailable)  # type: ignore[arg-type]
     return web
 
 
@@ -95,6 +97,8 @@ def _http_error(request: Request, error: StarletteHTTPException) -> Response:
     return _answer(request, error.status_code, [Problem((), message)], None)
 
 
-def _unavailable(request: Request, error: DatabaseError) -> Response:
+def _unavailable(request: Request, error: DatabaseError | DBAPIError) -> Response:
+    """The database cannot be reached or refused the request: nothing was written (the
+    unit of work rolled back); the cause goes to the log, not to the person asking."""
     log.error("the database cannot be used: %s", error)
     return _answer(request, 503, [Problem((), "the records are unavailable; try again")], None)
