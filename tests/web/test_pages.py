@@ -4,6 +4,7 @@ says what and where, with nothing stored."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -124,7 +125,7 @@ def test_the_code_page_without_a_password_first_sends_to_the_login(client: TestC
 
 
 def test_a_database_that_refuses_is_unavailable_not_a_crash(
-    client: TestClient, world: World
+    client: TestClient, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     sign_in(client, world, P)
     with world.engine.begin() as connection:
@@ -132,9 +133,11 @@ def test_a_database_that_refuses_is_unavailable_not_a_crash(
     form = client.get("/login")
     answer = client.post(
         "/login",
-        data={"csrf_token": csrf(form.text), "login": "nobody", "password": "not it at all"},
+        data={"csrf_token": csrf(form.text), "login": "Moreau", "password": "not it at all"},
     )
     assert answer.status_code == 503
     assert "the records are unavailable; try again" in answer.text
     assert "login_attempt" not in answer.text  # the cause is logged, not shown
+    assert "no such table: login_attempt" in caplog.text
+    assert "moreau" not in caplog.text.lower()  # nor the values of the statement
     assert client.get("/today").status_code == 200  # what still works, works

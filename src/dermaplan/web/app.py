@@ -100,5 +100,14 @@ def _http_error(request: Request, error: StarletteHTTPException) -> Response:
 def _unavailable(request: Request, error: DatabaseError | DBAPIError) -> Response:
     """The database cannot be reached or refused the request: nothing was written (the
     unit of work rolled back); the cause goes to the log, not to the person asking."""
-    log.error("the database cannot be used: %s", error)
+    log.error("the database cannot be used: %s", _cause(error))
     return _answer(request, 503, [Problem((), "the records are unavailable; try again")], None)
+
+
+def _cause(error: DatabaseError | DBAPIError) -> str:
+    """What went wrong, for the log, without the statement's parameters or the driver's
+    detail lines, where the values of a record (a patient's name) would be."""
+    if isinstance(error, DBAPIError):
+        first = str(error.orig).strip().splitlines()[:1] or [""]
+        return f"{type(error.orig).__name__}: {first[0]}"
+    return str(error)
