@@ -17,14 +17,18 @@ EVERY_LAYER = (
     "dermaplan.records",
     "dermaplan.app",
     "dermaplan.cli",
+    "dermaplan.web",
 )
+FRONT_ENDS = ("dermaplan.cli", "dermaplan.web")
 FORBIDDEN = {
     "problems": EVERY_LAYER,
     "bounds": EVERY_LAYER,
-    "knowledge": ("dermaplan.clinical", "dermaplan.records", "dermaplan.app", "dermaplan.cli"),
-    "clinical": ("dermaplan.records", "dermaplan.app", "dermaplan.cli"),
-    "records": ("dermaplan.app", "dermaplan.cli"),
-    "app": ("dermaplan.cli",),
+    "knowledge": ("dermaplan.clinical", "dermaplan.records", "dermaplan.app", *FRONT_ENDS),
+    "clinical": ("dermaplan.records", "dermaplan.app", *FRONT_ENDS),
+    "records": ("dermaplan.app", *FRONT_ENDS),
+    "app": FRONT_ENDS,
+    "cli": ("dermaplan.web",),  # `serve` names the web app's factory, never imports it
+    "web": ("dermaplan.cli",),
 }
 
 
@@ -74,11 +78,40 @@ FRONT_END_MAY_USE = {
 }
 
 
-def test_the_command_line_reaches_the_records_only_through_the_application_layer() -> None:
+@pytest.mark.parametrize("front_end", ["cli", "web"])
+def test_a_front_end_reaches_the_records_only_through_the_application_layer(
+    front_end: str,
+) -> None:
     crossings = [
         f"{path.relative_to(PACKAGE)} imports {name}"
-        for path in (PACKAGE / "cli").rglob("*.py")
+        for path in (PACKAGE / front_end).rglob("*.py")
         for name in sorted(imported(path))
         if above(name, "dermaplan.records") and name not in FRONT_END_MAY_USE
     ]
     assert crossings == []
+
+
+def test_the_web_app_opens_no_transaction_and_checks_no_role() -> None:
+    """A request runs its use case through `Application.run`, which enters the unit and
+    whose use case checks the role: the web names neither a transaction, a unit nor a role
+    check in its code."""
+    forbidden = {"transaction", "unit", "require", "USE_CASES", "roles", "acting"}
+    found = [
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in (PACKAGE / "web").rglob("*.py")
+        for name in sorted(names(path) & forbidden)
+    ]
+    assert found == []
+
+
+def names(path: Path) -> set[str]:
+    """Every name and attribute the module's code uses (its docstrings left aside)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.alias):
+            found.add(node.asname or node.name.rsplit(".", 1)[-1])
+    return found

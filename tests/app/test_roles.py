@@ -17,12 +17,14 @@ from dermaplan.app import (
     consents,
     consults,
     courses,
+    logins,
     outcomes,
     patients,
     photos,
     records_admin,
     sessions,
     staff,
+    today,
 )
 from dermaplan.app.principal import USE_CASES
 from dermaplan.app.unit import Application, UnitOfWork
@@ -54,6 +56,8 @@ MODULES = {
     "photos": photos,
     "adverse": adverse,
     "outcomes": outcomes,
+    "today": today,
+    "logins": logins,
 }
 
 # arguments that reach the use case's own work (their content does not matter to the check)
@@ -66,6 +70,7 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "patients.search": ("mor",),
     "patients.chart": (ANY_ID,),
     "patients.timeline": (ANY_ID,),
+    "patients.details": (ANY_ID,),
     "consults.save": (ANY_ID, None, None),
     "consults.correct": (ANY_ID, None, None, "why"),
     "consults.approve": (ANY_ID,),
@@ -103,6 +108,12 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "adverse.report": (ANY_ID,),
     "outcomes.record": (None,),
     "outcomes.of_patient": (ANY_ID,),
+    "today.overview": (),
+    "logins.set_password": ("Nobody Here", "a password long enough"),
+    "logins.enrol_totp": ("Nobody Here",),
+    "logins.create_token": ("a script",),
+    "logins.tokens": (),
+    "logins.revoke_token": (ANY_ID,),
 }
 
 
@@ -204,6 +215,7 @@ POLICY = {
     "patients.search": {P, R},
     "patients.chart": {P},
     "patients.timeline": {P},
+    "patients.details": {P, R},
     "consults.save": {P},
     "consults.correct": {P},
     "consults.approve": {P},
@@ -241,6 +253,12 @@ POLICY = {
     "adverse.report": {P},
     "outcomes.record": {P},
     "outcomes.of_patient": {P},
+    "today.overview": {A, P, R},
+    "logins.set_password": {A, P, R},  # their own; an admin anyone's (tests/app/test_logins.py)
+    "logins.enrol_totp": {A, P, R},
+    "logins.create_token": {A, P, R},  # their own, in their role
+    "logins.tokens": {A, P, R},
+    "logins.revoke_token": {A, P, R},
 }
 
 

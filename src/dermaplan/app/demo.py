@@ -17,6 +17,9 @@ from dermaplan.records.enums import StaffRole
 class DemoMember(ReadModel):
     name: str
     role: StaffRole
+    login: str  # for the web app, with `password`
+    password: str
+    totp_secret: str | None  # the second factor's, where they have one
 
 
 class DemoSeeded(ReadModel):
@@ -28,7 +31,7 @@ class DemoSeeded(ReadModel):
     lots: int
     outcomes: int
     adverse_events: int
-    members: list[DemoMember]  # the demo clinic's staff, to act as (--as NAME)
+    members: list[DemoMember]  # the demo clinic's staff: to act as (--as NAME), to sign in as
 
 
 def seed(
@@ -59,5 +62,14 @@ def seed(
         application.photos,
         lambda done: report("seeding the demo clinic: patients", done, patients),
     )
-    members = [DemoMember(name=member.name, role=member.role) for member in clinic.staff]
+    members = [
+        DemoMember(
+            name=member.name,
+            role=member.role,
+            login=member.login,
+            password=demo.DEMO_PASSWORD,
+            totp_secret=member.totp_secret,
+        )
+        for member in clinic.staff
+    ]
     return DemoSeeded.model_validate(asdict(counts) | {"members": members})

@@ -124,6 +124,17 @@ class PatientChart(ReadModel):
     consents: list[ConsentEntry]
 
 
+class PatientDetails(ReadModel):
+    """What the front desk needs of a patient: who they are and how to reach them."""
+
+    id: uuid.UUID
+    family_name: str
+    given_names: str
+    birth_date: dt.date | None
+    email: str | None
+    phone: str | None
+
+
 class PatientTimeline(ReadModel):
     """Everything recorded for a patient in date order (records.timeline's document)."""
 
@@ -178,6 +189,15 @@ def search(uow: UnitOfWork, prefix: str, *, limit: int = 20) -> list[PatientLine
     from dermaplan.records.service import search_patients
 
     return _lines(search_patients(uow.session, uow.context, uow.clinic_id, prefix, limit=limit))
+
+
+@allowed(RECEPTION, PRACTITIONER, access=Access.AUDITED_READ)
+def details(uow: UnitOfWork, patient_id: uuid.UUID) -> PatientDetails:
+    """A live patient's details and contact, without anything clinical; audited."""
+    from dermaplan.records.service import read_patient_details
+
+    patient = read_patient_details(uow.session, uow.context, uow.clinic_id, patient_id)
+    return PatientDetails.model_validate(patient)
 
 
 @allowed(PRACTITIONER, access=Access.AUDITED_READ)

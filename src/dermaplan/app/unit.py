@@ -15,12 +15,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from dermaplan.app.principal import Access, Principal, refusal
 from dermaplan.records.context import Context, utc_now
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.errors import Forbidden, InvalidInput
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -77,6 +80,22 @@ class Application:
                 staff_id=principal.staff_id if principal else None,
             )
             yield UnitOfWork(self, session, context, principal)
+
+    def run(
+        self,
+        acting: str | None,
+        use_case: Callable[Concatenate[UnitOfWork, P], R],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """One use case in a unit of its own, with the access it declares (`allowed`), as
+        the member `acting`: what every front end does for a command or a request."""
+        from dermaplan.app.principal import ACCESS, use_case_name
+
+        access = ACCESS.get(use_case_name(use_case), Access.CHANGE)
+        with self.unit(acting, access=access) as uow:
+            return use_case(uow, *args, **kwargs)
 
 
 class UnitOfWork:

@@ -72,6 +72,7 @@ COMMANDS: dict[str, Entry] = {
         "database", "restore_app", "Replace the database with a checked backup", False
     ),
     "demo": Entry("demo", "demo_app", "A demo clinic to try Dermaplan on"),
+    "serve": Entry("serve", "serve_app", "Serve the web app and its API", False),
 }
 
 

@@ -39,6 +39,12 @@ def demo_seed(
         f"{counts.lots} product lots, {counts.outcomes} outcome scores, "
         f"{counts.adverse_events} adverse events"
     )
-    typer.echo("act as one of its staff, e.g. dermaplan --as NAME patients list:")
+    typer.echo(
+        "act as one of its staff (dermaplan --as NAME patients list), or sign in to the web "
+        "app (dermaplan serve) with their login and the demo password "
+        f"'{counts.members[0].password}':"
+    )
     for member in counts.members:
-        typer.echo(f"  {member.role.value:<12}  {member.name}")
+        second = f"  TOTP secret {member.totp_secret}" if member.totp_secret else ""
+        typer.echo(f"  {member.role.value:<12}  {member.login:<24}  {member.name}{second}")
+    typer.echo("demo credentials are known to anyone: never keep real records in a demo clinic")

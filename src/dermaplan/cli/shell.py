@@ -101,10 +101,7 @@ def call(
     """Run one use case in one transaction as the member acting, with the access it
     declares: its result once committed, or the command's end with every problem on its
     own line."""
-    from dermaplan.app.principal import ACCESS, Access, use_case_name
-
-    access = ACCESS.get(use_case_name(use_case), Access.CHANGE)
-    return within(lambda uow: use_case(uow, *args, **kwargs), access=access)
+    return outside_a_unit(lambda app: app.run(acting(), use_case, *args, **kwargs))
 
 
 def within(work: Callable[[UnitOfWork], R], *, access: Access | None = None) -> R:

@@ -1,5 +1,6 @@
-"""The staff commands: `staff add`, `staff list`. Staff are identities that act, sign,
-approve and assess, each in one role (admin, practitioner, reception)."""
+"""The staff commands: `staff add`, `staff list`, and the credentials of the web app,
+`staff password` and `staff totp`. Staff are identities that act, sign, approve and
+assess, each in one role (admin, practitioner, reception)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from dermaplan.app.staff import StaffMember
 
 staff_app = group("Add and list the staff who act, treat, sign and approve.")
+PASSWORD_VARIABLE = "DERMAPLAN_PASSWORD"  # noqa: S105 (a variable's name)
 
 
 STAFF: Columns[StaffMember] = Columns(
@@ -58,3 +60,39 @@ def staff_list(output: FormatOption = OutputFormat.TEXT) -> None:
     members = call(staff.members)
     empty = "no staff yet: add them with `dermaplan staff add NAME --role ROLE`"
     show_list(members, output, STAFF, empty)
+
+
+@staff_app.command("password")
+def staff_password(
+    member: Annotated[str, typer.Argument(help="The member: an id or a name.")],
+    login: Annotated[
+        str | None,
+        typer.Option(help="Their login name (default: the one they have, or one from their name)."),
+    ] = None,
+) -> None:
+    """Set a member's password for the web app (yours, or anyone's as an admin); their
+    open sessions end. It is asked twice without echo, or read from $DERMAPLAN_PASSWORD."""
+    import os
+
+    from dermaplan.app import logins
+
+    password = os.environ.get(PASSWORD_VARIABLE) or typer.prompt(
+        "password (12 characters or more)", hide_input=True, confirmation_prompt=True
+    )
+    done = call(logins.set_password, member, password, login)
+    typer.echo(f"password set; signs in as {done.login}")
+
+
+@staff_app.command("totp")
+def staff_totp(
+    member: Annotated[str, typer.Argument(help="The member: an id or a name.")],
+) -> None:
+    """Give a member a new TOTP second factor (yours, or anyone's as an admin; an admin
+    needs one to sign in): type the secret into an authenticator app, or make a QR code
+    of the otpauth URI. The previous one stops working."""
+    from dermaplan.app import logins
+
+    enrolled = call(logins.enrol_totp, member)
+    typer.echo(f"second factor set for {enrolled.login}")
+    typer.echo(f"secret: {enrolled.secret}")
+    typer.echo(f"uri:    {enrolled.uri}")

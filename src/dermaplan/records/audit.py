@@ -83,6 +83,13 @@ class AuditAction(StrEnum):
     COURSE_CANCEL = "course.cancel"
     COURSE_FULFIL = "course.fulfil"
     CLINIC_UPDATE = "clinic.update"
+    STAFF_PASSWORD = "staff.password"  # noqa: S105 (an event code)
+    STAFF_TOTP = "staff.totp"
+    STAFF_LOGIN = "staff.login"
+    STAFF_LOGOUT = "staff.logout"
+    API_TOKEN_CREATE = "api_token.create"  # noqa: S105 (an event code)
+    API_TOKEN_REVOKE = "api_token.revoke"  # noqa: S105 (an event code)
+    AGENDA_READ = "agenda.read"
 
 
 A = AuditAction
@@ -92,7 +99,7 @@ A = AuditAction
 READ_ACTIONS = frozenset(
     {A.PATIENT_READ, A.PATIENT_LIST, A.PATIENT_SEARCH, A.PATIENT_TIMELINE, A.CONSULT_READ}
     | {A.SESSION_READ, A.OUTCOME_READ, A.CONSENT_LIST, A.PHOTO_LIST, A.PHOTO_READ}
-    | {A.COURSE_READ, A.LOT_RECALL, A.ADVERSE_EVENT_REPORT}
+    | {A.COURSE_READ, A.LOT_RECALL, A.ADVERSE_EVENT_REPORT, A.AGENDA_READ}
 )
 
 

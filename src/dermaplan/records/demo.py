@@ -19,11 +19,18 @@ loaders store it:
   records the services would accept (safe, complete); the tests check both loaders agree.
   It loads no courses, outcomes or adverse events: the benchmark times the timeline of
   records made of sessions.
+
+Either way every member of staff can sign in to the web app with the demo password and a
+login made from their name; the admins and the first practitioner also have a TOTP second
+factor, from a secret made from the seed. A demo clinic is for trying Dermaplan: its
+credentials are printed and known to anyone, so it never holds real records.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import io
 import itertools
 import random
@@ -42,7 +49,16 @@ from dermaplan.clinical.consult import consult
 from dermaplan.clinical.plan import PROCEED, Decision
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
-from dermaplan.records import adverse, consents, courses, outcomes, photos, service, sessions
+from dermaplan.records import (
+    adverse,
+    consents,
+    courses,
+    logins,
+    outcomes,
+    photos,
+    service,
+    sessions,
+)
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.db import transaction
@@ -81,6 +97,7 @@ from dermaplan.records.schemas import (
 )
 
 CLINIC_NAME = "Clinique des Tilleuls (demo)"
+DEMO_PASSWORD = "dermaplan-demo"  # noqa: S105 (every demo member's, printed by demo seed)
 YEARS_OF_RECORDS = 5
 SESSION_INTERVAL_DAYS = (21, 42)
 UNSIGNED_DAYS = 2  # sessions of the last two days are still drafts, as in a real clinic
@@ -231,6 +248,18 @@ class DemoStaff:
     name: str
     role: StaffRole
     registration: str | None
+    login: str  # signs in with DEMO_PASSWORD
+    totp_secret: str | None  # the second factor's secret, where they have one
+
+
+def _demo_member(
+    seed: int, name: str, role: StaffRole, registration: str | None, *, totp: bool
+) -> DemoStaff:
+    secret = None
+    if totp:
+        made = hashlib.sha256(f"dermaplan demo {seed} {name}".encode()).digest()[:20]
+        secret = base64.b32encode(made).decode()
+    return DemoStaff(name, role, registration, logins.default_login(name), secret)
 
 
 @dataclass(slots=True)
@@ -310,9 +339,18 @@ class DemoClinic:
         self.today, self.consult_share = today, consult_share
         practitioners = min(len(PRACTITIONER_NAMES) * 5, max(2, patients // 2_500))
         self.staff = [
-            DemoStaff(self._practitioner_name(i), StaffRole.PRACTITIONER, f"RPPS {10_000_000 + i}")
+            _demo_member(
+                seed,
+                self._practitioner_name(i),
+                StaffRole.PRACTITIONER,
+                f"RPPS {10_000_000 + i}",
+                totp=i == 0,
+            )
             for i in range(practitioners)
-        ] + [DemoStaff(name, role, None) for name, role in STAFF_NAMES]
+        ] + [
+            _demo_member(seed, name, role, None, totp=role is StaffRole.ADMIN)
+            for name, role in STAFF_NAMES
+        ]
         self.first_day = today - dt.timedelta(days=365 * YEARS_OF_RECORDS)
         # Product lines per day and product, counting 1.2 a session (it comes out nearer 1):
         # a lot lasts for about 80 uses.
@@ -596,6 +634,11 @@ def _clinic_and_staff(
         service.add_staff(session, context, clinic_id, s.name, s.role, s.registration).id
         for s in clinic.staff
     ]
+    hashed = logins.hash_password(DEMO_PASSWORD)  # once: every member has the same
+    for member, staff_id in zip(clinic.staff, staff, strict=True):
+        logins.store_credential(session, context, clinic_id, staff_id, hashed, member.login)
+        if member.totp_secret is not None:
+            logins.enrol_totp(session, context, clinic_id, staff_id, member.totp_secret)
     return clinic_id, staff
 
 

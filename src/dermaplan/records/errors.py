@@ -79,3 +79,8 @@ def required(record: T | None, message: str) -> T:
 
 class Forbidden(RecordsError):
     """Who is acting may not do this: no member of staff named, or not in a role allowed."""
+
+
+class Unauthenticated(RecordsError):
+    """Who is asking is not established: a wrong login, a session that ended or expired, a
+    token revoked. Nothing was read or changed."""

@@ -613,3 +613,73 @@ class DatabaseIdentity(Base):
     __tablename__ = "database_identity"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+# -- logins (revision 0013) ------------------------------------------------------------
+
+
+class StaffCredential(Timestamped, Base):
+    """How a member of staff signs in: a login name, an argon2id password hash, and a TOTP
+    secret where they have a second factor. Kept apart from `staff`, so identities are read
+    everywhere and credentials only where someone signs in (records.logins)."""
+
+    __tablename__ = "staff_credential"
+
+    staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)  # records.logins.login_key
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32
+    # the last TOTP time step accepted: a code is never accepted twice
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+    staff: Mapped[Staff] = relationship(lazy="raise")
+
+
+class LoginSession(Base):
+    """A signed-in browser: the SHA-256 of its cookie's token (the token itself is never
+    stored), who it is, its CSRF token, and when it began, was last seen and ended."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"), index=True)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"))
+    # the password was right and the second factor is still to come
+    awaiting_code: Mapped[bool] = mapped_column(Boolean)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))  # where the login came from
+    started_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(20))  # logout, rotated, locked
+
+
+class LoginAttempt(Base):
+    """One try at a password or a code, kept a day: what throttling and lockout count."""
+
+    __tablename__ = "login_attempt"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    login: Mapped[str] = mapped_column(String(64), index=True)  # as typed, normalised
+    address: Mapped[str | None] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class ApiToken(Base):
+    """A personal access token for the API: it acts as the member who made it, in their
+    role, until it expires or is revoked. Only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"), index=True)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"))
+    name: Mapped[str] = mapped_column(String(100))  # what it is for, as its maker put it
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the secret's first characters, shown
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BindParameter, Row, Select, and_, bindparam, func, or_, select
+from sqlalchemy import BindParameter, Row, Select, and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from dermaplan.records.clinics import UTC_ZONE, clinic_day, day_starts, zone
@@ -28,6 +28,7 @@ from dermaplan.records.enums import (
 from dermaplan.records.models import (
     AdverseEvent,
     AdverseEventLot,
+    ApiToken,
     AuditEvent,
     Clinic,
     Consent,
@@ -35,6 +36,8 @@ from dermaplan.records.models import (
     ConsentWithdrawal,
     Consult,
     Course,
+    LoginAttempt,
+    LoginSession,
     Outcome,
     Patient,
     Photo,
@@ -42,6 +45,7 @@ from dermaplan.records.models import (
     ProductLot,
     SessionProduct,
     Staff,
+    StaffCredential,
     TreatmentSession,
 )
 from dermaplan.records.names import successor
@@ -656,4 +660,101 @@ class AuditRepository:
 
     def add(self, event: AuditEvent) -> None:
         self.session.add(event)
+        self.session.flush()
+
+
+class LoginRepository:
+    """Credentials, login sessions and attempts. A login name or a token is looked up in
+    every clinic, for it establishes who is asking, and so the clinic (as `staff_named`)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def credential(self, staff_id: uuid.UUID) -> StaffCredential | None:
+        """A member's credential, with the member."""
+        return self.session.scalar(
+            select(StaffCredential)
+            .where(StaffCredential.staff_id == staff_id)
+            .options(joinedload(StaffCredential.staff))
+        )
+
+    def credential_named(self, login: str) -> StaffCredential | None:
+        """The credential of an active member with this login name, with the member."""
+        return self.session.scalar(
+            select(StaffCredential)
+            .join(StaffCredential.staff)
+            .where(StaffCredential.login == login, Staff.active)
+            .options(joinedload(StaffCredential.staff))
+        )
+
+    def login_taken(self, login: str, staff_id: uuid.UUID) -> bool:
+        return (
+            self.session.scalar(
+                select(StaffCredential.staff_id).where(
+                    StaffCredential.login == login, StaffCredential.staff_id != staff_id
+                )
+            )
+            is not None
+        )
+
+    def add(self, row: StaffCredential | LoginSession | LoginAttempt) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def login_session(self, token_hash: str) -> LoginSession | None:
+        return self.session.scalar(
+            select(LoginSession).where(LoginSession.token_hash == token_hash)
+        )
+
+    def open_sessions(self, staff_id: uuid.UUID) -> Sequence[LoginSession]:
+        return self.session.scalars(
+            select(LoginSession).where(
+                LoginSession.staff_id == staff_id, LoginSession.ended_at.is_(None)
+            )
+        ).all()
+
+    def failures(
+        self, since: dt.datetime, *, login: str | None = None, address: str | None = None
+    ) -> list[dt.datetime]:
+        """When the failed attempts after `since` were made, for a login name or from an
+        address, the latest first; a success of the login name ends the count."""
+        statement = select(LoginAttempt.at, LoginAttempt.succeeded).where(LoginAttempt.at > since)
+        if login is not None:
+            statement = statement.where(LoginAttempt.login == login)
+        if address is not None:
+            statement = statement.where(LoginAttempt.address == address, ~LoginAttempt.succeeded)
+        found = []
+        for at, succeeded in self.session.execute(statement.order_by(LoginAttempt.at.desc())):
+            if succeeded:
+                break
+            found.append(at)
+        return found
+
+    def forget_attempts(self, before: dt.datetime) -> None:
+        self.session.execute(delete(LoginAttempt).where(LoginAttempt.at < before))
+
+
+class ApiTokenRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_hash(self, token_hash: str) -> ApiToken | None:
+        """A token of any clinic: it establishes who is asking."""
+        return self.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+    def of_member(self, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Sequence[ApiToken]:
+        """A member's tokens, newest first."""
+        return self.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.clinic_id == clinic_id, ApiToken.staff_id == staff_id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        ).all()
+
+    def get(self, clinic_id: uuid.UUID, token_id: uuid.UUID) -> ApiToken | None:
+        return self.session.scalar(
+            select(ApiToken).where(ApiToken.clinic_id == clinic_id, ApiToken.id == token_id)
+        )
+
+    def add(self, token: ApiToken) -> None:
+        self.session.add(token)
         self.session.flush()

@@ -241,6 +241,25 @@ def read_patient(
     return patient
 
 
+def read_patient_details(
+    session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> Patient:
+    """A live patient's details alone, as the front desk reads them; audited as a read of
+    the details, not of the consults."""
+    patient = _patient(PatientRepository(session, clinic_id), patient_id)
+    record_event(
+        session,
+        context,
+        clinic_id,
+        AuditAction.PATIENT_READ,
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        after={"patient": patient_state(patient)},
+    )
+    return patient
+
+
 def update_patient(
     session: Session,
     context: Context,

@@ -1,0 +1,372 @@
+"""Who is asking, for front ends that cannot trust the operating system: a member signs in
+with a login name, a password and, where they have one, a TOTP code (an admin always
+does); a browser then holds a session, and a program a personal API token. Each front end
+establishes the member here, then runs the request's use case acting as them.
+
+Signing in takes the application, not a unit: nobody acts yet. A password is compared
+outside any transaction (argon2 takes a tenth of a second on purpose), and a failed
+attempt is written before the refusal is raised, so that throttling and lockout count it
+(records.logins).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING
+
+from dermaplan.app.principal import ADMIN, EVERYONE, USE_CASES, Access, allowed
+from dermaplan.app.reads import ReadModel
+from dermaplan.app.unit import Application, UnitOfWork
+from dermaplan.records.enums import StaffRole
+from dermaplan.records.errors import Forbidden, Unauthenticated
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from dermaplan.records.context import Context
+    from dermaplan.records.models import Staff, StaffCredential
+
+WRONG = "the login name or the password is wrong"
+NO_SESSION = "you are not signed in; sign in first"
+
+
+class Member(ReadModel):
+    """The member a session or token acts as."""
+
+    staff_id: uuid.UUID
+    name: str
+    role: StaffRole
+
+    def may(self, use_case: str) -> bool:
+        """Whether their role may call the use case "module.function" (what a front end
+        offers them; the use case itself refuses anyone else)."""
+        return self.role in USE_CASES.get(use_case, frozenset())
+
+
+class BrowserSession(ReadModel):
+    member: Member
+    csrf_token: str  # what every form and request that changes anything carries
+
+
+class LoginStep(ReadModel):
+    """A session just opened: its token (for the cookie, never stored), its CSRF token,
+    and whether a TOTP code is asked next (the session is of no use until it is given)."""
+
+    token: str
+    csrf_token: str
+    awaiting_code: bool
+
+
+def sign_in(
+    application: Application,
+    login: str,
+    password: str,
+    address: str | None,
+    replacing: str | None = None,
+) -> LoginStep:
+    """A new session for the member with this login name and password, and the end of the
+    session the browser held (`replacing`, its token), if any: a login never keeps a
+    session id. Unauthenticated with one message for a wrong name and a wrong password."""
+    from dermaplan.records import logins
+    from dermaplan.records.db import transaction
+
+    now = application.clock()
+    key = logins.login_key(login)[:64]
+    with transaction(application.engine, write=False) as session:
+        refusal = logins.lockout(session, key, address, now)
+        credential = logins.credential_named(session, key)
+        stored = credential.password_hash if credential is not None else None
+    if refusal is not None:
+        raise Unauthenticated.one(refusal)
+    right = logins.password_matches(stored, password)
+    step = None
+    with transaction(application.engine) as session:
+        credential = logins.credential_named(session, key) if right else None
+        if credential is None or credential.totp_secret is None:
+            # a right password with a code to come is no success yet: it leaves the
+            # count of failures as it is, so that wrong codes add up whatever it says
+            logins.record_attempt(session, key, address, now, succeeded=right)
+        previous = logins.find_session(session, replacing) if right and replacing else None
+        if previous is not None:
+            logins.end_session(
+                session, _context(application, now, None, previous.staff_id), previous, "rotated"
+            )
+        if credential is not None:
+            if credential.staff.role is StaffRole.ADMIN and credential.totp_secret is None:
+                refusal = (
+                    "an admin signs in with a second factor: enrol one first "
+                    f"(dermaplan staff totp '{credential.staff.name}')"
+                )
+            else:
+                if logins.needs_rehash(credential.password_hash):
+                    credential.password_hash = logins.rehash(password)
+                step = _open(
+                    session,
+                    _context(application, now, credential.staff),
+                    credential,
+                    address,
+                    awaiting_code=credential.totp_secret is not None,
+                )
+    if step is None:
+        raise Unauthenticated.one(refusal or WRONG)
+    return step
+
+
+def second_factor(
+    application: Application, token: str, code: str, address: str | None
+) -> LoginStep:
+    """The session awaiting a code replaced by a signed-in one (a new token: the session
+    id changes at login), if the code is right and new. Wrong codes count as failed
+    attempts of the login name; the one that locks it ends the session awaiting it."""
+    from dermaplan.records import logins
+    from dermaplan.records.db import transaction
+
+    now = application.clock()
+    step = None
+    refusal: str | None = "the sign-in has expired; sign in again"
+    with transaction(application.engine) as session:
+        found = logins.find_session(session, token)
+        credential = None
+        if found is not None and found.awaiting_code and not logins.ended(found, now):
+            credential = logins.credential_of(session, found.staff_id)
+        if found is not None and credential is not None:
+            context = _context(application, now, credential.staff)
+            refusal = logins.lockout(session, credential.login, address, now)
+            if refusal is None:
+                right = logins.accept_code(credential, code, now)
+                logins.record_attempt(session, credential.login, address, now, succeeded=right)
+                refusal = None if right else logins.lockout(session, credential.login, address, now)
+                if right:
+                    logins.end_session(session, context, found, "rotated")
+                    step = _open(session, context, credential, address, awaiting_code=False)
+                elif refusal is None:
+                    refusal = "the code is wrong, or was already used; try the next one"
+                else:
+                    logins.end_session(session, context, found, "locked")
+    if step is None:
+        raise Unauthenticated.one(refusal or NO_SESSION)
+    return step
+
+
+def signed_in(application: Application, token: str | None) -> BrowserSession:
+    """The member whose session the token opens, its use noted; Unauthenticated if it
+    opens none (never signed in, awaiting its code, ended, idle 30 minutes, 12 hours old)."""
+    from dermaplan.records import logins
+    from dermaplan.records.db import transaction
+
+    now = application.clock()
+    with transaction(application.engine, write=False) as session:
+        found = logins.find_session(session, token) if token else None
+        why = NO_SESSION if found is None or found.awaiting_code else logins.ended(found, now)
+        if found is None or why is not None:
+            raise Unauthenticated.one(why or NO_SESSION)
+        member = _active(session, found.clinic_id, found.staff_id)
+        result = BrowserSession(member=member, csrf_token=found.csrf_token)
+        stale = now - found.last_seen_at >= logins.SEEN_EVERY
+    if stale:
+        with transaction(application.engine) as session:
+            again = logins.find_session(session, token) if token else None
+            if again is not None:
+                logins.seen(again, now)
+    return result
+
+
+def sign_out(application: Application, token: str | None) -> None:
+    """End the session the token opens, if any (ending it twice is no error)."""
+    from dermaplan.records import logins
+    from dermaplan.records.db import transaction
+
+    if not token:
+        return
+    with transaction(application.engine) as session:
+        found = logins.find_session(session, token)
+        if found is not None:
+            context = _context(application, application.clock(), None, found.staff_id)
+            logins.end_session(session, context, found, "logout")
+
+
+def token_holder(application: Application, secret: str | None) -> Member:
+    """The member a personal API token acts as; Unauthenticated for a token that is
+    unknown, revoked or expired, or of a member no longer active."""
+    from dermaplan.records import logins
+    from dermaplan.records.db import transaction
+
+    now = application.clock()
+    with transaction(application.engine, write=False) as session:
+        token = logins.token_holder(session, secret, now) if secret else None
+        if token is None:
+            raise Unauthenticated.one("no valid API token: give 'Authorization: Bearer TOKEN'")
+        member = _active(session, token.clinic_id, token.staff_id)
+        stale = token.last_used_at is None or now - token.last_used_at >= logins.SEEN_EVERY
+    if stale and secret:
+        with transaction(application.engine) as session:
+            again = logins.token_holder(session, secret, now)
+            if again is not None:
+                logins.token_seen(again, now)
+    return member
+
+
+def _active(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Member:
+    from dermaplan.records.repository import StaffRepository
+
+    staff = StaffRepository(session, clinic_id).get(staff_id)
+    if staff is None or not staff.active:
+        raise Unauthenticated.one("this member of staff is no longer active")
+    return Member(staff_id=staff.id, name=staff.name, role=staff.role)
+
+
+def _context(
+    application: Application,
+    now: dt.datetime,
+    member: Staff | None,
+    staff_id: uuid.UUID | None = None,
+) -> Context:
+    from dermaplan.records.context import Context
+
+    return Context(
+        actor=application.settings.actor,
+        now=now,
+        staff_id=member.id if member is not None else staff_id,
+    )
+
+
+def _open(
+    session: Session,
+    context: Context,
+    credential: StaffCredential,
+    address: str | None,
+    *,
+    awaiting_code: bool,
+) -> LoginStep:
+    from dermaplan.records import logins
+
+    opened, token = logins.open_session(
+        session, context, credential, address, awaiting_code=awaiting_code
+    )
+    return LoginStep(token=token, csrf_token=opened.csrf_token, awaiting_code=awaiting_code)
+
+
+# -- use cases: credentials and tokens --------------------------------------------------
+
+
+class Credentials(ReadModel):
+    staff_id: uuid.UUID
+    login: str
+
+
+class TotpEnrolment(ReadModel):
+    """A new second factor: the secret to type into an authenticator app, or the otpauth
+    URI to turn into a QR code."""
+
+    staff_id: uuid.UUID
+    login: str
+    secret: str
+    uri: str
+
+
+class TokenLine(ReadModel):
+    id: uuid.UUID
+    name: str
+    prefix: str  # the secret's first characters, to tell tokens apart
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class NewToken(ReadModel):
+    """A token just made, with its secret: shown this once, never stored."""
+
+    token: TokenLine
+    secret: str
+
+
+def _member_named(uow: UnitOfWork, reference: str, what: str) -> uuid.UUID:
+    """The id of the clinic's member named by id or name; a member other than the one
+    acting only for an admin."""
+    from dermaplan.records.errors import InvalidInput
+    from dermaplan.records.service import clinic_staff
+
+    acting = uow.acting
+    wanted = reference.strip()
+    found = [
+        m for m in clinic_staff(uow.session, uow.clinic_id)
+        if str(m.id) == wanted or m.name.casefold() == wanted.casefold()
+    ]  # fmt: skip
+    if not found:
+        raise InvalidInput.one(f"staff: no member of this clinic has the id or name '{wanted}'")
+    if len(found) > 1:
+        raise InvalidInput.one(f"staff: {len(found)} members are named '{wanted}'; give the id")
+    if found[0].id != acting.staff_id and ADMIN not in acting.roles:
+        raise Forbidden.one(f"{what}: {acting.name} may set only their own; an admin sets others'")
+    return found[0].id
+
+
+@allowed(*EVERYONE)
+def set_password(
+    uow: UnitOfWork, member: str, password: str, login: str | None = None
+) -> Credentials:
+    """Set a member's password (their own, or anyone's for an admin) and login name; the
+    member's open sessions end."""
+    from dermaplan.records.logins import set_password as store
+
+    staff_id = _member_named(uow, member, "password")
+    credential = store(uow.session, uow.context, uow.clinic_id, staff_id, password, login)
+    return Credentials(staff_id=staff_id, login=credential.login)
+
+
+@allowed(*EVERYONE)
+def enrol_totp(uow: UnitOfWork, member: str, secret: str | None = None) -> TotpEnrolment:
+    """Give a member (themself, or anyone for an admin) a new TOTP second factor."""
+    import pyotp
+
+    from dermaplan.records.logins import enrol_totp as store
+
+    staff_id = _member_named(uow, member, "totp")
+    credential = store(uow.session, uow.context, uow.clinic_id, staff_id, secret)
+    assert credential.totp_secret is not None
+    uri = pyotp.TOTP(credential.totp_secret).provisioning_uri(
+        name=credential.login, issuer_name="Dermaplan"
+    )
+    return TotpEnrolment(
+        staff_id=staff_id, login=credential.login, secret=credential.totp_secret, uri=uri
+    )
+
+
+@allowed(*EVERYONE)
+def create_token(uow: UnitOfWork, name: str, days: int | None = None) -> NewToken:
+    """A personal API token of the member acting, in their role, for `days` (90 unless
+    given, at most 365)."""
+    from dermaplan.records.logins import TOKEN_DAYS_DEFAULT
+    from dermaplan.records.logins import create_token as store
+
+    made, secret = store(
+        uow.session,
+        uow.context,
+        uow.clinic_id,
+        uow.acting.staff_id,
+        name,
+        TOKEN_DAYS_DEFAULT if days is None else days,
+    )
+    return NewToken(token=TokenLine.model_validate(made), secret=secret)
+
+
+@allowed(*EVERYONE, access=Access.READ)
+def tokens(uow: UnitOfWork) -> list[TokenLine]:
+    """The member's own tokens, newest first (revoked and expired ones included)."""
+    from dermaplan.records.logins import tokens_of
+
+    return [
+        TokenLine.model_validate(token)
+        for token in tokens_of(uow.session, uow.clinic_id, uow.acting.staff_id)
+    ]
+
+
+@allowed(*EVERYONE)
+def revoke_token(uow: UnitOfWork, token_id: uuid.UUID) -> TokenLine:
+    """Revoke one of the member's own tokens: it opens nothing from now on."""
+    from dermaplan.records.logins import revoke_token as store
+
+    revoked = store(uow.session, uow.context, uow.clinic_id, uow.acting.staff_id, token_id)
+    return TokenLine.model_validate(revoked)

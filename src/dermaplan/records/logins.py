@@ -1,0 +1,423 @@
+"""Signing in: staff credentials, login sessions, throttling and lockout, API tokens.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults, the second profile RFC 9106
+recommends: 64 MiB, 3 passes) and a login name that does not exist is checked against a
+stand-in hash, so a wrong name takes as long as a wrong password. The second factor is TOTP
+(RFC 6238: 30-second steps, one step either side for clocks that drift), each step accepted
+once. A session's cookie and an API token are random secrets of which the database keeps
+only the SHA-256: a copy of the database opens no session.
+
+A login name is locked for a while after a run of failures, whether or not a member has
+it, so a lockout says nothing about who exists; an address that fails too often is
+throttled whatever names it tries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+import uuid
+from collections.abc import Sequence
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
+
+from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.context import Context
+from dermaplan.records.errors import InvalidInput, NotFound, required
+from dermaplan.records.models import ApiToken, LoginAttempt, LoginSession, StaffCredential, new_id
+from dermaplan.records.repository import ApiTokenRepository, LoginRepository, StaffRepository
+
+IDLE = dt.timedelta(minutes=30)  # a session unused this long has ended
+ABSOLUTE = dt.timedelta(hours=12)  # and any session this long after its login
+CODE_WAIT = dt.timedelta(minutes=5)  # from a right password to its second factor
+SEEN_EVERY = dt.timedelta(minutes=1)  # a session's last use is written at most this often
+FAILURES_BEFORE_LOCK = 5  # failures of one login name within LOCK_WINDOW lock it
+LOCK_WINDOW = dt.timedelta(minutes=15)
+ADDRESS_FAILURES = 50  # failures from one address within LOCK_WINDOW throttle it
+ATTEMPTS_KEPT = dt.timedelta(days=1)
+PASSWORD_MIN, PASSWORD_MAX = 12, 256  # characters (ASVS 2.1.1, 2.1.2); no composition rules
+TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX = 90, 365
+TOKEN_PREFIX = "dpat_"  # noqa: S105 (a marker, not a secret): marks a Dermaplan personal access token wherever it is pasted
+TOTP_STEP_SECONDS = 30
+LOGIN = re.compile(r"[a-z0-9](?:[a-z0-9._@-]{0,62}[a-z0-9])?")
+
+
+def login_key(text: str) -> str:
+    """A login name as it is compared and stored: NFKC, trimmed, case folded."""
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+def default_login(name: str) -> str:
+    """A login name made from a member's name: its letters and digits without accents,
+    words joined by dots ("Dr Hélène Caron" is "dr.helene.caron")."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return ".".join(re.findall(r"[a-z0-9]+", plain))[:64].strip(".")
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@functools.cache
+def _stand_in() -> str:
+    """The hash a login name nobody has is checked against: the same work as a real one."""
+    return _hasher().hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of an acceptable password; InvalidInput at `password` otherwise."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise InvalidInput.one(
+            f"password: needs {PASSWORD_MIN} to {PASSWORD_MAX} characters "
+            f"(it has {len(password)}); a few words make a long one easy to remember"
+        )
+    return rehash(password)
+
+
+def rehash(password: str) -> str:
+    """The argon2id hash of a password already accepted, with today's parameters."""
+    return _hasher().hash(password)
+
+
+def password_matches(stored: str | None, password: str) -> bool:
+    """Whether `password` is the one `stored` was made from; with nothing stored, the same
+    work is done and the answer is no."""
+    try:
+        return _hasher().verify(stored or _stand_in(), password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a hash was made with weaker parameters than today's."""
+    return _hasher().check_needs_rehash(stored)
+
+
+# -- credentials ------------------------------------------------------------------------
+
+
+def credential_named(session: Session, login: str) -> StaffCredential | None:
+    """The credential of the active member with this login name (`login_key`'s form)."""
+    return LoginRepository(session).credential_named(login)
+
+
+def credential_of(session: Session, staff_id: uuid.UUID) -> StaffCredential | None:
+    return LoginRepository(session).credential(staff_id)
+
+
+def set_password(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    password: str,
+    login: str | None = None,
+) -> StaffCredential:
+    """Give a member of the clinic a password (and a login name: `login`, the one they
+    have, or one made from their name). Their open sessions end: whoever knew the old
+    password is signed out. Audited without the password or its hash."""
+    return store_credential(session, context, clinic_id, staff_id, hash_password(password), login)
+
+
+def store_credential(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    password_hash: str,
+    login: str | None = None,
+) -> StaffCredential:
+    """`set_password` with the password hashed already (`hash_password`)."""
+    member = required(StaffRepository(session, clinic_id).get(staff_id), f"no staff {staff_id}")
+    logins = LoginRepository(session)
+    credential = logins.credential(staff_id)
+    name = login_key(login) if login else credential.login if credential else ""
+    name = name or default_login(member.name)
+    if not LOGIN.fullmatch(name):
+        raise InvalidInput.one(
+            f"login: '{name}' is not a login name (1 to 64 of a-z, 0-9, '.', '_', '@', '-', "
+            "starting and ending with a letter or digit)"
+        )
+    if logins.login_taken(name, staff_id):
+        raise InvalidInput.one(f"login: '{name}' is another member's; choose another")
+    if credential is None:
+        credential = StaffCredential(
+            staff_id=staff_id, login=name, password_hash=password_hash, created_at=context.now
+        )
+        session.add(credential)
+    credential.login, credential.password_hash = name, password_hash
+    credential.updated_at = context.now
+    session.flush()
+    for open_session in logins.open_sessions(staff_id):
+        _end(open_session, context.now, "password")
+    record_event(
+        session,
+        context,
+        clinic_id,
+        AuditAction.STAFF_PASSWORD,
+        "staff",
+        staff_id,
+        after={"login": name},
+    )
+    return credential
+
+
+def enrol_totp(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    secret: str | None = None,
+) -> StaffCredential:
+    """Give a member a new TOTP secret (a random one unless `secret` is given): from now on
+    they sign in with a code from it. They need a password first."""
+    required(StaffRepository(session, clinic_id).get(staff_id), f"no staff {staff_id}")
+    credential = LoginRepository(session).credential(staff_id)
+    if credential is None:
+        raise InvalidInput.one("totp: this member has no password yet; set one first")
+    credential.totp_secret = secret or pyotp.random_base32()
+    credential.totp_last_step = None
+    credential.updated_at = context.now
+    session.flush()
+    record_event(
+        session,
+        context,
+        clinic_id,
+        AuditAction.STAFF_TOTP,
+        "staff",
+        staff_id,
+        after={"login": credential.login, "second_factor": "totp"},
+    )
+    return credential
+
+
+def accept_code(credential: StaffCredential, code: str, now: dt.datetime) -> bool:
+    """Whether `code` is the member's TOTP code for now (or the step either side) and was
+    not accepted before; the step it matched is remembered."""
+    secret = credential.totp_secret
+    typed = "".join(code.split())
+    if secret is None or not re.fullmatch(r"[0-9]{6}", typed):
+        return False
+    totp = pyotp.TOTP(secret)
+    step = int(now.timestamp()) // TOTP_STEP_SECONDS
+    for candidate in (step - 1, step, step + 1):
+        if candidate <= (credential.totp_last_step or -1):
+            continue
+        expected = totp.at(candidate * TOTP_STEP_SECONDS)
+        if hmac.compare_digest(expected, typed):
+            credential.totp_last_step = candidate
+            return True
+    return False
+
+
+# -- throttling -------------------------------------------------------------------------
+
+
+def lockout(session: Session, login: str, address: str | None, now: dt.datetime) -> str | None:
+    """Why no attempt is taken now for this login name or from this address, if so."""
+    logins = LoginRepository(session)
+    failures = logins.failures(now - LOCK_WINDOW, login=login)
+    if len(failures) >= FAILURES_BEFORE_LOCK:
+        until = failures[FAILURES_BEFORE_LOCK - 1] + LOCK_WINDOW
+        minutes = max(1, -(-int((until - now).total_seconds()) // 60))
+        return (
+            f"too many failed attempts for this login; try again in {minutes} "
+            f"minute{'s' if minutes > 1 else ''}"
+        )
+    throttled = address is not None and logins.failures(now - LOCK_WINDOW, address=address)
+    if throttled and len(throttled) >= ADDRESS_FAILURES:
+        return "too many failed attempts from this address; try again later"
+    return None
+
+
+def record_attempt(
+    session: Session, login: str, address: str | None, now: dt.datetime, *, succeeded: bool
+) -> None:
+    """Count an attempt (and forget those older than a day)."""
+    logins = LoginRepository(session)
+    logins.forget_attempts(now - ATTEMPTS_KEPT)
+    logins.add(
+        LoginAttempt(id=new_id(), login=login[:64], address=address, at=now, succeeded=succeeded)
+    )
+
+
+# -- sessions ---------------------------------------------------------------------------
+
+
+def open_session(
+    session: Session,
+    context: Context,
+    credential: StaffCredential,
+    address: str | None,
+    *,
+    awaiting_code: bool,
+) -> tuple[LoginSession, str]:
+    """A new session and the token for its cookie (a complete one is audited as a login)."""
+    token = secrets.token_urlsafe(32)
+    member = credential.staff
+    opened = LoginSession(
+        id=new_id(),
+        token_hash=secret_hash(token),
+        staff_id=member.id,
+        clinic_id=member.clinic_id,
+        awaiting_code=awaiting_code,
+        csrf_token=secrets.token_urlsafe(32),
+        address=address,
+        started_at=context.now,
+        last_seen_at=context.now,
+    )
+    LoginRepository(session).add(opened)
+    if not awaiting_code:
+        record_event(
+            session,
+            context,
+            member.clinic_id,
+            AuditAction.STAFF_LOGIN,
+            "login_session",
+            opened.id,
+            after={"login": credential.login, "second_factor": credential.totp_secret is not None},
+        )
+    return opened, token
+
+
+def find_session(session: Session, token: str) -> LoginSession | None:
+    return LoginRepository(session).login_session(secret_hash(token))
+
+
+def ended(found: LoginSession, now: dt.datetime) -> str | None:
+    """Why a session can no longer be used, if it cannot."""
+    if found.ended_at is not None:
+        return "the session has ended; sign in again"
+    if found.awaiting_code and now - found.started_at > CODE_WAIT:
+        return "the code was not given in time; sign in again"
+    if now - found.last_seen_at > IDLE:
+        return "the session ended after 30 minutes without use; sign in again"
+    if now - found.started_at > ABSOLUTE:
+        return "the session ended 12 hours after its login; sign in again"
+    return None
+
+
+def seen(found: LoginSession, now: dt.datetime) -> bool:
+    """Note the session's use, at most once a minute; whether anything changed."""
+    if now - found.last_seen_at < SEEN_EVERY:
+        return False
+    found.last_seen_at = now
+    return True
+
+
+def end_session(session: Session, context: Context, found: LoginSession, reason: str) -> None:
+    """End a session; a logout of a signed-in member is audited."""
+    if found.ended_at is not None:
+        return
+    _end(found, context.now, reason)
+    session.flush()
+    if reason == "logout" and not found.awaiting_code:
+        record_event(
+            session,
+            context,
+            found.clinic_id,
+            AuditAction.STAFF_LOGOUT,
+            "login_session",
+            found.id,
+        )
+
+
+def _end(found: LoginSession, now: dt.datetime, reason: str) -> None:
+    found.ended_at, found.end_reason = now, reason
+
+
+# -- API tokens -------------------------------------------------------------------------
+
+
+def create_token(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    name: str,
+    days: int = TOKEN_DAYS_DEFAULT,
+) -> tuple[ApiToken, str]:
+    """A new token of the member, valid `days`, and its secret (shown once, never stored)."""
+    label = " ".join(name.split())
+    problems = []
+    if not 1 <= len(label) <= 100:
+        problems.append("name: say what the token is for, in 1 to 100 characters")
+    if not 1 <= days <= TOKEN_DAYS_MAX:
+        problems.append(f"days: a token lasts 1 to {TOKEN_DAYS_MAX} days")
+    if problems:
+        raise InvalidInput(problems)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        id=new_id(),
+        staff_id=staff_id,
+        clinic_id=clinic_id,
+        name=label,
+        token_hash=secret_hash(secret),
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+        created_at=context.now,
+        expires_at=context.now + dt.timedelta(days=days),
+    )
+    ApiTokenRepository(session).add(token)
+    record_event(
+        session,
+        context,
+        clinic_id,
+        AuditAction.API_TOKEN_CREATE,
+        "api_token",
+        token.id,
+        after={"name": label, "expires_at": token.expires_at},
+    )
+    return token, secret
+
+
+def tokens_of(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Sequence[ApiToken]:
+    return ApiTokenRepository(session).of_member(clinic_id, staff_id)
+
+
+def revoke_token(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    token_id: uuid.UUID,
+) -> ApiToken:
+    """Revoke one of the member's own tokens (revoking one twice changes nothing)."""
+    token = ApiTokenRepository(session).get(clinic_id, token_id)
+    if token is None or token.staff_id != staff_id:
+        raise NotFound.one(f"no token {token_id} of yours")
+    if token.revoked_at is None:
+        token.revoked_at = context.now
+        session.flush()
+        record_event(
+            session, context, clinic_id, AuditAction.API_TOKEN_REVOKE, "api_token", token.id
+        )
+    return token
+
+
+def token_holder(session: Session, secret: str, now: dt.datetime) -> ApiToken | None:
+    """The live token with this secret (not revoked, not expired); its use is noted at
+    most once a minute."""
+    token = ApiTokenRepository(session).by_hash(secret_hash(secret))
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
+        return None
+    return token
+
+
+def token_seen(token: ApiToken, now: dt.datetime) -> bool:
+    if token.last_used_at is not None and now - token.last_used_at < SEEN_EVERY:
+        return False
+    token.last_used_at = now
+    return True

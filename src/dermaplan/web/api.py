@@ -1,0 +1,108 @@
+"""The JSON API under /api/v1: the use cases the pages call, for programs, authenticated
+by a personal access token (`Authorization: Bearer dpat_...`) that acts as the member who
+made it, in their role. Its OpenAPI document is /api/v1/openapi.json.
+
+A patient's name never goes into a URL: a search is a POST. A refusal is JSON with each
+problem at its location (web.errors): 401 without a valid token, 403 for a role that may
+not, 404 for what the member's clinic does not have, 409 for a record that cannot change
+so, 422 for input that does not validate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from dermaplan.app import logins, patients, today
+from dermaplan.web.errors import RESPONSES
+from dermaplan.web.security import ApiMember, run
+
+PREFIX = "/api/v1"
+router = APIRouter(prefix=PREFIX, responses=RESPONSES)
+
+
+class Health(BaseModel):
+    status: str
+
+
+class PatientSearch(BaseModel):
+    """A search by the start of a patient's "family given" name, ignoring case and accents."""
+
+    query: Annotated[str, Field(min_length=1, max_length=200)]
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+
+
+class TokenRequest(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=100, description="what it is for")]
+    days: Annotated[int, Field(ge=1, le=365)] = 90
+
+
+@router.get("/health", responses={})
+def health() -> Health:
+    """Whether the app answers (no token needed, nothing read)."""
+    return Health(status="ok")
+
+
+@router.get("/me")
+def me(member: ApiMember) -> logins.Member:
+    """The member the token acts as."""
+    return member
+
+
+@router.get("/today")
+def today_overview(request: Request, member: ApiMember) -> today.Today:
+    """The day in the clinic: the lists the member's role may see (audited)."""
+    return run(request, member, today.overview)
+
+
+@router.post("/patients/search")
+def search_patients(
+    request: Request, member: ApiMember, search: PatientSearch
+) -> list[patients.PatientLine]:
+    """Patients whose name starts with the query (audited)."""
+    return run(request, member, patients.search, search.query, limit=search.limit)
+
+
+@router.get("/patients/{patient_id}")
+def patient_details(
+    request: Request, member: ApiMember, patient_id: uuid.UUID
+) -> patients.PatientDetails:
+    """A patient's details and contact, nothing clinical (audited)."""
+    return run(request, member, patients.details, patient_id)
+
+
+@router.get("/patients/{patient_id}/chart")
+def patient_chart(
+    request: Request, member: ApiMember, patient_id: uuid.UUID
+) -> patients.PatientChart:
+    """The chart: details, history, allergies, consults and consents (audited)."""
+    return run(request, member, patients.chart, patient_id)
+
+
+@router.get("/patients/{patient_id}/timeline")
+def patient_timeline(
+    request: Request, member: ApiMember, patient_id: uuid.UUID
+) -> patients.PatientTimeline:
+    """Everything recorded for the patient, in date order (audited)."""
+    return run(request, member, patients.timeline, patient_id)
+
+
+@router.get("/tokens")
+def list_tokens(request: Request, member: ApiMember) -> list[logins.TokenLine]:
+    """The member's own tokens, newest first; secrets are never shown again."""
+    return run(request, member, logins.tokens)
+
+
+@router.post("/tokens", status_code=201)
+def create_token(request: Request, member: ApiMember, wanted: TokenRequest) -> logins.NewToken:
+    """A new token of the member, in their role; its secret is in this answer only."""
+    return run(request, member, logins.create_token, wanted.name, wanted.days)
+
+
+@router.delete("/tokens/{token_id}")
+def revoke_token(request: Request, member: ApiMember, token_id: uuid.UUID) -> logins.TokenLine:
+    """Revoke one of the member's tokens (this one included)."""
+    return run(request, member, logins.revoke_token, token_id)

@@ -1,0 +1,204 @@
+"""What every request goes through: security headers on every response, the session
+cookie, the CSRF token that every request that changes something carries, and the
+dependencies that establish who is asking.
+
+- The session cookie is HttpOnly and SameSite=Lax; over TLS it is Secure and named with
+  the `__Host-` prefix (no Domain, Path /), so no other site or subdomain can set it. It
+  holds a random token; the session itself (idle and absolute expiry, its CSRF token) is
+  in the database, so that any worker serves any request (app.logins).
+- A page's forms and htmx requests carry the session's CSRF token (a hidden field, or the
+  X-CSRF-Token header); a request that changes something without it, or from another
+  origin, is refused before anything runs. The login forms, before any session exists,
+  use a double-submit cookie instead.
+- The Content-Security-Policy allows scripts, styles and images from the app alone: no
+  inline script or style, no frame around the app.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Concatenate, ParamSpec, TypeVar
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dermaplan.app.logins import BrowserSession, Member, signed_in, token_holder
+from dermaplan.app.unit import Application, UnitOfWork
+from dermaplan.records.errors import Forbidden, Unauthenticated
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",  # "no-referrer" makes a browser send Origin: null
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=()",
+}
+STATIC = "/static/"
+SESSION_COOKIE, LOGIN_COOKIE = "dermaplan_session", "dermaplan_login"
+CSRF_FIELD, CSRF_HEADER = "csrf_token", "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def secure_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """The security headers on every response; nothing but the static files is cached
+    (every page and answer may hold patient data)."""
+    response = await call_next(request)
+    response.headers.update(HEADERS)
+    if not request.url.path.startswith(STATIC):
+        response.headers["Cache-Control"] = "no-store"
+    if over_tls(request):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
+
+
+def over_tls(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """The `__Host-` form of a cookie's name over TLS (browsers require Secure for it)."""
+    return f"__Host-{name}" if over_tls(request) else name
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str) -> None:
+    """A session cookie: no Max-Age (the server ends the session), HttpOnly, SameSite=Lax,
+    Secure over TLS."""
+    response.set_cookie(
+        cookie_name(request, name),
+        value,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=over_tls(request),
+    )
+
+
+def forget_cookie(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(
+        cookie_name(request, name),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=over_tls(request),
+    )
+
+
+def cookie(request: Request, name: str) -> str | None:
+    return request.cookies.get(cookie_name(request, name))
+
+
+def application(request: Request) -> Application:
+    found: Application = request.app.state.application
+    return found
+
+
+def address(request: Request) -> str | None:
+    """Where the request comes from (uvicorn takes X-Forwarded-For from trusted proxies)."""
+    return request.client.host[:64] if request.client else None
+
+
+def new_login_token() -> str:
+    """The double-submit value of the login forms, before any session exists."""
+    return secrets.token_urlsafe(32)
+
+
+def same(expected: str | None, given: str | None) -> bool:
+    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+
+
+async def sent_token(request: Request) -> str | None:
+    """The CSRF token a request carries: the header (htmx), or the form's hidden field."""
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    if request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a browser's Origin header, where it sends one, is this app's."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+def browser_session(request: Request) -> BrowserSession:
+    """The session of the browser asking; Unauthenticated (the login page) without one."""
+    return signed_in(application(request), cookie(request, SESSION_COOKIE))
+
+
+async def checked_session(request: Request) -> BrowserSession:
+    """The browser's session, for a request that changes something: refused unless it
+    carries the session's CSRF token and comes from this origin."""
+    session = browser_session(request)
+    if request.method not in SAFE_METHODS and (
+        not same_origin(request) or not same(session.csrf_token, await sent_token(request))
+    ):
+        raise Forbidden.one(
+            "the form has expired or did not come from this app; reload the page and try again"
+        )
+    return session
+
+
+async def checked_login(request: Request) -> None:
+    """A login form: the double-submit token of the cookie and the form agree."""
+    if not same_origin(request) or not same(
+        cookie(request, LOGIN_COOKIE), await sent_token(request)
+    ):
+        raise Forbidden.one("the sign-in form has expired; reload the page and sign in again")
+
+
+_bearer = HTTPBearer(auto_error=False, description="a personal access token (dpat_...)")
+
+
+def api_member(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Member:
+    """The member the request's bearer token acts as."""
+    if credentials is None:
+        raise Unauthenticated.one("no API token: give 'Authorization: Bearer TOKEN'")
+    return token_holder(application(request), credentials.credentials)
+
+
+Browser = Annotated[BrowserSession, Depends(browser_session)]
+Changing = Annotated[BrowserSession, Depends(checked_session)]
+ApiMember = Annotated[Member, Depends(api_member)]
+App = Annotated[Application, Depends(application)]
+
+
+def run(
+    request: Request,
+    member: Member,
+    use_case: Callable[Concatenate[UnitOfWork, P], R],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> R:
+    """One use case acting as the member asking (its own unit of work, as it declares)."""
+    return application(request).run(str(member.staff_id), use_case, *args, **kwargs)

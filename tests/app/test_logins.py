@@ -1,0 +1,148 @@
+"""Credentials: a member sets their own password, an admin anyone's; passwords and login
+names are checked at their fields; a new password ends the member's sessions; a TOTP code
+is taken once, within a step either side; login names made from any name are valid."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyotp
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
+from dermaplan.app import logins
+from dermaplan.app.unit import Application
+from dermaplan.records import logins as stored
+from dermaplan.records.enums import StaffRole
+from dermaplan.records.errors import Forbidden, InvalidInput, Unauthenticated
+from dermaplan.records.models import StaffCredential
+from tests.app.conftest import clinic_with_staff
+
+A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
+PASSWORD = "a long enough passphrase"
+
+
+def test_members_set_their_own_password_and_an_admin_sets_anyones(
+    application: Application, engine: Engine
+) -> None:
+    _, staff = clinic_with_staff(engine, "Parc")
+    own = application.run(str(staff[P]), logins.set_password, "practitioner of Parc", PASSWORD)
+    assert own.login == "practitioner.of.parc"
+    with pytest.raises(Forbidden, match="may set only their own"):
+        application.run(str(staff[P]), logins.set_password, "reception of Parc", PASSWORD)
+    done = application.run(
+        str(staff[A]), logins.set_password, str(staff[R]), PASSWORD, "Front.Desk"
+    )
+    assert done.login == "front.desk"
+    step = logins.sign_in(application, "FRONT.DESK ", PASSWORD, None)
+    assert not step.awaiting_code
+    assert logins.signed_in(application, step.token).member.role is R
+
+
+def test_a_password_and_a_login_name_are_checked_at_their_fields(
+    application: Application, engine: Engine
+) -> None:
+    _, staff = clinic_with_staff(engine, "Parc")
+    acting = str(staff[A])
+    for password, login, field in (
+        ("too short", None, "password"),
+        ("x" * 257, None, "password"),
+        (PASSWORD, "no spaces please", "login"),
+        (PASSWORD, ".dot", "login"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            application.run(acting, logins.set_password, str(staff[P]), password, login)
+        assert refused.value.details[0].location == (field,)
+    application.run(acting, logins.set_password, str(staff[P]), PASSWORD, "taken")
+    with pytest.raises(InvalidInput, match="'taken' is another member's"):
+        application.run(acting, logins.set_password, str(staff[R]), PASSWORD, "taken")
+    with pytest.raises(InvalidInput, match="no member of this clinic"):
+        application.run(acting, logins.set_password, "Nobody", PASSWORD)
+
+
+def test_a_new_password_ends_the_members_sessions(application: Application, engine: Engine) -> None:
+    _, staff = clinic_with_staff(engine, "Parc")
+    application.run(str(staff[P]), logins.set_password, str(staff[P]), PASSWORD)
+    step = logins.sign_in(application, "practitioner.of.parc", PASSWORD, None)
+    application.run(str(staff[P]), logins.set_password, str(staff[P]), PASSWORD + "!")
+    with pytest.raises(Unauthenticated, match="the session has ended"):
+        logins.signed_in(application, step.token)
+    with pytest.raises(Unauthenticated, match="the login name or the password is wrong"):
+        logins.sign_in(application, "practitioner.of.parc", PASSWORD, None)
+
+
+def test_a_second_factor_needs_a_password_first(application: Application, engine: Engine) -> None:
+    _, staff = clinic_with_staff(engine, "Parc")
+    with pytest.raises(InvalidInput) as refused:
+        application.run(str(staff[R]), logins.enrol_totp, str(staff[R]))
+    assert refused.value.details[0].location == ("totp",)
+    application.run(str(staff[R]), logins.set_password, str(staff[R]), PASSWORD)
+    enrolled = application.run(str(staff[R]), logins.enrol_totp, str(staff[R]))
+    assert enrolled.uri.startswith("otpauth://totp/Dermaplan:reception.of.parc?secret=")
+    assert len(enrolled.secret) == 32
+    assert logins.sign_in(application, "reception.of.parc", PASSWORD, None).awaiting_code
+
+
+STEP = 30
+
+
+@pytest.mark.parametrize(
+    ("offset", "accepted"),
+    [(-STEP, True), (0, True), (STEP, True), (-2 * STEP, False), (2 * STEP, False)],
+)
+def test_a_code_is_taken_within_a_step_either_side(offset: int, accepted: bool) -> None:
+    secret = pyotp.random_base32()
+    now = dt.datetime(2026, 11, 2, 9, 30, 15, tzinfo=dt.UTC)
+    credential = StaffCredential(login="x", password_hash="", totp_secret=secret)
+    typed = pyotp.TOTP(secret).at(now + dt.timedelta(seconds=offset))
+    assert stored.accept_code(credential, typed, now) is accepted
+
+
+def test_a_code_is_taken_once_and_never_an_older_one() -> None:
+    secret = pyotp.random_base32()
+    now = dt.datetime(2026, 11, 2, 9, 30, 15, tzinfo=dt.UTC)
+    credential = StaffCredential(login="x", password_hash="", totp_secret=secret)
+    totp = pyotp.TOTP(secret)
+    assert stored.accept_code(credential, totp.at(now), now)
+    assert not stored.accept_code(credential, totp.at(now), now)
+    assert not stored.accept_code(credential, totp.at(now - dt.timedelta(seconds=STEP)), now)
+    assert stored.accept_code(credential, totp.at(now + dt.timedelta(seconds=STEP)), now)
+    for typed in ("", "12345", "1234567", "abcdef", "١٢٣٤٥٦"):
+        assert not stored.accept_code(credential, typed, now)
+
+
+@given(st.text(max_size=300))
+def test_a_login_made_from_any_name_is_a_valid_login_or_nothing(name: str) -> None:
+    made = stored.default_login(name)
+    assert made == "" or stored.LOGIN.fullmatch(made)
+
+
+@given(st.text(max_size=80))
+def test_a_login_name_is_compared_as_typed_in_any_case(typed: str) -> None:
+    key = stored.login_key(typed)
+    assert stored.login_key(typed.upper()) == stored.login_key(key.upper())
+    assert key == key.strip()
+
+
+def test_a_hash_made_with_weaker_parameters_is_remade_at_login(
+    application: Application, engine: Engine
+) -> None:
+    from argon2 import PasswordHasher
+
+    from dermaplan.records.db import transaction
+    from tests.records.factories import context
+
+    clinic, staff = clinic_with_staff(engine, "Parc")
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    with transaction(engine) as session:
+        stored.store_credential(session, context(), clinic, staff[P], weak, "old.hash")
+    logins.sign_in(application, "old.hash", PASSWORD, None)
+    with transaction(engine, write=False) as session:
+        credential = stored.credential_of(session, staff[P])
+        assert credential is not None
+        remade = credential.password_hash
+    assert remade != weak
+    assert not stored.needs_rehash(remade)
+    assert stored.password_matches(remade, PASSWORD)
