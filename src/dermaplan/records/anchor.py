@@ -411,3 +411,24 @@ def _cut(session: Session, where: str, chain: Chain, head: AnchoredHead) -> str 
             "the log was cut and written again from there"
         )
     return None
+
+
+def unanchored(check: AnchorCheck, heads: dict[Chain, Head]) -> list[str]:
+    """Each chain the log holds events of beyond what the anchor records, for a warning:
+    a crash between a commit and the anchor's write leaves that, and so does an anchor put
+    back to an earlier copy of itself; the two cannot be told apart, and the next commit
+    on the chain anchors it again."""
+    if check.anchor is None:
+        return []
+    ahead = []
+    for chain in sorted(heads, key=Chain.order):
+        seq, anchored = heads[chain][0], check.anchor.heads.get(chain)
+        if anchored is None:
+            ahead.append(f"{chain}: events 1 to {seq} are not in the anchor {check.where}")
+        elif anchored.seq < seq:
+            when = anchored.written_at.isoformat(timespec="seconds")
+            ahead.append(
+                f"{chain}: events {anchored.seq + 1} to {seq} are not in the anchor "
+                f"{check.where}, which records event {anchored.seq} (written {when})"
+            )
+    return ahead

@@ -47,6 +47,7 @@ from dermaplan.records.db import (
     transaction,
 )
 from dermaplan.records.errors import DatabaseError
+from dermaplan.records.keyring import Keyring, engine_keyring
 from dermaplan.records.lanes import Chain, Head
 from dermaplan.records.models import Photo
 from dermaplan.records.photos import LocalFolderStorage, PhotoStorage
@@ -95,7 +96,14 @@ def photos_folder(path: Path) -> Path:
     return path.with_name(f"{path.name}.photos")
 
 
-def _verify(url: str) -> Verified:
+def _keyring(engine: Engine) -> Keyring:
+    """The keys that signed the live database's log, which signed its backups' too."""
+    keys = engine_keyring(engine)
+    found = keys.read() if keys is not None else None
+    return found or Keyring(keys.where if keys else "(none set)", ())
+
+
+def _verify(url: str, keyring: Keyring) -> Verified:
     """The checks a copy must pass before it is trusted: schema revision and audit chain."""
     engine = create_records_engine(url)
     try:
@@ -106,7 +114,7 @@ def _verify(url: str) -> Verified:
                 f"{HEAD_REVISION}"
             )
         with transaction(engine, write=False) as session:
-            report = check_chain(session)
+            report = check_chain(session, keyring)
             rows = session.execute(select(Photo.storage_key, Photo.sha256).distinct())
             files = dict(rows.all())
             database = database_id(session)
@@ -209,10 +217,10 @@ def backup(
         progress("checking the copy", 0, 1)
         if sqlite:
             _integrity(partial)
-            verified = _verify(f"sqlite:///{partial}")
+            verified = _verify(f"sqlite:///{partial}", _keyring(engine))
         else:
             _pg("pg_restore", None, "--list", str(partial))
-            verified = _verify_pg_archive(engine.url, partial)
+            verified = _verify_pg_archive(engine.url, partial, _keyring(engine))
         progress("checking the copy", 1, 1)
         _copy_photos(verified.photo_files, storage, photos_folder(target), progress)
         copied = True
@@ -289,7 +297,7 @@ def _restore_pg(
 ) -> RestoreReport:
     progress("checking the backup", 0, 1)
     _pg("pg_restore", None, "--list", str(source))
-    verified = _verify_pg_archive(engine.url, source)
+    verified = _verify_pg_archive(engine.url, source, _keyring(engine))
     progress("checking the backup", 1, 1)
     wanted = _photos_to_restore(verified.photo_files, source, storage)
     copied = _put_photos(wanted, storage, progress)
@@ -313,7 +321,7 @@ def _restore_sqlite(
         progress("checking the backup", 0, 1)
         shutil.copyfile(source, create_private_file(scratch))  # the copy keeps the file's mode
         _integrity(scratch)
-        verified = _verify(f"sqlite:///{scratch}")
+        verified = _verify(f"sqlite:///{scratch}", _keyring(engine))
         progress("checking the backup", 1, 1)
         wanted = _photos_to_restore(verified.photo_files, source, storage)
         copied = _put_photos(wanted, storage, progress)
@@ -393,8 +401,8 @@ def _scratch_database(url: URL) -> Iterator[URL]:
         admin.dispose()
 
 
-def _verify_pg_archive(url: URL, archive: Path) -> Verified:
+def _verify_pg_archive(url: URL, archive: Path, keyring: Keyring) -> Verified:
     """Restore the archive into a scratch database and check it there."""
     with _scratch_database(url) as scratch:
         _pg("pg_restore", scratch, "--single-transaction", "--no-owner", str(archive))
-        return _verify(scratch.render_as_string(hide_password=False))
+        return _verify(scratch.render_as_string(hide_password=False), keyring)
