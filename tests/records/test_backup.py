@@ -16,7 +16,7 @@ from dermaplan.records.backup import BackupError, backup, photos_folder, restore
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.models import Patient
 from dermaplan.records.photos import LocalFolderStorage
-from tests.records.database import tampering
+from tests.records.database import keyed, tampering
 from tests.records.factories import add_patient, add_photos, context, make_clinic, patient_data
 
 
@@ -125,6 +125,7 @@ def test_a_tampered_backup_file_is_refused_before_anything_is_replaced(
 ) -> None:
     """SQLite only: a PostgreSQL archive cannot be edited in place; the check is shared."""
     engine = create_records_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    keyed(engine, tmp_path / "audit-keyring.json")
     upgrade(engine)
     clinic_id = make_clinic(engine)
     _add(engine, clinic_id, "Live")
