@@ -44,8 +44,9 @@ from dermaplan.records.context import Context
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.integrity import verify_log
+from dermaplan.records.keyring import KeyringFile, key_engine, keyring_file
 from dermaplan.records.models import Patient, Staff
-from dermaplan.records.photos import LocalFolderStorage
+from dermaplan.records.photos import LocalFolderStorage, photo_storage
 from dermaplan.records.settings import Settings
 from records import POSTGRES_URL, SEED, postgres_database, postgres_unreachable, settle
 
@@ -137,8 +138,12 @@ def run(
 def prepare_clinic(
     url: str, home: Path, patients_count: int, sessions: int
 ) -> tuple[str, list[uuid.UUID]]:
-    """Load the demo clinic and anchor its log; the acting practitioner and the patients."""
+    """Load the demo clinic, signed with a new keyring, and anchor its log; the acting
+    practitioner and the patients."""
     engine = create_records_engine(url)
+    keyring = KeyringFile(home / "audit-keyring.json")
+    keyring.create(dt.datetime.now(dt.UTC))
+    key_engine(engine, keyring)
     try:
         upgrade(engine)
         now = dt.datetime.now(dt.UTC)
@@ -171,7 +176,12 @@ def verified(settings: Settings) -> dict[str, Any]:
     engine = create_records_engine(settings.database_url)
     try:
         with transaction(engine, write=False) as session:
-            report = verify_log(session, LocalAnchorFile(settings.audit_anchor))
+            report = verify_log(
+                session,
+                LocalAnchorFile(settings.audit_anchor),
+                keyring=keyring_file(settings).require(),
+                photos=photo_storage(settings),
+            )
         return {
             "intact": report.intact,
             "events": report.chain.events,

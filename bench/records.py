@@ -39,6 +39,7 @@ from dermaplan.records import demo, service, sessions
 from dermaplan.records.anchor import LocalAnchorFile, anchor_engine
 from dermaplan.records.context import Context
 from dermaplan.records.db import create_records_engine, transaction, upgrade
+from dermaplan.records.keyring import KeyringFile, key_engine
 from dermaplan.records.models import Patient, ProductLot
 from dermaplan.records.names import search_key
 from dermaplan.records.photos import LocalFolderStorage
@@ -131,8 +132,11 @@ def p95_ms(engine: Engine, queries: list[Any], run: Callable[..., object]) -> fl
 def measure(
     url: str, kb: KnowledgeBase, patients: int, sessions_count: int, queries: int, folder: Path
 ) -> dict[str, Any]:
-    """One clinic's figures; `folder` holds its photo storage and its audit anchor."""
+    """One clinic's figures; `folder` holds its photo storage, its audit anchor and keyring."""
     engine = create_records_engine(url)
+    keyring = KeyringFile(folder / "audit-keyring.json")
+    keyring.create(dt.datetime.now(dt.UTC))
+    key_engine(engine, keyring)
     try:
         upgrade(engine)
         now = dt.datetime.now(dt.UTC)

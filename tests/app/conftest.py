@@ -19,7 +19,7 @@ from tests.records import conftest as records
 from tests.records.factories import context
 
 # the records tests' databases: each backend, migrated
-backend, database_url = records.backend, records.database_url
+backend, database_url, keyring_path = records.backend, records.database_url, records.keyring_path
 empty_engine, engine = records.empty_engine, records.engine
 
 

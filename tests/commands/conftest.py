@@ -13,7 +13,9 @@ from sqlalchemy import Engine
 
 from dermaplan.records.db import create_records_engine, prepare, transaction
 from dermaplan.records.enums import StaffRole
+from dermaplan.records.keyring import key_engine, keyring_file
 from dermaplan.records.service import add_staff, default_clinic
+from dermaplan.records.settings import records_settings
 from tests.commands.cli import run
 from tests.records.database import BACKENDS, fresh_database
 from tests.records.factories import context
@@ -42,6 +44,7 @@ def empty_database(uninitialised: str) -> Iterator[Engine]:
     code, _, err = run("init")
     assert code == 0, err
     engine = create_records_engine(uninitialised)
+    key_engine(engine, keyring_file(records_settings()))  # the keyring `init` made
     prepare(engine)
     yield engine
     engine.dispose()
@@ -73,6 +76,7 @@ def practitioner(database: str) -> uuid.UUID:
 def engine(database: str) -> Iterator[Engine]:
     """The same database for the test's own checks."""
     engine = create_records_engine(database)
+    key_engine(engine, keyring_file(records_settings()))
     prepare(engine)
     yield engine
     engine.dispose()

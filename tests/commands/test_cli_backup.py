@@ -65,13 +65,12 @@ def test_a_long_name_that_fits_is_backed_up_whole(database: str, tmp_path: Path)
     assert Path(f"{target}.photos").is_dir()
 
 
+@pytest.mark.parametrize("uninitialised", ["sqlite"], indirect=True)  # an archive: records tests
 def test_a_backup_whose_records_were_edited_is_refused_naming_it(
     database: str, empty_database: Engine, tmp_path: Path
 ) -> None:
     """As the tester did: `sqlite3 saved.backup "update patient set family_name='X' …"`,
     then restore: refused before anything is replaced."""
-    if not database.startswith("sqlite"):
-        pytest.skip("a PostgreSQL archive is not edited in place (tests/records/test_backup.py)")
     empty_database.dispose()
     assert run("patients", "add", "--family-name", "Kept")[0] == 0
     saved = tmp_path / "saved.backup"

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from dermaplan.records.anchor import LocalAnchorFile
 from dermaplan.records.db import HEAD_REVISION, create_records_engine, schema_state, where
+from dermaplan.records.keyring import KeyringFile
 from tests.commands.cli import as_admin, run, start_clinic
 from tests.records.factories import counts
 
@@ -25,14 +26,45 @@ def test_init_once_then_already_initialised(uninitialised: str, tmp_path: Path) 
     assert (code, err) == (0, "")
     assert out == (
         f"ok: created the database {database} at schema revision {HEAD_REVISION}, "
-        f"its audit anchor {home / 'audit-head.json'}, in {home}\n"
+        f"its audit anchor {home / 'audit-head.json'} and audit keyring "
+        f"{home / 'audit-keyring.json'}, in {home}\n"
     )
+    keys = KeyringFile(home / "audit-keyring.json").require()
     code, out, err = run("init")
     assert (code, err) == (0, "")
     assert out == f"already initialised: {database} at schema revision {HEAD_REVISION}\n"
     first = LocalAnchorFile(home / "audit-head.json").read()
     assert first is not None
     assert first.heads == {}  # a new database's, before any event
+    assert KeyringFile(home / "audit-keyring.json").require() == keys  # kept, never remade
+
+
+def test_a_lost_keyring_is_never_remade_for_a_signed_log(
+    uninitialised: str, tmp_path: Path
+) -> None:
+    """Events signed with a key need that key to verify: `init` refuses to make another, and
+    no command writes until the keyring is put back."""
+    keyring = tmp_path / "data" / "audit-keyring.json"
+    assert run("init")[0] == 0
+    assert run("staff", "add", "Nadia Belkacem", "--role", "admin")[0] == 0
+    kept = keyring.read_bytes()
+    keyring.unlink()
+    code, out, err = run("init")
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: no audit keyring at {keyring}, and the audit log of ")
+    assert not keyring.exists()
+    admin = ("--as", "Nadia Belkacem")
+    code, out, err = run(*admin, "staff", "add", "Dr Ana Lima", "--role", "practitioner")
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: no audit keyring at {keyring}: put back its copy (the audit log is signed with "
+        "it), or give its place in DERMAPLAN_AUDIT_KEYRING\n"
+    )
+    keyring.write_bytes(kept)
+    keyring.chmod(0o600)
+    assert run(*admin, "staff", "add", "Dr Ana Lima", "--role", "practitioner")[0] == 0
+    code, out, err = run(*admin, "audit", "verify")
+    assert (code, err) == (0, ""), err
 
 
 def test_a_command_before_init_stops_with_one_line_and_creates_nothing(

@@ -157,11 +157,10 @@ def test_a_backup_killed_at_each_step_leaves_nothing_the_next_one_does_not_remov
     _verified()
 
 
+@pytest.mark.parametrize("uninitialised", ["sqlite"], indirect=True)  # PostgreSQL's is undone
 def test_a_restore_that_cannot_be_finished_says_how_to_finish_it(
     database: str, empty_database: Engine, tmp_path: Path
 ) -> None:
-    if not database.startswith("sqlite"):
-        pytest.skip("a PostgreSQL restore has no file to lose: it is undone")
     empty_database.dispose()
     _add("Before")
     saved = tmp_path / "saved.backup"
@@ -191,13 +190,12 @@ def test_a_restore_that_cannot_be_finished_says_how_to_finish_it(
     _verified()
 
 
+@pytest.mark.parametrize("uninitialised", ["postgresql"], indirect=True)
 def test_a_postgresql_restore_whose_pg_restore_still_runs_is_waited_for(
     database: str, tmp_path: Path
 ) -> None:
     """A pg_restore outlives the process that started it when that one is killed: the next
     command does not take the database for restored, or not, before it has ended."""
-    if database.startswith("sqlite"):
-        pytest.skip("SQLite's restore starts no other process")
     _add("Before")
     saved = tmp_path / "saved.backup"
     assert as_admin("backup", str(saved))[0] == 0

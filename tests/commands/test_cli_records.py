@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from dermaplan.cli import app
 from dermaplan.cli.sessions import RECALL_CSV
 from dermaplan.records.db import HEAD_REVISION, create_records_engine, transaction
+from dermaplan.records.keyring import KeyringFile
 from dermaplan.records.models import Consult
 from dermaplan.records.photos import photo_storage
 from dermaplan.records.repository import ClinicRepository
@@ -104,7 +105,7 @@ def test_add_list_search_show_and_verify(database: str, engine: Engine) -> None:
     code, out, _ = as_admin("audit", "verify")
     assert code == 0
     assert out == (
-        "ok: 10 events in 2 chains, intact, 2 anchored, records match their audited states\n"
+        "ok: 10 events in 2 chains, intact, 2 anchored, records and photo files match the log\n"
     )
 
 
@@ -205,12 +206,14 @@ def test_audit_verify_reports_the_first_broken_link(database: str, engine: Engin
 def test_audit_verify_finds_a_cut_off_end_and_an_edited_row(
     database: str, engine: Engine, tmp_path: Path
 ) -> None:
+    """The cut event created Ravel, whose row is then one no event records."""
     moreau = add("--family-name", "Moreau")
-    add("--family-name", "Ravel")
+    ravel = add("--family-name", "Ravel")
     with tampering(engine) as connection:
         connection.exec_driver_sql("DELETE FROM audit_event WHERE seq = 5")
         connection.exec_driver_sql(
-            f"UPDATE patient SET family_name = 'Morel' WHERE id = '{uuid.UUID(moreau).hex}'"
+            "UPDATE patient SET family_name = 'Morel', search_name = 'morel' "
+            f"WHERE id = '{uuid.UUID(moreau).hex}'"
         )
     code, out, err = as_admin("audit", "verify")
     assert (code, out) == (1, "")
@@ -220,7 +223,9 @@ def test_audit_verify_finds_a_cut_off_end_and_an_edited_row(
         f"broken: the log ends at event 4 of {lane} but the anchor {anchor} records event 5 "
         r"\(written \S+\): the events after 4 were cut off the end\n"
         f"broken: patient {moreau}: its stored row no longer matches its last audited state "
-        rf"\(event 4 of {lane}\)\n",
+        rf"\(event 4 of {lane}\)\n"
+        f"broken: patient {ravel}: no event records its creation "
+        r"\(a row added behind the services' back\)\n",
         err,
     ), err
 
@@ -230,7 +235,7 @@ def test_audit_verify_warns_when_there_is_no_anchor(database: str, tmp_path: Pat
     (tmp_path / "data" / "audit-head.json").unlink()
     code, out, err = as_admin("audit", "verify")
     assert code == 0
-    assert out == "ok: 4 events in 1 chain, intact, records match their audited states\n"
+    assert out == "ok: 4 events in 1 chain, intact, records and photo files match the log\n"
     assert err.startswith("warning: no audit anchor at ")
     add("--family-name", "Ravel")  # the next change writes it
     code, out, err = as_admin("audit", "verify")
@@ -641,3 +646,46 @@ def test_lists_and_records_come_as_json_for_programs(database: str) -> None:
     assert json.loads(run("consults", "list", moreau, "-f", "json")[1]) == []
     clinic = json.loads(run("clinic", "show", "-f", "json")[1])
     assert clinic["time_zone"] == "UTC"
+
+
+def test_audit_verify_warns_when_the_log_is_ahead_of_its_anchor(
+    database: str, tmp_path: Path
+) -> None:
+    """An anchor put back to an earlier copy (or left behind by a crash): a warning naming
+    the chain, and still ok."""
+    anchor = tmp_path / "data" / "audit-head.json"
+    add("--family-name", "Moreau")
+    earlier = anchor.read_bytes()
+    add("--family-name", "Ravel")
+    anchor.write_bytes(earlier)
+    code, out, err = as_admin("audit", "verify")
+    assert code == 0
+    assert out.startswith("ok: 5 events in 1 chain, intact, 1 anchored,")
+    assert re.fullmatch(
+        r"warning: clinic \S+ lane 0: events 5 to 5 are not in the anchor "
+        f"{re.escape(str(anchor))}, which records event 4 " + r"\(written \S+\): a crash "
+        "between a commit and the anchor's write leaves this, and so does an anchor put back "
+        "to an earlier copy; the chain's next change anchors it\n",
+        err,
+    ), err
+
+
+def test_audit_rotate_key_is_an_admins_and_the_log_verifies_across_it(
+    database: str, tmp_path: Path
+) -> None:
+    keyring = tmp_path / "data" / "audit-keyring.json"
+    add("--family-name", "Moreau")
+    code, out, err = run("audit", "rotate-key")  # the practitioner acting
+    assert (code, out) == (2, "")
+    assert "may not; it needs admin" in err
+    code, out, err = as_admin("audit", "rotate-key")
+    assert (code, err) == (0, "")
+    first, current = (key.id for key in KeyringFile(keyring).require().keys)
+    assert out == (
+        f"ok: the audit key {current} signs from now on; {first} is retired and kept to "
+        f"verify what it signed (2 keys in {keyring}: back it up again)\n"
+    )
+    add("--family-name", "Ravel")
+    code, out, err = as_admin("audit", "verify")
+    assert (code, err) == (0, "")
+    assert out.startswith("ok: 6 events in 1 chain, intact, 1 anchored,")

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import Engine
 
 from dermaplan.records.db import create_records_engine, upgrade
+from dermaplan.records.keyring import Keyring, KeyringFile
 from dermaplan.records.photos import LocalFolderStorage
-from tests.records.database import BACKENDS, fresh_database
+from tests.records.database import BACKENDS, fresh_database, keyed
 from tests.records.factories import make_clinic
 
 
@@ -27,10 +28,24 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def empty_engine(database_url: str) -> Iterator[Engine]:
+def keyring_path(tmp_path: Path) -> Path:
+    """Where the settings of a home folder `tmp_path / "data"` keep the audit keyring."""
+    return tmp_path / "data" / "audit-keyring.json"
+
+
+@pytest.fixture
+def empty_engine(database_url: str, keyring_path: Path) -> Iterator[Engine]:
+    """An engine on an empty database, its audit events signed with the test's keyring."""
     engine = create_records_engine(database_url)
+    keyed(engine, keyring_path)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def keyring(empty_engine: Engine, keyring_path: Path) -> Keyring:
+    """The keys that sign the test database's audit events."""
+    return KeyringFile(keyring_path).require()
 
 
 @pytest.fixture

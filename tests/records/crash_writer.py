@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import sys
 import uuid
+from pathlib import Path
 
 from dermaplan.records import service
 from dermaplan.records.context import Context, utc_now
 from dermaplan.records.db import create_records_engine, prepare, transaction
+from dermaplan.records.keyring import KeyringFile, key_engine
 from dermaplan.records.schemas import PatientData
 
 
-def main(url: str, clinic_id: str) -> None:
+def main(url: str, clinic_id: str, keyring: str) -> None:
     engine = create_records_engine(url)
+    key_engine(engine, KeyringFile(Path(keyring)))
     prepare(engine)  # as the commands open it
     clinic = uuid.UUID(clinic_id)
     number = 0
@@ -30,4 +33,4 @@ def main(url: str, clinic_id: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3])

@@ -20,6 +20,9 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from dermaplan.records.context import utc_now
+from dermaplan.records.keyring import Keyring, KeyringFile, engine_keyring, key_engine
+
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -83,3 +86,19 @@ def tampering(engine: Engine) -> Iterator[Connection]:
             connection.exec_driver_sql("DROP TRIGGER audit_event_no_update")
             connection.exec_driver_sql("DROP TRIGGER audit_event_no_delete")
         yield connection
+
+
+def keyed(engine: Engine, keyring: Path) -> KeyringFile:
+    """Sign `engine`'s audit events with the keyring at that path, made if missing."""
+    file = KeyringFile(keyring)
+    if file.read() is None:
+        file.create(utc_now())
+    key_engine(engine, file)
+    return file
+
+
+def keys_of(engine: Engine) -> Keyring:
+    """The keys that sign `engine`'s audit events (see `keyed`)."""
+    found = engine_keyring(engine)
+    assert found is not None, "the engine has no keyring: see keyed()"
+    return found.require()

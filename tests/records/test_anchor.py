@@ -27,9 +27,10 @@ from dermaplan.records.audit import check_chain
 from dermaplan.records.backup import backup, restore
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.errors import DatabaseError
+from dermaplan.records.keyring import Keyring
 from dermaplan.records.lanes import LEGACY, Chain
 from dermaplan.records.photos import PhotoStorage
-from tests.records.database import fresh_database, tampering
+from tests.records.database import fresh_database, keyed, tampering
 from tests.records.factories import add_patient, context, events, make_clinic, patient_data
 
 
@@ -67,7 +68,7 @@ def add_patients(engine: Engine, clinic_id: uuid.UUID, count: int) -> None:
 
 
 def test_every_commit_that_appends_moves_the_anchor_to_the_heads(
-    engine: Engine, head_file: LocalAnchorFile, clinic_id: uuid.UUID
+    engine: Engine, head_file: LocalAnchorFile, clinic_id: uuid.UUID, keyring: Keyring
 ) -> None:
     add_patients(engine, clinic_id, 3)
     assert anchored(head_file) == {Chain(clinic_id, 0): head(engine)}
@@ -81,7 +82,7 @@ def test_every_commit_that_appends_moves_the_anchor_to_the_heads(
         Chain(clinic_id, 1): head(engine)
     }
     with transaction(engine, write=False) as session:
-        check_chain(session)  # a read-only transaction appends nothing: the anchor stays
+        check_chain(session, keyring)  # a read-only transaction appends nothing: the anchor stays
     assert checked(engine, head_file).cut is None
 
 
@@ -94,7 +95,12 @@ def test_every_commit_that_appends_moves_the_anchor_to_the_heads(
     ],
 )
 def test_a_chain_cut_off_at_its_end_is_found(
-    engine: Engine, head_file: LocalAnchorFile, clinic_id: uuid.UUID, statement: str, ends_at: int
+    engine: Engine,
+    head_file: LocalAnchorFile,
+    clinic_id: uuid.UUID,
+    keyring: Keyring,
+    statement: str,
+    ends_at: int,
 ) -> None:
     add_patients(engine, clinic_id, 3)
     with transaction(engine) as session:
@@ -102,7 +108,7 @@ def test_a_chain_cut_off_at_its_end_is_found(
     with tampering(engine) as connection:
         connection.exec_driver_sql(statement)
     with transaction(engine, write=False) as session:
-        assert check_chain(session).broken is None  # what is left are valid chains
+        assert check_chain(session, keyring).broken is None  # what is left are valid chains
     cut = checked(engine, head_file).cut
     assert cut is not None
     lane, seq = (1, 1) if "lane = 1" in statement else (0, 4)
@@ -157,7 +163,7 @@ def test_each_chains_anchor_never_moves_back(tmp_path: Path) -> None:
 
 
 def test_concurrent_writers_leave_the_anchor_at_the_true_heads(
-    engine: Engine, head_file: LocalAnchorFile, clinic_id: uuid.UUID
+    engine: Engine, head_file: LocalAnchorFile, clinic_id: uuid.UUID, keyring: Keyring
 ) -> None:
     def write(writer: int) -> None:
         for number in range(10):
@@ -174,7 +180,7 @@ def test_concurrent_writers_leave_the_anchor_at_the_true_heads(
     for thread in threads:
         thread.join()
     with transaction(engine, write=False) as session:
-        heads = check_chain(session).heads
+        heads = check_chain(session, keyring).heads
     assert anchored(head_file) == heads
     assert heads[Chain(clinic_id, 0)][0] == 61  # each change and the read with it
     assert sum(seq for chain, (seq, _) in heads.items() if chain.lane > 0) == 30
@@ -234,6 +240,7 @@ def other_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
     folder.mkdir()
     with fresh_database(backend, folder) as url:
         other = create_records_engine(url)
+        keyed(other, folder / "audit-keyring.json")
         upgrade(other)
         make_clinic(other)
         yield other

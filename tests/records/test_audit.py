@@ -7,6 +7,7 @@ import itertools
 import multiprocessing
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,7 +22,7 @@ from dermaplan.records.db import create_records_engine, prepare, transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.errors import RecordsError
 from dermaplan.records.lanes import Chain
-from tests.records.database import tampering
+from tests.records.database import keyed, keys_of, tampering
 from tests.records.factories import add_patient, context, counts, document, events, patient_data
 
 WRITERS, WRITES_EACH = 2, 15
@@ -29,7 +30,7 @@ WRITERS, WRITES_EACH = 2, 15
 
 def verified(engine: Engine) -> int:
     with transaction(engine, write=False) as session:
-        report = check_chain(session)
+        report = check_chain(session, keys_of(engine))
     assert report.broken is None, report.broken
     return report.events
 
@@ -62,7 +63,7 @@ def test_changes_join_lane_0_and_reads_a_read_lane_each_chain_linked(
         assert chain[0].prev_hash == GENESIS
         assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(chain))
     with transaction(engine, write=False) as session:
-        report = check_chain(session)
+        report = check_chain(session, keys_of(engine))
     assert (report.events, report.broken) == (5, None)
     assert report.heads == {
         Chain(clinic_id, 0): (3, written[3].hash),
@@ -72,8 +73,8 @@ def test_changes_join_lane_0_and_reads_a_read_lane_each_chain_linked(
 
 def test_an_empty_log_verifies(engine: Engine) -> None:
     with transaction(engine, write=False) as session:
-        assert check_chain(session).events == 0
-        assert verify_chain(session) is None
+        assert check_chain(session, keys_of(engine)).events == 0
+        assert verify_chain(session, keys_of(engine)) is None
 
 
 @pytest.mark.parametrize(
@@ -115,28 +116,33 @@ def test_tampering_is_found_at_the_first_broken_link_of_its_chain(
     with tampering(engine) as connection:
         connection.exec_driver_sql(tamper)
     with transaction(engine, write=False) as session:
-        broken = verify_chain(session)
+        broken = verify_chain(session, keys_of(engine))
     assert broken is not None
     assert (broken.chain, broken.seq) == (Chain(clinic_id, lane), seq)
     assert broken.reason == f"event {seq} of clinic {clinic_id} lane {lane} {reason}"
 
 
+@pytest.mark.parametrize("with_the_key", [True, False])
 def test_an_event_rewritten_with_a_fresh_hash_breaks_the_next_link(
-    engine: Engine, clinic_id: uuid.UUID
+    engine: Engine, clinic_id: uuid.UUID, with_the_key: bool
 ) -> None:
+    """With the key, a rewritten event breaks the link of the next; without it (only the
+    database's plain SHA-256 to go by), the rewritten event itself no longer verifies."""
     five_events(engine, clinic_id)
     forged = next(e for e in events(engine) if (e.lane, e.seq) == (0, 2))
     forged.actor = "staff:someone-else"
+    key = keys_of(engine).current if with_the_key else None
     with tampering(engine) as connection:
         connection.execute(
             text("UPDATE audit_event SET actor = :actor, hash = :hash WHERE lane = 0 AND seq = 2"),
-            {"actor": forged.actor, "hash": event_hash(forged)},
+            {"actor": forged.actor, "hash": event_hash(forged, key)},
         )
     with transaction(engine, write=False) as session:
-        broken = verify_chain(session)
+        broken = verify_chain(session, keys_of(engine))
     assert broken is not None
-    assert (broken.chain, broken.seq) == (Chain(clinic_id, 0), 3)
-    assert broken.reason == f"event 3 of clinic {clinic_id} lane 0 does not follow the one before"
+    seq, reason = (3, "does not follow the one before") if with_the_key else (2, "was altered")
+    assert (broken.chain, broken.seq) == (Chain(clinic_id, 0), seq)
+    assert broken.reason.startswith(f"event {seq} of clinic {clinic_id} lane 0 {reason}")
 
 
 @pytest.mark.parametrize(
@@ -187,10 +193,11 @@ def test_events_hold_digests_not_data(engine: Engine, clinic_id: uuid.UUID) -> N
     assert "ravel@example.org" not in dump
 
 
-def _write_patients(url: str, clinic: str, writer: int) -> None:
+def _write_patients(url: str, clinic: str, writer: int, keyring: Path) -> None:
     """Adds then reads patients: a read writes its event after a SELECT, the racy order;
     the adds share lane 0, the reads take read lanes."""
     engine = create_records_engine(url)
+    keyed(engine, keyring)
     prepare(engine)
     clinic_id = uuid.UUID(clinic)
     try:
@@ -205,10 +212,12 @@ def _write_patients(url: str, clinic: str, writer: int) -> None:
 
 
 def test_concurrent_threads_keep_every_chain_whole(
-    engine: Engine, database_url: str, clinic_id: uuid.UUID
+    engine: Engine, database_url: str, clinic_id: uuid.UUID, keyring_path: Path
 ) -> None:
     threads = [
-        threading.Thread(target=_write_patients, args=(database_url, str(clinic_id), writer))
+        threading.Thread(
+            target=_write_patients, args=(database_url, str(clinic_id), writer, keyring_path)
+        )
         for writer in range(WRITERS)
     ]
     for thread in threads:
@@ -220,11 +229,13 @@ def test_concurrent_threads_keep_every_chain_whole(
 
 
 def test_concurrent_processes_keep_every_chain_whole(
-    engine: Engine, database_url: str, clinic_id: uuid.UUID
+    engine: Engine, database_url: str, clinic_id: uuid.UUID, keyring_path: Path
 ) -> None:
     spawn = multiprocessing.get_context("spawn")
     processes = [
-        spawn.Process(target=_write_patients, args=(database_url, str(clinic_id), writer))
+        spawn.Process(
+            target=_write_patients, args=(database_url, str(clinic_id), writer, keyring_path)
+        )
         for writer in range(WRITERS)
     ]
     for process in processes:
@@ -255,11 +266,12 @@ def test_a_savepoint_rolled_back_takes_its_events_and_the_chain_goes_on_from_bef
 
 
 def test_a_transaction_never_links_to_the_head_an_earlier_one_knew(
-    engine: Engine, database_url: str, clinic_id: uuid.UUID
+    engine: Engine, database_url: str, clinic_id: uuid.UUID, keyring_path: Path
 ) -> None:
     """The head read as a transaction begins lives with the pooled connection: the next
     transaction on it, read-only or not, must not reuse it after another writer appended."""
     other = create_records_engine(database_url)
+    keyed(other, keyring_path)
     try:
         for write in (True, False):
             add_patient(engine, clinic_id)  # this engine's connection learns the head

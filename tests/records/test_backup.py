@@ -22,7 +22,7 @@ from dermaplan.records.models import Patient
 from dermaplan.records.photos import LocalFolderStorage
 from dermaplan.records.scratch import PREFIX
 from tests.commands.cli import UUID
-from tests.records.database import tampering
+from tests.records.database import keyed, tampering
 from tests.records.factories import add_patient, add_photos, context, make_clinic, patient_data
 
 
@@ -133,6 +133,7 @@ def test_a_tampered_backup_file_is_refused_before_anything_is_replaced(
 ) -> None:
     """SQLite only: a PostgreSQL archive cannot be edited in place; the check is shared."""
     engine = create_records_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    keyed(engine, tmp_path / "audit-keyring.json")
     upgrade(engine)
     clinic_id = make_clinic(engine)
     _add(engine, clinic_id, "Live")
@@ -275,6 +276,7 @@ def test_a_backup_whose_records_were_edited_is_refused_before_anything_is_replac
     """SQLite: a backup file edited in place, as `sqlite3 saved.backup "update patient …"`
     would; the same check refuses a PostgreSQL archive's (below, through `backup`)."""
     engine = create_records_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    keyed(engine, tmp_path / "audit-keyring.json")
     upgrade(engine)
     clinic_id = make_clinic(engine)
     _add(engine, clinic_id, "Live")
@@ -356,6 +358,7 @@ def test_a_backup_damaged_where_sqlite_cannot_even_name_it_is_refused(
     integrity check reports the damage under that name, which is not text (a byte flip in
     the schema page does this)."""
     engine = create_records_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    keyed(engine, tmp_path / "audit-keyring.json")
     upgrade(engine)
     _add(engine, make_clinic(engine), "Kept")
     saved = tmp_path / "saved.backup"
@@ -374,6 +377,7 @@ def test_a_backup_damaged_where_sqlite_cannot_even_name_it_is_refused(
     engine.dispose()
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite's copies are in work folders
 def test_a_scratch_database_left_by_a_killed_check_is_dropped_by_the_next(
     engine: Engine,
     database_url: str,
@@ -382,8 +386,6 @@ def test_a_scratch_database_left_by_a_killed_check_is_dropped_by_the_next(
     storage: LocalFolderStorage,
 ) -> None:
     """One whose process died, not one still in use (its process holds its lock)."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite checks a copy in a work folder, removed as work folders are")
     _add(engine, clinic_id, "Kept")
     admin = create_engine(
         make_url(database_url).set(database="postgres", query={}), isolation_level="AUTOCOMMIT"

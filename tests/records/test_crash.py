@@ -16,17 +16,18 @@ from sqlalchemy import Engine, select, text
 from dermaplan.records.audit import verify_chain
 from dermaplan.records.db import transaction
 from dermaplan.records.models import Patient
+from tests.records.database import keys_of
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sigkill_mid_write_loses_no_acknowledged_write(
-    engine: Engine, database_url: str, clinic_id: uuid.UUID
+    engine: Engine, database_url: str, clinic_id: uuid.UUID, keyring_path: Path
 ) -> None:
     acknowledged: list[str] = []
     writer = subprocess.Popen(
-        [sys.executable, str(WRITER), database_url, str(clinic_id)],
+        [sys.executable, str(WRITER), database_url, str(clinic_id), str(keyring_path)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -49,6 +50,6 @@ def test_sigkill_mid_write_loses_no_acknowledged_write(
         stored = {str(i) for i in session.scalars(select(Patient.id))}
         assert set(acknowledged) <= stored
         assert len(stored) - len(acknowledged) <= 1  # at most the write in flight, whole
-        assert verify_chain(session) is None
+        assert verify_chain(session, keys_of(engine)) is None
         if session.bind is not None and session.bind.dialect.name == "sqlite":
             assert session.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"

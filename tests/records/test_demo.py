@@ -13,7 +13,6 @@ from sqlalchemy import Engine, func, select, text
 
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import demo
-from dermaplan.records.audit import verify_chain
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.enums import (
     AdverseEventStatus,
@@ -23,6 +22,7 @@ from dermaplan.records.enums import (
     Severity,
 )
 from dermaplan.records.errors import InvalidInput
+from dermaplan.records.integrity import verify_log
 from dermaplan.records.models import (
     AdverseEvent,
     AuditEvent,
@@ -39,7 +39,7 @@ from dermaplan.records.models import (
 )
 from dermaplan.records.photos import LocalFolderStorage
 from dermaplan.records.scales import score_problem
-from tests.records.database import fresh_database
+from tests.records.database import fresh_database, keyed, keys_of
 from tests.records.factories import NOW, add_patient, context, counts
 
 
@@ -124,7 +124,8 @@ def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
     assert min(seeded.consults, seeded.products, seeded.lots, seeded.consents) > 0
     assert min(seeded.courses, seeded.outcomes, seeded.adverse_events) > 0
     with transaction(engine, write=False) as session:
-        assert verify_chain(session) is None
+        report = verify_log(session, None, keyring=keys_of(engine), photos=storage)
+        assert (report.intact, report.changed) == (True, [])
         # Courses come from approved plans and start before the sessions that follow them.
         for course in session.scalars(select(Course)):
             consult = session.get_one(Consult, course.consult_id)
@@ -158,6 +159,7 @@ def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
     (tmp_path / "bulk").mkdir()
     with fresh_database(backend, tmp_path / "bulk") as url:
         bulk = create_records_engine(url)
+        keyed(bulk, tmp_path / "bulk" / "audit-keyring.json")
         try:
             upgrade(bulk)
             # The bulk load leaves courses, outcomes and adverse events out.
@@ -167,11 +169,15 @@ def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
             )
             assert contents(bulk) == contents(engine)
             with transaction(bulk, write=False) as session:
-                assert verify_chain(session) is None
-                last = session.scalars(
-                    select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)
-                ).one()
-                assert last.action == "demo.import"
+                report = verify_log(session, None, keyring=keys_of(bulk), photos=storage)
+                assert (report.intact, report.changed) == (True, [])
+                last = session.execute(
+                    select(AuditEvent.action, AuditEvent.record_type)
+                    .order_by(AuditEvent.id.desc())
+                    .limit(1 + len(demo.IMPORTED))
+                ).all()
+                imported = {("records.import", kind) for _, kind in demo.IMPORTED}
+                assert {tuple(row) for row in last} == {("demo.import", "clinic")} | imported
                 if backend == "postgresql":  # analysed, so the planner uses the indexes
                     analysed = session.scalar(
                         text(

@@ -23,6 +23,7 @@ from dermaplan.records.audit import check_chain
 from dermaplan.records.db import transaction
 from dermaplan.records.lanes import READ_LANES, Chain, hold_changes
 from dermaplan.records.models import AuditEvent
+from tests.records.database import keys_of
 from tests.records.factories import add_patient, context, events, make_clinic
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
@@ -73,7 +74,7 @@ def read(session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> Audit
 
 def verified(engine: Engine) -> dict[Chain, tuple[int, str]]:
     with transaction(engine, write=False) as session:
-        report = check_chain(session)
+        report = check_chain(session, keys_of(engine))
     assert report.broken is None, report.broken
     return report.heads
 
@@ -176,7 +177,10 @@ def test_any_interleaving_verifies_and_any_one_event_altered_or_removed_is_found
         change = "DELETE FROM audit_event" if delete else "UPDATE audit_event SET actor = 'x'"
         connection.execute(text(f"{change} WHERE id = :id"), {"id": target.id})
         with Session(connection) as session:
-            broken, cut = check_chain(session).broken, check_anchor(session, store).cut
+            broken, cut = (
+                check_chain(session, keys_of(engine)).broken,
+                check_anchor(session, store).cut,
+            )
         intrusion.rollback()
     if delete and heads[chain][0] == target.seq:  # the last of its chain: the anchor sees it
         assert broken is None

@@ -1,6 +1,6 @@
 """What holds patient data is its owner's alone: the database (with its -wal and -shm, and the
-one a restore keeps aside), the anchor, photos and backups (with their photo folders) are
-created 0600, their folders 0700, even with no umask at all."""
+one a restore keeps aside), the anchor and the keyring, photos and backups (with their photo
+folders) are created 0600, their folders 0700, even with no umask at all."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from dermaplan.records.db import configured_engine, create_records_engine, initi
 from dermaplan.records.photos import LocalFolderStorage
 from dermaplan.records.private import private_folder
 from dermaplan.records.settings import Settings
+from tests.records.database import keyed
 from tests.records.factories import add_patient, add_photos, make_clinic
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no POSIX modes on Windows")
@@ -35,7 +36,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_init_makes_the_home_database_and_anchor_private(tmp_path: Path) -> None:
+def test_init_makes_the_home_database_anchor_and_keyring_private(tmp_path: Path) -> None:
     home = tmp_path / "srv" / "dermaplan"
     settings = Settings(home=home, database_url=f"sqlite:///{home / 'db' / 'records.db'}")
     initialise(settings)
@@ -45,6 +46,7 @@ def test_init_makes_the_home_database_and_anchor_private(tmp_path: Path) -> None
         database = home / "db" / "records.db"
         files = [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
         files += [settings.audit_anchor, *home.glob(".audit-head.json.lock")]
+        files += [settings.audit_keyring, *home.glob(".audit-keyring.json.lock")]
         assert {path.name: mode(path) for path in files} == {path.name: 0o600 for path in files}
     finally:
         engine.dispose()
@@ -59,7 +61,9 @@ def test_an_existing_folder_is_left_as_it_is(tmp_path: Path) -> None:
     assert (mode(shared), mode(shared / "a"), mode(shared / "a" / "b")) == (0o750, 0o700, 0o700)
 
 
-def test_photos_and_backups_are_private(engine: Engine, tmp_path: Path, backend: str) -> None:
+def test_photos_and_backups_are_private(
+    engine: Engine, tmp_path: Path, backend: str, keyring_path: Path
+) -> None:
     storage = LocalFolderStorage(tmp_path / "home" / "photos")
     clinic = make_clinic(engine)
     add_photos(engine, clinic, storage, add_patient(engine, clinic), "cheeks")
@@ -75,6 +79,7 @@ def test_photos_and_backups_are_private(engine: Engine, tmp_path: Path, backend:
         live = tmp_path / "new-machine" / "records.db"
         moved = LocalFolderStorage(tmp_path / "new-machine" / "photos")
         restored = create_records_engine(f"sqlite:///{live}")
+        keyed(restored, keyring_path)  # the keyring travels to the new machine too
         try:
             restore(restored, target, moved, tmp_path)
             aside = restore(restored, target, moved, tmp_path).kept_aside  # over a live database

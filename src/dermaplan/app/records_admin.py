@@ -21,9 +21,11 @@ class AuditReport(ReadModel):
     chains: int  # the chains they are on (records.lanes)
     broken: str | None  # the first broken link of a chain
     cut: str | None  # why a chain no longer reaches its anchor
-    changed: list[str]  # records that no longer match their last audited state
+    changed: list[str]  # records and photo files that do not match the log
+    ahead: list[str]  # chains with events the anchor does not hold yet: a warning
     anchor: str  # where the anchor is kept, for a person
     anchored: int | None  # the chains the anchor records; None: no anchor yet
+    keyring: str  # where the audit keys are kept, for a person
 
     @property
     def intact(self) -> bool:
@@ -48,22 +50,52 @@ class Restored(ReadModel):
 
 @allowed(ADMIN, access=Access.READ)
 def verify(uow: UnitOfWork) -> AuditReport:
-    """The audit log checked: its hash chains, their anchor, and every record against its
-    last audited state."""
+    """The audit log checked: its hash chains and their keys, their anchor, every record
+    against what the log says of it, and the photo files."""
     from dermaplan.records.anchor import anchor_store
     from dermaplan.records.integrity import verify_log
+    from dermaplan.records.keyring import Keyring, keyring_file
 
-    anchor = anchor_store(uow.application.settings)
-    report = verify_log(uow.session, anchor)
-    chain, anchored = report.chain, report.anchor and report.anchor.anchor
+    settings = uow.application.settings
+    anchor, keys = anchor_store(settings), keyring_file(settings)
+    keyring = keys.read() or Keyring(keys.where, ())
+    report = verify_log(uow.session, anchor, keyring=keyring, photos=uow.application.photos)
+    chain, anchored = report.chain, report.anchor
+    assert anchored is not None  # an anchor was given
     return AuditReport(
         events=chain.events,
         chains=len(chain.heads),
         broken=chain.broken.reason if chain.broken else None,
-        cut=report.anchor.cut if report.anchor else None,
+        cut=anchored.cut,
         changed=list(report.changed),
+        ahead=report.ahead,
         anchor=anchor.where,
-        anchored=len(anchored.heads) if anchored else None,
+        anchored=len(anchored.anchor.heads) if anchored.anchor else None,
+        keyring=keys.where,
+    )
+
+
+class KeyRotated(ReadModel):
+    key: str  # the key that signs from now on
+    retired: str  # the key it replaces, kept to verify what it signed
+    keys: int  # the keys the keyring holds
+    keyring: Path
+
+
+@allowed(ADMIN)
+def rotate_key(uow: UnitOfWork) -> KeyRotated:
+    """A new audit key signs from now on, this rotation's event first; the keys before it
+    stay in the keyring to verify what they signed."""
+    from dermaplan.records.audit import rotate_audit_key
+    from dermaplan.records.keyring import keyring_file
+
+    keys = keyring_file(uow.application.settings)
+    rotated = rotate_audit_key(uow.session, uow.context, uow.clinic_id, keys)
+    return KeyRotated(
+        key=rotated.keys[-1].id,
+        retired=rotated.keys[-2].id,
+        keys=len(rotated.keys),
+        keyring=keys.path,
     )
 
 
@@ -130,11 +162,12 @@ class Initialised(ReadModel):
     revision: str  # its schema revision now: this version's
     home: Path
     anchor: Path
+    keyring: Path
 
 
 def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialised:
-    """Make the home folder, the database at this version's schema and its audit anchor,
-    whichever are missing (`upgrade_schema`: also bring an older schema to this version).
+    """Make the home folder, the database at this version's schema, its audit keyring and
+    anchor, whichever are missing (`upgrade_schema`: also bring an older schema to this version).
     Before any clinic or staff exists, so nobody acts: it takes the settings alone."""
     from dermaplan.records.db import HEAD_REVISION
     from dermaplan.records.db import initialise as make
@@ -146,4 +179,5 @@ def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialis
         revision=HEAD_REVISION,
         home=settings.home,
         anchor=settings.audit_anchor,
+        keyring=settings.audit_keyring,
     )

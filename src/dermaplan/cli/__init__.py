@@ -64,7 +64,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "staff": Entry("staff", "staff_app", "Add and list the staff who act, treat, sign and approve"),
     "clinic": Entry("clinic", "clinic_app", "The clinic's name and time zone"),
-    "audit": Entry("database", "audit_app", "Check the audit log"),
+    "audit": Entry("database", "audit_app", "Check the audit log and rotate its key"),
     "backup": Entry(
         "database", "backup_app", "Back up the database and its photos, and check the copy", False
     ),

@@ -27,19 +27,20 @@ init_app = single()
 db_app = group("Create and upgrade the records database.")
 backup_app = single()
 restore_app = single()
-audit_app = group("Check the audit log.")
+audit_app = group("Check the audit log and rotate its key.")
 
 
 @init_app.command()
 def init() -> None:
     """Create the records database and its audit anchor. Run it once, before any other
-    records command: it creates the data folder, the database at this version's schema and
-    its anchor, readable by their owner only; a second run changes nothing."""
+    records command: it creates the data folder, the database at this version's schema, its
+    anchor and the keyring that signs its audit log, readable by their owner only; a second
+    run changes nothing."""
     done = _initialise(upgrade_schema=False)
     if done.before is None:
         typer.echo(
             f"ok: created the database {done.where} at schema revision {done.revision}, "
-            f"its audit anchor {done.anchor}, in {done.home}"
+            f"its audit anchor {done.anchor} and audit keyring {done.keyring}, in {done.home}"
         )
     else:
         typer.echo(f"already initialised: {done.where} at schema revision {done.before}")
@@ -111,8 +112,8 @@ def restore(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the log: its hash chains, their anchor, and every record against its last
-    audited state; report what is wrong (exit code 1) or ok."""
+    """Check the log: its hash chains and their keys, their anchor, every record against
+    what the log says of it, and the photo files; report what is wrong (exit code 1) or ok."""
     from dermaplan.app import records_admin
 
     report = call(records_admin.verify)
@@ -126,6 +127,13 @@ def audit_verify() -> None:
         typer.echo(f"broken: {changed}", err=True)
     if not report.intact:
         raise typer.Exit(code=1)
+    for ahead in report.ahead:
+        typer.echo(
+            f"warning: {ahead}: a crash between a commit and the anchor's write leaves this, "
+            "and so does an anchor put back to an earlier copy; the chain's next change "
+            "anchors it",
+            err=True,
+        )
     if report.anchored is None and report.events:
         typer.echo(
             f"warning: no audit anchor at {report.anchor} (first use, a restored backup or "
@@ -136,6 +144,19 @@ def audit_verify() -> None:
     chains = f"{report.chains} chain{'' if report.chains == 1 else 's'}"
     anchored = f", {report.anchored} anchored" if report.anchored else ""
     typer.echo(
-        f"ok: {report.events} events in {chains}, intact{anchored}, records match their "
-        "audited states"
+        f"ok: {report.events} events in {chains}, intact{anchored}, records and photo files "
+        "match the log"
+    )
+
+
+@audit_app.command("rotate-key")
+def audit_rotate_key() -> None:
+    """Make a new audit key, which signs every event from now on (an admin's). The keys
+    before it stay in the keyring to verify what they signed; back the keyring up again."""
+    from dermaplan.app import records_admin
+
+    done = call(records_admin.rotate_key)
+    typer.echo(
+        f"ok: the audit key {done.key} signs from now on; {done.retired} is retired and kept "
+        f"to verify what it signed ({done.keys} keys in {done.keyring}: back it up again)"
     )

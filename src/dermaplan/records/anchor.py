@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -32,18 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from filelock import FileLock
 from sqlalchemy import Connection, Engine, event, inspect, select
 from sqlalchemy.orm import Session
 
 from dermaplan.records.errors import DatabaseError
 from dermaplan.records.lanes import LEGACY, Chain, Head
 from dermaplan.records.models import AuditEvent, DatabaseIdentity
-from dermaplan.records.private import FILE_MODE, private_folder
+from dermaplan.records.private import FILE_MODE, exclusive, private_folder
 from dermaplan.records.repository import AuditRepository
-
-if sys.platform != "win32":
-    import fcntl
 
 if TYPE_CHECKING:
     from dermaplan.records.settings import Settings
@@ -166,7 +161,7 @@ class LocalAnchorFile:
 
     def lock(self) -> AbstractContextManager[object]:
         private_folder(self.path.parent)
-        return _locked(self.path.with_name(f".{self.path.name}.lock"))
+        return exclusive(self.path.with_name(f".{self.path.name}.lock"))
 
     def post(self, database: uuid.UUID | None, heads: dict[Chain, Head]) -> None:
         """One line per head, appended in one write: lines from processes posting at once
@@ -205,24 +200,6 @@ class LocalAnchorFile:
             ):
                 heads[chain] = (seq, hash_)
         return heads
-
-
-if sys.platform == "win32":
-
-    def _locked(path: Path) -> AbstractContextManager[object]:
-        return FileLock(path, mode=FILE_MODE)
-
-else:
-
-    @contextmanager
-    def _locked(path: Path) -> Iterator[None]:
-        """Held until the block ends: closing the file releases the lock."""
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(descriptor)
 
 
 def _one_chain(raw: dict[str, Any]) -> dict[str, Any]:
@@ -440,3 +417,24 @@ def _cut(session: Session, where: str, chain: Chain, head: AnchoredHead) -> str 
             "the log was cut and written again from there"
         )
     return None
+
+
+def unanchored(check: AnchorCheck, heads: dict[Chain, Head]) -> list[str]:
+    """Each chain the log holds events of beyond what the anchor records, for a warning:
+    a crash between a commit and the anchor's write leaves that, and so does an anchor put
+    back to an earlier copy of itself; the two cannot be told apart, and the next commit
+    on the chain anchors it again."""
+    if check.anchor is None:
+        return []
+    ahead = []
+    for chain in sorted(heads, key=Chain.order):
+        seq, anchored = heads[chain][0], check.anchor.heads.get(chain)
+        if anchored is None:
+            ahead.append(f"{chain}: events 1 to {seq} are not in the anchor {check.where}")
+        elif anchored.seq < seq:
+            when = anchored.written_at.isoformat(timespec="seconds")
+            ahead.append(
+                f"{chain}: events {anchored.seq + 1} to {seq} are not in the anchor "
+                f"{check.where}, which records event {anchored.seq} (written {when})"
+            )
+    return ahead

@@ -1,34 +1,40 @@
 """The append-only, hash-chained audit log of every create, read and change of patient data.
 
 Each event stores who, when, what action on which record, and the SHA-256 digests of the
-record before and after (never the data itself). Its `hash` covers all of that, the chain it
-is on and the previous event's hash there, so altering, inserting or deleting an event
-breaks its chain at that point, and `check_chain` names the chain and its first broken link.
-Events are written by the service in the same transaction as the change they record: both
-commit or neither does.
+record before and after (never the data itself). Its `hash` is an HMAC-SHA256, under the
+audit key kept outside the database (records.keyring), of all of that, the chain it is on,
+the previous event's hash there and the key's id: altering, inserting or deleting an event
+breaks its chain at that point, and without the key no event can be made that verifies.
+`check_chain` names the chain and its first broken link. Events are written by the service
+in the same transaction as the change they record: both commit or neither does.
 
 The log is several chains: each clinic's lanes, so that clinics never wait for each other
 and reads of one clinic commit side by side (records.lanes says which lane an event joins
 and how each stays unforked); a change always joins its clinic's lane 0, so the changes of
 a record are in one chain, in the order they were made. The events of revision 0011 and
-before stay in the one chain the whole database had then, with the hash they were written
-with.
+before stay in the one chain the whole database had then, and those of 0012 and before keep
+the plain SHA-256 they were written with; the upgrade to 0013 signs the end of each of
+their chains (`seal_unsigned`), so an unsigned event after it, or in a chain it did not
+seal, is refused: the old form cannot be used to forge at the end.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from dermaplan.records.anchor import mark_appended
 from dermaplan.records.context import Context
+from dermaplan.records.keyring import AuditKey, Keyring, KeyringFile, signing_key
 from dermaplan.records.lanes import Chain, Head, extended, hold_lane
 from dermaplan.records.models import AuditEvent
 from dermaplan.records.repository import AuditRepository
@@ -90,6 +96,9 @@ class AuditAction(StrEnum):
     API_TOKEN_CREATE = "api_token.create"  # noqa: S105 (an event code)
     API_TOKEN_REVOKE = "api_token.revoke"  # noqa: S105 (an event code)
     AGENDA_READ = "agenda.read"
+    AUDIT_SEAL = "audit.seal"
+    AUDIT_KEY_ROTATE = "audit.key_rotate"
+    RECORDS_IMPORT = "records.import"
 
 
 A = AuditAction
@@ -124,13 +133,15 @@ def digest(value: Any) -> str:
     return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
-def event_hash(event: AuditEvent) -> str:
+def event_hash(event: AuditEvent, key: AuditKey | None = None) -> str:
     """The hash of every field of an event but the hash itself and its place in the log's
-    write order (`id`). Events from before revision 0009 name no member of staff, and those
-    from before 0012 no chain: they keep the hash they were written with."""
+    write order (`id`): the HMAC-SHA256 under `key` of them and the key's id, or (no key)
+    their plain SHA-256, as events of revision 0012 and before have it. Events from before
+    revision 0009 name no member of staff, and those from before 0012 no chain: they keep
+    the hash they were written with."""
     staff = {} if event.staff_id is None else {"staff_id": event.staff_id}
     chain = {} if event.clinic_id is None else {"clinic_id": event.clinic_id, "lane": event.lane}
-    return digest(
+    fields = (
         staff
         | chain
         | {
@@ -146,6 +157,9 @@ def event_hash(event: AuditEvent) -> str:
             "prev_hash": event.prev_hash,
         }
     )
+    if key is None:
+        return digest(fields)
+    return key.sign(canonical_json(fields | {"key_id": key.id}))
 
 
 def record_event(
@@ -163,6 +177,7 @@ def record_event(
     """Append one event, on one of `clinic_id`'s chains, for a change or read made in this
     session's transaction."""
     chain, head = hold_lane(session, clinic_id, changes=action not in READ_ACTIONS)
+    key = signing_key(session)  # read once the lane is held: a chain's keys only move on
     event = AuditEvent(
         clinic_id=clinic_id,
         lane=chain.lane,
@@ -177,8 +192,9 @@ def record_event(
         before_digest=None if before is None else digest(before),
         after_digest=None if after is None else digest(after),
         prev_hash=head[1] if head else GENESIS,
+        key_id=key.id,
     )
-    event.hash = event_hash(event)
+    event.hash = event_hash(event, key)
     AuditRepository(session).add(event)
     extended(session.connection(), chain, (event.seq, event.hash))
     mark_appended(session, chain, event)
@@ -199,36 +215,158 @@ class ChainReport:
     broken: BrokenLink | None
 
 
-def _broken_link(event: AuditEvent, chain: Chain, last: Head | None) -> BrokenLink | None:
-    """Why `event` does not follow `last` on its chain, if it does not."""
-    expected_seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+@dataclass(frozen=True, slots=True)
+class _Tip:
+    """What the walk of a chain knows of its last event."""
+
+    head: Head
+    signed: bool  # by a key (not the plain SHA-256 of revision 0012 and before)
+    rank: int | None  # of the newest key that signed an event of the chain so far
+
+
+def _broken_link(
+    event: AuditEvent, chain: Chain, last: _Tip | None, keyring: Keyring
+) -> tuple[BrokenLink | None, int | None]:
+    """Why `event` does not follow `last` on its chain, if it does not; and the rank of the
+    newest key of the chain with it."""
+    expected_seq, prev_hash = (last.head[0] + 1, last.head[1]) if last else (1, GENESIS)
+    rank = last.rank if last else None
+    where = f"event {event.seq} of {chain}"
     if event.seq > expected_seq:
         reason = f"event {expected_seq} of {chain} is missing (the next is {event.seq})"
-        return BrokenLink(chain, expected_seq, reason)
+        return BrokenLink(chain, expected_seq, reason), rank
     if event.seq < expected_seq or event.prev_hash != prev_hash:
-        return BrokenLink(
-            chain, event.seq, f"event {event.seq} of {chain} does not follow the one before"
-        )
-    if event.hash != event_hash(event):
-        return BrokenLink(
-            chain, event.seq, f"event {event.seq} of {chain} was altered after it was written"
-        )
-    return None
+        return BrokenLink(chain, event.seq, f"{where} does not follow the one before"), rank
+    key = None
+    if event.key_id is None:
+        if rank is not None:
+            reason = (
+                f"{where} is not signed by the audit key, yet follows signed events: it was "
+                "added without the key, in the form of revision 0012 and before"
+            )
+            return BrokenLink(chain, event.seq, reason), rank
+    else:
+        found = keyring.find(event.key_id)
+        if found is None:
+            reason = (
+                f"{where} is signed by the audit key {event.key_id}, which the keyring "
+                f"{keyring.where} does not hold: put back the keyring that signed the log"
+            )
+            return BrokenLink(chain, event.seq, reason), rank
+        if rank is not None and found[0] < rank:
+            reason = (
+                f"{where} is signed by the audit key {event.key_id}, retired before the key "
+                "of an earlier event of its chain"
+            )
+            return BrokenLink(chain, event.seq, reason), rank
+        rank, key = found
+    if not hmac.compare_digest(event.hash, event_hash(event, key)):
+        return BrokenLink(chain, event.seq, f"{where} was altered after it was written"), rank
+    return None, rank
 
 
-def check_chain(session: Session) -> ChainReport:
-    """Walk every chain in order; stop at the first broken link."""
-    heads: dict[Chain, Head] = {}
+def _unsigned_end(chain: Chain, tip: _Tip) -> BrokenLink | None:
+    """A chain must end with a signed event: the upgrade to revision 0013 signs the end of
+    every chain of unsigned events (`seal_unsigned`), and every event since is signed."""
+    if tip.signed:
+        return None
+    reason = (
+        f"{chain} ends with event {tip.head[0]}, which no audit key signed: it was added "
+        "without the key, in the form of revision 0012 and before"
+    )
+    return BrokenLink(chain, tip.head[0], reason)
+
+
+def check_chain(session: Session, keyring: Keyring) -> ChainReport:
+    """Walk every chain in order, checking each event's link and its key's HMAC; stop at the
+    first broken link."""
+    tips: dict[Chain, _Tip] = {}
     count = 0
+    walking: Chain | None = None
     for event in AuditRepository(session).in_chain_order():
         chain = Chain(event.clinic_id, event.lane)
-        broken = _broken_link(event, chain, heads.get(chain))
+        if (
+            walking is not None
+            and chain != walking
+            and (end := _unsigned_end(walking, tips[walking]))
+        ):
+            return ChainReport(count, _heads(tips), end)
+        walking = chain
+        broken, rank = _broken_link(event, chain, tips.get(chain), keyring)
         if broken is not None:
-            return ChainReport(count, heads, broken)
-        heads[chain] = (event.seq, event.hash)
+            return ChainReport(count, _heads(tips), broken)
+        tips[chain] = _Tip((event.seq, event.hash), event.key_id is not None, rank)
         count += 1
-    return ChainReport(count, heads, None)
+    if walking is not None and (end := _unsigned_end(walking, tips[walking])):
+        return ChainReport(count, _heads(tips), end)
+    return ChainReport(count, _heads(tips), None)
 
 
-def verify_chain(session: Session) -> BrokenLink | None:
-    return check_chain(session).broken
+def _heads(tips: dict[Chain, _Tip]) -> dict[Chain, Head]:
+    return {chain: tip.head for chain, tip in tips.items()}
+
+
+def verify_chain(session: Session, keyring: Keyring) -> BrokenLink | None:
+    return check_chain(session, keyring).broken
+
+
+def seal_unsigned(
+    connection: Connection, key: AuditKey, actor: str, now: dt.datetime
+) -> dict[Chain, Head]:
+    """Sign the end of every chain whose last event no key signed (the log of revision 0012
+    and before): an `audit.seal` event each, signed with `key`, in the upgrade's own
+    transaction on `connection`. Returns the chains' new heads."""
+    sealed: dict[Chain, Head] = {}
+    chains = connection.execute(select(AuditEvent.clinic_id, AuditEvent.lane).distinct()).all()
+    for clinic_id, lane in chains:
+        on_chain = (
+            AuditEvent.clinic_id.is_(None)
+            if clinic_id is None
+            else AuditEvent.clinic_id == clinic_id,
+            AuditEvent.lane == lane,
+        )
+        head = connection.execute(
+            select(AuditEvent.seq, AuditEvent.hash, AuditEvent.key_id)
+            .where(*on_chain)
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        ).one()
+        if head.key_id is not None:
+            continue
+        seal = AuditEvent(
+            clinic_id=clinic_id,
+            lane=lane,
+            seq=head.seq + 1,
+            occurred_at=now.astimezone(dt.UTC),
+            actor=actor,
+            action=AuditAction.AUDIT_SEAL.value,
+            record_type="audit_log",
+            prev_hash=head.hash,
+            key_id=key.id,
+        )
+        seal.hash = event_hash(seal, key)
+        written = (column.key for column in AuditEvent.__table__.columns if column.key != "id")
+        connection.execute(
+            insert(AuditEvent).values({name: getattr(seal, name) for name in written})
+        )
+        sealed[Chain(clinic_id, lane)] = (seal.seq, seal.hash)
+    return sealed
+
+
+def rotate_audit_key(
+    session: Session, context: Context, clinic_id: uuid.UUID, keyring: KeyringFile
+) -> Keyring:
+    """Add a new key to the keyring, which signs from now on (this rotation's event first);
+    the keys before it stay, to verify what they signed."""
+    rotated = keyring.rotate(context.now)
+    retired, current = rotated.keys[-2], rotated.keys[-1]
+    record_event(
+        session,
+        context,
+        clinic_id,
+        AuditAction.AUDIT_KEY_ROTATE,
+        "audit_key",
+        None,
+        after={"key_id": current.id, "retired": retired.id},
+    )
+    return rotated

@@ -50,6 +50,7 @@ from dermaplan.records.db import (
 )
 from dermaplan.records.errors import BackupError
 from dermaplan.records.integrity import verify_log
+from dermaplan.records.keyring import Keyring, engine_keyring
 from dermaplan.records.lanes import Chain, Head
 from dermaplan.records.models import Photo
 from dermaplan.records.photos import LocalFolderStorage, PhotoStorage
@@ -114,9 +115,17 @@ def _shown(error: BaseException) -> str:
     return _printable(str(getattr(error, "orig", None) or error))
 
 
-def _verify(url: str, name: str) -> Verified:
+def _keyring(engine: Engine) -> Keyring:
+    """The keys that signed the live database's log, which signed its backups' too."""
+    keys = engine_keyring(engine)
+    found = keys.read() if keys is not None else None
+    return found or Keyring(keys.where if keys else "(none set)", ())
+
+
+def _verify(url: str, name: str, keyring: Keyring) -> Verified:
     """Check a copy as `audit verify` checks the live database, all but the anchor (it has
-    none of its own), at this schema revision; a BackupError naming `name` (the backup, not
+    none of its own) and the photo files (checked as they are copied), at this schema
+    revision; a BackupError naming `name` (the backup, not
     the copy being checked) says what is wrong."""
     engine = create_records_engine(url)
     try:
@@ -126,7 +135,7 @@ def _verify(url: str, name: str) -> Verified:
                 raise BackupError(
                     f"{name}: at schema revision {revision}, this Dermaplan needs {HEAD_REVISION}"
                 )
-            report = verify_log(session, None)
+            report = verify_log(session, None, keyring=keyring, photos=None)
             rows = session.execute(select(Photo.storage_key, Photo.sha256).distinct())
             files = dict(rows.all())
             database = database_id(session)
@@ -160,7 +169,7 @@ def _check_copy(engine: Engine, copy: Path, name: str) -> Verified:
     in what it says."""
     if engine.url.get_backend_name() == "sqlite":
         _integrity(copy, name)
-        return _verify(f"sqlite:///{copy}", name)
+        return _verify(f"sqlite:///{copy}", name, _keyring(engine))
     _pg("pg_restore", None, "--list", str(copy), about=f"{name}: not a PostgreSQL backup")
     with _scratch_database(engine.url) as scratch:
         _pg(
@@ -171,7 +180,7 @@ def _check_copy(engine: Engine, copy: Path, name: str) -> Verified:
             str(copy),
             about=f"{name}: damaged, or not a Dermaplan backup",
         )
-        return _verify(scratch.render_as_string(hide_password=False), name)
+        return _verify(scratch.render_as_string(hide_password=False), name, _keyring(engine))
 
 
 def _flushed(path: Path) -> None:

@@ -42,6 +42,11 @@ MAX_TEMPLATE_CHARS = 200_000
 ALL = "all"
 
 
+def text_hash(text: str) -> str:
+    """The SHA-256 of a consent text, which its template row keeps as `content_hash`."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def template_state(record: ConsentTemplate) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -99,7 +104,7 @@ def publish_template(
         kind=kind,
         version=templates.latest_version(kind) + 1,
         text=body,
-        content_hash=hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        content_hash=text_hash(body),
         published_at=context.now,
         published_by=_publisher(session, context),
     )

@@ -17,6 +17,7 @@ before it reads them (app.unit). Read-only transactions take none.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from dermaplan.records.anchor import (
     DATABASE_OPTION,
     Anchor,
     AnchorStore,
+    advance_anchor,
     anchor_engine,
     anchor_store,
     claim_anchor,
@@ -43,7 +45,8 @@ from dermaplan.records.anchor import (
     watch,
 )
 from dermaplan.records.errors import DatabaseError
-from dermaplan.records.lanes import forget_lanes
+from dermaplan.records.keyring import Keyring, KeyringFile, key_engine, keyring_file
+from dermaplan.records.lanes import Chain, Head, forget_lanes
 from dermaplan.records.private import create_private_file, private_folder
 from dermaplan.records.settings import database_url
 from dermaplan.records.swap import Live, finish_interrupted
@@ -57,10 +60,11 @@ MIGRATIONS = "dermaplan.records:migrations"
 # The schema revision this code is written for: the last migration's (a test holds it equal to
 # Alembic's head). A command checks the database against it with one query, so Alembic is
 # imported only to create or upgrade a database.
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 VERSION_TABLE = "alembic_version"  # Alembic's, one row: the database's revision
 REVISION_QUERY = "SELECT version_num FROM alembic_version"
 WRITE_OPTION = "dermaplan_write"
+SIGNED_REVISION = "0013"  # the first revision whose events are signed with the audit key
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -134,8 +138,17 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` in one transaction (all of it, or none)."""
+def upgrade(
+    engine: Engine,
+    revision: str = "head",
+    *,
+    keyring: Keyring | None = None,
+    actor: str = "dermaplan",
+) -> dict[Chain, Head]:
+    """Bring the schema to `revision` in one transaction (all of it, or none). Crossing
+    revision 0013, the end of each chain of the unsigned log before it is signed with
+    `keyring`'s key, `actor` acting (records.audit.seal_unsigned): the chains' new heads are
+    returned, for the anchor."""
     from alembic import command
 
     with engine.connect() as connection:
@@ -146,7 +159,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             _driver_execute(connection, "PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
+                before = _revision_in(connection)
                 command.upgrade(alembic_config(connection), revision)
+                sealed = _seal(connection, before, keyring, actor)
                 if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
                     raise DatabaseError("the upgrade would break a reference between records")
         finally:
@@ -154,6 +169,39 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 _driver_execute(connection, "PRAGMA foreign_keys=ON")
     if revision == "head":
         _identify(engine)
+    return sealed
+
+
+def _revision_in(connection: Connection) -> str | None:
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return _stored_revision(connection)
+
+
+def _seal(
+    connection: Connection, before: str | None, keyring: Keyring | None, actor: str
+) -> dict[Chain, Head]:
+    """Sign the end of the unsigned log if this upgrade crossed revision 0013 (only then:
+    sealing later would sign whatever had been added unsigned meanwhile)."""
+    from dermaplan.records.audit import seal_unsigned
+
+    after = _revision_in(connection)
+    if not (_earlier(before, SIGNED_REVISION) and not _earlier(after, SIGNED_REVISION)):
+        return {}
+    unsigned = connection.exec_driver_sql("SELECT 1 FROM audit_event LIMIT 1").first()
+    if unsigned is None:
+        return {}
+    if keyring is None or keyring.current is None:
+        raise DatabaseError(
+            "the audit log was written before revision 0013: its end must be signed with "
+            "the audit keyring as it is upgraded, and none was given"
+        )
+    return seal_unsigned(connection, keyring.current, actor, dt.datetime.now(dt.UTC))
+
+
+def _earlier(revision: str | None, than: str) -> bool:
+    """Whether `revision` (None: no schema) comes before `than`; revisions are numbered."""
+    return revision is None or (revision.isdigit() and int(revision) < int(than))
 
 
 def _driver_execute(connection: Connection, statement: str) -> None:
@@ -281,9 +329,10 @@ def prepare(engine: Engine) -> None:
 
 def configured_engine(settings: Settings) -> Engine:
     """The engine for the configured database, anchoring its audit log in the configured
-    store; nothing is opened or created yet."""
+    store and signing it with the configured keyring; nothing is opened or created yet."""
     engine = create_records_engine(settings.database_url)
     anchor_engine(engine, anchor_store(settings))
+    key_engine(engine, keyring_file(settings))
     return engine
 
 
@@ -317,9 +366,10 @@ class Initialised:
 
 def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialised:
     """Make what the settings name, if missing: the home folder, the database (a SQLite
-    file and its folder, all owner-only) at this version's schema, and its first audit
-    anchor. A database at another revision is brought to head only with `upgrade_schema` (`db
-    upgrade`; back it up first); a new database is refused an anchor already in use."""
+    file and its folder, all owner-only) at this version's schema, its audit keyring and its
+    first audit anchor. A database at another revision is brought to head only with
+    `upgrade_schema` (`db upgrade`; back it up first); a new database is refused an anchor
+    already in use, and a database whose log is signed is never given a new keyring."""
     from alembic.util import CommandError
 
     store = anchor_store(settings)
@@ -338,18 +388,41 @@ def initialise(settings: Settings, *, upgrade_schema: bool = False) -> Initialis
             _refuse_used_anchor(store, engine)
         elif state.revision != HEAD_REVISION and (not upgrade_schema or _newer(state.revision)):
             raise _outdated(engine, state.revision)
+        keyring = _keyring(keyring_file(settings), engine, state.revision)
         try:
-            upgrade(engine)
+            sealed = upgrade(engine, keyring=keyring, actor=settings.actor)
         except CommandError as error:
             raise DatabaseError(
                 f"{where(engine)} cannot be upgraded by this Dermaplan: {error}"
             ) from None
         claim_anchor(store, Anchor(_database_id(engine), {}))
+        if sealed:
+            advance_anchor(store, _database_id(engine), sealed, dt.datetime.now(dt.UTC))
         return Initialised(where(engine), state.revision)
     except OSError as error:  # a folder or file that cannot be made
         raise DatabaseError(f"cannot create {error.filename}: {error.strerror}") from None
     finally:
         engine.dispose()
+
+
+def _keyring(file: KeyringFile, engine: Engine, revision: str | None) -> Keyring:
+    """The keyring, made if missing, unless the log holds signed events: those need the
+    keyring that signed them, which a new one cannot replace."""
+    keyring = file.read()
+    if keyring is not None:
+        return keyring
+    if not _earlier(revision, SIGNED_REVISION):
+        with engine.execution_options(**{WRITE_OPTION: False}).connect() as connection:
+            signed = connection.exec_driver_sql(
+                "SELECT key_id FROM audit_event WHERE key_id IS NOT NULL LIMIT 1"
+            ).scalar()
+        if signed is not None:
+            raise DatabaseError(
+                f"no audit keyring at {file.where}, and the audit log of {where(engine)} is "
+                f"signed (key {signed}): put back the keyring it was signed with (from its "
+                "backup); a new one would not verify it"
+            )
+    return file.create(dt.datetime.now(dt.UTC))
 
 
 def _refuse_used_anchor(store: AnchorStore, engine: Engine) -> None:

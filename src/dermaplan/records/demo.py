@@ -13,12 +13,13 @@ loaders store it:
   For a demo of a few hundred patients.
 - `bulk_load` inserts rows in large batches (SQLAlchemy Core executemany) in one
   transaction, for benchmark sizes (a million sessions). It writes no audit event per row:
-  the clinic and its staff are created through the services (audited), and one
-  `demo.import` event records what was imported, with its counts, seed and size, so the
-  chain stays valid and says what happened. It relies on the generator making only
-  records the services would accept (safe, complete); the tests check both loaders agree.
-  It loads no courses, outcomes or adverse events: the benchmark times the timeline of
-  records made of sessions.
+  the clinic and its staff are created through the services (audited), one `demo.import`
+  event records what was imported, with its counts, seed and size, and one
+  `records.import` event per record type holds the rows' count and a keyed sum of their
+  states (records.integrity.ImportTally), so `audit verify` still checks every row. It
+  relies on the generator making only records the services would accept (safe, complete);
+  the tests check both loaders agree. It loads no courses, outcomes or adverse events: the
+  benchmark times the timeline of records made of sessions.
 
 Either way every member of staff can sign in to the web app with the demo password and a
 login made from their name; the admins and the first practitioner also have a TOTP second
@@ -74,7 +75,9 @@ from dermaplan.records.enums import (
     Severity,
     StaffRole,
 )
-from dermaplan.records.errors import InvalidInput
+from dermaplan.records.errors import DatabaseError, InvalidInput
+from dermaplan.records.integrity import AUDITED_BY_TYPE, ImportTally
+from dermaplan.records.keyring import signing_key
 from dermaplan.records.models import (
     Consent,
     Consult,
@@ -84,7 +87,7 @@ from dermaplan.records.models import (
     SessionProduct,
     TreatmentSession,
 )
-from dermaplan.records.names import search_key
+from dermaplan.records.names import name_key, search_key
 from dermaplan.records.safety import NEEDLED, TREATMENT_CONSENT, allergen_hits
 from dermaplan.records.scales import SCALES
 from dermaplan.records.schemas import (
@@ -811,6 +814,29 @@ class _Ids:
         return uuid.UUID(int=value)
 
 
+# the rows bulk_load inserts that records.integrity checks: (their name in a batch, type)
+IMPORTED = (
+    ("patient", "patient"),
+    ("consult", "consult"),
+    ("lot", "product_lot"),
+    ("session", "treatment_session"),
+    ("consent", "consent"),
+    ("photo", "photo"),
+)
+
+
+def _tally(session: Session, tally: ImportTally, ids: list[uuid.UUID]) -> None:
+    """Count rows just inserted into their import's tally, as stored (read back as `audit
+    verify` reads them, signed sessions signed)."""
+    audited = tally.audited
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        query = select(audited.model).options(*audited.loads).where(audited.model.id.in_(chunk))
+        for record in session.scalars(query):
+            tally.add_record(record)
+    session.expunge_all()
+
+
 def bulk_load(
     engine: Engine, context: Context, clinic: DemoClinic, storage: photos.PhotoStorage
 ) -> DemoCounts:
@@ -826,6 +852,8 @@ def bulk_load(
         _refuse_if_not_empty(session)
         clinic_id, staff = _clinic_and_staff(session, context, clinic)
         templates = _consent_templates(session, context, clinic_id)
+        signing = signing_key(session)
+        tallies = {name: ImportTally(AUDITED_BY_TYPE[kind], signing) for name, kind in IMPORTED}
         connection = session.connection()
         demos = clinic.patients()
         while batch := list(itertools.islice(demos, BATCH)):
@@ -842,7 +870,7 @@ def bulk_load(
                     | {
                         "id": patient_id,
                         "clinic_id": clinic_id,
-                        "search_name": search_key(f"{data['family_name']} {data['given_names']}"),
+                        "search_name": name_key(data["family_name"], data["given_names"]),
                         "created_at": now,
                         "updated_at": now,
                     }
@@ -972,6 +1000,8 @@ def bulk_load(
                         signed_at=TreatmentSession.performed_at,
                     )
                 )
+            for name, tally in tallies.items():
+                _tally(session, tally, [row["id"] for row in rows[name]])
             counts["patients"] += len(rows["patient"])
             counts["consults"] += len(rows["consult"])
             counts["lots"] += len(rows["lot"])
@@ -994,6 +1024,18 @@ def bulk_load(
                 "counts": {"staff": result.staff, **counts},
             },
         )
+        for tally in tallies.values():
+            signed = record_event(
+                session,
+                context,
+                clinic_id,
+                AuditAction.RECORDS_IMPORT,
+                tally.audited.record_type,
+                None,
+                after=tally.state(),
+            )
+            if signed.key_id != signing.id:
+                raise DatabaseError("the audit key was rotated during the import: load it again")
     if engine.dialect.name == "postgresql":
         # Fresh statistics, as after any bulk load: without them the planner guesses
         # thousands of rows per patient and hash-joins a timeline over a full table scan

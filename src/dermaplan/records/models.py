@@ -602,6 +602,9 @@ class AuditEvent(Base):
     after_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # the audit key whose HMAC `hash` is (records.keyring); None: a plain SHA-256, the form
+    # of revision 0012 and before
+    key_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class DatabaseIdentity(Base):
@@ -615,7 +618,7 @@ class DatabaseIdentity(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
 
 
-# -- logins (revision 0013) ------------------------------------------------------------
+# -- logins (revision 0014) ------------------------------------------------------------
 
 
 class StaffCredential(Timestamped, Base):

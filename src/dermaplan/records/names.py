@@ -26,6 +26,11 @@ def search_key(text: str) -> str:
     return " ".join("".join(kept).split())
 
 
+def name_key(family_name: str, given_names: str) -> str:
+    """A patient's search key: the name written family name first, as it is searched."""
+    return search_key(f"{family_name} {given_names}")
+
+
 def successor(prefix: str) -> str | None:
     """The least string greater than every string that starts with `prefix` (None: no bound)."""
     chars = list(prefix)

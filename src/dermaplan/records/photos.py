@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
@@ -49,12 +49,15 @@ MAX_BYTES = 50 * 1024 * 1024
 
 
 class PhotoStorage(Protocol):
-    """Where photo files live; a backend stores bytes under a key and gives them back
-    (`get` raises FileNotFoundError for a key it does not hold)."""
+    """Where photo files live; a backend stores bytes under a key and gives them back,
+    whole (`get`) or as a stream (`open`); both raise FileNotFoundError for a key it does
+    not hold."""
 
     def put(self, key: str, data: bytes) -> None: ...
 
     def get(self, key: str) -> bytes: ...
+
+    def open(self, key: str) -> BinaryIO: ...
 
 
 class LocalFolderStorage:
@@ -82,6 +85,18 @@ class LocalFolderStorage:
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
+
+    def open(self, key: str) -> BinaryIO:
+        return self._path(key).open("rb")
+
+
+def file_sha256(storage: PhotoStorage, key: str) -> str:
+    """The SHA-256 of a stored file, read in chunks (a photo may be 50 MB)."""
+    sha256 = hashlib.sha256()
+    with storage.open(key) as stream:
+        while chunk := stream.read(1 << 20):
+            sha256.update(chunk)
+    return sha256.hexdigest()
 
 
 def photo_storage(settings: Settings) -> PhotoStorage:
@@ -210,21 +225,31 @@ def record_photo(
         "photo",
         record.id,
         patient_id=patient.id,
-        after={
-            "id": record.id,
-            "patient_id": record.patient_id,
-            "session_id": record.session_id,
-            "area": record.area,
-            "angle": record.angle,
-            "taken_at": record.taken_at,
-            "stage": record.stage,
-            "media_type": record.media_type,
-            "sha256": record.sha256,
-            "size_bytes": record.size_bytes,
-            "storage_key": record.storage_key,
-        },
+        after=photo_state(record),
     )
     return record
+
+
+def photo_state(record: Photo) -> dict[str, Any]:
+    """Everything a photo row says, for the audit digests; the file by its SHA-256."""
+    return photo_state_0012(record) | {"created_by": record.created_by}
+
+
+def photo_state_0012(record: Photo) -> dict[str, Any]:
+    """A photo as the events of revision 0012 and before digest it: all but its author."""
+    return {
+        "id": record.id,
+        "patient_id": record.patient_id,
+        "session_id": record.session_id,
+        "area": record.area,
+        "angle": record.angle,
+        "taken_at": record.taken_at,
+        "stage": record.stage,
+        "media_type": record.media_type,
+        "sha256": record.sha256,
+        "size_bytes": record.size_bytes,
+        "storage_key": record.storage_key,
+    }
 
 
 def patient_photo_scopes(

@@ -12,8 +12,16 @@ purpose. On Windows the modes mean little; the user's profile folder keeps other
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from filelock import FileLock
+
+if sys.platform != "win32":
+    import fcntl
 
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
@@ -46,3 +54,25 @@ def create_private_file(path: Path) -> Path:
     the mode of a file it finds."""
     open_private(path).close()
     return path
+
+
+if sys.platform == "win32":
+
+    def exclusive(path: Path) -> AbstractContextManager[object]:
+        """An exclusive lock on the lock file `path` among every process, held until the
+        block ends (filelock's, which polls: Windows has no blocking `flock`)."""
+        return FileLock(path, mode=FILE_MODE)
+
+else:
+
+    @contextmanager
+    def exclusive(path: Path) -> Iterator[None]:
+        """An exclusive lock on the lock file `path` among every process, held until the
+        block ends: the operating system's `flock`, which wakes a waiter as soon as it is
+        free; closing the file releases it."""
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)

@@ -640,6 +640,14 @@ class AuditRepository:
             return self.session.execute(_LEGACY_HEAD, {"lane": lane}).first()
         return self.session.execute(_LANE_HEAD, {"clinic_id": clinic_id, "lane": lane}).first()
 
+    def last_event(self, clinic_id: uuid.UUID | None, lane: int) -> AuditEvent | None:
+        """The last event of a chain, whole."""
+        chain = _IN_LEGACY if clinic_id is None else _IN_LANE
+        return self.session.scalar(
+            select(AuditEvent).where(*chain).order_by(AuditEvent.seq.desc()).limit(1),
+            {"clinic_id": clinic_id, "lane": lane},
+        )
+
     def event(self, clinic_id: uuid.UUID | None, lane: int, seq: int) -> AuditEvent | None:
         chain = _IN_LEGACY if clinic_id is None else _IN_LANE
         return self.session.scalar(

@@ -22,7 +22,7 @@ from dermaplan.records.enums import ConsultStatus, StaffRole
 from dermaplan.records.errors import InvalidInput, required
 from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import Clinic, Consult, Patient, Staff, new_id
-from dermaplan.records.names import search_key
+from dermaplan.records.names import name_key, search_key
 from dermaplan.records.repository import (
     ClinicRepository,
     ConsultRepository,
@@ -38,8 +38,15 @@ OLDEST_BIRTH_YEARS = 130
 # -- clinic and staff ------------------------------------------------------------------
 
 
+def clinic_state(clinic: Clinic) -> dict[str, Any]:
+    """Everything a clinic row says, for the audit digests."""
+    return {"id": clinic.id, "name": clinic.name, "time_zone": clinic.time_zone}
+
+
 def create_clinic(session: Session, context: Context, name: str) -> Clinic:
-    clinic = Clinic(id=new_id(), name=name, created_at=context.now, updated_at=context.now)
+    clinic = Clinic(
+        id=new_id(), name=name, time_zone="UTC", created_at=context.now, updated_at=context.now
+    )
     ClinicRepository(session).add(clinic)
     record_event(
         session,
@@ -48,7 +55,7 @@ def create_clinic(session: Session, context: Context, name: str) -> Clinic:
         AuditAction.CLINIC_CREATE,
         "clinic",
         clinic.id,
-        after={"name": name},
+        after=clinic_state(clinic),
     )
     return clinic
 
@@ -63,7 +70,7 @@ def configure_clinic(
 ) -> Clinic:
     """Rename the clinic or set its time zone (an IANA name); audited before and after."""
     clinic = required(session.get(Clinic, clinic_id), f"no clinic {clinic_id}")
-    before = {"name": clinic.name, "time_zone": clinic.time_zone}
+    before = clinic_state(clinic)
     if name is not None:
         if not search_key(name):
             raise InvalidInput.one("name: needs at least one letter or digit")
@@ -73,7 +80,6 @@ def configure_clinic(
         clinic.time_zone = time_zone
     clinic.updated_at = context.now
     session.flush()
-    after = {"name": clinic.name, "time_zone": clinic.time_zone}
     record_event(
         session,
         context,
@@ -82,7 +88,7 @@ def configure_clinic(
         "clinic",
         clinic.id,
         before=before,
-        after=after,
+        after=clinic_state(clinic),
     )
     return clinic
 
@@ -118,11 +124,28 @@ def add_staff(
         updated_at=context.now,
     )
     StaffRepository(session, clinic_id).add(staff)
-    state = {"name": staff.name, "role": role, "registration": registration}
     record_event(
-        session, context, clinic_id, AuditAction.STAFF_CREATE, "staff", staff.id, after=state
+        session,
+        context,
+        clinic_id,
+        AuditAction.STAFF_CREATE,
+        "staff",
+        staff.id,
+        after=staff_state(staff),
     )
     return staff
+
+
+def staff_state(staff: Staff) -> dict[str, Any]:
+    """Everything a member's row says, for the audit digests."""
+    return {
+        "id": staff.id,
+        "clinic_id": staff.clinic_id,
+        "name": staff.name,
+        "role": staff.role,
+        "registration": staff.registration,
+        "active": staff.active,
+    }
 
 
 def clinic_staff(session: Session, clinic_id: uuid.UUID) -> Sequence[Staff]:
@@ -181,7 +204,7 @@ def _check_birth_date(data: PatientData, today: dt.date) -> None:
 def _apply(patient: Patient, data: PatientData) -> None:
     patient.family_name = data.family_name
     patient.given_names = data.given_names
-    patient.search_name = search_key(f"{data.family_name} {data.given_names}")
+    patient.search_name = name_key(data.family_name, data.given_names)
     patient.birth_date = data.birth_date
     patient.sex = data.sex
     patient.email = data.email

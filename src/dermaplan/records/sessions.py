@@ -154,6 +154,17 @@ def _practitioner(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -
     return staff
 
 
+def lot_state(lot: ProductLot) -> dict[str, Any]:
+    """Everything a lot's row says, for the audit digests."""
+    return {
+        "id": lot.id,
+        "clinic_id": lot.clinic_id,
+        "product": lot.product,
+        "lot_number": lot.lot_number,
+        "expiry": lot.expiry_date,
+    }
+
+
 def registered_lot(
     session: Session, context: Context, clinic_id: uuid.UUID, use: ProductUse, where: str
 ) -> ProductLot | None:
@@ -173,12 +184,17 @@ def registered_lot(
             updated_at=context.now,
         )
         lots.add(lot)
-        state = {"product": lot.product, "lot_number": lot.lot_number, "expiry": lot.expiry_date}
         record_event(
-            session, context, clinic_id, AuditAction.LOT_CREATE, "product_lot", lot.id, after=state
+            session,
+            context,
+            clinic_id,
+            AuditAction.LOT_CREATE,
+            "product_lot",
+            lot.id,
+            after=lot_state(lot),
         )
     elif use.expiry is not None and lot.expiry_date is None:
-        before = {"product": lot.product, "lot_number": lot.lot_number, "expiry": None}
+        before = lot_state(lot)
         lot.expiry_date = use.expiry
         lot.updated_at = context.now
         session.flush()
@@ -190,7 +206,7 @@ def registered_lot(
             "product_lot",
             lot.id,
             before=before,
-            after={**before, "expiry": use.expiry},
+            after=lot_state(lot),
         )
     elif use.expiry is not None and use.expiry != lot.expiry_date:
         raise InvalidInput.one(

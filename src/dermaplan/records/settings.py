@@ -2,10 +2,10 @@
 `DERMAPLAN_*` environment variables over an optional TOML config file (`DERMAPLAN_CONFIG`,
 or `config.toml` in the home folder).
 
-The home folder holds everything by default (the SQLite database, the audit anchor, photos,
-backups). It is the platform's user data folder, or `DERMAPLAN_HOME`, never the working
-directory, so a command run from another folder finds the same records. Which values exist,
-their defaults and meaning: docs/records.md, "Configuration".
+The home folder holds everything by default (the SQLite database, the audit anchor and
+keyring, photos, backups). It is the platform's user data folder, or `DERMAPLAN_HOME`, never
+the working directory, so a command run from another folder finds the same records. Which
+values exist, their defaults and meaning: docs/records.md, "Configuration".
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ HOME_VARIABLES = (f"{PREFIX}HOME", f"{PREFIX}DATA_DIR")  # DATA_DIR: its earlier
 CONFIG_FILE = "config.toml"
 DATABASE_FILE = "dermaplan.db"
 ANCHOR_FILE = "audit-head.json"
+KEYRING_FILE = "audit-keyring.json"
 
 
 class SettingsError(DatabaseError):
@@ -122,6 +123,8 @@ class Settings(BaseSettings):
         default_factory=lambda data: f"sqlite:///{data['home'] / DATABASE_FILE}"
     )
     audit_anchor: Path = Field(default_factory=lambda data: data["home"] / ANCHOR_FILE)
+    # The secret keys that sign the audit log, owner-only (records.keyring).
+    audit_keyring: Path = Field(default_factory=lambda data: data["home"] / KEYRING_FILE)
     # Where the anchor is kept: "file", the local file `audit_anchor` (see records.anchor).
     anchor_store: Literal["file"] = "file"
     photos: Path = Field(default_factory=lambda data: data["home"] / "photos")
@@ -131,7 +134,7 @@ class Settings(BaseSettings):
         default_factory=lambda: f"os:{_login()}"
     )
 
-    @field_validator("home", "audit_anchor", "photos", "backups")
+    @field_validator("home", "audit_anchor", "audit_keyring", "photos", "backups")
     @classmethod
     def _absolute(cls, path: Path) -> Path:
         return path.expanduser().absolute()

@@ -2,8 +2,8 @@
 signed-in sessions of the web app (stored, so that any worker serves any request), the
 login attempts that throttling and lockout count, and personal API tokens (stored hashed).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-10
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
