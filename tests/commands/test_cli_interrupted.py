@@ -27,8 +27,10 @@ from tests.records.factories import image_bytes
 HELPER = Path(__file__).with_name("interrupted.py")
 ROOT = Path(__file__).resolve().parents[2]
 OLD, RESTORED = {"Before", "After"}, {"Before"}
-# what a home folder holds between commands: the anchor, its lock and posted heads, photos
+# what a home folder holds between commands: the anchor, its lock and posted heads, the
+# audit keyring and its lock, photos
 HOME = {"audit-head.json", ".audit-head.json.lock", ".audit-head.json.posted", "photos"}
+HOME |= {"audit-keyring.json", ".audit-keyring.json.lock"}
 
 
 def _killed(command: str, path: Path, stage: str, done: int) -> None:

@@ -25,7 +25,7 @@ from dermaplan.records.enums import StaffRole
 from dermaplan.records.settings import Settings
 from dermaplan.web.app import create_app
 from tests.app.conftest import clinic_with_staff
-from tests.records.database import BACKENDS, fresh_database
+from tests.records.database import BACKENDS, fresh_database, keyed
 from tests.records.factories import add_patient, context
 
 PASSWORD = "correct horse battery staple"
@@ -44,6 +44,9 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += dt.timedelta(**delta)
+
+
+KEYRING = "audit-keyring.json"  # where the settings of a home folder keep it
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ def clinic(engine: Engine, name: str, family_name: str) -> Clinic:
 def world_on(backend: str, directory: Path) -> Iterator[World]:
     with fresh_database(backend, directory) as url:
         engine = create_records_engine(url)
+        keyed(engine, directory / "data" / KEYRING)
         upgrade(engine)
         ours, theirs = clinic(engine, "Parc", "Moreau"), clinic(engine, "Lac", "Lacombe")
         yield from _world(url, engine, directory, ours, theirs)
@@ -115,6 +119,7 @@ def sqlite_world_file(
     directory = tmp_path_factory.mktemp("web-world")
     path = directory / "records.db"
     engine = create_records_engine(f"sqlite:///{path}")
+    keyed(engine, directory / "data" / KEYRING)
     upgrade(engine)
     made = clinic(engine, "Parc", "Moreau"), clinic(engine, "Lac", "Lacombe")
     engine.dispose()  # the last connection closed: the write-ahead log is in the file
@@ -127,8 +132,12 @@ def world(tmp_path: Path, sqlite_world_file: tuple[Path, Clinic, Clinic]) -> Ite
     template, ours, theirs = sqlite_world_file
     path = tmp_path / "records.db"
     shutil.copyfile(template, path)
+    (tmp_path / "data").mkdir(mode=0o700)
+    shutil.copy(template.parent / "data" / KEYRING, tmp_path / "data" / KEYRING)  # its mode too
     url = f"sqlite:///{path}"
-    yield from _world(url, create_records_engine(url), tmp_path, ours, theirs)
+    engine = create_records_engine(url)
+    keyed(engine, tmp_path / "data" / KEYRING)
+    yield from _world(url, engine, tmp_path, ours, theirs)
 
 
 @pytest.fixture(params=BACKENDS)
