@@ -21,6 +21,8 @@ EVERY_LAYER = (
 FORBIDDEN = {
     "problems": EVERY_LAYER,
     "bounds": EVERY_LAYER,
+    "text": EVERY_LAYER,
+    "documents": EVERY_LAYER,
     "knowledge": ("dermaplan.clinical", "dermaplan.records", "dermaplan.app", "dermaplan.cli"),
     "clinical": ("dermaplan.records", "dermaplan.app", "dermaplan.cli"),
     "records": ("dermaplan.app", "dermaplan.cli"),

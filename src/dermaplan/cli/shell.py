@@ -246,26 +246,18 @@ def load(dirs: list[Path] | None, *, cached: bool = True) -> KnowledgeBase:
 
 
 def read_document(path: Path) -> Any:
-    """YAML or JSON (JSON is YAML) from a file, or a located error."""
-    import yaml
-
-    from dermaplan.knowledge.loader import parse_yaml
+    """YAML or JSON (JSON is YAML) from a file as plain data (dermaplan.documents), or a
+    located error."""
+    from dermaplan.documents import DocumentError, read_yaml_file
 
     try:
-        text = path.read_text(encoding="utf-8")
+        return read_yaml_file(path)
     except FileNotFoundError:
         fail([f"{path}: no such file"])
-    except (OSError, UnicodeDecodeError) as error:
-        fail([f"{path}: cannot be read: {error}"])
-    try:
-        return parse_yaml(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(error, "problem", None) or str(error)
-        fail([f"{where}: not valid YAML or JSON: {problem}"])
-    except ValueError as error:  # a well-formed timestamp that is no date, e.g. 2026-13-01
-        fail([f"{path}: not valid YAML or JSON: {error}"])
+    except OSError as error:
+        fail([f"{path}: cannot be read ({error.strerror})"])
+    except DocumentError as error:
+        fail([error.located(str(path))])
 
 
 @contextmanager

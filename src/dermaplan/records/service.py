@@ -29,7 +29,7 @@ from dermaplan.records.repository import (
     PatientRepository,
     StaffRepository,
 )
-from dermaplan.records.schemas import ConsultDocument, PatientData
+from dermaplan.records.schemas import ConsultDocument, PatientData, given_text
 
 DEFAULT_CLINIC_NAME = "Dermaplan clinic"
 OLDEST_BIRTH_YEARS = 130
@@ -65,9 +65,10 @@ def configure_clinic(
     clinic = required(session.get(Clinic, clinic_id), f"no clinic {clinic_id}")
     before = {"name": clinic.name, "time_zone": clinic.time_zone}
     if name is not None:
-        if not search_key(name):
+        written = given_text(name, "name")
+        if not search_key(written):
             raise InvalidInput.one("name: needs at least one letter or digit")
-        clinic.name = name.strip()
+        clinic.name = written
     if time_zone is not None:
         zone(time_zone)
         clinic.time_zone = time_zone
@@ -105,12 +106,15 @@ def add_staff(
     role: StaffRole,
     registration: str | None = None,
 ) -> Staff:
+    name = given_text(name, "name")
     if not search_key(name):
         raise InvalidInput.one("name: needs at least one letter or digit")
+    if registration is not None:
+        registration = given_text(registration, "registration")
     staff = Staff(
         id=new_id(),
         clinic_id=clinic_id,
-        name=name.strip(),
+        name=name,
         role=role,
         registration=registration,
         active=True,
@@ -285,13 +289,12 @@ def delete_patient(
     reason: str,
 ) -> Patient:
     """A soft delete: the record leaves lists and searches, and is kept with the reason."""
-    if not reason.strip():
-        raise InvalidInput.one("reason: a deletion needs a reason")
+    written = written_reason(reason, "a deletion")
     patient = _patient(PatientRepository(session, clinic_id), patient_id)
     before = patient_state(patient)
     patient.deleted_at = context.now
     patient.deleted_by = context.actor
-    patient.deletion_reason = reason.strip()
+    patient.deletion_reason = written
     patient.updated_at = context.now
     session.flush()
     record_event(
