@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.bounds import LARGEST
+from dermaplan.bounds import DOCUMENT_BYTES, LARGEST
 from dermaplan.cli.render import CONSENTS, Columns, at
 from dermaplan.cli.shell import (
     FormatOption,
@@ -50,8 +50,9 @@ def template_add(
     change."""
     from dermaplan.app import consents
 
-    try:
-        text = file.read_text(encoding="utf-8")
+    try:  # enough characters to tell a text too long, never all of a larger file
+        with file.open(encoding="utf-8") as stream:
+            text = stream.read(DOCUMENT_BYTES + 1)
     except (OSError, UnicodeDecodeError) as error:
         fail([f"{file}: cannot read it as UTF-8 text ({error.__class__.__name__})"])
     published = call(consents.publish, kind, text)

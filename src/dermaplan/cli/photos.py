@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dermaplan.bounds import PHOTO_BYTES
 from dermaplan.cli.render import Columns, Row
 from dermaplan.cli.shell import (
     FormatOption,
@@ -62,7 +63,8 @@ def photos_add(
     session_id = parse_id(session, "a session id (a UUID)") if session is not None else None
     when = _taken_at(taken_at) if taken_at is not None else None
     try:
-        content = file.read_bytes()
+        with file.open("rb") as stream:  # enough to tell a file too large, never all of it
+            content = stream.read(PHOTO_BYTES + 1)
     except OSError as error:
         fail([f"{file}: cannot be read ({error.strerror})"])
     added = call(photos.add, chosen, content, area, angle, stage, session_id, when)
