@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dermaplan.bounds import LARGEST
-from dermaplan.cli.shell import group, outside_a_unit, progress_bar
+from dermaplan.cli.shell import group, outside_a_unit, progress_bar, say
 
 demo_app = group("A demo clinic to try Dermaplan on.")
 
@@ -33,12 +33,12 @@ def demo_seed(
 
     with progress_bar() as progress:
         counts = outside_a_unit(lambda app: demo.seed(app, patients, seed, progress))
-    typer.echo(
+    say(
         f"demo clinic seeded: {counts.staff} staff, {counts.patients} patients, "
         f"{counts.consults} consults, {counts.courses} courses, {counts.sessions} sessions, "
         f"{counts.lots} product lots, {counts.outcomes} outcome scores, "
         f"{counts.adverse_events} adverse events"
     )
-    typer.echo("act as one of its staff, e.g. dermaplan --as NAME patients list:")
+    say("act as one of its staff, e.g. dermaplan --as NAME patients list:")
     for member in counts.members:
-        typer.echo(f"  {member.role.value:<12}  {member.name}")
+        say(f"  {member.role.value:<12}  {member.name}")

@@ -19,6 +19,7 @@ from dermaplan.cli.shell import (
     group,
     parse_id,
     patient_id,
+    say,
     show_list,
     write_new_file,
 )
@@ -69,7 +70,7 @@ def photos_add(
         fail([f"{file}: cannot be read ({error.strerror})"])
     added = call(photos.add, chosen, content, area, angle, stage, session_id, when)
     stage_shown = added.stage.value if added.stage else "-"
-    typer.echo(f"added photo {added.id} ({stage_shown}, {added.area}, {added.angle})")
+    say(f"added photo {added.id} ({stage_shown}, {added.area}, {added.angle})")
 
 
 def _photo(listed: ListedPhoto) -> Row:
@@ -120,4 +121,4 @@ def photos_export(
         fail([f"{out.parent}: no such folder; nothing was exported"])
     exported = call(photos.export, photo_id)
     write_new_file(out, exported.content)
-    typer.echo(f"exported photo {exported.photo.id} ({exported.photo.media_type}) to {out}")
+    say(f"exported photo {exported.photo.id} ({exported.photo.media_type}) to {out}")

@@ -4,6 +4,9 @@ and reading the files people give (YAML or JSON, the knowledge) and writing new 
 
 Errors a person can cause exit with code 2, one `error:` line per problem (and a `hint:`
 line where something would let it through); a database that cannot be used exits with 1.
+Everything a command prints goes through `say`, so no control character in the data (a
+row written before fields refused them, a file name, an argument) reaches a terminal or a
+pipe as one.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import (
 
 import typer
 
-from dermaplan.cli.render import Columns, listing
+from dermaplan.cli.render import Columns, Drawn, listing
 
 if TYPE_CHECKING:
     from dermaplan.app.principal import Access
@@ -62,16 +65,25 @@ def acting() -> str | None:
     return _acting[0] or os.environ.get(STAFF_VARIABLE) or None
 
 
+def say(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print `text` (on stderr if `err`) with every control character but line breaks and
+    tabs shown as its escape (dermaplan.text.shown); what the command line drew itself
+    from shown data (`Drawn`: a table, a styled plan) is printed as it is."""
+    from dermaplan.text import shown
+
+    typer.echo(text if isinstance(text, Drawn) else shown(text), err=err, nl=nl)
+
+
 def fail(problems: list[str], hint: str | None = None) -> NoReturn:
     for problem in problems:
-        typer.echo(f"error: {problem}", err=True)
+        say(f"error: {problem}", err=True)
     if hint is not None:
-        typer.echo(f"hint: {hint}", err=True)
+        say(f"hint: {hint}", err=True)
     raise typer.Exit(code=2)
 
 
 def broken(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    say(f"error: {message}", err=True)
     raise typer.Exit(code=1)
 
 
@@ -161,12 +173,12 @@ def show(
     if output is OutputFormat.JSON:
         from pydantic import TypeAdapter
 
-        typer.echo(TypeAdapter(type(result)).dump_json(result, indent=2).decode())
+        say(TypeAdapter(type(result)).dump_json(result, indent=2).decode())
         return
     for line in text():
-        typer.echo(line)
+        say(line)
     if empty is not None and result == []:
-        typer.echo(empty, err=True)
+        say(empty, err=True)
 
 
 def show_list(found: Sequence[T], output: OutputFormat, columns: Columns[T], empty: str) -> None:

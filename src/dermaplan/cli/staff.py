@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dermaplan.cli.render import Columns
-from dermaplan.cli.shell import FormatOption, OutputFormat, call, group, show_list
+from dermaplan.cli.shell import FormatOption, OutputFormat, call, group, say, show_list
 from dermaplan.records.enums import StaffRole
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def staff_add(
     from dermaplan.app import staff
 
     member = call(staff.add, name, role, registration)
-    typer.echo(f"added {member.role.value} {member.name}: {member.id}")
+    say(f"added {member.role.value} {member.name}: {member.id}")
 
 
 @staff_app.command("list")
