@@ -260,3 +260,9 @@ def test_nothing_else_loads_yaml() -> None:
         and node.attr in parsers
     ]
     assert found == []
+
+
+def test_a_character_yaml_does_not_take_is_one_located_line() -> None:
+    assert refused("a: b\nc: d\x1be\n") == (
+        "f.yaml:2:5: not valid YAML or JSON: character U+001B is not allowed"
+    )

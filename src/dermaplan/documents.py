@@ -128,8 +128,16 @@ def parse_yaml(text: str) -> Any:
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
         ) from None
-    except yaml.YAMLError as error:
-        raise DocumentError(f"not valid YAML or JSON: {error}") from None
+    except yaml.reader.ReaderError as error:  # a character YAML does not take, raw
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - text.rfind("\n", 0, error.position)
+        raise DocumentError(
+            f"not valid YAML or JSON: character U+{error.character:04X} is not allowed",
+            line=line,
+            column=column,
+        ) from None
+    except yaml.YAMLError as error:  # one line, whatever PyYAML wrote
+        raise DocumentError(f"not valid YAML or JSON: {' '.join(str(error).split())}") from None
     except (ValueError, OverflowError) as error:  # a date off the calendar, a 5000-digit number
         raise DocumentError(f"not valid YAML or JSON: {error}") from None
     except RecursionError:  # the pure-Python parser, where libyaml is missing

@@ -8,6 +8,7 @@ import hashlib
 import io
 import tracemalloc
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,20 @@ def test_an_image_within_the_limits_is_taken() -> None:
     content, media_type, _ = photos.strip_metadata(png_claiming(2000, 1000))
     with Image.open(io.BytesIO(content)) as stored:
         assert (media_type, stored.size) == ("image/png", (2000, 1000))
+
+
+def test_a_damaged_file_is_taken_or_refused_without_a_word_from_pillow() -> None:
+    """A multi-picture JPEG whose MP header is broken: Pillow warns, then reads it as the
+    JPEG it also is; nothing but the outcome may reach the person."""
+    out = io.BytesIO()
+    picture = Image.new("RGB", (16, 8), "salmon")
+    picture.save(out, format="MPO", save_all=True, append_images=[picture])
+    damaged = bytearray(out.getvalue())
+    damaged[damaged.find(b"MPF\x00") + 4] = 0  # the MP header's byte order, gone
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        _, media_type, _ = photos.strip_metadata(bytes(damaged))
+    assert (media_type, said) == ("image/jpeg", [])
 
 
 def test_a_phones_multi_picture_jpeg_is_kept_as_the_jpeg_of_its_first_picture(

@@ -149,12 +149,12 @@ def _drawn_signature_problem(image: bytes) -> str | None:
     be, in bytes or in pixels (read from its header: it is stored, never decoded)."""
     from PIL import UnidentifiedImageError
 
-    from dermaplan.records.images import SIGNATURE, opened_image
+    from dermaplan.records.images import SIGNATURE, opened_image, unwarned
 
     if not image.startswith(PNG_SIGNATURE):
         return "signature_png: not a PNG image"
     try:
-        with opened_image(image, SIGNATURE) as opened:
+        with opened_image(image, SIGNATURE) as opened, unwarned():
             opened.verify()
     except InvalidInput as error:
         return error.problems[0]

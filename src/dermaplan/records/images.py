@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PIL import Image
@@ -43,6 +45,16 @@ class ImageLimits:
         )
 
 
+@contextmanager
+def unwarned() -> Iterator[None]:
+    """Pillow's warnings about a damaged file (a malformed MPO read as its JPEG, a corrupt
+    EXIF block) left unsaid: the image is read, or refused by the error that follows, in
+    one line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 PHOTO = ImageLimits("photo", PHOTO_BYTES, PHOTO_PIXELS)
 SIGNATURE = ImageLimits("signature_png", SIGNATURE_BYTES, SIGNATURE_PIXELS)
 
@@ -55,8 +67,7 @@ def opened_image(content: bytes, limits: ImageLimits) -> Image.Image:
     if problem is not None:
         raise InvalidInput.one(problem)
     try:
-        with warnings.catch_warnings():  # Pillow warns past its own limit, far past ours
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with unwarned():  # past Pillow's own pixel limit (far past ours) it warns first
             image = Image.open(io.BytesIO(content))
     except Image.DecompressionBombError:  # past twice Pillow's limit: no size to say
         raise InvalidInput.one(

@@ -29,7 +29,7 @@ from dermaplan.records.consents import ALL
 from dermaplan.records.context import Context
 from dermaplan.records.enums import ConsentKind, PhotoScope, PhotoStage
 from dermaplan.records.errors import InvalidInput, NotFound, required
-from dermaplan.records.images import PHOTO, opened_image
+from dermaplan.records.images import PHOTO, opened_image, unwarned
 from dermaplan.records.models import Consent, Photo, new_id
 from dermaplan.records.private import open_private, private_folder
 from dermaplan.records.repository import (
@@ -96,7 +96,7 @@ def strip_metadata(content: bytes) -> tuple[bytes, str, str]:
     file extension. Raises InvalidInput for anything but a JPEG (an MPO's first picture) or
     PNG image."""
     try:
-        with opened_image(content, PHOTO) as image:
+        with opened_image(content, PHOTO) as image, unwarned():
             kind = READ_AS.get(image.format or "", image.format or "")
             if kind not in FORMATS:
                 raise InvalidInput.one(f"photo: {kind or 'unknown'} images are not accepted")
