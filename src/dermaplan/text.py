@@ -104,15 +104,22 @@ def _escaped(char: str) -> str:
     return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
 
 
-def shown(text: str) -> str:
+def shown(text: str, *, one_line: bool = False) -> str:
     """`text` as it may reach a terminal or a pipe: line breaks (a CSV's CR LF too) and tabs
-    kept, every other character a field refuses written as its escape."""
+    kept, unless it must stay `one_line`, and every other character a field refuses written
+    as its escape."""
+    if one_line:
+        return _shown_line(text, _LINE_KEEPS)
     *lines, last = text.split("\n")
-    return "\n".join([*(_shown_line(line, ends_a_line=True) for line in lines), _shown_line(last)])
+    return "\n".join(
+        [*(_shown_line(line, _PROSE_KEEPS, ends_a_line=True) for line in lines), _shown_line(last)]
+    )
 
 
-def _shown_line(line: str, *, ends_a_line: bool = False) -> str:
+def _shown_line(
+    line: str, keeps: frozenset[str] = _PROSE_KEEPS, *, ends_a_line: bool = False
+) -> str:
     if line.isprintable():
         return line
     body, end = (line[:-1], "\r") if ends_a_line and line.endswith("\r") else (line, "")
-    return "".join(_escaped(char) if _refused(char, _PROSE_KEEPS) else char for char in body) + end
+    return "".join(_escaped(char) if _refused(char, keeps) else char for char in body) + end

@@ -319,3 +319,10 @@ def test_an_argument_echoed_in_an_error_is_shown_escaped(engine: Engine) -> None
         "error: 'x\\u001b]0;owned\\u0007' is not a patient id (a UUID, as `dermaplan patients "
         "list` prints)"
     )
+
+
+def test_a_problem_quoting_a_line_break_stays_one_line(engine: Engine) -> None:
+    message = refused_everywhere(
+        engine, "patients", "add", "--family-name", "Moreau", "--birth-date", "\nabc"
+    )
+    assert message == "error: birth_date: '\\u000aabc' is not a date (YYYY-MM-DD)"

@@ -65,25 +65,28 @@ def acting() -> str | None:
     return _acting[0] or os.environ.get(STAFF_VARIABLE) or None
 
 
-def say(text: str, *, err: bool = False, nl: bool = True) -> None:
+def say(text: str, *, err: bool = False, nl: bool = True, one_line: bool = False) -> None:
     """Print `text` (on stderr if `err`) with every control character but line breaks and
-    tabs shown as its escape (dermaplan.text.shown); what the command line drew itself
-    from shown data (`Drawn`: a table, a styled plan) is printed as it is."""
+    tabs (these too if it must stay `one_line`) shown as its escape (dermaplan.text.shown);
+    what the command line drew itself from shown data (`Drawn`: a table, a styled plan) is
+    printed as it is."""
     from dermaplan.text import shown
 
-    typer.echo(text if isinstance(text, Drawn) else shown(text), err=err, nl=nl)
+    shown_text = text if isinstance(text, Drawn) else shown(text, one_line=one_line)
+    typer.echo(shown_text, err=err, nl=nl)
 
 
 def fail(problems: list[str], hint: str | None = None) -> NoReturn:
+    """Exit 2 with each problem on one line, whatever the text it quotes."""
     for problem in problems:
-        say(f"error: {problem}", err=True)
+        say(f"error: {problem}", err=True, one_line=True)
     if hint is not None:
-        say(f"hint: {hint}", err=True)
+        say(f"hint: {hint}", err=True, one_line=True)
     raise typer.Exit(code=2)
 
 
 def broken(message: str) -> NoReturn:
-    say(f"error: {message}", err=True)
+    say(f"error: {message}", err=True, one_line=True)
     raise typer.Exit(code=1)
 
 
