@@ -160,6 +160,17 @@ def read_yaml_file(path: Path) -> Any:
     return parse_yaml(text)
 
 
+_Link = tuple[Any, str | int] | None  # (the link before, a name): a path built as walked
+
+
+def _location(link: _Link) -> Location:
+    names: list[str | int] = []
+    while link is not None:
+        link, name = link
+        names.append(name)
+    return tuple(reversed(names))
+
+
 class _Measure:
     """One walk over nested data: every value counted as often as it is reached (an alias
     is its whole value again), each mapping and list measured once."""
@@ -169,49 +180,59 @@ class _Measure:
         self.open: set[int] = set()  # the containers being walked: one met again holds itself
         self.aliases = 0
 
-    def walk(self, value: Any, at: Location, depth: int) -> tuple[int, int, int]:
-        if isinstance(value, str):
-            return 1, len(value), 0
-        if not isinstance(value, dict | list):
-            return 1, 0, 0
+    def refuse(self, message: str, at: _Link) -> DocumentError:
+        return DocumentError(message, at=_location(at))
+
+    def walk(
+        self, value: dict[Any, Any] | list[Any], at: _Link, depth: int
+    ) -> tuple[int, int, int]:
         key = id(value)
         if key in self.open:
-            raise DocumentError("a value that contains itself (an alias inside its anchor)", at=at)
+            raise self.refuse("a value that contains itself (an alias inside its anchor)", at)
         if key in self.measured:
             self.aliases += 1
             if self.aliases > ALIASES:
-                raise DocumentError(f"more than {ALIASES} aliases", at=at)
+                raise self.refuse(f"more than {ALIASES} aliases", at)
             measured = self.measured[key]
         else:
             if depth > DEPTH:
-                raise DocumentError(f"nested deeper than {DEPTH} levels", at=at)
+                raise self.refuse(f"nested deeper than {DEPTH} levels", at)
             self.open.add(key)
             measured = self._contents(value, at, depth)
             self.open.discard(key)
             self.measured[key] = measured
         if depth + measured[2] - 1 > DEPTH:
-            raise DocumentError(f"nested deeper than {DEPTH} levels", at=at)
+            raise self.refuse(f"nested deeper than {DEPTH} levels", at)
         return measured
 
     def _contents(
-        self, value: dict[Any, Any] | list[Any], at: Location, depth: int
+        self, value: dict[Any, Any] | list[Any], at: _Link, depth: int
     ) -> tuple[int, int, int]:
         values, characters, levels = 1, 0, 1
+        mapping = isinstance(value, dict)
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for name, item in items:
-            inner = self.walk(
-                item, (*at, name if isinstance(name, str | int) else str(name)), depth + 1
-            )
-            values += inner[0] + isinstance(value, dict)
-            characters += inner[1] + (len(name) if isinstance(name, str) else 0)
-            levels = max(levels, inner[2] + 1)
+            if mapping:
+                values += 1
+                if isinstance(name, str):
+                    characters += len(name)
+            if isinstance(item, dict | list):
+                link = (at, name if isinstance(name, str | int) else str(name))
+                inner_values, inner_characters, inner_levels = self.walk(item, link, depth + 1)
+                values += inner_values
+                characters += inner_characters
+                levels = max(levels, inner_levels + 1)
+            else:
+                values += 1
+                if isinstance(item, str):
+                    characters += len(item)
             if values > VALUES:
-                raise DocumentError(f"more than {VALUES} values once aliases are expanded", at=at)
+                raise self.refuse(f"more than {VALUES} values once aliases are expanded", at)
             if characters > TEXT_CHARS:
-                raise DocumentError(
+                raise self.refuse(
                     f"more than {TEXT_CHARS // MEBIBYTE} Mi characters of text once aliases "
                     "are expanded",
-                    at=at,
+                    at,
                 )
         return values, characters, levels
 
@@ -219,7 +240,8 @@ class _Measure:
 def bounded(data: Any) -> None:
     """DocumentError if `data` nests deeper, holds more aliases, or expands to more values or
     text than any document may, or contains itself."""
-    _Measure().walk(data, (), 1)
+    if isinstance(data, dict | list):
+        _Measure().walk(data, None, 1)
 
 
 def json_document(data: Any, limit: int) -> Any:
