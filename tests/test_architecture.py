@@ -23,6 +23,8 @@ FRONT_ENDS = ("dermaplan.cli", "dermaplan.web")
 FORBIDDEN = {
     "problems": EVERY_LAYER,
     "bounds": EVERY_LAYER,
+    "text": EVERY_LAYER,
+    "documents": EVERY_LAYER,
     "knowledge": ("dermaplan.clinical", "dermaplan.records", "dermaplan.app", *FRONT_ENDS),
     "clinical": ("dermaplan.records", "dermaplan.app", *FRONT_ENDS),
     "records": ("dermaplan.app", *FRONT_ENDS),

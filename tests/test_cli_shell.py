@@ -3,6 +3,7 @@ command loads only its own module."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import dermaplan.cli
 from dermaplan.cli import COMMANDS, app, first_sentence, load_command
 from dermaplan.cli.render import Columns
 from dermaplan.cli.shell import OutputFormat, show_list
@@ -124,3 +126,38 @@ def test_a_table_wraps_to_the_terminal_and_keeps_every_cell() -> None:
     table = WORDS.table(PAIRS, width=30)
     assert "papule" in table
     assert all(len(line) <= 30 for line in table.splitlines())
+
+
+def test_a_table_shows_control_characters_in_its_cells_as_escapes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A terminal draws the table's own bold header, never a sequence a row holds."""
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    show_list([("bleb\x1b]0;owned\x07", "\u202eeulav")], OutputFormat.TEXT, WORDS, "nothing")
+    drawn = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    assert "bleb\\u001b]0;owned\\u0007" in drawn
+    assert "\\u202eeulav" in drawn
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", drawn)
+
+
+PRINTERS = {("typer", "echo"), ("sys.stdout", "write"), ("sys.stderr", "write")}
+
+
+def test_every_command_prints_through_say() -> None:
+    """One helper prints, so no path reaches a terminal without its escaping."""
+    cli = Path(dermaplan.cli.__file__).parent
+    found = {
+        (path.name, function.name)
+        for path in cli.glob("*.py")
+        for function in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(function, ast.FunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call) and _prints(node.func)
+    }
+    assert found == {("shell.py", "say")}
+
+
+def _prints(func: ast.expr) -> bool:
+    if isinstance(func, ast.Name):
+        return func.id == "print"
+    return isinstance(func, ast.Attribute) and (ast.unparse(func.value), func.attr) in PRINTERS

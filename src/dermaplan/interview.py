@@ -16,6 +16,7 @@ import typer
 from dermaplan.bounds import calendar_problem
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.loader import did_you_mean
+from dermaplan.text import shown
 
 T = TypeVar("T")
 UNKNOWN_WORDS = ("?", "unknown", "u")
@@ -27,12 +28,14 @@ class Invalid(ValueError):
 
 
 def ask(question: str, parse: Callable[[str], T], default: str | None = None) -> T:
+    """Ask until `parse` takes the answer; the question (the knowledge's words, a clinic's
+    layer among them) and each problem are shown safe (dermaplan.text)."""
     while True:
-        answer = typer.prompt(question, default=default, show_default=default is not None)
+        answer = typer.prompt(shown(question), default=default, show_default=default is not None)
         try:
             return parse(answer.strip())
         except Invalid as problem:
-            typer.echo(f"  {problem}", err=True)
+            typer.echo(shown(f"  {problem}"), err=True)
 
 
 def tri_state(text: str) -> bool | None:

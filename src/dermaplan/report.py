@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from dermaplan.clinical.plan import Decision, FindingSeverity, Plan
 from dermaplan.knowledge.schema import Modality
+from dermaplan.text import shown
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -226,26 +227,24 @@ def markdown(plan: Plan, title: str) -> str:
 
 
 def rich_view(plan: Plan, title: str) -> list[RenderableType]:
+    """The plan as Rich renderables, every text in them shown safe (dermaplan.text): the
+    styles are the only control sequences they draw."""
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
-    parts: list[RenderableType] = [
-        Panel(
-            Text(f"{title}\nconsult {plan.consult_date} · knowledge {plan.knowledge_version}"),
-            style="bold",
-        )
-    ]
+    heading = f"{title}\nconsult {plan.consult_date} · knowledge {plan.knowledge_version}"
+    parts: list[RenderableType] = [Panel(Text(shown(heading)), style="bold")]
     for section in outline(plan):
         if section.rows:
             table = Table(title=section.title, title_justify="left", show_lines=True, expand=True)
             for header in section.headers:
                 table.add_column(header, overflow="fold")
             for row, style in zip(section.rows, section.styles, strict=True):
-                table.add_row(*row, style=style or None)
+                table.add_row(*map(shown, row), style=style or None)
             parts.append(table)
         else:
             parts.append(Text(section.title, style="bold underline"))
         if section.bullets:
-            parts.append(Text("\n".join(f"  {b}" for b in section.bullets)))
+            parts.append(Text(shown("\n".join(f"  {b}" for b in section.bullets))))
     return parts

@@ -394,7 +394,7 @@ def test_broken_yaml_and_unknown_kinds_are_reported(tmp_path: Path) -> None:
     (layer / "a.yaml").write_text("rules: [\n", encoding="utf-8")
     (layer / "b.yaml").write_text("ruels: []\n", encoding="utf-8")
     problems = refused(layer)
-    assert problems[0].startswith("a.yaml: not valid YAML")
+    assert problems[0].startswith("a.yaml:2:1: not valid YAML")
     assert problems[1] == "b.yaml: ruels: unknown kind — did you mean 'rules'?"
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import struct
 import uuid
+import zlib
 from typing import Any
 
 from PIL import Image
@@ -165,6 +167,23 @@ def image_bytes(colour: str = "salmon", image_format: str = "PNG") -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (16, 8), colour).save(out, format=image_format)
     return out.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A well-formed one-bit grey PNG of `width`×`height` pixels, all zeros, compressed to
+    a few kilobytes per megapixel: what a decompression bomb looks like."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte, then the row's bits
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 def add_photos(

@@ -3,6 +3,7 @@ triggers), granular photo scopes, and the session completeness check; all audite
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import uuid
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from dermaplan.bounds import SIGNATURE_BYTES
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import consents, sessions
 from dermaplan.records.db import transaction
@@ -28,6 +30,7 @@ from tests.records.factories import (
     context,
     events,
     make_practitioner,
+    png_claiming,
     session_data,
 )
 
@@ -231,6 +234,35 @@ def test_photo_consent_answers_every_scope_and_treatment_consent_has_none(
         data = ConsentData.parse(consent_fields(patient_id, template, **fields))
         with pytest.raises(InvalidInput, match=problem), transaction(engine) as session:
             consents.record_consent(session, context(), clinic_id, data)
+    assert table_counts(engine) == before
+
+
+def test_a_drawn_signature_is_bounded_in_bytes_and_pixels(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> None:
+    template = publish(engine, clinic_id, ConsentKind.TREATMENT_MESOTHERAPY, "Meso")
+    before = table_counts(engine)
+
+    def drawn(png: bytes) -> dict[str, Any]:
+        return {"signature": None, "signature_png": base64.b64encode(png).decode()}
+
+    with pytest.raises(InvalidInput, match="signature_png: String should have at most"):
+        ConsentData.parse(consent_fields(patient_id, template, **drawn(bytes(20_000_000))))
+    for png, problem in (
+        (
+            png_claiming(3000, 3000),
+            "signature_png: 3000×3000 pixels, more than the 4 megapixels an image here may have",
+        ),
+        (png_claiming(400, 200)[:-20], "signature_png: not a readable PNG image"),
+        (
+            png_claiming(400, 200).ljust(SIGNATURE_BYTES + 1, b"\x00"),
+            "signature_png: larger than 256 KB",
+        ),
+    ):
+        data = ConsentData.parse(consent_fields(patient_id, template, **drawn(png)))
+        with pytest.raises(InvalidInput) as refused, transaction(engine) as session:
+            consents.record_consent(session, context(), clinic_id, data)
+        assert refused.value.problems == [problem]
     assert table_counts(engine) == before
 
 

@@ -19,6 +19,7 @@ from dermaplan.records.errors import ImmutableRecord, InvalidInput
 from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import Consult
 from dermaplan.records.service import consult_state
+from dermaplan.text import text_problem
 from tests.records.factories import NOW, add_consult, add_patient, context, events
 
 CONSULTS = RecordKind("consult", "consult", consult_state, "record a correction")
@@ -80,10 +81,16 @@ def test_a_frozen_record_is_refused_in_its_own_words() -> None:
 
 
 @given(reason=st.text(max_size=30))
-def test_a_reason_is_kept_trimmed_and_a_blank_one_refused(reason: str) -> None:
-    if reason.strip():
-        assert written_reason(reason, "a correction") == reason.strip()
-    else:
-        with pytest.raises(InvalidInput) as refused:
-            written_reason(reason, "a correction")
-        assert refused.value.problems == ["reason: a correction needs a reason"]
+def test_a_reason_is_kept_trimmed_and_a_blank_one_or_no_line_of_text_refused(
+    reason: str,
+) -> None:
+    written = reason.strip()
+    problem = text_problem(written)
+    if written and problem is None:
+        assert written_reason(reason, "a correction") == written
+        return
+    with pytest.raises(InvalidInput) as refused:
+        written_reason(reason, "a correction")
+    assert refused.value.problems == [
+        f"reason: {problem}" if problem else "reason: a correction needs a reason"
+    ]

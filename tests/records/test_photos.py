@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import tracemalloc
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from PIL import Image
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from dermaplan.bounds import PHOTO_BYTES
 from dermaplan.records import consents, photos
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import PhotoScope, PhotoStage
@@ -25,6 +28,8 @@ from tests.records.factories import (
     add_photos,
     context,
     events,
+    image_bytes,
+    png_claiming,
 )
 
 GPS_IFD = 0x8825
@@ -122,6 +127,52 @@ def test_a_png_is_kept_a_png_and_bad_input_writes_nothing(
         store(engine, clinic_id, storage, uuid.uuid4(), out.getvalue())
     assert len(events(engine)) == before
     assert len(list((tmp_path / "data" / "photos").rglob("*.png"))) == 1
+
+
+def test_an_image_too_large_in_pixels_is_refused_from_its_header() -> None:
+    """12000×12000 PNG of zeros: 17 KB as a file, 144 megapixels, past Pillow's own warning;
+    refused before a pixel is decoded, so the refusal costs next to nothing."""
+    bomb = png_claiming(12000, 12000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidInput) as refused:
+            photos.strip_metadata(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.problems == [
+        "photo: 12000×12000 pixels, more than the 50 megapixels an image here may have"
+    ]
+    assert peak < 2_000_000
+    with pytest.raises(InvalidInput, match="more than the 50 megapixels"):  # past Pillow's limit
+        photos.strip_metadata(png_claiming(20000, 20000))
+
+
+def test_an_image_too_large_in_bytes_is_refused_unread() -> None:
+    padded = image_bytes() + bytes(PHOTO_BYTES)  # a real PNG, and trailing zeros
+    with pytest.raises(InvalidInput) as refused:
+        photos.strip_metadata(padded)
+    assert refused.value.problems == ["photo: larger than 50 MB"]
+
+
+def test_an_image_within_the_limits_is_taken() -> None:
+    content, media_type, _ = photos.strip_metadata(png_claiming(2000, 1000))
+    with Image.open(io.BytesIO(content)) as stored:
+        assert (media_type, stored.size) == ("image/png", (2000, 1000))
+
+
+def test_a_damaged_file_is_taken_or_refused_without_a_word_from_pillow() -> None:
+    """A multi-picture JPEG whose MP header is broken: Pillow warns, then reads it as the
+    JPEG it also is; nothing but the outcome may reach the person."""
+    out = io.BytesIO()
+    picture = Image.new("RGB", (16, 8), "salmon")
+    picture.save(out, format="MPO", save_all=True, append_images=[picture])
+    damaged = bytearray(out.getvalue())
+    damaged[damaged.find(b"MPF\x00") + 4] = 0  # the MP header's byte order, gone
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        _, media_type, _ = photos.strip_metadata(bytes(damaged))
+    assert (media_type, said) == ("image/jpeg", [])
 
 
 def test_a_phones_multi_picture_jpeg_is_kept_as_the_jpeg_of_its_first_picture(

@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 from typer.main import get_command, get_group
 
-from dermaplan.cli.shell import act_as
+from dermaplan.cli.shell import act_as, say
 
 if TYPE_CHECKING:  # typer vendors click and names its types only there
     from typer._click import Command, Context, HelpFormatter
@@ -122,7 +122,7 @@ def _print_version(asked: bool) -> None:
     if asked:
         from importlib.metadata import version
 
-        typer.echo(f"dermaplan {version('dermaplan')}")
+        say(f"dermaplan {version('dermaplan')}")
         raise typer.Exit
 
 

@@ -17,6 +17,7 @@ from dermaplan.cli.shell import (
     group,
     parse_id,
     read_document,
+    say,
 )
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def adverse_record(
     file freezes it at once."""
     from dermaplan.app import adverse
 
-    typer.echo(f"recorded {_said(call(adverse.record, _event_file(file)))}")
+    say(f"recorded {_said(call(adverse.record, _event_file(file)))}")
 
 
 @adverse_app.command("follow-up")
@@ -67,7 +68,7 @@ def adverse_follow_up(
 
     event_id = parse_id(event, EVENT_ID)
     followed = call(adverse.follow_up, event_id, _event_file(file), reason)
-    typer.echo(f"recorded {_said(followed)}, following {event_id}")
+    say(f"recorded {_said(followed)}, following {event_id}")
 
 
 @adverse_app.command("close")
@@ -75,7 +76,7 @@ def adverse_close(event: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Close an open event: it is then frozen, and changes only by a follow-up."""
     from dermaplan.app import adverse
 
-    typer.echo(f"closed {_said(call(adverse.close, parse_id(event, EVENT_ID)))}")
+    say(f"closed {_said(call(adverse.close, parse_id(event, EVENT_ID)))}")
 
 
 @adverse_app.command("report")
@@ -88,8 +89,8 @@ def adverse_report(
 
     found = call(adverse.report, parse_id(event, EVENT_ID))
     if output_format is OutputFormat.JSON:
-        typer.echo(json.dumps(found.document, indent=2, ensure_ascii=False))
+        say(json.dumps(found.document, indent=2, ensure_ascii=False))
     else:
         from dermaplan.records.adverse import report_text
 
-        typer.echo(report_text(found.document), nl=False)
+        say(report_text(found.document), nl=False)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dermaplan.cli.shell import FormatOption, OutputFormat, call, fail, group, show
+from dermaplan.cli.shell import FormatOption, OutputFormat, call, fail, group, say, show
 
 clinic_app = group("The clinic's name and time zone.")
 
@@ -37,4 +37,4 @@ def clinic_set(
     if name is None and time_zone is None:
         fail(["nothing to change: give --name or --time-zone"])
     shown = call(clinic.configure, name=name, time_zone=time_zone)
-    typer.echo(f"{shown.id}  {shown.name}  {shown.time_zone}")
+    say(f"{shown.id}  {shown.name}  {shown.time_zone}")

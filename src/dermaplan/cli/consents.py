@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dermaplan.bounds import LARGEST
+from dermaplan.bounds import DOCUMENT_BYTES, LARGEST
 from dermaplan.cli.render import CONSENTS, Columns, at
 from dermaplan.cli.shell import (
     FormatOption,
@@ -19,6 +19,7 @@ from dermaplan.cli.shell import (
     parse_id,
     patient_id,
     read_document,
+    say,
     show_list,
 )
 from dermaplan.records.enums import ConsentKind, PhotoScope
@@ -50,12 +51,13 @@ def template_add(
     change."""
     from dermaplan.app import consents
 
-    try:
-        text = file.read_text(encoding="utf-8")
+    try:  # enough characters to tell a text too long, never all of a larger file
+        with file.open(encoding="utf-8") as stream:
+            text = stream.read(DOCUMENT_BYTES + 1)
     except (OSError, UnicodeDecodeError) as error:
         fail([f"{file}: cannot read it as UTF-8 text ({error.__class__.__name__})"])
     published = call(consents.publish, kind, text)
-    typer.echo(f"published {published.kind.value} version {published.version}: {published.id}")
+    say(f"published {published.kind.value} version {published.version}: {published.id}")
 
 
 @template_app.command("list")
@@ -79,7 +81,7 @@ def template_show(
     """Print the exact text of a version, as it is shown to patients."""
     from dermaplan.app import consents
 
-    typer.echo(call(consents.template, kind, version).text)
+    say(call(consents.template, kind, version).text)
 
 
 @consents_app.command("open")
@@ -92,7 +94,7 @@ def consents_open(
     from dermaplan.app import consents
 
     opened = call(consents.open_consent, patient_id(patient), kind)
-    typer.echo(f"opened consent {opened.id} ({opened.kind}, not signed)")
+    say(f"opened consent {opened.id} ({opened.kind}, not signed)")
 
 
 @consents_app.command("sign")
@@ -111,7 +113,7 @@ def consents_sign(
     except InvalidInput as error:
         fail(error.problems)
     signed = call(consents.sign, data)
-    typer.echo(f"recorded consent {signed.id} ({signed.kind}, signed)")
+    say(f"recorded consent {signed.id} ({signed.kind}, signed)")
 
 
 @consents_app.command("withdraw")
@@ -127,7 +129,7 @@ def consents_withdraw(
 
     consent_id = parse_id(consent, CONSENT_ID)
     done = call(consents.withdraw, consent_id, reason, scope)
-    typer.echo(f"withdrew {done.scope} of consent {consent_id}")
+    say(f"withdrew {done.scope} of consent {consent_id}")
 
 
 @consents_app.command("list")

@@ -4,14 +4,13 @@ Schemas of the assessment and the plan. Nothing here opens the records unless `-
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dermaplan.cli.shell import KnowledgeDirs, fail, load, new_file, read_document, single
+from dermaplan.cli.shell import KnowledgeDirs, fail, load, new_file, read_document, say, single
 
 if TYPE_CHECKING:
     from dermaplan.clinical.assessment import Assessment
@@ -60,7 +59,7 @@ def consult(
         with new_file(file) as output:  # a folder that cannot take it is said before asking
             data = interview(kb)
             output.write(assessment_yaml(data))
-        typer.echo(f"Assessment written to {file}", err=True)
+        say(f"Assessment written to {file}", err=True)
     else:
         data = read_document(file)
     if save is None:
@@ -70,19 +69,16 @@ def consult(
 
         plan = save_consult(save, read_assessment(file, data, kb), kb)
     if output_format is Format.JSON:
-        sys.stdout.write(plan_json(plan))
+        say(plan_json(plan), nl=False)
     elif output_format is Format.MARKDOWN:
         from dermaplan.report import markdown
 
-        sys.stdout.write(markdown(plan, f"Plan for {file.stem}"))
+        say(markdown(plan, f"Plan for {file.stem}"), nl=False)
     else:
-        from rich.console import Console
-
+        from dermaplan.cli.render import drawn
         from dermaplan.report import rich_view
 
-        console = Console()
-        for part in rich_view(plan, f"Plan for {file.stem}"):
-            console.print(part)
+        say(drawn(rich_view(plan, f"Plan for {file.stem}")))
 
 
 def read_assessment(file: Path, data: Any, kb: KnowledgeBase) -> Assessment:
@@ -116,4 +112,4 @@ def schema(name: SchemaName) -> None:
     from dermaplan.schemas import assessment_schema, plan_schema
 
     document = assessment_schema() if name is SchemaName.ASSESSMENT else plan_schema()
-    typer.echo(json.dumps(document, indent=2, sort_keys=True))
+    say(json.dumps(document, indent=2, sort_keys=True))

@@ -19,6 +19,7 @@ from dermaplan.cli.shell import (
     parse_id,
     patient_id,
     read_document,
+    say,
     show,
     show_list,
 )
@@ -36,7 +37,7 @@ CONSULT_ID = "a consult id (a UUID, as `consult FILE --save` prints)"
 
 def _report_filled(saved: SavedConsult) -> None:
     for line in saved.filled:
-        typer.echo(f"from the patient's record: {line}", err=True)
+        say(f"from the patient's record: {line}", err=True)
 
 
 def save_consult(patient: str, assessment: Assessment, kb: KnowledgeBase) -> Plan:
@@ -45,7 +46,7 @@ def save_consult(patient: str, assessment: Assessment, kb: KnowledgeBase) -> Pla
 
     saved = call(consults.save, patient_id(patient), assessment, kb)
     _report_filled(saved)
-    typer.echo(f"saved consult {saved.consult_id} (draft) for patient {saved.patient_id}", err=True)
+    say(f"saved consult {saved.consult_id} (draft) for patient {saved.patient_id}", err=True)
     return saved.plan
 
 
@@ -56,7 +57,7 @@ def consults_approve(consult: Annotated[str, typer.Argument(metavar="CONSULT_ID"
     from dermaplan.app import consults
 
     approved = call(consults.approve, parse_id(consult, "a consult id (a UUID)"))
-    typer.echo(f"approved consult {approved.id} by {approved.approved_by}")
+    say(f"approved consult {approved.id} by {approved.approved_by}")
 
 
 @consults_app.command("correct")
@@ -76,7 +77,7 @@ def consults_correct(
     assessment = read_assessment(file, read_document(file), kb)
     saved = call(consults.correct, consult_id, assessment, kb, reason)
     _report_filled(saved)
-    typer.echo(f"recorded correction {saved.consult_id} (draft) of consult {consult_id}")
+    say(f"recorded correction {saved.consult_id} (draft) of consult {consult_id}")
 
 
 def _plan_summary(plan: StoredPlan) -> list[str]:

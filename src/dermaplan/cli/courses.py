@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dermaplan.bounds import LARGEST
-from dermaplan.cli.shell import FormatOption, OutputFormat, call, group, parse_id, show
+from dermaplan.cli.shell import FormatOption, OutputFormat, call, group, parse_id, say, show
 
 if TYPE_CHECKING:
     import uuid
@@ -63,7 +63,7 @@ def courses_start(
 
     consult_id = parse_id(consult, "a consult id (a UUID)")
     started = call(courses.start, consult_id, Modality(modality.value), product)
-    typer.echo("\n".join(_course_lines(started)))
+    say("\n".join(_course_lines(started)))
 
 
 @courses_app.command("show")
@@ -86,7 +86,7 @@ def courses_cancel(
     """Cancel a course under way, with the reason."""
     from dermaplan.app import courses
 
-    typer.echo(f"cancelled course {call(courses.cancel, _course_id(course), reason).id}")
+    say(f"cancelled course {call(courses.cancel, _course_id(course), reason).id}")
 
 
 @courses_app.command("fulfil")
@@ -103,4 +103,4 @@ def courses_fulfil(
 
     treatment_id = parse_id(session_id, "a session id (a UUID, as `sessions record` prints)")
     updated = call(courses.fulfil, _course_id(course), number, treatment_id)
-    typer.echo("\n".join(_course_lines(updated)))
+    say("\n".join(_course_lines(updated)))

@@ -16,6 +16,7 @@ from dermaplan.cli.shell import (
     group,
     outside_a_unit,
     progress_bar,
+    say,
     settings,
     single,
 )
@@ -38,12 +39,12 @@ def init() -> None:
     run changes nothing."""
     done = _initialise(upgrade_schema=False)
     if done.before is None:
-        typer.echo(
+        say(
             f"ok: created the database {done.where} at schema revision {done.revision}, "
             f"its audit anchor {done.anchor} and audit keyring {done.keyring}, in {done.home}"
         )
     else:
-        typer.echo(f"already initialised: {done.where} at schema revision {done.before}")
+        say(f"already initialised: {done.where} at schema revision {done.before}")
 
 
 @db_app.command("upgrade")
@@ -53,9 +54,9 @@ def db_upgrade() -> None:
     done = _initialise(upgrade_schema=True)
     head = done.revision
     if done.before == head:
-        typer.echo(f"ok: {done.where} is at schema revision {head}")
+        say(f"ok: {done.where} is at schema revision {head}")
     else:
-        typer.echo(f"ok: {done.where} upgraded from {done.before or 'empty'} to {head}")
+        say(f"ok: {done.where} upgraded from {done.before or 'empty'} to {head}")
 
 
 def _initialise(*, upgrade_schema: bool) -> Initialised:
@@ -81,7 +82,7 @@ def backup(
 
     with progress_bar() as progress:
         made = call(records_admin.backup, path, progress)
-    typer.echo(
+    say(
         f"ok: {made.path} — schema {made.revision}, {made.events} audit events, checked; "
         f"{made.photo_files} photo files in {made.photos}"
     )
@@ -103,7 +104,7 @@ def restore(
         fail([f"restoring {path} replaces the live database"], "add --yes to go ahead")
     with progress_bar() as progress:
         done = outside_a_unit(lambda app: records_admin.restore(app, acting(), path, progress))
-    typer.echo(
+    say(
         f"ok: restored {done.path} ({done.events} audit events, {done.photo_files} photo "
         f"files, checked; {done.photos_copied} copied into the storage); "
         f"the database it replaced is kept as {done.kept_aside}"
@@ -118,24 +119,22 @@ def audit_verify() -> None:
 
     report = call(records_admin.verify)
     if report.broken is not None:
-        typer.echo(
-            f"broken: {report.broken}; the {report.events} events before it verify", err=True
-        )
+        say(f"broken: {report.broken}; the {report.events} events before it verify", err=True)
     if report.cut is not None:
-        typer.echo(f"broken: {report.cut}", err=True)
+        say(f"broken: {report.cut}", err=True)
     for changed in report.changed:
-        typer.echo(f"broken: {changed}", err=True)
+        say(f"broken: {changed}", err=True)
     if not report.intact:
         raise typer.Exit(code=1)
     for ahead in report.ahead:
-        typer.echo(
+        say(
             f"warning: {ahead}: a crash between a commit and the anchor's write leaves this, "
             "and so does an anchor put back to an earlier copy; the chain's next change "
             "anchors it",
             err=True,
         )
     if report.anchored is None and report.events:
-        typer.echo(
+        say(
             f"warning: no audit anchor at {report.anchor} (first use, a restored backup or "
             "another machine?): a log cut off at its end cannot be detected until the next "
             "change writes it",
@@ -143,7 +142,7 @@ def audit_verify() -> None:
         )
     chains = f"{report.chains} chain{'' if report.chains == 1 else 's'}"
     anchored = f", {report.anchored} anchored" if report.anchored else ""
-    typer.echo(
+    say(
         f"ok: {report.events} events in {chains}, intact{anchored}, records and photo files "
         "match the log"
     )
@@ -156,7 +155,7 @@ def audit_rotate_key() -> None:
     from dermaplan.app import records_admin
 
     done = call(records_admin.rotate_key)
-    typer.echo(
+    say(
         f"ok: the audit key {done.key} signs from now on; {done.retired} is retired and kept "
         f"to verify what it signed ({done.keys} keys in {done.keyring}: back it up again)"
     )

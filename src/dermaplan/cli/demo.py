@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dermaplan.bounds import LARGEST
-from dermaplan.cli.shell import group, outside_a_unit, progress_bar
+from dermaplan.cli.shell import group, outside_a_unit, progress_bar, say
 
 demo_app = group("A demo clinic to try Dermaplan on.")
 
@@ -33,18 +33,18 @@ def demo_seed(
 
     with progress_bar() as progress:
         counts = outside_a_unit(lambda app: demo.seed(app, patients, seed, progress))
-    typer.echo(
+    say(
         f"demo clinic seeded: {counts.staff} staff, {counts.patients} patients, "
         f"{counts.consults} consults, {counts.courses} courses, {counts.sessions} sessions, "
         f"{counts.lots} product lots, {counts.outcomes} outcome scores, "
         f"{counts.adverse_events} adverse events"
     )
-    typer.echo(
+    say(
         "act as one of its staff (dermaplan --as NAME patients list), or sign in to the web "
         "app (dermaplan serve) with their login and the demo password "
         f"'{counts.members[0].password}':"
     )
     for member in counts.members:
         second = f"  TOTP secret {member.totp_secret}" if member.totp_secret else ""
-        typer.echo(f"  {member.role.value:<12}  {member.login:<24}  {member.name}{second}")
-    typer.echo("demo credentials are known to anyone: never keep real records in a demo clinic")
+        say(f"  {member.role.value:<12}  {member.login:<24}  {member.name}{second}")
+    say("demo credentials are known to anyone: never keep real records in a demo clinic")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dermaplan.cli.shell import KnowledgeDirs, fail, group, load
+from dermaplan.cli.shell import KnowledgeDirs, fail, group, load, say
 
 knowledge_app = group("Check and read the clinical knowledge.")
 
@@ -21,7 +21,7 @@ def knowledge_check(
 ) -> None:
     """Validate the knowledge (and a clinic layer over it); report every problem."""
     kb = load([directory] if directory else [], cached=False)
-    typer.echo(
+    say(
         f"ok: {kb.version} ({' + '.join(kb.layers)}): {len(kb.rules)} rules, "
         f"{len(kb.ingredients)} ingredients, {len(kb.products)} products, "
         f"{len(kb.courses)} course templates, {len(kb.references)} references"
@@ -43,12 +43,12 @@ def knowledge_show(
     except KeyError as error:
         fail([str(error.args[0])])
     data = entry.model_dump(mode="json", by_alias=True, exclude_none=True)
-    typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+    say(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
     cited = sorted(_source_ids(data))
     if cited:
-        typer.echo("\nsources:")
+        say("\nsources:")
         for ref in cited:
-            typer.echo(f"  [{ref}] {kb.references[ref].citation}")
+            say(f"  [{ref}] {kb.references[ref].citation}")
 
 
 def _source_ids(data: Any) -> set[str]:

@@ -17,6 +17,7 @@ from dermaplan.cli.shell import (
     group,
     patient_id,
     read_document,
+    say,
     show_list,
 )
 
@@ -41,7 +42,7 @@ def outcomes_record(
     except InvalidInput as error:
         fail(error.problems)
     stored = call(outcomes.record, data)
-    typer.echo(f"recorded outcome {stored.id}: {stored.label} {stored.score:g}")
+    say(f"recorded outcome {stored.id}: {stored.label} {stored.score:g}")
 
 
 def _outcome(outcome: OutcomeEntry) -> Row:

@@ -19,6 +19,7 @@ from dermaplan.cli.shell import (
     group,
     patient_id,
     read_document,
+    say,
     show_list,
     within,
 )
@@ -141,7 +142,7 @@ def patients_add(
 
     from dermaplan.app import patients
 
-    typer.echo(f"added {patient_line(call(patients.add, data))}")
+    say(f"added {patient_line(call(patients.add, data))}")
 
 
 @patients_app.command("update")
@@ -195,7 +196,7 @@ def patients_update(
                 raise
             raise InvalidInput([f"{file}: {problem}" for problem in error.problems]) from None
 
-    typer.echo(f"updated {patient_line(within(update))}")
+    say(f"updated {patient_line(within(update))}")
 
 
 @patients_app.command("delete")
@@ -209,7 +210,7 @@ def patients_delete(
 
     from dermaplan.app import patients
 
-    typer.echo(f"deleted {patient_line(call(patients.delete, chosen, reason))}")
+    say(f"deleted {patient_line(call(patients.delete, chosen, reason))}")
 
 
 @patients_app.command("list")
@@ -251,9 +252,9 @@ def patients_show(
 
     chart = call(patients.chart, chosen)
     if output_format is OutputFormat.JSON:
-        typer.echo(chart.model_dump_json(indent=2))
+        say(chart.model_dump_json(indent=2))
     else:
-        typer.echo(_text(chart))
+        say(_text(chart))
 
 
 @patients_app.command("timeline")
@@ -268,11 +269,11 @@ def patients_timeline(
 
     found = call(patients.timeline, chosen)
     if output_format is OutputFormat.JSON:
-        typer.echo(json.dumps(found.document, indent=2, ensure_ascii=False))
+        say(json.dumps(found.document, indent=2, ensure_ascii=False))
     else:
         from dermaplan.records.timeline import timeline_lines
 
-        typer.echo("\n".join([patient_line(found.patient), *timeline_lines(found.document)]))
+        say("\n".join([patient_line(found.patient), *timeline_lines(found.document)]))
 
 
 def _text(chart: PatientChart) -> str:

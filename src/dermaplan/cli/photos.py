@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dermaplan.bounds import PHOTO_BYTES
 from dermaplan.cli.render import Columns, Row
 from dermaplan.cli.shell import (
     FormatOption,
@@ -18,6 +19,7 @@ from dermaplan.cli.shell import (
     group,
     parse_id,
     patient_id,
+    say,
     show_list,
     write_new_file,
 )
@@ -62,12 +64,13 @@ def photos_add(
     session_id = parse_id(session, "a session id (a UUID)") if session is not None else None
     when = _taken_at(taken_at) if taken_at is not None else None
     try:
-        content = file.read_bytes()
+        with file.open("rb") as stream:  # enough to tell a file too large, never all of it
+            content = stream.read(PHOTO_BYTES + 1)
     except OSError as error:
         fail([f"{file}: cannot be read ({error.strerror})"])
     added = call(photos.add, chosen, content, area, angle, stage, session_id, when)
     stage_shown = added.stage.value if added.stage else "-"
-    typer.echo(f"added photo {added.id} ({stage_shown}, {added.area}, {added.angle})")
+    say(f"added photo {added.id} ({stage_shown}, {added.area}, {added.angle})")
 
 
 def _photo(listed: ListedPhoto) -> Row:
@@ -118,4 +121,4 @@ def photos_export(
         fail([f"{out.parent}: no such folder; nothing was exported"])
     exported = call(photos.export, photo_id)
     write_new_file(out, exported.content)
-    typer.echo(f"exported photo {exported.photo.id} ({exported.photo.media_type}) to {out}")
+    say(f"exported photo {exported.photo.id} ({exported.photo.media_type}) to {out}")

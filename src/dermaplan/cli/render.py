@@ -11,10 +11,17 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 if TYPE_CHECKING:
     import datetime as dt
 
+    from rich.console import RenderableType
+
     from dermaplan.app.patients import ConsentEntry, ConsultEntry, PatientLine
 
 T = TypeVar("T")
 Row = tuple[str, ...]
+
+
+class Drawn(str):
+    """Text the command line drew itself (a Rich table, a styled plan) from data already
+    shown safe (dermaplan.text.shown): its own styling is printed as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,18 +35,28 @@ class Columns(Generic[T]):
         """For pipes and files: the cells that say something, two spaces apart."""
         return "  ".join(cell for cell in self.cells(item) if cell)
 
-    def table(self, items: Iterable[T], width: int | None = None) -> str:
-        """The records as a Rich table, as a terminal `width` wide shows it."""
-        from rich.console import Console
+    def table(self, items: Iterable[T], width: int | None = None) -> Drawn:
+        """The records as a Rich table, as a terminal `width` wide shows it, every cell
+        shown safe first."""
         from rich.table import Table
+
+        from dermaplan.text import shown
 
         table = Table(*self.headers, box=None, header_style="bold", pad_edge=False)
         for item in items:
-            table.add_row(*self.cells(item))
-        console = Console(width=width, highlight=False, emoji=False, markup=False)
-        with console.capture() as captured:
-            console.print(table)
-        return captured.get().rstrip("\n")
+            table.add_row(*map(shown, self.cells(item)))
+        return drawn([table], width)
+
+
+def drawn(parts: Iterable[RenderableType], width: int | None = None) -> Drawn:
+    """Rich renderables as a terminal `width` wide (by default, this one) shows them."""
+    from rich.console import Console
+
+    console = Console(width=width, highlight=False, emoji=False, markup=False)
+    with console.capture() as captured:
+        for part in parts:
+            console.print(part)
+    return Drawn(captured.get().rstrip("\n"))
 
 
 def at(value: dt.datetime | None) -> str | None:

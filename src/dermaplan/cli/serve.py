@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dermaplan.cli.shell import outside_a_unit, single
+from dermaplan.cli.shell import outside_a_unit, say, single
 
 serve_app = single()
 FACTORY = "dermaplan.web.app:from_settings"
@@ -27,7 +27,7 @@ def serve(
     import uvicorn
 
     outside_a_unit(lambda app: app.engine)  # a database that cannot be used stops here
-    typer.echo(f"Dermaplan on http://{host}:{port} (Ctrl-C stops it)", err=True)
+    say(f"Dermaplan on http://{host}:{port} (Ctrl-C stops it)", err=True)
     uvicorn.run(
         FACTORY,
         factory=True,

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +20,7 @@ from dermaplan.cli.shell import (
     load,
     parse_id,
     read_document,
+    say,
     show,
     single,
 )
@@ -58,16 +58,16 @@ def _session_file(file: Path, kb: KnowledgeBase) -> SessionData:
 
 def _echo_draft(recorded: RecordedSession) -> None:
     if recorded.amends is not None:
-        typer.echo(f"recorded amendment {recorded.id} (draft) of session {recorded.amends}")
+        say(f"recorded amendment {recorded.id} (draft) of session {recorded.amends}")
     elif recorded.revised:
-        typer.echo(f"revised session {recorded.id} (draft)")
+        say(f"revised session {recorded.id} (draft)")
     else:
-        typer.echo(f"recorded session {recorded.id} (draft)")
+        say(f"recorded session {recorded.id} (draft)")
     if recorded.fulfils is not None:
         course, number = recorded.fulfils
-        typer.echo(f"it fulfils planned session {number} of course {course}")
+        say(f"it fulfils planned session {number} of course {course}")
     for item in recorded.to_complete:
-        typer.echo(f"to complete before signing: {item}", err=True)
+        say(f"to complete before signing: {item}", err=True)
 
 
 @sessions_app.command("record")
@@ -127,10 +127,10 @@ def sessions_show(
 
     versions = call(sessions.history, parse_id(session_id, "session"))
     if output is OutputFormat.JSON:
-        typer.echo(json.dumps(versions, indent=2, ensure_ascii=False))
+        say(json.dumps(versions, indent=2, ensure_ascii=False))
         return
     for version in versions:
-        typer.echo("\n".join(_version_lines(version)))
+        say("\n".join(_version_lines(version)))
 
 
 def _version_lines(version: dict[str, Any]) -> list[str]:
@@ -165,7 +165,7 @@ def sessions_sign(
     kb = load(knowledge)
     signed = call(sessions.sign, parse_id(session, SESSION_ID), kb, reason)
     note = f", with {signed.gaps_explained} gaps explained" if signed.gaps_explained else ""
-    typer.echo(f"signed session {signed.id} by {signed.signed_by}{note}")
+    say(f"signed session {signed.id} by {signed.signed_by}{note}")
 
 
 class RecallFormat(StrEnum):
@@ -230,15 +230,15 @@ def recall(
         show(found, OutputFormat.JSON, list)
         return
     if output is RecallFormat.CSV:
-        sys.stdout.write(_recall_csv(found))
+        say(_recall_csv(found), nl=False)
         return
     if not found.sessions:
-        typer.echo(f"no session used lot '{lot}'", err=True)
+        say(f"no session used lot '{lot}'", err=True)
     else:
         header = ("performed", "session", "status", "patient", "name", "product")
-        typer.echo("  ".join((*header, "volume", "expiry")))
+        say("  ".join((*header, "volume", "expiry")))
         for line in found.sessions:
-            typer.echo(
+            say(
                 "  ".join(
                     (
                         line.performed_at.isoformat(timespec="minutes"),
@@ -253,12 +253,12 @@ def recall(
                 )
             )
     if found.adverse_events:
-        typer.echo(
+        say(
             "\nadverse events involving the lot:\n"
             + "  ".join(("event", "patient", "name", "onset", "type", "severity", "status"))
         )
         for event in found.adverse_events:
-            typer.echo(
+            say(
                 "  ".join(
                     (
                         str(event.event_id),

@@ -4,6 +4,9 @@ and reading the files people give (YAML or JSON, the knowledge) and writing new 
 
 Errors a person can cause exit with code 2, one `error:` line per problem (and a `hint:`
 line where something would let it through); a database that cannot be used exits with 1.
+Everything a command prints goes through `say`, so no control character in the data (a
+row written before fields refused them, a file name, an argument) reaches a terminal or a
+pipe as one.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import (
 
 import typer
 
-from dermaplan.cli.render import Columns, listing
+from dermaplan.cli.render import Columns, Drawn, listing
 
 if TYPE_CHECKING:
     from dermaplan.app.principal import Access
@@ -62,16 +65,28 @@ def acting() -> str | None:
     return _acting[0] or os.environ.get(STAFF_VARIABLE) or None
 
 
+def say(text: str, *, err: bool = False, nl: bool = True, one_line: bool = False) -> None:
+    """Print `text` (on stderr if `err`) with every control character but line breaks and
+    tabs (these too if it must stay `one_line`) shown as its escape (dermaplan.text.shown);
+    what the command line drew itself from shown data (`Drawn`: a table, a styled plan) is
+    printed as it is."""
+    from dermaplan.text import shown
+
+    shown_text = text if isinstance(text, Drawn) else shown(text, one_line=one_line)
+    typer.echo(shown_text, err=err, nl=nl)
+
+
 def fail(problems: list[str], hint: str | None = None) -> NoReturn:
+    """Exit 2 with each problem on one line, whatever the text it quotes."""
     for problem in problems:
-        typer.echo(f"error: {problem}", err=True)
+        say(f"error: {problem}", err=True, one_line=True)
     if hint is not None:
-        typer.echo(f"hint: {hint}", err=True)
+        say(f"hint: {hint}", err=True, one_line=True)
     raise typer.Exit(code=2)
 
 
 def broken(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    say(f"error: {message}", err=True, one_line=True)
     raise typer.Exit(code=1)
 
 
@@ -158,12 +173,12 @@ def show(
     if output is OutputFormat.JSON:
         from pydantic import TypeAdapter
 
-        typer.echo(TypeAdapter(type(result)).dump_json(result, indent=2).decode())
+        say(TypeAdapter(type(result)).dump_json(result, indent=2).decode())
         return
     for line in text():
-        typer.echo(line)
+        say(line)
     if empty is not None and result == []:
-        typer.echo(empty, err=True)
+        say(empty, err=True)
 
 
 def show_list(found: Sequence[T], output: OutputFormat, columns: Columns[T], empty: str) -> None:
@@ -243,26 +258,18 @@ def load(dirs: list[Path] | None, *, cached: bool = True) -> KnowledgeBase:
 
 
 def read_document(path: Path) -> Any:
-    """YAML or JSON (JSON is YAML) from a file, or a located error."""
-    import yaml
-
-    from dermaplan.knowledge.loader import parse_yaml
+    """YAML or JSON (JSON is YAML) from a file as plain data (dermaplan.documents), or a
+    located error."""
+    from dermaplan.documents import DocumentError, read_yaml_file
 
     try:
-        text = path.read_text(encoding="utf-8")
+        return read_yaml_file(path)
     except FileNotFoundError:
         fail([f"{path}: no such file"])
-    except (OSError, UnicodeDecodeError) as error:
-        fail([f"{path}: cannot be read: {error}"])
-    try:
-        return parse_yaml(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(error, "problem", None) or str(error)
-        fail([f"{where}: not valid YAML or JSON: {problem}"])
-    except ValueError as error:  # a well-formed timestamp that is no date, e.g. 2026-13-01
-        fail([f"{path}: not valid YAML or JSON: {error}"])
+    except OSError as error:
+        fail([f"{path}: cannot be read ({error.strerror})"])
+    except DocumentError as error:
+        fail([error.located(str(path))])
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dermaplan.cli.render import Columns
-from dermaplan.cli.shell import FormatOption, OutputFormat, call, group, show_list
+from dermaplan.cli.shell import FormatOption, OutputFormat, call, group, say, show_list
 from dermaplan.records.enums import StaffRole
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def staff_add(
     from dermaplan.app import staff
 
     member = call(staff.add, name, role, registration)
-    typer.echo(f"added {member.role.value} {member.name}: {member.id}")
+    say(f"added {member.role.value} {member.name}: {member.id}")
 
 
 @staff_app.command("list")
@@ -80,7 +80,7 @@ def staff_password(
         "password (12 characters or more)", hide_input=True, confirmation_prompt=True
     )
     done = call(logins.set_password, member, password, login)
-    typer.echo(f"password set; signs in as {done.login}")
+    say(f"password set; signs in as {done.login}")
 
 
 @staff_app.command("totp")
@@ -93,6 +93,6 @@ def staff_totp(
     from dermaplan.app import logins
 
     enrolled = call(logins.enrol_totp, member)
-    typer.echo(f"second factor set for {enrolled.login}")
-    typer.echo(f"secret: {enrolled.secret}")
-    typer.echo(f"uri:    {enrolled.uri}")
+    say(f"second factor set for {enrolled.login}")
+    say(f"secret: {enrolled.secret}")
+    say(f"uri:    {enrolled.uri}")

@@ -24,6 +24,7 @@ from dermaplan.bounds import in_calendar
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.loader import did_you_mean
 from dermaplan.problems import validation_problems
+from dermaplan.text import Line, Prose
 from dermaplan.vocabulary import Sex as Sex  # the assessment's, shared with the records
 
 Day = Annotated[dt.date, AfterValidator(in_calendar)]  # every date the records and plans hold
@@ -100,17 +101,17 @@ class MedicationUse(Strict):
 
 
 class Procedure(Strict):
-    type: str
+    type: Line
     date: Day
-    areas: list[str] = []
+    areas: list[Line] = []
 
 
 class ConcernEntry(Strict):
-    concern: str
-    areas: list[str] = Field(min_length=1)
+    concern: Line
+    areas: list[Line] = Field(min_length=1)
     severity: Severity
     scar_types: list[ScarType] = []
-    notes: str | None = None
+    notes: Prose | None = None
 
 
 class Goals(Strict):
@@ -124,13 +125,13 @@ class Goals(Strict):
 class Assessment(Strict):
     consult_date: Day
     patient: Patient = Patient()
-    conditions: dict[str, bool | None] = {}
-    medications: dict[str, MedicationUse] = {}
-    allergies: list[str] | None = None  # None: not asked; []: none known
+    conditions: dict[Line, bool | None] = {}
+    medications: dict[Line, MedicationUse] = {}
+    allergies: list[Line] | None = None  # None: not asked; []: none known
     procedures: list[Procedure] | None = None  # None: not asked; []: none recent
     concerns: list[ConcernEntry] = Field(min_length=1)
     goals: Goals = Goals()
-    notes: str | None = None
+    notes: Prose | None = None
 
 
 class AssessmentError(ValueError):

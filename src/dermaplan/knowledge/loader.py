@@ -17,9 +17,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from dermaplan.documents import DocumentError, read_yaml_file
 from dermaplan.knowledge.conditions import Comparison, PolicyRef, Predicate, walk
 from dermaplan.knowledge.facts import PREDICATES, FactType, fact_names
 from dermaplan.knowledge.layering import weakenings
@@ -175,16 +175,6 @@ class _Raw:
     singles: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
 
-# libyaml's parser when PyYAML has it (its wheels do): the knowledge is read on every
-# command, and the pure-Python parser takes most of a second over it.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def parse_yaml(text: str) -> Any:
-    """YAML (JSON is YAML) into plain data: safe types only, never Python objects."""
-    return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader, C or Python
-
-
 def knowledge_files(directory: Path) -> list[Path]:
     """The files a knowledge directory is read from, in the order they are read."""
     return sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
@@ -200,9 +190,9 @@ def _read_dir(directory: Path, problems: list[str]) -> _Raw:
         problems.append(f"{directory}: no .yaml files")
     for path in files:
         try:
-            document = parse_yaml(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
-            problems.append(f"{path.name}: not valid YAML: {error}".replace("\n", " "))
+            document = read_yaml_file(path)
+        except DocumentError as error:
+            problems.append(error.located(path.name))
             continue
         if document is None:
             continue

@@ -23,6 +23,7 @@ from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope
 from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound, required
+from dermaplan.records.lifecycle import written_reason
 from dermaplan.records.models import (
     Consent,
     ConsentTemplate,
@@ -35,7 +36,7 @@ from dermaplan.records.repository import (
     ConsentTemplateRepository,
     PatientRepository,
 )
-from dermaplan.records.schemas import ConsentData
+from dermaplan.records.schemas import ConsentData, given_text
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_TEMPLATE_CHARS = 200_000
@@ -92,7 +93,7 @@ def publish_template(
     session: Session, context: Context, clinic_id: uuid.UUID, kind: ConsentKind, text: str
 ) -> ConsentTemplate:
     """Publish the next version of a kind's consent text; published versions never change."""
-    body = text.strip()
+    body = given_text(text, "text", prose=True)
     if not body:
         raise InvalidInput.one("text: a consent template needs its text")
     if len(body) > MAX_TEMPLATE_CHARS:
@@ -142,9 +143,29 @@ def _signature(data: ConsentData, problems: list[str]) -> tuple[str | None, byte
     except (binascii.Error, ValueError):
         problems.append("signature_png: not base64 data")
         return None, None
-    if not image.startswith(PNG_SIGNATURE):
-        problems.append("signature_png: not a PNG image")
+    problem = _drawn_signature_problem(image)
+    if problem is not None:
+        problems.append(problem)
     return None, image
+
+
+def _drawn_signature_problem(image: bytes) -> str | None:
+    """Why a drawn signature is refused: not a whole PNG, or larger than a signature may
+    be, in bytes or in pixels (read from its header: it is stored, never decoded)."""
+    from PIL import UnidentifiedImageError
+
+    from dermaplan.records.images import SIGNATURE, opened_image, unwarned
+
+    if not image.startswith(PNG_SIGNATURE):
+        return "signature_png: not a PNG image"
+    try:
+        with opened_image(image, SIGNATURE) as opened, unwarned():
+            opened.verify()
+    except InvalidInput as error:
+        return error.problems[0]
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return "signature_png: not a readable PNG image"
+    return None
 
 
 def open_consent(
@@ -339,8 +360,7 @@ def withdraw_consent(
     record = required(consents.get(consent_id), f"no consent {consent_id}")
     if record.status is not ConsentStatus.SIGNED:
         raise InvalidInput.one(f"consent {record.id} was opened, never signed: nothing to withdraw")
-    if not reason.strip():
-        raise InvalidInput.one("reason: a withdrawal needs a reason")
+    written = written_reason(reason, "a withdrawal")
     if scope is not None and record.kind is not ConsentKind.PHOTO:
         raise InvalidInput.one(f"scope: only photo consent has scopes, not {record.kind.value}")
     withdrawn = {w.scope for w in record.withdrawals}
@@ -354,7 +374,7 @@ def withdraw_consent(
         consent_id=record.id,
         scope=key,
         withdrawn_at=context.now,
-        reason=reason.strip(),
+        reason=written,
         withdrawn_by=context.actor,
     )
     consents.add_withdrawal(withdrawal)

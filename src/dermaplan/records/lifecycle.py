@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.errors import ImmutableRecord, InvalidInput
+from dermaplan.records.schemas import given_text
 
 
 class PatientRecord(Protocol):
@@ -103,7 +104,9 @@ class RecordKind(Generic[R]):
 
 
 def written_reason(reason: str, change: str) -> str:
-    """The reason a change must be given, trimmed; a blank one is refused."""
-    if not reason.strip():
+    """The reason a change must be given, trimmed; a blank one is refused, and one that is
+    not a line of text."""
+    written = given_text(reason, "reason")
+    if not written:
         raise InvalidInput.one(f"reason: {change} needs a reason")
-    return reason.strip()
+    return written

@@ -29,6 +29,7 @@ from dermaplan.records.consents import ALL
 from dermaplan.records.context import Context
 from dermaplan.records.enums import ConsentKind, PhotoScope, PhotoStage
 from dermaplan.records.errors import InvalidInput, NotFound, required
+from dermaplan.records.images import PHOTO, opened_image, unwarned
 from dermaplan.records.models import Consent, Photo, new_id
 from dermaplan.records.private import open_private, private_folder
 from dermaplan.records.repository import (
@@ -37,6 +38,7 @@ from dermaplan.records.repository import (
     PhotoRepository,
     SessionRepository,
 )
+from dermaplan.text import text_problem
 
 if TYPE_CHECKING:
     from dermaplan.records.settings import Settings
@@ -45,7 +47,6 @@ FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
 # A phone's multi-picture JPEG (MPO: the photo, then depth maps or previews) is taken as the
 # JPEG of its first picture, the one every viewer shows.
 READ_AS = {"MPO": "JPEG"}
-MAX_BYTES = 50 * 1024 * 1024
 
 
 class PhotoStorage(Protocol):
@@ -109,10 +110,8 @@ def strip_metadata(content: bytes) -> tuple[bytes, str, str]:
     profile), turned upright first as its EXIF orientation said; with its media type and
     file extension. Raises InvalidInput for anything but a JPEG (an MPO's first picture) or
     PNG image."""
-    if len(content) > MAX_BYTES:
-        raise InvalidInput.one(f"photo: larger than {MAX_BYTES // (1024 * 1024)} MB")
     try:
-        with Image.open(io.BytesIO(content)) as image:
+        with opened_image(content, PHOTO) as image, unwarned():
             kind = READ_AS.get(image.format or "", image.format or "")
             if kind not in FORMATS:
                 raise InvalidInput.one(f"photo: {kind or 'unknown'} images are not accepted")
@@ -187,10 +186,15 @@ def record_photo(
         if treated is None or treated.patient_id != patient.id:
             raise NotFound.one(f"session: no session {data.session} for this patient")
     problems = []
-    if not data.area.strip():
+    area, angle = data.area.strip(), data.angle.strip()
+    if not area:
         problems.append("area: which area the photo shows")
-    if not data.angle.strip():
+    elif problem := text_problem(area):
+        problems.append(f"area: {problem}")
+    if not angle:
         problems.append("angle: the angle it was taken from")
+    elif problem := text_problem(angle):
+        problems.append(f"angle: {problem}")
     if data.taken_at.tzinfo is None or data.taken_at.utcoffset() is None:
         problems.append("taken_at: give it a timezone")
     elif (unusable := calendar_problem(data.taken_at)) is not None:
@@ -204,8 +208,8 @@ def record_photo(
         id=new_id(),
         patient_id=patient.id,
         session_id=data.session,
-        area=data.area.strip(),
-        angle=data.angle.strip(),
+        area=area,
+        angle=angle,
         taken_at=data.taken_at,
         stage=data.stage,
         media_type=stored.media_type,

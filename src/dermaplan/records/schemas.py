@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ from pydantic import (
     ValidationError,
 )
 
-from dermaplan.bounds import in_calendar
+from dermaplan.bounds import HISTORY_BYTES, SIGNATURE_BYTES, in_calendar
+from dermaplan.documents import json_document
 from dermaplan.problems import validation_problems
 from dermaplan.records.enums import (
     AdverseEventType,
@@ -34,6 +34,7 @@ from dermaplan.records.enums import (
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.names import search_key
 from dermaplan.records.scales import score_problem
+from dermaplan.text import LINE, PROSE, Line, as_line, as_prose
 from dermaplan.vocabulary import Modality, Sex
 
 if TYPE_CHECKING:  # the records read and store plans without loading the engine
@@ -64,10 +65,13 @@ def _iso_date(value: object) -> object:
     raise ValueError("a date is expected (YYYY-MM-DD)")
 
 
-def _printable(value: str) -> str:
-    if any(unicodedata.category(char).startswith("C") for char in value):
-        raise ValueError("control characters are not allowed")
-    return value
+def given_text(value: str, field: str, *, prose: bool = False) -> str:
+    """Text given outside an input model (a name, a reason, an area), trimmed, refused at
+    `field` as an input model's `Line` (or `Prose`) would refuse it."""
+    try:
+        return (as_prose if prose else as_line)(value.strip())
+    except ValueError as error:
+        raise InvalidInput.one(f"{field}: {error}") from None
 
 
 def _named(value: str) -> str:
@@ -78,8 +82,8 @@ def _named(value: str) -> str:
     return value
 
 
-def _email(value: str | None) -> str | None:
-    if value is not None and not EMAIL.fullmatch(value):
+def _email(value: str) -> str:
+    if not EMAIL.fullmatch(value):
         raise ValueError(f"'{value}' is not an e-mail address")
     return value
 
@@ -106,19 +110,14 @@ def _allergies(value: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(item.strip().casefold() for item in value))
 
 
-def _json_safe(value: object) -> object:
-    """YAML gives dates; the JSON columns and digests take their ISO text."""
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+def _history(value: object) -> object:
+    """Free-form, stored as JSON: held to a document's bounds and its own size (YAML's dates
+    as their ISO text, as the JSON columns and digests take them)."""
+    return json_document(value, HISTORY_BYTES)
 
 
-Name = Annotated[str, Field(max_length=200), AfterValidator(_printable)]
-ShortText = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
+Name = Annotated[str, Field(max_length=200), LINE]
+ShortText = Annotated[str, Field(min_length=1, max_length=100), LINE]
 
 
 class PatientData(BaseModel):
@@ -132,12 +131,12 @@ class PatientData(BaseModel):
     given_names: Name = ""
     birth_date: Annotated[Day | None, BeforeValidator(_iso_date)] = None
     sex: Sex | None = None
-    email: Annotated[str | None, Field(max_length=320), AfterValidator(_email)] = None
+    email: Annotated[str, Field(max_length=320), LINE, AfterValidator(_email)] | None = None
     phone: Annotated[str | None, AfterValidator(_phone)] = None
     identifiers: Annotated[dict[str, ShortText], AfterValidator(_identifiers)] = {}
     # None: never asked; []: asked, none known. Unknown is not no.
     allergies: Annotated[list[ShortText] | None, AfterValidator(_allergies)] = None
-    history: Annotated[dict[str, Any], BeforeValidator(_json_safe)] = {}
+    history: Annotated[dict[str, Any], BeforeValidator(_history)] = {}
 
     @classmethod
     def parse(cls, data: object, where: str = "") -> PatientData:
@@ -192,8 +191,10 @@ class ConsultDocument:
 
 # -- treatment sessions ----------------------------------------------------------------
 
-Text = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_printable)]
-Label = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+Text = Annotated[str, Field(min_length=1, max_length=2000), LINE]
+Label = Annotated[str, Field(min_length=1, max_length=200), LINE]
+Lot = Annotated[str, Field(min_length=1, max_length=100), LINE]
+Notes = Annotated[str, Field(max_length=20_000), PROSE]
 Depth = Annotated[float, Field(gt=0, le=5)]  # mm; the area limits are knowledge, not here
 Volume = Annotated[float, Field(gt=0, le=100)]  # mL
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -207,9 +208,9 @@ class ProductUse(BaseModel):
     )
 
     product: Label
-    lot: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    lot: Lot | None = None
     expiry: Annotated[Day | None, BeforeValidator(_iso_date)] = None
-    volumes_ml: dict[str, Volume] = {}
+    volumes_ml: dict[Line, Volume] = {}
 
 
 class InjectionPoint(BaseModel):
@@ -217,7 +218,7 @@ class InjectionPoint(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    area: str
+    area: Line
     x: Fraction
     y: Fraction
 
@@ -243,16 +244,16 @@ class SessionData(BaseModel):
     consult: uuid.UUID | None = None
     performed_at: Annotated[AwareDatetime, AfterValidator(in_calendar)]
     modality: Modality
-    areas: Annotated[list[str], Field(min_length=1)]
+    areas: Annotated[list[Line], Field(min_length=1)]
     device: Label | None = None
     needle_cartridge: Label | None = None
-    depths_mm: dict[str, Depth] = {}
-    passes: dict[str, Annotated[int, Field(ge=1, le=20)]] = {}
+    depths_mm: dict[Line, Depth] = {}
+    passes: dict[Line, Annotated[int, Field(ge=1, le=20)]] = {}
     products: list[ProductUse] = []
     injection_points: Annotated[list[InjectionPoint], Field(max_length=2000)] = []
     anaesthesia: Text | None = None
     deviations: list[Deviation] = []
-    notes: Annotated[str | None, Field(max_length=20_000)] = None
+    notes: Notes | None = None
 
     @classmethod
     def parse(cls, data: object, knowledge: KnowledgeBase, where: str = "") -> SessionData:
@@ -312,7 +313,7 @@ class LotInvolved(BaseModel):
     )
 
     product: Label
-    lot: Annotated[str, Field(min_length=1, max_length=100)]
+    lot: Lot
     expiry: Annotated[Day | None, BeforeValidator(_iso_date)] = None
 
 
@@ -331,7 +332,7 @@ class AdverseEventData(BaseModel):
     causality: Causality
     treatment: Text | None = None
     outcome: EventOutcome
-    description: Annotated[str, Field(min_length=1, max_length=20_000)]
+    description: Annotated[str, Field(min_length=1, max_length=20_000), PROSE]
     reporter: uuid.UUID | None = None  # a member of staff; left out: the member acting
     lots: list[LotInvolved] = []
     closed: bool = False  # close it on recording: it is then frozen
@@ -372,7 +373,7 @@ class OutcomeData(BaseModel):
     # a member of staff; left out, the member acting, unless the score is patient-reported
     assessor: uuid.UUID | None = None
     patient_reported: bool = False
-    notes: Annotated[str | None, Field(max_length=20_000)] = None
+    notes: Notes | None = None
 
     @classmethod
     def parse(cls, data: object, where: str = "") -> OutcomeData:
@@ -412,9 +413,12 @@ class ConsentData(BaseModel):
     template: uuid.UUID | None = None  # the template version id, when none was opened
     opened_at: Instant | None = None
     signed_at: Instant | None = None
-    signer: Annotated[str, Field(max_length=200)] | None = None
-    signature: Annotated[str, Field(max_length=200)] | None = None  # a typed signature
-    signature_png: str | None = None  # or a drawn one: base64 PNG data
+    signer: Name | None = None
+    signature: Name | None = None  # a typed signature
+    # or a drawn one: base64 PNG data, refused unread past what its image may take
+    signature_png: Annotated[str, Field(max_length=SIGNATURE_BYTES * 4 // 3 + 4), LINE] | None = (
+        None
+    )
     scopes: dict[PhotoScope, bool] | None = None  # photo consent: every scope, yes or no
 
     @classmethod

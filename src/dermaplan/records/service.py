@@ -29,7 +29,7 @@ from dermaplan.records.repository import (
     PatientRepository,
     StaffRepository,
 )
-from dermaplan.records.schemas import ConsultDocument, PatientData
+from dermaplan.records.schemas import ConsultDocument, PatientData, given_text
 
 DEFAULT_CLINIC_NAME = "Dermaplan clinic"
 OLDEST_BIRTH_YEARS = 130
@@ -72,9 +72,10 @@ def configure_clinic(
     clinic = required(session.get(Clinic, clinic_id), f"no clinic {clinic_id}")
     before = clinic_state(clinic)
     if name is not None:
-        if not search_key(name):
+        written = given_text(name, "name")
+        if not search_key(written):
             raise InvalidInput.one("name: needs at least one letter or digit")
-        clinic.name = name.strip()
+        clinic.name = written
     if time_zone is not None:
         zone(time_zone)
         clinic.time_zone = time_zone
@@ -111,12 +112,15 @@ def add_staff(
     role: StaffRole,
     registration: str | None = None,
 ) -> Staff:
+    name = given_text(name, "name")
     if not search_key(name):
         raise InvalidInput.one("name: needs at least one letter or digit")
+    if registration is not None:
+        registration = given_text(registration, "registration")
     staff = Staff(
         id=new_id(),
         clinic_id=clinic_id,
-        name=name.strip(),
+        name=name,
         role=role,
         registration=registration,
         active=True,
@@ -327,13 +331,12 @@ def delete_patient(
     reason: str,
 ) -> Patient:
     """A soft delete: the record leaves lists and searches, and is kept with the reason."""
-    if not reason.strip():
-        raise InvalidInput.one("reason: a deletion needs a reason")
+    written = written_reason(reason, "a deletion")
     patient = _patient(PatientRepository(session, clinic_id), patient_id)
     before = patient_state(patient)
     patient.deleted_at = context.now
     patient.deleted_by = context.actor
-    patient.deletion_reason = reason.strip()
+    patient.deletion_reason = written
     patient.updated_at = context.now
     session.flush()
     record_event(

@@ -60,7 +60,7 @@ from dermaplan.records.repository import (
     StaffRepository,
 )
 from dermaplan.records.safety import missing_items, safety_refusals
-from dermaplan.records.schemas import ProductUse, SessionData
+from dermaplan.records.schemas import ProductUse, SessionData, given_text
 from dermaplan.records.service import OLDEST_BIRTH_YEARS
 
 SESSION_AHEAD = dt.timedelta(days=1)  # the most a session may lie after the clock's now
@@ -287,7 +287,7 @@ def _check(
         r.message
         for r in safety_refusals(known, knowledge, patient.allergies, plan, earlier, where)
     ]
-    reason = override_reason.strip() if override_reason else None
+    reason = given_text(override_reason, "override") if override_reason else None
     if refusals and not reason:
         raise SafetyRefused(refusals)
     if reason and not refusals:
@@ -505,7 +505,7 @@ def sign_session(
         raise _SESSIONS.frozen(record)
     signer = _practitioner(session, clinic_id, signer_id or record.practitioner_id)
     missing = completeness(session, clinic_id, record, knowledge)
-    written = reason.strip() if reason else None
+    written = given_text(reason, "reason") if reason else None
     if missing and not written:
         raise IncompleteRecord([f"missing: {item}" for item in missing])
     if written and not missing:
