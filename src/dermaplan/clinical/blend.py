@@ -200,6 +200,29 @@ def formulary(knowledge: KnowledgeBase) -> Formulary:
     )
 
 
+def candidate_ingredients(
+    knowledge: KnowledgeBase,
+    meso: Mapping[str, Iterable[str]],
+    needled: Mapping[str, Iterable[str]],
+    pain_relief: bool,
+) -> dict[Modality, frozenset[str]]:
+    """The ingredients each modality might use for these area concerns (with the pain-relief
+    additive where it may be asked for): the rules about them are worth reading, and an open
+    question about one holds the modality's plan."""
+    index = formulary(knowledge)
+    injected: set[str] = set()
+    for concern in {c for concerns in meso.values() for c in concerns}:
+        injected.update(index.ingredients_for[concern])
+    if meso and pain_relief:
+        injected.update(index.additive_ingredients)
+    numbing = index.anaesthetic_ingredients if needled else frozenset()
+    return {
+        Modality.MESOTHERAPY: frozenset(injected),
+        Modality.MICRONEEDLING: frozenset(numbing),
+        Modality.COMBINED: frozenset(injected | numbing),
+    }
+
+
 def earlier_sessions(
     knowledge: KnowledgeBase, assessment: Assessment, product: Product, areas: Iterable[str]
 ) -> list[dt.date] | None:

@@ -13,9 +13,9 @@ from dermaplan.clinical.assessment import Assessment
 from dermaplan.clinical.blend import (
     blocks_on,
     build_blend,
+    candidate_ingredients,
     earlier_sessions,
     excluded_ingredients,
-    formulary,
 )
 from dermaplan.clinical.course import build_course, starts_after_event, templates_for
 from dermaplan.clinical.decision import (
@@ -50,25 +50,6 @@ from dermaplan.clinical.plan import (
 from dermaplan.clinical.screening import MODALITIES, screen
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
-
-
-def _candidate_ingredients(
-    knowledge: KnowledgeBase, assessment: Assessment, meso: AreaConcerns, needled: AreaConcerns
-) -> dict[Modality, frozenset[str]]:
-    """The ingredients each modality might use: the rules about them are worth reading,
-    and an open question about one holds the modality's plan."""
-    index = formulary(knowledge)
-    injected: set[str] = set()
-    for concern in {c for concerns in meso.values() for c in concerns}:
-        injected.update(index.ingredients_for[concern])
-    if meso and assessment.goals.pain_tolerance == "low":
-        injected.update(index.additive_ingredients)
-    numbing = index.anaesthetic_ingredients if needled else frozenset()
-    return {
-        Modality.MESOTHERAPY: frozenset(injected),
-        Modality.MICRONEEDLING: frozenset(numbing),
-        Modality.COMBINED: frozenset(injected | numbing),
-    }
 
 
 def _anaesthetic_considered(knowledge: KnowledgeBase, chosen: Anaesthetic) -> frozenset[str]:
@@ -201,14 +182,16 @@ def _courses(
 def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     sheet = FactSheet(assessment, knowledge)
     scars = review_scars(knowledge, assessment)
-    meso = addressed(knowledge, assessment, Modality.MESOTHERAPY)
-    needled = addressed(knowledge, assessment, Modality.MICRONEEDLING, scars.not_targets)
+    meso = addressed(knowledge, assessment.concerns, Modality.MESOTHERAPY)
+    needled = addressed(knowledge, assessment.concerns, Modality.MICRONEEDLING, scars.not_targets)
     planned = {
         Modality.MESOTHERAPY: meso,
         Modality.MICRONEEDLING: needled,
         Modality.COMBINED: combine(meso, needled),
     }
-    candidates = _candidate_ingredients(knowledge, assessment, meso, needled)
+    candidates = candidate_ingredients(
+        knowledge, meso, needled, pain_relief=assessment.goals.pain_tolerance == "low"
+    )
     findings = screen(
         sheet, {m: frozenset(a) for m, a in planned.items()}, candidates[Modality.COMBINED]
     )

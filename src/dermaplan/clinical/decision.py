@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dermaplan.clinical.assessment import Assessment
+from dermaplan.clinical.assessment import Assessment, ConcernEntry
 from dermaplan.clinical.blend import (
     HELD,
     formulary,
@@ -118,13 +118,13 @@ def review_scars(knowledge: KnowledgeBase, assessment: Assessment) -> ScarReview
 
 def addressed(
     knowledge: KnowledgeBase,
-    assessment: Assessment,
+    concerns: Iterable[ConcernEntry],
     modality: Modality,
     not_targets: frozenset[tuple[str, str]] = frozenset(),
 ) -> AreaConcerns:
     """Area → the patient's concerns there that this modality treats."""
     found: dict[str, set[str]] = {}
-    for entry in assessment.concerns:
+    for entry in concerns:
         for fit in knowledge.concerns[entry.concern].addressed_by:
             if fit.modality != modality:
                 continue
