@@ -162,12 +162,14 @@ def _interview(knowledge: KnowledgeBase, today: dt.date) -> dict[str, Any]:
     }
     data["concerns"] = _concerns(knowledge)
     needed = questions_for(knowledge, [ConcernEntry.model_validate(c) for c in data["concerns"]])
-    about = [
-        a
-        for a in PATIENT_PROMPTS
-        if a in needed.patient and not (a in FEMALE_ONLY and patient["sex"] == "male")
+    male = patient["sex"] == "male"
+    about = [a for a in PATIENT_PROMPTS if a in needed.patient and not (a in FEMALE_ONLY and male)]
+    conditions = [
+        item
+        for item in knowledge.screening.conditions
+        if item.id in needed.conditions and not (item.female_only and male)
     ]
-    asked = len(about) + len(needed.conditions) + len(needed.medications)
+    asked = len(about) + len(conditions) + len(needed.medications)
     asked += needed.allergies + needed.procedures
     typer.echo(
         f"{asked} safety questions bear on these concerns and areas; the others cannot change "
@@ -179,12 +181,7 @@ def _interview(knowledge: KnowledgeBase, today: dt.date) -> dict[str, Any]:
         question, parse = PATIENT_PROMPTS[attribute]
         patient[attribute] = countdown.ask(question, parse)
     data["patient"] = {key: value for key, value in patient.items() if value is not None}
-    wanted = set(needed.conditions)
-    data["conditions"] = {
-        item.id: countdown.ask(item.question, tri_state)
-        for item in screening.conditions
-        if item.id in wanted
-    }
+    data["conditions"] = {item.id: countdown.ask(item.question, tri_state) for item in conditions}
     medications: dict[str, Any] = {}
     for item in screening.medications:
         if item.id not in needed.medications:

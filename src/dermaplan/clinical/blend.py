@@ -42,6 +42,7 @@ from dermaplan.knowledge.schema import (
     Regulatory,
 )
 
+NO_VOLUME = "no source gives a volume per point: the practitioner decides"
 BLOCKING = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE, FindingSeverity.MISSING)
 HELD = "held back until answered"
 EVIDENCE_RANK = {level: rank for rank, level in enumerate(Evidence)}
@@ -597,13 +598,19 @@ def _add_pain_relief(
     return result
 
 
-def _scaled(doses: list[AreaDose], scale: float, per_point: float, why: str) -> list[AreaDose]:
+def _volume(points: int, per_point: float | None) -> float | None:
+    return None if per_point is None else round(points * per_point, 3)
+
+
+def _scaled(
+    doses: list[AreaDose], scale: float, per_point: float | None, why: str
+) -> list[AreaDose]:
     """Fewer points in every counted area, to stay within a maximum."""
     return [
         AreaDose(
             d.area,
             math.floor(d.points * scale),
-            round(math.floor(d.points * scale) * per_point, 3),
+            _volume(math.floor(d.points * scale), per_point),
             why,
         )
         if d.points is not None
@@ -630,8 +637,10 @@ def _doses(
             if area in dosing.areas
         ]
         points = min(counts) if counts else None
-        volume = round(points * per_point, 3) if points is not None else None
+        volume = _volume(points, per_point) if points is not None else None
         note = None if points is not None else "points as the grid over the marked area requires"
+        if per_point is None:
+            note = (note + "; " if note else "") + NO_VOLUME
         doses.append(AreaDose(area, points, volume, note))
     limit = facts.max_volume_per_session_ml
     cap_points = facts.max_points_per_session
@@ -660,7 +669,7 @@ class _Group:
     products: list[Product]
     lead: Product  # the first product that treats a concern: its route and technique lead
     ingredients: tuple[str, ...]
-    volume_per_point_ml: float
+    volume_per_point_ml: float | None
     grid_spacing_cm: float | None
     max_volume_per_session_ml: float | None
     max_points_per_session: int | None
@@ -685,7 +694,9 @@ def _group(knowledge: KnowledgeBase, group: tuple[str, ...]) -> _Group:
         products=products,
         lead=treating[0] if treating else products[0],
         ingredients=_ingredients_of(knowledge, group),
-        volume_per_point_ml=min(p.volume_per_point_ml for p in products if p.volume_per_point_ml),
+        volume_per_point_ml=min(
+            (p.volume_per_point_ml for p in products if p.volume_per_point_ml), default=None
+        ),
         grid_spacing_cm=min(
             (p.grid_spacing_cm for p in products if p.grid_spacing_cm), default=None
         ),

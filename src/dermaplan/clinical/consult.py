@@ -46,6 +46,7 @@ from dermaplan.clinical.plan import (
     NeedlingProtocol,
     Plan,
     Reason,
+    Referral,
 )
 from dermaplan.clinical.screening import MODALITIES, screen
 from dermaplan.knowledge import KnowledgeBase
@@ -302,7 +303,9 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     ):
         questions.add(PROCEDURES_QUESTION)
     plan_blend = blend if meso_going else None
+    referrals = _referrals(knowledge, assessment, findings)
     cited = _cited(decisions, findings, plan_blend, needling, combined_protocol, courses, care)
+    cited.update(*(r.sources for r in referrals))
     return Plan(
         schema_version=PLAN_SCHEMA_VERSION,
         knowledge_version=knowledge.version,
@@ -312,6 +315,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         decisions=decisions,
         findings=tuple(findings),
         missing=tuple(sorted(questions)),
+        referrals=referrals,
         mesotherapy=plan_blend,
         microneedling=needling,
         combined=combined_protocol,
@@ -348,6 +352,40 @@ def _with_course_notes(
         else d
         for d in decisions
     )
+
+
+def _referrals(
+    knowledge: KnowledgeBase, assessment: Assessment, findings: Iterable[Finding]
+) -> tuple[Referral, ...]:
+    """A concern no modality here treats, and each rule that holds and asks for a referral."""
+    found: list[Referral] = []
+    for entry in assessment.concerns:
+        refer = knowledge.concerns[entry.concern].refer
+        if refer is not None:
+            found.append(
+                Referral(
+                    entry.concern,
+                    refer.to,
+                    refer.text,
+                    tuple(entry.areas),
+                    tuple(refer.sources),
+                    refer.evidence,
+                )
+            )
+    referring = _referring_rules(knowledge)
+    for finding in findings:
+        to = referring.get(finding.code)
+        if to is not None and finding.severity is not FindingSeverity.MISSING:
+            why = f"{finding.title}: {finding.action}"
+            found.append(
+                Referral(finding.code, to, why, finding.areas, finding.sources, finding.evidence)
+            )
+    return tuple(found)
+
+
+@lru_cache(maxsize=16)
+def _referring_rules(knowledge: KnowledgeBase) -> dict[str, str]:
+    return {rule.id: rule.refer for rule in knowledge.rules if rule.refer is not None}
 
 
 @lru_cache(maxsize=16)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dermaplan.clinical.assessment import Assessment, ConcernEntry
+from dermaplan.clinical.assessment import Assessment, ConcernEntry, MedicationStatus
 from dermaplan.clinical.blend import (
     HELD,
     formulary,
@@ -438,10 +438,14 @@ def _adjuncts(knowledge: KnowledgeBase) -> dict[str, ModalityFit]:
 
 
 def _without_adjunct(
-    knowledge: KnowledgeBase, needled: AreaConcerns, given: Iterable[ProductUse]
+    knowledge: KnowledgeBase,
+    needled: AreaConcerns,
+    given: Iterable[ProductUse],
+    taking: frozenset[str],
 ) -> list[Reason]:
-    """The needled concerns whose evidence came with an adjunct this sitting does not put
-    on the needled skin: chosen, perhaps, but never on the strength of that evidence."""
+    """The needled concerns whose evidence came with an adjunct this plan does not give (on
+    the needled skin, or a medication the patient takes alongside): chosen, perhaps, but
+    never on the strength of that evidence."""
     adjuncts = _adjuncts(knowledge)
     lacking: dict[str, list[str]] = {}
     onto: dict[str, set[str]] | None = None
@@ -450,31 +454,49 @@ def _without_adjunct(
             fit = adjuncts.get(concern)
             if fit is None or (fit.areas is not None and area not in fit.areas):
                 continue
+            assert fit.adjunct is not None
+            if taking.intersection(fit.adjunct.medications):
+                continue
             if onto is None:
                 onto = {}
                 for use in given:
                     carried = {c.ingredient for c in knowledge.products[use.product].components}
                     for where in use.areas:
                         onto.setdefault(where, set()).update(carried)
-            assert fit.adjunct is not None
             if onto.get(area, set()).isdisjoint(fit.adjunct.ingredients):
                 lacking.setdefault(concern, []).append(area)
     reasons = []
     for concern, areas in sorted(lacking.items()):
         fit = adjuncts[concern]
         assert fit.adjunct is not None
-        names = fit.adjunct.ingredients
-        missing = names[0] if len(names) == 1 else "any of " + ", ".join(names)
+        missing = []
+        if fit.adjunct.ingredients:
+            missing.append(
+                f"this plan puts no {_any_of(fit.adjunct.ingredients)} on the needled skin"
+            )
+        if fit.adjunct.medications:
+            missing.append(f"the patient is not known to use {_any_of(fit.adjunct.medications)}")
         reasons.append(
             Reason(
-                f"{concern} ({', '.join(areas)}): {fit.adjunct.text}; this plan puts no "
-                f"{missing} on the needled skin",
+                f"{concern} ({', '.join(areas)}): {fit.adjunct.text}; {'; '.join(missing)}",
                 None,
                 tuple(fit.sources),
                 fit.evidence,
             )
         )
     return reasons
+
+
+def _any_of(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else "any of " + ", ".join(names)
+
+
+def _taking(assessment: Assessment) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, use in assessment.medications.items()
+        if use.status is MedicationStatus.CURRENT
+    )
 
 
 def _open_skin(knowledge: KnowledgeBase, item: str) -> bool:
@@ -560,7 +582,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     if modality is not Modality.MESOTHERAPY:
         needled_now = _needled_part(c, modality)
         fit += _needling_reasons(c.knowledge, tuple(needled_now.items()))
-        lacking = _without_adjunct(c.knowledge, needled_now, given)
+        lacking = _without_adjunct(c.knowledge, needled_now, given, _taking(c.assessment))
         bars = bars or bool(lacking)
         fit += lacking
     if uses_blend:

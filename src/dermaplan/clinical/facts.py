@@ -2,8 +2,9 @@
 
 A fact is a value, UNKNOWN (the question was not answered) or NOT_APPLICABLE (it has no
 value by the answers given, e.g. days since stopping a drug never taken). A fact the other
-answers settle is read as settled, never as unknown: a male patient is not pregnant, and a
-keloid among the scars to treat is a history of keloid. Facts about earlier procedures
+answers settle is read as settled, never as unknown: a male patient is not pregnant (nor has
+any condition the knowledge marks `female_only`), and a keloid among the scars to treat is a
+history of keloid. Facts about earlier procedures
 depend on the area: a sheet can be narrowed to one treated area.
 """
 
@@ -44,6 +45,7 @@ class _Names:
     procedures: tuple[tuple[str, str, str], ...]  # (procedure, days_ago, date)
     patient: tuple[tuple[str, str], ...]  # (attribute, fact)
     conditions: dict[str, str]  # condition → its fact
+    female_only: tuple[str, ...]  # the facts of the conditions only a patient not male can have
     medications: dict[str, tuple[str, str, str]]  # medication → current, stopped_days_ago, date
     unknown: dict[str, FactValue]  # every fact but the procedures', as if nothing were answered
 
@@ -64,6 +66,9 @@ def _names(knowledge: KnowledgeBase) -> _Names:
             if name.startswith("patient.")
         ),
         conditions={c: f"conditions.{c}" for c in vocabulary["conditions"]},
+        female_only=tuple(
+            f"conditions.{item.id}" for item in knowledge.screening.conditions if item.female_only
+        ),
         medications={
             m: (
                 f"medications.{m}.current",
@@ -139,6 +144,10 @@ class FactSheet:
         for condition in implied_conditions(assessment, self.knowledge):
             if assessment.conditions.get(condition) is None:
                 values[conditions[condition]] = True
+        if patient.sex is Sex.MALE:
+            for fact in names.female_only:
+                if values[fact] is UNKNOWN:
+                    values[fact] = NOT_APPLICABLE
         allergies = assessment.allergies
         if allergies is not None:
             for allergen, fact in names.allergens:

@@ -2,7 +2,8 @@
 
 A question is needed when its answer can change the plan: a rule reads it that bears on a
 modality that could treat one of the concerns there (or on an ingredient such a modality
-could use), or the blend reads it (allergies, the earlier sessions a label counts). The
+could use), the blend reads it (allergies, the earlier sessions a label counts), or it says
+whether the patient uses the medication the evidence for needling a concern came with. The
 reading is the engine's own (the same rule scopes, areas and candidate ingredients), taken
 wide where the interview cannot know yet: the pain-relief additive counts as possible, and
 every kind of scar as a target. A question left out stays unknown, never no; one that bears
@@ -75,6 +76,18 @@ def questions_for(knowledge: KnowledgeBase, concerns: Iterable[ConcernEntry]) ->
         elif not rule_modalities(scope, areas):
             continue
         read |= facts_read(scope.rule)
+    # a medication prescribed alongside needling, as the evidence gave it, decides whether
+    # needling may be recommended
+    read.update(
+        f"medications.{medication}.current"
+        for area, here in needled.items()
+        for concern in here
+        for fit in knowledge.concerns[concern].addressed_by
+        if fit.modality is Modality.MICRONEEDLING
+        and fit.adjunct is not None
+        and (fit.areas is None or area in fit.areas)
+        for medication in fit.adjunct.medications
+    )
     heads = {fact.partition(".")[0] for fact in read}
     index = formulary(knowledge)
     # the blend reads the allergies (what it may not give, what it cannot check) and the

@@ -68,6 +68,8 @@ def _rule(before: Rule, after: Rule) -> list[str]:
     elif before.areas is not None and after.areas is not None:
         found += _fewer("areas", before.areas, after.areas)
     found += _lasting(before.temporary, after.temporary)
+    if before.refer is not None and after.refer is None:
+        found.append("refer: the referral may not be dropped")
     return found
 
 
@@ -235,6 +237,11 @@ def _screening(before: Screening, after: Screening) -> list[str]:
                     item.treated_skin,
                     new[item_id].treated_skin,
                 )
+                if new[item_id].female_only and not item.female_only:
+                    found.append(
+                        f"{section}.{item_id}.female_only: may not be turned on (it settles a "
+                        "man's answer as no)"
+                    )
                 found += _fewer(
                     f"{section}.{item_id}.ingredients", item.ingredients, new[item_id].ingredients
                 )
@@ -248,6 +255,8 @@ def _concern(before: Concern, after: Concern) -> list[str]:
         (f.modality for f in before.addressed_by),
         [f.modality for f in after.addressed_by],
     )
+    if before.refer is not None and after.refer is None:
+        found.append("refer: the referral may not be dropped")
     return found
 
 

@@ -343,13 +343,21 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
         where = f"concern {concern.id}"
         sources_of(where, concern.occurs_on)
         need("area", concern.occurs_on.areas, kb.areas, f"{where}.occurs_on")
+        if concern.refer is not None:
+            sources_of(where, concern.refer)
         for fit in concern.addressed_by:
             sources_of(where, fit)
             need("area", fit.areas or [], kb.areas, where)
             if fit.adjunct is not None:
                 need("ingredient", fit.adjunct.ingredients, kb.ingredients, f"{where}.adjunct")
+                need(
+                    "medication",
+                    fit.adjunct.medications,
+                    kb.vocabulary["medications"],
+                    f"{where}.adjunct",
+                )
                 if fit.modality is not Modality.MICRONEEDLING:
-                    problems.append(f"{where}: an adjunct is what needled skin receives")
+                    problems.append(f"{where}: an adjunct is what the evidence gave with needling")
             stray = sorted(set(fit.areas or ()) - set(concern.occurs_on.areas))
             if stray:
                 problems.append(

@@ -138,8 +138,15 @@ class Adjunct(Strict):
     """What the evidence gave with the modality. Without it the fit may still be chosen, but
     it is not recommended: the plan says what the trials used."""
 
-    ingredients: list[Id] = Field(min_length=1)  # any of them on the needled skin counts
+    ingredients: list[Id] = []  # any of them on the needled skin counts
+    medications: list[Id] = []  # or the patient using any of these (prescribed alongside)
     text: str
+
+    @model_validator(mode="after")
+    def _something(self) -> Adjunct:
+        if not self.ingredients and not self.medications:
+            raise ValueError("an adjunct names ingredients on the needled skin, or medications")
+        return self
 
 
 class ModalityFit(Sourced):
@@ -156,12 +163,27 @@ class Occurrence(Sourced):
     note: str
 
 
+class Referral(Sourced):
+    """Where a patient goes instead of, or before, these treatments, and why."""
+
+    to: str
+    text: str
+
+
 class Concern(Strict):
     id: Id
     name: str
     description: str
     occurs_on: Occurrence
-    addressed_by: list[ModalityFit] = Field(min_length=1)
+    addressed_by: list[ModalityFit] = []
+    # where no modality here treats it (or not before a diagnosis): who does
+    refer: Referral | None = None
+
+    @model_validator(mode="after")
+    def _managed(self) -> Concern:
+        if not self.addressed_by and self.refer is None:
+            raise ValueError("a concern no modality addresses says where to refer (refer)")
+        return self
 
 
 class ModalityInfo(Sourced):
@@ -179,6 +201,8 @@ class ScreeningItem(Strict):
     examples: list[str] = []
     # conditions: a state of the skin of the area to be treated, which every modality pierces
     treated_skin: bool = False
+    # conditions: only a patient who is not male can have it (a man's answer is settled: no)
+    female_only: bool = False
     # procedures: a recorded session with one of these ingredients, or of this modality, is
     # one of these procedures (how a patient's record counts earlier treatments)
     ingredients: list[Id] = []
@@ -223,7 +247,9 @@ class NotFor(Sourced):
     """A concern an ingredient must not be proposed for, and why."""
 
     concern: Id
-    reason: Literal["no_benefit", "regulator_warning"]
+    # no_benefit: shown not to help; regulator_warning: a regulator warns against the use;
+    # marketed_only: sold for it with no controlled evidence
+    reason: Literal["no_benefit", "regulator_warning", "marketed_only"]
     message: str
 
 
@@ -251,6 +277,7 @@ class IngredientClass(StrEnum):
     ANAESTHETIC = "anaesthetic"
     ENZYME = "enzyme"
     NEUROMODULATOR = "neuromodulator"
+    ANTIANDROGEN = "antiandrogen"
     OTHER = "other"
 
 
@@ -331,7 +358,8 @@ class Product(Sourced):
     route: Literal["intradermal", "subcutaneous", "topical"]
     technique: str
     depth: str
-    volume_per_point_ml: float | None = Field(default=None, gt=0, le=1)  # None for additives
+    # None for additives, and where no source gives one (the practitioner decides)
+    volume_per_point_ml: float | None = Field(default=None, gt=0, le=1)
     grid_spacing_cm: float | None = Field(default=None, gt=0, le=5)
     dosing: list[AreaDosing] = []
     max_points_per_session: int | None = Field(default=None, gt=0, le=LARGEST)
@@ -352,8 +380,6 @@ class Product(Sourced):
     def _purpose(self) -> Product:
         if bool(self.concerns) == (self.additive_for is not None):
             raise ValueError("a product either treats concerns or is an additive, not both")
-        if self.concerns and self.volume_per_point_ml is None:
-            raise ValueError("a product that treats concerns needs volume_per_point_ml")
         return self
 
 
@@ -389,6 +415,7 @@ class Rule(Sourced):
     message: str
     action: str
     temporary: Temporary | None = None
+    refer: str | None = None  # to whom the patient is referred when the rule holds
 
     @model_validator(mode="after")
     def _scope(self) -> Rule:
