@@ -64,8 +64,8 @@ def test_a_two_concern_face_patient_is_asked_only_what_those_concerns_need(
     everything = len(screening.conditions) + len(screening.medications) + 2 + 4
     counted = [q for q in asked if q.startswith("(")]
     safety = len(counted) - 4  # the four goals close the interview
-    assert safety == 38 < everything
-    assert len(asked) == 54
+    assert safety == 45 < everything
+    assert len(asked) == 61
     questions = "\n".join(asked)
     for unneeded in ("swallowing", "under the chin", "blood clot", "thrombophilia", "Glogau"):
         assert unneeded not in questions
@@ -74,7 +74,7 @@ def test_a_two_concern_face_patient_is_asked_only_what_those_concerns_need(
     left = [int(q[1 : q.index(" ")]) for q in counted]
     assert left == list(range(len(counted), 0, -1))
     out = capsys.readouterr().out
-    assert "38 safety questions bear on these concerns and areas" in out
+    assert "45 safety questions bear on these concerns and areas" in out
 
 
 def test_a_man_is_not_asked_about_pregnancy_nor_about_what_his_concern_cannot_use(

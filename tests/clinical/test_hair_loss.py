@@ -70,8 +70,25 @@ def test_without_minoxidil_needling_is_not_recommended(kb: KnowledgeBase) -> Non
         assert "not known to use topical_minoxidil" in reasons(plan, MN)
 
 
-def test_dutasteride_is_proposed_with_no_invented_volume(kb: KnowledgeBase) -> None:
+def test_scalp_prp_comes_first_with_its_guideline_dosing(kb: KnowledgeBase) -> None:
+    """Injected platelet-rich plasma has the stronger evidence (a meta-analysis) and its
+    guideline's dosing; one patient, one single-use kit."""
     plan = plan_of(kb, hair(kb))
+    assert plan.mesotherapy is not None
+    (prep,) = plan.mesotherapy.preparations
+    assert prep.products == ("prp_scalp",)
+    assert prep.volume_per_point_ml == 0.05
+    assert prep.max_volume_per_session_ml == 7
+    assert any("single-use sterile kit" in c.text for c in plan.mesotherapy.checks)
+    course = next(c for c in plan.courses if c.modality is MESO)
+    assert (course.sessions, course.interval_days) == (3, 30)
+    assert course.templates == ("meso_prp_hair",)
+
+
+def test_dutasteride_replaces_prp_with_no_invented_volume(kb: KnowledgeBase) -> None:
+    """Where PRP may not be used (a smoker, without a sign-off), dutasteride is proposed, and
+    since no source gives its volume per point, none is."""
+    plan = plan_of(kb, hair(kb, smoker=True))
     assert plan.mesotherapy is not None
     (prep,) = plan.mesotherapy.preparations
     assert prep.products == ("dutasteride_scalp",)
@@ -156,7 +173,8 @@ def test_the_hair_loss_rules_hold_the_scalp_only(kb: KnowledgeBase) -> None:
 def test_dutasteride_waits_on_whether_a_woman_could_become_pregnant(
     kb: KnowledgeBase, answer: bool | None, decision: Decision
 ) -> None:
-    data = hair(kb, sex="female", childbearing_potential=answer)
+    # platelet-rich plasma ruled out, so dutasteride is the one product for the scalp
+    data = hair(kb, sex="female", childbearing_potential=answer, platelet_disorder=True)
     data["medications"]["topical_minoxidil"] = {"status": "never"}
     plan = plan_of(kb, data)
     assert plan.decision(MESO).decision is decision

@@ -17,7 +17,7 @@ from dermaplan.bounds import FIRST_DAY, LAST_DAY, days_later
 from dermaplan.clinical.assessment import AssessmentError, parse_assessment
 from dermaplan.clinical.blend import earlier_sessions, formulary
 from dermaplan.clinical.consult import consult
-from dermaplan.clinical.decision import binds
+from dermaplan.clinical.decision import addressed, binds
 from dermaplan.clinical.facts import FactSheet
 from dermaplan.clinical.plan import PROCEED, Decision, FindingSeverity, Plan, plan_json
 from dermaplan.clinical.relevance import facts_read
@@ -139,7 +139,7 @@ def _treated(plan: Plan, modality: Modality) -> set[str]:
     return {a.area for a in protocol.areas} if protocol is not None else set()
 
 
-def _absolute_wins(kb: KnowledgeBase, plan: Plan) -> None:
+def _absolute_wins(kb: KnowledgeBase, plan: Plan, data: dict[str, Any]) -> None:
     """An absolute finding on an area keeps every modality it binds off that area; one that
     holds every area decides the modality - never not_indicated, suitable or recommended.
     When safety removed every product, the modality is held: contraindicated or deferred
@@ -157,11 +157,22 @@ def _absolute_wins(kb: KnowledgeBase, plan: Plan) -> None:
             Decision.CONTRAINDICATED,
             Decision.DEFERRED,
         )
-    if plan.mesotherapy is not None and not plan.mesotherapy.preparations:
-        treating = formulary(kb).claims
+    # what mesotherapy treats by injection alone (not a product's use on needled skin)
+    alone = addressed(kb, parse_assessment(data, kb).concerns, Modality.MESOTHERAPY)
+    treating = formulary(kb).claims
+    given = plan.mesotherapy.preparations if plan.mesotherapy is not None else ()
+    if plan.mesotherapy is not None and not any(
+        u.concern in alone.get(a, ()) for p in given for u in p.uses for a in u.areas
+    ):
         safety: dict[str, set[FindingSeverity]] = {}
         for e in plan.mesotherapy.excluded:
-            if e.item in treating and e.severity is not None:
+            claims = treating.get(e.item, {})
+            if e.severity is not None and any(
+                c in claims and e.concern in (None, c)
+                for area, concerns in alone.items()
+                if e.area in (None, area)
+                for c in concerns
+            ):
                 safety.setdefault(e.item, set()).add(e.severity)
         decision = plan.decision(Modality.MESOTHERAPY).decision
         if safety:
@@ -269,6 +280,23 @@ def _open_skin_is_plain_and_sterile(kb: KnowledgeBase, plan: Plan) -> None:
                 ), (use, area)
 
 
+def _needled_skin_products_stay_there(kb: KnowledgeBase, plan: Plan, data: dict[str, Any]) -> None:
+    """A product whose evidence is on needled skin (platelet-rich plasma on acne scars) never
+    counts for mesotherapy alone, and is never given by a mesotherapy course alone there."""
+    concerns = parse_assessment(data, kb).concerns
+    alone = addressed(kb, concerns, Modality.MESOTHERAPY)
+    for pair in plan.decision(Modality.MESOTHERAPY).concerns:
+        concern, area = pair.split(":")
+        assert concern in alone.get(area, ()), pair
+    if plan.mesotherapy is None:
+        return
+    for course in plan.courses:
+        if course.modality is not Modality.MESOTHERAPY:
+            continue
+        prep = next(p for p in plan.mesotherapy.preparations if p.products == course.products)
+        assert any(u.concern in alone.get(a, ()) for u in prep.uses for a in u.areas), course
+
+
 def _anaesthetic_surface_per_sitting(kb: KnowledgeBase, plan: Plan) -> None:
     """No sitting anaesthetises more skin than the chosen option's label allows, but for a
     region larger than that alone (anaesthetised only over its marked zone, and said so)."""
@@ -334,11 +362,12 @@ def _check_guarantees(kb: KnowledgeBase, data: dict[str, Any]) -> Plan | None:
     plan = _plan(data, kb)
     if plan is None:
         return None
-    _absolute_wins(kb, plan)
+    _absolute_wins(kb, plan, data)
     _blocked_never_given(kb, plan, data)
     _open_questions_hold(kb, plan)
     _depths_within_caps(kb, plan)
     _open_skin_is_plain_and_sterile(kb, plan)
+    _needled_skin_products_stay_there(kb, plan, data)
     _anaesthetic_surface_per_sitting(kb, plan)
     _label_totals(kb, plan, data)
     assert sum(d.decision is Decision.RECOMMENDED for d in plan.decisions) <= 1

@@ -266,10 +266,17 @@ WEAKENINGS: list[tuple[str, str, str, Callable[[dict[str, Any]], None], str]] = 
     ),
     (
         "concerns",
-        "acne_scars",
+        "scars",
         "a modality",
         lambda e: e["addressed_by"].append(e["addressed_by"][0] | {"modality": "mesotherapy"}),
         "addressed_by: may not add mesotherapy",
+    ),
+    (
+        "concerns",
+        "acne_scars",
+        "injection alone for what is given on needled skin",
+        lambda e: e["addressed_by"][1].update(on_needled_skin=False),
+        "addressed_by.mesotherapy: on_needled_skin may not be turned off",
     ),
     (
         "modalities",

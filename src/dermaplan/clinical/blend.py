@@ -714,6 +714,11 @@ def _group(knowledge: KnowledgeBase, group: tuple[str, ...]) -> _Group:
             Check(f"{p.id} is given alone, never diluted or mixed (label)", tuple(p.sources))
             for p in products
             if any(knowledge.ingredients[c.ingredient].no_mixing for c in p.components)
+        )
+        + tuple(
+            Check(f"{p.id}: {p.handling.text}", tuple(p.handling.sources))
+            for p in products
+            if p.handling is not None
         ),
         mg_per_ml=tuple(sorted(strength.items())),
     )

@@ -45,6 +45,7 @@ from dermaplan.clinical.plan import (
     ModalityDecision,
     NeedlingProtocol,
     Plan,
+    ProductUse,
     Reason,
     Referral,
 )
@@ -128,12 +129,20 @@ def _courses(
     needling's pace with the open-skin products' labels, and one mesotherapy course per
     preparation."""
     courses: list[Course] = []
+    alone: list[ProductUse] = []
     for decision in decisions:
         if decision.decision not in PROCEED:
             continue
         modality = decision.modality
         if modality is Modality.MESOTHERAPY:
-            groups = [list(p.products) for p in blend.preparations] if blend is not None else []
+            # a preparation given only on needled skin has no mesotherapy course of its own
+            alone = sitting_uses(knowledge, blend, areas[modality], ())[0] if blend else []
+            serving = {u.product for u in alone}
+            groups = [
+                list(p.products)
+                for p in (blend.preparations if blend is not None else ())
+                if serving.intersection(p.products)
+            ]
         elif modality is Modality.COMBINED:
             # one sitting: its pace is the needling's, bounded by every product it gives
             sitting = sitting_uses(knowledge, blend, areas[modality], needled)[0] if blend else []
@@ -146,10 +155,11 @@ def _courses(
             apart = None
             if modality is Modality.MESOTHERAPY:
                 prep = next(p for p in blend.preparations if list(p.products) == group)  # type: ignore[union-attr]
-                concerns = set(prep.concerns)
+                uses = [u for u in alone if u.product in group]
+                concerns = {u.concern for u in uses}
                 part = Modality.MESOTHERAPY
                 apart = prep.apart
-                where = [d.area for d in prep.areas]
+                where = sorted({a for u in uses for a in u.areas})
             else:
                 concerns = {c for cs in areas[Modality.MICRONEEDLING].values() for c in cs}
                 part = Modality.MICRONEEDLING
@@ -183,32 +193,40 @@ def _courses(
 def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     sheet = FactSheet(assessment, knowledge)
     scars = review_scars(knowledge, assessment)
-    meso = addressed(knowledge, assessment.concerns, Modality.MESOTHERAPY)
-    needled = addressed(knowledge, assessment.concerns, Modality.MICRONEEDLING, scars.not_targets)
+    concerns = assessment.concerns
+    meso = addressed(knowledge, concerns, Modality.MESOTHERAPY)
+    needled = addressed(knowledge, concerns, Modality.MICRONEEDLING, scars.not_targets)
+    # what mesotherapy treats in the combined sitting: with the products whose evidence is on
+    # needled skin, where the needling treats the same concern
+    onto_needled = addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled)
     planned = {
         Modality.MESOTHERAPY: meso,
         Modality.MICRONEEDLING: needled,
-        Modality.COMBINED: combine(meso, needled),
+        Modality.COMBINED: combine(onto_needled, needled),
     }
-    candidates = candidate_ingredients(
-        knowledge, meso, needled, pain_relief=assessment.goals.pain_tolerance == "low"
-    )
+    pain_relief = assessment.goals.pain_tolerance == "low"
+    candidates = candidate_ingredients(knowledge, meso, needled, pain_relief)
+    in_sitting = candidate_ingredients(knowledge, onto_needled, needled, pain_relief)
     findings = screen(
-        sheet, {m: frozenset(a) for m, a in planned.items()}, candidates[Modality.COMBINED]
+        sheet, {m: frozenset(a) for m, a in planned.items()}, in_sitting[Modality.COMBINED]
     )
     absolute = [f for f in findings if f.severity is FindingSeverity.ABSOLUTE]
     held = {m: holds(absolute, m, planned[m]) for m in MODALITIES}
     meso_now = _remaining(meso, held[Modality.MESOTHERAPY])
     needled_now = _remaining(needled, held[Modality.MICRONEEDLING])
+    blended = _remaining(
+        addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled_now),
+        holds(absolute, Modality.MESOTHERAPY, onto_needled),
+    )
     remaining = {
         Modality.MESOTHERAPY: meso_now,
         Modality.MICRONEEDLING: needled_now,
-        Modality.COMBINED: _remaining(combine(meso_now, needled_now), held[Modality.COMBINED]),
+        Modality.COMBINED: _remaining(combine(blended, needled_now), held[Modality.COMBINED]),
     }
     blocked = excluded_ingredients(knowledge, assessment, findings)
     blend = (
-        build_blend(knowledge, assessment, meso_now, blocked, _paired(knowledge))
-        if meso_now
+        build_blend(knowledge, assessment, blended, blocked, _paired(knowledge))
+        if blended
         else None
     )
     shared = set(remaining[Modality.COMBINED]) & set(needled_now)
@@ -229,7 +247,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     considered = {
         Modality.MESOTHERAPY: candidates[Modality.MESOTHERAPY],
         Modality.MICRONEEDLING: numbing,
-        Modality.COMBINED: candidates[Modality.MESOTHERAPY] | numbing,
+        Modality.COMBINED: in_sitting[Modality.MESOTHERAPY] | numbing,
     }
     decisions = decide(
         Consultation(

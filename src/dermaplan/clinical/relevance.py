@@ -59,8 +59,9 @@ def facts_read(rule: Rule) -> set[str]:
 def questions_for(knowledge: KnowledgeBase, concerns: Iterable[ConcernEntry]) -> Questions:
     """The questions whose answers can change a plan for these concerns and areas."""
     entries = list(concerns)
-    meso = addressed(knowledge, entries, Modality.MESOTHERAPY)
     needled = addressed(knowledge, entries, Modality.MICRONEEDLING)
+    # injected alone, or given onto the needled skin in the combined sitting
+    meso = addressed(knowledge, entries, Modality.MESOTHERAPY, needled=needled)
     areas = {
         Modality.MESOTHERAPY: frozenset(meso),
         Modality.MICRONEEDLING: frozenset(needled),

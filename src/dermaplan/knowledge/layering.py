@@ -124,6 +124,8 @@ def _product(before: Product, after: Product) -> list[str]:
     found += _kept_true("areas_on_label", before.areas_on_label, after.areas_on_label)
     if before.areas_on_label and before.areas is not None:
         found += _wider("areas", before.areas, after.areas)
+    if before.handling is not None and after.handling is None:
+        found.append("handling: may not be dropped")
     if before.requires_policy is not None and after.requires_policy != before.requires_policy:
         found.append(f"requires_policy: {before.requires_policy} may not be dropped")
     limits = {c.concern: c.severities for c in before.concerns if c.severities is not None}
@@ -257,6 +259,12 @@ def _concern(before: Concern, after: Concern) -> list[str]:
     )
     if before.refer is not None and after.refer is None:
         found.append("refer: the referral may not be dropped")
+    alone = {f.modality for f in before.addressed_by if not f.on_needled_skin}
+    found += [
+        f"addressed_by.{modality}: on_needled_skin may not be turned off"
+        for modality in sorted({f.modality for f in after.addressed_by if not f.on_needled_skin})
+        if modality not in alone
+    ]
     return found
 
 

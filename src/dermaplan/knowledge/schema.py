@@ -154,6 +154,9 @@ class ModalityFit(Sourced):
     note: str
     areas: list[Id] | None = None  # None: any area
     adjunct: Adjunct | None = None  # microneedling only
+    # mesotherapy only: the evidence is for the product on freshly needled skin, so it treats
+    # the concern in the combined sitting, where needling treats it too - never injected alone
+    on_needled_skin: bool = False
 
 
 class Occurrence(Sourced):
@@ -278,6 +281,7 @@ class IngredientClass(StrEnum):
     ENZYME = "enzyme"
     NEUROMODULATOR = "neuromodulator"
     ANTIANDROGEN = "antiandrogen"
+    AUTOLOGOUS = "autologous"  # prepared from the patient's own blood
     OTHER = "other"
 
 
@@ -375,6 +379,8 @@ class Product(Sourced):
     regulatory: Regulatory
     regulatory_note: str
     requires_policy: Id | None = None  # proposed only when this policy's value is non-zero
+    # how it must be handled every time (one patient, one single-use kit): shown as a check
+    handling: Statement | None = None
 
     @model_validator(mode="after")
     def _purpose(self) -> Product:
