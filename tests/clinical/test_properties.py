@@ -611,6 +611,7 @@ def _everything_at_stake(kb: KnowledgeBase) -> dict[str, Any]:
         {"concern": "localized_fat", "areas": ["submental", "abdomen"], "severity": "moderate"},
         {"concern": "wrinkles", "areas": ["periorbital"], "severity": "moderate"},
         {"concern": "androgenetic_alopecia", "areas": ["scalp"], "severity": "moderate"},
+        {"concern": "oily_skin", "areas": ["forehead"], "severity": "moderate"},
     ]
     data["goals"] = {"pain_tolerance": "low"}
     return data

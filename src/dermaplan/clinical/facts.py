@@ -115,6 +115,8 @@ class FactSheet:
         # a narrowed sheet: its own earlier procedures over the parent's other facts
         self.values: dict[str, FactValue] = self._read(names) if shared is None else _Over(shared)
         self._read_procedures(names)
+        self._shown = shown_conditions(assessment, knowledge)
+        self._read_shown(shared is not None)
         self._narrowed: dict[str, FactSheet] = {}
         self._questions: dict[str, str] = {}
 
@@ -193,14 +195,38 @@ class FactSheet:
                 values[date] = day
                 values[days] = float((consult_date - day).days)
 
+    def _read_shown(self, narrowed: bool) -> None:
+        """A condition of the treated skin that a concern shows on its areas: true there, and
+        over all areas, since some treated skin has it; on an area without that concern, the
+        patient's answer (about the areas besides), unless that answer is yes everywhere."""
+        answers = self.assessment.conditions
+        for condition, where in self._shown.items():
+            answer = answers.get(condition)
+            if answer is True:
+                continue
+            fact = f"conditions.{condition}"
+            if not narrowed or self.treated_areas <= where:
+                self.values[fact] = True
+            else:
+                self.values[fact] = UNKNOWN if answer is None else answer
+
     @property
     def area_bound(self) -> frozenset[str]:
-        """The kinds of procedure whose facts differ between the treated areas: those that
-        name their areas, when more than one area is treated."""
-        procedures = self.assessment.procedures
-        if len(self.treated_areas) < 2 or not procedures:
+        """The facts that differ between the treated areas, as `procedures.<kind>` or
+        `conditions.<condition>`: earlier procedures that name their areas, and conditions a
+        concern shows on some treated areas only; none when one area is treated."""
+        if len(self.treated_areas) < 2:
             return frozenset()
-        return frozenset(p.type for p in procedures if p.areas)
+        procedures = self.assessment.procedures or ()
+        answers = self.assessment.conditions
+        return frozenset(
+            [f"{AREA_BOUND}{p.type}" for p in procedures if p.areas]
+            + [
+                f"conditions.{condition}"
+                for condition, where in self._shown.items()
+                if answers.get(condition) is not True and not self.treated_areas <= where
+            ]
+        )
 
     def narrowed(self, area: str) -> FactSheet:
         """The same facts, as read for one treated area."""
@@ -265,6 +291,23 @@ def _question(knowledge: KnowledgeBase, fact: str) -> str:
 
 FEMALE_ONLY = frozenset({"pregnant", "breastfeeding"})
 PROCEDURES_QUESTION = "Which procedures has the patient had, when and where (or none)?"
+
+
+def shown_conditions(assessment: Assessment, knowledge: KnowledgeBase) -> dict[str, frozenset[str]]:
+    """Condition → the areas where a concern shows it (active acne is inflamed acne there)."""
+    showing = _showing(knowledge)
+    if not showing:
+        return {}
+    found: dict[str, set[str]] = {}
+    for entry in assessment.concerns:
+        for condition in showing.get(entry.concern, ()):
+            found.setdefault(condition, set()).update(entry.areas)
+    return {condition: frozenset(areas) for condition, areas in found.items()}
+
+
+@lru_cache(maxsize=16)
+def _showing(knowledge: KnowledgeBase) -> dict[str, tuple[str, ...]]:
+    return {c.id: tuple(c.implies) for c in knowledge.concerns.values() if c.implies}
 
 
 def implied_conditions(assessment: Assessment, knowledge: KnowledgeBase) -> frozenset[str]:

@@ -259,6 +259,7 @@ def _concern(before: Concern, after: Concern) -> list[str]:
     )
     if before.refer is not None and after.refer is None:
         found.append("refer: the referral may not be dropped")
+    found += _fewer("implies", before.implies, after.implies)
     alone = {f.modality for f in before.addressed_by if not f.on_needled_skin}
     found += [
         f"addressed_by.{modality}: on_needled_skin may not be turned off"

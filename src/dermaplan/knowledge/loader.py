@@ -345,6 +345,13 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
         need("area", concern.occurs_on.areas, kb.areas, f"{where}.occurs_on")
         if concern.refer is not None:
             sources_of(where, concern.refer)
+        skin = {item.id for item in kb.screening.conditions if item.treated_skin}
+        need("condition", concern.implies, kb.vocabulary["conditions"], f"{where}.implies")
+        for condition in concern.implies:
+            if condition in kb.vocabulary["conditions"] and condition not in skin:
+                problems.append(
+                    f"{where}.implies: {condition} is not about the treated skin (treated_skin)"
+                )
         for fit in concern.addressed_by:
             sources_of(where, fit)
             need("area", fit.areas or [], kb.areas, where)

@@ -181,6 +181,9 @@ class Concern(Strict):
     addressed_by: list[ModalityFit] = []
     # where no modality here treats it (or not before a diagnosis): who does
     refer: Referral | None = None
+    # treated-skin conditions the concern itself shows on its areas (active acne there is
+    # inflamed skin there): read as true on those areas, whatever else is treated
+    implies: list[Id] = []
 
     @model_validator(mode="after")
     def _managed(self) -> Concern:
