@@ -114,6 +114,8 @@ def outline(plan: Plan) -> list[Section]:
             areas = "\n".join(
                 f"{a.area}: {a.points} points, {_num(a.volume_ml, ' mL')}"
                 if a.points
+                else f"{a.area}: {_num(a.volume_ml, ' mL')}" + (f" ({a.note})" if a.note else "")
+                if a.volume_ml is not None
                 else f"{a.area}: {a.note}"
                 for a in prep.areas
             )

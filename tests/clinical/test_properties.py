@@ -297,6 +297,34 @@ def _needled_skin_products_stay_there(kb: KnowledgeBase, plan: Plan, data: dict[
         assert any(u.concern in alone.get(a, ()) for u in prep.uses for a in u.areas), course
 
 
+def _area_doses_within_sources(kb: KnowledgeBase, plan: Plan) -> None:
+    """No area gets more points or volume than a source gives for it (a number with no
+    source is never given: an area without a sourced dose has none)."""
+    if plan.mesotherapy is None:
+        return
+    for prep in plan.mesotherapy.preparations:
+        for dose in prep.areas:
+            sides = 2 if kb.areas[dose.area].paired else 1
+            sourced = [
+                (d.points, d.volume_ml, sides if d.per_side else 1)
+                for product in prep.products
+                for d in kb.products[product].dosing
+                if dose.area in d.areas
+            ]
+            points = [p * n for p, _, n in sourced if p is not None]
+            volumes = [v * n for _, v, n in sourced if v is not None]
+            if dose.points is not None:
+                assert points, dose
+                assert dose.points <= min(points), dose
+            if dose.volume_ml is not None:
+                per_point = prep.volume_per_point_ml
+                allowed = volumes or (
+                    [min(points) * per_point] if points and per_point is not None else []
+                )
+                assert allowed, dose
+                assert dose.volume_ml <= min(allowed) + 1e-9, dose
+
+
 def _anaesthetic_surface_per_sitting(kb: KnowledgeBase, plan: Plan) -> None:
     """No sitting anaesthetises more skin than the chosen option's label allows, but for a
     region larger than that alone (anaesthetised only over its marked zone, and said so)."""
@@ -368,6 +396,7 @@ def _check_guarantees(kb: KnowledgeBase, data: dict[str, Any]) -> Plan | None:
     _depths_within_caps(kb, plan)
     _open_skin_is_plain_and_sterile(kb, plan)
     _needled_skin_products_stay_there(kb, plan, data)
+    _area_doses_within_sources(kb, plan)
     _anaesthetic_surface_per_sitting(kb, plan)
     _label_totals(kb, plan, data)
     assert sum(d.decision is Decision.RECOMMENDED for d in plan.decisions) <= 1

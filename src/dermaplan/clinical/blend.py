@@ -605,7 +605,8 @@ def _volume(points: int, per_point: float | None) -> float | None:
 def _scaled(
     doses: list[AreaDose], scale: float, per_point: float | None, why: str
 ) -> list[AreaDose]:
-    """Fewer points in every counted area, to stay within a maximum."""
+    """Fewer points (or less volume, where a source gives only a volume) in every counted
+    area, to stay within a maximum."""
     return [
         AreaDose(
             d.area,
@@ -614,6 +615,8 @@ def _scaled(
             why,
         )
         if d.points is not None
+        else AreaDose(d.area, None, math.floor(d.volume_ml * scale * 1000) / 1000, why)
+        if d.volume_ml is not None
         else d
         for d in doses
     ]
@@ -630,16 +633,20 @@ def _doses(
     per_point = facts.volume_per_point_ml
     doses: list[AreaDose] = []
     for area in sorted(areas):
-        counts = [
-            dosing.points * (2 if dosing.per_side and area in paired else 1)
-            for p in facts.products
-            for dosing in p.dosing
-            if area in dosing.areas
-        ]
+        sourced = [d for p in facts.products for d in p.dosing if area in d.areas]
+        sides = {id(d): 2 if d.per_side and area in paired else 1 for d in sourced}
+        counts = [d.points * sides[id(d)] for d in sourced if d.points is not None]
+        volumes = [d.volume_ml * sides[id(d)] for d in sourced if d.volume_ml is not None]
         points = min(counts) if counts else None
-        volume = _volume(points, per_point) if points is not None else None
+        volume = (
+            round(min(volumes), 3)
+            if volumes
+            else _volume(points, per_point)
+            if points is not None
+            else None
+        )
         note = None if points is not None else "points as the grid over the marked area requires"
-        if per_point is None:
+        if volume is None and per_point is None:
             note = (note + "; " if note else "") + NO_VOLUME
         doses.append(AreaDose(area, points, volume, note))
     limit = facts.max_volume_per_session_ml

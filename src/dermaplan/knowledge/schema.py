@@ -349,9 +349,19 @@ class Downtime(Sourced):
 
 
 class AreaDosing(Sourced):
+    """What one sitting gives an area, as a source reports it: points, a volume, or both
+    (per side where `per_side` and the area is paired)."""
+
     areas: list[Id] = Field(min_length=1)
-    points: int = Field(gt=0, le=LARGEST)  # injection points per area (per side where paired)
+    points: int | None = Field(default=None, gt=0, le=LARGEST)
+    volume_ml: float | None = Field(default=None, gt=0, le=100)
     per_side: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> AreaDosing:
+        if self.points is None and self.volume_ml is None:
+            raise ValueError("a dosing gives points, a volume, or both")
+        return self
 
 
 class Product(Sourced):
