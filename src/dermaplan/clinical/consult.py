@@ -198,7 +198,10 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     needled = addressed(knowledge, concerns, Modality.MICRONEEDLING, scars.not_targets)
     # what mesotherapy treats in the combined sitting: with the products whose evidence is on
     # needled skin, where the needling treats the same concern
-    onto_needled = addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled)
+    onto = not _needled_only(knowledge).isdisjoint(entry.concern for entry in concerns)
+    onto_needled = (
+        addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled) if onto else meso
+    )
     planned = {
         Modality.MESOTHERAPY: meso,
         Modality.MICRONEEDLING: needled,
@@ -206,7 +209,9 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     }
     pain_relief = assessment.goals.pain_tolerance == "low"
     candidates = candidate_ingredients(knowledge, meso, needled, pain_relief)
-    in_sitting = candidate_ingredients(knowledge, onto_needled, needled, pain_relief)
+    in_sitting = (
+        candidate_ingredients(knowledge, onto_needled, needled, pain_relief) if onto else candidates
+    )
     findings = screen(
         sheet, {m: frozenset(a) for m, a in planned.items()}, in_sitting[Modality.COMBINED]
     )
@@ -214,9 +219,13 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     held = {m: holds(absolute, m, planned[m]) for m in MODALITIES}
     meso_now = _remaining(meso, held[Modality.MESOTHERAPY])
     needled_now = _remaining(needled, held[Modality.MICRONEEDLING])
-    blended = _remaining(
-        addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled_now),
-        holds(absolute, Modality.MESOTHERAPY, onto_needled),
+    blended = (
+        _remaining(
+            addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled_now),
+            holds(absolute, Modality.MESOTHERAPY, onto_needled),
+        )
+        if onto
+        else meso_now
     )
     remaining = {
         Modality.MESOTHERAPY: meso_now,
@@ -377,8 +386,9 @@ def _referrals(
 ) -> tuple[Referral, ...]:
     """A concern no modality here treats, and each rule that holds and asks for a referral."""
     found: list[Referral] = []
+    concerns = knowledge.concerns
     for entry in assessment.concerns:
-        refer = knowledge.concerns[entry.concern].refer
+        refer = concerns[entry.concern].refer
         if refer is not None:
             found.append(
                 Referral(
@@ -399,6 +409,16 @@ def _referrals(
                 Referral(finding.code, to, why, finding.areas, finding.sources, finding.evidence)
             )
     return tuple(found)
+
+
+@lru_cache(maxsize=16)
+def _needled_only(knowledge: KnowledgeBase) -> frozenset[str]:
+    """The concerns a mesotherapy product treats only on needled skin."""
+    return frozenset(
+        concern.id
+        for concern in knowledge.concerns.values()
+        if any(fit.on_needled_skin for fit in concern.addressed_by)
+    )
 
 
 @lru_cache(maxsize=16)

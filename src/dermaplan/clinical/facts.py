@@ -103,6 +103,7 @@ class FactSheet:
         knowledge: KnowledgeBase,
         areas: frozenset[str] | None = None,
         shared: dict[str, FactValue] | None = None,
+        shown: dict[str, frozenset[str]] | None = None,
     ) -> None:
         self.assessment = assessment
         self.knowledge = knowledge
@@ -115,8 +116,9 @@ class FactSheet:
         # a narrowed sheet: its own earlier procedures over the parent's other facts
         self.values: dict[str, FactValue] = self._read(names) if shared is None else _Over(shared)
         self._read_procedures(names)
-        self._shown = shown_conditions(assessment, knowledge)
-        self._read_shown(shared is not None)
+        self._shown = shown_conditions(assessment, knowledge) if shown is None else shown
+        if self._shown:
+            self._read_shown(shared is not None)
         self._narrowed: dict[str, FactSheet] = {}
         self._questions: dict[str, str] = {}
 
@@ -233,7 +235,7 @@ class FactSheet:
         sheet = self._narrowed.get(area)
         if sheet is None:
             sheet = self._narrowed[area] = FactSheet(
-                self.assessment, self.knowledge, frozenset((area,)), self.values
+                self.assessment, self.knowledge, frozenset((area,)), self.values, self._shown
             )
         return sheet
 

@@ -335,11 +335,10 @@ def screen(
     for scope in scopes(sheet.knowledge):
         if scope.ingredients and scope.ingredients.isdisjoint(candidate_ingredients):
             continue
+        if scope.areas is not None and scope.areas.isdisjoint(treated):
+            continue  # a rule about areas none of which is treated
         answer = scope.answer
-        if by_area and not by_area.isdisjoint(scope.area_facts):
-            findings += _by_area(scope, sheet, areas, candidate_ingredients)
-            continue
-        if answer is not None:
+        if answer is not None and not (by_area and answer[0] in by_area):
             # reading the facts is pure and cheap; most rules are false, so read them first
             fact, wanted, holds, unknown = answer
             actual = values[fact]
@@ -349,6 +348,9 @@ def screen(
                 outcome = holds
             else:
                 continue
+        elif by_area and not by_area.isdisjoint(scope.area_facts):
+            findings += _by_area(scope, sheet, areas, candidate_ingredients)
+            continue
         else:
             outcome = scope.check(sheet)
             if outcome.value is False:
