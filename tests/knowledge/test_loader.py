@@ -273,6 +273,20 @@ WEAKENINGS: list[tuple[str, str, str, Callable[[dict[str, Any]], None], str]] = 
     ),
     (
         "concerns",
+        "active_acne",
+        "a condition it shows",
+        lambda e: e.update(implies=[]),
+        "implies: drops inflammatory_acne_in_area",
+    ),
+    (
+        "products",
+        "prp_needled_skin",
+        "the handling",
+        lambda e: e.pop("handling"),
+        "handling: may not be dropped",
+    ),
+    (
+        "concerns",
         "acne_scars",
         "injection alone for what is given on needled skin",
         lambda e: e["addressed_by"][1].update(on_needled_skin=False),
