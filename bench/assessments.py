@@ -30,7 +30,11 @@ def random_assessment(rng: random.Random, kb: KnowledgeBase) -> dict[str, Any]:
     if sex != "male":
         patient["pregnant"] = _maybe(rng, rng.random() < 0.05)
         patient["breastfeeding"] = _maybe(rng, rng.random() < 0.05)
-    conditions = {c: _maybe(rng, rng.random() < 0.08) for c in vocabulary["conditions"]}
+    conditions = {
+        item.id: _maybe(rng, rng.random() < 0.08)
+        for item in kb.screening.conditions
+        if not (item.female_only and sex == "male")  # settled for a man: not asked
+    }
     medications: dict[str, Any] = {}
     for medication in vocabulary["medications"]:
         status = rng.choices(["never", "current", "stopped", None], [80, 5, 10, 5])[0]

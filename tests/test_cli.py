@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dermaplan.cli import app
+from dermaplan.clinical.assessment import ConcernEntry
+from dermaplan.clinical.relevance import questions_for
 from dermaplan.interview import Invalid, optional_date, optional_int, tri_state
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.schemas import assessment_schema, plan_schema
@@ -124,12 +126,22 @@ def test_a_clinic_knowledge_file_that_cannot_be_read_is_one_line(tmp_path: Path,
 
 
 def _answers(kb: KnowledgeBase) -> str:
-    screening = kb.screening
-    lines = ["2026-12-01", "34", "female", "n", "n", "3", "2"]
-    lines += ["n"] * len(screening.conditions)
-    lines += ["never"] * len(screening.medications)
-    lines += ["none", "n"]  # allergies, procedures
+    """The typed answers for one acne-scar patient: the questions its concerns need."""
+    needed = questions_for(
+        kb,
+        [
+            ConcernEntry(
+                concern="acne_scars", areas=["cheeks"], severity="moderate", scar_types=["rolling"]
+            )
+        ],
+    )
+    lines = ["2026-12-01", "34", "female"]
     lines += ["acne_scars", "cheeks", "moderate", "rolling", "n"]
+    prompts = {"pregnant": "n", "breastfeeding": "n", "fitzpatrick": "3", "glogau": "2"}
+    lines += [answer for attribute, answer in prompts.items() if attribute in needed.patient]
+    lines += ["n"] * len(needed.conditions)
+    lines += ["never"] * len(needed.medications)
+    lines += ["none"] * needed.allergies + ["n"] * needed.procedures
     lines += ["3", "medium", "4", ""]
     return "\n".join(lines) + "\n"
 

@@ -1,7 +1,10 @@
-"""`consult --interactive`: the questions a practitioner answers, safety first.
+"""`consult --interactive`: the questions a practitioner answers.
 
+The patient and the concerns come first; then only the safety questions that bear on what
+could treat those concerns there (`clinical.relevance`), each saying how many are left.
 Every safety question accepts y, n or ? (unknown); unknown is recorded as such, never as
-no. Each answer is checked as it is given, so the file written is always valid.
+no, and a question left unasked stays unknown. Each answer is checked as it is given, so the
+file written is always valid.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any, TypeVar
 import typer
 
 from dermaplan.bounds import calendar_problem
+from dermaplan.clinical.assessment import ConcernEntry
+from dermaplan.clinical.relevance import questions_for
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.loader import did_you_mean
 from dermaplan.text import shown
@@ -126,24 +131,65 @@ def interview(knowledge: KnowledgeBase, today: dt.date | None = None) -> dict[st
         raise typer.Exit(code=2) from None
 
 
+PATIENT_PROMPTS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "pregnant": ("Pregnant (or could she be)?", tri_state),
+    "breastfeeding": ("Breastfeeding?", tri_state),
+    "fitzpatrick": ("Fitzpatrick type (1-6)", optional_int(1, 6)),
+    "glogau": ("Glogau class (1-4)", optional_int(1, 4)),
+}
+FEMALE_ONLY = ("pregnant", "breastfeeding")
+GOALS = 4  # the questions on goals that close the interview
+
+
+class Countdown:
+    """Asks each remaining question with how many are left, this one included."""
+
+    def __init__(self, total: int) -> None:
+        self.left = total
+
+    def ask(self, question: str, parse: Callable[[str], T], default: str | None = None) -> T:
+        answer = ask(f"({self.left} left) {question}", parse, default)
+        self.left -= 1
+        return answer
+
+
 def _interview(knowledge: KnowledgeBase, today: dt.date) -> dict[str, Any]:
-    screening = knowledge.screening
-    typer.echo("Safety first. Answer y, n or ? (unknown: it will be listed as missing).")
+    typer.echo(
+        "First the patient and what they want treated; then only the safety questions those "
+        "concerns and areas need. Answer y, n or ? (unknown: it will be listed as missing)."
+    )
     data: dict[str, Any] = {"consult_date": ask("Consult date", optional_date, today.isoformat())}
     patient: dict[str, Any] = {
         "age": ask("Age in years", optional_int(0, 120)),
         "sex": ask("Sex (female, male, intersex)", one_of(["female", "male", "intersex"])),
     }
-    if patient["sex"] != "male":
-        patient["pregnant"] = ask("Pregnant?", tri_state)
-        patient["breastfeeding"] = ask("Breastfeeding?", tri_state)
-    patient["fitzpatrick"] = ask("Fitzpatrick type (1-6)", optional_int(1, 6))
-    patient["glogau"] = ask("Glogau class (1-4)", optional_int(1, 4))
+    data["concerns"] = _concerns(knowledge)
+    needed = questions_for(knowledge, [ConcernEntry.model_validate(c) for c in data["concerns"]])
+    male = patient["sex"] == "male"
+    about = [a for a in PATIENT_PROMPTS if a in needed.patient and not (a in FEMALE_ONLY and male)]
+    conditions = [
+        item
+        for item in knowledge.screening.conditions
+        if item.id in needed.conditions and not (item.female_only and male)
+    ]
+    asked = len(about) + len(conditions) + len(needed.medications)
+    asked += needed.allergies + needed.procedures
+    typer.echo(
+        f"{asked} safety questions bear on these concerns and areas; the others cannot change "
+        "the plan and stay unasked (unknown)."
+    )
+    screening = knowledge.screening
+    countdown = Countdown(asked + GOALS)
+    for attribute in about:
+        question, parse = PATIENT_PROMPTS[attribute]
+        patient[attribute] = countdown.ask(question, parse)
     data["patient"] = {key: value for key, value in patient.items() if value is not None}
-    data["conditions"] = {item.id: ask(item.question, tri_state) for item in screening.conditions}
+    data["conditions"] = {item.id: countdown.ask(item.question, tri_state) for item in conditions}
     medications: dict[str, Any] = {}
     for item in screening.medications:
-        status = ask(
+        if item.id not in needed.medications:
+            continue
+        status = countdown.ask(
             f"{item.question} (current, stopped, never, ?)", one_of(["current", "stopped", "never"])
         )
         use: dict[str, Any] = {"status": status}
@@ -151,30 +197,36 @@ def _interview(knowledge: KnowledgeBase, today: dt.date) -> dict[str, Any]:
             use["last_taken"] = ask("  Date of the last dose (YYYY-MM-DD or ?)", optional_date)
         medications[item.id] = use
     data["medications"] = medications
-    allergens = [item.id for item in screening.allergens]
-    data["allergies"] = ask(
-        f"Allergies ({', '.join(allergens)}; comma-separated), none, or ?", _allergies(allergens)
-    )
-    data["procedures"] = _procedures(knowledge)
-    data["concerns"] = _concerns(knowledge)
+    if needed.allergies:
+        allergens = [item.id for item in screening.allergens]
+        data["allergies"] = countdown.ask(
+            f"Allergies ({', '.join(allergens)}; comma-separated), none, or ?",
+            _allergies(allergens),
+        )
+    if needed.procedures:
+        data["procedures"] = _procedures(knowledge, countdown)
     goals = {
-        "downtime_days": ask(
+        "downtime_days": countdown.ask(
             "Days of redness the patient accepts (blank: not said)", optional_int(0, 60), ""
         ),
-        "pain_tolerance": ask(
+        "pain_tolerance": countdown.ask(
             "Pain tolerance (low, medium, high; blank: not said)",
             one_of(["low", "medium", "high"]),
             "",
         ),
-        "max_sessions": ask("Most sessions acceptable (blank: not said)", optional_int(1, 24), ""),
-        "event_date": ask("An event to be ready for (YYYY-MM-DD; blank: none)", optional_date, ""),
+        "max_sessions": countdown.ask(
+            "Most sessions acceptable (blank: not said)", optional_int(1, 24), ""
+        ),
+        "event_date": countdown.ask(
+            "An event to be ready for (YYYY-MM-DD; blank: none)", optional_date, ""
+        ),
     }
     data["goals"] = {key: value for key, value in goals.items() if value is not None}
     return data
 
 
-def _procedures(knowledge: KnowledgeBase) -> list[dict[str, Any]] | None:
-    answer = ask(
+def _procedures(knowledge: KnowledgeBase, countdown: Countdown) -> list[dict[str, Any]] | None:
+    answer = countdown.ask(
         "Any recent procedures (toxin, filler, peel, laser, waxing, surgery, tanning…)?", tri_state
     )
     if answer is None:

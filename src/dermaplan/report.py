@@ -93,6 +93,21 @@ def outline(plan: Plan) -> list[Section]:
     ]
     sections.append(missing)
 
+    if plan.referrals:
+        referrals = Section("Referrals", ["To", "For", "Why"])
+        for r in plan.referrals:
+            referrals.rows.append(
+                [
+                    r.to,
+                    f"{r.code} ({', '.join(r.areas)})",
+                    r.why
+                    + _refs(r.sources)
+                    + (" (convention)" if r.evidence == "expert_opinion" else ""),
+                ]
+            )
+            referrals.styles.append("bold")
+        sections.append(referrals)
+
     if plan.mesotherapy is not None:
         blend = plan.mesotherapy
         table = Section("Mesotherapy blend", ["Preparation", "Areas", "Dose", "Technique"])
@@ -100,11 +115,15 @@ def outline(plan: Plan) -> list[Section]:
             areas = "\n".join(
                 f"{a.area}: {a.points} points, {_num(a.volume_ml, ' mL')}"
                 if a.points
+                else f"{a.area}: {_num(a.volume_ml, ' mL')}" + (f" ({a.note})" if a.note else "")
+                if a.volume_ml is not None
                 else f"{a.area}: {a.note}"
                 for a in prep.areas
             )
             limits = [
-                f"{_num(prep.volume_per_point_ml, ' mL')} per point",
+                f"{_num(prep.volume_per_point_ml, ' mL')} per point"
+                if prep.volume_per_point_ml is not None
+                else "volume per point: practitioner decides",
                 f"grid {_num(prep.grid_spacing_cm, ' cm')}" if prep.grid_spacing_cm else "",
                 f"session max {_num(prep.max_volume_per_session_ml, ' mL')}"
                 if prep.max_volume_per_session_ml

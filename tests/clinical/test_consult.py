@@ -35,7 +35,11 @@ def test_a_healthy_patient_with_acne_scars_gets_microneedling_recommended(
     assert plan.decision(MESO).decision is Decision.NOT_INDICATED
     assert plan.microneedling is not None
     assert plan.missing == ()
-    assert [c.modality for c in plan.courses] == [MN]
+    # platelet-rich plasma onto the needled scars is the other option, at the needling's pace
+    assert plan.decision(COMBINED).decision is Decision.SUITABLE
+    assert plan.combined is not None
+    assert plan.combined.open_skin_products == ("prp_needled_skin",)
+    assert [c.modality for c in plan.courses] == [MN, COMBINED]
 
 
 def test_pregnancy_contraindicates_needling_whatever_else_fits(plan_for: PlanFor) -> None:

@@ -197,9 +197,16 @@ def vocabulary_problems(data: dict[str, Any], knowledge: KnowledgeBase) -> list[
 
 
 def knowledge_problems(assessment: Assessment, knowledge: KnowledgeBase) -> list[str]:
-    """What the knowledge says cannot be: a concern on an area where it does not occur, and
-    a kind of scar that contradicts an answer (a keloid to treat, and no history of keloid)."""
+    """What the knowledge says cannot be: a concern on an area where it does not occur, a
+    kind of scar that contradicts an answer (a keloid to treat, and no history of keloid), and
+    a man with a condition only a patient not male can have."""
     problems: list[str] = []
+    if assessment.patient.sex is Sex.MALE:
+        problems += [
+            f"conditions.{item.id}: true contradicts patient.sex: male"
+            for item in knowledge.screening.conditions
+            if item.female_only and assessment.conditions.get(item.id) is True
+        ]
     implies = {scar.id: scar.implies for scar in knowledge.needling.scar_types}
     for index, entry in enumerate(assessment.concerns):
         if entry.concern not in knowledge.concerns:

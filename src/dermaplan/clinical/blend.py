@@ -42,6 +42,7 @@ from dermaplan.knowledge.schema import (
     Regulatory,
 )
 
+NO_VOLUME = "no source gives a volume per point: the practitioner decides"
 BLOCKING = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE, FindingSeverity.MISSING)
 HELD = "held back until answered"
 EVIDENCE_RANK = {level: rank for rank, level in enumerate(Evidence)}
@@ -198,6 +199,29 @@ def formulary(knowledge: KnowledgeBase) -> Formulary:
             if p.max_sessions is not None
         },
     )
+
+
+def candidate_ingredients(
+    knowledge: KnowledgeBase,
+    meso: Mapping[str, Iterable[str]],
+    needled: Mapping[str, Iterable[str]],
+    pain_relief: bool,
+) -> dict[Modality, frozenset[str]]:
+    """The ingredients each modality might use for these area concerns (with the pain-relief
+    additive where it may be asked for): the rules about them are worth reading, and an open
+    question about one holds the modality's plan."""
+    index = formulary(knowledge)
+    injected: set[str] = set()
+    for concern in {c for concerns in meso.values() for c in concerns}:
+        injected.update(index.ingredients_for[concern])
+    if meso and pain_relief:
+        injected.update(index.additive_ingredients)
+    numbing = index.anaesthetic_ingredients if needled else frozenset()
+    return {
+        Modality.MESOTHERAPY: frozenset(injected),
+        Modality.MICRONEEDLING: frozenset(numbing),
+        Modality.COMBINED: frozenset(injected | numbing),
+    }
 
 
 def earlier_sessions(
@@ -574,16 +598,25 @@ def _add_pain_relief(
     return result
 
 
-def _scaled(doses: list[AreaDose], scale: float, per_point: float, why: str) -> list[AreaDose]:
-    """Fewer points in every counted area, to stay within a maximum."""
+def _volume(points: int, per_point: float | None) -> float | None:
+    return None if per_point is None else round(points * per_point, 3)
+
+
+def _scaled(
+    doses: list[AreaDose], scale: float, per_point: float | None, why: str
+) -> list[AreaDose]:
+    """Fewer points (or less volume, where a source gives only a volume) in every counted
+    area, to stay within a maximum."""
     return [
         AreaDose(
             d.area,
             math.floor(d.points * scale),
-            round(math.floor(d.points * scale) * per_point, 3),
+            _volume(math.floor(d.points * scale), per_point),
             why,
         )
         if d.points is not None
+        else AreaDose(d.area, None, math.floor(d.volume_ml * scale * 1000) / 1000, why)
+        if d.volume_ml is not None
         else d
         for d in doses
     ]
@@ -600,15 +633,21 @@ def _doses(
     per_point = facts.volume_per_point_ml
     doses: list[AreaDose] = []
     for area in sorted(areas):
-        counts = [
-            dosing.points * (2 if dosing.per_side and area in paired else 1)
-            for p in facts.products
-            for dosing in p.dosing
-            if area in dosing.areas
-        ]
+        sourced = [d for p in facts.products for d in p.dosing if area in d.areas]
+        sides = {id(d): 2 if d.per_side and area in paired else 1 for d in sourced}
+        counts = [d.points * sides[id(d)] for d in sourced if d.points is not None]
+        volumes = [d.volume_ml * sides[id(d)] for d in sourced if d.volume_ml is not None]
         points = min(counts) if counts else None
-        volume = round(points * per_point, 3) if points is not None else None
+        volume = (
+            round(min(volumes), 3)
+            if volumes
+            else _volume(points, per_point)
+            if points is not None
+            else None
+        )
         note = None if points is not None else "points as the grid over the marked area requires"
+        if volume is None and per_point is None:
+            note = (note + "; " if note else "") + NO_VOLUME
         doses.append(AreaDose(area, points, volume, note))
     limit = facts.max_volume_per_session_ml
     cap_points = facts.max_points_per_session
@@ -637,7 +676,7 @@ class _Group:
     products: list[Product]
     lead: Product  # the first product that treats a concern: its route and technique lead
     ingredients: tuple[str, ...]
-    volume_per_point_ml: float
+    volume_per_point_ml: float | None
     grid_spacing_cm: float | None
     max_volume_per_session_ml: float | None
     max_points_per_session: int | None
@@ -662,7 +701,9 @@ def _group(knowledge: KnowledgeBase, group: tuple[str, ...]) -> _Group:
         products=products,
         lead=treating[0] if treating else products[0],
         ingredients=_ingredients_of(knowledge, group),
-        volume_per_point_ml=min(p.volume_per_point_ml for p in products if p.volume_per_point_ml),
+        volume_per_point_ml=min(
+            (p.volume_per_point_ml for p in products if p.volume_per_point_ml), default=None
+        ),
         grid_spacing_cm=min(
             (p.grid_spacing_cm for p in products if p.grid_spacing_cm), default=None
         ),
@@ -680,6 +721,11 @@ def _group(knowledge: KnowledgeBase, group: tuple[str, ...]) -> _Group:
             Check(f"{p.id} is given alone, never diluted or mixed (label)", tuple(p.sources))
             for p in products
             if any(knowledge.ingredients[c.ingredient].no_mixing for c in p.components)
+        )
+        + tuple(
+            Check(f"{p.id}: {p.handling.text}", tuple(p.handling.sources))
+            for p in products
+            if p.handling is not None
         ),
         mg_per_ml=tuple(sorted(strength.items())),
     )

@@ -13,9 +13,9 @@ from dermaplan.clinical.assessment import Assessment
 from dermaplan.clinical.blend import (
     blocks_on,
     build_blend,
+    candidate_ingredients,
     earlier_sessions,
     excluded_ingredients,
-    formulary,
 )
 from dermaplan.clinical.course import build_course, starts_after_event, templates_for
 from dermaplan.clinical.decision import (
@@ -45,30 +45,13 @@ from dermaplan.clinical.plan import (
     ModalityDecision,
     NeedlingProtocol,
     Plan,
+    ProductUse,
     Reason,
+    Referral,
 )
 from dermaplan.clinical.screening import MODALITIES, screen
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
-
-
-def _candidate_ingredients(
-    knowledge: KnowledgeBase, assessment: Assessment, meso: AreaConcerns, needled: AreaConcerns
-) -> dict[Modality, frozenset[str]]:
-    """The ingredients each modality might use: the rules about them are worth reading,
-    and an open question about one holds the modality's plan."""
-    index = formulary(knowledge)
-    injected: set[str] = set()
-    for concern in {c for concerns in meso.values() for c in concerns}:
-        injected.update(index.ingredients_for[concern])
-    if meso and assessment.goals.pain_tolerance == "low":
-        injected.update(index.additive_ingredients)
-    numbing = index.anaesthetic_ingredients if needled else frozenset()
-    return {
-        Modality.MESOTHERAPY: frozenset(injected),
-        Modality.MICRONEEDLING: frozenset(numbing),
-        Modality.COMBINED: frozenset(injected | numbing),
-    }
 
 
 def _anaesthetic_considered(knowledge: KnowledgeBase, chosen: Anaesthetic) -> frozenset[str]:
@@ -146,12 +129,20 @@ def _courses(
     needling's pace with the open-skin products' labels, and one mesotherapy course per
     preparation."""
     courses: list[Course] = []
+    alone: list[ProductUse] = []
     for decision in decisions:
         if decision.decision not in PROCEED:
             continue
         modality = decision.modality
         if modality is Modality.MESOTHERAPY:
-            groups = [list(p.products) for p in blend.preparations] if blend is not None else []
+            # a preparation given only on needled skin has no mesotherapy course of its own
+            alone = sitting_uses(knowledge, blend, areas[modality], ())[0] if blend else []
+            serving = {u.product for u in alone}
+            groups = [
+                list(p.products)
+                for p in (blend.preparations if blend is not None else ())
+                if serving.intersection(p.products)
+            ]
         elif modality is Modality.COMBINED:
             # one sitting: its pace is the needling's, bounded by every product it gives
             sitting = sitting_uses(knowledge, blend, areas[modality], needled)[0] if blend else []
@@ -164,10 +155,11 @@ def _courses(
             apart = None
             if modality is Modality.MESOTHERAPY:
                 prep = next(p for p in blend.preparations if list(p.products) == group)  # type: ignore[union-attr]
-                concerns = set(prep.concerns)
+                uses = [u for u in alone if u.product in group]
+                concerns = {u.concern for u in uses}
                 part = Modality.MESOTHERAPY
                 apart = prep.apart
-                where = [d.area for d in prep.areas]
+                where = sorted({a for u in uses for a in u.areas})
             else:
                 concerns = {c for cs in areas[Modality.MICRONEEDLING].values() for c in cs}
                 part = Modality.MICRONEEDLING
@@ -201,30 +193,49 @@ def _courses(
 def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     sheet = FactSheet(assessment, knowledge)
     scars = review_scars(knowledge, assessment)
-    meso = addressed(knowledge, assessment, Modality.MESOTHERAPY)
-    needled = addressed(knowledge, assessment, Modality.MICRONEEDLING, scars.not_targets)
+    concerns = assessment.concerns
+    meso = addressed(knowledge, concerns, Modality.MESOTHERAPY)
+    needled = addressed(knowledge, concerns, Modality.MICRONEEDLING, scars.not_targets)
+    # what mesotherapy treats in the combined sitting: with the products whose evidence is on
+    # needled skin, where the needling treats the same concern
+    onto = not _needled_only(knowledge).isdisjoint(entry.concern for entry in concerns)
+    onto_needled = (
+        addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled) if onto else meso
+    )
     planned = {
         Modality.MESOTHERAPY: meso,
         Modality.MICRONEEDLING: needled,
-        Modality.COMBINED: combine(meso, needled),
+        Modality.COMBINED: combine(onto_needled, needled),
     }
-    candidates = _candidate_ingredients(knowledge, assessment, meso, needled)
+    pain_relief = assessment.goals.pain_tolerance == "low"
+    candidates = candidate_ingredients(knowledge, meso, needled, pain_relief)
+    in_sitting = (
+        candidate_ingredients(knowledge, onto_needled, needled, pain_relief) if onto else candidates
+    )
     findings = screen(
-        sheet, {m: frozenset(a) for m, a in planned.items()}, candidates[Modality.COMBINED]
+        sheet, {m: frozenset(a) for m, a in planned.items()}, in_sitting[Modality.COMBINED]
     )
     absolute = [f for f in findings if f.severity is FindingSeverity.ABSOLUTE]
     held = {m: holds(absolute, m, planned[m]) for m in MODALITIES}
     meso_now = _remaining(meso, held[Modality.MESOTHERAPY])
     needled_now = _remaining(needled, held[Modality.MICRONEEDLING])
+    blended = (
+        _remaining(
+            addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled_now),
+            holds(absolute, Modality.MESOTHERAPY, onto_needled),
+        )
+        if onto
+        else meso_now
+    )
     remaining = {
         Modality.MESOTHERAPY: meso_now,
         Modality.MICRONEEDLING: needled_now,
-        Modality.COMBINED: _remaining(combine(meso_now, needled_now), held[Modality.COMBINED]),
+        Modality.COMBINED: _remaining(combine(blended, needled_now), held[Modality.COMBINED]),
     }
     blocked = excluded_ingredients(knowledge, assessment, findings)
     blend = (
-        build_blend(knowledge, assessment, meso_now, blocked, _paired(knowledge))
-        if meso_now
+        build_blend(knowledge, assessment, blended, blocked, _paired(knowledge))
+        if blended
         else None
     )
     shared = set(remaining[Modality.COMBINED]) & set(needled_now)
@@ -245,7 +256,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     considered = {
         Modality.MESOTHERAPY: candidates[Modality.MESOTHERAPY],
         Modality.MICRONEEDLING: numbing,
-        Modality.COMBINED: candidates[Modality.MESOTHERAPY] | numbing,
+        Modality.COMBINED: in_sitting[Modality.MESOTHERAPY] | numbing,
     }
     decisions = decide(
         Consultation(
@@ -319,7 +330,9 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     ):
         questions.add(PROCEDURES_QUESTION)
     plan_blend = blend if meso_going else None
+    referrals = _referrals(knowledge, assessment, findings)
     cited = _cited(decisions, findings, plan_blend, needling, combined_protocol, courses, care)
+    cited.update(*(r.sources for r in referrals))
     return Plan(
         schema_version=PLAN_SCHEMA_VERSION,
         knowledge_version=knowledge.version,
@@ -329,6 +342,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         decisions=decisions,
         findings=tuple(findings),
         missing=tuple(sorted(questions)),
+        referrals=referrals,
         mesotherapy=plan_blend,
         microneedling=needling,
         combined=combined_protocol,
@@ -365,6 +379,51 @@ def _with_course_notes(
         else d
         for d in decisions
     )
+
+
+def _referrals(
+    knowledge: KnowledgeBase, assessment: Assessment, findings: Iterable[Finding]
+) -> tuple[Referral, ...]:
+    """A concern no modality here treats, and each rule that holds and asks for a referral."""
+    found: list[Referral] = []
+    concerns = knowledge.concerns
+    for entry in assessment.concerns:
+        refer = concerns[entry.concern].refer
+        if refer is not None:
+            found.append(
+                Referral(
+                    entry.concern,
+                    refer.to,
+                    refer.text,
+                    tuple(entry.areas),
+                    tuple(refer.sources),
+                    refer.evidence,
+                )
+            )
+    referring = _referring_rules(knowledge)
+    for finding in findings:
+        to = referring.get(finding.code)
+        if to is not None and finding.severity is not FindingSeverity.MISSING:
+            why = f"{finding.title}: {finding.action}"
+            found.append(
+                Referral(finding.code, to, why, finding.areas, finding.sources, finding.evidence)
+            )
+    return tuple(found)
+
+
+@lru_cache(maxsize=16)
+def _needled_only(knowledge: KnowledgeBase) -> frozenset[str]:
+    """The concerns a mesotherapy product treats only on needled skin."""
+    return frozenset(
+        concern.id
+        for concern in knowledge.concerns.values()
+        if any(fit.on_needled_skin for fit in concern.addressed_by)
+    )
+
+
+@lru_cache(maxsize=16)
+def _referring_rules(knowledge: KnowledgeBase) -> dict[str, str]:
+    return {rule.id: rule.refer for rule in knowledge.rules if rule.refer is not None}
 
 
 @lru_cache(maxsize=16)

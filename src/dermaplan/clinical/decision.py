@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dermaplan.clinical.assessment import Assessment
+from dermaplan.clinical.assessment import Assessment, ConcernEntry, MedicationStatus
 from dermaplan.clinical.blend import (
     HELD,
     formulary,
@@ -118,17 +118,23 @@ def review_scars(knowledge: KnowledgeBase, assessment: Assessment) -> ScarReview
 
 def addressed(
     knowledge: KnowledgeBase,
-    assessment: Assessment,
+    concerns: Iterable[ConcernEntry],
     modality: Modality,
     not_targets: frozenset[tuple[str, str]] = frozenset(),
+    needled: AreaConcerns | None = None,
 ) -> AreaConcerns:
-    """Area → the patient's concerns there that this modality treats."""
+    """Area → the patient's concerns there that this modality treats; a product whose
+    evidence is on needled skin counts only where `needled` treats the concern too."""
     found: dict[str, set[str]] = {}
-    for entry in assessment.concerns:
+    for entry in concerns:
         for fit in knowledge.concerns[entry.concern].addressed_by:
             if fit.modality != modality:
                 continue
             for area in entry.areas:
+                if fit.on_needled_skin and (
+                    needled is None or entry.concern not in needled.get(area, ())
+                ):
+                    continue
                 if (fit.areas is None or area in fit.areas) and (
                     entry.concern,
                     area,
@@ -314,15 +320,19 @@ def _needled_areas(c: Consultation) -> set[str]:
 
 
 def sitting_uses(
-    knowledge: KnowledgeBase, blend: Blend, areas: Iterable[str], needled: Iterable[str]
+    knowledge: KnowledgeBase,
+    blend: Blend,
+    area_concerns: Mapping[str, Iterable[str]],
+    needled: Iterable[str],
 ) -> tuple[list[ProductUse], list[ProductUse]]:
-    """The blend's product uses a sitting gives on its areas, and those it may not give:
-    nothing but a sterile open-skin product on the skin it needles."""
-    wanted, pierced = set(areas), set(needled)
+    """The blend's product uses a sitting gives for its concerns on its areas, and those it
+    may not give: nothing but a sterile open-skin product on the skin it needles."""
+    wanted = {area: set(concerns) for area, concerns in area_concerns.items()}
+    pierced = set(needled)
     given, apart = [], []
     for preparation in blend.preparations:
         for use in preparation.uses:
-            where = [a for a in use.areas if a in wanted]
+            where = [a for a in use.areas if use.concern in wanted.get(a, ())]
             if not where:
                 continue
             if pierced.intersection(where) and not _open_skin(knowledge, use.product):
@@ -354,14 +364,30 @@ def _covered(c: Consultation, modality: Modality) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def _uncovered_reasons(c: Consultation, covered: set[str]) -> list[Reason]:
+def _bears_alone(c: Consultation, exclusion: Exclusion) -> bool:
+    """Whether an exclusion from the blend is of a product that would treat, by injection
+    alone, a concern mesotherapy treats there (or of an additive, which goes with any)."""
+    claims = formulary(c.knowledge).claims.get(exclusion.item)
+    if claims is None:
+        return True
+    alone = c.remaining[Modality.MESOTHERAPY]
+    areas = [exclusion.area] if exclusion.area is not None else list(alone)
+    return any(
+        concern in claims and exclusion.concern in (None, concern)
+        for area in areas
+        for concern in alone.get(area, ())
+    )
+
+
+def _uncovered_reasons(c: Consultation, modality: Modality, covered: set[str]) -> list[Reason]:
     """Each pair no allowed product treats (and the modality does not otherwise reach), with
     what kept each product that claims it away from that area."""
     assert c.blend is not None
     claims = formulary(c.knowledge).claims
     reasons = []
+    treated = set(pairs(c.remaining[modality]))
     for pair in c.blend.uncovered:
-        if pair in covered:
+        if pair in covered or pair not in treated:
             continue
         concern, area = pair.split(":")
         why = [
@@ -438,10 +464,14 @@ def _adjuncts(knowledge: KnowledgeBase) -> dict[str, ModalityFit]:
 
 
 def _without_adjunct(
-    knowledge: KnowledgeBase, needled: AreaConcerns, given: Iterable[ProductUse]
+    knowledge: KnowledgeBase,
+    needled: AreaConcerns,
+    given: Iterable[ProductUse],
+    taking: frozenset[str],
 ) -> list[Reason]:
-    """The needled concerns whose evidence came with an adjunct this sitting does not put
-    on the needled skin: chosen, perhaps, but never on the strength of that evidence."""
+    """The needled concerns whose evidence came with an adjunct this plan does not give (on
+    the needled skin, or a medication the patient takes alongside): chosen, perhaps, but
+    never on the strength of that evidence."""
     adjuncts = _adjuncts(knowledge)
     lacking: dict[str, list[str]] = {}
     onto: dict[str, set[str]] | None = None
@@ -450,31 +480,49 @@ def _without_adjunct(
             fit = adjuncts.get(concern)
             if fit is None or (fit.areas is not None and area not in fit.areas):
                 continue
+            assert fit.adjunct is not None
+            if taking.intersection(fit.adjunct.medications):
+                continue
             if onto is None:
                 onto = {}
                 for use in given:
                     carried = {c.ingredient for c in knowledge.products[use.product].components}
                     for where in use.areas:
                         onto.setdefault(where, set()).update(carried)
-            assert fit.adjunct is not None
             if onto.get(area, set()).isdisjoint(fit.adjunct.ingredients):
                 lacking.setdefault(concern, []).append(area)
     reasons = []
     for concern, areas in sorted(lacking.items()):
         fit = adjuncts[concern]
         assert fit.adjunct is not None
-        names = fit.adjunct.ingredients
-        missing = names[0] if len(names) == 1 else "any of " + ", ".join(names)
+        missing = []
+        if fit.adjunct.ingredients:
+            missing.append(
+                f"this plan puts no {_any_of(fit.adjunct.ingredients)} on the needled skin"
+            )
+        if fit.adjunct.medications:
+            missing.append(f"the patient is not known to use {_any_of(fit.adjunct.medications)}")
         reasons.append(
             Reason(
-                f"{concern} ({', '.join(areas)}): {fit.adjunct.text}; this plan puts no "
-                f"{missing} on the needled skin",
+                f"{concern} ({', '.join(areas)}): {fit.adjunct.text}; {'; '.join(missing)}",
                 None,
                 tuple(fit.sources),
                 fit.evidence,
             )
         )
     return reasons
+
+
+def _any_of(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else "any of " + ", ".join(names)
+
+
+def _taking(assessment: Assessment) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, use in assessment.medications.items()
+        if use.status is MedicationStatus.CURRENT
+    )
 
 
 def _open_skin(knowledge: KnowledgeBase, item: str) -> bool:
@@ -527,6 +575,11 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
             if e.severity is FindingSeverity.MISSING and e.rule is None
         }
         empty = blend is None or not blend.preparations
+        if modality is Modality.MESOTHERAPY:
+            # the blend also holds what goes only onto needled skin: injected alone, what
+            # counts is what treats the concerns mesotherapy treats by itself
+            empty = not _uses(c, modality)[0]
+            excluded = [e for e in excluded if _bears_alone(c, e)]
         if modality is Modality.COMBINED:
             # what matters is what may go onto the needled skin
             empty = not c.open_skin
@@ -560,7 +613,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     if modality is not Modality.MESOTHERAPY:
         needled_now = _needled_part(c, modality)
         fit += _needling_reasons(c.knowledge, tuple(needled_now.items()))
-        lacking = _without_adjunct(c.knowledge, needled_now, given)
+        lacking = _without_adjunct(c.knowledge, needled_now, given, _taking(c.assessment))
         bars = bars or bool(lacking)
         fit += lacking
     if uses_blend:
@@ -584,7 +637,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
             reason = c.reason(finding)
             fit.append(Reason(f"not on {area} now — {reason.text}", reason.rule, reason.sources))
     if uses_blend and c.blend is not None and c.blend.preparations:
-        fit += _uncovered_reasons(c, set(covered))
+        fit += _uncovered_reasons(c, modality, set(covered))
     if modality is not Modality.MESOTHERAPY:
         fit += c.scars.reasons
         needled_pairs = pairs(_needled_part(c, modality))

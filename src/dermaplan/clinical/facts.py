@@ -2,8 +2,9 @@
 
 A fact is a value, UNKNOWN (the question was not answered) or NOT_APPLICABLE (it has no
 value by the answers given, e.g. days since stopping a drug never taken). A fact the other
-answers settle is read as settled, never as unknown: a male patient is not pregnant, and a
-keloid among the scars to treat is a history of keloid. Facts about earlier procedures
+answers settle is read as settled, never as unknown: a male patient is not pregnant (nor has
+any condition the knowledge marks `female_only`), and a keloid among the scars to treat is a
+history of keloid. Facts about earlier procedures
 depend on the area: a sheet can be narrowed to one treated area.
 """
 
@@ -44,6 +45,7 @@ class _Names:
     procedures: tuple[tuple[str, str, str], ...]  # (procedure, days_ago, date)
     patient: tuple[tuple[str, str], ...]  # (attribute, fact)
     conditions: dict[str, str]  # condition → its fact
+    female_only: tuple[str, ...]  # the facts of the conditions only a patient not male can have
     medications: dict[str, tuple[str, str, str]]  # medication → current, stopped_days_ago, date
     unknown: dict[str, FactValue]  # every fact but the procedures', as if nothing were answered
 
@@ -64,6 +66,9 @@ def _names(knowledge: KnowledgeBase) -> _Names:
             if name.startswith("patient.")
         ),
         conditions={c: f"conditions.{c}" for c in vocabulary["conditions"]},
+        female_only=tuple(
+            f"conditions.{item.id}" for item in knowledge.screening.conditions if item.female_only
+        ),
         medications={
             m: (
                 f"medications.{m}.current",
@@ -98,6 +103,7 @@ class FactSheet:
         knowledge: KnowledgeBase,
         areas: frozenset[str] | None = None,
         shared: dict[str, FactValue] | None = None,
+        shown: dict[str, frozenset[str]] | None = None,
     ) -> None:
         self.assessment = assessment
         self.knowledge = knowledge
@@ -110,6 +116,9 @@ class FactSheet:
         # a narrowed sheet: its own earlier procedures over the parent's other facts
         self.values: dict[str, FactValue] = self._read(names) if shared is None else _Over(shared)
         self._read_procedures(names)
+        self._shown = shown_conditions(assessment, knowledge) if shown is None else shown
+        if self._shown:
+            self._read_shown(shared is not None)
         self._narrowed: dict[str, FactSheet] = {}
         self._questions: dict[str, str] = {}
 
@@ -139,6 +148,10 @@ class FactSheet:
         for condition in implied_conditions(assessment, self.knowledge):
             if assessment.conditions.get(condition) is None:
                 values[conditions[condition]] = True
+        if patient.sex is Sex.MALE:
+            for fact in names.female_only:
+                if values[fact] is UNKNOWN:
+                    values[fact] = NOT_APPLICABLE
         allergies = assessment.allergies
         if allergies is not None:
             for allergen, fact in names.allergens:
@@ -184,21 +197,45 @@ class FactSheet:
                 values[date] = day
                 values[days] = float((consult_date - day).days)
 
+    def _read_shown(self, narrowed: bool) -> None:
+        """A condition of the treated skin that a concern shows on its areas: true there, and
+        over all areas, since some treated skin has it; on an area without that concern, the
+        patient's answer (about the areas besides), unless that answer is yes everywhere."""
+        answers = self.assessment.conditions
+        for condition, where in self._shown.items():
+            answer = answers.get(condition)
+            if answer is True:
+                continue
+            fact = f"conditions.{condition}"
+            if not narrowed or self.treated_areas <= where:
+                self.values[fact] = True
+            else:
+                self.values[fact] = UNKNOWN if answer is None else answer
+
     @property
     def area_bound(self) -> frozenset[str]:
-        """The kinds of procedure whose facts differ between the treated areas: those that
-        name their areas, when more than one area is treated."""
-        procedures = self.assessment.procedures
-        if len(self.treated_areas) < 2 or not procedures:
+        """The facts that differ between the treated areas, as `procedures.<kind>` or
+        `conditions.<condition>`: earlier procedures that name their areas, and conditions a
+        concern shows on some treated areas only; none when one area is treated."""
+        if len(self.treated_areas) < 2:
             return frozenset()
-        return frozenset(p.type for p in procedures if p.areas)
+        procedures = self.assessment.procedures or ()
+        answers = self.assessment.conditions
+        return frozenset(
+            [f"{AREA_BOUND}{p.type}" for p in procedures if p.areas]
+            + [
+                f"conditions.{condition}"
+                for condition, where in self._shown.items()
+                if answers.get(condition) is not True and not self.treated_areas <= where
+            ]
+        )
 
     def narrowed(self, area: str) -> FactSheet:
         """The same facts, as read for one treated area."""
         sheet = self._narrowed.get(area)
         if sheet is None:
             sheet = self._narrowed[area] = FactSheet(
-                self.assessment, self.knowledge, frozenset((area,)), self.values
+                self.assessment, self.knowledge, frozenset((area,)), self.values, self._shown
             )
         return sheet
 
@@ -256,6 +293,23 @@ def _question(knowledge: KnowledgeBase, fact: str) -> str:
 
 FEMALE_ONLY = frozenset({"pregnant", "breastfeeding"})
 PROCEDURES_QUESTION = "Which procedures has the patient had, when and where (or none)?"
+
+
+def shown_conditions(assessment: Assessment, knowledge: KnowledgeBase) -> dict[str, frozenset[str]]:
+    """Condition → the areas where a concern shows it (active acne is inflamed acne there)."""
+    showing = _showing(knowledge)
+    if not showing:
+        return {}
+    found: dict[str, set[str]] = {}
+    for entry in assessment.concerns:
+        for condition in showing.get(entry.concern, ()):
+            found.setdefault(condition, set()).update(entry.areas)
+    return {condition: frozenset(areas) for condition, areas in found.items()}
+
+
+@lru_cache(maxsize=16)
+def _showing(knowledge: KnowledgeBase) -> dict[str, tuple[str, ...]]:
+    return {c.id: tuple(c.implies) for c in knowledge.concerns.values() if c.implies}
 
 
 def implied_conditions(assessment: Assessment, knowledge: KnowledgeBase) -> frozenset[str]:

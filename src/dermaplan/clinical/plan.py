@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 
 from dermaplan.knowledge.schema import Evidence, Modality
 
-PLAN_SCHEMA_VERSION = "2"
+PLAN_SCHEMA_VERSION = "3"
 
 
 class Decision(StrEnum):
@@ -69,6 +69,19 @@ class Finding:
 
 
 @dataclass(slots=True, unsafe_hash=True)
+class Referral:
+    """Where to send the patient, and why: a concern no modality here treats, or a rule that
+    asks for a diagnosis first."""
+
+    code: str  # the concern or the rule
+    to: str
+    why: str
+    areas: tuple[str, ...]
+    sources: tuple[str, ...]
+    evidence: Evidence
+
+
+@dataclass(slots=True, unsafe_hash=True)
 class ModalityDecision:
     modality: Modality
     decision: Decision
@@ -109,7 +122,7 @@ class Preparation:
     route: str
     technique: str
     depth: str
-    volume_per_point_ml: float
+    volume_per_point_ml: float | None  # None: no source gives one, the practitioner decides
     grid_spacing_cm: float | None
     areas: tuple[AreaDose, ...]
     volume_ml: float | None
@@ -224,6 +237,7 @@ class Plan:
     decisions: tuple[ModalityDecision, ...]
     findings: tuple[Finding, ...]
     missing: tuple[str, ...]  # the safety questions still to answer
+    referrals: tuple[Referral, ...]
     mesotherapy: Blend | None
     microneedling: NeedlingProtocol | None
     combined: NeedlingProtocol | None

@@ -170,8 +170,9 @@ class Scope:
     ingredients: frozenset[str]
     severity: FindingSeverity
     sources: tuple[str, ...]
-    # the earlier procedures it reads, whose facts depend on the area they are read for
-    procedures: frozenset[str]
+    # the facts it reads that may depend on the area they are read for: earlier procedures
+    # (`procedures.<kind>`) and conditions (`conditions.<condition>`), as `area_bound` names them
+    area_facts: frozenset[str]
     # a rule that is one yes/no test (most are): its fact, the answer that makes it hold, and
     # its two outcomes - read inline, without a call per rule
     answer: tuple[str, bool, Outcome, Outcome] | None
@@ -188,14 +189,16 @@ def _answer(rule: Rule) -> tuple[str, bool, Outcome, Outcome] | None:
     return test.fact, wanted, holds, Outcome(None, frozenset([test.fact]), ())
 
 
-def _procedures_read(rule: Rule) -> frozenset[str]:
+def _area_facts_read(rule: Rule) -> frozenset[str]:
     facts = [node.fact for node in walk(rule.when) if isinstance(node, Comparison)]
     if rule.temporary is not None and rule.temporary.from_fact is not None:
         facts.append(rule.temporary.from_fact)
     return frozenset(
-        fact.removeprefix(AREA_BOUND).partition(".")[0]
-        for fact in facts
+        AREA_BOUND + fact.removeprefix(AREA_BOUND).partition(".")[0]
         if fact.startswith(AREA_BOUND)
+        else fact
+        for fact in facts
+        if fact.startswith((AREA_BOUND, "conditions."))
     )
 
 
@@ -215,7 +218,7 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
                 frozenset(rule.ingredients),
                 FindingSeverity(rule.severity.value),
                 tuple(rule.sources),
-                _procedures_read(rule),
+                _area_facts_read(rule),
                 _answer(rule),
             )
         )
@@ -286,8 +289,9 @@ def _by_area(
     areas: Mapping[Modality, frozenset[str]],
     candidate_ingredients: frozenset[str],
 ) -> list[Finding]:
-    """A rule about earlier procedures read area by area: one finding for each group of
-    areas it holds for in the same way, so a toxin in the forehead defers the forehead only."""
+    """A rule about earlier procedures, or about a condition a concern shows on some areas,
+    read area by area: one finding for each group of areas it holds for in the same way, so a
+    toxin in the forehead defers the forehead only, and active acne on the back the back."""
     where = sheet.treated_areas if scope.areas is None else sheet.treated_areas & scope.areas
     groups: dict[
         tuple[bool | None, frozenset[str], tuple[str, ...], dt.date | None],
@@ -331,8 +335,10 @@ def screen(
     for scope in scopes(sheet.knowledge):
         if scope.ingredients and scope.ingredients.isdisjoint(candidate_ingredients):
             continue
+        if scope.areas is not None and scope.areas.isdisjoint(treated):
+            continue  # a rule about areas none of which is treated
         answer = scope.answer
-        if answer is not None:
+        if answer is not None and not (by_area and answer[0] in by_area):
             # reading the facts is pure and cheap; most rules are false, so read them first
             fact, wanted, holds, unknown = answer
             actual = values[fact]
@@ -342,7 +348,7 @@ def screen(
                 outcome = holds
             else:
                 continue
-        elif by_area and not by_area.isdisjoint(scope.procedures):
+        elif by_area and not by_area.isdisjoint(scope.area_facts):
             findings += _by_area(scope, sheet, areas, candidate_ingredients)
             continue
         else:

@@ -68,6 +68,8 @@ def _rule(before: Rule, after: Rule) -> list[str]:
     elif before.areas is not None and after.areas is not None:
         found += _fewer("areas", before.areas, after.areas)
     found += _lasting(before.temporary, after.temporary)
+    if before.refer is not None and after.refer is None:
+        found.append("refer: the referral may not be dropped")
     return found
 
 
@@ -122,6 +124,8 @@ def _product(before: Product, after: Product) -> list[str]:
     found += _kept_true("areas_on_label", before.areas_on_label, after.areas_on_label)
     if before.areas_on_label and before.areas is not None:
         found += _wider("areas", before.areas, after.areas)
+    if before.handling is not None and after.handling is None:
+        found.append("handling: may not be dropped")
     if before.requires_policy is not None and after.requires_policy != before.requires_policy:
         found.append(f"requires_policy: {before.requires_policy} may not be dropped")
     limits = {c.concern: c.severities for c in before.concerns if c.severities is not None}
@@ -235,6 +239,11 @@ def _screening(before: Screening, after: Screening) -> list[str]:
                     item.treated_skin,
                     new[item_id].treated_skin,
                 )
+                if new[item_id].female_only and not item.female_only:
+                    found.append(
+                        f"{section}.{item_id}.female_only: may not be turned on (it settles a "
+                        "man's answer as no)"
+                    )
                 found += _fewer(
                     f"{section}.{item_id}.ingredients", item.ingredients, new[item_id].ingredients
                 )
@@ -248,6 +257,15 @@ def _concern(before: Concern, after: Concern) -> list[str]:
         (f.modality for f in before.addressed_by),
         [f.modality for f in after.addressed_by],
     )
+    if before.refer is not None and after.refer is None:
+        found.append("refer: the referral may not be dropped")
+    found += _fewer("implies", before.implies, after.implies)
+    alone = {f.modality for f in before.addressed_by if not f.on_needled_skin}
+    found += [
+        f"addressed_by.{modality}: on_needled_skin may not be turned off"
+        for modality in sorted({f.modality for f in after.addressed_by if not f.on_needled_skin})
+        if modality not in alone
+    ]
     return found
 
 

@@ -333,13 +333,30 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
         where = f"concern {concern.id}"
         sources_of(where, concern.occurs_on)
         need("area", concern.occurs_on.areas, kb.areas, f"{where}.occurs_on")
+        if concern.refer is not None:
+            sources_of(where, concern.refer)
+        skin = {item.id for item in kb.screening.conditions if item.treated_skin}
+        need("condition", concern.implies, kb.vocabulary["conditions"], f"{where}.implies")
+        for condition in concern.implies:
+            if condition in kb.vocabulary["conditions"] and condition not in skin:
+                problems.append(
+                    f"{where}.implies: {condition} is not about the treated skin (treated_skin)"
+                )
         for fit in concern.addressed_by:
             sources_of(where, fit)
             need("area", fit.areas or [], kb.areas, where)
             if fit.adjunct is not None:
                 need("ingredient", fit.adjunct.ingredients, kb.ingredients, f"{where}.adjunct")
+                need(
+                    "medication",
+                    fit.adjunct.medications,
+                    kb.vocabulary["medications"],
+                    f"{where}.adjunct",
+                )
                 if fit.modality is not Modality.MICRONEEDLING:
-                    problems.append(f"{where}: an adjunct is what needled skin receives")
+                    problems.append(f"{where}: an adjunct is what the evidence gave with needling")
+            if fit.on_needled_skin and fit.modality is not Modality.MESOTHERAPY:
+                problems.append(f"{where}: only a mesotherapy product goes on needled skin")
             stray = sorted(set(fit.areas or ()) - set(concern.occurs_on.areas))
             if stray:
                 problems.append(
@@ -365,9 +382,21 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
         for clash in ingredient.incompatible_with:
             sources_of(where, clash)
             need("ingredient", [clash.ingredient], kb.ingredients, where)
+    onto_needled = {
+        concern.id
+        for concern in kb.concerns.values()
+        for fit in concern.addressed_by
+        if fit.on_needled_skin
+    }
     for product in kb.products.values():
         where = f"product {product.id}"
         sources_of(where, product)
+        needled_claims = sorted(onto_needled.intersection(c.concern for c in product.concerns))
+        if needled_claims and not product.open_skin:
+            problems.append(
+                f"{where}: claims {', '.join(needled_claims)}, which mesotherapy treats only on "
+                "needled skin, but it is not open_skin"
+            )
         need("ingredient", [c.ingredient for c in product.components], kb.ingredients, where)
         for claim in product.concerns:
             sources_of(where, claim)
@@ -380,6 +409,8 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
             need("policy", [product.requires_policy], kb.policies, where)
         if product.downtime is not None:
             sources_of(where, product.downtime)
+        if product.handling is not None:
+            sources_of(where, product.handling)
         if product.open_skin:
             numbing = [
                 c.ingredient
@@ -529,10 +560,13 @@ def _check_condition(kb: KnowledgeBase, rule: Rule, problems: list[str]) -> None
 
 
 def _check_coverage(kb: KnowledgeBase, problems: list[str]) -> None:
-    """Each concern a modality addresses needs a course, and needling a depth."""
+    """Each concern a modality addresses needs a course (on needled skin: the needling's),
+    and needling a depth."""
     depth_for = {indication.concern for indication in kb.needling.indications}
     for concern in kb.concerns.values():
         for fit in concern.addressed_by:
+            if fit.on_needled_skin:
+                continue  # given in the combined sitting, at the needling's pace
             if not any(c.modality == fit.modality and concern.id in c.concerns for c in kb.courses):
                 problems.append(f"concern {concern.id}: no {fit.modality} course template")
             if fit.modality == Modality.MICRONEEDLING and concern.id not in depth_for:

@@ -138,8 +138,15 @@ class Adjunct(Strict):
     """What the evidence gave with the modality. Without it the fit may still be chosen, but
     it is not recommended: the plan says what the trials used."""
 
-    ingredients: list[Id] = Field(min_length=1)  # any of them on the needled skin counts
+    ingredients: list[Id] = []  # any of them on the needled skin counts
+    medications: list[Id] = []  # or the patient using any of these (prescribed alongside)
     text: str
+
+    @model_validator(mode="after")
+    def _something(self) -> Adjunct:
+        if not self.ingredients and not self.medications:
+            raise ValueError("an adjunct names ingredients on the needled skin, or medications")
+        return self
 
 
 class ModalityFit(Sourced):
@@ -147,6 +154,9 @@ class ModalityFit(Sourced):
     note: str
     areas: list[Id] | None = None  # None: any area
     adjunct: Adjunct | None = None  # microneedling only
+    # mesotherapy only: the evidence is for the product on freshly needled skin, so it treats
+    # the concern in the combined sitting, where needling treats it too - never injected alone
+    on_needled_skin: bool = False
 
 
 class Occurrence(Sourced):
@@ -156,12 +166,30 @@ class Occurrence(Sourced):
     note: str
 
 
+class Referral(Sourced):
+    """Where a patient goes instead of, or before, these treatments, and why."""
+
+    to: str
+    text: str
+
+
 class Concern(Strict):
     id: Id
     name: str
     description: str
     occurs_on: Occurrence
-    addressed_by: list[ModalityFit] = Field(min_length=1)
+    addressed_by: list[ModalityFit] = []
+    # where no modality here treats it (or not before a diagnosis): who does
+    refer: Referral | None = None
+    # treated-skin conditions the concern itself shows on its areas (active acne there is
+    # inflamed skin there): read as true on those areas, whatever else is treated
+    implies: list[Id] = []
+
+    @model_validator(mode="after")
+    def _managed(self) -> Concern:
+        if not self.addressed_by and self.refer is None:
+            raise ValueError("a concern no modality addresses says where to refer (refer)")
+        return self
 
 
 class ModalityInfo(Sourced):
@@ -179,6 +207,8 @@ class ScreeningItem(Strict):
     examples: list[str] = []
     # conditions: a state of the skin of the area to be treated, which every modality pierces
     treated_skin: bool = False
+    # conditions: only a patient who is not male can have it (a man's answer is settled: no)
+    female_only: bool = False
     # procedures: a recorded session with one of these ingredients, or of this modality, is
     # one of these procedures (how a patient's record counts earlier treatments)
     ingredients: list[Id] = []
@@ -223,7 +253,9 @@ class NotFor(Sourced):
     """A concern an ingredient must not be proposed for, and why."""
 
     concern: Id
-    reason: Literal["no_benefit", "regulator_warning"]
+    # no_benefit: shown not to help; regulator_warning: a regulator warns against the use;
+    # marketed_only: sold for it with no controlled evidence
+    reason: Literal["no_benefit", "regulator_warning", "marketed_only"]
     message: str
 
 
@@ -251,6 +283,8 @@ class IngredientClass(StrEnum):
     ANAESTHETIC = "anaesthetic"
     ENZYME = "enzyme"
     NEUROMODULATOR = "neuromodulator"
+    ANTIANDROGEN = "antiandrogen"
+    AUTOLOGOUS = "autologous"  # prepared from the patient's own blood
     OTHER = "other"
 
 
@@ -315,9 +349,19 @@ class Downtime(Sourced):
 
 
 class AreaDosing(Sourced):
+    """What one sitting gives an area, as a source reports it: points, a volume, or both
+    (per side where `per_side` and the area is paired)."""
+
     areas: list[Id] = Field(min_length=1)
-    points: int = Field(gt=0, le=LARGEST)  # injection points per area (per side where paired)
+    points: int | None = Field(default=None, gt=0, le=LARGEST)
+    volume_ml: float | None = Field(default=None, gt=0, le=100)
     per_side: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> AreaDosing:
+        if self.points is None and self.volume_ml is None:
+            raise ValueError("a dosing gives points, a volume, or both")
+        return self
 
 
 class Product(Sourced):
@@ -331,7 +375,8 @@ class Product(Sourced):
     route: Literal["intradermal", "subcutaneous", "topical"]
     technique: str
     depth: str
-    volume_per_point_ml: float | None = Field(default=None, gt=0, le=1)  # None for additives
+    # None for additives, and where no source gives one (the practitioner decides)
+    volume_per_point_ml: float | None = Field(default=None, gt=0, le=1)
     grid_spacing_cm: float | None = Field(default=None, gt=0, le=5)
     dosing: list[AreaDosing] = []
     max_points_per_session: int | None = Field(default=None, gt=0, le=LARGEST)
@@ -347,13 +392,13 @@ class Product(Sourced):
     regulatory: Regulatory
     regulatory_note: str
     requires_policy: Id | None = None  # proposed only when this policy's value is non-zero
+    # how it must be handled every time (one patient, one single-use kit): shown as a check
+    handling: Statement | None = None
 
     @model_validator(mode="after")
     def _purpose(self) -> Product:
         if bool(self.concerns) == (self.additive_for is not None):
             raise ValueError("a product either treats concerns or is an additive, not both")
-        if self.concerns and self.volume_per_point_ml is None:
-            raise ValueError("a product that treats concerns needs volume_per_point_ml")
         return self
 
 
@@ -389,6 +434,7 @@ class Rule(Sourced):
     message: str
     action: str
     temporary: Temporary | None = None
+    refer: str | None = None  # to whom the patient is referred when the rule holds
 
     @model_validator(mode="after")
     def _scope(self) -> Rule:

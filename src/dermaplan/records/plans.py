@@ -2,7 +2,7 @@
 
 Consults keep the engine's plan byte for byte, whatever engine version wrote it. What the
 records need of it - each modality's decision, the courses with their dates, the questions
-left open - is read here, once, for every plan schema version there has been (1 and 2 agree
+left open - is read here, once, for every plan schema version there has been (1 to 3 agree
 on these fields); anything else in the document is kept but not read.
 """
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records.errors import InvalidInput
 
-READABLE_VERSIONS = frozenset({"1", "2"})
+READABLE_VERSIONS = frozenset({"1", "2", "3"})
 
 
 class _Part(BaseModel):
