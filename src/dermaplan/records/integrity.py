@@ -47,6 +47,7 @@ from dermaplan.records.courses import course_state
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.keyring import AuditKey, Keyring
 from dermaplan.records.lanes import Chain
+from dermaplan.records.logins import api_token_state, credential_state
 from dermaplan.records.models import (
     AdverseEvent,
     AdverseEventLot,
@@ -68,7 +69,6 @@ from dermaplan.records.models import (
     StaffCredential,
     TreatmentSession,
 )
-from dermaplan.records.logins import api_token_state, credential_state
 from dermaplan.records.names import name_key
 from dermaplan.records.outcomes import outcome_state
 from dermaplan.records.photos import PhotoStorage, file_sha256, photo_state, photo_state_0012
