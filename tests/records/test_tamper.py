@@ -6,6 +6,7 @@ docs/records.md ("What tampering `audit verify` finds") names each case by its i
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import sqlite3
 import uuid
@@ -23,7 +24,7 @@ from dermaplan.app.records_admin import AuditReport
 from dermaplan.app.unit import Application
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
-from dermaplan.records import adverse, consents, courses, demo, outcomes, service, sessions
+from dermaplan.records import adverse, consents, courses, demo, logins, outcomes, service, sessions
 from dermaplan.records.anchor import LocalAnchorFile, anchor_engine
 from dermaplan.records.audit import GENESIS, event_hash
 from dermaplan.records.db import sqlite_file, transaction
@@ -112,6 +113,8 @@ class Records:
     lot: uuid.UUID
     adverse_event: uuid.UUID
     outcome: uuid.UUID
+    token: uuid.UUID  # an API token of the practitioner's, who signs in with a TOTP code
+    revoked: uuid.UUID  # another, revoked
 
     def head(self, lane: int = 0) -> AuditEvent:
         with transaction(self.engine, write=False) as session:
@@ -190,11 +193,22 @@ def records(
         )
         lot = session.scalars(select(ProductLot.id)).one()
         template = consents.consent_template(session, clinic_id, MICRONEEDLING_CONSENT).id
+        logins.store_credential(session, ctx, clinic_id, practitioner, password_hash(), "pr")
+        logins.enrol_totp(session, ctx, clinic_id, practitioner)
+        token, _ = logins.create_token(session, ctx, clinic_id, practitioner, "reports")
+        revoked, _ = logins.create_token(session, ctx, clinic_id, practitioner, "old laptop")
+        logins.revoke_token(session, ctx, clinic_id, practitioner, revoked.id)
     return Records(
         engine, storage, keyring_path, anchor, clinic_id, practitioner, admin, patient, leaving,
         consent, withdrawn, template, photo, consult, course.id, treated.id, lot, event.id,
-        outcome.id,
+        outcome.id, token.id, revoked.id,
     )  # fmt: skip
+
+
+@functools.cache
+def password_hash() -> str:
+    """One argon2id hash for every case (hashing costs a tenth of a second)."""
+    return logins.hash_password("correct horse battery staple")
 
 
 @pytest.fixture
@@ -624,6 +638,91 @@ def _(intruder: Intruder, r: Records) -> str:
         f"('{made}', 'Elsewhere', 'UTC', {intruder.now}, {intruder.now})"
     )
     return added("clinic", made)
+
+
+@tampering("sign-in credential edited (password hash replaced)")
+def _(intruder: Intruder, r: Records) -> str:
+    known = logins.hash_password("a password the intruder knows")
+    intruder.sql(
+        f"UPDATE staff_credential SET password_hash = '{known}' "
+        f"WHERE staff_id = '{r.practitioner.hex}'"
+    )
+    return row("sign-in credential of member", r.practitioner)
+
+
+@tampering("sign-in credential edited (TOTP secret replaced)")
+def _(intruder: Intruder, r: Records) -> str:
+    intruder.sql(
+        "UPDATE staff_credential SET totp_secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' "
+        f"WHERE staff_id = '{r.practitioner.hex}'"
+    )
+    return row("sign-in credential of member", r.practitioner)
+
+
+@tampering("sign-in credential edited (second factor removed)")
+def _(intruder: Intruder, r: Records) -> str:
+    intruder.sql(
+        f"UPDATE staff_credential SET totp_secret = NULL WHERE staff_id = '{r.practitioner.hex}'"
+    )
+    return row("sign-in credential of member", r.practitioner)
+
+
+@tampering("sign-in credential deleted")
+def _(intruder: Intruder, r: Records) -> str:
+    intruder.sql(f"DELETE FROM staff_credential WHERE staff_id = '{r.practitioner.hex}'")
+    return gone("sign-in credential of member", r.practitioner)
+
+
+@tampering("sign-in credential inserted")
+def _(intruder: Intruder, r: Records) -> str:
+    intruder.sql(
+        "INSERT INTO staff_credential (staff_id, login, password_hash, created_at, updated_at) "
+        f"VALUES ('{r.admin.hex}', 'nadia', '{password_hash()}', {intruder.now}, {intruder.now})"
+    )
+    return added("sign-in credential of member", r.admin.hex)
+
+
+@tampering("API token edited (hash replaced)")
+def _(intruder: Intruder, r: Records) -> str:
+    known = logins.secret_hash("dpat_a-secret-the-intruder-knows")
+    intruder.sql(f"UPDATE api_token SET token_hash = '{known}' WHERE id = '{r.token.hex}'")
+    return row("API token", r.token)
+
+
+@tampering("API token edited (moved to another member)")
+def _(intruder: Intruder, r: Records) -> str:
+    intruder.sql(f"UPDATE api_token SET staff_id = '{r.admin.hex}' WHERE id = '{r.token.hex}'")
+    return row("API token", r.token)
+
+
+@tampering("API token edited (expiry extended)")
+def _(intruder: Intruder, r: Records) -> str:
+    later = intruder.now.replace("2026", "2036")
+    intruder.sql(f"UPDATE api_token SET expires_at = {later} WHERE id = '{r.token.hex}'")
+    return row("API token", r.token)
+
+
+@tampering("API token edited (revocation cleared)")
+def _(intruder: Intruder, r: Records) -> str:
+    intruder.sql(f"UPDATE api_token SET revoked_at = NULL WHERE id = '{r.revoked.hex}'")
+    return row("API token", r.revoked)
+
+
+@tampering("API token deleted")
+def _(intruder: Intruder, r: Records) -> str:
+    intruder.sql(f"DELETE FROM api_token WHERE id = '{r.token.hex}'")
+    return gone("API token", r.token)
+
+
+@tampering("API token inserted")
+def _(intruder: Intruder, r: Records) -> str:
+    made, known = new(), logins.secret_hash("dpat_a-secret-the-intruder-knows")
+    intruder.sql(
+        "INSERT INTO api_token (id, staff_id, clinic_id, name, token_hash, prefix, created_at, "
+        f"expires_at) VALUES ('{made}', '{r.admin.hex}', '{r.clinic.hex}', 'x', '{known}', "
+        f"'dpat_x', {intruder.now}, {intruder.now.replace('2026', '2036')})"
+    )
+    return added("API token", made)
 
 
 # -- the log itself ---------------------------------------------------------------------

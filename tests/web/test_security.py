@@ -8,13 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from dermaplan.records import logins
 from dermaplan.records.db import transaction
@@ -391,3 +392,37 @@ def test_whatever_is_typed_into_the_search_is_answered_and_shown_as_text(
 def signed_in_practitioner(world: World) -> Iterator[tuple[TestClient, str]]:
     with client_of(world) as client:
         yield client, sign_in(client, world, P)
+
+
+def test_a_session_row_written_in_sql_signs_no_one_in(any_world: World) -> None:
+    """Whoever can write the database but not the audit keyring cannot make a session for
+    a member, nor move their own session to another member: the row's HMAC under the
+    audit key is checked at every use."""
+    world, admin = any_world, any_world.ours.staff[A]
+    token = "a-token-the-intruder-chose"
+    with world.engine.begin() as connection:
+        connection.execute(
+            insert(LoginSession).values(
+                id=uuid.uuid4(),
+                token_hash=logins.secret_hash(token),
+                staff_id=admin,
+                clinic_id=world.ours.id,
+                awaiting_code=False,
+                csrf_token="x",
+                started_at=world.clock.now,
+                last_seen_at=world.clock.now,
+            )
+        )
+    with client_of(world) as client:
+        client.cookies.set("dermaplan_session", token)
+        assert not signed_in(client)
+    with client_of(world) as client:
+        sign_in(client, world, R)
+        assert signed_in(client)
+        with world.engine.begin() as connection:
+            connection.execute(
+                update(LoginSession)
+                .where(LoginSession.staff_id == world.ours.staff[R])
+                .values(staff_id=admin)
+            )
+        assert not signed_in(client)

@@ -99,11 +99,12 @@ def sign_in(
                     f"(dermaplan staff totp '{credential.staff.name}')"
                 )
             else:
+                context = _context(application, now, credential.staff)
                 if logins.needs_rehash(credential.password_hash):
-                    credential.password_hash = logins.rehash(password)
+                    logins.rehash_credential(session, context, credential, password)
                 step = _open(
                     session,
-                    _context(application, now, credential.staff),
+                    context,
                     credential,
                     address,
                     awaiting_code=credential.totp_secret is not None,

@@ -16,6 +16,9 @@ database, every record against what the log says of it, and the photo files.
 - Rows that belong to a record (a session's products, a course's planned sessions, an adverse
   event's lots, a consent's withdrawals) are in its state; one whose record is not there is
   named.
+- A member's sign-in credential (login, password hash, TOTP secret) and an API token (its
+  hash, owner, clinic, expiry, revocation) are records like the others: one replaced or
+  added in SQL would let its author act as that member.
 - Every photo file is in the storage with the SHA-256 of its row, read as a stream.
 
 Events of revision 0012 and before digested less of some records (a clinic, a member of
@@ -44,9 +47,11 @@ from dermaplan.records.courses import course_state
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.keyring import AuditKey, Keyring
 from dermaplan.records.lanes import Chain
+from dermaplan.records.logins import api_token_state, credential_state
 from dermaplan.records.models import (
     AdverseEvent,
     AdverseEventLot,
+    ApiToken,
     AuditEvent,
     Clinic,
     Consent,
@@ -61,6 +66,7 @@ from dermaplan.records.models import (
     ProductLot,
     SessionProduct,
     Staff,
+    StaffCredential,
     TreatmentSession,
 )
 from dermaplan.records.names import name_key
@@ -159,6 +165,22 @@ AUDITED = (
         staff_state,
         frozenset({A.STAFF_CREATE}),
         earlier=(_staff_0012, _staff_0008),
+    ),
+    Audited(
+        "staff_credential",
+        "sign-in credential of member",
+        StaffCredential,
+        credential_state,
+        frozenset({A.STAFF_PASSWORD}),
+        frozenset({A.STAFF_TOTP}),
+    ),
+    Audited(
+        "api_token",
+        "API token",
+        ApiToken,
+        api_token_state,
+        frozenset({A.API_TOKEN_CREATE}),
+        frozenset({A.API_TOKEN_REVOKE}),
     ),
     Audited(
         "consent_template",

@@ -125,6 +125,15 @@ class KeyringFile:
             self._seen = seen
         return self._signing
 
+    def key(self, wanted: str) -> AuditKey | None:
+        """The key of that id: the signing one without reading the file again, an earlier
+        one from the file; None if the keyring has no such key."""
+        signing = self.signing_key()
+        if signing.id == wanted:
+            return signing
+        found = self.require().find(wanted)
+        return None if found is None else found[1]
+
     def create(self, now: dt.datetime) -> Keyring:
         """A new keyring of one key; never over a file that exists."""
         with self._lock():
@@ -233,11 +242,16 @@ def engine_keyring(engine: Engine) -> KeyringFile | None:
     return found
 
 
-def signing_key(session: Session) -> AuditKey:
-    """The key that signs this session's events: its engine's keyring's current key."""
+def session_keyring(session: Session) -> KeyringFile:
+    """The keyring of this session's engine."""
     keyring: KeyringFile | None = session.get_bind().get_execution_options().get(KEYRING_OPTION)
     if keyring is None:
         raise DatabaseError(
             "no audit keyring is set for this database: its events cannot be signed"
         )
-    return keyring.signing_key()
+    return keyring
+
+
+def signing_key(session: Session) -> AuditKey:
+    """The key that signs this session's events: its engine's keyring's current key."""
+    return session_keyring(session).signing_key()

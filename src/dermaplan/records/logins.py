@@ -23,15 +23,17 @@ import secrets
 import unicodedata
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
-from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.audit import AuditAction, canonical_json, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.errors import InvalidInput, NotFound, required
+from dermaplan.records.keyring import AuditKey, session_keyring
 from dermaplan.records.models import ApiToken, LoginAttempt, LoginSession, StaffCredential, new_id
 from dermaplan.records.repository import ApiTokenRepository, LoginRepository, StaffRepository
 
@@ -64,6 +66,33 @@ def default_login(name: str) -> str:
 
 def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def credential_state(credential: StaffCredential) -> dict[str, Any]:
+    """What a credential's audited events digest: whatever lets someone sign in as its
+    member (the TOTP secret by its SHA-256 only). Not the last TOTP step, which every
+    code accepted moves."""
+    secret = credential.totp_secret
+    return {
+        "staff_id": credential.staff_id,
+        "login": credential.login,
+        "password_hash": credential.password_hash,
+        "totp": None if secret is None else secret_hash(secret),
+    }
+
+
+def api_token_state(token: ApiToken) -> dict[str, Any]:
+    """What a token's audited events digest: whose it is, in which clinic, its secret's
+    hash, how long it lasts and whether it is revoked. Not its last use."""
+    return {
+        "staff_id": token.staff_id,
+        "clinic_id": token.clinic_id,
+        "name": token.name,
+        "token_hash": token.token_hash,
+        "prefix": token.prefix,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+    }
 
 
 @functools.cache
@@ -128,7 +157,7 @@ def set_password(
 ) -> StaffCredential:
     """Give a member of the clinic a password (and a login name: `login`, the one they
     have, or one made from their name). Their open sessions end: whoever knew the old
-    password is signed out. Audited without the password or its hash."""
+    password is signed out. Audited by a digest of the credential, never the password."""
     return store_credential(session, context, clinic_id, staff_id, hash_password(password), login)
 
 
@@ -168,11 +197,30 @@ def store_credential(
         context,
         clinic_id,
         AuditAction.STAFF_PASSWORD,
-        "staff",
+        "staff_credential",
         staff_id,
-        after={"login": name},
+        after=credential_state(credential),
     )
     return credential
+
+
+def rehash_credential(
+    session: Session, context: Context, credential: StaffCredential, password: str
+) -> None:
+    """Hash a right password again with today's parameters; audited like any new hash, so
+    that the credential still matches its last event."""
+    credential.password_hash = rehash(password)
+    credential.updated_at = context.now
+    session.flush()
+    record_event(
+        session,
+        context,
+        credential.staff.clinic_id,
+        AuditAction.STAFF_PASSWORD,
+        "staff_credential",
+        credential.staff_id,
+        after=credential_state(credential),
+    )
 
 
 def enrol_totp(
@@ -197,9 +245,9 @@ def enrol_totp(
         context,
         clinic_id,
         AuditAction.STAFF_TOTP,
-        "staff",
+        "staff_credential",
         staff_id,
-        after={"login": credential.login, "second_factor": "totp"},
+        after=credential_state(credential),
     )
     return credential
 
@@ -279,6 +327,8 @@ def open_session(
         started_at=context.now,
         last_seen_at=context.now,
     )
+    key = session_keyring(session).signing_key()
+    opened.key_id, opened.mac = key.id, session_mac(key, opened)
     LoginRepository(session).add(opened)
     if not awaiting_code:
         record_event(
@@ -293,8 +343,36 @@ def open_session(
     return opened, token
 
 
+def session_mac(key: AuditKey, opened: LoginSession) -> str:
+    """The HMAC under the audit key of what makes a session: its token's hash, its member
+    and clinic, whether it awaits a code, and its start (so that its 12 hours hold). Whoever
+    can only write the database cannot make a session for anyone, nor move one to another
+    member."""
+    return key.sign(
+        canonical_json(
+            [
+                "login_session",
+                opened.id,
+                opened.token_hash,
+                opened.staff_id,
+                opened.clinic_id,
+                opened.awaiting_code,
+                opened.started_at,
+            ]
+        )
+    )
+
+
 def find_session(session: Session, token: str) -> LoginSession | None:
-    return LoginRepository(session).login_session(secret_hash(token))
+    """The session the token opens, if its row is the one Dermaplan signed; a row written
+    or edited behind its back (no key, another key, another HMAC) opens nothing."""
+    found = LoginRepository(session).login_session(secret_hash(token))
+    if found is None or found.key_id is None or found.mac is None:
+        return None
+    key = session_keyring(session).key(found.key_id)
+    if key is None or not hmac.compare_digest(found.mac, session_mac(key, found)):
+        return None
+    return found
 
 
 def ended(found: LoginSession, now: dt.datetime) -> str | None:
@@ -378,7 +456,7 @@ def create_token(
         AuditAction.API_TOKEN_CREATE,
         "api_token",
         token.id,
-        after={"name": label, "expires_at": token.expires_at},
+        after=api_token_state(token),
     )
     return token, secret
 
@@ -402,7 +480,13 @@ def revoke_token(
         token.revoked_at = context.now
         session.flush()
         record_event(
-            session, context, clinic_id, AuditAction.API_TOKEN_REVOKE, "api_token", token.id
+            session,
+            context,
+            clinic_id,
+            AuditAction.API_TOKEN_REVOKE,
+            "api_token",
+            token.id,
+            after=api_token_state(token),
         )
     return token
 

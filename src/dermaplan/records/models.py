@@ -37,7 +37,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 from sqlalchemy.types import TypeEngine
 
 from dermaplan.records.enums import (
@@ -634,13 +634,16 @@ class StaffCredential(Timestamped, Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32
     # the last TOTP time step accepted: a code is never accepted twice
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # the id its audit events name it by, as every audited record has one
+    id: Mapped[uuid.UUID] = synonym("staff_id")
 
     staff: Mapped[Staff] = relationship(lazy="raise")
 
 
 class LoginSession(Base):
     """A signed-in browser: the SHA-256 of its cookie's token (the token itself is never
-    stored), who it is, its CSRF token, and when it began, was last seen and ended."""
+    stored), who it is, its CSRF token, when it began, was last seen and ended, and its
+    signature under the audit key."""
 
     __tablename__ = "login_session"
 
@@ -656,6 +659,10 @@ class LoginSession(Base):
     last_seen_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(20))  # logout, rotated, locked
+    # the audit key that signed the session, and its HMAC (records.logins.session_mac):
+    # a row without the right one opens nothing
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class LoginAttempt(Base):
