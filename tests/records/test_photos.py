@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import os
 import tracemalloc
 import uuid
 import warnings
@@ -21,6 +22,8 @@ from dermaplan.records import consents, photos
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import PhotoScope, PhotoStage
 from dermaplan.records.errors import InvalidInput, NotFound
+from dermaplan.records.private import FILE_MODE
+from dermaplan.records.scratch import PREFIX
 from tests.records.factories import (
     NOW,
     add_consent,
@@ -228,6 +231,22 @@ def test_a_withdrawn_scope_applies_to_photos_already_taken(
         PhotoScope.TEACHING: True,
         PhotoScope.MARKETING: False,
     }
+
+
+def test_a_photo_write_killed_midway_leaves_nothing_the_next_write_keeps(
+    storage: photos.LocalFolderStorage,
+) -> None:
+    """A writer killed mid-write leaves its work folder (its lock held by nobody, half a file
+    in it): the next write removes it, and leaves only the photo it wrote."""
+    storage.put("ab/first.jpg", b"first")
+    dead = storage.root / f"{PREFIX}dead"
+    dead.mkdir(mode=0o700)
+    os.close(os.open(dead / "lock", os.O_RDWR | os.O_CREAT, FILE_MODE))
+    (dead / "photo").write_bytes(b"half a ph")
+    storage.put("cd/second.jpg", b"second")
+    found = sorted(path.relative_to(storage.root).as_posix() for path in storage.root.rglob("*"))
+    assert found == ["ab", "ab/first.jpg", "cd", "cd/second.jpg"]
+    assert storage.get("cd/second.jpg") == b"second"
 
 
 def test_a_storage_key_cannot_leave_the_folder(storage: photos.LocalFolderStorage) -> None:

@@ -38,6 +38,7 @@ from dermaplan.records.repository import (
     PhotoRepository,
     SessionRepository,
 )
+from dermaplan.records.scratch import work_folder
 from dermaplan.text import text_problem
 
 if TYPE_CHECKING:
@@ -75,14 +76,18 @@ class LocalFolderStorage:
         return path
 
     def put(self, key: str, data: bytes) -> None:
+        """Written in a work folder of the storage's own, then renamed into place: a writer
+        killed mid-write leaves a dead work folder, which the next write removes (records.
+        scratch), never a partial file beside the photos."""
         path = self._path(key)
         private_folder(path.parent)
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-        with open_private(partial) as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        partial.replace(path)
+        with work_folder(private_folder(self.root)) as work:
+            partial = work / "photo"
+            with open_private(partial) as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            partial.replace(path)
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
