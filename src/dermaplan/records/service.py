@@ -252,6 +252,20 @@ def read_patient(
         PatientRepository(session, clinic_id).get_with_consults(patient_id),
         f"no patient {patient_id}",
     )
+    consults = [consult_state(consult) for consult in patient.consults]
+    _audit_read(session, context, clinic_id, patient, {"consults": consults})
+    return patient
+
+
+def _audit_read(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    patient: Patient,
+    more: dict[str, Any],
+) -> None:
+    """A read of a patient, with what else it showed of them."""
+    after = {"patient": patient_state(patient)} | more
     record_event(
         session,
         context,
@@ -260,12 +274,8 @@ def read_patient(
         "patient",
         patient.id,
         patient_id=patient.id,
-        after={
-            "patient": patient_state(patient),
-            "consults": [consult_state(consult) for consult in patient.consults],
-        },
+        after=after,
     )
-    return patient
 
 
 def read_patient_details(
@@ -274,16 +284,7 @@ def read_patient_details(
     """A live patient's details alone, as the front desk reads them; audited as a read of
     the details, not of the consults."""
     patient = _patient(PatientRepository(session, clinic_id), patient_id)
-    record_event(
-        session,
-        context,
-        clinic_id,
-        AuditAction.PATIENT_READ,
-        "patient",
-        patient.id,
-        patient_id=patient.id,
-        after={"patient": patient_state(patient)},
-    )
+    _audit_read(session, context, clinic_id, patient, {})
     return patient
 
 
