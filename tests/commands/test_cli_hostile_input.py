@@ -271,7 +271,7 @@ def test_a_drawn_signature_too_large_is_refused(
     add_consent(engine, clinic.id, uuid.UUID(patient))  # publishes a text to sign
     with transaction(engine, write=False) as session:
         template = str(session.scalars(select(ConsentTemplate.id)).one())
-    huge = base64.b64encode(bytes(20_000_000)).decode()
+    huge = base64.b64encode(bytes(2_000_000)).decode()  # 2.7 MB of text
     file = consent_file(tmp_path, patient, signature=None, signature_png=huge)
     message = refused_everywhere(engine, "consents", "sign", str(file))
     assert message == f"error: {file}: larger than 1 MiB, the limit of a document"

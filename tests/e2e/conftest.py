@@ -73,6 +73,15 @@ def _demo_members(printed: str) -> tuple[str, dict[str, str], dict[str, str]]:
     return password.group(1), logins, secrets
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests share one demo server and one Chromium: under pytest-xdist they run
+    in one worker (`--dist loadgroup`), which starts them once."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The demo clinic served on a free port of this machine, for the whole run."""
