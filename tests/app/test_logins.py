@@ -62,6 +62,23 @@ def test_a_password_and_a_login_name_are_checked_at_their_fields(
         application.run(acting, logins.set_password, "Nobody", PASSWORD)
 
 
+@pytest.mark.parametrize(
+    "guessable",
+    ["password1234", "qwertyuiop12", "aaaaaaaaaaaa", "Dermaplan2026", "practitioner of Parc"],
+)
+def test_a_password_an_attacker_would_try_early_is_refused_and_the_old_one_kept(
+    application: Application, engine: Engine, guessable: str
+) -> None:
+    """Breached and common passwords, keyboard runs, repeats, the product's name and the
+    member's own name (ASVS 2.1.7), each long enough to pass the length rule."""
+    _, staff = clinic_with_staff(engine, "Parc")
+    application.run(str(staff[P]), logins.set_password, str(staff[P]), PASSWORD)
+    with pytest.raises(InvalidInput, match="too easy to guess") as refused:
+        application.run(str(staff[P]), logins.set_password, str(staff[P]), guessable)
+    assert refused.value.details[0].location == ("password",)
+    assert not logins.sign_in(application, "practitioner.of.parc", PASSWORD, None).awaiting_code
+
+
 def test_a_new_password_ends_the_members_sessions(application: Application, engine: Engine) -> None:
     _, staff = clinic_with_staff(engine, "Parc")
     application.run(str(staff[P]), logins.set_password, str(staff[P]), PASSWORD)

@@ -18,7 +18,7 @@ def test_demo_seed_fills_an_empty_database_and_refuses_a_second_time(database: s
         seeded,
     ), result.stdout
     assert invitation.startswith("act as one of its staff")
-    assert "the demo password 'dermaplan-demo'" in invitation
+    assert "the demo password 'demo-clinic-not-for-records'" in invitation
     assert [line.split(maxsplit=2)[:2] for line in members] == [
         ["practitioner", "dr.ana.lima"],
         ["practitioner", "dr.helene.caron"],

@@ -100,7 +100,8 @@ from dermaplan.records.schemas import (
 )
 
 CLINIC_NAME = "Clinique des Tilleuls (demo)"
-DEMO_PASSWORD = "dermaplan-demo"  # noqa: S105 (every demo member's, printed by demo seed)
+# every demo member's, printed by demo seed
+DEMO_PASSWORD = "demo-clinic-not-for-records"  # noqa: S105
 YEARS_OF_RECORDS = 5
 SESSION_INTERVAL_DAYS = (21, 42)
 UNSIGNED_DAYS = 2  # sessions of the last two days are still drafts, as in a real clinic

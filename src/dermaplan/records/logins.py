@@ -46,6 +46,8 @@ LOCK_WINDOW = dt.timedelta(minutes=15)
 ADDRESS_FAILURES = 50  # failures from one address within LOCK_WINDOW throttle it
 ATTEMPTS_KEPT = dt.timedelta(days=1)
 PASSWORD_MIN, PASSWORD_MAX = 12, 256  # characters (ASVS 2.1.1, 2.1.2); no composition rules
+PASSWORD_SCORE = 3  # zxcvbn's: at least 10^8 guesses, safe against throttled online guessing
+PASSWORD_JUDGED = 100  # characters zxcvbn looks at
 TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX = 90, 365
 TOKEN_PREFIX = "dpat_"  # noqa: S105 (a marker, not a secret): marks a Dermaplan personal access token wherever it is pasted
 TOTP_STEP_SECONDS = 30
@@ -106,12 +108,26 @@ def _stand_in() -> str:
     return _hasher().hash(secrets.token_urlsafe(16))
 
 
-def hash_password(password: str) -> str:
-    """The argon2id hash of an acceptable password; InvalidInput at `password` otherwise."""
+def hash_password(password: str, known: Sequence[str] = ()) -> str:
+    """The argon2id hash of an acceptable password; InvalidInput at `password` otherwise.
+
+    Acceptable is long enough and not among the first guesses of an attacker (ASVS 2.1.7):
+    zxcvbn's lists of passwords from breaches, common words and names, keyboard runs,
+    repeats, dates, and the words in `known` (the member's name, their login)."""
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise InvalidInput.one(
             f"password: needs {PASSWORD_MIN} to {PASSWORD_MAX} characters "
             f"(it has {len(password)}); a few words make a long one easy to remember"
+        )
+    from zxcvbn import zxcvbn  # its word lists take a moment to load: only when needed
+
+    # its matching grows with the square of the length; the first characters tell enough
+    strength = zxcvbn(password[:PASSWORD_JUDGED], user_inputs=[*known, "dermaplan"])
+    if strength["score"] < PASSWORD_SCORE:
+        why = strength["feedback"]["warning"] or "It would be among the first guesses tried."
+        raise InvalidInput.one(
+            f"password: too easy to guess — {why.rstrip('.').lower()}; a few unrelated "
+            "words make a strong one that is easy to remember"
         )
     return rehash(password)
 
@@ -158,7 +174,9 @@ def set_password(
     """Give a member of the clinic a password (and a login name: `login`, the one they
     have, or one made from their name). Their open sessions end: whoever knew the old
     password is signed out. Audited by a digest of the credential, never the password."""
-    return store_credential(session, context, clinic_id, staff_id, hash_password(password), login)
+    member = required(StaffRepository(session, clinic_id).get(staff_id), f"no staff {staff_id}")
+    hashed = hash_password(password, known=[member.name, *(login or "").split(".")])
+    return store_credential(session, context, clinic_id, staff_id, hashed, login)
 
 
 def store_credential(
