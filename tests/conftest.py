@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
 
 from dermaplan.clinical.assessment import Assessment, parse_assessment
 from dermaplan.clinical.consult import consult
@@ -20,6 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 # set for the whole run, not by whoever runs it: the test server, the run's knowledge cache
 KEPT = ("DERMAPLAN_TEST_POSTGRES_URL", "DERMAPLAN_CACHE_DIR")
+
+# No property test fails for being slow: the machines that run them are shared and differ by
+# several times in speed; how fast things are is the benchmarks' business (bench/).
+settings.register_profile("dermaplan", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("dermaplan")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -15,8 +15,9 @@ from sqlalchemy import Engine
 from dermaplan.app import logins
 from dermaplan.app.unit import Application
 from dermaplan.records import logins as stored
+from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
-from dermaplan.records.errors import Forbidden, InvalidInput, Unauthenticated
+from dermaplan.records.errors import DatabaseError, Forbidden, InvalidInput, Unauthenticated
 from dermaplan.records.models import StaffCredential
 from tests.app.conftest import clinic_with_staff
 
@@ -114,7 +115,7 @@ def test_a_code_is_taken_within_a_step_either_side(offset: int, accepted: bool) 
     now = dt.datetime(2026, 11, 2, 9, 30, 15, tzinfo=dt.UTC)
     credential = StaffCredential(login="x", password_hash="", totp_secret=secret)
     typed = pyotp.TOTP(secret).at(now + dt.timedelta(seconds=offset))
-    assert stored.accept_code(credential, typed, now) is accepted
+    assert stored.accept_code(credential, secret, typed, now) is accepted
 
 
 def test_a_code_is_taken_once_and_never_an_older_one() -> None:
@@ -122,12 +123,14 @@ def test_a_code_is_taken_once_and_never_an_older_one() -> None:
     now = dt.datetime(2026, 11, 2, 9, 30, 15, tzinfo=dt.UTC)
     credential = StaffCredential(login="x", password_hash="", totp_secret=secret)
     totp = pyotp.TOTP(secret)
-    assert stored.accept_code(credential, totp.at(now), now)
-    assert not stored.accept_code(credential, totp.at(now), now)
-    assert not stored.accept_code(credential, totp.at(now - dt.timedelta(seconds=STEP)), now)
-    assert stored.accept_code(credential, totp.at(now + dt.timedelta(seconds=STEP)), now)
+    assert stored.accept_code(credential, secret, totp.at(now), now)
+    assert not stored.accept_code(credential, secret, totp.at(now), now)
+    assert not stored.accept_code(
+        credential, secret, totp.at(now - dt.timedelta(seconds=STEP)), now
+    )
+    assert stored.accept_code(credential, secret, totp.at(now + dt.timedelta(seconds=STEP)), now)
     for typed in ("", "12345", "1234567", "abcdef", "١٢٣٤٥٦"):
-        assert not stored.accept_code(credential, typed, now)
+        assert not stored.accept_code(credential, secret, typed, now)
 
 
 @given(st.text(max_size=300))
@@ -163,3 +166,40 @@ def test_a_hash_made_with_weaker_parameters_is_remade_at_login(
     assert remade != weak
     assert not stored.needs_rehash(remade)
     assert stored.password_matches(remade, PASSWORD)
+
+
+def test_a_second_factor_is_stored_sealed_and_opens_only_on_its_members_row(
+    application: Application, engine: Engine
+) -> None:
+    """A copy of the database alone gives nobody a second factor; a sealed secret copied
+    onto another member's row does not open there; one stored in clear before secrets were
+    sealed still works."""
+    _, staff = clinic_with_staff(engine, "Parc")
+    for role in (P, R):
+        application.run(str(staff[role]), logins.set_password, str(staff[role]), PASSWORD)
+    enrolled = application.run(str(staff[P]), logins.enrol_totp, str(staff[P]))
+    with transaction(engine) as session:
+        row = session.get(StaffCredential, staff[P])
+        assert row is not None
+        assert row.totp_secret is not None
+        assert enrolled.secret not in row.totp_secret
+        assert stored.totp_secret(session, row) == enrolled.secret
+        sealed = row.totp_secret
+    now = application.clock()
+    step = logins.sign_in(application, "practitioner.of.parc", PASSWORD, None)
+    code = pyotp.TOTP(enrolled.secret).at(now)
+    assert not logins.second_factor(application, step.token, code, None).awaiting_code
+
+    with transaction(engine) as session:
+        other = session.get(StaffCredential, staff[R])
+        assert other is not None
+        other.totp_secret = sealed
+    with transaction(engine) as session, pytest.raises(DatabaseError, match="altered"):
+        stored.totp_secret(session, session.get(StaffCredential, staff[R]))
+
+    clear = pyotp.random_base32()
+    with transaction(engine) as session:
+        other = session.get(StaffCredential, staff[R])
+        assert other is not None
+        other.totp_secret = clear
+        assert stored.totp_secret(session, other) == clear

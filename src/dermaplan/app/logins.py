@@ -135,7 +135,8 @@ def second_factor(
             context = _context(application, now, credential.staff)
             refusal = logins.lockout(session, credential.login, address, now)
             if refusal is None:
-                right = logins.accept_code(credential, code, now)
+                secret = logins.totp_secret(session, credential)
+                right = logins.accept_code(credential, secret, code, now)
                 logins.record_attempt(session, credential.login, address, now, succeeded=right)
                 refusal = None if right else logins.lockout(session, credential.login, address, now)
                 if right:
@@ -325,14 +326,9 @@ def enrol_totp(uow: UnitOfWork, member: str, secret: str | None = None) -> TotpE
     from dermaplan.records.logins import enrol_totp as store
 
     staff_id = _member_named(uow, member, "totp")
-    credential = store(uow.session, uow.context, uow.clinic_id, staff_id, secret)
-    assert credential.totp_secret is not None
-    uri = pyotp.TOTP(credential.totp_secret).provisioning_uri(
-        name=credential.login, issuer_name="Dermaplan"
-    )
-    return TotpEnrolment(
-        staff_id=staff_id, login=credential.login, secret=credential.totp_secret, uri=uri
-    )
+    credential, secret = store(uow.session, uow.context, uow.clinic_id, staff_id, secret)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=credential.login, issuer_name="Dermaplan")
+    return TotpEnrolment(staff_id=staff_id, login=credential.login, secret=secret, uri=uri)
 
 
 @allowed(*EVERYONE)

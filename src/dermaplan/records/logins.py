@@ -14,6 +14,8 @@ throttled whatever names it tries.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import functools
 import hashlib
@@ -28,11 +30,15 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, canonical_json, record_event
 from dermaplan.records.context import Context
-from dermaplan.records.errors import InvalidInput, NotFound, required
+from dermaplan.records.errors import DatabaseError, InvalidInput, NotFound, required
 from dermaplan.records.keyring import AuditKey, session_keyring
 from dermaplan.records.models import ApiToken, LoginAttempt, LoginSession, StaffCredential, new_id
 from dermaplan.records.repository import ApiTokenRepository, LoginRepository, StaffRepository
@@ -48,6 +54,8 @@ ATTEMPTS_KEPT = dt.timedelta(days=1)
 PASSWORD_MIN, PASSWORD_MAX = 12, 256  # characters (ASVS 2.1.1, 2.1.2); no composition rules
 PASSWORD_SCORE = 3  # zxcvbn's: at least 10^8 guesses, safe against throttled online guessing
 PASSWORD_JUDGED = 100  # characters zxcvbn looks at
+TOTP_SEALED = "aesgcm1"  # the mark of a sealed TOTP secret: see seal_totp
+TOTP_NONCE_BYTES = 12
 TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX = 90, 365
 TOKEN_PREFIX = "dpat_"  # noqa: S105 (a marker, not a secret): marks a Dermaplan personal access token wherever it is pasted
 TOTP_STEP_SECONDS = 30
@@ -247,14 +255,16 @@ def enrol_totp(
     clinic_id: uuid.UUID,
     staff_id: uuid.UUID,
     secret: str | None = None,
-) -> StaffCredential:
+) -> tuple[StaffCredential, str]:
     """Give a member a new TOTP secret (a random one unless `secret` is given): from now on
-    they sign in with a code from it. They need a password first."""
+    they sign in with a code from it. They need a password first. Returns the credential
+    and the secret in clear, to show once."""
     required(StaffRepository(session, clinic_id).get(staff_id), f"no staff {staff_id}")
     credential = LoginRepository(session).credential(staff_id)
     if credential is None:
         raise InvalidInput.one("totp: this member has no password yet; set one first")
-    credential.totp_secret = secret or pyotp.random_base32()
+    secret = secret or pyotp.random_base32()
+    credential.totp_secret = seal_totp(session, staff_id, secret)
     credential.totp_last_step = None
     credential.updated_at = context.now
     session.flush()
@@ -267,13 +277,58 @@ def enrol_totp(
         staff_id,
         after=credential_state(credential),
     )
-    return credential
+    return credential, secret
 
 
-def accept_code(credential: StaffCredential, code: str, now: dt.datetime) -> bool:
-    """Whether `code` is the member's TOTP code for now (or the step either side) and was
-    not accepted before; the step it matched is remembered."""
-    secret = credential.totp_secret
+def seal_totp(session: Session, staff_id: uuid.UUID, secret: str) -> str:
+    """A TOTP secret as it is stored: encrypted (AES-256-GCM) under a key derived from the
+    audit keyring's current key, which is kept outside the database, and bound to its
+    member, so a copy of the database alone gives nobody a second factor, and a sealed
+    secret moved to another member's row does not open."""
+    key = session_keyring(session).signing_key()
+    nonce = secrets.token_bytes(TOTP_NONCE_BYTES)
+    sealed = AESGCM(_totp_key(key)).encrypt(nonce, secret.encode("ascii"), staff_id.bytes)
+    return f"{TOTP_SEALED}:{key.id}:{base64.urlsafe_b64encode(nonce + sealed).decode('ascii')}"
+
+
+def totp_secret(session: Session, credential: StaffCredential) -> str | None:
+    """The member's TOTP secret in clear, to check a code or show it once at enrolment.
+    A secret enrolled before secrets were sealed is stored in clear, and read as it is
+    until the member is given a new one."""
+    stored = credential.totp_secret
+    if stored is None or not stored.startswith(f"{TOTP_SEALED}:"):
+        return stored
+    _, key_id, body = stored.split(":", 2)
+    key = session_keyring(session).key(key_id)
+    if key is None:
+        raise DatabaseError(
+            f"the second factor of login '{credential.login}' was sealed with audit key "
+            f"{key_id}, which the keyring does not hold; give the member a new one "
+            "(dermaplan staff totp)"
+        )
+    try:
+        raw = base64.urlsafe_b64decode(body)
+        nonce, sealed = raw[:TOTP_NONCE_BYTES], raw[TOTP_NONCE_BYTES:]
+        opened = AESGCM(_totp_key(key)).decrypt(nonce, sealed, credential.staff_id.bytes)
+    except (InvalidTag, binascii.Error, ValueError):
+        raise DatabaseError(
+            f"the second factor of login '{credential.login}' has been altered and cannot "
+            "be read; run dermaplan audit verify, and give the member a new one"
+        ) from None
+    return opened.decode("ascii")
+
+
+def _totp_key(key: AuditKey) -> bytes:
+    derive = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"dermaplan.totp_secret")
+    return derive.derive(key.secret)
+
+
+def accept_code(
+    credential: StaffCredential, secret: str | None, code: str, now: dt.datetime
+) -> bool:
+    """Whether `code` is the member's TOTP code for now (or the step either side) from
+    `secret` (`totp_secret`) and was not accepted before; the step it matched is
+    remembered."""
     typed = "".join(code.split())
     if secret is None or not re.fullmatch(r"[0-9]{6}", typed):
         return False

@@ -631,7 +631,8 @@ class StaffCredential(Timestamped, Base):
     staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"), primary_key=True)
     login: Mapped[str] = mapped_column(String(64), unique=True)  # records.logins.login_key
     password_hash: Mapped[str] = mapped_column(String(200))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32
+    # sealed (records.logins.seal_totp); base32 in clear if enrolled before revision 0016
+    totp_secret: Mapped[str | None] = mapped_column(String(160))
     # the last TOTP time step accepted: a code is never accepted twice
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # the id its audit events name it by, as every audited record has one
