@@ -44,7 +44,13 @@ def admin_home() -> Response:
 def staff_page(request: Request, session: Browser) -> HTMLResponse:
     accounts = run(request, session.member, staff.accounts)
     return render(
-        request, "admin_staff.html", session, title="Staff", accounts=accounts, roles=StaffRole
+        request,
+        "admin_staff.html",
+        session,
+        section="staff",
+        title="Staff",
+        accounts=accounts,
+        roles=StaffRole,
     )
 
 
@@ -79,20 +85,26 @@ def reset_password(
     """A new password (typed by the admin, given to the member in person); the member's
     open sessions end."""
     done = run(request, session.member, logins.set_password, str(staff_id), password, _given(login))
-    return render(request, "admin_password.html", session, title="Password set", done=done)
+    return render(
+        request, "admin_password.html", session, section="staff", title="Password set", done=done
+    )
 
 
 @router.post("/staff/{staff_id}/totp")
 def reset_second_factor(request: Request, session: Changing, staff_id: uuid.UUID) -> HTMLResponse:
     """A new TOTP second factor, its secret shown on this page once."""
     new = run(request, session.member, logins.enrol_totp, str(staff_id))
-    return render(request, "admin_totp.html", session, title="New second factor", new=new)
+    return render(
+        request, "admin_totp.html", session, section="staff", title="New second factor", new=new
+    )
 
 
 @router.get("/clinic")
 def clinic_page(request: Request, session: Browser) -> HTMLResponse:
     settings = run(request, session.member, clinic.settings)
-    return render(request, "admin_clinic.html", session, title="Clinic", settings=settings)
+    return render(
+        request, "admin_clinic.html", session, section="clinic", title="Clinic", settings=settings
+    )
 
 
 @router.post("/clinic")
@@ -110,6 +122,7 @@ def consents_page(request: Request, session: Browser) -> HTMLResponse:
         request,
         "admin_consents.html",
         session,
+        section="consents",
         title="Consent templates",
         texts=texts,
         kinds=ConsentKind,
@@ -132,11 +145,13 @@ def audit_page(
     request: Request, session: Browser, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
 ) -> HTMLResponse:
     log = run(request, session.member, records_admin.audit_log, page)
-    return render(request, "admin_audit.html", session, title="Audit log", log=log)
+    return render(request, "admin_audit.html", session, section="audit", title="Audit log", log=log)
 
 
 @router.post("/audit/verify")
 def verify_audit(request: Request, session: Changing) -> HTMLResponse:
     """`audit verify`, run now: a post, so that no link or prefetch runs it by accident."""
     report = run(request, session.member, records_admin.verify)
-    return render(request, "admin_verify.html", session, title="Audit verify", report=report)
+    return render(
+        request, "admin_verify.html", session, section="audit", title="Audit verify", report=report
+    )
