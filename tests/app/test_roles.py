@@ -170,6 +170,7 @@ def test_a_principal_never_reaches_another_clinics_records(
     patient = add_patient(engine, theirs_clinic, family_name="Lacombe")
     consult = add_consult(engine, theirs_clinic, patient)
     acting = str(ours[StaffRole.PRACTITIONER])
+    admin = str(ours[StaffRole.ADMIN])
     attempts = [
         lambda uow: patients.chart(uow, patient),
         lambda uow: patients.timeline(uow, patient),
@@ -184,9 +185,15 @@ def test_a_principal_never_reaches_another_clinics_records(
         lambda uow: outcomes.of_patient(uow, patient),
         lambda uow: adverse.record(uow, event(patient)),
     ]
+    their_admin = theirs[StaffRole.ADMIN]
+    admin_attempts = [
+        lambda uow: staff.change_role(uow, their_admin, StaffRole.RECEPTION),
+        lambda uow: logins.set_password(uow, str(their_admin), "a password long enough"),
+        lambda uow: logins.enrol_totp(uow, str(their_admin)),
+    ]
     before = counts(engine)
-    for attempt in attempts:
-        with pytest.raises(NotFound), application.unit(acting) as uow:
+    for who, attempt in [(acting, a) for a in attempts] + [(admin, a) for a in admin_attempts]:
+        with pytest.raises(NotFound), application.unit(who) as uow:
             attempt(uow)
     with application.unit(acting) as uow:
         assert patients.page(uow) == []
@@ -229,6 +236,8 @@ POLICY = {
     "consults.of_patient": {P},
     "staff.add": {A},
     "staff.members": {A, P, R},
+    "staff.accounts": {A},
+    "staff.change_role": {A},
     "sessions.record": {P},
     "sessions.revise": {P},
     "sessions.amend": {P},
@@ -242,10 +251,13 @@ POLICY = {
     "records_admin.verify": {A},
     "records_admin.rotate_key": {A},
     "records_admin.backup": {A},
+    "records_admin.audit_log": {A},
     "clinic.show": {A, P, R},
     "clinic.configure": {A},
+    "clinic.settings": {A},
     "consents.publish": {A},
     "consents.templates": {A, P, R},
+    "consents.texts": {A},
     "consents.template": {A, P, R},
     "consents.open_consent": {P, R},
     "consents.sign": {P, R},
