@@ -17,7 +17,13 @@ from dermaplan.app.unit import Application
 from dermaplan.records import logins as stored
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
-from dermaplan.records.errors import DatabaseError, Forbidden, InvalidInput, Unauthenticated
+from dermaplan.records.errors import (
+    DatabaseError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from dermaplan.records.models import StaffCredential
 from tests.app.conftest import clinic_with_staff
 
@@ -59,7 +65,7 @@ def test_a_password_and_a_login_name_are_checked_at_their_fields(
     application.run(acting, logins.set_password, str(staff[P]), PASSWORD, "taken")
     with pytest.raises(InvalidInput, match="'taken' is another member's"):
         application.run(acting, logins.set_password, str(staff[R]), PASSWORD, "taken")
-    with pytest.raises(InvalidInput, match="no member of this clinic"):
+    with pytest.raises(NotFound, match="no member of this clinic"):
         application.run(acting, logins.set_password, "Nobody", PASSWORD)
 
 

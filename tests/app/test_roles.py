@@ -78,6 +78,8 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "consults.of_patient": (ANY_ID,),
     "staff.add": ("New Member", StaffRole.RECEPTION),
     "staff.members": (),
+    "staff.accounts": (),
+    "staff.change_role": (ANY_ID, StaffRole.RECEPTION),
     "sessions.record": (None, None),
     "sessions.revise": (ANY_ID, None, None),
     "sessions.amend": (ANY_ID, None, None, "why"),
@@ -90,11 +92,14 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "courses.fulfil": (ANY_ID, 1, ANY_ID),
     "records_admin.verify": (),
     "records_admin.rotate_key": (),
+    "records_admin.audit_log": (),
     "records_admin.backup": (Path("no such folder") / "x.backup",),
     "clinic.show": (),
     "clinic.configure": (),
+    "clinic.settings": (),
     "consents.publish": (ConsentKind.PHOTO, "I agree to photographs."),
     "consents.templates": (),
+    "consents.texts": (),
     "consents.template": (ConsentKind.PHOTO,),
     "consents.open_consent": (ANY_ID, ConsentKind.PHOTO),
     "consents.sign": (None,),
@@ -165,6 +170,7 @@ def test_a_principal_never_reaches_another_clinics_records(
     patient = add_patient(engine, theirs_clinic, family_name="Lacombe")
     consult = add_consult(engine, theirs_clinic, patient)
     acting = str(ours[StaffRole.PRACTITIONER])
+    admin = str(ours[StaffRole.ADMIN])
     attempts = [
         lambda uow: patients.chart(uow, patient),
         lambda uow: patients.timeline(uow, patient),
@@ -179,9 +185,15 @@ def test_a_principal_never_reaches_another_clinics_records(
         lambda uow: outcomes.of_patient(uow, patient),
         lambda uow: adverse.record(uow, event(patient)),
     ]
+    their_admin = theirs[StaffRole.ADMIN]
+    admin_attempts = [
+        lambda uow: staff.change_role(uow, their_admin, StaffRole.RECEPTION),
+        lambda uow: logins.set_password(uow, str(their_admin), "a password long enough"),
+        lambda uow: logins.enrol_totp(uow, str(their_admin)),
+    ]
     before = counts(engine)
-    for attempt in attempts:
-        with pytest.raises(NotFound), application.unit(acting) as uow:
+    for who, attempt in [(acting, a) for a in attempts] + [(admin, a) for a in admin_attempts]:
+        with pytest.raises(NotFound), application.unit(who) as uow:
             attempt(uow)
     with application.unit(acting) as uow:
         assert patients.page(uow) == []
@@ -224,6 +236,8 @@ POLICY = {
     "consults.of_patient": {P},
     "staff.add": {A},
     "staff.members": {A, P, R},
+    "staff.accounts": {A},
+    "staff.change_role": {A},
     "sessions.record": {P},
     "sessions.revise": {P},
     "sessions.amend": {P},
@@ -237,10 +251,13 @@ POLICY = {
     "records_admin.verify": {A},
     "records_admin.rotate_key": {A},
     "records_admin.backup": {A},
+    "records_admin.audit_log": {A},
     "clinic.show": {A, P, R},
     "clinic.configure": {A},
+    "clinic.settings": {A},
     "consents.publish": {A},
     "consents.templates": {A, P, R},
+    "consents.texts": {A},
     "consents.template": {A, P, R},
     "consents.open_consent": {P, R},
     "consents.sign": {P, R},

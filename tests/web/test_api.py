@@ -14,6 +14,7 @@ from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.models import AuditEvent
 from tests.web.conftest import World, api_token, client_of
+from tests.web.test_admin_api import ADMIN_ENDPOINTS
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
 PATIENT = "{patient_id}"
@@ -47,6 +48,7 @@ def test_every_endpoint_is_tried(client: TestClient) -> None:
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     routes = {(method.upper(), path) for path, operations in paths.items() for method in operations}
     tried = {(method, path) for method, path, _, _ in ENDPOINTS}
+    tried |= {(method, path) for method, path, _ in ADMIN_ENDPOINTS}
     assert routes - {("GET", "/api/v1/health")} == tried
 
 

@@ -24,6 +24,20 @@ def show(uow: UnitOfWork) -> ClinicView:
     return ClinicView.model_validate(clinic)
 
 
+class ClinicSettings(ReadModel):
+    """The clinic as its admin sets it, with the time zones it may choose from."""
+
+    clinic: ClinicView
+    time_zones: list[str]
+
+
+@allowed(ADMIN, access=Access.READ)
+def settings(uow: UnitOfWork) -> ClinicSettings:
+    from dermaplan.records.clinics import known_zones
+
+    return ClinicSettings(clinic=show(uow), time_zones=list(known_zones()))
+
+
 @allowed(ADMIN)
 def configure(
     uow: UnitOfWork, *, name: str | None = None, time_zone: str | None = None

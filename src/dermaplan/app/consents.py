@@ -58,6 +58,18 @@ def templates(uow: UnitOfWork) -> list[TemplateVersion]:
     ]
 
 
+@allowed(ADMIN, access=Access.READ)
+def texts(uow: UnitOfWork) -> list[TemplateText]:
+    """Every published version of every kind with its exact text: what an admin reads
+    before publishing the next."""
+    from dermaplan.records.consents import consent_templates
+
+    return [
+        TemplateText.model_validate(record)
+        for record in consent_templates(uow.session, uow.clinic_id)
+    ]
+
+
 @allowed(*EVERYONE, access=Access.READ)
 def template(uow: UnitOfWork, kind: ConsentKind, version: int | None = None) -> TemplateText:
     """One version of a kind's text, by default the current one."""

@@ -287,7 +287,7 @@ class NewToken(ReadModel):
 def _member_named(uow: UnitOfWork, reference: str, what: str) -> uuid.UUID:
     """The id of the clinic's member named by id or name; a member other than the one
     acting only for an admin."""
-    from dermaplan.records.errors import InvalidInput
+    from dermaplan.records.errors import InvalidInput, NotFound
     from dermaplan.records.service import clinic_staff
 
     acting = uow.acting
@@ -297,7 +297,7 @@ def _member_named(uow: UnitOfWork, reference: str, what: str) -> uuid.UUID:
         if str(m.id) == wanted or m.name.casefold() == wanted.casefold()
     ]  # fmt: skip
     if not found:
-        raise InvalidInput.one(f"staff: no member of this clinic has the id or name '{wanted}'")
+        raise NotFound.one(f"staff: no member of this clinic has the id or name '{wanted}'")
     if len(found) > 1:
         raise InvalidInput.one(f"staff: {len(found)} members are named '{wanted}'; give the id")
     if found[0].id != acting.staff_id and ADMIN not in acting.roles:

@@ -3,8 +3,12 @@ admin's work."""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pydantic import computed_field
 
 from dermaplan.app.principal import ADMIN, Access, allowed
 from dermaplan.app.reads import ReadModel
@@ -27,6 +31,7 @@ class AuditReport(ReadModel):
     anchored: int | None  # the chains the anchor records; None: no anchor yet
     keyring: str  # where the audit keys are kept, for a person
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def intact(self) -> bool:
         return self.broken is None and self.cut is None and not self.changed
@@ -72,6 +77,60 @@ def verify(uow: UnitOfWork) -> AuditReport:
         anchor=anchor.where,
         anchored=len(anchored.anchor.heads) if anchored.anchor else None,
         keyring=keys.where,
+    )
+
+
+class AuditLine(ReadModel):
+    """One event of the log, as a person reads it: when, who, what, on which record."""
+
+    at: dt.datetime
+    action: str
+    record_type: str
+    record_id: str | None
+    patient_id: uuid.UUID | None  # an id: the log names no patient
+    staff_id: uuid.UUID | None
+    staff: str | None  # the member's name; None for the program's own events
+    actor: str  # the operating-system user or service that ran the program
+
+
+class AuditLogPage(ReadModel):
+    events: list[AuditLine]
+    page: int  # from 1
+    pages: int
+    total: int
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+@allowed(ADMIN, access=Access.AUDITED_READ)
+def audit_log(uow: UnitOfWork, page: int = 1) -> AuditLogPage:
+    """A page of the clinic's audit log, the latest event first; the reading is audited."""
+    from dermaplan.records.audit import read_log
+    from dermaplan.records.service import clinic_staff
+
+    if page < 1:
+        raise InvalidInput.one(f"page: {page} is not a page; pages count from 1")
+    offset = (page - 1) * AUDIT_PAGE_SIZE
+    total, events = read_log(uow.session, uow.context, uow.clinic_id, offset, AUDIT_PAGE_SIZE)
+    names = {m.id: m.name for m in clinic_staff(uow.session, uow.clinic_id)}
+    return AuditLogPage(
+        events=[
+            AuditLine(
+                at=event.occurred_at,
+                action=event.action,
+                record_type=event.record_type,
+                record_id=event.record_id,
+                patient_id=event.patient_id,
+                staff_id=event.staff_id,
+                staff=names.get(event.staff_id) if event.staff_id else None,
+                actor=event.actor,
+            )
+            for event in events
+        ],
+        page=page,
+        pages=max(1, -(-total // AUDIT_PAGE_SIZE)),
+        total=total,
     )
 
 

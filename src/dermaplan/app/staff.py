@@ -54,6 +54,46 @@ def members(uow: UnitOfWork) -> list[StaffMember]:
     ]
 
 
+class StaffAccount(StaffMember):
+    """A member as an admin manages them: how they sign in, if they can."""
+
+    login: str | None  # None: no password set yet, they cannot sign in
+    second_factor: bool
+
+
+@allowed(ADMIN, access=Access.READ)
+def accounts(uow: UnitOfWork) -> list[StaffAccount]:
+    """The clinic's staff in name order, with their login name and whether they have a
+    second factor (never a password hash or a secret)."""
+    from dermaplan.records.repository import LoginRepository
+    from dermaplan.records.service import clinic_staff
+
+    credentials = {
+        c.staff_id: c for c in LoginRepository(uow.session).credentials_of_clinic(uow.clinic_id)
+    }
+    found = []
+    for m in clinic_staff(uow.session, uow.clinic_id):
+        credential = credentials.get(m.id)
+        found.append(
+            StaffAccount(
+                **_member(m.id, m.name, m.role, m.registration, m.active).model_dump(),
+                login=credential.login if credential else None,
+                second_factor=credential is not None and credential.totp_secret is not None,
+            )
+        )
+    return found
+
+
+@allowed(ADMIN)
+def change_role(uow: UnitOfWork, staff_id: uuid.UUID, role: StaffRole) -> StaffMember:
+    """Give a member another role (audited); it holds from their next request, on every
+    session and token they have. The clinic's last active admin stays one."""
+    from dermaplan.records.service import change_staff_role
+
+    member = change_staff_role(uow.session, uow.context, uow.clinic_id, staff_id, role)
+    return StaffMember.model_validate(member)
+
+
 def _member(
     member_id: uuid.UUID, name: str, role: StaffRole, registration: str | None, active: bool
 ) -> StaffMember:

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -99,6 +100,8 @@ class AuditAction(StrEnum):
     AUDIT_SEAL = "audit.seal"
     AUDIT_KEY_ROTATE = "audit.key_rotate"
     RECORDS_IMPORT = "records.import"
+    STAFF_UPDATE = "staff.update"
+    AUDIT_READ = "audit.read"
 
 
 A = AuditAction
@@ -109,6 +112,7 @@ READ_ACTIONS = frozenset(
     {A.PATIENT_READ, A.PATIENT_LIST, A.PATIENT_SEARCH, A.PATIENT_TIMELINE, A.CONSULT_READ}
     | {A.SESSION_READ, A.OUTCOME_READ, A.CONSENT_LIST, A.PHOTO_LIST, A.PHOTO_READ}
     | {A.COURSE_READ, A.LOT_RECALL, A.ADVERSE_EVENT_REPORT, A.AGENDA_READ}
+    | {A.AUDIT_READ}
 )
 
 
@@ -199,6 +203,20 @@ def record_event(
     extended(session.connection(), chain, (event.seq, event.hash))
     mark_appended(session, chain, event)
     return event
+
+
+def read_log(
+    session: Session, context: Context, clinic_id: uuid.UUID, offset: int, limit: int
+) -> tuple[int, Sequence[AuditEvent]]:
+    """How many events a clinic's log holds, and a page of them, the latest first. The
+    reading is itself an event (it shows who read which patient's records)."""
+    repository = AuditRepository(session)
+    total, events = (
+        repository.count_of_clinic(clinic_id),
+        repository.of_clinic(clinic_id, offset, limit),
+    )
+    record_event(session, context, clinic_id, AuditAction.AUDIT_READ, "audit_event", None)
+    return total, events
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dermaplan.records.errors import InvalidInput
 
@@ -25,6 +25,12 @@ def zone(name: str) -> ZoneInfo:
             f"time_zone: '{name}' is not an IANA time zone (e.g. Europe/Paris, "
             "Australia/Sydney, UTC)"
         ) from None
+
+
+@lru_cache(maxsize=1)
+def known_zones() -> tuple[str, ...]:
+    """The IANA time zones this machine knows, in name order (what a clinic may choose)."""
+    return tuple(sorted(available_timezones()))
 
 
 def clinic_day(instant: dt.datetime, where: ZoneInfo) -> dt.date:

@@ -164,6 +164,7 @@ AUDITED = (
         Staff,
         staff_state,
         frozenset({A.STAFF_CREATE}),
+        frozenset({A.STAFF_UPDATE}),
         earlier=(_staff_0012, _staff_0008),
     ),
     Audited(

@@ -666,6 +666,26 @@ class AuditRepository:
         ):
             yield from self.session.scalars(statement.execution_options(yield_per=1000))
 
+    def of_clinic(self, clinic_id: uuid.UUID, offset: int, limit: int) -> Sequence[AuditEvent]:
+        """A page of a clinic's events, the latest written first."""
+        return self.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.clinic_id == clinic_id)
+            .order_by(AuditEvent.id.desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+
+    def count_of_clinic(self, clinic_id: uuid.UUID) -> int:
+        return (
+            self.session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.clinic_id == clinic_id)
+            )
+            or 0
+        )
+
     def add(self, event: AuditEvent) -> None:
         self.session.add(event)
         self.session.flush()
@@ -685,6 +705,11 @@ class LoginRepository:
             .where(StaffCredential.staff_id == staff_id)
             .options(joinedload(StaffCredential.staff))
         )
+
+    def credentials_of_clinic(self, clinic_id: uuid.UUID) -> Sequence[StaffCredential]:
+        return self.session.scalars(
+            select(StaffCredential).join(StaffCredential.staff).where(Staff.clinic_id == clinic_id)
+        ).all()
 
     def credential_named(self, login: str) -> StaffCredential | None:
         """The credential of an active member with this login name, with the member."""

@@ -19,7 +19,7 @@ from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.clinics import zone
 from dermaplan.records.context import Context
 from dermaplan.records.enums import ConsultStatus, StaffRole
-from dermaplan.records.errors import InvalidInput, required
+from dermaplan.records.errors import ImmutableRecord, InvalidInput, required
 from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import Clinic, Consult, Patient, Staff, new_id
 from dermaplan.records.names import name_key, search_key
@@ -138,6 +138,44 @@ def add_staff(
         after=staff_state(staff),
     )
     return staff
+
+
+def change_staff_role(
+    session: Session, context: Context, clinic_id: uuid.UUID, staff_id: uuid.UUID, role: StaffRole
+) -> Staff:
+    """Give a member of the clinic another role; audited before and after. The clinic's
+    last active admin keeps the role: without one, nobody could manage the clinic."""
+    member = required(StaffRepository(session, clinic_id).get(staff_id), f"no staff {staff_id}")
+    if member.role is role:
+        return member
+    if member.role is StaffRole.ADMIN and member.active and _admins(session, clinic_id) == 1:
+        raise ImmutableRecord.one(
+            f"role: {member.name} is the clinic's only active admin; make another member "
+            "admin first"
+        )
+    before = staff_state(member)
+    member.role = role
+    member.updated_at = context.now
+    session.flush()
+    record_event(
+        session,
+        context,
+        clinic_id,
+        AuditAction.STAFF_UPDATE,
+        "staff",
+        member.id,
+        before=before,
+        after=staff_state(member),
+    )
+    return member
+
+
+def _admins(session: Session, clinic_id: uuid.UUID) -> int:
+    return sum(
+        1
+        for m in StaffRepository(session, clinic_id).every()
+        if m.role is StaffRole.ADMIN and m.active
+    )
 
 
 def staff_state(staff: Staff) -> dict[str, Any]:

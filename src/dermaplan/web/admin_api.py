@@ -1,0 +1,135 @@
+"""The admin's API under /api/v1/admin: what the admin's pages do (web.admin_pages), for
+programs. The use cases are an admin's: a token of any other role is refused (403)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from dermaplan.app import clinic, consents, logins, records_admin, staff
+from dermaplan.records.consents import MAX_TEMPLATE_CHARS
+from dermaplan.records.enums import ConsentKind, StaffRole
+from dermaplan.web.api import PREFIX
+from dermaplan.web.errors import RESPONSES, ErrorBody
+from dermaplan.web.security import ApiMember, run
+
+router = APIRouter(prefix=f"{PREFIX}/admin", responses=RESPONSES, tags=["admin"])
+
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "the record cannot change so"}
+}
+Line = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class NewMember(BaseModel):
+    name: Line
+    role: StaffRole
+    registration: Line | None = None
+
+
+class RoleChange(BaseModel):
+    role: StaffRole
+
+
+class PasswordChange(BaseModel):
+    password: Annotated[str, Field(min_length=1, max_length=1000, description="12 to 256")]
+    login: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="the login name; by default the one they have"
+    )
+
+
+class ClinicChange(BaseModel):
+    """What to change; a field left out stays as it is."""
+
+    name: Line | None = None
+    time_zone: (
+        Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Paris"])] | None
+    ) = None
+
+
+class ConsentText(BaseModel):
+    kind: ConsentKind
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_CHARS)]
+
+
+@router.get("/staff")
+def staff_accounts(request: Request, member: ApiMember) -> list[staff.StaffAccount]:
+    """The clinic's staff with their login names and whether they have a second factor."""
+    return run(request, member, staff.accounts)
+
+
+@router.post("/staff", status_code=201)
+def add_member(request: Request, member: ApiMember, new: NewMember) -> staff.StaffMember:
+    """A new member of staff (audited); they sign in once a password is set."""
+    return run(request, member, staff.add, new.name, new.role, new.registration)
+
+
+@router.put("/staff/{staff_id}/role", responses=CONFLICT)
+def change_role(
+    request: Request, member: ApiMember, staff_id: uuid.UUID, change: RoleChange
+) -> staff.StaffMember:
+    """A member's new role (audited); the clinic's last active admin stays one (409)."""
+    return run(request, member, staff.change_role, staff_id, change.role)
+
+
+@router.put("/staff/{staff_id}/password")
+def reset_password(
+    request: Request, member: ApiMember, staff_id: uuid.UUID, change: PasswordChange
+) -> logins.Credentials:
+    """A member's new password (and login name); their open sessions end (audited)."""
+    return run(request, member, logins.set_password, str(staff_id), change.password, change.login)
+
+
+@router.post("/staff/{staff_id}/totp")
+def reset_second_factor(
+    request: Request, member: ApiMember, staff_id: uuid.UUID
+) -> logins.TotpEnrolment:
+    """A member's new TOTP second factor; its secret is in this answer only (audited)."""
+    return run(request, member, logins.enrol_totp, str(staff_id))
+
+
+@router.get("/clinic")
+def clinic_settings(request: Request, member: ApiMember) -> clinic.ClinicSettings:
+    """The clinic's name and time zone, and the time zones it may choose from."""
+    return run(request, member, clinic.settings)
+
+
+@router.patch("/clinic")
+def configure_clinic(
+    request: Request, member: ApiMember, change: ClinicChange
+) -> clinic.ClinicView:
+    """Rename the clinic or set its IANA time zone (audited)."""
+    return run(request, member, clinic.configure, name=change.name, time_zone=change.time_zone)
+
+
+@router.get("/consents")
+def consent_texts(request: Request, member: ApiMember) -> list[consents.TemplateText]:
+    """Every published version of every consent text, with the text."""
+    return run(request, member, consents.texts)
+
+
+@router.post("/consents", status_code=201)
+def publish_consent(
+    request: Request, member: ApiMember, published: ConsentText
+) -> consents.TemplateVersion:
+    """The next version of a kind's consent text (audited); published versions never change."""
+    return run(request, member, consents.publish, published.kind, published.text)
+
+
+@router.get("/audit")
+def audit_log(
+    request: Request,
+    member: ApiMember,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> records_admin.AuditLogPage:
+    """A page of the clinic's audit log (50 events), the latest first; the reading is audited."""
+    return run(request, member, records_admin.audit_log, page)
+
+
+@router.post("/audit/verify")
+def verify_audit(request: Request, member: ApiMember) -> records_admin.AuditReport:
+    """`audit verify`: the chains, their anchor, every record and photo file against the log."""
+    return run(request, member, records_admin.verify)

@@ -1,0 +1,157 @@
+"""The admin's pages: staff and their roles, passwords and second factors; the clinic's
+name and time zone; the consent texts; the audit log and `audit verify`. Each calls one
+use case acting as the member signed in: the use cases are an admin's, so anyone else is
+refused by them (403), as from the command line.
+
+A change is a posted form (its CSRF token checked) answered by a redirect to its page, or
+by a page showing what only this answer may show (a new second factor's secret).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from dermaplan.app import clinic, consents, logins, records_admin, staff
+from dermaplan.records.consents import MAX_TEMPLATE_CHARS
+from dermaplan.records.enums import ConsentKind, StaffRole
+from dermaplan.web.security import Browser, Changing, run
+from dermaplan.web.views import render
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+Line = Annotated[str, Form(max_length=200)]
+
+
+def _back(path: str) -> Response:
+    return RedirectResponse(f"/admin/{path}", status_code=303)
+
+
+def _given(value: str) -> str | None:
+    """An optional field left empty is not given."""
+    return value.strip() or None
+
+
+@router.get("")
+def admin_home() -> Response:
+    return _back("staff")
+
+
+@router.get("/staff")
+def staff_page(request: Request, session: Browser) -> HTMLResponse:
+    accounts = run(request, session.member, staff.accounts)
+    return render(
+        request,
+        "admin_staff.html",
+        session,
+        section="staff",
+        title="Staff",
+        accounts=accounts,
+        roles=StaffRole,
+    )
+
+
+@router.post("/staff")
+def add_member(
+    request: Request,
+    session: Changing,
+    name: Line,
+    role: Annotated[StaffRole, Form()],
+    registration: Line = "",
+) -> Response:
+    run(request, session.member, staff.add, name, role, _given(registration))
+    return _back("staff")
+
+
+@router.post("/staff/{staff_id}/role")
+def change_role(
+    request: Request, session: Changing, staff_id: uuid.UUID, role: Annotated[StaffRole, Form()]
+) -> Response:
+    run(request, session.member, staff.change_role, staff_id, role)
+    return _back("staff")
+
+
+@router.post("/staff/{staff_id}/password")
+def reset_password(
+    request: Request,
+    session: Changing,
+    staff_id: uuid.UUID,
+    password: Annotated[str, Form(max_length=1000)],
+    login: Line = "",
+) -> HTMLResponse:
+    """A new password (typed by the admin, given to the member in person); the member's
+    open sessions end."""
+    done = run(request, session.member, logins.set_password, str(staff_id), password, _given(login))
+    return render(
+        request, "admin_password.html", session, section="staff", title="Password set", done=done
+    )
+
+
+@router.post("/staff/{staff_id}/totp")
+def reset_second_factor(request: Request, session: Changing, staff_id: uuid.UUID) -> HTMLResponse:
+    """A new TOTP second factor, its secret shown on this page once."""
+    new = run(request, session.member, logins.enrol_totp, str(staff_id))
+    return render(
+        request, "admin_totp.html", session, section="staff", title="New second factor", new=new
+    )
+
+
+@router.get("/clinic")
+def clinic_page(request: Request, session: Browser) -> HTMLResponse:
+    settings = run(request, session.member, clinic.settings)
+    return render(
+        request, "admin_clinic.html", session, section="clinic", title="Clinic", settings=settings
+    )
+
+
+@router.post("/clinic")
+def configure_clinic(
+    request: Request, session: Changing, name: Line, time_zone: Annotated[str, Form(max_length=64)]
+) -> Response:
+    run(request, session.member, clinic.configure, name=name, time_zone=time_zone.strip())
+    return _back("clinic")
+
+
+@router.get("/consents")
+def consents_page(request: Request, session: Browser) -> HTMLResponse:
+    texts = run(request, session.member, consents.texts)
+    return render(
+        request,
+        "admin_consents.html",
+        session,
+        section="consents",
+        title="Consent templates",
+        texts=texts,
+        kinds=ConsentKind,
+    )
+
+
+@router.post("/consents")
+def publish_consent(
+    request: Request,
+    session: Changing,
+    kind: Annotated[ConsentKind, Form()],
+    text: Annotated[str, Form(max_length=MAX_TEMPLATE_CHARS)],
+) -> Response:
+    run(request, session.member, consents.publish, kind, text)
+    return _back("consents")
+
+
+@router.get("/audit")
+def audit_page(
+    request: Request, session: Browser, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
+) -> HTMLResponse:
+    log = run(request, session.member, records_admin.audit_log, page)
+    return render(request, "admin_audit.html", session, section="audit", title="Audit log", log=log)
+
+
+@router.post("/audit/verify")
+def verify_audit(request: Request, session: Changing) -> HTMLResponse:
+    """`audit verify`, run now: a post, so that no link or prefetch runs it by accident."""
+    report = run(request, session.member, records_admin.verify)
+    return render(
+        request, "admin_verify.html", session, section="audit", title="Audit verify", report=report
+    )

@@ -1,0 +1,207 @@
+"""The admin's API: every endpoint refused to every other role, and to a token of another
+clinic's admin for this clinic's members; staff, roles, passwords and second factors; the
+clinic's name and time zone; consent texts; the audit log and its verification."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from dermaplan.records.db import transaction
+from dermaplan.records.enums import StaffRole
+from dermaplan.records.models import Clinic, Staff, StaffCredential
+from tests.web.conftest import World, api_token, client_of
+
+A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
+MEMBER = "{staff_id}"
+PASSWORD = "a brand new password for monday"
+# every admin endpoint: method, path, body (on the clinic's practitioner)
+ADMIN_ENDPOINTS: list[tuple[str, str, dict[str, object] | None]] = [
+    ("GET", "/api/v1/admin/staff", None),
+    ("POST", "/api/v1/admin/staff", {"name": "Dr New", "role": "practitioner"}),
+    ("PUT", f"/api/v1/admin/staff/{MEMBER}/role", {"role": "reception"}),
+    ("PUT", f"/api/v1/admin/staff/{MEMBER}/password", {"password": PASSWORD}),
+    ("POST", f"/api/v1/admin/staff/{MEMBER}/totp", None),
+    ("GET", "/api/v1/admin/clinic", None),
+    ("PATCH", "/api/v1/admin/clinic", {"time_zone": "Europe/Paris"}),
+    ("GET", "/api/v1/admin/consents", None),
+    ("POST", "/api/v1/admin/consents", {"kind": "photo", "text": "I agree."}),
+    ("GET", "/api/v1/admin/audit", None),
+    ("POST", "/api/v1/admin/audit/verify", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_ENDPOINTS)
+def test_only_an_admin_is_let_through(
+    world: World, method: str, path: str, body: dict[str, object] | None
+) -> None:
+    with client_of(world) as client:
+        for role in StaffRole:
+            # on the admin: the one member a practitioner or reception may not set
+            target = world.ours.staff[A if role is not A else P]
+            answer = client.request(
+                method, path.format(staff_id=target), json=body, headers=api_token(world, role)
+            )
+            if role is A:
+                assert answer.status_code in (200, 201), answer.text
+            else:
+                assert answer.status_code == 403, (role, answer.text)
+                assert "may not" in answer.text or "may set only their own" in answer.text
+        for headers in ({}, {"Authorization": "Bearer dpat_not-a-token"}):
+            answer = client.request(
+                method, path.format(staff_id=world.ours.staff[P]), json=body, headers=headers
+            )
+            assert answer.status_code == 401
+
+
+def test_staff_are_added_given_roles_passwords_and_second_factors(world: World) -> None:
+    with client_of(world) as client:
+        admin = api_token(world, A)
+        listed = client.get("/api/v1/admin/staff", headers=admin).json()
+        assert {(m["login"], m["second_factor"]) for m in listed} == {
+            ("admin@parc", True),
+            ("practitioner@parc", False),
+            ("reception@parc", False),
+        }
+        assert "password" not in str(listed)
+        made = client.post(
+            "/api/v1/admin/staff", json={"name": "Dr New", "role": "reception"}, headers=admin
+        )
+        assert made.status_code == 201
+        new = made.json()["id"]
+        role = client.put(
+            f"/api/v1/admin/staff/{new}/role", json={"role": "practitioner"}, headers=admin
+        )
+        assert role.json()["role"] == "practitioner"
+        password = client.put(
+            f"/api/v1/admin/staff/{new}/password",
+            json={"password": PASSWORD, "login": "dr.new"},
+            headers=admin,
+        )
+        assert password.json() == {"staff_id": new, "login": "dr.new"}
+        totp = client.post(f"/api/v1/admin/staff/{new}/totp", headers=admin).json()
+        assert totp["uri"].startswith("otpauth://totp/")
+        with transaction(world.engine, write=False) as session:
+            credential = session.get(StaffCredential, uuid.UUID(new))
+            assert credential is not None
+            assert credential.totp_secret == totp["secret"]
+        last = client.put(
+            f"/api/v1/admin/staff/{world.ours.staff[A]}/role",
+            json={"role": "reception"},
+            headers=admin,
+        )
+        assert last.status_code == 409
+        assert last.json()["detail"][0]["loc"] == ["role"]
+        short = client.put(
+            f"/api/v1/admin/staff/{new}/password", json={"password": "short"}, headers=admin
+        )
+        assert short.status_code == 422
+        assert short.json()["detail"][0]["loc"] == ["password"]
+        unknown = client.put(
+            f"/api/v1/admin/staff/{uuid.uuid4()}/role", json={"role": "admin"}, headers=admin
+        )
+        assert unknown.status_code == 404
+        wrong = client.post(
+            "/api/v1/admin/staff", json={"name": "X", "role": "owner"}, headers=admin
+        )
+        assert [p["loc"] for p in wrong.json()["detail"]] == [["body", "role"]]
+
+
+def test_clinic_a_admin_never_sees_or_changes_clinic_b(any_world: World) -> None:
+    world = any_world
+    theirs = world.theirs.staff[P]
+    with client_of(world) as client:
+        ours = api_token(world, A)
+        listed = client.get("/api/v1/admin/staff", headers=ours).json()
+        assert {m["id"] for m in listed} == {str(i) for i in world.ours.staff.values()}
+        for method, path, body in ADMIN_ENDPOINTS:
+            if MEMBER in path:
+                answer = client.request(
+                    method, path.format(staff_id=theirs), json=body, headers=ours
+                )
+                assert answer.status_code == 404, (path, answer.text)
+        assert client.patch("/api/v1/admin/clinic", json={"name": "Ours"}, headers=ours).json()[
+            "id"
+        ] == str(world.ours.id)
+        log = client.get("/api/v1/admin/audit", headers=ours).json()
+        assert all(
+            e["staff_id"] in {str(i) for i in world.ours.staff.values()} | {None}
+            for e in log["events"]
+        )
+    with transaction(world.engine, write=False) as session:
+        member = session.get(Staff, theirs)
+        assert member is not None
+        assert member.role is P
+        clinic = session.get(Clinic, world.theirs.id)
+        assert clinic is not None
+        assert clinic.name == "Lac"
+
+
+def test_the_clinic_takes_an_iana_time_zone_and_nothing_else(world: World) -> None:
+    with client_of(world) as client:
+        admin = api_token(world, A)
+        settings = client.get("/api/v1/admin/clinic", headers=admin).json()
+        assert settings["clinic"]["time_zone"] == "UTC"
+        assert "Australia/Sydney" in settings["time_zones"]
+        refused = client.patch(
+            "/api/v1/admin/clinic", json={"name": "New", "time_zone": "Mars/Base"}, headers=admin
+        )
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == [
+            {
+                "loc": ["time_zone"],
+                "msg": "'Mars/Base' is not an IANA time zone (e.g. Europe/Paris, "
+                "Australia/Sydney, UTC)",
+            }
+        ]
+        assert client.get("/api/v1/admin/clinic", headers=admin).json() == settings
+        changed = client.patch(
+            "/api/v1/admin/clinic", json={"time_zone": "Australia/Sydney"}, headers=admin
+        )
+        assert changed.json()["time_zone"] == "Australia/Sydney"
+        assert changed.json()["name"] == "Parc"
+
+
+def test_consent_texts_are_published_in_versions(world: World) -> None:
+    with client_of(world) as client:
+        admin = api_token(world, A)
+        for text in ("First text.", "Second text."):
+            made = client.post(
+                "/api/v1/admin/consents", json={"kind": "photo", "text": text}, headers=admin
+            )
+            assert made.status_code == 201
+        texts = client.get("/api/v1/admin/consents", headers=admin).json()
+        assert [(t["kind"], t["version"], t["text"]) for t in texts] == [
+            ("photo", 1, "First text."),
+            ("photo", 2, "Second text."),
+        ]
+        empty = client.post(
+            "/api/v1/admin/consents", json={"kind": "photo", "text": "  "}, headers=admin
+        )
+        assert empty.status_code == 422
+        assert empty.json()["detail"][0]["loc"] == ["text"]
+
+
+def test_the_audit_log_and_its_verification(world: World) -> None:
+    with client_of(world) as client:
+        admin = api_token(world, A)
+        log = client.get("/api/v1/admin/audit", headers=admin).json()
+        assert (log["page"], log["pages"]) == (1, 1)
+        assert log["total"] == len(log["events"])
+        created = [e for e in log["events"] if e["action"] == "staff.create"]
+        assert {e["record_id"] for e in created} == {str(i) for i in world.ours.staff.values()}
+        again = client.get("/api/v1/admin/audit", headers=admin).json()
+        assert again["events"][0]["action"] == "audit.read"
+        assert again["events"][0]["staff"] == "admin of Parc"
+        assert client.get("/api/v1/admin/audit?page=0", headers=admin).status_code == 422
+        promoted = client.put(
+            f"/api/v1/admin/staff/{world.ours.staff[R]}/role",
+            json={"role": "admin"},
+            headers=admin,
+        )
+        assert promoted.status_code == 200  # a change audit verify must find in the log
+        report = client.post("/api/v1/admin/audit/verify", headers=admin).json()
+        assert report["intact"] is True
+        assert report["broken"] is None
+        assert report["changed"] == []

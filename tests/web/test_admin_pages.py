@@ -1,0 +1,329 @@
+"""The admin's pages: every other role refused, on every page and every form; the staff
+added, their roles changed, a password and a second factor reset; the clinic's name and
+time zone; consent texts published; the audit log read (and that reading audited) and
+verified. A forged CSRF token, bad input or another clinic's member change nothing, and a
+script typed anywhere is shown as text."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from dermaplan.records.db import transaction
+from dermaplan.records.enums import StaffRole
+from dermaplan.records.models import (
+    AuditEvent,
+    Clinic,
+    ConsentTemplate,
+    Staff,
+    StaffCredential,
+)
+from tests.web.conftest import World, client_of, csrf, sign_in
+
+A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
+SCRIPT = "<script>alert(1)</script>"
+PAGES = ("/admin/staff", "/admin/clinic", "/admin/consents", "/admin/audit")
+NEW_PASSWORD = "a brand new password for monday"
+
+
+def forms(world: World, member: uuid.UUID) -> list[tuple[str, dict[str, str]]]:
+    """Every form of the admin's pages, with input that would be accepted, on `member`."""
+    return [
+        ("/admin/staff", {"name": "Dr New Member", "role": "practitioner"}),
+        (f"/admin/staff/{member}/role", {"role": "reception"}),
+        (f"/admin/staff/{member}/password", {"password": NEW_PASSWORD}),
+        (f"/admin/staff/{member}/totp", {}),
+        ("/admin/clinic", {"name": "Renamed", "time_zone": "Europe/Paris"}),
+        ("/admin/consents", {"kind": "photo", "text": "I agree to photographs."}),
+        ("/admin/audit/verify", {}),
+    ]
+
+
+def records(world: World) -> dict[str, Any]:
+    """What the admin's forms could change: the staff, the clinics, the consent texts, the
+    credentials and the audit log."""
+    with transaction(world.engine, write=False) as session:
+        return {
+            "staff": sorted((m.id, m.name, m.role) for m in session.scalars(select(Staff))),
+            "clinics": sorted((c.id, c.name, c.time_zone) for c in session.scalars(select(Clinic))),
+            "templates": session.scalar(select(func.count()).select_from(ConsentTemplate)),
+            "credentials": sorted(
+                (c.staff_id, c.login, c.password_hash, c.totp_secret)
+                for c in session.scalars(select(StaffCredential))
+            ),
+            "events": session.scalar(select(func.count()).select_from(AuditEvent)),
+        }
+
+
+@pytest.mark.parametrize("role", [P, R])
+def test_every_other_role_is_refused_every_page_and_form(world: World, role: StaffRole) -> None:
+    with client_of(world) as client:
+        token = sign_in(client, world, role)
+        assert "/admin/staff" not in client.get("/today").text  # not offered
+        for path in PAGES:
+            answer = client.get(path)
+            assert answer.status_code == 403, path
+            assert f"({role.value}) may not" in answer.text
+        before = records(world)
+        for path, data in forms(world, world.ours.staff[A]):
+            answer = client.post(path, data={"csrf_token": token, **data})
+            assert answer.status_code == 403, path
+            assert (
+                f"({role.value}) may not" in answer.text or "may set only their own" in answer.text
+            )
+        assert records(world) == before
+
+
+def test_without_the_csrf_token_no_form_changes_anything(world: World) -> None:
+    with client_of(world) as client:
+        token = sign_in(client, world, A)
+        before = records(world)
+        for path, data in forms(world, world.ours.staff[P]):
+            for forged in ({}, {"csrf_token": "forged"}):
+                answer = client.post(path, data={**forged, **data})
+                assert answer.status_code == 403, path
+                assert "the form has expired" in answer.text
+            other = client.post(
+                path, data={"csrf_token": token, **data}, headers={"Origin": "https://evil.test"}
+            )
+            assert other.status_code == 403, path
+        assert records(world) == before
+
+
+def test_an_admin_adds_a_member_changes_their_role_and_sets_their_password(
+    world: World,
+) -> None:
+    with client_of(world) as client:
+        token = sign_in(client, world, A)
+        page = client.get("/admin/staff")
+        assert page.status_code == 200
+        assert "admin@parc" in page.text
+        assert "practitioner@parc" in page.text
+        assert "admin@lac" not in page.text  # the other clinic's staff
+        added = client.post(
+            "/admin/staff", data={"csrf_token": token, "name": f"Dr {SCRIPT}", "role": "reception"}
+        )
+        assert added.status_code == 200  # the staff page, after its redirect
+        assert SCRIPT not in added.text
+        assert "Dr &lt;script&gt;alert(1)&lt;/script&gt;" in added.text
+        with transaction(world.engine, write=False) as session:
+            new = session.scalars(select(Staff).where(Staff.name == f"Dr {SCRIPT}")).one()
+            assert (new.clinic_id, new.role) == (world.ours.id, R)
+        changed = client.post(
+            f"/admin/staff/{new.id}/role", data={"csrf_token": token, "role": "practitioner"}
+        )
+        assert changed.status_code == 200
+        password = client.post(
+            f"/admin/staff/{new.id}/password",
+            data={"csrf_token": token, "password": NEW_PASSWORD, "login": "dr.new"},
+        )
+        assert password.status_code == 200
+        assert "dr.new" in password.text
+    with client_of(world) as member:
+        form = member.get("/login")
+        answer = member.post(
+            "/login",
+            data={"csrf_token": csrf(form.text), "login": "dr.new", "password": NEW_PASSWORD},
+            follow_redirects=False,
+        )
+        assert answer.headers["location"] == "/today"
+        assert "(practitioner)" in member.get("/today").text
+    with transaction(world.engine, write=False) as session:
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.record_id == str(new.id))
+        ).all()
+        assert {"staff.create", "staff.update", "staff.password"} <= set(actions)
+
+
+def test_a_reset_password_ends_the_members_sessions_and_a_new_second_factor_is_shown_once(
+    world: World,
+) -> None:
+    with client_of(world) as practitioner:
+        sign_in(practitioner, world, P)
+        with client_of(world) as client:
+            token = sign_in(client, world, A)
+            member = world.ours.staff[P]
+            reset = client.post(
+                f"/admin/staff/{member}/password",
+                data={"csrf_token": token, "password": NEW_PASSWORD},
+            )
+            assert reset.status_code == 200
+            assert "practitioner@parc" in reset.text  # the login kept
+            assert practitioner.get("/today", follow_redirects=False).status_code == 303
+            totp = client.post(f"/admin/staff/{member}/totp", data={"csrf_token": token})
+            assert totp.status_code == 200
+            with transaction(world.engine, write=False) as session:
+                secret = session.get(StaffCredential, member)
+                assert secret is not None
+                assert secret.totp_secret is not None
+            assert secret.totp_secret in totp.text
+            assert "otpauth://" in totp.text
+            assert secret.totp_secret not in client.get("/admin/staff").text
+
+
+def test_the_last_admin_keeps_the_role_and_short_passwords_are_refused(world: World) -> None:
+    with client_of(world) as client:
+        token = sign_in(client, world, A)
+        before = records(world)
+        admin = world.ours.staff[A]
+        last = client.post(
+            f"/admin/staff/{admin}/role", data={"csrf_token": token, "role": "practitioner"}
+        )
+        assert last.status_code == 409
+        assert "only active admin" in last.text
+        short = client.post(
+            f"/admin/staff/{world.ours.staff[P]}/password",
+            data={"csrf_token": token, "password": "short"},
+        )
+        assert short.status_code == 422
+        assert "password: needs 12 to 256 characters" in short.text
+        for data, where in (
+            ({"name": "X", "role": "owner"}, "body.role"),
+            ({"name": "   ", "role": "reception"}, "name: "),
+            ({"role": "reception"}, "body.name"),
+        ):
+            answer = client.post("/admin/staff", data={"csrf_token": token, **data})
+            assert answer.status_code == 422, data
+            assert where in answer.text
+        assert records(world) == before
+
+
+def test_clinic_a_admin_never_sees_or_changes_clinic_b(world: World) -> None:
+    theirs = world.theirs.staff[P]
+    with client_of(world) as client:
+        token = sign_in(client, world, A)
+        before = records(world)
+        for path, data in (
+            (f"/admin/staff/{theirs}/role", {"role": "reception"}),
+            (f"/admin/staff/{theirs}/password", {"password": NEW_PASSWORD}),
+            (f"/admin/staff/{theirs}/totp", {}),
+        ):
+            answer = client.post(path, data={"csrf_token": token, **data})
+            assert answer.status_code == 404, path
+            assert "no " in answer.text
+            assert "staff" in answer.text
+        assert records(world) == before
+        client.post("/admin/clinic", data={"csrf_token": token, "name": "Parc", "time_zone": "UTC"})
+        log = client.get("/admin/audit").text
+        assert str(world.theirs.staff[A]) not in log
+        assert str(world.theirs.patient) not in log
+        assert "admin of Parc" in log
+    with transaction(world.engine, write=False) as session:
+        their_clinic = session.get(Clinic, world.theirs.id)
+        assert their_clinic is not None
+        assert their_clinic.name == "Lac"
+
+
+def test_the_clinic_is_renamed_and_given_a_time_zone_an_unknown_one_refused(
+    world: World,
+) -> None:
+    with client_of(world) as client:
+        token = sign_in(client, world, A)
+        page = client.get("/admin/clinic")
+        assert page.status_code == 200
+        assert '<option value="Europe/Paris">' in page.text
+        saved = client.post(
+            "/admin/clinic",
+            data={"csrf_token": token, "name": f"Parc {SCRIPT}", "time_zone": "Europe/Paris"},
+        )
+        assert saved.status_code == 200
+        assert SCRIPT not in saved.text
+        assert 'value="Europe/Paris"' in saved.text
+        before = records(world)
+        for zone in ("Mars/Olympus_Mons", "../../etc/passwd", "/etc/localtime"):
+            refused = client.post(
+                "/admin/clinic", data={"csrf_token": token, "name": "Other", "time_zone": zone}
+            )
+            assert refused.status_code == 422, zone
+            assert "is not an IANA time zone" in refused.text
+        assert records(world) == before
+    with transaction(world.engine, write=False) as session:
+        clinic = session.get(Clinic, world.ours.id)
+        assert clinic is not None
+        assert (clinic.name, clinic.time_zone) == (f"Parc {SCRIPT}", "Europe/Paris")
+
+
+def test_a_consent_text_is_published_and_listed_as_written(world: World) -> None:
+    with client_of(world) as client:
+        token = sign_in(client, world, A)
+        text = f"I agree to photographs of my face.\n{SCRIPT}"
+        published = client.post(
+            "/admin/consents", data={"csrf_token": token, "kind": "photo", "text": text}
+        )
+        assert published.status_code == 200
+        assert SCRIPT not in published.text
+        assert "I agree to photographs of my face.\n&lt;script&gt;" in published.text
+        assert "photo, version 1" in published.text
+        before = records(world)
+        for data, where in (
+            ({"kind": "photo", "text": "   "}, "text: "),
+            ({"kind": "tattoo", "text": "x"}, "body.kind"),
+        ):
+            answer = client.post("/admin/consents", data={"csrf_token": token, **data})
+            assert answer.status_code == 422, data
+            assert where in answer.text
+        assert records(world) == before
+
+
+def test_the_audit_log_shows_who_did_what_page_by_page_and_its_reading_is_audited(
+    world: World,
+) -> None:
+    with client_of(world) as client:
+        sign_in(client, world, A)
+        first = client.get("/admin/audit")
+        assert first.status_code == 200
+        assert "staff.login" in first.text
+        assert "admin of Parc" in first.text
+        assert "page 1 of 1" in first.text
+        with transaction(world.engine) as session:
+            reads = session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "audit.read")
+            ).all()
+            assert [(e.staff_id, e.clinic_id) for e in reads] == [
+                (world.ours.staff[A], world.ours.id)
+            ]
+        for _ in range(60):
+            client.get("/admin/audit")  # each reading is an event
+        latest = client.get("/admin/audit")
+        assert "page 1 of 2" in latest.text
+        assert 'href="/admin/audit?page=2"' in latest.text
+        older = client.get("/admin/audit?page=2")
+        assert older.status_code == 200
+        assert "staff.create" in older.text
+        assert client.get("/admin/audit?page=0").status_code == 422
+        assert client.get("/admin/audit?page=x").status_code == 422
+
+
+def test_audit_verify_runs_from_the_page_and_shows_what_it_finds(world: World) -> None:
+    with client_of(world) as client:
+        token = sign_in(client, world, A)
+        intact = client.post("/admin/audit/verify", data={"csrf_token": token})
+        assert intact.status_code == 200
+        assert "The audit log is intact" in intact.text
+        with world.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "UPDATE staff SET role = 'admin' WHERE id = ?", (world.ours.staff[R].hex,)
+            )
+        broken = client.post("/admin/audit/verify", data={"csrf_token": token})
+        assert broken.status_code == 200
+        assert "The audit log does not verify" in broken.text
+        assert str(world.ours.staff[R]) in broken.text
+
+
+def test_the_admin_is_offered_the_admin_pages(world: World) -> None:
+    with client_of(world) as client:
+        sign_in(client, world, A)
+        assert 'href="/admin/staff"' in client.get("/today").text
+        assert client.get("/admin", follow_redirects=False).headers["location"] == "/admin/staff"
+
+
+def test_an_unknown_member_is_not_found(world: World) -> None:
+    with client_of(world) as client:
+        token = sign_in(client, world, A)
+        answer = client.post(
+            f"/admin/staff/{uuid.uuid4()}/role", data={"csrf_token": token, "role": "admin"}
+        )
+        assert answer.status_code == 404
