@@ -10,6 +10,7 @@ import pytest
 
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
+from dermaplan.records.logins import totp_secret
 from dermaplan.records.models import Clinic, Staff, StaffCredential
 from tests.web.conftest import World, api_token, client_of
 
@@ -85,7 +86,7 @@ def test_staff_are_added_given_roles_passwords_and_second_factors(world: World) 
         with transaction(world.engine, write=False) as session:
             credential = session.get(StaffCredential, uuid.UUID(new))
             assert credential is not None
-            assert credential.totp_secret == totp["secret"]
+            assert totp_secret(session, credential) == totp["secret"]
         last = client.put(
             f"/api/v1/admin/staff/{world.ours.staff[A]}/role",
             json={"role": "reception"},
