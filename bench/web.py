@@ -99,6 +99,7 @@ class Timings:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     client_cpu_s: float = 0.0
+    server_cpu_s: float | None = 0.0  # None where it cannot be read
 
 
 @contextmanager
@@ -171,9 +172,23 @@ def _free_port() -> int:
         return port
 
 
+def server_cpu_s(pid: int) -> float | None:
+    """The CPU time of `dermaplan serve` and its workers so far (Linux), if it can be read;
+    not the database server's."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = 0
+        for process in (pid, *map(int, children)):
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    except OSError:
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def served(home: Path, url: str, workers: int) -> Iterator[str]:
-    """`dermaplan serve` over the clinic, in a process of its own; its base URL."""
+def served(home: Path, url: str, workers: int) -> Iterator[tuple[str, int]]:
+    """`dermaplan serve` over the clinic, in a process of its own; its base URL and pid."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DERMAPLAN_")}
     env |= {"DERMAPLAN_HOME": str(home), "DERMAPLAN_DATABASE_URL": url}
     env["DERMAPLAN_ACTOR"] = "os:bench"
@@ -197,7 +212,7 @@ def served(home: Path, url: str, workers: int) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     sys.exit(f"dermaplan serve did not answer: {log.read_text()}")
                 time.sleep(0.2)
-        yield base
+        yield base, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -248,7 +263,9 @@ async def load(
     await asyncio.gather(*(one_client(client) for client in clients))
 
 
-async def run_load(base: str, target: Target, size: Size, clients_count: int) -> dict[str, Any]:
+async def run_load(
+    base: str, server: int, target: Target, size: Size, clients_count: int
+) -> dict[str, Any]:
     kinds = ("health", "chart", "plan")
     rng = random.Random(SEED)  # the same patients and consults each run
     timings = {kind: Timings() for kind in kinds}
@@ -266,10 +283,16 @@ async def run_load(base: str, target: Target, size: Size, clients_count: int) ->
         for _ in range(size.rounds):
             for kind in kinds:
                 figures = timings[kind]
-                cpu, start = time.process_time(), time.perf_counter()
+                served_cpu, cpu = server_cpu_s(server), time.process_time()
+                start = time.perf_counter()
                 await load(clients, kind, target, rng, start + size.slice_s, figures)
                 figures.seconds += time.perf_counter() - start
                 figures.client_cpu_s += time.process_time() - cpu
+                served_after = server_cpu_s(server)
+                if served_cpu is None or served_after is None or figures.server_cpu_s is None:
+                    figures.server_cpu_s = None
+                else:
+                    figures.server_cpu_s += served_after - served_cpu
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
     return {kind: _figures(timings[kind]) for kind in kinds}
@@ -285,6 +308,9 @@ def _figures(timings: Timings) -> dict[str, Any]:
         "p50_ms": round(1000 * latencies[count // 2], 2),
         "p95_ms": round(1000 * latencies[int(0.95 * (count - 1))], 2),
         "client_cpu_ms": round(1000 * timings.client_cpu_s / count, 3),
+        "server_cpu_ms": None
+        if timings.server_cpu_s is None
+        else round(1000 * timings.server_cpu_s / count, 3),
     }
 
 
@@ -313,8 +339,8 @@ def main() -> None:
                 target = pool.apply(prepare_clinic, (url, home, size))
             generate_s = time.perf_counter() - start
             print(f"clinic loaded in {generate_s:.1f} s", file=sys.stderr)
-            with served(home, url, args.workers) as base:
-                figures = asyncio.run(run_load(base, target, size, args.clients))
+            with served(home, url, args.workers) as (base, pid):
+                figures = asyncio.run(run_load(base, pid, target, size, args.clients))
     for kind, shown in figures.items():
         print(f"{kind}: {shown}", file=sys.stderr)
     health, chart, plan = figures["health"], figures["chart"], figures["plan"]
