@@ -13,6 +13,7 @@ from sqlalchemy import select
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.models import AuditEvent
+from tests.records.factories import add_consult
 from tests.web.conftest import World, api_token, client_of
 from tests.web.test_admin_api import ADMIN_ENDPOINTS
 
@@ -26,6 +27,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, object] | None, set[StaffRole]]] = [
     ("GET", f"/api/v1/patients/{PATIENT}", None, {P, R}),
     ("GET", f"/api/v1/patients/{PATIENT}/chart", None, {P}),
     ("GET", f"/api/v1/patients/{PATIENT}/timeline", None, {P}),
+    ("GET", "/api/v1/consults/{consult_id}", None, {P}),
     ("GET", "/api/v1/tokens", None, {A, P, R}),
     ("POST", "/api/v1/tokens", {"name": "a script"}, {A, P, R}),
     ("DELETE", "/api/v1/tokens/{token_id}", None, {A, P, R}),
@@ -60,6 +62,7 @@ def test_each_role_is_let_through_or_refused(
     body: dict[str, object] | None,
     roles: set[StaffRole],
 ) -> None:
+    consult = add_consult(world.engine, world.ours.id, world.ours.patient)
     with client_of(world) as client:
         for role in StaffRole:
             headers = api_token(world, role)
@@ -71,6 +74,7 @@ def test_each_role_is_let_through_or_refused(
                 body,
                 headers,
                 patient_id=world.ours.patient,
+                consult_id=consult,
                 token_id=token_id,
             )
             if role in roles:
@@ -93,7 +97,7 @@ def test_no_token_no_answer(
     body: dict[str, object] | None,
     roles: set[StaffRole],
 ) -> None:
-    ids = {"patient_id": world.ours.patient, "token_id": uuid.uuid4()}
+    ids = {"patient_id": world.ours.patient, "consult_id": uuid.uuid4(), "token_id": uuid.uuid4()}
     for headers in ({}, {"Authorization": "Bearer dpat_not-a-token"}, {"Authorization": "Basic x"}):
         answer = client.request(method, path.format(**ids), json=body, headers=headers)
         assert answer.status_code == 401, answer.text
@@ -110,6 +114,9 @@ def test_clinic_a_never_sees_clinic_b(any_world: World) -> None:
             answer = client.get(f"/api/v1/patients/{path.format(id=theirs)}", headers=ours)
             assert answer.status_code == 404, answer.text
             assert answer.json()["detail"] == [{"loc": [], "msg": f"no patient {theirs}"}]
+        their_consult = add_consult(world.engine, world.theirs.id, theirs)
+        answer = client.get(f"/api/v1/consults/{their_consult}", headers=ours)
+        assert answer.status_code == 404, answer.text
         found = client.post("/api/v1/patients/search", json={"query": "lac"}, headers=ours)
         assert found.json() == []
         theirs_headers = api_token(world, P, world.theirs)
@@ -210,3 +217,21 @@ def test_the_openapi_document_is_published(client: TestClient) -> None:
     assert not any(path.startswith(("/login", "/today")) for path in document["paths"])
     assert client.get("/docs").status_code == 404  # its scripts would come from a CDN
     assert client.get("/api/v1/health").json() == {"status": "ok"}
+
+
+def test_a_stored_consult_reads_with_its_plan_audited(client: TestClient, world: World) -> None:
+    consult = add_consult(world.engine, world.ours.id, world.ours.patient)
+    answer = client.get(f"/api/v1/consults/{consult}", headers=api_token(world, P))
+    assert answer.status_code == 200, answer.text
+    shown = answer.json()
+    assert (shown["id"], shown["patient_id"], shown["status"]) == (
+        str(consult),
+        str(world.ours.patient),
+        "draft",
+    )
+    assert shown["plan"]["schema_version"] == "2"
+    with transaction(world.engine, write=False) as session:
+        read = session.scalars(select(AuditEvent).where(AuditEvent.action == "consult.read")).all()
+    assert [(event.staff_id, event.patient_id) for event in read] == [
+        (world.ours.staff[P], world.ours.patient)
+    ]

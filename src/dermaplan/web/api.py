@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from dermaplan.app import logins, patients, today
+from dermaplan.app import consults, logins, patients, today
 from dermaplan.web.errors import RESPONSES
 from dermaplan.web.security import ApiMember, run
 
@@ -88,6 +88,14 @@ def patient_timeline(
 ) -> patients.PatientTimeline:
     """Everything recorded for the patient, in date order (audited)."""
     return run(request, member, patients.timeline, patient_id)
+
+
+@router.get("/consults/{consult_id}")
+def stored_consult(
+    request: Request, member: ApiMember, consult_id: uuid.UUID
+) -> consults.StoredConsult:
+    """A stored consult: its approval, its corrections and its plan (audited)."""
+    return run(request, member, consults.show, consult_id)
 
 
 @router.get("/tokens")
