@@ -278,3 +278,21 @@ def test_every_area_has_exactly_one_spacing_rule(kb: KnowledgeBase) -> None:
     scalp = set(rules["recent_scalp_microneedling"].areas or ())
     assert face | scalp == set(kb.areas)
     assert not face & scalp
+
+
+def test_a_clinic_layer_may_not_narrow_a_rule_to_the_device_nor_deepen_it(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    rule = next(r for r in kb.rules if r.id == "isotretinoin_recent")
+    narrowed = rule.model_dump(mode="json", exclude_none=True) | {"devices": [RF]}
+    with pytest.raises(KnowledgeError, match="may not be narrowed to a device"):
+        load_knowledge([write_layer(tmp_path / "rule", rules=[narrowed])])
+    needling = kb.needling.model_dump(mode="json", exclude_none=True)
+    for entry in needling["radiofrequency"]["depths"]:
+        if entry["areas"] == ["cheeks"]:
+            entry["depth_mm"] = 1.5
+    needling["radiofrequency"]["areas"].append("back")
+    with pytest.raises(KnowledgeError) as error:
+        load_knowledge([write_layer(tmp_path / "needling", needling=needling)])
+    assert "radiofrequency.depths.cheeks: 1 may not become 1.5" in str(error.value)
+    assert "radiofrequency.areas: adds back" in str(error.value)
