@@ -10,6 +10,7 @@ an energy setting, which belongs to each device.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from dermaplan.clinical.decision import AreaConcerns, finding_reason
 from dermaplan.clinical.facts import FactSheet
@@ -22,7 +23,7 @@ from dermaplan.clinical.plan import (
     Reason,
 )
 from dermaplan.knowledge import KnowledgeBase
-from dermaplan.knowledge.schema import Radiofrequency
+from dermaplan.knowledge.schema import Radiofrequency, Statement
 
 SERIOUS = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE)
 
@@ -40,17 +41,22 @@ def radiofrequency_areas(knowledge: KnowledgeBase, needled: AreaConcerns) -> Are
     }
 
 
+@lru_cache(maxsize=16)
+def _ceiling_indications(knowledge: KnowledgeBase) -> tuple[tuple[str, Statement], ...]:
+    """The concerns whose needling holds their whole area shallow, with why."""
+    return tuple(
+        (i.concern, i.ceiling) for i in knowledge.needling.indications if i.ceiling is not None
+    )
+
+
 def _ceilings(knowledge: KnowledgeBase, needled: AreaConcerns) -> dict[str, Reason]:
     """Areas held to a shallower depth by a concern there (melasma): no heating needles."""
     held: dict[str, Reason] = {}
-    for indication in knowledge.needling.indications:
-        ceiling = indication.ceiling
-        if ceiling is None:
-            continue
+    for concern, ceiling in _ceiling_indications(knowledge):
         for area, concerns in needled.items():
-            if indication.concern in concerns and area not in held:
+            if concern in concerns and area not in held:
                 held[area] = Reason(
-                    f"not on {area}: {indication.concern} there — {ceiling.text}",
+                    f"not on {area}: {concern} there — {ceiling.text}",
                     None,
                     tuple(ceiling.sources),
                     ceiling.evidence,
@@ -99,10 +105,10 @@ def build_radiofrequency(
     radio = knowledge.needling.radiofrequency
     if radio is None:
         return None
-    ceilings = _ceilings(knowledge, needled_now)
     candidates = radiofrequency_areas(knowledge, needled_now)
     if not candidates:
         return None
+    ceilings = _ceilings(knowledge, needled_now)
     own = [f for f in findings if radio.id in f.devices]
     reasons: list[Reason] = [ceilings[a] for a in sorted(candidates) if a in ceilings]
     held: dict[str, list[Finding]] = {}
@@ -165,6 +171,5 @@ def build_radiofrequency(
 def usable_devices(knowledge: KnowledgeBase, needled: AreaConcerns) -> Mapping[str, frozenset[str]]:
     """The areas each device could be used on, for screening its own rules."""
     radio = knowledge.needling.radiofrequency
-    if radio is None:
-        return {}
-    return {radio.id: frozenset(radiofrequency_areas(knowledge, needled))}
+    areas = radiofrequency_areas(knowledge, needled)
+    return {radio.id: frozenset(areas)} if radio is not None and areas else {}

@@ -241,6 +241,8 @@ def rule_modalities(
 def device_areas(scope: Scope, devices: Mapping[str, frozenset[str]]) -> frozenset[str]:
     """Where a device rule bears: the areas one of its devices could be used on, within
     the rule's own areas."""
+    if not devices:
+        return frozenset()
     usable = frozenset().union(*(devices.get(d, frozenset()) for d in scope.devices))
     return usable if scope.areas is None else usable & scope.areas
 
