@@ -424,6 +424,10 @@ def _radiofrequency_within_sources(kb: KnowledgeBase, plan: Plan) -> None:
         assert option.provisional
         assert option.decision is Decision.CAUTION
     assert not any(ch.isdigit() for ch in option.energy)
+    needling = plan.decision(Modality.MICRONEEDLING)
+    assert LEVEL[option.decision] <= LEVEL[needling.decision]
+    if option.areas and needling.provisional:
+        assert set(needling.provisional) <= set(option.provisional)
 
 
 def _check_guarantees(kb: KnowledgeBase, data: dict[str, Any]) -> Plan | None:

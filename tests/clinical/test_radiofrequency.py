@@ -192,6 +192,15 @@ def test_darker_skin_carries_the_pigment_precaution(kb: KnowledgeBase) -> None:
     assert not [f for f in plan_of(kb, data).findings if f.code == "rf_darker_skin_pih"]
 
 
+def test_never_further_along_than_the_needling(kb: KnowledgeBase) -> None:
+    plan = plan_of(kb, patient(kb, radio_chemotherapy=True))
+    assert plan.decision(MN).decision is Decision.CAUTION
+    radio = plan.radiofrequency
+    assert radio is not None
+    assert radio.decision is Decision.CAUTION
+    assert any("the needling itself is at caution" in r.text for r in radio.reasons)
+
+
 def test_no_heating_needles_over_melasma(kb: KnowledgeBase) -> None:
     plan = plan_of(
         kb, patient(kb, concern("acne_scars", "cheeks", "forehead"), concern("melasma", "cheeks"))

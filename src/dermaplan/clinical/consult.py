@@ -290,7 +290,13 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     radiofrequency = None
     if Modality.MICRONEEDLING in going:
         needling = build_needling(knowledge, severities, needled_now, anaesthetic, scars.keep_off)
-        radiofrequency = build_radiofrequency(knowledge, sheet, needled_now, findings)
+        radiofrequency = build_radiofrequency(
+            knowledge,
+            sheet,
+            needled_now,
+            findings,
+            next(d for d in decisions if d.modality is Modality.MICRONEEDLING),
+        )
     if Modality.COMBINED in going and open_skin:
         combined_needled = {
             a: cs for a, cs in needled_now.items() if a in remaining[Modality.COMBINED]

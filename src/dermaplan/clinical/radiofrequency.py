@@ -18,6 +18,7 @@ from dermaplan.clinical.plan import (
     Decision,
     Finding,
     FindingSeverity,
+    ModalityDecision,
     RadiofrequencyArea,
     RadiofrequencyOption,
     Reason,
@@ -99,9 +100,11 @@ def build_radiofrequency(
     sheet: FactSheet,
     needled_now: AreaConcerns,
     findings: Iterable[Finding],
+    needling: ModalityDecision,
 ) -> RadiofrequencyOption | None:
     """The device option for the needling going ahead, or None where its evidence treats
-    none of the concerns needled."""
+    none of the concerns needled. It is never further along than the needling itself: at
+    caution, or provisional, where the needling is."""
     radio = knowledge.needling.radiofrequency
     if radio is None:
         return None
@@ -118,6 +121,8 @@ def build_radiofrequency(
                 held.setdefault(area, []).append(finding)
     usable = {a: cs for a, cs in candidates.items() if a not in held and a not in ceilings}
     reasons += [finding_reason(f) for f in own]
+    if needling.decision is Decision.CAUTION:
+        reasons.append(Reason("the needling itself is at caution: its reasons hold for the device"))
     open_absolute = sorted(
         {
             sheet.question(fact)
@@ -134,7 +139,7 @@ def build_radiofrequency(
             until = max((f.until for f in blocking if f.until is not None), default=None)
         else:
             decision = Decision.CONTRAINDICATED
-    elif any(
+    elif needling.decision is Decision.CAUTION or any(
         f.severity is FindingSeverity.RELATIVE
         or (f.severity is FindingSeverity.MISSING and f.rule_severity in SERIOUS)
         for f in own
@@ -164,7 +169,7 @@ def build_radiofrequency(
         safety=radio.safety.text,
         sources=tuple(sorted(sources)),
         until=until,
-        provisional=tuple(open_absolute) if usable else (),
+        provisional=tuple(sorted({*open_absolute, *needling.provisional})) if usable else (),
     )
 
 
