@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from dermaplan.clinical.decision import AreaConcerns, finding_reason
+from dermaplan.clinical.decision import SERIOUS, AreaConcerns, finding_reason
 from dermaplan.clinical.facts import FactSheet
 from dermaplan.clinical.plan import (
     Decision,
@@ -25,8 +25,6 @@ from dermaplan.clinical.plan import (
 )
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Radiofrequency, Statement
-
-SERIOUS = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE)
 
 
 def radiofrequency_areas(knowledge: KnowledgeBase, needled: AreaConcerns) -> AreaConcerns:
