@@ -64,9 +64,12 @@ def test_a_two_concern_face_patient_is_asked_only_what_those_concerns_need(
     everything = len(screening.conditions) + len(screening.medications) + 2 + 4
     counted = [q for q in asked if q.startswith("(")]
     safety = len(counted) - 4  # the four goals close the interview
-    assert safety == 45 < everything
-    assert len(asked) == 61
+    # 45, and the three implant questions of the radiofrequency device acne scars may use
+    assert safety == 48 < everything
+    assert len(asked) == 64
     questions = "\n".join(asked)
+    assert "pacemaker" in questions
+    assert "gold threads" in questions
     for unneeded in ("swallowing", "under the chin", "blood clot", "thrombophilia", "Glogau"):
         assert unneeded not in questions
     assert "Fitzpatrick" in questions  # the needling reads the skin type
@@ -74,7 +77,7 @@ def test_a_two_concern_face_patient_is_asked_only_what_those_concerns_need(
     left = [int(q[1 : q.index(" ")]) for q in counted]
     assert left == list(range(len(counted), 0, -1))
     out = capsys.readouterr().out
-    assert "45 safety questions bear on these concerns and areas" in out
+    assert "48 safety questions bear on these concerns and areas" in out
 
 
 def test_a_man_is_not_asked_about_pregnancy_nor_about_what_his_concern_cannot_use(
@@ -91,6 +94,7 @@ def test_a_man_is_not_asked_about_pregnancy_nor_about_what_his_concern_cannot_us
     data = interview(kb, TODAY)
     assert "pregnant" not in data["patient"]
     assert not any("Pregnant" in q or "Breastfeeding" in q for q in asked)
+    assert not any("pacemaker" in q or "gold threads" in q for q in asked)  # no device there
     # stretch marks are needled, never injected: nothing about an injected ingredient
     assert "renal_impairment" not in data["conditions"]
     assert "g6pd_deficiency" in data["conditions"]  # the numbing cream may hold prilocaine

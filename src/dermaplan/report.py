@@ -191,6 +191,39 @@ def outline(plan: Plan) -> list[Section]:
         table.bullets = [f"{i}. {step}" for i, step in enumerate(protocol.steps, 1)]
         sections.append(table)
 
+    radio = plan.radiofrequency
+    if radio is not None:
+        title = f"Radiofrequency microneedling ({radio.device}): {radio.decision.value}"
+        title += f" until {radio.until}" if radio.until else ""
+        if radio.provisional:
+            title += " (provisional until the open questions are answered)"
+        table = Section(title, ["Area", "Depth", "Notes"])
+        for row in radio.areas:
+            table.rows.append(
+                [
+                    row.area + f"\n({', '.join(row.concerns)})",
+                    "practitioner decides" if row.depth_mm is None else f"{row.depth_mm:g} mm",
+                    row.note
+                    + _refs(row.sources)
+                    + (" (convention)" if row.evidence == "expert_opinion" else ""),
+                ]
+            )
+            table.styles.append("")
+        table.bullets = [
+            *(
+                f"{r.text}{_refs(r.sources)}"
+                + (" (convention)" if r.evidence == "expert_opinion" else "")
+                for r in radio.reasons
+            ),
+            f"Energy: {radio.energy} (convention)",
+            *(f"Needles — {n}" for n in radio.needles),
+            *(f"Course — {c}" for c in radio.courses),
+            f"Downtime: {radio.downtime}",
+            f"Safety: {radio.safety}",
+            f"Sources:{_refs(radio.sources)}",
+        ]
+        sections.append(table)
+
     for course in plan.courses:
         given = f" ({', '.join(course.products)})" if course.products else ""
         section = Section(f"Course — {course.modality.value}{given}")

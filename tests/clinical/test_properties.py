@@ -386,6 +386,50 @@ def _label_totals(kb: KnowledgeBase, plan: Plan, data: dict[str, Any]) -> None:
             assert course.sessions + len(before) <= product.max_sessions
 
 
+def _radiofrequency_within_sources(kb: KnowledgeBase, plan: Plan) -> None:
+    """The radiofrequency device goes only where the needling goes and its evidence treats,
+    at the depth a source gives for the area (none elsewhere) within the device's range; an
+    absolute device rule keeps it off the areas it holds, and an open one behind an absolute
+    device rule makes it provisional - never suitable."""
+    radio, option = kb.needling.radiofrequency, plan.radiofrequency
+    if option is None or radio is None:
+        return
+    assert plan.decision(Modality.MICRONEEDLING).decision in PROCEED
+    needled = {a.area: set(a.concerns) for a in plan.microneedling.areas}  # type: ignore[union-attr]
+    by_area = {area: d for d in radio.depths for area in d.areas}
+    device = [f for f in plan.findings if radio.id in f.devices]
+    assert all(not f.modalities for f in device)
+    held = {a for f in device if f.severity is FindingSeverity.ABSOLUTE for a in f.areas}
+    for row in option.areas:
+        assert row.area in radio.areas
+        assert row.area in needled
+        assert set(row.concerns) <= set(radio.concerns) & needled[row.area]
+        assert row.area not in held
+        sourced = by_area.get(row.area)
+        assert row.depth_mm == (None if sourced is None else sourced.depth_mm)
+        if row.depth_mm is not None:
+            assert radio.depth_mm.min <= row.depth_mm <= radio.depth_mm.max
+    if option.decision in PROCEED:
+        assert option.areas
+    else:
+        assert not option.areas
+    open_absolute = [
+        f
+        for f in device
+        if f.severity is FindingSeverity.MISSING
+        and f.rule_severity is FindingSeverity.ABSOLUTE
+        and {row.area for row in option.areas} & set(f.areas)
+    ]
+    if open_absolute:
+        assert option.provisional
+        assert option.decision is Decision.CAUTION
+    assert not any(ch.isdigit() for ch in option.energy)
+    needling = plan.decision(Modality.MICRONEEDLING)
+    assert LEVEL[option.decision] <= LEVEL[needling.decision]
+    if option.areas and needling.provisional:
+        assert set(needling.provisional) <= set(option.provisional)
+
+
 def _check_guarantees(kb: KnowledgeBase, data: dict[str, Any]) -> Plan | None:
     plan = _plan(data, kb)
     if plan is None:
@@ -399,6 +443,7 @@ def _check_guarantees(kb: KnowledgeBase, data: dict[str, Any]) -> Plan | None:
     _area_doses_within_sources(kb, plan)
     _anaesthetic_surface_per_sitting(kb, plan)
     _label_totals(kb, plan, data)
+    _radiofrequency_within_sources(kb, plan)
     assert sum(d.decision is Decision.RECOMMENDED for d in plan.decisions) <= 1
     for course in plan.courses:
         assert list(course.dates) == sorted(course.dates)
@@ -410,6 +455,62 @@ def _check_guarantees(kb: KnowledgeBase, data: dict[str, Any]) -> Plan | None:
 @given(assessments())
 def test_random_assessments_keep_every_guarantee(data: dict[str, Any]) -> None:
     _check_guarantees(KB, data)
+
+
+RADIO = KB.needling.radiofrequency
+assert RADIO is not None
+DEVICE_FACTS = sorted(
+    {
+        fact.removeprefix("conditions.")
+        for scope in scopes(KB)
+        if scope.devices
+        for fact in facts_read(scope.rule)
+        if fact.startswith("conditions.")
+    }
+)
+
+
+@st.composite
+def radiofrequency_patients(draw: st.DrawFn) -> dict[str, Any]:
+    """A screened patient with concerns radiofrequency microneedling treats, on its areas,
+    and any answer to the questions its own rules read."""
+    data = healthy(KB)
+    concerns = []
+    for concern in draw(st.lists(st.sampled_from(RADIO.concerns), min_size=1, unique=True)):
+        where = [a for a in RADIO.areas if a in KB.concerns[concern].occurs_on.areas]
+        concerns.append(
+            {
+                "concern": concern,
+                "areas": draw(
+                    st.lists(st.sampled_from(where), min_size=1, max_size=3, unique=True)
+                ),
+                "severity": draw(st.sampled_from(["mild", "moderate", "severe"])),
+            }
+        )
+    data["concerns"] = concerns
+    data["patient"]["fitzpatrick"] = draw(st.none() | st.integers(1, 6))
+    for condition in DEVICE_FACTS:
+        data["conditions"][condition] = draw(tri)
+    isotretinoin = draw(st.sampled_from(["never", "stopped", None]))
+    use: dict[str, Any] = {"status": isotretinoin}
+    if isotretinoin == "stopped":
+        use["last_taken"] = draw(st.none() | dates_before)
+    data["medications"]["isotretinoin"] = use
+    return data
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(radiofrequency_patients(), st.data())
+def test_radiofrequency_plans_keep_every_guarantee_and_unknown_is_never_no(
+    data: dict[str, Any], pick: st.DataObject
+) -> None:
+    before = _check_guarantees(KB, data)
+    assert before is not None
+    places = _answered_false(data)
+    if places:
+        after = _check_guarantees(KB, _unknown(data, pick.draw(st.sampled_from(places))))
+        assert after is not None
+        _not_more_permissive(KB, before, after)
 
 
 def _answered_false(data: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -455,6 +556,14 @@ def _not_more_permissive(kb: KnowledgeBase, before: Plan, after: Plan) -> None:
         for area in new_protocol.areas:
             if area.depth_mm is not None and old_depth.get(area.area) is not None:
                 assert area.depth_mm <= old_depth[area.area]  # type: ignore[operator]
+    if before.radiofrequency is not None and after.radiofrequency is not None:
+        old_rf, new_rf = before.radiofrequency.decision, after.radiofrequency.decision
+        assert LEVEL[new_rf] <= LEVEL[old_rf], (old_rf, new_rf)
+        assert {r.area for r in after.radiofrequency.areas} <= {
+            r.area for r in before.radiofrequency.areas
+        }
+        if before.radiofrequency.provisional:
+            assert after.radiofrequency.provisional or not after.radiofrequency.areas
     dated = {c.modality for c in before.courses if c.dates}
     for course in after.courses:
         if course.dates:

@@ -49,6 +49,7 @@ from dermaplan.clinical.plan import (
     Reason,
     Referral,
 )
+from dermaplan.clinical.radiofrequency import build_radiofrequency, usable_devices
 from dermaplan.clinical.screening import MODALITIES, screen
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
@@ -213,7 +214,10 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         candidate_ingredients(knowledge, onto_needled, needled, pain_relief) if onto else candidates
     )
     findings = screen(
-        sheet, {m: frozenset(a) for m, a in planned.items()}, in_sitting[Modality.COMBINED]
+        sheet,
+        {m: frozenset(a) for m, a in planned.items()},
+        in_sitting[Modality.COMBINED],
+        usable_devices(knowledge, needled),
     )
     absolute = [f for f in findings if f.severity is FindingSeverity.ABSOLUTE]
     held = {m: holds(absolute, m, planned[m]) for m in MODALITIES}
@@ -283,8 +287,16 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     }
     needling: NeedlingProtocol | None = None
     combined_protocol: NeedlingProtocol | None = None
+    radiofrequency = None
     if Modality.MICRONEEDLING in going:
         needling = build_needling(knowledge, severities, needled_now, anaesthetic, scars.keep_off)
+        radiofrequency = build_radiofrequency(
+            knowledge,
+            sheet,
+            needled_now,
+            findings,
+            next(d for d in decisions if d.modality is Modality.MICRONEEDLING),
+        )
     if Modality.COMBINED in going and open_skin:
         combined_needled = {
             a: cs for a, cs in needled_now.items() if a in remaining[Modality.COMBINED]
@@ -333,6 +345,8 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     referrals = _referrals(knowledge, assessment, findings)
     cited = _cited(decisions, findings, plan_blend, needling, combined_protocol, courses, care)
     cited.update(*(r.sources for r in referrals))
+    if radiofrequency is not None:
+        cited.update(radiofrequency.sources)
     return Plan(
         schema_version=PLAN_SCHEMA_VERSION,
         knowledge_version=knowledge.version,
@@ -346,6 +360,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         mesotherapy=plan_blend,
         microneedling=needling,
         combined=combined_protocol,
+        radiofrequency=radiofrequency,
         courses=tuple(courses),
         care=care,
         references=tuple(map(_citations(knowledge).__getitem__, sorted(cited))),

@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 
 from dermaplan.knowledge.schema import Evidence, Modality
 
-PLAN_SCHEMA_VERSION = "3"
+PLAN_SCHEMA_VERSION = "4"
 
 
 class Decision(StrEnum):
@@ -66,6 +66,9 @@ class Finding:
     rule_severity: FindingSeverity  # for `missing`: how serious the unanswered rule is
     until: dt.date | None = None
     until_text: str | None = None
+    # set for a rule that binds microneedling only with these devices (`modalities` is then
+    # empty: it removes the device, never the modality)
+    devices: tuple[str, ...] = ()
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -197,6 +200,35 @@ class NeedlingProtocol:
 
 
 @dataclass(slots=True, unsafe_hash=True)
+class RadiofrequencyArea:
+    area: str
+    concerns: tuple[str, ...]
+    depth_mm: float | None  # None: no source gives a depth here; the practitioner decides
+    note: str
+    sources: tuple[str, ...]
+    evidence: Evidence
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class RadiofrequencyOption:
+    """Radiofrequency microneedling as the device for the needling planned: whether it may
+    be used, and how, on the areas where its evidence treats a concern."""
+
+    device: str
+    decision: Decision
+    reasons: tuple[Reason, ...]
+    areas: tuple[RadiofrequencyArea, ...]
+    needles: tuple[str, ...]
+    energy: str
+    courses: tuple[str, ...]
+    downtime: str
+    safety: str
+    sources: tuple[str, ...]
+    until: dt.date | None = None
+    provisional: tuple[str, ...] = ()  # questions behind an absolute device rule still open
+
+
+@dataclass(slots=True, unsafe_hash=True)
 class Course:
     modality: Modality
     products: tuple[str, ...]  # a mesotherapy course is one preparation's; () for needling
@@ -241,6 +273,7 @@ class Plan:
     mesotherapy: Blend | None
     microneedling: NeedlingProtocol | None
     combined: NeedlingProtocol | None
+    radiofrequency: RadiofrequencyOption | None
     courses: tuple[Course, ...]
     care: tuple[CareAdvice, ...]
     references: tuple[Citation, ...]

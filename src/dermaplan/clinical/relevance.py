@@ -1,9 +1,9 @@
 """The screening questions a consult needs for the concerns chosen, read off the knowledge.
 
 A question is needed when its answer can change the plan: a rule reads it that bears on a
-modality that could treat one of the concerns there (or on an ingredient such a modality
-could use), the blend reads it (allergies, the earlier sessions a label counts), or it says
-whether the patient uses the medication the evidence for needling a concern came with. The
+modality that could treat one of the concerns there (or on an ingredient or a device such a
+modality could use), the blend reads it (allergies, the earlier sessions a label counts), or
+it says whether the patient uses the medication the evidence for needling a concern came with. The
 reading is the engine's own (the same rule scopes, areas and candidate ingredients), taken
 wide where the interview cannot know yet: the pain-relief additive counts as possible, and
 every kind of scar as a target. A question left out stays unknown, never no; one that bears
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from dermaplan.clinical.assessment import ConcernEntry
 from dermaplan.clinical.blend import candidate_ingredients, formulary
 from dermaplan.clinical.decision import addressed, combine
-from dermaplan.clinical.screening import rule_modalities, scopes
+from dermaplan.clinical.radiofrequency import usable_devices
+from dermaplan.clinical.screening import device_areas, rule_modalities, scopes
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.conditions import Comparison, walk
 from dermaplan.knowledge.facts import FACT_PATTERNS
@@ -69,9 +70,13 @@ def questions_for(knowledge: KnowledgeBase, concerns: Iterable[ConcernEntry]) ->
     }
     candidates = candidate_ingredients(knowledge, meso, needled, pain_relief=True)
     usable = candidates[Modality.COMBINED]
+    devices = usable_devices(knowledge, needled)
     read: set[str] = set()
     for scope in scopes(knowledge):
-        if scope.ingredients:
+        if scope.devices:
+            if not device_areas(scope, devices):
+                continue
+        elif scope.ingredients:
             if scope.ingredients.isdisjoint(usable):
                 continue
         elif not rule_modalities(scope, areas):

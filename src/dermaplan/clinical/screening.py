@@ -168,6 +168,7 @@ class Scope:
     modalities: tuple[Modality, ...]  # as named, with `combined` for either single one
     areas: frozenset[str] | None
     ingredients: frozenset[str]
+    devices: tuple[str, ...]  # non-empty: it binds microneedling only with these devices
     severity: FindingSeverity
     sources: tuple[str, ...]
     # the facts it reads that may depend on the area they are read for: earlier procedures
@@ -216,6 +217,7 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
                 tuple(m for m in MODALITIES if m in named),
                 None if rule.areas is None else frozenset(rule.areas),
                 frozenset(rule.ingredients),
+                tuple(rule.devices),
                 FindingSeverity(rule.severity.value),
                 tuple(rule.sources),
                 _area_facts_read(rule),
@@ -234,6 +236,15 @@ def rule_modalities(
     if where is None:
         return tuple(m for m in scope.modalities if areas[m])
     return tuple(m for m in scope.modalities if not where.isdisjoint(areas[m]))
+
+
+def device_areas(scope: Scope, devices: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """Where a device rule bears: the areas one of its devices could be used on, within
+    the rule's own areas."""
+    if not devices:
+        return frozenset()
+    usable = frozenset().union(*(devices.get(d, frozenset()) for d in scope.devices))
+    return usable if scope.areas is None else usable & scope.areas
 
 
 def _until(rule: Rule, sheet: FactSheet) -> dt.date | None:
@@ -280,6 +291,7 @@ def _finding(
         scope.severity,
         until,
         temporary.until_text if temporary is not None else None,
+        scope.devices,
     )
 
 
@@ -288,11 +300,14 @@ def _by_area(
     sheet: FactSheet,
     areas: Mapping[Modality, frozenset[str]],
     candidate_ingredients: frozenset[str],
+    devices: Mapping[str, frozenset[str]],
 ) -> list[Finding]:
     """A rule about earlier procedures, or about a condition a concern shows on some areas,
     read area by area: one finding for each group of areas it holds for in the same way, so a
     toxin in the forehead defers the forehead only, and active acne on the back the back."""
     where = sheet.treated_areas if scope.areas is None else sheet.treated_areas & scope.areas
+    if scope.devices:
+        where &= device_areas(scope, devices)
     groups: dict[
         tuple[bool | None, frozenset[str], tuple[str, ...], dt.date | None],
         tuple[Outcome, list[str]],
@@ -308,12 +323,13 @@ def _by_area(
     findings = []
     for (_, _, _, until), (outcome, group) in groups.items():
         concerned = frozenset(group)
-        modalities = (
-            tuple(scope.rule.modalities)
-            if scope.ingredients
-            else rule_modalities(scope, areas, concerned)
-        )
-        if modalities:
+        if scope.devices:
+            modalities: tuple[Modality, ...] = ()
+        elif scope.ingredients:
+            modalities = tuple(scope.rule.modalities)
+        else:
+            modalities = rule_modalities(scope, areas, concerned)
+        if modalities or scope.devices:
             findings.append(
                 _finding(scope, outcome, modalities, tuple(group), candidate_ingredients, until)
             )
@@ -324,8 +340,11 @@ def screen(
     sheet: FactSheet,
     areas: Mapping[Modality, frozenset[str]],
     candidate_ingredients: frozenset[str],
+    devices: Mapping[str, frozenset[str]] | None = None,
 ) -> list[Finding]:
-    """Every finding for this patient, strongest first, then by rule id and areas."""
+    """Every finding for this patient, strongest first, then by rule id and areas;
+    `devices`: the areas each device could be used on (a device rule bears only there)."""
+    devices = devices or {}
     findings: list[Finding] = []
     treated = sheet.treated_areas
     every_area = tuple(sorted(treated))
@@ -337,6 +356,9 @@ def screen(
             continue
         if scope.areas is not None and scope.areas.isdisjoint(treated):
             continue  # a rule about areas none of which is treated
+        usable = device_areas(scope, devices) & treated if scope.devices else None
+        if usable is not None and not usable:
+            continue  # a device rule, and the device could be used on none of its areas
         answer = scope.answer
         if answer is not None and not (by_area and answer[0] in by_area):
             # reading the facts is pure and cheap; most rules are false, so read them first
@@ -349,15 +371,17 @@ def screen(
             else:
                 continue
         elif by_area and not by_area.isdisjoint(scope.area_facts):
-            findings += _by_area(scope, sheet, areas, candidate_ingredients)
+            findings += _by_area(scope, sheet, areas, candidate_ingredients, devices)
             continue
         else:
             outcome = scope.check(sheet)
             if outcome.value is False:
                 continue
         rule = scope.rule
-        if scope.ingredients:
-            modalities: tuple[Modality, ...] = tuple(rule.modalities)
+        if usable is not None:
+            modalities: tuple[Modality, ...] = ()
+        elif scope.ingredients:
+            modalities = tuple(rule.modalities)
         else:
             if scope.areas is not None:
                 modalities = rule_modalities(scope, areas)
@@ -367,7 +391,12 @@ def screen(
                 modalities = bound[scope.modalities] = rule_modalities(scope, areas)
             if not modalities:
                 continue
-        concerned = every_area if scope.areas is None else tuple(sorted(treated & scope.areas))
+        if usable is not None:
+            concerned = tuple(sorted(usable))
+        elif scope.areas is None:
+            concerned = every_area
+        else:
+            concerned = tuple(sorted(treated & scope.areas))
         until = _until(rule, sheet) if outcome.value else None
         findings.append(
             _finding(scope, outcome, modalities, concerned, candidate_ingredients, until)

@@ -24,6 +24,7 @@ from dermaplan.knowledge.schema import (
     ModalityInfo,
     Needling,
     Product,
+    Radiofrequency,
     Rule,
     Screening,
     Temporary,
@@ -63,6 +64,10 @@ def _rule(before: Rule, after: Rule) -> list[str]:
     if not before.ingredients and after.ingredients:
         found.append("ingredients: a rule for the whole modality may not be narrowed to some")
     found += _fewer("ingredients", before.ingredients, after.ingredients)
+    if not before.devices and after.devices:
+        found.append("devices: a rule for the whole modality may not be narrowed to a device")
+    elif after.devices:
+        found += _fewer("devices", before.devices, after.devices)
     if before.areas is None and after.areas is not None:
         found.append("areas: a rule for whatever is treated may not be narrowed to some areas")
     elif before.areas is not None and after.areas is not None:
@@ -223,6 +228,26 @@ def _needling(before: Needling, after: Needling) -> list[str]:
         (r.id, r.percent_body_surface) for r in after.body_regions
     } != {(r.id, r.percent_body_surface) for r in before.body_regions}:
         found.append("body_surface, body_regions: the chart may not change")
+    return found + _radiofrequency(before.radiofrequency, after.radiofrequency)
+
+
+def _radiofrequency(before: Radiofrequency | None, after: Radiofrequency | None) -> list[str]:
+    """The device may not be offered for more, nor given deeper."""
+    if before is None or after is None:
+        return []
+    found = [
+        f"radiofrequency.{field}: adds {', '.join(sorted(set(new) - set(old)))}"
+        for field, old, new in (
+            ("concerns", before.concerns, after.concerns),
+            ("areas", before.areas, after.areas),
+        )
+        if set(new) - set(old)
+    ]
+    found += _at_most("radiofrequency.depth_mm.max", before.depth_mm.max, after.depth_mm.max)
+    depths = {area: entry.depth_mm for entry in after.depths for area in entry.areas}
+    for entry in before.depths:
+        for area in entry.areas:
+            found += _at_most(f"radiofrequency.depths.{area}", entry.depth_mm, depths.get(area))
     return found
 
 

@@ -430,8 +430,32 @@ def _check_references(kb: KnowledgeBase, problems: list[str]) -> None:
         sources_of(where, rule)
         need("area", rule.areas or [], kb.areas, where)
         need("ingredient", rule.ingredients, kb.ingredients, where)
+        need("device", rule.devices, _device_kinds(kb), where)
         _check_condition(kb, rule, problems)
     needling = kb.needling
+    radio = needling.radiofrequency
+    if radio is not None:
+        where = f"radiofrequency {radio.id}"
+        for part in (radio, radio.energy, radio.downtime, radio.safety):
+            sources_of(where, part)
+        need("concern", radio.concerns, kb.concerns, where)
+        need("area", radio.areas, kb.areas, where)
+        problems += [
+            f"{where}: {concern} is not addressed by microneedling, whose device it is"
+            for concern in radio.concerns
+            if concern in kb.concerns
+            and all(
+                f.modality is not Modality.MICRONEEDLING for f in kb.concerns[concern].addressed_by
+            )
+        ]
+        for entry in radio.depths:
+            sources_of(f"{where}.depths", entry)
+            need("area", entry.areas, kb.areas, f"{where}.depths")
+        for kind in radio.needles:
+            sources_of(f"{where}.needles", kind)
+        for spacing in radio.courses:
+            sources_of(f"{where}.courses", spacing)
+            need("concern", spacing.concerns, kb.concerns, f"{where}.courses")
     for indication in needling.indications:
         sources_of("needling indication", indication)
         if indication.ceiling is not None:
@@ -498,6 +522,12 @@ def _check_depth_policy(
         problems.append(f"{where}: '{depth}' is not a known policy")
     elif not within.min <= policy.range.min <= policy.range.max <= within.max:
         problems.append(f"{where}: the range of {depth} lies outside range_mm")
+
+
+def _device_kinds(kb: KnowledgeBase) -> list[str]:
+    """The devices a rule may bind alone: the radiofrequency needling device."""
+    radio = kb.needling.radiofrequency
+    return [] if radio is None else [radio.id]
 
 
 def _check_treated_skin(kb: KnowledgeBase, rule: Rule, problems: list[str]) -> None:

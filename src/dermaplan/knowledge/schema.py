@@ -430,6 +430,9 @@ class Rule(Sourced):
     modalities: list[Modality] = []
     areas: list[Id] | None = None  # None: whatever is treated
     ingredients: list[Id] = []  # non-empty: the rule excludes these ingredients, not a modality
+    # non-empty: the rule binds microneedling only when given with one of these devices
+    # (`needling.radiofrequency`): it removes the device, never the modality
+    devices: list[Id] = []
     when: ParsedCondition
     message: str
     action: str
@@ -440,6 +443,10 @@ class Rule(Sourced):
     def _scope(self) -> Rule:
         if not self.modalities and not self.ingredients:
             raise ValueError("a rule needs modalities or ingredients to apply to")
+        if self.devices and (self.modalities != [Modality.MICRONEEDLING] or self.ingredients):
+            raise ValueError(
+                "a device rule binds microneedling alone (modalities: [microneedling])"
+            )
         temporary = self.temporary
         if (
             temporary is not None
@@ -546,9 +553,67 @@ class Statement(Sourced):
     text: str
 
 
+class AreaDepth(Sourced):
+    """A depth a source gives for a device on some areas, whatever the indication."""
+
+    areas: list[Id] = Field(min_length=1)
+    depth_mm: float = Field(gt=0, le=3)
+    note: str
+
+
+class NeedleKind(Sourced):
+    """A kind of radiofrequency needle: where along the needle the energy heats."""
+
+    id: Literal["insulated", "non_insulated"]
+    name: str
+    text: str
+
+
+class RadiofrequencyCourse(Sourced):
+    """Sessions and spacing as a study of radiofrequency microneedling gave them."""
+
+    concerns: list[Id] = Field(min_length=1)
+    sessions: int = Field(gt=0, le=24)
+    interval_days: int | None = Field(default=None, gt=0, le=LARGEST)  # None: one session
+    note: str
+
+    @model_validator(mode="after")
+    def _spaced(self) -> RadiofrequencyCourse:
+        if (self.sessions > 1) != (self.interval_days is not None):
+            raise ValueError("sessions after the first need an interval, and one session none")
+        return self
+
+
+class Radiofrequency(Sourced):
+    """Radiofrequency microneedling: a microneedling device that heats the dermis through
+    its needles. Every microneedling rule binds it; rules naming it in `devices` bind it
+    alone. No energy setting is given: they differ between devices."""
+
+    id: Id
+    name: str
+    description: str
+    concerns: list[Id] = Field(min_length=1)  # what its evidence is for
+    areas: list[Id] = Field(min_length=1)  # where its studies and guidance treated
+    depth_mm: Range  # the device range its sources give
+    depths: list[AreaDepth]  # by area; elsewhere the practitioner decides
+    needles: list[NeedleKind] = Field(min_length=1)
+    energy: Statement  # why the plan gives no energy number
+    courses: list[RadiofrequencyCourse]
+    downtime: Statement
+    safety: Statement  # the regulator's warning, shown with the protocol
+
+    @model_validator(mode="after")
+    def _within(self) -> Radiofrequency:
+        for entry in self.depths:
+            if not self.depth_mm.min <= entry.depth_mm <= self.depth_mm.max:
+                raise ValueError(f"depth {entry.depth_mm} mm is outside depth_mm")
+        return self
+
+
 class Needling(Strict):
     indications: list[NeedlingIndication]
     devices: list[Device]
+    radiofrequency: Radiofrequency | None = None
     endpoints: list[Endpoint]
     anaesthesia: list[Anaesthesia]
     open_skin: Statement  # what may go onto freshly needled skin, and why

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records.errors import InvalidInput
 
-READABLE_VERSIONS = frozenset({"1", "2", "3"})
+READABLE_VERSIONS = frozenset({"1", "2", "3", "4"})
 
 
 class _Part(BaseModel):
