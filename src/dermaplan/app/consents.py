@@ -16,6 +16,7 @@ from dermaplan.app.patients import ConsentEntry, Withdrawal
 from dermaplan.app.principal import ADMIN, EVERYONE, FRONT_DESK, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
+from dermaplan.records.consents import MAX_TEMPLATE_CHARS as MAX_TEMPLATE_CHARS  # for forms
 from dermaplan.records.enums import ConsentKind, PhotoScope
 
 if TYPE_CHECKING:

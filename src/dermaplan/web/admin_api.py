@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from dermaplan.app import clinic, consents, logins, records_admin, staff
-from dermaplan.records.consents import MAX_TEMPLATE_CHARS
 from dermaplan.records.enums import ConsentKind, StaffRole
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES, ErrorBody
@@ -52,7 +51,7 @@ class ClinicChange(BaseModel):
 
 class ConsentText(BaseModel):
     kind: ConsentKind
-    text: Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_CHARS)]
+    text: Annotated[str, Field(min_length=1, max_length=consents.MAX_TEMPLATE_CHARS)]
 
 
 @router.get("/staff")

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import clinic, consents, logins, records_admin, staff
-from dermaplan.records.consents import MAX_TEMPLATE_CHARS
 from dermaplan.records.enums import ConsentKind, StaffRole
 from dermaplan.web.security import Browser, Changing, run
 from dermaplan.web.views import render
@@ -134,7 +133,7 @@ def publish_consent(
     request: Request,
     session: Changing,
     kind: Annotated[ConsentKind, Form()],
-    text: Annotated[str, Form(max_length=MAX_TEMPLATE_CHARS)],
+    text: Annotated[str, Form(max_length=consents.MAX_TEMPLATE_CHARS)],
 ) -> Response:
     run(request, session.member, consents.publish, kind, text)
     return _back("consents")
