@@ -71,7 +71,14 @@ def test_a_password_and_a_login_name_are_checked_at_their_fields(
 
 @pytest.mark.parametrize(
     "guessable",
-    ["password1234", "qwertyuiop12", "aaaaaaaaaaaa", "Dermaplan2026", "practitioner of Parc"],
+    [
+        "password1234",
+        "qwertyuiop12",
+        "aaaaaaaaaaaa",
+        "Dermaplan2026",
+        "practitioner of Parc",
+        "Parc practitioner",
+    ],
 )
 def test_a_password_an_attacker_would_try_early_is_refused_and_the_old_one_kept(
     application: Application, engine: Engine, guessable: str
@@ -202,6 +209,13 @@ def test_a_second_factor_is_stored_sealed_and_opens_only_on_its_members_row(
         other.totp_secret = sealed
     with transaction(engine) as session, pytest.raises(DatabaseError, match="altered"):
         stored.totp_secret(session, session.get(StaffCredential, staff[R]))
+
+    with transaction(engine) as session:
+        other = session.get(StaffCredential, staff[R])
+        assert other is not None
+        other.totp_secret = sealed.replace(sealed.split(":")[1], "0" * 16)
+        with pytest.raises(DatabaseError, match="which the keyring does not hold"):
+            stored.totp_secret(session, other)
 
     clear = pyotp.random_base32()
     with transaction(engine) as session:

@@ -183,7 +183,9 @@ def set_password(
     have, or one made from their name). Their open sessions end: whoever knew the old
     password is signed out. Audited by a digest of the credential, never the password."""
     member = required(StaffRepository(session, clinic_id).get(staff_id), f"no staff {staff_id}")
-    hashed = hash_password(password, known=[member.name, *(login or "").split(".")])
+    # the name whole and word by word: "Ana Lima" and "lima2026" are both near guesses
+    words = re.findall(r"\w+", f"{member.name} {login or ''}")
+    hashed = hash_password(password, known=[member.name, *words])
     return store_credential(session, context, clinic_id, staff_id, hashed, login)
 
 
