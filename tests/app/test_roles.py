@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from dermaplan.app import (
     adverse,
+    assessments,
     clinic,
     consents,
     consults,
@@ -22,6 +23,7 @@ from dermaplan.app import (
     patients,
     photos,
     records_admin,
+    references,
     sessions,
     staff,
     today,
@@ -58,6 +60,8 @@ MODULES = {
     "outcomes": outcomes,
     "today": today,
     "logins": logins,
+    "assessments": assessments,
+    "references": references,
 }
 
 # arguments that reach the use case's own work (their content does not matter to the check)
@@ -120,6 +124,14 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "logins.create_token": ("a script",),
     "logins.tokens": (),
     "logins.revoke_token": (ANY_ID,),
+    "consults.review": (ANY_ID,),
+    "assessments.start": (ANY_ID,),
+    "assessments.start_correction": (ANY_ID,),
+    "assessments.drafts": (ANY_ID,),
+    "assessments.resume": (ANY_ID, None),
+    "assessments.save": (ANY_ID, {}, None),
+    "assessments.store": (ANY_ID, None),
+    "references.source": ("no_such_source", None),
 }
 
 
@@ -278,6 +290,14 @@ POLICY = {
     "logins.create_token": {A, P, R},  # their own, in their role
     "logins.tokens": {A, P, R},
     "logins.revoke_token": {A, P, R},
+    "consults.review": {P},
+    "assessments.start": {P},
+    "assessments.start_correction": {P},
+    "assessments.drafts": {P},
+    "assessments.resume": {P},
+    "assessments.save": {P},
+    "assessments.store": {P},
+    "references.source": {A, P},
 }
 
 

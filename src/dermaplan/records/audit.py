@@ -102,6 +102,10 @@ class AuditAction(StrEnum):
     RECORDS_IMPORT = "records.import"
     STAFF_UPDATE = "staff.update"
     AUDIT_READ = "audit.read"
+    ASSESSMENT_DRAFT_CREATE = "assessment_draft.create"
+    ASSESSMENT_DRAFT_READ = "assessment_draft.read"
+    ASSESSMENT_DRAFT_UPDATE = "assessment_draft.update"
+    ASSESSMENT_DRAFT_USE = "assessment_draft.use"
 
 
 A = AuditAction
@@ -112,7 +116,7 @@ READ_ACTIONS = frozenset(
     {A.PATIENT_READ, A.PATIENT_LIST, A.PATIENT_SEARCH, A.PATIENT_TIMELINE, A.CONSULT_READ}
     | {A.SESSION_READ, A.OUTCOME_READ, A.CONSENT_LIST, A.PHOTO_LIST, A.PHOTO_READ}
     | {A.COURSE_READ, A.LOT_RECALL, A.ADVERSE_EVENT_REPORT, A.AGENDA_READ}
-    | {A.AUDIT_READ}
+    | {A.AUDIT_READ, A.ASSESSMENT_DRAFT_READ}
 )
 
 
