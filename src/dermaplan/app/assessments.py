@@ -282,9 +282,9 @@ def _plan(
 def questions(
     knowledge: KnowledgeBase, assessment: Assessment | None, patient: Patient
 ) -> list[Question]:
-    """Every safety question, those the concerns and areas need first (all of them until a
-    concern is placed); a question only a patient who is not male is asked is left out for
-    a man."""
+    """Every safety question, those the concerns and areas need marked (none until a concern
+    is placed: which are needed depends on it); a question only a patient who is not male is
+    asked is left out for a man."""
     from dermaplan.clinical.relevance import questions_for
     from dermaplan.interview import FEMALE_ONLY, PATIENT_PROMPTS
 
@@ -303,7 +303,7 @@ def questions(
                 field=f"patient.{attribute}",
                 kind="scale" if scale else "yes_no",
                 text=text,
-                needed=needed is None or attribute in needed.patient,
+                needed=needed is not None and attribute in needed.patient,
                 answer=_said(told.get(attribute)),
                 top=scale,
             )
@@ -315,7 +315,7 @@ def questions(
             field=f"conditions.{item.id}",
             kind="yes_no",
             text=item.question,
-            needed=needed is None or item.id in needed.conditions,
+            needed=needed is not None and item.id in needed.conditions,
             answer=_said(conditions.get(item.id)),
         )
         for item in screening.conditions
@@ -327,7 +327,7 @@ def questions(
             field=f"medications.{item.id}",
             kind="medication",
             text=item.question,
-            needed=needed is None or item.id in needed.medications,
+            needed=needed is not None and item.id in needed.medications,
             answer=(medications.get(item.id) or {}).get("status"),
         )
         for item in screening.medications
@@ -338,7 +338,7 @@ def questions(
             field="allergies",
             kind="allergies",
             text="Allergies",
-            needed=needed is None or needed.allergies,
+            needed=needed is not None and needed.allergies,
             answer=None if allergies is None else ("listed" if allergies else "none"),
         )
     )
@@ -347,7 +347,7 @@ def questions(
             field="procedures",
             kind="procedures",
             text="Any recent procedures (toxin, filler, peel, laser, waxing, surgery, tanning)?",
-            needed=needed is None or needed.procedures,
+            needed=needed is not None and needed.procedures,
             answer=None if procedures is None else ("listed" if procedures else "none"),
         )
     )
