@@ -28,6 +28,13 @@ DAY = "2026-11-02"
 CONCERN = {"concern": "dehydration", "areas": ["cheeks"], "severity": "moderate"}
 ASSESSMENT: dict[str, Any] = {"consult_date": DAY, "concerns": [CONCERN]}
 SOURCE = "spring2017"
+# the form of a draft with CONCERN placed on it
+PLACED = {
+    "consult_date": DAY,
+    "concerns-0-concern": "dehydration",
+    "concerns-0-areas": "cheeks",
+    "concerns-0-severity": "mild",
+}
 # every endpoint of the assessment API: method, path, body, the roles it lets through
 ASSESSMENT_ENDPOINTS: list[tuple[str, str, dict[str, object] | None, set[StaffRole]]] = [
     ("POST", "/api/v1/patients", {"family_name": "Nouveau", "sex": "female"}, {P, R}),
@@ -214,10 +221,8 @@ def test_a_draft_is_saved_and_resumed_through_the_pages(world: World) -> None:
             where,
             data={
                 **form,
+                **PLACED,
                 "action": "remove-0",
-                "concerns-0-concern": "dehydration",
-                "concerns-0-areas": "cheeks",
-                "concerns-0-severity": "mild",
             },
             follow_redirects=False,
         )
@@ -233,10 +238,7 @@ def test_the_plan_comes_back_for_htmx_as_the_form_changes(world: World) -> None:
             f"/assessments/{made}",
             data={
                 "csrf_token": token,
-                "consult_date": DAY,
-                "concerns-0-concern": "dehydration",
-                "concerns-0-areas": "cheeks",
-                "concerns-0-severity": "mild",
+                **PLACED,
             },
             headers={"HX-Request": "true"},
         )
@@ -296,12 +298,9 @@ def test_bad_input_is_refused_at_its_field_and_nothing_kept(world: World) -> Non
         page = client.post(
             f"/assessments/{made}",
             data={
+                **PLACED,
                 "csrf_token": token,
-                "consult_date": DAY,
                 "patient.fitzpatrick": "9",
-                "concerns-0-concern": "dehydration",
-                "concerns-0-areas": "cheeks",
-                "concerns-0-severity": "mild",
             },
         )
         assert page.status_code == 422
@@ -430,10 +429,8 @@ def test_a_correction_needs_a_reason_and_supersedes_the_consult(world: World) ->
         assert "Correction of a consult" in page
         assert 'name="concerns-0-concern" value="dehydration"' in page
         form = {
+            **PLACED,
             "csrf_token": token,
-            "consult_date": DAY,
-            "concerns-0-concern": "dehydration",
-            "concerns-0-areas": "cheeks",
             "concerns-0-severity": "severe",
         }
         refused = client.post(f"{where}/consult", data=form)
@@ -460,12 +457,9 @@ def test_script_in_every_text_field_is_shown_as_text(world: World) -> None:
         patient = uuid.UUID(added.headers["location"].rsplit("/", 1)[1])
         made = draft(world, patient=patient)
         form = {
+            **PLACED,
             "csrf_token": token,
-            "consult_date": DAY,
             "notes": SCRIPT,
-            "concerns-0-concern": "dehydration",
-            "concerns-0-areas": "cheeks",
-            "concerns-0-severity": "mild",
             "concerns-0-notes": SCRIPT,
         }
         assert client.post(f"/assessments/{made}", data=form).status_code == 200

@@ -53,11 +53,14 @@ class ConcernChoice(ReadModel):
     scarred: bool  # whether its kinds of scar are asked
 
 
+QuestionKind = Literal["yes_no", "scale", "medication", "allergies", "procedures"]
+
+
 class Question(ReadModel):
     """A safety question with its answer so far (None: not answered, which is unknown)."""
 
     field: str  # where the answer goes: "patient.pregnant", "conditions.keloid", ...
-    kind: Literal["yes_no", "scale", "medication", "allergies", "procedures"]
+    kind: QuestionKind
     text: str
     needed: bool  # whether its answer can change a plan for the concerns chosen
     answer: str | None
@@ -310,47 +313,46 @@ def questions(
         )
     screening = knowledge.screening
     conditions: dict[str, Any] = answers.get("conditions", {})
-    found += [
-        Question(
-            field=f"conditions.{item.id}",
-            kind="yes_no",
-            text=item.question,
-            needed=needed is not None and item.id in needed.conditions,
-            answer=_said(conditions.get(item.id)),
-        )
+    medications: dict[str, Any] = answers.get("medications", {})
+    yes_no: QuestionKind = "yes_no"
+    medication: QuestionKind = "medication"
+    listed = (
+        (item, "conditions", yes_no, _said(conditions.get(item.id)))
         for item in screening.conditions
         if not (male and item.female_only)
-    ]
-    medications: dict[str, Any] = answers.get("medications", {})
+    )
+    used = (
+        (item, "medications", medication, (medications.get(item.id) or {}).get("status"))
+        for item in screening.medications
+    )
     found += [
         Question(
-            field=f"medications.{item.id}",
-            kind="medication",
+            field=f"{head}.{item.id}",
+            kind=kind,
             text=item.question,
-            needed=needed is not None and item.id in needed.medications,
-            answer=(medications.get(item.id) or {}).get("status"),
+            needed=needed is not None and item.id in getattr(needed, head),
+            answer=answer,
         )
-        for item in screening.medications
+        for item, head, kind, answer in (*listed, *used)
     ]
-    allergies, procedures = answers.get("allergies"), answers.get("procedures")
-    found.append(
-        Question(
-            field="allergies",
-            kind="allergies",
-            text="Allergies",
-            needed=needed is not None and needed.allergies,
-            answer=None if allergies is None else ("listed" if allergies else "none"),
-        )
+    lists: tuple[tuple[QuestionKind, str], ...] = (
+        ("allergies", "Allergies"),
+        (
+            "procedures",
+            "Any recent procedures (toxin, filler, peel, laser, waxing, surgery, tanning)?",
+        ),
     )
-    found.append(
+    found += [
         Question(
-            field="procedures",
-            kind="procedures",
-            text="Any recent procedures (toxin, filler, peel, laser, waxing, surgery, tanning)?",
-            needed=needed is not None and needed.procedures,
-            answer=None if procedures is None else ("listed" if procedures else "none"),
+            field=head,
+            kind=head,
+            text=text,
+            needed=needed is not None and bool(getattr(needed, head)),
+            # None: not asked; []: none; else what was listed
+            answer=None if answers.get(head) is None else ("listed" if answers[head] else "none"),
         )
-    )
+        for head, text in lists
+    ]
     return sorted(found, key=lambda q: not q.needed)
 
 

@@ -98,12 +98,7 @@ def update_draft(
     draft_id: uuid.UUID,
     data: dict[str, Any],
 ) -> AssessmentDraft:
-    draft = _open(session, clinic_id, draft_id)
-    draft.data = data
-    draft.updated_at = context.now
-    session.flush()
-    _audit(session, context, AuditAction.ASSESSMENT_DRAFT_UPDATE, draft)
-    return draft
+    return _change(session, context, clinic_id, draft_id, AuditAction.ASSESSMENT_DRAFT_UPDATE, data)
 
 
 def use_draft(
@@ -115,11 +110,28 @@ def use_draft(
 ) -> AssessmentDraft:
     """Mark a draft stored as `consult_id`: it stays, as the trace of how the consult was
     filled in, and changes no more."""
+    action = AuditAction.ASSESSMENT_DRAFT_USE
+    return _change(session, context, clinic_id, draft_id, action, None, consult_id)
+
+
+def _change(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    draft_id: uuid.UUID,
+    action: AuditAction,
+    data: dict[str, Any] | None,
+    consult_id: uuid.UUID | None = None,
+) -> AssessmentDraft:
+    """A draft not yet stored given `data` (None: kept) and its consult once stored,
+    audited."""
     draft = _open(session, clinic_id, draft_id)
+    if data is not None:
+        draft.data = data
     draft.consult_id = consult_id
     draft.updated_at = context.now
     session.flush()
-    _audit(session, context, AuditAction.ASSESSMENT_DRAFT_USE, draft)
+    _audit(session, context, action, draft)
     return draft
 
 
