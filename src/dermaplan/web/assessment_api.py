@@ -10,7 +10,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dermaplan.app import assessments, consults, patients, references
 from dermaplan.app.patients import ConsultEntry
@@ -23,6 +23,13 @@ from dermaplan.web.knowledge import Knowledge
 from dermaplan.web.security import ApiMember, run
 
 router = APIRouter(prefix=PREFIX, responses=RESPONSES, tags=["assessments"])
+
+
+class NewPatient(PatientData):
+    """A patient's register entry (PatientData), built when the API is: as a request body
+    its schema is needed at once."""
+
+    model_config = ConfigDict(defer_build=False)
 
 
 class StoreRequest(BaseModel):
@@ -46,7 +53,7 @@ def _data(assessment: assessments.DraftAssessment) -> dict[str, Any]:
 
 
 @router.post("/patients", status_code=201)
-def add_patient(request: Request, member: ApiMember, patient: PatientData) -> patients.PatientLine:
+def add_patient(request: Request, member: ApiMember, patient: NewPatient) -> patients.PatientLine:
     """A new patient in the register (audited)."""
     return run(request, member, patients.add, patient)
 
