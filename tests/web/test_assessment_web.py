@@ -505,3 +505,13 @@ def test_reading_a_draft_is_audited_with_the_member(world: World) -> None:
     assert reads
     assert {e.staff_id for e in reads} == {world.ours.staff[P]}
     assert {e.patient_id for e in reads} == {world.ours.patient}
+
+
+def test_today_and_the_chart_lead_to_the_plan_review(world: World) -> None:
+    stored = consult(world)
+    with client_of(world) as client:
+        sign_in(client, world, P)
+        assert f'href="/consults/{stored}"' in client.get("/today").text
+        assert (
+            f'href="/consults/{stored}"' in client.get(f"/patients/{world.ours.patient}/chart").text
+        )
