@@ -515,3 +515,24 @@ def test_today_and_the_chart_lead_to_the_plan_review(world: World) -> None:
         assert (
             f'href="/consults/{stored}"' in client.get(f"/patients/{world.ours.patient}/chart").text
         )
+
+
+def test_recent_procedures_are_recorded_one_by_one(world: World) -> None:
+    made = draft(world)
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        form = {**PLACED, "csrf_token": token, "procedures": "listed"}
+        filler = {"procedure.type": "ha_filler", "procedure.date": "2026-10-20"}
+        client.post(f"/assessments/{made}", data={**form, **filler, "procedure.areas": "cheeks"})
+        page = client.get(f"/assessments/{made}").text
+        assert "ha filler on 2026-10-20 (cheeks)" in page
+        kept = re.search(r'name="procedures_listed" value="([^"]+)"', page)
+        assert kept
+        waxing = {"procedure.type": "waxing", "procedure.date": "2026-10-30"}
+        sent = {**form, **waxing, "procedures_listed": html.unescape(kept.group(1))}
+        client.post(f"/assessments/{made}", data=sent)
+        data = client.get(f"/api/v1/assessments/{made}", headers=api_token(world, P)).json()
+    assert data["data"]["procedures"] == [
+        {"type": "ha_filler", "date": "2026-10-20", "areas": ["cheeks"]},
+        {"type": "waxing", "date": "2026-10-30", "areas": []},
+    ]

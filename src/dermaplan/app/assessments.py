@@ -31,7 +31,10 @@ from dermaplan.problems import Problem, validation_problems
 from dermaplan.records.errors import InvalidInput, RecordDisagrees
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from dermaplan.knowledge import KnowledgeBase
+    from dermaplan.knowledge.schema import Area, ScarTypeInfo, ScreeningItem
     from dermaplan.records.models import AssessmentDraft, Patient
 
 
@@ -101,6 +104,8 @@ class DraftPage(ReadModel):
     concerns: list[ConcernChoice]
     scar_types: list[Choice]
     allergens: list[Choice]
+    procedure_kinds: list[Choice]
+    areas: list[Choice]
     problems: list[str]
     plan: dict[str, Any] | None  # the engine's plan, as its JSON; None until it can make one
     filled: list[str]  # what the patient's record filled in
@@ -251,12 +256,18 @@ def _page(
             )
             for c in knowledge.concerns.values()
         ],
-        scar_types=[Choice(id=s.id, name=s.name) for s in knowledge.needling.scar_types],
-        allergens=[Choice(id=a.id, name=a.name) for a in knowledge.screening.allergens],
+        scar_types=_choices(knowledge.needling.scar_types),
+        allergens=_choices(knowledge.screening.allergens),
+        procedure_kinds=_choices(knowledge.screening.procedures),
+        areas=_choices(knowledge.areas.values()),
         problems=[str(p) for p in (problems or [])] + refused,
         plan=plan,
         filled=filled,
     )
+
+
+def _choices(items: Iterable[ScreeningItem | ScarTypeInfo | Area]) -> list[Choice]:
+    return [Choice(id=item.id, name=item.name) for item in items]
 
 
 def _scarred() -> tuple[str, ...]:

@@ -248,11 +248,7 @@ def assessment_data(form: FormData) -> dict[str, Any]:
     if procedures == "none":
         data["procedures"] = []
     elif procedures == "listed":
-        listed = _one(form, "procedures_listed")
-        try:
-            data["procedures"] = json.loads(listed)
-        except ValueError:
-            data["procedures"] = listed  # refused at its field
+        data["procedures"] = _procedures(form)
     goals = {name: _one(form, f"goals.{name}") for name in GOALS}
     data["goals"] = {name: value for name, value in goals.items() if value}
     notes = _one(form, "notes")
@@ -260,6 +256,20 @@ def assessment_data(form: FormData) -> dict[str, Any]:
         data["notes"] = notes
     data["concerns"] = _concerns(form)
     return data
+
+
+def _procedures(form: FormData) -> Any:
+    """The procedures recorded so far (kept in the form as JSON), and the one typed in."""
+    listed = _one(form, "procedures_listed")
+    try:
+        done = json.loads(listed) if listed else []
+    except ValueError:
+        return listed  # refused at its field
+    added = _one(form, "procedure.type")
+    if added and isinstance(done, list):
+        kept = {"type": added, "date": _one(form, "procedure.date")}
+        done.append(kept | {"areas": _many(form, "procedure.areas")})
+    return done
 
 
 def _concerns(form: FormData) -> list[dict[str, Any]]:
