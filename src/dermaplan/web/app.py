@@ -21,7 +21,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dermaplan.app.unit import Application
 from dermaplan.problems import Problem
 from dermaplan.records.errors import DatabaseError, RecordsError, Unauthenticated
-from dermaplan.web import admin_api, admin_pages, api, pages
+from dermaplan.web import (
+    admin_api,
+    admin_pages,
+    api,
+    outcome_api,
+    outcome_pages,
+    pages,
+    photo_api,
+    photo_pages,
+)
 from dermaplan.web.errors import error_body, request_problems, status_of
 from dermaplan.web.security import secure_headers
 from dermaplan.web.views import render_error
@@ -48,6 +57,10 @@ def create_app(application: Application) -> FastAPI:
     web.include_router(api.router)
     web.include_router(admin_pages.router)
     web.include_router(admin_api.router)
+    web.include_router(photo_pages.router)
+    web.include_router(photo_api.router)
+    web.include_router(outcome_pages.router)
+    web.include_router(outcome_api.router)
     web.add_exception_handler(RecordsError, _refused)  # type: ignore[arg-type]
     web.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     web.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

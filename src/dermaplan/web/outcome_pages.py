@@ -1,0 +1,181 @@
+"""The outcome pages: a patient's scores over time as charts (with their tables), a score
+recorded, adverse events recorded, followed up and closed; and the recall of a product lot
+with the patients to call. Each request calls one use case acting as the member signed in:
+scores and events are a practitioner's, a recall a practitioner's or an admin's.
+
+A change is a posted form (its CSRF token checked) answered by a redirect to its page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from dermaplan.app import adverse, outcomes, sessions
+from dermaplan.records.enums import (
+    AdverseEventType,
+    Causality,
+    EventOutcome,
+    OutcomeScale,
+    Severity,
+)
+from dermaplan.records.errors import InvalidInput
+from dermaplan.records.schemas import AdverseEventData, OutcomeData
+from dermaplan.web.charts import chart
+from dermaplan.web.security import Browser, Changing, run
+from dermaplan.web.views import render
+
+router = APIRouter(include_in_schema=False)
+
+Line = Annotated[str, Form(max_length=2000)]
+Prose = Annotated[str, Form(max_length=20_000)]
+Many = Annotated[list[str], Form(max_length=200)]
+
+
+def _given(value: str) -> str | None:
+    """An optional field left empty is not given."""
+    return value.strip() or None
+
+
+def _back(patient_id: uuid.UUID) -> Response:
+    return RedirectResponse(f"/patients/{patient_id}/outcomes", status_code=303)
+
+
+def _event(
+    patient_id: uuid.UUID,
+    fields: dict[str, str],
+    products: list[str],
+    lots: list[str],
+    *,
+    closed: bool = False,
+) -> AdverseEventData:
+    """An event from a form's fields; a product and lot pair left empty is no lot."""
+    involved = [
+        {"product": product, "lot": lot}
+        for product, lot in zip(products, lots, strict=False)
+        if product.strip() or lot.strip()
+    ]
+    return AdverseEventData.parse(
+        {
+            "patient": str(patient_id),
+            **{name: value for name, value in fields.items() if value.strip()},
+            "lots": involved,
+            "closed": closed,
+        }
+    )
+
+
+@router.get("/patients/{patient_id}/outcomes")
+def outcomes_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
+    followed = run(request, session.member, outcomes.follow_up, patient_id)
+    return render(
+        request,
+        "outcomes.html",
+        session,
+        title="Outcomes",
+        patient_id=patient_id,
+        followed=followed,
+        charts=[(series, chart(series)) for series in followed.series],
+        scales=OutcomeScale,
+        types=AdverseEventType,
+        severities=Severity,
+        causalities=Causality,
+        event_outcomes=EventOutcome,
+    )
+
+
+@router.post("/patients/{patient_id}/outcomes")
+def record_outcome(
+    request: Request,
+    session: Changing,
+    patient_id: uuid.UUID,
+    scale: Annotated[str, Form(max_length=50)],
+    score: Annotated[str, Form(max_length=20)],
+    date: Annotated[str, Form(max_length=20)],
+    patient_reported: Annotated[bool, Form()] = False,
+    notes: Prose = "",
+) -> Response:
+    data = OutcomeData.parse(
+        {
+            "patient": str(patient_id),
+            "scale": scale,
+            "score": score,
+            "date": date,
+            "patient_reported": patient_reported,
+            "notes": _given(notes),
+        }
+    )
+    run(request, session.member, outcomes.record, data)
+    return _back(patient_id)
+
+
+@router.post("/patients/{patient_id}/adverse-events")
+def record_event(
+    request: Request,
+    session: Changing,
+    patient_id: uuid.UUID,
+    type: Annotated[str, Form(max_length=50)],
+    severity: Annotated[str, Form(max_length=50)],
+    onset: Annotated[str, Form(max_length=20)],
+    causality: Annotated[str, Form(max_length=50)],
+    outcome: Annotated[str, Form(max_length=50)],
+    description: Prose,
+    treatment: Line = "",
+    product: Many | None = None,
+    lot: Many | None = None,
+) -> Response:
+    fields = {"type": type, "severity": severity, "onset": onset, "causality": causality}
+    fields |= {"outcome": outcome, "description": description, "treatment": treatment}
+    data = _event(patient_id, fields, product or [], lot or [])
+    run(request, session.member, adverse.record, data)
+    return _back(patient_id)
+
+
+@router.post("/patients/{patient_id}/adverse-events/{event_id}/follow-up")
+def follow_up_event(
+    request: Request,
+    session: Changing,
+    patient_id: uuid.UUID,
+    event_id: uuid.UUID,
+    type: Annotated[str, Form(max_length=50)],
+    severity: Annotated[str, Form(max_length=50)],
+    onset: Annotated[str, Form(max_length=20)],
+    causality: Annotated[str, Form(max_length=50)],
+    outcome: Annotated[str, Form(max_length=50)],
+    description: Prose,
+    reason: Line,
+    treatment: Line = "",
+    product: Many | None = None,
+    lot: Many | None = None,
+    closed: Annotated[bool, Form()] = False,
+) -> Response:
+    """A new version of the event with the reason for it; the one it follows is kept."""
+    fields = {"type": type, "severity": severity, "onset": onset, "causality": causality}
+    fields |= {"outcome": outcome, "description": description, "treatment": treatment}
+    data = _event(patient_id, fields, product or [], lot or [], closed=closed)
+    run(request, session.member, adverse.follow_up, event_id, data, reason)
+    return _back(patient_id)
+
+
+@router.post("/adverse-events/{event_id}/close")
+def close_event(request: Request, session: Changing, event_id: uuid.UUID) -> Response:
+    closed = run(request, session.member, adverse.close, event_id)
+    return _back(closed.patient_id)
+
+
+@router.get("/recall")
+def recall_page(
+    request: Request, session: Browser, lot: Annotated[str, Query(max_length=100)] = ""
+) -> HTMLResponse:
+    """A lot's recall: every session that used it, with the patient's contact to call them,
+    and the adverse events it was involved in (the search is audited)."""
+    try:
+        found: sessions.LotRecall | None = run(request, session.member, sessions.recall, lot)
+    except InvalidInput:
+        if lot.strip():
+            raise
+        found = None  # no lot asked yet: the form alone, to a member the use case lets through
+    return render(request, "recall.html", session, title="Lot recall", lot=lot, found=found)
