@@ -9,7 +9,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dermaplan.app import adverse, outcomes, sessions
 from dermaplan.records.schemas import AdverseEventData, OutcomeData
@@ -24,8 +24,21 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
+class OutcomeBody(OutcomeData):
+    """A score, as the command line's outcome file has it (its schema built at once: a
+    request body's may not be deferred)."""
+
+    model_config = OutcomeData.model_config | ConfigDict(defer_build=False)
+
+
+class EventBody(AdverseEventData):
+    """An adverse event, as the command line's adverse event file has it."""
+
+    model_config = AdverseEventData.model_config | ConfigDict(defer_build=False)
+
+
 class EventFollowUp(BaseModel):
-    event: AdverseEventData
+    event: EventBody
     reason: Annotated[str, Field(min_length=1, max_length=2000, description="why it changes")]
 
 
@@ -39,7 +52,7 @@ def patient_follow_up(
 
 @router.post("/outcomes", status_code=201)
 def record_outcome(
-    request: Request, member: ApiMember, score: OutcomeData
+    request: Request, member: ApiMember, score: OutcomeBody
 ) -> outcomes.OutcomeEntry:
     """A score on its scale, assessed by the member (or `patient_reported`); audited."""
     data = OutcomeData.parse(score.model_dump(mode="json"))
@@ -48,7 +61,7 @@ def record_outcome(
 
 @router.post("/adverse-events", status_code=201)
 def record_event(
-    request: Request, member: ApiMember, event: AdverseEventData
+    request: Request, member: ApiMember, event: EventBody
 ) -> adverse.AdverseEventVersion:
     """An adverse event reported by the member, open unless `closed` (audited)."""
     data = AdverseEventData.parse(event.model_dump(mode="json"))
