@@ -4,6 +4,7 @@ of one scale's scores, dates across and the scale's range up, for outcomes.html 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dermaplan.app.outcomes import OutcomeSeries
@@ -25,6 +26,7 @@ class Point:
 class Tick:
     at: float  # where on its axis
     label: str
+    anchor: str = "end"  # which end of the label is at `at` (SVG text-anchor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,16 @@ def _ticks(low: float, high: float) -> list[float]:
     if float(low).is_integer() and float(high).is_integer() and len(whole) <= MOST_TICKS:
         return [float(value) for value in whole]
     return [low + (high - low) * step / 4 for step in range(5)]
+
+
+def _day_ticks(x: Callable[[dt.date], float], first: dt.date, last: dt.date) -> list[Tick]:
+    """The first and last days under the plot, each label kept inside it."""
+    if first == last:
+        return [Tick(round(x(first), 1), first.isoformat(), "middle")]
+    return [
+        Tick(round(x(first), 1), first.isoformat(), "start"),
+        Tick(round(x(last), 1), last.isoformat(), "end"),
+    ]
 
 
 def chart(series: OutcomeSeries) -> Chart:
@@ -81,5 +93,5 @@ def chart(series: OutcomeSeries) -> Chart:
         y_ticks=[
             Tick(round(y(value), 1), f"{value:g}") for value in _ticks(series.low, series.high)
         ],
-        x_ticks=[Tick(round(x(day), 1), day.isoformat()) for day in sorted({min(days), max(days)})],
+        x_ticks=_day_ticks(x, min(days), max(days)),
     )
