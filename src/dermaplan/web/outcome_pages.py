@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import adverse, outcomes, sessions
@@ -44,20 +44,31 @@ def _back(patient_id: uuid.UUID) -> Response:
     return RedirectResponse(f"/patients/{patient_id}/outcomes", status_code=303)
 
 
-def _event(
+Choice = Annotated[str, Form(max_length=50)]  # an enumeration's value, checked by the parse
+
+
+def event_form(
     patient_id: uuid.UUID,
-    fields: dict[str, str],
-    products: list[str],
-    lots: list[str],
-    *,
-    closed: bool = False,
+    type: Choice,
+    severity: Choice,
+    onset: Annotated[str, Form(max_length=20)],
+    causality: Choice,
+    outcome: Choice,
+    description: Prose,
+    treatment: Line = "",
+    product: Many | None = None,
+    lot: Many | None = None,
+    closed: Annotated[bool, Form()] = False,
 ) -> AdverseEventData:
-    """An event from a form's fields; a product and lot pair left empty is no lot."""
+    """The adverse event a form describes, checked as an adverse event file is; a product
+    and lot pair left empty is no lot."""
     involved = [
-        {"product": product, "lot": lot}
-        for product, lot in zip(products, lots, strict=False)
-        if product.strip() or lot.strip()
+        {"product": name, "lot": number}
+        for name, number in zip(product or [], lot or [], strict=False)
+        if name.strip() or number.strip()
     ]
+    fields = {"type": type, "severity": severity, "onset": onset, "causality": causality}
+    fields |= {"outcome": outcome, "description": description, "treatment": treatment}
     return AdverseEventData.parse(
         {
             "patient": str(patient_id),
@@ -66,6 +77,9 @@ def _event(
             "closed": closed,
         }
     )
+
+
+EventForm = Annotated[AdverseEventData, Depends(event_form)]
 
 
 @router.get("/patients/{patient_id}/outcomes")
@@ -114,23 +128,9 @@ def record_outcome(
 
 @router.post("/patients/{patient_id}/adverse-events")
 def record_event(
-    request: Request,
-    session: Changing,
-    patient_id: uuid.UUID,
-    type: Annotated[str, Form(max_length=50)],
-    severity: Annotated[str, Form(max_length=50)],
-    onset: Annotated[str, Form(max_length=20)],
-    causality: Annotated[str, Form(max_length=50)],
-    outcome: Annotated[str, Form(max_length=50)],
-    description: Prose,
-    treatment: Line = "",
-    product: Many | None = None,
-    lot: Many | None = None,
+    request: Request, session: Changing, patient_id: uuid.UUID, event: EventForm
 ) -> Response:
-    fields = {"type": type, "severity": severity, "onset": onset, "causality": causality}
-    fields |= {"outcome": outcome, "description": description, "treatment": treatment}
-    data = _event(patient_id, fields, product or [], lot or [])
-    run(request, session.member, adverse.record, data)
+    run(request, session.member, adverse.record, event)
     return _back(patient_id)
 
 
@@ -140,23 +140,11 @@ def follow_up_event(
     session: Changing,
     patient_id: uuid.UUID,
     event_id: uuid.UUID,
-    type: Annotated[str, Form(max_length=50)],
-    severity: Annotated[str, Form(max_length=50)],
-    onset: Annotated[str, Form(max_length=20)],
-    causality: Annotated[str, Form(max_length=50)],
-    outcome: Annotated[str, Form(max_length=50)],
-    description: Prose,
+    event: EventForm,
     reason: Line,
-    treatment: Line = "",
-    product: Many | None = None,
-    lot: Many | None = None,
-    closed: Annotated[bool, Form()] = False,
 ) -> Response:
     """A new version of the event with the reason for it; the one it follows is kept."""
-    fields = {"type": type, "severity": severity, "onset": onset, "causality": causality}
-    fields |= {"outcome": outcome, "description": description, "treatment": treatment}
-    data = _event(patient_id, fields, product or [], lot or [], closed=closed)
-    run(request, session.member, adverse.follow_up, event_id, data, reason)
+    run(request, session.member, adverse.follow_up, event_id, event, reason)
     return _back(patient_id)
 
 
