@@ -213,6 +213,9 @@ def test_a_bad_score_is_refused_at_its_field_and_nothing_is_stored(
         )
         assert answer.status_code == 422
         assert where in answer.text
+        assert "<h1>Record the score</h1>" in answer.text  # the form again, as it was sent
+        assert f'value="{data["score"]}"' in answer.text
+        assert 'class="problem" id="score-' in answer.text  # the problem at its field
         api = client.post(
             "/api/v1/outcomes",
             json={"patient": str(world.ours.patient), **data},
@@ -262,6 +265,7 @@ def test_an_adverse_event_is_recorded_followed_up_and_closed(world: World) -> No
             data={"csrf_token": token, **fields, "reason": "twice"},
         )
         assert again.status_code == 422  # the superseded version is not followed up twice
+        assert 'value="twice"' in again.text  # the follow-up's form again, its reason kept
         with transaction(world.engine, write=False) as session:
             latest = session.scalars(
                 select(AdverseEvent).where(AdverseEvent.status == AdverseEventStatus.OPEN)
@@ -295,6 +299,8 @@ def test_a_bad_adverse_event_is_refused_at_its_field(world: World) -> None:
             )
             assert answer.status_code == 422, bad
             assert where in answer.text, (bad, answer.text)
+            assert "<h1>Record the event</h1>" in answer.text
+            assert 'value="2026-11-01"' in answer.text or "onset" in bad
     assert records(world) == before
 
 

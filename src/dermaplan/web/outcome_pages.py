@@ -3,18 +3,21 @@ recorded, adverse events recorded, followed up and closed; and the recall of a p
 with the patients to call. Each request calls one use case acting as the member signed in:
 scores and events are a practitioner's, a recall a practitioner's or an admin's.
 
-A change is a posted form (its CSRF token checked) answered by a redirect to its page.
+A change is a posted form (its CSRF token checked) answered by a redirect to its page; a
+form refused comes back filled in as it was sent, each problem at its field.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import adverse, outcomes, sessions
+from dermaplan.app.logins import BrowserSession
 from dermaplan.records.enums import (
     AdverseEventType,
     Causality,
@@ -45,10 +48,41 @@ def _back(patient_id: uuid.UUID) -> Response:
 
 
 Choice = Annotated[str, Form(max_length=50)]  # an enumeration's value, checked by the parse
+# what the forms of an adverse event offer
+CHOICES: dict[str, Any] = {
+    "types": AdverseEventType,
+    "severities": Severity,
+    "causalities": Causality,
+    "event_outcomes": EventOutcome,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventForm:
+    """An adverse event's form as it was sent: parsed when recorded, shown again when
+    refused."""
+
+    type: str
+    severity: str
+    onset: str
+    causality: str
+    outcome: str
+    description: str
+    treatment: str
+    lots: list[dict[str, str]]
+    closed: bool
+
+    def data(self, patient_id: uuid.UUID) -> AdverseEventData:
+        """The event, checked as an adverse event file is; a field left empty is not given."""
+        fields = {
+            name: value
+            for name, value in asdict(self).items()
+            if not isinstance(value, str) or value.strip()
+        }
+        return AdverseEventData.parse({"patient": str(patient_id), **fields})
 
 
 def event_form(
-    patient_id: uuid.UUID,
     type: Choice,
     severity: Choice,
     onset: Annotated[str, Form(max_length=20)],
@@ -59,27 +93,43 @@ def event_form(
     product: Many | None = None,
     lot: Many | None = None,
     closed: Annotated[bool, Form()] = False,
-) -> AdverseEventData:
-    """The adverse event a form describes, checked as an adverse event file is; a product
-    and lot pair left empty is no lot."""
+) -> EventForm:
+    """A product and lot pair left empty is no lot."""
     involved = [
         {"product": name, "lot": number}
         for name, number in zip(product or [], lot or [], strict=False)
         if name.strip() or number.strip()
     ]
-    fields = {"type": type, "severity": severity, "onset": onset, "causality": causality}
-    fields |= {"outcome": outcome, "description": description, "treatment": treatment}
-    return AdverseEventData.parse(
-        {
-            "patient": str(patient_id),
-            **{name: value for name, value in fields.items() if value.strip()},
-            "lots": involved,
-            "closed": closed,
-        }
+    return EventForm(
+        type, severity, onset, causality, outcome, description, treatment, involved, closed
     )
 
 
-EventForm = Annotated[AdverseEventData, Depends(event_form)]
+SentEvent = Annotated[EventForm, Depends(event_form)]
+
+
+def _again(
+    request: Request,
+    session: BrowserSession,
+    patient_id: uuid.UUID,
+    refused: InvalidInput,
+    heading: str,
+    **form: Any,
+) -> HTMLResponse:
+    """A refused form again, filled in as it was sent, each problem at its field; nothing
+    was stored."""
+    return render(
+        request,
+        "outcome_again.html",
+        session,
+        status=422,
+        title="Outcomes",
+        heading=heading,
+        patient_id=patient_id,
+        problems=refused.details,
+        action=request.url.path,
+        **form,
+    )
 
 
 @router.get("/patients/{patient_id}/outcomes")
@@ -94,10 +144,7 @@ def outcomes_page(request: Request, session: Browser, patient_id: uuid.UUID) -> 
         followed=followed,
         charts=[(series, chart(series)) for series in followed.series],
         scales=OutcomeScale,
-        types=AdverseEventType,
-        severities=Severity,
-        causalities=Causality,
-        event_outcomes=EventOutcome,
+        **CHOICES,
     )
 
 
@@ -106,31 +153,47 @@ def record_outcome(
     request: Request,
     session: Changing,
     patient_id: uuid.UUID,
-    scale: Annotated[str, Form(max_length=50)],
+    scale: Choice,
     score: Annotated[str, Form(max_length=20)],
     date: Annotated[str, Form(max_length=20)],
     patient_reported: Annotated[bool, Form()] = False,
     notes: Prose = "",
 ) -> Response:
-    data = OutcomeData.parse(
-        {
-            "patient": str(patient_id),
-            "scale": scale,
-            "score": score,
-            "date": date,
-            "patient_reported": patient_reported,
-            "notes": _given(notes),
-        }
-    )
-    run(request, session.member, outcomes.record, data)
+    given = {"scale": scale, "score": score, "date": date, "patient_reported": patient_reported}
+    try:
+        data = OutcomeData.parse({"patient": str(patient_id), **given, "notes": _given(notes)})
+        run(request, session.member, outcomes.record, data)
+    except InvalidInput as refused:
+        again = given | {"notes": notes}
+        return _again(
+            request,
+            session,
+            patient_id,
+            refused,
+            "Record the score",
+            given=again,
+            scales=OutcomeScale,
+        )
     return _back(patient_id)
 
 
 @router.post("/patients/{patient_id}/adverse-events")
 def record_event(
-    request: Request, session: Changing, patient_id: uuid.UUID, event: EventForm
+    request: Request, session: Changing, patient_id: uuid.UUID, event: SentEvent
 ) -> Response:
-    run(request, session.member, adverse.record, event)
+    try:
+        run(request, session.member, adverse.record, event.data(patient_id))
+    except InvalidInput as refused:
+        return _again(
+            request,
+            session,
+            patient_id,
+            refused,
+            "Record the event",
+            event=event,
+            reason=None,
+            **CHOICES,
+        )
     return _back(patient_id)
 
 
@@ -140,11 +203,23 @@ def follow_up_event(
     session: Changing,
     patient_id: uuid.UUID,
     event_id: uuid.UUID,
-    event: EventForm,
+    event: SentEvent,
     reason: Line,
 ) -> Response:
     """A new version of the event with the reason for it; the one it follows is kept."""
-    run(request, session.member, adverse.follow_up, event_id, event, reason)
+    try:
+        run(request, session.member, adverse.follow_up, event_id, event.data(patient_id), reason)
+    except InvalidInput as refused:
+        return _again(
+            request,
+            session,
+            patient_id,
+            refused,
+            "Record the follow-up",
+            event=event,
+            reason=reason,
+            **CHOICES,
+        )
     return _back(patient_id)
 
 

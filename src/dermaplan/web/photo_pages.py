@@ -16,8 +16,11 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import photos
+from dermaplan.app.logins import BrowserSession
 from dermaplan.bounds import PHOTO_BYTES
+from dermaplan.problems import Problem
 from dermaplan.records.enums import PhotoStage
+from dermaplan.records.errors import InvalidInput
 from dermaplan.web.security import Browser, Changing, run
 from dermaplan.web.views import render
 
@@ -52,16 +55,30 @@ def new_photo_page(request: Request, session: Browser, patient_id: uuid.UUID) ->
     """The camera and the upload field; the earlier photos the patient's consent lets the
     page show are the ghosts it may lay over the camera's picture."""
     listed = run(request, session.member, photos.of_patient, patient_id)
+    return _photo_form(request, session, patient_id, listed)
+
+
+def _photo_form(
+    request: Request,
+    session: BrowserSession,
+    patient_id: uuid.UUID,
+    listed: list[photos.ListedPhoto],
+    given: dict[str, str] | None = None,
+    problems: list[Problem] | None = None,
+) -> HTMLResponse:
     return render(
         request,
         "photo_new.html",
         session,
+        status=422 if problems else 200,
         title="New photo",
         patient_id=patient_id,
         listed=listed,
         stages=PhotoStage,
         angles=ANGLES,
         shown_scope=photos.SHOWN_ON_SCREEN,
+        given=given or {"area": "", "angle": "", "stage": PhotoStage.BEFORE},
+        problems=problems or [],
     )
 
 
@@ -75,8 +92,14 @@ def add_photo(
     angle: Line,
     stage: Annotated[PhotoStage, Form()],
 ) -> Response:
-    """A photo from the camera or a file, its metadata stripped before it is stored."""
-    run(request, session.member, photos.add, patient_id, upload(photo), area, angle, stage)
+    """A photo from the camera or a file, its metadata stripped before it is stored; a
+    refused one brings the form back, filled in as it was, with the reason at its field
+    (without the ghosts: nothing more is read)."""
+    try:
+        run(request, session.member, photos.add, patient_id, upload(photo), area, angle, stage)
+    except InvalidInput as refused:
+        given = {"area": area, "angle": angle, "stage": stage}
+        return _photo_form(request, session, patient_id, [], given, refused.details)
     return RedirectResponse(f"/patients/{patient_id}/photos", status_code=303)
 
 
