@@ -24,6 +24,7 @@ ADMIN_ENDPOINTS: list[tuple[str, str, dict[str, object] | None]] = [
     ("PUT", f"/api/v1/admin/staff/{MEMBER}/role", {"role": "reception"}),
     ("PUT", f"/api/v1/admin/staff/{MEMBER}/password", {"password": PASSWORD}),
     ("POST", f"/api/v1/admin/staff/{MEMBER}/totp", None),
+    ("PUT", f"/api/v1/admin/staff/{MEMBER}/active", {"active": True}),
     ("GET", "/api/v1/admin/clinic", None),
     ("PATCH", "/api/v1/admin/clinic", {"time_zone": "Europe/Paris"}),
     ("GET", "/api/v1/admin/consents", None),

@@ -33,6 +33,10 @@ class RoleChange(BaseModel):
     role: StaffRole
 
 
+class Activity(BaseModel):
+    active: bool = Field(description="false: they cannot sign in; their sessions and tokens end")
+
+
 class PasswordChange(BaseModel):
     password: Annotated[str, Field(min_length=1, max_length=1000, description="12 to 256")]
     login: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
@@ -72,6 +76,15 @@ def change_role(
 ) -> staff.StaffMember:
     """A member's new role (audited); the clinic's last active admin stays one (409)."""
     return run(request, member, staff.change_role, staff_id, change.role)
+
+
+@router.put("/staff/{staff_id}/active", responses=CONFLICT)
+def set_active(
+    request: Request, member: ApiMember, staff_id: uuid.UUID, change: Activity
+) -> staff.StaffMember:
+    """Deactivate a member (their sessions end, their tokens are revoked) or reactivate them
+    (audited); the clinic's last active admin stays active (409)."""
+    return run(request, member, staff.set_active, str(staff_id), change.active)
 
 
 @router.put("/staff/{staff_id}/password")

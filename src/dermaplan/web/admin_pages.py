@@ -73,6 +73,14 @@ def change_role(
     return _back("staff")
 
 
+@router.post("/staff/{staff_id}/active")
+def set_active(
+    request: Request, session: Changing, staff_id: uuid.UUID, active: Annotated[bool, Form()]
+) -> Response:
+    run(request, session.member, staff.set_active, str(staff_id), active)
+    return _back("staff")
+
+
 @router.post("/staff/{staff_id}/password")
 def reset_password(
     request: Request,
