@@ -353,6 +353,14 @@ def test_the_audit_log_shows_who_did_what_page_by_page_and_its_reading_is_audite
         assert "staff.create" in older.text
         assert client.get("/admin/audit?page=0").status_code == 422
         assert client.get("/admin/audit?page=x").status_code == 422
+        # a filter (its empty fields let everything by) kept on the links to other pages
+        reads = {"member": "", "action": "audit.read", "patient": "", "day": ""}
+        narrowed = client.get("/admin/audit", params=reads)
+        assert narrowed.status_code == 200
+        assert "Events that meet the filter" in narrowed.text
+        assert '<option value="audit.read" selected>' in narrowed.text
+        assert "staff.create" not in narrowed.text.split('id="events"')[1]
+        assert 'href="/admin/audit?action=audit.read&amp;page=2"' in narrowed.text
 
 
 def test_audit_verify_runs_from_the_page_and_shows_what_it_finds(world: World) -> None:
