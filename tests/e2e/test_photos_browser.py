@@ -1,7 +1,8 @@
 """In a real browser, with Chromium's stand-in camera: a practitioner takes a before photo
 with the camera, uploads an after photo of the same view with the ghost of the first laid
 over the camera's picture, and compares the two side by side and with the slider; then
-records an outcome score and sees the chart. Screenshots of each page go to
+records an outcome score and sees the chart, records an adverse event with a product lot, and
+finds the patient in that lot's recall. Screenshots of each page go to
 test-artifacts/e2e; axe-core finds no serious or critical violation on them."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.e2e.test_browser import PRACTITIONER, RECEPTION, accessible, sign_in
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 AREA, ANGLE = "forehead", "left_oblique"  # a view the demo's own photos never show
 ADMIN = "Nadia Belkacem"
+LOT = "E2E-RECALL-1"
 
 
 def photo_consent(demo: Demo, patient: str, folder: Path) -> None:
@@ -121,6 +123,23 @@ def test_a_before_photo_is_captured_an_after_photo_uploaded_and_both_compared(
     expect(page.get_by_role("img", name="GAIS over time")).to_be_visible()
     expect(page.get_by_role("table", name="GAIS scores")).to_be_visible()
     accessible(page, "outcomes")
+
+    page.locator("#new-event-onset").fill(dt.datetime.now(dt.UTC).date().isoformat())
+    page.locator("#new-event-description").fill("A bruise where the lot was injected")
+    page.locator("#new-event-product-1").fill("hyaluronic acid")
+    page.locator("#new-event-lot-1").fill(LOT)
+    page.get_by_role("button", name="Record the event").click()
+    expect(
+        page.get_by_role("paragraph").filter(has_text="A bruise where the lot was injected")
+    ).to_be_visible()
+
+    page.get_by_role("link", name="Recall").click()
+    page.get_by_label("Lot number").fill(LOT)
+    page.get_by_role("button", name="Find who received it").click()
+    involved = page.get_by_role("region", name=re.compile("Adverse events involving it"))
+    expect(involved.locator(f'a[href="/patients/{patient}/outcomes"]')).to_be_visible()
+    assert LOT not in page.title()
+    accessible(page, "recall")
 
 
 def test_reception_cannot_open_the_photo_or_outcome_pages(page: Page, demo: Demo) -> None:

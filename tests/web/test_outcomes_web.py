@@ -259,6 +259,7 @@ def test_an_adverse_event_is_recorded_followed_up_and_closed(world: World) -> No
         )
         assert followed.status_code == 200
         assert f"last follow-up: seen again {SHOWN}" in followed.text
+        assert followed.text.count('<article class="event"') == 1  # the superseded one left out
         assert records(world)[2] == ["open", "superseded"]
         again = client.post(
             f"/patients/{patient}/adverse-events/{first.id}/follow-up",
