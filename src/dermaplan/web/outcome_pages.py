@@ -36,6 +36,7 @@ router = APIRouter(include_in_schema=False)
 Line = Annotated[str, Form(max_length=2000)]
 Prose = Annotated[str, Form(max_length=20_000)]
 Many = Annotated[list[str], Form(max_length=200)]
+Choice = Annotated[str, Form(max_length=50)]  # an enumeration's value, checked by the parse
 
 
 def _given(value: str) -> str | None:
@@ -47,7 +48,6 @@ def _back(patient_id: uuid.UUID) -> Response:
     return RedirectResponse(f"/patients/{patient_id}/outcomes", status_code=303)
 
 
-Choice = Annotated[str, Form(max_length=50)]  # an enumeration's value, checked by the parse
 # what the forms of an adverse event offer
 CHOICES: dict[str, Any] = {
     "types": AdverseEventType,
