@@ -302,6 +302,13 @@ def test_a_bad_adverse_event_is_refused_at_its_field(world: World) -> None:
             assert where in answer.text, (bad, answer.text)
             assert "<h1>Record the event</h1>" in answer.text
             assert 'value="2026-11-01"' in answer.text or "onset" in bad
+        api = client.post(
+            "/api/v1/adverse-events",
+            json=event_fields(world.ours.patient, type="sunburn"),
+            headers=api_token(world, P),
+        )
+        assert api.status_code == 422
+        assert api.json()["detail"][0]["loc"] == ["body", "type"]
     assert records(world) == before
 
 
@@ -343,7 +350,8 @@ def test_without_the_csrf_token_no_outcome_form_changes_anything(world: World) -
     assert records(world) == before
 
 
-def test_clinic_a_never_reaches_clinic_b_outcomes(world: World) -> None:
+def test_clinic_a_never_reaches_clinic_b_outcomes(any_world: World) -> None:
+    world = any_world
     theirs = world.theirs.patient
     their_event = an_event(world, theirs, world.theirs)
     before = records(world)

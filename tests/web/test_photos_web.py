@@ -302,7 +302,8 @@ def test_two_photos_of_one_view_are_compared_side_by_side_and_by_slider(world: W
         assert [api.json()["earlier"]["id"], api.json()["later"]["id"]] == [str(first), str(second)]
 
 
-def test_clinic_a_never_reaches_clinic_b_photos(world: World) -> None:
+def test_clinic_a_never_reaches_clinic_b_photos(any_world: World) -> None:
+    world = any_world
     theirs = world.theirs.patient
     allow(world, theirs, world.theirs.id)
     [their_photo] = add_photos(
