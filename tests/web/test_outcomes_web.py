@@ -216,6 +216,7 @@ def test_a_bad_score_is_refused_at_its_field_and_nothing_is_stored(
         assert "<h1>Record the score</h1>" in answer.text  # the form again, as it was sent
         assert f'value="{data["score"]}"' in answer.text
         assert 'class="problem" id="score-' in answer.text  # the problem at its field
+        assert answer.text.count('aria-invalid="true"') == 1  # on that field alone
         api = client.post(
             "/api/v1/outcomes",
             json={"patient": str(world.ours.patient), **data},

@@ -204,6 +204,7 @@ def test_a_bad_upload_is_refused_with_its_reason_and_nothing_is_stored(
         assert "<h1>New photo</h1>" in page.text  # the form again, filled in as it was sent
         assert 'value="cheeks"' in page.text
         assert 'id="photo-file-problem"' in page.text
+        assert 'aria-invalid="true" aria-describedby="photo-file-problem"' in page.text
         api = send_photo(
             client,
             f"/api/v1/patients/{world.ours.patient}/photos",
