@@ -132,6 +132,21 @@ def _again(
     )
 
 
+def _event_again(
+    request: Request,
+    session: BrowserSession,
+    patient_id: uuid.UUID,
+    refused: InvalidInput,
+    heading: str,
+    event: EventForm,
+    reason: str | None,
+) -> HTMLResponse:
+    """An adverse event's form again; `reason` is a follow-up's (None for a new event)."""
+    return _again(
+        request, session, patient_id, refused, heading, event=event, reason=reason, **CHOICES
+    )
+
+
 @router.get("/patients/{patient_id}/outcomes")
 def outcomes_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
     followed = run(request, session.member, outcomes.follow_up, patient_id)
@@ -184,16 +199,7 @@ def record_event(
     try:
         run(request, session.member, adverse.record, event.data(patient_id))
     except InvalidInput as refused:
-        return _again(
-            request,
-            session,
-            patient_id,
-            refused,
-            "Record the event",
-            event=event,
-            reason=None,
-            **CHOICES,
-        )
+        return _event_again(request, session, patient_id, refused, "Record the event", event, None)
     return _back(patient_id)
 
 
@@ -210,15 +216,8 @@ def follow_up_event(
     try:
         run(request, session.member, adverse.follow_up, event_id, event.data(patient_id), reason)
     except InvalidInput as refused:
-        return _again(
-            request,
-            session,
-            patient_id,
-            refused,
-            "Record the follow-up",
-            event=event,
-            reason=reason,
-            **CHOICES,
+        return _event_again(
+            request, session, patient_id, refused, "Record the follow-up", event, reason
         )
     return _back(patient_id)
 
