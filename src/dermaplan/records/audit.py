@@ -102,6 +102,7 @@ class AuditAction(StrEnum):
     RECORDS_IMPORT = "records.import"
     STAFF_UPDATE = "staff.update"
     AUDIT_READ = "audit.read"
+    CONSENT_READ = "consent.read"
 
 
 A = AuditAction
@@ -112,7 +113,7 @@ READ_ACTIONS = frozenset(
     {A.PATIENT_READ, A.PATIENT_LIST, A.PATIENT_SEARCH, A.PATIENT_TIMELINE, A.CONSULT_READ}
     | {A.SESSION_READ, A.OUTCOME_READ, A.CONSENT_LIST, A.PHOTO_LIST, A.PHOTO_READ}
     | {A.COURSE_READ, A.LOT_RECALL, A.ADVERSE_EVENT_REPORT, A.AGENDA_READ}
-    | {A.AUDIT_READ}
+    | {A.AUDIT_READ, A.CONSENT_READ}
 )
 
 
