@@ -16,6 +16,7 @@ from dermaplan.records.models import AuditEvent
 from tests.records.factories import add_consult
 from tests.web.conftest import World, api_token, client_of
 from tests.web.test_admin_api import ADMIN_ENDPOINTS
+from tests.web.test_charting_web import CHART_ENDPOINTS
 from tests.web.test_consent_web import CONSENT_ENDPOINTS
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
@@ -53,6 +54,7 @@ def test_every_endpoint_is_tried(client: TestClient) -> None:
     tried = {(method, path) for method, path, _, _ in ENDPOINTS}
     tried |= {(method, path) for method, path, _ in ADMIN_ENDPOINTS}
     tried |= {(method, path) for method, path, _ in CONSENT_ENDPOINTS}
+    tried |= {(method, path.split("?")[0]) for method, path, _ in CHART_ENDPOINTS}
     assert routes - {("GET", "/api/v1/health")} == tried
 
 

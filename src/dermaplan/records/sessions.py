@@ -318,7 +318,9 @@ def _apply(record: TreatmentSession, data: SessionData, checked: _Checked) -> No
     record.needle_cartridge = data.needle_cartridge
     record.depths_mm = dict(data.depths_mm)
     record.passes = dict(data.passes)
-    record.injection_points = [point.model_dump() for point in data.injection_points]
+    record.injection_points = [
+        point.model_dump(exclude_none=True) for point in data.injection_points
+    ]
     record.anaesthesia = data.anaesthesia
     record.deviations = [deviation.model_dump() for deviation in data.deviations]
     record.notes = data.notes
@@ -547,6 +549,24 @@ def session_history(
         after=[session_state(version) for version in versions],
     )
     return versions
+
+
+def read_session(
+    session: Session, context: Context, clinic_id: uuid.UUID, session_id: uuid.UUID
+) -> TreatmentSession:
+    """One version of a session with its products and lots; the read is audited."""
+    record = _session(SessionRepository(session, clinic_id), session_id)
+    record_event(
+        session,
+        context,
+        clinic_id,
+        AuditAction.SESSION_READ,
+        "treatment_session",
+        record.id,
+        patient_id=record.patient_id,
+        after=[session_state(record)],
+    )
+    return record
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dermaplan.app.unit import Application
 from dermaplan.problems import Problem
 from dermaplan.records.errors import DatabaseError, RecordsError, Unauthenticated
-from dermaplan.web import admin_api, admin_pages, api, consent_api, consent_pages, pages
+from dermaplan.web import (
+    admin_api,
+    admin_pages,
+    api,
+    charting_api,
+    charting_pages,
+    consent_api,
+    consent_pages,
+    pages,
+)
 from dermaplan.web.errors import error_body, request_problems, status_of
 from dermaplan.web.security import secure_headers
 from dermaplan.web.views import render_error
@@ -50,6 +59,8 @@ def create_app(application: Application) -> FastAPI:
     web.include_router(admin_api.router)
     web.include_router(consent_pages.router)
     web.include_router(consent_api.router)
+    web.include_router(charting_pages.router)
+    web.include_router(charting_api.router)
     web.add_exception_handler(RecordsError, _refused)  # type: ignore[arg-type]
     web.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     web.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
