@@ -20,14 +20,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dermaplan.app import sessions
 from dermaplan.app.logins import BrowserSession
 from dermaplan.knowledge.schema import Modality
-from dermaplan.problems import path
 from dermaplan.records.errors import IncompleteRecord, InvalidInput, RecordsError, SafetyRefused
 from dermaplan.records.schemas import SessionData
-from dermaplan.web.errors import status_of
 from dermaplan.web.facemap import face_map
+from dermaplan.web.forms import render_form
 from dermaplan.web.knowledge import Knowledge
 from dermaplan.web.security import Browser, Changing, run
-from dermaplan.web.views import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -89,14 +87,6 @@ def session_fields(form: dict[str, list[str]], session: BrowserSession) -> dict[
     }
 
 
-def _problems(refused: RecordsError | None) -> dict[str, list[str]]:
-    """The problems by the path of their field ("" for the whole form)."""
-    found: dict[str, list[str]] = {}
-    for problem in refused.details if refused else ():
-        found.setdefault(path(problem.location), []).append(problem.message)
-    return found
-
-
 def _form_page(
     request: Request,
     session: BrowserSession,
@@ -108,11 +98,11 @@ def _form_page(
 ) -> HTMLResponse:
     products = list(values["products"])
     products += [{"product": "", "lot": None, "expiry": None, "volumes_ml": {}}] * BLANK_ROWS
-    return render(
+    return render_form(
         request,
         "session_form.html",
         session,
-        status=status_of(refused) if refused else 200,
+        refused,
         title="Session charting",
         values=values,
         products=products[:PRODUCT_ROWS],
@@ -120,7 +110,6 @@ def _form_page(
         plan=plan,
         modalities=Modality,
         map=face_map(knowledge.areas),
-        problems=_problems(refused),
     )
 
 
@@ -197,15 +186,14 @@ def _session_page(
     refused: RecordsError | None = None,
 ) -> HTMLResponse:
     charted = run(request, session.member, sessions.chart, session_id, knowledge)
-    return render(
+    return render_form(
         request,
         "session.html",
         session,
-        status=status_of(refused) if refused else 200,
+        refused,
         title="Session",
         charted=charted,
         map=face_map(knowledge.areas),
-        problems=_problems(refused),
     )
 
 

@@ -17,10 +17,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import consents
 from dermaplan.app.logins import BrowserSession
-from dermaplan.problems import Problem
 from dermaplan.records.enums import ConsentKind, PhotoScope
 from dermaplan.records.errors import InvalidInput, RecordsError
-from dermaplan.web.errors import status_of
+from dermaplan.web.forms import render_form
 from dermaplan.web.security import Browser, Changing, run
 from dermaplan.web.signatures import MAX_CHARS, drawn_signature
 from dermaplan.web.views import render
@@ -35,16 +34,6 @@ def _consent(consent_id: uuid.UUID) -> Response:
     return RedirectResponse(f"/consents/{consent_id}", status_code=303)
 
 
-def by_field(problems: list[Problem]) -> dict[str, list[str]]:
-    """Problems by the first part of their location ("" for the whole form), for the form
-    to show each by its field."""
-    found: dict[str, list[str]] = {}
-    for problem in problems:
-        field = str(problem.location[0]) if problem.location else ""
-        found.setdefault(field, []).append(problem.message)
-    return found
-
-
 def _consent_page(
     request: Request,
     session: BrowserSession,
@@ -53,15 +42,14 @@ def _consent_page(
     typed: dict[str, str] | None = None,
 ) -> HTMLResponse:
     shown = run(request, session.member, consents.shown, consent_id)
-    return render(
+    return render_form(
         request,
         "consent.html",
         session,
-        status=status_of(refused) if refused else 200,
+        refused,
         title="Consent",
         shown=shown,
         scopes=PhotoScope,
-        problems=by_field(refused.details) if refused else {},
         typed=typed or {},
         max_chars=MAX_CHARS,
     )
