@@ -116,7 +116,7 @@ def sign_consent(
         PhotoScope.MARKETING: scope_marketing,
     }
     try:
-        drawn = drawn_signature(signature_png) if signature_png.strip() else None
+        drawn = drawn_signature(signature_png, from_pad=True) if signature_png.strip() else None
         typed = None if drawn else typed_signature.strip() or None
         if drawn is None and typed is None:
             raise InvalidInput.one("signature_png: sign in the box, or type the name instead")
