@@ -80,8 +80,10 @@ def test_consent_is_signed_by_drawing_and_a_session_is_charted_and_signed(
     assert box is not None
     for across in (0.12, 0.88):  # both sides of a paired area, by mouse on the drawing
         page.mouse.click(box["x"] + box["width"] * across, box["y"] + box["height"] * 0.5)
-    expect(page.get_by_text("2 injection points placed")).to_be_visible()
-    assert drawing.locator("circle.facemap-point").count() == before + 2
+    page.get_by_role("button", name="Place a point in this area").focus()
+    page.keyboard.press("Enter")  # a point placed from the keyboard
+    expect(page.get_by_text("3 injection points placed")).to_be_visible()
+    assert drawing.locator("circle.facemap-point").count() == before + 3
     accessible(page, "session-form")
     page.get_by_role("button", name="Save the draft").click()
 
@@ -89,8 +91,8 @@ def test_consent_is_signed_by_drawing_and_a_session_is_charted_and_signed(
     expect(page.get_by_role("cell", name=LOT)).to_be_visible()
     expect(page.get_by_role("cell", name=EXPIRY)).to_be_visible()
     points = page.get_by_role("heading", name=re.compile(r"Injection points"))
-    expect(points).to_contain_text("2")
-    assert page.locator("#placed circle.facemap-point").count() == 2  # drawn again
+    expect(points).to_contain_text("3")
+    assert page.locator("#placed circle.facemap-point").count() == 3  # drawn again
     expect(page.get_by_role("heading", name="Before signing")).to_be_visible()
     accessible(page, "session-draft")
     reason = page.get_by_label("Why it is signed with what is missing")

@@ -1,7 +1,8 @@
 /* Session charting (templates/session_form.html): each facemap:point of the face map is
    kept as a hidden "points" field, "area:view:x:y" (x and y from 0 to 1 of the drawing),
    and drawn at once. Its area is the region clicked, when it is one of the session's areas,
-   or else the one chosen in the form; the areas chosen on the map are offered there. */
+   or else the one chosen in the form; the areas chosen on the map are offered there. From
+   the keyboard, a button places a point inside the chosen area's drawing. */
 (function () {
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
@@ -12,6 +13,7 @@
     var chooser = form.querySelector("[data-point-area]");
     var count = form.querySelector("[data-point-count]");
     var undo = form.querySelector("[data-point-undo]");
+    var add = form.querySelector("[data-point-add]");
     if (!map || !holder || !chooser || !count) { return; }
     var clicked = null;
     var placed = [];
@@ -62,6 +64,31 @@
         chooser.value = area;
       }
     });
+
+    function inside(region) {
+      var box = region.getBBox();
+      for (var step = 1; step < 10; step++) {
+        var spot = new DOMPoint(box.x + box.width * step / 10, box.y + box.height / 2);
+        if (region.isPointInFill(spot)) { return spot; }
+      }
+      return new DOMPoint(box.x + box.width / 2, box.y + box.height / 2);
+    }
+
+    if (add) {
+      add.addEventListener("click", function () {
+        var area = chooser.value;
+        var region = area ? map.querySelector('.facemap-area[data-area="' + CSS.escape(area) + '"]') : null;
+        if (!region) { tell(area ? "This area is not drawn on the map" : "Choose an area treated first"); return; }
+        var drawing = region.ownerSVGElement;
+        var view = drawing.viewBox.baseVal;
+        var spot = inside(region);
+        clicked = area;
+        map.dispatchEvent(new CustomEvent("facemap:point", {
+          bubbles: true,
+          detail: { view: drawing.dataset.view, x: (spot.x - view.x) / view.width, y: (spot.y - view.y) / view.height }
+        }));
+      });
+    }
 
     if (undo) {
       undo.addEventListener("click", function () {
