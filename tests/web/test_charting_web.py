@@ -264,6 +264,8 @@ def test_bad_input_comes_back_at_its_field_and_stores_nothing(
         assert answer.status_code == 422, answer.text
         assert problem in answer.text
         assert "Session charting" in answer.text
+        for off in (":1.5:", ":left:", ":-0.1"):  # a point off the drawing is not kept
+            assert off not in answer.text
     assert stored(world) == before
 
 

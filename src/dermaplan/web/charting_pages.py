@@ -87,6 +87,19 @@ def session_fields(form: dict[str, list[str]], session: BrowserSession) -> dict[
     }
 
 
+def _drawable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points a form shown again keeps: those on the drawing (x and y from 0 to 1)."""
+    kept = []
+    for point in points:
+        try:
+            x, y = float(point["x"]), float(point["y"])
+        except (TypeError, ValueError):
+            continue
+        if 0 <= x <= 1 and 0 <= y <= 1:
+            kept.append(point | {"x": x, "y": y})
+    return kept
+
+
 def _form_page(
     request: Request,
     session: BrowserSession,
@@ -104,7 +117,7 @@ def _form_page(
         session,
         refused,
         title="Session charting",
-        values=values,
+        values=values | {"injection_points": _drawable(values["injection_points"])},
         products=products[:PRODUCT_ROWS],
         action=action,
         plan=plan,
