@@ -21,7 +21,7 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from dermaplan.app import consults
+from dermaplan.app import clinic, consults
 from dermaplan.clinical.assessment import parse_assessment
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import SessionStatus, StaffRole
@@ -235,6 +235,21 @@ def test_an_expired_lot_is_refused_at_its_row_by_the_clinic_s_day(world: World) 
         )
         assert api.status_code == 409
         assert api.json()["detail"][0]["loc"] == ["products", 0]
+    assert stored(world) == before
+
+
+def test_a_lot_is_expired_by_the_day_of_the_clinic_not_of_utc(world: World) -> None:
+    consult = approved_consult(world, world.ours)
+    world.application.run(str(world.ours.staff[A]), clinic.configure, time_zone="Pacific/Auckland")
+    late = {"performed_at": "2026-11-01T20:00+00:00", "expiry-0": "2026-11-01"}  # Nov 2 there
+    before = stored(world)
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        answer = client.post(
+            "/sessions", data={"csrf_token": token, **form(world.ours, consult, **late)}
+        )
+        assert answer.status_code == 409, answer.text
+        assert "expired on 2026-11-01, before the session (2026-11-02)" in answer.text
     assert stored(world) == before
 
 
