@@ -159,6 +159,7 @@ def test_a_practitioner_records_points_and_lots_checks_completeness_and_signs(
     world: World, drafting: Drafting
 ) -> None:
     client, token, session_id = drafting.client, drafting.token, drafting.session_id
+    assert f'href="/sessions/{session_id}"' in client.get("/today").text  # awaiting signature
     page = client.get(f"/sessions/{session_id}")
     assert page.status_code == 200
     assert "<td>HB2391</td><td>2027-03-31</td>" in page.text
