@@ -25,6 +25,10 @@ from dermaplan.web import (
     admin_api,
     admin_pages,
     api,
+    charting_api,
+    charting_pages,
+    consent_api,
+    consent_pages,
     outcome_api,
     outcome_pages,
     pages,
@@ -61,6 +65,10 @@ def create_app(application: Application) -> FastAPI:
     web.include_router(photo_api.router)
     web.include_router(outcome_pages.router)
     web.include_router(outcome_api.router)
+    web.include_router(consent_pages.router)
+    web.include_router(consent_api.router)
+    web.include_router(charting_pages.router)
+    web.include_router(charting_api.router)
     web.add_exception_handler(RecordsError, _refused)  # type: ignore[arg-type]
     web.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     web.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
