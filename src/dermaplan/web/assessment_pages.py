@@ -22,10 +22,12 @@ from starlette.datastructures import FormData
 
 from dermaplan.app import assessments, consults, patients, references
 from dermaplan.app.logins import BrowserSession
+from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.schemas import PatientData
 from dermaplan.vocabulary import Sex
-from dermaplan.web.knowledge import Knowledge, knowledge_map
+from dermaplan.web.facemap import face_map
+from dermaplan.web.knowledge import Knowledge
 from dermaplan.web.security import Browser, Changing, run
 from dermaplan.web.views import render
 
@@ -119,11 +121,15 @@ def assessment_page(
     request: Request, session: Browser, draft_id: uuid.UUID, knowledge: Knowledge
 ) -> HTMLResponse:
     page = run(request, session.member, assessments.resume, draft_id, knowledge)
-    return _assessment(request, session, page)
+    return _assessment(request, session, page, knowledge)
 
 
 def _assessment(
-    request: Request, session: BrowserSession, page: assessments.DraftPage, status: int = 200
+    request: Request,
+    session: BrowserSession,
+    page: assessments.DraftPage,
+    knowledge: KnowledgeBase,
+    status: int = 200,
 ) -> HTMLResponse:
     return render(
         request,
@@ -132,7 +138,7 @@ def _assessment(
         status=status,
         title="Assessment",
         page=page,
-        map=knowledge_map(),
+        map=face_map(knowledge.areas),
     )
 
 
@@ -148,7 +154,7 @@ async def save_assessment(
     if request.headers.get("HX-Request"):
         return render(request, "assessment_plan.html", session, page=page)
     if page.problems:
-        return _assessment(request, session, page, status=422)
+        return _assessment(request, session, page, knowledge, status=422)
     return _to(f"/assessments/{draft_id}")
 
 
@@ -168,7 +174,7 @@ async def store_assessment(
     except InvalidInput as refused:
         page = run(request, session.member, assessments.save, draft_id, data, knowledge)
         shown = page.model_copy(update={"problems": page.problems or refused.problems})
-        return _assessment(request, session, shown, status=422)
+        return _assessment(request, session, shown, knowledge, status=422)
     return _to(f"/consults/{saved.consult_id}")
 
 

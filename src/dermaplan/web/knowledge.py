@@ -1,6 +1,5 @@
-"""The knowledge the web app plans with: the built-in knowledge, loaded once per worker
-(from the knowledge cache when its files are unchanged), and the face map drawn from its
-areas."""
+"""The clinical knowledge the web app's use cases are given (the package's own, read once
+per worker from the knowledge cache, as the command line reads it)."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from typing import Annotated
 from fastapi import Depends
 
 from dermaplan.knowledge import KnowledgeBase
-from dermaplan.web.facemap import FaceMap, face_map
 
 
 @functools.cache
@@ -18,11 +16,6 @@ def knowledge() -> KnowledgeBase:
     from dermaplan.knowledge.cache import load_cached_knowledge
 
     return load_cached_knowledge()
-
-
-@functools.cache
-def knowledge_map() -> FaceMap:
-    return face_map(knowledge().areas)
 
 
 Knowledge = Annotated[KnowledgeBase, Depends(knowledge)]
