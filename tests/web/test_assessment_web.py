@@ -323,7 +323,8 @@ def test_a_patient_is_added_or_the_form_comes_back_with_the_problem(world: World
             "/patients", data={"csrf_token": token, "family_name": "Roux", "email": "not-mail"}
         )
         assert wrong.status_code == 422
-        assert "email" in wrong.text
+        assert 'aria-invalid="true" aria-describedby="email-problem"' in wrong.text
+        assert '<p class="problem" id="email-problem">' in wrong.text
         assert 'value="Roux"' in wrong.text
         assert state(world) == before
         added = client.post(

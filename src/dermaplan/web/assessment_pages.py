@@ -23,6 +23,7 @@ from starlette.datastructures import FormData
 from dermaplan.app import assessments, consults, patients, references
 from dermaplan.app.logins import BrowserSession
 from dermaplan.knowledge import KnowledgeBase
+from dermaplan.problems import Problem
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.schemas import PatientData
 from dermaplan.vocabulary import Sex
@@ -53,7 +54,7 @@ def _patient_form(
     request: Request,
     session: BrowserSession,
     typed: dict[str, str],
-    problems: list[str],
+    problems: list[Problem],
     status: int = 200,
 ) -> HTMLResponse:
     return render(
@@ -92,7 +93,7 @@ def add_patient(
     try:
         data = PatientData.parse({key: value for key, value in typed.items() if value.strip()})
     except InvalidInput as invalid:
-        return _patient_form(request, session, typed, invalid.problems, status=422)
+        return _patient_form(request, session, typed, invalid.details, status=422)
     added = run(request, session.member, patients.add, data)
     return _to(f"/patients/{added.id}")
 
