@@ -303,6 +303,8 @@ def test_bad_input_is_refused_at_its_field_and_nothing_kept(world: World) -> Non
         )
         assert page.status_code == 422
         assert "patient.fitzpatrick" in page.text
+        assert 'aria-describedby="patient-fitzpatrick-problem"' in page.text
+        assert '<p class="problem" id="patient-fitzpatrick-problem">' in page.text
         assert 'id="assessment"' in page.text  # the form again
         empty = draft(world)
         stored = client.post(

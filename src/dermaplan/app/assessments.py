@@ -27,7 +27,7 @@ from dermaplan.clinical.assessment import (
     knowledge_problems,
     vocabulary_problems,
 )
-from dermaplan.problems import Problem, validation_problems
+from dermaplan.problems import Problem, path, validation_problems
 from dermaplan.records.errors import InvalidInput, RecordDisagrees
 
 if TYPE_CHECKING:
@@ -70,6 +70,24 @@ class Question(ReadModel):
     top: int | None = None  # a scale's highest value
 
 
+class FieldProblem(ReadModel):
+    """A problem of what was sent, at its field: `location` as the API gives it, `field` as
+    the form names it ("patient.fitzpatrick", "concerns[0].areas[1]")."""
+
+    location: list[str | int]
+    field: str
+    message: str
+
+    @classmethod
+    def of(cls, problem: Problem) -> FieldProblem:
+        return cls(
+            location=list(problem.location), field=path(problem.location), message=problem.message
+        )
+
+    def problem(self) -> Problem:
+        return Problem(tuple(self.location), self.message)
+
+
 class DraftLine(ReadModel):
     id: uuid.UUID
     patient_id: uuid.UUID
@@ -106,9 +124,18 @@ class DraftPage(ReadModel):
     allergens: list[Choice]
     procedure_kinds: list[Choice]
     areas: list[Choice]
-    problems: list[str]
+    problems: list[FieldProblem]
     plan: dict[str, Any] | None  # the engine's plan, as its JSON; None until it can make one
     filled: list[str]  # what the patient's record filled in
+
+    def problems_at(self, field: str) -> list[FieldProblem]:
+        """The problems of a field and of what it holds ("medications.x" and its
+        "medications.x.last_taken")."""
+        return [
+            p
+            for p in self.problems
+            if p.field == field or p.field.startswith((f"{field}.", f"{field}["))
+        ]
 
 
 @allowed(PRACTITIONER)
@@ -260,7 +287,7 @@ def _page(
         allergens=_choices(knowledge.screening.allergens),
         procedure_kinds=_choices(knowledge.screening.procedures),
         areas=_choices(knowledge.areas.values()),
-        problems=[str(p) for p in (problems or [])] + refused,
+        problems=[FieldProblem.of(p) for p in [*(problems or []), *refused]],
         plan=plan,
         filled=filled,
     )
@@ -278,7 +305,7 @@ def _scarred() -> tuple[str, ...]:
 
 def _plan(
     uow: UnitOfWork, patient: Patient, assessment: Assessment | None, knowledge: KnowledgeBase
-) -> tuple[dict[str, Any] | None, list[str], list[str]]:
+) -> tuple[dict[str, Any] | None, list[str], list[Problem]]:
     """The plan the engine makes of the draft on the patient's record, what the record
     filled in, and why there is none (the record disagrees); no plan without a concern."""
     from dermaplan.clinical.plan import plan_adapter
@@ -289,7 +316,7 @@ def _plan(
     try:
         planned = plan_on_record(uow.session, uow.clinic_id, patient, assessment, knowledge)
     except RecordDisagrees as disagreement:
-        return None, [], disagreement.problems
+        return None, [], disagreement.details
     return plan_adapter().dump_python(planned.plan, mode="json"), list(planned.filled), []
 
 

@@ -96,7 +96,7 @@ def save_assessment(
     already stored does not change (409)."""
     page = run(request, member, assessments.save, draft_id, _data(assessment), knowledge)
     if page.problems:
-        raise InvalidInput(page.problems)
+        raise InvalidInput([problem.problem() for problem in page.problems])
     return page
 
 

@@ -174,7 +174,8 @@ async def store_assessment(
         )
     except InvalidInput as refused:
         page = run(request, session.member, assessments.save, draft_id, data, knowledge)
-        shown = page.model_copy(update={"problems": page.problems or refused.problems})
+        problems = page.problems or [assessments.FieldProblem.of(p) for p in refused.details]
+        shown = page.model_copy(update={"problems": problems})
         return _assessment(request, session, shown, knowledge, status=422)
     return _to(f"/consults/{saved.consult_id}")
 
