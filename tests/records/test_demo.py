@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
 
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import demo
@@ -18,6 +20,7 @@ from dermaplan.records.enums import (
     AdverseEventStatus,
     ConsultStatus,
     OutcomeScale,
+    PhotoScope,
     SessionStatus,
     Severity,
 )
@@ -37,7 +40,7 @@ from dermaplan.records.models import (
     Staff,
     TreatmentSession,
 )
-from dermaplan.records.photos import LocalFolderStorage
+from dermaplan.records.photos import LocalFolderStorage, patient_photo_scopes
 from dermaplan.records.scales import score_problem
 from tests.records.database import fresh_database, keyed, keys_of
 from tests.records.factories import NOW, add_patient, context, counts
@@ -137,6 +140,15 @@ def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
             )
             assert first is None or course.created_at < first
         assert session.scalar(select(func.count()).select_from(Outcome)) == seeded.outcomes
+        # Every before-photo may be looked at in the clinical record, and for nothing else.
+        photographed = set(session.scalars(select(Photo.patient_id)))
+        assert photographed
+        for patient in photographed:
+            assert patient_photo_scopes(session, clinic_of(session, patient), patient) == {
+                PhotoScope.CLINICAL_RECORD: True,
+                PhotoScope.TEACHING: False,
+                PhotoScope.MARKETING: False,
+            }
         events = session.scalars(select(AdverseEvent)).all()
         assert len(events) == seeded.adverse_events
         assert all(e.status is not AdverseEventStatus.SUPERSEDED for e in events)
@@ -199,3 +211,7 @@ def test_a_database_with_patients_is_refused(
         with pytest.raises(InvalidInput, match="already holds 1 patients"):
             load(engine, context(), clinic(kb), storage)
     assert counts(engine) == before
+
+
+def clinic_of(session: Session, patient: uuid.UUID) -> uuid.UUID:
+    return session.get_one(Patient, patient).clinic_id

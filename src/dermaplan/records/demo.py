@@ -66,10 +66,12 @@ from dermaplan.records.db import transaction
 from dermaplan.records.enums import (
     AdverseEventType,
     Causality,
+    ConsentKind,
     ConsentStatus,
     ConsultStatus,
     EventOutcome,
     OutcomeScale,
+    PhotoScope,
     PhotoStage,
     SessionStatus,
     Severity,
@@ -118,6 +120,16 @@ def placeholder_photo() -> bytes:
 
 USES_PER_LOT = 100  # a lot's planned uses (at most 180 days of them)
 BATCH = 2_000
+PHOTO_CONSENT_TEXT = (
+    "I agree to photographs of my treated areas being taken and kept in my clinical record; "
+    "each other use is asked separately. (Demo consent text.)"
+)
+PhotoConsent = dict[PhotoScope, bool] | None  # the uses a photo consent grants; None: another
+PHOTO_SCOPES: dict[PhotoScope, bool] = {
+    PhotoScope.CLINICAL_RECORD: True,
+    PhotoScope.TEACHING: False,
+    PhotoScope.MARKETING: False,
+}
 CONSENT_TEXT = {
     modality: f"I have been told what {modality.value} treatment involves, its risks and "
     "its alternatives, and I consent to it. (Demo consent text.)"
@@ -648,28 +660,34 @@ def _clinic_and_staff(
 
 def _consent_templates(
     session: Session, context: Context, clinic_id: uuid.UUID
-) -> dict[Modality, uuid.UUID]:
-    """One treatment consent text per modality, published before the first record."""
+) -> dict[ConsentKind, uuid.UUID]:
+    """One treatment consent text per modality and the photo consent's, published before
+    the first record."""
     published = Context(
         context.actor, context.now - dt.timedelta(days=366 * (YEARS_OF_RECORDS + 1))
     )
+    texts = {TREATMENT_CONSENT[m]: CONSENT_TEXT[m] for m in Modality}
     return {
-        modality: consents.publish_template(
-            session, published, clinic_id, TREATMENT_CONSENT[modality], CONSENT_TEXT[modality]
-        ).id
-        for modality in Modality
+        kind: consents.publish_template(session, published, clinic_id, kind, text).id
+        for kind, text in (texts | {ConsentKind.PHOTO: PHOTO_CONSENT_TEXT}).items()
     }
 
 
-def _consent_fields(demo: DemoPatient) -> list[tuple[Modality, dt.datetime]]:
-    """The consents a patient signs: one per modality treated, the day before the first."""
+def _consents(demo: DemoPatient) -> list[tuple[ConsentKind, dt.datetime, PhotoConsent]]:
+    """The consents a patient signs: one per modality treated, the day before the first, and
+    with the first of them the photo consent, for the before-photos (seen in the clinical
+    record only: teaching and marketing are refused, as most patients would)."""
     first: dict[Modality, dt.datetime] = {}
     for visit in demo.sessions:
         modality = Modality(visit.fields["modality"])
         performed = visit.fields["performed_at"]
         if modality not in first or performed < first[modality]:
             first[modality] = performed
-    return [(modality, when - dt.timedelta(days=1)) for modality, when in sorted(first.items())]
+    signed = [
+        (TREATMENT_CONSENT[modality], when - dt.timedelta(days=1), None)
+        for modality, when in sorted(first.items())
+    ]
+    return [*signed, (ConsentKind.PHOTO, signed[0][1], PHOTO_SCOPES)] if signed else []
 
 
 def seed(
@@ -712,18 +730,19 @@ def seed(
                 if demo.course is not None:
                     courses.start_course(session, on_the_day, clinic_id, stored.id, demo.course)
                     started += 1
-            for modality, signed_at in _consent_fields(demo):
+            for kind, signed_at, scopes in _consents(demo):
                 consents.record_consent(
                     session,
                     context,
                     clinic_id,
                     ConsentData(
                         patient=patient_id,
-                        template=templates[modality],
+                        template=templates[kind],
                         opened_at=signed_at - dt.timedelta(minutes=15),
                         signed_at=signed_at,
                         signer=f"{data.given_names} {data.family_name}".strip(),
                         signature=data.family_name,
+                        scopes=scopes,
                     ),
                 )
                 signed_consents += 1
@@ -876,13 +895,16 @@ def bulk_load(
                         "updated_at": now,
                     }
                 )
-                for modality, signed_at in _consent_fields(demo):
+                for kind, signed_at, scopes in _consents(demo):
                     rows["consent"].append(
                         {
                             "id": ids(),
                             "patient_id": patient_id,
-                            "template_id": templates[modality],
-                            "kind": TREATMENT_CONSENT[modality],
+                            "template_id": templates[kind],
+                            "kind": kind,
+                            "photo_scopes": {s.value: g for s, g in scopes.items()}
+                            if scopes
+                            else None,
                             "status": ConsentStatus.SIGNED,
                             "opened_at": signed_at - dt.timedelta(minutes=15),
                             "signed_at": signed_at,
