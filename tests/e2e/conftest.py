@@ -126,9 +126,10 @@ def _wait_for(health: str, server: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError(f"dermaplan serve did not answer {health} within a minute")
 
 
-def dermaplan(demo: Demo, *arguments: str) -> str:
-    """A dermaplan command over the demo's records (what the pages do not do yet)."""
-    return _dermaplan(demo.env, *arguments)
+def dermaplan(demo: Demo, *arguments: str, **variables: str) -> str:
+    """A dermaplan command over the demo's records (what the pages do not do yet), with
+    these environment variables besides the demo's."""
+    return _dermaplan(demo.env | variables, *arguments)
 
 
 @pytest.fixture(scope="session")

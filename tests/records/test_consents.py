@@ -10,6 +10,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -496,3 +498,39 @@ def test_a_patients_consents_are_listed_opened_and_signed_and_the_read_is_audite
     assert versions == [1, 1]
     last = events(engine)[-1]
     assert (last.action, last.patient_id) == ("consent.list", patient_id)
+
+
+def _minute(instant: dt.datetime) -> dt.datetime:
+    return instant.replace(second=0, microsecond=0)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    session_second=st.integers(0, 59),
+    signed=st.integers(-150, 150),  # seconds from the session's time
+    withdrawn=st.none() | st.integers(0, 150),  # seconds after the signature
+)
+def test_a_consent_is_judged_to_the_minute_a_session_is_written_to(
+    engine: Engine, clinic_id: uuid.UUID, session_second: int, signed: int, withdrawn: int | None
+) -> None:
+    """A session charted in the minute the patient signed is covered by that consent; a
+    withdrawal made in the session's minute is in force; nothing signed in a later minute
+    counts, whatever the seconds on either side."""
+    at = NOW.replace(second=session_second)
+    signed_at = at + dt.timedelta(seconds=signed)
+    patient_id = add_patient(engine, clinic_id)
+    consent_id = add_consent(engine, clinic_id, patient_id, signed_at=signed_at)
+    if withdrawn is not None:
+        when = signed_at + dt.timedelta(seconds=withdrawn)
+        with transaction(engine) as session:
+            consents.withdraw_consent(session, context(now=when), clinic_id, consent_id, "no")
+    with transaction(engine, write=False) as session:
+        valid = consents.consented_kinds(session, clinic_id, patient_id, at)
+    in_force = _minute(signed_at) <= _minute(at) and (
+        withdrawn is None or _minute(signed_at + dt.timedelta(seconds=withdrawn)) > _minute(at)
+    )
+    assert (ConsentKind.TREATMENT_MICRONEEDLING in valid) is in_force

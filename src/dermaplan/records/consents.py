@@ -430,9 +430,16 @@ def photo_scopes_in_force(
         for scope in PhotoScope
     }
 
+SESSION_MINUTE = dt.timedelta(minutes=1)  # the precision a session's time is written to
+
 
 def consented_kinds(
     session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID, at: dt.datetime
 ) -> set[ConsentKind]:
-    """The consent kinds valid for a session at `at` (see ConsentRepository.valid_kinds)."""
-    return ConsentRepository(session, clinic_id).valid_kinds(patient_id, at)
+    """The consent kinds valid for a session at `at`: signed before it, not later that day,
+    and not withdrawn by then. A session's time is written to the minute (the charting form,
+    a session file), so whatever happened within that minute happened at the session: a
+    consent signed in it counts (the patient signs, then the session is charted), and a
+    withdrawal made in it is in force (a withdrawal always wins)."""
+    minute = at.replace(second=0, microsecond=0)
+    return ConsentRepository(session, clinic_id).valid_kinds(patient_id, minute + SESSION_MINUTE)

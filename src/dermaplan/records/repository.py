@@ -501,16 +501,15 @@ class ConsentRepository:
             .execution_options(populate_existing=True)
         )
 
-    def valid_kinds(self, patient_id: uuid.UUID, at: dt.datetime) -> set[ConsentKind]:
-        """The kinds of consent the patient had signed by `at` - before the session, not
-        later that day - and not withdrawn (as a whole) by `at`; the patient is the
-        caller's, already checked."""
+    def valid_kinds(self, patient_id: uuid.UUID, before: dt.datetime) -> set[ConsentKind]:
+        """The kinds of consent the patient had signed before the instant `before`, and had
+        not withdrawn (as a whole) by then; the patient is the caller's, already checked."""
         withdrawn = (
             select(ConsentWithdrawal.consent_id)
             .where(
                 ConsentWithdrawal.consent_id == Consent.id,
                 ConsentWithdrawal.scope == "all",
-                ConsentWithdrawal.withdrawn_at <= at,
+                ConsentWithdrawal.withdrawn_at < before,
             )
             .exists()
         )
@@ -521,7 +520,7 @@ class ConsentRepository:
                 ~withdrawn,
             )
         )
-        return {kind for kind, signed_at in rows if signed_at is not None and signed_at <= at}
+        return {kind for kind, signed_at in rows if signed_at is not None and signed_at < before}
 
     def add(self, consent: Consent) -> None:
         self.session.add(consent)

@@ -22,7 +22,10 @@
       return Array.prototype.some.call(chooser.options, function (o) { return o.value === area; });
     }
     function tell(text) { count.textContent = text; }
-    function counted() { tell(holder.querySelectorAll("input").length + " injection points placed"); }
+    function counted() {
+      var count = holder.querySelectorAll("input").length;
+      tell(count + (count === 1 ? " injection point placed" : " injection points placed"));
+    }
 
     map.addEventListener("click", function (event) {
       var region = event.target.closest ? event.target.closest(".facemap-area") : null;
