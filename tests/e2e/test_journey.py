@@ -174,7 +174,6 @@ def test_a_whole_visit_from_a_new_patient_to_compared_photos(page: Page, demo: D
     expect(page.get_by_role("cell", name=LOT)).to_be_visible()
     session = page.url
     # the consent signed and the before photo taken, nothing is missing
-    print("MISSING:", page.locator("main").inner_text()[-1500:])
     expect(page.get_by_label("Why it is signed with what is missing")).to_have_count(0)
     page.get_by_role("button", name=f"Sign as {NEW}").click()
     expect(page.get_by_text(re.compile(rf"Signed .* by {NEW}\."))).to_be_visible()

@@ -91,13 +91,15 @@ def save(
     uow: UnitOfWork, patient_id: uuid.UUID, assessment: Assessment, knowledge: KnowledgeBase
 ) -> SavedConsult:
     """Plan for a patient on record and store the consult as a draft: the record completes
-    the assessment, and a disagreement with it stores nothing."""
-    from dermaplan.records.service import create_consult, read_patient
+    the assessment, and a disagreement with it stores nothing; the allergies the assessment
+    was told join the record."""
+    from dermaplan.records.service import create_consult, note_allergies, read_patient
     from dermaplan.records.sessions import plan_on_record
 
     record = read_patient(uow.session, uow.context, uow.clinic_id, patient_id)
     planned = plan_on_record(uow.session, uow.clinic_id, record, assessment, knowledge)
     stored = create_consult(uow.session, uow.context, uow.clinic_id, patient_id, planned.document)
+    note_allergies(uow.session, uow.context, uow.clinic_id, record, assessment.allergies, knowledge)
     return _saved(planned, stored.id, patient_id)
 
 
@@ -111,13 +113,21 @@ def correct(
 ) -> SavedConsult:
     """Plan again from a corrected assessment, as a draft that supersedes the consult once
     approved."""
-    from dermaplan.records.service import correct_consult, read_consult
+    from dermaplan.records.service import correct_consult, note_allergies, read_consult
     from dermaplan.records.sessions import plan_on_record
 
     original = read_consult(uow.session, uow.context, uow.clinic_id, consult_id)
     planned = plan_on_record(uow.session, uow.clinic_id, original.patient, assessment, knowledge)
     corrected = correct_consult(
         uow.session, uow.context, uow.clinic_id, consult_id, planned.document, reason
+    )
+    note_allergies(
+        uow.session,
+        uow.context,
+        uow.clinic_id,
+        original.patient,
+        assessment.allergies,
+        knowledge,
     )
     return _saved(planned, corrected.id, original.patient_id, consult_id)
 

@@ -430,6 +430,7 @@ def photo_scopes_in_force(
         for scope in PhotoScope
     }
 
+
 SESSION_MINUTE = dt.timedelta(minutes=1)  # the precision a session's time is written to
 
 

@@ -11,7 +11,7 @@ import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,9 @@ from dermaplan.records.repository import (
     StaffRepository,
 )
 from dermaplan.records.schemas import ConsultDocument, PatientData, given_text
+
+if TYPE_CHECKING:
+    from dermaplan.knowledge import KnowledgeBase
 
 DEFAULT_CLINIC_NAME = "Dermaplan clinic"
 OLDEST_BIRTH_YEARS = 130
@@ -354,6 +357,32 @@ def read_patient_details(
     patient = _patient(PatientRepository(session, clinic_id), patient_id)
     _audit_read(session, context, clinic_id, patient, {})
     return patient
+
+
+def note_allergies(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    patient: Patient,
+    told: Sequence[str] | None,
+    knowledge: KnowledgeBase,
+) -> None:
+    """Add to the patient's record the allergies an assessment was told (its allergen ids),
+    audited as a change of the record, so that every later check of a session knows them.
+    `None` (not asked) changes nothing; an allergen the record already names in its own
+    words is not added again; nothing recorded is ever dropped here (an assessment that
+    leaves out a recorded allergy is refused before: records.reconciliation)."""
+    if told is None:
+        return
+    known = patient.allergies or []
+    said = {allergy.casefold() for allergy in known}
+    new = [
+        allergen
+        for allergen in told
+        if said.isdisjoint(knowledge.allergen_terms.get(allergen, frozenset({allergen})))
+    ]
+    if patient.allergies is None or new:
+        update_patient(session, context, clinic_id, patient.id, {"allergies": known + new})
 
 
 def update_patient(
