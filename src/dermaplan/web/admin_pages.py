@@ -41,7 +41,7 @@ def admin_home() -> Response:
 
 @router.get("/staff")
 def staff_page(request: Request, session: Browser) -> HTMLResponse:
-    accounts = run(request, session.member, staff.accounts)
+    accounts = run(request, session, staff.accounts)
     return render(
         request,
         "admin_staff.html",
@@ -100,7 +100,7 @@ def reset_second_factor(request: Request, session: Changing, staff_id: uuid.UUID
 
 @router.get("/clinic")
 def clinic_page(request: Request, session: Browser) -> HTMLResponse:
-    settings = run(request, session.member, clinic.settings)
+    settings = run(request, session, clinic.settings)
     return render(
         request, "admin_clinic.html", session, section="clinic", title="Clinic", settings=settings
     )
@@ -116,7 +116,7 @@ def configure_clinic(
 
 @router.get("/consents")
 def consents_page(request: Request, session: Browser) -> HTMLResponse:
-    texts = run(request, session.member, consents.texts)
+    texts = run(request, session, consents.texts)
     return render(
         request,
         "admin_consents.html",
@@ -143,7 +143,7 @@ def publish_consent(
 def audit_page(
     request: Request, session: Browser, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
 ) -> HTMLResponse:
-    log = run(request, session.member, records_admin.audit_log, page)
+    log = run(request, session, records_admin.audit_log, page)
     return render(request, "admin_audit.html", session, section="audit", title="Audit log", log=log)
 
 

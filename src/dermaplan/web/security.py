@@ -10,6 +10,9 @@ dependencies that establish who is asking.
   X-CSRF-Token header); a request that changes something without it, or from another
   origin, is refused before anything runs. The login forms, before any session exists,
   use a double-submit cookie instead.
+- A page's session, or an API token, is checked inside the unit of work of the use case
+  the request runs (`run`), so that a request is served in one transaction; a page that
+  runs none has it checked on its own before its answer goes out.
 - The Content-Security-Policy allows scripts, styles and images from the app alone: no
   inline script or style, no frame around the app.
 """
@@ -18,18 +21,28 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Concatenate, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, Concatenate, Generic, ParamSpec, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dermaplan.app.logins import BrowserSession, Member, signed_in, token_holder
+from dermaplan.app.logins import (
+    BrowserSession,
+    Member,
+    SessionCheck,
+    TokenCheck,
+    check_alone,
+    note_use,
+    signed_in,
+    token_holder,
+)
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.records.errors import Forbidden, Unauthenticated
 
 P = ParamSpec("P")
 R = TypeVar("R")
+C = TypeVar("C", SessionCheck, TokenCheck)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -147,15 +160,58 @@ def same_origin(request: Request) -> bool:
     return origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
-def browser_session(request: Request) -> BrowserSession:
-    """The session of the browser asking; Unauthenticated (the login page) without one."""
-    return signed_in(application(request), cookie(request, SESSION_COOKIE))
+class Asking(Generic[C]):
+    """Who is asking, by a session or a token not checked yet: `run` checks it inside the
+    unit of work of the request's use case; what needs it before, or without, one checks
+    it in a transaction of its own."""
+
+    def __init__(self, application: Application, check: C) -> None:
+        self.application = application
+        self.check: C = check
+
+    def checked(self) -> C:
+        """The check, run on its own if no unit of work has run it."""
+        if self.check.found is None:
+            check_alone(self.application, self.check)
+        return self.check
+
+
+class SignedIn(Asking[SessionCheck]):
+    """The browser's session: its member and CSRF token, for a page."""
+
+    @property
+    def session(self) -> BrowserSession:
+        return self.checked().session
+
+    @property
+    def member(self) -> Member:
+        return self.session.member
+
+    @property
+    def csrf_token(self) -> str:
+        return self.session.csrf_token
+
+
+class TokenHolder(Asking[TokenCheck]):
+    """The member an API token acts as."""
+
+    @property
+    def member(self) -> Member:
+        return self.checked().member
+
+
+def browser_session(request: Request) -> Iterator[SignedIn]:
+    """The session of the browser asking; Unauthenticated (the login page) without one,
+    at the latest as the page returns."""
+    asking = SignedIn(application(request), SessionCheck(cookie(request, SESSION_COOKIE)))
+    yield asking
+    asking.checked()
 
 
 async def checked_session(request: Request) -> BrowserSession:
     """The browser's session, for a request that changes something: refused unless it
     carries the session's CSRF token and comes from this origin."""
-    session = browser_session(request)
+    session = signed_in(application(request), cookie(request, SESSION_COOKIE))
     if request.method not in SAFE_METHODS and (
         not same_origin(request) or not same(session.csrf_token, await sent_token(request))
     ):
@@ -186,7 +242,23 @@ def api_member(
     return token_holder(application(request), credentials.credentials)
 
 
-Browser = Annotated[BrowserSession, Depends(browser_session)]
+def api_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Iterator[TokenHolder]:
+    """The member the request's bearer token acts as, checked by the request's unit of
+    work, or at the latest as the endpoint returns."""
+    if credentials is None:
+        raise Unauthenticated.one("no API token: give 'Authorization: Bearer TOKEN'")
+    asking = TokenHolder(application(request), TokenCheck(credentials.credentials))
+    yield asking
+    asking.checked()
+
+
+# checked in the unit of work of the request's use case (`run`)
+Browser = Annotated[SignedIn, Depends(browser_session, scope="function")]
+ApiToken = Annotated[TokenHolder, Depends(api_token, scope="function")]
+# checked before anything runs: a change's CSRF token, a member shown as such
 Changing = Annotated[BrowserSession, Depends(checked_session)]
 ApiMember = Annotated[Member, Depends(api_member)]
 App = Annotated[Application, Depends(application)]
@@ -194,11 +266,18 @@ App = Annotated[Application, Depends(application)]
 
 def run(
     request: Request,
-    member: Member,
+    member: Member | SignedIn | TokenHolder,
     use_case: Callable[Concatenate[UnitOfWork, P], R],
     /,
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> R:
-    """One use case acting as the member asking (its own unit of work, as it declares)."""
-    return application(request).run(str(member.staff_id), use_case, *args, **kwargs)
+    """One use case acting as the member asking, in its own unit of work (as it declares);
+    a session or token is checked first inside that unit."""
+    app = application(request)
+    if isinstance(member, Member):
+        return app.run(str(member.staff_id), use_case, *args, **kwargs)
+    try:
+        return app.run(member.check, use_case, *args, **kwargs)
+    finally:
+        note_use(app, member.check)

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from dermaplan.app.logins import BrowserSession
 from dermaplan.problems import Problem
+from dermaplan.web.security import SignedIn
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -49,7 +50,7 @@ environment.globals.update(person=_person)
 def render(
     request: Request,
     template: str,
-    session: BrowserSession | None = None,
+    session: BrowserSession | SignedIn | None = None,
     *,
     status: int = 200,
     **values: Any,
