@@ -6,6 +6,7 @@ in that same transaction), the read is audited as the member signed in, and the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,16 +23,16 @@ from tests.records.factories import add_consult
 from tests.web.conftest import World, api_token, client_of, sign_in
 
 R = StaffRole.PRACTITIONER
+FROM = re.compile(r"\bFROM\s+(\w+)")
 
 
 @contextmanager
-def begun(world: World) -> Iterator[list[str]]:
-    """The BEGIN statements sent while the block runs: one for each transaction."""
+def statements(world: World) -> Iterator[list[str]]:
+    """The statements sent while the block runs."""
     sent: list[str] = []
 
     def note(*arguments: object) -> None:
-        if str(arguments[2]).startswith("BEGIN"):
-            sent.append(str(arguments[2]))
+        sent.append(str(arguments[2]))
 
     engine = world.application.engine
     event.listen(engine, "before_cursor_execute", note)
@@ -39,6 +40,15 @@ def begun(world: World) -> Iterator[list[str]]:
         yield sent
     finally:
         event.remove(engine, "before_cursor_execute", note)
+
+
+@contextmanager
+def begun(world: World) -> Iterator[list[str]]:
+    """The BEGIN statements sent while the block runs: one for each transaction."""
+    begins: list[str] = []
+    with statements(world) as sent:
+        yield begins
+    begins.extend(statement for statement in sent if statement.startswith("BEGIN"))
 
 
 def audited(world: World, action: str) -> list[AuditEvent]:
@@ -72,6 +82,18 @@ def test_a_chart_is_one_write_transaction_the_session_checked_inside(world: Worl
     reads = audited(world, "patient.timeline")
     assert [event.staff_id for event in reads] == [world.ours.staff[R]] * 2
     assert verifies(world)
+
+
+def test_the_member_signed_in_is_read_once_with_their_clinic(world: World) -> None:
+    """The session's member is the acting member, and their clinic's time zone comes with
+    them: no second read of either."""
+    with client_of(world) as client:
+        sign_in(client, world, R)
+        with statements(world) as sent:
+            assert client.get(f"/patients/{world.ours.patient}/chart").status_code == 200
+    reads = [found.group(1) for statement in sent if (found := FROM.search(statement))]
+    assert reads.count("staff") == 1
+    assert "clinic" not in reads
 
 
 def test_a_stored_plan_through_the_api_is_one_write_transaction(world: World) -> None:

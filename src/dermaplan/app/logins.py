@@ -289,7 +289,7 @@ def token_holder(application: Application, secret: str | None) -> Member:
 def _active(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Staff:
     from dermaplan.records.repository import StaffRepository
 
-    staff = StaffRepository(session, clinic_id).get(staff_id)
+    staff = StaffRepository(session, clinic_id).get_with_clinic(staff_id)
     if staff is None or not staff.active:
         raise Unauthenticated.one("this member of staff is no longer active")
     return staff

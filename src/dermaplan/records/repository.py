@@ -174,12 +174,19 @@ class ClinicRepository:
         """The clinic's time zone (UTC for one not found). The clinic is read once per
         session: it is kept in the session, so later calls find it in the identity map
         (which holds objects only while something else does), changes included."""
-        kept: dict[uuid.UUID, Clinic] = self.session.info.setdefault(_CLINICS, {})
-        clinic = kept.get(clinic_id) or self.session.get(Clinic, clinic_id)
+        clinic = self._kept().get(clinic_id) or self.session.get(Clinic, clinic_id)
         if clinic is None:
             return UTC_ZONE
-        kept[clinic_id] = clinic
+        self.keep(clinic)
         return zone(clinic.time_zone)
+
+    def keep(self, clinic: Clinic) -> None:
+        """Keep a clinic read with something else for this session's later look-ups."""
+        self._kept()[clinic.id] = clinic
+
+    def _kept(self) -> dict[uuid.UUID, Clinic]:
+        kept: dict[uuid.UUID, Clinic] = self.session.info.setdefault(_CLINICS, {})
+        return kept
 
     def today(self, clinic_id: uuid.UUID, now: dt.datetime) -> dt.date:
         """Which day it is in the clinic at `now`."""
@@ -209,6 +216,20 @@ class StaffRepository:
         return self.session.scalar(
             select(Staff).where(Staff.clinic_id == self.clinic_id, Staff.id == staff_id)
         )
+
+    def get_with_clinic(self, staff_id: uuid.UUID) -> Staff | None:
+        """A member and their clinic in one query, the clinic kept for the session (the
+        member who signs in: every use case then asks for the clinic's time zone)."""
+        row = self.session.execute(
+            select(Staff, Clinic)
+            .join(Clinic, Clinic.id == Staff.clinic_id)
+            .where(Staff.clinic_id == self.clinic_id, Staff.id == staff_id)
+        ).first()
+        if row is None:
+            return None
+        ClinicRepository(self.session).keep(row[1])
+        staff: Staff = row[0]
+        return staff
 
     def every(self) -> Sequence[Staff]:
         """The clinic's staff in name order."""

@@ -23,7 +23,7 @@ from dermaplan.problems import Problem
 from dermaplan.records.errors import DatabaseError, RecordsError, Unauthenticated
 from dermaplan.web import admin_api, admin_pages, api, pages
 from dermaplan.web.errors import error_body, request_problems, status_of
-from dermaplan.web.security import secure_headers
+from dermaplan.web.security import SecureHeaders
 from dermaplan.web.views import render_error
 
 STATIC = Path(__file__).parent / "static"
@@ -42,7 +42,7 @@ def create_app(application: Application) -> FastAPI:
         redoc_url=None,
     )
     web.state.application = application
-    web.middleware("http")(secure_headers)
+    web.add_middleware(SecureHeaders)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     web.include_router(pages.router)
     web.include_router(api.router)

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Concatenate, Generic, ParamSpec, TypeVar
 
 from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dermaplan.app.logins import (
     BrowserSession,
@@ -70,18 +73,32 @@ CSRF_FIELD, CSRF_HEADER = "csrf_token", "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def secure_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
+class SecureHeaders:
     """The security headers on every response; nothing but the static files is cached
-    (every page and answer may hold patient data)."""
-    response = await call_next(request)
-    response.headers.update(HEADERS)
-    if not request.url.path.startswith(STATIC):
-        response.headers["Cache-Control"] = "no-store"
-    if over_tls(request):
-        response.headers["Strict-Transport-Security"] = "max-age=31536000"
-    return response
+    (every page and answer may hold patient data). A plain ASGI middleware: Starlette's
+    `BaseHTTPMiddleware` would pass every response through a task and a stream of its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cached = str(scope["path"]).startswith(STATIC)
+        tls = scope["scheme"] == "https"
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.update(HEADERS)
+                if not cached:
+                    headers["Cache-Control"] = "no-store"
+                if tls:
+                    headers["Strict-Transport-Security"] = "max-age=31536000"
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 def over_tls(request: Request) -> bool:
@@ -200,12 +217,19 @@ class TokenHolder(Asking[TokenCheck]):
         return self.checked().member
 
 
-def browser_session(request: Request) -> Iterator[SignedIn]:
+async def browser_session(request: Request) -> AsyncIterator[SignedIn]:
     """The session of the browser asking; Unauthenticated (the login page) without one,
-    at the latest as the page returns."""
+    at the latest as the page returns. Nothing is read here, so it runs on the event loop,
+    not in a thread."""
     asking = SignedIn(application(request), SessionCheck(cookie(request, SESSION_COOKIE)))
     yield asking
-    asking.checked()
+    await _checked_at_last(asking)
+
+
+async def _checked_at_last(asking: Asking[C]) -> None:
+    """The check of a request that ran no use case, run as it returns."""
+    if asking.check.found is None:
+        await run_in_threadpool(asking.checked)
 
 
 async def checked_session(request: Request) -> BrowserSession:
@@ -242,17 +266,17 @@ def api_member(
     return token_holder(application(request), credentials.credentials)
 
 
-def api_token(
+async def api_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Iterator[TokenHolder]:
+) -> AsyncIterator[TokenHolder]:
     """The member the request's bearer token acts as, checked by the request's unit of
     work, or at the latest as the endpoint returns."""
     if credentials is None:
         raise Unauthenticated.one("no API token: give 'Authorization: Bearer TOKEN'")
     asking = TokenHolder(application(request), TokenCheck(credentials.credentials))
     yield asking
-    asking.checked()
+    await _checked_at_last(asking)
 
 
 # checked in the unit of work of the request's use case (`run`)
