@@ -4,6 +4,7 @@ writer goes as soon as the one before commits, not when SQLite's busy handler wa
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from pathlib import Path
@@ -130,3 +131,15 @@ def test_one_turn_per_database_file_and_none_in_memory(tmp_path: Path) -> None:
     assert writer_turn(str(path)) is writer_turn(str(tmp_path / "." / "shared.db"))
     assert writer_turn(str(path)) is not writer_turn(str(tmp_path / "other.db"))
     assert writer_turn(":memory:") is None
+
+
+def _turn_id(database: str) -> int:
+    return id(writer_turn(database))
+
+
+def test_a_forked_child_takes_turns_of_its_own(tmp_path: Path) -> None:
+    """A turn held in the parent as it forks is no turn of the child's."""
+    database = str(tmp_path / "forked.db")
+    parent = writer_turn(database)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_turn_id, (database,)) != id(parent)

@@ -13,6 +13,7 @@ that waited here longer than the busy timeout.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -47,6 +48,16 @@ class WriterTurn:
 
 _turns: dict[str, WriterTurn] = {}
 _turns_lock = threading.Lock()
+
+
+def _forget_turns() -> None:
+    """A forked child has none of its parent's connections, whatever turns they held."""
+    global _turns_lock  # a lock held at the fork would stay held
+    _turns.clear()
+    _turns_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_turns)
 
 
 def writer_turn(database: str) -> WriterTurn | None:
