@@ -235,7 +235,9 @@ async def _checked_at_last(asking: Asking[C]) -> None:
 async def checked_session(request: Request) -> BrowserSession:
     """The browser's session, for a request that changes something: refused unless it
     carries the session's CSRF token and comes from this origin."""
-    session = signed_in(application(request), cookie(request, SESSION_COOKIE))
+    session = await run_in_threadpool(
+        signed_in, application(request), cookie(request, SESSION_COOKIE)
+    )
     if request.method not in SAFE_METHODS and (
         not same_origin(request) or not same(session.csrf_token, await sent_token(request))
     ):
