@@ -15,7 +15,7 @@ from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BindParameter, Row, Select, and_, bindparam, delete, func, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from dermaplan.records.clinics import UTC_ZONE, clinic_day, day_starts, zone
 from dermaplan.records.enums import (
@@ -82,6 +82,12 @@ _SEARCH = (
 )
 _SEARCH_BOUNDED = _SEARCH.where(Patient.search_name < bindparam("upper"))
 
+_CONSULT_OF_CLINIC = (
+    select(Consult)
+    .join(Consult.patient)
+    .where(Consult.id == bindparam("consult_id"), Patient.clinic_id == _CLINIC)
+    .options(contains_eager(Consult.patient))
+)
 _SESSIONS_OF_PATIENT = (
     select(TreatmentSession)
     .where(TreatmentSession.patient_id == _PATIENT)
@@ -305,12 +311,10 @@ class ConsultRepository:
         self.clinic_id = clinic_id
 
     def get(self, consult_id: uuid.UUID) -> Consult | None:
-        """A consult of one of this clinic's patients, with its patient loaded."""
+        """A consult of one of this clinic's patients, with its patient loaded from the
+        same join (one query)."""
         return self.session.scalar(
-            select(Consult)
-            .join(Consult.patient)
-            .where(Consult.id == consult_id, Patient.clinic_id == self.clinic_id)
-            .options(selectinload(Consult.patient))
+            _CONSULT_OF_CLINIC, {"consult_id": consult_id, "clinic_id": self.clinic_id}
         )
 
     def correction_of(self, consult_id: uuid.UUID) -> Consult | None:
