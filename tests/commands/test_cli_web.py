@@ -1,5 +1,6 @@
 """The commands of the web app: `staff password` and `staff totp` give members what they
-sign in with; `serve` stops at once, with one line, on a database it cannot use."""
+sign in with, `staff deactivate` takes it away from one who has left; `serve` stops at
+once, with one line, on a database it cannot use."""
 
 from __future__ import annotations
 
@@ -30,6 +31,24 @@ def test_a_member_sets_a_password_and_an_admin_gives_a_second_factor(
     assert login == "second factor set for the.admin"
     assert len(pyotp.TOTP(secret.removeprefix("secret: ")).now()) == 6
     assert uri.startswith("uri:    otpauth://totp/Dermaplan:the.admin?secret=")
+
+
+def test_a_deactivated_member_can_no_longer_act_until_reactivated(database: str) -> None:
+    code, out, err = run("--as", ADMIN, "staff", "deactivate", PRACTITIONER)
+    assert code == 0, err
+    assert out.startswith("deactivated ")
+    code, _, err = run("patients", "list")  # acting as the practitioner
+    assert code == 2
+    assert "no active member of staff" in err, err
+    code, _, err = run("--as", ADMIN, "staff", "deactivate", ADMIN)
+    assert code == 2
+    assert "only active admin" in err
+    code, out, err = run("--as", ADMIN, "staff", "reactivate", PRACTITIONER)
+    assert code == 0, err
+    assert run("patients", "list")[0] == 0
+    code, _, err = run("staff", "deactivate", ADMIN)  # a practitioner may not
+    assert code == 2
+    assert "may not" in err
 
 
 def test_a_password_too_short_is_refused_at_its_field(

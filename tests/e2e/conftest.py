@@ -39,6 +39,7 @@ class Demo:
     logins: dict[str, str]  # name: login
     totp: dict[str, str]  # login: secret
     patients: list[dict[str, str]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # runs dermaplan over the demo's records
 
 
 def _free_port() -> int:
@@ -105,7 +106,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(f"{url}/api/v1/health", server, log)
-        yield Demo(url, password, logins, secrets, json.loads(listed))
+        yield Demo(url, password, logins, secrets, json.loads(listed), env)
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -125,6 +126,11 @@ def _wait_for(health: str, server: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError(f"dermaplan serve did not answer {health} within a minute")
 
 
+def dermaplan(demo: Demo, *arguments: str) -> str:
+    """A dermaplan command over the demo's records (what the pages do not do yet)."""
+    return _dermaplan(demo.env, *arguments)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """One Chromium for the run."""
@@ -141,10 +147,36 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
+# Chromium's own stand-in camera (a moving test pattern), its use allowed without asking
+FAKE_CAMERA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+
+
+@pytest.fixture(scope="session")
+def camera_browser(browser: object) -> Iterator[object]:
+    """A second Chromium, launched by the first one's Playwright, whose camera is the
+    stand-in: for the pages that take photos."""
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    launched = browser.browser_type.launch(executable_path=str(CHROMIUM), args=list(FAKE_CAMERA))
+    yield launched
+    launched.close()
+
+
 @pytest.fixture
 def page(browser: object, demo: Demo) -> Iterator[object]:
     """A fresh browser context on a 10-inch tablet's screen, held in landscape; it fails
     the test if a page breaks its Content-Security-Policy or throws."""
+    yield from _checked_page(browser, demo)
+
+
+@pytest.fixture
+def camera_page(camera_browser: object, demo: Demo) -> Iterator[object]:
+    """As `page`, in the browser with the stand-in camera."""
+    yield from _checked_page(camera_browser, demo)
+
+
+def _checked_page(browser: object, demo: Demo) -> Iterator[object]:
     from playwright.sync_api import Browser, Route
 
     assert isinstance(browser, Browser)

@@ -4,9 +4,11 @@ clinic's name and time zone; consent texts; the audit log and its verification."
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
+from fastapi.testclient import TestClient
 
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
@@ -24,6 +26,7 @@ ADMIN_ENDPOINTS: list[tuple[str, str, dict[str, object] | None]] = [
     ("PUT", f"/api/v1/admin/staff/{MEMBER}/role", {"role": "reception"}),
     ("PUT", f"/api/v1/admin/staff/{MEMBER}/password", {"password": PASSWORD}),
     ("POST", f"/api/v1/admin/staff/{MEMBER}/totp", None),
+    ("PUT", f"/api/v1/admin/staff/{MEMBER}/active", {"active": True}),
     ("GET", "/api/v1/admin/clinic", None),
     ("PATCH", "/api/v1/admin/clinic", {"time_zone": "Europe/Paris"}),
     ("GET", "/api/v1/admin/consents", None),
@@ -196,6 +199,7 @@ def test_the_audit_log_and_its_verification(world: World) -> None:
         assert again["events"][0]["action"] == "audit.read"
         assert again["events"][0]["staff"] == "admin of Parc"
         assert client.get("/api/v1/admin/audit?page=0", headers=admin).status_code == 422
+        filtered(client, world, admin)
         promoted = client.put(
             f"/api/v1/admin/staff/{world.ours.staff[R]}/role",
             json={"role": "admin"},
@@ -206,3 +210,36 @@ def test_the_audit_log_and_its_verification(world: World) -> None:
         assert report["intact"] is True
         assert report["broken"] is None
         assert report["changed"] == []
+
+
+def filtered(client: TestClient, world: World, admin: dict[str, str]) -> None:
+    """The log narrowed by member, action, patient and the clinic's day, alone and together;
+    what is not a filter refused at its field."""
+    log = "/api/v1/admin/audit"
+    staff = client.get(log, params={"action": "staff.create"}, headers=admin).json()
+    assert {e["action"] for e in staff["events"]} == {"staff.create"}
+    assert staff["total"] == len(world.ours.staff)
+    mine = client.get(log, params={"member": str(world.ours.staff[A])}, headers=admin).json()
+    assert mine["total"] > 0
+    assert {e["staff_id"] for e in mine["events"]} == {str(world.ours.staff[A])}
+    patient = client.get(log, params={"patient": str(world.ours.patient)}, headers=admin).json()
+    assert patient["total"] > 0
+    assert {e["patient_id"] for e in patient["events"]} == {str(world.ours.patient)}
+    today = world.clock.now.date()
+    for day, found in ((today, True), (today - dt.timedelta(days=1), False)):
+        answer = client.get(log, params={"day": str(day), "action": "staff.create"}, headers=admin)
+        assert (answer.json()["total"] > 0) is found, day
+    assert "audit.read" in staff["actions"]
+    assert set(staff["members"]) == {str(i) for i in world.ours.staff.values()}
+    theirs = str(world.theirs.staff[A])
+    for params, where, says in (
+        ({"action": "patient.steal"}, ["action"], "'patient.steal' is not an action"),
+        ({"member": theirs}, ["member"], f"no member of this clinic has the id {theirs}"),
+        ({"member": "not-an-id"}, ["query", "member"], "UUID"),
+        ({"day": "2026-02-30"}, ["query", "day"], "date"),
+    ):
+        answer = client.get(log, params=params, headers=admin)
+        assert answer.status_code == 422, params
+        [problem] = answer.json()["detail"]
+        assert problem["loc"] == where, problem
+        assert says in problem["msg"], problem

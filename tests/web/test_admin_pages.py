@@ -16,13 +16,15 @@ from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.logins import totp_secret
 from dermaplan.records.models import (
+    ApiToken,
     AuditEvent,
     Clinic,
     ConsentTemplate,
     Staff,
     StaffCredential,
 )
-from tests.web.conftest import World, client_of, csrf, sign_in
+from tests.web.conftest import PASSWORD, World, api_token, client_of, csrf, sign_in
+from tests.web.forgery import assert_forgeries_refused
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
 SCRIPT = "<script>alert(1)</script>"
@@ -37,6 +39,7 @@ def forms(world: World, member: uuid.UUID) -> list[tuple[str, dict[str, str]]]:
         (f"/admin/staff/{member}/role", {"role": "reception"}),
         (f"/admin/staff/{member}/password", {"password": NEW_PASSWORD}),
         (f"/admin/staff/{member}/totp", {}),
+        (f"/admin/staff/{member}/active", {"active": "false"}),
         ("/admin/clinic", {"name": "Renamed", "time_zone": "Europe/Paris"}),
         ("/admin/consents", {"kind": "photo", "text": "I agree to photographs."}),
         ("/admin/audit/verify", {}),
@@ -48,7 +51,9 @@ def records(world: World) -> dict[str, Any]:
     credentials and the audit log."""
     with transaction(world.engine, write=False) as session:
         return {
-            "staff": sorted((m.id, m.name, m.role) for m in session.scalars(select(Staff))),
+            "staff": sorted(
+                (m.id, m.name, m.role, m.active) for m in session.scalars(select(Staff))
+            ),
             "clinics": sorted((c.id, c.name, c.time_zone) for c in session.scalars(select(Clinic))),
             "templates": session.scalar(select(func.count()).select_from(ConsentTemplate)),
             "credentials": sorted(
@@ -82,15 +87,7 @@ def test_without_the_csrf_token_no_form_changes_anything(world: World) -> None:
     with client_of(world) as client:
         token = sign_in(client, world, A)
         before = records(world)
-        for path, data in forms(world, world.ours.staff[P]):
-            for forged in ({}, {"csrf_token": "forged"}):
-                answer = client.post(path, data={**forged, **data})
-                assert answer.status_code == 403, path
-                assert "the form has expired" in answer.text
-            other = client.post(
-                path, data={"csrf_token": token, **data}, headers={"Origin": "https://evil.test"}
-            )
-            assert other.status_code == 403, path
+        assert_forgeries_refused(client, token, forms(world, world.ours.staff[P]))
         assert records(world) == before
 
 
@@ -166,6 +163,53 @@ def test_a_reset_password_ends_the_members_sessions_and_a_new_second_factor_is_s
             assert secret not in client.get("/admin/staff").text
 
 
+def test_a_deactivated_member_is_signed_out_everywhere_and_cannot_sign_in(world: World) -> None:
+    member = world.ours.staff[P]
+    token = api_token(world, P)
+    with client_of(world) as practitioner, client_of(world) as client:
+        sign_in(practitioner, world, P)
+        admin = sign_in(client, world, A)
+        assert practitioner.get("/api/v1/me", headers=token).status_code == 200
+        done = client.post(
+            f"/admin/staff/{member}/active", data={"csrf_token": admin, "active": "false"}
+        )
+        assert done.status_code == 200
+        assert "inactive" in done.text
+        assert "Reactivate practitioner of Parc" in done.text
+        assert practitioner.get("/today", follow_redirects=False).status_code == 303
+        assert practitioner.get("/api/v1/me", headers=token).status_code == 401
+        with client_of(world) as again:
+            form = again.get("/login")
+            refused = again.post(
+                "/login",
+                data={
+                    "csrf_token": csrf(form.text),
+                    "login": world.ours.logins[P],
+                    "password": PASSWORD,
+                },
+                follow_redirects=False,
+            )
+            assert refused.status_code == 401
+        back = client.post(
+            f"/admin/staff/{member}/active", data={"csrf_token": admin, "active": "true"}
+        )
+        assert back.status_code == 200
+        with client_of(world) as again:
+            sign_in(again, world, P)
+            assert again.get("/api/v1/me", headers=token).status_code == 401  # still revoked
+    with transaction(world.engine, write=False) as session:
+        actions = [
+            e.action
+            for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))
+            if e.record_id in {str(i) for i in (member, *token_ids(session, member))}
+        ]
+    assert actions[-3:] == ["api_token.revoke", "staff.update", "staff.update"]
+
+
+def token_ids(session: Any, member: uuid.UUID) -> list[uuid.UUID]:
+    return list(session.scalars(select(ApiToken.id).where(ApiToken.staff_id == member)))
+
+
 def test_the_last_admin_keeps_the_role_and_short_passwords_are_refused(world: World) -> None:
     with client_of(world) as client:
         token = sign_in(client, world, A)
@@ -176,6 +220,11 @@ def test_the_last_admin_keeps_the_role_and_short_passwords_are_refused(world: Wo
         )
         assert last.status_code == 409
         assert "only active admin" in last.text
+        gone = client.post(
+            f"/admin/staff/{admin}/active", data={"csrf_token": token, "active": "false"}
+        )
+        assert gone.status_code == 409
+        assert "active: " in gone.text
         short = client.post(
             f"/admin/staff/{world.ours.staff[P]}/password",
             data={"csrf_token": token, "password": "short"},
@@ -297,6 +346,14 @@ def test_the_audit_log_shows_who_did_what_page_by_page_and_its_reading_is_audite
         assert "staff.create" in older.text
         assert client.get("/admin/audit?page=0").status_code == 422
         assert client.get("/admin/audit?page=x").status_code == 422
+        # a filter (its empty fields let everything by) kept on the links to other pages
+        reads = {"member": "", "action": "audit.read", "patient": "", "day": ""}
+        narrowed = client.get("/admin/audit", params=reads)
+        assert narrowed.status_code == 200
+        assert "Events that meet the filter" in narrowed.text
+        assert '<option value="audit.read" selected>' in narrowed.text
+        assert "staff.create" not in narrowed.text.split('id="events"')[1]
+        assert 'href="/admin/audit?action=audit.read&amp;page=2"' in narrowed.text
 
 
 def test_audit_verify_runs_from_the_page_and_shows_what_it_finds(world: World) -> None:

@@ -16,6 +16,11 @@ from dermaplan.records.models import AuditEvent
 from tests.records.factories import add_consult
 from tests.web.conftest import World, api_token, client_of
 from tests.web.test_admin_api import ADMIN_ENDPOINTS
+from tests.web.test_assessment_web import ASSESSMENT_ENDPOINTS
+from tests.web.test_charting_web import CHART_ENDPOINTS
+from tests.web.test_consent_web import CONSENT_ENDPOINTS
+from tests.web.test_outcomes_web import OUTCOME_ENDPOINTS
+from tests.web.test_photos_web import PHOTO_ENDPOINTS
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
 PATIENT = "{patient_id}"
@@ -51,6 +56,11 @@ def test_every_endpoint_is_tried(client: TestClient) -> None:
     routes = {(method.upper(), path) for path, operations in paths.items() for method in operations}
     tried = {(method, path) for method, path, _, _ in ENDPOINTS}
     tried |= {(method, path) for method, path, _ in ADMIN_ENDPOINTS}
+    tried |= {(method, path.split("?")[0]) for method, path, _, _ in PHOTO_ENDPOINTS}
+    tried |= {(method, path.split("?")[0]) for method, path, _, _ in OUTCOME_ENDPOINTS}
+    tried |= {(method, path) for method, path, _ in CONSENT_ENDPOINTS}
+    tried |= {(method, path.split("?")[0]) for method, path, _ in CHART_ENDPOINTS}
+    tried |= {(method, path) for method, path, _, _ in ASSESSMENT_ENDPOINTS}
     assert routes - {("GET", "/api/v1/health")} == tried
 
 

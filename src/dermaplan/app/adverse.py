@@ -10,9 +10,18 @@ from typing import TYPE_CHECKING, Any
 from dermaplan.app.principal import PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
-from dermaplan.records.enums import AdverseEventStatus
+from dermaplan.records.enums import (
+    AdverseEventStatus,
+    AdverseEventType,
+    Causality,
+    EventOutcome,
+    Severity,
+)
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from dermaplan.records.context import Context
     from dermaplan.records.schemas import AdverseEventData
 
 
@@ -26,6 +35,31 @@ class AdverseEventVersion(ReadModel):
     follows_id: uuid.UUID | None
     follow_up_reason: str | None
     closed_at: dt.datetime | None
+
+
+class InvolvedLot(ReadModel):
+    product: str
+    lot: str
+
+
+class AdverseEventEntry(ReadModel):
+    """An event as it stands (its latest version), with what a follow-up starts from."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    session_id: uuid.UUID | None
+    status: AdverseEventStatus
+    type: AdverseEventType
+    severity: Severity
+    onset: dt.date
+    causality: Causality
+    treatment: str | None
+    outcome: EventOutcome
+    description: str
+    follows_id: uuid.UUID | None
+    follow_up_reason: str | None
+    closed_at: dt.datetime | None
+    lots: list[InvolvedLot]
 
 
 class AdverseEventReport(ReadModel):
@@ -79,3 +113,53 @@ def report(uow: UnitOfWork, event_id: uuid.UUID) -> AdverseEventReport:
 
     document = adverse_event_report(uow.session, uow.context, uow.clinic_id, event_id)
     return AdverseEventReport(id=event_id, document=document)
+
+
+def current_events(
+    session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> list[AdverseEventEntry]:
+    """A patient's events as they stand (superseded versions left out), oldest onset first;
+    the reading is audited. For the use cases that show a patient's follow-up."""
+    from dermaplan.records.audit import AuditAction, record_event
+    from dermaplan.records.errors import required
+    from dermaplan.records.repository import AdverseEventRepository, PatientRepository
+
+    patient = required(
+        PatientRepository(session, clinic_id).get(patient_id, include_deleted=True),
+        f"no patient {patient_id}",
+    )
+    found = [
+        event
+        for event in AdverseEventRepository(session, clinic_id).of_patient(patient.id)
+        if event.status is not AdverseEventStatus.SUPERSEDED
+    ]
+    record_event(
+        session,
+        context,
+        clinic_id,
+        AuditAction.ADVERSE_EVENT_READ,
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        after={"adverse_events": [str(event.id) for event in found]},
+    )
+    return [
+        AdverseEventEntry(
+            id=event.id,
+            patient_id=event.patient_id,
+            session_id=event.session_id,
+            status=event.status,
+            type=event.event_type,
+            severity=event.severity,
+            onset=event.onset_date,
+            causality=event.causality,
+            treatment=event.treatment_given,
+            outcome=event.outcome,
+            description=event.description,
+            follows_id=event.follows_id,
+            follow_up_reason=event.follow_up_reason,
+            closed_at=event.closed_at,
+            lots=[InvolvedLot(product=lot.product, lot=lot.lot_number) for lot in event.lots],
+        )
+        for event in found
+    ]

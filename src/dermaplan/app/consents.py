@@ -8,6 +8,7 @@ patient's consents; neither reaches clinical notes through them.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.records.consents import MAX_TEMPLATE_CHARS as MAX_TEMPLATE_CHARS  # for forms
 from dermaplan.records.enums import ConsentKind, PhotoScope
+from dermaplan.records.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from dermaplan.records.schemas import ConsentData
@@ -37,6 +39,25 @@ class TemplateText(TemplateVersion):
     """A version with its exact text, as patients are shown it."""
 
     text: str
+
+
+class ConsentDesk(ReadModel):
+    """A patient's consents, and the current version of each kind that may be shown next."""
+
+    patient_id: uuid.UUID
+    consents: list[ConsentEntry]
+    current: list[TemplateVersion]
+
+
+class ShownConsent(ReadModel):
+    """One consent with the exact text of its version, as the patient reads and signs it,
+    and how it was signed: a typed name, or a drawn signature (base64 PNG)."""
+
+    patient_id: uuid.UUID
+    consent: ConsentEntry
+    text: str
+    typed_signature: str | None
+    drawn_signature_png: str | None
 
 
 @allowed(ADMIN)
@@ -116,6 +137,89 @@ def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[ConsentEntry]:
 
     found = patient_consents(uow.session, uow.context, uow.clinic_id, patient_id)
     return [ConsentEntry.of(consent) for consent in found]
+
+
+@allowed(*FRONT_DESK, access=Access.AUDITED_READ)
+def desk(uow: UnitOfWork, patient_id: uuid.UUID) -> ConsentDesk:
+    """A patient's consents and what may be shown to them next; the reading is audited."""
+    from dermaplan.records.consents import consent_templates, patient_consents
+
+    found = patient_consents(uow.session, uow.context, uow.clinic_id, patient_id)
+    latest = {record.kind: record for record in consent_templates(uow.session, uow.clinic_id)}
+    return ConsentDesk(
+        patient_id=patient_id,
+        consents=[ConsentEntry.of(consent) for consent in found],
+        current=[TemplateVersion.model_validate(latest[kind]) for kind in sorted(latest)],
+    )
+
+
+@allowed(*FRONT_DESK, access=Access.AUDITED_READ)
+def shown(uow: UnitOfWork, consent_id: uuid.UUID) -> ShownConsent:
+    """One consent with its exact text and signature; the reading is audited."""
+    from dermaplan.records.consents import read_consent
+
+    record = read_consent(uow.session, uow.context, uow.clinic_id, consent_id)
+    image = record.signature_image
+    return ShownConsent(
+        patient_id=record.patient_id,
+        consent=ConsentEntry.of(record),
+        text=record.template.text,
+        typed_signature=record.signature_text,
+        drawn_signature_png=base64.b64encode(image).decode("ascii") if image else None,
+    )
+
+
+@allowed(*FRONT_DESK)
+def sign_shown(
+    uow: UnitOfWork,
+    consent_id: uuid.UUID,
+    signer: str,
+    *,
+    typed: str | None = None,
+    drawn_png: str | None = None,
+    scopes: dict[PhotoScope, bool] | None = None,
+) -> ConsentEntry:
+    """Sign an opened consent now, in front of the member acting: the patient's name, and
+    their signature typed or drawn (base64 PNG, exactly one, not blank); a photo consent
+    answers every scope."""
+    from dermaplan.records.consents import record_consent
+    from dermaplan.records.repository import ConsentRepository
+    from dermaplan.records.schemas import ConsentData
+
+    opened = ConsentRepository(uow.session, uow.clinic_id).get(consent_id)
+    if opened is None:
+        raise NotFound.one(f"no consent {consent_id}")
+    data = ConsentData.parse(
+        {
+            "patient": opened.patient_id,
+            "consent": consent_id,
+            "signed_at": uow.context.now,
+            "signer": signer,
+            "signature": typed,
+            "signature_png": drawn_png,
+            "scopes": scopes,
+        }
+    )
+    if data.signature_png is not None and _blank(data.signature_png):
+        raise InvalidInput.one("signature_png: the signature is blank; sign in the box")
+    record = record_consent(uow.session, uow.context, uow.clinic_id, data)
+    return _entry(uow, record.id)
+
+
+def _blank(png_base64: str) -> bool:
+    """Whether a drawing has every pixel the same (a pad sent without a stroke on it); what
+    is no PNG, or too large, is left to the records' own check, which words it."""
+    from PIL import UnidentifiedImageError
+
+    from dermaplan.records.images import SIGNATURE, opened_image, unwarned
+
+    try:
+        image = base64.b64decode(png_base64, validate=True)
+        with opened_image(image, SIGNATURE) as opened, unwarned():
+            extrema = opened.convert("RGBA").getextrema()
+    except (InvalidInput, UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return False
+    return all(low == high for low, high in extrema)  # type: ignore[misc]
 
 
 def _entry(uow: UnitOfWork, consent_id: uuid.UUID) -> ConsentEntry:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict
 
-from dermaplan.app.patients import ConsultEntry
+from dermaplan.app.patients import ConsultEntry, PatientLine
 from dermaplan.app.principal import PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dermaplan.clinical.assessment import Assessment
     from dermaplan.knowledge import KnowledgeBase
     from dermaplan.records.reconciliation import PatientPlan
+    from dermaplan.records.service import ConsultView
 
 
 class SavedConsult(ReadModel):
@@ -58,6 +59,16 @@ class StoredConsult(ReadModel):
     correction_reason: str | None
     corrected_by: Correction | None
     plan: StoredPlan
+
+
+class ConsultReview(ReadModel):
+    """A stored consult to review: the consult, its patient, and the whole plan as the
+    engine wrote it (decisions with reasons, findings with sources, blend, protocol,
+    courses)."""
+
+    consult: StoredConsult
+    patient: PatientLine
+    plan: dict[str, Any]
 
 
 def _saved(
@@ -127,7 +138,25 @@ def show(uow: UnitOfWork, consult_id: uuid.UUID) -> StoredConsult:
     """A consult with its links and typed plan; the reading is audited."""
     from dermaplan.records.service import view_consult
 
+    return _stored(view_consult(uow.session, uow.context, uow.clinic_id, consult_id))
+
+
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
+def review(uow: UnitOfWork, consult_id: uuid.UUID) -> ConsultReview:
+    """A consult with its patient and its whole plan, to approve or correct (audited)."""
+    import json
+
+    from dermaplan.records.service import view_consult
+
     view = view_consult(uow.session, uow.context, uow.clinic_id, consult_id)
+    return ConsultReview(
+        consult=_stored(view),
+        patient=PatientLine.of(view.consult.patient),
+        plan=json.loads(view.consult.plan_json),
+    )
+
+
+def _stored(view: ConsultView) -> StoredConsult:
     consult, approver, newer = view.consult, view.approved_by, view.corrected_by
     return StoredConsult(
         id=consult.id,

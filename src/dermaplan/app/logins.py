@@ -15,11 +15,12 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
 
-from dermaplan.app.principal import ADMIN, EVERYONE, USE_CASES, Access, allowed
+from dermaplan.app.principal import EVERYONE, USE_CASES, Access, allowed
 from dermaplan.app.reads import ReadModel
+from dermaplan.app.staff import member_named
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.records.enums import StaffRole
-from dermaplan.records.errors import Forbidden, Unauthenticated
+from dermaplan.records.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -365,27 +366,6 @@ class NewToken(ReadModel):
     secret: str
 
 
-def _member_named(uow: UnitOfWork, reference: str, what: str) -> uuid.UUID:
-    """The id of the clinic's member named by id or name; a member other than the one
-    acting only for an admin."""
-    from dermaplan.records.errors import InvalidInput, NotFound
-    from dermaplan.records.service import clinic_staff
-
-    acting = uow.acting
-    wanted = reference.strip()
-    found = [
-        m for m in clinic_staff(uow.session, uow.clinic_id)
-        if str(m.id) == wanted or m.name.casefold() == wanted.casefold()
-    ]  # fmt: skip
-    if not found:
-        raise NotFound.one(f"staff: no member of this clinic has the id or name '{wanted}'")
-    if len(found) > 1:
-        raise InvalidInput.one(f"staff: {len(found)} members are named '{wanted}'; give the id")
-    if found[0].id != acting.staff_id and ADMIN not in acting.roles:
-        raise Forbidden.one(f"{what}: {acting.name} may set only their own; an admin sets others'")
-    return found[0].id
-
-
 @allowed(*EVERYONE)
 def set_password(
     uow: UnitOfWork, member: str, password: str, login: str | None = None
@@ -394,7 +374,7 @@ def set_password(
     member's open sessions end."""
     from dermaplan.records.logins import set_password as store
 
-    staff_id = _member_named(uow, member, "password")
+    staff_id = member_named(uow, member, "password")
     credential = store(uow.session, uow.context, uow.clinic_id, staff_id, password, login)
     return Credentials(staff_id=staff_id, login=credential.login)
 
@@ -406,7 +386,7 @@ def enrol_totp(uow: UnitOfWork, member: str, secret: str | None = None) -> TotpE
 
     from dermaplan.records.logins import enrol_totp as store
 
-    staff_id = _member_named(uow, member, "totp")
+    staff_id = member_named(uow, member, "totp")
     credential, secret = store(uow.session, uow.context, uow.clinic_id, staff_id, secret)
     uri = pyotp.TOTP(secret).provisioning_uri(name=credential.login, issuer_name="Dermaplan")
     return TotpEnrolment(staff_id=staff_id, login=credential.login, secret=secret, uri=uri)

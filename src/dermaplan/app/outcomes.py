@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
 
+from dermaplan.app.adverse import AdverseEventEntry, current_events
 from dermaplan.app.principal import PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
@@ -54,6 +55,27 @@ class OutcomeEntry(ReadModel):
         )
 
 
+class OutcomeSeries(ReadModel):
+    """A patient's scores on one scale, in date order, with the scale's range and which end
+    of it is better (the records' scales), to draw them over time."""
+
+    scale: OutcomeScale
+    label: str
+    low: float
+    high: float
+    better: str  # "lower" or "higher"
+    scores: list[OutcomeEntry]
+
+
+class FollowUp(ReadModel):
+    """How a patient has done: their scores scale by scale, and their adverse events as they
+    stand."""
+
+    patient_id: uuid.UUID
+    series: list[OutcomeSeries]
+    adverse_events: list[AdverseEventEntry]
+
+
 @allowed(PRACTITIONER)
 def record(uow: UnitOfWork, data: OutcomeData) -> OutcomeEntry:
     """Store a score, checked against its scale: assessed by the practitioner acting, or
@@ -69,9 +91,35 @@ def record(uow: UnitOfWork, data: OutcomeData) -> OutcomeEntry:
 @allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def of_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> list[OutcomeEntry]:
     """A patient's scores in date order; the reading is audited."""
+    return _scores(uow, patient_id)
+
+
+def _scores(uow: UnitOfWork, patient_id: uuid.UUID) -> list[OutcomeEntry]:
     from dermaplan.records.outcomes import patient_outcomes
     from dermaplan.records.service import clinic_staff
 
     found = patient_outcomes(uow.session, uow.context, uow.clinic_id, patient_id)
     names = {member.id: member.name for member in clinic_staff(uow.session, uow.clinic_id)}
     return [OutcomeEntry.of(outcome, names) for outcome in found]
+
+
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
+def follow_up(uow: UnitOfWork, patient_id: uuid.UUID) -> FollowUp:
+    """A patient's scores by scale and adverse events; both readings are audited."""
+    from dermaplan.records.scales import SCALES
+
+    scores = _scores(uow, patient_id)
+    series = [
+        OutcomeSeries(
+            scale=scale,
+            label=SCALES[scale].label,
+            low=SCALES[scale].low,
+            high=SCALES[scale].high,
+            better=SCALES[scale].better,
+            scores=[entry for entry in scores if entry.scale is scale],
+        )
+        for scale in OutcomeScale
+        if any(entry.scale is scale for entry in scores)
+    ]
+    events = current_events(uow.session, uow.context, uow.clinic_id, patient_id)
+    return FollowUp(patient_id=patient_id, series=series, adverse_events=events)

@@ -97,23 +97,48 @@ class AuditLogPage(ReadModel):
     events: list[AuditLine]
     page: int  # from 1
     pages: int
-    total: int
+    total: int  # of the events that meet the filter
+    members: dict[uuid.UUID, str]  # the clinic's staff by id, to filter by
+    actions: list[str]  # every action the log knows, to filter by
 
 
 AUDIT_PAGE_SIZE = 50
 
 
 @allowed(ADMIN, access=Access.AUDITED_READ)
-def audit_log(uow: UnitOfWork, page: int = 1) -> AuditLogPage:
-    """A page of the clinic's audit log, the latest event first; the reading is audited."""
-    from dermaplan.records.audit import read_log
+def audit_log(
+    uow: UnitOfWork,
+    page: int = 1,
+    *,
+    member: uuid.UUID | None = None,
+    action: str | None = None,
+    patient: uuid.UUID | None = None,
+    day: dt.date | None = None,
+) -> AuditLogPage:
+    """A page of the clinic's audit log, the latest event first, narrowed to one member,
+    one action, one patient or one day of the clinic's (any of them); the reading is
+    audited."""
+    from dermaplan.records.audit import AuditAction, LogFilter, read_log
+    from dermaplan.records.clinics import day_starts
     from dermaplan.records.service import clinic_staff
 
+    problems = []
     if page < 1:
-        raise InvalidInput.one(f"page: {page} is not a page; pages count from 1")
-    offset = (page - 1) * AUDIT_PAGE_SIZE
-    total, events = read_log(uow.session, uow.context, uow.clinic_id, offset, AUDIT_PAGE_SIZE)
+        problems.append(f"page: {page} is not a page; pages count from 1")
+    actions = [a.value for a in AuditAction]
+    if action is not None and action not in actions:
+        problems.append(f"action: '{action}' is not an action of the log (e.g. patient.read)")
     names = {m.id: m.name for m in clinic_staff(uow.session, uow.clinic_id)}
+    if member is not None and member not in names:
+        problems.append(f"member: no member of this clinic has the id {member}")
+    if problems:
+        raise InvalidInput(problems)
+    since, before = day_starts(day, uow.zone) if day is not None else (None, None)
+    wanted = LogFilter(member, AuditAction(action) if action else None, patient, since, before)
+    offset = (page - 1) * AUDIT_PAGE_SIZE
+    total, events = read_log(
+        uow.session, uow.context, uow.clinic_id, offset, AUDIT_PAGE_SIZE, wanted
+    )
     return AuditLogPage(
         events=[
             AuditLine(
@@ -131,6 +156,8 @@ def audit_log(uow: UnitOfWork, page: int = 1) -> AuditLogPage:
         page=page,
         pages=max(1, -(-total // AUDIT_PAGE_SIZE)),
         total=total,
+        members=names,
+        actions=actions,
     )
 
 

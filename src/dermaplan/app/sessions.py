@@ -9,9 +9,12 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict
+
 from dermaplan.app.principal import ADMIN, PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
+from dermaplan.knowledge.schema import Modality
 
 if TYPE_CHECKING:
     from dermaplan.knowledge import KnowledgeBase
@@ -63,6 +66,110 @@ class LotRecall(ReadModel):
     lot: str
     sessions: list[RecallEntry]
     adverse_events: list[RecallEvent]
+
+
+class SessionPlan(ReadModel):
+    """What a session of an approved plan starts from: the modality and what the plan
+    gives for it (areas, needling depths and device, products), and the modalities the
+    plan allows, to choose another."""
+
+    consult_id: uuid.UUID
+    patient_id: uuid.UUID
+    performed_at: dt.datetime  # now, on the clinic's clock
+    modality: Modality
+    modalities: list[Modality]
+    areas: list[str]
+    device: str | None
+    depths_mm: dict[str, float]  # only where the plan gives a sourced depth
+    products: list[str]
+    anaesthesia: str | None
+
+
+class ChartedProduct(ReadModel):
+    product: str
+    lot: str | None
+    expiry: dt.date | None
+    volumes_ml: dict[str, float]
+
+
+class ChartedPoint(ReadModel):
+    area: str
+    x: float
+    y: float
+    view: str | None = None
+
+
+class ChartedSession(ReadModel):
+    """One version of a session as charted, and what signing it still needs (for a draft;
+    a signed one keeps what was missing when it was signed, and why it was signed so)."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    consult_id: uuid.UUID | None
+    practitioner_id: uuid.UUID
+    status: str
+    performed_at: dt.datetime
+    modality: Modality
+    areas: list[str]
+    device: str | None
+    needle_cartridge: str | None
+    depths_mm: dict[str, float]
+    passes: dict[str, int]
+    products: list[ChartedProduct]
+    injection_points: list[ChartedPoint]
+    anaesthesia: str | None
+    notes: str | None
+    signed_by: uuid.UUID | None
+    signer: str | None  # the name of who signed
+    signed_at: dt.datetime | None
+    amends: uuid.UUID | None
+    to_complete: list[str]
+    incomplete_reason: str | None
+
+
+class _Read(BaseModel):
+    """The parts of a stored plan document a session starts from (any other part is
+    ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Needled(_Read):
+    area: str
+    depth_mm: float | None = None
+    device: str | None = None
+
+
+class _Anaesthetic(_Read):
+    text: str | None = None
+
+
+class _Protocol(_Read):
+    areas: tuple[_Needled, ...] = ()
+    anaesthesia: _Anaesthetic | None = None
+    open_skin_products: tuple[str, ...] = ()
+
+
+class _Dose(_Read):
+    area: str
+
+
+class _Preparation(_Read):
+    products: tuple[str, ...] = ()
+    areas: tuple[_Dose, ...] = ()
+
+
+class _Blend(_Read):
+    preparations: tuple[_Preparation, ...] = ()
+
+
+class _PlanParts(_Read):
+    mesotherapy: _Blend | None = None
+    microneedling: _Protocol | None = None
+    combined: _Protocol | None = None
+
+
+TREATABLE = ("recommended", "suitable", "caution")  # decisions a session may follow
 
 
 def _performed_by_the_principal(uow: UnitOfWork, data: SessionData) -> None:
@@ -188,6 +295,114 @@ def sign(
         id=signed.id,
         signed_by=principal.staff_id,
         gaps_explained=len(signed.missing_at_signing or ()),
+    )
+
+
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
+def planned(
+    uow: UnitOfWork, consult_id: uuid.UUID, modality: Modality | None = None
+) -> SessionPlan:
+    """A session pre-filled from an approved plan, for `modality` (by default the one it
+    recommends, else its first course's, else its first treatable one); the reading is
+    audited."""
+    from dermaplan.records.enums import ConsultStatus
+    from dermaplan.records.errors import IncompleteRecord, InvalidInput
+    from dermaplan.records.plans import StoredPlan
+    from dermaplan.records.service import read_consult
+
+    consult = read_consult(uow.session, uow.context, uow.clinic_id, consult_id)
+    if consult.status is not ConsultStatus.APPROVED:
+        raise IncompleteRecord.one(
+            f"consult: the plan is {consult.status.value}; a session follows an approved plan"
+        )
+    stored = StoredPlan.read(consult.plan_json, f"consult {consult.id}'s plan")
+    allowed_now = [d.modality for d in stored.decisions if d.decision in TREATABLE]
+    if not allowed_now:
+        raise IncompleteRecord.one("consult: the plan allows no treatment")
+    recommended = [d.modality for d in stored.decisions if d.decision == "recommended"]
+    chosen = modality or next(
+        iter(recommended), next((c.modality for c in stored.courses), allowed_now[0])
+    )
+    if chosen not in allowed_now:
+        raise InvalidInput.one(f"modality: the plan does not allow {chosen.value}")
+    parts = _PlanParts.model_validate_json(consult.plan_json)
+    course = next((c for c in stored.courses if c.modality is chosen), None)
+    protocol = parts.combined if chosen is Modality.COMBINED else parts.microneedling
+    preparations = parts.mesotherapy.preparations if parts.mesotherapy else ()
+    if chosen is Modality.MESOTHERAPY:
+        if course is not None and course.products:
+            preparations = tuple(p for p in preparations if set(p.products) & set(course.products))
+        areas = [dose.area for p in preparations for dose in p.areas]
+        products = [product for p in preparations for product in p.products]
+        needled: tuple[_Needled, ...] = ()
+    else:
+        needled = protocol.areas if protocol else ()
+        areas = [a.area for a in needled]
+        products = list(protocol.open_skin_products) if protocol else []
+    return SessionPlan(
+        consult_id=consult.id,
+        patient_id=consult.patient_id,
+        performed_at=uow.context.now,
+        modality=chosen,
+        modalities=allowed_now,
+        areas=list(dict.fromkeys(areas)),
+        device=next((a.device for a in needled if a.device), None),
+        depths_mm={a.area: a.depth_mm for a in needled if a.depth_mm is not None},
+        products=list(dict.fromkeys(products)),
+        anaesthesia=protocol.anaesthesia.text
+        if chosen is not Modality.MESOTHERAPY and protocol and protocol.anaesthesia
+        else None,
+    )
+
+
+@allowed(PRACTITIONER, access=Access.AUDITED_READ)
+def chart(uow: UnitOfWork, session_id: uuid.UUID, knowledge: KnowledgeBase) -> ChartedSession:
+    """One version of a session as charted, with the completeness check of a draft (the
+    records' own); the reading is audited."""
+    from dermaplan.records.enums import SessionStatus
+    from dermaplan.records.repository import StaffRepository
+    from dermaplan.records.sessions import completeness, read_session
+
+    record = read_session(uow.session, uow.context, uow.clinic_id, session_id)
+    draft = record.status is SessionStatus.DRAFT
+    signer = (
+        StaffRepository(uow.session, uow.clinic_id).get(record.signed_by_id)
+        if record.signed_by_id
+        else None
+    )
+    return ChartedSession(
+        id=record.id,
+        patient_id=record.patient_id,
+        consult_id=record.consult_id,
+        practitioner_id=record.practitioner_id,
+        status=record.status.value,
+        performed_at=record.performed_at,
+        modality=record.modality,
+        areas=list(record.areas),
+        device=record.device,
+        needle_cartridge=record.needle_cartridge,
+        depths_mm=dict(record.depths_mm),
+        passes=dict(record.passes),
+        products=[
+            ChartedProduct(
+                product=p.product,
+                lot=p.lot.lot_number if p.lot else None,
+                expiry=p.lot.expiry_date if p.lot else None,
+                volumes_ml=dict(p.volumes_ml),
+            )
+            for p in record.products
+        ],
+        injection_points=[ChartedPoint.model_validate(p) for p in record.injection_points],
+        anaesthesia=record.anaesthesia,
+        notes=record.notes,
+        signed_by=record.signed_by_id,
+        signer=signer.name if signer else None,
+        signed_at=record.signed_at,
+        amends=record.amends_id,
+        to_complete=completeness(uow.session, uow.clinic_id, record, knowledge)
+        if draft
+        else list(record.missing_at_signing or ()),
+        incomplete_reason=record.incomplete_reason,
     )
 
 

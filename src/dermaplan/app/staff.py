@@ -94,6 +94,39 @@ def change_role(uow: UnitOfWork, staff_id: uuid.UUID, role: StaffRole) -> StaffM
     return StaffMember.model_validate(member)
 
 
+@allowed(ADMIN)
+def set_active(uow: UnitOfWork, member: str, active: bool) -> StaffMember:
+    """Deactivate a member who has left (or reactivate one who is back): an inactive member
+    cannot sign in, their open sessions end and their API tokens are revoked at once, and
+    their records keep their name. The clinic's last active admin stays active."""
+    from dermaplan.records.service import set_staff_active
+
+    staff_id = member_named(uow, member, "active")
+    changed = set_staff_active(uow.session, uow.context, uow.clinic_id, staff_id, active)
+    return StaffMember.model_validate(changed)
+
+
+def member_named(uow: UnitOfWork, reference: str, what: str) -> uuid.UUID:
+    """The id of the clinic's member named by id or name; a member other than the one
+    acting only for an admin."""
+    from dermaplan.records.errors import InvalidInput, NotFound
+    from dermaplan.records.service import clinic_staff
+
+    acting = uow.acting
+    wanted = reference.strip()
+    found = [
+        m for m in clinic_staff(uow.session, uow.clinic_id)
+        if str(m.id) == wanted or m.name.casefold() == wanted.casefold()
+    ]  # fmt: skip
+    if not found:
+        raise NotFound.one(f"staff: no member of this clinic has the id or name '{wanted}'")
+    if len(found) > 1:
+        raise InvalidInput.one(f"staff: {len(found)} members are named '{wanted}'; give the id")
+    if found[0].id != acting.staff_id and ADMIN not in acting.roles:
+        raise Forbidden.one(f"{what}: {acting.name} may set only their own; an admin sets others'")
+    return found[0].id
+
+
 def _member(
     member_id: uuid.UUID, name: str, role: StaffRole, registration: str | None, active: bool
 ) -> StaffMember:

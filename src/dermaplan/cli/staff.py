@@ -96,3 +96,26 @@ def staff_totp(
     say(f"second factor set for {enrolled.login}")
     say(f"secret: {enrolled.secret}")
     say(f"uri:    {enrolled.uri}")
+
+
+@staff_app.command("deactivate")
+def staff_deactivate(
+    member: Annotated[str, typer.Argument(help="The member: an id or a name.")],
+) -> None:
+    """Deactivate a member who has left (as an admin): they cannot sign in, their open
+    sessions end and their API tokens are revoked; their records keep their name."""
+    from dermaplan.app import staff
+
+    changed = call(staff.set_active, member, False)
+    say(f"deactivated {changed.name}: signed out everywhere, tokens revoked")
+
+
+@staff_app.command("reactivate")
+def staff_reactivate(
+    member: Annotated[str, typer.Argument(help="The member: an id or a name.")],
+) -> None:
+    """Reactivate a member (as an admin); they sign in anew and make new tokens."""
+    from dermaplan.app import staff
+
+    changed = call(staff.set_active, member, True)
+    say(f"reactivated {changed.name}")

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import ColumnElement, Connection, insert, select
 from sqlalchemy.orm import Session
 
 from dermaplan.records.anchor import mark_appended
@@ -102,6 +102,12 @@ class AuditAction(StrEnum):
     RECORDS_IMPORT = "records.import"
     STAFF_UPDATE = "staff.update"
     AUDIT_READ = "audit.read"
+    ADVERSE_EVENT_READ = "adverse_event.read"
+    CONSENT_READ = "consent.read"
+    ASSESSMENT_DRAFT_CREATE = "assessment_draft.create"
+    ASSESSMENT_DRAFT_READ = "assessment_draft.read"
+    ASSESSMENT_DRAFT_UPDATE = "assessment_draft.update"
+    ASSESSMENT_DRAFT_USE = "assessment_draft.use"
 
 
 A = AuditAction
@@ -112,7 +118,7 @@ READ_ACTIONS = frozenset(
     {A.PATIENT_READ, A.PATIENT_LIST, A.PATIENT_SEARCH, A.PATIENT_TIMELINE, A.CONSULT_READ}
     | {A.SESSION_READ, A.OUTCOME_READ, A.CONSENT_LIST, A.PHOTO_LIST, A.PHOTO_READ}
     | {A.COURSE_READ, A.LOT_RECALL, A.ADVERSE_EVENT_REPORT, A.AGENDA_READ}
-    | {A.AUDIT_READ}
+    | {A.AUDIT_READ, A.ADVERSE_EVENT_READ, A.CONSENT_READ, A.ASSESSMENT_DRAFT_READ}
 )
 
 
@@ -205,15 +211,46 @@ def record_event(
     return event
 
 
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """Which events of a clinic's log to read; each field left None lets every event by."""
+
+    staff_id: uuid.UUID | None = None
+    action: AuditAction | None = None
+    patient_id: uuid.UUID | None = None
+    since: dt.datetime | None = None  # from this instant
+    before: dt.datetime | None = None  # up to, not including, this one
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        wanted: list[ColumnElement[bool]] = []
+        if self.staff_id is not None:
+            wanted.append(AuditEvent.staff_id == self.staff_id)
+        if self.action is not None:
+            wanted.append(AuditEvent.action == self.action.value)
+        if self.patient_id is not None:
+            wanted.append(AuditEvent.patient_id == self.patient_id)
+        if self.since is not None:
+            wanted.append(AuditEvent.occurred_at >= self.since)
+        if self.before is not None:
+            wanted.append(AuditEvent.occurred_at < self.before)
+        return wanted
+
+
 def read_log(
-    session: Session, context: Context, clinic_id: uuid.UUID, offset: int, limit: int
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    offset: int,
+    limit: int,
+    wanted: LogFilter = LogFilter(),
 ) -> tuple[int, Sequence[AuditEvent]]:
-    """How many events a clinic's log holds, and a page of them, the latest first. The
-    reading is itself an event (it shows who read which patient's records)."""
+    """How many of a clinic's events meet `wanted`, and a page of them, the latest first.
+    The reading is itself an event (it shows who read which patient's records)."""
     repository = AuditRepository(session)
+    conditions = wanted.conditions()
     total, events = (
-        repository.count_of_clinic(clinic_id),
-        repository.of_clinic(clinic_id, offset, limit),
+        repository.count_of_clinic(clinic_id, *conditions),
+        repository.of_clinic(clinic_id, offset, limit, *conditions),
     )
     record_event(session, context, clinic_id, AuditAction.AUDIT_READ, "audit_event", None)
     return total, events

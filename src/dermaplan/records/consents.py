@@ -328,6 +328,27 @@ def patient_consents(
     return found
 
 
+def read_consent(
+    session: Session, context: Context, clinic_id: uuid.UUID, consent_id: uuid.UUID
+) -> Consent:
+    """One consent of the clinic's, with its template (the exact text shown) and
+    withdrawals; the read is audited."""
+    record = required(
+        ConsentRepository(session, clinic_id).get(consent_id), f"no consent {consent_id}"
+    )
+    record_event(
+        session,
+        context,
+        clinic_id,
+        AuditAction.CONSENT_READ,
+        "consent",
+        record.id,
+        patient_id=record.patient_id,
+        after=consent_state(record, record.withdrawals),
+    )
+    return record
+
+
 def consent_templates(session: Session, clinic_id: uuid.UUID) -> Sequence[ConsentTemplate]:
     """Every published version of every kind (texts, not patient data: not audited)."""
     return ConsentTemplateRepository(session, clinic_id).every()

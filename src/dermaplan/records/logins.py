@@ -552,18 +552,35 @@ def revoke_token(
     if token is None or token.staff_id != staff_id:
         raise NotFound.one(f"no token {token_id} of yours")
     if token.revoked_at is None:
-        token.revoked_at = context.now
-        session.flush()
-        record_event(
-            session,
-            context,
-            clinic_id,
-            AuditAction.API_TOKEN_REVOKE,
-            "api_token",
-            token.id,
-            after=api_token_state(token),
-        )
+        _revoke(session, context, clinic_id, token)
     return token
+
+
+def end_access(
+    session: Session, context: Context, clinic_id: uuid.UUID, staff_id: uuid.UUID, reason: str
+) -> None:
+    """End every open session of the member and revoke each of their live tokens (each
+    revocation audited): what a member who leaves, or whose device is lost, must lose."""
+    for open_session in LoginRepository(session).open_sessions(staff_id):
+        _end(open_session, context.now, reason)
+    for token in ApiTokenRepository(session).of_member(clinic_id, staff_id):
+        if token.revoked_at is None:
+            _revoke(session, context, clinic_id, token)
+    session.flush()
+
+
+def _revoke(session: Session, context: Context, clinic_id: uuid.UUID, token: ApiToken) -> None:
+    token.revoked_at = context.now
+    session.flush()
+    record_event(
+        session,
+        context,
+        clinic_id,
+        AuditAction.API_TOKEN_REVOKE,
+        "api_token",
+        token.id,
+        after=api_token_state(token),
+    )
 
 
 def token_holder(session: Session, secret: str, now: dt.datetime) -> ApiToken | None:

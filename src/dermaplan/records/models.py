@@ -238,6 +238,21 @@ class Consult(Timestamped, Base):
     patient: Mapped[Patient] = relationship(back_populates="consults", lazy="raise")
 
 
+class AssessmentDraft(Timestamped, Base):
+    """An assessment being filled in, kept as it is typed until it is stored as a consult
+    (then `consult_id` names it, and the draft no longer changes)."""
+
+    __tablename__ = "assessment_draft"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id"), index=True)
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"))
+    corrects_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("consult.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument)  # the assessment so far
+    consult_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("consult.id"))
+
+
 class ProductLot(Timestamped, Base):
     """One manufacturing lot of a product: what a recall names."""
 

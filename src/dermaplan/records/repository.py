@@ -14,7 +14,18 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BindParameter, Row, Select, and_, bindparam, delete, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from dermaplan.records.clinics import UTC_ZONE, clinic_day, day_starts, zone
@@ -691,22 +702,24 @@ class AuditRepository:
         ):
             yield from self.session.scalars(statement.execution_options(yield_per=1000))
 
-    def of_clinic(self, clinic_id: uuid.UUID, offset: int, limit: int) -> Sequence[AuditEvent]:
-        """A page of a clinic's events, the latest written first."""
+    def of_clinic(
+        self, clinic_id: uuid.UUID, offset: int, limit: int, *where: ColumnElement[bool]
+    ) -> Sequence[AuditEvent]:
+        """A page of a clinic's events that meet `where`, the latest written first."""
         return self.session.scalars(
             select(AuditEvent)
-            .where(AuditEvent.clinic_id == clinic_id)
+            .where(AuditEvent.clinic_id == clinic_id, *where)
             .order_by(AuditEvent.id.desc())
             .offset(offset)
             .limit(limit)
         ).all()
 
-    def count_of_clinic(self, clinic_id: uuid.UUID) -> int:
+    def count_of_clinic(self, clinic_id: uuid.UUID, *where: ColumnElement[bool]) -> int:
         return (
             self.session.scalar(
                 select(func.count())
                 .select_from(AuditEvent)
-                .where(AuditEvent.clinic_id == clinic_id)
+                .where(AuditEvent.clinic_id == clinic_id, *where)
             )
             or 0
         )

@@ -214,13 +214,15 @@ class ProductUse(BaseModel):
 
 
 class InjectionPoint(BaseModel):
-    """A point on the area's map, normalised: (0, 0) top left, (1, 1) bottom right."""
+    """A point on the area's map, normalised: (0, 0) top left, (1, 1) bottom right of the
+    drawing (`view`: which drawing of the face map, where it was placed on one)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     area: Line
     x: Fraction
     y: Fraction
+    view: Annotated[str, Field(min_length=1, max_length=40), LINE] | None = None
 
 
 class Deviation(BaseModel):

@@ -148,13 +148,43 @@ def change_staff_role(
     member = required(StaffRepository(session, clinic_id).get(staff_id), f"no staff {staff_id}")
     if member.role is role:
         return member
+    _keep_an_admin(session, clinic_id, member, "role")
+    return _changed(session, context, clinic_id, member, role=role)
+
+
+def set_staff_active(
+    session: Session, context: Context, clinic_id: uuid.UUID, staff_id: uuid.UUID, active: bool
+) -> Staff:
+    """Deactivate a member of the clinic (or reactivate them); audited before and after.
+    Deactivation ends every open session of theirs and revokes every token: no copy of a
+    cookie or a token works after it, and a reactivated member signs in anew. The clinic's
+    last active admin stays active."""
+    from dermaplan.records.logins import end_access
+
+    member = required(StaffRepository(session, clinic_id).get(staff_id), f"no staff {staff_id}")
+    if member.active is active:
+        return member
+    if not active:
+        _keep_an_admin(session, clinic_id, member, "active")
+        end_access(session, context, clinic_id, member.id, "deactivated")
+    return _changed(session, context, clinic_id, member, active=active)
+
+
+def _keep_an_admin(session: Session, clinic_id: uuid.UUID, member: Staff, field: str) -> None:
+    """Without an active admin nobody could manage the clinic."""
     if member.role is StaffRole.ADMIN and member.active and _admins(session, clinic_id) == 1:
         raise ImmutableRecord.one(
-            f"role: {member.name} is the clinic's only active admin; make another member "
+            f"{field}: {member.name} is the clinic's only active admin; make another member "
             "admin first"
         )
+
+
+def _changed(
+    session: Session, context: Context, clinic_id: uuid.UUID, member: Staff, **change: Any
+) -> Staff:
     before = staff_state(member)
-    member.role = role
+    for field, value in change.items():
+        setattr(member, field, value)
     member.updated_at = context.now
     session.flush()
     record_event(

@@ -318,7 +318,9 @@ def _apply(record: TreatmentSession, data: SessionData, checked: _Checked) -> No
     record.needle_cartridge = data.needle_cartridge
     record.depths_mm = dict(data.depths_mm)
     record.passes = dict(data.passes)
-    record.injection_points = [point.model_dump() for point in data.injection_points]
+    record.injection_points = [
+        point.model_dump(exclude_none=True) for point in data.injection_points
+    ]
     record.anaesthesia = data.anaesthesia
     record.deviations = [deviation.model_dump() for deviation in data.deviations]
     record.notes = data.notes
@@ -536,6 +538,27 @@ def session_history(
         versions.insert(0, _session(sessions, versions[0].amends_id))
     while (newer := sessions.amendment_of(versions[-1].id)) is not None:
         versions.append(_session(sessions, newer.id))
+    _audit_read(session, context, clinic_id, record, versions)
+    return versions
+
+
+def read_session(
+    session: Session, context: Context, clinic_id: uuid.UUID, session_id: uuid.UUID
+) -> TreatmentSession:
+    """One version of a session with its products and lots; the read is audited."""
+    record = _session(SessionRepository(session, clinic_id), session_id)
+    _audit_read(session, context, clinic_id, record, [record])
+    return record
+
+
+def _audit_read(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    record: TreatmentSession,
+    versions: Sequence[TreatmentSession],
+) -> None:
+    """The reading of a session (the versions read) in the audit log."""
     record_event(
         session,
         context,
@@ -546,7 +569,6 @@ def session_history(
         patient_id=record.patient_id,
         after=[session_state(version) for version in versions],
     )
-    return versions
 
 
 @dataclass(frozen=True, slots=True)

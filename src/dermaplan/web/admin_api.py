@@ -3,11 +3,12 @@ programs. The use cases are an admin's: a token of any other role is refused (40
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from dermaplan.app import clinic, consents, logins, records_admin, staff
 from dermaplan.records.enums import ConsentKind, StaffRole
@@ -31,6 +32,10 @@ class NewMember(BaseModel):
 
 class RoleChange(BaseModel):
     role: StaffRole
+
+
+class Activity(BaseModel):
+    active: bool = Field(description="false: they cannot sign in; their sessions and tokens end")
 
 
 class PasswordChange(BaseModel):
@@ -72,6 +77,15 @@ def change_role(
 ) -> staff.StaffMember:
     """A member's new role (audited); the clinic's last active admin stays one (409)."""
     return run(request, member, staff.change_role, staff_id, change.role)
+
+
+@router.put("/staff/{staff_id}/active", responses=CONFLICT)
+def set_active(
+    request: Request, member: ApiToken, staff_id: uuid.UUID, change: Activity
+) -> staff.StaffMember:
+    """Deactivate a member (their sessions end, their tokens are revoked) or reactivate them
+    (audited); the clinic's last active admin stays active (409)."""
+    return run(request, member, staff.set_active, str(staff_id), change.active)
 
 
 @router.put("/staff/{staff_id}/password")
@@ -116,14 +130,44 @@ def publish_consent(
     return run(request, member, consents.publish, published.kind, published.text)
 
 
+def _blank_is_none(value: object) -> object:
+    """A filter field left empty in a form is not given."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class AuditFilter(BaseModel):
+    """Which events to show: one member, one action, one patient, one day of the clinic's
+    (each optional), and the page."""
+
+    model_config = {"extra": "forbid"}
+
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    member: Annotated[uuid.UUID | None, BeforeValidator(_blank_is_none)] = None
+    action: Annotated[
+        Annotated[str, Field(max_length=50)] | None,
+        BeforeValidator(_blank_is_none),
+        Field(examples=["patient.read"]),
+    ] = None
+    patient: Annotated[uuid.UUID | None, BeforeValidator(_blank_is_none)] = None
+    day: Annotated[dt.date | None, BeforeValidator(_blank_is_none)] = None
+
+    def arguments(self) -> dict[str, Any]:
+        return self.model_dump()
+
+    def kept(self) -> dict[str, str]:
+        """The filter given, for the links to other pages of the same events."""
+        given = self.model_dump(exclude={"page"}, exclude_none=True)
+        return {name: str(value) for name, value in given.items()}
+
+
+AuditQuery = Annotated[AuditFilter, Query()]
+
+
 @router.get("/audit")
-def audit_log(
-    request: Request,
-    member: ApiToken,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-) -> records_admin.AuditLogPage:
-    """A page of the clinic's audit log (50 events), the latest first; the reading is audited."""
-    return run(request, member, records_admin.audit_log, page)
+def audit_log(request: Request, member: ApiToken, wanted: AuditQuery) -> records_admin.AuditLogPage:
+    """A page of the clinic's audit log (50 events), the latest first, narrowed by any of
+    `member`, `action`, `patient` and `day` (the clinic's); the reading is audited."""
+    return run(request, member, records_admin.audit_log, **wanted.arguments())
 
 
 @router.post("/audit/verify")

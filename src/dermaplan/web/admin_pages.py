@@ -12,11 +12,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import clinic, consents, logins, records_admin, staff
 from dermaplan.records.enums import ConsentKind, StaffRole
+from dermaplan.web.admin_api import AuditQuery
 from dermaplan.web.security import Browser, Changing, run
 from dermaplan.web.views import render
 
@@ -70,6 +71,14 @@ def change_role(
     request: Request, session: Changing, staff_id: uuid.UUID, role: Annotated[StaffRole, Form()]
 ) -> Response:
     run(request, session.member, staff.change_role, staff_id, role)
+    return _back("staff")
+
+
+@router.post("/staff/{staff_id}/active")
+def set_active(
+    request: Request, session: Changing, staff_id: uuid.UUID, active: Annotated[bool, Form()]
+) -> Response:
+    run(request, session.member, staff.set_active, str(staff_id), active)
     return _back("staff")
 
 
@@ -140,11 +149,19 @@ def publish_consent(
 
 
 @router.get("/audit")
-def audit_page(
-    request: Request, session: Browser, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
-) -> HTMLResponse:
-    log = run(request, session, records_admin.audit_log, page)
-    return render(request, "admin_audit.html", session, section="audit", title="Audit log", log=log)
+def audit_page(request: Request, session: Browser, wanted: AuditQuery) -> HTMLResponse:
+    """The log, narrowed by the filter form (a GET: its fields are ids, an action and a
+    day, never a patient's name); an empty field lets every event by."""
+    log = run(request, session, records_admin.audit_log, **wanted.arguments())
+    return render(
+        request,
+        "admin_audit.html",
+        session,
+        section="audit",
+        title="Audit log",
+        log=log,
+        wanted=wanted.kept(),
+    )
 
 
 @router.post("/audit/verify")

@@ -21,7 +21,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dermaplan.app.unit import Application
 from dermaplan.problems import Problem
 from dermaplan.records.errors import DatabaseError, RecordsError, Unauthenticated
-from dermaplan.web import admin_api, admin_pages, api, pages
+from dermaplan.web import (
+    admin_api,
+    admin_pages,
+    api,
+    assessment_api,
+    assessment_pages,
+    charting_api,
+    charting_pages,
+    consent_api,
+    consent_pages,
+    outcome_api,
+    outcome_pages,
+    pages,
+    photo_api,
+    photo_pages,
+)
 from dermaplan.web.errors import error_body, request_problems, status_of
 from dermaplan.web.security import SecureHeaders
 from dermaplan.web.views import render_error
@@ -44,10 +59,20 @@ def create_app(application: Application) -> FastAPI:
     web.state.application = application
     web.add_middleware(SecureHeaders)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
+    web.include_router(assessment_pages.router)  # before pages: /patients/new is no id
     web.include_router(pages.router)
     web.include_router(api.router)
     web.include_router(admin_pages.router)
     web.include_router(admin_api.router)
+    web.include_router(photo_pages.router)
+    web.include_router(photo_api.router)
+    web.include_router(outcome_pages.router)
+    web.include_router(outcome_api.router)
+    web.include_router(consent_pages.router)
+    web.include_router(consent_api.router)
+    web.include_router(charting_pages.router)
+    web.include_router(charting_api.router)
+    web.include_router(assessment_api.router)
     web.add_exception_handler(RecordsError, _refused)  # type: ignore[arg-type]
     web.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     web.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

@@ -286,6 +286,7 @@ Browser = Annotated[SignedIn, Depends(browser_session, scope="function")]
 ApiToken = Annotated[TokenHolder, Depends(api_token, scope="function")]
 # checked before anything runs: a change's CSRF token, a member shown as such
 Changing = Annotated[BrowserSession, Depends(checked_session)]
+PageSession = BrowserSession | SignedIn  # what a page is shown with, `Browser` or `Changing`
 ApiMember = Annotated[Member, Depends(api_member)]
 App = Annotated[Application, Depends(application)]
 

@@ -1,0 +1,103 @@
+"""Session charting under /api/v1: what the charting pages do (web.charting_pages), for
+programs. The use cases are a practitioner's: reception and admins are refused (403). A
+session is recorded in the name of the token's member (who treated)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from dermaplan.app import sessions
+from dermaplan.knowledge.schema import Modality
+from dermaplan.records.schemas import SessionData
+from dermaplan.web.api import PREFIX
+from dermaplan.web.errors import RESPONSES, ErrorBody
+from dermaplan.web.knowledge import Knowledge
+from dermaplan.web.security import ApiMember, run
+
+router = APIRouter(prefix=f"{PREFIX}/sessions", responses=RESPONSES, tags=["sessions"])
+
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorBody,
+        "description": "refused by the safety check, already signed, or incomplete",
+    }
+}
+
+
+class SessionIn(SessionData):
+    """A session as charted; `practitioner` is the token's member when left out (a
+    session is recorded by who treated, never in another's name)."""
+
+    model_config = ConfigDict(  # built now, for FastAPI's schema (a deferred one warns)
+        extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=False
+    )
+
+    practitioner: uuid.UUID | None = None  # type: ignore[assignment]
+
+
+class Signing(BaseModel):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] | None = Field(
+        default=None, description="why it is signed although the completeness check finds gaps"
+    )
+
+
+def _data(member: ApiMember, given: SessionIn, knowledge: Knowledge) -> SessionData:
+    fields = given.model_dump()
+    fields["practitioner"] = fields["practitioner"] or member.staff_id
+    return SessionData.parse(fields, knowledge)
+
+
+@router.get("/planned")
+def planned_session(
+    request: Request,
+    member: ApiMember,
+    consult: Annotated[uuid.UUID, Query(description="an approved consult")],
+    modality: Modality | None = None,
+) -> sessions.SessionPlan:
+    """A session pre-filled from an approved plan (audited)."""
+    return run(request, member, sessions.planned, consult, modality)
+
+
+@router.post("", status_code=201, responses=CONFLICT)
+def record_session(
+    request: Request, member: ApiMember, knowledge: Knowledge, given: SessionIn
+) -> sessions.RecordedSession:
+    """A draft, checked against safety first (an expired lot is refused at its product)."""
+    return run(request, member, sessions.record, _data(member, given, knowledge), knowledge)
+
+
+@router.get("/{session_id}")
+def charted_session(
+    request: Request, member: ApiMember, knowledge: Knowledge, session_id: uuid.UUID
+) -> sessions.ChartedSession:
+    """A session as charted, with what signing a draft still needs (audited)."""
+    return run(request, member, sessions.chart, session_id, knowledge)
+
+
+@router.put("/{session_id}", responses=CONFLICT)
+def revise_session(
+    request: Request,
+    member: ApiMember,
+    knowledge: Knowledge,
+    session_id: uuid.UUID,
+    given: SessionIn,
+) -> sessions.RecordedSession:
+    """A draft's content replaced, checked again; a signed session is refused (409)."""
+    data = _data(member, given, knowledge)
+    return run(request, member, sessions.revise, session_id, data, knowledge)
+
+
+@router.post("/{session_id}/sign", responses=CONFLICT)
+def sign_session(
+    request: Request,
+    member: ApiMember,
+    knowledge: Knowledge,
+    session_id: uuid.UUID,
+    signing: Signing,
+) -> sessions.SignedSession:
+    """Signed as the token's member; with gaps, only with a reason (409 otherwise)."""
+    return run(request, member, sessions.sign, session_id, knowledge, signing.reason)

@@ -1,0 +1,251 @@
+"""Session charting: a session pre-filled from the approved plan (areas, needling depths and
+device, the blend's products), products with their lot and expiry, the needled areas and
+the injection points placed on the face map (stored as the view and x, y from 0 to 1 of its
+drawing, drawn again on the session's page), the completeness check of the records before
+signing, and signing as the member signed in. A practitioner's work: the use cases of
+`app.sessions` refuse anyone else (403).
+
+Input the records refuse (an expired lot, a point off the drawing) comes back as the form
+again, each problem by its field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from dermaplan.app import sessions
+from dermaplan.knowledge.schema import Modality
+from dermaplan.records.errors import IncompleteRecord, InvalidInput, RecordsError, SafetyRefused
+from dermaplan.records.schemas import SessionData
+from dermaplan.web.facemap import face_map
+from dermaplan.web.forms import render_form
+from dermaplan.web.knowledge import Knowledge
+from dermaplan.web.security import Browser, Changing, PageSession, run
+
+router = APIRouter(include_in_schema=False)
+
+PRODUCT_ROWS = 12  # product rows a form may send (those left blank are not products)
+BLANK_ROWS = 2  # empty product rows the form offers beyond those it has
+
+
+async def posted(request: Request) -> dict[str, list[str]]:
+    """Every field of the posted form, each with all its values (the CSRF check read it
+    already; Starlette bounds its fields and their size)."""
+    form = await request.form()
+    return {key: [v for v in form.getlist(key) if isinstance(v, str)] for key in form}
+
+
+Posted = Annotated[dict[str, list[str]], Depends(posted)]
+
+
+def _one(form: dict[str, list[str]], key: str) -> str:
+    return (form.get(key) or [""])[0].strip()
+
+
+def _point(value: str) -> dict[str, str]:
+    """A point the map placed, sent as "area:view:x:y"; its values are checked as a
+    session file's are (x and y from 0 to 1)."""
+    area, view, x, y = ([*value.split(":"), "", "", "", ""])[:4]
+    return {"area": area, "view": view, "x": x, "y": y}
+
+
+def _product(form: dict[str, list[str]], row: int) -> dict[str, Any]:
+    volume, area = _one(form, f"volume-{row}"), _one(form, f"volume_area-{row}")
+    return {
+        "product": _one(form, f"product-{row}"),
+        "lot": _one(form, f"lot-{row}") or None,
+        "expiry": _one(form, f"expiry-{row}") or None,
+        "volumes_ml": {area: volume} if volume else {},
+    }
+
+
+def session_fields(form: dict[str, list[str]], session: PageSession) -> dict[str, Any]:
+    """A session as the form gives it, in the shape of a session file (acting as who treats)."""
+    areas = [area.strip() for area in form.get("areas", []) if area.strip()]
+    return {
+        "patient": _one(form, "patient"),
+        "practitioner": str(session.member.staff_id),
+        "consult": _one(form, "consult") or None,
+        "performed_at": _one(form, "performed_at"),
+        "modality": _one(form, "modality"),
+        "areas": areas,
+        "device": _one(form, "device") or None,
+        "needle_cartridge": _one(form, "needle_cartridge") or None,
+        "depths_mm": {a: _one(form, f"depth-{a}") for a in areas if _one(form, f"depth-{a}")},
+        "passes": {a: _one(form, f"passes-{a}") for a in areas if _one(form, f"passes-{a}")},
+        "products": [
+            _product(form, row) for row in range(PRODUCT_ROWS) if _one(form, f"product-{row}")
+        ],
+        "injection_points": [_point(value) for value in form.get("points", []) if value],
+        "anaesthesia": _one(form, "anaesthesia") or None,
+        "notes": _one(form, "notes") or None,
+    }
+
+
+def _drawable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points a form shown again keeps: those on the drawing (x and y from 0 to 1)."""
+    kept = []
+    for point in points:
+        try:
+            x, y = float(point["x"]), float(point["y"])
+        except (TypeError, ValueError):
+            continue
+        if 0 <= x <= 1 and 0 <= y <= 1:
+            kept.append(point | {"x": x, "y": y})
+    return kept
+
+
+def _form_page(
+    request: Request,
+    session: PageSession,
+    knowledge: Knowledge,
+    values: dict[str, Any],
+    action: str,
+    refused: RecordsError | None = None,
+    plan: sessions.SessionPlan | None = None,
+) -> HTMLResponse:
+    products = list(values["products"])
+    products += [{"product": "", "lot": None, "expiry": None, "volumes_ml": {}}] * BLANK_ROWS
+    return render_form(
+        request,
+        "session_form.html",
+        session,
+        refused,
+        title="Session charting",
+        values=values | {"injection_points": _drawable(values["injection_points"])},
+        products=products[:PRODUCT_ROWS],
+        action=action,
+        plan=plan,
+        modalities=Modality,
+        map=face_map(knowledge.areas),
+    )
+
+
+def _recorded(
+    request: Request,
+    session: PageSession,
+    fields: dict[str, Any],
+    knowledge: Knowledge,
+    revising: uuid.UUID | None,
+) -> Response:
+    data = SessionData.parse(fields, knowledge)
+    if revising is None:
+        done = run(request, session.member, sessions.record, data, knowledge)
+    else:
+        done = run(request, session.member, sessions.revise, revising, data, knowledge)
+    return RedirectResponse(f"/sessions/{done.id}", status_code=303)
+
+
+@router.get("/sessions/new")
+def new_session(
+    request: Request,
+    session: Browser,
+    knowledge: Knowledge,
+    consult: uuid.UUID,
+    modality: Modality | None = None,
+) -> HTMLResponse:
+    """The form, pre-filled from the consult's approved plan."""
+    plan = run(request, session.member, sessions.planned, consult, modality)
+    values: dict[str, Any] = {
+        "patient": str(plan.patient_id),
+        "consult": str(plan.consult_id),
+        "performed_at": plan.performed_at.isoformat(timespec="minutes"),
+        "modality": plan.modality.value,
+        "areas": plan.areas,
+        "device": plan.device,
+        "needle_cartridge": None,
+        "depths_mm": plan.depths_mm,
+        "passes": {},
+        "products": [
+            {"product": product, "lot": None, "expiry": None, "volumes_ml": {}}
+            for product in plan.products
+        ],
+        "injection_points": [],
+        "anaesthesia": plan.anaesthesia,
+        "notes": None,
+    }
+    return _form_page(request, session, knowledge, values, "/sessions", plan=plan)
+
+
+@router.post("/sessions")
+def record_session(
+    request: Request, session: Changing, knowledge: Knowledge, form: Posted
+) -> Response:
+    """A draft recorded as the member signed in, checked against safety first."""
+    fields = session_fields(form, session)
+    try:
+        return _recorded(request, session, fields, knowledge, None)
+    except (InvalidInput, SafetyRefused) as refused:
+        return _form_page(request, session, knowledge, fields, "/sessions", refused)
+
+
+@router.get("/sessions/{session_id}")
+def session_page(
+    request: Request, session: Browser, knowledge: Knowledge, session_id: uuid.UUID
+) -> HTMLResponse:
+    return _session_page(request, session, knowledge, session_id)
+
+
+def _session_page(
+    request: Request,
+    session: PageSession,
+    knowledge: Knowledge,
+    session_id: uuid.UUID,
+    refused: RecordsError | None = None,
+) -> HTMLResponse:
+    charted = run(request, session.member, sessions.chart, session_id, knowledge)
+    return render_form(
+        request,
+        "session.html",
+        session,
+        refused,
+        title="Session",
+        charted=charted,
+        map=face_map(knowledge.areas),
+    )
+
+
+@router.get("/sessions/{session_id}/edit")
+def edit_session(
+    request: Request, session: Browser, knowledge: Knowledge, session_id: uuid.UUID
+) -> HTMLResponse:
+    """A draft's form with what it holds (a signed session is corrected by an amendment)."""
+    charted = run(request, session.member, sessions.chart, session_id, knowledge)
+    values = charted.model_dump(mode="json")
+    values["patient"], values["consult"] = values.pop("patient_id"), values.pop("consult_id")
+    values["performed_at"] = charted.performed_at.isoformat(timespec="minutes")
+    return _form_page(request, session, knowledge, values, f"/sessions/{session_id}")
+
+
+@router.post("/sessions/{session_id}")
+def revise_session(
+    request: Request, session: Changing, knowledge: Knowledge, session_id: uuid.UUID, form: Posted
+) -> Response:
+    """A draft's content replaced, checked again; a signed session is refused (409)."""
+    fields = session_fields(form, session)
+    try:
+        return _recorded(request, session, fields, knowledge, session_id)
+    except (InvalidInput, SafetyRefused) as refused:
+        action = f"/sessions/{session_id}"
+        return _form_page(request, session, knowledge, fields, action, refused)
+
+
+@router.post("/sessions/{session_id}/sign")
+def sign_session(
+    request: Request,
+    session: Changing,
+    knowledge: Knowledge,
+    session_id: uuid.UUID,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Signed as the member signed in; with what the completeness check finds missing, only
+    with a reason (the page again with what is missing, otherwise)."""
+    try:
+        run(request, session.member, sessions.sign, session_id, knowledge, reason.strip() or None)
+    except (InvalidInput, IncompleteRecord) as refused:
+        return _session_page(request, session, knowledge, session_id, refused)
+    return RedirectResponse(f"/sessions/{session_id}", status_code=303)

@@ -1,0 +1,152 @@
+"""The consent pages: a patient's consents, the current text of a kind shown to them (the
+exact version kept), signed with a finger or stylus on the signing pad (or by typing the
+name, recorded as typed), photo-use scopes answered one by one, and withdrawal with a
+reason. Each calls one use case of `app.consents` acting as the member signed in (the
+front desk's: practitioners and reception).
+
+Input the records refuse comes back as the form again, each problem by its field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from dermaplan.app import consents
+from dermaplan.records.enums import ConsentKind, PhotoScope
+from dermaplan.records.errors import InvalidInput, RecordsError
+from dermaplan.web.forms import render_form
+from dermaplan.web.security import Browser, Changing, PageSession, run
+from dermaplan.web.signatures import MAX_CHARS, drawn_signature
+from dermaplan.web.views import render
+
+router = APIRouter(include_in_schema=False)
+
+Line = Annotated[str, Form(max_length=200)]
+Answer = Annotated[str, Form(max_length=3)]  # "yes", "no", or "" (not answered)
+
+
+def _consent(consent_id: uuid.UUID) -> Response:
+    return RedirectResponse(f"/consents/{consent_id}", status_code=303)
+
+
+def _consent_page(
+    request: Request,
+    session: PageSession,
+    consent_id: uuid.UUID,
+    refused: RecordsError | None = None,
+    typed: dict[str, str] | None = None,
+) -> HTMLResponse:
+    shown = run(request, session.member, consents.shown, consent_id)
+    return render_form(
+        request,
+        "consent.html",
+        session,
+        refused,
+        title="Consent",
+        shown=shown,
+        scopes=PhotoScope,
+        typed=typed or {},
+        max_chars=MAX_CHARS,
+    )
+
+
+@router.get("/patients/{patient_id}/consents")
+def consents_page(
+    request: Request, session: Browser, patient_id: uuid.UUID, kind: ConsentKind | None = None
+) -> HTMLResponse:
+    """`kind`: the consent a treatment needs, chosen first (from a session's missing items)."""
+    desk = run(request, session.member, consents.desk, patient_id)
+    return render(
+        request,
+        "consents.html",
+        session,
+        title="Consents",
+        desk=desk,
+        wanted=kind.value if kind else "",
+    )
+
+
+@router.post("/patients/{patient_id}/consents")
+def open_consent(
+    request: Request,
+    session: Changing,
+    patient_id: uuid.UUID,
+    kind: Annotated[ConsentKind, Form()],
+) -> Response:
+    """The current text of `kind` shown to the patient now: the version is kept with the
+    consent, which counts for nothing until it is signed."""
+    opened = run(request, session.member, consents.open_consent, patient_id, kind)
+    return _consent(opened.id)
+
+
+@router.get("/consents/{consent_id}")
+def consent_page(request: Request, session: Browser, consent_id: uuid.UUID) -> HTMLResponse:
+    return _consent_page(request, session, consent_id)
+
+
+def _scopes(answers: dict[PhotoScope, str]) -> dict[PhotoScope, bool] | None:
+    """The photo-use scopes answered (a scope left unanswered is not granted silently: the
+    records refuse a photo consent that leaves one out)."""
+    given = {scope: answer == "yes" for scope, answer in answers.items() if answer}
+    return given or None
+
+
+@router.post("/consents/{consent_id}/sign")
+def sign_consent(
+    request: Request,
+    session: Changing,
+    consent_id: uuid.UUID,
+    signer: Line = "",
+    signature_png: Annotated[str, Form(max_length=2 * MAX_CHARS)] = "",  # said at the field
+    typed_signature: Line = "",
+    scope_clinical_record: Answer = "",
+    scope_teaching: Answer = "",
+    scope_marketing: Answer = "",
+) -> Response:
+    """Signed in front of the member: by drawing on the pad, or (without a pointer) by
+    typing the name, kept as a typed signature."""
+    answers = {
+        PhotoScope.CLINICAL_RECORD: scope_clinical_record,
+        PhotoScope.TEACHING: scope_teaching,
+        PhotoScope.MARKETING: scope_marketing,
+    }
+    try:
+        drawn = drawn_signature(signature_png, from_pad=True) if signature_png.strip() else None
+        typed = None if drawn else typed_signature.strip() or None
+        if drawn is None and typed is None:
+            raise InvalidInput.one("signature_png: sign in the box, or type the name instead")
+        run(
+            request,
+            session.member,
+            consents.sign_shown,
+            consent_id,
+            signer,
+            typed=typed,
+            drawn_png=drawn,
+            scopes=_scopes(answers),
+        )
+    except InvalidInput as refused:
+        kept = {"signer": signer, "typed_signature": typed_signature}
+        kept |= {f"scope_{scope.value}": answer for scope, answer in answers.items()}
+        return _consent_page(request, session, consent_id, refused, kept)
+    return _consent(consent_id)
+
+
+@router.post("/consents/{consent_id}/withdraw")
+def withdraw_consent(
+    request: Request,
+    session: Changing,
+    consent_id: uuid.UUID,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    scope: Annotated[PhotoScope | None, Form()] = None,
+) -> Response:
+    """The whole consent withdrawn, or one photo-use scope; it stays on record."""
+    try:
+        run(request, session.member, consents.withdraw, consent_id, reason, scope)
+    except InvalidInput as refused:
+        return _consent_page(request, session, consent_id, refused, {"reason": reason})
+    return _consent(consent_id)

@@ -1,0 +1,441 @@
+"""Session charting in the browser and the API: the form pre-filled from the approved plan,
+products with their lot and expiry (an expired lot refused at its row, by the session's day
+in the clinic), injection points placed on the face map (the view and x, y from 0 to 1 of
+its drawing, drawn again on the session's page), the records' completeness check before
+signing, and the signature of the member signed in. A practitioner's work: reception and
+admins are refused; clinic B's sessions and consults are not found; a point off the
+drawing, a script in the notes, a forged CSRF token and a signed session overwritten
+change nothing."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from dermaplan.app import clinic, consults
+from dermaplan.clinical.assessment import parse_assessment
+from dermaplan.records.db import transaction
+from dermaplan.records.enums import SessionStatus, StaffRole
+from dermaplan.records.models import AuditEvent, ProductLot, TreatmentSession
+from dermaplan.web.knowledge import knowledge
+from tests.conftest import ROOT
+from tests.web.conftest import START, Clinic, World, api_token, client_of, sign_in
+from tests.web.forgery import assert_forgeries_refused
+
+A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
+SCRIPT = "<script>alert(1)</script>"
+EXAMPLE = ROOT / "examples" / "01-acne-scars-dehydration.yaml"  # combined, cheeks
+WHEN = "2026-11-02T10:30+01:00"
+SESSION = "{session_id}"
+CHART_ENDPOINTS: list[tuple[str, str, dict[str, object] | None]] = [
+    ("GET", "/api/v1/sessions/planned?consult={consult_id}", None),
+    ("POST", "/api/v1/sessions", {}),
+    ("GET", f"/api/v1/sessions/{SESSION}", None),
+    ("PUT", f"/api/v1/sessions/{SESSION}", {}),
+    ("POST", f"/api/v1/sessions/{SESSION}/sign", {"reason": "consent on paper"}),
+]
+
+
+def approved_consult(world: World, where: Clinic, example: Path = EXAMPLE) -> uuid.UUID:
+    """A consult of the engine's plan for the clinic's patient, approved by its practitioner."""
+    kb = knowledge()
+    data = yaml.safe_load(example.read_text()) | {"consult_date": START.date().isoformat()}
+    acting = str(where.staff[P])
+    saved = world.application.run(
+        acting, consults.save, where.patient, parse_assessment(data, kb), kb
+    )
+    world.application.run(acting, consults.approve, saved.consult_id)
+    return saved.consult_id
+
+
+def form(where: Clinic, consult: uuid.UUID, **changes: Any) -> dict[str, Any]:
+    """What the charting form posts for a combined session on the cheeks."""
+    return {
+        "patient": str(where.patient),
+        "consult": str(consult),
+        "performed_at": WHEN,
+        "modality": "combined",
+        "areas": ["cheeks"],
+        "device": "pen",
+        "depth-cheeks": "1.5",
+        "passes-cheeks": "3",
+        "product-0": "ha_skin_booster",
+        "lot-0": "HB2391",
+        "expiry-0": "2027-03-31",
+        "volume-0": "1.0",
+        "volume_area-0": "cheeks",
+        "points": ["cheeks:face_front:0.3125:0.55", "cheeks:face_front:0.7:0.56"],
+        "notes": "pinpoint bleeding",
+    } | changes
+
+
+def body(where: Clinic, consult: uuid.UUID, **changes: Any) -> dict[str, Any]:
+    """The same session as the API takes it."""
+    return {
+        "patient": str(where.patient),
+        "consult": str(consult),
+        "performed_at": "2026-11-02T10:30:00+01:00",
+        "modality": "combined",
+        "areas": ["cheeks"],
+        "device": "pen",
+        "depths_mm": {"cheeks": 1.5},
+        "products": [{"product": "ha_skin_booster", "lot": "HB2391", "expiry": "2027-03-31"}],
+        "injection_points": [{"area": "cheeks", "view": "face_front", "x": 0.31, "y": 0.55}],
+    } | changes
+
+
+def stored(world: World) -> dict[str, Any]:
+    """Every session and lot as stored."""
+    with transaction(world.engine, write=False) as session:
+        return {
+            "sessions": sorted(
+                (str(s.id), s.status, s.notes, str(s.injection_points), s.updated_at)
+                for s in session.scalars(select(TreatmentSession))
+            ),
+            "lots": session.scalar(select(func.count()).select_from(ProductLot)),
+        }
+
+
+def recorded(client: TestClient, token: str, fields: dict[str, Any]) -> uuid.UUID:
+    answer = client.post("/sessions", data={"csrf_token": token, **fields}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    found = re.fullmatch(r"/sessions/([0-9a-f-]{36})", answer.headers["location"])
+    assert found
+    return uuid.UUID(found.group(1))
+
+
+def api_recorded(client: TestClient, world: World, consult: uuid.UUID) -> uuid.UUID:
+    answer = client.post(
+        "/api/v1/sessions", json=body(world.ours, consult), headers=api_token(world, P)
+    )
+    assert answer.status_code == 201, answer.text
+    return uuid.UUID(answer.json()["id"])
+
+
+@dataclass(frozen=True)
+class Drafting:
+    """A practitioner signed in, with a draft session of an approved plan."""
+
+    client: TestClient
+    token: str
+    consult: uuid.UUID
+    session_id: uuid.UUID
+
+
+@pytest.fixture
+def drafting(world: World) -> Iterator[Drafting]:
+    consult = approved_consult(world, world.ours)
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        yield Drafting(client, token, consult, recorded(client, token, form(world.ours, consult)))
+
+
+def test_the_form_is_pre_filled_from_the_approved_plan(world: World) -> None:
+    consult = approved_consult(world, world.ours)
+    with client_of(world) as client:
+        sign_in(client, world, P)
+        page = client.get(f"/sessions/new?consult={consult}")
+        assert page.status_code == 200, page.text
+        assert "Pre-filled from the approved plan for combined" in page.text
+        assert '<option value="combined" selected>' in page.text
+        assert 'name="areas" value="cheeks" checked' in page.text
+        assert 'data-mode="point"' in page.text
+        assert 'id="depth-cheeks" name="depth-cheeks" inputmode="decimal" value="1.5"' in page.text
+        assert re.search(r'name="product-0" maxlength="200" value="[a-z_]+"', page.text)
+        assert 'value="2026-11-02T09:30+00:00"' in page.text  # now, on the clinic's clock
+        assert '<script src="/static/charting.js" defer></script>' in page.text
+
+
+def test_a_practitioner_records_points_and_lots_checks_completeness_and_signs(
+    world: World, drafting: Drafting
+) -> None:
+    client, token, session_id = drafting.client, drafting.token, drafting.session_id
+    assert f'href="/sessions/{session_id}"' in client.get("/today").text  # awaiting signature
+    page = client.get(f"/sessions/{session_id}")
+    assert page.status_code == 200
+    assert "<td>HB2391</td><td>2027-03-31</td>" in page.text
+    assert page.text.count('class="facemap-point"') == 2  # drawn again where placed
+    assert 'cx="62.5" cy="143.0"' in page.text
+    assert "no valid signed consent for combined" in page.text
+    assert "before-photo of cheeks" in page.text
+    assert f"/patients/{world.ours.patient}/consents?kind=treatment_combined" in page.text
+    unexplained = client.post(f"/sessions/{session_id}/sign", data={"csrf_token": token})
+    assert unexplained.status_code == 409
+    assert "missing: no valid signed consent for combined" in unexplained.text
+    signed = client.post(
+        f"/sessions/{session_id}/sign",
+        data={"csrf_token": token, "reason": "consent and photos on paper today"},
+    )
+    assert signed.status_code == 200
+    assert "Signed 2026-11-02 09:30 by" in signed.text
+    with transaction(world.engine, write=False) as session:
+        record = session.get(TreatmentSession, session_id)
+        assert record is not None
+        assert record.status is SessionStatus.SIGNED
+        assert record.signed_by_id == world.ours.staff[P]
+        assert record.injection_points == [
+            {"area": "cheeks", "x": 0.3125, "y": 0.55, "view": "face_front"},
+            {"area": "cheeks", "x": 0.7, "y": 0.56, "view": "face_front"},
+        ]
+        assert record.missing_at_signing == [
+            "no valid signed consent for combined",
+            "before-photo of cheeks",
+            "the patient's allergies (never asked): products were not checked",
+        ]
+        reads = session.scalars(
+            select(AuditEvent.staff_id).where(
+                AuditEvent.record_id == str(session_id), AuditEvent.action == "session.read"
+            )
+        ).all()
+        assert reads
+        assert set(reads) == {world.ours.staff[P]}
+
+
+def test_the_completeness_shown_is_the_records_own(world: World) -> None:
+    consult = approved_consult(world, world.ours)
+    with client_of(world) as client:
+        headers = api_token(world, P)
+        made = client.post("/api/v1/sessions", json=body(world.ours, consult), headers=headers)
+        charted = client.get(f"/api/v1/sessions/{made.json()['id']}", headers=headers).json()
+        assert charted["to_complete"] == made.json()["to_complete"]
+        assert charted["injection_points"] == [
+            {"area": "cheeks", "view": "face_front", "x": 0.31, "y": 0.55}
+        ]
+        assert charted["products"][0]["lot"] == "HB2391"
+
+
+def test_an_expired_lot_is_refused_at_its_row_by_the_clinic_s_day(world: World) -> None:
+    consult = approved_consult(world, world.ours)
+    before = stored(world)
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        answer = client.post(
+            "/sessions",
+            data={"csrf_token": token, **form(world.ours, consult, **{"expiry-0": "2026-11-01"})},
+        )
+        assert answer.status_code == 409, answer.text
+        assert "products[0]: ha_skin_booster lot HB2391 expired on 2026-11-01" in answer.text
+        assert 'value="HB2391"' in answer.text  # the form again, as filled
+        api = client.post(
+            "/api/v1/sessions",
+            json=body(
+                world.ours,
+                consult,
+                products=[{"product": "ha_skin_booster", "lot": "X1", "expiry": "2026-11-01"}],
+            ),
+            headers=api_token(world, P),
+        )
+        assert api.status_code == 409
+        assert api.json()["detail"][0]["loc"] == ["products", 0]
+    assert stored(world) == before
+
+
+def test_a_lot_is_expired_by_the_day_of_the_clinic_not_of_utc(world: World) -> None:
+    consult = approved_consult(world, world.ours)
+    world.application.run(str(world.ours.staff[A]), clinic.configure, time_zone="Pacific/Auckland")
+    late = {"performed_at": "2026-11-01T20:00+00:00", "expiry-0": "2026-11-01"}  # Nov 2 there
+    before = stored(world)
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        answer = client.post(
+            "/sessions", data={"csrf_token": token, **form(world.ours, consult, **late)}
+        )
+        assert answer.status_code == 409, answer.text
+        assert "expired on 2026-11-01, before the session (2026-11-02)" in answer.text
+    assert stored(world) == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"points": ["cheeks:face_front:1.5:0.2"]}, "injection_points[0].x: Input should be less"),
+        ({"points": ["cheeks:face_front:0.5:-0.1"]}, "injection_points[0].y: Input should be gr"),
+        ({"points": ["cheeks:face_front:left:0.2"]}, "injection_points[0].x: Input should be a"),
+        ({"points": ["forehead:face_front:0.5:0.5"]}, "is not one of the session&#39;s areas"),
+        ({"expiry-0": "31/03/2027"}, "&#39;31/03/2027&#39; is not a date"),
+        ({"performed_at": "2026-11-02 10:30"}, "performed_at: Input should have timezone"),
+        ({"areas": []}, "areas: List should have at least 1 item"),
+        ({"depth-cheeks": "9"}, "depths_mm.cheeks: Input should be less than or equal to 5"),
+    ],
+)
+def test_bad_input_comes_back_at_its_field_and_stores_nothing(
+    world: World, changes: dict[str, Any], problem: str
+) -> None:
+    consult = approved_consult(world, world.ours)
+    before = stored(world)
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        answer = client.post(
+            "/sessions", data={"csrf_token": token, **form(world.ours, consult, **changes)}
+        )
+        assert answer.status_code == 422, answer.text
+        assert problem in answer.text
+        assert "Session charting" in answer.text
+        for off in (":1.5:", ":left:", ":-0.1"):  # a point off the drawing is not kept
+            assert off not in answer.text
+    assert stored(world) == before
+
+
+def test_a_point_off_the_drawing_is_refused_by_the_api_at_its_location(world: World) -> None:
+    consult = approved_consult(world, world.ours)
+    before = stored(world)
+    with client_of(world) as client:
+        answer = client.post(
+            "/api/v1/sessions",
+            json=body(
+                world.ours, consult, injection_points=[{"area": "cheeks", "x": 1.2, "y": 0.5}]
+            ),
+            headers=api_token(world, P),
+        )
+        assert answer.status_code == 422
+        assert answer.json()["detail"][0]["loc"][-3:] == ["injection_points", 0, "x"]
+    assert stored(world) == before
+
+
+def test_a_signed_session_is_never_silently_overwritten(world: World, drafting: Drafting) -> None:
+    client, token, session_id = drafting.client, drafting.token, drafting.session_id
+    consult = drafting.consult
+    client.post(f"/sessions/{session_id}/sign", data={"csrf_token": token, "reason": "on paper"})
+    before = stored(world)
+    again = client.post(
+        f"/sessions/{session_id}",
+        data={"csrf_token": token, **form(world.ours, consult, notes="rewritten")},
+    )
+    assert again.status_code == 409
+    assert "record an amendment instead" in again.text
+    api = client.put(
+        f"/api/v1/sessions/{session_id}",
+        json=body(world.ours, consult, notes="rewritten"),
+        headers=api_token(world, P),
+    )
+    assert api.status_code == 409
+    signed_again = client.post(
+        f"/sessions/{session_id}/sign", data={"csrf_token": token, "reason": "twice"}
+    )
+    assert signed_again.status_code == 409
+    assert "Change the draft" not in client.get(f"/sessions/{session_id}").text
+    assert stored(world) == before
+
+
+def test_a_draft_is_changed_and_a_script_in_its_notes_is_shown_as_text(
+    world: World, drafting: Drafting
+) -> None:
+    client, token, session_id = drafting.client, drafting.token, drafting.session_id
+    consult = drafting.consult
+    edit = client.get(f"/sessions/{session_id}/edit")
+    assert edit.status_code == 200
+    assert 'value="cheeks:face_front:0.3125:0.55"' in edit.text
+    assert 'value="HB2391"' in edit.text
+    changed = client.post(
+        f"/sessions/{session_id}",
+        data={"csrf_token": token, **form(world.ours, consult, notes=SCRIPT)},
+    )
+    assert changed.status_code == 200
+    assert SCRIPT not in changed.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in changed.text
+    assert SCRIPT not in client.get(f"/sessions/{session_id}/edit").text
+
+
+@pytest.mark.parametrize("role", [A, R])
+def test_reception_and_admins_are_refused_every_charting_page_and_form(
+    world: World, role: StaffRole
+) -> None:
+    consult = approved_consult(world, world.ours)
+    with client_of(world) as client:
+        session_id = api_recorded(client, world, consult)
+        before = stored(world)
+        token = sign_in(client, world, role)
+        for path in (
+            f"/sessions/new?consult={consult}",
+            f"/sessions/{session_id}",
+            f"/sessions/{session_id}/edit",
+        ):
+            answer = client.get(path)
+            assert answer.status_code == 403, path
+            assert f"({role.value}) may not" in answer.text
+        for path, data in (
+            ("/sessions", form(world.ours, consult)),
+            (f"/sessions/{session_id}", form(world.ours, consult)),
+            (f"/sessions/{session_id}/sign", {"reason": "on paper"}),
+        ):
+            answer = client.post(path, data={"csrf_token": token, **data})
+            assert answer.status_code in (403, 422), path
+            assert f"({role.value}) may not" in answer.text or "is not an active" in answer.text
+    assert stored(world) == before
+
+
+@pytest.mark.parametrize(("method", "path", "payload"), CHART_ENDPOINTS)
+def test_each_role_is_let_through_or_refused_by_the_api(
+    world: World, method: str, path: str, payload: dict[str, object] | None
+) -> None:
+    consult = approved_consult(world, world.ours)
+    with client_of(world) as client:
+        for role in StaffRole:
+            session_id = api_recorded(client, world, consult)
+            sent = body(world.ours, consult) if payload == {} else payload
+            answer = client.request(
+                method,
+                path.format(consult_id=consult, session_id=session_id),
+                json=sent,
+                headers=api_token(world, role),
+            )
+            if role is P:
+                assert answer.status_code in (200, 201), answer.text
+            else:
+                assert answer.status_code == 403, (role, answer.text)
+                assert f"({role.value}) may not" in answer.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize(("method", "path", "payload"), CHART_ENDPOINTS)
+def test_clinic_b_s_sessions_and_consults_are_not_found(
+    world: World, method: str, path: str, payload: dict[str, object] | None
+) -> None:
+    theirs = approved_consult(world, world.theirs)
+    with client_of(world) as client:
+        made = client.post(
+            "/api/v1/sessions",
+            json=body(world.theirs, theirs),
+            headers=api_token(world, P, world.theirs),
+        )
+        assert made.status_code == 201, made.text
+        before = stored(world)
+        answer = client.request(
+            method,
+            path.format(consult_id=theirs, session_id=made.json()["id"]),
+            json=body(world.theirs, theirs) if payload == {} else payload,
+            headers=api_token(world, P),
+        )
+        assert answer.status_code in (404, 422), answer.text
+        if answer.status_code == 422:  # a practitioner of clinic A cannot treat B's patient
+            assert "no patient" in answer.text or "not found" in answer.text
+        sign_in(client, world, P)
+        assert client.get(f"/sessions/{made.json()['id']}").status_code == 404
+        assert client.get(f"/sessions/new?consult={theirs}").status_code == 404
+    assert stored(world) == before
+
+
+def test_without_the_csrf_token_no_charting_form_changes_anything(world: World) -> None:
+    consult = approved_consult(world, world.ours)
+    with client_of(world) as client:
+        session_id = api_recorded(client, world, consult)
+        before = stored(world)
+        token = sign_in(client, world, P)
+        assert_forgeries_refused(
+            client,
+            token,
+            [
+                ("/sessions", form(world.ours, consult)),
+                (f"/sessions/{session_id}", form(world.ours, consult, notes="changed")),
+                (f"/sessions/{session_id}/sign", {"reason": "on paper"}),
+            ],
+        )
+    assert stored(world) == before
