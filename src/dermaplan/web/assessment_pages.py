@@ -99,7 +99,7 @@ def add_patient(
 
 @router.get("/patients/{patient_id}/assessments")
 def drafts_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
-    found = run(request, session.member, assessments.drafts, patient_id)
+    found = run(request, session, assessments.drafts, patient_id)
     return render(
         request,
         "assessment_drafts.html",
@@ -120,7 +120,7 @@ def start_assessment(request: Request, session: Changing, patient_id: uuid.UUID)
 def assessment_page(
     request: Request, session: Browser, draft_id: uuid.UUID, knowledge: Knowledge
 ) -> HTMLResponse:
-    page = run(request, session.member, assessments.resume, draft_id, knowledge)
+    page = run(request, session, assessments.resume, draft_id, knowledge)
     return _assessment(request, session, page, knowledge)
 
 
@@ -181,7 +181,7 @@ async def store_assessment(
 
 @router.get("/consults/{consult_id}")
 def review_page(request: Request, session: Browser, consult_id: uuid.UUID) -> HTMLResponse:
-    review = run(request, session.member, consults.review, consult_id)
+    review = run(request, session, consults.review, consult_id)
     return render(request, "plan_review.html", session, title="Plan review", review=review)
 
 
@@ -203,7 +203,7 @@ def correct(request: Request, session: Changing, consult_id: uuid.UUID) -> Respo
 def source_page(
     request: Request, session: Browser, source_id: str, knowledge: Knowledge
 ) -> HTMLResponse:
-    entry = run(request, session.member, references.source, source_id[:100], knowledge)
+    entry = run(request, session, references.source, source_id[:100], knowledge)
     return render(request, "knowledge_source.html", session, title="Source", entry=entry)
 
 

@@ -149,7 +149,7 @@ def new_session(
     modality: Modality | None = None,
 ) -> HTMLResponse:
     """The form, pre-filled from the consult's approved plan."""
-    plan = run(request, session.member, sessions.planned, consult, modality)
+    plan = run(request, session, sessions.planned, consult, modality)
     values: dict[str, Any] = {
         "patient": str(plan.patient_id),
         "consult": str(plan.consult_id),
@@ -214,7 +214,7 @@ def edit_session(
     request: Request, session: Browser, knowledge: Knowledge, session_id: uuid.UUID
 ) -> HTMLResponse:
     """A draft's form with what it holds (a signed session is corrected by an amendment)."""
-    charted = run(request, session.member, sessions.chart, session_id, knowledge)
+    charted = run(request, session, sessions.chart, session_id, knowledge)
     values = charted.model_dump(mode="json")
     values["patient"], values["consult"] = values.pop("patient_id"), values.pop("consult_id")
     values["performed_at"] = charted.performed_at.isoformat(timespec="minutes")

@@ -59,7 +59,7 @@ def consents_page(
     request: Request, session: Browser, patient_id: uuid.UUID, kind: ConsentKind | None = None
 ) -> HTMLResponse:
     """`kind`: the consent a treatment needs, chosen first (from a session's missing items)."""
-    desk = run(request, session.member, consents.desk, patient_id)
+    desk = run(request, session, consents.desk, patient_id)
     return render(
         request,
         "consents.html",

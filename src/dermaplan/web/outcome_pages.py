@@ -148,7 +148,7 @@ def _event_again(
 
 @router.get("/patients/{patient_id}/outcomes")
 def outcomes_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
-    followed = run(request, session.member, outcomes.follow_up, patient_id)
+    followed = run(request, session, outcomes.follow_up, patient_id)
     return render(
         request,
         "outcomes.html",
@@ -234,7 +234,7 @@ def recall_page(
     """A lot's recall: every session that used it, with the patient's contact to call them,
     and the adverse events it was involved in (the search is audited)."""
     try:
-        found: sessions.LotRecall | None = run(request, session.member, sessions.recall, lot)
+        found: sessions.LotRecall | None = run(request, session, sessions.recall, lot)
     except InvalidInput:
         if lot.strip():
             raise
