@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 WRONG = "the login name or the password is wrong"
 NO_SESSION = "you are not signed in; sign in first"
+NO_TOKEN = "no valid API token: give 'Authorization: Bearer TOKEN'"  # noqa: S105 (a message)
 
 
 class Member(ReadModel):
@@ -152,27 +153,114 @@ def second_factor(
     return step
 
 
-def signed_in(application: Application, token: str | None) -> BrowserSession:
-    """The member whose session the token opens, its use noted; Unauthenticated if it
-    opens none (never signed in, awaiting its code, ended, idle 30 minutes, 12 hours old)."""
-    from dermaplan.records import logins
-    from dermaplan.records.db import transaction
+class SessionCheck:
+    """A browser session's token, checked inside the unit of work of the request that
+    carries it (it is the unit's `Identify`): the session, its member and the use case read
+    in one transaction. What it found is kept for the page."""
 
-    now = application.clock()
-    with transaction(application.engine, write=False) as session:
-        found = logins.find_session(session, token) if token else None
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+        self.found: BrowserSession | None = None
+        self.unnoted = False  # its use a minute old, found by a unit that writes nothing
+
+    def __call__(self, session: Session, now: dt.datetime, writes: bool) -> Staff:
+        """The member whose session the token opens, its use noted if the unit writes;
+        Unauthenticated if it opens none (never signed in, awaiting its code, ended, idle
+        30 minutes, 12 hours old)."""
+        from dermaplan.records import logins
+
+        found = logins.find_session(session, self.token) if self.token else None
         why = NO_SESSION if found is None or found.awaiting_code else logins.ended(found, now)
         if found is None or why is not None:
             raise Unauthenticated.one(why or NO_SESSION)
-        member = _active(session, found.clinic_id, found.staff_id)
-        result = BrowserSession(member=member, csrf_token=found.csrf_token)
-        stale = now - found.last_seen_at >= logins.SEEN_EVERY
-    if stale:
-        with transaction(application.engine) as session:
-            again = logins.find_session(session, token) if token else None
+        staff = _active(session, found.clinic_id, found.staff_id)
+        self.found = BrowserSession(member=_member(staff), csrf_token=found.csrf_token)
+        if writes:
+            logins.seen(found, now)
+        self.unnoted = _stale(found.last_seen_at, now)
+        return staff
+
+    @property
+    def session(self) -> BrowserSession:
+        """What the check found; Unauthenticated before it has run."""
+        if self.found is None:
+            raise Unauthenticated.one(NO_SESSION)
+        return self.found
+
+
+class TokenCheck:
+    """A personal API token, checked inside the unit of work of the request that carries
+    it (its `Identify`); the member it found is kept."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.found: Member | None = None
+        self.unnoted = False
+
+    def __call__(self, session: Session, now: dt.datetime, writes: bool) -> Staff:
+        """The member the token acts as, its use noted if the unit writes; Unauthenticated
+        for a token that is unknown, revoked or expired, or of a member no longer active."""
+        from dermaplan.records import logins
+
+        token = logins.token_holder(session, self.secret, now)
+        if token is None:
+            raise Unauthenticated.one(NO_TOKEN)
+        staff = _active(session, token.clinic_id, token.staff_id)
+        self.found = _member(staff)
+        if writes:
+            logins.token_seen(token, now)
+        self.unnoted = _stale(token.last_used_at, now)
+        return staff
+
+    @property
+    def member(self) -> Member:
+        """What the check found; Unauthenticated before it has run."""
+        if self.found is None:
+            raise Unauthenticated.one(NO_TOKEN)
+        return self.found
+
+
+def _stale(last: dt.datetime | None, now: dt.datetime) -> bool:
+    from dermaplan.records.logins import SEEN_EVERY
+
+    return last is None or now - last >= SEEN_EVERY
+
+
+def signed_in(application: Application, token: str | None) -> BrowserSession:
+    """The session the token opens, checked in a transaction of its own (for a request
+    that runs no use case, or must know it before one runs)."""
+    check = SessionCheck(token)
+    check_alone(application, check)
+    return check.session
+
+
+def check_alone(application: Application, check: SessionCheck | TokenCheck) -> None:
+    """Run the check in a transaction of its own (writing nothing), then note the use it
+    found unnoted."""
+    from dermaplan.records.db import transaction
+
+    with transaction(application.engine, write=False) as session:
+        check(session, application.clock(), False)
+    note_use(application, check)
+
+
+def note_use(application: Application, check: SessionCheck | TokenCheck) -> None:
+    """Note the use of a session or token that a unit writing nothing found unnoted for a
+    minute (idle expiry counts from it), in a transaction of its own."""
+    from dermaplan.records import logins
+    from dermaplan.records.db import transaction
+
+    if not check.unnoted:
+        return
+    now = application.clock()
+    with transaction(application.engine) as session:
+        if isinstance(check, SessionCheck):
+            again = logins.find_session(session, check.token) if check.token else None
             if again is not None:
                 logins.seen(again, now)
-    return result
+        elif (token := logins.token_holder(session, check.secret, now)) is not None:
+            logins.token_seen(token, now)
+    check.unnoted = False
 
 
 def sign_out(application: Application, token: str | None) -> None:
@@ -190,32 +278,25 @@ def sign_out(application: Application, token: str | None) -> None:
 
 
 def token_holder(application: Application, secret: str | None) -> Member:
-    """The member a personal API token acts as; Unauthenticated for a token that is
-    unknown, revoked or expired, or of a member no longer active."""
-    from dermaplan.records import logins
-    from dermaplan.records.db import transaction
-
-    now = application.clock()
-    with transaction(application.engine, write=False) as session:
-        token = logins.token_holder(session, secret, now) if secret else None
-        if token is None:
-            raise Unauthenticated.one("no valid API token: give 'Authorization: Bearer TOKEN'")
-        member = _active(session, token.clinic_id, token.staff_id)
-        stale = token.last_used_at is None or now - token.last_used_at >= logins.SEEN_EVERY
-    if stale and secret:
-        with transaction(application.engine) as session:
-            again = logins.token_holder(session, secret, now)
-            if again is not None:
-                logins.token_seen(again, now)
-    return member
+    """The member a personal API token acts as, checked in a transaction of its own;
+    Unauthenticated for a token that is unknown, revoked or expired, or of a member no
+    longer active."""
+    check = TokenCheck(secret or "")
+    if secret:
+        check_alone(application, check)
+    return check.member
 
 
-def _active(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Member:
+def _active(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Staff:
     from dermaplan.records.repository import StaffRepository
 
-    staff = StaffRepository(session, clinic_id).get(staff_id)
+    staff = StaffRepository(session, clinic_id).get_with_clinic(staff_id)
     if staff is None or not staff.active:
         raise Unauthenticated.one("this member of staff is no longer active")
+    return staff
+
+
+def _member(staff: Staff) -> Member:
     return Member(staff_id=staff.id, name=staff.name, role=staff.role)
 
 

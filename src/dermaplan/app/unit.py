@@ -6,6 +6,10 @@ the block commits when it ends and writes nothing when it raises. Use cases take
 A unit that changes records holds its clinic's change lane from before the use case reads
 anything (records.lanes), so two changes of one clinic cannot lose an update, while
 changes of other clinics, and reads, go on beside it.
+
+A front end that establishes who is asking from the records (a browser's session, an API
+token) gives the unit that check (`Identify`) instead of a name: it runs first, inside the
+unit's transaction, so a request is served in one transaction, the check included.
 """
 
 from __future__ import annotations
@@ -31,8 +35,14 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
+    from dermaplan.records.models import Staff
     from dermaplan.records.photos import PhotoStorage
     from dermaplan.records.settings import Settings
+
+Identify = Callable[["Session", dt.datetime, bool], "Staff"]
+"""Who is acting, found inside a unit of work from its session, its time and whether it
+writes (what may be noted then, such as a session's use): their member of staff, or
+Unauthenticated (app.logins)."""
 
 
 class Application:
@@ -61,14 +71,18 @@ class Application:
             del self.__dict__["engine"]
 
     @contextmanager
-    def unit(self, acting: str | None, *, access: Access = Access.CHANGE) -> Iterator[UnitOfWork]:
+    def unit(
+        self, acting: str | Identify | None, *, access: Access = Access.CHANGE
+    ) -> Iterator[UnitOfWork]:
         """One transaction acting as the member of staff named by `acting` (an id or a
-        name; None: nobody, which only the first admin's creation accepts)."""
+        name, or the check that finds them; None: nobody, which only the first admin's
+        creation accepts)."""
         from dermaplan.records.db import transaction
         from dermaplan.records.lanes import hold_changes, hold_setup
 
-        with transaction(self.engine, write=access is not Access.READ) as session:
-            principal = _principal(session, acting, self.settings.actor)
+        writes = access is not Access.READ
+        with transaction(self.engine, write=writes) as session:
+            principal = _principal(session, acting, self.settings, self.clock(), writes)
             if access is Access.CHANGE:
                 if principal is None:
                     hold_setup(session)
@@ -83,7 +97,7 @@ class Application:
 
     def run(
         self,
-        acting: str | None,
+        acting: str | Identify | None,
         use_case: Callable[Concatenate[UnitOfWork, P], R],
         /,
         *args: P.args,
@@ -154,9 +168,17 @@ class UnitOfWork:
         return principal.staff_id
 
 
-def _principal(session: Session, acting: str | None, os_user: str) -> Principal | None:
+def _principal(
+    session: Session,
+    acting: str | Identify | None,
+    settings: Settings,
+    now: dt.datetime,
+    writes: bool,
+) -> Principal | None:
     from dermaplan.records.repository import staff_named
 
+    if callable(acting):
+        return _principal_of(acting(session, now, writes), settings)
     if acting is None or not acting.strip():
         return None
     found = staff_named(session, acting)
@@ -166,5 +188,10 @@ def _principal(session: Session, acting: str | None, os_user: str) -> Principal 
         raise Forbidden.one(
             f"acting as '{acting}': {len(found)} members of staff have that name; give the id"
         )
-    member = found[0]
-    return Principal(member.id, member.clinic_id, member.name, frozenset({member.role}), os_user)
+    return _principal_of(found[0], settings)
+
+
+def _principal_of(member: Staff, settings: Settings) -> Principal:
+    return Principal(
+        member.id, member.clinic_id, member.name, frozenset({member.role}), settings.actor
+    )

@@ -7,12 +7,13 @@ interrupted (records.swap), so none finds the database missing half-way through 
 
 SQLite is tuned for records that must survive: write-ahead log, `synchronous=FULL` (a
 commit that returned is on disk, even through a power cut), foreign keys enforced, and a
-busy timeout so a second writer waits instead of failing. On SQLite every write
-transaction holds the database's single writer slot from its first statement (BEGIN
-IMMEDIATE), so no chain of the audit log can fork and a read-then-write can't lose an
-update. On PostgreSQL a write transaction takes the locks of the audit lanes it appends to
-(records.lanes); a unit of work that changes records holds its clinic's change lane from
-before it reads them (app.unit). Read-only transactions take none.
+busy timeout so a second writer waits instead of failing (the threads of one process wait
+their turn before that, records.writer). On SQLite every write transaction holds the
+database's single writer slot from its first statement (BEGIN IMMEDIATE), so no chain of
+the audit log can fork and a read-then-write can't lose an update. On PostgreSQL a write
+transaction takes the locks of the audit lanes it appends to (records.lanes); a unit of
+work that changes records holds its clinic's change lane from before it reads them
+(app.unit). Read-only transactions take none.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from dermaplan.records.lanes import Chain, Head, forget_lanes
 from dermaplan.records.private import create_private_file, private_folder
 from dermaplan.records.settings import database_url
 from dermaplan.records.swap import Live, finish_interrupted
+from dermaplan.records.writer import QueuedConnection, writers_turn
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -91,14 +93,19 @@ def _writes(connection: Connection) -> bool:
 
 
 def _on_sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if _writes(connection) else "BEGIN")
+    if not _writes(connection):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        with writers_turn(connection.connection.dbapi_connection, SQLITE_BUSY_TIMEOUT_MS / 1000):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
     forget_lanes(connection)
 
 
 def create_records_engine(raw_url: str) -> Engine:
     url = database_url(raw_url)
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url)
+        # its writers take turns in the process before BEGIN IMMEDIATE (records.writer)
+        engine = create_engine(url, connect_args={"factory": QueuedConnection})
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
     else:

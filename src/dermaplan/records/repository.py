@@ -26,7 +26,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from dermaplan.records.clinics import UTC_ZONE, clinic_day, day_starts, zone
 from dermaplan.records.enums import (
@@ -93,6 +93,12 @@ _SEARCH = (
 )
 _SEARCH_BOUNDED = _SEARCH.where(Patient.search_name < bindparam("upper"))
 
+_CONSULT_OF_CLINIC = (
+    select(Consult)
+    .join(Consult.patient)
+    .where(Consult.id == bindparam("consult_id"), Patient.clinic_id == _CLINIC)
+    .options(contains_eager(Consult.patient))
+)
 _SESSIONS_OF_PATIENT = (
     select(TreatmentSession)
     .where(TreatmentSession.patient_id == _PATIENT)
@@ -185,12 +191,19 @@ class ClinicRepository:
         """The clinic's time zone (UTC for one not found). The clinic is read once per
         session: it is kept in the session, so later calls find it in the identity map
         (which holds objects only while something else does), changes included."""
-        kept: dict[uuid.UUID, Clinic] = self.session.info.setdefault(_CLINICS, {})
-        clinic = kept.get(clinic_id) or self.session.get(Clinic, clinic_id)
+        clinic = self._kept().get(clinic_id) or self.session.get(Clinic, clinic_id)
         if clinic is None:
             return UTC_ZONE
-        kept[clinic_id] = clinic
+        self.keep(clinic)
         return zone(clinic.time_zone)
+
+    def keep(self, clinic: Clinic) -> None:
+        """Keep a clinic read with something else for this session's later look-ups."""
+        self._kept()[clinic.id] = clinic
+
+    def _kept(self) -> dict[uuid.UUID, Clinic]:
+        kept: dict[uuid.UUID, Clinic] = self.session.info.setdefault(_CLINICS, {})
+        return kept
 
     def today(self, clinic_id: uuid.UUID, now: dt.datetime) -> dt.date:
         """Which day it is in the clinic at `now`."""
@@ -220,6 +233,20 @@ class StaffRepository:
         return self.session.scalar(
             select(Staff).where(Staff.clinic_id == self.clinic_id, Staff.id == staff_id)
         )
+
+    def get_with_clinic(self, staff_id: uuid.UUID) -> Staff | None:
+        """A member and their clinic in one query, the clinic kept for the session (the
+        member who signs in: every use case then asks for the clinic's time zone)."""
+        row = self.session.execute(
+            select(Staff, Clinic)
+            .join(Clinic, Clinic.id == Staff.clinic_id)
+            .where(Staff.clinic_id == self.clinic_id, Staff.id == staff_id)
+        ).first()
+        if row is None:
+            return None
+        ClinicRepository(self.session).keep(row[1])
+        staff: Staff = row[0]
+        return staff
 
     def every(self) -> Sequence[Staff]:
         """The clinic's staff in name order."""
@@ -295,12 +322,10 @@ class ConsultRepository:
         self.clinic_id = clinic_id
 
     def get(self, consult_id: uuid.UUID) -> Consult | None:
-        """A consult of one of this clinic's patients, with its patient loaded."""
+        """A consult of one of this clinic's patients, with its patient loaded from the
+        same join (one query)."""
         return self.session.scalar(
-            select(Consult)
-            .join(Consult.patient)
-            .where(Consult.id == consult_id, Patient.clinic_id == self.clinic_id)
-            .options(selectinload(Consult.patient))
+            _CONSULT_OF_CLINIC, {"consult_id": consult_id, "clinic_id": self.clinic_id}
         )
 
     def correction_of(self, consult_id: uuid.UUID) -> Consult | None:

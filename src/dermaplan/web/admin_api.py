@@ -14,7 +14,7 @@ from dermaplan.app import clinic, consents, logins, records_admin, staff
 from dermaplan.records.enums import ConsentKind, StaffRole
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES, ErrorBody
-from dermaplan.web.security import ApiMember, run
+from dermaplan.web.security import ApiToken, run
 
 router = APIRouter(prefix=f"{PREFIX}/admin", responses=RESPONSES, tags=["admin"])
 
@@ -60,20 +60,20 @@ class ConsentText(BaseModel):
 
 
 @router.get("/staff")
-def staff_accounts(request: Request, member: ApiMember) -> list[staff.StaffAccount]:
+def staff_accounts(request: Request, member: ApiToken) -> list[staff.StaffAccount]:
     """The clinic's staff with their login names and whether they have a second factor."""
     return run(request, member, staff.accounts)
 
 
 @router.post("/staff", status_code=201)
-def add_member(request: Request, member: ApiMember, new: NewMember) -> staff.StaffMember:
+def add_member(request: Request, member: ApiToken, new: NewMember) -> staff.StaffMember:
     """A new member of staff (audited); they sign in once a password is set."""
     return run(request, member, staff.add, new.name, new.role, new.registration)
 
 
 @router.put("/staff/{staff_id}/role", responses=CONFLICT)
 def change_role(
-    request: Request, member: ApiMember, staff_id: uuid.UUID, change: RoleChange
+    request: Request, member: ApiToken, staff_id: uuid.UUID, change: RoleChange
 ) -> staff.StaffMember:
     """A member's new role (audited); the clinic's last active admin stays one (409)."""
     return run(request, member, staff.change_role, staff_id, change.role)
@@ -81,7 +81,7 @@ def change_role(
 
 @router.put("/staff/{staff_id}/active", responses=CONFLICT)
 def set_active(
-    request: Request, member: ApiMember, staff_id: uuid.UUID, change: Activity
+    request: Request, member: ApiToken, staff_id: uuid.UUID, change: Activity
 ) -> staff.StaffMember:
     """Deactivate a member (their sessions end, their tokens are revoked) or reactivate them
     (audited); the clinic's last active admin stays active (409)."""
@@ -90,7 +90,7 @@ def set_active(
 
 @router.put("/staff/{staff_id}/password")
 def reset_password(
-    request: Request, member: ApiMember, staff_id: uuid.UUID, change: PasswordChange
+    request: Request, member: ApiToken, staff_id: uuid.UUID, change: PasswordChange
 ) -> logins.Credentials:
     """A member's new password (and login name); their open sessions end (audited)."""
     return run(request, member, logins.set_password, str(staff_id), change.password, change.login)
@@ -98,35 +98,33 @@ def reset_password(
 
 @router.post("/staff/{staff_id}/totp")
 def reset_second_factor(
-    request: Request, member: ApiMember, staff_id: uuid.UUID
+    request: Request, member: ApiToken, staff_id: uuid.UUID
 ) -> logins.TotpEnrolment:
     """A member's new TOTP second factor; its secret is in this answer only (audited)."""
     return run(request, member, logins.enrol_totp, str(staff_id))
 
 
 @router.get("/clinic")
-def clinic_settings(request: Request, member: ApiMember) -> clinic.ClinicSettings:
+def clinic_settings(request: Request, member: ApiToken) -> clinic.ClinicSettings:
     """The clinic's name and time zone, and the time zones it may choose from."""
     return run(request, member, clinic.settings)
 
 
 @router.patch("/clinic")
-def configure_clinic(
-    request: Request, member: ApiMember, change: ClinicChange
-) -> clinic.ClinicView:
+def configure_clinic(request: Request, member: ApiToken, change: ClinicChange) -> clinic.ClinicView:
     """Rename the clinic or set its IANA time zone (audited)."""
     return run(request, member, clinic.configure, name=change.name, time_zone=change.time_zone)
 
 
 @router.get("/consents")
-def consent_texts(request: Request, member: ApiMember) -> list[consents.TemplateText]:
+def consent_texts(request: Request, member: ApiToken) -> list[consents.TemplateText]:
     """Every published version of every consent text, with the text."""
     return run(request, member, consents.texts)
 
 
 @router.post("/consents", status_code=201)
 def publish_consent(
-    request: Request, member: ApiMember, published: ConsentText
+    request: Request, member: ApiToken, published: ConsentText
 ) -> consents.TemplateVersion:
     """The next version of a kind's consent text (audited); published versions never change."""
     return run(request, member, consents.publish, published.kind, published.text)
@@ -166,15 +164,13 @@ AuditQuery = Annotated[AuditFilter, Query()]
 
 
 @router.get("/audit")
-def audit_log(
-    request: Request, member: ApiMember, wanted: AuditQuery
-) -> records_admin.AuditLogPage:
+def audit_log(request: Request, member: ApiToken, wanted: AuditQuery) -> records_admin.AuditLogPage:
     """A page of the clinic's audit log (50 events), the latest first, narrowed by any of
     `member`, `action`, `patient` and `day` (the clinic's); the reading is audited."""
     return run(request, member, records_admin.audit_log, **wanted.arguments())
 
 
 @router.post("/audit/verify")
-def verify_audit(request: Request, member: ApiMember) -> records_admin.AuditReport:
+def verify_audit(request: Request, member: ApiToken) -> records_admin.AuditReport:
     """`audit verify`: the chains, their anchor, every record and photo file against the log."""
     return run(request, member, records_admin.verify)

@@ -42,7 +42,7 @@ def admin_home() -> Response:
 
 @router.get("/staff")
 def staff_page(request: Request, session: Browser) -> HTMLResponse:
-    accounts = run(request, session.member, staff.accounts)
+    accounts = run(request, session, staff.accounts)
     return render(
         request,
         "admin_staff.html",
@@ -109,7 +109,7 @@ def reset_second_factor(request: Request, session: Changing, staff_id: uuid.UUID
 
 @router.get("/clinic")
 def clinic_page(request: Request, session: Browser) -> HTMLResponse:
-    settings = run(request, session.member, clinic.settings)
+    settings = run(request, session, clinic.settings)
     return render(
         request, "admin_clinic.html", session, section="clinic", title="Clinic", settings=settings
     )
@@ -125,7 +125,7 @@ def configure_clinic(
 
 @router.get("/consents")
 def consents_page(request: Request, session: Browser) -> HTMLResponse:
-    texts = run(request, session.member, consents.texts)
+    texts = run(request, session, consents.texts)
     return render(
         request,
         "admin_consents.html",
@@ -152,7 +152,7 @@ def publish_consent(
 def audit_page(request: Request, session: Browser, wanted: AuditQuery) -> HTMLResponse:
     """The log, narrowed by the filter form (a GET: its fields are ids, an action and a
     day, never a patient's name); an empty field lets every event by."""
-    log = run(request, session.member, records_admin.audit_log, **wanted.arguments())
+    log = run(request, session, records_admin.audit_log, **wanted.arguments())
     return render(
         request,
         "admin_audit.html",

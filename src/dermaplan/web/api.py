@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from dermaplan.app import consults, logins, patients, today
 from dermaplan.web.errors import RESPONSES
-from dermaplan.web.security import ApiMember, run
+from dermaplan.web.security import ApiMember, ApiToken, run
 
 PREFIX = "/api/v1"
 router = APIRouter(prefix=PREFIX, responses=RESPONSES)
@@ -53,14 +53,14 @@ def me(member: ApiMember) -> logins.Member:
 
 
 @router.get("/today")
-def today_overview(request: Request, member: ApiMember) -> today.Today:
+def today_overview(request: Request, member: ApiToken) -> today.Today:
     """The day in the clinic: the lists the member's role may see (audited)."""
     return run(request, member, today.overview)
 
 
 @router.post("/patients/search")
 def search_patients(
-    request: Request, member: ApiMember, search: PatientSearch
+    request: Request, member: ApiToken, search: PatientSearch
 ) -> list[patients.PatientLine]:
     """Patients whose name starts with the query (audited)."""
     return run(request, member, patients.search, search.query, limit=search.limit)
@@ -68,7 +68,7 @@ def search_patients(
 
 @router.get("/patients/{patient_id}")
 def patient_details(
-    request: Request, member: ApiMember, patient_id: uuid.UUID
+    request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> patients.PatientDetails:
     """A patient's details and contact, nothing clinical (audited)."""
     return run(request, member, patients.details, patient_id)
@@ -76,7 +76,7 @@ def patient_details(
 
 @router.get("/patients/{patient_id}/chart")
 def patient_chart(
-    request: Request, member: ApiMember, patient_id: uuid.UUID
+    request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> patients.PatientChart:
     """The chart: details, history, allergies, consults and consents (audited)."""
     return run(request, member, patients.chart, patient_id)
@@ -84,7 +84,7 @@ def patient_chart(
 
 @router.get("/patients/{patient_id}/timeline")
 def patient_timeline(
-    request: Request, member: ApiMember, patient_id: uuid.UUID
+    request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> patients.PatientTimeline:
     """Everything recorded for the patient, in date order (audited)."""
     return run(request, member, patients.timeline, patient_id)
@@ -92,25 +92,25 @@ def patient_timeline(
 
 @router.get("/consults/{consult_id}")
 def stored_consult(
-    request: Request, member: ApiMember, consult_id: uuid.UUID
+    request: Request, member: ApiToken, consult_id: uuid.UUID
 ) -> consults.StoredConsult:
     """A stored consult: its approval, its corrections and its plan (audited)."""
     return run(request, member, consults.show, consult_id)
 
 
 @router.get("/tokens")
-def list_tokens(request: Request, member: ApiMember) -> list[logins.TokenLine]:
+def list_tokens(request: Request, member: ApiToken) -> list[logins.TokenLine]:
     """The member's own tokens, newest first; secrets are never shown again."""
     return run(request, member, logins.tokens)
 
 
 @router.post("/tokens", status_code=201)
-def create_token(request: Request, member: ApiMember, wanted: TokenRequest) -> logins.NewToken:
+def create_token(request: Request, member: ApiToken, wanted: TokenRequest) -> logins.NewToken:
     """A new token of the member, in their role; its secret is in this answer only."""
     return run(request, member, logins.create_token, wanted.name, wanted.days)
 
 
 @router.delete("/tokens/{token_id}")
-def revoke_token(request: Request, member: ApiMember, token_id: uuid.UUID) -> logins.TokenLine:
+def revoke_token(request: Request, member: ApiToken, token_id: uuid.UUID) -> logins.TokenLine:
     """Revoke one of the member's tokens (this one included)."""
     return run(request, member, logins.revoke_token, token_id)

@@ -38,7 +38,7 @@ from dermaplan.web import (
     photo_pages,
 )
 from dermaplan.web.errors import error_body, request_problems, status_of
-from dermaplan.web.security import secure_headers
+from dermaplan.web.security import SecureHeaders
 from dermaplan.web.views import render_error
 
 STATIC = Path(__file__).parent / "static"
@@ -57,7 +57,7 @@ def create_app(application: Application) -> FastAPI:
         redoc_url=None,
     )
     web.state.application = application
-    web.middleware("http")(secure_headers)
+    web.add_middleware(SecureHeaders)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     web.include_router(assessment_pages.router)  # before pages: /patients/new is no id
     web.include_router(pages.router)

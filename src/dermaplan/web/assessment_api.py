@@ -20,7 +20,7 @@ from dermaplan.web.admin_api import CONFLICT
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES
 from dermaplan.web.knowledge import Knowledge
-from dermaplan.web.security import ApiMember, run
+from dermaplan.web.security import ApiToken, run
 
 router = APIRouter(prefix=PREFIX, responses=RESPONSES, tags=["assessments"])
 
@@ -53,14 +53,14 @@ def _data(assessment: assessments.DraftAssessment) -> dict[str, Any]:
 
 
 @router.post("/patients", status_code=201)
-def add_patient(request: Request, member: ApiMember, patient: NewPatient) -> patients.PatientLine:
+def add_patient(request: Request, member: ApiToken, patient: NewPatient) -> patients.PatientLine:
     """A new patient in the register (audited)."""
     return run(request, member, patients.add, patient)
 
 
 @router.get("/patients/{patient_id}/assessments")
 def patient_drafts(
-    request: Request, member: ApiMember, patient_id: uuid.UUID
+    request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> list[assessments.DraftLine]:
     """A patient's assessment drafts not yet stored, the latest saved first (audited)."""
     return run(request, member, assessments.drafts, patient_id)
@@ -68,7 +68,7 @@ def patient_drafts(
 
 @router.post("/patients/{patient_id}/assessments", status_code=201)
 def start_assessment(
-    request: Request, member: ApiMember, patient_id: uuid.UUID
+    request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> assessments.DraftLine:
     """A new assessment draft for the patient, dated the clinic's today (audited)."""
     return run(request, member, assessments.start, patient_id)
@@ -76,7 +76,7 @@ def start_assessment(
 
 @router.get("/assessments/{draft_id}")
 def resume_assessment(
-    request: Request, member: ApiMember, draft_id: uuid.UUID, knowledge: Knowledge
+    request: Request, member: ApiToken, draft_id: uuid.UUID, knowledge: Knowledge
 ) -> assessments.DraftPage:
     """A draft as left: its safety questions (those its concerns need first) and the plan
     the engine makes of it on the patient's record, once a concern is placed (audited)."""
@@ -86,7 +86,7 @@ def resume_assessment(
 @router.put("/assessments/{draft_id}", responses=CONFLICT)
 def save_assessment(
     request: Request,
-    member: ApiMember,
+    member: ApiToken,
     draft_id: uuid.UUID,
     assessment: assessments.DraftAssessment,
     knowledge: Knowledge,
@@ -103,7 +103,7 @@ def save_assessment(
 @router.post("/assessments/{draft_id}/consult", status_code=201, responses=CONFLICT)
 def store_assessment(
     request: Request,
-    member: ApiMember,
+    member: ApiToken,
     draft_id: uuid.UUID,
     stored: StoreRequest,
     knowledge: Knowledge,
@@ -122,14 +122,14 @@ def store_assessment(
 
 @router.get("/consults/{consult_id}/review")
 def review_consult(
-    request: Request, member: ApiMember, consult_id: uuid.UUID
+    request: Request, member: ApiToken, consult_id: uuid.UUID
 ) -> consults.ConsultReview:
     """A stored consult with its patient and its whole plan (audited)."""
     return run(request, member, consults.review, consult_id)
 
 
 @router.post("/consults/{consult_id}/approve", responses=CONFLICT)
-def approve_consult(request: Request, member: ApiMember, consult_id: uuid.UUID) -> ConsultEntry:
+def approve_consult(request: Request, member: ApiToken, consult_id: uuid.UUID) -> ConsultEntry:
     """Approve a draft consult as the member the token acts as; it cannot change after
     (409 for one approved already)."""
     return run(request, member, consults.approve, consult_id)
@@ -137,7 +137,7 @@ def approve_consult(request: Request, member: ApiMember, consult_id: uuid.UUID) 
 
 @router.post("/consults/{consult_id}/corrections", status_code=201)
 def correct_consult(
-    request: Request, member: ApiMember, consult_id: uuid.UUID
+    request: Request, member: ApiToken, consult_id: uuid.UUID
 ) -> assessments.DraftLine:
     """A draft that corrects the consult, filled in with its assessment: save it, then
     store it with the reason."""
@@ -147,7 +147,7 @@ def correct_consult(
 @router.get("/knowledge/sources/{source_id}")
 def knowledge_source(
     request: Request,
-    member: ApiMember,
+    member: ApiToken,
     source_id: Annotated[str, Path(max_length=100)],
     knowledge: Knowledge,
 ) -> references.SourceEntry:

@@ -21,7 +21,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from dermaplan.app import assessments, consults, patients, references
-from dermaplan.app.logins import BrowserSession
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.problems import Problem
 from dermaplan.records.errors import InvalidInput
@@ -29,7 +28,7 @@ from dermaplan.records.schemas import PatientData
 from dermaplan.vocabulary import Sex
 from dermaplan.web.facemap import face_map
 from dermaplan.web.knowledge import Knowledge
-from dermaplan.web.security import Browser, Changing, run
+from dermaplan.web.security import Browser, Changing, PageSession, run
 from dermaplan.web.views import render
 
 router = APIRouter(include_in_schema=False)
@@ -52,7 +51,7 @@ def new_patient_page(request: Request, session: Browser) -> HTMLResponse:
 
 def _patient_form(
     request: Request,
-    session: BrowserSession,
+    session: PageSession,
     typed: dict[str, str],
     problems: list[Problem],
     status: int = 200,
@@ -100,7 +99,7 @@ def add_patient(
 
 @router.get("/patients/{patient_id}/assessments")
 def drafts_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
-    found = run(request, session.member, assessments.drafts, patient_id)
+    found = run(request, session, assessments.drafts, patient_id)
     return render(
         request,
         "assessment_drafts.html",
@@ -121,13 +120,13 @@ def start_assessment(request: Request, session: Changing, patient_id: uuid.UUID)
 def assessment_page(
     request: Request, session: Browser, draft_id: uuid.UUID, knowledge: Knowledge
 ) -> HTMLResponse:
-    page = run(request, session.member, assessments.resume, draft_id, knowledge)
+    page = run(request, session, assessments.resume, draft_id, knowledge)
     return _assessment(request, session, page, knowledge)
 
 
 def _assessment(
     request: Request,
-    session: BrowserSession,
+    session: PageSession,
     page: assessments.DraftPage,
     knowledge: KnowledgeBase,
     status: int = 200,
@@ -182,7 +181,7 @@ async def store_assessment(
 
 @router.get("/consults/{consult_id}")
 def review_page(request: Request, session: Browser, consult_id: uuid.UUID) -> HTMLResponse:
-    review = run(request, session.member, consults.review, consult_id)
+    review = run(request, session, consults.review, consult_id)
     return render(request, "plan_review.html", session, title="Plan review", review=review)
 
 
@@ -204,7 +203,7 @@ def correct(request: Request, session: Changing, consult_id: uuid.UUID) -> Respo
 def source_page(
     request: Request, session: Browser, source_id: str, knowledge: Knowledge
 ) -> HTMLResponse:
-    entry = run(request, session.member, references.source, source_id[:100], knowledge)
+    entry = run(request, session, references.source, source_id[:100], knowledge)
     return render(request, "knowledge_source.html", session, title="Source", entry=entry)
 
 

@@ -18,14 +18,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import sessions
-from dermaplan.app.logins import BrowserSession
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records.errors import IncompleteRecord, InvalidInput, RecordsError, SafetyRefused
 from dermaplan.records.schemas import SessionData
 from dermaplan.web.facemap import face_map
 from dermaplan.web.forms import render_form
 from dermaplan.web.knowledge import Knowledge
-from dermaplan.web.security import Browser, Changing, run
+from dermaplan.web.security import Browser, Changing, PageSession, run
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,7 +63,7 @@ def _product(form: dict[str, list[str]], row: int) -> dict[str, Any]:
     }
 
 
-def session_fields(form: dict[str, list[str]], session: BrowserSession) -> dict[str, Any]:
+def session_fields(form: dict[str, list[str]], session: PageSession) -> dict[str, Any]:
     """A session as the form gives it, in the shape of a session file (acting as who treats)."""
     areas = [area.strip() for area in form.get("areas", []) if area.strip()]
     return {
@@ -102,7 +101,7 @@ def _drawable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _form_page(
     request: Request,
-    session: BrowserSession,
+    session: PageSession,
     knowledge: Knowledge,
     values: dict[str, Any],
     action: str,
@@ -128,7 +127,7 @@ def _form_page(
 
 def _recorded(
     request: Request,
-    session: BrowserSession,
+    session: PageSession,
     fields: dict[str, Any],
     knowledge: Knowledge,
     revising: uuid.UUID | None,
@@ -150,7 +149,7 @@ def new_session(
     modality: Modality | None = None,
 ) -> HTMLResponse:
     """The form, pre-filled from the consult's approved plan."""
-    plan = run(request, session.member, sessions.planned, consult, modality)
+    plan = run(request, session, sessions.planned, consult, modality)
     values: dict[str, Any] = {
         "patient": str(plan.patient_id),
         "consult": str(plan.consult_id),
@@ -193,7 +192,7 @@ def session_page(
 
 def _session_page(
     request: Request,
-    session: BrowserSession,
+    session: PageSession,
     knowledge: Knowledge,
     session_id: uuid.UUID,
     refused: RecordsError | None = None,
@@ -215,7 +214,7 @@ def edit_session(
     request: Request, session: Browser, knowledge: Knowledge, session_id: uuid.UUID
 ) -> HTMLResponse:
     """A draft's form with what it holds (a signed session is corrected by an amendment)."""
-    charted = run(request, session.member, sessions.chart, session_id, knowledge)
+    charted = run(request, session, sessions.chart, session_id, knowledge)
     values = charted.model_dump(mode="json")
     values["patient"], values["consult"] = values.pop("patient_id"), values.pop("consult_id")
     values["performed_at"] = charted.performed_at.isoformat(timespec="minutes")

@@ -16,7 +16,7 @@ from dermaplan.app.patients import ConsentEntry, Withdrawal
 from dermaplan.records.enums import ConsentKind, PhotoScope
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES, ErrorBody
-from dermaplan.web.security import ApiMember, run
+from dermaplan.web.security import ApiToken, run
 from dermaplan.web.signatures import MAX_CHARS, drawn_signature
 
 router = APIRouter(prefix=PREFIX, responses=RESPONSES, tags=["consents"])
@@ -48,7 +48,7 @@ class ConsentWithdrawal(BaseModel):
 
 @router.get("/patients/{patient_id}/consents")
 def patient_consents(
-    request: Request, member: ApiMember, patient_id: uuid.UUID
+    request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> consents.ConsentDesk:
     """A patient's consents, and the current version of each kind (audited)."""
     return run(request, member, consents.desk, patient_id)
@@ -56,21 +56,21 @@ def patient_consents(
 
 @router.post("/patients/{patient_id}/consents", status_code=201)
 def open_consent(
-    request: Request, member: ApiMember, patient_id: uuid.UUID, opening: ConsentOpening
+    request: Request, member: ApiToken, patient_id: uuid.UUID, opening: ConsentOpening
 ) -> ConsentEntry:
     """The current text of a kind shown to the patient now (audited); sign it next."""
     return run(request, member, consents.open_consent, patient_id, opening.kind)
 
 
 @router.get("/consents/{consent_id}")
-def consent(request: Request, member: ApiMember, consent_id: uuid.UUID) -> consents.ShownConsent:
+def consent(request: Request, member: ApiToken, consent_id: uuid.UUID) -> consents.ShownConsent:
     """A consent with the exact text of its version and its signature (audited)."""
     return run(request, member, consents.shown, consent_id)
 
 
 @router.post("/consents/{consent_id}/sign", responses=CONFLICT)
 def sign_consent(
-    request: Request, member: ApiMember, consent_id: uuid.UUID, signed: ConsentSignature
+    request: Request, member: ApiToken, consent_id: uuid.UUID, signed: ConsentSignature
 ) -> ConsentEntry:
     """Sign an opened consent now (audited); a signed consent never changes (409)."""
     drawn = None if signed.signature_png is None else drawn_signature(signed.signature_png)
@@ -88,7 +88,7 @@ def sign_consent(
 
 @router.post("/consents/{consent_id}/withdraw", responses=CONFLICT)
 def withdraw_consent(
-    request: Request, member: ApiMember, consent_id: uuid.UUID, withdrawal: ConsentWithdrawal
+    request: Request, member: ApiToken, consent_id: uuid.UUID, withdrawal: ConsentWithdrawal
 ) -> Withdrawal:
     """Withdraw a signed consent, or one photo scope; it stays on record (audited)."""
     return run(request, member, consents.withdraw, consent_id, withdrawal.reason, withdrawal.scope)

@@ -16,11 +16,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import consents
-from dermaplan.app.logins import BrowserSession
 from dermaplan.records.enums import ConsentKind, PhotoScope
 from dermaplan.records.errors import InvalidInput, RecordsError
 from dermaplan.web.forms import render_form
-from dermaplan.web.security import Browser, Changing, run
+from dermaplan.web.security import Browser, Changing, PageSession, run
 from dermaplan.web.signatures import MAX_CHARS, drawn_signature
 from dermaplan.web.views import render
 
@@ -36,7 +35,7 @@ def _consent(consent_id: uuid.UUID) -> Response:
 
 def _consent_page(
     request: Request,
-    session: BrowserSession,
+    session: PageSession,
     consent_id: uuid.UUID,
     refused: RecordsError | None = None,
     typed: dict[str, str] | None = None,
@@ -60,7 +59,7 @@ def consents_page(
     request: Request, session: Browser, patient_id: uuid.UUID, kind: ConsentKind | None = None
 ) -> HTMLResponse:
     """`kind`: the consent a treatment needs, chosen first (from a session's missing items)."""
-    desk = run(request, session.member, consents.desk, patient_id)
+    desk = run(request, session, consents.desk, patient_id)
     return render(
         request,
         "consents.html",

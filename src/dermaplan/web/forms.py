@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from dermaplan.app.logins import BrowserSession
 from dermaplan.problems import path
 from dermaplan.records.errors import RecordsError
 from dermaplan.web.errors import status_of
+from dermaplan.web.security import PageSession
 from dermaplan.web.views import render
 
 
@@ -26,7 +26,7 @@ def problems_by_field(refused: RecordsError | None) -> dict[str, list[str]]:
 def render_form(
     request: Request,
     template: str,
-    session: BrowserSession,
+    session: PageSession,
     refused: RecordsError | None,
     **values: Any,
 ) -> HTMLResponse:

@@ -15,7 +15,7 @@ from dermaplan.app import adverse, outcomes, sessions
 from dermaplan.records.schemas import AdverseEventData, OutcomeData
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES, ErrorBody
-from dermaplan.web.security import ApiMember, run
+from dermaplan.web.security import ApiToken, run
 
 router = APIRouter(prefix=PREFIX, responses=RESPONSES, tags=["outcomes"])
 
@@ -44,16 +44,14 @@ class EventFollowUp(BaseModel):
 
 @router.get("/patients/{patient_id}/outcomes")
 def patient_follow_up(
-    request: Request, member: ApiMember, patient_id: uuid.UUID
+    request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> outcomes.FollowUp:
     """A patient's scores scale by scale, and their adverse events as they stand (audited)."""
     return run(request, member, outcomes.follow_up, patient_id)
 
 
 @router.post("/outcomes", status_code=201)
-def record_outcome(
-    request: Request, member: ApiMember, score: OutcomeBody
-) -> outcomes.OutcomeEntry:
+def record_outcome(request: Request, member: ApiToken, score: OutcomeBody) -> outcomes.OutcomeEntry:
     """A score on its scale, assessed by the member (or `patient_reported`); audited."""
     data = OutcomeData.parse(score.model_dump(mode="json"))
     return run(request, member, outcomes.record, data)
@@ -61,7 +59,7 @@ def record_outcome(
 
 @router.post("/adverse-events", status_code=201)
 def record_event(
-    request: Request, member: ApiMember, event: EventBody
+    request: Request, member: ApiToken, event: EventBody
 ) -> adverse.AdverseEventVersion:
     """An adverse event reported by the member, open unless `closed` (audited)."""
     data = AdverseEventData.parse(event.model_dump(mode="json"))
@@ -70,7 +68,7 @@ def record_event(
 
 @router.post("/adverse-events/{event_id}/follow-up", status_code=201, responses=CONFLICT)
 def follow_up_event(
-    request: Request, member: ApiMember, event_id: uuid.UUID, follow: EventFollowUp
+    request: Request, member: ApiToken, event_id: uuid.UUID, follow: EventFollowUp
 ) -> adverse.AdverseEventVersion:
     """A new version of an event, with the reason; the one it follows is kept (audited)."""
     data = AdverseEventData.parse(follow.event.model_dump(mode="json"))
@@ -79,7 +77,7 @@ def follow_up_event(
 
 @router.post("/adverse-events/{event_id}/close", responses=CONFLICT)
 def close_event(
-    request: Request, member: ApiMember, event_id: uuid.UUID
+    request: Request, member: ApiToken, event_id: uuid.UUID
 ) -> adverse.AdverseEventVersion:
     """Freeze an open event; from then on it changes only by a follow-up (audited)."""
     return run(request, member, adverse.close, event_id)
@@ -88,7 +86,7 @@ def close_event(
 @router.get("/recall")
 def recall_lot(
     request: Request,
-    member: ApiMember,
+    member: ApiToken,
     lot: Annotated[str, Query(min_length=1, max_length=100)],
 ) -> sessions.LotRecall:
     """The sessions that used a lot, with the patients' contact, and the adverse events it

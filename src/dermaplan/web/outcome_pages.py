@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import adverse, outcomes, sessions
-from dermaplan.app.logins import BrowserSession
 from dermaplan.records.enums import (
     AdverseEventType,
     Causality,
@@ -28,7 +27,7 @@ from dermaplan.records.enums import (
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.schemas import AdverseEventData, OutcomeData
 from dermaplan.web.charts import chart
-from dermaplan.web.security import Browser, Changing, run
+from dermaplan.web.security import Browser, Changing, PageSession, run
 from dermaplan.web.views import render
 
 router = APIRouter(include_in_schema=False)
@@ -110,7 +109,7 @@ SentEvent = Annotated[EventForm, Depends(event_form)]
 
 def _again(
     request: Request,
-    session: BrowserSession,
+    session: PageSession,
     patient_id: uuid.UUID,
     refused: InvalidInput,
     heading: str,
@@ -134,7 +133,7 @@ def _again(
 
 def _event_again(
     request: Request,
-    session: BrowserSession,
+    session: PageSession,
     patient_id: uuid.UUID,
     refused: InvalidInput,
     heading: str,
@@ -149,7 +148,7 @@ def _event_again(
 
 @router.get("/patients/{patient_id}/outcomes")
 def outcomes_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
-    followed = run(request, session.member, outcomes.follow_up, patient_id)
+    followed = run(request, session, outcomes.follow_up, patient_id)
     return render(
         request,
         "outcomes.html",
@@ -235,7 +234,7 @@ def recall_page(
     """A lot's recall: every session that used it, with the patient's contact to call them,
     and the adverse events it was involved in (the search is audited)."""
     try:
-        found: sessions.LotRecall | None = run(request, session.member, sessions.recall, lot)
+        found: sessions.LotRecall | None = run(request, session, sessions.recall, lot)
     except InvalidInput:
         if lot.strip():
             raise

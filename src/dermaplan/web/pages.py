@@ -115,7 +115,7 @@ def logout(request: Request, application: App, session: Changing) -> Response:
 
 @router.get("/today")
 def today_page(request: Request, session: Browser) -> HTMLResponse:
-    day = run(request, session.member, today.overview)
+    day = run(request, session, today.overview)
     return render(request, "today.html", session, title="Today", today=day)
 
 
@@ -143,19 +143,19 @@ def search(
 
 @router.get("/patients/{patient_id}")
 def details_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
-    patient = run(request, session.member, patients.details, patient_id)
+    patient = run(request, session, patients.details, patient_id)
     return render(request, "details.html", session, title="Patient", patient=patient)
 
 
 @router.get("/patients/{patient_id}/chart")
 def chart_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
-    timeline = run(request, session.member, patients.timeline, patient_id)
+    timeline = run(request, session, patients.timeline, patient_id)
     return render(request, "chart.html", session, title="Patient chart", timeline=timeline)
 
 
 @router.get("/account")
 def account_page(request: Request, session: Browser) -> HTMLResponse:
-    tokens = run(request, session.member, logins.tokens)
+    tokens = run(request, session, logins.tokens)
     return render(request, "account.html", session, title="Account", tokens=tokens)
 
 

@@ -14,7 +14,7 @@ from dermaplan.records.enums import PhotoStage
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES
 from dermaplan.web.photo_pages import photo_file, upload
-from dermaplan.web.security import ApiMember, run
+from dermaplan.web.security import ApiToken, run
 
 router = APIRouter(prefix=PREFIX, responses=RESPONSES, tags=["photos"])
 
@@ -29,7 +29,7 @@ IMAGE: dict[int | str, dict[str, Any]] = {
 
 @router.get("/patients/{patient_id}/photos")
 def patient_photos(
-    request: Request, member: ApiMember, patient_id: uuid.UUID
+    request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> list[photos.ListedPhoto]:
     """A patient's photos, oldest first, with the consent scopes in force now (audited)."""
     return run(request, member, photos.of_patient, patient_id)
@@ -38,7 +38,7 @@ def patient_photos(
 @router.post("/patients/{patient_id}/photos", status_code=201)
 def add_photo(
     request: Request,
-    member: ApiMember,
+    member: ApiToken,
     patient_id: uuid.UUID,
     photo: Annotated[UploadFile, File(description="a JPEG or PNG image, 50 MB at most")],
     area: Line,
@@ -52,7 +52,7 @@ def add_photo(
 @router.get("/patients/{patient_id}/photos/compare")
 def compare_photos(
     request: Request,
-    member: ApiMember,
+    member: ApiToken,
     patient_id: uuid.UUID,
     first: Annotated[uuid.UUID, Query()],
     second: Annotated[uuid.UUID, Query()],
@@ -62,7 +62,7 @@ def compare_photos(
 
 
 @router.get("/photos/{photo_id}/file", response_class=Response, responses=IMAGE)
-def photo_file_api(request: Request, member: ApiMember, photo_id: uuid.UUID) -> Response:
+def photo_file_api(request: Request, member: ApiToken, photo_id: uuid.UUID) -> Response:
     """A photo's file, while the patient's consent allows its use in the clinical record
     (audited; never cached)."""
     return photo_file(run(request, member, photos.view, photo_id))

@@ -16,12 +16,11 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import photos
-from dermaplan.app.logins import BrowserSession
 from dermaplan.bounds import PHOTO_BYTES
 from dermaplan.problems import Problem
 from dermaplan.records.enums import PhotoStage
 from dermaplan.records.errors import InvalidInput
-from dermaplan.web.security import Browser, Changing, run
+from dermaplan.web.security import Browser, Changing, PageSession, run
 from dermaplan.web.views import render
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +43,7 @@ def photo_file(shown: photos.PhotoFile) -> Response:
 
 @router.get("/patients/{patient_id}/photos")
 def photos_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
-    listed = run(request, session.member, photos.of_patient, patient_id)
+    listed = run(request, session, photos.of_patient, patient_id)
     return render(
         request, "photos.html", session, title="Photos", patient_id=patient_id, listed=listed
     )
@@ -54,13 +53,13 @@ def photos_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HT
 def new_photo_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
     """The camera and the upload field; the earlier photos the patient's consent lets the
     page show are the ghosts it may lay over the camera's picture."""
-    listed = run(request, session.member, photos.of_patient, patient_id)
+    listed = run(request, session, photos.of_patient, patient_id)
     return _photo_form(request, session, patient_id, listed)
 
 
 def _photo_form(
     request: Request,
-    session: BrowserSession,
+    session: PageSession,
     patient_id: uuid.UUID,
     listed: list[photos.ListedPhoto],
     given: dict[str, str] | None = None,
@@ -111,7 +110,7 @@ def compare_page(
     first: Annotated[uuid.UUID, Query()],
     second: Annotated[uuid.UUID, Query()],
 ) -> HTMLResponse:
-    compared = run(request, session.member, photos.compare, patient_id, first, second)
+    compared = run(request, session, photos.compare, patient_id, first, second)
     return render(
         request,
         "photo_compare.html",
@@ -125,4 +124,4 @@ def compare_page(
 @router.get("/photos/{photo_id}/file")
 def photo_file_page(request: Request, session: Browser, photo_id: uuid.UUID) -> Response:
     """A photo for the pages' images: audited, as the consent allows, never cached."""
-    return photo_file(run(request, session.member, photos.view, photo_id))
+    return photo_file(run(request, session, photos.view, photo_id))

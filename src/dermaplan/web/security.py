@@ -10,6 +10,9 @@ dependencies that establish who is asking.
   X-CSRF-Token header); a request that changes something without it, or from another
   origin, is refused before anything runs. The login forms, before any session exists,
   use a double-submit cookie instead.
+- A page's session, or an API token, is checked inside the unit of work of the use case
+  the request runs (`run`), so that a request is served in one transaction; a page that
+  runs none has it checked on its own before its answer goes out.
 - The Content-Security-Policy allows scripts, styles and images from the app alone: no
   inline script or style, no frame around the app.
 """
@@ -18,18 +21,31 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Concatenate, ParamSpec, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Concatenate, Generic, ParamSpec, TypeVar
 
 from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dermaplan.app.logins import BrowserSession, Member, signed_in, token_holder
+from dermaplan.app.logins import (
+    BrowserSession,
+    Member,
+    SessionCheck,
+    TokenCheck,
+    check_alone,
+    note_use,
+    signed_in,
+    token_holder,
+)
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.records.errors import Forbidden, Unauthenticated
 
 P = ParamSpec("P")
 R = TypeVar("R")
+C = TypeVar("C", SessionCheck, TokenCheck)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -57,18 +73,32 @@ CSRF_FIELD, CSRF_HEADER = "csrf_token", "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def secure_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
+class SecureHeaders:
     """The security headers on every response; nothing but the static files is cached
-    (every page and answer may hold patient data)."""
-    response = await call_next(request)
-    response.headers.update(HEADERS)
-    if not request.url.path.startswith(STATIC):
-        response.headers["Cache-Control"] = "no-store"
-    if over_tls(request):
-        response.headers["Strict-Transport-Security"] = "max-age=31536000"
-    return response
+    (every page and answer may hold patient data). A plain ASGI middleware: Starlette's
+    `BaseHTTPMiddleware` would pass every response through a task and a stream of its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cached = str(scope["path"]).startswith(STATIC)
+        tls = scope["scheme"] == "https"
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.update(HEADERS)
+                if not cached:
+                    headers["Cache-Control"] = "no-store"
+                if tls:
+                    headers["Strict-Transport-Security"] = "max-age=31536000"
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 def over_tls(request: Request) -> bool:
@@ -147,15 +177,67 @@ def same_origin(request: Request) -> bool:
     return origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
-def browser_session(request: Request) -> BrowserSession:
-    """The session of the browser asking; Unauthenticated (the login page) without one."""
-    return signed_in(application(request), cookie(request, SESSION_COOKIE))
+class Asking(Generic[C]):
+    """Who is asking, by a session or a token not checked yet: `run` checks it inside the
+    unit of work of the request's use case; what needs it before, or without, one checks
+    it in a transaction of its own."""
+
+    def __init__(self, application: Application, check: C) -> None:
+        self.application = application
+        self.check: C = check
+
+    def checked(self) -> C:
+        """The check, run on its own if no unit of work has run it."""
+        if self.check.found is None:
+            check_alone(self.application, self.check)
+        return self.check
+
+
+class SignedIn(Asking[SessionCheck]):
+    """The browser's session: its member and CSRF token, for a page."""
+
+    @property
+    def session(self) -> BrowserSession:
+        return self.checked().session
+
+    @property
+    def member(self) -> Member:
+        return self.session.member
+
+    @property
+    def csrf_token(self) -> str:
+        return self.session.csrf_token
+
+
+class TokenHolder(Asking[TokenCheck]):
+    """The member an API token acts as."""
+
+    @property
+    def member(self) -> Member:
+        return self.checked().member
+
+
+async def browser_session(request: Request) -> AsyncIterator[SignedIn]:
+    """The session of the browser asking; Unauthenticated (the login page) without one,
+    at the latest as the page returns. Nothing is read here, so it runs on the event loop,
+    not in a thread."""
+    asking = SignedIn(application(request), SessionCheck(cookie(request, SESSION_COOKIE)))
+    yield asking
+    await _checked_at_last(asking)
+
+
+async def _checked_at_last(asking: Asking[C]) -> None:
+    """The check of a request that ran no use case, run as it returns."""
+    if asking.check.found is None:
+        await run_in_threadpool(asking.checked)
 
 
 async def checked_session(request: Request) -> BrowserSession:
     """The browser's session, for a request that changes something: refused unless it
     carries the session's CSRF token and comes from this origin."""
-    session = browser_session(request)
+    session = await run_in_threadpool(
+        signed_in, application(request), cookie(request, SESSION_COOKIE)
+    )
     if request.method not in SAFE_METHODS and (
         not same_origin(request) or not same(session.csrf_token, await sent_token(request))
     ):
@@ -186,19 +268,43 @@ def api_member(
     return token_holder(application(request), credentials.credentials)
 
 
-Browser = Annotated[BrowserSession, Depends(browser_session)]
+async def api_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> AsyncIterator[TokenHolder]:
+    """The member the request's bearer token acts as, checked by the request's unit of
+    work, or at the latest as the endpoint returns."""
+    if credentials is None:
+        raise Unauthenticated.one("no API token: give 'Authorization: Bearer TOKEN'")
+    asking = TokenHolder(application(request), TokenCheck(credentials.credentials))
+    yield asking
+    await _checked_at_last(asking)
+
+
+# checked in the unit of work of the request's use case (`run`)
+Browser = Annotated[SignedIn, Depends(browser_session, scope="function")]
+ApiToken = Annotated[TokenHolder, Depends(api_token, scope="function")]
+# checked before anything runs: a change's CSRF token, a member shown as such
 Changing = Annotated[BrowserSession, Depends(checked_session)]
+PageSession = BrowserSession | SignedIn  # what a page is shown with, `Browser` or `Changing`
 ApiMember = Annotated[Member, Depends(api_member)]
 App = Annotated[Application, Depends(application)]
 
 
 def run(
     request: Request,
-    member: Member,
+    member: Member | SignedIn | TokenHolder,
     use_case: Callable[Concatenate[UnitOfWork, P], R],
     /,
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> R:
-    """One use case acting as the member asking (its own unit of work, as it declares)."""
-    return application(request).run(str(member.staff_id), use_case, *args, **kwargs)
+    """One use case acting as the member asking, in its own unit of work (as it declares);
+    a session or token is checked first inside that unit."""
+    app = application(request)
+    if isinstance(member, Member):
+        return app.run(str(member.staff_id), use_case, *args, **kwargs)
+    try:
+        return app.run(member.check, use_case, *args, **kwargs)
+    finally:
+        note_use(app, member.check)

@@ -12,8 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from dermaplan.app.logins import BrowserSession
 from dermaplan.problems import Problem
+from dermaplan.web.security import PageSession
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -49,7 +49,7 @@ environment.globals.update(person=_person)
 def render(
     request: Request,
     template: str,
-    session: BrowserSession | None = None,
+    session: PageSession | None = None,
     *,
     status: int = 200,
     **values: Any,
