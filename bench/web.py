@@ -64,9 +64,9 @@ from records import POSTGRES_URL, SEED, postgres_unreachable, settle
 
 HEALTH_URL = "/api/v1/health"
 CHART_URL = "/patients/{patient_id}/chart"
-# The plan of a stored consult. When the plan page exists, this becomes
-# "/patients/{patient_id}/consults/{consult_id}" (signed in by the session cookie).
-PLAN_URL = "/api/v1/consults/{consult_id}"
+# The plan review page of a stored consult (signed in by the session cookie); its JSON under
+# the API is "/api/v1/consults/{consult_id}" (with the API token)
+PLAN_URL = "/consults/{consult_id}"
 API = "/api/"
 
 
