@@ -144,8 +144,11 @@ def test_a_consult_saved_for_a_patient_is_completed_by_their_record(
         stored = session.scalars(select(Consult)).one()
         assert json.loads(stored.assessment_json)["patient"]["age"] == 38
         assert stored.plan_json == out
-    actions = [event.action for event in events(engine)][-2:]
-    assert actions == ["patient.read", "consult.create"]
+    # the example was told "no known allergies": the record, never asked, now says so
+    actions = [event.action for event in events(engine)][-3:]
+    assert actions == ["patient.read", "consult.create", "patient.update"]
+    with transaction(engine, write=False) as session:
+        assert session.scalars(select(Patient.allergies)).one() == []
 
 
 def test_a_consult_that_contradicts_the_record_is_refused_and_nothing_stored(
