@@ -44,11 +44,18 @@ from dermaplan.records.context import Context
 from dermaplan.records.db import create_records_engine, transaction, upgrade
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.integrity import verify_log
-from dermaplan.records.keyring import KeyringFile, key_engine, keyring_file
+from dermaplan.records.keyring import keyring_file
 from dermaplan.records.models import Patient, Staff
 from dermaplan.records.photos import LocalFolderStorage, photo_storage
 from dermaplan.records.settings import Settings
-from records import POSTGRES_URL, SEED, postgres_database, postgres_unreachable, settle
+from records import (
+    POSTGRES_URL,
+    bench_clinic,
+    keyed_engine,
+    postgres_database,
+    postgres_unreachable,
+    settle,
+)
 
 WORKERS = 8
 WARM_READS = 20
@@ -140,21 +147,11 @@ def prepare_clinic(
 ) -> tuple[str, list[uuid.UUID]]:
     """Load the demo clinic, signed with a new keyring, and anchor its log; the acting
     practitioner and the patients."""
-    engine = create_records_engine(url)
-    keyring = KeyringFile(home / "audit-keyring.json")
-    keyring.create(dt.datetime.now(dt.UTC))
-    key_engine(engine, keyring)
+    engine = keyed_engine(url, home)
     try:
         upgrade(engine)
         now = dt.datetime.now(dt.UTC)
-        clinic = demo.DemoClinic(
-            load_knowledge(),
-            seed=SEED,
-            patients=patients_count,
-            sessions=sessions,
-            today=now.date(),
-            consult_share=demo.BENCH_CONSULT_SHARE,
-        )
+        clinic = bench_clinic(load_knowledge(), patients_count, sessions, now)
         context = Context(actor="os:bench", now=now)
         demo.bulk_load(engine, context, clinic, LocalFolderStorage(home / "photos"))
         settle(engine)

@@ -84,6 +84,30 @@ def postgres_unreachable(server: str) -> str | None:
         engine.dispose()
 
 
+def keyed_engine(url: str, folder: Path) -> Engine:
+    """An engine over `url` whose audit log is signed with a new keyring kept in `folder`,
+    as a clinic's home keeps it (the schema is the caller's to migrate)."""
+    engine = create_records_engine(url)
+    keyring = KeyringFile(folder / "audit-keyring.json")
+    keyring.create(dt.datetime.now(dt.UTC))
+    key_engine(engine, keyring)
+    return engine
+
+
+def bench_clinic(
+    kb: KnowledgeBase, patients: int, sessions: int, now: dt.datetime
+) -> demo.DemoClinic:
+    """The demo clinic every benchmark loads: its fixed seed, a bench's share of consults."""
+    return demo.DemoClinic(
+        kb,
+        seed=SEED,
+        patients=patients,
+        sessions=sessions,
+        today=now.date(),
+        consult_share=demo.BENCH_CONSULT_SHARE,
+    )
+
+
 def settle(engine: Engine) -> None:
     """Bring the database to the state of one in service before the timings: PostgreSQL
     vacuumed and checkpointed (what a bulk load leaves it to do), and the data read once,
@@ -133,21 +157,11 @@ def measure(
     url: str, kb: KnowledgeBase, patients: int, sessions_count: int, queries: int, folder: Path
 ) -> dict[str, Any]:
     """One clinic's figures; `folder` holds its photo storage, its audit anchor and keyring."""
-    engine = create_records_engine(url)
-    keyring = KeyringFile(folder / "audit-keyring.json")
-    keyring.create(dt.datetime.now(dt.UTC))
-    key_engine(engine, keyring)
+    engine = keyed_engine(url, folder)
     try:
         upgrade(engine)
         now = dt.datetime.now(dt.UTC)
-        clinic = demo.DemoClinic(
-            kb,
-            seed=SEED,
-            patients=patients,
-            sessions=sessions_count,
-            today=now.date(),
-            consult_share=demo.BENCH_CONSULT_SHARE,
-        )
+        clinic = bench_clinic(kb, patients, sessions_count, now)
         start = time.perf_counter()
         storage = LocalFolderStorage(folder / "photos")  # the demo's one placeholder file
         counts = demo.bulk_load(engine, Context(actor="os:bench", now=now), clinic, storage)

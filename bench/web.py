@@ -55,12 +55,11 @@ from dermaplan.knowledge import load_knowledge
 from dermaplan.records import demo, logins
 from dermaplan.records.anchor import Anchor, LocalAnchorFile, claim_anchor, database_id
 from dermaplan.records.context import Context
-from dermaplan.records.db import create_records_engine, transaction, upgrade
+from dermaplan.records.db import transaction, upgrade
 from dermaplan.records.enums import StaffRole
-from dermaplan.records.keyring import KeyringFile, key_engine
 from dermaplan.records.models import Consult, Patient, Staff
 from dermaplan.records.photos import LocalFolderStorage
-from records import POSTGRES_URL, SEED, postgres_unreachable, settle
+from records import POSTGRES_URL, SEED, bench_clinic, keyed_engine, postgres_unreachable, settle
 
 HEALTH_URL = "/api/v1/health"
 CHART_URL = "/patients/{patient_id}/chart"
@@ -127,21 +126,11 @@ def prepare_clinic(url: str, home: Path, size: Size) -> Target:
     """Load the demo clinic (a process of its own runs this: the generated clinic is freed
     with it), sign its log with a new keyring, anchor it, and give the practitioner who
     signs in (one without a second factor) an API token."""
-    engine = create_records_engine(url)
-    keyring = KeyringFile(home / "audit-keyring.json")
-    keyring.create(dt.datetime.now(dt.UTC))
-    key_engine(engine, keyring)
+    engine = keyed_engine(url, home)
     try:
         upgrade(engine)
         now = dt.datetime.now(dt.UTC)
-        clinic = demo.DemoClinic(
-            load_knowledge(),
-            seed=SEED,
-            patients=size.patients,
-            sessions=size.sessions,
-            today=now.date(),
-            consult_share=demo.BENCH_CONSULT_SHARE,
-        )
+        clinic = bench_clinic(load_knowledge(), size.patients, size.sessions, now)
         member = next(
             s for s in clinic.staff if s.role is StaffRole.PRACTITIONER and s.totp_secret is None
         )
