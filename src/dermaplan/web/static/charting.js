@@ -23,8 +23,8 @@
     }
     function tell(text) { count.textContent = text; }
     function counted() {
-      var count = holder.querySelectorAll("input").length;
-      tell(count + (count === 1 ? " injection point placed" : " injection points placed"));
+      var placedHere = holder.querySelectorAll("input").length;
+      tell(placedHere + (placedHere === 1 ? " injection point placed" : " injection points placed"));
     }
 
     map.addEventListener("click", function (event) {
