@@ -6,8 +6,9 @@ databases can be merged. The audit log is keyed by numbers instead: the order it
 written in, and each event's place in its chain (records.audit).
 """
 
-from __future__ import annotations
-
+# No postponed annotations: SQLAlchemy would evaluate each column's annotation from its text
+# (a compile per column) on import, which every records command pays; forward references are
+# quoted instead.
 import datetime as dt
 import os
 import time
@@ -196,7 +197,7 @@ class Patient(Timestamped, Base):
     deleted_by: Mapped[str | None] = mapped_column(String(200))
     deletion_reason: Mapped[str | None] = mapped_column(Text)
 
-    consults: Mapped[list[Consult]] = relationship(
+    consults: Mapped[list["Consult"]] = relationship(
         back_populates="patient", lazy="raise", order_by="[Consult.created_at, Consult.id]"
     )
 
@@ -319,7 +320,7 @@ class TreatmentSession(Timestamped, Base):
     amendment_reason: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship(lazy="raise")
-    products: Mapped[list[SessionProduct]] = relationship(
+    products: Mapped[list["SessionProduct"]] = relationship(
         back_populates="session", lazy="raise", order_by="SessionProduct.position"
     )
 
@@ -338,7 +339,7 @@ class SessionProduct(Base):
     volumes_ml: Mapped[dict[str, float]] = mapped_column(JSONDocument)  # area → mL
 
     session: Mapped[TreatmentSession] = relationship(back_populates="products", lazy="raise")
-    lot: Mapped[ProductLot | None] = relationship(lazy="raise")
+    lot: Mapped["ProductLot | None"] = relationship(lazy="raise")
 
 
 # -- adverse events and outcomes (revision 0003) ---------------------------------------
@@ -478,7 +479,7 @@ class Consent(Timestamped, Base):
 
     patient: Mapped[Patient] = relationship(lazy="raise")
     template: Mapped[ConsentTemplate] = relationship(lazy="raise", viewonly=True)
-    withdrawals: Mapped[list[ConsentWithdrawal]] = relationship(
+    withdrawals: Mapped[list["ConsentWithdrawal"]] = relationship(
         lazy="raise", order_by="ConsentWithdrawal.withdrawn_at", viewonly=True
     )
 
@@ -567,7 +568,7 @@ class Course(Timestamped, Base):
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship(lazy="raise")
-    planned_sessions: Mapped[list[PlannedSession]] = relationship(
+    planned_sessions: Mapped[list["PlannedSession"]] = relationship(
         back_populates="course", lazy="raise", order_by="PlannedSession.number"
     )
 
