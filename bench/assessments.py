@@ -70,7 +70,7 @@ def random_assessment(rng: random.Random, kb: KnowledgeBase) -> dict[str, Any]:
             "areas": chosen,
             "severity": rng.choice(["mild", "moderate", "severe"]),
         }
-        if concern in ("acne_scars", "scars"):
+        if kb.concerns[concern].scar_kinds:
             entry["scar_types"] = rng.sample(["rolling", "boxcar", "icepick"], k=rng.randint(1, 2))
         concerns.append(entry)
     goals = {

@@ -138,7 +138,6 @@ PATIENT_PROMPTS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "glogau": ("Glogau class (1-4)", optional_int(1, 4)),
 }
 FEMALE_ONLY = ("pregnant", "breastfeeding")
-SCAR_CONCERNS = ("acne_scars", "scars")  # the concerns whose kinds of scar are asked
 GOALS = 4  # the questions on goals that close the interview
 
 
@@ -262,7 +261,7 @@ def _concerns(knowledge: KnowledgeBase) -> list[dict[str, Any]]:
         entry["severity"] = ask(
             "  Severity (mild, moderate, severe)", one_of(["mild", "moderate", "severe"], False)
         )
-        if entry["concern"] in SCAR_CONCERNS:
+        if knowledge.concerns[entry["concern"]].scar_kinds:
             entry["scar_types"] = ask(
                 f"  Scar types ({', '.join(scar_types)})", many_of(scar_types)
             )

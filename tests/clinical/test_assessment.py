@@ -78,7 +78,7 @@ def test_unknown_fields_are_refused_not_ignored(kb: KnowledgeBase) -> None:
                     "scar_types": ["rolling"],
                 }
             ),
-            "concerns[1].scar_types: only for acne_scars or scars",
+            "concerns[1].scar_types: only for scar concerns (acne_scars, scars)",
         ),
     ],
 )
@@ -128,3 +128,20 @@ def test_age_on_counts_whole_years() -> None:
     born = dt.date(1988, 12, 2)
     assert (age_on(born, dt.date(2026, 12, 1)), age_on(born, dt.date(2026, 12, 2))) == (37, 38)
     assert age_on(dt.date(2000, 2, 29), dt.date(2026, 2, 28)) == 25
+
+
+def test_only_scar_concerns_take_kinds_of_scar(kb: KnowledgeBase) -> None:
+    """Every concern the knowledge marks as a scar takes kinds of scar; no other does."""
+    for concern in kb.concerns.values():
+        data = healthy(kb)
+        area = concern.occurs_on.areas[0]
+        data["concerns"] = [
+            {"concern": concern.id, "areas": [area], "severity": "mild", "scar_types": ["rolling"]}
+        ]
+        if concern.scar_kinds:
+            assert parse_assessment(data, kb).concerns[0].scar_types == ["rolling"]
+        else:
+            assert problems(kb, data) == [
+                "concerns[0].scar_types: only for scar concerns (acne_scars, scars)"
+            ], concern.id
+    assert {c.id for c in kb.concerns.values() if c.scar_kinds} == {"acne_scars", "scars"}

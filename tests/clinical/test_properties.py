@@ -30,7 +30,7 @@ KB = load_knowledge()
 CONSULT = dt.date(2026, 12, 1)
 tri = st.sampled_from([True, False, None])
 dates_before = st.integers(0, 900).map(lambda n: (CONSULT - dt.timedelta(days=n)).isoformat())
-SCARRED = ("acne_scars", "scars")
+
 SCAR_KINDS = [scar.id for scar in KB.needling.scar_types]
 LEVEL = {  # how far a decision lets treatment go; not_indicated is no safety level
     Decision.RECOMMENDED: 3,
@@ -61,7 +61,7 @@ def assessments(draw: st.DrawFn) -> dict[str, Any]:
             "areas": draw(st.lists(st.sampled_from(where), min_size=1, max_size=4, unique=True)),
             "severity": draw(st.sampled_from(["mild", "moderate", "severe"])),
         }
-        if concern in SCARRED:
+        if KB.concerns[concern].scar_kinds:
             entry["scar_types"] = draw(
                 st.lists(st.sampled_from(SCAR_KINDS), max_size=2, unique=True)
             )

@@ -38,7 +38,7 @@ def consults(draw: st.DrawFn) -> dict[str, Any]:
             "areas": draw(st.lists(st.sampled_from(where), min_size=1, max_size=3, unique=True)),
             "severity": draw(st.sampled_from(["mild", "moderate", "severe"])),
         }
-        if concern in ("acne_scars", "scars"):
+        if KB.concerns[concern].scar_kinds:
             entry["scar_types"] = draw(st.lists(st.sampled_from(SCAR_KINDS), max_size=2))
         concerns.append(entry)
     sex = draw(st.sampled_from(["female", "male", None]))

@@ -279,7 +279,7 @@ def _page(
         questions=questions(knowledge, assessment, patient),
         concerns=[
             ConcernChoice(
-                id=c.id, name=c.name, areas=list(c.occurs_on.areas), scarred=c.id in _scarred()
+                id=c.id, name=c.name, areas=list(c.occurs_on.areas), scarred=c.scar_kinds
             )
             for c in knowledge.concerns.values()
         ],
@@ -296,11 +296,6 @@ def _page(
 def _choices(items: Iterable[ScreeningItem | ScarTypeInfo | Area]) -> list[Choice]:
     return [Choice(id=item.id, name=item.name) for item in items]
 
-
-def _scarred() -> tuple[str, ...]:
-    from dermaplan.interview import SCAR_CONCERNS
-
-    return SCAR_CONCERNS
 
 
 def _plan(

@@ -197,9 +197,10 @@ def vocabulary_problems(data: dict[str, Any], knowledge: KnowledgeBase) -> list[
 
 
 def knowledge_problems(assessment: Assessment, knowledge: KnowledgeBase) -> list[str]:
-    """What the knowledge says cannot be: a concern on an area where it does not occur, a
-    kind of scar that contradicts an answer (a keloid to treat, and no history of keloid), and
-    a man with a condition only a patient not male can have."""
+    """What the knowledge says cannot be: a concern on an area where it does not occur, kinds
+    of scar for a concern that is not a scar, a kind of scar that contradicts an answer (a
+    keloid to treat, and no history of keloid), and a man with a condition only a patient not
+    male can have."""
     problems: list[str] = []
     if assessment.patient.sex is Sex.MALE:
         problems += [
@@ -211,7 +212,11 @@ def knowledge_problems(assessment: Assessment, knowledge: KnowledgeBase) -> list
     for index, entry in enumerate(assessment.concerns):
         if entry.concern not in knowledge.concerns:
             continue  # an unknown id, already reported with a near match
-        occurs = knowledge.concerns[entry.concern].occurs_on.areas
+        concern = knowledge.concerns[entry.concern]
+        if entry.scar_types and not concern.scar_kinds:
+            scarred = ", ".join(c.id for c in knowledge.concerns.values() if c.scar_kinds)
+            problems.append(f"concerns[{index}].scar_types: only for scar concerns ({scarred})")
+        occurs = concern.occurs_on.areas
         for position, area in enumerate(entry.areas):
             if area not in occurs and area in knowledge.areas:
                 problems.append(
@@ -260,8 +265,6 @@ def contradictions(assessment: Assessment) -> list[str]:
                     f"concerns[{seen[entry.concern, area]}]"
                 )
             seen.setdefault((entry.concern, area), index)
-        if entry.scar_types and entry.concern not in ("acne_scars", "scars"):
-            problems.append(f"concerns[{index}].scar_types: only for acne_scars or scars")
     goals = assessment.goals
     for field in ("event_date", "start_date"):
         value = getattr(goals, field)

@@ -184,6 +184,9 @@ class Concern(Strict):
     # treated-skin conditions the concern itself shows on its areas (active acne there is
     # inflamed skin there): read as true on those areas, whatever else is treated
     implies: list[Id] = []
+    # a scar concern: the assessment says which kinds of scar (needling.scar_types) it is,
+    # and the plan answers each kind; no other concern takes them
+    scar_kinds: bool = False
 
     @model_validator(mode="after")
     def _managed(self) -> Concern:
