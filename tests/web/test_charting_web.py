@@ -42,7 +42,18 @@ CHART_ENDPOINTS: list[tuple[str, str, dict[str, object] | None]] = [
     ("GET", f"/api/v1/sessions/{SESSION}", None),
     ("PUT", f"/api/v1/sessions/{SESSION}", {}),
     ("POST", f"/api/v1/sessions/{SESSION}/sign", {"reason": "consent on paper"}),
+    ("POST", f"/api/v1/sessions/{SESSION}/amendments", {"reason": "passes miscounted"}),
 ]
+AMENDS = "/amendments"  # a signed session's, with the session's body and the reason
+
+
+def sent_to(
+    path: str, payload: dict[str, object] | None, where: Clinic, consult: uuid.UUID
+) -> dict[str, object] | None:
+    """What a test sends to an endpoint of CHART_ENDPOINTS: `{}` stands for the session."""
+    if path.endswith(AMENDS):
+        return body(where, consult) | (payload or {})
+    return body(where, consult) if payload == {} else payload
 
 
 def approved_consult(world: World, where: Clinic, example: Path = EXAMPLE) -> uuid.UUID:
@@ -357,6 +368,7 @@ def test_reception_and_admins_are_refused_every_charting_page_and_form(
             f"/sessions/new?consult={consult}",
             f"/sessions/{session_id}",
             f"/sessions/{session_id}/edit",
+            f"/sessions/{session_id}/amend",
         ):
             answer = client.get(path)
             assert answer.status_code == 403, path
@@ -365,6 +377,10 @@ def test_reception_and_admins_are_refused_every_charting_page_and_form(
             ("/sessions", form(world.ours, consult)),
             (f"/sessions/{session_id}", form(world.ours, consult)),
             (f"/sessions/{session_id}/sign", {"reason": "on paper"}),
+            (
+                f"/sessions/{session_id}/amend",
+                form(world.ours, consult, amendment_reason="why", override="because"),
+            ),
         ):
             answer = client.post(path, data={"csrf_token": token, **data})
             assert answer.status_code in (403, 422), path
@@ -380,7 +396,11 @@ def test_each_role_is_let_through_or_refused_by_the_api(
     with client_of(world) as client:
         for role in StaffRole:
             session_id = api_recorded(client, world, consult)
-            sent = body(world.ours, consult) if payload == {} else payload
+            sent = sent_to(path, payload, world.ours, consult)
+            if path.endswith(AMENDS):
+                signing = {"reason": "on paper"}
+                url = f"/api/v1/sessions/{session_id}/sign"
+                client.post(url, json=signing, headers=api_token(world, P))
             answer = client.request(
                 method,
                 path.format(consult_id=consult, session_id=session_id),
@@ -410,7 +430,7 @@ def test_clinic_b_s_sessions_and_consults_are_not_found(
         answer = client.request(
             method,
             path.format(consult_id=theirs, session_id=made.json()["id"]),
-            json=body(world.theirs, theirs) if payload == {} else payload,
+            json=sent_to(path, payload, world.theirs, theirs),
             headers=api_token(world, P),
         )
         assert answer.status_code in (404, 422), answer.text
@@ -435,6 +455,155 @@ def test_without_the_csrf_token_no_charting_form_changes_anything(world: World) 
                 ("/sessions", form(world.ours, consult)),
                 (f"/sessions/{session_id}", form(world.ours, consult, notes="changed")),
                 (f"/sessions/{session_id}/sign", {"reason": "on paper"}),
+                (
+                    f"/sessions/{session_id}/amend",
+                    form(world.ours, consult, amendment_reason="why"),
+                ),
             ],
         )
     assert stored(world) == before
+
+
+def signed(client: TestClient, token: str, session_id: uuid.UUID) -> None:
+    answer = client.post(
+        f"/sessions/{session_id}/sign", data={"csrf_token": token, "reason": "on paper"}
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_signed_session_is_amended_by_a_new_version_and_kept(
+    world: World, drafting: Drafting
+) -> None:
+    client, token, session_id = drafting.client, drafting.token, drafting.session_id
+    signed(client, token, session_id)
+    page = client.get(f"/sessions/{session_id}")
+    assert f'href="/sessions/{session_id}/amend"' in page.text
+    amend = client.get(f"/sessions/{session_id}/amend")
+    assert amend.status_code == 200
+    assert "Amend a signed session" in amend.text
+    assert 'value="HB2391"' in amend.text  # pre-filled with what was signed
+    assert 'name="amendment_reason"' in amend.text
+    before = stored(world)
+    fields = form(world.ours, drafting.consult, notes="two passes, not three")
+    unexplained = client.post(f"/sessions/{session_id}/amend", data={"csrf_token": token, **fields})
+    assert unexplained.status_code == 422
+    assert "an amendment needs a reason" in unexplained.text
+    assert stored(world) == before
+    answer = client.post(
+        f"/sessions/{session_id}/amend",
+        data={"csrf_token": token, "amendment_reason": "passes miscounted", **fields},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    amendment = uuid.UUID(answer.headers["location"].rsplit("/", 1)[1])
+    with transaction(world.engine, write=False) as session:
+        new, old = (
+            session.get(TreatmentSession, amendment),
+            session.get(TreatmentSession, session_id),
+        )
+        assert new is not None
+        assert old is not None
+        assert (new.status, new.amends_id, new.notes) == (
+            SessionStatus.DRAFT,
+            session_id,
+            "two passes, not three",
+        )
+        assert (old.status, old.notes) == (SessionStatus.SIGNED, "pinpoint bleeding")
+    assert f'amends <a href="/sessions/{session_id}">' in client.get(f"/sessions/{amendment}").text
+    signed(client, token, amendment)
+    with transaction(world.engine, write=False) as session:
+        old = session.get(TreatmentSession, session_id)
+        assert old is not None
+        assert old.status is SessionStatus.AMENDED
+        assert old.notes == "pinpoint bleeding"  # replaced, never overwritten
+    assert f'href="/sessions/{session_id}/amend"' not in client.get(f"/sessions/{session_id}").text
+    twice = client.post(
+        f"/sessions/{session_id}/amend",
+        data={"csrf_token": token, "amendment_reason": "again", **fields},
+    )
+    assert twice.status_code == 422
+    assert f"is already amended by {amendment}" in twice.text
+
+
+def test_a_draft_is_revised_not_amended(world: World, drafting: Drafting) -> None:
+    client, token, session_id = drafting.client, drafting.token, drafting.session_id
+    before = stored(world)
+    answer = client.post(
+        f"/sessions/{session_id}/amend",
+        data={"csrf_token": token, "amendment_reason": "why", **form(world.ours, drafting.consult)},
+    )
+    assert answer.status_code == 422
+    assert "is a draft: revise it instead" in answer.text
+    assert stored(world) == before
+
+
+def test_a_session_the_safety_check_refuses_is_recorded_only_with_a_reason(
+    world: World,
+) -> None:
+    consult = approved_consult(world, world.ours)
+    too_deep = form(world.ours, consult, **{"depth-cheeks": "3.0"})
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        before = stored(world)
+        refused = client.post("/sessions", data={"csrf_token": token, **too_deep})
+        assert refused.status_code == 409, refused.text
+        assert "Not recorded: see below" in refused.text
+        assert 'name="override"' in refused.text  # asked only now
+        assert 'name="override"' not in client.get(f"/sessions/new?consult={consult}").text
+        assert stored(world) == before
+        answer = client.post(
+            "/sessions",
+            data={
+                "csrf_token": token,
+                "override": "deep rolling scars, per the surgeon",
+                **too_deep,
+            },
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303, answer.text
+        with transaction(world.engine, write=False) as session:
+            record = session.scalars(select(TreatmentSession)).one()
+            assert record.overridden
+            assert record.override_reason == "deep rolling scars, per the surgeon"
+        page = client.get(f"/sessions/{record.id}")
+        assert "Recorded although the safety check refused it" in page.text
+        assert "Because: deep rolling scars, per the surgeon" in page.text
+        assert record.overridden
+        assert all(refusal in page.text for refusal in record.overridden)
+        edit = client.get(f"/sessions/{record.id}/edit")  # the override stays with the draft
+        assert ">deep rolling scars, per the surgeon</textarea>" in edit.text
+        needless = client.post(
+            "/sessions",
+            data={"csrf_token": token, "override": "just in case", **form(world.ours, consult)},
+        )
+        assert needless.status_code == 422
+        assert "nothing in this session is refused" in needless.text
+
+
+def test_the_api_amends_a_signed_session_and_overrides_only_with_a_reason(world: World) -> None:
+    consult = approved_consult(world, world.ours)
+    with client_of(world) as client:
+        headers = api_token(world, P)
+        session_id = api_recorded(client, world, consult)
+        client.post(f"/api/v1/sessions/{session_id}/sign", json={"reason": "x"}, headers=headers)
+        path = f"/api/v1/sessions/{session_id}/amendments"
+        deeper = body(world.ours, consult, depths_mm={"cheeks": 3.0})
+        unexplained = client.post(path, json=deeper, headers=headers)
+        assert unexplained.status_code == 422
+        assert unexplained.json()["detail"][0]["loc"][-1] == "reason"
+        refused = client.post(path, json=deeper | {"reason": "depth"}, headers=headers)
+        assert refused.status_code == 409, refused.text
+        made = client.post(
+            path, json=deeper | {"reason": "depth", "override": "per the surgeon"}, headers=headers
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["amends"] == str(session_id)
+        for role in (A, R):
+            answer = client.post(
+                path, json=deeper | {"reason": "x"}, headers=api_token(world, role)
+            )
+            assert answer.status_code == 403
+        theirs = client.post(
+            path, json=deeper | {"reason": "x"}, headers=api_token(world, P, world.theirs)
+        )
+        assert theirs.status_code in (404, 422)

@@ -278,9 +278,7 @@ def _page(
         data=data,
         questions=questions(knowledge, assessment, patient),
         concerns=[
-            ConcernChoice(
-                id=c.id, name=c.name, areas=list(c.occurs_on.areas), scarred=c.scar_kinds
-            )
+            ConcernChoice(id=c.id, name=c.name, areas=list(c.occurs_on.areas), scarred=c.scar_kinds)
             for c in knowledge.concerns.values()
         ],
         scar_types=_choices(knowledge.needling.scar_types),
@@ -295,7 +293,6 @@ def _page(
 
 def _choices(items: Iterable[ScreeningItem | ScarTypeInfo | Area]) -> list[Choice]:
     return [Choice(id=item.id, name=item.name) for item in items]
-
 
 
 def _plan(

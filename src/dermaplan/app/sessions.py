@@ -125,6 +125,8 @@ class ChartedSession(ReadModel):
     amends: uuid.UUID | None
     to_complete: list[str]
     incomplete_reason: str | None
+    overridden: list[str]  # what the safety check refused, recorded anyway
+    override_reason: str | None  # the practitioner's reason to record it so
 
 
 class _Read(BaseModel):
@@ -403,6 +405,8 @@ def chart(uow: UnitOfWork, session_id: uuid.UUID, knowledge: KnowledgeBase) -> C
         if draft
         else list(record.missing_at_signing or ()),
         incomplete_reason=record.incomplete_reason,
+        overridden=list(record.overridden or ()),
+        override_reason=record.override_reason,
     )
 
 

@@ -23,7 +23,7 @@ router = APIRouter(prefix=f"{PREFIX}/sessions", responses=RESPONSES, tags=["sess
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {
         "model": ErrorBody,
-        "description": "refused by the safety check, already signed, or incomplete",
+        "description": "refused by the safety check (with no override), signed, or incomplete",
     }
 }
 
@@ -37,6 +37,19 @@ class SessionIn(SessionData):
     )
 
     practitioner: uuid.UUID | None = None  # type: ignore[assignment]
+    override: Annotated[str, Field(min_length=1, max_length=2000)] | None = Field(
+        default=None,
+        description="why it is recorded although the safety check refuses it (kept with the "
+        "session and audited); refused when nothing is refused",
+    )
+
+
+class AmendmentIn(SessionIn):
+    """A signed session's correction: the session as it should read, and why."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] = Field(
+        description="why the signed session is corrected"
+    )
 
 
 class Signing(BaseModel):
@@ -46,7 +59,7 @@ class Signing(BaseModel):
 
 
 def _data(member: ApiMember, given: SessionIn, knowledge: Knowledge) -> SessionData:
-    fields = given.model_dump()
+    fields = given.model_dump(exclude={"override", "reason"})
     fields["practitioner"] = fields["practitioner"] or member.staff_id
     return SessionData.parse(fields, knowledge)
 
@@ -67,7 +80,8 @@ def record_session(
     request: Request, member: ApiMember, knowledge: Knowledge, given: SessionIn
 ) -> sessions.RecordedSession:
     """A draft, checked against safety first (an expired lot is refused at its product)."""
-    return run(request, member, sessions.record, _data(member, given, knowledge), knowledge)
+    data = _data(member, given, knowledge)
+    return run(request, member, sessions.record, data, knowledge, given.override)
 
 
 @router.get("/{session_id}")
@@ -88,7 +102,23 @@ def revise_session(
 ) -> sessions.RecordedSession:
     """A draft's content replaced, checked again; a signed session is refused (409)."""
     data = _data(member, given, knowledge)
-    return run(request, member, sessions.revise, session_id, data, knowledge)
+    return run(request, member, sessions.revise, session_id, data, knowledge, given.override)
+
+
+@router.post("/{session_id}/amendments", status_code=201, responses=CONFLICT)
+def amend_session(
+    request: Request,
+    member: ApiMember,
+    knowledge: Knowledge,
+    session_id: uuid.UUID,
+    given: AmendmentIn,
+) -> sessions.RecordedSession:
+    """A signed session corrected by a new draft that replaces it once signed (the signed
+    one is kept); a draft or an already amended session is refused (422)."""
+    data = _data(member, given, knowledge)
+    return run(
+        request, member, sessions.amend, session_id, data, knowledge, given.reason, given.override
+    )
 
 
 @router.post("/{session_id}/sign", responses=CONFLICT)

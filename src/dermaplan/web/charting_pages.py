@@ -12,7 +12,7 @@ again, each problem by its field.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -99,6 +99,22 @@ def _drawable(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
+class Reasons(NamedTuple):
+    """What a practitioner writes beside the session: why it is recorded although the safety
+    check refuses it, and why a signed session is corrected (an amendment)."""
+
+    override: str | None = None
+    amendment: str | None = None
+
+
+NO_REASONS = Reasons()
+
+
+def _reasons(form: dict[str, list[str]], amending: bool) -> Reasons:
+    amendment = _one(form, "amendment_reason") if amending else None
+    return Reasons(_one(form, "override") or None, amendment)
+
+
 def _form_page(
     request: Request,
     session: PageSession,
@@ -107,7 +123,10 @@ def _form_page(
     action: str,
     refused: RecordsError | None = None,
     plan: sessions.SessionPlan | None = None,
+    reasons: Reasons = NO_REASONS,
 ) -> HTMLResponse:
+    """The form; after a safety refusal it also asks whether to record it anyway, and why
+    (an amendment always asks why the signed session is corrected)."""
     products = list(values["products"])
     products += [{"product": "", "lot": None, "expiry": None, "volumes_ml": {}}] * BLANK_ROWS
     return render_form(
@@ -122,6 +141,8 @@ def _form_page(
         plan=plan,
         modalities=Modality,
         map=face_map(knowledge.areas),
+        overridable=isinstance(refused, SafetyRefused) or reasons.override is not None,
+        reasons=reasons,
     )
 
 
@@ -130,14 +151,40 @@ def _recorded(
     session: PageSession,
     fields: dict[str, Any],
     knowledge: Knowledge,
-    revising: uuid.UUID | None,
+    reasons: Reasons,
+    changing: uuid.UUID | None = None,
 ) -> Response:
+    """Record a draft, revise draft `changing`, or amend signed session `changing` (when the
+    form gives an amendment's reason)."""
     data = SessionData.parse(fields, knowledge)
-    if revising is None:
-        done = run(request, session.member, sessions.record, data, knowledge)
+    member, override = session.member, reasons.override
+    if changing is None:
+        done = run(request, member, sessions.record, data, knowledge, override)
+    elif reasons.amendment is None:
+        done = run(request, member, sessions.revise, changing, data, knowledge, override)
     else:
-        done = run(request, session.member, sessions.revise, revising, data, knowledge)
+        done = run(
+            request, member, sessions.amend, changing, data, knowledge, reasons.amendment, override
+        )
     return RedirectResponse(f"/sessions/{done.id}", status_code=303)
+
+
+def _change(
+    request: Request,
+    session: PageSession,
+    knowledge: Knowledge,
+    form: dict[str, list[str]],
+    action: str,
+    changing: uuid.UUID | None = None,
+    amending: bool = False,
+) -> Response:
+    """The posted session recorded, or the form again with what was refused."""
+    fields = session_fields(form, session)
+    reasons = _reasons(form, amending)
+    try:
+        return _recorded(request, session, fields, knowledge, reasons, changing)
+    except (InvalidInput, SafetyRefused) as refused:
+        return _form_page(request, session, knowledge, fields, action, refused, reasons=reasons)
 
 
 @router.get("/sessions/new")
@@ -176,11 +223,7 @@ def record_session(
     request: Request, session: Changing, knowledge: Knowledge, form: Posted
 ) -> Response:
     """A draft recorded as the member signed in, checked against safety first."""
-    fields = session_fields(form, session)
-    try:
-        return _recorded(request, session, fields, knowledge, None)
-    except (InvalidInput, SafetyRefused) as refused:
-        return _form_page(request, session, knowledge, fields, "/sessions", refused)
+    return _change(request, session, knowledge, form, "/sessions")
 
 
 @router.get("/sessions/{session_id}")
@@ -209,16 +252,23 @@ def _session_page(
     )
 
 
+def _held(charted: sessions.ChartedSession) -> dict[str, Any]:
+    """A stored session as the form's values."""
+    values = charted.model_dump(mode="json")
+    values["patient"], values["consult"] = values.pop("patient_id"), values.pop("consult_id")
+    values["performed_at"] = charted.performed_at.isoformat(timespec="minutes")
+    return values
+
+
 @router.get("/sessions/{session_id}/edit")
 def edit_session(
     request: Request, session: Browser, knowledge: Knowledge, session_id: uuid.UUID
 ) -> HTMLResponse:
     """A draft's form with what it holds (a signed session is corrected by an amendment)."""
     charted = run(request, session, sessions.chart, session_id, knowledge)
-    values = charted.model_dump(mode="json")
-    values["patient"], values["consult"] = values.pop("patient_id"), values.pop("consult_id")
-    values["performed_at"] = charted.performed_at.isoformat(timespec="minutes")
-    return _form_page(request, session, knowledge, values, f"/sessions/{session_id}")
+    action = f"/sessions/{session_id}"
+    kept = Reasons(override=charted.override_reason)  # a draft recorded under an override
+    return _form_page(request, session, knowledge, _held(charted), action, reasons=kept)
 
 
 @router.post("/sessions/{session_id}")
@@ -226,12 +276,30 @@ def revise_session(
     request: Request, session: Changing, knowledge: Knowledge, session_id: uuid.UUID, form: Posted
 ) -> Response:
     """A draft's content replaced, checked again; a signed session is refused (409)."""
-    fields = session_fields(form, session)
-    try:
-        return _recorded(request, session, fields, knowledge, session_id)
-    except (InvalidInput, SafetyRefused) as refused:
-        action = f"/sessions/{session_id}"
-        return _form_page(request, session, knowledge, fields, action, refused)
+    return _change(request, session, knowledge, form, f"/sessions/{session_id}", session_id)
+
+
+@router.get("/sessions/{session_id}/amend")
+def amend_form(
+    request: Request, session: Browser, knowledge: Knowledge, session_id: uuid.UUID
+) -> HTMLResponse:
+    """A signed session's form with what it holds, and why it is corrected: saving it makes a
+    new draft that replaces the signed one once signed (nothing signed is changed)."""
+    charted = run(request, session, sessions.chart, session_id, knowledge)
+    action = f"/sessions/{session_id}/amend"
+    return _form_page(
+        request, session, knowledge, _held(charted), action, reasons=Reasons(amendment="")
+    )
+
+
+@router.post("/sessions/{session_id}/amend")
+def amend_session(
+    request: Request, session: Changing, knowledge: Knowledge, session_id: uuid.UUID, form: Posted
+) -> Response:
+    """The amendment recorded as a draft, checked against safety; a draft, an amended session
+    or a blank reason is refused (the form again, with why)."""
+    action = f"/sessions/{session_id}/amend"
+    return _change(request, session, knowledge, form, action, session_id, amending=True)
 
 
 @router.post("/sessions/{session_id}/sign")
