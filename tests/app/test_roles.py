@@ -133,6 +133,8 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "logins.create_token": ("a script",),
     "logins.tokens": (),
     "logins.revoke_token": (ANY_ID,),
+    "logins.clinic_tokens": (),
+    "logins.revoke_member_token": (ANY_ID,),
     "consults.review": (ANY_ID,),
     "assessments.start": (ANY_ID,),
     "assessments.start_correction": (ANY_ID,),
@@ -310,6 +312,8 @@ POLICY = {
     "logins.create_token": {A, P, R},  # their own, in their role
     "logins.tokens": {A, P, R},
     "logins.revoke_token": {A, P, R},
+    "logins.clinic_tokens": {A},  # every member's, to revoke one that may have leaked
+    "logins.revoke_member_token": {A},
     "consults.review": {P},
     "assessments.start": {P},
     "assessments.start_correction": {P},

@@ -12,12 +12,15 @@ from fastapi.testclient import TestClient
 
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
-from dermaplan.records.logins import totp_secret
-from dermaplan.records.models import Clinic, Staff, StaffCredential
-from tests.web.conftest import World, api_token, client_of
+from dermaplan.records.logins import create_token, totp_secret
+from dermaplan.records.models import ApiToken, Staff, StaffCredential
+from dermaplan.records.models import Clinic as ClinicRow
+from tests.records.factories import context
+from tests.web.conftest import Clinic, World, api_token, client_of
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
 MEMBER = "{staff_id}"
+TOKEN = "{token_id}"
 PASSWORD = "a brand new password for monday"
 # every admin endpoint: method, path, body (on the clinic's practitioner)
 ADMIN_ENDPOINTS: list[tuple[str, str, dict[str, object] | None]] = [
@@ -33,19 +36,32 @@ ADMIN_ENDPOINTS: list[tuple[str, str, dict[str, object] | None]] = [
     ("POST", "/api/v1/admin/consents", {"kind": "photo", "text": "I agree."}),
     ("GET", "/api/v1/admin/audit", None),
     ("POST", "/api/v1/admin/audit/verify", None),
+    ("GET", "/api/v1/admin/tokens", None),
+    ("POST", f"/api/v1/admin/tokens/{TOKEN}/revoke", None),
 ]
+
+
+def spare_token(world: World, where: Clinic) -> uuid.UUID:
+    """A token of the clinic's receptionist that no request uses, for an admin to revoke."""
+    with transaction(world.engine) as session:
+        made, _ = create_token(session, context(), where.id, where.staff[R], "spare", 30)
+        return made.id
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ADMIN_ENDPOINTS)
 def test_only_an_admin_is_let_through(
     world: World, method: str, path: str, body: dict[str, object] | None
 ) -> None:
+    spare = spare_token(world, world.ours)
     with client_of(world) as client:
         for role in StaffRole:
             # on the admin: the one member a practitioner or reception may not set
             target = world.ours.staff[A if role is not A else P]
             answer = client.request(
-                method, path.format(staff_id=target), json=body, headers=api_token(world, role)
+                method,
+                path.format(staff_id=target, token_id=spare),
+                json=body,
+                headers=api_token(world, role),
             )
             if role is A:
                 assert answer.status_code in (200, 201), answer.text
@@ -54,7 +70,10 @@ def test_only_an_admin_is_let_through(
                 assert "may not" in answer.text or "may set only their own" in answer.text
         for headers in ({}, {"Authorization": "Bearer dpat_not-a-token"}):
             answer = client.request(
-                method, path.format(staff_id=world.ours.staff[P]), json=body, headers=headers
+                method,
+                path.format(staff_id=world.ours.staff[P], token_id=spare),
+                json=body,
+                headers=headers,
             )
             assert answer.status_code == 401
 
@@ -115,16 +134,24 @@ def test_staff_are_added_given_roles_passwords_and_second_factors(world: World) 
 def test_clinic_a_admin_never_sees_or_changes_clinic_b(any_world: World) -> None:
     world = any_world
     theirs = world.theirs.staff[P]
+    their_token = spare_token(world, world.theirs)
     with client_of(world) as client:
         ours = api_token(world, A)
         listed = client.get("/api/v1/admin/staff", headers=ours).json()
         assert {m["id"] for m in listed} == {str(i) for i in world.ours.staff.values()}
         for method, path, body in ADMIN_ENDPOINTS:
-            if MEMBER in path:
+            if MEMBER in path or TOKEN in path:
                 answer = client.request(
-                    method, path.format(staff_id=theirs), json=body, headers=ours
+                    method,
+                    path.format(staff_id=theirs, token_id=their_token),
+                    json=body,
+                    headers=ours,
                 )
                 assert answer.status_code == 404, (path, answer.text)
+        listed_tokens = client.get("/api/v1/admin/tokens", headers=ours).json()
+        assert {t["member_id"] for t in listed_tokens} <= {
+            str(i) for i in world.ours.staff.values()
+        }
         assert client.patch("/api/v1/admin/clinic", json={"name": "Ours"}, headers=ours).json()[
             "id"
         ] == str(world.ours.id)
@@ -137,7 +164,10 @@ def test_clinic_a_admin_never_sees_or_changes_clinic_b(any_world: World) -> None
         member = session.get(Staff, theirs)
         assert member is not None
         assert member.role is P
-        clinic = session.get(Clinic, world.theirs.id)
+        clinic = session.get(ClinicRow, world.theirs.id)
+        token = session.get(ApiToken, their_token)
+        assert token is not None
+        assert token.revoked_at is None
         assert clinic is not None
         assert clinic.name == "Lac"
 
@@ -243,3 +273,33 @@ def filtered(client: TestClient, world: World, admin: dict[str, str]) -> None:
         [problem] = answer.json()["detail"]
         assert problem["loc"] == where, problem
         assert says in problem["msg"], problem
+
+
+def test_an_admin_sees_every_member_s_tokens_and_revokes_one(world: World) -> None:
+    spare = spare_token(world, world.ours)
+    with client_of(world) as client:
+        admin = api_token(world, A)
+        practitioner = api_token(world, P)
+        assert client.get("/api/v1/tokens", headers=practitioner).status_code == 200
+        listed = client.get("/api/v1/admin/tokens", headers=admin).json()
+        members = {(t["member"], t["token"]["name"]) for t in listed}
+        assert ("reception of Parc", "spare") in members
+        assert {t["member_id"] for t in listed} == {str(i) for i in world.ours.staff.values()}
+        assert "secret" not in str(listed)
+        their = next(t for t in listed if t["member_id"] == str(world.ours.staff[P]))
+        revoked = client.post(f"/api/v1/admin/tokens/{their['token']['id']}/revoke", headers=admin)
+        assert revoked.status_code == 200, revoked.text
+        assert revoked.json()["revoked_at"] is not None
+        assert client.get("/api/v1/tokens", headers=practitioner).status_code == 401
+        again = client.post(f"/api/v1/admin/tokens/{their['token']['id']}/revoke", headers=admin)
+        assert again.json()["revoked_at"] == revoked.json()["revoked_at"]  # nothing changes
+        unknown = client.post(f"/api/v1/admin/tokens/{uuid.uuid4()}/revoke", headers=admin)
+        assert unknown.status_code == 404
+        log = client.get("/api/v1/admin/audit?action=api_token.revoke", headers=admin).json()
+        assert [(e["record_id"], e["staff_id"]) for e in log["events"]] == [
+            (their["token"]["id"], str(world.ours.staff[A]))
+        ]
+    with transaction(world.engine, write=False) as session:
+        kept = session.get(ApiToken, spare)
+        assert kept is not None
+        assert kept.revoked_at is None  # only the one named

@@ -28,7 +28,7 @@ from tests.web.forgery import assert_forgeries_refused
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
 SCRIPT = "<script>alert(1)</script>"
-PAGES = ("/admin/staff", "/admin/clinic", "/admin/consents", "/admin/audit")
+PAGES = ("/admin/staff", "/admin/clinic", "/admin/consents", "/admin/tokens", "/admin/audit")
 NEW_PASSWORD = "a brand new password for monday"
 
 
@@ -43,6 +43,7 @@ def forms(world: World, member: uuid.UUID) -> list[tuple[str, dict[str, str]]]:
         ("/admin/clinic", {"name": "Renamed", "time_zone": "Europe/Paris"}),
         ("/admin/consents", {"kind": "photo", "text": "I agree to photographs."}),
         ("/admin/audit/verify", {}),
+        (f"/admin/tokens/{uuid.uuid4()}/revoke", {}),  # refused before it is looked for
     ]
 
 
@@ -386,3 +387,33 @@ def test_an_unknown_member_is_not_found(world: World) -> None:
             f"/admin/staff/{uuid.uuid4()}/role", data={"csrf_token": token, "role": "admin"}
         )
         assert answer.status_code == 404
+
+
+def test_an_admin_revokes_a_member_s_token_from_the_tokens_page(world: World) -> None:
+    headers = api_token(world, P)
+    with client_of(world) as client:
+        assert client.get("/api/v1/tokens", headers=headers).status_code == 200
+        token = sign_in(client, world, A)
+        page = client.get("/admin/tokens")
+        assert page.status_code == 200
+        assert "practitioner of Parc" in page.text
+        with transaction(world.engine, write=False) as session:
+            theirs = session.scalars(
+                select(ApiToken).where(ApiToken.staff_id == world.ours.staff[P])
+            ).one()
+        assert f'action="/admin/tokens/{theirs.id}/revoke"' in page.text
+        done = client.post(
+            f"/admin/tokens/{theirs.id}/revoke", data={"csrf_token": token}, follow_redirects=False
+        )
+        assert done.status_code == 303
+        assert done.headers["location"] == "/admin/tokens"
+        assert f'action="/admin/tokens/{theirs.id}/revoke"' not in client.get("/admin/tokens").text
+        assert client.get("/api/v1/tokens", headers=headers).status_code == 401
+        their_token = api_token(world, P, world.theirs)  # of clinic B: not found here
+        with transaction(world.engine, write=False) as session:
+            other = session.scalars(
+                select(ApiToken).where(ApiToken.staff_id == world.theirs.staff[P])
+            ).one()
+        refused = client.post(f"/admin/tokens/{other.id}/revoke", data={"csrf_token": token})
+        assert refused.status_code == 404
+        assert client.get("/api/v1/tokens", headers=their_token).status_code == 200

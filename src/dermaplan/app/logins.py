@@ -15,7 +15,7 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
 
-from dermaplan.app.principal import EVERYONE, USE_CASES, Access, allowed
+from dermaplan.app.principal import ADMIN, EVERYONE, USE_CASES, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.staff import member_named
 from dermaplan.app.unit import Application, UnitOfWork
@@ -359,6 +359,14 @@ class TokenLine(ReadModel):
     revoked_at: dt.datetime | None
 
 
+class MemberToken(ReadModel):
+    """A token with the member it acts as."""
+
+    member_id: uuid.UUID
+    member: str
+    token: TokenLine
+
+
 class NewToken(ReadModel):
     """A token just made, with its secret: shown this once, never stored."""
 
@@ -428,3 +436,29 @@ def revoke_token(uow: UnitOfWork, token_id: uuid.UUID) -> TokenLine:
 
     revoked = store(uow.session, uow.context, uow.clinic_id, uow.acting.staff_id, token_id)
     return TokenLine.model_validate(revoked)
+
+
+@allowed(ADMIN, access=Access.READ)
+def clinic_tokens(uow: UnitOfWork) -> list[MemberToken]:
+    """Every API token of the clinic's members with whose it is, newest first (revoked and
+    expired ones included): what an admin looks through when a token may have leaked."""
+    from dermaplan.records.logins import tokens_of
+    from dermaplan.records.service import clinic_staff
+
+    names = {member.id: member.name for member in clinic_staff(uow.session, uow.clinic_id)}
+    return [
+        MemberToken(
+            member_id=token.staff_id,
+            member=names[token.staff_id],
+            token=TokenLine.model_validate(token),
+        )
+        for token in tokens_of(uow.session, uow.clinic_id, None)
+    ]
+
+
+@allowed(ADMIN)
+def revoke_member_token(uow: UnitOfWork, token_id: uuid.UUID) -> TokenLine:
+    """Revoke any member's token of the clinic (audited with the admin acting)."""
+    from dermaplan.records.logins import revoke_token as store
+
+    return TokenLine.model_validate(store(uow.session, uow.context, uow.clinic_id, None, token_id))

@@ -536,21 +536,28 @@ def create_token(
     return token, secret
 
 
-def tokens_of(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Sequence[ApiToken]:
-    return ApiTokenRepository(session).of_member(clinic_id, staff_id)
+def tokens_of(
+    session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID | None
+) -> Sequence[ApiToken]:
+    """A member's tokens, or every member's (`staff_id` None), newest first."""
+    tokens = ApiTokenRepository(session)
+    return (
+        tokens.of_clinic(clinic_id) if staff_id is None else tokens.of_member(clinic_id, staff_id)
+    )
 
 
 def revoke_token(
     session: Session,
     context: Context,
     clinic_id: uuid.UUID,
-    staff_id: uuid.UUID,
+    staff_id: uuid.UUID | None,
     token_id: uuid.UUID,
 ) -> ApiToken:
-    """Revoke one of the member's own tokens (revoking one twice changes nothing)."""
+    """Revoke one of the member's own tokens, or (`staff_id` None) any member's of the
+    clinic; revoking one twice changes nothing."""
     token = ApiTokenRepository(session).get(clinic_id, token_id)
-    if token is None or token.staff_id != staff_id:
-        raise NotFound.one(f"no token {token_id} of yours")
+    if token is None or staff_id not in (None, token.staff_id):
+        raise NotFound.one(f"no token {token_id} of yours" if staff_id else f"no token {token_id}")
     if token.revoked_at is None:
         _revoke(session, context, clinic_id, token)
     return token

@@ -820,6 +820,14 @@ class ApiTokenRepository:
             .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         ).all()
 
+    def of_clinic(self, clinic_id: uuid.UUID) -> Sequence[ApiToken]:
+        """Every token of the clinic's members, newest first."""
+        return self.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.clinic_id == clinic_id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        ).all()
+
     def get(self, clinic_id: uuid.UUID, token_id: uuid.UUID) -> ApiToken | None:
         return self.session.scalar(
             select(ApiToken).where(ApiToken.clinic_id == clinic_id, ApiToken.id == token_id)

@@ -96,6 +96,18 @@ def reset_password(
     return run(request, member, logins.set_password, str(staff_id), change.password, change.login)
 
 
+@router.get("/tokens")
+def clinic_tokens(request: Request, member: ApiToken) -> list[logins.MemberToken]:
+    """Every member's API tokens with whose each is, newest first; secrets never shown."""
+    return run(request, member, logins.clinic_tokens)
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke_token(request: Request, member: ApiToken, token_id: uuid.UUID) -> logins.TokenLine:
+    """Revoke any member's token (audited); it opens nothing from now on."""
+    return run(request, member, logins.revoke_member_token, token_id)
+
+
 @router.post("/staff/{staff_id}/totp")
 def reset_second_factor(
     request: Request, member: ApiToken, staff_id: uuid.UUID

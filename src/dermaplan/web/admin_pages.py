@@ -107,6 +107,21 @@ def reset_second_factor(request: Request, session: Changing, staff_id: uuid.UUID
     )
 
 
+@router.get("/tokens")
+def tokens_page(request: Request, session: Browser) -> HTMLResponse:
+    """Every member's API tokens, to revoke one that may have leaked."""
+    tokens = run(request, session, logins.clinic_tokens)
+    return render(
+        request, "admin_tokens.html", session, section="tokens", title="API tokens", tokens=tokens
+    )
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke_token(request: Request, session: Changing, token_id: uuid.UUID) -> Response:
+    run(request, session.member, logins.revoke_member_token, token_id)
+    return _back("tokens")
+
+
 @router.get("/clinic")
 def clinic_page(request: Request, session: Browser) -> HTMLResponse:
     settings = run(request, session, clinic.settings)
