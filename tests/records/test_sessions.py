@@ -287,6 +287,32 @@ def test_an_amendment_replaces_a_signed_session_and_keeps_its_history(
     assert actions[-4:-2] == ["session.supersede", "session.sign"]
 
 
+def test_a_session_is_revised_and_amended_only_by_the_practitioner_who_treated(
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:  # fmt: skip
+    colleague = make_practitioner(engine, clinic_id)
+    draft = record(engine, clinic_id, kb, patient_id, practitioner_id)
+    theirs = session_data(kb, patient_id, colleague, notes="rewritten by a colleague")
+    with (
+        pytest.raises(InvalidInput, match="practitioner: a revision is made by the practitioner"),
+        transaction(engine) as session,
+    ):
+        sessions.revise_session(session, context(), clinic_id, draft, theirs, kb)
+    sign(engine, clinic_id, kb, draft)
+    before = session_counts(engine)
+    with (
+        pytest.raises(InvalidInput, match="practitioner: an amendment is made by the practit"),
+        transaction(engine) as session,
+    ):
+        sessions.amend_session(session, context(), clinic_id, draft, theirs, kb, "why")
+    assert session_counts(engine) == before
+    with transaction(engine, write=False) as session:
+        kept = session.get(TreatmentSession, draft)
+        assert kept is not None
+        assert (kept.practitioner_id, kept.status) == (practitioner_id, SessionStatus.SIGNED)
+
+
 def test_signing_with_something_missing_needs_a_reason_which_is_recorded(
     engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, practitioner_id: uuid.UUID,
 ) -> None:  # fmt: skip

@@ -510,13 +510,18 @@ def test_a_signed_session_is_amended_by_a_new_version_and_kept(
         )
         assert (old.status, old.notes) == (SessionStatus.SIGNED, "pinpoint bleeding")
     assert f'amends <a href="/sessions/{session_id}">' in client.get(f"/sessions/{amendment}").text
+    pending = client.get(f"/sessions/{session_id}").text
+    assert f'An amendment is being written: <a href="/sessions/{amendment}">' in pending
+    assert f'href="/sessions/{session_id}/amend"' not in pending
     signed(client, token, amendment)
     with transaction(world.engine, write=False) as session:
         old = session.get(TreatmentSession, session_id)
         assert old is not None
         assert old.status is SessionStatus.AMENDED
         assert old.notes == "pinpoint bleeding"  # replaced, never overwritten
-    assert f'href="/sessions/{session_id}/amend"' not in client.get(f"/sessions/{session_id}").text
+    replaced = client.get(f"/sessions/{session_id}").text
+    assert f'Replaced by <a href="/sessions/{amendment}">' in replaced
+    assert f'href="/sessions/{session_id}/amend"' not in replaced
     twice = client.post(
         f"/sessions/{session_id}/amend",
         data={"csrf_token": token, "amendment_reason": "again", **fields},
@@ -570,8 +575,11 @@ def test_a_session_the_safety_check_refuses_is_recorded_only_with_a_reason(
         assert "Because: deep rolling scars, per the surgeon" in page.text
         assert record.overridden
         assert all(refusal in page.text for refusal in record.overridden)
-        edit = client.get(f"/sessions/{record.id}/edit")  # the override stays with the draft
-        assert ">deep rolling scars, per the surgeon</textarea>" in edit.text
+        edit = client.get(f"/sessions/{record.id}/edit")  # a change asks for the reason anew
+        assert 'name="override"' not in edit.text
+        again = client.post(f"/sessions/{record.id}", data={"csrf_token": token, **too_deep})
+        assert again.status_code == 409
+        assert 'name="override"' in again.text
         needless = client.post(
             "/sessions",
             data={"csrf_token": token, "override": "just in case", **form(world.ours, consult)},
@@ -603,7 +611,70 @@ def test_the_api_amends_a_signed_session_and_overrides_only_with_a_reason(world:
                 path, json=deeper | {"reason": "x"}, headers=api_token(world, role)
             )
             assert answer.status_code == 403
+        before = stored(world)
         theirs = client.post(
             path, json=deeper | {"reason": "x"}, headers=api_token(world, P, world.theirs)
         )
-        assert theirs.status_code in (404, 422)
+        assert theirs.status_code == 404, theirs.text
+        assert stored(world) == before
+
+
+def test_the_edit_and_amend_forms_give_back_all_the_session_holds(world: World) -> None:
+    """A session recorded by a program, with a product in two areas, a change from the plan
+    and seconds, comes back from the forms as it was: nothing is lost by amending it."""
+    consult = approved_consult(world, world.ours)
+    held = body(
+        world.ours,
+        consult,
+        areas=["cheeks", "forehead"],
+        performed_at="2026-11-02T10:30:15+01:00",
+        depths_mm={"cheeks": 1.5, "forehead": 0.5},
+        products=[
+            {
+                "product": "ha_skin_booster",
+                "lot": "HB2391",
+                "expiry": "2027-03-31",
+                "volumes_ml": {"cheeks": 1.0, "forehead": 0.5},
+            }
+        ],
+        deviations=[{"change": "forehead added", "reason": "asked by the patient"}],
+    )
+    with client_of(world) as client:
+        headers = api_token(world, P)
+        made = client.post("/api/v1/sessions", json=held, headers=headers)
+        assert made.status_code == 201, made.text
+        session_id = made.json()["id"]
+        token = sign_in(client, world, P)
+        page = client.get(f"/sessions/{session_id}/edit").text
+        fields = dict(re.findall(r'<input id="[^"]+" name="([^"]+)"[^>]* value="([^"]*)"', page))
+        for name, options in re.findall(
+            r'<select id="[^"]+" name="([^"]+)">(.*?)</select>', page, re.S
+        ):
+            chosen = re.search(r'<option value="([^"]+)" selected>', options)
+            fields[name] = chosen.group(1) if chosen else ""
+        posted = {
+            **fields,
+            "patient": str(world.ours.patient),
+            "consult": str(consult),
+            "areas": ["cheeks", "forehead"],
+            "modality": "combined",
+            "points": ["cheeks:face_front:0.31:0.55"],
+        }
+        assert posted["performed_at"] == "2026-11-02T09:30:15+00:00"  # the clinic keeps UTC
+        assert (posted["deviation-0"], posted["deviation_reason-0"]) == (
+            "forehead added",
+            "asked by the patient",
+        )
+        saved = client.post(f"/sessions/{session_id}", data={"csrf_token": token, **posted})
+        assert saved.status_code == 200, saved.text
+        after = client.get(f"/api/v1/sessions/{session_id}", headers=headers).json()
+        assert after["products"] == [
+            {
+                "product": "ha_skin_booster",
+                "lot": "HB2391",
+                "expiry": "2027-03-31",
+                "volumes_ml": {"cheeks": 1.0, "forehead": 0.5},
+            }
+        ]
+        assert after["deviations"] == held["deviations"]
+        assert after["performed_at"].startswith("2026-11-02T09:30:15")

@@ -442,7 +442,7 @@ def revoke_token(uow: UnitOfWork, token_id: uuid.UUID) -> TokenLine:
 def clinic_tokens(uow: UnitOfWork) -> list[MemberToken]:
     """Every API token of the clinic's members with whose it is, newest first (revoked and
     expired ones included): what an admin looks through when a token may have leaked."""
-    from dermaplan.records.logins import tokens_of
+    from dermaplan.records.logins import clinic_tokens as every_token
     from dermaplan.records.service import clinic_staff
 
     names = {member.id: member.name for member in clinic_staff(uow.session, uow.clinic_id)}
@@ -452,13 +452,14 @@ def clinic_tokens(uow: UnitOfWork) -> list[MemberToken]:
             member=names[token.staff_id],
             token=TokenLine.model_validate(token),
         )
-        for token in tokens_of(uow.session, uow.clinic_id, None)
+        for token in every_token(uow.session, uow.clinic_id)
     ]
 
 
 @allowed(ADMIN)
 def revoke_member_token(uow: UnitOfWork, token_id: uuid.UUID) -> TokenLine:
     """Revoke any member's token of the clinic (audited with the admin acting)."""
-    from dermaplan.records.logins import revoke_token as store
+    from dermaplan.records.logins import revoke_any_token
 
-    return TokenLine.model_validate(store(uow.session, uow.context, uow.clinic_id, None, token_id))
+    revoked = revoke_any_token(uow.session, uow.context, uow.clinic_id, token_id)
+    return TokenLine.model_validate(revoked)

@@ -92,6 +92,13 @@ class ChartedProduct(ReadModel):
     volumes_ml: dict[str, float]
 
 
+class ChartedDeviation(ReadModel):
+    """A change from the plan made at the session, and why."""
+
+    change: str
+    reason: str
+
+
 class ChartedPoint(ReadModel):
     area: str
     x: float
@@ -118,11 +125,13 @@ class ChartedSession(ReadModel):
     products: list[ChartedProduct]
     injection_points: list[ChartedPoint]
     anaesthesia: str | None
+    deviations: list[ChartedDeviation]
     notes: str | None
     signed_by: uuid.UUID | None
     signer: str | None  # the name of who signed
     signed_at: dt.datetime | None
     amends: uuid.UUID | None
+    amended_by: uuid.UUID | None  # the newer version: a draft being written, or the signed one
     to_complete: list[str]
     incomplete_reason: str | None
     overridden: list[str]  # what the safety check refused, recorded anyway
@@ -362,10 +371,11 @@ def chart(uow: UnitOfWork, session_id: uuid.UUID, knowledge: KnowledgeBase) -> C
     """One version of a session as charted, with the completeness check of a draft (the
     records' own); the reading is audited."""
     from dermaplan.records.enums import SessionStatus
-    from dermaplan.records.repository import StaffRepository
+    from dermaplan.records.repository import SessionRepository, StaffRepository
     from dermaplan.records.sessions import completeness, read_session
 
     record = read_session(uow.session, uow.context, uow.clinic_id, session_id)
+    versions = SessionRepository(uow.session, uow.clinic_id)
     draft = record.status is SessionStatus.DRAFT
     signer = (
         StaffRepository(uow.session, uow.clinic_id).get(record.signed_by_id)
@@ -396,11 +406,13 @@ def chart(uow: UnitOfWork, session_id: uuid.UUID, knowledge: KnowledgeBase) -> C
         ],
         injection_points=[ChartedPoint.model_validate(p) for p in record.injection_points],
         anaesthesia=record.anaesthesia,
+        deviations=[ChartedDeviation.model_validate(d) for d in record.deviations or ()],
         notes=record.notes,
         signed_by=record.signed_by_id,
         signer=signer.name if signer else None,
         signed_at=record.signed_at,
         amends=record.amends_id,
+        amended_by=newer.id if (newer := versions.amendment_of(record.id)) else None,
         to_complete=completeness(uow.session, uow.clinic_id, record, knowledge)
         if draft
         else list(record.missing_at_signing or ()),

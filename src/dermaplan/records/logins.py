@@ -536,28 +536,40 @@ def create_token(
     return token, secret
 
 
-def tokens_of(
-    session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID | None
-) -> Sequence[ApiToken]:
-    """A member's tokens, or every member's (`staff_id` None), newest first."""
-    tokens = ApiTokenRepository(session)
-    return (
-        tokens.of_clinic(clinic_id) if staff_id is None else tokens.of_member(clinic_id, staff_id)
-    )
+def tokens_of(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Sequence[ApiToken]:
+    return ApiTokenRepository(session).of_member(clinic_id, staff_id)
+
+
+def clinic_tokens(session: Session, clinic_id: uuid.UUID) -> Sequence[ApiToken]:
+    """Every token of the clinic's members, newest first (an admin's view)."""
+    return ApiTokenRepository(session).of_clinic(clinic_id)
 
 
 def revoke_token(
     session: Session,
     context: Context,
     clinic_id: uuid.UUID,
-    staff_id: uuid.UUID | None,
+    staff_id: uuid.UUID,
     token_id: uuid.UUID,
 ) -> ApiToken:
-    """Revoke one of the member's own tokens, or (`staff_id` None) any member's of the
-    clinic; revoking one twice changes nothing."""
+    """Revoke one of the member's own tokens (revoking one twice changes nothing)."""
     token = ApiTokenRepository(session).get(clinic_id, token_id)
-    if token is None or staff_id not in (None, token.staff_id):
-        raise NotFound.one(f"no token {token_id} of yours" if staff_id else f"no token {token_id}")
+    if token is None or token.staff_id != staff_id:
+        raise NotFound.one(f"no token {token_id} of yours")
+    return _revoked(session, context, clinic_id, token)
+
+
+def revoke_any_token(
+    session: Session, context: Context, clinic_id: uuid.UUID, token_id: uuid.UUID
+) -> ApiToken:
+    """Revoke any member's token of the clinic (an admin's act; the use case checks it)."""
+    token = ApiTokenRepository(session).get(clinic_id, token_id)
+    if token is None:
+        raise NotFound.one(f"no token {token_id}")
+    return _revoked(session, context, clinic_id, token)
+
+
+def _revoked(session: Session, context: Context, clinic_id: uuid.UUID, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         _revoke(session, context, clinic_id, token)
     return token
@@ -571,8 +583,7 @@ def end_access(
     for open_session in LoginRepository(session).open_sessions(staff_id):
         _end(open_session, context.now, reason)
     for token in ApiTokenRepository(session).of_member(clinic_id, staff_id):
-        if token.revoked_at is None:
-            _revoke(session, context, clinic_id, token)
+        _revoked(session, context, clinic_id, token)
     session.flush()
 
 

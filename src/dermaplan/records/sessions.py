@@ -137,7 +137,7 @@ _SESSIONS = RecordKind(
     "session",
     session_state,
     "record an amendment instead",
-    "use `dermaplan sessions amend {id} FILE --reason REASON`",
+    "use `dermaplan sessions amend {id} FILE --reason REASON`, or Amend on its page",
 )
 
 
@@ -401,6 +401,18 @@ def record_session(
     return record
 
 
+def _same_treatment(record: TreatmentSession, data: SessionData, change: str) -> None:
+    """A session's new version is of the same patient, treated by the same practitioner:
+    another practitioner writes their own record, never over a colleague's."""
+    if data.patient != record.patient_id:
+        raise InvalidInput.one(f"patient: {change} cannot move a session to another patient")
+    if data.practitioner != record.practitioner_id:
+        raise InvalidInput.one(
+            f"practitioner: {change} is made by the practitioner who treated; ask them, or "
+            "record a session of your own"
+        )
+
+
 def revise_session(
     session: Session,
     context: Context,
@@ -416,8 +428,7 @@ def revise_session(
     record = _session(sessions, session_id)
     if record.status is not SessionStatus.DRAFT:
         raise _SESSIONS.frozen(record)
-    if data.patient != record.patient_id:
-        raise InvalidInput.one("patient: a session cannot move to another patient")
+    _same_treatment(record, data, "a revision")
     before = session_state(record)
     checked = _check(session, context, clinic_id, data, knowledge, override_reason, record.id)
     _apply(record, data, checked)
@@ -453,8 +464,7 @@ def amend_session(
         )
     if newer is not None:
         raise InvalidInput.one(f"session {original.id} already has an amendment: {newer.id}")
-    if data.patient != original.patient_id:
-        raise InvalidInput.one("patient: an amendment cannot move a session to another patient")
+    _same_treatment(original, data, "an amendment")
     written = written_reason(reason, "an amendment")
     return _new_session(
         session,

@@ -28,8 +28,9 @@ from dermaplan.web.security import Browser, Changing, PageSession, run
 
 router = APIRouter(include_in_schema=False)
 
-PRODUCT_ROWS = 12  # product rows a form may send (those left blank are not products)
-BLANK_ROWS = 2  # empty product rows the form offers beyond those it has
+PRODUCT_ROWS = 40  # product rows a form may send (those left blank are not products)
+DEVIATION_ROWS = 20  # deviations from the plan a form may send
+BLANK_ROWS = 2  # empty rows the form offers beyond those it has
 
 
 async def posted(request: Request) -> dict[str, list[str]]:
@@ -63,6 +64,48 @@ def _product(form: dict[str, list[str]], row: int) -> dict[str, Any]:
     }
 
 
+def _products(form: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The products given: a row per product and area, so consecutive rows of the same
+    product, lot and expiry on other areas are one product given in several areas."""
+    uses: list[dict[str, Any]] = []
+    for row in range(PRODUCT_ROWS):
+        if not _one(form, f"product-{row}"):
+            continue
+        use = _product(form, row)
+        last = uses[-1] if uses else None
+        if (
+            last is not None
+            and use["volumes_ml"]
+            and last["volumes_ml"]
+            and all(last[key] == use[key] for key in ("product", "lot", "expiry"))
+            and last["volumes_ml"].keys().isdisjoint(use["volumes_ml"])
+        ):
+            last["volumes_ml"] |= use["volumes_ml"]
+        else:
+            uses.append(use)
+    return uses
+
+
+def _product_rows(products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The form's rows for the products given (one per area they were given in), then
+    blank ones."""
+    rows = [
+        {**use, "volume": volume, "area": area}
+        for use in products
+        for area, volume in (sorted(use["volumes_ml"].items()) or [("", "")])
+    ]
+    blank = {"product": "", "lot": None, "expiry": None, "volume": "", "area": ""}
+    return rows + [blank] * BLANK_ROWS
+
+
+def _deviations(form: dict[str, list[str]]) -> list[dict[str, str]]:
+    rows = (
+        (_one(form, f"deviation-{row}"), _one(form, f"deviation_reason-{row}"))
+        for row in range(DEVIATION_ROWS)
+    )
+    return [{"change": change, "reason": reason} for change, reason in rows if change or reason]
+
+
 def session_fields(form: dict[str, list[str]], session: PageSession) -> dict[str, Any]:
     """A session as the form gives it, in the shape of a session file (acting as who treats)."""
     areas = [area.strip() for area in form.get("areas", []) if area.strip()]
@@ -77,11 +120,10 @@ def session_fields(form: dict[str, list[str]], session: PageSession) -> dict[str
         "needle_cartridge": _one(form, "needle_cartridge") or None,
         "depths_mm": {a: _one(form, f"depth-{a}") for a in areas if _one(form, f"depth-{a}")},
         "passes": {a: _one(form, f"passes-{a}") for a in areas if _one(form, f"passes-{a}")},
-        "products": [
-            _product(form, row) for row in range(PRODUCT_ROWS) if _one(form, f"product-{row}")
-        ],
+        "products": _products(form),
         "injection_points": [_point(value) for value in form.get("points", []) if value],
         "anaesthesia": _one(form, "anaesthesia") or None,
+        "deviations": _deviations(form),
         "notes": _one(form, "notes") or None,
     }
 
@@ -127,8 +169,8 @@ def _form_page(
 ) -> HTMLResponse:
     """The form; after a safety refusal it also asks whether to record it anyway, and why
     (an amendment always asks why the signed session is corrected)."""
-    products = list(values["products"])
-    products += [{"product": "", "lot": None, "expiry": None, "volumes_ml": {}}] * BLANK_ROWS
+    deviations = list(values.get("deviations") or [])
+    deviations += [{"change": "", "reason": ""}] * BLANK_ROWS
     return render_form(
         request,
         "session_form.html",
@@ -136,7 +178,8 @@ def _form_page(
         refused,
         title="Session charting",
         values=values | {"injection_points": _drawable(values["injection_points"])},
-        products=products[:PRODUCT_ROWS],
+        products=_product_rows(values["products"])[:PRODUCT_ROWS],
+        deviations=deviations[:DEVIATION_ROWS],
         action=action,
         plan=plan,
         modalities=Modality,
@@ -152,20 +195,19 @@ def _recorded(
     fields: dict[str, Any],
     knowledge: Knowledge,
     reasons: Reasons,
-    changing: uuid.UUID | None = None,
+    changing: uuid.UUID | None,
+    amending: bool,
 ) -> Response:
-    """Record a draft, revise draft `changing`, or amend signed session `changing` (when the
-    form gives an amendment's reason)."""
+    """Record a draft, revise draft `changing`, or amend signed session `changing`."""
     data = SessionData.parse(fields, knowledge)
     member, override = session.member, reasons.override
     if changing is None:
         done = run(request, member, sessions.record, data, knowledge, override)
-    elif reasons.amendment is None:
-        done = run(request, member, sessions.revise, changing, data, knowledge, override)
+    elif amending:
+        why = reasons.amendment or ""
+        done = run(request, member, sessions.amend, changing, data, knowledge, why, override)
     else:
-        done = run(
-            request, member, sessions.amend, changing, data, knowledge, reasons.amendment, override
-        )
+        done = run(request, member, sessions.revise, changing, data, knowledge, override)
     return RedirectResponse(f"/sessions/{done.id}", status_code=303)
 
 
@@ -182,7 +224,7 @@ def _change(
     fields = session_fields(form, session)
     reasons = _reasons(form, amending)
     try:
-        return _recorded(request, session, fields, knowledge, reasons, changing)
+        return _recorded(request, session, fields, knowledge, reasons, changing, amending)
     except (InvalidInput, SafetyRefused) as refused:
         return _form_page(request, session, knowledge, fields, action, refused, reasons=reasons)
 
@@ -253,10 +295,12 @@ def _session_page(
 
 
 def _held(charted: sessions.ChartedSession) -> dict[str, Any]:
-    """A stored session as the form's values."""
+    """A stored session as the form's values: all it holds, to the second."""
     values = charted.model_dump(mode="json")
     values["patient"], values["consult"] = values.pop("patient_id"), values.pop("consult_id")
-    values["performed_at"] = charted.performed_at.isoformat(timespec="minutes")
+    when = charted.performed_at
+    whole_minute = when.second == 0 and when.microsecond == 0
+    values["performed_at"] = when.isoformat(timespec="minutes" if whole_minute else "auto")
     return values
 
 
@@ -266,9 +310,7 @@ def edit_session(
 ) -> HTMLResponse:
     """A draft's form with what it holds (a signed session is corrected by an amendment)."""
     charted = run(request, session, sessions.chart, session_id, knowledge)
-    action = f"/sessions/{session_id}"
-    kept = Reasons(override=charted.override_reason)  # a draft recorded under an override
-    return _form_page(request, session, knowledge, _held(charted), action, reasons=kept)
+    return _form_page(request, session, knowledge, _held(charted), f"/sessions/{session_id}")
 
 
 @router.post("/sessions/{session_id}")
