@@ -139,6 +139,8 @@ def test_a_plan_carrying_an_ingredient_on_the_record_is_refused(kb: KnowledgeBas
 
 ALLERGY_WORDS = sorted({word for words in KNOWLEDGE.allergen_terms.values() for word in words})
 CONDITIONS = KNOWLEDGE.vocabulary["conditions"]
+# what only a patient who is not male can have: never answered true for a man
+FEMALE_ONLY = {item.id for item in KNOWLEDGE.screening.conditions if item.female_only}
 
 
 @st.composite
@@ -165,9 +167,10 @@ def assessments(draw: st.DrawFn) -> dict[str, Any]:
         patient["age"] = draw(st.integers(18, 90))
     if draw(st.booleans()):
         patient["sex"] = draw(st.sampled_from([s.value for s in Sex]))
+    possible = [c for c in CONDITIONS if not (patient.get("sex") == "male" and c in FEMALE_ONLY)]
     conditions = {
         condition: draw(st.sampled_from([None, False, True]))
-        for condition in draw(st.lists(st.sampled_from(CONDITIONS), max_size=8, unique=True))
+        for condition in draw(st.lists(st.sampled_from(possible), max_size=8, unique=True))
     }
     allergies = draw(st.none() | st.lists(st.sampled_from(KNOWLEDGE.vocabulary["allergens"])))
     return {"patient": patient, "conditions": conditions, "allergies": allergies}

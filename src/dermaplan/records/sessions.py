@@ -137,7 +137,7 @@ _SESSIONS = RecordKind(
     "session",
     session_state,
     "record an amendment instead",
-    "use `dermaplan sessions amend {id} FILE --reason REASON`, or Amend on its page",
+    "use `dermaplan sessions amend {id} FILE --reason REASON`",
 )
 
 
