@@ -26,7 +26,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
 from dermaplan.records.clinics import UTC_ZONE, clinic_day, day_starts, zone
 from dermaplan.records.enums import (
@@ -98,6 +98,12 @@ _CONSULT_OF_CLINIC = (
     .join(Consult.patient)
     .where(Consult.id == bindparam("consult_id"), Patient.clinic_id == _CLINIC)
     .options(contains_eager(Consult.patient))
+)
+_CORRECTION = aliased(Consult, name="correction")
+_CONSULT_VIEW = (
+    _CONSULT_OF_CLINIC.add_columns(Staff, _CORRECTION)
+    .outerjoin(Staff, and_(Staff.id == Consult.approved_by_id, Staff.clinic_id == _CLINIC))
+    .outerjoin(_CORRECTION, _CORRECTION.supersedes_id == Consult.id)
 )
 _SESSIONS_OF_PATIENT = (
     select(TreatmentSession)
@@ -351,6 +357,14 @@ class ConsultRepository:
         return self.session.scalar(
             _CONSULT_OF_CLINIC, {"consult_id": consult_id, "clinic_id": self.clinic_id}
         )
+
+    def view(self, consult_id: uuid.UUID) -> tuple[Consult, Staff | None, Consult | None] | None:
+        """A consult of one of this clinic's patients with its patient, the member who
+        approved it and the consult that corrects it (one at most), each if any: one query."""
+        row = self.session.execute(
+            _CONSULT_VIEW, {"consult_id": consult_id, "clinic_id": self.clinic_id}
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
 
     def correction_of(self, consult_id: uuid.UUID) -> Consult | None:
         return self.session.scalar(select(Consult).where(Consult.supersedes_id == consult_id))
