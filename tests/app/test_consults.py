@@ -15,6 +15,7 @@ from dermaplan.clinical.assessment import parse_assessment
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
+from dermaplan.records.errors import NotFound
 from dermaplan.records.models import AuditEvent, Patient
 from tests.app.conftest import clinic_with_staff
 from tests.conftest import EXAMPLES
@@ -62,3 +63,40 @@ def test_the_allergies_told_at_a_consult_join_the_record(
     after: list[str] | None,
 ) -> None:
     assert stored(application, engine, kb, recorded, told) == after
+
+
+def test_a_consult_is_read_with_its_approver_and_its_correction(
+    application: Application, engine: Engine, kb: KnowledgeBase
+) -> None:
+    """What the plan page shows of a consult's links, read with it: who approved it, the
+    consult that corrects it and the one it corrects; another clinic's consult is none."""
+    clinic, staff = clinic_with_staff(engine, "Parc")
+    _, theirs = clinic_with_staff(engine, "Lac")
+    patient = add_patient(engine, clinic)
+    data = yaml.safe_load((EXAMPLES / "01-acne-scars-dehydration.yaml").read_text())
+    data["patient"].pop("age", None)
+    data["patient"].pop("sex", None)
+    assessment = parse_assessment(data, kb)
+    practitioner = str(staff[StaffRole.PRACTITIONER])
+    with application.unit(practitioner) as uow:
+        first = consults.save(uow, patient, assessment, kb).consult_id
+        consults.approve(uow, first)
+    with application.unit(practitioner) as uow:
+        second = consults.correct(uow, first, assessment, kb, "the wrong side").consult_id
+    with application.unit(practitioner) as uow:
+        original, review = consults.show(uow, first), consults.review(uow, second)
+    assert original.approved_by is not None
+    assert original.approved_by.id == staff[StaffRole.PRACTITIONER]
+    assert original.approved_by.name == "practitioner of Parc"
+    assert original.corrected_by is not None
+    assert (original.corrected_by.id, original.corrected_by.status) == (second, "draft")
+    correction = review.consult
+    assert (correction.supersedes, correction.correction_reason) == (first, "the wrong side")
+    assert correction.approved_by is None
+    assert correction.corrected_by is None
+    assert review.plan["schema_version"] == correction.plan.schema_version
+    with (
+        pytest.raises(NotFound, match=f"no consult {first}"),
+        application.unit(str(theirs[StaffRole.PRACTITIONER])) as uow,
+    ):
+        consults.review(uow, first)

@@ -84,15 +84,29 @@ def test_a_chart_is_one_write_transaction_the_session_checked_inside(world: Worl
     assert verifies(world)
 
 
-def test_the_member_signed_in_is_read_once_with_their_clinic(world: World) -> None:
-    """The session's member is the acting member, and their clinic's time zone comes with
-    them: no second read of either."""
+def test_the_member_signed_in_is_read_with_their_session_and_clinic(world: World) -> None:
+    """The session's member is the acting member, and they and their clinic's time zone
+    come with the session, in its one statement: no second read of either."""
     with client_of(world) as client:
         sign_in(client, world, R)
         with statements(world) as sent:
             assert client.get(f"/patients/{world.ours.patient}/chart").status_code == 200
     reads = [found.group(1) for statement in sent if (found := FROM.search(statement))]
-    assert reads.count("staff") == 1
+    assert reads.count("login_session") == 1
+    assert "staff" not in reads
+    assert "clinic" not in reads
+    [with_session] = [statement for statement in sent if "FROM login_session" in statement]
+    assert "JOIN staff" in with_session
+    assert "JOIN clinic" in with_session
+
+
+def test_the_member_of_a_token_is_read_with_it(world: World) -> None:
+    consult = add_consult(world.engine, world.ours.id, world.ours.patient)
+    headers = api_token(world, R)
+    with client_of(world) as client, statements(world) as sent:
+        assert client.get(f"/api/v1/consults/{consult}", headers=headers).status_code == 200
+    reads = [found.group(1) for statement in sent if (found := FROM.search(statement))]
+    assert reads.count("api_token") == 1
     assert "clinic" not in reads
 
 

@@ -14,7 +14,7 @@ from dermaplan.app.principal import PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.clinical.plan import Plan
-from dermaplan.records.plans import StoredPlan
+from dermaplan.records.plans import StoredPlan, plan_document
 
 if TYPE_CHECKING:
     from dermaplan.clinical.assessment import Assessment
@@ -148,25 +148,30 @@ def show(uow: UnitOfWork, consult_id: uuid.UUID) -> StoredConsult:
     """A consult with its links and typed plan; the reading is audited."""
     from dermaplan.records.service import view_consult
 
-    return _stored(view_consult(uow.session, uow.context, uow.clinic_id, consult_id))
+    view = view_consult(uow.session, uow.context, uow.clinic_id, consult_id)
+    return _stored(view, plan_document(view.consult.plan_json, _plan_of(view)))
 
 
 @allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def review(uow: UnitOfWork, consult_id: uuid.UUID) -> ConsultReview:
     """A consult with its patient and its whole plan, to approve or correct (audited)."""
-    import json
-
     from dermaplan.records.service import view_consult
 
     view = view_consult(uow.session, uow.context, uow.clinic_id, consult_id)
+    document = plan_document(view.consult.plan_json, _plan_of(view))
     return ConsultReview(
-        consult=_stored(view),
+        consult=_stored(view, document),
         patient=PatientLine.of(view.consult.patient),
-        plan=json.loads(view.consult.plan_json),
+        plan=document,
     )
 
 
-def _stored(view: ConsultView) -> StoredConsult:
+def _plan_of(view: ConsultView) -> str:
+    return f"consult {view.consult.id}'s plan"
+
+
+def _stored(view: ConsultView, plan: Any) -> StoredConsult:
+    """The consult of `view`, with `plan`, its plan document, typed."""
     consult, approver, newer = view.consult, view.approved_by, view.corrected_by
     return StoredConsult(
         id=consult.id,
@@ -179,7 +184,7 @@ def _stored(view: ConsultView) -> StoredConsult:
         supersedes=consult.supersedes_id,
         correction_reason=consult.correction_reason,
         corrected_by=Correction(id=newer.id, status=newer.status.value) if newer else None,
-        plan=StoredPlan.read(consult.plan_json, f"consult {consult.id}'s plan"),
+        plan=StoredPlan.of(plan, _plan_of(view)),
     )
 
 

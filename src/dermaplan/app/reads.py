@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
@@ -12,6 +13,10 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
 T = TypeVar("T")
+
+# Values that hold no instant: left as they are without a look inside (a plan or a timeline
+# document is thousands of them). Exact types: a subclass, such as a datetime, is looked at.
+_NO_INSTANT: frozenset[type] = frozenset({str, int, float, bool, type(None), uuid.UUID, dt.date})
 
 
 class ReadModel(BaseModel):
@@ -22,6 +27,8 @@ def on_clinic_clock(value: T, where: ZoneInfo) -> T:
     """`value` with every instant in it (in read models, lists, tuples and dicts, however
     deep) given on the clinic's clock: the same instants, the offsets of the clinic's time
     zone, so that no front end shows a time in UTC or converts on its own."""
+    if type(value) in _NO_INSTANT:
+        return value
     shown: Any = value
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         shown = value.astimezone(where)

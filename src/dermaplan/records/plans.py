@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -45,9 +46,15 @@ class StoredPlan(_Part):
 
     @classmethod
     def read(cls, text: str, what: str = "the consult's plan") -> StoredPlan:
+        return cls.of(plan_document(text, what), what)
+
+    @classmethod
+    def of(cls, document: Any, what: str = "the consult's plan") -> StoredPlan:
+        """The plan of a document `plan_document` read (a page that shows the whole plan
+        reads it once)."""
         try:
-            plan = cls.model_validate(json.loads(text))
-        except (json.JSONDecodeError, ValidationError) as error:
+            plan = cls.model_validate(document)
+        except ValidationError as error:
             raise InvalidInput.one(f"{what} cannot be read: {error}") from None
         if plan.schema_version not in READABLE_VERSIONS:
             raise InvalidInput.one(
@@ -58,3 +65,11 @@ class StoredPlan(_Part):
 
     def decision(self, modality: Modality) -> str | None:
         return next((d.decision for d in self.decisions if d.modality is modality), None)
+
+
+def plan_document(text: str, what: str = "the consult's plan") -> Any:
+    """A stored plan's JSON document, as the engine wrote it."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInput.one(f"{what} cannot be read: {error}") from None

@@ -26,7 +26,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
 from dermaplan.records.clinics import UTC_ZONE, clinic_day, day_starts, zone
 from dermaplan.records.enums import (
@@ -98,6 +98,12 @@ _CONSULT_OF_CLINIC = (
     .join(Consult.patient)
     .where(Consult.id == bindparam("consult_id"), Patient.clinic_id == _CLINIC)
     .options(contains_eager(Consult.patient))
+)
+_CORRECTION = aliased(Consult, name="correction")
+_CONSULT_VIEW = (
+    _CONSULT_OF_CLINIC.add_columns(Staff, _CORRECTION)
+    .outerjoin(Staff, and_(Staff.id == Consult.approved_by_id, Staff.clinic_id == _CLINIC))
+    .outerjoin(_CORRECTION, _CORRECTION.supersedes_id == Consult.id)
 )
 _SESSIONS_OF_PATIENT = (
     select(TreatmentSession)
@@ -172,8 +178,27 @@ _HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).
 _LANE_HEAD = _HEAD.where(*_IN_LANE)
 _LEGACY_HEAD = _HEAD.where(*_IN_LEGACY)
 
+# A login session or an API token by its hash, with its member (of its clinic) and their
+# clinic: every request checks one before its use case runs, as that member.
+_TOKEN_HASH: BindParameter[str] = bindparam("token_hash")
+_LOGIN_SESSION = (
+    select(LoginSession, Staff, Clinic)
+    .outerjoin(
+        Staff, and_(Staff.id == LoginSession.staff_id, Staff.clinic_id == LoginSession.clinic_id)
+    )
+    .outerjoin(Clinic, Clinic.id == Staff.clinic_id)
+    .where(LoginSession.token_hash == _TOKEN_HASH)
+)
+_API_TOKEN = (
+    select(ApiToken, Staff, Clinic)
+    .outerjoin(Staff, and_(Staff.id == ApiToken.staff_id, Staff.clinic_id == ApiToken.clinic_id))
+    .outerjoin(Clinic, Clinic.id == Staff.clinic_id)
+    .where(ApiToken.token_hash == _TOKEN_HASH)
+)
+
 
 _CLINICS = "dermaplan.clinics"  # in Session.info: the clinics read in this session
+_MEMBERS = "dermaplan.members"  # in Session.info: the members read with their login
 
 
 class ClinicRepository:
@@ -236,7 +261,12 @@ class StaffRepository:
 
     def get_with_clinic(self, staff_id: uuid.UUID) -> Staff | None:
         """A member and their clinic in one query, the clinic kept for the session (the
-        member who signs in: every use case then asks for the clinic's time zone)."""
+        member who signs in: every use case then asks for the clinic's time zone); none for
+        a member read with the login session or token that names them (`_kept_member`)."""
+        kept: dict[uuid.UUID, Staff] = self.session.info.get(_MEMBERS, {})
+        member = kept.get(staff_id)
+        if member is not None and member.clinic_id == self.clinic_id:
+            return member
         row = self.session.execute(
             select(Staff, Clinic)
             .join(Clinic, Clinic.id == Staff.clinic_id)
@@ -327,6 +357,14 @@ class ConsultRepository:
         return self.session.scalar(
             _CONSULT_OF_CLINIC, {"consult_id": consult_id, "clinic_id": self.clinic_id}
         )
+
+    def view(self, consult_id: uuid.UUID) -> tuple[Consult, Staff | None, Consult | None] | None:
+        """A consult of one of this clinic's patients with its patient, the member who
+        approved it and the consult that corrects it (one at most), each if any: one query."""
+        row = self.session.execute(
+            _CONSULT_VIEW, {"consult_id": consult_id, "clinic_id": self.clinic_id}
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
 
     def correction_of(self, consult_id: uuid.UUID) -> Consult | None:
         return self.session.scalar(select(Consult).where(Consult.supersedes_id == consult_id))
@@ -772,9 +810,13 @@ class LoginRepository:
         self.session.flush()
 
     def login_session(self, token_hash: str) -> LoginSession | None:
-        return self.session.scalar(
-            select(LoginSession).where(LoginSession.token_hash == token_hash)
-        )
+        """The session with this token's hash, its member and their clinic read with it."""
+        row = self.session.execute(_LOGIN_SESSION, {"token_hash": token_hash}).first()
+        if row is None:
+            return None
+        _kept_member(self.session, row[1], row[2])
+        found: LoginSession = row[0]
+        return found
 
     def open_sessions(self, staff_id: uuid.UUID) -> Sequence[LoginSession]:
         return self.session.scalars(
@@ -809,8 +851,14 @@ class ApiTokenRepository:
         self.session = session
 
     def by_hash(self, token_hash: str) -> ApiToken | None:
-        """A token of any clinic: it establishes who is asking."""
-        return self.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+        """A token of any clinic: it establishes who is asking; its member and their clinic
+        are read with it."""
+        row = self.session.execute(_API_TOKEN, {"token_hash": token_hash}).first()
+        if row is None:
+            return None
+        _kept_member(self.session, row[1], row[2])
+        token: ApiToken = row[0]
+        return token
 
     def of_member(self, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Sequence[ApiToken]:
         """A member's tokens, newest first."""
@@ -836,3 +884,14 @@ class ApiTokenRepository:
     def add(self, token: ApiToken) -> None:
         self.session.add(token)
         self.session.flush()
+
+
+def _kept_member(session: Session, member: Staff | None, clinic: Clinic | None) -> None:
+    """Keep a member read with their login session or token, and their clinic, for this
+    session's later look-ups (`StaffRepository.get_with_clinic`, `ClinicRepository.zone`):
+    the member asking acts next."""
+    if member is None or clinic is None:
+        return
+    kept: dict[uuid.UUID, Staff] = session.info.setdefault(_MEMBERS, {})
+    kept[member.id] = member
+    ClinicRepository(session).keep(clinic)

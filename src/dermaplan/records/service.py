@@ -596,14 +596,12 @@ class ConsultView:
 def view_consult(
     session: Session, context: Context, clinic_id: uuid.UUID, consult_id: uuid.UUID
 ) -> ConsultView:
-    """A consult and its links, for a person to read; audited as `read_consult`."""
-    consult = read_consult(session, context, clinic_id, consult_id)
-    approver = (
-        StaffRepository(session, clinic_id).get(consult.approved_by_id)
-        if consult.approved_by_id
-        else None
+    """A consult and its links, for a person to read, in one query; audited as
+    `read_consult`."""
+    consult, approver, newer = required(
+        ConsultRepository(session, clinic_id).view(consult_id), f"no consult {consult_id}"
     )
-    newer = ConsultRepository(session, clinic_id).correction_of(consult.id)
+    _CONSULTS.audit(session, context, clinic_id, AuditAction.CONSULT_READ, consult)
     return ConsultView(consult, approver, newer)
 
 
