@@ -1,6 +1,7 @@
 """In a real browser: the admin signs in with a TOTP code, opens the staff page and a
 member's controls by keyboard, saves the clinic's settings, and runs `audit verify` from
-the audit log. Each page is screenshot and checked with axe-core."""
+the audit log, and opens every member's API tokens. Each page is screenshot and checked
+with axe-core."""
 
 from __future__ import annotations
 
@@ -52,6 +53,10 @@ def test_the_admin_manages_staff_the_clinic_and_verifies_the_audit_log(
     page.get_by_role("button", name="Run audit verify").click()
     expect(page.get_by_role("heading", name="The audit log is intact")).to_be_visible()
     accessible(page, "admin-verify")
+
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="API tokens").click()
+    expect(page.get_by_role("heading", name="API tokens", exact=True)).to_be_visible()
+    accessible(page, "admin-tokens")
 
 
 def test_reception_is_refused_the_admin_pages(page: Page, demo: Demo) -> None:

@@ -103,6 +103,20 @@ def test_consent_is_signed_by_drawing_and_a_session_is_charted_and_signed(
     expect(page.get_by_role("link", name="Change the draft")).to_have_count(0)
     accessible(page, "session-signed")
 
+    signed = page.url
+    page.get_by_role("link", name="Amend this session").click()
+    expect(page.get_by_role("heading", name="Amend a signed session")).to_be_visible()
+    expect(page.get_by_label("Lot of product 1")).to_have_value(LOT)  # what was signed
+    accessible(page, "session-amend")
+    page.get_by_role("textbox", name="Notes").fill("three points, not four")
+    page.get_by_label("Why the signed session is corrected").fill("the notes were wrong")
+    page.get_by_role("button", name="Save the draft").click()
+    expect(page.get_by_text("amends")).to_be_visible()
+    expect(page.get_by_role("heading", name="Before signing")).to_be_visible()
+    page.goto(signed)
+    expect(page.get_by_text("An amendment is being written")).to_be_visible()
+    expect(page.get_by_role("link", name="Amend this session")).to_have_count(0)
+
 
 def test_reception_is_refused_the_charting_pages(page: Page, demo: Demo) -> None:
     sign_in(page, demo, RECEPTION)
