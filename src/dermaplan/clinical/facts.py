@@ -42,24 +42,29 @@ class _Names:
     all its facts in one pass with no name built or parsed per consult."""
 
     allergens: tuple[tuple[str, str], ...]  # (allergen, fact)
-    procedures: tuple[tuple[str, str, str], ...]  # (procedure, days_ago, date)
+    procedures: dict[str, tuple[str, str]]  # procedure → days_ago, date
     patient: tuple[tuple[str, str], ...]  # (attribute, fact)
     conditions: dict[str, str]  # condition → its fact
     female_only: tuple[str, ...]  # the facts of the conditions only a patient not male can have
     medications: dict[str, tuple[str, str, str]]  # medication → current, stopped_days_ago, date
-    unknown: dict[str, FactValue]  # every fact but the procedures', as if nothing were answered
+    # every fact as if nothing were answered: procedures not asked, or asked and none had
+    not_asked: dict[str, FactValue]
+    none_had: dict[str, FactValue]
 
 
 @lru_cache(maxsize=16)
 def _names(knowledge: KnowledgeBase) -> _Names:
     vocabulary = knowledge.vocabulary
     unanswered = [name for name in knowledge.facts if not name.startswith(AREA_BOUND)]
+    procedures = {
+        p: (f"procedures.{p}.days_ago", f"procedures.{p}.date") for p in vocabulary["procedures"]
+    }
+    procedure_facts = [fact for facts in procedures.values() for fact in facts]
+    not_asked: dict[str, FactValue] = dict.fromkeys(unanswered + procedure_facts, UNKNOWN)
+    none_had = not_asked | dict.fromkeys(procedure_facts, NOT_APPLICABLE)
     return _Names(
         allergens=tuple((a, f"allergies.{a}") for a in vocabulary["allergens"]),
-        procedures=tuple(
-            (p, f"procedures.{p}.days_ago", f"procedures.{p}.date")
-            for p in vocabulary["procedures"]
-        ),
+        procedures=procedures,
         patient=tuple(
             (name.removeprefix("patient."), name)
             for name in FACT_PATTERNS
@@ -77,7 +82,8 @@ def _names(knowledge: KnowledgeBase) -> _Names:
             )
             for m in vocabulary["medications"]
         },
-        unknown=dict.fromkeys(unanswered, UNKNOWN),
+        not_asked=not_asked,
+        none_had=none_had,
     )
 
 
@@ -126,10 +132,10 @@ class FactSheet:
         return self.values[name]
 
     def _read(self, names: _Names) -> dict[str, FactValue]:
-        """Every fact but the procedures': unknown unless the assessment answers it (or the
-        other answers settle it)."""
+        """Every fact but the procedures done: unknown unless the assessment answers it (or
+        the other answers settle it)."""
         assessment = self.assessment
-        values = dict(names.unknown)
+        values = dict(names.not_asked if assessment.procedures is None else names.none_had)
         patient = assessment.patient
         for attribute, fact in names.patient:
             value = getattr(patient, attribute)
@@ -172,25 +178,25 @@ class FactSheet:
         return values
 
     def _read_procedures(self, names: _Names) -> None:
-        """The latest procedure of each kind on a treated area (one with no areas counts
-        anywhere); unknown while procedures were not asked."""
-        values = self.values
+        """The latest procedure of each kind recorded on a treated area (one with no areas
+        counts anywhere). The other kinds keep what the sheet starts from: unknown while
+        procedures were not asked, otherwise none had (on a narrowed sheet, the whole
+        assessment's, so each kind recorded is read again for its area)."""
         recorded = self.assessment.procedures
-        if recorded is None:
-            for _, days, date in names.procedures:
-                values[days] = values[date] = UNKNOWN
+        if not recorded:
             return
-        latest: dict[str, dt.date] = {}
+        values = self.values
+        latest: dict[str, dt.date | None] = {}
         treated = self.treated_areas
         for procedure in recorded:
-            if procedure.areas and treated.isdisjoint(procedure.areas):
-                continue
             known = latest.get(procedure.type)
-            if known is None or procedure.date > known:
+            if procedure.areas and treated.isdisjoint(procedure.areas):
+                latest.setdefault(procedure.type, None)
+            elif known is None or procedure.date > known:
                 latest[procedure.type] = procedure.date
         consult_date = self.assessment.consult_date
-        for kind, days, date in names.procedures:
-            day = latest.get(kind)
+        for kind, day in latest.items():
+            days, date = names.procedures[kind]
             if day is None:
                 values[days] = values[date] = NOT_APPLICABLE
             else:
