@@ -111,24 +111,39 @@ def _comparison(test: Comparison, knowledge: KnowledgeBase) -> Check:
 
 def _combination(condition: All | Any, knowledge: KnowledgeBase) -> Check:
     items = tuple(compile_condition(item, knowledge) for item in condition.items)
-    any_of = isinstance(condition, Any)
 
-    def check(sheet: FactSheet) -> Outcome:
-        outcomes = [item(sheet) for item in items]
-        if any_of:
-            true = [o for o in outcomes if o.value is True]
-            if true:
-                return Outcome(True, frozenset(), tuple(b for o in true for b in o.because))
-        elif any(o.value is False for o in outcomes):
-            return FALSE
-        unknown = frozenset().union(*(o.unknown for o in outcomes if o.value is None))
-        if unknown:
-            return Outcome(None, unknown, ())
-        if any_of:
-            return FALSE
-        return Outcome(True, frozenset(), tuple(b for o in outcomes for b in o.because))
+    def check_any(sheet: FactSheet) -> Outcome:
+        because: list[str] = []
+        unknown: list[frozenset[str]] = []
+        holds = False
+        for item in items:
+            outcome = item(sheet)
+            if outcome.value:
+                holds = True
+                because += outcome.because
+            elif outcome.value is None:
+                unknown.append(outcome.unknown)
+        if holds:
+            return Outcome(True, frozenset(), tuple(because))
+        missing = frozenset().union(*unknown) if unknown else frozenset()
+        return Outcome(None, missing, ()) if missing else FALSE
 
-    return check
+    def check_all(sheet: FactSheet) -> Outcome:
+        # a false item settles it: the items are pure, the rest need not be read
+        because: list[str] = []
+        unknown: list[frozenset[str]] = []
+        for item in items:
+            outcome = item(sheet)
+            if outcome.value is False:
+                return FALSE
+            if outcome.value is None:
+                unknown.append(outcome.unknown)
+            else:
+                because += outcome.because
+        missing = frozenset().union(*unknown) if unknown else frozenset()
+        return Outcome(None, missing, ()) if missing else Outcome(True, frozenset(), tuple(because))
+
+    return check_any if isinstance(condition, Any) else check_all
 
 
 def compile_condition(condition: Condition, knowledge: KnowledgeBase) -> Check:
@@ -174,12 +189,23 @@ class Scope:
     # the facts it reads that may depend on the area they are read for: earlier procedures
     # (`procedures.<kind>`) and conditions (`conditions.<condition>`), as `area_bound` names them
     area_facts: frozenset[str]
-    # a rule that is one yes/no test (most are): its fact, the answer that makes it hold, and
-    # its two outcomes - read inline, without a call per rule
-    answer: tuple[str, bool, Outcome, Outcome] | None
 
 
-def _answer(rule: Rule) -> tuple[str, bool, Outcome, Outcome] | None:
+# a rule that is one yes/no test: its fact, the answer that makes it hold, its two outcomes
+Answer = tuple[str, bool, Outcome, Outcome]
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Every rule's scope, split once per knowledge base: the rules that are one yes/no test
+    (most are, and most are false for any one patient) are read off their fact before
+    anything else, the others one by one."""
+
+    answers: tuple[tuple[Answer, Scope], ...]
+    others: tuple[tuple[Scope, None], ...]  # with no outcome yet, as the screen reads them
+
+
+def _answer(rule: Rule) -> Answer | None:
     test = rule.when
     if not (isinstance(test, Comparison) and isinstance(test.value, bool)):
         return None
@@ -221,10 +247,22 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
                 FindingSeverity(rule.severity.value),
                 tuple(rule.sources),
                 _area_facts_read(rule),
-                _answer(rule),
             )
         )
     return tuple(result)
+
+
+@lru_cache(maxsize=16)
+def _rules(knowledge: KnowledgeBase) -> Rules:
+    answers = []
+    others = []
+    for scope in scopes(knowledge):
+        answer = _answer(scope.rule)
+        if answer is None:
+            others.append((scope, None))
+        else:
+            answers.append((answer, scope))
+    return Rules(tuple(answers), tuple(others))
 
 
 def rule_modalities(
@@ -351,7 +389,20 @@ def screen(
     by_area = sheet.area_bound
     values = sheet.values
     bound: dict[tuple[Modality, ...], tuple[Modality, ...]] = {}
-    for scope in scopes(sheet.knowledge):
+    rules = _rules(sheet.knowledge)
+    # the outcome of each yes/no rule that may hold (None: to be read area by area)
+    live: list[tuple[Scope, Outcome | None]] = []
+    for (fact, wanted, holds, unknown), scope in rules.answers:
+        if by_area and fact in by_area:
+            live.append((scope, None))
+            continue
+        actual = values[fact]
+        if actual is wanted:
+            live.append((scope, holds))
+        elif actual is UNKNOWN:
+            live.append((scope, unknown))
+    live += rules.others
+    for scope, read in live:
         if scope.ingredients and scope.ingredients.isdisjoint(candidate_ingredients):
             continue
         if scope.areas is not None and scope.areas.isdisjoint(treated):
@@ -359,17 +410,8 @@ def screen(
         usable = device_areas(scope, devices) & treated if scope.devices else None
         if usable is not None and not usable:
             continue  # a device rule, and the device could be used on none of its areas
-        answer = scope.answer
-        if answer is not None and not (by_area and answer[0] in by_area):
-            # reading the facts is pure and cheap; most rules are false, so read them first
-            fact, wanted, holds, unknown = answer
-            actual = values[fact]
-            if actual is UNKNOWN:
-                outcome = unknown
-            elif actual is wanted:
-                outcome = holds
-            else:
-                continue
+        if read is not None:
+            outcome = read
         elif by_area and not by_area.isdisjoint(scope.area_facts):
             findings += _by_area(scope, sheet, areas, candidate_ingredients, devices)
             continue
