@@ -73,21 +73,22 @@ def _remaining(planned: AreaConcerns, held: Mapping[str, list[Finding]]) -> Area
 def _care(
     knowledge: KnowledgeBase, chosen: Iterable[Modality], treated: frozenset[str]
 ) -> tuple[CareAdvice, ...]:
-    wanted = set(chosen)
-    if Modality.COMBINED in wanted:
-        wanted.update(SINGLE)
     return tuple(
         advice
-        for advice, areas in _care_items(knowledge)
-        if wanted.intersection(advice.modalities) and (areas is None or treated & areas)
+        for advice, areas in _care_items(knowledge, frozenset(chosen))
+        if areas is None or treated & areas
     )
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=128)
 def _care_items(
-    knowledge: KnowledgeBase,
+    knowledge: KnowledgeBase, chosen: frozenset[Modality]
 ) -> tuple[tuple[CareAdvice, frozenset[str] | None], ...]:
-    """Every care item as advice, in reading order (before first), once per knowledge base."""
+    """The care items for these modalities as advice, in reading order (before first), with
+    the areas each is for; once per knowledge base and set of modalities."""
+    wanted = set(chosen)
+    if Modality.COMBINED in wanted:
+        wanted.update(SINGLE)
     items = sorted(knowledge.care, key=lambda item: (item.phase != "before", item.text))
     return tuple(
         (
@@ -97,6 +98,7 @@ def _care_items(
             None if item.areas is None else frozenset(item.areas),
         )
         for item in items
+        if wanted.intersection(item.modalities)
     )
 
 
