@@ -35,7 +35,7 @@ from dermaplan.knowledge.conditions import (
     render,
     walk,
 )
-from dermaplan.knowledge.schema import Modality, Rule
+from dermaplan.knowledge.schema import Evidence, Modality, Rule
 
 Tri = bool | None
 
@@ -189,6 +189,15 @@ class Scope:
     # the facts it reads that may depend on the area they are read for: earlier procedures
     # (`procedures.<kind>`) and conditions (`conditions.<condition>`), as `area_bound` names them
     area_facts: frozenset[str]
+    # the rule's own words and numbers, as every finding of it gives them
+    code: str
+    named: tuple[Modality, ...]  # the modalities as the rule names them
+    title: str
+    message: str
+    action: str
+    evidence: Evidence
+    until_text: str | None
+    lasts: tuple[str, float] | None  # a temporary rule's: the date fact it runs from, its days
 
 
 # a rule that is one yes/no test: its fact, the answer that makes it hold, its two outcomes
@@ -236,6 +245,7 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
         named = set(rule.modalities)
         if named & {Modality.MESOTHERAPY, Modality.MICRONEEDLING}:
             named.add(Modality.COMBINED)
+        temporary = rule.temporary
         result.append(
             Scope(
                 rule,
@@ -247,6 +257,16 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
                 FindingSeverity(rule.severity.value),
                 tuple(rule.sources),
                 _area_facts_read(rule),
+                rule.id,
+                tuple(rule.modalities),
+                rule.title,
+                rule.message,
+                rule.action,
+                rule.evidence,
+                None if temporary is None else temporary.until_text,
+                None
+                if temporary is None or temporary.from_fact is None or temporary.days is None
+                else (temporary.from_fact, knowledge.number(temporary.days)),
             )
         )
     return tuple(result)
@@ -285,14 +305,13 @@ def device_areas(scope: Scope, devices: Mapping[str, frozenset[str]]) -> frozens
     return usable if scope.areas is None else usable & scope.areas
 
 
-def _until(rule: Rule, sheet: FactSheet) -> dt.date | None:
-    temporary = rule.temporary
-    if temporary is None or temporary.from_fact is None or temporary.days is None:
+def _until(scope: Scope, sheet: FactSheet) -> dt.date | None:
+    if scope.lasts is None:
         return None
-    start = sheet.get(temporary.from_fact)
+    start = sheet.get(scope.lasts[0])
     if not isinstance(start, dt.date):
         return None
-    return days_later(start, sheet.knowledge.number(temporary.days))
+    return days_later(start, scope.lasts[1])
 
 
 def _finding(
@@ -303,7 +322,6 @@ def _finding(
     candidate_ingredients: frozenset[str],
     until: dt.date | None,
 ) -> Finding:
-    rule = scope.rule
     unanswered: tuple[str, ...] = ()
     if outcome.value is None:
         severity = FindingSeverity.MISSING
@@ -312,23 +330,22 @@ def _finding(
     else:
         severity = scope.severity
         because = "; ".join(outcome.because)
-    temporary = rule.temporary
     return Finding(  # positional: built about ten times a consult, on the hot path
-        rule.id,
+        scope.code,
         severity,
-        rule.title,
-        rule.message,
-        rule.action,
+        scope.title,
+        scope.message,
+        scope.action,
         modalities,
         areas,
         tuple(sorted(scope.ingredients & candidate_ingredients)) if scope.ingredients else (),
         because,
         unanswered,
         scope.sources,
-        rule.evidence,
+        scope.evidence,
         scope.severity,
         until,
-        temporary.until_text if temporary is not None else None,
+        scope.until_text,
         scope.devices,
     )
 
@@ -355,7 +372,7 @@ def _by_area(
         outcome = scope.check(narrowed)
         if outcome.value is False:
             continue
-        until = _until(scope.rule, narrowed) if outcome.value else None
+        until = _until(scope, narrowed) if outcome.value else None
         key = (outcome.value, outcome.unknown, outcome.because, until)
         groups.setdefault(key, (outcome, []))[1].append(area)
     findings = []
@@ -364,7 +381,7 @@ def _by_area(
         if scope.devices:
             modalities: tuple[Modality, ...] = ()
         elif scope.ingredients:
-            modalities = tuple(scope.rule.modalities)
+            modalities = scope.named
         else:
             modalities = rule_modalities(scope, areas, concerned)
         if modalities or scope.devices:
@@ -419,11 +436,10 @@ def screen(
             outcome = scope.check(sheet)
             if outcome.value is False:
                 continue
-        rule = scope.rule
         if usable is not None:
             modalities: tuple[Modality, ...] = ()
         elif scope.ingredients:
-            modalities = tuple(rule.modalities)
+            modalities = scope.named
         else:
             if scope.areas is not None:
                 modalities = rule_modalities(scope, areas)
@@ -439,7 +455,7 @@ def screen(
             concerned = every_area
         else:
             concerned = tuple(sorted(treated & scope.areas))
-        until = _until(rule, sheet) if outcome.value else None
+        until = _until(scope, sheet) if outcome.value else None
         findings.append(
             _finding(scope, outcome, modalities, concerned, candidate_ingredients, until)
         )
