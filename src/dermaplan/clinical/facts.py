@@ -164,11 +164,12 @@ class FactSheet:
                 values[fact] = allergen in allergies
         consult_date = assessment.consult_date
         for medication, use in assessment.medications.items():
-            if use.status is None:
+            status = use.status
+            if status is None:
                 continue
             current, stopped_days_ago, last_taken = names.medications[medication]
-            if use.status is not MedicationStatus.STOPPED:
-                values[current] = use.status is MedicationStatus.CURRENT
+            if status is not MedicationStatus.STOPPED:
+                values[current] = status is MedicationStatus.CURRENT
                 values[stopped_days_ago] = values[last_taken] = NOT_APPLICABLE
             else:
                 values[current] = False
