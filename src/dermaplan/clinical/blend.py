@@ -21,12 +21,14 @@ from functools import lru_cache
 from dermaplan.clinical.assessment import Assessment, Procedure
 from dermaplan.clinical.course import templates_for
 from dermaplan.clinical.plan import (
+    ABSOLUTE,
+    MISSING,
+    RELATIVE,
     AreaDose,
     Blend,
     Check,
     Exclusion,
     Finding,
-    FindingSeverity,
     Preparation,
     ProductUse,
 )
@@ -43,7 +45,7 @@ from dermaplan.knowledge.schema import (
 )
 
 NO_VOLUME = "no source gives a volume per point: the practitioner decides"
-BLOCKING = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE, FindingSeverity.MISSING)
+BLOCKING = (ABSOLUTE, RELATIVE, MISSING)
 HELD = "held back until answered"
 EVIDENCE_RANK = {level: rank for rank, level in enumerate(Evidence)}
 
@@ -51,9 +53,9 @@ EVIDENCE_RANK = {level: rank for rank, level in enumerate(Evidence)}
 def hardness(exclusion: Exclusion) -> int:
     """How hard a safety exclusion is, hardest first: contraindicated, deferred, then the
     ones a sign-off or an answer may lift; not safety last."""
-    if exclusion.severity is FindingSeverity.ABSOLUTE:
+    if exclusion.severity is ABSOLUTE:
         return 1 if exclusion.until_text is not None else 0
-    if exclusion.severity in (FindingSeverity.RELATIVE, FindingSeverity.MISSING):
+    if exclusion.severity in (RELATIVE, MISSING):
         return 2
     return 3
 
@@ -81,7 +83,7 @@ def excluded_ingredients(
     for finding in findings:
         if finding.severity not in BLOCKING or not finding.ingredients:
             continue
-        held = HELD if finding.severity is FindingSeverity.MISSING else ""
+        held = HELD if finding.severity is MISSING else ""
         until = f"; until {finding.until}" if finding.until is not None else ""
         reason = f"{finding.title} ({held or finding.severity.value}: {finding.because}{until})"
         for ingredient in finding.ingredients:
@@ -109,7 +111,7 @@ def excluded_ingredients(
                 f"recorded allergy: {hit}",
                 None,
                 tuple(entry.sources),
-                FindingSeverity.ABSOLUTE,
+                ABSOLUTE,
             )
             blocks = excluded.setdefault(entry.id, [])
             if all(b.exclusion.reason != exclusion.reason for b in blocks):
@@ -330,7 +332,7 @@ def _label_total(
             f"are unknown ({HELD})",
             None,
             tuple(product.sources),
-            FindingSeverity.MISSING,
+            MISSING,
         )
     if len(given) < product.max_sessions:
         return None
@@ -342,7 +344,7 @@ def _label_total(
         f"were given before ({', '.join(str(d) for d in given)})",
         None,
         tuple(product.sources),
-        FindingSeverity.ABSOLUTE,
+        ABSOLUTE,
     )
 
 

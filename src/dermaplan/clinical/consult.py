@@ -33,15 +33,18 @@ from dermaplan.clinical.decision import (
 from dermaplan.clinical.facts import PROCEDURES_QUESTION, FactSheet
 from dermaplan.clinical.needling import build_needling, choose_anaesthetic
 from dermaplan.clinical.plan import (
+    ABSOLUTE,
+    MISSING,
     PLAN_SCHEMA_VERSION,
+    PRECAUTION,
     PROCEED,
+    RELATIVE,
     Anaesthetic,
     Blend,
     CareAdvice,
     Citation,
     Course,
     Finding,
-    FindingSeverity,
     ModalityDecision,
     NeedlingProtocol,
     Plan,
@@ -221,7 +224,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         in_sitting[Modality.COMBINED],
         usable_devices(knowledge, needled),
     )
-    absolute = [f for f in findings if f.severity is FindingSeverity.ABSOLUTE]
+    absolute = [f for f in findings if f.severity is ABSOLUTE]
     held = {m: holds(absolute, m, planned[m]) for m in MODALITIES}
     meso_now = _remaining(meso, held[Modality.MESOTHERAPY])
     needled_now = _remaining(needled, held[Modality.MICRONEEDLING])
@@ -319,7 +322,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
             f
             for f in findings
             if f.until is not None
-            and f.severity in (FindingSeverity.RELATIVE, FindingSeverity.PRECAUTION)
+            and f.severity in (RELATIVE, PRECAUTION)
             and binds(f, m)
             and not set(remaining[m]).isdisjoint(f.areas)
         ]
@@ -339,9 +342,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     decisions = _with_course_notes(decisions, courses, assessment, waits)
     care = _care(knowledge, going, sheet.treated_areas)
     questions = {sheet.question(fact) for f in findings for fact in f.unanswered}
-    if blend is not None and any(
-        e.severity is FindingSeverity.MISSING and e.rule is None for e in blend.excluded
-    ):
+    if blend is not None and any(e.severity is MISSING and e.rule is None for e in blend.excluded):
         questions.add(PROCEDURES_QUESTION)
     plan_blend = blend if meso_going else None
     referrals = _referrals(knowledge, assessment, findings)
@@ -420,7 +421,7 @@ def _referrals(
     referring = _referring_rules(knowledge)
     for finding in findings:
         to = referring.get(finding.code)
-        if to is not None and finding.severity is not FindingSeverity.MISSING:
+        if to is not None and finding.severity is not MISSING:
             why = f"{finding.title}: {finding.action}"
             found.append(
                 Referral(finding.code, to, why, finding.areas, finding.sources, finding.evidence)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dermaplan.clinical.assessment import Assessment, ConcernEntry, MedicationStatus
+from dermaplan.clinical.assessment import CURRENT, Assessment, ConcernEntry
 from dermaplan.clinical.blend import (
     HELD,
     formulary,
@@ -26,12 +26,16 @@ from dermaplan.clinical.blend import (
 )
 from dermaplan.clinical.facts import PROCEDURES_QUESTION, FactSheet
 from dermaplan.clinical.plan import (
+    ABSOLUTE,
+    INFO,
+    MISSING,
+    PRECAUTION,
+    RELATIVE,
     Anaesthetic,
     Blend,
     Decision,
     Exclusion,
     Finding,
-    FindingSeverity,
     ModalityDecision,
     ProductUse,
     Reason,
@@ -43,7 +47,7 @@ AreaConcerns = dict[str, tuple[str, ...]]
 SINGLE = (Modality.MESOTHERAPY, Modality.MICRONEEDLING)
 SIMPLEST_FIRST = {Modality.MESOTHERAPY: 0, Modality.MICRONEEDLING: 1, Modality.COMBINED: 2}
 HARD = {0: Decision.CONTRAINDICATED, 1: Decision.DEFERRED, 2: Decision.CAUTION}
-SERIOUS = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE)
+SERIOUS = (ABSOLUTE, RELATIVE)
 
 
 def pairs(area_concerns: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
@@ -160,18 +164,14 @@ def holds(
     wanted = set(areas)
     held: dict[str, list[Finding]] = {}
     for finding in findings:
-        if (
-            finding.severity is FindingSeverity.ABSOLUTE
-            and not finding.ingredients
-            and binds(finding, modality)
-        ):
+        if finding.severity is ABSOLUTE and not finding.ingredients and binds(finding, modality):
             for area in wanted.intersection(finding.areas):
                 held.setdefault(area, []).append(finding)
     return held
 
 
 def finding_reason(finding: Finding) -> Reason:
-    if finding.severity is FindingSeverity.MISSING:
+    if finding.severity is MISSING:
         text = (
             f"unanswered ({finding.rule_severity.value} rule): {finding.title} — {finding.because}"
         )
@@ -518,11 +518,7 @@ def _any_of(names: Sequence[str]) -> str:
 
 
 def _taking(assessment: Assessment) -> frozenset[str]:
-    return frozenset(
-        name
-        for name, use in assessment.medications.items()
-        if use.status is MedicationStatus.CURRENT
-    )
+    return frozenset(name for name, use in assessment.medications.items() if use.status is CURRENT)
 
 
 def _open_skin(knowledge: KnowledgeBase, item: str) -> bool:
@@ -558,7 +554,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     open_absolute = [
         fact
         for f in own + ingredient
-        if f.severity is FindingSeverity.MISSING and f.rule_severity is FindingSeverity.ABSOLUTE
+        if f.severity is MISSING and f.rule_severity is ABSOLUTE
         for fact in f.unanswered
     ]
     provisional = {c.sheet.question(fact) for fact in open_absolute}
@@ -570,9 +566,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
         blend = c.blend
         excluded: list[Exclusion] = list(blend.excluded) if blend is not None else []
         provisional |= {
-            PROCEDURES_QUESTION
-            for e in excluded
-            if e.severity is FindingSeverity.MISSING and e.rule is None
+            PROCEDURES_QUESTION for e in excluded if e.severity is MISSING and e.rule is None
         }
         empty = blend is None or not blend.preparations
         if modality is Modality.MESOTHERAPY:
@@ -644,19 +638,19 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
         weak = {f"{concern}:{area}" for concern, area in c.scars.weak}
         if needled_pairs and set(needled_pairs) <= weak:
             bars = True
-    relative = [f for f in own if f.severity is FindingSeverity.RELATIVE]
-    missing = [f for f in own + ingredient if f.severity is FindingSeverity.MISSING]
+    relative = [f for f in own if f.severity is RELATIVE]
+    missing = [f for f in own + ingredient if f.severity is MISSING]
     serious_missing = [f for f in missing if f.rule_severity in SERIOUS and not f.ingredients]
     if relative or serious_missing:
         forced = Decision.CAUTION
     serious = {id(f) for f in serious_missing}
     reasons += [c.reason(f) for f in relative + serious_missing]
     reasons += [c.reason(f) for f in missing if id(f) not in serious]
-    reasons += [c.reason(f) for f in own if f.severity is FindingSeverity.PRECAUTION]
+    reasons += [c.reason(f) for f in own if f.severity is PRECAUTION]
     # an unanswered info rule can only add a note: the question is asked, the choice stands
     bars = (
         bars
-        or any(f.rule_severity is not FindingSeverity.INFO for f in missing)
+        or any(f.rule_severity is not INFO for f in missing)
         or forced is not None
         or bool(provisional)
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 
-from dermaplan.clinical.assessment import Assessment, MedicationStatus, Sex
+from dermaplan.clinical.assessment import CURRENT, STOPPED, Assessment, Sex
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.facts import FACT_PATTERNS
 from dermaplan.knowledge.schema import Modality, Region
@@ -168,8 +168,8 @@ class FactSheet:
             if status is None:
                 continue
             current, stopped_days_ago, last_taken = names.medications[medication]
-            if status is not MedicationStatus.STOPPED:
-                values[current] = status is MedicationStatus.CURRENT
+            if status is not STOPPED:
+                values[current] = status is CURRENT
                 values[stopped_days_ago] = values[last_taken] = NOT_APPLICABLE
             else:
                 values[current] = False
@@ -265,7 +265,7 @@ class FactSheet:
         item, _, attribute = rest.partition(".")
         if head == "medications" and attribute != "current":
             use = self.assessment.medications.get(item)
-            if use is not None and use.status is MedicationStatus.STOPPED:
+            if use is not None and use.status is STOPPED:
                 return _last_dose_question(self.knowledge, item)
         return _question(self.knowledge, fact)
 

@@ -22,7 +22,15 @@ from dermaplan.clinical.facts import (
     FactSheet,
     FactValue,
 )
-from dermaplan.clinical.plan import Finding, FindingSeverity
+from dermaplan.clinical.plan import (
+    ABSOLUTE,
+    INFO,
+    MISSING,
+    PRECAUTION,
+    RELATIVE,
+    Finding,
+    FindingSeverity,
+)
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.conditions import (
     All,
@@ -324,7 +332,7 @@ def _finding(
 ) -> Finding:
     unanswered: tuple[str, ...] = ()
     if outcome.value is None:
-        severity = FindingSeverity.MISSING
+        severity = MISSING
         unanswered = tuple(sorted(outcome.unknown))
         because = "unanswered: " + ", ".join(unanswered)
     else:
@@ -463,9 +471,9 @@ def screen(
 
 
 SEVERITY_ORDER = {
-    FindingSeverity.ABSOLUTE: 0,
-    FindingSeverity.MISSING: 1,
-    FindingSeverity.RELATIVE: 2,
-    FindingSeverity.PRECAUTION: 3,
-    FindingSeverity.INFO: 4,
+    ABSOLUTE: 0,
+    MISSING: 1,
+    RELATIVE: 2,
+    PRECAUTION: 3,
+    INFO: 4,
 }
