@@ -317,15 +317,9 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         )
     meso_going = Modality.MESOTHERAPY in going or Modality.COMBINED in going
     protocols = {Modality.MICRONEEDLING: needling, Modality.COMBINED: combined_protocol}
+    dated = [f for f in findings if f.until is not None and f.severity in (RELATIVE, PRECAUTION)]
     waits = {
-        m: [
-            f
-            for f in findings
-            if f.until is not None
-            and f.severity in (RELATIVE, PRECAUTION)
-            and binds(f, m)
-            and not set(remaining[m]).isdisjoint(f.areas)
-        ]
+        m: [f for f in dated if binds(f, m) and not set(remaining[m]).isdisjoint(f.areas)]
         for m in MODALITIES
     }
     courses = _courses(

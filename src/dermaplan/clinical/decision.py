@@ -130,21 +130,30 @@ def addressed(
     """Area → the patient's concerns there that this modality treats; a product whose
     evidence is on needled skin counts only where `needled` treats the concern too."""
     found: dict[str, set[str]] = {}
+    fits = _fits(knowledge)
     for entry in concerns:
-        for fit in knowledge.concerns[entry.concern].addressed_by:
-            if fit.modality != modality:
-                continue
+        concern = entry.concern
+        for where, on_needled_skin in fits.get((concern, modality), ()):
             for area in entry.areas:
-                if fit.on_needled_skin and (
-                    needled is None or entry.concern not in needled.get(area, ())
-                ):
+                if on_needled_skin and (needled is None or concern not in needled.get(area, ())):
                     continue
-                if (fit.areas is None or area in fit.areas) and (
-                    entry.concern,
-                    area,
-                ) not in not_targets:
-                    found.setdefault(area, set()).add(entry.concern)
+                if (where is None or area in where) and (concern, area) not in not_targets:
+                    found.setdefault(area, set()).add(concern)
     return {area: tuple(sorted(concerns)) for area, concerns in sorted(found.items())}
+
+
+@lru_cache(maxsize=16)
+def _fits(
+    knowledge: KnowledgeBase,
+) -> dict[tuple[str, Modality], tuple[tuple[frozenset[str] | None, bool], ...]]:
+    """(concern, modality) → each way the modality treats the concern: on which areas (None:
+    any), and whether only on needled skin; in the knowledge's order, once per knowledge base."""
+    found: dict[tuple[str, Modality], list[tuple[frozenset[str] | None, bool]]] = {}
+    for concern in knowledge.concerns.values():
+        for fit in concern.addressed_by:
+            where = None if fit.areas is None else frozenset(fit.areas)
+            found.setdefault((concern.id, fit.modality), []).append((where, fit.on_needled_skin))
+    return {key: tuple(fits) for key, fits in found.items()}
 
 
 def combine(meso: AreaConcerns, needled: AreaConcerns) -> AreaConcerns:
@@ -467,7 +476,7 @@ def _without_adjunct(
     knowledge: KnowledgeBase,
     needled: AreaConcerns,
     given: Iterable[ProductUse],
-    taking: frozenset[str],
+    assessment: Assessment,
 ) -> list[Reason]:
     """The needled concerns whose evidence came with an adjunct this plan does not give (on
     the needled skin, or a medication the patient takes alongside): chosen, perhaps, but
@@ -475,12 +484,15 @@ def _without_adjunct(
     adjuncts = _adjuncts(knowledge)
     lacking: dict[str, list[str]] = {}
     onto: dict[str, set[str]] | None = None
+    taking: frozenset[str] | None = None  # the medications taken now, read when first needed
     for area, concerns in sorted(needled.items()):
         for concern in concerns:
             fit = adjuncts.get(concern)
             if fit is None or (fit.areas is not None and area not in fit.areas):
                 continue
             assert fit.adjunct is not None
+            if taking is None:
+                taking = _taking(assessment)
             if taking.intersection(fit.adjunct.medications):
                 continue
             if onto is None:
@@ -607,7 +619,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     if modality is not Modality.MESOTHERAPY:
         needled_now = _needled_part(c, modality)
         fit += _needling_reasons(c.knowledge, tuple(needled_now.items()))
-        lacking = _without_adjunct(c.knowledge, needled_now, given, _taking(c.assessment))
+        lacking = _without_adjunct(c.knowledge, needled_now, given, c.assessment)
         bars = bars or bool(lacking)
         fit += lacking
     if uses_blend:
