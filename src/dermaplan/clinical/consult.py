@@ -77,9 +77,11 @@ def _care(
     knowledge: KnowledgeBase, chosen: Iterable[Modality], treated: frozenset[str]
 ) -> tuple[CareAdvice, ...]:
     return tuple(
-        advice
-        for advice, areas in _care_items(knowledge, frozenset(chosen))
-        if areas is None or treated & areas
+        [
+            advice
+            for advice, areas in _care_items(knowledge, frozenset(chosen))
+            if areas is None or treated & areas
+        ]
     )
 
 
@@ -259,7 +261,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
             }
         )
     )
-    all_pairs = tuple(sorted(f"{e.concern}:{a}" for e in assessment.concerns for a in e.areas))
+    all_pairs = tuple(sorted([f"{e.concern}:{a}" for e in assessment.concerns for a in e.areas]))
     anaesthetic = choose_anaesthetic(knowledge, blocks_on(blocked, needled_now))
     numbing = _anaesthetic_considered(knowledge, anaesthetic) if needled else frozenset()
     considered = {
@@ -465,11 +467,11 @@ def _cited(
 ) -> set[str]:
     cited: set[str] = set()
     cited.update(
-        *(reason.sources for decision in decisions for reason in decision.reasons),
-        *(finding.sources for finding in findings),
-        *(course.sources for course in courses),
-        *(advice.sources for advice in care),
-        *(protocol.sources for protocol in (needling, combined) if protocol is not None),
+        *[reason.sources for decision in decisions for reason in decision.reasons],
+        *[finding.sources for finding in findings],
+        *[course.sources for course in courses],
+        *[advice.sources for advice in care],
+        *[protocol.sources for protocol in (needling, combined) if protocol is not None],
     )
     if blend is not None:
         cited.update(

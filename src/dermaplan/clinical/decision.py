@@ -51,7 +51,7 @@ SERIOUS = (ABSOLUTE, RELATIVE)
 
 
 def pairs(area_concerns: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
-    return tuple(sorted(f"{c}:{a}" for a, cs in area_concerns.items() for c in cs))
+    return tuple(sorted([f"{c}:{a}" for a, cs in area_concerns.items() for c in cs]))
 
 
 def binds(finding: Finding, modality: Modality) -> bool:
@@ -369,7 +369,7 @@ def _covered(c: Consultation, modality: Modality) -> tuple[str, ...]:
     if modality is not Modality.MESOTHERAPY:
         found.update(pairs(_needled_part(c, modality)))
     if modality is not Modality.MICRONEEDLING:
-        found.update(f"{u.concern}:{a}" for u in _uses(c, modality)[0] for a in u.areas)
+        found.update([f"{u.concern}:{a}" for u in _uses(c, modality)[0] for a in u.areas])
     return tuple(sorted(found))
 
 

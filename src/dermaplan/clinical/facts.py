@@ -114,7 +114,7 @@ class FactSheet:
         self.assessment = assessment
         self.knowledge = knowledge
         self.treated_areas = (
-            frozenset(area for entry in assessment.concerns for area in entry.areas)
+            frozenset([area for entry in assessment.concerns for area in entry.areas])
             if areas is None
             else areas
         )

@@ -300,8 +300,8 @@ def rule_modalities(
     its areas (or of the areas it concerns)."""
     where = scope.areas if concerned is None else concerned
     if where is None:
-        return tuple(m for m in scope.modalities if areas[m])
-    return tuple(m for m in scope.modalities if not where.isdisjoint(areas[m]))
+        return tuple([m for m in scope.modalities if areas[m]])
+    return tuple([m for m in scope.modalities if not where.isdisjoint(areas[m])])
 
 
 def device_areas(scope: Scope, devices: Mapping[str, frozenset[str]]) -> frozenset[str]:
