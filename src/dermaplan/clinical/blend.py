@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -605,7 +605,7 @@ def _volume(points: int, per_point: float | None) -> float | None:
 
 
 def _scaled(
-    doses: list[AreaDose], scale: float, per_point: float | None, why: str
+    doses: Sequence[AreaDose], scale: float, per_point: float | None, why: str
 ) -> list[AreaDose]:
     """Fewer points (or less volume, where a source gives only a volume) in every counted
     area, to stay within a maximum."""
@@ -629,12 +629,16 @@ def _total(doses: Iterable[AreaDose]) -> float | None:
     return round(sum(volumes), 3) if volumes else None
 
 
+@lru_cache(maxsize=4096)
 def _doses(
-    facts: _Group, areas: Mapping[str, tuple[str, ...]], paired: frozenset[str]
-) -> list[AreaDose]:
+    knowledge: KnowledgeBase, group: tuple[str, ...], areas: tuple[str, ...], paired: frozenset[str]
+) -> tuple[AreaDose, ...]:
+    """A syringe's dose on each of its areas, within its per-session maxima: knowledge-only
+    (its products and areas), so remembered."""
+    facts = _group(knowledge, group)
     per_point = facts.volume_per_point_ml
     doses: list[AreaDose] = []
-    for area in sorted(areas):
+    for area in areas:
         sourced = [d for p in facts.products for d in p.dosing if area in d.areas]
         sides = {id(d): 2 if d.per_side and area in paired else 1 for d in sourced}
         counts = [d.points * sides[id(d)] for d in sourced if d.points is not None]
@@ -668,7 +672,7 @@ def _doses(
             "share it (fewer points there) or treat this area at another sitting"
         )
         doses = [AreaDose(d.area, None, None, full) if d.points is None else d for d in doses]
-    return doses
+    return tuple(doses)
 
 
 @dataclass(frozen=True)
@@ -735,9 +739,9 @@ def _group(knowledge: KnowledgeBase, group: tuple[str, ...]) -> _Group:
 
 def _ingredient_caps(
     knowledge: KnowledgeBase,
-    groups: list[tuple[_Group, list[AreaDose]]],
+    groups: list[tuple[_Group, Sequence[AreaDose]]],
     checks: list[Check],
-) -> tuple[list[tuple[_Group, list[AreaDose]]], dict[int, str]]:
+) -> tuple[list[tuple[_Group, Sequence[AreaDose]]], dict[int, str]]:
     """Keep each capped ingredient's mass in one sitting, summed over every syringe that
     carries it, within its maximum. Syringes join the sitting whole, in order of evidence;
     one that does not fit is given on a day of its own (returned with the reason), reduced
@@ -859,8 +863,11 @@ def build_blend(
     syringes = _syringes(knowledge, chosen, checks)
     if assessment.goals.pain_tolerance == "low":
         syringes = _add_pain_relief(knowledge, syringes, blocked, checks, excluded)
-    groups = [
-        (_group(knowledge, group), _doses(_group(knowledge, group), syringes[group], paired_areas))
+    groups: list[tuple[_Group, Sequence[AreaDose]]] = [
+        (
+            _group(knowledge, group),
+            _doses(knowledge, group, tuple(sorted(syringes[group])), paired_areas),
+        )
         for group in sorted(syringes)
     ]
     groups, apart = _ingredient_caps(knowledge, groups, checks)
