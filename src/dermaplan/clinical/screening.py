@@ -12,6 +12,7 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress, repeat
 from typing import Any as Any_
 
 from dermaplan.bounds import days_later
@@ -219,6 +220,10 @@ class Rules:
     anything else, the others one by one."""
 
     answers: tuple[tuple[Answer, Scope], ...]
+    # the yes/no rules' facts and the answers that make them hold, in the same order
+    facts: tuple[str, ...]
+    wanted: tuple[bool, ...]
+    on_fact: dict[str, tuple[Scope, ...]]  # fact → the yes/no rules on it
     others: tuple[tuple[Scope, None], ...]  # with no outcome yet, as the screen reads them
 
 
@@ -284,13 +289,21 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
 def _rules(knowledge: KnowledgeBase) -> Rules:
     answers = []
     others = []
+    on_fact: dict[str, list[Scope]] = {}
     for scope in scopes(knowledge):
         answer = _answer(scope.rule)
         if answer is None:
             others.append((scope, None))
         else:
             answers.append((answer, scope))
-    return Rules(tuple(answers), tuple(others))
+            on_fact.setdefault(answer[0], []).append(scope)
+    return Rules(
+        tuple(answers),
+        tuple(answer[0] for answer, _ in answers),
+        tuple(answer[1] for answer, _ in answers),
+        {fact: tuple(found) for fact, found in on_fact.items()},
+        tuple(others),
+    )
 
 
 def rule_modalities(
@@ -415,17 +428,23 @@ def screen(
     values = sheet.values
     bound: dict[tuple[Modality, ...], tuple[Modality, ...]] = {}
     rules = _rules(sheet.knowledge)
-    # the outcome of each yes/no rule that may hold (None: to be read area by area)
-    live: list[tuple[Scope, Outcome | None]] = []
-    for (fact, wanted, holds, unknown), scope in rules.answers:
-        if by_area and fact in by_area:
-            live.append((scope, None))
-            continue
-        actual = values[fact]
-        if actual is wanted:
-            live.append((scope, holds))
-        elif actual is UNKNOWN:
-            live.append((scope, unknown))
+    # the outcome of each yes/no rule that may hold (None: to be read area by area); most
+    # are false, so their facts are read and compared in C, only the others in Python
+    actuals = tuple(map(values.__getitem__, rules.facts))
+    open_or_held = map(
+        operator.or_,
+        map(operator.is_, actuals, rules.wanted),
+        map(operator.is_, actuals, repeat(UNKNOWN)),
+    )
+    live: list[tuple[Scope, Outcome | None]] = [
+        (scope, holds if actual is wanted else unknown)
+        for ((fact, wanted, holds, unknown), scope), actual in compress(
+            zip(rules.answers, actuals, strict=True), open_or_held
+        )
+        if not (by_area and fact in by_area)
+    ]
+    if by_area:
+        live += [(scope, None) for fact in by_area for scope in rules.on_fact.get(fact, ())]
     live += rules.others
     for scope, read in live:
         if scope.ingredients and scope.ingredients.isdisjoint(candidate_ingredients):
