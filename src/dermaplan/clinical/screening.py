@@ -118,7 +118,28 @@ def _comparison(test: Comparison, knowledge: KnowledgeBase) -> Check:
     return check
 
 
+def _any_answer(tests: list[tuple[str, bool]]) -> Check:
+    """`any` of yes/no tests (most `any` rules): every fact read and compared in C."""
+    facts = tuple(fact for fact, _ in tests)
+    wanted = tuple(answer for _, answer in tests)
+    texts = tuple(f"{fact} = {_show(answer)}" for fact, answer in tests)
+
+    def check(sheet: FactSheet) -> Outcome:
+        actuals = tuple(map(sheet.values.__getitem__, facts))
+        held = tuple(map(operator.is_, actuals, wanted))
+        if True in held:
+            return Outcome(True, frozenset(), tuple(compress(texts, held)))
+        missing = frozenset(compress(facts, map(operator.is_, actuals, repeat(UNKNOWN))))
+        return Outcome(None, missing, ()) if missing else FALSE
+
+    return check
+
+
 def _combination(condition: All | Any, knowledge: KnowledgeBase) -> Check:
+    if isinstance(condition, Any):
+        tests = [_yes_no(item) for item in condition.items]
+        if all(tests):
+            return _any_answer([test for test in tests if test is not None])
     items = tuple(compile_condition(item, knowledge) for item in condition.items)
 
     def check_any(sheet: FactSheet) -> Outcome:
@@ -227,15 +248,22 @@ class Rules:
     others: tuple[tuple[Scope, None], ...]  # with no outcome yet, as the screen reads them
 
 
-def _answer(rule: Rule) -> Answer | None:
-    test = rule.when
+def _yes_no(test: Condition) -> tuple[str, bool] | None:
+    """A yes/no test's fact and the answer that makes it hold."""
     if not (isinstance(test, Comparison) and isinstance(test.value, bool)):
         return None
     if test.op not in ("is", "==", "is not", "!="):
         return None
-    wanted = test.value if test.op in ("is", "==") else not test.value
-    holds = Outcome(True, frozenset(), (f"{test.fact} = {_show(wanted)}",))
-    return test.fact, wanted, holds, Outcome(None, frozenset([test.fact]), ())
+    return test.fact, test.value if test.op in ("is", "==") else not test.value
+
+
+def _answer(rule: Rule) -> Answer | None:
+    test = _yes_no(rule.when)
+    if test is None:
+        return None
+    fact, wanted = test
+    holds = Outcome(True, frozenset(), (f"{fact} = {_show(wanted)}",))
+    return fact, wanted, holds, Outcome(None, frozenset([fact]), ())
 
 
 def _area_facts_read(rule: Rule) -> frozenset[str]:
