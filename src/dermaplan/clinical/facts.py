@@ -11,13 +11,10 @@ depend on the area: a sheet can be narrowed to one treated area.
 from __future__ import annotations
 
 import datetime as dt
-import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from itertools import compress, repeat
-from typing import cast
 
 from dermaplan.clinical.assessment import CURRENT, STOPPED, Assessment, Sex
 from dermaplan.knowledge import KnowledgeBase
@@ -147,15 +144,12 @@ class FactSheet:
             elif attribute in FEMALE_ONLY and patient.sex is Sex.MALE:
                 values[fact] = NOT_APPLICABLE
         conditions = names.conditions
-        # the conditions answered, picked and named in C (a question a condition)
-        answers = assessment.conditions
-        answered = tuple(map(operator.is_not, answers.values(), repeat(None)))
         values.update(
-            zip(
-                map(conditions.__getitem__, compress(answers, answered)),
-                cast("Iterator[bool]", compress(answers.values(), answered)),
-                strict=True,
-            )
+            {
+                conditions[c]: answer
+                for c, answer in assessment.conditions.items()
+                if answer is not None
+            }
         )
         for condition in implied_conditions(assessment, self.knowledge):
             if assessment.conditions.get(condition) is None:

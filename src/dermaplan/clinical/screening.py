@@ -12,7 +12,6 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress, repeat
 from typing import Any as Any_
 
 from dermaplan.bounds import days_later
@@ -118,28 +117,7 @@ def _comparison(test: Comparison, knowledge: KnowledgeBase) -> Check:
     return check
 
 
-def _any_answer(tests: list[tuple[str, bool]]) -> Check:
-    """`any` of yes/no tests (most `any` rules): every fact read and compared in C."""
-    facts = tuple(fact for fact, _ in tests)
-    wanted = tuple(answer for _, answer in tests)
-    texts = tuple(f"{fact} = {_show(answer)}" for fact, answer in tests)
-
-    def check(sheet: FactSheet) -> Outcome:
-        actuals = tuple(map(sheet.values.__getitem__, facts))
-        held = tuple(map(operator.is_, actuals, wanted))
-        if True in held:
-            return Outcome(True, frozenset(), tuple(compress(texts, held)))
-        missing = frozenset(compress(facts, map(operator.is_, actuals, repeat(UNKNOWN))))
-        return Outcome(None, missing, ()) if missing else FALSE
-
-    return check
-
-
 def _combination(condition: All | Any, knowledge: KnowledgeBase) -> Check:
-    if isinstance(condition, Any):
-        tests = [_yes_no(item) for item in condition.items]
-        if all(tests):
-            return _any_answer([test for test in tests if test is not None])
     items = tuple(compile_condition(item, knowledge) for item in condition.items)
 
     def check_any(sheet: FactSheet) -> Outcome:
@@ -241,29 +219,18 @@ class Rules:
     anything else, the others one by one."""
 
     answers: tuple[tuple[Answer, Scope], ...]
-    # the yes/no rules' facts and the answers that make them hold, in the same order
-    facts: tuple[str, ...]
-    wanted: tuple[bool, ...]
-    on_fact: dict[str, tuple[Scope, ...]]  # fact → the yes/no rules on it
     others: tuple[tuple[Scope, None], ...]  # with no outcome yet, as the screen reads them
 
 
-def _yes_no(test: Condition) -> tuple[str, bool] | None:
-    """A yes/no test's fact and the answer that makes it hold."""
+def _answer(rule: Rule) -> Answer | None:
+    test = rule.when
     if not (isinstance(test, Comparison) and isinstance(test.value, bool)):
         return None
     if test.op not in ("is", "==", "is not", "!="):
         return None
-    return test.fact, test.value if test.op in ("is", "==") else not test.value
-
-
-def _answer(rule: Rule) -> Answer | None:
-    test = _yes_no(rule.when)
-    if test is None:
-        return None
-    fact, wanted = test
-    holds = Outcome(True, frozenset(), (f"{fact} = {_show(wanted)}",))
-    return fact, wanted, holds, Outcome(None, frozenset([fact]), ())
+    wanted = test.value if test.op in ("is", "==") else not test.value
+    holds = Outcome(True, frozenset(), (f"{test.fact} = {_show(wanted)}",))
+    return test.fact, wanted, holds, Outcome(None, frozenset([test.fact]), ())
 
 
 def _area_facts_read(rule: Rule) -> frozenset[str]:
@@ -317,21 +284,13 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
 def _rules(knowledge: KnowledgeBase) -> Rules:
     answers = []
     others = []
-    on_fact: dict[str, list[Scope]] = {}
     for scope in scopes(knowledge):
         answer = _answer(scope.rule)
         if answer is None:
             others.append((scope, None))
         else:
             answers.append((answer, scope))
-            on_fact.setdefault(answer[0], []).append(scope)
-    return Rules(
-        tuple(answers),
-        tuple(answer[0] for answer, _ in answers),
-        tuple(answer[1] for answer, _ in answers),
-        {fact: tuple(found) for fact, found in on_fact.items()},
-        tuple(others),
-    )
+    return Rules(tuple(answers), tuple(others))
 
 
 def rule_modalities(
@@ -456,23 +415,17 @@ def screen(
     values = sheet.values
     bound: dict[tuple[Modality, ...], tuple[Modality, ...]] = {}
     rules = _rules(sheet.knowledge)
-    # the outcome of each yes/no rule that may hold (None: to be read area by area); most
-    # are false, so their facts are read and compared in C, only the others in Python
-    actuals = tuple(map(values.__getitem__, rules.facts))
-    open_or_held = map(
-        operator.or_,
-        map(operator.is_, actuals, rules.wanted),
-        map(operator.is_, actuals, repeat(UNKNOWN)),
-    )
-    live: list[tuple[Scope, Outcome | None]] = [
-        (scope, holds if actual is wanted else unknown)
-        for ((fact, wanted, holds, unknown), scope), actual in compress(
-            zip(rules.answers, actuals, strict=True), open_or_held
-        )
-        if not (by_area and fact in by_area)
-    ]
-    if by_area:
-        live += [(scope, None) for fact in by_area for scope in rules.on_fact.get(fact, ())]
+    # the outcome of each yes/no rule that may hold (None: to be read area by area)
+    live: list[tuple[Scope, Outcome | None]] = []
+    for (fact, wanted, holds, unknown), scope in rules.answers:
+        if by_area and fact in by_area:
+            live.append((scope, None))
+            continue
+        actual = values[fact]
+        if actual is wanted:
+            live.append((scope, holds))
+        elif actual is UNKNOWN:
+            live.append((scope, unknown))
     live += rules.others
     for scope, read in live:
         if scope.ingredients and scope.ingredients.isdisjoint(candidate_ingredients):
