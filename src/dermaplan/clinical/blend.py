@@ -85,7 +85,7 @@ def excluded_ingredients(
             continue
         held = HELD if finding.severity is MISSING else ""
         until = f"; until {finding.until}" if finding.until is not None else ""
-        reason = f"{finding.title} ({held or finding.severity.value}: {finding.because}{until})"
+        reason = f"{finding.title} ({held or finding.severity}: {finding.because}{until})"
         for ingredient in finding.ingredients:
             exclusion = Exclusion(
                 ingredient,

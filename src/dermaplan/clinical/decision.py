@@ -181,11 +181,9 @@ def holds(
 
 def finding_reason(finding: Finding) -> Reason:
     if finding.severity is MISSING:
-        text = (
-            f"unanswered ({finding.rule_severity.value} rule): {finding.title} — {finding.because}"
-        )
+        text = f"unanswered ({finding.rule_severity} rule): {finding.title} — {finding.because}"
     else:
-        text = f"{finding.severity.value}: {finding.title} — {finding.because}"
+        text = f"{finding.severity}: {finding.title} — {finding.because}"
         if finding.until is not None:
             text += f"; until {finding.until}"
         elif finding.until_text:
@@ -261,9 +259,11 @@ def _forced_by_holds(c: Consultation, modality: Modality) -> _Draft | None:
     held = c.held[modality]
     if not held or c.remaining[modality]:
         return None
-    hardness = {id(f): (_finding_hardness(f), f) for fs in held.values() for f in fs}
-    hardest = min(level for level, _ in hardness.values())
-    chosen = [f for level, f in hardness.values() if level == hardest]
+    # a finding holds each of its areas: each is weighed once, in the order first met
+    unique = {id(f): f for fs in held.values() for f in fs}.values()
+    levels = [(_finding_hardness(f), f) for f in unique]
+    hardest = min([level for level, _ in levels])
+    chosen = [f for level, f in levels if level == hardest]
     until = max((f.until for f in chosen if f.until is not None), default=None)
     if hardest == 1 and any(f.until is None for f in chosen):
         until = None
@@ -426,7 +426,7 @@ def _blend_reasons(c: Consultation, uses: Iterable[ProductUse]) -> list[Reason]:
         reasons.append(
             Reason(
                 f"treats {use.concern} ({', '.join(use.areas)}) with "
-                f"{c.knowledge.products[use.product].name} ({claim.evidence.value} evidence)",
+                f"{c.knowledge.products[use.product].name} ({claim.evidence} evidence)",
                 None,
                 tuple(claim.sources),
                 claim.evidence,

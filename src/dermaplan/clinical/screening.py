@@ -208,29 +208,32 @@ class Scope:
     lasts: tuple[str, float] | None  # a temporary rule's: the date fact it runs from, its days
 
 
-# a rule that is one yes/no test: its fact, the answer that makes it hold, its two outcomes
-Answer = tuple[str, bool, Outcome, Outcome]
+# a rule that is one test of one fact: the fact; for a yes/no test the answer that makes it
+# hold and that outcome (None: a comparison, read by the rule's check); its outcome while the
+# fact is unknown; and the area-bound facts that have it read area by area
+Reading = tuple[str, bool | None, Outcome | None, Outcome, frozenset[str]]
 
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """Every rule's scope, split once per knowledge base: the rules that are one yes/no test
-    (most are, and most are false for any one patient) are read off their fact before
-    anything else, the others one by one."""
+    """Every rule's scope, split once per knowledge base: the rules that test one fact (most
+    are, and most are false for any one patient) are read off their fact before anything
+    else, the others one by one."""
 
-    answers: tuple[tuple[Answer, Scope], ...]
+    single: tuple[tuple[Reading, Scope], ...]
     others: tuple[tuple[Scope, None], ...]  # with no outcome yet, as the screen reads them
 
 
-def _answer(rule: Rule) -> Answer | None:
-    test = rule.when
-    if not (isinstance(test, Comparison) and isinstance(test.value, bool)):
+def _reading(scope: Scope) -> Reading | None:
+    test = scope.rule.when
+    if not isinstance(test, Comparison):
         return None
-    if test.op not in ("is", "==", "is not", "!="):
-        return None
+    unknown = Outcome(None, frozenset([test.fact]), ())
+    if not (isinstance(test.value, bool) and test.op in ("is", "==", "is not", "!=")):
+        return test.fact, None, None, unknown, scope.area_facts
     wanted = test.value if test.op in ("is", "==") else not test.value
     holds = Outcome(True, frozenset(), (f"{test.fact} = {_show(wanted)}",))
-    return test.fact, wanted, holds, Outcome(None, frozenset([test.fact]), ())
+    return test.fact, wanted, holds, unknown, frozenset([test.fact])
 
 
 def _area_facts_read(rule: Rule) -> frozenset[str]:
@@ -282,15 +285,15 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
 
 @lru_cache(maxsize=16)
 def _rules(knowledge: KnowledgeBase) -> Rules:
-    answers = []
+    single = []
     others = []
     for scope in scopes(knowledge):
-        answer = _answer(scope.rule)
-        if answer is None:
+        reading = _reading(scope)
+        if reading is None:
             others.append((scope, None))
         else:
-            answers.append((answer, scope))
-    return Rules(tuple(answers), tuple(others))
+            single.append((reading, scope))
+    return Rules(tuple(single), tuple(others))
 
 
 def rule_modalities(
@@ -415,17 +418,21 @@ def screen(
     values = sheet.values
     bound: dict[tuple[Modality, ...], tuple[Modality, ...]] = {}
     rules = _rules(sheet.knowledge)
-    # the outcome of each yes/no rule that may hold (None: to be read area by area)
+    # the rules of one fact that may hold, with their outcome (None: read below, area by area
+    # or by the rule's comparison); a fact not applicable makes every test of it false
     live: list[tuple[Scope, Outcome | None]] = []
-    for (fact, wanted, holds, unknown), scope in rules.answers:
-        if by_area and fact in by_area:
+    for (fact, wanted, holds, unknown, area_keys), scope in rules.single:
+        if by_area and not by_area.isdisjoint(area_keys):
             live.append((scope, None))
             continue
         actual = values[fact]
-        if actual is wanted:
-            live.append((scope, holds))
-        elif actual is UNKNOWN:
+        if actual is UNKNOWN:
             live.append((scope, unknown))
+        elif holds is None:
+            if actual is not NOT_APPLICABLE:
+                live.append((scope, None))
+        elif actual is wanted:
+            live.append((scope, holds))
     live += rules.others
     for scope, read in live:
         if scope.ingredients and scope.ingredients.isdisjoint(candidate_ingredients):
@@ -463,17 +470,12 @@ def screen(
             concerned = every_area
         else:
             concerned = tuple(sorted(treated & scope.areas))
-        until = _until(scope, sheet) if outcome.value else None
+        until = _until(scope, sheet) if outcome.value and scope.lasts else None
         findings.append(
             _finding(scope, outcome, modalities, concerned, candidate_ingredients, until)
         )
-    return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.code, f.areas))
+    findings.sort(key=operator.attrgetter("code", "areas"))
+    return [f for severity in SEVERITIES for f in findings if f.severity is severity]
 
 
-SEVERITY_ORDER = {
-    ABSOLUTE: 0,
-    MISSING: 1,
-    RELATIVE: 2,
-    PRECAUTION: 3,
-    INFO: 4,
-}
+SEVERITIES = (ABSOLUTE, MISSING, RELATIVE, PRECAUTION, INFO)  # strongest first
