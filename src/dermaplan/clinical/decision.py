@@ -585,17 +585,20 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
             # the blend also holds what goes only onto needled skin: injected alone, what
             # counts is what treats the concerns mesotherapy treats by itself
             empty = not _uses(c, modality)[0]
-            excluded = [e for e in excluded if _bears_alone(c, e)]
         if modality is Modality.COMBINED:
             # what matters is what may go onto the needled skin
             empty = not c.open_skin
-            needled = _needled_areas(c)
-            excluded = [
-                e
-                for e in excluded
-                if _open_skin(c.knowledge, e.item) and (e.area is None or e.area in needled)
-            ]
         if empty:
+            # the exclusions that bear on it decide it (read only then)
+            if modality is Modality.MESOTHERAPY:
+                excluded = [e for e in excluded if _bears_alone(c, e)]
+            if modality is Modality.COMBINED:
+                needled = _needled_areas(c)
+                excluded = [
+                    e
+                    for e in excluded
+                    if _open_skin(c.knowledge, e.item) and (e.area is None or e.area in needled)
+                ]
             hard = _forced_by_products(c, modality, excluded)
             if hard is None:
                 why = (

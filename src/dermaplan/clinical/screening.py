@@ -119,13 +119,21 @@ def _comparison(test: Comparison, knowledge: KnowledgeBase) -> Check:
 
 def _combination(condition: All | Any, knowledge: KnowledgeBase) -> Check:
     items = tuple(compile_condition(item, knowledge) for item in condition.items)
+    # the yes/no tests among the items (most), read inline rather than called
+    answers = tuple(map(_answer_of, condition.items))
 
     def check_any(sheet: FactSheet) -> Outcome:
+        values = sheet.values
         because: list[str] = []
         unknown: list[frozenset[str]] = []
         holds = False
-        for item in items:
-            outcome = item(sheet)
+        for item, answer in zip(items, answers, strict=True):
+            if answer is None:
+                outcome = item(sheet)
+            else:
+                fact, wanted, held, open_ = answer
+                actual = values[fact]
+                outcome = held if actual is wanted else open_ if actual is UNKNOWN else FALSE
             if outcome.value:
                 holds = True
                 because += outcome.because
@@ -224,16 +232,37 @@ class Rules:
     others: tuple[tuple[Scope, None], ...]  # with no outcome yet, as the screen reads them
 
 
-def _reading(scope: Scope) -> Reading | None:
-    test = scope.rule.when
+def _reading_of(
+    test: Condition,
+) -> tuple[str, bool | None, Outcome | None, Outcome] | None:
+    """A test of one fact: the fact; for a yes/no test the answer that makes it hold and
+    that outcome (None: a comparison); its outcome while the fact is unknown."""
     if not isinstance(test, Comparison):
         return None
     unknown = Outcome(None, frozenset([test.fact]), ())
     if not (isinstance(test.value, bool) and test.op in ("is", "==", "is not", "!=")):
-        return test.fact, None, None, unknown, scope.area_facts
+        return test.fact, None, None, unknown
     wanted = test.value if test.op in ("is", "==") else not test.value
     holds = Outcome(True, frozenset(), (f"{test.fact} = {_show(wanted)}",))
-    return test.fact, wanted, holds, unknown, frozenset([test.fact])
+    return test.fact, wanted, holds, unknown
+
+
+def _answer_of(test: Condition) -> tuple[str, bool, Outcome, Outcome] | None:
+    """A yes/no test: its fact, the answer that makes it hold, its two outcomes."""
+    reading = _reading_of(test)
+    if reading is None:
+        return None
+    fact, wanted, holds, unknown = reading
+    return None if wanted is None or holds is None else (fact, wanted, holds, unknown)
+
+
+def _reading(scope: Scope) -> Reading | None:
+    reading = _reading_of(scope.rule.when)
+    if reading is None:
+        return None
+    # a yes/no rule is read area by area when its own fact is; a comparison when any it reads is
+    area_keys = scope.area_facts if reading[1] is None else frozenset([reading[0]])
+    return (*reading, area_keys)
 
 
 def _area_facts_read(rule: Rule) -> frozenset[str]:
