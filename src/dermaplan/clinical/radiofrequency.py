@@ -31,15 +31,22 @@ from dermaplan.knowledge.schema import Radiofrequency, Statement
 
 def radiofrequency_areas(knowledge: KnowledgeBase, needled: AreaConcerns) -> AreaConcerns:
     """The needled areas of its evidence with a concern its evidence treats."""
-    radio = knowledge.needling.radiofrequency
-    if radio is None:
+    evidence = _evidence(knowledge)
+    if evidence is None:
         return {}
-    wanted = set(radio.concerns)
+    where, wanted = evidence
     return {
-        area: tuple(c for c in concerns if c in wanted)
+        area: tuple([c for c in concerns if c in wanted])
         for area, concerns in needled.items()
-        if area in radio.areas and wanted.intersection(concerns)
+        if area in where and not wanted.isdisjoint(concerns)
     }
+
+
+@lru_cache(maxsize=16)
+def _evidence(knowledge: KnowledgeBase) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The areas and the concerns of the device's evidence, once per knowledge base."""
+    radio = knowledge.needling.radiofrequency
+    return None if radio is None else (frozenset(radio.areas), frozenset(radio.concerns))
 
 
 @lru_cache(maxsize=16)
