@@ -119,21 +119,13 @@ def _comparison(test: Comparison, knowledge: KnowledgeBase) -> Check:
 
 def _combination(condition: All | Any, knowledge: KnowledgeBase) -> Check:
     items = tuple(compile_condition(item, knowledge) for item in condition.items)
-    # the yes/no tests among the items (most), read inline rather than called
-    answers = tuple(map(_answer_of, condition.items))
 
     def check_any(sheet: FactSheet) -> Outcome:
-        values = sheet.values
         because: list[str] = []
         unknown: list[frozenset[str]] = []
         holds = False
-        for item, answer in zip(items, answers, strict=True):
-            if answer is None:
-                outcome = item(sheet)
-            else:
-                fact, wanted, held, open_ = answer
-                actual = values[fact]
-                outcome = held if actual is wanted else open_ if actual is UNKNOWN else FALSE
+        for item in items:
+            outcome = item(sheet)
             if outcome.value:
                 holds = True
                 because += outcome.because
@@ -245,15 +237,6 @@ def _reading_of(
     wanted = test.value if test.op in ("is", "==") else not test.value
     holds = Outcome(True, frozenset(), (f"{test.fact} = {_show(wanted)}",))
     return test.fact, wanted, holds, unknown
-
-
-def _answer_of(test: Condition) -> tuple[str, bool, Outcome, Outcome] | None:
-    """A yes/no test: its fact, the answer that makes it hold, its two outcomes."""
-    reading = _reading_of(test)
-    if reading is None:
-        return None
-    fact, wanted, holds, unknown = reading
-    return None if wanted is None or holds is None else (fact, wanted, holds, unknown)
 
 
 def _reading(scope: Scope) -> Reading | None:
