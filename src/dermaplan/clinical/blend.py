@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -66,12 +67,14 @@ class Block:
 
     exclusion: Exclusion
     areas: frozenset[str] | None
+    level: int  # the exclusion's hardness
 
     def covers(self, areas: Iterable[str]) -> bool:
         return self.areas is None or not self.areas.isdisjoint(areas)
 
 
 Blocks = Mapping[str, tuple[Block, ...]]
+_LEVEL = operator.attrgetter("level")
 
 
 def excluded_ingredients(
@@ -86,6 +89,8 @@ def excluded_ingredients(
         held = HELD if finding.severity is MISSING else ""
         until = f"; until {finding.until}" if finding.until is not None else ""
         reason = f"{finding.title} ({held or finding.severity}: {finding.because}{until})"
+        where = frozenset(finding.areas)
+        level: int | None = None  # the same for every ingredient of the finding
         for ingredient in finding.ingredients:
             exclusion = Exclusion(
                 ingredient,
@@ -98,7 +103,9 @@ def excluded_ingredients(
                 finding.until,
                 finding.until_text,
             )
-            excluded.setdefault(ingredient, []).append(Block(exclusion, frozenset(finding.areas)))
+            if level is None:
+                level = hardness(exclusion)
+            excluded.setdefault(ingredient, []).append(Block(exclusion, where, level))
     recorded = set(assessment.allergies or ())
     allergic = formulary(knowledge).allergic
     for allergen in sorted(recorded):
@@ -115,10 +122,9 @@ def excluded_ingredients(
             )
             blocks = excluded.setdefault(entry.id, [])
             if all(b.exclusion.reason != exclusion.reason for b in blocks):
-                blocks.append(Block(exclusion, None))
+                blocks.append(Block(exclusion, None, hardness(exclusion)))
     return {
-        ingredient: tuple(sorted(blocks, key=lambda b: hardness(b.exclusion)))
-        for ingredient, blocks in excluded.items()
+        ingredient: tuple(sorted(blocks, key=_LEVEL)) for ingredient, blocks in excluded.items()
     }
 
 

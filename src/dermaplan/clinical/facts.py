@@ -126,7 +126,6 @@ class FactSheet:
         if self._shown:
             self._read_shown(shared is not None)
         self._narrowed: dict[str, FactSheet] = {}
-        self._questions: dict[str, str] = {}
 
     def get(self, name: str) -> FactValue:
         return self.values[name]
@@ -144,13 +143,9 @@ class FactSheet:
             elif attribute in FEMALE_ONLY and patient.sex is Sex.MALE:
                 values[fact] = NOT_APPLICABLE
         conditions = names.conditions
-        values.update(
-            {
-                conditions[c]: answer
-                for c, answer in assessment.conditions.items()
-                if answer is not None
-            }
-        )
+        for condition, answer in assessment.conditions.items():
+            if answer is not None:
+                values[conditions[condition]] = answer
         for condition in implied_conditions(assessment, self.knowledge):
             if assessment.conditions.get(condition) is None:
                 values[conditions[condition]] = True
@@ -255,19 +250,22 @@ class FactSheet:
     def question(self, fact: str) -> str:
         """The question that learns a fact, asking for exactly what is missing: the date of
         the last dose of a drug the patient has stopped, not whether they take it."""
-        asked = self._questions.get(fact)
-        if asked is None:
-            asked = self._questions[fact] = self._question(fact)
+        asked, medication = _asking(self.knowledge, fact)
+        if medication is not None:
+            use = self.assessment.medications.get(medication)
+            if use is not None and use.status is STOPPED:
+                return _last_dose_question(self.knowledge, medication)
         return asked
 
-    def _question(self, fact: str) -> str:
-        head, _, rest = fact.partition(".")
-        item, _, attribute = rest.partition(".")
-        if head == "medications" and attribute != "current":
-            use = self.assessment.medications.get(item)
-            if use is not None and use.status is STOPPED:
-                return _last_dose_question(self.knowledge, item)
-        return _question(self.knowledge, fact)
+
+@lru_cache(maxsize=4096)
+def _asking(knowledge: KnowledgeBase, fact: str) -> tuple[str, str | None]:
+    """The question for a fact, and the medication whose last dose it asks for instead when
+    the patient has stopped it (a fact about stopping it); the same for every patient."""
+    head, _, rest = fact.partition(".")
+    item, _, attribute = rest.partition(".")
+    stopping = head == "medications" and attribute != "current"
+    return _question(knowledge, fact), item if stopping else None
 
 
 @lru_cache(maxsize=4096)
