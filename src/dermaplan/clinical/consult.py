@@ -69,7 +69,20 @@ def _anaesthetic_considered(knowledge: KnowledgeBase, chosen: Anaesthetic) -> fr
     return frozenset(found)
 
 
+def _severities(assessment: Assessment) -> dict[tuple[str, str], str]:
+    """(concern, area) → how severe, for the needling protocols."""
+    return {
+        (entry.concern, area): entry.severity
+        for entry in assessment.concerns
+        for area in entry.areas
+    }
+
+
 def _remaining(planned: AreaConcerns, held: Mapping[str, list[Finding]]) -> AreaConcerns:
+    """What is planned on the areas nothing holds (the plan itself when nothing does: these
+    mappings are only read)."""
+    if not held:
+        return planned
     return {area: concerns for area, concerns in planned.items() if area not in held}
 
 
@@ -287,16 +300,13 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         )
     )
     going = [d.modality for d in decisions if d.decision in PROCEED]
-    severities = {
-        (entry.concern, area): entry.severity
-        for entry in assessment.concerns
-        for area in entry.areas
-    }
     needling: NeedlingProtocol | None = None
     combined_protocol: NeedlingProtocol | None = None
     radiofrequency = None
     if Modality.MICRONEEDLING in going:
-        needling = build_needling(knowledge, severities, needled_now, anaesthetic, scars.keep_off)
+        needling = build_needling(
+            knowledge, _severities(assessment), needled_now, anaesthetic, scars.keep_off
+        )
         radiofrequency = build_radiofrequency(
             knowledge,
             sheet,
@@ -310,7 +320,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         }
         combined_protocol = build_needling(
             knowledge,
-            severities,
+            _severities(assessment),
             combined_needled,
             anaesthetic,
             scars.keep_off,

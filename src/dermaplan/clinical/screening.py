@@ -486,8 +486,13 @@ def screen(
         findings.append(
             _finding(scope, outcome, modalities, concerned, candidate_ingredients, until)
         )
-    findings.sort(key=operator.attrgetter("code", "areas"))
-    return [f for severity in SEVERITIES for f in findings if f.severity is severity]
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.code, f.areas))
 
 
-SEVERITIES = (ABSOLUTE, MISSING, RELATIVE, PRECAUTION, INFO)  # strongest first
+SEVERITY_ORDER = {
+    ABSOLUTE: 0,
+    MISSING: 1,
+    RELATIVE: 2,
+    PRECAUTION: 3,
+    INFO: 4,
+}
