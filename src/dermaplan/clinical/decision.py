@@ -214,6 +214,7 @@ class Consultation:
     considered: Mapping[Modality, frozenset[str]]  # ingredients the modality would use
     reason_of: dict[int, Reason] = field(default_factory=dict)
     uses_of: dict[Modality, tuple[list[ProductUse], list[ProductUse]]] = field(default_factory=dict)
+    needled_of: dict[Modality, AreaConcerns] = field(default_factory=dict)
 
     def reason(self, finding: Finding) -> Reason:
         key = id(finding)
@@ -539,8 +540,13 @@ def _open_skin(knowledge: KnowledgeBase, item: str) -> bool:
 
 
 def _needled_part(c: Consultation, modality: Modality) -> AreaConcerns:
-    needled = c.remaining[Modality.MICRONEEDLING]
-    return {a: cs for a, cs in needled.items() if a in c.remaining[modality]}
+    part = c.needled_of.get(modality)
+    if part is None:
+        needled = c.remaining[Modality.MICRONEEDLING]
+        part = c.needled_of[modality] = {
+            a: cs for a, cs in needled.items() if a in c.remaining[modality]
+        }
+    return part
 
 
 def _draft(c: Consultation, modality: Modality) -> _Draft:
