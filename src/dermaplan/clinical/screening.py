@@ -224,28 +224,18 @@ class Rules:
     others: tuple[tuple[Scope, None], ...]  # with no outcome yet, as the screen reads them
 
 
-def _reading_of(
-    test: Condition,
-) -> tuple[str, bool | None, Outcome | None, Outcome] | None:
-    """A test of one fact: the fact; for a yes/no test the answer that makes it hold and
-    that outcome (None: a comparison); its outcome while the fact is unknown."""
+def _reading(scope: Scope) -> Reading | None:
+    test = scope.rule.when
     if not isinstance(test, Comparison):
         return None
     unknown = Outcome(None, frozenset([test.fact]), ())
     if not (isinstance(test.value, bool) and test.op in ("is", "==", "is not", "!=")):
-        return test.fact, None, None, unknown
+        # a comparison is read area by area when any fact it reads is
+        return test.fact, None, None, unknown, scope.area_facts
     wanted = test.value if test.op in ("is", "==") else not test.value
     holds = Outcome(True, frozenset(), (f"{test.fact} = {_show(wanted)}",))
-    return test.fact, wanted, holds, unknown
-
-
-def _reading(scope: Scope) -> Reading | None:
-    reading = _reading_of(scope.rule.when)
-    if reading is None:
-        return None
-    # a yes/no rule is read area by area when its own fact is; a comparison when any it reads is
-    area_keys = scope.area_facts if reading[1] is None else frozenset([reading[0]])
-    return (*reading, area_keys)
+    # a yes/no rule when its own fact is
+    return test.fact, wanted, holds, unknown, frozenset([test.fact])
 
 
 def _area_facts_read(rule: Rule) -> frozenset[str]:
