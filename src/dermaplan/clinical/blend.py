@@ -133,9 +133,10 @@ def blocks_on(blocked: Blocks, areas: Iterable[str]) -> dict[str, Exclusion]:
     wanted = frozenset(areas)
     found: dict[str, Exclusion] = {}
     for ingredient, blocks in blocked.items():
-        hit = next((b.exclusion for b in blocks if b.covers(wanted)), None)
-        if hit is not None:
-            found[ingredient] = hit
+        for block in blocks:
+            if block.covers(wanted):
+                found[ingredient] = block.exclusion
+                break
     return found
 
 
@@ -475,10 +476,10 @@ def choose_products(
             else:
                 excluded.append(ban)
         picks, left, vetoed = _pick(
-            knowledge, area, tuple((c, severity[c, area]) for c in concerns), tuple(allowed)
+            knowledge, area, tuple([(c, severity[c, area]) for c in concerns]), tuple(allowed)
         )
         excluded += vetoed
-        uncovered.extend(f"{concern}:{area}" for concern in left)
+        uncovered.extend([f"{concern}:{area}" for concern in left])
         if picks:
             chosen[area] = picks
     return chosen, uncovered, excluded

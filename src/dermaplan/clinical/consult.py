@@ -219,7 +219,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     needled = addressed(knowledge, concerns, Modality.MICRONEEDLING, scars.not_targets)
     # what mesotherapy treats in the combined sitting: with the products whose evidence is on
     # needled skin, where the needling treats the same concern
-    onto = not _needled_only(knowledge).isdisjoint(entry.concern for entry in concerns)
+    onto = not _needled_only(knowledge).isdisjoint([entry.concern for entry in concerns])
     onto_needled = (
         addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled) if onto else meso
     )

@@ -260,11 +260,20 @@ def _forced_by_holds(c: Consultation, modality: Modality) -> _Draft | None:
     held = c.held[modality]
     if not held or c.remaining[modality]:
         return None
-    # a finding holds each of its areas: each is weighed once, in the order first met
-    unique = {id(f): f for fs in held.values() for f in fs}.values()
-    levels = [(_finding_hardness(f), f) for f in unique]
-    hardest = min([level for level, _ in levels])
-    chosen = [f for level, f in levels if level == hardest]
+    # the hardest findings, in the order first met (a finding holds each of its areas)
+    seen: set[int] = set()
+    chosen: list[Finding] = []
+    hardest = len(HARD)  # softer than any finding can be
+    for found in held.values():
+        for finding in found:
+            if id(finding) in seen:
+                continue
+            seen.add(id(finding))
+            level = _finding_hardness(finding)
+            if level < hardest:
+                hardest, chosen = level, [finding]
+            elif level == hardest:
+                chosen.append(finding)
     until = max((f.until for f in chosen if f.until is not None), default=None)
     if hardest == 1 and any(f.until is None for f in chosen):
         until = None

@@ -231,7 +231,7 @@ def build_needling(
     (an additive mixed into their syringe for injection)."""
     areas = tuple(
         _around(
-            area_protocol(knowledge, area, tuple((c, severities[c, area]) for c in concerns)),
+            area_protocol(knowledge, area, tuple([(c, severities[c, area]) for c in concerns])),
             keep_off.get(area, ()),
         )
         for area, concerns in sorted(area_concerns.items())
