@@ -578,12 +578,28 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     bars = False
     forced: Decision | None = None
     until: dt.date | None = None
-    open_absolute = [
-        fact
-        for f in own + ingredient
-        if f.severity is MISSING and f.rule_severity is ABSOLUTE
-        for fact in f.unanswered
-    ]
+    # the findings that bear on it by what they do to it, each in the order met
+    relative: list[Finding] = []
+    precautions: list[Finding] = []
+    serious_missing: list[Finding] = []  # open behind a serious rule on the modality itself
+    other_missing: list[Finding] = []
+    open_absolute: list[str] = []  # the facts open behind an absolute rule
+    open_beyond_info = False  # an unanswered info rule can only add a note
+    for f in own:
+        if f.severity is RELATIVE:
+            relative.append(f)
+        elif f.severity is PRECAUTION:
+            precautions.append(f)
+    for f in own + ingredient:
+        if f.severity is MISSING:
+            if f.rule_severity is ABSOLUTE:
+                open_absolute += f.unanswered
+            if f.rule_severity is not INFO:
+                open_beyond_info = True
+            if f.rule_severity in SERIOUS and not f.ingredients:
+                serious_missing.append(f)
+            else:
+                other_missing.append(f)
     provisional = {c.sheet.question(fact) for fact in open_absolute}
     held_now = c.held[modality]
     remaining = c.remaining[modality]
@@ -668,22 +684,11 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
         weak = {f"{concern}:{area}" for concern, area in c.scars.weak}
         if needled_pairs and set(needled_pairs) <= weak:
             bars = True
-    relative = [f for f in own if f.severity is RELATIVE]
-    missing = [f for f in own + ingredient if f.severity is MISSING]
-    serious_missing = [f for f in missing if f.rule_severity in SERIOUS and not f.ingredients]
     if relative or serious_missing:
         forced = Decision.CAUTION
-    serious = {id(f) for f in serious_missing}
-    reasons += [c.reason(f) for f in relative + serious_missing]
-    reasons += [c.reason(f) for f in missing if id(f) not in serious]
-    reasons += [c.reason(f) for f in own if f.severity is PRECAUTION]
+    reasons += [c.reason(f) for f in (*relative, *serious_missing, *other_missing, *precautions)]
     # an unanswered info rule can only add a note: the question is asked, the choice stands
-    bars = (
-        bars
-        or any(f.rule_severity is not INFO for f in missing)
-        or forced is not None
-        or bool(provisional)
-    )
+    bars = bars or open_beyond_info or forced is not None or bool(provisional)
     if modality is not Modality.MESOTHERAPY and c.anaesthetic.option is None:
         forced, bars = Decision.CAUTION, True
         reasons.append(
