@@ -239,7 +239,16 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         in_sitting[Modality.COMBINED],
         usable_devices(knowledge, needled),
     )
-    absolute = [f for f in findings if f.severity is ABSOLUTE]
+    # the findings by what the plan does with them, in one pass
+    absolute: list[Finding] = []
+    dated: list[Finding] = []  # a wait until a date the course may have to keep
+    unanswered: list[str] = []
+    for f in findings:
+        if f.severity is ABSOLUTE:
+            absolute.append(f)
+        elif f.until is not None and f.severity in (RELATIVE, PRECAUTION):
+            dated.append(f)
+        unanswered += f.unanswered
     held = {m: holds(absolute, m, planned[m]) for m in MODALITIES}
     meso_now = _remaining(meso, held[Modality.MESOTHERAPY])
     needled_now = _remaining(needled, held[Modality.MICRONEEDLING])
@@ -329,7 +338,6 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         )
     meso_going = Modality.MESOTHERAPY in going or Modality.COMBINED in going
     protocols = {Modality.MICRONEEDLING: needling, Modality.COMBINED: combined_protocol}
-    dated = [f for f in findings if f.until is not None and f.severity in (RELATIVE, PRECAUTION)]
     waits = {
         m: [f for f in dated if binds(f, m) and not set(remaining[m]).isdisjoint(f.areas)]
         for m in MODALITIES
@@ -347,7 +355,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     )
     decisions = _with_course_notes(decisions, courses, assessment, waits)
     care = _care(knowledge, going, sheet.treated_areas)
-    questions = {sheet.question(fact) for f in findings for fact in f.unanswered}
+    questions = {sheet.question(fact) for fact in unanswered}
     if blend is not None and any(e.severity is MISSING and e.rule is None for e in blend.excluded):
         questions.add(PROCEDURES_QUESTION)
     plan_blend = blend if meso_going else None
