@@ -338,10 +338,11 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         )
     meso_going = Modality.MESOTHERAPY in going or Modality.COMBINED in going
     protocols = {Modality.MICRONEEDLING: needling, Modality.COMBINED: combined_protocol}
-    waits = {
-        m: [f for f in dated if binds(f, m) and not set(remaining[m]).isdisjoint(f.areas)]
-        for m in MODALITIES
-    }
+    waits: dict[Modality, list[Finding]] = {m: [] for m in MODALITIES}
+    for f in dated:
+        for m in MODALITIES:
+            if binds(f, m) and not set(remaining[m]).isdisjoint(f.areas):
+                waits[m].append(f)
     courses = _courses(
         knowledge,
         assessment,

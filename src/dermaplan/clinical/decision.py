@@ -51,7 +51,12 @@ SERIOUS = (ABSOLUTE, RELATIVE)
 
 
 def pairs(area_concerns: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
-    return tuple(sorted([f"{c}:{a}" for a, cs in area_concerns.items() for c in cs]))
+    found = []
+    for area, concerns in area_concerns.items():
+        for concern in concerns:
+            found.append(f"{concern}:{area}")
+    found.sort()
+    return tuple(found)
 
 
 def binds(finding: Finding, modality: Modality) -> bool:
@@ -139,7 +144,10 @@ def addressed(
                     continue
                 if (where is None or area in where) and (concern, area) not in not_targets:
                     found.setdefault(area, set()).add(concern)
-    return {area: tuple(sorted(concerns)) for area, concerns in sorted(found.items())}
+    result: AreaConcerns = {}
+    for area in sorted(found):
+        result[area] = tuple(sorted(found[area]))
+    return result
 
 
 @lru_cache(maxsize=16)

@@ -346,9 +346,12 @@ def rule_modalities(
     """The modalities a rule bears on for this patient: those it binds that treat one of
     its areas (or of the areas it concerns)."""
     where = scope.areas if concerned is None else concerned
-    if where is None:
-        return tuple([m for m in scope.modalities if areas[m]])
-    return tuple([m for m in scope.modalities if not where.isdisjoint(areas[m])])
+    found = []
+    for modality in scope.modalities:
+        treated = areas[modality]
+        if treated and (where is None or not where.isdisjoint(treated)):
+            found.append(modality)
+    return tuple(found)
 
 
 def device_areas(scope: Scope, devices: Mapping[str, frozenset[str]]) -> frozenset[str]:
