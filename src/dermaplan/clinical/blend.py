@@ -221,8 +221,9 @@ def candidate_ingredients(
     question about one holds the modality's plan."""
     index = formulary(knowledge)
     injected: set[str] = set()
-    for concern in {c for concerns in meso.values() for c in concerns}:
-        injected.update(index.ingredients_for[concern])
+    for concerns in meso.values():
+        for concern in concerns:
+            injected.update(index.ingredients_for[concern])
     if meso and pain_relief:
         injected.update(index.additive_ingredients)
     numbing = index.anaesthetic_ingredients if needled else frozenset()

@@ -113,11 +113,12 @@ class FactSheet:
     ) -> None:
         self.assessment = assessment
         self.knowledge = knowledge
-        self.treated_areas = (
-            frozenset([area for entry in assessment.concerns for area in entry.areas])
-            if areas is None
-            else areas
-        )
+        if areas is None:
+            treated: set[str] = set()
+            for entry in assessment.concerns:
+                treated.update(entry.areas)
+            areas = frozenset(treated)
+        self.treated_areas = areas
         names = _names(knowledge)
         # a narrowed sheet: its own earlier procedures over the parent's other facts
         self.values: dict[str, FactValue] = self._read(names) if shared is None else _Over(shared)
@@ -309,7 +310,7 @@ def shown_conditions(assessment: Assessment, knowledge: KnowledgeBase) -> dict[s
     for entry in assessment.concerns:
         for condition in showing.get(entry.concern, ()):
             found.setdefault(condition, set()).update(entry.areas)
-    return {condition: frozenset(areas) for condition, areas in found.items()}
+    return {condition: frozenset(areas) for condition, areas in found.items()} if found else {}
 
 
 @lru_cache(maxsize=16)
@@ -320,7 +321,9 @@ def _showing(knowledge: KnowledgeBase) -> dict[str, tuple[str, ...]]:
 def implied_conditions(assessment: Assessment, knowledge: KnowledgeBase) -> frozenset[str]:
     """The screening conditions the concerns themselves show (a keloid scar to treat is a
     history of keloid)."""
-    kinds = {kind for entry in assessment.concerns for kind in entry.scar_types}
+    kinds: set[str] = set()
+    for entry in assessment.concerns:
+        kinds.update(entry.scar_types)
     if not kinds:
         return frozenset()
     return frozenset(

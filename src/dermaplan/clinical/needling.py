@@ -142,7 +142,7 @@ def choose_anaesthetic(knowledge: KnowledgeBase, blocked: Mapping[str, Exclusion
     """The first anaesthetic option whose every ingredient this patient may have."""
     refused: list[str] = []
     for index, option in enumerate(knowledge.needling.anaesthesia):
-        bans = [blocked[i] for i in option.ingredients if i in blocked]
+        bans = [blocked[i] for i in option.ingredients if i in blocked] if blocked else []
         if not bans:
             return _offer(knowledge, index)
         refused.append(f"{option.id}: {bans[0].reason}")
