@@ -283,7 +283,11 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
             }
         )
     )
-    all_pairs = tuple(sorted([f"{e.concern}:{a}" for e in assessment.concerns for a in e.areas]))
+    told = []
+    for entry in assessment.concerns:
+        for area in entry.areas:
+            told.append(f"{entry.concern}:{area}")
+    all_pairs = tuple(sorted(told))
     anaesthetic = choose_anaesthetic(knowledge, blocks_on(blocked, needled_now))
     numbing = _anaesthetic_considered(knowledge, anaesthetic) if needled else frozenset()
     considered = {
@@ -356,7 +360,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     )
     decisions = _with_course_notes(decisions, courses, assessment, waits)
     care = _care(knowledge, going, sheet.treated_areas)
-    questions = {sheet.question(fact) for fact in unanswered}
+    questions = set(map(sheet.question, unanswered))
     if blend is not None and any(e.severity is MISSING and e.rule is None for e in blend.excluded):
         questions.add(PROCEDURES_QUESTION)
     plan_blend = blend if meso_going else None
@@ -392,6 +396,8 @@ def _with_course_notes(
     waits: Mapping[Modality, list[Finding]],
 ) -> tuple[ModalityDecision, ...]:
     """A decision whose course the patient's event pushes past it says so itself."""
+    if assessment.goals.event_date is None:
+        return decisions  # no event to push a course past
     late = {c.modality for c in courses if starts_after_event(c, assessment, waits[c.modality])}
     if not late:
         return decisions
