@@ -59,6 +59,11 @@ class MedicationStatus(StrEnum):
     NEVER = "never"
 
 
+# as module names too, for the engine's loops (as plan.ABSOLUTE: a global is cheaper to read)
+CURRENT = MedicationStatus.CURRENT
+STOPPED = MedicationStatus.STOPPED
+
+
 class ScarType(StrEnum):
     ROLLING = "rolling"
     BOXCAR = "boxcar"

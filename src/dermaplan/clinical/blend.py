@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from dermaplan.clinical.assessment import Assessment, Procedure
 from dermaplan.clinical.course import templates_for
 from dermaplan.clinical.plan import (
+    ABSOLUTE,
+    MISSING,
+    RELATIVE,
     AreaDose,
     Blend,
     Check,
     Exclusion,
     Finding,
-    FindingSeverity,
     Preparation,
     ProductUse,
 )
@@ -43,7 +46,7 @@ from dermaplan.knowledge.schema import (
 )
 
 NO_VOLUME = "no source gives a volume per point: the practitioner decides"
-BLOCKING = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE, FindingSeverity.MISSING)
+BLOCKING = (ABSOLUTE, RELATIVE, MISSING)
 HELD = "held back until answered"
 EVIDENCE_RANK = {level: rank for rank, level in enumerate(Evidence)}
 
@@ -51,9 +54,9 @@ EVIDENCE_RANK = {level: rank for rank, level in enumerate(Evidence)}
 def hardness(exclusion: Exclusion) -> int:
     """How hard a safety exclusion is, hardest first: contraindicated, deferred, then the
     ones a sign-off or an answer may lift; not safety last."""
-    if exclusion.severity is FindingSeverity.ABSOLUTE:
+    if exclusion.severity is ABSOLUTE:
         return 1 if exclusion.until_text is not None else 0
-    if exclusion.severity in (FindingSeverity.RELATIVE, FindingSeverity.MISSING):
+    if exclusion.severity in (RELATIVE, MISSING):
         return 2
     return 3
 
@@ -64,12 +67,14 @@ class Block:
 
     exclusion: Exclusion
     areas: frozenset[str] | None
+    level: int  # the exclusion's hardness
 
     def covers(self, areas: Iterable[str]) -> bool:
         return self.areas is None or not self.areas.isdisjoint(areas)
 
 
 Blocks = Mapping[str, tuple[Block, ...]]
+_LEVEL = operator.attrgetter("level")
 
 
 def excluded_ingredients(
@@ -81,9 +86,11 @@ def excluded_ingredients(
     for finding in findings:
         if finding.severity not in BLOCKING or not finding.ingredients:
             continue
-        held = HELD if finding.severity is FindingSeverity.MISSING else ""
+        held = HELD if finding.severity is MISSING else ""
         until = f"; until {finding.until}" if finding.until is not None else ""
-        reason = f"{finding.title} ({held or finding.severity.value}: {finding.because}{until})"
+        reason = f"{finding.title} ({held or finding.severity}: {finding.because}{until})"
+        where = frozenset(finding.areas)
+        level: int | None = None  # the same for every ingredient of the finding
         for ingredient in finding.ingredients:
             exclusion = Exclusion(
                 ingredient,
@@ -96,7 +103,9 @@ def excluded_ingredients(
                 finding.until,
                 finding.until_text,
             )
-            excluded.setdefault(ingredient, []).append(Block(exclusion, frozenset(finding.areas)))
+            if level is None:
+                level = hardness(exclusion)
+            excluded.setdefault(ingredient, []).append(Block(exclusion, where, level))
     recorded = set(assessment.allergies or ())
     allergic = formulary(knowledge).allergic
     for allergen in sorted(recorded):
@@ -109,14 +118,13 @@ def excluded_ingredients(
                 f"recorded allergy: {hit}",
                 None,
                 tuple(entry.sources),
-                FindingSeverity.ABSOLUTE,
+                ABSOLUTE,
             )
             blocks = excluded.setdefault(entry.id, [])
             if all(b.exclusion.reason != exclusion.reason for b in blocks):
-                blocks.append(Block(exclusion, None))
+                blocks.append(Block(exclusion, None, hardness(exclusion)))
     return {
-        ingredient: tuple(sorted(blocks, key=lambda b: hardness(b.exclusion)))
-        for ingredient, blocks in excluded.items()
+        ingredient: tuple(sorted(blocks, key=_LEVEL)) for ingredient, blocks in excluded.items()
     }
 
 
@@ -125,9 +133,10 @@ def blocks_on(blocked: Blocks, areas: Iterable[str]) -> dict[str, Exclusion]:
     wanted = frozenset(areas)
     found: dict[str, Exclusion] = {}
     for ingredient, blocks in blocked.items():
-        hit = next((b.exclusion for b in blocks if b.covers(wanted)), None)
-        if hit is not None:
-            found[ingredient] = hit
+        for block in blocks:
+            if block.covers(wanted):
+                found[ingredient] = block.exclusion
+                break
     return found
 
 
@@ -212,8 +221,9 @@ def candidate_ingredients(
     question about one holds the modality's plan."""
     index = formulary(knowledge)
     injected: set[str] = set()
-    for concern in {c for concerns in meso.values() for c in concerns}:
-        injected.update(index.ingredients_for[concern])
+    for concerns in meso.values():
+        for concern in concerns:
+            injected.update(index.ingredients_for[concern])
     if meso and pain_relief:
         injected.update(index.additive_ingredients)
     numbing = index.anaesthetic_ingredients if needled else frozenset()
@@ -330,7 +340,7 @@ def _label_total(
             f"are unknown ({HELD})",
             None,
             tuple(product.sources),
-            FindingSeverity.MISSING,
+            MISSING,
         )
     if len(given) < product.max_sessions:
         return None
@@ -342,7 +352,7 @@ def _label_total(
         f"were given before ({', '.join(str(d) for d in given)})",
         None,
         tuple(product.sources),
-        FindingSeverity.ABSOLUTE,
+        ABSOLUTE,
     )
 
 
@@ -467,10 +477,10 @@ def choose_products(
             else:
                 excluded.append(ban)
         picks, left, vetoed = _pick(
-            knowledge, area, tuple((c, severity[c, area]) for c in concerns), tuple(allowed)
+            knowledge, area, tuple([(c, severity[c, area]) for c in concerns]), tuple(allowed)
         )
         excluded += vetoed
-        uncovered.extend(f"{concern}:{area}" for concern in left)
+        uncovered.extend([f"{concern}:{area}" for concern in left])
         if picks:
             chosen[area] = picks
     return chosen, uncovered, excluded
@@ -603,7 +613,7 @@ def _volume(points: int, per_point: float | None) -> float | None:
 
 
 def _scaled(
-    doses: list[AreaDose], scale: float, per_point: float | None, why: str
+    doses: Sequence[AreaDose], scale: float, per_point: float | None, why: str
 ) -> list[AreaDose]:
     """Fewer points (or less volume, where a source gives only a volume) in every counted
     area, to stay within a maximum."""
@@ -627,12 +637,16 @@ def _total(doses: Iterable[AreaDose]) -> float | None:
     return round(sum(volumes), 3) if volumes else None
 
 
+@lru_cache(maxsize=4096)
 def _doses(
-    facts: _Group, areas: Mapping[str, tuple[str, ...]], paired: frozenset[str]
-) -> list[AreaDose]:
+    knowledge: KnowledgeBase, group: tuple[str, ...], areas: tuple[str, ...], paired: frozenset[str]
+) -> tuple[AreaDose, ...]:
+    """A syringe's dose on each of its areas, within its per-session maxima: knowledge-only
+    (its products and areas), so remembered."""
+    facts = _group(knowledge, group)
     per_point = facts.volume_per_point_ml
     doses: list[AreaDose] = []
-    for area in sorted(areas):
+    for area in areas:
         sourced = [d for p in facts.products for d in p.dosing if area in d.areas]
         sides = {id(d): 2 if d.per_side and area in paired else 1 for d in sourced}
         counts = [d.points * sides[id(d)] for d in sourced if d.points is not None]
@@ -666,7 +680,7 @@ def _doses(
             "share it (fewer points there) or treat this area at another sitting"
         )
         doses = [AreaDose(d.area, None, None, full) if d.points is None else d for d in doses]
-    return doses
+    return tuple(doses)
 
 
 @dataclass(frozen=True)
@@ -733,9 +747,9 @@ def _group(knowledge: KnowledgeBase, group: tuple[str, ...]) -> _Group:
 
 def _ingredient_caps(
     knowledge: KnowledgeBase,
-    groups: list[tuple[_Group, list[AreaDose]]],
+    groups: list[tuple[_Group, Sequence[AreaDose]]],
     checks: list[Check],
-) -> tuple[list[tuple[_Group, list[AreaDose]]], dict[int, str]]:
+) -> tuple[list[tuple[_Group, Sequence[AreaDose]]], dict[int, str]]:
     """Keep each capped ingredient's mass in one sitting, summed over every syringe that
     carries it, within its maximum. Syringes join the sitting whole, in order of evidence;
     one that does not fit is given on a day of its own (returned with the reason), reduced
@@ -857,8 +871,11 @@ def build_blend(
     syringes = _syringes(knowledge, chosen, checks)
     if assessment.goals.pain_tolerance == "low":
         syringes = _add_pain_relief(knowledge, syringes, blocked, checks, excluded)
-    groups = [
-        (_group(knowledge, group), _doses(_group(knowledge, group), syringes[group], paired_areas))
+    groups: list[tuple[_Group, Sequence[AreaDose]]] = [
+        (
+            _group(knowledge, group),
+            _doses(knowledge, group, tuple(sorted(syringes[group])), paired_areas),
+        )
         for group in sorted(syringes)
     ]
     groups, apart = _ingredient_caps(knowledge, groups, checks)

@@ -33,15 +33,18 @@ from dermaplan.clinical.decision import (
 from dermaplan.clinical.facts import PROCEDURES_QUESTION, FactSheet
 from dermaplan.clinical.needling import build_needling, choose_anaesthetic
 from dermaplan.clinical.plan import (
+    ABSOLUTE,
+    MISSING,
     PLAN_SCHEMA_VERSION,
+    PRECAUTION,
     PROCEED,
+    RELATIVE,
     Anaesthetic,
     Blend,
     CareAdvice,
     Citation,
     Course,
     Finding,
-    FindingSeverity,
     ModalityDecision,
     NeedlingProtocol,
     Plan,
@@ -66,28 +69,44 @@ def _anaesthetic_considered(knowledge: KnowledgeBase, chosen: Anaesthetic) -> fr
     return frozenset(found)
 
 
+def _severities(assessment: Assessment) -> dict[tuple[str, str], str]:
+    """(concern, area) → how severe, for the needling protocols."""
+    return {
+        (entry.concern, area): entry.severity
+        for entry in assessment.concerns
+        for area in entry.areas
+    }
+
+
 def _remaining(planned: AreaConcerns, held: Mapping[str, list[Finding]]) -> AreaConcerns:
+    """What is planned on the areas nothing holds (the plan itself when nothing does: these
+    mappings are only read)."""
+    if not held:
+        return planned
     return {area: concerns for area, concerns in planned.items() if area not in held}
 
 
 def _care(
     knowledge: KnowledgeBase, chosen: Iterable[Modality], treated: frozenset[str]
 ) -> tuple[CareAdvice, ...]:
-    wanted = set(chosen)
-    if Modality.COMBINED in wanted:
-        wanted.update(SINGLE)
     return tuple(
-        advice
-        for advice, areas in _care_items(knowledge)
-        if wanted.intersection(advice.modalities) and (areas is None or treated & areas)
+        [
+            advice
+            for advice, areas in _care_items(knowledge, frozenset(chosen))
+            if areas is None or treated & areas
+        ]
     )
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=128)
 def _care_items(
-    knowledge: KnowledgeBase,
+    knowledge: KnowledgeBase, chosen: frozenset[Modality]
 ) -> tuple[tuple[CareAdvice, frozenset[str] | None], ...]:
-    """Every care item as advice, in reading order (before first), once per knowledge base."""
+    """The care items for these modalities as advice, in reading order (before first), with
+    the areas each is for; once per knowledge base and set of modalities."""
+    wanted = set(chosen)
+    if Modality.COMBINED in wanted:
+        wanted.update(SINGLE)
     items = sorted(knowledge.care, key=lambda item: (item.phase != "before", item.text))
     return tuple(
         (
@@ -97,6 +116,7 @@ def _care_items(
             None if item.areas is None else frozenset(item.areas),
         )
         for item in items
+        if wanted.intersection(item.modalities)
     )
 
 
@@ -199,7 +219,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     needled = addressed(knowledge, concerns, Modality.MICRONEEDLING, scars.not_targets)
     # what mesotherapy treats in the combined sitting: with the products whose evidence is on
     # needled skin, where the needling treats the same concern
-    onto = not _needled_only(knowledge).isdisjoint(entry.concern for entry in concerns)
+    onto = not _needled_only(knowledge).isdisjoint([entry.concern for entry in concerns])
     onto_needled = (
         addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled) if onto else meso
     )
@@ -219,7 +239,16 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         in_sitting[Modality.COMBINED],
         usable_devices(knowledge, needled),
     )
-    absolute = [f for f in findings if f.severity is FindingSeverity.ABSOLUTE]
+    # the findings by what the plan does with them, in one pass
+    absolute: list[Finding] = []
+    dated: list[Finding] = []  # a wait until a date the course may have to keep
+    unanswered: list[str] = []
+    for f in findings:
+        if f.severity is ABSOLUTE:
+            absolute.append(f)
+        elif f.until is not None and f.severity in (RELATIVE, PRECAUTION):
+            dated.append(f)
+        unanswered += f.unanswered
     held = {m: holds(absolute, m, planned[m]) for m in MODALITIES}
     meso_now = _remaining(meso, held[Modality.MESOTHERAPY])
     needled_now = _remaining(needled, held[Modality.MICRONEEDLING])
@@ -254,7 +283,11 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
             }
         )
     )
-    all_pairs = tuple(sorted(f"{e.concern}:{a}" for e in assessment.concerns for a in e.areas))
+    told = []
+    for entry in assessment.concerns:
+        for area in entry.areas:
+            told.append(f"{entry.concern}:{area}")
+    all_pairs = tuple(sorted(told))
     anaesthetic = choose_anaesthetic(knowledge, blocks_on(blocked, needled_now))
     numbing = _anaesthetic_considered(knowledge, anaesthetic) if needled else frozenset()
     considered = {
@@ -280,16 +313,13 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         )
     )
     going = [d.modality for d in decisions if d.decision in PROCEED]
-    severities = {
-        (entry.concern, area): entry.severity
-        for entry in assessment.concerns
-        for area in entry.areas
-    }
     needling: NeedlingProtocol | None = None
     combined_protocol: NeedlingProtocol | None = None
     radiofrequency = None
     if Modality.MICRONEEDLING in going:
-        needling = build_needling(knowledge, severities, needled_now, anaesthetic, scars.keep_off)
+        needling = build_needling(
+            knowledge, _severities(assessment), needled_now, anaesthetic, scars.keep_off
+        )
         radiofrequency = build_radiofrequency(
             knowledge,
             sheet,
@@ -303,7 +333,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         }
         combined_protocol = build_needling(
             knowledge,
-            severities,
+            _severities(assessment),
             combined_needled,
             anaesthetic,
             scars.keep_off,
@@ -312,17 +342,11 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         )
     meso_going = Modality.MESOTHERAPY in going or Modality.COMBINED in going
     protocols = {Modality.MICRONEEDLING: needling, Modality.COMBINED: combined_protocol}
-    waits = {
-        m: [
-            f
-            for f in findings
-            if f.until is not None
-            and f.severity in (FindingSeverity.RELATIVE, FindingSeverity.PRECAUTION)
-            and binds(f, m)
-            and not set(remaining[m]).isdisjoint(f.areas)
-        ]
-        for m in MODALITIES
-    }
+    waits: dict[Modality, list[Finding]] = {m: [] for m in MODALITIES}
+    for f in dated:
+        for m in MODALITIES:
+            if binds(f, m) and not set(remaining[m]).isdisjoint(f.areas):
+                waits[m].append(f)
     courses = _courses(
         knowledge,
         assessment,
@@ -336,10 +360,8 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     )
     decisions = _with_course_notes(decisions, courses, assessment, waits)
     care = _care(knowledge, going, sheet.treated_areas)
-    questions = {sheet.question(fact) for f in findings for fact in f.unanswered}
-    if blend is not None and any(
-        e.severity is FindingSeverity.MISSING and e.rule is None for e in blend.excluded
-    ):
+    questions = set(map(sheet.question, unanswered))
+    if blend is not None and any(e.severity is MISSING and e.rule is None for e in blend.excluded):
         questions.add(PROCEDURES_QUESTION)
     plan_blend = blend if meso_going else None
     referrals = _referrals(knowledge, assessment, findings)
@@ -374,6 +396,8 @@ def _with_course_notes(
     waits: Mapping[Modality, list[Finding]],
 ) -> tuple[ModalityDecision, ...]:
     """A decision whose course the patient's event pushes past it says so itself."""
+    if assessment.goals.event_date is None:
+        return decisions  # no event to push a course past
     late = {c.modality for c in courses if starts_after_event(c, assessment, waits[c.modality])}
     if not late:
         return decisions
@@ -418,7 +442,7 @@ def _referrals(
     referring = _referring_rules(knowledge)
     for finding in findings:
         to = referring.get(finding.code)
-        if to is not None and finding.severity is not FindingSeverity.MISSING:
+        if to is not None and finding.severity is not MISSING:
             why = f"{finding.title}: {finding.action}"
             found.append(
                 Referral(finding.code, to, why, finding.areas, finding.sources, finding.evidence)
@@ -468,11 +492,11 @@ def _cited(
 ) -> set[str]:
     cited: set[str] = set()
     cited.update(
-        *(reason.sources for decision in decisions for reason in decision.reasons),
-        *(finding.sources for finding in findings),
-        *(course.sources for course in courses),
-        *(advice.sources for advice in care),
-        *(protocol.sources for protocol in (needling, combined) if protocol is not None),
+        *[reason.sources for decision in decisions for reason in decision.reasons],
+        *[finding.sources for finding in findings],
+        *[course.sources for course in courses],
+        *[advice.sources for advice in care],
+        *[protocol.sources for protocol in (needling, combined) if protocol is not None],
     )
     if blend is not None:
         cited.update(

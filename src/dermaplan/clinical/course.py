@@ -154,10 +154,10 @@ def build_course(
             f"each session is given in {staged} sittings on separate days (see the protocol): "
             "no sitting anaesthetises more skin than the label allows"
         )
-    template_ids = tuple(t.id for t in templates)
-    product_ids = tuple(p.id for p in products)
+    template_ids = tuple([t.id for t in templates])
+    product_ids = tuple([p.id for p in products])
     frame = _frame(
-        knowledge, template_ids, product_ids, tuple(given.get(p, 0) for p in product_ids)
+        knowledge, template_ids, product_ids, tuple([given.get(p, 0) for p in product_ids])
     )
     notes += frame.notes
     sessions, interval, low, high = frame.sessions, frame.interval, frame.low, frame.high

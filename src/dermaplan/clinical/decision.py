@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dermaplan.clinical.assessment import Assessment, ConcernEntry, MedicationStatus
+from dermaplan.clinical.assessment import CURRENT, Assessment, ConcernEntry
 from dermaplan.clinical.blend import (
     HELD,
     formulary,
@@ -26,12 +26,16 @@ from dermaplan.clinical.blend import (
 )
 from dermaplan.clinical.facts import PROCEDURES_QUESTION, FactSheet
 from dermaplan.clinical.plan import (
+    ABSOLUTE,
+    INFO,
+    MISSING,
+    PRECAUTION,
+    RELATIVE,
     Anaesthetic,
     Blend,
     Decision,
     Exclusion,
     Finding,
-    FindingSeverity,
     ModalityDecision,
     ProductUse,
     Reason,
@@ -43,11 +47,16 @@ AreaConcerns = dict[str, tuple[str, ...]]
 SINGLE = (Modality.MESOTHERAPY, Modality.MICRONEEDLING)
 SIMPLEST_FIRST = {Modality.MESOTHERAPY: 0, Modality.MICRONEEDLING: 1, Modality.COMBINED: 2}
 HARD = {0: Decision.CONTRAINDICATED, 1: Decision.DEFERRED, 2: Decision.CAUTION}
-SERIOUS = (FindingSeverity.ABSOLUTE, FindingSeverity.RELATIVE)
+SERIOUS = (ABSOLUTE, RELATIVE)
 
 
 def pairs(area_concerns: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
-    return tuple(sorted(f"{c}:{a}" for a, cs in area_concerns.items() for c in cs))
+    found = []
+    for area, concerns in area_concerns.items():
+        for concern in concerns:
+            found.append(f"{concern}:{area}")
+    found.sort()
+    return tuple(found)
 
 
 def binds(finding: Finding, modality: Modality) -> bool:
@@ -126,21 +135,33 @@ def addressed(
     """Area → the patient's concerns there that this modality treats; a product whose
     evidence is on needled skin counts only where `needled` treats the concern too."""
     found: dict[str, set[str]] = {}
+    fits = _fits(knowledge)
     for entry in concerns:
-        for fit in knowledge.concerns[entry.concern].addressed_by:
-            if fit.modality != modality:
-                continue
+        concern = entry.concern
+        for where, on_needled_skin in fits.get((concern, modality), ()):
             for area in entry.areas:
-                if fit.on_needled_skin and (
-                    needled is None or entry.concern not in needled.get(area, ())
-                ):
+                if on_needled_skin and (needled is None or concern not in needled.get(area, ())):
                     continue
-                if (fit.areas is None or area in fit.areas) and (
-                    entry.concern,
-                    area,
-                ) not in not_targets:
-                    found.setdefault(area, set()).add(entry.concern)
-    return {area: tuple(sorted(concerns)) for area, concerns in sorted(found.items())}
+                if (where is None or area in where) and (concern, area) not in not_targets:
+                    found.setdefault(area, set()).add(concern)
+    result: AreaConcerns = {}
+    for area in sorted(found):
+        result[area] = tuple(sorted(found[area]))
+    return result
+
+
+@lru_cache(maxsize=16)
+def _fits(
+    knowledge: KnowledgeBase,
+) -> dict[tuple[str, Modality], tuple[tuple[frozenset[str] | None, bool], ...]]:
+    """(concern, modality) → each way the modality treats the concern: on which areas (None:
+    any), and whether only on needled skin; in the knowledge's order, once per knowledge base."""
+    found: dict[tuple[str, Modality], list[tuple[frozenset[str] | None, bool]]] = {}
+    for concern in knowledge.concerns.values():
+        for fit in concern.addressed_by:
+            where = None if fit.areas is None else frozenset(fit.areas)
+            found.setdefault((concern.id, fit.modality), []).append((where, fit.on_needled_skin))
+    return {key: tuple(fits) for key, fits in found.items()}
 
 
 def combine(meso: AreaConcerns, needled: AreaConcerns) -> AreaConcerns:
@@ -160,23 +181,17 @@ def holds(
     wanted = set(areas)
     held: dict[str, list[Finding]] = {}
     for finding in findings:
-        if (
-            finding.severity is FindingSeverity.ABSOLUTE
-            and not finding.ingredients
-            and binds(finding, modality)
-        ):
+        if finding.severity is ABSOLUTE and not finding.ingredients and binds(finding, modality):
             for area in wanted.intersection(finding.areas):
                 held.setdefault(area, []).append(finding)
     return held
 
 
 def finding_reason(finding: Finding) -> Reason:
-    if finding.severity is FindingSeverity.MISSING:
-        text = (
-            f"unanswered ({finding.rule_severity.value} rule): {finding.title} — {finding.because}"
-        )
+    if finding.severity is MISSING:
+        text = f"unanswered ({finding.rule_severity} rule): {finding.title} — {finding.because}"
     else:
-        text = f"{finding.severity.value}: {finding.title} — {finding.because}"
+        text = f"{finding.severity}: {finding.title} — {finding.because}"
         if finding.until is not None:
             text += f"; until {finding.until}"
         elif finding.until_text:
@@ -207,6 +222,7 @@ class Consultation:
     considered: Mapping[Modality, frozenset[str]]  # ingredients the modality would use
     reason_of: dict[int, Reason] = field(default_factory=dict)
     uses_of: dict[Modality, tuple[list[ProductUse], list[ProductUse]]] = field(default_factory=dict)
+    needled_of: dict[Modality, AreaConcerns] = field(default_factory=dict)
 
     def reason(self, finding: Finding) -> Reason:
         key = id(finding)
@@ -252,9 +268,20 @@ def _forced_by_holds(c: Consultation, modality: Modality) -> _Draft | None:
     held = c.held[modality]
     if not held or c.remaining[modality]:
         return None
-    hardness = {id(f): (_finding_hardness(f), f) for fs in held.values() for f in fs}
-    hardest = min(level for level, _ in hardness.values())
-    chosen = [f for level, f in hardness.values() if level == hardest]
+    # the hardest findings, in the order first met (a finding holds each of its areas)
+    seen: set[int] = set()
+    chosen: list[Finding] = []
+    hardest = len(HARD)  # softer than any finding can be
+    for found in held.values():
+        for finding in found:
+            if id(finding) in seen:
+                continue
+            seen.add(id(finding))
+            level = _finding_hardness(finding)
+            if level < hardest:
+                hardest, chosen = level, [finding]
+            elif level == hardest:
+                chosen.append(finding)
     until = max((f.until for f in chosen if f.until is not None), default=None)
     if hardest == 1 and any(f.until is None for f in chosen):
         until = None
@@ -360,7 +387,7 @@ def _covered(c: Consultation, modality: Modality) -> tuple[str, ...]:
     if modality is not Modality.MESOTHERAPY:
         found.update(pairs(_needled_part(c, modality)))
     if modality is not Modality.MICRONEEDLING:
-        found.update(f"{u.concern}:{a}" for u in _uses(c, modality)[0] for a in u.areas)
+        found.update([f"{u.concern}:{a}" for u in _uses(c, modality)[0] for a in u.areas])
     return tuple(sorted(found))
 
 
@@ -417,7 +444,7 @@ def _blend_reasons(c: Consultation, uses: Iterable[ProductUse]) -> list[Reason]:
         reasons.append(
             Reason(
                 f"treats {use.concern} ({', '.join(use.areas)}) with "
-                f"{c.knowledge.products[use.product].name} ({claim.evidence.value} evidence)",
+                f"{c.knowledge.products[use.product].name} ({claim.evidence} evidence)",
                 None,
                 tuple(claim.sources),
                 claim.evidence,
@@ -467,7 +494,7 @@ def _without_adjunct(
     knowledge: KnowledgeBase,
     needled: AreaConcerns,
     given: Iterable[ProductUse],
-    taking: frozenset[str],
+    assessment: Assessment,
 ) -> list[Reason]:
     """The needled concerns whose evidence came with an adjunct this plan does not give (on
     the needled skin, or a medication the patient takes alongside): chosen, perhaps, but
@@ -475,12 +502,15 @@ def _without_adjunct(
     adjuncts = _adjuncts(knowledge)
     lacking: dict[str, list[str]] = {}
     onto: dict[str, set[str]] | None = None
+    taking: frozenset[str] | None = None  # the medications taken now, read when first needed
     for area, concerns in sorted(needled.items()):
         for concern in concerns:
             fit = adjuncts.get(concern)
             if fit is None or (fit.areas is not None and area not in fit.areas):
                 continue
             assert fit.adjunct is not None
+            if taking is None:
+                taking = _taking(assessment)
             if taking.intersection(fit.adjunct.medications):
                 continue
             if onto is None:
@@ -518,11 +548,7 @@ def _any_of(names: Sequence[str]) -> str:
 
 
 def _taking(assessment: Assessment) -> frozenset[str]:
-    return frozenset(
-        name
-        for name, use in assessment.medications.items()
-        if use.status is MedicationStatus.CURRENT
-    )
+    return frozenset(name for name, use in assessment.medications.items() if use.status is CURRENT)
 
 
 def _open_skin(knowledge: KnowledgeBase, item: str) -> bool:
@@ -531,8 +557,13 @@ def _open_skin(knowledge: KnowledgeBase, item: str) -> bool:
 
 
 def _needled_part(c: Consultation, modality: Modality) -> AreaConcerns:
-    needled = c.remaining[Modality.MICRONEEDLING]
-    return {a: cs for a, cs in needled.items() if a in c.remaining[modality]}
+    part = c.needled_of.get(modality)
+    if part is None:
+        needled = c.remaining[Modality.MICRONEEDLING]
+        part = c.needled_of[modality] = {
+            a: cs for a, cs in needled.items() if a in c.remaining[modality]
+        }
+    return part
 
 
 def _draft(c: Consultation, modality: Modality) -> _Draft:
@@ -555,12 +586,28 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     bars = False
     forced: Decision | None = None
     until: dt.date | None = None
-    open_absolute = [
-        fact
-        for f in own + ingredient
-        if f.severity is FindingSeverity.MISSING and f.rule_severity is FindingSeverity.ABSOLUTE
-        for fact in f.unanswered
-    ]
+    # the findings that bear on it by what they do to it, each in the order met
+    relative: list[Finding] = []
+    precautions: list[Finding] = []
+    serious_missing: list[Finding] = []  # open behind a serious rule on the modality itself
+    other_missing: list[Finding] = []
+    open_absolute: list[str] = []  # the facts open behind an absolute rule
+    open_beyond_info = False  # an unanswered info rule can only add a note
+    for f in own:
+        if f.severity is RELATIVE:
+            relative.append(f)
+        elif f.severity is PRECAUTION:
+            precautions.append(f)
+    for f in own + ingredient:
+        if f.severity is MISSING:
+            if f.rule_severity is ABSOLUTE:
+                open_absolute += f.unanswered
+            if f.rule_severity is not INFO:
+                open_beyond_info = True
+            if f.rule_severity in SERIOUS and not f.ingredients:
+                serious_missing.append(f)
+            else:
+                other_missing.append(f)
     provisional = {c.sheet.question(fact) for fact in open_absolute}
     held_now = c.held[modality]
     remaining = c.remaining[modality]
@@ -570,26 +617,27 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
         blend = c.blend
         excluded: list[Exclusion] = list(blend.excluded) if blend is not None else []
         provisional |= {
-            PROCEDURES_QUESTION
-            for e in excluded
-            if e.severity is FindingSeverity.MISSING and e.rule is None
+            PROCEDURES_QUESTION for e in excluded if e.severity is MISSING and e.rule is None
         }
         empty = blend is None or not blend.preparations
         if modality is Modality.MESOTHERAPY:
             # the blend also holds what goes only onto needled skin: injected alone, what
             # counts is what treats the concerns mesotherapy treats by itself
             empty = not _uses(c, modality)[0]
-            excluded = [e for e in excluded if _bears_alone(c, e)]
         if modality is Modality.COMBINED:
             # what matters is what may go onto the needled skin
             empty = not c.open_skin
-            needled = _needled_areas(c)
-            excluded = [
-                e
-                for e in excluded
-                if _open_skin(c.knowledge, e.item) and (e.area is None or e.area in needled)
-            ]
         if empty:
+            # the exclusions that bear on it decide it (read only then)
+            if modality is Modality.MESOTHERAPY:
+                excluded = [e for e in excluded if _bears_alone(c, e)]
+            if modality is Modality.COMBINED:
+                needled = _needled_areas(c)
+                excluded = [
+                    e
+                    for e in excluded
+                    if _open_skin(c.knowledge, e.item) and (e.area is None or e.area in needled)
+                ]
             hard = _forced_by_products(c, modality, excluded)
             if hard is None:
                 why = (
@@ -613,7 +661,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     if modality is not Modality.MESOTHERAPY:
         needled_now = _needled_part(c, modality)
         fit += _needling_reasons(c.knowledge, tuple(needled_now.items()))
-        lacking = _without_adjunct(c.knowledge, needled_now, given, _taking(c.assessment))
+        lacking = _without_adjunct(c.knowledge, needled_now, given, c.assessment)
         bars = bars or bool(lacking)
         fit += lacking
     if uses_blend:
@@ -644,22 +692,11 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
         weak = {f"{concern}:{area}" for concern, area in c.scars.weak}
         if needled_pairs and set(needled_pairs) <= weak:
             bars = True
-    relative = [f for f in own if f.severity is FindingSeverity.RELATIVE]
-    missing = [f for f in own + ingredient if f.severity is FindingSeverity.MISSING]
-    serious_missing = [f for f in missing if f.rule_severity in SERIOUS and not f.ingredients]
     if relative or serious_missing:
         forced = Decision.CAUTION
-    serious = {id(f) for f in serious_missing}
-    reasons += [c.reason(f) for f in relative + serious_missing]
-    reasons += [c.reason(f) for f in missing if id(f) not in serious]
-    reasons += [c.reason(f) for f in own if f.severity is FindingSeverity.PRECAUTION]
+    reasons += [c.reason(f) for f in (*relative, *serious_missing, *other_missing, *precautions)]
     # an unanswered info rule can only add a note: the question is asked, the choice stands
-    bars = (
-        bars
-        or any(f.rule_severity is not FindingSeverity.INFO for f in missing)
-        or forced is not None
-        or bool(provisional)
-    )
+    bars = bars or open_beyond_info or forced is not None or bool(provisional)
     if modality is not Modality.MESOTHERAPY and c.anaesthetic.option is None:
         forced, bars = Decision.CAUTION, True
         reasons.append(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 
-from dermaplan.clinical.assessment import Assessment, MedicationStatus, Sex
+from dermaplan.clinical.assessment import CURRENT, STOPPED, Assessment, Sex
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.facts import FACT_PATTERNS
 from dermaplan.knowledge.schema import Modality, Region
@@ -42,24 +42,29 @@ class _Names:
     all its facts in one pass with no name built or parsed per consult."""
 
     allergens: tuple[tuple[str, str], ...]  # (allergen, fact)
-    procedures: tuple[tuple[str, str, str], ...]  # (procedure, days_ago, date)
+    procedures: dict[str, tuple[str, str]]  # procedure → days_ago, date
     patient: tuple[tuple[str, str], ...]  # (attribute, fact)
     conditions: dict[str, str]  # condition → its fact
     female_only: tuple[str, ...]  # the facts of the conditions only a patient not male can have
     medications: dict[str, tuple[str, str, str]]  # medication → current, stopped_days_ago, date
-    unknown: dict[str, FactValue]  # every fact but the procedures', as if nothing were answered
+    # every fact as if nothing were answered: procedures not asked, or asked and none had
+    not_asked: dict[str, FactValue]
+    none_had: dict[str, FactValue]
 
 
 @lru_cache(maxsize=16)
 def _names(knowledge: KnowledgeBase) -> _Names:
     vocabulary = knowledge.vocabulary
     unanswered = [name for name in knowledge.facts if not name.startswith(AREA_BOUND)]
+    procedures = {
+        p: (f"procedures.{p}.days_ago", f"procedures.{p}.date") for p in vocabulary["procedures"]
+    }
+    procedure_facts = [fact for facts in procedures.values() for fact in facts]
+    not_asked: dict[str, FactValue] = dict.fromkeys(unanswered + procedure_facts, UNKNOWN)
+    none_had = not_asked | dict.fromkeys(procedure_facts, NOT_APPLICABLE)
     return _Names(
         allergens=tuple((a, f"allergies.{a}") for a in vocabulary["allergens"]),
-        procedures=tuple(
-            (p, f"procedures.{p}.days_ago", f"procedures.{p}.date")
-            for p in vocabulary["procedures"]
-        ),
+        procedures=procedures,
         patient=tuple(
             (name.removeprefix("patient."), name)
             for name in FACT_PATTERNS
@@ -77,7 +82,8 @@ def _names(knowledge: KnowledgeBase) -> _Names:
             )
             for m in vocabulary["medications"]
         },
-        unknown=dict.fromkeys(unanswered, UNKNOWN),
+        not_asked=not_asked,
+        none_had=none_had,
     )
 
 
@@ -107,11 +113,12 @@ class FactSheet:
     ) -> None:
         self.assessment = assessment
         self.knowledge = knowledge
-        self.treated_areas = (
-            frozenset(area for entry in assessment.concerns for area in entry.areas)
-            if areas is None
-            else areas
-        )
+        if areas is None:
+            treated: set[str] = set()
+            for entry in assessment.concerns:
+                treated.update(entry.areas)
+            areas = frozenset(treated)
+        self.treated_areas = areas
         names = _names(knowledge)
         # a narrowed sheet: its own earlier procedures over the parent's other facts
         self.values: dict[str, FactValue] = self._read(names) if shared is None else _Over(shared)
@@ -120,16 +127,15 @@ class FactSheet:
         if self._shown:
             self._read_shown(shared is not None)
         self._narrowed: dict[str, FactSheet] = {}
-        self._questions: dict[str, str] = {}
 
     def get(self, name: str) -> FactValue:
         return self.values[name]
 
     def _read(self, names: _Names) -> dict[str, FactValue]:
-        """Every fact but the procedures': unknown unless the assessment answers it (or the
-        other answers settle it)."""
+        """Every fact but the procedures done: unknown unless the assessment answers it (or
+        the other answers settle it)."""
         assessment = self.assessment
-        values = dict(names.unknown)
+        values = dict(names.not_asked if assessment.procedures is None else names.none_had)
         patient = assessment.patient
         for attribute, fact in names.patient:
             value = getattr(patient, attribute)
@@ -138,13 +144,9 @@ class FactSheet:
             elif attribute in FEMALE_ONLY and patient.sex is Sex.MALE:
                 values[fact] = NOT_APPLICABLE
         conditions = names.conditions
-        values.update(
-            {
-                conditions[c]: answer
-                for c, answer in assessment.conditions.items()
-                if answer is not None
-            }
-        )
+        for condition, answer in assessment.conditions.items():
+            if answer is not None:
+                values[conditions[condition]] = answer
         for condition in implied_conditions(assessment, self.knowledge):
             if assessment.conditions.get(condition) is None:
                 values[conditions[condition]] = True
@@ -158,11 +160,12 @@ class FactSheet:
                 values[fact] = allergen in allergies
         consult_date = assessment.consult_date
         for medication, use in assessment.medications.items():
-            if use.status is None:
+            status = use.status
+            if status is None:
                 continue
             current, stopped_days_ago, last_taken = names.medications[medication]
-            if use.status is not MedicationStatus.STOPPED:
-                values[current] = use.status is MedicationStatus.CURRENT
+            if status is not STOPPED:
+                values[current] = status is CURRENT
                 values[stopped_days_ago] = values[last_taken] = NOT_APPLICABLE
             else:
                 values[current] = False
@@ -172,25 +175,25 @@ class FactSheet:
         return values
 
     def _read_procedures(self, names: _Names) -> None:
-        """The latest procedure of each kind on a treated area (one with no areas counts
-        anywhere); unknown while procedures were not asked."""
-        values = self.values
+        """The latest procedure of each kind recorded on a treated area (one with no areas
+        counts anywhere). The other kinds keep what the sheet starts from: unknown while
+        procedures were not asked, otherwise none had (on a narrowed sheet, the whole
+        assessment's, so each kind recorded is read again for its area)."""
         recorded = self.assessment.procedures
-        if recorded is None:
-            for _, days, date in names.procedures:
-                values[days] = values[date] = UNKNOWN
+        if not recorded:
             return
-        latest: dict[str, dt.date] = {}
+        values = self.values
+        latest: dict[str, dt.date | None] = {}
         treated = self.treated_areas
         for procedure in recorded:
-            if procedure.areas and treated.isdisjoint(procedure.areas):
-                continue
             known = latest.get(procedure.type)
-            if known is None or procedure.date > known:
+            if procedure.areas and treated.isdisjoint(procedure.areas):
+                latest.setdefault(procedure.type, None)
+            elif known is None or procedure.date > known:
                 latest[procedure.type] = procedure.date
         consult_date = self.assessment.consult_date
-        for kind, days, date in names.procedures:
-            day = latest.get(kind)
+        for kind, day in latest.items():
+            days, date = names.procedures[kind]
             if day is None:
                 values[days] = values[date] = NOT_APPLICABLE
             else:
@@ -248,19 +251,22 @@ class FactSheet:
     def question(self, fact: str) -> str:
         """The question that learns a fact, asking for exactly what is missing: the date of
         the last dose of a drug the patient has stopped, not whether they take it."""
-        asked = self._questions.get(fact)
-        if asked is None:
-            asked = self._questions[fact] = self._question(fact)
+        asked, medication = _asking(self.knowledge, fact)
+        if medication is not None:
+            use = self.assessment.medications.get(medication)
+            if use is not None and use.status is STOPPED:
+                return _last_dose_question(self.knowledge, medication)
         return asked
 
-    def _question(self, fact: str) -> str:
-        head, _, rest = fact.partition(".")
-        item, _, attribute = rest.partition(".")
-        if head == "medications" and attribute != "current":
-            use = self.assessment.medications.get(item)
-            if use is not None and use.status is MedicationStatus.STOPPED:
-                return _last_dose_question(self.knowledge, item)
-        return _question(self.knowledge, fact)
+
+@lru_cache(maxsize=4096)
+def _asking(knowledge: KnowledgeBase, fact: str) -> tuple[str, str | None]:
+    """The question for a fact, and the medication whose last dose it asks for instead when
+    the patient has stopped it (a fact about stopping it); the same for every patient."""
+    head, _, rest = fact.partition(".")
+    item, _, attribute = rest.partition(".")
+    stopping = head == "medications" and attribute != "current"
+    return _question(knowledge, fact), item if stopping else None
 
 
 @lru_cache(maxsize=4096)
@@ -304,7 +310,7 @@ def shown_conditions(assessment: Assessment, knowledge: KnowledgeBase) -> dict[s
     for entry in assessment.concerns:
         for condition in showing.get(entry.concern, ()):
             found.setdefault(condition, set()).update(entry.areas)
-    return {condition: frozenset(areas) for condition, areas in found.items()}
+    return {condition: frozenset(areas) for condition, areas in found.items()} if found else {}
 
 
 @lru_cache(maxsize=16)
@@ -315,7 +321,9 @@ def _showing(knowledge: KnowledgeBase) -> dict[str, tuple[str, ...]]:
 def implied_conditions(assessment: Assessment, knowledge: KnowledgeBase) -> frozenset[str]:
     """The screening conditions the concerns themselves show (a keloid scar to treat is a
     history of keloid)."""
-    kinds = {kind for entry in assessment.concerns for kind in entry.scar_types}
+    kinds: set[str] = set()
+    for entry in assessment.concerns:
+        kinds.update(entry.scar_types)
     if not kinds:
         return frozenset()
     return frozenset(

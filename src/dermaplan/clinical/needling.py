@@ -141,23 +141,29 @@ def area_protocol(
 def choose_anaesthetic(knowledge: KnowledgeBase, blocked: Mapping[str, Exclusion]) -> Anaesthetic:
     """The first anaesthetic option whose every ingredient this patient may have."""
     refused: list[str] = []
-    for option in knowledge.needling.anaesthesia:
-        bans = [blocked[i] for i in option.ingredients if i in blocked]
+    for index, option in enumerate(knowledge.needling.anaesthesia):
+        bans = [blocked[i] for i in option.ingredients if i in blocked] if blocked else []
         if not bans:
-            minutes = f"{option.minutes.min:g}–{option.minutes.max:g} min"
-            removal = knowledge.needling.anaesthesia_removal
-            return Anaesthetic(
-                option=option.id,
-                text=f"{option.text}; {removal.text}",
-                minutes=minutes,
-                sources=tuple(sorted({*option.sources, *removal.sources})),
-            )
+            return _offer(knowledge, index)
         refused.append(f"{option.id}: {bans[0].reason}")
     return Anaesthetic(
         option=None,
         text="no topical anaesthetic may be used: " + "; ".join(refused),
         minutes=None,
         sources=tuple(sorted({s for b in blocked.values() for s in b.sources})),
+    )
+
+
+@lru_cache(maxsize=64)
+def _offer(knowledge: KnowledgeBase, index: int) -> Anaesthetic:
+    """An anaesthetic option as the plan gives it (knowledge-only, so remembered)."""
+    option = knowledge.needling.anaesthesia[index]
+    removal = knowledge.needling.anaesthesia_removal
+    return Anaesthetic(
+        option=option.id,
+        text=f"{option.text}; {removal.text}",
+        minutes=f"{option.minutes.min:g}–{option.minutes.max:g} min",
+        sources=tuple(sorted({*option.sources, *removal.sources})),
     )
 
 
@@ -225,7 +231,7 @@ def build_needling(
     (an additive mixed into their syringe for injection)."""
     areas = tuple(
         _around(
-            area_protocol(knowledge, area, tuple((c, severities[c, area]) for c in concerns)),
+            area_protocol(knowledge, area, tuple([(c, severities[c, area]) for c in concerns])),
             keep_off.get(area, ()),
         )
         for area, concerns in sorted(area_concerns.items())

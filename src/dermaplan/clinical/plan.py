@@ -41,6 +41,16 @@ class FindingSeverity(StrEnum):
     MISSING = "missing"
 
 
+# The severities as module names too: on Python 3.11 a member read off its enum class goes
+# through the enum type's __getattr__ hook, several times the cost of a global, and the
+# engine compares severities in its innermost loops.
+ABSOLUTE = FindingSeverity.ABSOLUTE
+RELATIVE = FindingSeverity.RELATIVE
+PRECAUTION = FindingSeverity.PRECAUTION
+INFO = FindingSeverity.INFO
+MISSING = FindingSeverity.MISSING
+
+
 @dataclass(slots=True, unsafe_hash=True)
 class Reason:
     text: str

@@ -15,9 +15,11 @@ from functools import lru_cache
 from dermaplan.clinical.decision import SERIOUS, AreaConcerns, finding_reason
 from dermaplan.clinical.facts import FactSheet
 from dermaplan.clinical.plan import (
+    ABSOLUTE,
+    MISSING,
+    RELATIVE,
     Decision,
     Finding,
-    FindingSeverity,
     ModalityDecision,
     RadiofrequencyArea,
     RadiofrequencyOption,
@@ -29,15 +31,22 @@ from dermaplan.knowledge.schema import Radiofrequency, Statement
 
 def radiofrequency_areas(knowledge: KnowledgeBase, needled: AreaConcerns) -> AreaConcerns:
     """The needled areas of its evidence with a concern its evidence treats."""
-    radio = knowledge.needling.radiofrequency
-    if radio is None:
+    evidence = _evidence(knowledge)
+    if evidence is None:
         return {}
-    wanted = set(radio.concerns)
+    where, wanted = evidence
     return {
-        area: tuple(c for c in concerns if c in wanted)
+        area: tuple([c for c in concerns if c in wanted])
         for area, concerns in needled.items()
-        if area in radio.areas and wanted.intersection(concerns)
+        if area in where and not wanted.isdisjoint(concerns)
     }
+
+
+@lru_cache(maxsize=16)
+def _evidence(knowledge: KnowledgeBase) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The areas and the concerns of the device's evidence, once per knowledge base."""
+    radio = knowledge.needling.radiofrequency
+    return None if radio is None else (frozenset(radio.areas), frozenset(radio.concerns))
 
 
 @lru_cache(maxsize=16)
@@ -114,7 +123,7 @@ def build_radiofrequency(
     reasons: list[Reason] = [ceilings[a] for a in sorted(candidates) if a in ceilings]
     held: dict[str, list[Finding]] = {}
     for finding in own:
-        if finding.severity is FindingSeverity.ABSOLUTE:
+        if finding.severity is ABSOLUTE:
             for area in finding.areas:
                 held.setdefault(area, []).append(finding)
     usable = {a: cs for a, cs in candidates.items() if a not in held and a not in ceilings}
@@ -125,7 +134,7 @@ def build_radiofrequency(
         {
             sheet.question(fact)
             for f in own
-            if f.severity is FindingSeverity.MISSING and f.rule_severity is FindingSeverity.ABSOLUTE
+            if f.severity is MISSING and f.rule_severity is ABSOLUTE
             for fact in f.unanswered
         }
     )
@@ -138,8 +147,7 @@ def build_radiofrequency(
         else:
             decision = Decision.CONTRAINDICATED
     elif needling.decision is Decision.CAUTION or any(
-        f.severity is FindingSeverity.RELATIVE
-        or (f.severity is FindingSeverity.MISSING and f.rule_severity in SERIOUS)
+        f.severity is RELATIVE or (f.severity is MISSING and f.rule_severity in SERIOUS)
         for f in own
     ):
         decision = Decision.CAUTION

@@ -22,7 +22,15 @@ from dermaplan.clinical.facts import (
     FactSheet,
     FactValue,
 )
-from dermaplan.clinical.plan import Finding, FindingSeverity
+from dermaplan.clinical.plan import (
+    ABSOLUTE,
+    INFO,
+    MISSING,
+    PRECAUTION,
+    RELATIVE,
+    Finding,
+    FindingSeverity,
+)
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.conditions import (
     All,
@@ -35,7 +43,7 @@ from dermaplan.knowledge.conditions import (
     render,
     walk,
 )
-from dermaplan.knowledge.schema import Modality, Rule
+from dermaplan.knowledge.schema import Evidence, Modality, Rule
 
 Tri = bool | None
 
@@ -109,26 +117,73 @@ def _comparison(test: Comparison, knowledge: KnowledgeBase) -> Check:
     return check
 
 
-def _combination(condition: All | Any, knowledge: KnowledgeBase) -> Check:
-    items = tuple(compile_condition(item, knowledge) for item in condition.items)
-    any_of = isinstance(condition, Any)
+def _any_answer(condition: Any) -> Check | None:
+    """`any` of yes/no tests only (most `any` rules): one loop over the facts, no call per
+    test; None for any other `any`."""
+    tests = []
+    for item in condition.items:
+        test = _yes_no(item)
+        if test is None:
+            return None
+        fact, wanted = test
+        tests.append((fact, wanted, f"{fact} = {_show(wanted)}"))
 
     def check(sheet: FactSheet) -> Outcome:
-        outcomes = [item(sheet) for item in items]
-        if any_of:
-            true = [o for o in outcomes if o.value is True]
-            if true:
-                return Outcome(True, frozenset(), tuple(b for o in true for b in o.because))
-        elif any(o.value is False for o in outcomes):
-            return FALSE
-        unknown = frozenset().union(*(o.unknown for o in outcomes if o.value is None))
-        if unknown:
-            return Outcome(None, unknown, ())
-        if any_of:
-            return FALSE
-        return Outcome(True, frozenset(), tuple(b for o in outcomes for b in o.because))
+        values = sheet.values
+        because: list[str] = []
+        unknown: list[str] = []
+        for fact, wanted, text in tests:
+            actual = values[fact]
+            if actual is wanted:
+                because.append(text)
+            elif actual is UNKNOWN:
+                unknown.append(fact)
+        if because:
+            return Outcome(True, frozenset(), tuple(because))
+        return Outcome(None, frozenset(unknown), ()) if unknown else FALSE
 
     return check
+
+
+def _combination(condition: All | Any, knowledge: KnowledgeBase) -> Check:
+    if isinstance(condition, Any):
+        answers = _any_answer(condition)
+        if answers is not None:
+            return answers
+    items = tuple(compile_condition(item, knowledge) for item in condition.items)
+
+    def check_any(sheet: FactSheet) -> Outcome:
+        because: list[str] = []
+        unknown: list[frozenset[str]] = []
+        holds = False
+        for item in items:
+            outcome = item(sheet)
+            if outcome.value:
+                holds = True
+                because += outcome.because
+            elif outcome.value is None:
+                unknown.append(outcome.unknown)
+        if holds:
+            return Outcome(True, frozenset(), tuple(because))
+        missing = frozenset().union(*unknown) if unknown else frozenset()
+        return Outcome(None, missing, ()) if missing else FALSE
+
+    def check_all(sheet: FactSheet) -> Outcome:
+        # a false item settles it: the items are pure, the rest need not be read
+        because: list[str] = []
+        unknown: list[frozenset[str]] = []
+        for item in items:
+            outcome = item(sheet)
+            if outcome.value is False:
+                return FALSE
+            if outcome.value is None:
+                unknown.append(outcome.unknown)
+            else:
+                because += outcome.because
+        missing = frozenset().union(*unknown) if unknown else frozenset()
+        return Outcome(None, missing, ()) if missing else Outcome(True, frozenset(), tuple(because))
+
+    return check_any if isinstance(condition, Any) else check_all
 
 
 def compile_condition(condition: Condition, knowledge: KnowledgeBase) -> Check:
@@ -174,20 +229,55 @@ class Scope:
     # the facts it reads that may depend on the area they are read for: earlier procedures
     # (`procedures.<kind>`) and conditions (`conditions.<condition>`), as `area_bound` names them
     area_facts: frozenset[str]
-    # a rule that is one yes/no test (most are): its fact, the answer that makes it hold, and
-    # its two outcomes - read inline, without a call per rule
-    answer: tuple[str, bool, Outcome, Outcome] | None
+    # the rule's own words and numbers, as every finding of it gives them
+    code: str
+    named: tuple[Modality, ...]  # the modalities as the rule names them
+    title: str
+    message: str
+    action: str
+    evidence: Evidence
+    until_text: str | None
+    lasts: tuple[str, float] | None  # a temporary rule's: the date fact it runs from, its days
 
 
-def _answer(rule: Rule) -> tuple[str, bool, Outcome, Outcome] | None:
-    test = rule.when
+# a rule that is one test of one fact: the fact; for a yes/no test the answer that makes it
+# hold and that outcome (None: a comparison, read by the rule's check); its outcome while the
+# fact is unknown; and the area-bound facts that have it read area by area
+Reading = tuple[str, bool | None, Outcome | None, Outcome, frozenset[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Every rule's scope, split once per knowledge base: the rules that test one fact (most
+    are, and most are false for any one patient) are read off their fact before anything
+    else, the others one by one."""
+
+    single: tuple[tuple[Reading, Scope], ...]
+    others: tuple[tuple[Scope, None], ...]  # with no outcome yet, as the screen reads them
+
+
+def _yes_no(test: Condition) -> tuple[str, bool] | None:
+    """A yes/no test's fact and the answer that makes it hold."""
     if not (isinstance(test, Comparison) and isinstance(test.value, bool)):
         return None
     if test.op not in ("is", "==", "is not", "!="):
         return None
-    wanted = test.value if test.op in ("is", "==") else not test.value
-    holds = Outcome(True, frozenset(), (f"{test.fact} = {_show(wanted)}",))
-    return test.fact, wanted, holds, Outcome(None, frozenset([test.fact]), ())
+    return test.fact, test.value if test.op in ("is", "==") else not test.value
+
+
+def _reading(scope: Scope) -> Reading | None:
+    test = scope.rule.when
+    if not isinstance(test, Comparison):
+        return None
+    unknown = Outcome(None, frozenset([test.fact]), ())
+    answer = _yes_no(test)
+    if answer is None:
+        # a comparison is read area by area when any fact it reads is
+        return test.fact, None, None, unknown, scope.area_facts
+    fact, wanted = answer
+    holds = Outcome(True, frozenset(), (f"{fact} = {_show(wanted)}",))
+    # a yes/no rule when its own fact is
+    return fact, wanted, holds, unknown, frozenset([fact])
 
 
 def _area_facts_read(rule: Rule) -> frozenset[str]:
@@ -210,6 +300,7 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
         named = set(rule.modalities)
         if named & {Modality.MESOTHERAPY, Modality.MICRONEEDLING}:
             named.add(Modality.COMBINED)
+        temporary = rule.temporary
         result.append(
             Scope(
                 rule,
@@ -221,10 +312,32 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
                 FindingSeverity(rule.severity.value),
                 tuple(rule.sources),
                 _area_facts_read(rule),
-                _answer(rule),
+                rule.id,
+                tuple(rule.modalities),
+                rule.title,
+                rule.message,
+                rule.action,
+                rule.evidence,
+                None if temporary is None else temporary.until_text,
+                None
+                if temporary is None or temporary.from_fact is None or temporary.days is None
+                else (temporary.from_fact, knowledge.number(temporary.days)),
             )
         )
     return tuple(result)
+
+
+@lru_cache(maxsize=16)
+def _rules(knowledge: KnowledgeBase) -> Rules:
+    single = []
+    others = []
+    for scope in scopes(knowledge):
+        reading = _reading(scope)
+        if reading is None:
+            others.append((scope, None))
+        else:
+            single.append((reading, scope))
+    return Rules(tuple(single), tuple(others))
 
 
 def rule_modalities(
@@ -233,9 +346,12 @@ def rule_modalities(
     """The modalities a rule bears on for this patient: those it binds that treat one of
     its areas (or of the areas it concerns)."""
     where = scope.areas if concerned is None else concerned
-    if where is None:
-        return tuple(m for m in scope.modalities if areas[m])
-    return tuple(m for m in scope.modalities if not where.isdisjoint(areas[m]))
+    found = []
+    for modality in scope.modalities:
+        treated = areas[modality]
+        if treated and (where is None or not where.isdisjoint(treated)):
+            found.append(modality)
+    return tuple(found)
 
 
 def device_areas(scope: Scope, devices: Mapping[str, frozenset[str]]) -> frozenset[str]:
@@ -247,14 +363,13 @@ def device_areas(scope: Scope, devices: Mapping[str, frozenset[str]]) -> frozens
     return usable if scope.areas is None else usable & scope.areas
 
 
-def _until(rule: Rule, sheet: FactSheet) -> dt.date | None:
-    temporary = rule.temporary
-    if temporary is None or temporary.from_fact is None or temporary.days is None:
+def _until(scope: Scope, sheet: FactSheet) -> dt.date | None:
+    if scope.lasts is None:
         return None
-    start = sheet.get(temporary.from_fact)
+    start = sheet.get(scope.lasts[0])
     if not isinstance(start, dt.date):
         return None
-    return days_later(start, sheet.knowledge.number(temporary.days))
+    return days_later(start, scope.lasts[1])
 
 
 def _finding(
@@ -265,32 +380,30 @@ def _finding(
     candidate_ingredients: frozenset[str],
     until: dt.date | None,
 ) -> Finding:
-    rule = scope.rule
     unanswered: tuple[str, ...] = ()
     if outcome.value is None:
-        severity = FindingSeverity.MISSING
+        severity = MISSING
         unanswered = tuple(sorted(outcome.unknown))
         because = "unanswered: " + ", ".join(unanswered)
     else:
         severity = scope.severity
         because = "; ".join(outcome.because)
-    temporary = rule.temporary
     return Finding(  # positional: built about ten times a consult, on the hot path
-        rule.id,
+        scope.code,
         severity,
-        rule.title,
-        rule.message,
-        rule.action,
+        scope.title,
+        scope.message,
+        scope.action,
         modalities,
         areas,
         tuple(sorted(scope.ingredients & candidate_ingredients)) if scope.ingredients else (),
         because,
         unanswered,
         scope.sources,
-        rule.evidence,
+        scope.evidence,
         scope.severity,
         until,
-        temporary.until_text if temporary is not None else None,
+        scope.until_text,
         scope.devices,
     )
 
@@ -317,7 +430,7 @@ def _by_area(
         outcome = scope.check(narrowed)
         if outcome.value is False:
             continue
-        until = _until(scope.rule, narrowed) if outcome.value else None
+        until = _until(scope, narrowed) if outcome.value else None
         key = (outcome.value, outcome.unknown, outcome.because, until)
         groups.setdefault(key, (outcome, []))[1].append(area)
     findings = []
@@ -326,7 +439,7 @@ def _by_area(
         if scope.devices:
             modalities: tuple[Modality, ...] = ()
         elif scope.ingredients:
-            modalities = tuple(scope.rule.modalities)
+            modalities = scope.named
         else:
             modalities = rule_modalities(scope, areas, concerned)
         if modalities or scope.devices:
@@ -351,7 +464,24 @@ def screen(
     by_area = sheet.area_bound
     values = sheet.values
     bound: dict[tuple[Modality, ...], tuple[Modality, ...]] = {}
-    for scope in scopes(sheet.knowledge):
+    rules = _rules(sheet.knowledge)
+    # the rules of one fact that may hold, with their outcome (None: read below, area by area
+    # or by the rule's comparison); a fact not applicable makes every test of it false
+    live: list[tuple[Scope, Outcome | None]] = []
+    for (fact, wanted, holds, unknown, area_keys), scope in rules.single:
+        if by_area and not by_area.isdisjoint(area_keys):
+            live.append((scope, None))
+            continue
+        actual = values[fact]
+        if actual is UNKNOWN:
+            live.append((scope, unknown))
+        elif holds is None:
+            if actual is not NOT_APPLICABLE:
+                live.append((scope, None))
+        elif actual is wanted:
+            live.append((scope, holds))
+    live += rules.others
+    for scope, read in live:
         if scope.ingredients and scope.ingredients.isdisjoint(candidate_ingredients):
             continue
         if scope.areas is not None and scope.areas.isdisjoint(treated):
@@ -359,17 +489,8 @@ def screen(
         usable = device_areas(scope, devices) & treated if scope.devices else None
         if usable is not None and not usable:
             continue  # a device rule, and the device could be used on none of its areas
-        answer = scope.answer
-        if answer is not None and not (by_area and answer[0] in by_area):
-            # reading the facts is pure and cheap; most rules are false, so read them first
-            fact, wanted, holds, unknown = answer
-            actual = values[fact]
-            if actual is UNKNOWN:
-                outcome = unknown
-            elif actual is wanted:
-                outcome = holds
-            else:
-                continue
+        if read is not None:
+            outcome = read
         elif by_area and not by_area.isdisjoint(scope.area_facts):
             findings += _by_area(scope, sheet, areas, candidate_ingredients, devices)
             continue
@@ -377,11 +498,10 @@ def screen(
             outcome = scope.check(sheet)
             if outcome.value is False:
                 continue
-        rule = scope.rule
         if usable is not None:
             modalities: tuple[Modality, ...] = ()
         elif scope.ingredients:
-            modalities = tuple(rule.modalities)
+            modalities = scope.named
         else:
             if scope.areas is not None:
                 modalities = rule_modalities(scope, areas)
@@ -397,7 +517,7 @@ def screen(
             concerned = every_area
         else:
             concerned = tuple(sorted(treated & scope.areas))
-        until = _until(rule, sheet) if outcome.value else None
+        until = _until(scope, sheet) if outcome.value and scope.lasts else None
         findings.append(
             _finding(scope, outcome, modalities, concerned, candidate_ingredients, until)
         )
@@ -405,9 +525,9 @@ def screen(
 
 
 SEVERITY_ORDER = {
-    FindingSeverity.ABSOLUTE: 0,
-    FindingSeverity.MISSING: 1,
-    FindingSeverity.RELATIVE: 2,
-    FindingSeverity.PRECAUTION: 3,
-    FindingSeverity.INFO: 4,
+    ABSOLUTE: 0,
+    MISSING: 1,
+    RELATIVE: 2,
+    PRECAUTION: 3,
+    INFO: 4,
 }
