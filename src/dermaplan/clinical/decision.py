@@ -177,13 +177,15 @@ def combine(meso: AreaConcerns, needled: AreaConcerns) -> AreaConcerns:
 def holds(
     findings: Iterable[Finding], modality: Modality, areas: Iterable[str]
 ) -> dict[str, list[Finding]]:
-    """Area → the absolute findings that keep this modality off it now."""
+    """Area → the absolute findings that keep this modality off it now, in the findings'
+    order and each finding's areas' (never a set's, which changes from process to process)."""
     wanted = set(areas)
     held: dict[str, list[Finding]] = {}
     for finding in findings:
         if finding.severity is ABSOLUTE and not finding.ingredients and binds(finding, modality):
-            for area in wanted.intersection(finding.areas):
-                held.setdefault(area, []).append(finding)
+            for area in finding.areas:
+                if area in wanted:
+                    held.setdefault(area, []).append(finding)
     return held
 
 
