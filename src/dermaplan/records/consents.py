@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
 from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope
-from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound, required
+from dermaplan.records.errors import ImmutableRecord, InvalidInput, NotFound, given_text, required
 from dermaplan.records.lifecycle import written_reason
 from dermaplan.records.models import (
     Consent,
@@ -36,7 +36,7 @@ from dermaplan.records.repository import (
     ConsentTemplateRepository,
     PatientRepository,
 )
-from dermaplan.records.schemas import ConsentData, given_text
+from dermaplan.records.schemas import ConsentData
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_TEMPLATE_CHARS = 200_000

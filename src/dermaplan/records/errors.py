@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Self, TypeVar
 
 from dermaplan.problems import Problem
+from dermaplan.text import as_line, as_prose
 
 T = TypeVar("T")
 
@@ -84,3 +85,12 @@ class Forbidden(RecordsError):
 class Unauthenticated(RecordsError):
     """Who is asking is not established: a wrong login, a session that ended or expired, a
     token revoked. Nothing was read or changed."""
+
+
+def given_text(value: str, field: str, *, prose: bool = False) -> str:
+    """Text given outside an input model (a name, a reason, an area), trimmed, refused at
+    `field` as an input model's `Line` (or `Prose`) would refuse it."""
+    try:
+        return (as_prose if prose else as_line)(value.strip())
+    except ValueError as error:
+        raise InvalidInput.one(f"{field}: {error}") from None

@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
-from dermaplan.records.errors import ImmutableRecord, InvalidInput
-from dermaplan.records.schemas import given_text
+from dermaplan.records.errors import ImmutableRecord, InvalidInput, given_text
 
 
 class PatientRecord(Protocol):

@@ -34,7 +34,7 @@ from dermaplan.records.enums import (
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.names import search_key
 from dermaplan.records.scales import score_problem
-from dermaplan.text import LINE, PROSE, Line, as_line, as_prose
+from dermaplan.text import LINE, PROSE, Line
 from dermaplan.vocabulary import Modality, Sex
 
 if TYPE_CHECKING:  # the records read and store plans without loading the engine
@@ -63,15 +63,6 @@ def _iso_date(value: object) -> object:
         except ValueError:
             raise ValueError(f"'{value}' is not a date (YYYY-MM-DD)") from None
     raise ValueError("a date is expected (YYYY-MM-DD)")
-
-
-def given_text(value: str, field: str, *, prose: bool = False) -> str:
-    """Text given outside an input model (a name, a reason, an area), trimmed, refused at
-    `field` as an input model's `Line` (or `Prose`) would refuse it."""
-    try:
-        return (as_prose if prose else as_line)(value.strip())
-    except ValueError as error:
-        raise InvalidInput.one(f"{field}: {error}") from None
 
 
 def _named(value: str) -> str:

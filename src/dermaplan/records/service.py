@@ -19,7 +19,7 @@ from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.clinics import zone
 from dermaplan.records.context import Context
 from dermaplan.records.enums import ConsultStatus, StaffRole
-from dermaplan.records.errors import ImmutableRecord, InvalidInput, required
+from dermaplan.records.errors import ImmutableRecord, InvalidInput, given_text, required
 from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import Clinic, Consult, Patient, Staff, new_id
 from dermaplan.records.names import name_key, search_key
@@ -29,10 +29,10 @@ from dermaplan.records.repository import (
     PatientRepository,
     StaffRepository,
 )
-from dermaplan.records.schemas import ConsultDocument, PatientData, given_text
 
 if TYPE_CHECKING:
     from dermaplan.knowledge import KnowledgeBase
+    from dermaplan.records.schemas import ConsultDocument, PatientData
 
 DEFAULT_CLINIC_NAME = "Dermaplan clinic"
 OLDEST_BIRTH_YEARS = 130
@@ -252,6 +252,8 @@ def patient_state(patient: Patient) -> dict[str, Any]:
 
 
 def patient_data(patient: Patient) -> PatientData:
+    from dermaplan.records.schemas import PatientData
+
     return PatientData(
         family_name=patient.family_name,
         given_names=patient.given_names,
@@ -402,6 +404,8 @@ def update_patient(
     if isinstance(identifiers, Mapping):
         merged = {**current["identifiers"], **identifiers}
         changes = {**changes, "identifiers": {k: v for k, v in merged.items() if v is not None}}
+    from dermaplan.records.schemas import PatientData
+
     data = PatientData.parse({**current, **changes})
     _check_birth_date(data, ClinicRepository(session).today(clinic_id, context.now))
     _apply(patient, data)

@@ -31,6 +31,7 @@ from dermaplan.records.errors import (
     InvalidInput,
     NotFound,
     SafetyRefused,
+    given_text,
     required,
 )
 from dermaplan.records.lifecycle import RecordKind, written_reason
@@ -60,7 +61,7 @@ from dermaplan.records.repository import (
     StaffRepository,
 )
 from dermaplan.records.safety import missing_items, safety_refusals
-from dermaplan.records.schemas import ProductUse, SessionData, given_text
+from dermaplan.records.schemas import ProductUse, SessionData
 from dermaplan.records.service import OLDEST_BIRTH_YEARS
 
 SESSION_AHEAD = dt.timedelta(days=1)  # the most a session may lie after the clock's now
