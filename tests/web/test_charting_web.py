@@ -601,6 +601,14 @@ def test_the_api_amends_a_signed_session_and_overrides_only_with_a_reason(world:
         assert unexplained.json()["detail"][0]["loc"][-1] == "reason"
         refused = client.post(path, json=deeper | {"reason": "depth"}, headers=headers)
         assert refused.status_code == 409, refused.text
+        for override in ("", "just in case"):  # blank, or given where nothing is refused
+            needless = client.post(
+                "/api/v1/sessions",
+                json=body(world.ours, consult, override=override),
+                headers=headers,
+            )
+            assert needless.status_code == 422, needless.text
+            assert "override" in str(needless.json()["detail"][0]["loc"]) + needless.text
         made = client.post(
             path, json=deeper | {"reason": "depth", "override": "per the surgeon"}, headers=headers
         )
