@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from dermaplan.app import clinic, consults
 from dermaplan.clinical.assessment import parse_assessment
@@ -686,3 +686,20 @@ def test_the_edit_and_amend_forms_give_back_all_the_session_holds(world: World) 
         ]
         assert after["deviations"] == held["deviations"]
         assert after["performed_at"].startswith("2026-11-02T09:30:15")
+
+
+def test_a_session_s_page_is_one_transaction_the_session_checked_inside(
+    world: World, drafting: Drafting
+) -> None:
+    begins: list[str] = []
+
+    def note(*arguments: object) -> None:
+        if str(arguments[2]).startswith("BEGIN"):
+            begins.append(str(arguments[2]))
+
+    event.listen(world.application.engine, "before_cursor_execute", note)
+    try:
+        assert drafting.client.get(f"/sessions/{drafting.session_id}").status_code == 200
+    finally:
+        event.remove(world.application.engine, "before_cursor_execute", note)
+    assert begins == ["BEGIN IMMEDIATE"]

@@ -282,7 +282,7 @@ def _session_page(
     session_id: uuid.UUID,
     refused: RecordsError | None = None,
 ) -> HTMLResponse:
-    charted = run(request, session.member, sessions.chart, session_id, knowledge)
+    charted = run(request, session, sessions.chart, session_id, knowledge)
     return render_form(
         request,
         "session.html",

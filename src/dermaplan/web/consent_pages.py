@@ -40,7 +40,7 @@ def _consent_page(
     refused: RecordsError | None = None,
     typed: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    shown = run(request, session.member, consents.shown, consent_id)
+    shown = run(request, session, consents.shown, consent_id)
     return render_form(
         request,
         "consent.html",

@@ -293,15 +293,17 @@ App = Annotated[Application, Depends(application)]
 
 def run(
     request: Request,
-    member: Member | SignedIn | TokenHolder,
+    member: Member | BrowserSession | SignedIn | TokenHolder,
     use_case: Callable[Concatenate[UnitOfWork, P], R],
     /,
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> R:
     """One use case acting as the member asking, in its own unit of work (as it declares);
-    a session or token is checked first inside that unit."""
+    a session or token not checked yet is checked first inside that unit."""
     app = application(request)
+    if isinstance(member, BrowserSession):  # checked already, with the form's CSRF token
+        member = member.member
     if isinstance(member, Member):
         return app.run(str(member.staff_id), use_case, *args, **kwargs)
     try:
