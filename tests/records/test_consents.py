@@ -36,7 +36,10 @@ from tests.records.factories import (
     session_data,
 )
 
-PNG = (  # a 1x1 PNG
+PNG = (  # a 2x1 PNG: a transparent pixel and a black stroke
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAABCAYAAAD0In+KAAAAEUlEQVR4nGP4//8/AwMDw38AFfMD/TRbfe8AAAAASUVORK5CYII="
+)
+BLANK_PNG = (  # a 1x1 PNG: every pixel the same, a pad sent without a stroke
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg=="
 )
 
@@ -256,6 +259,7 @@ def test_a_drawn_signature_is_bounded_in_bytes_and_pixels(
             "signature_png: 3000×3000 pixels, more than the 4 megapixels an image here may have",
         ),
         (png_claiming(400, 200)[:-20], "signature_png: not a readable PNG image"),
+        (base64.b64decode(BLANK_PNG), "signature_png: the signature is blank; sign in the box"),
         (
             png_claiming(400, 200).ljust(SIGNATURE_BYTES + 1, b"\x00"),
             "signature_png: larger than 256 KB",

@@ -19,7 +19,7 @@ from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.records.consents import MAX_TEMPLATE_CHARS as MAX_TEMPLATE_CHARS  # for forms
 from dermaplan.records.enums import ConsentKind, PhotoScope
-from dermaplan.records.errors import InvalidInput, NotFound
+from dermaplan.records.errors import NotFound
 
 if TYPE_CHECKING:
     from dermaplan.records.schemas import ConsentData
@@ -200,26 +200,8 @@ def sign_shown(
             "scopes": scopes,
         }
     )
-    if data.signature_png is not None and _blank(data.signature_png):
-        raise InvalidInput.one("signature_png: the signature is blank; sign in the box")
     record = record_consent(uow.session, uow.context, uow.clinic_id, data)
     return _entry(uow, record.id)
-
-
-def _blank(png_base64: str) -> bool:
-    """Whether a drawing has every pixel the same (a pad sent without a stroke on it); what
-    is no PNG, or too large, is left to the records' own check, which words it."""
-    from PIL import UnidentifiedImageError
-
-    from dermaplan.records.images import SIGNATURE, opened_image, unwarned
-
-    try:
-        image = base64.b64decode(png_base64, validate=True)
-        with opened_image(image, SIGNATURE) as opened, unwarned():
-            extrema = opened.convert("RGBA").getextrema()
-    except (InvalidInput, UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        return False
-    return all(low == high for low, high in extrema)  # type: ignore[misc]
 
 
 def _entry(uow: UnitOfWork, consent_id: uuid.UUID) -> ConsentEntry:

@@ -150,8 +150,9 @@ def _signature(data: ConsentData, problems: list[str]) -> tuple[str | None, byte
 
 
 def _drawn_signature_problem(image: bytes) -> str | None:
-    """Why a drawn signature is refused: not a whole PNG, or larger than a signature may
-    be, in bytes or in pixels (read from its header: it is stored, never decoded)."""
+    """Why a drawn signature is refused: not a whole PNG, larger than a signature may be, in
+    bytes or in pixels (read from its header before anything is decoded), or blank (every
+    pixel the same: a pad sent without a stroke on it), whichever way it is signed."""
     from PIL import UnidentifiedImageError
 
     from dermaplan.records.images import SIGNATURE, opened_image, unwarned
@@ -161,10 +162,14 @@ def _drawn_signature_problem(image: bytes) -> str | None:
     try:
         with opened_image(image, SIGNATURE) as opened, unwarned():
             opened.verify()
+        with opened_image(image, SIGNATURE) as opened, unwarned():  # verify() spends it
+            extrema = opened.convert("RGBA").getextrema()
     except InvalidInput as error:
         return error.problems[0]
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return "signature_png: not a readable PNG image"
+    if all(low == high for low, high in extrema):  # type: ignore[misc]
+        return "signature_png: the signature is blank; sign in the box"
     return None
 
 
