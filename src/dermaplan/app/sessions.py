@@ -180,9 +180,6 @@ class _PlanParts(_Read):
     combined: _Protocol | None = None
 
 
-TREATABLE = ("recommended", "suitable", "caution")  # decisions a session may follow
-
-
 def _performed_by_the_principal(uow: UnitOfWork, data: SessionData) -> None:
     """Who treated is the practitioner acting: a session in another's name is refused."""
     uow.in_own_name("practitioner", data.practitioner)
@@ -316,6 +313,7 @@ def planned(
     """A session pre-filled from an approved plan, for `modality` (by default the one it
     recommends, else its first course's, else its first treatable one); the reading is
     audited."""
+    from dermaplan.clinical.plan import PROCEED
     from dermaplan.records.enums import ConsultStatus
     from dermaplan.records.errors import IncompleteRecord, InvalidInput
     from dermaplan.records.plans import StoredPlan
@@ -327,7 +325,7 @@ def planned(
             f"consult: the plan is {consult.status.value}; a session follows an approved plan"
         )
     stored = StoredPlan.read(consult.plan_json, f"consult {consult.id}'s plan")
-    allowed_now = [d.modality for d in stored.decisions if d.decision in TREATABLE]
+    allowed_now = [d.modality for d in stored.decisions if d.decision in PROCEED]
     if not allowed_now:
         raise IncompleteRecord.one("consult: the plan allows no treatment")
     recommended = [d.modality for d in stored.decisions if d.decision == "recommended"]

@@ -316,10 +316,11 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     needling: NeedlingProtocol | None = None
     combined_protocol: NeedlingProtocol | None = None
     radiofrequency = None
+    combined_going = Modality.COMBINED in going and bool(open_skin)
+    any_needling = Modality.MICRONEEDLING in going or combined_going
+    severities = _severities(assessment) if any_needling else {}
     if Modality.MICRONEEDLING in going:
-        needling = build_needling(
-            knowledge, _severities(assessment), needled_now, anaesthetic, scars.keep_off
-        )
+        needling = build_needling(knowledge, severities, needled_now, anaesthetic, scars.keep_off)
         radiofrequency = build_radiofrequency(
             knowledge,
             sheet,
@@ -327,13 +328,13 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
             findings,
             next(d for d in decisions if d.modality is Modality.MICRONEEDLING),
         )
-    if Modality.COMBINED in going and open_skin:
+    if combined_going:
         combined_needled = {
             a: cs for a, cs in needled_now.items() if a in remaining[Modality.COMBINED]
         }
         combined_protocol = build_needling(
             knowledge,
-            _severities(assessment),
+            severities,
             combined_needled,
             anaesthetic,
             scars.keep_off,
