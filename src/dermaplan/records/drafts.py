@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from dermaplan.records.audit import AuditAction, record_event
-from dermaplan.records.errors import ImmutableRecord, required
+from dermaplan.records.audit import AuditAction
+from dermaplan.records.enums import DraftStatus
+from dermaplan.records.errors import required
+from dermaplan.records.lifecycle import RecordKind
 from dermaplan.records.models import AssessmentDraft, new_id
 
 if TYPE_CHECKING:
@@ -20,20 +22,15 @@ if TYPE_CHECKING:
 
     from dermaplan.records.context import Context
 
-RECORD = "assessment_draft"
+
+def draft_state(draft: AssessmentDraft) -> dict[str, Any]:
+    """What a draft's audit events digest."""
+    return {"data": draft.data, "consult_id": draft.consult_id, "corrects": draft.corrects_id}
 
 
-def _audit(session: Session, context: Context, action: AuditAction, draft: AssessmentDraft) -> None:
-    record_event(
-        session,
-        context,
-        draft.clinic_id,
-        action,
-        RECORD,
-        draft.id,
-        patient_id=draft.patient_id,
-        after={"data": draft.data, "consult_id": draft.consult_id, "corrects": draft.corrects_id},
-    )
+_DRAFTS = RecordKind(
+    "assessment_draft", "assessment draft", draft_state, "correct the consult it became instead"
+)
 
 
 def create_draft(
@@ -58,7 +55,7 @@ def create_draft(
     )
     session.add(draft)
     session.flush()
-    _audit(session, context, AuditAction.ASSESSMENT_DRAFT_CREATE, draft)
+    _DRAFTS.audit(session, context, clinic_id, AuditAction.ASSESSMENT_DRAFT_CREATE, draft)
     return draft
 
 
@@ -77,17 +74,14 @@ def read_draft(
     session: Session, context: Context, clinic_id: uuid.UUID, draft_id: uuid.UUID
 ) -> AssessmentDraft:
     draft = _draft(session, clinic_id, draft_id)
-    _audit(session, context, AuditAction.ASSESSMENT_DRAFT_READ, draft)
+    _DRAFTS.audit(session, context, clinic_id, AuditAction.ASSESSMENT_DRAFT_READ, draft)
     return draft
 
 
 def _open(session: Session, clinic_id: uuid.UUID, draft_id: uuid.UUID) -> AssessmentDraft:
     draft = _draft(session, clinic_id, draft_id)
-    if draft.consult_id is not None:
-        raise ImmutableRecord.one(
-            f"assessment draft {draft_id} was stored as consult {draft.consult_id}: "
-            "it no longer changes; correct the consult instead"
-        )
+    if draft.status is not DraftStatus.OPEN:
+        raise _DRAFTS.frozen(draft)
     return draft
 
 
@@ -124,14 +118,12 @@ def _change(
     consult_id: uuid.UUID | None = None,
 ) -> AssessmentDraft:
     """A draft not yet stored given `data` (None: kept) and its consult once stored,
-    audited."""
+    audited with its state before."""
     draft = _open(session, clinic_id, draft_id)
-    if data is not None:
-        draft.data = data
-    draft.consult_id = consult_id
-    draft.updated_at = context.now
-    session.flush()
-    _audit(session, context, action, draft)
+    with _DRAFTS.change(session, context, clinic_id, action, draft):
+        if data is not None:
+            draft.data = data
+        draft.consult_id = consult_id
     return draft
 
 

@@ -23,6 +23,13 @@ class ConsultStatus(StrEnum):
     SUPERSEDED = "superseded"
 
 
+class DraftStatus(StrEnum):
+    """An assessment draft's state, derived from whether it names the consult it became."""
+
+    OPEN = "open"
+    STORED = "stored"
+
+
 class SessionStatus(StrEnum):
     DRAFT = "draft"
     SIGNED = "signed"

@@ -49,6 +49,7 @@ from dermaplan.records.enums import (
     ConsentStatus,
     ConsultStatus,
     CourseStatus,
+    DraftStatus,
     EventOutcome,
     OutcomeScale,
     PhotoScope,
@@ -252,6 +253,10 @@ class AssessmentDraft(Timestamped, Base):
     corrects_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("consult.id"))
     data: Mapped[dict[str, Any]] = mapped_column(JSONDocument)  # the assessment so far
     consult_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("consult.id"))
+
+    @property
+    def status(self) -> DraftStatus:
+        return DraftStatus.OPEN if self.consult_id is None else DraftStatus.STORED
 
 
 class ProductLot(Timestamped, Base):
