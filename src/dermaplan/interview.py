@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import typer
 
 from dermaplan.bounds import calendar_problem
-from dermaplan.clinical.assessment import ConcernEntry
+from dermaplan.clinical.assessment import SCALES, ConcernEntry
 from dermaplan.clinical.relevance import questions_for
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.loader import did_you_mean
@@ -134,8 +134,11 @@ def interview(knowledge: KnowledgeBase, today: dt.date | None = None) -> dict[st
 PATIENT_PROMPTS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "pregnant": ("Pregnant (or could she be)?", tri_state),
     "breastfeeding": ("Breastfeeding?", tri_state),
-    "fitzpatrick": ("Fitzpatrick type (1-6)", optional_int(1, 6)),
-    "glogau": ("Glogau class (1-4)", optional_int(1, 4)),
+    "fitzpatrick": (
+        f"Fitzpatrick type (1-{SCALES['fitzpatrick']})",
+        optional_int(1, SCALES["fitzpatrick"]),
+    ),
+    "glogau": (f"Glogau class (1-{SCALES['glogau']})", optional_int(1, SCALES["glogau"])),
 }
 FEMALE_ONLY = ("pregnant", "breastfeeding")
 GOALS = 4  # the questions on goals that close the interview

@@ -20,6 +20,7 @@ from dermaplan.app.principal import PRACTITIONER, Access, allowed
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.clinical.assessment import (
+    SCALES,
     Assessment,
     ConcernEntry,
     age_on,
@@ -29,6 +30,7 @@ from dermaplan.clinical.assessment import (
 )
 from dermaplan.problems import Problem, path, validation_problems
 from dermaplan.records.errors import InvalidInput, RecordDisagrees
+from dermaplan.vocabulary import Sex
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -323,14 +325,14 @@ def questions(
 
     concerns = assessment.concerns if assessment else []
     needed = questions_for(knowledge, concerns) if concerns else None
-    male = patient.sex is not None and patient.sex.value == "male"
+    male = patient.sex is Sex.MALE
     answers = assessment.model_dump(mode="json") if assessment else {}
     found: list[Question] = []
     told: dict[str, Any] = answers.get("patient", {})
     for attribute, (text, _) in PATIENT_PROMPTS.items():
         if male and attribute in FEMALE_ONLY:
             continue
-        scale = {"fitzpatrick": 6, "glogau": 4}.get(attribute)
+        scale = SCALES.get(attribute)
         found.append(
             Question(
                 field=f"patient.{attribute}",

@@ -83,18 +83,22 @@ def age_on(birth_date: dt.date, day: dt.date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
+# the classifications' own ranges: Fitzpatrick skin types I-VI, Glogau photoageing I-IV
+SCALES = {"fitzpatrick": 6, "glogau": 4}
+
+
 class Patient(Strict):
     age: int | None = Field(default=None, ge=0, le=120)
     sex: Sex | None = None
     fitzpatrick: Annotated[
-        Annotated[int, Field(ge=1, le=6)] | None,
+        Annotated[int, Field(ge=1, le=SCALES["fitzpatrick"])] | None,
         BeforeValidator(_roman),
-        WithJsonSchema(_scale_schema(6)),
+        WithJsonSchema(_scale_schema(SCALES["fitzpatrick"])),
     ] = None
     glogau: Annotated[
-        Annotated[int, Field(ge=1, le=4)] | None,
+        Annotated[int, Field(ge=1, le=SCALES["glogau"])] | None,
         BeforeValidator(_roman),
-        WithJsonSchema(_scale_schema(4)),
+        WithJsonSchema(_scale_schema(SCALES["glogau"])),
     ] = None
     pregnant: bool | None = None
     breastfeeding: bool | None = None
