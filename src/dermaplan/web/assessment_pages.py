@@ -21,13 +21,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from dermaplan.app import assessments, consults, patients, references
-from dermaplan.knowledge import KnowledgeBase
 from dermaplan.problems import Problem
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.schemas import PatientData
 from dermaplan.vocabulary import Sex
-from dermaplan.web.facemap import face_map
-from dermaplan.web.knowledge import Knowledge
+from dermaplan.web.knowledge import Knowledge, areas_map
 from dermaplan.web.security import Browser, Changing, PageSession, run
 from dermaplan.web.views import render
 
@@ -121,14 +119,13 @@ def assessment_page(
     request: Request, session: Browser, draft_id: uuid.UUID, knowledge: Knowledge
 ) -> HTMLResponse:
     page = run(request, session, assessments.resume, draft_id, knowledge)
-    return _assessment(request, session, page, knowledge)
+    return _assessment(request, session, page)
 
 
 def _assessment(
     request: Request,
     session: PageSession,
     page: assessments.DraftPage,
-    knowledge: KnowledgeBase,
     status: int = 200,
 ) -> HTMLResponse:
     return render(
@@ -138,7 +135,7 @@ def _assessment(
         status=status,
         title="Assessment",
         page=page,
-        map=face_map(knowledge.areas),
+        map=areas_map(),
     )
 
 
@@ -154,7 +151,7 @@ async def save_assessment(
     if request.headers.get("HX-Request"):
         return render(request, "assessment_plan.html", session, page=page)
     if page.problems:
-        return _assessment(request, session, page, knowledge, status=422)
+        return _assessment(request, session, page, status=422)
     return _to(f"/assessments/{draft_id}")
 
 
@@ -175,7 +172,7 @@ async def store_assessment(
         page = run(request, session.member, assessments.save, draft_id, data, knowledge)
         problems = page.problems or [assessments.FieldProblem.of(p) for p in refused.details]
         shown = page.model_copy(update={"problems": problems})
-        return _assessment(request, session, shown, knowledge, status=422)
+        return _assessment(request, session, shown, status=422)
     return _to(f"/consults/{saved.consult_id}")
 
 

@@ -21,9 +21,8 @@ from dermaplan.app import sessions
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records.errors import IncompleteRecord, InvalidInput, RecordsError, SafetyRefused
 from dermaplan.records.schemas import SessionData
-from dermaplan.web.facemap import face_map
 from dermaplan.web.forms import render_form
-from dermaplan.web.knowledge import Knowledge
+from dermaplan.web.knowledge import Knowledge, areas_map
 from dermaplan.web.security import Browser, Changing, PageSession, run
 
 router = APIRouter(include_in_schema=False)
@@ -160,7 +159,6 @@ def _reasons(form: dict[str, list[str]], amending: bool) -> Reasons:
 def _form_page(
     request: Request,
     session: PageSession,
-    knowledge: Knowledge,
     values: dict[str, Any],
     action: str,
     refused: RecordsError | None = None,
@@ -183,7 +181,7 @@ def _form_page(
         action=action,
         plan=plan,
         modalities=Modality,
-        map=face_map(knowledge.areas),
+        map=areas_map(),
         overridable=isinstance(refused, SafetyRefused) or reasons.override is not None,
         reasons=reasons,
     )
@@ -226,7 +224,7 @@ def _change(
     try:
         return _recorded(request, session, fields, knowledge, reasons, changing, amending)
     except (InvalidInput, SafetyRefused) as refused:
-        return _form_page(request, session, knowledge, fields, action, refused, reasons=reasons)
+        return _form_page(request, session, fields, action, refused, reasons=reasons)
 
 
 @router.get("/sessions/new")
@@ -257,7 +255,7 @@ def new_session(
         "anaesthesia": plan.anaesthesia,
         "notes": None,
     }
-    return _form_page(request, session, knowledge, values, "/sessions", plan=plan)
+    return _form_page(request, session, values, "/sessions", plan=plan)
 
 
 @router.post("/sessions")
@@ -290,7 +288,7 @@ def _session_page(
         refused,
         title="Session",
         charted=charted,
-        map=face_map(knowledge.areas),
+        map=areas_map(),
     )
 
 
@@ -310,7 +308,7 @@ def edit_session(
 ) -> HTMLResponse:
     """A draft's form with what it holds (a signed session is corrected by an amendment)."""
     charted = run(request, session, sessions.chart, session_id, knowledge)
-    return _form_page(request, session, knowledge, _held(charted), f"/sessions/{session_id}")
+    return _form_page(request, session, _held(charted), f"/sessions/{session_id}")
 
 
 @router.post("/sessions/{session_id}")
@@ -329,9 +327,7 @@ def amend_form(
     new draft that replaces the signed one once signed (nothing signed is changed)."""
     charted = run(request, session, sessions.chart, session_id, knowledge)
     action = f"/sessions/{session_id}/amend"
-    return _form_page(
-        request, session, knowledge, _held(charted), action, reasons=Reasons(amendment="")
-    )
+    return _form_page(request, session, _held(charted), action, reasons=Reasons(amendment=""))
 
 
 @router.post("/sessions/{session_id}/amend")
