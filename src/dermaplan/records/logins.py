@@ -570,8 +570,19 @@ def revoke_any_token(
 
 
 def _revoked(session: Session, context: Context, clinic_id: uuid.UUID, token: ApiToken) -> ApiToken:
+    """The token revoked now, audited; one revoked already is left as it is."""
     if token.revoked_at is None:
-        _revoke(session, context, clinic_id, token)
+        token.revoked_at = context.now
+        session.flush()
+        record_event(
+            session,
+            context,
+            clinic_id,
+            AuditAction.API_TOKEN_REVOKE,
+            "api_token",
+            token.id,
+            after=api_token_state(token),
+        )
     return token
 
 
@@ -585,20 +596,6 @@ def end_access(
     for token in ApiTokenRepository(session).of_member(clinic_id, staff_id):
         _revoked(session, context, clinic_id, token)
     session.flush()
-
-
-def _revoke(session: Session, context: Context, clinic_id: uuid.UUID, token: ApiToken) -> None:
-    token.revoked_at = context.now
-    session.flush()
-    record_event(
-        session,
-        context,
-        clinic_id,
-        AuditAction.API_TOKEN_REVOKE,
-        "api_token",
-        token.id,
-        after=api_token_state(token),
-    )
 
 
 def token_holder(session: Session, secret: str, now: dt.datetime) -> ApiToken | None:
