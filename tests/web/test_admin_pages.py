@@ -417,3 +417,12 @@ def test_an_admin_revokes_a_member_s_token_from_the_tokens_page(world: World) ->
         refused = client.post(f"/admin/tokens/{other.id}/revoke", data={"csrf_token": token})
         assert refused.status_code == 404
         assert client.get("/api/v1/tokens", headers=their_token).status_code == 200
+
+
+def test_a_bad_audit_filter_on_the_page_is_refused_at_its_field(world: World) -> None:
+    with client_of(world) as client:
+        sign_in(client, world, A)
+        for query, field in (("day=yesterday", "day"), ("member=someone", "member")):
+            answer = client.get(f"/admin/audit?{query}")
+            assert answer.status_code == 422, query
+            assert field in answer.text
