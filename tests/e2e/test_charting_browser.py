@@ -34,6 +34,7 @@ def sign_consent_by_drawing(page: Page, kind: str) -> None:
     page.get_by_role("button", name="Show the text").click()
     expect(page.get_by_role("heading", name="The text, as the patient reads it")).to_be_visible()
     page.get_by_label("The patient's name").fill("Patient Signing")
+    page.wait_for_load_state("load")  # the pad's script (deferred) listens from then on
     pad = page.locator("canvas[data-signature-pad]")
     box = pad.bounding_box()
     assert box is not None
