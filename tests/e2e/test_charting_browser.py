@@ -72,6 +72,7 @@ def test_consent_is_signed_by_drawing_and_a_session_is_charted_and_signed(
         first.fill("ha_skin_booster")
     page.get_by_label("Lot of product 1").fill(LOT)
     page.get_by_label("Expiry of product 1").fill(EXPIRY)
+    page.wait_for_load_state("load")  # the map's script (deferred) listens from then on
     area = page.get_by_label("Area of the points placed next").input_value()
     region = page.locator(f'.facemap-area[data-area="{area}"]').first
     drawing = region.locator("xpath=ancestor::*[local-name()='svg']")

@@ -163,6 +163,7 @@ def test_a_whole_visit_from_a_new_patient_to_compared_photos(page: Page, demo: D
     expect(page.get_by_text("Pre-filled from the approved plan")).to_be_visible()
     page.get_by_label("Lot of product 1").fill(LOT)
     page.get_by_label("Expiry of product 1").fill(EXPIRY)
+    page.wait_for_load_state("load")  # the map's script (deferred) listens from then on
     area = page.get_by_label("Area of the points placed next").input_value()
     region = page.locator(f'.facemap-area[data-area="{area}"]').first
     region.scroll_into_view_if_needed()
