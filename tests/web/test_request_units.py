@@ -7,6 +7,7 @@ in that same transaction), the read is audited as the member signed in, and the 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -120,6 +121,15 @@ def test_a_stored_plan_through_the_api_is_one_write_transaction(world: World) ->
     assert "patient" not in reads  # the consult's patient comes with it, in one query
     assert [event.staff_id for event in audited(world, "consult.read")] == [world.ours.staff[R]]
     assert verifies(world)
+
+
+def test_the_charting_api_checks_its_token_inside_the_use_case_unit(world: World) -> None:
+    """As every endpoint of the API: no transaction of its own for the token first."""
+    headers = api_token(world, R)
+    with client_of(world) as client, begun(world) as sent:
+        answer = client.get(f"/api/v1/sessions/{uuid.uuid4()}", headers=headers)
+    assert answer.status_code == 404
+    assert sent == ["BEGIN IMMEDIATE"]
 
 
 def test_a_session_gone_idle_is_refused_inside_the_unit_and_nothing_is_audited(

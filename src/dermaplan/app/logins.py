@@ -277,16 +277,6 @@ def sign_out(application: Application, token: str | None) -> None:
             logins.end_session(session, context, found, "logout")
 
 
-def token_holder(application: Application, secret: str | None) -> Member:
-    """The member a personal API token acts as, checked in a transaction of its own;
-    Unauthenticated for a token that is unknown, revoked or expired, or of a member no
-    longer active."""
-    check = TokenCheck(secret or "")
-    if secret:
-        check_alone(application, check)
-    return check.member
-
-
 def _active(session: Session, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Staff:
     from dermaplan.records.repository import StaffRepository
 

@@ -180,9 +180,12 @@ class _PlanParts(_Read):
     combined: _Protocol | None = None
 
 
-def _performed_by_the_principal(uow: UnitOfWork, data: SessionData) -> None:
-    """Who treated is the practitioner acting: a session in another's name is refused."""
-    uow.in_own_name("practitioner", data.practitioner)
+def _performed_by_the_principal(uow: UnitOfWork, data: SessionData) -> SessionData:
+    """Who treated is the practitioner acting: filled in when left out (the API's session),
+    and a session in another's name is refused."""
+    return data.model_copy(
+        update={"practitioner": uow.in_own_name("practitioner", data.practitioner)}
+    )
 
 
 def _recorded(
@@ -214,7 +217,7 @@ def record(
     record what the check refuses)."""
     from dermaplan.records.sessions import record_session
 
-    _performed_by_the_principal(uow, data)
+    data = _performed_by_the_principal(uow, data)
     stored = record_session(
         uow.session, uow.context, uow.clinic_id, data, knowledge, override_reason=override
     )
@@ -232,7 +235,7 @@ def revise(
     """Replace a draft's content, checked against safety again."""
     from dermaplan.records.sessions import revise_session
 
-    _performed_by_the_principal(uow, data)
+    data = _performed_by_the_principal(uow, data)
     stored = revise_session(
         uow.session,
         uow.context,
@@ -257,7 +260,7 @@ def amend(
     """Correct a signed session by a new draft version that replaces it once signed."""
     from dermaplan.records.sessions import amend_session
 
-    _performed_by_the_principal(uow, data)
+    data = _performed_by_the_principal(uow, data)
     stored = amend_session(
         uow.session,
         uow.context,

@@ -16,7 +16,7 @@ from dermaplan.records.schemas import SessionData
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES, ErrorBody
 from dermaplan.web.knowledge import Knowledge
-from dermaplan.web.security import ApiMember, run
+from dermaplan.web.security import ApiToken, run
 
 router = APIRouter(prefix=f"{PREFIX}/sessions", responses=RESPONSES, tags=["sessions"])
 
@@ -58,16 +58,10 @@ class Signing(BaseModel):
     )
 
 
-def _data(member: ApiMember, given: SessionIn, knowledge: Knowledge) -> SessionData:
-    fields = given.model_dump(exclude={"override", "reason"})
-    fields["practitioner"] = fields["practitioner"] or member.staff_id
-    return SessionData.parse(fields, knowledge)
-
-
 @router.get("/planned")
 def planned_session(
     request: Request,
-    member: ApiMember,
+    member: ApiToken,
     consult: Annotated[uuid.UUID, Query(description="an approved consult")],
     modality: Modality | None = None,
 ) -> sessions.SessionPlan:
@@ -77,16 +71,15 @@ def planned_session(
 
 @router.post("", status_code=201, responses=CONFLICT)
 def record_session(
-    request: Request, member: ApiMember, knowledge: Knowledge, given: SessionIn
+    request: Request, member: ApiToken, knowledge: Knowledge, given: SessionIn
 ) -> sessions.RecordedSession:
     """A draft, checked against safety first (an expired lot is refused at its product)."""
-    data = _data(member, given, knowledge)
-    return run(request, member, sessions.record, data, knowledge, given.override)
+    return run(request, member, sessions.record, given, knowledge, given.override)
 
 
 @router.get("/{session_id}")
 def charted_session(
-    request: Request, member: ApiMember, knowledge: Knowledge, session_id: uuid.UUID
+    request: Request, member: ApiToken, knowledge: Knowledge, session_id: uuid.UUID
 ) -> sessions.ChartedSession:
     """A session as charted, with what signing a draft still needs (audited)."""
     return run(request, member, sessions.chart, session_id, knowledge)
@@ -95,36 +88,34 @@ def charted_session(
 @router.put("/{session_id}", responses=CONFLICT)
 def revise_session(
     request: Request,
-    member: ApiMember,
+    member: ApiToken,
     knowledge: Knowledge,
     session_id: uuid.UUID,
     given: SessionIn,
 ) -> sessions.RecordedSession:
     """A draft's content replaced, checked again; a signed session is refused (409)."""
-    data = _data(member, given, knowledge)
-    return run(request, member, sessions.revise, session_id, data, knowledge, given.override)
+    return run(request, member, sessions.revise, session_id, given, knowledge, given.override)
 
 
 @router.post("/{session_id}/amendments", status_code=201, responses=CONFLICT)
 def amend_session(
     request: Request,
-    member: ApiMember,
+    member: ApiToken,
     knowledge: Knowledge,
     session_id: uuid.UUID,
     given: AmendmentIn,
 ) -> sessions.RecordedSession:
     """A signed session corrected by a new draft that replaces it once signed (the signed
     one is kept); a draft or an already amended session is refused (422)."""
-    data = _data(member, given, knowledge)
     return run(
-        request, member, sessions.amend, session_id, data, knowledge, given.reason, given.override
+        request, member, sessions.amend, session_id, given, knowledge, given.reason, given.override
     )
 
 
 @router.post("/{session_id}/sign", responses=CONFLICT)
 def sign_session(
     request: Request,
-    member: ApiMember,
+    member: ApiToken,
     knowledge: Knowledge,
     session_id: uuid.UUID,
     signing: Signing,

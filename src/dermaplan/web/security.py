@@ -38,7 +38,6 @@ from dermaplan.app.logins import (
     check_alone,
     note_use,
     signed_in,
-    token_holder,
 )
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.records.errors import Forbidden, Unauthenticated
@@ -258,16 +257,6 @@ async def checked_login(request: Request) -> None:
 _bearer = HTTPBearer(auto_error=False, description="a personal access token (dpat_...)")
 
 
-def api_member(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Member:
-    """The member the request's bearer token acts as."""
-    if credentials is None:
-        raise Unauthenticated.one("no API token: give 'Authorization: Bearer TOKEN'")
-    return token_holder(application(request), credentials.credentials)
-
-
 async def api_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -287,7 +276,6 @@ ApiToken = Annotated[TokenHolder, Depends(api_token, scope="function")]
 # checked before anything runs: a change's CSRF token, a member shown as such
 Changing = Annotated[BrowserSession, Depends(checked_session)]
 PageSession = BrowserSession | SignedIn  # what a page is shown with, `Browser` or `Changing`
-ApiMember = Annotated[Member, Depends(api_member)]
 App = Annotated[Application, Depends(application)]
 
 
