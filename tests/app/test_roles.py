@@ -90,6 +90,7 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "sessions.amend": (ANY_ID, None, None, "why"),
     "sessions.history": (ANY_ID,),
     "sessions.sign": (ANY_ID, None),
+    "sessions.sign_or_show": (ANY_ID, None),
     "sessions.recall": ("LOT-1",),
     "courses.start": (ANY_ID, None),
     "courses.show": (ANY_ID,),
@@ -113,6 +114,8 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "consents.desk": (ANY_ID,),
     "consents.shown": (ANY_ID,),
     "consents.sign_shown": (ANY_ID, "Claire Moreau"),
+    "consents.sign_or_show": (ANY_ID, "Claire Moreau"),
+    "consents.withdraw_or_show": (ANY_ID, "changed mind"),
     "sessions.planned": (ANY_ID,),
     "sessions.chart": (ANY_ID, None),
     "photos.add": (ANY_ID, b"", "cheeks", "frontal", PhotoStage.BEFORE),
@@ -142,6 +145,7 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "assessments.resume": (ANY_ID, None),
     "assessments.save": (ANY_ID, {}, None),
     "assessments.store": (ANY_ID, None),
+    "assessments.store_or_keep": (ANY_ID, None, {}),
     "references.source": ("no_such_source", None),
 }
 
@@ -269,6 +273,7 @@ POLICY = {
     "sessions.amend": {P},
     "sessions.history": {P},
     "sessions.sign": {P},
+    "sessions.sign_or_show": {P},
     "sessions.recall": {A, P},
     "courses.start": {P},
     "courses.show": {P},
@@ -292,6 +297,8 @@ POLICY = {
     "consents.desk": {P, R},
     "consents.shown": {P, R},
     "consents.sign_shown": {P, R},
+    "consents.sign_or_show": {P, R},
+    "consents.withdraw_or_show": {P, R},
     "sessions.planned": {P},
     "sessions.chart": {P},
     "photos.add": {P},
@@ -321,6 +328,7 @@ POLICY = {
     "assessments.resume": {P},
     "assessments.save": {P},
     "assessments.store": {P},
+    "assessments.store_or_keep": {P},
     "references.source": {A, P},
 }
 

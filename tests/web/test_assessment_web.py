@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dermaplan.app import assessments
+from dermaplan.app import assessments, consults
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.models import AssessmentDraft, AuditEvent, Consult, Patient
 from dermaplan.web.knowledge import knowledge
 from tests.web.conftest import World, api_token, client_of, sign_in
+from tests.web.test_request_units import audited, begun, verifies
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
 SCRIPT = "<script>alert(1)</script>"
@@ -28,6 +29,12 @@ DAY = "2026-11-02"
 CONCERN = {"concern": "dehydration", "areas": ["cheeks"], "severity": "moderate"}
 ASSESSMENT: dict[str, Any] = {"consult_date": DAY, "concerns": [CONCERN]}
 SOURCE = "spring2017"
+KEPT_OR_STORED = (
+    "assessment_draft.update",
+    "assessment_draft.use",
+    "consult.create",
+    "consult.supersede",
+)
 # the form of a draft with CONCERN placed on it
 PLACED = {
     "consult_date": DAY,
@@ -445,6 +452,31 @@ def test_a_correction_needs_a_reason_and_supersedes_the_consult(world: World) ->
         assert SHOWN in page
         assert SCRIPT not in page
         assert f'href="/consults/{original}"' in page
+
+
+def test_a_refused_store_keeps_the_draft_as_sent_in_one_unit_of_work(world: World) -> None:
+    """A correction without its reason is refused after the draft was written: the attempt
+    is undone whole, its audit events too, the draft kept as sent once, in one transaction,
+    and the log still verifies."""
+    original = consult(world)
+    world.application.run(str(world.ours.staff[P]), consults.approve, uuid.UUID(original))
+    corrected = world.application.run(
+        str(world.ours.staff[P]), assessments.start_correction, uuid.UUID(original)
+    )
+    before = {action: len(audited(world, action)) for action in KEPT_OR_STORED}
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        form = {**PLACED, "csrf_token": token, "concerns-0-severity": "severe"}
+        with begun(world) as sent:
+            refused = client.post(f"/assessments/{corrected.id}/consult", data=form)
+    assert refused.status_code == 422
+    assert "say what the correction changes" in refused.text
+    assert sent.count("BEGIN IMMEDIATE") == 1  # the session's check reads before, on its own
+    after = {action: len(audited(world, action)) for action in KEPT_OR_STORED}
+    assert after == before | {"assessment_draft.update": before["assessment_draft.update"] + 1}
+    kept = state(world)[3]
+    assert [d["concerns"][0]["severity"] for d in kept if d["concerns"]][-1] == "severe"
+    assert verifies(world)
 
 
 def test_script_in_every_text_field_is_shown_as_text(world: World) -> None:

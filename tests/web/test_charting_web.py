@@ -30,6 +30,7 @@ from dermaplan.web.knowledge import knowledge
 from tests.conftest import ROOT
 from tests.web.conftest import START, Clinic, World, api_token, client_of, sign_in
 from tests.web.forgery import assert_forgeries_refused
+from tests.web.test_request_units import begun, verifies
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
 SCRIPT = "<script>alert(1)</script>"
@@ -703,3 +704,32 @@ def test_a_session_s_page_is_one_transaction_the_session_checked_inside(
     finally:
         event.remove(world.application.engine, "before_cursor_execute", note)
     assert begins == ["BEGIN IMMEDIATE"]
+
+
+def test_a_refused_signing_shows_the_session_again_in_one_unit_of_work(
+    world: World, drafting: Drafting
+) -> None:
+    """The refusal and the session shown with it are one use case: one write transaction
+    (after the session's check with the form's CSRF token), the session read once, as the
+    member, and the log intact."""
+    client, session_id = drafting.client, drafting.session_id
+    before = len(session_reads(world, session_id))
+    with begun(world) as sent:
+        refused = client.post(f"/sessions/{session_id}/sign", data={"csrf_token": drafting.token})
+    assert refused.status_code == 409
+    assert "missing: no valid signed consent for combined" in refused.text
+    assert 'class="facemap-point"' in refused.text  # the session as it stands
+    assert sent.count("BEGIN IMMEDIATE") == 1
+    assert session_reads(world, session_id)[before:] == [world.ours.staff[P]]
+    assert verifies(world)
+
+
+def session_reads(world: World, session_id: uuid.UUID) -> list[uuid.UUID | None]:
+    with transaction(world.engine, write=False) as session:
+        return list(
+            session.scalars(
+                select(AuditEvent.staff_id)
+                .where(AuditEvent.record_id == str(session_id), AuditEvent.action == "session.read")
+                .order_by(AuditEvent.id)
+            )
+        )

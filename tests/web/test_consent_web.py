@@ -26,6 +26,7 @@ from dermaplan.records.models import AuditEvent, Consent, ConsentWithdrawal
 from tests.records.factories import context, png_claiming
 from tests.web.conftest import START, Clinic, World, api_token, client_of, sign_in
 from tests.web.forgery import assert_forgeries_refused
+from tests.web.test_request_units import begun, verifies
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
 SCRIPT = "<script>alert(1)</script>"
@@ -317,6 +318,28 @@ def test_a_signed_consent_is_withdrawn_whole_or_scope_by_scope_with_a_reason(
         )
         assert again.status_code == 409
     assert stored(world)["withdrawals"] == 2
+
+
+def test_a_refused_withdrawal_shows_the_consent_again_in_one_unit_of_work(
+    published: World,
+) -> None:
+    """The refusal and the consent shown with it are one use case: one write transaction,
+    the consent read once as the member, nothing withdrawn, the log intact."""
+    world = published
+    consent_id = signed(world, world.ours)
+    with client_of(world) as client:
+        token = sign_in(client, world, R)
+        before = actions(world, consent_id)
+        with begun(world) as sent:
+            blank = client.post(
+                f"/consents/{consent_id}/withdraw", data={"csrf_token": token, "reason": " "}
+            )
+    assert blank.status_code == 422
+    assert "a withdrawal needs a reason" in blank.text
+    assert "Withdraw only teaching" in blank.text  # the consent as it stands
+    assert sent.count("BEGIN IMMEDIATE") == 1
+    assert actions(world, consent_id)[len(before) :] == [("consent.read", world.ours.staff[R])]
+    assert verifies(world)
 
 
 def test_a_signed_consent_is_never_signed_again(published: World) -> None:

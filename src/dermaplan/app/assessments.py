@@ -204,14 +204,7 @@ def save(
     """Keep what was filled in, and answer with the questions and plan it now gives. Input
     that does not validate keeps nothing: the page comes back with what was sent and its
     problems, each at its field."""
-    from dermaplan.records.drafts import read_draft, update_draft
-
-    problems = draft_problems(data, knowledge)
-    if problems:
-        draft = read_draft(uow.session, uow.context, uow.clinic_id, draft_id)
-        return _page(uow, draft, data, knowledge, problems)
-    draft = update_draft(uow.session, uow.context, uow.clinic_id, draft_id, data)
-    return _page(uow, draft, draft.data, knowledge)
+    return _kept(uow, draft_id, data, knowledge)
 
 
 @allowed(PRACTITIONER)
@@ -225,6 +218,50 @@ def store(
     """Keep what was filled in (`data`; None: the draft as saved) and store it as a consult
     (a draft the practitioner then approves): a correction of the consult the draft
     corrects, with `reason`. The draft then names the consult and changes no more."""
+    return _stored(uow, draft_id, knowledge, data, reason)
+
+
+@allowed(PRACTITIONER)
+def store_or_keep(
+    uow: UnitOfWork,
+    draft_id: uuid.UUID,
+    knowledge: KnowledgeBase,
+    data: dict[str, Any],
+    reason: str | None = None,
+) -> consults.SavedConsult | DraftPage:
+    """The assessment page's *Store*: the draft as sent stored (`store`); refused, nothing of
+    the attempt stays (its writes and audit events undone), the draft is kept as sent as
+    `save` keeps it, and its page comes back with why. One unit of work: what the member
+    typed is never lost to a refusal, and no refusal leaves half a consult."""
+    try:
+        with uow.attempt():
+            return _stored(uow, draft_id, knowledge, data, reason)
+    except InvalidInput as refused:
+        page = _kept(uow, draft_id, data, knowledge)
+        problems = page.problems or [FieldProblem.of(problem) for problem in refused.details]
+        return page.model_copy(update={"problems": problems})
+
+
+def _kept(
+    uow: UnitOfWork, draft_id: uuid.UUID, data: dict[str, Any], knowledge: KnowledgeBase
+) -> DraftPage:
+    from dermaplan.records.drafts import read_draft, update_draft
+
+    problems = draft_problems(data, knowledge)
+    if problems:
+        draft = read_draft(uow.session, uow.context, uow.clinic_id, draft_id)
+        return _page(uow, draft, data, knowledge, problems)
+    draft = update_draft(uow.session, uow.context, uow.clinic_id, draft_id, data)
+    return _page(uow, draft, draft.data, knowledge)
+
+
+def _stored(
+    uow: UnitOfWork,
+    draft_id: uuid.UUID,
+    knowledge: KnowledgeBase,
+    data: dict[str, Any] | None,
+    reason: str | None,
+) -> consults.SavedConsult:
     from dermaplan.records.drafts import read_draft, update_draft, use_draft
 
     if data is None:

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from dermaplan.app.patients import ConsentEntry, Withdrawal
 from dermaplan.app.principal import ADMIN, EVERYONE, FRONT_DESK, Access, allowed
-from dermaplan.app.reads import ReadModel
+from dermaplan.app.reads import ReadModel, Refused
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.records.consents import MAX_TEMPLATE_CHARS as MAX_TEMPLATE_CHARS  # for forms
 from dermaplan.records.enums import ConsentKind, PhotoScope
-from dermaplan.records.errors import NotFound
+from dermaplan.records.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from dermaplan.records.schemas import ConsentData
@@ -124,6 +124,12 @@ def withdraw(
     uow: UnitOfWork, consent_id: uuid.UUID, reason: str, scope: PhotoScope | None = None
 ) -> Withdrawal:
     """Withdraw a signed consent, or one scope of a photo consent; it stays on record."""
+    return _withdrawn(uow, consent_id, reason, scope)
+
+
+def _withdrawn(
+    uow: UnitOfWork, consent_id: uuid.UUID, reason: str, scope: PhotoScope | None
+) -> Withdrawal:
     from dermaplan.records.consents import withdraw_consent
 
     done = withdraw_consent(uow.session, uow.context, uow.clinic_id, consent_id, reason, scope)
@@ -156,6 +162,10 @@ def desk(uow: UnitOfWork, patient_id: uuid.UUID) -> ConsentDesk:
 @allowed(*FRONT_DESK, access=Access.AUDITED_READ)
 def shown(uow: UnitOfWork, consent_id: uuid.UUID) -> ShownConsent:
     """One consent with its exact text and signature; the reading is audited."""
+    return _shown(uow, consent_id)
+
+
+def _shown(uow: UnitOfWork, consent_id: uuid.UUID) -> ShownConsent:
     from dermaplan.records.consents import read_consent
 
     record = read_consent(uow.session, uow.context, uow.clinic_id, consent_id)
@@ -182,6 +192,49 @@ def sign_shown(
     """Sign an opened consent now, in front of the member acting: the patient's name, and
     their signature typed or drawn (base64 PNG, exactly one, not blank); a photo consent
     answers every scope."""
+    return _signed(uow, consent_id, signer, typed, drawn_png, scopes)
+
+
+@allowed(*FRONT_DESK)
+def sign_or_show(
+    uow: UnitOfWork,
+    consent_id: uuid.UUID,
+    signer: str,
+    *,
+    typed: str | None = None,
+    drawn_png: str | None = None,
+    scopes: dict[PhotoScope, bool] | None = None,
+) -> ConsentEntry | Refused[ShownConsent]:
+    """The consent page's *Sign* (`sign_shown`); refused, the consent as it stands with why,
+    its reading audited, in the same unit of work."""
+    try:
+        with uow.attempt():
+            return _signed(uow, consent_id, signer, typed, drawn_png, scopes)
+    except InvalidInput as refused:
+        return Refused(error=refused, shown=_shown(uow, consent_id))
+
+
+@allowed(*FRONT_DESK)
+def withdraw_or_show(
+    uow: UnitOfWork, consent_id: uuid.UUID, reason: str, scope: PhotoScope | None = None
+) -> Withdrawal | Refused[ShownConsent]:
+    """The consent page's *Withdraw* (`withdraw`); refused, the consent as it stands with
+    why, its reading audited, in the same unit of work."""
+    try:
+        with uow.attempt():
+            return _withdrawn(uow, consent_id, reason, scope)
+    except InvalidInput as refused:
+        return Refused(error=refused, shown=_shown(uow, consent_id))
+
+
+def _signed(
+    uow: UnitOfWork,
+    consent_id: uuid.UUID,
+    signer: str,
+    typed: str | None,
+    drawn_png: str | None,
+    scopes: dict[PhotoScope, bool] | None,
+) -> ConsentEntry:
     from dermaplan.records.consents import record_consent
     from dermaplan.records.repository import ConsentRepository
     from dermaplan.records.schemas import ConsentData

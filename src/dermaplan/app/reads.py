@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
+
+from dermaplan.records.errors import RecordsError
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 # Values that hold no instant: left as they are without a look inside (a plan or a timeline
 # document is thousands of them). Exact types: a subclass, such as a datetime, is looked at.
@@ -21,6 +24,16 @@ _NO_INSTANT: frozenset[type] = frozenset({str, int, float, bool, type(None), uui
 
 class ReadModel(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True, defer_build=True)
+
+
+class Refused(ReadModel, Generic[S]):
+    """A change a page asked for, refused, and what the page shows again: read in the same
+    unit of work, once the refused change was undone (`UnitOfWork.attempt`)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    error: RecordsError
+    shown: S
 
 
 def on_clinic_clock(value: T, where: ZoneInfo) -> T:

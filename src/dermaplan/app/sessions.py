@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from dermaplan.app.principal import ADMIN, PRACTITIONER, Access, allowed
-from dermaplan.app.reads import ReadModel
+from dermaplan.app.reads import ReadModel, Refused
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.knowledge.schema import Modality
 
@@ -290,6 +290,27 @@ def sign(
     uow: UnitOfWork, session_id: uuid.UUID, knowledge: KnowledgeBase, reason: str | None = None
 ) -> SignedSession:
     """Sign a draft as the practitioner acting; with gaps, only with a reason."""
+    return _signed(uow, session_id, knowledge, reason)
+
+
+@allowed(PRACTITIONER)
+def sign_or_show(
+    uow: UnitOfWork, session_id: uuid.UUID, knowledge: KnowledgeBase, reason: str | None = None
+) -> SignedSession | Refused[ChartedSession]:
+    """The session page's *Sign*: signed (`sign`); refused (gaps without a reason), the
+    session as it now stands with why, its reading audited, in the same unit of work."""
+    from dermaplan.records.errors import IncompleteRecord, InvalidInput
+
+    try:
+        with uow.attempt():
+            return _signed(uow, session_id, knowledge, reason)
+    except (InvalidInput, IncompleteRecord) as refused:
+        return Refused(error=refused, shown=_charted(uow, session_id, knowledge))
+
+
+def _signed(
+    uow: UnitOfWork, session_id: uuid.UUID, knowledge: KnowledgeBase, reason: str | None
+) -> SignedSession:
     from dermaplan.records.sessions import sign_session
 
     principal = uow.acting
@@ -371,6 +392,10 @@ def planned(
 def chart(uow: UnitOfWork, session_id: uuid.UUID, knowledge: KnowledgeBase) -> ChartedSession:
     """One version of a session as charted, with the completeness check of a draft (the
     records' own); the reading is audited."""
+    return _charted(uow, session_id, knowledge)
+
+
+def _charted(uow: UnitOfWork, session_id: uuid.UUID, knowledge: KnowledgeBase) -> ChartedSession:
     from dermaplan.records.enums import SessionStatus
     from dermaplan.records.repository import SessionRepository, StaffRepository
     from dermaplan.records.sessions import completeness, read_session

@@ -149,6 +149,14 @@ class UnitOfWork:
             raise refusal(principal, permitted, name)
         return principal
 
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """A part of the unit that may be refused: when it raises, what it wrote is undone,
+        its audit events with it (a savepoint; the chain then goes on from the head before
+        it, records.lanes), and the unit goes on."""
+        with self.session.begin_nested():
+            yield
+
     @property
     def acting(self) -> Principal:
         """The member acting, inside a use case that `allowed` has already let through

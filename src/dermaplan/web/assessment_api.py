@@ -109,7 +109,9 @@ def store_assessment(
     knowledge: Knowledge,
 ) -> StoredAssessment:
     """Store the draft as a consult, a draft plan to approve (or, for a draft that corrects
-    a consult, its correction, with the reason); the draft then changes no more (409)."""
+    a consult, its correction, with the reason); the draft then changes no more (409).
+    Refused, nothing changes, the draft included (the page keeps it as sent: a program
+    keeps it with PUT)."""
     data = None if stored.assessment is None else _data(stored.assessment)
     saved = run(request, member, assessments.store, draft_id, knowledge, data, stored.reason)
     return StoredAssessment(

@@ -160,20 +160,14 @@ async def store_assessment(
     request: Request, session: Changing, draft_id: uuid.UUID, knowledge: Knowledge
 ) -> Response:
     """Store the assessment as a consult and open its plan for review. Refused, the draft
-    is kept as sent and the page shows why."""
+    is kept as sent and the page shows why (one use case, one unit of work)."""
     form = await request.form()
     data = assessment_data(form)
-    reason = _one(form, "reason")
-    try:
-        saved = run(
-            request, session.member, assessments.store, draft_id, knowledge, data, reason or None
-        )
-    except InvalidInput as refused:
-        page = run(request, session.member, assessments.save, draft_id, data, knowledge)
-        problems = page.problems or [assessments.FieldProblem.of(p) for p in refused.details]
-        shown = page.model_copy(update={"problems": problems})
-        return _assessment(request, session, shown, status=422)
-    return _to(f"/consults/{saved.consult_id}")
+    why = _one(form, "reason") or None
+    done = run(request, session.member, assessments.store_or_keep, draft_id, knowledge, data, why)
+    if isinstance(done, assessments.DraftPage):
+        return _assessment(request, session, done, status=422)
+    return _to(f"/consults/{done.consult_id}")
 
 
 @router.get("/consults/{consult_id}")

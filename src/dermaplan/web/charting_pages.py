@@ -18,8 +18,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import sessions
+from dermaplan.app.reads import Refused
 from dermaplan.knowledge.schema import Modality
-from dermaplan.records.errors import IncompleteRecord, InvalidInput, RecordsError, SafetyRefused
+from dermaplan.records.errors import InvalidInput, RecordsError, SafetyRefused
 from dermaplan.records.schemas import SessionData
 from dermaplan.web.forms import render_form
 from dermaplan.web.knowledge import Knowledge, areas_map
@@ -270,17 +271,16 @@ def record_session(
 def session_page(
     request: Request, session: Browser, knowledge: Knowledge, session_id: uuid.UUID
 ) -> HTMLResponse:
-    return _session_page(request, session, knowledge, session_id)
+    charted = run(request, session, sessions.chart, session_id, knowledge)
+    return _session_page(request, session, charted)
 
 
 def _session_page(
     request: Request,
     session: PageSession,
-    knowledge: Knowledge,
-    session_id: uuid.UUID,
+    charted: sessions.ChartedSession,
     refused: RecordsError | None = None,
 ) -> HTMLResponse:
-    charted = run(request, session, sessions.chart, session_id, knowledge)
     return render_form(
         request,
         "session.html",
@@ -349,9 +349,9 @@ def sign_session(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Signed as the member signed in; with what the completeness check finds missing, only
-    with a reason (the page again with what is missing, otherwise)."""
-    try:
-        run(request, session.member, sessions.sign, session_id, knowledge, reason.strip() or None)
-    except (InvalidInput, IncompleteRecord) as refused:
-        return _session_page(request, session, knowledge, session_id, refused)
+    with a reason (the page again with what is missing, otherwise: one use case)."""
+    why = reason.strip() or None
+    done = run(request, session.member, sessions.sign_or_show, session_id, knowledge, why)
+    if isinstance(done, Refused):
+        return _session_page(request, session, done.shown, done.error)
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dermaplan.app import consents
+from dermaplan.app.reads import Refused
 from dermaplan.records.enums import ConsentKind, PhotoScope
 from dermaplan.records.errors import InvalidInput, RecordsError
 from dermaplan.web.forms import render_form
@@ -36,11 +37,10 @@ def _consent(consent_id: uuid.UUID) -> Response:
 def _consent_page(
     request: Request,
     session: PageSession,
-    consent_id: uuid.UUID,
+    shown: consents.ShownConsent,
     refused: RecordsError | None = None,
     typed: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    shown = run(request, session, consents.shown, consent_id)
     return render_form(
         request,
         "consent.html",
@@ -85,7 +85,7 @@ def open_consent(
 
 @router.get("/consents/{consent_id}")
 def consent_page(request: Request, session: Browser, consent_id: uuid.UUID) -> HTMLResponse:
-    return _consent_page(request, session, consent_id)
+    return _consent_page(request, session, run(request, session, consents.shown, consent_id))
 
 
 def _scopes(answers: dict[PhotoScope, str]) -> dict[PhotoScope, bool] | None:
@@ -108,31 +108,36 @@ def sign_consent(
     scope_marketing: Answer = "",
 ) -> Response:
     """Signed in front of the member: by drawing on the pad, or (without a pointer) by
-    typing the name, kept as a typed signature."""
+    typing the name, kept as a typed signature. Refused, the page again with why and what
+    was typed, the consent read in the same unit of work (`consents.sign_or_show`); a
+    drawing that is none is refused before anything runs, and the consent read to show it."""
     answers = {
         PhotoScope.CLINICAL_RECORD: scope_clinical_record,
         PhotoScope.TEACHING: scope_teaching,
         PhotoScope.MARKETING: scope_marketing,
     }
+    kept = {"signer": signer, "typed_signature": typed_signature}
+    kept |= {f"scope_{scope.value}": answer for scope, answer in answers.items()}
     try:
         drawn = drawn_signature(signature_png, from_pad=True) if signature_png.strip() else None
         typed = None if drawn else typed_signature.strip() or None
         if drawn is None and typed is None:
             raise InvalidInput.one("signature_png: sign in the box, or type the name instead")
-        run(
-            request,
-            session.member,
-            consents.sign_shown,
-            consent_id,
-            signer,
-            typed=typed,
-            drawn_png=drawn,
-            scopes=_scopes(answers),
-        )
     except InvalidInput as refused:
-        kept = {"signer": signer, "typed_signature": typed_signature}
-        kept |= {f"scope_{scope.value}": answer for scope, answer in answers.items()}
-        return _consent_page(request, session, consent_id, refused, kept)
+        shown = run(request, session.member, consents.shown, consent_id)
+        return _consent_page(request, session, shown, refused, kept)
+    done = run(
+        request,
+        session.member,
+        consents.sign_or_show,
+        consent_id,
+        signer,
+        typed=typed,
+        drawn_png=drawn,
+        scopes=_scopes(answers),
+    )
+    if isinstance(done, Refused):
+        return _consent_page(request, session, done.shown, done.error, kept)
     return _consent(consent_id)
 
 
@@ -144,9 +149,9 @@ def withdraw_consent(
     reason: Annotated[str, Form(max_length=2000)] = "",
     scope: Annotated[PhotoScope | None, Form()] = None,
 ) -> Response:
-    """The whole consent withdrawn, or one photo-use scope; it stays on record."""
-    try:
-        run(request, session.member, consents.withdraw, consent_id, reason, scope)
-    except InvalidInput as refused:
-        return _consent_page(request, session, consent_id, refused, {"reason": reason})
+    """The whole consent withdrawn, or one photo-use scope; it stays on record. Refused, the
+    page again with why (one use case)."""
+    done = run(request, session.member, consents.withdraw_or_show, consent_id, reason, scope)
+    if isinstance(done, Refused):
+        return _consent_page(request, session, done.shown, done.error, {"reason": reason})
     return _consent(consent_id)
