@@ -15,7 +15,7 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
 
-from dermaplan.app.principal import ADMIN, EVERYONE, USE_CASES, Access, allowed
+from dermaplan.app.principal import ADMIN, EVERYONE, USE_CASES, Access, allowed, refusal_of
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.staff import member_named
 from dermaplan.app.unit import Application, UnitOfWork
@@ -44,6 +44,14 @@ class Member(ReadModel):
         """Whether their role may call the use case "module.function" (what a front end
         offers them; the use case itself refuses anyone else)."""
         return self.role in USE_CASES.get(use_case, frozenset())
+
+    def permit(self, use_case: str) -> None:
+        """Refuse them (Forbidden, in the use case's words) unless their role may call the
+        use case: for a front end about to check what they sent for it, which a member
+        who may not call it is never told about."""
+        if not self.may(use_case):
+            permitted = USE_CASES.get(use_case, frozenset())
+            raise refusal_of(self.name, frozenset({self.role}), permitted, use_case)
 
 
 class BrowserSession(ReadModel):

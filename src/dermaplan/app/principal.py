@@ -95,6 +95,14 @@ def refusal(principal: Principal | None, permitted: frozenset[StaffRole], name: 
             "DERMAPLAN_STAFF (the first admin is added with `dermaplan staff add NAME "
             "--role admin`)"
         )
-    roles = ", ".join(sorted(r.value for r in principal.roles))
+    return refusal_of(principal.name, principal.roles, permitted, name)
+
+
+def refusal_of(
+    who: str, roles: frozenset[StaffRole], permitted: frozenset[StaffRole], name: str
+) -> Forbidden:
+    """The refusal of a member whose roles a use case does not permit, in its words."""
+    what = name.replace("_", " ").replace(".", " ")
+    held = ", ".join(sorted(r.value for r in roles))
     needed = " or ".join(sorted(r.value for r in permitted))
-    return Forbidden.one(f"{what}: {principal.name} ({roles}) may not; it needs {needed}")
+    return Forbidden.one(f"{what}: {who} ({held}) may not; it needs {needed}")

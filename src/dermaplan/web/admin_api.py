@@ -14,7 +14,7 @@ from dermaplan.app import clinic, consents, logins, records_admin, staff
 from dermaplan.records.enums import ConsentKind, StaffRole
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES, ErrorBody
-from dermaplan.web.security import ApiToken, run
+from dermaplan.web.security import ApiToken, run, runs
 
 router = APIRouter(prefix=f"{PREFIX}/admin", responses=RESPONSES, tags=["admin"])
 
@@ -60,18 +60,21 @@ class ConsentText(BaseModel):
 
 
 @router.get("/staff")
+@runs(staff.accounts)
 def staff_accounts(request: Request, member: ApiToken) -> list[staff.StaffAccount]:
     """The clinic's staff with their login names and whether they have a second factor."""
     return run(request, member, staff.accounts)
 
 
 @router.post("/staff", status_code=201)
+@runs(staff.add)
 def add_member(request: Request, member: ApiToken, new: NewMember) -> staff.StaffMember:
     """A new member of staff (audited); they sign in once a password is set."""
     return run(request, member, staff.add, new.name, new.role, new.registration)
 
 
 @router.put("/staff/{staff_id}/role", responses=CONFLICT)
+@runs(staff.change_role)
 def change_role(
     request: Request, member: ApiToken, staff_id: uuid.UUID, change: RoleChange
 ) -> staff.StaffMember:
@@ -80,6 +83,7 @@ def change_role(
 
 
 @router.put("/staff/{staff_id}/active", responses=CONFLICT)
+@runs(staff.set_active)
 def set_active(
     request: Request, member: ApiToken, staff_id: uuid.UUID, change: Activity
 ) -> staff.StaffMember:
@@ -89,6 +93,7 @@ def set_active(
 
 
 @router.put("/staff/{staff_id}/password")
+@runs(logins.set_password)
 def reset_password(
     request: Request, member: ApiToken, staff_id: uuid.UUID, change: PasswordChange
 ) -> logins.Credentials:
@@ -97,18 +102,21 @@ def reset_password(
 
 
 @router.get("/tokens")
+@runs(logins.clinic_tokens)
 def clinic_tokens(request: Request, member: ApiToken) -> list[logins.MemberToken]:
     """Every member's API tokens with whose each is, newest first; secrets never shown."""
     return run(request, member, logins.clinic_tokens)
 
 
 @router.post("/tokens/{token_id}/revoke")
+@runs(logins.revoke_member_token)
 def revoke_token(request: Request, member: ApiToken, token_id: uuid.UUID) -> logins.TokenLine:
     """Revoke any member's token (audited); it opens nothing from now on."""
     return run(request, member, logins.revoke_member_token, token_id)
 
 
 @router.post("/staff/{staff_id}/totp")
+@runs(logins.enrol_totp)
 def reset_second_factor(
     request: Request, member: ApiToken, staff_id: uuid.UUID
 ) -> logins.TotpEnrolment:
@@ -117,24 +125,28 @@ def reset_second_factor(
 
 
 @router.get("/clinic")
+@runs(clinic.settings)
 def clinic_settings(request: Request, member: ApiToken) -> clinic.ClinicSettings:
     """The clinic's name and time zone, and the time zones it may choose from."""
     return run(request, member, clinic.settings)
 
 
 @router.patch("/clinic")
+@runs(clinic.configure)
 def configure_clinic(request: Request, member: ApiToken, change: ClinicChange) -> clinic.ClinicView:
     """Rename the clinic or set its IANA time zone (audited)."""
     return run(request, member, clinic.configure, name=change.name, time_zone=change.time_zone)
 
 
 @router.get("/consents")
+@runs(consents.texts)
 def consent_texts(request: Request, member: ApiToken) -> list[consents.TemplateText]:
     """Every published version of every consent text, with the text."""
     return run(request, member, consents.texts)
 
 
 @router.post("/consents", status_code=201)
+@runs(consents.publish)
 def publish_consent(
     request: Request, member: ApiToken, published: ConsentText
 ) -> consents.TemplateVersion:
@@ -176,6 +188,7 @@ AuditQuery = Annotated[AuditFilter, Query()]
 
 
 @router.get("/audit")
+@runs(records_admin.audit_log)
 def audit_log(request: Request, member: ApiToken, wanted: AuditQuery) -> records_admin.AuditLogPage:
     """A page of the clinic's audit log (50 events), the latest first, narrowed by any of
     `member`, `action`, `patient` and `day` (the clinic's); the reading is audited."""
@@ -183,6 +196,7 @@ def audit_log(request: Request, member: ApiToken, wanted: AuditQuery) -> records
 
 
 @router.post("/audit/verify")
+@runs(records_admin.verify)
 def verify_audit(request: Request, member: ApiToken) -> records_admin.AuditReport:
     """`audit verify`: the chains, their anchor, every record and photo file against the log."""
     return run(request, member, records_admin.verify)

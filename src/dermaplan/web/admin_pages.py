@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dermaplan.app import clinic, consents, logins, records_admin, staff
 from dermaplan.records.enums import ConsentKind, StaffRole
 from dermaplan.web.admin_api import AuditQuery
-from dermaplan.web.security import Browser, Changing, run
+from dermaplan.web.security import Browser, Changing, run, runs
 from dermaplan.web.views import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -41,6 +41,7 @@ def admin_home() -> Response:
 
 
 @router.get("/staff")
+@runs(staff.accounts)
 def staff_page(request: Request, session: Browser) -> HTMLResponse:
     accounts = run(request, session, staff.accounts)
     return render(
@@ -55,6 +56,7 @@ def staff_page(request: Request, session: Browser) -> HTMLResponse:
 
 
 @router.post("/staff")
+@runs(staff.add)
 def add_member(
     request: Request,
     session: Changing,
@@ -67,6 +69,7 @@ def add_member(
 
 
 @router.post("/staff/{staff_id}/role")
+@runs(staff.change_role)
 def change_role(
     request: Request, session: Changing, staff_id: uuid.UUID, role: Annotated[StaffRole, Form()]
 ) -> Response:
@@ -75,6 +78,7 @@ def change_role(
 
 
 @router.post("/staff/{staff_id}/active")
+@runs(staff.set_active)
 def set_active(
     request: Request, session: Changing, staff_id: uuid.UUID, active: Annotated[bool, Form()]
 ) -> Response:
@@ -83,6 +87,7 @@ def set_active(
 
 
 @router.post("/staff/{staff_id}/password")
+@runs(logins.set_password)
 def reset_password(
     request: Request,
     session: Changing,
@@ -99,6 +104,7 @@ def reset_password(
 
 
 @router.post("/staff/{staff_id}/totp")
+@runs(logins.enrol_totp)
 def reset_second_factor(request: Request, session: Changing, staff_id: uuid.UUID) -> HTMLResponse:
     """A new TOTP second factor, its secret shown on this page once."""
     new = run(request, session.member, logins.enrol_totp, str(staff_id))
@@ -108,6 +114,7 @@ def reset_second_factor(request: Request, session: Changing, staff_id: uuid.UUID
 
 
 @router.get("/tokens")
+@runs(logins.clinic_tokens)
 def tokens_page(request: Request, session: Browser) -> HTMLResponse:
     """Every member's API tokens, to revoke one that may have leaked."""
     tokens = run(request, session, logins.clinic_tokens)
@@ -117,12 +124,14 @@ def tokens_page(request: Request, session: Browser) -> HTMLResponse:
 
 
 @router.post("/tokens/{token_id}/revoke")
+@runs(logins.revoke_member_token)
 def revoke_token(request: Request, session: Changing, token_id: uuid.UUID) -> Response:
     run(request, session.member, logins.revoke_member_token, token_id)
     return _back("tokens")
 
 
 @router.get("/clinic")
+@runs(clinic.settings)
 def clinic_page(request: Request, session: Browser) -> HTMLResponse:
     settings = run(request, session, clinic.settings)
     return render(
@@ -131,6 +140,7 @@ def clinic_page(request: Request, session: Browser) -> HTMLResponse:
 
 
 @router.post("/clinic")
+@runs(clinic.configure)
 def configure_clinic(
     request: Request, session: Changing, name: Line, time_zone: Annotated[str, Form(max_length=64)]
 ) -> Response:
@@ -139,6 +149,7 @@ def configure_clinic(
 
 
 @router.get("/consents")
+@runs(consents.texts)
 def consents_page(request: Request, session: Browser) -> HTMLResponse:
     texts = run(request, session, consents.texts)
     return render(
@@ -153,6 +164,7 @@ def consents_page(request: Request, session: Browser) -> HTMLResponse:
 
 
 @router.post("/consents")
+@runs(consents.publish)
 def publish_consent(
     request: Request,
     session: Changing,
@@ -164,6 +176,7 @@ def publish_consent(
 
 
 @router.get("/audit")
+@runs(records_admin.audit_log)
 def audit_page(request: Request, session: Browser, wanted: AuditQuery) -> HTMLResponse:
     """The log, narrowed by the filter form (a GET: its fields are ids, an action and a
     day, never a patient's name); an empty field lets every event by."""
@@ -180,6 +193,7 @@ def audit_page(request: Request, session: Browser, wanted: AuditQuery) -> HTMLRe
 
 
 @router.post("/audit/verify")
+@runs(records_admin.verify)
 def verify_audit(request: Request, session: Changing) -> HTMLResponse:
     """`audit verify`, run now: a post, so that no link or prefetch runs it by accident."""
     report = run(request, session.member, records_admin.verify)

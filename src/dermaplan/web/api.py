@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from dermaplan.app import consults, logins, patients, today
 from dermaplan.web.errors import RESPONSES
-from dermaplan.web.security import ApiToken, run
+from dermaplan.web.security import ApiToken, run, runs
 
 PREFIX = "/api/v1"
 router = APIRouter(prefix=PREFIX, responses=RESPONSES)
@@ -53,12 +53,14 @@ def me(member: ApiToken) -> logins.Member:
 
 
 @router.get("/today")
+@runs(today.overview)
 def today_overview(request: Request, member: ApiToken) -> today.Today:
     """The day in the clinic: the lists the member's role may see (audited)."""
     return run(request, member, today.overview)
 
 
 @router.post("/patients/search")
+@runs(patients.search)
 def search_patients(
     request: Request, member: ApiToken, search: PatientSearch
 ) -> list[patients.PatientLine]:
@@ -67,6 +69,7 @@ def search_patients(
 
 
 @router.get("/patients/{patient_id}")
+@runs(patients.details)
 def patient_details(
     request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> patients.PatientDetails:
@@ -75,6 +78,7 @@ def patient_details(
 
 
 @router.get("/patients/{patient_id}/chart")
+@runs(patients.chart)
 def patient_chart(
     request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> patients.PatientChart:
@@ -83,6 +87,7 @@ def patient_chart(
 
 
 @router.get("/patients/{patient_id}/timeline")
+@runs(patients.timeline)
 def patient_timeline(
     request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> patients.PatientTimeline:
@@ -91,6 +96,7 @@ def patient_timeline(
 
 
 @router.get("/consults/{consult_id}")
+@runs(consults.show)
 def stored_consult(
     request: Request, member: ApiToken, consult_id: uuid.UUID
 ) -> consults.StoredConsult:
@@ -99,18 +105,21 @@ def stored_consult(
 
 
 @router.get("/tokens")
+@runs(logins.tokens)
 def list_tokens(request: Request, member: ApiToken) -> list[logins.TokenLine]:
     """The member's own tokens, newest first; secrets are never shown again."""
     return run(request, member, logins.tokens)
 
 
 @router.post("/tokens", status_code=201)
+@runs(logins.create_token)
 def create_token(request: Request, member: ApiToken, wanted: TokenRequest) -> logins.NewToken:
     """A new token of the member, in their role; its secret is in this answer only."""
     return run(request, member, logins.create_token, wanted.name, wanted.days)
 
 
 @router.delete("/tokens/{token_id}")
+@runs(logins.revoke_token)
 def revoke_token(request: Request, member: ApiToken, token_id: uuid.UUID) -> logins.TokenLine:
     """Revoke one of the member's tokens (this one included)."""
     return run(request, member, logins.revoke_token, token_id)

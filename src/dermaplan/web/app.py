@@ -37,12 +37,11 @@ from dermaplan.web import (
     photo_api,
     photo_pages,
 )
-from dermaplan.web.errors import error_body, request_problems, status_of
-from dermaplan.web.security import SecureHeaders
+from dermaplan.web.errors import INVALID, error_body, request_problems, status_of
+from dermaplan.web.security import API, SecureHeaders, refused_first
 from dermaplan.web.views import render_error
 
 STATIC = Path(__file__).parent / "static"
-API = "/api/"
 log = logging.getLogger("dermaplan.web")
 
 
@@ -106,6 +105,8 @@ def _answer(request: Request, status: int, problems: list[Problem], hint: str | 
 
 
 def _refused(request: Request, error: RecordsError) -> Response:
+    if status_of(error) == INVALID:
+        error = refused_first(request) or error
     if isinstance(error, Unauthenticated) and not _for_api(request):
         if request.headers.get("HX-Request"):
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
@@ -114,7 +115,11 @@ def _refused(request: Request, error: RecordsError) -> Response:
 
 
 def _invalid(request: Request, error: RequestValidationError) -> Response:
-    return _answer(request, 422, request_problems(error.errors()), None)
+    """Input FastAPI refuses, unless who asks is refused first (web.security)."""
+    first = refused_first(request)
+    if first is not None:
+        return _refused(request, first)
+    return _answer(request, INVALID, request_problems(error.errors()), None)
 
 
 def _http_error(request: Request, error: StarletteHTTPException) -> Response:

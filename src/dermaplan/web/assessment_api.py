@@ -20,7 +20,7 @@ from dermaplan.web.admin_api import CONFLICT
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES
 from dermaplan.web.knowledge import Knowledge
-from dermaplan.web.security import ApiToken, run
+from dermaplan.web.security import ApiToken, run, runs
 
 router = APIRouter(prefix=PREFIX, responses=RESPONSES, tags=["assessments"])
 
@@ -53,12 +53,14 @@ def _data(assessment: assessments.DraftAssessment) -> dict[str, Any]:
 
 
 @router.post("/patients", status_code=201)
+@runs(patients.add)
 def add_patient(request: Request, member: ApiToken, patient: NewPatient) -> patients.PatientLine:
     """A new patient in the register (audited)."""
     return run(request, member, patients.add, patient)
 
 
 @router.get("/patients/{patient_id}/assessments")
+@runs(assessments.drafts)
 def patient_drafts(
     request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> list[assessments.DraftLine]:
@@ -67,6 +69,7 @@ def patient_drafts(
 
 
 @router.post("/patients/{patient_id}/assessments", status_code=201)
+@runs(assessments.start)
 def start_assessment(
     request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> assessments.DraftLine:
@@ -75,6 +78,7 @@ def start_assessment(
 
 
 @router.get("/assessments/{draft_id}")
+@runs(assessments.resume)
 def resume_assessment(
     request: Request, member: ApiToken, draft_id: uuid.UUID, knowledge: Knowledge
 ) -> assessments.DraftPage:
@@ -84,6 +88,7 @@ def resume_assessment(
 
 
 @router.put("/assessments/{draft_id}", responses=CONFLICT)
+@runs(assessments.save)
 def save_assessment(
     request: Request,
     member: ApiToken,
@@ -101,6 +106,7 @@ def save_assessment(
 
 
 @router.post("/assessments/{draft_id}/consult", status_code=201, responses=CONFLICT)
+@runs(assessments.store)
 def store_assessment(
     request: Request,
     member: ApiToken,
@@ -123,6 +129,7 @@ def store_assessment(
 
 
 @router.get("/consults/{consult_id}/review")
+@runs(consults.review)
 def review_consult(
     request: Request, member: ApiToken, consult_id: uuid.UUID
 ) -> consults.ConsultReview:
@@ -131,6 +138,7 @@ def review_consult(
 
 
 @router.post("/consults/{consult_id}/approve", responses=CONFLICT)
+@runs(consults.approve)
 def approve_consult(request: Request, member: ApiToken, consult_id: uuid.UUID) -> ConsultEntry:
     """Approve a draft consult as the member the token acts as; it cannot change after
     (409 for one approved already)."""
@@ -138,6 +146,7 @@ def approve_consult(request: Request, member: ApiToken, consult_id: uuid.UUID) -
 
 
 @router.post("/consults/{consult_id}/corrections", status_code=201)
+@runs(assessments.start_correction)
 def correct_consult(
     request: Request, member: ApiToken, consult_id: uuid.UUID
 ) -> assessments.DraftLine:
@@ -147,6 +156,7 @@ def correct_consult(
 
 
 @router.get("/knowledge/sources/{source_id}")
+@runs(references.source)
 def knowledge_source(
     request: Request,
     member: ApiToken,

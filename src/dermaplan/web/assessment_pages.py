@@ -26,7 +26,7 @@ from dermaplan.records.errors import InvalidInput
 from dermaplan.records.schemas import PatientData
 from dermaplan.vocabulary import Sex
 from dermaplan.web.knowledge import Knowledge, areas_map
-from dermaplan.web.security import Browser, Changing, PageSession, run
+from dermaplan.web.security import Browser, Changing, PageSession, run, runs
 from dermaplan.web.views import render
 
 router = APIRouter(include_in_schema=False)
@@ -67,6 +67,7 @@ def _patient_form(
 
 
 @router.post("/patients")
+@runs(patients.add)
 def add_patient(
     request: Request,
     session: Changing,
@@ -96,6 +97,7 @@ def add_patient(
 
 
 @router.get("/patients/{patient_id}/assessments")
+@runs(assessments.drafts)
 def drafts_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
     found = run(request, session, assessments.drafts, patient_id)
     return render(
@@ -109,12 +111,14 @@ def drafts_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HT
 
 
 @router.post("/patients/{patient_id}/assessments")
+@runs(assessments.start)
 def start_assessment(request: Request, session: Changing, patient_id: uuid.UUID) -> Response:
     draft = run(request, session.member, assessments.start, patient_id)
     return _to(f"/assessments/{draft.id}")
 
 
 @router.get("/assessments/{draft_id}")
+@runs(assessments.resume)
 def assessment_page(
     request: Request, session: Browser, draft_id: uuid.UUID, knowledge: Knowledge
 ) -> HTMLResponse:
@@ -140,6 +144,7 @@ def _assessment(
 
 
 @router.post("/assessments/{draft_id}")
+@runs(assessments.save)
 async def save_assessment(
     request: Request, session: Changing, draft_id: uuid.UUID, knowledge: Knowledge
 ) -> Response:
@@ -156,6 +161,7 @@ async def save_assessment(
 
 
 @router.post("/assessments/{draft_id}/consult")
+@runs(assessments.store_or_keep)
 async def store_assessment(
     request: Request, session: Changing, draft_id: uuid.UUID, knowledge: Knowledge
 ) -> Response:
@@ -171,18 +177,21 @@ async def store_assessment(
 
 
 @router.get("/consults/{consult_id}")
+@runs(consults.review)
 def review_page(request: Request, session: Browser, consult_id: uuid.UUID) -> HTMLResponse:
     review = run(request, session, consults.review, consult_id)
     return render(request, "plan_review.html", session, title="Plan review", review=review)
 
 
 @router.post("/consults/{consult_id}/approve")
+@runs(consults.approve)
 def approve(request: Request, session: Changing, consult_id: uuid.UUID) -> Response:
     run(request, session.member, consults.approve, consult_id)
     return _to(f"/consults/{consult_id}")
 
 
 @router.post("/consults/{consult_id}/correct")
+@runs(assessments.start_correction)
 def correct(request: Request, session: Changing, consult_id: uuid.UUID) -> Response:
     """A draft that corrects the consult, filled in with its assessment; stored with the
     reason for the correction."""
@@ -191,6 +200,7 @@ def correct(request: Request, session: Changing, consult_id: uuid.UUID) -> Respo
 
 
 @router.get("/knowledge/sources/{source_id}")
+@runs(references.source)
 def source_page(
     request: Request, session: Browser, source_id: str, knowledge: Knowledge
 ) -> HTMLResponse:

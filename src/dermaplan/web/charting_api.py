@@ -16,7 +16,7 @@ from dermaplan.records.schemas import SessionData
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES, ErrorBody
 from dermaplan.web.knowledge import Knowledge
-from dermaplan.web.security import ApiToken, run
+from dermaplan.web.security import ApiToken, run, runs
 
 router = APIRouter(prefix=f"{PREFIX}/sessions", responses=RESPONSES, tags=["sessions"])
 
@@ -59,6 +59,7 @@ class Signing(BaseModel):
 
 
 @router.get("/planned")
+@runs(sessions.planned)
 def planned_session(
     request: Request,
     member: ApiToken,
@@ -70,6 +71,7 @@ def planned_session(
 
 
 @router.post("", status_code=201, responses=CONFLICT)
+@runs(sessions.record)
 def record_session(
     request: Request, member: ApiToken, knowledge: Knowledge, given: SessionIn
 ) -> sessions.RecordedSession:
@@ -78,6 +80,7 @@ def record_session(
 
 
 @router.get("/{session_id}")
+@runs(sessions.chart)
 def charted_session(
     request: Request, member: ApiToken, knowledge: Knowledge, session_id: uuid.UUID
 ) -> sessions.ChartedSession:
@@ -86,6 +89,7 @@ def charted_session(
 
 
 @router.put("/{session_id}", responses=CONFLICT)
+@runs(sessions.revise)
 def revise_session(
     request: Request,
     member: ApiToken,
@@ -98,6 +102,7 @@ def revise_session(
 
 
 @router.post("/{session_id}/amendments", status_code=201, responses=CONFLICT)
+@runs(sessions.amend)
 def amend_session(
     request: Request,
     member: ApiToken,
@@ -113,6 +118,7 @@ def amend_session(
 
 
 @router.post("/{session_id}/sign", responses=CONFLICT)
+@runs(sessions.sign)
 def sign_session(
     request: Request,
     member: ApiToken,

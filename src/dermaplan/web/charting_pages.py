@@ -24,7 +24,7 @@ from dermaplan.records.errors import InvalidInput, RecordsError, SafetyRefused
 from dermaplan.records.schemas import SessionData
 from dermaplan.web.forms import render_form
 from dermaplan.web.knowledge import Knowledge, areas_map
-from dermaplan.web.security import Browser, Changing, PageSession, run
+from dermaplan.web.security import Browser, Changing, PageSession, run, runs
 
 router = APIRouter(include_in_schema=False)
 
@@ -229,6 +229,7 @@ def _change(
 
 
 @router.get("/sessions/new")
+@runs(sessions.planned)
 def new_session(
     request: Request,
     session: Browser,
@@ -260,6 +261,7 @@ def new_session(
 
 
 @router.post("/sessions")
+@runs(sessions.record)
 def record_session(
     request: Request, session: Changing, knowledge: Knowledge, form: Posted
 ) -> Response:
@@ -268,6 +270,7 @@ def record_session(
 
 
 @router.get("/sessions/{session_id}")
+@runs(sessions.chart)
 def session_page(
     request: Request, session: Browser, knowledge: Knowledge, session_id: uuid.UUID
 ) -> HTMLResponse:
@@ -303,6 +306,7 @@ def _held(charted: sessions.ChartedSession) -> dict[str, Any]:
 
 
 @router.get("/sessions/{session_id}/edit")
+@runs(sessions.chart)
 def edit_session(
     request: Request, session: Browser, knowledge: Knowledge, session_id: uuid.UUID
 ) -> HTMLResponse:
@@ -312,6 +316,7 @@ def edit_session(
 
 
 @router.post("/sessions/{session_id}")
+@runs(sessions.revise)
 def revise_session(
     request: Request, session: Changing, knowledge: Knowledge, session_id: uuid.UUID, form: Posted
 ) -> Response:
@@ -320,6 +325,7 @@ def revise_session(
 
 
 @router.get("/sessions/{session_id}/amend")
+@runs(sessions.chart)
 def amend_form(
     request: Request, session: Browser, knowledge: Knowledge, session_id: uuid.UUID
 ) -> HTMLResponse:
@@ -331,6 +337,7 @@ def amend_form(
 
 
 @router.post("/sessions/{session_id}/amend")
+@runs(sessions.amend)
 def amend_session(
     request: Request, session: Changing, knowledge: Knowledge, session_id: uuid.UUID, form: Posted
 ) -> Response:
@@ -341,6 +348,7 @@ def amend_session(
 
 
 @router.post("/sessions/{session_id}/sign")
+@runs(sessions.sign_or_show)
 def sign_session(
     request: Request,
     session: Changing,

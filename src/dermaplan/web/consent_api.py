@@ -16,7 +16,7 @@ from dermaplan.app.patients import ConsentEntry, Withdrawal
 from dermaplan.records.enums import ConsentKind, PhotoScope
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES, ErrorBody
-from dermaplan.web.security import ApiToken, run
+from dermaplan.web.security import ApiToken, run, runs
 from dermaplan.web.signatures import MAX_CHARS, drawn_signature
 
 router = APIRouter(prefix=PREFIX, responses=RESPONSES, tags=["consents"])
@@ -47,6 +47,7 @@ class ConsentWithdrawal(BaseModel):
 
 
 @router.get("/patients/{patient_id}/consents")
+@runs(consents.desk)
 def patient_consents(
     request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> consents.ConsentDesk:
@@ -55,6 +56,7 @@ def patient_consents(
 
 
 @router.post("/patients/{patient_id}/consents", status_code=201)
+@runs(consents.open_consent)
 def open_consent(
     request: Request, member: ApiToken, patient_id: uuid.UUID, opening: ConsentOpening
 ) -> ConsentEntry:
@@ -63,12 +65,14 @@ def open_consent(
 
 
 @router.get("/consents/{consent_id}")
+@runs(consents.shown)
 def consent(request: Request, member: ApiToken, consent_id: uuid.UUID) -> consents.ShownConsent:
     """A consent with the exact text of its version and its signature (audited)."""
     return run(request, member, consents.shown, consent_id)
 
 
 @router.post("/consents/{consent_id}/sign", responses=CONFLICT)
+@runs(consents.sign_shown)
 def sign_consent(
     request: Request, member: ApiToken, consent_id: uuid.UUID, signed: ConsentSignature
 ) -> ConsentEntry:
@@ -87,6 +91,7 @@ def sign_consent(
 
 
 @router.post("/consents/{consent_id}/withdraw", responses=CONFLICT)
+@runs(consents.withdraw)
 def withdraw_consent(
     request: Request, member: ApiToken, consent_id: uuid.UUID, withdrawal: ConsentWithdrawal
 ) -> Withdrawal:

@@ -20,7 +20,7 @@ from dermaplan.app.reads import Refused
 from dermaplan.records.enums import ConsentKind, PhotoScope
 from dermaplan.records.errors import InvalidInput, RecordsError
 from dermaplan.web.forms import render_form
-from dermaplan.web.security import Browser, Changing, PageSession, run
+from dermaplan.web.security import Browser, Changing, PageSession, run, runs
 from dermaplan.web.signatures import MAX_CHARS, drawn_signature
 from dermaplan.web.views import render
 
@@ -55,6 +55,7 @@ def _consent_page(
 
 
 @router.get("/patients/{patient_id}/consents")
+@runs(consents.desk)
 def consents_page(
     request: Request, session: Browser, patient_id: uuid.UUID, kind: ConsentKind | None = None
 ) -> HTMLResponse:
@@ -71,6 +72,7 @@ def consents_page(
 
 
 @router.post("/patients/{patient_id}/consents")
+@runs(consents.open_consent)
 def open_consent(
     request: Request,
     session: Changing,
@@ -84,6 +86,7 @@ def open_consent(
 
 
 @router.get("/consents/{consent_id}")
+@runs(consents.shown)
 def consent_page(request: Request, session: Browser, consent_id: uuid.UUID) -> HTMLResponse:
     return _consent_page(request, session, run(request, session, consents.shown, consent_id))
 
@@ -96,6 +99,7 @@ def _scopes(answers: dict[PhotoScope, str]) -> dict[PhotoScope, bool] | None:
 
 
 @router.post("/consents/{consent_id}/sign")
+@runs(consents.sign_or_show)
 def sign_consent(
     request: Request,
     session: Changing,
@@ -142,6 +146,7 @@ def sign_consent(
 
 
 @router.post("/consents/{consent_id}/withdraw")
+@runs(consents.withdraw_or_show)
 def withdraw_consent(
     request: Request,
     session: Changing,

@@ -15,7 +15,7 @@ from dermaplan.app import adverse, outcomes, sessions
 from dermaplan.records.schemas import AdverseEventData, OutcomeData
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES, ErrorBody
-from dermaplan.web.security import ApiToken, run
+from dermaplan.web.security import ApiToken, run, runs
 
 router = APIRouter(prefix=PREFIX, responses=RESPONSES, tags=["outcomes"])
 
@@ -43,6 +43,7 @@ class EventFollowUp(BaseModel):
 
 
 @router.get("/patients/{patient_id}/outcomes")
+@runs(outcomes.follow_up)
 def patient_follow_up(
     request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> outcomes.FollowUp:
@@ -51,6 +52,7 @@ def patient_follow_up(
 
 
 @router.post("/outcomes", status_code=201)
+@runs(outcomes.record)
 def record_outcome(request: Request, member: ApiToken, score: OutcomeBody) -> outcomes.OutcomeEntry:
     """A score on its scale, assessed by the member (or `patient_reported`); audited."""
     data = OutcomeData.parse(score.model_dump(mode="json"))
@@ -58,6 +60,7 @@ def record_outcome(request: Request, member: ApiToken, score: OutcomeBody) -> ou
 
 
 @router.post("/adverse-events", status_code=201)
+@runs(adverse.record)
 def record_event(
     request: Request, member: ApiToken, event: EventBody
 ) -> adverse.AdverseEventVersion:
@@ -67,6 +70,7 @@ def record_event(
 
 
 @router.post("/adverse-events/{event_id}/follow-up", status_code=201, responses=CONFLICT)
+@runs(adverse.follow_up)
 def follow_up_event(
     request: Request, member: ApiToken, event_id: uuid.UUID, follow: EventFollowUp
 ) -> adverse.AdverseEventVersion:
@@ -76,6 +80,7 @@ def follow_up_event(
 
 
 @router.post("/adverse-events/{event_id}/close", responses=CONFLICT)
+@runs(adverse.close)
 def close_event(
     request: Request, member: ApiToken, event_id: uuid.UUID
 ) -> adverse.AdverseEventVersion:
@@ -84,6 +89,7 @@ def close_event(
 
 
 @router.get("/recall")
+@runs(sessions.recall)
 def recall_lot(
     request: Request,
     member: ApiToken,

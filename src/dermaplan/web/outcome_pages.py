@@ -27,7 +27,7 @@ from dermaplan.records.enums import (
 from dermaplan.records.errors import InvalidInput
 from dermaplan.records.schemas import AdverseEventData, OutcomeData
 from dermaplan.web.charts import chart
-from dermaplan.web.security import Browser, Changing, PageSession, run
+from dermaplan.web.security import Browser, Changing, PageSession, run, runs
 from dermaplan.web.views import render
 
 router = APIRouter(include_in_schema=False)
@@ -147,6 +147,7 @@ def _event_again(
 
 
 @router.get("/patients/{patient_id}/outcomes")
+@runs(outcomes.follow_up)
 def outcomes_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
     followed = run(request, session, outcomes.follow_up, patient_id)
     return render(
@@ -163,6 +164,7 @@ def outcomes_page(request: Request, session: Browser, patient_id: uuid.UUID) -> 
 
 
 @router.post("/patients/{patient_id}/outcomes")
+@runs(outcomes.record)
 def record_outcome(
     request: Request,
     session: Changing,
@@ -192,6 +194,7 @@ def record_outcome(
 
 
 @router.post("/patients/{patient_id}/adverse-events")
+@runs(adverse.record)
 def record_event(
     request: Request, session: Changing, patient_id: uuid.UUID, event: SentEvent
 ) -> Response:
@@ -203,6 +206,7 @@ def record_event(
 
 
 @router.post("/patients/{patient_id}/adverse-events/{event_id}/follow-up")
+@runs(adverse.follow_up)
 def follow_up_event(
     request: Request,
     session: Changing,
@@ -222,12 +226,14 @@ def follow_up_event(
 
 
 @router.post("/adverse-events/{event_id}/close")
+@runs(adverse.close)
 def close_event(request: Request, session: Changing, event_id: uuid.UUID) -> Response:
     closed = run(request, session.member, adverse.close, event_id)
     return _back(closed.patient_id)
 
 
 @router.get("/recall")
+@runs(sessions.recall)
 def recall_page(
     request: Request, session: Browser, lot: Annotated[str, Query(max_length=100)] = ""
 ) -> HTMLResponse:

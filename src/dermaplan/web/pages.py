@@ -28,6 +28,7 @@ from dermaplan.web.security import (
     forget_cookie,
     new_login_token,
     run,
+    runs,
     set_cookie,
 )
 from dermaplan.web.views import render
@@ -114,6 +115,7 @@ def logout(request: Request, application: App, session: Changing) -> Response:
 
 
 @router.get("/today")
+@runs(today.overview)
 def today_page(request: Request, session: Browser) -> HTMLResponse:
     day = run(request, session, today.overview)
     return render(request, "today.html", session, title="Today", today=day)
@@ -125,6 +127,7 @@ def patients_page(request: Request, session: Browser) -> HTMLResponse:
 
 
 @router.post("/patients/search")
+@runs(patients.search)
 def search(
     request: Request, session: Changing, query: Annotated[str, Form(max_length=200)] = ""
 ) -> HTMLResponse:
@@ -142,24 +145,28 @@ def search(
 
 
 @router.get("/patients/{patient_id}")
+@runs(patients.details)
 def details_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
     patient = run(request, session, patients.details, patient_id)
     return render(request, "details.html", session, title="Patient", patient=patient)
 
 
 @router.get("/patients/{patient_id}/chart")
+@runs(patients.timeline)
 def chart_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
     timeline = run(request, session, patients.timeline, patient_id)
     return render(request, "chart.html", session, title="Patient chart", timeline=timeline)
 
 
 @router.get("/account")
+@runs(logins.tokens)
 def account_page(request: Request, session: Browser) -> HTMLResponse:
     tokens = run(request, session, logins.tokens)
     return render(request, "account.html", session, title="Account", tokens=tokens)
 
 
 @router.post("/account/tokens")
+@runs(logins.create_token)
 def create_token(
     request: Request,
     session: Changing,
@@ -172,6 +179,7 @@ def create_token(
 
 
 @router.post("/account/tokens/{token_id}/revoke")
+@runs(logins.revoke_token)
 def revoke_token(request: Request, session: Changing, token_id: uuid.UUID) -> Response:
     run(request, session.member, logins.revoke_token, token_id)
     return RedirectResponse("/account", status_code=303)

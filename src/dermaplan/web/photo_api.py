@@ -14,7 +14,7 @@ from dermaplan.records.enums import PhotoStage
 from dermaplan.web.api import PREFIX
 from dermaplan.web.errors import RESPONSES
 from dermaplan.web.photo_pages import photo_file, upload
-from dermaplan.web.security import ApiToken, run
+from dermaplan.web.security import ApiToken, run, runs
 
 router = APIRouter(prefix=PREFIX, responses=RESPONSES, tags=["photos"])
 
@@ -28,6 +28,7 @@ IMAGE: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/patients/{patient_id}/photos")
+@runs(photos.of_patient)
 def patient_photos(
     request: Request, member: ApiToken, patient_id: uuid.UUID
 ) -> list[photos.ListedPhoto]:
@@ -36,6 +37,7 @@ def patient_photos(
 
 
 @router.post("/patients/{patient_id}/photos", status_code=201)
+@runs(photos.add)
 def add_photo(
     request: Request,
     member: ApiToken,
@@ -50,6 +52,7 @@ def add_photo(
 
 
 @router.get("/patients/{patient_id}/photos/compare")
+@runs(photos.compare)
 def compare_photos(
     request: Request,
     member: ApiToken,
@@ -62,6 +65,7 @@ def compare_photos(
 
 
 @router.get("/photos/{photo_id}/file", response_class=Response, responses=IMAGE)
+@runs(photos.view)
 def photo_file_api(request: Request, member: ApiToken, photo_id: uuid.UUID) -> Response:
     """A photo's file, while the patient's consent allows its use in the clinical record
     (audited; never cached)."""

@@ -20,7 +20,7 @@ from dermaplan.bounds import PHOTO_BYTES
 from dermaplan.problems import Problem
 from dermaplan.records.enums import PhotoStage
 from dermaplan.records.errors import InvalidInput
-from dermaplan.web.security import Browser, Changing, PageSession, run
+from dermaplan.web.security import Browser, Changing, PageSession, run, runs
 from dermaplan.web.views import render
 
 router = APIRouter(include_in_schema=False)
@@ -42,6 +42,7 @@ def photo_file(shown: photos.PhotoFile) -> Response:
 
 
 @router.get("/patients/{patient_id}/photos")
+@runs(photos.of_patient)
 def photos_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
     listed = run(request, session, photos.of_patient, patient_id)
     return render(
@@ -50,6 +51,7 @@ def photos_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HT
 
 
 @router.get("/patients/{patient_id}/photos/new")
+@runs(photos.of_patient)
 def new_photo_page(request: Request, session: Browser, patient_id: uuid.UUID) -> HTMLResponse:
     """The camera and the upload field; the earlier photos the patient's consent lets the
     page show are the ghosts it may lay over the camera's picture."""
@@ -82,6 +84,7 @@ def _photo_form(
 
 
 @router.post("/patients/{patient_id}/photos")
+@runs(photos.add)
 def add_photo(
     request: Request,
     session: Changing,
@@ -103,6 +106,7 @@ def add_photo(
 
 
 @router.get("/patients/{patient_id}/photos/compare")
+@runs(photos.compare)
 def compare_page(
     request: Request,
     session: Browser,
@@ -122,6 +126,7 @@ def compare_page(
 
 
 @router.get("/photos/{photo_id}/file")
+@runs(photos.view)
 def photo_file_page(request: Request, session: Browser, photo_id: uuid.UUID) -> Response:
     """A photo for the pages' images: audited, as the consent allows, never cached."""
     return photo_file(run(request, session, photos.view, photo_id))

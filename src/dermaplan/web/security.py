@@ -13,6 +13,10 @@ dependencies that establish who is asking.
 - A page's session, or an API token, is checked inside the unit of work of the use case
   the request runs (`run`), so that a request is served in one transaction; a page that
   runs none has it checked on its own before its answer goes out.
+- An endpoint declares the use case it runs (`runs`), so that a member it refuses is
+  refused (403) before anything they sent is checked, never told what was wrong with it
+  (422): a page's change checks it with its session and CSRF token, before anything runs;
+  any other request as soon as its input is refused (`refused_first`, web.app).
 - The Content-Security-Policy allows scripts, styles and images from the app alone: no
   inline script or style, no frame around the app.
 """
@@ -31,6 +35,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dermaplan.app.logins import (
+    NO_TOKEN,
     BrowserSession,
     Member,
     SessionCheck,
@@ -39,8 +44,9 @@ from dermaplan.app.logins import (
     note_use,
     signed_in,
 )
+from dermaplan.app.principal import use_case_name
 from dermaplan.app.unit import Application, UnitOfWork
-from dermaplan.records.errors import Forbidden, Unauthenticated
+from dermaplan.records.errors import Forbidden, RecordsError, Unauthenticated
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,6 +76,7 @@ STATIC = "/static/"
 SESSION_COOKIE, LOGIN_COOKIE = "dermaplan_session", "dermaplan_login"
 CSRF_FIELD, CSRF_HEADER = "csrf_token", "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+API = "/api/"
 
 
 class SecureHeaders:
@@ -176,6 +183,56 @@ def same_origin(request: Request) -> bool:
     return origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
+# the use case ("module.function") each endpoint runs, by endpoint (`runs`)
+RUNS: dict[Callable[..., object], str] = {}
+E = TypeVar("E", bound=Callable[..., object])
+
+
+def runs(use_case: Callable[..., object]) -> Callable[[E], E]:
+    """Declare the use case an endpoint runs (the one it refuses by, where it may run
+    another: the page of a refused change), for whoever it refuses to be refused before
+    their input is checked. Put under the route's decorator."""
+
+    def declare(endpoint: E) -> E:
+        RUNS[endpoint] = use_case_name(use_case)
+        return endpoint
+
+    return declare
+
+
+def _declared(request: Request) -> str | None:
+    """The use case the request's endpoint declares it runs."""
+    return RUNS.get(request.scope.get("endpoint"))  # type: ignore[arg-type]
+
+
+def refused_first(request: Request) -> RecordsError | None:
+    """What refuses the request before its input is refused (422): nobody signed in or no
+    valid token (401), or a member the endpoint's use case does not permit (403). It asks
+    who is asking only then: a session or token checked already is not checked again."""
+    use_case = _declared(request)
+    if use_case is None:
+        return None
+    asking: Asked | None = getattr(request.state, "asking", None)
+    try:
+        if asking is None:
+            asking = _asking_of(request)
+        asking.member.permit(use_case)
+    except (Unauthenticated, Forbidden) as refused:
+        return refused
+    return None
+
+
+def _asking_of(request: Request) -> Asked:
+    """Who is asking, from the request alone (its input refused before any dependency ran:
+    JSON that does not parse)."""
+    if not request.url.path.startswith(API):
+        return SignedIn(application(request), SessionCheck(cookie(request, SESSION_COOKIE)))
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated.one(NO_TOKEN)
+    return TokenHolder(application(request), TokenCheck(secret.strip()))
+
+
 class Asking(Generic[C]):
     """Who is asking, by a session or a token not checked yet: `run` checks it inside the
     unit of work of the request's use case; what needs it before, or without, one checks
@@ -221,6 +278,7 @@ async def browser_session(request: Request) -> AsyncIterator[SignedIn]:
     at the latest as the page returns. Nothing is read here, so it runs on the event loop,
     not in a thread."""
     asking = SignedIn(application(request), SessionCheck(cookie(request, SESSION_COOKIE)))
+    request.state.asking = asking  # for `refused_first`
     yield asking
     await _checked_at_last(asking)
 
@@ -233,7 +291,8 @@ async def _checked_at_last(asking: Asking[C]) -> None:
 
 async def checked_session(request: Request) -> BrowserSession:
     """The browser's session, for a request that changes something: refused unless it
-    carries the session's CSRF token and comes from this origin."""
+    carries the session's CSRF token and comes from this origin, then unless its member
+    may call the use case the endpoint runs (`runs`), before the form is checked."""
     session = await run_in_threadpool(
         signed_in, application(request), cookie(request, SESSION_COOKIE)
     )
@@ -243,6 +302,10 @@ async def checked_session(request: Request) -> BrowserSession:
         raise Forbidden.one(
             "the form has expired or did not come from this app; reload the page and try again"
         )
+    request.state.asking = session  # for `refused_first`
+    use_case = _declared(request)
+    if use_case is not None:
+        session.member.permit(use_case)
     return session
 
 
@@ -266,6 +329,7 @@ async def api_token(
     if credentials is None:
         raise Unauthenticated.one("no API token: give 'Authorization: Bearer TOKEN'")
     asking = TokenHolder(application(request), TokenCheck(credentials.credentials))
+    request.state.asking = asking  # for `refused_first`
     yield asking
     await _checked_at_last(asking)
 
@@ -276,6 +340,7 @@ ApiToken = Annotated[TokenHolder, Depends(api_token, scope="function")]
 # checked before anything runs: a change's CSRF token, a member shown as such
 Changing = Annotated[BrowserSession, Depends(checked_session)]
 PageSession = BrowserSession | SignedIn  # what a page is shown with, `Browser` or `Changing`
+Asked = BrowserSession | SignedIn | TokenHolder  # who a request's dependency found asking
 App = Annotated[Application, Depends(application)]
 
 
