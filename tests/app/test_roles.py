@@ -28,6 +28,7 @@ from dermaplan.app import (
     staff,
     today,
 )
+from dermaplan.app.consents import DeskSignature
 from dermaplan.app.principal import USE_CASES
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.knowledge import KnowledgeBase
@@ -113,8 +114,8 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "consents.of_patient": (ANY_ID,),
     "consents.desk": (ANY_ID,),
     "consents.shown": (ANY_ID,),
-    "consents.sign_shown": (ANY_ID, "Claire Moreau"),
-    "consents.sign_or_show": (ANY_ID, "Claire Moreau"),
+    "consents.sign_shown": (ANY_ID, DeskSignature("Claire Moreau")),
+    "consents.sign_or_show": (ANY_ID, DeskSignature("Claire Moreau")),
     "consents.withdraw_or_show": (ANY_ID, "changed mind"),
     "sessions.planned": (ANY_ID,),
     "sessions.chart": (ANY_ID, None),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dermaplan.app.patients import ConsentEntry, Withdrawal
@@ -179,37 +180,33 @@ def _shown(uow: UnitOfWork, consent_id: uuid.UUID) -> ShownConsent:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DeskSignature:
+    """A consent signed in front of the member: the patient's name, and their signature
+    typed or drawn (base64 PNG, exactly one, not blank); a photo consent answers every
+    scope."""
+
+    signer: str
+    typed: str | None = None
+    drawn_png: str | None = None
+    scopes: dict[PhotoScope, bool] | None = None
+
+
 @allowed(*FRONT_DESK)
-def sign_shown(
-    uow: UnitOfWork,
-    consent_id: uuid.UUID,
-    signer: str,
-    *,
-    typed: str | None = None,
-    drawn_png: str | None = None,
-    scopes: dict[PhotoScope, bool] | None = None,
-) -> ConsentEntry:
-    """Sign an opened consent now, in front of the member acting: the patient's name, and
-    their signature typed or drawn (base64 PNG, exactly one, not blank); a photo consent
-    answers every scope."""
-    return _signed(uow, consent_id, signer, typed, drawn_png, scopes)
+def sign_shown(uow: UnitOfWork, consent_id: uuid.UUID, signature: DeskSignature) -> ConsentEntry:
+    """Sign an opened consent now, in front of the member acting."""
+    return _signed(uow, consent_id, signature)
 
 
 @allowed(*FRONT_DESK)
 def sign_or_show(
-    uow: UnitOfWork,
-    consent_id: uuid.UUID,
-    signer: str,
-    *,
-    typed: str | None = None,
-    drawn_png: str | None = None,
-    scopes: dict[PhotoScope, bool] | None = None,
+    uow: UnitOfWork, consent_id: uuid.UUID, signature: DeskSignature
 ) -> ConsentEntry | Refused[ShownConsent]:
     """The consent page's *Sign* (`sign_shown`); refused, the consent as it stands with why,
     its reading audited, in the same unit of work."""
     try:
         with uow.attempt():
-            return _signed(uow, consent_id, signer, typed, drawn_png, scopes)
+            return _signed(uow, consent_id, signature)
     except InvalidInput as refused:
         return Refused(error=refused, shown=_shown(uow, consent_id))
 
@@ -227,14 +224,7 @@ def withdraw_or_show(
         return Refused(error=refused, shown=_shown(uow, consent_id))
 
 
-def _signed(
-    uow: UnitOfWork,
-    consent_id: uuid.UUID,
-    signer: str,
-    typed: str | None,
-    drawn_png: str | None,
-    scopes: dict[PhotoScope, bool] | None,
-) -> ConsentEntry:
+def _signed(uow: UnitOfWork, consent_id: uuid.UUID, signature: DeskSignature) -> ConsentEntry:
     from dermaplan.records.consents import record_consent
     from dermaplan.records.repository import ConsentRepository
     from dermaplan.records.schemas import ConsentData
@@ -247,10 +237,10 @@ def _signed(
             "patient": opened.patient_id,
             "consent": consent_id,
             "signed_at": uow.context.now,
-            "signer": signer,
-            "signature": typed,
-            "signature_png": drawn_png,
-            "scopes": scopes,
+            "signer": signature.signer,
+            "signature": signature.typed,
+            "signature_png": signature.drawn_png,
+            "scopes": signature.scopes,
         }
     )
     record = record_consent(uow.session, uow.context, uow.clinic_id, data)

@@ -78,16 +78,8 @@ def sign_consent(
 ) -> ConsentEntry:
     """Sign an opened consent now (audited); a signed consent never changes (409)."""
     drawn = None if signed.signature_png is None else drawn_signature(signed.signature_png)
-    return run(
-        request,
-        member,
-        consents.sign_shown,
-        consent_id,
-        signed.signer,
-        typed=signed.signature,
-        drawn_png=drawn,
-        scopes=signed.scopes,
-    )
+    signature = consents.DeskSignature(signed.signer, signed.signature, drawn, signed.scopes)
+    return run(request, member, consents.sign_shown, consent_id, signature)
 
 
 @router.post("/consents/{consent_id}/withdraw", responses=CONFLICT)

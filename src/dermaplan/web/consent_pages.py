@@ -130,16 +130,8 @@ def sign_consent(
     except InvalidInput as refused:
         shown = run(request, session.member, consents.shown, consent_id)
         return _consent_page(request, session, shown, refused, kept)
-    done = run(
-        request,
-        session.member,
-        consents.sign_or_show,
-        consent_id,
-        signer,
-        typed=typed,
-        drawn_png=drawn,
-        scopes=_scopes(answers),
-    )
+    signature = consents.DeskSignature(signer, typed, drawn, _scopes(answers))
+    done = run(request, session.member, consents.sign_or_show, consent_id, signature)
     if isinstance(done, Refused):
         return _consent_page(request, session, done.shown, done.error, kept)
     return _consent(consent_id)
