@@ -44,7 +44,7 @@ from dermaplan.app.logins import (
     note_use,
     signed_in,
 )
-from dermaplan.app.principal import use_case_name
+from dermaplan.app.principal import USE_CASES, use_case_name
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.records.errors import Forbidden, RecordsError, Unauthenticated
 
@@ -353,7 +353,12 @@ def run(
     **kwargs: P.kwargs,
 ) -> R:
     """One use case acting as the member asking, in its own unit of work (as it declares);
-    a session or token not checked yet is checked first inside that unit."""
+    a session or token not checked yet is checked first inside that unit. A use case
+    permitting other roles than the one the endpoint declares (`runs`) is a mistake that
+    would refuse by the wrong roles: refused at once, never run."""
+    declared = _declared(request)
+    if declared is not None and USE_CASES[declared] != USE_CASES[use_case_name(use_case)]:
+        raise RuntimeError(f"the endpoint declares {declared} but runs {use_case_name(use_case)}")
     app = application(request)
     if isinstance(member, BrowserSession):  # checked already, with the form's CSRF token
         member = member.member
