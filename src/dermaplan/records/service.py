@@ -376,13 +376,11 @@ def note_allergies(
     leaves out a recorded allergy is refused before: records.reconciliation)."""
     if told is None:
         return
+    from dermaplan.records.reconciliation import recorded_allergens
+
     known = patient.allergies or []
-    said = {allergy.casefold() for allergy in known}
-    new = [
-        allergen
-        for allergen in told
-        if said.isdisjoint(knowledge.allergen_terms.get(allergen, frozenset({allergen})))
-    ]
+    named = recorded_allergens(known, knowledge)
+    new = [allergen for allergen in told if allergen not in named]
     if patient.allergies is None or new:
         update_patient(session, context, clinic_id, patient.id, {"allergies": known + new})
 
