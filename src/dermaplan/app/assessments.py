@@ -321,7 +321,7 @@ def questions(
     is placed: which are needed depends on it); a question only a patient who is not male is
     asked is left out for a man."""
     from dermaplan.clinical.relevance import questions_for
-    from dermaplan.interview import FEMALE_ONLY, PATIENT_PROMPTS
+    from dermaplan.interview import FEMALE_ONLY, PATIENT_PROMPTS, PROCEDURES_QUESTION
 
     concerns = assessment.concerns if assessment else []
     needed = questions_for(knowledge, concerns) if concerns else None
@@ -369,10 +369,7 @@ def questions(
     ]
     lists: tuple[tuple[QuestionKind, str], ...] = (
         ("allergies", "Allergies"),
-        (
-            "procedures",
-            "Any recent procedures (toxin, filler, peel, laser, waxing, surgery, tanning)?",
-        ),
+        ("procedures", PROCEDURES_QUESTION),
     )
     found += [
         Question(
