@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dermaplan.app import assessments
+from dermaplan.app import assessments, consults
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.models import AssessmentDraft, AuditEvent, Consult, Patient
@@ -45,7 +45,7 @@ ASSESSMENT_ENDPOINTS: list[tuple[str, str, dict[str, object] | None, set[StaffRo
     ("POST", "/api/v1/assessments/{draft_id}/consult", {}, {P}),
     ("GET", "/api/v1/consults/{consult_id}/review", None, {P}),
     ("POST", "/api/v1/consults/{consult_id}/approve", None, {P}),
-    ("POST", "/api/v1/consults/{consult_id}/corrections", None, {P}),
+    ("POST", "/api/v1/consults/{approved_id}/corrections", None, {P}),
     ("GET", "/api/v1/knowledge/sources/{source_id}", None, {P, A}),
 ]
 
@@ -68,6 +68,13 @@ def consult(world: World) -> str:
         str(world.ours.staff[P]), assessments.store, uuid.UUID(made), knowledge()
     )
     return str(saved.consult_id)
+
+
+def approved(world: World) -> str:
+    """A consult stored and approved: one a correction may be started of."""
+    made = consult(world)
+    world.application.run(str(world.ours.staff[P]), consults.approve, uuid.UUID(made))
+    return made
 
 
 def assessment_form(page: str) -> dict[str, Any]:
@@ -112,6 +119,7 @@ def test_each_role_is_let_through_or_refused(
                 "patient_id": world.ours.patient,
                 "draft_id": draft(world, ASSESSMENT),
                 "consult_id": consult(world),
+                "approved_id": approved(world),
                 "source_id": SOURCE,
             }
             answer = client.request(
@@ -163,6 +171,7 @@ def test_clinic_a_never_reaches_clinic_b(any_world: World) -> None:
         "patient_id": world.ours.patient,
         "draft_id": draft(world),
         "consult_id": consult(world),
+        "approved_id": approved(world),
     }
     with client_of(world) as client:
         headers = api_token(world, P, world.theirs)
@@ -426,6 +435,9 @@ def test_a_correction_needs_a_reason_and_supersedes_the_consult(world: World) ->
             f"/consults/{original}/correct", data={"csrf_token": token}, follow_redirects=False
         )
         where = started.headers["location"]
+        again = client.post(f"/consults/{original}/correct", data={"csrf_token": token})
+        assert again.status_code == 422
+        assert f"assessment draft {where.rsplit('/', 1)[1]}; resume it" in again.text
         page = client.get(where).text
         assert "Correction of a consult" in page
         assert 'name="concerns-0-concern" value="dehydration"' in page

@@ -158,13 +158,15 @@ def start(uow: UnitOfWork, patient_id: uuid.UUID) -> DraftLine:
 
 @allowed(PRACTITIONER)
 def start_correction(uow: UnitOfWork, consult_id: uuid.UUID) -> DraftLine:
-    """A draft that corrects a stored consult, filled in with its assessment."""
+    """A draft that corrects a stored consult, filled in with its assessment; refused for a
+    consult that takes no correction (a draft, one superseded, one whose correction is in
+    progress or being filled in), as storing the correction would be."""
     import json
 
     from dermaplan.records.drafts import create_draft
-    from dermaplan.records.service import read_consult
+    from dermaplan.records.service import consult_to_correct
 
-    consult = read_consult(uow.session, uow.context, uow.clinic_id, consult_id)
+    consult = consult_to_correct(uow.session, uow.context, uow.clinic_id, consult_id)
     data = json.loads(consult.assessment_json)
     draft = create_draft(
         uow.session,
