@@ -141,6 +141,10 @@ PATIENT_PROMPTS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "glogau": (f"Glogau class (1-{SCALES['glogau']})", optional_int(1, SCALES["glogau"])),
 }
 FEMALE_ONLY = ("pregnant", "breastfeeding")
+# the list question on procedures, as the interview and the assessment form ask it
+PROCEDURES_QUESTION = (
+    "Any recent procedures (toxin, filler, peel, laser, waxing, surgery, tanning…)?"
+)
 GOALS = 4  # the questions on goals that close the interview
 
 
@@ -229,9 +233,7 @@ def _interview(knowledge: KnowledgeBase, today: dt.date) -> dict[str, Any]:
 
 
 def _procedures(knowledge: KnowledgeBase, countdown: Countdown) -> list[dict[str, Any]] | None:
-    answer = countdown.ask(
-        "Any recent procedures (toxin, filler, peel, laser, waxing, surgery, tanning…)?", tri_state
-    )
+    answer = countdown.ask(PROCEDURES_QUESTION, tri_state)
     if answer is None:
         return None
     procedures: list[dict[str, Any]] = []

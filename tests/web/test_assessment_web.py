@@ -7,6 +7,7 @@ CSRF tokens refused with nothing changed."""
 from __future__ import annotations
 
 import html
+import json
 import re
 import uuid
 from typing import Any
@@ -52,7 +53,7 @@ ASSESSMENT_ENDPOINTS: list[tuple[str, str, dict[str, object] | None, set[StaffRo
     ("POST", "/api/v1/assessments/{draft_id}/consult", {}, {P}),
     ("GET", "/api/v1/consults/{consult_id}/review", None, {P}),
     ("POST", "/api/v1/consults/{consult_id}/approve", None, {P}),
-    ("POST", "/api/v1/consults/{consult_id}/corrections", None, {P}),
+    ("POST", "/api/v1/consults/{approved_id}/corrections", None, {P}),
     ("GET", "/api/v1/knowledge/sources/{source_id}", None, {P, A}),
 ]
 
@@ -75,6 +76,13 @@ def consult(world: World) -> str:
         str(world.ours.staff[P]), assessments.store, uuid.UUID(made), knowledge()
     )
     return str(saved.consult_id)
+
+
+def approved(world: World) -> str:
+    """A consult stored and approved: one a correction may be started of."""
+    made = consult(world)
+    world.application.run(str(world.ours.staff[P]), consults.approve, uuid.UUID(made))
+    return made
 
 
 def assessment_form(page: str) -> dict[str, Any]:
@@ -119,6 +127,7 @@ def test_each_role_is_let_through_or_refused(
                 "patient_id": world.ours.patient,
                 "draft_id": draft(world, ASSESSMENT),
                 "consult_id": consult(world),
+                "approved_id": approved(world),
                 "source_id": SOURCE,
             }
             answer = client.request(
@@ -170,6 +179,7 @@ def test_clinic_a_never_reaches_clinic_b(any_world: World) -> None:
         "patient_id": world.ours.patient,
         "draft_id": draft(world),
         "consult_id": consult(world),
+        "approved_id": approved(world),
     }
     with client_of(world) as client:
         headers = api_token(world, P, world.theirs)
@@ -433,6 +443,9 @@ def test_a_correction_needs_a_reason_and_supersedes_the_consult(world: World) ->
             f"/consults/{original}/correct", data={"csrf_token": token}, follow_redirects=False
         )
         where = started.headers["location"]
+        again = client.post(f"/consults/{original}/correct", data={"csrf_token": token})
+        assert again.status_code == 422
+        assert f"assessment draft {where.rsplit('/', 1)[1]}; resume it" in again.text
         page = client.get(where).text
         assert "Correction of a consult" in page
         assert 'name="concerns-0-concern" value="dehydration"' in page
@@ -571,3 +584,84 @@ def test_recent_procedures_are_recorded_one_by_one(world: World) -> None:
         {"type": "ha_filler", "date": "2026-10-20", "areas": ["cheeks"]},
         {"type": "waxing", "date": "2026-10-30", "areas": []},
     ]
+
+
+def test_an_invalid_htmx_save_shows_the_problem_at_its_field_and_keeps_nothing(
+    world: World,
+) -> None:
+    made = draft(world, ASSESSMENT)
+    before = state(world)
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        answer = client.post(
+            f"/assessments/{made}",
+            data={**PLACED, "csrf_token": token, "patient.fitzpatrick": "9"},
+            headers={"HX-Request": "true"},
+        )
+    assert answer.status_code == 200  # what htmx puts in place
+    assert "<html" not in answer.text
+    assert answer.text.lstrip().startswith('<div id="plan"')
+    assert "Not kept" in answer.text
+    assert "patient.fitzpatrick: " in answer.text
+    assert "Decisions" not in answer.text  # no plan of what was not kept
+    assert state(world) == before
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        "not json",
+        '{"type": "waxing"}',
+        '["waxing"]',
+        '[{"type": "waxing", "date": "someday", "areas": []}]',
+        "[" * 100_000,
+        "null",
+    ],
+)
+def test_a_malformed_list_of_procedures_is_refused_at_its_field(world: World, listed: str) -> None:
+    made = draft(world, ASSESSMENT)
+    before = state(world)
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        sent = {**PLACED, "csrf_token": token, "procedures": "listed"}
+        answer = client.post(f"/assessments/{made}", data={**sent, "procedures_listed": listed})
+    assert answer.status_code == 422, answer.text[-2000:]
+    assert 'aria-describedby="procedures-problem"' in answer.text
+    assert '<p class="problem" id="procedures-problem">' in answer.text
+    assert state(world) == before
+
+
+def test_a_refused_form_comes_back_with_every_answer_as_sent(world: World) -> None:
+    """Correcting the one problem of a refused form loses none of the other answers."""
+    made = draft(world, ASSESSMENT)
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        filler = {"type": "ha_filler", "date": "2026-10-20", "areas": ["cheeks"]}
+        sent = {
+            **PLACED,
+            "csrf_token": token,
+            "patient.pregnant": "no",
+            "conditions.keloid_history": "yes",
+            "medications.isotretinoin": "never",
+            "allergies": "none",
+            "procedures": "listed",
+            "procedures_listed": json.dumps([filler]),
+            "patient.fitzpatrick": "9",
+        }
+        page = client.post(f"/assessments/{made}", data=sent)
+        assert page.status_code == 422
+        again = assessment_form(page.text)
+        assert again["patient.pregnant"] == ["no"]
+        assert again["conditions.keloid_history"] == ["yes"]
+        assert again["medications.isotretinoin"] == ["never"]
+        assert again["allergies"] == ["none"]
+        assert again["procedures"] == ["listed"]
+        assert json.loads(again["procedures_listed"][0]) == [filler]
+        assert "ha filler on 2026-10-20 (cheeks)" in page.text
+        corrected = {key: value for key, value in again.items() if key != "patient.fitzpatrick"}
+        assert client.post(f"/assessments/{made}", data=corrected).status_code == 200
+        kept = client.get(f"/api/v1/assessments/{made}", headers=api_token(world, P)).json()
+    assert kept["data"]["patient"] == {"pregnant": False}
+    assert kept["data"]["conditions"]["keloid_history"] is True
+    assert kept["data"]["allergies"] == []
+    assert kept["data"]["procedures"] == [filler]

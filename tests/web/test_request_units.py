@@ -17,7 +17,7 @@ from sqlalchemy import event, select
 from dermaplan.app import records_admin
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
-from dermaplan.records.models import AuditEvent, LoginSession
+from dermaplan.records.models import ApiToken, AuditEvent, LoginSession
 from dermaplan.web.app import create_app
 from dermaplan.web.security import Browser
 from tests.records.factories import add_consult
@@ -181,3 +181,15 @@ def test_a_page_that_reads_nothing_audited_notes_the_session_use(world: World) -
         world.clock.advance(minutes=2)
         assert client.get("/account").status_code == 200
     assert world.clock.now in last_seen(world)
+
+
+def test_a_request_that_reads_nothing_audited_notes_the_tokens_use(world: World) -> None:
+    """As a session's: a token's use is noted after a unit that writes nothing."""
+    headers = api_token(world, R)
+    with client_of(world) as client:
+        world.clock.advance(minutes=2)
+        with begun(world) as sent:
+            assert client.get("/api/v1/tokens", headers=headers).status_code == 200
+    assert sent == ["BEGIN", "BEGIN IMMEDIATE"]  # the read, then the note of its use
+    with transaction(world.engine, write=False) as session:
+        assert list(session.scalars(select(ApiToken.last_used_at))) == [world.clock.now]

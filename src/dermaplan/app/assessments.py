@@ -9,10 +9,11 @@ A question left unanswered stays unknown, never no: the plan lists it as missing
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from dermaplan.app import consults
 from dermaplan.app.patients import PatientLine
@@ -23,6 +24,7 @@ from dermaplan.clinical.assessment import (
     SCALES,
     Assessment,
     ConcernEntry,
+    Procedure,
     age_on,
     contradictions,
     knowledge_problems,
@@ -125,6 +127,7 @@ class DraftPage(ReadModel):
     scar_types: list[Choice]
     allergens: list[Choice]
     procedure_kinds: list[Choice]
+    procedures: list[dict[str, Any]]  # those listed, as read: what the form shows and keeps
     areas: list[Choice]
     problems: list[FieldProblem]
     plan: dict[str, Any] | None  # the engine's plan, as its JSON; None until it can make one
@@ -158,13 +161,15 @@ def start(uow: UnitOfWork, patient_id: uuid.UUID) -> DraftLine:
 
 @allowed(PRACTITIONER)
 def start_correction(uow: UnitOfWork, consult_id: uuid.UUID) -> DraftLine:
-    """A draft that corrects a stored consult, filled in with its assessment."""
+    """A draft that corrects a stored consult, filled in with its assessment; refused for a
+    consult that takes no correction (a draft, one superseded, one whose correction is in
+    progress or being filled in), as storing the correction would be."""
     import json
 
     from dermaplan.records.drafts import create_draft
-    from dermaplan.records.service import read_consult
+    from dermaplan.records.service import consult_to_correct
 
-    consult = read_consult(uow.session, uow.context, uow.clinic_id, consult_id)
+    consult = consult_to_correct(uow.session, uow.context, uow.clinic_id, consult_id)
     data = json.loads(consult.assessment_json)
     draft = create_draft(
         uow.session,
@@ -307,6 +312,7 @@ def _page(
 
     patient = read_patient(uow.session, uow.context, uow.clinic_id, draft.patient_id)
     assessment = None if problems else DraftAssessment.model_validate(data)
+    answers = assessment.model_dump(mode="json") if assessment else _as_sent(data)
     plan, filled, refused = _plan(uow, patient, assessment, knowledge)
     today = assessment.consult_date if assessment else clinic_day(uow.context.now, uow.zone)
     return DraftPage(
@@ -315,7 +321,7 @@ def _page(
         sex=patient.sex.value if patient.sex else None,
         age=age_on(patient.birth_date, today) if patient.birth_date else None,
         data=data,
-        questions=questions(knowledge, assessment, patient),
+        questions=questions(knowledge, assessment, patient, answers),
         concerns=[
             ConcernChoice(id=c.id, name=c.name, areas=list(c.occurs_on.areas), scarred=c.scar_kinds)
             for c in knowledge.concerns.values()
@@ -323,11 +329,36 @@ def _page(
         scar_types=_choices(knowledge.needling.scar_types),
         allergens=_choices(knowledge.screening.allergens),
         procedure_kinds=_choices(knowledge.screening.procedures),
+        procedures=answers.get("procedures") or [],
         areas=_choices(knowledge.areas.values()),
         problems=[FieldProblem.of(p) for p in [*(problems or []), *refused]],
         plan=plan,
         filled=filled,
     )
+
+
+def _as_sent(data: dict[str, Any]) -> dict[str, Any]:
+    """The answers of a draft that does not validate, as the form shows them again: each as
+    sent, so that correcting one problem loses no other answer; but a list that cannot be
+    read is shown not answered, its problem beside it."""
+    answers: dict[str, Any] = {
+        head: value
+        for head in ("patient", "conditions", "medications")
+        if isinstance(value := data.get(head), dict)
+    }
+    allergies = data.get("allergies")
+    answers["allergies"] = allergies if isinstance(allergies, list) else None
+    try:
+        procedures = _procedure_list().validate_python(data.get("procedures"))
+    except ValidationError:
+        procedures = None
+    answers["procedures"] = _procedure_list().dump_python(procedures, mode="json")
+    return answers
+
+
+@functools.cache
+def _procedure_list() -> TypeAdapter[list[Procedure] | None]:
+    return TypeAdapter(list[Procedure] | None)
 
 
 def _choices(items: Iterable[ScreeningItem | ScarTypeInfo | Area]) -> list[Choice]:
@@ -352,18 +383,21 @@ def _plan(
 
 
 def questions(
-    knowledge: KnowledgeBase, assessment: Assessment | None, patient: Patient
+    knowledge: KnowledgeBase,
+    assessment: Assessment | None,
+    patient: Patient,
+    answers: dict[str, Any],
 ) -> list[Question]:
-    """Every safety question, those the concerns and areas need marked (none until a concern
-    is placed: which are needed depends on it); a question only a patient who is not male is
-    asked is left out for a man."""
+    """Every safety question with its answer in `answers` (the assessment's, or what was
+    sent), those the concerns and areas need marked (none until a concern is placed: which
+    are needed depends on it); a question only a patient who is not male is asked is left
+    out for a man."""
     from dermaplan.clinical.relevance import questions_for
-    from dermaplan.interview import FEMALE_ONLY, PATIENT_PROMPTS
+    from dermaplan.interview import FEMALE_ONLY, PATIENT_PROMPTS, PROCEDURES_QUESTION
 
     concerns = assessment.concerns if assessment else []
     needed = questions_for(knowledge, concerns) if concerns else None
     male = patient.sex is Sex.MALE
-    answers = assessment.model_dump(mode="json") if assessment else {}
     found: list[Question] = []
     told: dict[str, Any] = answers.get("patient", {})
     for attribute, (text, _) in PATIENT_PROMPTS.items():
@@ -391,7 +425,7 @@ def questions(
         if not (male and item.female_only)
     )
     used = (
-        (item, "medications", medication, (medications.get(item.id) or {}).get("status"))
+        (item, "medications", medication, _said(_status(medications.get(item.id))))
         for item in screening.medications
     )
     found += [
@@ -406,10 +440,7 @@ def questions(
     ]
     lists: tuple[tuple[QuestionKind, str], ...] = (
         ("allergies", "Allergies"),
-        (
-            "procedures",
-            "Any recent procedures (toxin, filler, peel, laser, waxing, surgery, tanning)?",
-        ),
+        ("procedures", PROCEDURES_QUESTION),
     )
     found += [
         Question(
@@ -423,6 +454,11 @@ def questions(
         for head, text in lists
     ]
     return sorted(found, key=lambda q: not q.needed)
+
+
+def _status(use: Any) -> Any:
+    """A medication's status as the answer gives it, if it gives one."""
+    return use.get("status") if isinstance(use, dict) else None
 
 
 def _said(value: Any) -> str | None:

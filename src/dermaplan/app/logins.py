@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from dermaplan.app.principal import ADMIN, EVERYONE, USE_CASES, Access, allowed, refusal_of
 from dermaplan.app.reads import ReadModel
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from dermaplan.records.context import Context
-    from dermaplan.records.models import Staff, StaffCredential
+    from dermaplan.records.models import ApiToken, LoginSession, Staff, StaffCredential
 
 WRONG = "the login name or the password is wrong"
 NO_SESSION = "you are not signed in; sign in first"
@@ -161,71 +161,134 @@ def second_factor(
     return step
 
 
-class SessionCheck:
-    """A browser session's token, checked inside the unit of work of the request that
-    carries it (it is the unit's `Identify`): the session, its member and the use case read
-    in one transaction. What it found is kept for the page."""
+Held = TypeVar("Held", "LoginSession", "ApiToken")
+Found = TypeVar("Found", BrowserSession, Member)
 
-    def __init__(self, token: str | None) -> None:
-        self.token = token
-        self.found: BrowserSession | None = None
+
+class CredentialCheck(Generic[Held, Found]):
+    """A credential a request carries (a browser session, a personal API token), checked
+    inside the unit of work of that request (it is the unit's `Identify`): the credential,
+    its member and the use case read in one transaction. What it found is kept for the
+    front end; the credential's use is noted at most once a minute, by the unit if it
+    writes, else afterwards in a transaction of its own (`note_use`). Each kind says how
+    its row is found, when it has closed, what is kept and where its use is noted."""
+
+    refusal: ClassVar[str]  # for a request that carries no credential, or an unknown one
+
+    def __init__(self) -> None:
+        self.found: Found | None = None
         self.unnoted = False  # its use a minute old, found by a unit that writes nothing
 
     def __call__(self, session: Session, now: dt.datetime, writes: bool) -> Staff:
-        """The member whose session the token opens, its use noted if the unit writes;
-        Unauthenticated if it opens none (never signed in, awaiting its code, ended, idle
-        30 minutes, 12 hours old)."""
-        from dermaplan.records import logins
-
-        found = logins.find_session(session, self.token) if self.token else None
-        why = NO_SESSION if found is None or found.awaiting_code else logins.ended(found, now)
-        if found is None or why is not None:
-            raise Unauthenticated.one(why or NO_SESSION)
-        staff = _active(session, found.clinic_id, found.staff_id)
-        self.found = BrowserSession(member=_member(staff), csrf_token=found.csrf_token)
+        """The member the credential acts as, its use noted if the unit writes;
+        Unauthenticated if it opens nothing, or opens it for a member no longer active."""
+        held = self.find(session, now)
+        if held is None:
+            raise Unauthenticated.one(self.refusal)
+        why = self.closed(held, now)
+        if why is not None:
+            raise Unauthenticated.one(why)
+        staff = _active(session, held.clinic_id, held.staff_id)
+        self.found = self.kept(held, staff)
         if writes:
-            logins.seen(found, now)
-        self.unnoted = _stale(found.last_seen_at, now)
+            self.note(held, now)
+        self.unnoted = _stale(self.last_use(held), now)
         return staff
+
+    def note_again(self, session: Session, now: dt.datetime) -> None:
+        """Note the use the check found unnoted, in a transaction after the check's."""
+        held = self.find(session, now)
+        if held is not None:
+            self.note(held, now)
+        self.unnoted = False
+
+    def checked(self) -> Found:
+        """What the check found; Unauthenticated before it has run."""
+        if self.found is None:
+            raise Unauthenticated.one(self.refusal)
+        return self.found
+
+    def find(self, session: Session, now: dt.datetime) -> Held | None:
+        raise NotImplementedError
+
+    def closed(self, held: Held, now: dt.datetime) -> str | None:
+        """Why the credential found opens nothing any more, if it does not."""
+        return None
+
+    def kept(self, held: Held, staff: Staff) -> Found:
+        raise NotImplementedError
+
+    def note(self, held: Held, now: dt.datetime) -> None:
+        raise NotImplementedError
+
+    def last_use(self, held: Held) -> dt.datetime | None:
+        raise NotImplementedError
+
+
+class SessionCheck(CredentialCheck["LoginSession", BrowserSession]):
+    """A browser session's token; it opens nothing for a browser never signed in, awaiting
+    its code, or whose session has ended, been idle 30 minutes, or is 12 hours old."""
+
+    refusal = NO_SESSION
+
+    def __init__(self, token: str | None) -> None:
+        super().__init__()
+        self.token = token
+
+    def find(self, session: Session, now: dt.datetime) -> LoginSession | None:
+        from dermaplan.records.logins import find_session
+
+        return find_session(session, self.token) if self.token else None
+
+    def closed(self, held: LoginSession, now: dt.datetime) -> str | None:
+        from dermaplan.records.logins import ended
+
+        return NO_SESSION if held.awaiting_code else ended(held, now)
+
+    def kept(self, held: LoginSession, staff: Staff) -> BrowserSession:
+        return BrowserSession(member=_member(staff), csrf_token=held.csrf_token)
+
+    def note(self, held: LoginSession, now: dt.datetime) -> None:
+        from dermaplan.records.logins import seen
+
+        seen(held, now)
+
+    def last_use(self, held: LoginSession) -> dt.datetime:
+        return held.last_seen_at
 
     @property
     def session(self) -> BrowserSession:
-        """What the check found; Unauthenticated before it has run."""
-        if self.found is None:
-            raise Unauthenticated.one(NO_SESSION)
-        return self.found
+        return self.checked()
 
 
-class TokenCheck:
-    """A personal API token, checked inside the unit of work of the request that carries
-    it (its `Identify`); the member it found is kept."""
+class TokenCheck(CredentialCheck["ApiToken", Member]):
+    """A personal API token; it opens nothing if it is unknown, revoked or expired."""
+
+    refusal = NO_TOKEN
 
     def __init__(self, secret: str) -> None:
+        super().__init__()
         self.secret = secret
-        self.found: Member | None = None
-        self.unnoted = False
 
-    def __call__(self, session: Session, now: dt.datetime, writes: bool) -> Staff:
-        """The member the token acts as, its use noted if the unit writes; Unauthenticated
-        for a token that is unknown, revoked or expired, or of a member no longer active."""
-        from dermaplan.records import logins
+    def find(self, session: Session, now: dt.datetime) -> ApiToken | None:
+        from dermaplan.records.logins import token_holder
 
-        token = logins.token_holder(session, self.secret, now)
-        if token is None:
-            raise Unauthenticated.one(NO_TOKEN)
-        staff = _active(session, token.clinic_id, token.staff_id)
-        self.found = _member(staff)
-        if writes:
-            logins.token_seen(token, now)
-        self.unnoted = _stale(token.last_used_at, now)
-        return staff
+        return token_holder(session, self.secret, now)
+
+    def kept(self, held: ApiToken, staff: Staff) -> Member:
+        return _member(staff)
+
+    def note(self, held: ApiToken, now: dt.datetime) -> None:
+        from dermaplan.records.logins import token_seen
+
+        token_seen(held, now)
+
+    def last_use(self, held: ApiToken) -> dt.datetime | None:
+        return held.last_used_at
 
     @property
     def member(self) -> Member:
-        """What the check found; Unauthenticated before it has run."""
-        if self.found is None:
-            raise Unauthenticated.one(NO_TOKEN)
-        return self.found
+        return self.checked()
 
 
 def _stale(last: dt.datetime | None, now: dt.datetime) -> bool:
@@ -255,20 +318,13 @@ def check_alone(application: Application, check: SessionCheck | TokenCheck) -> N
 def note_use(application: Application, check: SessionCheck | TokenCheck) -> None:
     """Note the use of a session or token that a unit writing nothing found unnoted for a
     minute (idle expiry counts from it), in a transaction of its own."""
-    from dermaplan.records import logins
     from dermaplan.records.db import transaction
 
     if not check.unnoted:
         return
     now = application.clock()
     with transaction(application.engine) as session:
-        if isinstance(check, SessionCheck):
-            again = logins.find_session(session, check.token) if check.token else None
-            if again is not None:
-                logins.seen(again, now)
-        elif (token := logins.token_holder(session, check.secret, now)) is not None:
-            logins.token_seen(token, now)
-    check.unnoted = False
+        check.note_again(session, now)
 
 
 def sign_out(application: Application, token: str | None) -> None:

@@ -1,7 +1,10 @@
 """The plan a consult produces: plain dataclasses, serialised by pydantic.
 
-The parts are not frozen (construction is on the hot path, and frozen dataclasses cost
-twice as much to build); nothing changes them after the consult returns.
+A part the engine remembers per knowledge base and puts into every plan that needs it (a
+reason, an exclusion, a check, an area's dose or needling, the anaesthetic, care advice, a
+citation) is frozen, so that no plan can change another's. The other parts are built for
+one plan and not frozen (frozen dataclasses cost more to build, and they are built on the
+hot path); nothing changes them after the consult returns.
 
 Field order and list order are part of the contract: the same assessment and knowledge
 give the same JSON, byte for byte.
@@ -51,7 +54,7 @@ INFO = FindingSeverity.INFO
 MISSING = FindingSeverity.MISSING
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(frozen=True, slots=True)
 class Reason:
     text: str
     rule: str | None = None
@@ -106,7 +109,7 @@ class ModalityDecision:
     provisional: tuple[str, ...] = ()
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(frozen=True, slots=True)
 class AreaDose:
     area: str
     points: int | None
@@ -148,7 +151,7 @@ class Preparation:
     apart: str | None = None
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(frozen=True, slots=True)
 class Exclusion:
     item: str  # a product or ingredient id
     concern: str | None
@@ -162,7 +165,7 @@ class Exclusion:
     until_text: str | None = None  # set when the exclusion is temporary
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(frozen=True, slots=True)
 class Check:
     text: str
     sources: tuple[str, ...] = ()
@@ -177,7 +180,7 @@ class Blend:
     checks: tuple[Check, ...]
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(frozen=True, slots=True)
 class AreaNeedling:
     area: str
     concerns: tuple[str, ...]
@@ -190,7 +193,7 @@ class AreaNeedling:
     evidence: Evidence
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(frozen=True, slots=True)
 class Anaesthetic:
     option: str | None
     text: str
@@ -253,7 +256,7 @@ class Course:
     sources: tuple[str, ...]
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(frozen=True, slots=True)
 class CareAdvice:
     phase: str
     text: str
@@ -262,7 +265,7 @@ class CareAdvice:
     evidence: Evidence
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(frozen=True, slots=True)
 class Citation:
     id: str
     citation: str

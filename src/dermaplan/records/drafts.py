@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from dermaplan.records.audit import AuditAction
 from dermaplan.records.enums import DraftStatus
-from dermaplan.records.errors import required
+from dermaplan.records.errors import InvalidInput, required
 from dermaplan.records.lifecycle import RecordKind
 from dermaplan.records.models import AssessmentDraft, new_id
 
@@ -42,7 +42,22 @@ def create_draft(
     data: dict[str, Any],
     corrects: uuid.UUID | None = None,
 ) -> AssessmentDraft:
-    """A new draft for a patient of the clinic (the caller has checked they are)."""
+    """A new draft for a patient of the clinic (the caller has checked they are), or for a
+    correction of their consult `corrects` (the caller has checked it takes one); InvalidInput
+    if a correction of it is being filled in already, which is the one to resume."""
+    if corrects is not None:
+        begun = session.scalar(
+            select(AssessmentDraft.id).where(
+                AssessmentDraft.clinic_id == clinic_id,
+                AssessmentDraft.corrects_id == corrects,
+                AssessmentDraft.consult_id.is_(None),
+            )
+        )
+        if begun is not None:
+            raise InvalidInput.one(
+                f"consult {corrects} already has a correction being filled in: assessment "
+                f"draft {begun}; resume it"
+            )
     draft = AssessmentDraft(
         id=new_id(),
         clinic_id=clinic_id,

@@ -128,10 +128,13 @@ def plan_for_patient(
     )
 
 
-def _recorded_allergens(record: PatientData, knowledge: KnowledgeBase) -> dict[str, list[str]]:
-    """Allergen id -> the recorded allergies that name it."""
+def recorded_allergens(
+    allergies: Sequence[str] | None, knowledge: KnowledgeBase
+) -> dict[str, list[str]]:
+    """Allergen id -> the allergies on a patient's record (free text) that name it by any of
+    its words (KnowledgeBase.allergen_terms): what allergens the record holds."""
     named: dict[str, list[str]] = {}
-    for allergy in record.allergies or ():
+    for allergy in allergies or ():
         for allergen, words in knowledge.allergen_terms.items():
             if allergy.casefold() in words:
                 named.setdefault(allergen, []).append(allergy)
@@ -181,7 +184,7 @@ def reconcile(
             problems.append(
                 f"conditions.{condition}: false, but the patient's record says the patient has it"
             )
-    for allergen, words in _recorded_allergens(record, knowledge).items():
+    for allergen, words in recorded_allergens(record.allergies, knowledge).items():
         if assessment.allergies is not None and allergen in assessment.allergies:
             continue
         said = ", ".join(f"'{word}'" for word in words)

@@ -376,13 +376,11 @@ def note_allergies(
     leaves out a recorded allergy is refused before: records.reconciliation)."""
     if told is None:
         return
+    from dermaplan.records.reconciliation import recorded_allergens
+
     known = patient.allergies or []
-    said = {allergy.casefold() for allergy in known}
-    new = [
-        allergen
-        for allergen in told
-        if said.isdisjoint(knowledge.allergen_terms.get(allergen, frozenset({allergen})))
-    ]
+    named = recorded_allergens(known, knowledge)
+    new = [allergen for allergen in told if allergen not in named]
     if patient.allergies is None or new:
         update_patient(session, context, clinic_id, patient.id, {"allergies": known + new})
 
@@ -640,6 +638,33 @@ def correct_consult(
     """A draft that will supersede an approved consult once it is itself approved."""
     consults = ConsultRepository(session, clinic_id)
     original = _consult(consults, consult_id)
+    _check_correctable(consults, original)
+    written = written_reason(reason, "a correction")
+    return _new_consult(
+        session,
+        context,
+        original.patient,
+        _valid(document),
+        supersedes=original,
+        reason=written,
+    )
+
+
+def consult_to_correct(
+    session: Session, context: Context, clinic_id: uuid.UUID, consult_id: uuid.UUID
+) -> Consult:
+    """A consult read (audited as `read_consult`) to start a correction of, refused as
+    `correct_consult` would refuse one: so that nobody fills in a correction that cannot
+    be stored."""
+    consult = read_consult(session, context, clinic_id, consult_id)
+    _check_correctable(ConsultRepository(session, clinic_id), consult)
+    return consult
+
+
+def _check_correctable(consults: ConsultRepository, original: Consult) -> None:
+    """Refuse to correct a consult that takes no correction: a draft (revised instead),
+    one superseded already (its correction is the one to correct), one whose correction is
+    in progress."""
     if original.status is ConsultStatus.DRAFT:
         raise InvalidInput.one(f"consult {original.id} is a draft: revise it instead")
     if original.status is ConsultStatus.SUPERSEDED:
@@ -653,15 +678,6 @@ def correct_consult(
         raise InvalidInput.one(
             f"consult {original.id} already has a correction in progress: {pending.id}"
         )
-    written = written_reason(reason, "a correction")
-    return _new_consult(
-        session,
-        context,
-        original.patient,
-        _valid(document),
-        supersedes=original,
-        reason=written,
-    )
 
 
 def approve_consult(

@@ -267,14 +267,17 @@ def assessment_data(form: FormData) -> dict[str, Any]:
 
 
 def _procedures(form: FormData) -> Any:
-    """The procedures recorded so far (kept in the form as JSON), and the one typed in."""
+    """The procedures recorded so far (kept in the form as JSON), and the one typed in; a
+    list that cannot be read is kept as sent, to be refused at its field."""
     listed = _one(form, "procedures_listed")
     try:
         done = json.loads(listed) if listed else []
-    except ValueError:
-        return listed  # refused at its field
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
+        return listed
+    if not isinstance(done, list):
+        return listed
     added = _one(form, "procedure.type")
-    if added and isinstance(done, list):
+    if added:
         kept = {"type": added, "date": _one(form, "procedure.date")}
         done.append(kept | {"areas": _many(form, "procedure.areas")})
     return done
