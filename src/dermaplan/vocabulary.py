@@ -16,6 +16,13 @@ class Modality(StrEnum):
     COMBINED = "combined"
 
 
+# The members as module names too: on Python 3.11 a member read off its enum class goes
+# through the enum type's __getattr__ hook, and the consult engine reads them on its hot path.
+MESOTHERAPY = Modality.MESOTHERAPY
+MICRONEEDLING = Modality.MICRONEEDLING
+COMBINED = Modality.COMBINED
+
+
 class Sex(StrEnum):
     FEMALE = "female"
     MALE = "male"

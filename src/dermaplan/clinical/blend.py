@@ -44,6 +44,7 @@ from dermaplan.knowledge.schema import (
     Product,
     Regulatory,
 )
+from dermaplan.vocabulary import COMBINED, MESOTHERAPY, MICRONEEDLING
 
 NO_VOLUME = "no source gives a volume per point: the practitioner decides"
 BLOCKING = (ABSOLUTE, RELATIVE, MISSING)
@@ -179,7 +180,7 @@ def formulary(knowledge: KnowledgeBase) -> Formulary:
         ruled_allergens=frozenset(
             node.fact.removeprefix("allergies.")
             for rule in knowledge.rules
-            if Modality.MESOTHERAPY in rule.modalities
+            if MESOTHERAPY in rule.modalities
             for node in walk(rule.when)
             if isinstance(node, Comparison) and node.fact.startswith("allergies.")
         ),
@@ -228,9 +229,9 @@ def candidate_ingredients(
         injected.update(index.additive_ingredients)
     numbing = index.anaesthetic_ingredients if needled else frozenset()
     return {
-        Modality.MESOTHERAPY: frozenset(injected),
-        Modality.MICRONEEDLING: frozenset(numbing),
-        Modality.COMBINED: frozenset(injected | numbing),
+        MESOTHERAPY: frozenset(injected),
+        MICRONEEDLING: frozenset(numbing),
+        COMBINED: frozenset(injected | numbing),
     }
 
 
@@ -543,7 +544,7 @@ def _course_key(
 ) -> tuple[str, tuple[str, ...]]:
     """What a product's syringe shares with the others it may be mixed with: its route and
     the course its concerns give it."""
-    course = templates_for(knowledge, Modality.MESOTHERAPY, concerns, (product_id,))
+    course = templates_for(knowledge, MESOTHERAPY, concerns, (product_id,))
     return knowledge.products[product_id].route, tuple(t.id for t in course)
 
 

@@ -56,6 +56,7 @@ from dermaplan.clinical.radiofrequency import build_radiofrequency, usable_devic
 from dermaplan.clinical.screening import MODALITIES, screen
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
+from dermaplan.vocabulary import COMBINED, MESOTHERAPY, MICRONEEDLING
 
 
 def _anaesthetic_considered(knowledge: KnowledgeBase, chosen: Anaesthetic) -> frozenset[str]:
@@ -105,7 +106,7 @@ def _care_items(
     """The care items for these modalities as advice, in reading order (before first), with
     the areas each is for; once per knowledge base and set of modalities."""
     wanted = set(chosen)
-    if Modality.COMBINED in wanted:
+    if COMBINED in wanted:
         wanted.update(SINGLE)
     items = sorted(knowledge.care, key=lambda item: (item.phase != "before", item.text))
     return tuple(
@@ -155,7 +156,7 @@ def _courses(
         if decision.decision not in PROCEED:
             continue
         modality = decision.modality
-        if modality is Modality.MESOTHERAPY:
+        if modality is MESOTHERAPY:
             # a preparation given only on needled skin has no mesotherapy course of its own
             alone = sitting_uses(knowledge, blend, areas[modality], ())[0] if blend else []
             serving = {u.product for u in alone}
@@ -164,7 +165,7 @@ def _courses(
                 for p in (blend.preparations if blend is not None else ())
                 if serving.intersection(p.products)
             ]
-        elif modality is Modality.COMBINED:
+        elif modality is COMBINED:
             # one sitting: its pace is the needling's, bounded by every product it gives
             sitting = sitting_uses(knowledge, blend, areas[modality], needled)[0] if blend else []
             groups = [sorted({use.product for use in sitting})] if open_skin else []
@@ -174,16 +175,16 @@ def _courses(
             products = [knowledge.products[p] for p in group]
             treating = [p for p in products if p.concerns]
             apart = None
-            if modality is Modality.MESOTHERAPY:
+            if modality is MESOTHERAPY:
                 prep = next(p for p in blend.preparations if list(p.products) == group)  # type: ignore[union-attr]
                 uses = [u for u in alone if u.product in group]
                 concerns = {u.concern for u in uses}
-                part = Modality.MESOTHERAPY
+                part = MESOTHERAPY
                 apart = prep.apart
                 where = sorted({a for u in uses for a in u.areas})
             else:
-                concerns = {c for cs in areas[Modality.MICRONEEDLING].values() for c in cs}
-                part = Modality.MICRONEEDLING
+                concerns = {c for cs in areas[MICRONEEDLING].values() for c in cs}
+                part = MICRONEEDLING
                 where = list(areas[part])
             templates = templates_for(knowledge, part, concerns, [p.id for p in treating])
             if not templates:
@@ -215,18 +216,16 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     sheet = FactSheet(assessment, knowledge)
     scars = review_scars(knowledge, assessment)
     concerns = assessment.concerns
-    meso = addressed(knowledge, concerns, Modality.MESOTHERAPY)
-    needled = addressed(knowledge, concerns, Modality.MICRONEEDLING, scars.not_targets)
+    meso = addressed(knowledge, concerns, MESOTHERAPY)
+    needled = addressed(knowledge, concerns, MICRONEEDLING, scars.not_targets)
     # what mesotherapy treats in the combined sitting: with the products whose evidence is on
     # needled skin, where the needling treats the same concern
     onto = not _needled_only(knowledge).isdisjoint([entry.concern for entry in concerns])
-    onto_needled = (
-        addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled) if onto else meso
-    )
+    onto_needled = addressed(knowledge, concerns, MESOTHERAPY, needled=needled) if onto else meso
     planned = {
-        Modality.MESOTHERAPY: meso,
-        Modality.MICRONEEDLING: needled,
-        Modality.COMBINED: combine(onto_needled, needled),
+        MESOTHERAPY: meso,
+        MICRONEEDLING: needled,
+        COMBINED: combine(onto_needled, needled),
     }
     pain_relief = assessment.goals.pain_tolerance == "low"
     candidates = candidate_ingredients(knowledge, meso, needled, pain_relief)
@@ -236,7 +235,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     findings = screen(
         sheet,
         {m: frozenset(a) for m, a in planned.items()},
-        in_sitting[Modality.COMBINED],
+        in_sitting[COMBINED],
         usable_devices(knowledge, needled),
     )
     # the findings by what the plan does with them, in one pass
@@ -250,20 +249,20 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
             dated.append(f)
         unanswered += f.unanswered
     held = {m: holds(absolute, m, planned[m]) for m in MODALITIES}
-    meso_now = _remaining(meso, held[Modality.MESOTHERAPY])
-    needled_now = _remaining(needled, held[Modality.MICRONEEDLING])
+    meso_now = _remaining(meso, held[MESOTHERAPY])
+    needled_now = _remaining(needled, held[MICRONEEDLING])
     blended = (
         _remaining(
-            addressed(knowledge, concerns, Modality.MESOTHERAPY, needled=needled_now),
-            holds(absolute, Modality.MESOTHERAPY, onto_needled),
+            addressed(knowledge, concerns, MESOTHERAPY, needled=needled_now),
+            holds(absolute, MESOTHERAPY, onto_needled),
         )
         if onto
         else meso_now
     )
     remaining = {
-        Modality.MESOTHERAPY: meso_now,
-        Modality.MICRONEEDLING: needled_now,
-        Modality.COMBINED: _remaining(combine(blended, needled_now), held[Modality.COMBINED]),
+        MESOTHERAPY: meso_now,
+        MICRONEEDLING: needled_now,
+        COMBINED: _remaining(combine(blended, needled_now), held[COMBINED]),
     }
     blocked = excluded_ingredients(knowledge, assessment, findings)
     blend = (
@@ -271,7 +270,7 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
         if blended
         else None
     )
-    shared = set(remaining[Modality.COMBINED]) & set(needled_now)
+    shared = set(remaining[COMBINED]) & set(needled_now)
     open_skin = tuple(
         sorted(
             {
@@ -291,9 +290,9 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     anaesthetic = choose_anaesthetic(knowledge, blocks_on(blocked, needled_now))
     numbing = _anaesthetic_considered(knowledge, anaesthetic) if needled else frozenset()
     considered = {
-        Modality.MESOTHERAPY: candidates[Modality.MESOTHERAPY],
-        Modality.MICRONEEDLING: numbing,
-        Modality.COMBINED: in_sitting[Modality.MESOTHERAPY] | numbing,
+        MESOTHERAPY: candidates[MESOTHERAPY],
+        MICRONEEDLING: numbing,
+        COMBINED: in_sitting[MESOTHERAPY] | numbing,
     }
     decisions = decide(
         Consultation(
@@ -316,22 +315,20 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
     needling: NeedlingProtocol | None = None
     combined_protocol: NeedlingProtocol | None = None
     radiofrequency = None
-    combined_going = Modality.COMBINED in going and bool(open_skin)
-    any_needling = Modality.MICRONEEDLING in going or combined_going
+    combined_going = COMBINED in going and bool(open_skin)
+    any_needling = MICRONEEDLING in going or combined_going
     severities = _severities(assessment) if any_needling else {}
-    if Modality.MICRONEEDLING in going:
+    if MICRONEEDLING in going:
         needling = build_needling(knowledge, severities, needled_now, anaesthetic, scars.keep_off)
         radiofrequency = build_radiofrequency(
             knowledge,
             sheet,
             needled_now,
             findings,
-            next(d for d in decisions if d.modality is Modality.MICRONEEDLING),
+            next(d for d in decisions if d.modality is MICRONEEDLING),
         )
     if combined_going:
-        combined_needled = {
-            a: cs for a, cs in needled_now.items() if a in remaining[Modality.COMBINED]
-        }
+        combined_needled = {a: cs for a, cs in needled_now.items() if a in remaining[COMBINED]}
         combined_protocol = build_needling(
             knowledge,
             severities,
@@ -341,8 +338,8 @@ def consult(assessment: Assessment, knowledge: KnowledgeBase) -> Plan:
             open_skin,
             _plain_for_open_skin(blend, open_skin) if blend is not None else "",
         )
-    meso_going = Modality.MESOTHERAPY in going or Modality.COMBINED in going
-    protocols = {Modality.MICRONEEDLING: needling, Modality.COMBINED: combined_protocol}
+    meso_going = MESOTHERAPY in going or COMBINED in going
+    protocols = {MICRONEEDLING: needling, COMBINED: combined_protocol}
     waits: dict[Modality, list[Finding]] = {m: [] for m in MODALITIES}
     for f in dated:
         for m in MODALITIES:

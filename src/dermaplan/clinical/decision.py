@@ -27,10 +27,16 @@ from dermaplan.clinical.blend import (
 from dermaplan.clinical.facts import PROCEDURES_QUESTION, FactSheet
 from dermaplan.clinical.plan import (
     ABSOLUTE,
+    CAUTION,
+    CONTRAINDICATED,
+    DEFERRED,
     INFO,
     MISSING,
+    NOT_INDICATED,
     PRECAUTION,
+    RECOMMENDED,
     RELATIVE,
+    SUITABLE,
     Anaesthetic,
     Blend,
     Decision,
@@ -42,11 +48,12 @@ from dermaplan.clinical.plan import (
 )
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality, ModalityFit, ScarResponse, ScarTypeInfo
+from dermaplan.vocabulary import COMBINED, MESOTHERAPY, MICRONEEDLING
 
 AreaConcerns = dict[str, tuple[str, ...]]
-SINGLE = (Modality.MESOTHERAPY, Modality.MICRONEEDLING)
-SIMPLEST_FIRST = {Modality.MESOTHERAPY: 0, Modality.MICRONEEDLING: 1, Modality.COMBINED: 2}
-HARD = {0: Decision.CONTRAINDICATED, 1: Decision.DEFERRED, 2: Decision.CAUTION}
+SINGLE = (MESOTHERAPY, MICRONEEDLING)
+SIMPLEST_FIRST = {MESOTHERAPY: 0, MICRONEEDLING: 1, COMBINED: 2}
+HARD = {0: CONTRAINDICATED, 1: DEFERRED, 2: CAUTION}
 SERIOUS = (ABSOLUTE, RELATIVE)
 
 
@@ -63,7 +70,7 @@ def binds(finding: Finding, modality: Modality) -> bool:
     """Whether a finding binds a modality; an ingredient rule on either single modality
     binds the combined one too."""
     return modality in finding.modalities or (
-        modality is Modality.COMBINED and any(m in finding.modalities for m in SINGLE)
+        modality is COMBINED and any(m in finding.modalities for m in SINGLE)
     )
 
 
@@ -250,12 +257,11 @@ def _bearing(c: Consultation, modality: Modality) -> tuple[list[Finding], list[F
     areas = set(c.remaining[modality])
     considered = c.considered[modality]
     own, ingredient = [], []
-    either = modality is Modality.COMBINED
+    either = modality is COMBINED
     for finding in c.findings:
         bound = finding.modalities
         if not (
-            modality in bound
-            or (either and (Modality.MESOTHERAPY in bound or Modality.MICRONEEDLING in bound))
+            modality in bound or (either and (MESOTHERAPY in bound or MICRONEEDLING in bound))
         ) or areas.isdisjoint(finding.areas):
             continue
         if not finding.ingredients:
@@ -330,7 +336,7 @@ def _forced_by_products(
         until = None if None in free else min(d for d in free if d is not None)
     what = (
         "every product that may go onto needled skin"
-        if modality is Modality.COMBINED
+        if modality is COMBINED
         else "every product that would treat"
     )
     if hardest == 0:
@@ -345,7 +351,7 @@ def _forced_by_products(
 
 def _needled_areas(c: Consultation) -> set[str]:
     """The areas the combined sitting needles."""
-    return set(c.remaining[Modality.MICRONEEDLING]) & set(c.remaining[Modality.COMBINED])
+    return set(c.remaining[MICRONEEDLING]) & set(c.remaining[COMBINED])
 
 
 def sitting_uses(
@@ -377,7 +383,7 @@ def _uses(c: Consultation, modality: Modality) -> tuple[list[ProductUse], list[P
     if c.blend is None:
         return [], []
     if modality not in c.uses_of:
-        needled = _needled_areas(c) if modality is Modality.COMBINED else set()
+        needled = _needled_areas(c) if modality is COMBINED else set()
         c.uses_of[modality] = sitting_uses(c.knowledge, c.blend, c.remaining[modality], needled)
     return c.uses_of[modality]
 
@@ -386,9 +392,9 @@ def _covered(c: Consultation, modality: Modality) -> tuple[str, ...]:
     """The concern-area pairs a modality treats: what its needling reaches and what its
     products are given for (for the combined sitting, only products it may give)."""
     found: set[str] = set()
-    if modality is not Modality.MESOTHERAPY:
+    if modality is not MESOTHERAPY:
         found.update(pairs(_needled_part(c, modality)))
-    if modality is not Modality.MICRONEEDLING:
+    if modality is not MICRONEEDLING:
         found.update([f"{u.concern}:{a}" for u in _uses(c, modality)[0] for a in u.areas])
     return tuple(sorted(found))
 
@@ -399,7 +405,7 @@ def _bears_alone(c: Consultation, exclusion: Exclusion) -> bool:
     claims = formulary(c.knowledge).claims.get(exclusion.item)
     if claims is None:
         return True
-    alone = c.remaining[Modality.MESOTHERAPY]
+    alone = c.remaining[MESOTHERAPY]
     areas = [exclusion.area] if exclusion.area is not None else list(alone)
     return any(
         concern in claims and exclusion.concern in (None, concern)
@@ -468,7 +474,7 @@ def _needling_reasons(
     for concern, areas in sorted(by_concern.items()):
         for fit in knowledge.concerns[concern].addressed_by:
             where = [a for a in areas if fit.areas is None or a in fit.areas]
-            if fit.modality is not Modality.MICRONEEDLING or not where:
+            if fit.modality is not MICRONEEDLING or not where:
                 continue
             reasons.append(
                 Reason(
@@ -488,7 +494,7 @@ def _adjuncts(knowledge: KnowledgeBase) -> dict[str, ModalityFit]:
         concern.id: fit
         for concern in knowledge.concerns.values()
         for fit in concern.addressed_by
-        if fit.modality is Modality.MICRONEEDLING and fit.adjunct is not None
+        if fit.modality is MICRONEEDLING and fit.adjunct is not None
     }
 
 
@@ -561,7 +567,7 @@ def _open_skin(knowledge: KnowledgeBase, item: str) -> bool:
 def _needled_part(c: Consultation, modality: Modality) -> AreaConcerns:
     part = c.needled_of.get(modality)
     if part is None:
-        needled = c.remaining[Modality.MICRONEEDLING]
+        needled = c.remaining[MICRONEEDLING]
         part = c.needled_of[modality] = {
             a: cs for a, cs in needled.items() if a in c.remaining[modality]
         }
@@ -573,13 +579,13 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     if not planned:
         why = (
             "no area has both a concern microneedling treats and one mesotherapy treats"
-            if modality is Modality.COMBINED
+            if modality is COMBINED
             else f"addresses none of the concerns ({', '.join(c.all_pairs)})"
         )
         why_not = [Reason(why)]
-        if modality is not Modality.MESOTHERAPY:
+        if modality is not MESOTHERAPY:
             why_not += c.scars.reasons
-        return _Draft(modality, Decision.NOT_INDICATED, why_not, (), True)
+        return _Draft(modality, NOT_INDICATED, why_not, (), True)
     forced_draft = _forced_by_holds(c, modality)
     if forced_draft is not None:
         return forced_draft
@@ -613,7 +619,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
     provisional = {c.sheet.question(fact) for fact in open_absolute}
     held_now = c.held[modality]
     remaining = c.remaining[modality]
-    uses_blend = modality is not Modality.MICRONEEDLING
+    uses_blend = modality is not MICRONEEDLING
     covered: tuple[str, ...] | None = None
     if uses_blend:
         blend = c.blend
@@ -622,18 +628,18 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
             PROCEDURES_QUESTION for e in excluded if e.severity is MISSING and e.rule is None
         }
         empty = blend is None or not blend.preparations
-        if modality is Modality.MESOTHERAPY:
+        if modality is MESOTHERAPY:
             # the blend also holds what goes only onto needled skin: injected alone, what
             # counts is what treats the concerns mesotherapy treats by itself
             empty = not _uses(c, modality)[0]
-        if modality is Modality.COMBINED:
+        if modality is COMBINED:
             # what matters is what may go onto the needled skin
             empty = not c.open_skin
         if empty:
             # the exclusions that bear on it decide it (read only then)
-            if modality is Modality.MESOTHERAPY:
+            if modality is MESOTHERAPY:
                 excluded = [e for e in excluded if _bears_alone(c, e)]
-            if modality is Modality.COMBINED:
+            if modality is COMBINED:
                 needled = _needled_areas(c)
                 excluded = [
                     e
@@ -644,15 +650,15 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
             if hard is None:
                 why = (
                     "no product of the blend is sterile and meant for needled skin"
-                    if modality is Modality.COMBINED
+                    if modality is COMBINED
                     else "no product in the formulary may be proposed for this patient"
                 )
                 held = [Reason(why), *_exclusion_reasons(excluded)]
-                return _Draft(modality, Decision.NOT_INDICATED, held, (), True)
+                return _Draft(modality, NOT_INDICATED, held, (), True)
             decision, held, until = hard
-            if decision is not Decision.CAUTION:
+            if decision is not CAUTION:
                 return _Draft(modality, decision, held, pairs(remaining), True, until)
-            forced, bars = Decision.CAUTION, True
+            forced, bars = CAUTION, True
             reasons += held
         else:
             covered = _covered(c, modality)
@@ -660,7 +666,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
         covered = pairs(remaining)
     fit: list[Reason] = []
     given, apart = _uses(c, modality) if uses_blend else ([], [])
-    if modality is not Modality.MESOTHERAPY:
+    if modality is not MESOTHERAPY:
         needled_now = _needled_part(c, modality)
         fit += _needling_reasons(c.knowledge, tuple(needled_now.items()))
         lacking = _without_adjunct(c.knowledge, needled_now, given, c.assessment)
@@ -688,19 +694,19 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
             fit.append(Reason(f"not on {area} now — {reason.text}", reason.rule, reason.sources))
     if uses_blend and c.blend is not None and c.blend.preparations:
         fit += _uncovered_reasons(c, modality, set(covered))
-    if modality is not Modality.MESOTHERAPY:
+    if modality is not MESOTHERAPY:
         fit += c.scars.reasons
         needled_pairs = pairs(_needled_part(c, modality))
         weak = {f"{concern}:{area}" for concern, area in c.scars.weak}
         if needled_pairs and set(needled_pairs) <= weak:
             bars = True
     if relative or serious_missing:
-        forced = Decision.CAUTION
+        forced = CAUTION
     reasons += [c.reason(f) for f in (*relative, *serious_missing, *other_missing, *precautions)]
     # an unanswered info rule can only add a note: the question is asked, the choice stands
     bars = bars or open_beyond_info or forced is not None or bool(provisional)
-    if modality is not Modality.MESOTHERAPY and c.anaesthetic.option is None:
-        forced, bars = Decision.CAUTION, True
+    if modality is not MESOTHERAPY and c.anaesthetic.option is None:
+        forced, bars = CAUTION, True
         reasons.append(
             Reason(
                 f"{c.anaesthetic.text}: agree other pain relief with the patient before needling",
@@ -723,7 +729,7 @@ def _draft(c: Consultation, modality: Modality) -> _Draft:
         )
     return _Draft(
         modality,
-        forced or Decision.SUITABLE,
+        forced or SUITABLE,
         fit + reasons,
         covered,
         bars,
@@ -748,7 +754,7 @@ def _downtime(c: Consultation, modality: Modality, fit: list[Reason]) -> bool:
             info.evidence,
         )
     ]
-    if modality is not Modality.MICRONEEDLING and c.blend is not None:
+    if modality is not MICRONEEDLING and c.blend is not None:
         for preparation in c.blend.preparations:
             for product_id in preparation.products:
                 downtime = c.knowledge.products[product_id].downtime
@@ -777,17 +783,14 @@ def _downtime(c: Consultation, modality: Modality, fit: list[Reason]) -> bool:
 
 
 def decide(c: Consultation) -> tuple[ModalityDecision, ...]:
-    drafts = [
-        _draft(c, modality)
-        for modality in (Modality.MESOTHERAPY, Modality.MICRONEEDLING, Modality.COMBINED)
-    ]
-    eligible = [d for d in drafts if d.decision is Decision.SUITABLE and not d.bars and d.covered]
+    drafts = [_draft(c, modality) for modality in (MESOTHERAPY, MICRONEEDLING, COMBINED)]
+    eligible = [d for d in drafts if d.decision is SUITABLE and not d.bars and d.covered]
     best = min(eligible, key=lambda d: (-len(d.covered), SIMPLEST_FIRST[d.modality]), default=None)
     decisions = []
     for draft in drafts:
         decision, reasons = draft.decision, draft.reasons
         if best is not None and draft is best:
-            decision = Decision.RECOMMENDED
+            decision = RECOMMENDED
             reasons = [
                 Reason(
                     f"best fit: covers {len(draft.covered)} of {len(c.all_pairs)} "
@@ -801,7 +804,7 @@ def decide(c: Consultation) -> tuple[ModalityDecision, ...]:
                 decision,
                 tuple(reasons),
                 draft.covered,
-                draft.until if decision is Decision.DEFERRED else None,
+                draft.until if decision is DEFERRED else None,
                 draft.provisional,
             )
         )

@@ -11,6 +11,7 @@ depend on the area: a sheet can be narrowed to one treated area.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -19,7 +20,8 @@ from functools import lru_cache
 from dermaplan.clinical.assessment import CURRENT, STOPPED, Assessment, Sex
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.facts import FACT_PATTERNS
-from dermaplan.knowledge.schema import Modality, Region
+from dermaplan.knowledge.schema import Region
+from dermaplan.vocabulary import MICRONEEDLING
 
 
 class Absent(Enum):
@@ -54,31 +56,37 @@ class _Names:
 
 @lru_cache(maxsize=16)
 def _names(knowledge: KnowledgeBase) -> _Names:
+    """Every name interned, as the rules' facts are: a sheet's keys are then found by identity,
+    with no text compared per fact read."""
     vocabulary = knowledge.vocabulary
-    unanswered = [name for name in knowledge.facts if not name.startswith(AREA_BOUND)]
+    intern = sys.intern
+    unanswered = [intern(name) for name in knowledge.facts if not name.startswith(AREA_BOUND)]
     procedures = {
-        p: (f"procedures.{p}.days_ago", f"procedures.{p}.date") for p in vocabulary["procedures"]
+        p: (intern(f"procedures.{p}.days_ago"), intern(f"procedures.{p}.date"))
+        for p in vocabulary["procedures"]
     }
     procedure_facts = [fact for facts in procedures.values() for fact in facts]
     not_asked: dict[str, FactValue] = dict.fromkeys(unanswered + procedure_facts, UNKNOWN)
     none_had = not_asked | dict.fromkeys(procedure_facts, NOT_APPLICABLE)
     return _Names(
-        allergens=tuple((a, f"allergies.{a}") for a in vocabulary["allergens"]),
+        allergens=tuple((a, intern(f"allergies.{a}")) for a in vocabulary["allergens"]),
         procedures=procedures,
         patient=tuple(
-            (name.removeprefix("patient."), name)
+            (name.removeprefix("patient."), intern(name))
             for name in FACT_PATTERNS
             if name.startswith("patient.")
         ),
-        conditions={c: f"conditions.{c}" for c in vocabulary["conditions"]},
+        conditions={c: intern(f"conditions.{c}") for c in vocabulary["conditions"]},
         female_only=tuple(
-            f"conditions.{item.id}" for item in knowledge.screening.conditions if item.female_only
+            intern(f"conditions.{item.id}")
+            for item in knowledge.screening.conditions
+            if item.female_only
         ),
         medications={
             m: (
-                f"medications.{m}.current",
-                f"medications.{m}.stopped_days_ago",
-                f"medications.{m}.last_taken",
+                intern(f"medications.{m}.current"),
+                intern(f"medications.{m}.stopped_days_ago"),
+                intern(f"medications.{m}.last_taken"),
             )
             for m in vocabulary["medications"]
         },
@@ -366,7 +374,7 @@ def _anaesthetic_planned(sheet: FactSheet) -> bool:
         return True
     concerns = sheet.knowledge.concerns
     return any(
-        fit.modality == Modality.MICRONEEDLING
+        fit.modality == MICRONEEDLING
         for entry in sheet.assessment.concerns
         for fit in concerns[entry.concern].addressed_by
     )

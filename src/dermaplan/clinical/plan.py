@@ -33,7 +33,15 @@ class Decision(StrEnum):
     NOT_INDICATED = "not_indicated"
 
 
-PROCEED = (Decision.RECOMMENDED, Decision.SUITABLE, Decision.CAUTION)
+# The decisions as module names too, for the reason given for the severities below.
+RECOMMENDED = Decision.RECOMMENDED
+SUITABLE = Decision.SUITABLE
+CAUTION = Decision.CAUTION
+DEFERRED = Decision.DEFERRED
+CONTRAINDICATED = Decision.CONTRAINDICATED
+NOT_INDICATED = Decision.NOT_INDICATED
+
+PROCEED = (RECOMMENDED, SUITABLE, CAUTION)
 
 
 class FindingSeverity(StrEnum):

@@ -16,9 +16,12 @@ from dermaplan.clinical.decision import SERIOUS, AreaConcerns, finding_reason
 from dermaplan.clinical.facts import FactSheet
 from dermaplan.clinical.plan import (
     ABSOLUTE,
+    CAUTION,
+    CONTRAINDICATED,
+    DEFERRED,
     MISSING,
     RELATIVE,
-    Decision,
+    SUITABLE,
     Finding,
     ModalityDecision,
     RadiofrequencyArea,
@@ -128,7 +131,7 @@ def build_radiofrequency(
                 held.setdefault(area, []).append(finding)
     usable = {a: cs for a, cs in candidates.items() if a not in held and a not in ceilings}
     reasons += [finding_reason(f) for f in own]
-    if needling.decision is Decision.CAUTION:
+    if needling.decision is CAUTION:
         reasons.append(Reason("the needling itself is at caution: its reasons hold for the device"))
     open_absolute = sorted(
         {
@@ -142,17 +145,17 @@ def build_radiofrequency(
     if not usable:
         blocking = [f for fs in held.values() for f in fs]
         if blocking and all(f.until_text is not None for f in blocking):
-            decision = Decision.DEFERRED
+            decision = DEFERRED
             until = max((f.until for f in blocking if f.until is not None), default=None)
         else:
-            decision = Decision.CONTRAINDICATED
-    elif needling.decision is Decision.CAUTION or any(
+            decision = CONTRAINDICATED
+    elif needling.decision is CAUTION or any(
         f.severity is RELATIVE or (f.severity is MISSING and f.rule_severity in SERIOUS)
         for f in own
     ):
-        decision = Decision.CAUTION
+        decision = CAUTION
     else:
-        decision = Decision.SUITABLE
+        decision = SUITABLE
     courses, course_sources = _courses(radio, (c for cs in usable.values() for c in cs))
     areas = tuple(_area(radio, area, usable[area]) for area in sorted(usable))
     parts = (radio.energy, radio.downtime, radio.safety, *radio.needles)

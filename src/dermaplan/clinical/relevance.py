@@ -23,7 +23,8 @@ from dermaplan.clinical.screening import device_areas, rule_modalities, scopes
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.conditions import Comparison, walk
 from dermaplan.knowledge.facts import FACT_PATTERNS
-from dermaplan.knowledge.schema import Modality, Rule
+from dermaplan.knowledge.schema import Rule
+from dermaplan.vocabulary import COMBINED, MESOTHERAPY, MICRONEEDLING
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +61,16 @@ def facts_read(rule: Rule) -> set[str]:
 def questions_for(knowledge: KnowledgeBase, concerns: Iterable[ConcernEntry]) -> Questions:
     """The questions whose answers can change a plan for these concerns and areas."""
     entries = list(concerns)
-    needled = addressed(knowledge, entries, Modality.MICRONEEDLING)
+    needled = addressed(knowledge, entries, MICRONEEDLING)
     # injected alone, or given onto the needled skin in the combined sitting
-    meso = addressed(knowledge, entries, Modality.MESOTHERAPY, needled=needled)
+    meso = addressed(knowledge, entries, MESOTHERAPY, needled=needled)
     areas = {
-        Modality.MESOTHERAPY: frozenset(meso),
-        Modality.MICRONEEDLING: frozenset(needled),
-        Modality.COMBINED: frozenset(combine(meso, needled)),
+        MESOTHERAPY: frozenset(meso),
+        MICRONEEDLING: frozenset(needled),
+        COMBINED: frozenset(combine(meso, needled)),
     }
     candidates = candidate_ingredients(knowledge, meso, needled, pain_relief=True)
-    usable = candidates[Modality.COMBINED]
+    usable = candidates[COMBINED]
     devices = usable_devices(knowledge, needled)
     read: set[str] = set()
     for scope in scopes(knowledge):
@@ -89,7 +90,7 @@ def questions_for(knowledge: KnowledgeBase, concerns: Iterable[ConcernEntry]) ->
         for area, here in needled.items()
         for concern in here
         for fit in knowledge.concerns[concern].addressed_by
-        if fit.modality is Modality.MICRONEEDLING
+        if fit.modality is MICRONEEDLING
         and fit.adjunct is not None
         and (fit.areas is None or area in fit.areas)
         for medication in fit.adjunct.medications

@@ -44,6 +44,7 @@ from dermaplan.knowledge.conditions import (
     walk,
 )
 from dermaplan.knowledge.schema import Evidence, Modality, Rule
+from dermaplan.vocabulary import COMBINED, MESOTHERAPY, MICRONEEDLING
 
 Tri = bool | None
 
@@ -214,9 +215,10 @@ def compile_condition(condition: Condition, knowledge: KnowledgeBase) -> Check:
 MODALITIES = tuple(Modality)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Scope:
-    """A rule with what it binds worked out once per knowledge base."""
+    """A rule with what it binds worked out once per knowledge base (one per rule: compared
+    by identity)."""
 
     rule: Rule
     check: Check
@@ -240,10 +242,12 @@ class Scope:
     lasts: tuple[str, float] | None  # a temporary rule's: the date fact it runs from, its days
 
 
-# a rule that is one test of one fact: the fact; for a yes/no test the answer that makes it
-# hold and that outcome (None: a comparison, read by the rule's check); its outcome while the
-# fact is unknown; and the area-bound facts that have it read area by area
-Reading = tuple[str, bool | None, Outcome | None, Outcome, frozenset[str]]
+# a rule that is a yes/no test of one fact: the fact, the answer that makes it hold, its
+# outcome then, its outcome while the fact is unknown
+Answer = tuple[str, bool, Outcome, Outcome, Scope]
+# a rule that is a comparison of one fact: the fact, its outcome while the fact is unknown
+# (otherwise the rule's check reads it)
+Compared = tuple[str, Outcome, Scope]
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +256,10 @@ class Rules:
     are, and most are false for any one patient) are read off their fact before anything
     else, the others one by one."""
 
-    single: tuple[tuple[Reading, Scope], ...]
+    answers: tuple[Answer, ...]
+    compared: tuple[Compared, ...]
+    # the rules of one fact with the area-bound facts that have them read area by area
+    area_read: tuple[tuple[frozenset[str], Scope], ...]
     others: tuple[tuple[Scope, None], ...]  # with no outcome yet, as the screen reads them
 
 
@@ -263,21 +270,6 @@ def _yes_no(test: Condition) -> tuple[str, bool] | None:
     if test.op not in ("is", "==", "is not", "!="):
         return None
     return test.fact, test.value if test.op in ("is", "==") else not test.value
-
-
-def _reading(scope: Scope) -> Reading | None:
-    test = scope.rule.when
-    if not isinstance(test, Comparison):
-        return None
-    unknown = Outcome(None, frozenset([test.fact]), ())
-    answer = _yes_no(test)
-    if answer is None:
-        # a comparison is read area by area when any fact it reads is
-        return test.fact, None, None, unknown, scope.area_facts
-    fact, wanted = answer
-    holds = Outcome(True, frozenset(), (f"{fact} = {_show(wanted)}",))
-    # a yes/no rule when its own fact is
-    return fact, wanted, holds, unknown, frozenset([fact])
 
 
 def _area_facts_read(rule: Rule) -> frozenset[str]:
@@ -298,8 +290,8 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
     result = []
     for rule in knowledge.rules:
         named = set(rule.modalities)
-        if named & {Modality.MESOTHERAPY, Modality.MICRONEEDLING}:
-            named.add(Modality.COMBINED)
+        if named & {MESOTHERAPY, MICRONEEDLING}:
+            named.add(COMBINED)
         temporary = rule.temporary
         result.append(
             Scope(
@@ -329,15 +321,30 @@ def scopes(knowledge: KnowledgeBase) -> tuple[Scope, ...]:
 
 @lru_cache(maxsize=16)
 def _rules(knowledge: KnowledgeBase) -> Rules:
-    single = []
-    others = []
+    answers: list[Answer] = []
+    compared: list[Compared] = []
+    area_read: list[tuple[frozenset[str], Scope]] = []
+    others: list[tuple[Scope, None]] = []
     for scope in scopes(knowledge):
-        reading = _reading(scope)
-        if reading is None:
+        test = scope.rule.when
+        if not isinstance(test, Comparison):
             others.append((scope, None))
+            continue
+        unknown = Outcome(None, frozenset([test.fact]), ())
+        answer = _yes_no(test)
+        if answer is None:
+            compared.append((test.fact, unknown, scope))
+            # a comparison is read area by area when any fact it reads is
+            area_keys = scope.area_facts
         else:
-            single.append((reading, scope))
-    return Rules(tuple(single), tuple(others))
+            fact, wanted = answer
+            holds = Outcome(True, frozenset(), (f"{fact} = {_show(wanted)}",))
+            answers.append((fact, wanted, holds, unknown, scope))
+            # a yes/no rule when its own fact is
+            area_keys = frozenset([fact])
+        if area_keys:
+            area_read.append((area_keys, scope))
+    return Rules(tuple(answers), tuple(compared), tuple(area_read), tuple(others))
 
 
 def rule_modalities(
@@ -468,18 +475,24 @@ def screen(
     # the rules of one fact that may hold, with their outcome (None: read below, area by area
     # or by the rule's comparison); a fact not applicable makes every test of it false
     live: list[tuple[Scope, Outcome | None]] = []
-    for (fact, wanted, holds, unknown, area_keys), scope in rules.single:
-        if by_area and not by_area.isdisjoint(area_keys):
-            live.append((scope, None))
-            continue
+    for fact, wanted, holds, unknown, scope in rules.answers:
+        actual = values[fact]
+        if actual is wanted:
+            live.append((scope, holds))
+        elif actual is UNKNOWN:
+            live.append((scope, unknown))
+    for fact, unknown, scope in rules.compared:
         actual = values[fact]
         if actual is UNKNOWN:
             live.append((scope, unknown))
-        elif holds is None:
-            if actual is not NOT_APPLICABLE:
-                live.append((scope, None))
-        elif actual is wanted:
-            live.append((scope, holds))
+        elif actual is not NOT_APPLICABLE:
+            live.append((scope, None))
+    if by_area:
+        # a fact that differs between the treated areas: its rules are read area by area
+        split = [scope for keys, scope in rules.area_read if not by_area.isdisjoint(keys)]
+        if split:
+            live = [item for item in live if item[0] not in split]
+            live += [(scope, None) for scope in split]
     live += rules.others
     for scope, read in live:
         if scope.ingredients and scope.ingredients.isdisjoint(candidate_ingredients):

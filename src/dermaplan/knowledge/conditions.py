@@ -9,6 +9,7 @@ implemented once in code.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -105,7 +106,8 @@ def parse_test(text: str) -> Comparison:
         raise ConditionError(f"'{text}': 'is' compares with true, false or a word")
     if op in ("<", "<=", ">", ">=") and not isinstance(value, float | PolicyRef):
         raise ConditionError(f"'{text}': '{op}' compares with a number or a policy")
-    return Comparison(match["fact"], op, value)
+    # interned, as the fact sheet's names are: a rule reads its fact by identity, not by its text
+    return Comparison(sys.intern(match["fact"]), op, value)
 
 
 def parse_condition(raw: object) -> Condition:
