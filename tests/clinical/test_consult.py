@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
-from dermaplan.clinical.plan import Decision, FindingSeverity, Plan, plan_json
+from dermaplan.clinical.assessment import parse_assessment
+from dermaplan.clinical.consult import consult
+from dermaplan.clinical.plan import Decision, FindingSeverity, Plan, plan_adapter, plan_json
+from dermaplan.documents import read_yaml_file
 from dermaplan.knowledge import KnowledgeBase, load_knowledge
 from dermaplan.knowledge.schema import Modality
-from tests.conftest import write_layer
+from tests.conftest import EXAMPLES, write_layer
 
 MN, MESO, COMBINED = Modality.MICRONEEDLING, Modality.MESOTHERAPY, Modality.COMBINED
 PlanFor = Callable[..., Plan]
@@ -357,6 +360,12 @@ def test_same_input_same_bytes(plan_for: PlanFor) -> None:
     first = plan_json(plan_for(lambda d: d["goals"].update(event_date="2027-05-01")))
     second = plan_json(plan_for(lambda d: d["goals"].update(event_date="2027-05-01")))
     assert first == second
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_a_plan_is_written_as_its_schema_would_write_it(example: Path, kb: KnowledgeBase) -> None:
+    plan = consult(parse_assessment(read_yaml_file(example), kb), kb)
+    assert plan_json(plan) == plan_adapter().dump_json(plan, indent=2).decode() + "\n"
 
 
 def test_every_source_cited_in_the_plan_is_in_its_references(plan_for: PlanFor) -> None:

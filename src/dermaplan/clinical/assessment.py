@@ -4,8 +4,8 @@ Every safety answer is tri-state: `true`, `false`, or absent/null for *unknown*.
 is never read as no; the engine turns it into a `missing` finding.
 """
 
-from __future__ import annotations
-
+# No postponed annotations: pydantic would evaluate each field's annotation from its text (a
+# compile per field) as the models are made, on every consult.
 import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal

@@ -10,14 +10,15 @@ Field order and list order are part of the contract: the same assessment and kno
 give the same JSON, byte for byte.
 """
 
-from __future__ import annotations
-
+# No postponed annotations: the dataclasses would read each field's annotation text for
+# ClassVar and InitVar, and pydantic evaluate it, on every consult.
 import datetime as dt
 import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import TypeAdapter
+from pydantic_core import to_json
 
 from dermaplan.knowledge.schema import Evidence, Modality
 
@@ -311,4 +312,8 @@ def plan_adapter() -> TypeAdapter[Plan]:
 
 
 def plan_json(plan: Plan) -> str:
-    return plan_adapter().dump_json(plan, indent=2).decode("utf-8") + "\n"
+    """The plan as the JSON every front end writes and the records keep. A plan holds only
+    plain data (text, numbers, dates, enums, tuples, these dataclasses), each of its declared
+    type, so pydantic-core writes it without the adapter's schema, which a command would
+    build for this one plan: the same bytes as `plan_adapter().dump_json` (tested)."""
+    return to_json(plan, indent=2).decode("utf-8") + "\n"

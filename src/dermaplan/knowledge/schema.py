@@ -4,10 +4,11 @@ Every clinical statement carries `sources` (ids in references.yaml) and an `evid
 level, so the engine can always say where a number came from and how strong it is.
 """
 
-from __future__ import annotations
-
+# No postponed annotations: pydantic would evaluate each field's annotation from its text (a
+# compile per field) as the models are made, which every command that reads the knowledge
+# pays; a validator returns `Self`.
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -75,6 +76,10 @@ class Sourced(Strict):
     evidence: Evidence
 
 
+class Statement(Sourced):
+    text: str
+
+
 class SessionMaximum(Sourced):
     mg: float = Field(gt=0)
     note: str
@@ -85,7 +90,7 @@ class Range(Strict):
     max: float = Field(ge=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> Range:
+    def _ordered(self) -> Self:
         if self.min > self.max:
             raise ValueError(f"min {self.min} is greater than max {self.max}")
         return self
@@ -143,7 +148,7 @@ class Adjunct(Strict):
     text: str
 
     @model_validator(mode="after")
-    def _something(self) -> Adjunct:
+    def _something(self) -> Self:
         if not self.ingredients and not self.medications:
             raise ValueError("an adjunct names ingredients on the needled skin, or medications")
         return self
@@ -189,7 +194,7 @@ class Concern(Strict):
     scar_kinds: bool = False
 
     @model_validator(mode="after")
-    def _managed(self) -> Concern:
+    def _managed(self) -> Self:
         if not self.addressed_by and self.refer is None:
             raise ValueError("a concern no modality addresses says where to refer (refer)")
         return self
@@ -238,7 +243,7 @@ class Policy(Sourced):
     value: float | None = None  # set by a clinic layer; must stay within range
 
     @model_validator(mode="after")
-    def _within_range(self) -> Policy:
+    def _within_range(self) -> Self:
         for label, number in (("default", self.default), ("value", self.value)):
             if number is not None and not self.range.min <= number <= self.range.max:
                 raise ValueError(
@@ -321,7 +326,7 @@ class Ingredient(Sourced):
     max_mg_per_session: SessionMaximum | None = None
 
     @model_validator(mode="after")
-    def _unit_with_range(self) -> Ingredient:
+    def _unit_with_range(self) -> Self:
         if (self.concentration is None) != (self.concentration_unit is None):
             raise ValueError("concentration and concentration_unit go together")
         return self
@@ -361,7 +366,7 @@ class AreaDosing(Sourced):
     per_side: bool = False
 
     @model_validator(mode="after")
-    def _something(self) -> AreaDosing:
+    def _something(self) -> Self:
         if self.points is None and self.volume_ml is None:
             raise ValueError("a dosing gives points, a volume, or both")
         return self
@@ -399,7 +404,7 @@ class Product(Sourced):
     handling: Statement | None = None
 
     @model_validator(mode="after")
-    def _purpose(self) -> Product:
+    def _purpose(self) -> Self:
         if bool(self.concerns) == (self.additive_for is not None):
             raise ValueError("a product either treats concerns or is an additive, not both")
         return self
@@ -413,7 +418,7 @@ class Temporary(Strict):
     until_text: str
 
     @model_validator(mode="after")
-    def _date_and_days(self) -> Temporary:
+    def _date_and_days(self) -> Self:
         if (self.from_fact is None) != (self.days is None):
             raise ValueError("from_fact and days go together")
         return self
@@ -443,7 +448,7 @@ class Rule(Sourced):
     refer: str | None = None  # to whom the patient is referred when the rule holds
 
     @model_validator(mode="after")
-    def _scope(self) -> Rule:
+    def _scope(self) -> Self:
         if not self.modalities and not self.ingredients:
             raise ValueError("a rule needs modalities or ingredients to apply to")
         if self.devices and (self.modalities != [Modality.MICRONEEDLING] or self.ingredients):
@@ -487,7 +492,7 @@ class NeedlingIndication(Sourced):
     ceiling: Statement | None = None
 
     @model_validator(mode="after")
-    def _within(self) -> NeedlingIndication:
+    def _within(self) -> Self:
         for depth in (self.by_severity.mild, self.by_severity.moderate, self.by_severity.severe):
             if isinstance(depth, float) and not self.range_mm.min <= depth <= self.range_mm.max:
                 raise ValueError(f"depth {depth} mm is outside range_mm")
@@ -552,10 +557,6 @@ class ScarTypeInfo(Sourced):
     implies: list[Id] = []  # screening conditions this kind of scar shows the patient has
 
 
-class Statement(Sourced):
-    text: str
-
-
 class AreaDepth(Sourced):
     """A depth a source gives for a device on some areas, whatever the indication."""
 
@@ -581,7 +582,7 @@ class RadiofrequencyCourse(Sourced):
     note: str
 
     @model_validator(mode="after")
-    def _spaced(self) -> RadiofrequencyCourse:
+    def _spaced(self) -> Self:
         if (self.sessions > 1) != (self.interval_days is not None):
             raise ValueError("sessions after the first need an interval, and one session none")
         return self
@@ -606,7 +607,7 @@ class Radiofrequency(Sourced):
     safety: Statement  # the regulator's warning, shown with the protocol
 
     @model_validator(mode="after")
-    def _within(self) -> Radiofrequency:
+    def _within(self) -> Self:
         for entry in self.depths:
             if not self.depth_mm.min <= entry.depth_mm <= self.depth_mm.max:
                 raise ValueError(f"depth {entry.depth_mm} mm is outside depth_mm")
