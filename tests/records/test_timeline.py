@@ -24,9 +24,13 @@ from dermaplan.records import adverse, consents, courses, outcomes, photos, serv
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import PhotoScope, PhotoStage, SessionStatus
 from dermaplan.records.errors import NotFound
-from dermaplan.records.models import TreatmentSession
 from dermaplan.records.schemas import AdverseEventData, ConsultDocument, OutcomeData
-from dermaplan.records.timeline import patient_timeline, timeline_document, timeline_lines
+from dermaplan.records.timeline import (
+    SessionLine,
+    patient_timeline,
+    timeline_document,
+    timeline_lines,
+)
 from tests.records.factories import (
     KNOWLEDGE,
     add_consent,
@@ -310,8 +314,8 @@ def test_a_deleted_patients_timeline_is_still_shown(
     with transaction(engine) as session:
         timeline = patient_timeline(session, context(), clinic_id, record.patient)
         assert timeline.patient.deleted_at is not None
-        versions = [e for e in timeline.entries if isinstance(e, TreatmentSession)]
-        assert [e.status for e in versions] == [
+        versions = [e for e in timeline.entries if isinstance(e, SessionLine)]
+        assert [e.columns["status"] for e in versions] == [
             SessionStatus.AMENDED, SessionStatus.SIGNED, SessionStatus.DRAFT
         ]  # fmt: skip
         assert len(timeline.entries) == 15

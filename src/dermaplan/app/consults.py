@@ -11,7 +11,7 @@ from pydantic import ConfigDict
 
 from dermaplan.app.patients import ConsultEntry, PatientLine
 from dermaplan.app.principal import PRACTITIONER, Access, allowed
-from dermaplan.app.reads import ReadModel
+from dermaplan.app.reads import Document, ReadModel
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.clinical.plan import Plan
 from dermaplan.records.plans import StoredPlan, plan_document
@@ -68,7 +68,7 @@ class ConsultReview(ReadModel):
 
     consult: StoredConsult
     patient: PatientLine
-    plan: dict[str, Any]
+    plan: Document
 
 
 def _saved(

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dermaplan.app.principal import ADMIN, PRACTITIONER, RECEPTION, Access, allowed
-from dermaplan.app.reads import ReadModel
+from dermaplan.app.reads import Document, ReadModel
 from dermaplan.app.unit import UnitOfWork
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class PatientTimeline(ReadModel):
     """Everything recorded for a patient in date order (records.timeline's document)."""
 
     patient: PatientLine
-    document: dict[str, Any]
+    document: Document
 
 
 @allowed(RECEPTION, PRACTITIONER)

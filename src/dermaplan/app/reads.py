@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +21,15 @@ S = TypeVar("S")
 # Values that hold no instant: left as they are without a look inside (a plan or a timeline
 # document is thousands of them). Exact types: a subclass, such as a datetime, is looked at.
 _NO_INSTANT: frozenset[type] = frozenset({str, int, float, bool, type(None), uuid.UUID, dt.date})
+
+
+class _TimesAsText:
+    """Marks a read model's field whose value holds its times as text (a JSON document, as
+    stored or as written for every front end alike): the clinic's clock passes it over."""
+
+
+Document = Annotated[dict[str, Any], _TimesAsText()]
+"""A JSON document (a plan, a timeline): plain values only, its times as text."""
 
 
 class ReadModel(BaseModel):
@@ -47,7 +57,7 @@ def on_clinic_clock(value: T, where: ZoneInfo) -> T:
         shown = value.astimezone(where)
     elif isinstance(value, BaseModel):
         changed = {
-            name: on_clinic_clock(getattr(value, name), where) for name in type(value).model_fields
+            name: on_clinic_clock(getattr(value, name), where) for name in _with_times(type(value))
         }
         shown = value.model_copy(update=changed)
     elif isinstance(value, list | tuple):
@@ -55,3 +65,13 @@ def on_clinic_clock(value: T, where: ZoneInfo) -> T:
     elif isinstance(value, dict):
         shown = {key: on_clinic_clock(item, where) for key, item in value.items()}
     return cast(T, shown)
+
+
+@functools.cache
+def _with_times(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of `model` that may hold an instant: all but its `Document`s."""
+    return tuple(
+        name
+        for name, field in model.model_fields.items()
+        if not any(isinstance(marker, _TimesAsText) for marker in field.metadata)
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,37 +67,55 @@ from dermaplan.records.service import OLDEST_BIRTH_YEARS
 SESSION_AHEAD = dt.timedelta(days=1)  # the most a session may lie after the clock's now
 
 
+# What a session says for its audit digests: every column but the row's timestamps, and
+# its products (`session_state`); the chart reads these columns as a row (records.timeline)
+STATE_COLUMNS = (
+    "id",
+    "patient_id",
+    "practitioner_id",
+    "consult_id",
+    "status",
+    "performed_at",
+    "modality",
+    "areas",
+    "device",
+    "needle_cartridge",
+    "depths_mm",
+    "passes",
+    "injection_points",
+    "anaesthesia",
+    "deviations",
+    "notes",
+    "overridden",
+    "override_reason",
+    "created_by",
+    "signed_by_id",
+    "signed_at",
+    "missing_at_signing",
+    "incomplete_reason",
+    "amends_id",
+    "amendment_reason",
+)
+ProductState = tuple[str, uuid.UUID | None, dict[str, float]]  # product, lot id, volumes
+
+
 def session_state(record: TreatmentSession) -> dict[str, Any]:
     """Everything a session says, products included, for the audit digests."""
+    return session_state_of(
+        {name: getattr(record, name) for name in STATE_COLUMNS},
+        [(p.product, p.lot_id, p.volumes_ml) for p in record.products],
+    )
+
+
+def session_state_of(
+    columns: Mapping[Any, Any], products: Iterable[ProductState]
+) -> dict[str, Any]:
+    """`session_state` of a session read as its columns and its products' lines."""
     return {
-        "id": record.id,
-        "patient_id": record.patient_id,
-        "practitioner_id": record.practitioner_id,
-        "consult_id": record.consult_id,
-        "status": record.status,
-        "performed_at": record.performed_at,
-        "modality": record.modality,
-        "areas": record.areas,
-        "device": record.device,
-        "needle_cartridge": record.needle_cartridge,
-        "depths_mm": record.depths_mm,
-        "passes": record.passes,
-        "injection_points": record.injection_points,
-        "anaesthesia": record.anaesthesia,
-        "deviations": record.deviations,
-        "notes": record.notes,
-        "overridden": record.overridden,
-        "override_reason": record.override_reason,
-        "created_by": record.created_by,
-        "signed_by_id": record.signed_by_id,
-        "signed_at": record.signed_at,
-        "missing_at_signing": record.missing_at_signing,
-        "incomplete_reason": record.incomplete_reason,
-        "amends_id": record.amends_id,
-        "amendment_reason": record.amendment_reason,
+        **{name: columns[name] for name in STATE_COLUMNS},
         "products": [
-            {"product": p.product, "lot_id": p.lot_id, "volumes_ml": p.volumes_ml}
-            for p in record.products
+            {"product": product, "lot_id": lot_id, "volumes_ml": volumes_ml}
+            for product, lot_id, volumes_ml in products
         ],
     }
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
+from sqlalchemy import Row, RowMapping
 from sqlalchemy.orm import Session
 
 from dermaplan.records.adverse import adverse_event_state
@@ -20,7 +22,7 @@ from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import consent_state
 from dermaplan.records.context import Context
 from dermaplan.records.courses import course_state
-from dermaplan.records.enums import ConsentKind, ConsentStatus
+from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope, PhotoStage
 from dermaplan.records.errors import required
 from dermaplan.records.models import (
     AdverseEvent,
@@ -31,10 +33,9 @@ from dermaplan.records.models import (
     Outcome,
     Patient,
     PlannedSession,
-    TreatmentSession,
 )
 from dermaplan.records.outcomes import outcome_state
-from dermaplan.records.photos import PhotoLine, scopes_allowed
+from dermaplan.records.photos import scopes_allowed
 from dermaplan.records.repository import (
     AdverseEventRepository,
     ConsentRepository,
@@ -45,19 +46,73 @@ from dermaplan.records.repository import (
     SessionRepository,
 )
 from dermaplan.records.service import consult_state, patient_state
-from dermaplan.records.sessions import session_state
+from dermaplan.records.sessions import session_state_of
 
 DOCUMENT_FORMAT = "dermaplan.timeline/1"
 
+
+class ProductLine(NamedTuple):
+    """A product a session used, with its lot (None: no lot recorded)."""
+
+    product: str
+    lot_id: uuid.UUID | None
+    volumes_ml: dict[str, float]
+    lot_number: str | None
+    lot_expiry: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLine:
+    """A version of a treatment session as the timeline reads it: its row's columns (named
+    as records.models.TreatmentSession's) and its products, no ORM objects."""
+
+    columns: RowMapping
+    products: list[ProductLine]
+
+
+def _session_lines(rows: Sequence[Row[Any]]) -> list[SessionLine]:
+    """The sessions of SessionRepository.rows_of_patient, a row per product line."""
+    lines: list[SessionLine] = []
+    for row in rows:
+        columns = row._mapping
+        if not lines or lines[-1].columns["id"] != columns["id"]:
+            lines.append(SessionLine(columns, []))
+        if columns["product_used"] is not None:
+            lines[-1].products.append(
+                ProductLine(
+                    columns["product_used"],
+                    columns["product_lot_id"],
+                    columns["product_volumes_ml"],
+                    columns["product_lot_number"],
+                    columns["product_lot_expiry"],
+                )
+            )
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoEntry:
+    """A photo as the timeline shows it (its metadata, no ORM object), with what the
+    patient's photo consents allow it to be used for now."""
+
+    id: uuid.UUID
+    taken_at: dt.datetime
+    stage: PhotoStage | None
+    area: str
+    angle: str
+    session_id: uuid.UUID | None
+    scopes: dict[PhotoScope, bool]
+
+
 Entry: TypeAlias = (
     Consult
-    | TreatmentSession
+    | SessionLine
     | Course
     | Consent
     | ConsentWithdrawal
     | Outcome
     | AdverseEvent
-    | PhotoLine
+    | PhotoEntry
 )
 
 
@@ -83,10 +138,11 @@ def _when(entry: Entry) -> tuple[dt.date, int, dt.datetime]:
             return signed.date(), 2, signed
         case ConsentWithdrawal():
             return entry.withdrawn_at.date(), 2, entry.withdrawn_at
-        case TreatmentSession():
-            return entry.performed_at.date(), 3, entry.performed_at
-        case PhotoLine():
-            return entry.photo.taken_at.date(), 3, entry.photo.taken_at
+        case SessionLine():
+            performed: dt.datetime = entry.columns["performed_at"]
+            return performed.date(), 3, performed
+        case PhotoEntry():
+            return entry.taken_at.date(), 3, entry.taken_at
         case AdverseEvent():
             return entry.onset_date, 4, entry.created_at
         case Outcome():
@@ -102,12 +158,12 @@ def patient_timeline(
         PatientRepository(session, clinic_id).get_with_consults(patient_id),
         f"no patient {patient_id}",
     )
-    records = SessionRepository(session, clinic_id).of_patient(patient.id)
+    records = _session_lines(SessionRepository(session, clinic_id).rows_of_patient(patient.id))
     courses = CourseRepository(session, clinic_id).of_patient(patient.id)
     consents = ConsentRepository(session, clinic_id).history(patient.id)
     outcomes = OutcomeRepository(session, clinic_id).of_patient(patient.id)
     events = AdverseEventRepository(session, clinic_id).of_patient(patient.id)
-    photos = PhotoRepository(session, clinic_id).of_patient(patient.id)
+    photos = PhotoRepository(session, clinic_id).lines_of_patient(patient.id)
     scopes = scopes_allowed(
         c for c in consents if c.kind is ConsentKind.PHOTO and c.status is ConsentStatus.SIGNED
     )
@@ -119,7 +175,7 @@ def patient_timeline(
         *(withdrawal for consent in consents for withdrawal in consent.withdrawals),
         *outcomes,
         *events,
-        *(PhotoLine(photo, dict(scopes)) for photo in photos),
+        *(PhotoEntry(*photo, dict(scopes)) for photo in photos),
     ]
     entries.sort(key=_when)
     fulfilled = {
@@ -139,7 +195,9 @@ def patient_timeline(
         after={
             "patient": patient_state(patient),
             "consults": [consult_state(consult) for consult in patient.consults],
-            "sessions": [session_state(record) for record in records],
+            "sessions": [
+                session_state_of(line.columns, (p[:3] for p in line.products)) for line in records
+            ],
             "courses": [course_state(course) for course in courses],
             "consents": [consent_state(c, c.withdrawals) for c in consents],
             "outcomes": [outcome_state(outcome) for outcome in outcomes],
@@ -218,24 +276,25 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "withdrawn_at": _iso(entry.withdrawn_at),
                 "reason": entry.reason,
             }
-        case TreatmentSession():
-            fulfils = timeline.fulfilled.get(entry.id)
+        case SessionLine():
+            columns = entry.columns
+            fulfils = timeline.fulfilled.get(columns["id"])
             return {
                 "date": day,
                 "kind": "session",
-                "id": str(entry.id),
-                "status": entry.status.value,
-                "performed_at": _iso(entry.performed_at),
-                "modality": entry.modality.value,
-                "areas": list(entry.areas),
-                "practitioner": str(entry.practitioner_id),
-                "consult": _id(entry.consult_id),
-                "amends": _id(entry.amends_id),
+                "id": str(columns["id"]),
+                "status": columns["status"].value,
+                "performed_at": _iso(columns["performed_at"]),
+                "modality": columns["modality"].value,
+                "areas": list(columns["areas"]),
+                "practitioner": str(columns["practitioner_id"]),
+                "consult": _id(columns["consult_id"]),
+                "amends": _id(columns["amends_id"]),
                 "products": [
                     {
                         "product": p.product,
-                        "lot": p.lot.lot_number if p.lot else None,
-                        "expiry": _iso(p.lot.expiry_date) if p.lot else None,
+                        "lot": p.lot_number,
+                        "expiry": _iso(p.lot_expiry),
                         "volumes_ml": p.volumes_ml,
                     }
                     for p in entry.products
@@ -244,17 +303,16 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                     {"course": str(fulfils[0].id), "number": fulfils[1].number} if fulfils else None
                 ),
             }
-        case PhotoLine():
-            photo = entry.photo
+        case PhotoEntry():
             return {
                 "date": day,
                 "kind": "photo",
-                "id": str(photo.id),
-                "taken_at": _iso(photo.taken_at),
-                "stage": photo.stage.value if photo.stage else None,
-                "area": photo.area,
-                "angle": photo.angle,
-                "session": _id(photo.session_id),
+                "id": str(entry.id),
+                "taken_at": _iso(entry.taken_at),
+                "stage": entry.stage.value if entry.stage else None,
+                "area": entry.area,
+                "angle": entry.angle,
+                "session": _id(entry.session_id),
                 "scopes": {scope.value: allowed for scope, allowed in entry.scopes.items()},
             }
         case AdverseEvent():

@@ -35,12 +35,26 @@ def _words(value: str) -> str:
     return value.replace("_", " ")
 
 
-environment = Environment(
+class PageEnvironment(Environment):
+    """Jinja2's environment, but `entry.kind` on a dict that holds the key reads the key at
+    once: the pages show documents (a chart's timeline, a plan) of hundreds of dicts, and
+    Jinja2 tries an attribute first, raising and catching an AttributeError for every one.
+    Only a dict holding a key named as one of its methods (`items`, `get`) would read
+    differently; no page's documents have such a key."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+environment = PageEnvironment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(default=True),
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # the templates are the package's: not looked at again on every page
 )
 environment.filters.update(when=_when, words=_words)
 environment.globals.update(person=_person)
