@@ -4,6 +4,7 @@ tokens made, used, listed and revoked; the OpenAPI document."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -61,7 +62,15 @@ def test_every_endpoint_is_tried(client: TestClient) -> None:
     tried |= {(method, path) for method, path, _ in CONSENT_ENDPOINTS}
     tried |= {(method, path.split("?")[0]) for method, path, _ in CHART_ENDPOINTS}
     tried |= {(method, path) for method, path, _, _ in ASSESSMENT_ENDPOINTS}
-    assert routes - {("GET", "/api/v1/health")} == tried
+    assert {shape(route) for route in routes} - {("GET", "/api/v1/health")} == {
+        shape(route) for route in tried
+    }
+
+
+def shape(route: tuple[str, str]) -> tuple[str, str]:
+    """A route with its ids unnamed: a test may name an id by what it holds ({approved_id})."""
+    method, path = route
+    return method, re.sub(r"\{[^}]+\}", "{}", path)
 
 
 @pytest.mark.parametrize(("method", "path", "body", "roles"), ENDPOINTS)

@@ -11,7 +11,8 @@ import uuid
 import pytest
 from fastapi.routing import APIRoute
 
-from dermaplan.app.principal import USE_CASES
+from dermaplan.app import sessions
+from dermaplan.app.principal import USE_CASES, runs_as_declared
 from dermaplan.records.enums import StaffRole
 from dermaplan.web.security import RUNS, SAFE_METHODS
 from tests.web.conftest import World, api_token, client_of, sign_in
@@ -139,3 +140,9 @@ def test_a_member_let_through_still_gets_422_at_the_field(world: World) -> None:
             data={"csrf_token": token, "scale": "gais", "score": "x", "date": "2026-11-02"},
         )
         assert page.status_code == 422
+
+
+def test_a_use_case_with_other_roles_than_declared_is_never_run() -> None:
+    runs_as_declared("sessions.sign_or_show", sessions.sign_or_show)
+    with pytest.raises(RuntimeError, match=re.escape("declares sessions.recall but runs")):
+        runs_as_declared("sessions.recall", sessions.sign_or_show)

@@ -87,6 +87,15 @@ def use_case_name(use_case: Callable[..., object]) -> str:
     return f"{use_case.__module__.rsplit('.', 1)[-1]}.{use_case.__name__}"
 
 
+def runs_as_declared(declared: str, use_case: Callable[..., object]) -> None:
+    """Refuse to run a use case that permits other roles than the one a front end declared
+    it runs: its members were refused by the declared one's roles before their input was
+    checked, so a mismatch would refuse by the wrong roles (a mistake in the code, 500)."""
+    name = use_case_name(use_case)
+    if USE_CASES[declared] != USE_CASES[name]:
+        raise RuntimeError(f"the endpoint declares {declared} but runs {name}")
+
+
 def refusal(principal: Principal | None, permitted: frozenset[StaffRole], name: str) -> Forbidden:
     what = name.replace("_", " ").replace(".", " ")
     if principal is None:

@@ -44,7 +44,7 @@ from dermaplan.app.logins import (
     note_use,
     signed_in,
 )
-from dermaplan.app.principal import USE_CASES, use_case_name
+from dermaplan.app.principal import runs_as_declared, use_case_name
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.records.errors import Forbidden, RecordsError, Unauthenticated
 
@@ -357,8 +357,8 @@ def run(
     permitting other roles than the one the endpoint declares (`runs`) is a mistake that
     would refuse by the wrong roles: refused at once, never run."""
     declared = _declared(request)
-    if declared is not None and USE_CASES[declared] != USE_CASES[use_case_name(use_case)]:
-        raise RuntimeError(f"the endpoint declares {declared} but runs {use_case_name(use_case)}")
+    if declared is not None:
+        runs_as_declared(declared, use_case)
     app = application(request)
     if isinstance(member, BrowserSession):  # checked already, with the form's CSRF token
         member = member.member
