@@ -852,11 +852,7 @@ class LoginRepository:
 
     def login_session(self, token_hash: str) -> LoginSession | None:
         """The session with this token's hash, its member and their clinic read with it."""
-        row = self.session.execute(_LOGIN_SESSION, {"token_hash": token_hash}).first()
-        if row is None:
-            return None
-        _kept_member(self.session, row[1], row[2])
-        found: LoginSession = row[0]
+        found: LoginSession | None = _with_member(self.session, _LOGIN_SESSION, token_hash)
         return found
 
     def open_sessions(self, staff_id: uuid.UUID) -> Sequence[LoginSession]:
@@ -894,11 +890,7 @@ class ApiTokenRepository:
     def by_hash(self, token_hash: str) -> ApiToken | None:
         """A token of any clinic: it establishes who is asking; its member and their clinic
         are read with it."""
-        row = self.session.execute(_API_TOKEN, {"token_hash": token_hash}).first()
-        if row is None:
-            return None
-        _kept_member(self.session, row[1], row[2])
-        token: ApiToken = row[0]
+        token: ApiToken | None = _with_member(self.session, _API_TOKEN, token_hash)
         return token
 
     def of_member(self, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Sequence[ApiToken]:
@@ -925,6 +917,16 @@ class ApiTokenRepository:
     def add(self, token: ApiToken) -> None:
         self.session.add(token)
         self.session.flush()
+
+
+def _with_member(session: Session, statement: Any, token_hash: str) -> Any:
+    """The credential a token's hash finds (a login session or an API token), its member and
+    their clinic, read with it, kept for the rest of the unit."""
+    row = session.execute(statement, {"token_hash": token_hash}).first()
+    if row is None:
+        return None
+    _kept_member(session, row[1], row[2])
+    return row[0]
 
 
 def _kept_member(session: Session, member: Staff | None, clinic: Clinic | None) -> None:
