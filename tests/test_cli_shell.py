@@ -4,6 +4,7 @@ command loads only its own module."""
 from __future__ import annotations
 
 import ast
+import gc
 import os
 import re
 import subprocess
@@ -17,7 +18,7 @@ from typer.testing import CliRunner
 import dermaplan.cli
 from dermaplan.cli import COMMANDS, app, first_sentence, load_command
 from dermaplan.cli.render import Columns
-from dermaplan.cli.shell import OutputFormat, show_list
+from dermaplan.cli.shell import OutputFormat, progress_bar, show_list
 from tests.commands.cli import loaded
 from tests.conftest import EXAMPLES
 
@@ -161,3 +162,65 @@ def _prints(func: ast.expr) -> bool:
     if isinstance(func, ast.Name):
         return func.id == "print"
     return isinstance(func, ast.Attribute) and (ast.unparse(func.value), func.attr) in PRINTERS
+
+
+def test_a_command_starts_with_the_collector_off_and_no_pydantic_plugins() -> None:
+    probe = (
+        "import gc, os, sys\n"
+        "import dermaplan.__main__ as entry\n"
+        "import dermaplan.cli as cli\n"
+        "seen = []\n"
+        "cli.act_as = lambda staff: seen.append("
+        "(gc.isenabled(), os.environ.get('PYDANTIC_DISABLE_PLUGINS')))\n"
+        "sys.argv = ['dermaplan', 'schema', 'plan']\n"
+        "try:\n"
+        "    entry.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(seen)\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=environment
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[(False, '__all__')]"
+    chosen = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=environment | {"PYDANTIC_DISABLE_PLUGINS": ""},  # the environment's choice wins
+    )
+    assert chosen.stdout.splitlines()[-1] == "[(False, '')]"
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_long_command_collects_cycles_from_its_progress_bar_on(
+    terminal: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    gc.disable()
+    try:
+        with progress_bar() as report:
+            assert gc.isenabled()
+            report("patients", 1, 2)
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_the_server_collects_cycles(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    import dermaplan.cli.serve as serve
+
+    seen: list[bool] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.append(gc.isenabled()))
+    monkeypatch.setattr(serve, "outside_a_unit", lambda work: None)
+    gc.disable()
+    try:
+        serve.serve()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert seen == [True]

@@ -150,7 +150,8 @@ def acting_member(
     act_as(staff)
 
 
-def main() -> None:
+def run() -> None:
+    """The command line, once the process is set up for it (`dermaplan.__main__`)."""
     try:
         app()
     finally:

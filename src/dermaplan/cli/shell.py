@@ -11,6 +11,7 @@ pipe as one.
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -188,6 +189,13 @@ def show_list(found: Sequence[T], output: OutputFormat, columns: Columns[T], emp
     show(found, output, lambda: listing(columns, found, sys.stdout.isatty()), empty)
 
 
+def collect_from_here() -> None:
+    """Turn the collector on for a command's long work (the start-up keeps it off): what
+    start-up made is set aside first, so that the collector never walks it again."""
+    gc.freeze()
+    gc.enable()
+
+
 @contextmanager
 def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
     """A Rich progress bar on stderr, one line per stage of a long command, gone when it
@@ -195,6 +203,7 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
     total)."""
     import sys
 
+    collect_from_here()
     if not sys.stderr.isatty():
         yield lambda stage, done, total: None
         return
