@@ -9,8 +9,8 @@ def main() -> None:
     # none unless the environment asks for them (PYDANTIC_DISABLE_PLUGINS set, even empty).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     # What a command loads (modules, classes, the knowledge) lives as long as the process: the
-    # collector's passes over it as it grows find nothing to free. A command that runs on
-    # turns the collector on where its long work starts (`cli.shell.collect_from_here`).
+    # collector's passes over it as it grows find nothing to free. A command over the records
+    # turns it back on once it has loaded (`cli.shell.application`).
     gc.disable()
     from dermaplan.cli import run
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dermaplan.cli.shell import collect_from_here, outside_a_unit, say, single
+from dermaplan.cli.shell import outside_a_unit, say, single
 
 serve_app = single()
 FACTORY = "dermaplan.web.app:from_settings"
@@ -28,7 +28,6 @@ def serve(
 
     outside_a_unit(lambda app: app.engine)  # a database that cannot be used stops here
     say(f"Dermaplan on http://{host}:{port} (Ctrl-C stops it)", err=True)
-    collect_from_here()
     uvicorn.run(
         FACTORY,
         factory=True,

@@ -105,6 +105,12 @@ def settings() -> Settings:
 def application() -> Application:
     from dermaplan.app.unit import Application
 
+    # A command over the records may run as long as they are large (a server, a backup, a
+    # check of the whole audit log): from here it collects cycles like any program (it
+    # started with the collector off, `dermaplan.__main__`), and never walks again what its
+    # start-up made.
+    gc.freeze()
+    gc.enable()
     return Application(settings())
 
 
@@ -189,13 +195,6 @@ def show_list(found: Sequence[T], output: OutputFormat, columns: Columns[T], emp
     show(found, output, lambda: listing(columns, found, sys.stdout.isatty()), empty)
 
 
-def collect_from_here() -> None:
-    """Turn the collector on for a command's long work (the start-up keeps it off): what
-    start-up made is set aside first, so that the collector never walks it again."""
-    gc.freeze()
-    gc.enable()
-
-
 @contextmanager
 def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
     """A Rich progress bar on stderr, one line per stage of a long command, gone when it
@@ -203,7 +202,6 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
     total)."""
     import sys
 
-    collect_from_here()
     if not sys.stderr.isatty():
         yield lambda stage, done, total: None
         return
