@@ -106,11 +106,11 @@ def application() -> Application:
     from dermaplan.app.unit import Application
 
     # A command over the records may run as long as they are large (a server, a backup, a
-    # check of the whole audit log): from here it collects cycles like any program (it
-    # started with the collector off, `dermaplan.__main__`), and never walks again what its
-    # start-up made.
-    gc.freeze()
-    gc.enable()
+    # check of the whole audit log): from here it collects cycles like any program, and
+    # never walks again what its start-up made with the collector off (`dermaplan.__main__`).
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
     return Application(settings())
 
 
