@@ -689,3 +689,40 @@ def test_audit_rotate_key_is_an_admins_and_the_log_verifies_across_it(
     code, out, err = as_admin("audit", "verify")
     assert (code, err) == (0, "")
     assert out.startswith("ok: 6 events in 1 chain, intact, 1 anchored,")
+
+
+ANY_ID = "0190a3c4-9f0e-7a00-8000-000000000001"
+# every command that reads a file (or a photo) given for a use case, with that file
+FILE_COMMANDS = [
+    ["adverse-events", "record", "{F}"],
+    ["adverse-events", "follow-up", ANY_ID, "{F}", "--reason", "later"],
+    ["consents", "sign", "{F}"],
+    ["outcomes", "record", "{F}"],
+    ["sessions", "record", "{F}"],
+    ["sessions", "revise", ANY_ID, "{F}"],
+    ["sessions", "amend", ANY_ID, "{F}", "--reason", "typo"],
+    ["photos", "add", ANY_ID, "{F}", "--area", "cheeks", "--angle", "frontal", "--stage", "before"],
+    ["consults", "correct", ANY_ID, "{F}", "--reason", "typo"],
+    ["consult", "{F}", "--save", ANY_ID],
+    ["patients", "add", "--file", "{F}"],
+    ["patients", "update", ANY_ID, "--file", "{F}"],
+]
+
+
+@pytest.mark.parametrize("command", FILE_COMMANDS, ids=lambda c: " ".join(c[:2]))
+@pytest.mark.parametrize("present", [True, False], ids=["broken-file", "missing-file"])
+def test_a_member_who_may_not_is_refused_before_the_file_is_read(
+    command: list[str], present: bool, admin: str, tmp_path: Path
+) -> None:
+    """The clinic's admin may call none of these: refused, and told nothing of the file
+    (neither that it is missing nor what is wrong in it), as the web refuses before it
+    checks a form."""
+    given = tmp_path / "secret-name.yaml"
+    if present:
+        given.write_text("family_name: [unclosed\n")
+    arguments = [given.as_posix() if part == "{F}" else part for part in command]
+    code, out, err = run("--as", admin, *arguments)
+    assert code == 2, (out, err)
+    assert "Nadia Belkacem (admin) may not" in err
+    assert "secret-name" not in err + out
+    assert err.count("error:") == 1

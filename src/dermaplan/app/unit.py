@@ -95,6 +95,17 @@ class Application:
             )
             yield UnitOfWork(self, session, context, principal)
 
+    def permit(self, acting: str | None, use_case: Callable[..., object]) -> None:
+        """Refuse the member `acting` (Forbidden, in the use case's words) unless one of
+        their roles may call `use_case`: for a front end about to read the input for it,
+        which a member who may not call it is never told about (the web's sessions ask
+        `logins.Member.permit`). The use case checks again when it runs."""
+        from dermaplan.app.principal import USE_CASES, use_case_name
+
+        name = use_case_name(use_case)
+        with self.unit(acting, access=Access.READ) as uow:
+            uow.require(USE_CASES[name], name)
+
     def run(
         self,
         acting: str | Identify | None,

@@ -16,6 +16,7 @@ from dermaplan.cli.shell import (
     fail,
     group,
     parse_id,
+    permitted,
     read_document,
     say,
 )
@@ -53,6 +54,7 @@ def adverse_record(
     file freezes it at once."""
     from dermaplan.app import adverse
 
+    permitted(adverse.record)
     say(f"recorded {_said(call(adverse.record, _event_file(file)))}")
 
 
@@ -66,6 +68,7 @@ def adverse_follow_up(
     acting; the old one is kept as history."""
     from dermaplan.app import adverse
 
+    permitted(adverse.follow_up)
     event_id = parse_id(event, EVENT_ID)
     followed = call(adverse.follow_up, event_id, _event_file(file), reason)
     say(f"recorded {_said(followed)}, following {event_id}")

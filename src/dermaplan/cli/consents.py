@@ -18,6 +18,7 @@ from dermaplan.cli.shell import (
     group,
     parse_id,
     patient_id,
+    permitted,
     read_document,
     say,
     show_list,
@@ -108,6 +109,7 @@ def consents_sign(
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import ConsentData
 
+    permitted(consents.sign)
     try:
         data = ConsentData.parse(read_document(file), where=f"{file}: ")
     except InvalidInput as error:

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dermaplan.cli.shell import KnowledgeDirs, fail, load, new_file, read_document, say, single
+from dermaplan.cli.shell import (
+    KnowledgeDirs,
+    fail,
+    load,
+    new_file,
+    permitted,
+    read_document,
+    say,
+    single,
+)
 
 if TYPE_CHECKING:
     from dermaplan.clinical.assessment import Assessment
@@ -50,6 +59,10 @@ def consult(
     """Screen, decide and plan for one patient."""
     from dermaplan.clinical.plan import plan_json
 
+    if save is not None:
+        from dermaplan.app import consults
+
+        permitted(consults.save)
     kb = load(knowledge)
     if interactive:
         from dermaplan.interview import interview

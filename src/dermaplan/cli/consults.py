@@ -18,6 +18,7 @@ from dermaplan.cli.shell import (
     load,
     parse_id,
     patient_id,
+    permitted,
     read_document,
     say,
     show,
@@ -72,6 +73,7 @@ def consults_correct(
     from dermaplan.app import consults
     from dermaplan.cli.consult import read_assessment
 
+    permitted(consults.correct)
     consult_id = parse_id(consult, CONSULT_ID)
     kb = load(knowledge)
     assessment = read_assessment(file, read_document(file), kb)

@@ -16,6 +16,7 @@ from dermaplan.cli.shell import (
     fail,
     group,
     patient_id,
+    permitted,
     read_document,
     say,
     show_list,
@@ -37,6 +38,7 @@ def outcomes_record(
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import OutcomeData
 
+    permitted(outcomes.record)
     try:
         data = OutcomeData.parse(read_document(file), where=f"{file}: ")
     except InvalidInput as error:

@@ -18,6 +18,7 @@ from dermaplan.cli.shell import (
     fail,
     group,
     patient_id,
+    permitted,
     read_document,
     say,
     show_list,
@@ -116,9 +117,11 @@ def patients_add(
     identifier: Identifier = None,
 ) -> None:
     """Add a patient. Allergies left out are recorded as not asked, never as none."""
+    from dermaplan.app import patients
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import PatientData
 
+    permitted(patients.add)
     problems: list[str] = []
     typed = _options_data(
         family_name,
@@ -139,9 +142,6 @@ def patients_add(
         fail(problems + error.problems)
     if problems:
         fail(problems)
-
-    from dermaplan.app import patients
-
     say(f"added {patient_line(call(patients.add, data))}")
 
 
@@ -163,6 +163,10 @@ def patients_update(
     --no-known-allergies) replaces the recorded list; --identifier sets one system's value
     and keeps the others.
     The change is audited with the record before and after."""
+    from dermaplan.app import patients
+    from dermaplan.records.errors import InvalidInput
+
+    permitted(patients.update)
     chosen = patient_id(patient)
     problems: list[str] = []
     typed = _options_data(
@@ -184,9 +188,6 @@ def patients_update(
         fail([f"{file}: must be a mapping of the fields to change"])
     if not changes:
         fail(["nothing to change: give the fields to correct as options or --file"])
-
-    from dermaplan.app import patients
-    from dermaplan.records.errors import InvalidInput
 
     def update(uow: UnitOfWork) -> PatientLine:
         try:

@@ -19,6 +19,7 @@ from dermaplan.cli.shell import (
     group,
     parse_id,
     patient_id,
+    permitted,
     say,
     show_list,
     write_new_file,
@@ -60,6 +61,7 @@ def photos_add(
     as it is."""
     from dermaplan.app import photos
 
+    permitted(photos.add)
     chosen = patient_id(patient)
     session_id = parse_id(session, "a session id (a UUID)") if session is not None else None
     when = _taken_at(taken_at) if taken_at is not None else None

@@ -19,6 +19,7 @@ from dermaplan.cli.shell import (
     group,
     load,
     parse_id,
+    permitted,
     read_document,
     say,
     show,
@@ -80,6 +81,7 @@ def sessions_record(
     against safety first."""
     from dermaplan.app import sessions
 
+    permitted(sessions.record)
     kb = load(knowledge)
     _echo_draft(call(sessions.record, _session_file(file, kb), kb, override))
 
@@ -94,6 +96,7 @@ def sessions_revise(
     """Replace a draft session's content, checked against safety again."""
     from dermaplan.app import sessions
 
+    permitted(sessions.revise)
     wanted = parse_id(session_id, SESSION_ID)
     kb = load(knowledge)
     _echo_draft(call(sessions.revise, wanted, _session_file(file, kb), kb, override))
@@ -111,6 +114,7 @@ def sessions_amend(
     once signed; the signed version stays on record."""
     from dermaplan.app import sessions
 
+    permitted(sessions.amend)
     wanted = parse_id(session_id, SESSION_ID)
     kb = load(knowledge)
     _echo_draft(call(sessions.amend, wanted, _session_file(file, kb), kb, reason, override))

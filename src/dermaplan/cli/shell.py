@@ -126,6 +126,13 @@ def call(
     return outside_a_unit(lambda app: app.run(acting(), use_case, *args, **kwargs))
 
 
+def permitted(use_case: Callable[..., object]) -> None:
+    """Stop here unless the member acting may call `use_case`: a command asks before it
+    reads the input given for it, so a member who may not call it is refused, never told
+    what is wrong with that input."""
+    outside_a_unit(lambda app: app.permit(acting(), use_case))
+
+
 def within(work: Callable[[UnitOfWork], R], *, access: Access | None = None) -> R:
     """`work` in one unit of work (by default one that changes records), committed only if
     it returns."""
