@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from dermaplan.records.db import transaction
 from dermaplan.records.models import Consult, TreatmentSession
 from tests.commands.cli import UUID, run
+from tests.commands.conftest import ADMIN
 from tests.commands.test_cli_records import add, clinic_with_patient, session_file
 from tests.conftest import EXAMPLES
 from tests.records.factories import counts, events, session_counts
@@ -226,3 +227,66 @@ def test_a_correction_is_checked_against_the_patients_record(database: str, engi
         "which the assessment leaves out"
     )
     assert counts(engine) == before
+
+
+def test_a_draft_is_discarded_kept_frozen_and_frees_its_consult_for_a_new_correction(
+    database: str, engine: Engine
+) -> None:
+    patient, practitioner = clinic_with_patient(engine)
+    consult = save(patient)
+    assert run("consults", "approve", consult)[0] == 0
+    corrected = str(EXAMPLES / "03-hydration-mesotherapy.yaml")
+    code, out, err = run("consults", "correct", consult, corrected, "--reason", "meso instead")
+    assert code == 0, err
+    mistaken = recorded(out, "recorded correction")
+
+    before = counts(engine)
+    for args, refusal in (
+        ((consult, "--reason", "not wanted"), f"consult {consult} is approved and cannot change"),
+        ((mistaken, "--reason", "  "), "reason: a discard needs a reason"),
+    ):
+        code, out, err = run("consults", "discard", *args)
+        assert (code, out) == (2, "")
+        assert err.startswith(f"error: {refusal}"), err
+    assert counts(engine) == before
+
+    code, out, err = run("consults", "discard", mistaken, "--reason", "the first plan stands")
+    assert (code, err) == (0, "")
+    assert out.startswith(f"discarded consult {mistaken} (draft of ")
+    with transaction(engine, write=False) as session:
+        kept = session.get_one(Consult, uuid.UUID(mistaken))
+        assert (kept.status.value, kept.discard_reason) == ("discarded", "the first plan stands")
+        assert str(kept.discarded_by_id) == str(practitioner)
+        assert str(kept.supersedes_id) == consult  # what it was meant to correct, kept
+    assert events(engine)[-1].action == "consult.discard"
+
+    # a discarded draft is never approved, corrected or discarded again
+    before = counts(engine)
+    for args in (
+        ("approve", mistaken),
+        ("discard", mistaken, "--reason", "twice"),
+        ("correct", mistaken, corrected, "--reason", "revive it"),
+    ):
+        code, _, err = run("consults", *args)
+        assert (code, err) == (
+            2,
+            f"error: consult {mistaken} is discarded and cannot change; "
+            "save a new consult instead\n",
+        )
+    assert counts(engine) == before
+
+    # the consult it would have corrected takes another correction, and shows none pending
+    code, out, _ = run("consults", "show", consult)
+    assert "corrected by" not in out
+    code, out, err = run("consults", "correct", consult, corrected, "--reason", "meso, again")
+    assert code == 0, err
+    second = recorded(out, "recorded correction")
+    assert run("consults", "approve", second)[0] == 0
+    code, out, _ = run("consults", "list", patient)
+    listed = out.splitlines()
+    assert len(listed) == 3
+    assert listed[1].startswith(mistaken)
+    assert ", discarded " in listed[1]
+    assert listed[1].endswith(": the first plan stands")
+    code, out, err = run("--as", ADMIN, "audit", "verify")
+    assert code == 0, out + err

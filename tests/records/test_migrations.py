@@ -501,3 +501,122 @@ def test_records_of_earlier_revisions_verify_by_the_state_then_digested(
     with tampering(empty_engine) as connection:
         connection.exec_driver_sql(f"UPDATE staff SET role = 'admin' WHERE id = '{member.hex}'")
     assert [line.split(":")[0] for line in changed()] == [f"member of staff {member}"]
+
+
+def test_consults_come_through_0018_with_their_guards_and_may_be_discarded(
+    empty_engine: Engine,
+) -> None:
+    """0018 copies the consult table on SQLite: the consults come through, an approved one
+    stays frozen but for being superseded, and a discarded draft is frozen as well; one live
+    correction of a consult at most, however many are discarded."""
+    upgrade(empty_engine, "0017")
+    meta = MetaData()
+
+    def reflected(name: str, *ids: str) -> Table:
+        columns = (Column(c, Uuid(), primary_key=c == "id") for c in ids)
+        return Table(name, meta, *columns, autoload_with=empty_engine)
+
+    clinic = reflected("clinic", "id")
+    staff = reflected("staff", "id", "clinic_id")
+    patient = reflected("patient", "id", "clinic_id")
+    old = reflected("consult", "id", "patient_id", "approved_by_id", "supersedes_id")
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    stamps = {"created_at": now, "updated_at": now}
+    ids = {name: uuid.uuid4() for name in ("clinic", "doctor", "patient", "approved", "draft")}
+    consult_row = {
+        "patient_id": ids["patient"],
+        "consult_date": now.date(),
+        "assessment_json": "{}",
+        "plan_json": "{}",
+        "knowledge_version": "k",
+        "created_by": "os:test",
+        **stamps,
+    }
+    with empty_engine.begin() as connection:
+        connection.execute(insert(clinic).values(id=ids["clinic"], name="C", **stamps))
+        connection.execute(
+            insert(staff).values(
+                id=ids["doctor"],
+                clinic_id=ids["clinic"],
+                name="doctor",
+                role="practitioner",
+                active=True,
+                **stamps,
+            )
+        )
+        connection.execute(
+            insert(patient).values(
+                id=ids["patient"],
+                clinic_id=ids["clinic"],
+                family_name="A",
+                given_names="B",
+                search_name="a b",
+                identifiers={},
+                history={},
+                **stamps,
+            )
+        )
+        connection.execute(
+            insert(old).values(
+                id=ids["approved"],
+                status="approved",
+                approved_by_id=ids["doctor"],
+                approved_at=now,
+                **consult_row,
+            )
+        )
+        connection.execute(
+            insert(old).values(
+                id=ids["draft"],
+                status="draft",
+                supersedes_id=ids["approved"],
+                correction_reason="typo",
+                **consult_row,
+            )
+        )
+    upgrade(empty_engine)
+    meta = MetaData()
+    consult = reflected(
+        "consult", "id", "patient_id", "approved_by_id", "supersedes_id", "discarded_by_id"
+    )
+    with empty_engine.connect() as connection:
+        kept = dict(connection.execute(select(consult.c.id, consult.c.status)).all())
+    assert kept == {ids["approved"]: "approved", ids["draft"]: "draft"}
+
+    def changed(consult_id: uuid.UUID, **values: Any) -> None:
+        with empty_engine.begin() as connection:
+            connection.execute(consult.update().where(consult.c.id == consult_id).values(**values))
+
+    with pytest.raises(IntegrityError):
+        changed(ids["approved"], plan_json='{"edited": true}')
+    # a second live correction of the same consult
+    with pytest.raises(IntegrityError), empty_engine.begin() as connection:
+        connection.execute(
+            insert(consult).values(
+                id=uuid.uuid4(),
+                status="draft",
+                supersedes_id=ids["approved"],
+                correction_reason="again",
+                **consult_row,
+            )
+        )
+    with pytest.raises(IntegrityError):  # discarded, but not said by whom and why
+        changed(ids["draft"], status="discarded")
+    discard = {"discarded_by_id": ids["doctor"], "discarded_at": now, "discard_reason": "no"}
+    changed(ids["draft"], status="discarded", **discard)
+    for values in ({"status": "draft"}, {"discard_reason": "other"}, {"plan_json": "[]"}):
+        with pytest.raises(IntegrityError):
+            changed(ids["draft"], **values)
+    with pytest.raises(IntegrityError), empty_engine.begin() as connection:
+        connection.execute(consult.delete().where(consult.c.id == ids["draft"]))
+    with empty_engine.begin() as connection:  # the discarded one no longer holds it
+        connection.execute(
+            insert(consult).values(
+                id=uuid.uuid4(),
+                status="draft",
+                supersedes_id=ids["approved"],
+                correction_reason="again",
+                **consult_row,
+            )
+        )
+    changed(ids["approved"], status="superseded")  # superseded, nothing else changed

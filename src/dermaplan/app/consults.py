@@ -1,5 +1,5 @@
-"""Consults: a plan for a patient on record, stored as a draft, approved by the
-practitioner acting, corrected with a reason, and read back with its typed plan."""
+"""Consults: a plan for a patient on record, stored as a draft, approved (or discarded) by
+the practitioner acting, corrected with a reason, and read back with its typed plan."""
 
 from __future__ import annotations
 
@@ -58,6 +58,9 @@ class StoredConsult(ReadModel):
     supersedes: uuid.UUID | None
     correction_reason: str | None
     corrected_by: Correction | None
+    discarded_by: uuid.UUID | None
+    discarded_at: dt.datetime | None
+    discard_reason: str | None
     plan: StoredPlan
 
 
@@ -143,6 +146,18 @@ def approve(uow: UnitOfWork, consult_id: uuid.UUID) -> ConsultEntry:
     return ConsultEntry.of(approved)
 
 
+@allowed(PRACTITIONER)
+def discard(uow: UnitOfWork, consult_id: uuid.UUID, reason: str) -> ConsultEntry:
+    """Discard a draft as the practitioner acting, with a reason: kept and frozen, never
+    approved; a discarded correction leaves its consult free to take another."""
+    from dermaplan.records.service import discard_consult
+
+    discarded = discard_consult(
+        uow.session, uow.context, uow.clinic_id, consult_id, uow.acting.staff_id, reason
+    )
+    return ConsultEntry.of(discarded)
+
+
 @allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def show(uow: UnitOfWork, consult_id: uuid.UUID) -> StoredConsult:
     """A consult with its links and typed plan; the reading is audited."""
@@ -184,6 +199,9 @@ def _stored(view: ConsultView, plan: Any) -> StoredConsult:
         supersedes=consult.supersedes_id,
         correction_reason=consult.correction_reason,
         corrected_by=Correction(id=newer.id, status=newer.status.value) if newer else None,
+        discarded_by=consult.discarded_by_id,
+        discarded_at=consult.discarded_at,
+        discard_reason=consult.discard_reason,
         plan=StoredPlan.of(plan, _plan_of(view)),
     )
 

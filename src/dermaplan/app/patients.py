@@ -55,6 +55,9 @@ class ConsultEntry(ReadModel):
     approved_at: dt.datetime | None
     supersedes: uuid.UUID | None
     correction_reason: str | None
+    discarded_by: uuid.UUID | None
+    discarded_at: dt.datetime | None
+    discard_reason: str | None
 
     @classmethod
     def of(cls, consult: Consult) -> ConsultEntry:
@@ -67,6 +70,9 @@ class ConsultEntry(ReadModel):
             approved_at=consult.approved_at,
             supersedes=consult.supersedes_id,
             correction_reason=consult.correction_reason,
+            discarded_by=consult.discarded_by_id,
+            discarded_at=consult.discarded_at,
+            discard_reason=consult.discard_reason,
         )
 
 

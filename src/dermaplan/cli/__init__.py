@@ -43,7 +43,7 @@ COMMANDS: dict[str, Entry] = {
     "db": Entry("database", "db_app", "Create and upgrade the records database"),
     "patients": Entry("patients", "patients_app", "Add, find and show patients"),
     "consults": Entry(
-        "consults", "consults_app", "Show, list, approve and correct stored consults"
+        "consults", "consults_app", "Show, list, approve, discard and correct stored consults"
     ),
     "courses": Entry("courses", "courses_app", "Start courses from approved plans and follow them"),
     "sessions": Entry("sessions", "sessions_app", "Record and sign treatment sessions"),

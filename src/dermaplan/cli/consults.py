@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from dermaplan.knowledge import KnowledgeBase
     from dermaplan.records.plans import StoredPlan
 
-consults_app = group("Show, list, approve and correct stored consults.")
+consults_app = group("Show, list, approve, discard and correct stored consults.")
 CONSULT_ID = "a consult id (a UUID, as `consult FILE --save` prints)"
 
 
@@ -59,6 +59,19 @@ def consults_approve(consult: Annotated[str, typer.Argument(metavar="CONSULT_ID"
 
     approved = call(consults.approve, parse_id(consult, "a consult id (a UUID)"))
     say(f"approved consult {approved.id} by {approved.approved_by}")
+
+
+@consults_app.command("discard")
+def consults_discard(
+    consult: Annotated[str, typer.Argument(metavar="CONSULT_ID")],
+    reason: Annotated[str, typer.Option(help="Why it is set aside (required).")],
+) -> None:
+    """Discard a draft consult as the practitioner acting (saved for the wrong patient, a
+    correction that corrects nothing): it is kept, with the reason, and never approved."""
+    from dermaplan.app import consults
+
+    discarded = call(consults.discard, parse_id(consult, CONSULT_ID), reason)
+    say(f"discarded consult {discarded.id} (draft of {discarded.date})")
 
 
 @consults_app.command("correct")
@@ -113,6 +126,10 @@ def _consult_lines(consult: StoredConsult) -> list[str]:
     if consult.corrected_by is not None:
         corrected = consult.corrected_by
         lines.append(f"corrected by {corrected.id} ({corrected.status})")
+    if consult.discarded_at is not None:
+        lines.append(
+            f"discarded {consult.discarded_at} by {consult.discarded_by}: {consult.discard_reason}"
+        )
     return [*lines, "plan", *_plan_summary(consult.plan)]
 
 

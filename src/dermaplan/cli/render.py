@@ -97,7 +97,12 @@ def _consult(consult: ConsultEntry) -> Row:
         if consult.supersedes
         else ""
     )
-    return str(consult.id), str(consult.date), f"{consult.status}{approved}{corrects}"
+    discarded = (
+        f", discarded {at(consult.discarded_at)}: {consult.discard_reason}"
+        if consult.discarded_at
+        else ""
+    )
+    return str(consult.id), str(consult.date), f"{consult.status}{approved}{corrects}{discarded}"
 
 
 PATIENTS: Columns[PatientLine] = Columns(("id", "born", "name", ""), _patient)

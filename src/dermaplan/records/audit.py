@@ -59,6 +59,7 @@ class AuditAction(StrEnum):
     CONSULT_UPDATE = "consult.update"
     CONSULT_APPROVE = "consult.approve"
     CONSULT_SUPERSEDE = "consult.supersede"
+    CONSULT_DISCARD = "consult.discard"
     LOT_CREATE = "lot.create"
     LOT_UPDATE = "lot.update"
     LOT_RECALL = "lot.recall"

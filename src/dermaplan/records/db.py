@@ -62,7 +62,7 @@ MIGRATIONS = "dermaplan.records:migrations"
 # The schema revision this code is written for: the last migration's (a test holds it equal to
 # Alembic's head). A command checks the database against it with one query, so Alembic is
 # imported only to create or upgrade a database.
-HEAD_REVISION = "0017"
+HEAD_REVISION = "0018"
 VERSION_TABLE = "alembic_version"  # Alembic's, one row: the database's revision
 REVISION_QUERY = "SELECT version_num FROM alembic_version"
 WRITE_OPTION = "dermaplan_write"

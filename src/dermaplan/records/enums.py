@@ -21,6 +21,7 @@ class ConsultStatus(StrEnum):
     DRAFT = "draft"
     APPROVED = "approved"
     SUPERSEDED = "superseded"
+    DISCARDED = "discarded"  # a draft never to be approved (kept, with who and why)
 
 
 class DraftStatus(StrEnum):

@@ -215,7 +215,7 @@ AUDITED = (
         Consult,
         consult_state,
         frozenset({A.CONSULT_CREATE}),
-        frozenset({A.CONSULT_UPDATE, A.CONSULT_APPROVE, A.CONSULT_SUPERSEDE}),
+        frozenset({A.CONSULT_UPDATE, A.CONSULT_APPROVE, A.CONSULT_SUPERSEDE, A.CONSULT_DISCARD}),
     ),
     Audited(
         "treatment_session",

@@ -37,6 +37,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 from sqlalchemy.types import TypeEngine
@@ -213,14 +214,27 @@ class Consult(Timestamped, Base):
     __tablename__ = "consult"
     __table_args__ = (
         CheckConstraint(
-            "(status = 'draft') = (approved_at IS NULL AND approved_by_id IS NULL)",
+            "(status IN ('draft', 'discarded')) = (approved_at IS NULL AND approved_by_id IS NULL)",
             name="approval_matches_status",
+        ),
+        CheckConstraint(
+            "(status = 'discarded') = (discarded_at IS NOT NULL AND discarded_by_id IS NOT NULL"
+            " AND discard_reason IS NOT NULL)",
+            name="discard_matches_status",
         ),
         CheckConstraint(
             "(supersedes_id IS NULL) = (correction_reason IS NULL)",
             name="correction_has_reason",
         ),
         CheckConstraint("supersedes_id <> id", name="not_self_superseding"),
+        # one live correction of a consult at most; discarded drafts of one may be many
+        Index(
+            "uq_consult_live_supersedes_id",
+            "supersedes_id",
+            unique=True,
+            sqlite_where=text("status <> 'discarded'"),
+            postgresql_where=text("status <> 'discarded'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -234,8 +248,11 @@ class Consult(Timestamped, Base):
     created_by: Mapped[str] = mapped_column(String(200))
     approved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id"))
     approved_at: Mapped[dt.datetime | None]
-    supersedes_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("consult.id"), unique=True)
+    supersedes_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("consult.id"))
     correction_reason: Mapped[str | None] = mapped_column(Text)
+    discarded_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id"))
+    discarded_at: Mapped[dt.datetime | None]
+    discard_reason: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship(back_populates="consults", lazy="raise")
 

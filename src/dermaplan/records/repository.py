@@ -33,6 +33,7 @@ from dermaplan.records.enums import (
     AdverseEventStatus,
     ConsentKind,
     ConsentStatus,
+    ConsultStatus,
     PhotoStage,
     SessionStatus,
 )
@@ -106,7 +107,13 @@ _CORRECTION = aliased(Consult, name="correction")
 _CONSULT_VIEW = (
     _CONSULT_OF_CLINIC.add_columns(Staff, _CORRECTION)
     .outerjoin(Staff, and_(Staff.id == Consult.approved_by_id, Staff.clinic_id == _CLINIC))
-    .outerjoin(_CORRECTION, _CORRECTION.supersedes_id == Consult.id)
+    .outerjoin(
+        _CORRECTION,
+        and_(
+            _CORRECTION.supersedes_id == Consult.id,
+            _CORRECTION.status != ConsultStatus.DISCARDED,
+        ),
+    )
 )
 _SESSIONS_OF_PATIENT = (
     select(TreatmentSession)
@@ -396,7 +403,12 @@ class ConsultRepository:
         return None if row is None else (row[0], row[1], row[2])
 
     def correction_of(self, consult_id: uuid.UUID) -> Consult | None:
-        return self.session.scalar(select(Consult).where(Consult.supersedes_id == consult_id))
+        """The live correction of a consult (a draft or approved one; none discarded)."""
+        return self.session.scalar(
+            select(Consult).where(
+                Consult.supersedes_id == consult_id, Consult.status != ConsultStatus.DISCARDED
+            )
+        )
 
     def add(self, consult: Consult) -> None:
         self.session.add(consult)

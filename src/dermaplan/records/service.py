@@ -519,7 +519,15 @@ def consult_state(consult: Consult) -> dict[str, Any]:
         "approved_at": consult.approved_at,
         "supersedes_id": consult.supersedes_id,
         "correction_reason": consult.correction_reason,
-    }
+    } | (
+        {  # only where there is one: the digests of every consult before discards unchanged
+            "discarded_by_id": consult.discarded_by_id,
+            "discarded_at": consult.discarded_at,
+            "discard_reason": consult.discard_reason,
+        }
+        if consult.status is ConsultStatus.DISCARDED
+        else {}
+    )
 
 
 def _valid(document: ConsultDocument) -> ConsultDocument:
@@ -576,6 +584,13 @@ def create_consult(
 _CONSULTS = RecordKind(
     "consult", "consult", consult_state, "record a correction, which supersedes it"
 )
+_DISCARDED = RecordKind("consult", "consult", consult_state, "save a new consult instead")
+
+
+def _frozen_consult(consult: Consult) -> ImmutableRecord:
+    """The refusal to change a consult past its draft, with what to do instead."""
+    kind = _DISCARDED if consult.status is ConsultStatus.DISCARDED else _CONSULTS
+    return kind.frozen(consult)
 
 
 def read_consult(
@@ -617,7 +632,7 @@ def revise_draft(
     """Replace a draft's assessment and plan; an approved consult is refused."""
     consult = _consult(ConsultRepository(session, clinic_id), consult_id)
     if consult.status is not ConsultStatus.DRAFT:
-        raise _CONSULTS.frozen(consult)
+        raise _frozen_consult(consult)
     _valid(document)
     with _CONSULTS.change(session, context, clinic_id, AuditAction.CONSULT_UPDATE, consult):
         consult.consult_date = document.consult_date
@@ -667,6 +682,8 @@ def _check_correctable(consults: ConsultRepository, original: Consult) -> None:
     in progress."""
     if original.status is ConsultStatus.DRAFT:
         raise InvalidInput.one(f"consult {original.id} is a draft: revise it instead")
+    if original.status is ConsultStatus.DISCARDED:
+        raise _frozen_consult(original)
     if original.status is ConsultStatus.SUPERSEDED:
         newer = consults.correction_of(original.id)
         raise InvalidInput.one(
@@ -680,6 +697,29 @@ def _check_correctable(consults: ConsultRepository, original: Consult) -> None:
         )
 
 
+def discard_consult(
+    session: Session,
+    context: Context,
+    clinic_id: uuid.UUID,
+    consult_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    reason: str,
+) -> Consult:
+    """Set a draft aside for good (saved for the wrong patient, a correction that corrects
+    nothing): kept, frozen, with who discarded it, when and why; the consult a discarded
+    correction would have superseded takes a new correction."""
+    consult = _consult(ConsultRepository(session, clinic_id), consult_id)
+    if consult.status is not ConsultStatus.DRAFT:
+        raise _frozen_consult(consult)
+    written = written_reason(reason, "a discard")
+    with _CONSULTS.change(session, context, clinic_id, AuditAction.CONSULT_DISCARD, consult):
+        consult.status = ConsultStatus.DISCARDED
+        consult.discarded_by_id = practitioner_id
+        consult.discarded_at = context.now
+        consult.discard_reason = written
+    return consult
+
+
 def approve_consult(
     session: Session,
     context: Context,
@@ -691,7 +731,7 @@ def approve_consult(
     consults = ConsultRepository(session, clinic_id)
     consult = _consult(consults, consult_id)
     if consult.status is not ConsultStatus.DRAFT:
-        raise _CONSULTS.frozen(consult)
+        raise _frozen_consult(consult)
     practitioner = required(
         StaffRepository(session, clinic_id).get(practitioner_id),
         f"no member of staff {practitioner_id}",
@@ -701,7 +741,7 @@ def approve_consult(
     if consult.supersedes_id is not None:
         original = _consult(consults, consult.supersedes_id)
         if original.status is not ConsultStatus.APPROVED:
-            raise _CONSULTS.frozen(original)
+            raise _frozen_consult(original)
         with _CONSULTS.change(session, context, clinic_id, AuditAction.CONSULT_SUPERSEDE, original):
             original.status = ConsultStatus.SUPERSEDED
     with _CONSULTS.change(session, context, clinic_id, AuditAction.CONSULT_APPROVE, consult):
