@@ -53,6 +53,7 @@ ASSESSMENT_ENDPOINTS: list[tuple[str, str, dict[str, object] | None, set[StaffRo
     ("POST", "/api/v1/assessments/{draft_id}/consult", {}, {P}),
     ("GET", "/api/v1/consults/{consult_id}/review", None, {P}),
     ("POST", "/api/v1/consults/{consult_id}/approve", None, {P}),
+    ("POST", "/api/v1/consults/{consult_id}/discard", {"reason": "wrong patient"}, {P}),
     ("POST", "/api/v1/consults/{approved_id}/corrections", None, {P}),
     ("GET", "/api/v1/knowledge/sources/{source_id}", None, {P, A}),
 ]
@@ -151,6 +152,7 @@ FORMS = (
     "/assessments/{draft_id}",
     "/assessments/{draft_id}/consult",
     "/consults/{consult_id}/approve",
+    "/consults/{consult_id}/discard",
     "/consults/{consult_id}/correct",
 )
 
@@ -665,3 +667,48 @@ def test_a_refused_form_comes_back_with_every_answer_as_sent(world: World) -> No
     assert kept["data"]["conditions"]["keloid_history"] is True
     assert kept["data"]["allergies"] == []
     assert kept["data"]["procedures"] == [filler]
+
+
+def test_a_draft_is_discarded_with_a_reason_and_stays_on_the_chart(world: World) -> None:
+    """Saved for the wrong patient: discarded from the review page, kept as discarded, with
+    no approval or correction offered; the API refuses to discard it again (409) and a
+    discard with no reason (422)."""
+    made = consult(world)
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        page = client.get(f"/consults/{made}").text
+        assert f'action="/consults/{made}/discard"' in page
+        before = state(world)
+        blank = client.post(f"/consults/{made}/discard", data={"csrf_token": token, "reason": " "})
+        assert blank.status_code == 422
+        assert "a discard needs a reason" in blank.text
+        assert state(world) == before
+        done = client.post(
+            f"/consults/{made}/discard",
+            data={"csrf_token": token, "reason": "saved for the wrong patient"},
+            follow_redirects=False,
+        )
+        assert (done.status_code, done.headers["location"]) == (303, f"/consults/{made}")
+        page = client.get(f"/consults/{made}").text
+        assert "Status: discarded" in page
+        assert "saved for the wrong patient" in page
+        for action in ("approve", "discard", "correct"):
+            assert f'action="/consults/{made}/{action}"' not in page
+        approve = client.post(f"/consults/{made}/approve", data={"csrf_token": token})
+        assert approve.status_code == 409
+        headers = api_token(world, P)
+        again = client.post(
+            f"/api/v1/consults/{made}/discard", json={"reason": "again"}, headers=headers
+        )
+        assert again.status_code == 409
+        assert (
+            client.post(
+                f"/api/v1/consults/{consult(world)}/discard", json={"reason": ""}, headers=headers
+            ).status_code
+            == 422
+        )
+        chart = client.get(f"/patients/{world.ours.patient}/chart").text
+        assert "discarded" in chart
+    with transaction(world.engine, write=False) as session:
+        kept = session.get_one(Consult, uuid.UUID(made))
+        assert (kept.status.value, kept.discarded_by_id) == ("discarded", world.ours.staff[P])

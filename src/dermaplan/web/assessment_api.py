@@ -41,6 +41,10 @@ class StoreRequest(BaseModel):
     )
 
 
+class Discard(BaseModel):
+    reason: Annotated[str, Field(min_length=1, max_length=1000, description="why it is set aside")]
+
+
 class StoredAssessment(BaseModel):
     consult_id: uuid.UUID
     patient_id: uuid.UUID
@@ -143,6 +147,16 @@ def approve_consult(request: Request, member: ApiToken, consult_id: uuid.UUID) -
     """Approve a draft consult as the member the token acts as; it cannot change after
     (409 for one approved already)."""
     return run(request, member, consults.approve, consult_id)
+
+
+@router.post("/consults/{consult_id}/discard", responses=CONFLICT)
+@runs(consults.discard)
+def discard_consult(
+    request: Request, member: ApiToken, consult_id: uuid.UUID, discard: Discard
+) -> ConsultEntry:
+    """Discard a draft consult as the member the token acts as, with the reason: kept,
+    never approved (409 for one that is not a draft)."""
+    return run(request, member, consults.discard, consult_id, discard.reason)
 
 
 @router.post("/consults/{consult_id}/corrections", status_code=201)

@@ -190,6 +190,15 @@ def approve(request: Request, session: Changing, consult_id: uuid.UUID) -> Respo
     return _to(f"/consults/{consult_id}")
 
 
+@router.post("/consults/{consult_id}/discard")
+@runs(consults.discard)
+async def discard(request: Request, session: Changing, consult_id: uuid.UUID) -> Response:
+    """Set the draft aside with the reason typed; it stays on the chart as discarded."""
+    form = await request.form()
+    run(request, session.member, consults.discard, consult_id, _one(form, "reason"))
+    return _to(f"/consults/{consult_id}")
+
+
 @router.post("/consults/{consult_id}/correct")
 @runs(assessments.start_correction)
 def correct(request: Request, session: Changing, consult_id: uuid.UUID) -> Response:
