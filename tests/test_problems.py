@@ -52,3 +52,17 @@ def test_a_records_error_keeps_each_problem_located() -> None:
     error = InvalidInput(["products[0].lot: expired", Problem(("areas", 2), "unknown area")])
     assert [p.location for p in error.details] == [("products", 0, "lot"), ("areas", 2)]
     assert error.problems == ["products[0].lot: expired", "areas[2]: unknown area"]
+
+
+@given(locations, locations, messages)
+def test_a_problem_is_within_a_field_exactly_when_its_location_starts_with_the_fields(
+    location: tuple[str | int, ...], other: tuple[str | int, ...], message: str
+) -> None:
+    """What a form shows under a field: its own problems and its parts', never a sibling's
+    whose name merely starts the same ("product" is not within "products")."""
+    problem = Problem(location, message)
+    for cut in range(len(location) + 1):
+        assert problem.within(path(location[:cut])) == (cut > 0 or not location)
+    assert problem.within(path(other)) == (location[: len(other)] == other)
+    assert Problem((), message).within("")
+    assert not problem.within(path(location) + "x")

@@ -38,6 +38,19 @@ class Problem:
     def __str__(self) -> str:
         return f"{path(self.location)}: {self.message}" if self.location else self.message
 
+    @property
+    def where(self) -> str:
+        """The path of its field ("products[0].lot"; "" for the input as a whole)."""
+        return path(self.location)
+
+    def within(self, field: str) -> bool:
+        """Whether it is about `field` (a path) or one of its parts; "" holds only the
+        problems of the input as a whole."""
+        where = self.where
+        if not field or where == field:
+            return where == field
+        return where.startswith(field) and where[len(field)] in "[."
+
     @classmethod
     def of(cls, text: str) -> Problem:
         """A problem written as one line; a leading field path becomes its location."""

@@ -141,3 +141,37 @@ def test_a_database_that_refuses_is_unavailable_not_a_crash(
     assert "no such table: login_attempt" in caplog.text
     assert "moreau" not in caplog.text.lower()  # nor the values of the statement
     assert client.get("/today").status_code == 200  # what still works, works
+
+
+def test_a_refused_form_shows_each_problem_once_at_its_field_and_all_at_the_top() -> None:
+    """The one way a page shows a refused form (templates/form_problems.html): a row's
+    problems under that row with the part named, a sibling's never, the form's own where
+    the form says so, every one in the summary."""
+    from dermaplan.problems import Problem
+    from dermaplan.web.views import environment
+
+    problems = [
+        Problem(("products", 0, "lot"), "unknown lot"),
+        Problem(("products", 1), "not in the formulary"),
+        Problem(("product_note",), "too long"),
+        Problem((), "signed before it was opened"),
+    ]
+    page = environment.from_string(
+        '{% from "form_problems.html" import summary, at, described %}'
+        '{{ summary(problems, "Not recorded") }}'
+        '<input{{ described(problems, "products[0]", "row-0") }}>'
+        '[{{ at(problems, "products[0]", "row-0") }}]'
+        '[{{ at(problems, "products", "rows") }}]'
+        '[{{ at(problems, "", "form") }}]'
+        '[{{ at(problems, "notes", "notes") }}]'
+    ).render(problems=problems)
+    assert '<h2 id="refused">Not recorded</h2>' in page
+    for problem in problems:
+        assert f"<li>{problem}</li>" in page
+    assert '<input aria-invalid="true" aria-describedby="row-0-problem">' in page
+    assert '[<p class="problem" id="row-0-problem">lot: unknown lot</p>]' in page
+    assert (
+        '[<p class="problem" id="rows-problem">[0].lot: unknown lot; [1]: not in the formulary</p>]'
+    ) in page
+    assert '[<p class="problem" id="form-problem">signed before it was opened</p>]' in page
+    assert page.endswith("[]")

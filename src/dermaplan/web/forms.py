@@ -1,5 +1,5 @@
-"""Forms a use case refused, shown again: the page with its status (web.errors) and each
-problem by the path of its field, for the template to show it there."""
+"""Forms a use case refused, shown again: the page with its status (web.errors) and its
+problems, for the template to show each at its field (templates/form_problems.html)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from dermaplan.problems import path
 from dermaplan.records.errors import RecordsError
 from dermaplan.web.errors import status_of
 from dermaplan.web.security import PageSession
 from dermaplan.web.views import render
-
-
-def problems_by_field(refused: RecordsError | None) -> dict[str, list[str]]:
-    """The problems by the path of their field ("products[0].lot"; "" for the whole form)."""
-    found: dict[str, list[str]] = {}
-    for problem in refused.details if refused else ():
-        found.setdefault(path(problem.location), []).append(problem.message)
-    return found
 
 
 def render_form(
@@ -36,6 +27,6 @@ def render_form(
         template,
         session,
         status=status_of(refused) if refused else 200,
-        problems=problems_by_field(refused),
+        problems=list(refused.details) if refused else [],
         **values,
     )
