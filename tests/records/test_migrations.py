@@ -12,7 +12,18 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Engine, MetaData, Table, Uuid, insert, inspect, select, text
+from sqlalchemy import (
+    Column,
+    Engine,
+    Insert,
+    MetaData,
+    Table,
+    Uuid,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 
 from dermaplan.records import service
@@ -135,30 +146,34 @@ def test_search_name_compares_bytes_on_postgresql(engine: Engine) -> None:
     assert collation == "C"
 
 
-def test_roles_move_to_their_new_names_with_every_reference_kept(empty_engine: Engine) -> None:
-    """0009 copies the staff table on SQLite: the members, their references from approved
-    consults, and the frozen consults' guards all come through."""
-    upgrade(empty_engine, "0008")
-    meta = MetaData()
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+STAMPS = {"created_at": NOW, "updated_at": NOW}
 
-    def reflected(name: str, *ids: str) -> Table:
-        """The table as 0008 left it, its ids read as UUIDs on either backend."""
-        columns = (Column(c, Uuid(), primary_key=c == "id") for c in ids)
-        return Table(name, meta, *columns, autoload_with=empty_engine)
 
-    clinic = reflected("clinic", "id")
-    staff = reflected("staff", "id", "clinic_id")
-    patient = reflected("patient", "id", "clinic_id")
-    consult = reflected("consult", "id", "patient_id", "approved_by_id")
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    stamps = {"created_at": now, "updated_at": now}
-    ids = {name: uuid.uuid4() for name in ("clinic", "doctor", "desk", "patient", "consult")}
-    with empty_engine.begin() as connection:
-        connection.execute(insert(clinic).values(id=ids["clinic"], name="C", **stamps))
-        for who, role in (("doctor", "practitioner"), ("desk", "staff")):
+def _reflected(engine: Engine, name: str, *ids: str) -> Table:
+    """A table as the database holds it now, its ids read as UUIDs on either backend."""
+    columns = (Column(c, Uuid(), primary_key=c == "id") for c in ids)
+    return Table(name, MetaData(), *columns, autoload_with=engine)
+
+
+def _clinic_at(
+    engine: Engine, revision: str, members: dict[str, str]
+) -> tuple[Table, Table, dict[str, uuid.UUID]]:
+    """A database at `revision` holding a clinic, its `members` (name → role) and a patient,
+    written as that revision's tables take them: its staff and consult tables, and the ids
+    (by member name, "clinic" and "patient")."""
+    upgrade(engine, revision)
+    clinic = _reflected(engine, "clinic", "id")
+    staff = _reflected(engine, "staff", "id", "clinic_id")
+    patient = _reflected(engine, "patient", "id", "clinic_id")
+    consult = _reflected(engine, "consult", "id", "patient_id", "approved_by_id", "supersedes_id")
+    ids = {name: uuid.uuid4() for name in ("clinic", "patient", *members)}
+    with engine.begin() as connection:
+        connection.execute(insert(clinic).values(id=ids["clinic"], name="C", **STAMPS))
+        for who, role in members.items():
             connection.execute(
                 insert(staff).values(
-                    id=ids[who], clinic_id=ids["clinic"], name=who, role=role, active=True, **stamps
+                    id=ids[who], clinic_id=ids["clinic"], name=who, role=role, active=True, **STAMPS
                 )
             )
         connection.execute(
@@ -170,22 +185,42 @@ def test_roles_move_to_their_new_names_with_every_reference_kept(empty_engine: E
                 search_name="a b",
                 identifiers={},
                 history={},
-                **stamps,
+                **STAMPS,
             )
         )
+    return staff, consult, ids
+
+
+def _consult(ids: dict[str, uuid.UUID], **values: Any) -> dict[str, Any]:
+    """A consult of the clinic's patient, as a row to insert, with `values`."""
+    return {
+        "patient_id": ids["patient"],
+        "consult_date": NOW.date(),
+        "assessment_json": "{}",
+        "plan_json": "{}",
+        "knowledge_version": "k",
+        "created_by": "os:test",
+        **STAMPS,
+        **values,
+    }
+
+
+def test_roles_move_to_their_new_names_with_every_reference_kept(empty_engine: Engine) -> None:
+    """0009 copies the staff table on SQLite: the members, their references from approved
+    consults, and the frozen consults' guards all come through."""
+    staff, consult, ids = _clinic_at(
+        empty_engine, "0008", {"doctor": "practitioner", "desk": "staff"}
+    )
+    with empty_engine.begin() as connection:
         connection.execute(
             insert(consult).values(
-                id=ids["consult"],
-                patient_id=ids["patient"],
-                status="approved",
-                consult_date=now.date(),
-                assessment_json="{}",
-                plan_json="{}",
-                knowledge_version="k",
-                created_by="os:test",
-                approved_by_id=ids["doctor"],
-                approved_at=now,
-                **stamps,
+                _consult(
+                    ids,
+                    id=uuid.uuid4(),
+                    status="approved",
+                    approved_by_id=ids["doctor"],
+                    approved_at=NOW,
+                )
             )
         )
     upgrade(empty_engine)
@@ -202,7 +237,7 @@ def test_roles_move_to_their_new_names_with_every_reference_kept(empty_engine: E
                 name="x",
                 role="staff",
                 active=True,
-                **stamps,
+                **STAMPS,
             )
         )
 
@@ -509,79 +544,55 @@ def test_consults_come_through_0018_with_their_guards_and_may_be_discarded(
     """0018 copies the consult table on SQLite: the consults come through, an approved one
     stays frozen but for being superseded, and a discarded draft is frozen as well; one live
     correction of a consult at most, however many are discarded."""
-    upgrade(empty_engine, "0017")
-    meta = MetaData()
-
-    def reflected(name: str, *ids: str) -> Table:
-        columns = (Column(c, Uuid(), primary_key=c == "id") for c in ids)
-        return Table(name, meta, *columns, autoload_with=empty_engine)
-
-    clinic = reflected("clinic", "id")
-    staff = reflected("staff", "id", "clinic_id")
-    patient = reflected("patient", "id", "clinic_id")
-    old = reflected("consult", "id", "patient_id", "approved_by_id", "supersedes_id")
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    stamps = {"created_at": now, "updated_at": now}
-    ids = {name: uuid.uuid4() for name in ("clinic", "doctor", "patient", "approved", "draft")}
-    consult_row = {
-        "patient_id": ids["patient"],
-        "consult_date": now.date(),
-        "assessment_json": "{}",
-        "plan_json": "{}",
-        "knowledge_version": "k",
-        "created_by": "os:test",
-        **stamps,
-    }
+    _, old, ids = _clinic_at(empty_engine, "0017", {"doctor": "practitioner"})
+    ids |= {"approved": uuid.uuid4(), "draft": uuid.uuid4()}
     with empty_engine.begin() as connection:
-        connection.execute(insert(clinic).values(id=ids["clinic"], name="C", **stamps))
         connection.execute(
-            insert(staff).values(
-                id=ids["doctor"],
-                clinic_id=ids["clinic"],
-                name="doctor",
-                role="practitioner",
-                active=True,
-                **stamps,
-            )
-        )
-        connection.execute(
-            insert(patient).values(
-                id=ids["patient"],
-                clinic_id=ids["clinic"],
-                family_name="A",
-                given_names="B",
-                search_name="a b",
-                identifiers={},
-                history={},
-                **stamps,
+            insert(old).values(
+                _consult(
+                    ids,
+                    id=ids["approved"],
+                    status="approved",
+                    approved_by_id=ids["doctor"],
+                    approved_at=NOW,
+                )
             )
         )
         connection.execute(
             insert(old).values(
-                id=ids["approved"],
-                status="approved",
-                approved_by_id=ids["doctor"],
-                approved_at=now,
-                **consult_row,
-            )
-        )
-        connection.execute(
-            insert(old).values(
-                id=ids["draft"],
-                status="draft",
-                supersedes_id=ids["approved"],
-                correction_reason="typo",
-                **consult_row,
+                _consult(
+                    ids,
+                    id=ids["draft"],
+                    status="draft",
+                    supersedes_id=ids["approved"],
+                    correction_reason="typo",
+                )
             )
         )
     upgrade(empty_engine)
-    meta = MetaData()
-    consult = reflected(
-        "consult", "id", "patient_id", "approved_by_id", "supersedes_id", "discarded_by_id"
+    consult = _reflected(
+        empty_engine,
+        "consult",
+        "id",
+        "patient_id",
+        "approved_by_id",
+        "supersedes_id",
+        "discarded_by_id",
     )
     with empty_engine.connect() as connection:
         kept = dict(connection.execute(select(consult.c.id, consult.c.status)).all())
     assert kept == {ids["approved"]: "approved", ids["draft"]: "draft"}
+
+    def another_correction() -> Insert:
+        return insert(consult).values(
+            _consult(
+                ids,
+                id=uuid.uuid4(),
+                status="draft",
+                supersedes_id=ids["approved"],
+                correction_reason="again",
+            )
+        )
 
     def changed(consult_id: uuid.UUID, **values: Any) -> None:
         with empty_engine.begin() as connection:
@@ -591,18 +602,10 @@ def test_consults_come_through_0018_with_their_guards_and_may_be_discarded(
         changed(ids["approved"], plan_json='{"edited": true}')
     # a second live correction of the same consult
     with pytest.raises(IntegrityError), empty_engine.begin() as connection:
-        connection.execute(
-            insert(consult).values(
-                id=uuid.uuid4(),
-                status="draft",
-                supersedes_id=ids["approved"],
-                correction_reason="again",
-                **consult_row,
-            )
-        )
+        connection.execute(another_correction())
     with pytest.raises(IntegrityError):  # discarded, but not said by whom and why
         changed(ids["draft"], status="discarded")
-    discard = {"discarded_by_id": ids["doctor"], "discarded_at": now, "discard_reason": "no"}
+    discard = {"discarded_by_id": ids["doctor"], "discarded_at": NOW, "discard_reason": "no"}
     changed(ids["draft"], status="discarded", **discard)
     for values in ({"status": "draft"}, {"discard_reason": "other"}, {"plan_json": "[]"}):
         with pytest.raises(IntegrityError):
@@ -610,13 +613,5 @@ def test_consults_come_through_0018_with_their_guards_and_may_be_discarded(
     with pytest.raises(IntegrityError), empty_engine.begin() as connection:
         connection.execute(consult.delete().where(consult.c.id == ids["draft"]))
     with empty_engine.begin() as connection:  # the discarded one no longer holds it
-        connection.execute(
-            insert(consult).values(
-                id=uuid.uuid4(),
-                status="draft",
-                supersedes_id=ids["approved"],
-                correction_reason="again",
-                **consult_row,
-            )
-        )
+        connection.execute(another_correction())
     changed(ids["approved"], status="superseded")  # superseded, nothing else changed
