@@ -227,14 +227,6 @@ class Consult(Timestamped, Base):
             name="correction_has_reason",
         ),
         CheckConstraint("supersedes_id <> id", name="not_self_superseding"),
-        # one live correction of a consult at most; discarded drafts of one may be many
-        Index(
-            "uq_consult_live_supersedes_id",
-            "supersedes_id",
-            unique=True,
-            sqlite_where=text("status <> 'discarded'"),
-            postgresql_where=text("status <> 'discarded'"),
-        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -255,6 +247,27 @@ class Consult(Timestamped, Base):
     discard_reason: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship(back_populates="consults", lazy="raise")
+
+
+LIVE_CORRECTION = "uq_consult_live_supersedes_id"
+
+
+def declare_partial_indexes() -> None:
+    """The indexes that hold only some rows: one live correction of a consult at most (any
+    number discarded). Their WHERE is a dialect's option, and naming a dialect's option loads
+    that dialect: they are declared where the migrations run (records.migrations.env), not
+    when every command starts; the database holds them either way."""
+    table = Base.metadata.tables[Consult.__tablename__]
+    if any(index.name == LIVE_CORRECTION for index in table.indexes):
+        return
+    live = text("status <> 'discarded'")
+    Index(
+        LIVE_CORRECTION,
+        table.c.supersedes_id,
+        unique=True,
+        sqlite_where=live,
+        postgresql_where=live,
+    )
 
 
 class AssessmentDraft(Timestamped, Base):
