@@ -147,6 +147,49 @@ _CONSENTS_OF_PATIENT = (
     .options(joinedload(Consent.template), joinedload(Consent.withdrawals))
     .order_by(Consent.opened_at, Consent.id)
 )
+# The same as rows (the chart's timeline): each consent's columns (named as
+# records.consents.ConsentLine's fields), its template's version, then one of its withdrawals
+# (NULL for none), in the order the joined load above reads them
+_CONSENT_TABLE, _TEMPLATE_TABLE, _WITHDRAWAL_TABLE = (
+    Consent.__table__,
+    ConsentTemplate.__table__,
+    ConsentWithdrawal.__table__,
+)
+_CONSENT_ROWS_OF_PATIENT = (
+    select(
+        *(
+            _CONSENT_TABLE.c[name]
+            for name in (
+                "id",
+                "patient_id",
+                "template_id",
+                "kind",
+                "status",
+                "opened_at",
+                "signed_at",
+                "signer_name",
+                "signature_text",
+                "signature_image",
+                "signature_media_type",
+                "photo_scopes",
+            )
+        ),
+        _TEMPLATE_TABLE.c.version.label("template_version"),
+        _WITHDRAWAL_TABLE.c.scope.label("withdrawn_scope"),
+        _WITHDRAWAL_TABLE.c.withdrawn_at,
+        _WITHDRAWAL_TABLE.c.reason.label("withdrawn_reason"),
+    )
+    .join(
+        _TEMPLATE_TABLE,
+        and_(
+            _TEMPLATE_TABLE.c.id == _CONSENT_TABLE.c.template_id,
+            _TEMPLATE_TABLE.c.kind == _CONSENT_TABLE.c.kind,
+        ),
+    )
+    .outerjoin(_WITHDRAWAL_TABLE, _WITHDRAWAL_TABLE.c.consent_id == _CONSENT_TABLE.c.id)
+    .where(_CONSENT_TABLE.c.patient_id == _PATIENT)
+    .order_by(_CONSENT_TABLE.c.opened_at, _CONSENT_TABLE.c.id, _WITHDRAWAL_TABLE.c.withdrawn_at)
+)
 _OUTCOMES_OF_PATIENT = (
     select(Outcome).where(Outcome.patient_id == _PATIENT).order_by(Outcome.assessed_on, Outcome.id)
 )
@@ -643,6 +686,12 @@ class ConsentRepository:
         first, in one query (a patient has a handful); the patient is the caller's, already
         checked."""
         return self.session.scalars(_CONSENTS_OF_PATIENT, {"patient_id": patient_id}).unique().all()
+
+    def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
+        """`history` as rows, a row per withdrawal (one for a consent without any), for
+        records.consents.consent_lines: reading no ORM objects costs a fraction as much.
+        The patient is the caller's, already checked."""
+        return self.session.execute(_CONSENT_ROWS_OF_PATIENT, {"patient_id": patient_id}).all()
 
     def add_withdrawal(self, withdrawal: ConsentWithdrawal) -> None:
         self.session.add(withdrawal)

@@ -19,15 +19,13 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records.adverse import adverse_event_state
 from dermaplan.records.audit import AuditAction, record_event
-from dermaplan.records.consents import consent_state
+from dermaplan.records.consents import ConsentLine, WithdrawalLine, consent_lines, consent_state
 from dermaplan.records.context import Context
 from dermaplan.records.courses import course_state
 from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope, PhotoStage
 from dermaplan.records.errors import required
 from dermaplan.records.models import (
     AdverseEvent,
-    Consent,
-    ConsentWithdrawal,
     Consult,
     Course,
     Outcome,
@@ -108,8 +106,8 @@ Entry: TypeAlias = (
     Consult
     | SessionLine
     | Course
-    | Consent
-    | ConsentWithdrawal
+    | ConsentLine
+    | WithdrawalLine
     | Outcome
     | AdverseEvent
     | PhotoEntry
@@ -133,10 +131,10 @@ def _when(entry: Entry) -> tuple[dt.date, int, dt.datetime]:
             return entry.consult_date, 0, entry.created_at
         case Course():
             return entry.created_at.date(), 1, entry.created_at
-        case Consent():
+        case ConsentLine():
             signed = entry.signed_at or entry.opened_at
             return signed.date(), 2, signed
-        case ConsentWithdrawal():
+        case WithdrawalLine():
             return entry.withdrawn_at.date(), 2, entry.withdrawn_at
         case SessionLine():
             performed: dt.datetime = entry.columns["performed_at"]
@@ -160,7 +158,7 @@ def patient_timeline(
     )
     records = _session_lines(SessionRepository(session, clinic_id).rows_of_patient(patient.id))
     courses = CourseRepository(session, clinic_id).of_patient(patient.id)
-    consents = ConsentRepository(session, clinic_id).history(patient.id)
+    consents = consent_lines(ConsentRepository(session, clinic_id).rows_of_patient(patient.id))
     outcomes = OutcomeRepository(session, clinic_id).of_patient(patient.id)
     events = AdverseEventRepository(session, clinic_id).of_patient(patient.id)
     photos = PhotoRepository(session, clinic_id).lines_of_patient(patient.id)
@@ -254,20 +252,20 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "cancelled_at": _iso(entry.cancelled_at),
                 "cancellation_reason": entry.cancellation_reason,
             }
-        case Consent():
+        case ConsentLine():
             return {
                 "date": day,
                 "kind": "consent",
                 "id": str(entry.id),
                 "consent_kind": entry.kind.value,
-                "template_version": entry.template.version,
+                "template_version": entry.template_version,
                 "status": entry.status.value,
                 "signed_at": _iso(entry.signed_at),
                 "signer": entry.signer_name,
                 "photo_scopes": entry.photo_scopes,
                 "withdrawn": sorted(w.scope for w in entry.withdrawals),
             }
-        case ConsentWithdrawal():
+        case WithdrawalLine():
             return {
                 "date": day,
                 "kind": "consent_withdrawal",
