@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     or_,
     select,
 )
@@ -243,6 +244,8 @@ _RECALL_EVENTS = (
     .order_by(AdverseEvent.onset_date, AdverseEvent.id)
 )
 
+_INSERT_EVENT = insert(AuditEvent)
+_EVENT_COLUMNS = tuple(column.key for column in AuditEvent.__table__.columns if column.key != "id")
 _LANE: BindParameter[int] = bindparam("lane")
 _IN_LANE = (AuditEvent.clinic_id == _CLINIC, AuditEvent.lane == _LANE)
 _IN_LEGACY = (AuditEvent.clinic_id.is_(None), AuditEvent.lane == _LANE)
@@ -851,9 +854,14 @@ class AuditRepository:
             or 0
         )
 
-    def add(self, event: AuditEvent) -> None:
-        self.session.add(event)
+    def append(self, event: AuditEvent) -> None:
+        """Insert an event as a row, after what the session holds pending (in the order the
+        changes and their events were made): an event is never read back, changed or deleted
+        through the session, so its unit of work would cost more than the rest of a read."""
         self.session.flush()
+        self.session.connection().execute(
+            _INSERT_EVENT, {name: getattr(event, name) for name in _EVENT_COLUMNS}
+        )
 
 
 class LoginRepository:
