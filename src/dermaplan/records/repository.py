@@ -194,11 +194,80 @@ _CONSENT_ROWS_OF_PATIENT = (
 _OUTCOMES_OF_PATIENT = (
     select(Outcome).where(Outcome.patient_id == _PATIENT).order_by(Outcome.assessed_on, Outcome.id)
 )
+# The same as rows (the chart's timeline), named as records.outcomes.OutcomeLine's fields
+_OUTCOME_TABLE = Outcome.__table__
+_OUTCOME_ROWS_OF_PATIENT = (
+    select(
+        *(
+            _OUTCOME_TABLE.c[name]
+            for name in (
+                "id",
+                "patient_id",
+                "session_id",
+                "consult_id",
+                "scale",
+                "score",
+                "assessed_on",
+                "assessor_id",
+                "patient_reported",
+                "notes",
+                "created_by",
+                "created_at",
+            )
+        )
+    )
+    .where(_OUTCOME_TABLE.c.patient_id == _PATIENT)
+    .order_by(_OUTCOME_TABLE.c.assessed_on, _OUTCOME_TABLE.c.id)
+)
 _EVENTS_OF_PATIENT = (
     select(AdverseEvent)
     .where(AdverseEvent.patient_id == _PATIENT)
     .order_by(AdverseEvent.onset_date, AdverseEvent.created_at, AdverseEvent.id)
     .options(joinedload(AdverseEvent.lots))
+)
+# The same as rows (the chart's timeline): each event's columns (named as
+# records.adverse.AdverseEventLine's fields), then one of its lots (NULL for none), in the
+# order the joined load above reads them
+_EVENT_TABLE, _EVENT_LOT_TABLE = AdverseEvent.__table__, AdverseEventLot.__table__
+_EVENT_ROWS_OF_PATIENT = (
+    select(
+        *(
+            _EVENT_TABLE.c[name]
+            for name in (
+                "id",
+                "patient_id",
+                "session_id",
+                "status",
+                "event_type",
+                "severity",
+                "onset_date",
+                "causality",
+                "treatment_given",
+                "outcome",
+                "description",
+                "reporter_id",
+                "created_by",
+                "closed_at",
+                "closed_by",
+                "follows_id",
+                "follow_up_reason",
+                "created_at",
+            )
+        ),
+        _LOT_TABLE.c.id.label("lot_id"),
+        _LOT_TABLE.c.product.label("lot_product"),
+        _LOT_TABLE.c.lot_number,
+    )
+    .outerjoin(_EVENT_LOT_TABLE, _EVENT_LOT_TABLE.c.adverse_event_id == _EVENT_TABLE.c.id)
+    .outerjoin(_LOT_TABLE, _LOT_TABLE.c.id == _EVENT_LOT_TABLE.c.lot_id)
+    .where(_EVENT_TABLE.c.patient_id == _PATIENT)
+    .order_by(
+        _EVENT_TABLE.c.onset_date,
+        _EVENT_TABLE.c.created_at,
+        _EVENT_TABLE.c.id,
+        _LOT_TABLE.c.product,
+        _LOT_TABLE.c.lot_number,
+    )
 )
 _PHOTOS_OF_PATIENT = (
     select(Photo).where(Photo.patient_id == _PATIENT).order_by(Photo.taken_at, Photo.id)
@@ -561,6 +630,12 @@ class AdverseEventRepository:
         patient is the caller's, already checked."""
         return self.session.scalars(_EVENTS_OF_PATIENT, {"patient_id": patient_id}).unique().all()
 
+    def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
+        """`of_patient` as rows, a row per lot (one for an event without any), for
+        records.adverse.adverse_event_lines: no ORM objects. The patient is the caller's,
+        already checked."""
+        return self.session.execute(_EVENT_ROWS_OF_PATIENT, {"patient_id": patient_id}).all()
+
     def follow_up_of(self, event_id: uuid.UUID) -> AdverseEvent | None:
         return self.session.scalar(select(AdverseEvent).where(AdverseEvent.follows_id == event_id))
 
@@ -577,6 +652,11 @@ class OutcomeRepository:
     def of_patient(self, patient_id: uuid.UUID) -> Sequence[Outcome]:
         """A patient's scores in date order; the patient is the caller's, already checked."""
         return self.session.scalars(_OUTCOMES_OF_PATIENT, {"patient_id": patient_id}).all()
+
+    def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
+        """`of_patient` as rows, named as records.outcomes.OutcomeLine's fields: no ORM
+        objects. The patient is the caller's, already checked."""
+        return self.session.execute(_OUTCOME_ROWS_OF_PATIENT, {"patient_id": patient_id}).all()
 
     def add(self, outcome: Outcome) -> None:
         self.session.add(outcome)

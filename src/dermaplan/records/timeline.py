@@ -17,22 +17,15 @@ from typing import Any, NamedTuple, TypeAlias
 from sqlalchemy import Row, RowMapping
 from sqlalchemy.orm import Session
 
-from dermaplan.records.adverse import adverse_event_state
+from dermaplan.records.adverse import AdverseEventLine, adverse_event_lines, adverse_event_state
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import ConsentLine, WithdrawalLine, consent_lines, consent_state
 from dermaplan.records.context import Context
 from dermaplan.records.courses import course_state
 from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope, PhotoStage
 from dermaplan.records.errors import required
-from dermaplan.records.models import (
-    AdverseEvent,
-    Consult,
-    Course,
-    Outcome,
-    Patient,
-    PlannedSession,
-)
-from dermaplan.records.outcomes import outcome_state
+from dermaplan.records.models import Consult, Course, Patient, PlannedSession
+from dermaplan.records.outcomes import OutcomeLine, outcome_state
 from dermaplan.records.photos import scopes_allowed
 from dermaplan.records.repository import (
     AdverseEventRepository,
@@ -108,8 +101,8 @@ Entry: TypeAlias = (
     | Course
     | ConsentLine
     | WithdrawalLine
-    | Outcome
-    | AdverseEvent
+    | OutcomeLine
+    | AdverseEventLine
     | PhotoEntry
 )
 
@@ -141,9 +134,9 @@ def _when(entry: Entry) -> tuple[dt.date, int, dt.datetime]:
             return performed.date(), 3, performed
         case PhotoEntry():
             return entry.taken_at.date(), 3, entry.taken_at
-        case AdverseEvent():
+        case AdverseEventLine():
             return entry.onset_date, 4, entry.created_at
-        case Outcome():
+        case OutcomeLine():
             return entry.assessed_on, 5, entry.created_at
 
 
@@ -159,8 +152,13 @@ def patient_timeline(
     records = _session_lines(SessionRepository(session, clinic_id).rows_of_patient(patient.id))
     courses = CourseRepository(session, clinic_id).of_patient(patient.id)
     consents = consent_lines(ConsentRepository(session, clinic_id).rows_of_patient(patient.id))
-    outcomes = OutcomeRepository(session, clinic_id).of_patient(patient.id)
-    events = AdverseEventRepository(session, clinic_id).of_patient(patient.id)
+    outcomes = [
+        OutcomeLine(**row._mapping)
+        for row in OutcomeRepository(session, clinic_id).rows_of_patient(patient.id)
+    ]
+    events = adverse_event_lines(
+        AdverseEventRepository(session, clinic_id).rows_of_patient(patient.id)
+    )
     photos = PhotoRepository(session, clinic_id).lines_of_patient(patient.id)
     scopes = scopes_allowed(
         c for c in consents if c.kind is ConsentKind.PHOTO and c.status is ConsentStatus.SIGNED
@@ -313,7 +311,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "session": _id(entry.session_id),
                 "scopes": {scope.value: allowed for scope, allowed in entry.scopes.items()},
             }
-        case AdverseEvent():
+        case AdverseEventLine():
             return {
                 "date": day,
                 "kind": "adverse_event",
@@ -331,7 +329,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "follow_up_reason": entry.follow_up_reason,
                 "closed_at": _iso(entry.closed_at),
             }
-        case Outcome():
+        case OutcomeLine():
             return {
                 "date": day,
                 "kind": "outcome",
