@@ -26,7 +26,10 @@ from dermaplan.records.db import transaction
 from dermaplan.records.enums import PhotoScope, PhotoStage, SessionStatus
 from dermaplan.records.errors import NotFound
 from dermaplan.records.outcomes import OutcomeLine, outcome_state
-from dermaplan.records.repository import AdverseEventRepository, OutcomeRepository
+from dermaplan.records.repository import (
+    AdverseEventRepository,
+    OutcomeRepository,
+)
 from dermaplan.records.schemas import AdverseEventData, ConsultDocument, OutcomeData
 from dermaplan.records.timeline import (
     SessionLine,
@@ -274,11 +277,12 @@ def test_the_timeline_is_the_whole_record_in_date_order_with_every_version(
     assert f"gais 2 by {record.practitioner}" in text[13]
 
 
-def test_events_and_scores_read_as_rows_say_what_the_records_say(
+def test_courses_events_and_scores_read_as_rows_say_what_the_records_say(
     engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, tmp_path: Path
 ) -> None:
-    """The timeline reads adverse events (every version, with their lots) and scores as
-    rows: the same ones, in the same order, with the same audited content."""
+    """The timeline reads courses (with their planned sessions), adverse events (every
+    version, with their lots) and scores as rows: the same ones, in the same order, with
+    the same audited content."""
     record = whole_record(engine, clinic_id, kb, tmp_path)
     with transaction(engine, write=False) as session:
         reported = AdverseEventRepository(session, clinic_id)

@@ -142,6 +142,39 @@ _COURSES_OF_PATIENT = (
     .order_by(Course.created_at, Course.id)
     .options(joinedload(Course.planned_sessions))
 )
+# The same as rows (the chart's timeline): each course's columns (named as
+# records.courses.CourseLine's fields), then one of its planned sessions, in the order the
+# joined load above reads them
+_COURSE_TABLE, _PLANNED_TABLE = Course.__table__, PlannedSession.__table__
+_COURSE_ROWS_OF_PATIENT = (
+    select(
+        *(
+            _COURSE_TABLE.c[name]
+            for name in (
+                "id",
+                "clinic_id",
+                "patient_id",
+                "consult_id",
+                "modality",
+                "products",
+                "sessions_planned",
+                "interval_days",
+                "status",
+                "created_by",
+                "cancelled_at",
+                "cancelled_by",
+                "cancellation_reason",
+                "created_at",
+            )
+        ),
+        _PLANNED_TABLE.c.number.label("planned_number"),
+        _PLANNED_TABLE.c.planned_on,
+        _PLANNED_TABLE.c.session_id.label("planned_session_id"),
+    )
+    .outerjoin(_PLANNED_TABLE, _PLANNED_TABLE.c.course_id == _COURSE_TABLE.c.id)
+    .where(_COURSE_TABLE.c.patient_id == _PATIENT, _COURSE_TABLE.c.clinic_id == _CLINIC)
+    .order_by(_COURSE_TABLE.c.created_at, _COURSE_TABLE.c.id, _PLANNED_TABLE.c.number)
+)
 _CONSENTS_OF_PATIENT = (
     select(Consent)
     .where(Consent.patient_id == _PATIENT)
@@ -863,6 +896,13 @@ class CourseRepository:
             .unique()
             .all()
         )
+
+    def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
+        """`of_patient` as rows, a row per planned session (one for a course without any),
+        for records.courses.course_lines: no ORM objects."""
+        return self.session.execute(
+            _COURSE_ROWS_OF_PATIENT, {"clinic_id": self.clinic_id, "patient_id": patient_id}
+        ).all()
 
     def of_consult(self, consult_id: uuid.UUID) -> Sequence[Course]:
         return self.session.scalars(

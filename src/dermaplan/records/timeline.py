@@ -21,10 +21,10 @@ from dermaplan.records.adverse import AdverseEventLine, adverse_event_lines, adv
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.consents import ConsentLine, WithdrawalLine, consent_lines, consent_state
 from dermaplan.records.context import Context
-from dermaplan.records.courses import course_state
+from dermaplan.records.courses import CourseLine, PlannedLine, course_lines, course_state
 from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope, PhotoStage
 from dermaplan.records.errors import required
-from dermaplan.records.models import Consult, Course, Patient, PlannedSession
+from dermaplan.records.models import Consult, Patient
 from dermaplan.records.outcomes import OutcomeLine, outcome_state
 from dermaplan.records.photos import scopes_allowed
 from dermaplan.records.repository import (
@@ -98,7 +98,7 @@ class PhotoEntry:
 Entry: TypeAlias = (
     Consult
     | SessionLine
-    | Course
+    | CourseLine
     | ConsentLine
     | WithdrawalLine
     | OutcomeLine
@@ -113,7 +113,7 @@ class Timeline:
 
     patient: Patient
     entries: list[Entry]
-    fulfilled: dict[uuid.UUID, tuple[Course, PlannedSession]]  # session id -> what it did
+    fulfilled: dict[uuid.UUID, tuple[CourseLine, PlannedLine]]  # session id -> what it did
 
 
 def _when(entry: Entry) -> tuple[dt.date, int, dt.datetime]:
@@ -122,7 +122,7 @@ def _when(entry: Entry) -> tuple[dt.date, int, dt.datetime]:
     match entry:
         case Consult():
             return entry.consult_date, 0, entry.created_at
-        case Course():
+        case CourseLine():
             return entry.created_at.date(), 1, entry.created_at
         case ConsentLine():
             signed = entry.signed_at or entry.opened_at
@@ -150,7 +150,7 @@ def patient_timeline(
         f"no patient {patient_id}",
     )
     records = _session_lines(SessionRepository(session, clinic_id).rows_of_patient(patient.id))
-    courses = CourseRepository(session, clinic_id).of_patient(patient.id)
+    courses = course_lines(CourseRepository(session, clinic_id).rows_of_patient(patient.id))
     consents = consent_lines(ConsentRepository(session, clinic_id).rows_of_patient(patient.id))
     outcomes = [
         OutcomeLine(**row._mapping)
@@ -230,7 +230,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "supersedes": _id(entry.supersedes_id),
                 "knowledge_version": entry.knowledge_version,
             }
-        case Course():
+        case CourseLine():
             return {
                 "date": day,
                 "kind": "course",
