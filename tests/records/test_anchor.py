@@ -86,6 +86,34 @@ def test_every_commit_that_appends_moves_the_anchor_to_the_heads(
     assert checked(engine, head_file).cut is None
 
 
+def test_an_event_a_savepoint_took_back_is_never_anchored(
+    engine: Engine, head_file: LocalAnchorFile, clinic_id: uuid.UUID
+) -> None:
+    """The anchor takes the head a transaction holds on each chain it appended to: after a
+    savepoint rolled back (a refused change, `UnitOfWork.attempt`), the head still there."""
+    add_patients(engine, clinic_id, 1)
+    with transaction(engine) as session:
+        service.create_patient(session, context(), clinic_id, patient_data(family_name="Kept"))
+        with session.begin_nested() as attempt:
+            service.create_patient(session, context(), clinic_id, patient_data(family_name="Not"))
+            attempt.rollback()
+    assert (
+        anchored(head_file)
+        == {Chain(clinic_id, 0): head(engine)}
+        == {Chain(clinic_id, 0): (3, events(engine)[-1].hash)}
+    )
+    with transaction(engine) as session:
+        with session.begin_nested() as attempt:
+            service.create_patient(session, context(), clinic_id, patient_data(family_name="Not"))
+            attempt.rollback()
+        service.search_patients(session, context(), clinic_id, "kep")  # a read lane's first
+    assert anchored(head_file) == {
+        Chain(clinic_id, 0): (3, events(engine)[-2].hash),
+        Chain(clinic_id, 1): head(engine),
+    }
+    assert checked(engine, head_file).cut is None
+
+
 @pytest.mark.parametrize(
     ("statement", "ends_at"),
     [

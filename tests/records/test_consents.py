@@ -19,10 +19,11 @@ from dermaplan.bounds import SIGNATURE_BYTES
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import consents, sessions
 from dermaplan.records.db import transaction
-from dermaplan.records.enums import ConsentKind, PhotoScope
+from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope
 from dermaplan.records.errors import ImmutableRecord, IncompleteRecord, InvalidInput, NotFound
 from dermaplan.records.models import Consent, ConsentTemplate, ConsentWithdrawal
-from dermaplan.records.photos import PhotoStorage
+from dermaplan.records.photos import PhotoStorage, scopes_allowed
+from dermaplan.records.repository import ConsentRepository
 from dermaplan.records.schemas import ConsentData
 from tests.records.factories import (
     NOW,
@@ -220,6 +221,50 @@ def test_withdrawing_marketing_keeps_the_clinical_record_scope(
         consents.withdraw_consent(session, context(), clinic_id, consent_id, "all of it")
     with transaction(engine, write=False) as session:
         assert not any(consents.photo_scopes_in_force(session, clinic_id, consent_id).values())
+
+
+def test_a_consent_read_as_a_row_says_what_the_record_says(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> None:
+    """The timeline reads consents as rows (ConsentRepository.rows_of_patient): the same
+    consents in the same order, with the same audited content and the same photo scopes in
+    force, as the records read whole (a drawn signature, withdrawals, one only opened)."""
+    scopes = {"clinical_record": True, "teaching": True, "marketing": True}
+    photo = add_consent(
+        engine, clinic_id, patient_id, "photo", scopes=scopes, signature=None, signature_png=PNG
+    )
+    add_consent(engine, clinic_id, patient_id, signed_at=NOW - dt.timedelta(days=3))
+    with transaction(engine) as session:
+        for days, scope in ((2, PhotoScope.MARKETING), (1, PhotoScope.TEACHING)):
+            later = context(now=NOW - dt.timedelta(days=days))
+            consents.withdraw_consent(session, later, clinic_id, photo, "not that", scope)
+        consents.open_consent(session, context(), clinic_id, patient_id, ConsentKind.PHOTO)
+    with transaction(engine, write=False) as session:
+        repository = ConsentRepository(session, clinic_id)
+        records = repository.history(patient_id)
+        lines = consents.consent_lines(repository.rows_of_patient(patient_id))
+    assert [line.id for line in lines] == [record.id for record in records]
+    assert [consents.consent_state(line, line.withdrawals) for line in lines] == [
+        consents.consent_state(record, record.withdrawals) for record in records
+    ]
+    assert [line.template_version for line in lines] == [r.template.version for r in records]
+    assert [[w.scope for w in line.withdrawals] for line in lines] == [
+        [w.scope for w in record.withdrawals] for record in records
+    ]
+    signed = [line for line in lines if line.status is ConsentStatus.SIGNED]
+    assert scopes_allowed(line for line in signed if line.kind is ConsentKind.PHOTO) == {
+        PhotoScope.CLINICAL_RECORD: True,
+        PhotoScope.TEACHING: False,
+        PhotoScope.MARKETING: False,
+    }
+    with transaction(engine) as session:
+        consents.withdraw_consent(session, context(), clinic_id, photo, "all of it")
+    with transaction(engine, write=False) as session:
+        lines = consents.consent_lines(
+            ConsentRepository(session, clinic_id).rows_of_patient(patient_id)
+        )
+    photos_allowed = [line for line in lines if line.kind is ConsentKind.PHOTO]
+    assert not any(scopes_allowed(photos_allowed[:1]).values())
 
 
 def test_photo_consent_answers_every_scope_and_treatment_consent_has_none(

@@ -21,9 +21,15 @@ from sqlalchemy import Engine, event
 from dermaplan.knowledge import KnowledgeBase
 from dermaplan.knowledge.schema import Modality
 from dermaplan.records import adverse, consents, courses, outcomes, photos, service, sessions
+from dermaplan.records.adverse import adverse_event_lines, adverse_event_state
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import PhotoScope, PhotoStage, SessionStatus
 from dermaplan.records.errors import NotFound
+from dermaplan.records.outcomes import OutcomeLine, outcome_state
+from dermaplan.records.repository import (
+    AdverseEventRepository,
+    OutcomeRepository,
+)
 from dermaplan.records.schemas import AdverseEventData, ConsultDocument, OutcomeData
 from dermaplan.records.timeline import (
     SessionLine,
@@ -269,6 +275,35 @@ def test_the_timeline_is_the_whole_record_in_date_order_with_every_version(
     assert "bruising, mild, causality probable" in text[11]
     assert text[12].startswith("2026-10-20  consent withdrawal marketing")
     assert f"gais 2 by {record.practitioner}" in text[13]
+
+
+def test_courses_events_and_scores_read_as_rows_say_what_the_records_say(
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    """The timeline reads courses (with their planned sessions), adverse events (every
+    version, with their lots) and scores as rows: the same ones, in the same order, with
+    the same audited content."""
+    record = whole_record(engine, clinic_id, kb, tmp_path)
+    with transaction(engine, write=False) as session:
+        reported = AdverseEventRepository(session, clinic_id)
+        versions = reported.of_patient(record.patient)
+        lines = adverse_event_lines(reported.rows_of_patient(record.patient))
+        scored = OutcomeRepository(session, clinic_id)
+        scores = scored.of_patient(record.patient)
+        score_lines = [
+            OutcomeLine(**row._mapping) for row in scored.rows_of_patient(record.patient)
+        ]
+    assert [line.id for line in lines] == [record.first_event, record.follow_up]
+    assert [adverse_event_state(line) for line in lines] == [
+        adverse_event_state(v) for v in versions
+    ]
+    assert [[(lot.product, lot.lot_number) for lot in line.lots] for line in lines] == [
+        [(lot.product, lot.lot_number) for lot in version.lots] for version in versions
+    ]
+    assert [line.created_at for line in lines] == [version.created_at for version in versions]
+    assert [line.id for line in score_lines] == [record.outcome]
+    assert [outcome_state(line) for line in score_lines] == [outcome_state(s) for s in scores]
+    assert [line.created_at for line in score_lines] == [score.created_at for score in scores]
 
 
 @contextmanager

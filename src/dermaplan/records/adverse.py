@@ -8,17 +8,27 @@ readable. Services never commit (see records.service).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from dermaplan.clinical.assessment import age_on
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.clinics import clinic_day
 from dermaplan.records.context import Context
-from dermaplan.records.enums import AdverseEventStatus
+from dermaplan.records.enums import (
+    AdverseEventStatus,
+    AdverseEventType,
+    Causality,
+    EventOutcome,
+    Severity,
+)
 from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import AdverseEvent, Clinic, Patient, ProductLot, Staff, new_id
@@ -36,8 +46,76 @@ from dermaplan.records.sessions import registered_lot
 REPORT_FORMAT = "dermaplan.adverse_event_report/1"
 
 
-def adverse_event_state(record: AdverseEvent) -> dict[str, Any]:
-    """Everything an adverse event says, lots included, for the audit digests."""
+class LotLine(NamedTuple):
+    """A product lot involved in an adverse event, as the timeline reads it."""
+
+    id: uuid.UUID
+    product: str
+    lot_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdverseEventLine:
+    """A version of an adverse event as the timeline reads it: its columns (named as
+    AdverseEvent's) and its lots, by product then lot number; no ORM objects."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    session_id: uuid.UUID | None
+    status: AdverseEventStatus
+    event_type: AdverseEventType
+    severity: Severity
+    onset_date: dt.date
+    causality: Causality
+    treatment_given: str | None
+    outcome: EventOutcome
+    description: str
+    reporter_id: uuid.UUID
+    created_by: str
+    closed_at: dt.datetime | None
+    closed_by: str | None
+    follows_id: uuid.UUID | None
+    follow_up_reason: str | None
+    created_at: dt.datetime
+    lots: list[LotLine]
+
+
+def adverse_event_lines(rows: Iterable[Row[*tuple[Any, ...]]]) -> list[AdverseEventLine]:
+    """The events of AdverseEventRepository.rows_of_patient, a row per lot."""
+    lines: list[AdverseEventLine] = []
+    for row in rows:
+        if not lines or lines[-1].id != row.id:
+            lines.append(
+                AdverseEventLine(
+                    row.id,
+                    row.patient_id,
+                    row.session_id,
+                    row.status,
+                    row.event_type,
+                    row.severity,
+                    row.onset_date,
+                    row.causality,
+                    row.treatment_given,
+                    row.outcome,
+                    row.description,
+                    row.reporter_id,
+                    row.created_by,
+                    row.closed_at,
+                    row.closed_by,
+                    row.follows_id,
+                    row.follow_up_reason,
+                    row.created_at,
+                    [],
+                )
+            )
+        if row.lot_id is not None:
+            lines[-1].lots.append(LotLine(row.lot_id, row.lot_product, row.lot_number))
+    return lines
+
+
+def adverse_event_state(record: AdverseEvent | AdverseEventLine) -> dict[str, Any]:
+    """Everything an adverse event says, lots included, for the audit digests (of an
+    AdverseEvent or an AdverseEventLine)."""
     return {
         "id": record.id,
         "patient_id": record.patient_id,
@@ -60,9 +138,9 @@ def adverse_event_state(record: AdverseEvent) -> dict[str, Any]:
     }
 
 
-_EVENTS = RecordKind(
-    "adverse_event", "adverse event", adverse_event_state, "record a follow-up instead"
-)
+# adverse_event_state also takes an AdverseEventLine; the kind audits AdverseEvents only
+_EVENT_STATE: Callable[[AdverseEvent], dict[str, Any]] = adverse_event_state
+_EVENTS = RecordKind("adverse_event", "adverse event", _EVENT_STATE, "record a follow-up instead")
 
 
 def _event(repository: AdverseEventRepository, event_id: uuid.UUID) -> AdverseEvent:

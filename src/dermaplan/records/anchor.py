@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, Engine, event, inspect, select
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
 
 from dermaplan.records.errors import DatabaseError
-from dermaplan.records.lanes import LEGACY, Chain, Head
-from dermaplan.records.models import AuditEvent, DatabaseIdentity
+from dermaplan.records.lanes import LEGACY, Chain, Head, held
+from dermaplan.records.models import DatabaseIdentity
 from dermaplan.records.private import FILE_MODE, exclusive, private_folder
 from dermaplan.records.repository import AuditRepository
 
@@ -244,24 +244,25 @@ def watch(session: Session, engine: Engine) -> None:
         session.info[_DATABASE] = options.get(DATABASE_OPTION)
 
 
-def mark_appended(session: Session, chain: Chain, appended: AuditEvent) -> None:
-    appended_to: dict[Chain, AuditEvent] = session.info.setdefault(_APPENDED, {})
-    appended_to[chain] = appended
+def mark_appended(session: Session, chain: Chain) -> None:
+    appended_to: set[Chain] = session.info.setdefault(_APPENDED, set())
+    appended_to.add(chain)
 
 
 @event.listens_for(Session, "before_commit")
 def _heads_before_commit(session: Session) -> None:
-    appended: dict[Chain, AuditEvent] | None = session.info.pop(_APPENDED, None)
+    appended: set[Chain] | None = session.info.pop(_APPENDED, None)
     if not appended or _STORE not in session.info:
         return
     session.flush()
+    holding = held(session.connection())
     heads: dict[Chain, Head] = {}
-    for chain, last in appended.items():
-        # The event this transaction appended last to a chain is the head it commits there:
-        # it holds the chain's lane (records.lanes). Unless a savepoint rolled it back; then
-        # the head is read.
-        if inspect(last).persistent:
-            heads[chain] = (last.seq, last.hash)
+    for chain in appended:
+        # The head this transaction holds on a chain it appended to is the event it appended
+        # last, the head it commits there (records.lanes). Unless a savepoint rolled back:
+        # the lanes held are forgotten then, and the head is read.
+        if (last := holding.get(chain)) is not None:
+            heads[chain] = last
         elif found := AuditRepository(session).head(chain.clinic_id, chain.lane):
             heads[chain] = (found.seq, found.hash)
     if heads:

@@ -206,9 +206,9 @@ def record_event(
         key_id=key.id,
     )
     event.hash = event_hash(event, key)
-    AuditRepository(session).add(event)
+    AuditRepository(session).append(event)
     extended(session.connection(), chain, (event.seq, event.hash))
-    mark_appended(session, chain, event)
+    mark_appended(session, chain)
     return event
 
 

@@ -14,9 +14,11 @@ import binascii
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Collection, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
@@ -60,8 +62,110 @@ def template_state(record: ConsentTemplate) -> dict[str, Any]:
     }
 
 
-def consent_state(record: Consent, withdrawals: Collection[ConsentWithdrawal]) -> dict[str, Any]:
-    """Everything a consent says, withdrawals included, for the audit digests."""
+class WithdrawalFacts(Protocol):
+    """What a withdrawal says: a ConsentWithdrawal, or a WithdrawalLine read as a row."""
+
+    @property
+    def scope(self) -> str: ...
+    @property
+    def withdrawn_at(self) -> dt.datetime: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class ConsentFacts(Protocol):
+    """What a consent says: a Consent, or a ConsentLine read as a row (the timeline)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def patient_id(self) -> uuid.UUID: ...
+    @property
+    def template_id(self) -> uuid.UUID: ...
+    @property
+    def kind(self) -> ConsentKind: ...
+    @property
+    def status(self) -> ConsentStatus: ...
+    @property
+    def opened_at(self) -> dt.datetime: ...
+    @property
+    def signed_at(self) -> dt.datetime | None: ...
+    @property
+    def signer_name(self) -> str | None: ...
+    @property
+    def signature_text(self) -> str | None: ...
+    @property
+    def signature_image(self) -> bytes | None: ...
+    @property
+    def signature_media_type(self) -> str | None: ...
+    @property
+    def photo_scopes(self) -> dict[str, bool] | None: ...
+
+
+class WithdrawalLine(NamedTuple):
+    """A withdrawal as the timeline reads it (named as ConsentWithdrawal's columns)."""
+
+    consent_id: uuid.UUID
+    scope: str
+    withdrawn_at: dt.datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentLine:
+    """A consent as the timeline reads it: its columns (named as Consent's), its template's
+    version and its withdrawals, oldest first; no ORM objects."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    template_id: uuid.UUID
+    kind: ConsentKind
+    status: ConsentStatus
+    opened_at: dt.datetime
+    signed_at: dt.datetime | None
+    signer_name: str | None
+    signature_text: str | None
+    signature_image: bytes | None
+    signature_media_type: str | None
+    photo_scopes: dict[str, bool] | None
+    template_version: int
+    withdrawals: list[WithdrawalLine]
+
+
+def consent_lines(rows: Iterable[Row[*tuple[Any, ...]]]) -> list[ConsentLine]:
+    """The consents of ConsentRepository.rows_of_patient, a row per withdrawal."""
+    lines: list[ConsentLine] = []
+    for row in rows:
+        consent = row.id
+        if not lines or lines[-1].id != consent:
+            lines.append(
+                ConsentLine(
+                    consent,
+                    row.patient_id,
+                    row.template_id,
+                    row.kind,
+                    row.status,
+                    row.opened_at,
+                    row.signed_at,
+                    row.signer_name,
+                    row.signature_text,
+                    row.signature_image,
+                    row.signature_media_type,
+                    row.photo_scopes,
+                    row.template_version,
+                    [],
+                )
+            )
+        if row.withdrawn_scope is not None:
+            lines[-1].withdrawals.append(
+                WithdrawalLine(consent, row.withdrawn_scope, row.withdrawn_at, row.withdrawn_reason)
+            )
+    return lines
+
+
+def consent_state(record: ConsentFacts, withdrawals: Collection[WithdrawalFacts]) -> dict[str, Any]:
+    """Everything a consent says, withdrawals included, for the audit digests (of a Consent
+    or of a ConsentLine alike)."""
     image = record.signature_image
     return {
         "id": record.id,

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from dermaplan.clinical.plan import PROCEED
@@ -34,8 +37,70 @@ from dermaplan.records.repository import ConsultRepository, CourseRepository, Se
 PROCEEDING = frozenset(decision.value for decision in PROCEED)
 
 
-def course_state(course: Course) -> dict[str, Any]:
-    """Everything a course says, planned sessions included, for the audit digests."""
+class PlannedLine(NamedTuple):
+    """A planned session of a course as the timeline reads it."""
+
+    number: int
+    planned_on: dt.date
+    session_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class CourseLine:
+    """A course as the timeline reads it: its columns (named as Course's) and its planned
+    sessions, by number; no ORM objects."""
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    consult_id: uuid.UUID
+    modality: Modality
+    products: list[str]
+    sessions_planned: int
+    interval_days: int
+    status: CourseStatus
+    created_by: str
+    cancelled_at: dt.datetime | None
+    cancelled_by: str | None
+    cancellation_reason: str | None
+    created_at: dt.datetime
+    planned_sessions: list[PlannedLine]
+
+
+def course_lines(rows: Iterable[Row[*tuple[Any, ...]]]) -> list[CourseLine]:
+    """The courses of CourseRepository.rows_of_patient, a row per planned session."""
+    lines: list[CourseLine] = []
+    for row in rows:
+        if not lines or lines[-1].id != row.id:
+            lines.append(
+                CourseLine(
+                    row.id,
+                    row.clinic_id,
+                    row.patient_id,
+                    row.consult_id,
+                    row.modality,
+                    row.products,
+                    row.sessions_planned,
+                    row.interval_days,
+                    row.status,
+                    row.created_by,
+                    row.cancelled_at,
+                    row.cancelled_by,
+                    row.cancellation_reason,
+                    row.created_at,
+                    [],
+                )
+            )
+        if row.planned_number is not None:
+            lines[-1].planned_sessions.append(
+                PlannedLine(row.planned_number, row.planned_on, row.planned_session_id)
+            )
+    return lines
+
+
+def course_state(course: Course | CourseLine) -> dict[str, Any]:
+    """Everything a course says, planned sessions included, for the audit digests (of a
+    Course or a CourseLine)."""
     return {
         "id": course.id,
         "clinic_id": course.clinic_id,
@@ -58,7 +123,9 @@ def course_state(course: Course) -> dict[str, Any]:
     }
 
 
-_COURSES = RecordKind("course", "course", course_state)
+# course_state also takes a CourseLine; the kind audits Courses only
+_COURSE_STATE: Callable[[Course], dict[str, Any]] = course_state
+_COURSES = RecordKind("course", "course", _COURSE_STATE)
 
 
 def _course(repository: CourseRepository, course_id: uuid.UUID) -> Course:

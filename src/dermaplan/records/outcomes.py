@@ -4,14 +4,16 @@ Services never commit (see records.service)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
 from dermaplan.records.context import Context
+from dermaplan.records.enums import OutcomeScale
 from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.models import Outcome, new_id
 from dermaplan.records.repository import (
@@ -26,7 +28,26 @@ from dermaplan.records.scales import score_problem
 from dermaplan.records.schemas import OutcomeData
 
 
-def outcome_state(record: Outcome) -> dict[str, Any]:
+class OutcomeLine(NamedTuple):
+    """A score as the timeline reads it: its row's columns, named as Outcome's (those of
+    OutcomeRepository.rows_of_patient), no ORM object."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    session_id: uuid.UUID | None
+    consult_id: uuid.UUID | None
+    scale: OutcomeScale
+    score: float
+    assessed_on: dt.date
+    assessor_id: uuid.UUID | None
+    patient_reported: bool
+    notes: str | None
+    created_by: str
+    created_at: dt.datetime
+
+
+def outcome_state(record: Outcome | OutcomeLine) -> dict[str, Any]:
+    """Everything a score says, for the audit digests (of an Outcome or an OutcomeLine)."""
     return {
         "id": record.id,
         "patient_id": record.patient_id,

@@ -15,7 +15,7 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 
 from dermaplan.bounds import calendar_problem
 from dermaplan.records.audit import AuditAction, record_event
-from dermaplan.records.consents import ALL
+from dermaplan.records.consents import ALL, WithdrawalFacts
 from dermaplan.records.context import Context
 from dermaplan.records.enums import ConsentKind, PhotoScope, PhotoStage
 from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.images import PHOTO, opened_image, unwarned
-from dermaplan.records.models import Consent, Photo, new_id
+from dermaplan.records.models import Photo, new_id
 from dermaplan.records.private import open_private, private_folder
 from dermaplan.records.repository import (
     ConsentRepository,
@@ -271,7 +271,16 @@ def patient_photo_scopes(
     )
 
 
-def scopes_allowed(photo_consents: Iterable[Consent]) -> dict[PhotoScope, bool]:
+class PhotoConsent(Protocol):
+    """What a signed photo consent allows, whether a Consent or a records.consents.ConsentLine."""
+
+    @property
+    def photo_scopes(self) -> dict[str, bool] | None: ...
+    @property
+    def withdrawals(self) -> Collection[WithdrawalFacts]: ...
+
+
+def scopes_allowed(photo_consents: Iterable[PhotoConsent]) -> dict[PhotoScope, bool]:
     """What signed photo consents (withdrawals loaded) allow now, scope by scope."""
     allowed = dict.fromkeys(PhotoScope, False)
     for consent in photo_consents:

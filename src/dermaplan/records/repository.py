@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     or_,
     select,
 )
@@ -148,20 +149,165 @@ _COURSES_OF_PATIENT = (
     .order_by(Course.created_at, Course.id)
     .options(joinedload(Course.planned_sessions))
 )
+# The same as rows (the chart's timeline): each course's columns (named as
+# records.courses.CourseLine's fields), then one of its planned sessions, in the order the
+# joined load above reads them
+_COURSE_TABLE, _PLANNED_TABLE = Course.__table__, PlannedSession.__table__
+_COURSE_ROWS_OF_PATIENT = (
+    select(
+        *(
+            _COURSE_TABLE.c[name]
+            for name in (
+                "id",
+                "clinic_id",
+                "patient_id",
+                "consult_id",
+                "modality",
+                "products",
+                "sessions_planned",
+                "interval_days",
+                "status",
+                "created_by",
+                "cancelled_at",
+                "cancelled_by",
+                "cancellation_reason",
+                "created_at",
+            )
+        ),
+        _PLANNED_TABLE.c.number.label("planned_number"),
+        _PLANNED_TABLE.c.planned_on,
+        _PLANNED_TABLE.c.session_id.label("planned_session_id"),
+    )
+    .outerjoin(_PLANNED_TABLE, _PLANNED_TABLE.c.course_id == _COURSE_TABLE.c.id)
+    .where(_COURSE_TABLE.c.patient_id == _PATIENT, _COURSE_TABLE.c.clinic_id == _CLINIC)
+    .order_by(_COURSE_TABLE.c.created_at, _COURSE_TABLE.c.id, _PLANNED_TABLE.c.number)
+)
 _CONSENTS_OF_PATIENT = (
     select(Consent)
     .where(Consent.patient_id == _PATIENT)
     .options(joinedload(Consent.template), joinedload(Consent.withdrawals))
     .order_by(Consent.opened_at, Consent.id)
 )
+# The same as rows (the chart's timeline): each consent's columns (named as
+# records.consents.ConsentLine's fields), its template's version, then one of its withdrawals
+# (NULL for none), in the order the joined load above reads them
+_CONSENT_TABLE, _TEMPLATE_TABLE, _WITHDRAWAL_TABLE = (
+    Consent.__table__,
+    ConsentTemplate.__table__,
+    ConsentWithdrawal.__table__,
+)
+_CONSENT_ROWS_OF_PATIENT = (
+    select(
+        *(
+            _CONSENT_TABLE.c[name]
+            for name in (
+                "id",
+                "patient_id",
+                "template_id",
+                "kind",
+                "status",
+                "opened_at",
+                "signed_at",
+                "signer_name",
+                "signature_text",
+                "signature_image",
+                "signature_media_type",
+                "photo_scopes",
+            )
+        ),
+        _TEMPLATE_TABLE.c.version.label("template_version"),
+        _WITHDRAWAL_TABLE.c.scope.label("withdrawn_scope"),
+        _WITHDRAWAL_TABLE.c.withdrawn_at,
+        _WITHDRAWAL_TABLE.c.reason.label("withdrawn_reason"),
+    )
+    .join(
+        _TEMPLATE_TABLE,
+        and_(
+            _TEMPLATE_TABLE.c.id == _CONSENT_TABLE.c.template_id,
+            _TEMPLATE_TABLE.c.kind == _CONSENT_TABLE.c.kind,
+        ),
+    )
+    .outerjoin(_WITHDRAWAL_TABLE, _WITHDRAWAL_TABLE.c.consent_id == _CONSENT_TABLE.c.id)
+    .where(_CONSENT_TABLE.c.patient_id == _PATIENT)
+    .order_by(_CONSENT_TABLE.c.opened_at, _CONSENT_TABLE.c.id, _WITHDRAWAL_TABLE.c.withdrawn_at)
+)
 _OUTCOMES_OF_PATIENT = (
     select(Outcome).where(Outcome.patient_id == _PATIENT).order_by(Outcome.assessed_on, Outcome.id)
+)
+# The same as rows (the chart's timeline), named as records.outcomes.OutcomeLine's fields
+_OUTCOME_TABLE = Outcome.__table__
+_OUTCOME_ROWS_OF_PATIENT = (
+    select(
+        *(
+            _OUTCOME_TABLE.c[name]
+            for name in (
+                "id",
+                "patient_id",
+                "session_id",
+                "consult_id",
+                "scale",
+                "score",
+                "assessed_on",
+                "assessor_id",
+                "patient_reported",
+                "notes",
+                "created_by",
+                "created_at",
+            )
+        )
+    )
+    .where(_OUTCOME_TABLE.c.patient_id == _PATIENT)
+    .order_by(_OUTCOME_TABLE.c.assessed_on, _OUTCOME_TABLE.c.id)
 )
 _EVENTS_OF_PATIENT = (
     select(AdverseEvent)
     .where(AdverseEvent.patient_id == _PATIENT)
     .order_by(AdverseEvent.onset_date, AdverseEvent.created_at, AdverseEvent.id)
     .options(joinedload(AdverseEvent.lots))
+)
+# The same as rows (the chart's timeline): each event's columns (named as
+# records.adverse.AdverseEventLine's fields), then one of its lots (NULL for none), in the
+# order the joined load above reads them
+_EVENT_TABLE, _EVENT_LOT_TABLE = AdverseEvent.__table__, AdverseEventLot.__table__
+_EVENT_ROWS_OF_PATIENT = (
+    select(
+        *(
+            _EVENT_TABLE.c[name]
+            for name in (
+                "id",
+                "patient_id",
+                "session_id",
+                "status",
+                "event_type",
+                "severity",
+                "onset_date",
+                "causality",
+                "treatment_given",
+                "outcome",
+                "description",
+                "reporter_id",
+                "created_by",
+                "closed_at",
+                "closed_by",
+                "follows_id",
+                "follow_up_reason",
+                "created_at",
+            )
+        ),
+        _LOT_TABLE.c.id.label("lot_id"),
+        _LOT_TABLE.c.product.label("lot_product"),
+        _LOT_TABLE.c.lot_number,
+    )
+    .outerjoin(_EVENT_LOT_TABLE, _EVENT_LOT_TABLE.c.adverse_event_id == _EVENT_TABLE.c.id)
+    .outerjoin(_LOT_TABLE, _LOT_TABLE.c.id == _EVENT_LOT_TABLE.c.lot_id)
+    .where(_EVENT_TABLE.c.patient_id == _PATIENT)
+    .order_by(
+        _EVENT_TABLE.c.onset_date,
+        _EVENT_TABLE.c.created_at,
+        _EVENT_TABLE.c.id,
+        _LOT_TABLE.c.product,
+        _LOT_TABLE.c.lot_number,
+    )
 )
 _PHOTOS_OF_PATIENT = (
     select(Photo).where(Photo.patient_id == _PATIENT).order_by(Photo.taken_at, Photo.id)
@@ -207,6 +353,8 @@ _RECALL_EVENTS = (
     .order_by(AdverseEvent.onset_date, AdverseEvent.id)
 )
 
+_INSERT_EVENT = insert(AuditEvent)
+_EVENT_COLUMNS = tuple(column.key for column in AuditEvent.__table__.columns if column.key != "id")
 _LANE: BindParameter[int] = bindparam("lane")
 _IN_LANE = (AuditEvent.clinic_id == _CLINIC, AuditEvent.lane == _LANE)
 _IN_LEGACY = (AuditEvent.clinic_id.is_(None), AuditEvent.lane == _LANE)
@@ -527,6 +675,12 @@ class AdverseEventRepository:
         patient is the caller's, already checked."""
         return self.session.scalars(_EVENTS_OF_PATIENT, {"patient_id": patient_id}).unique().all()
 
+    def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
+        """`of_patient` as rows, a row per lot (one for an event without any), for
+        records.adverse.adverse_event_lines: no ORM objects. The patient is the caller's,
+        already checked."""
+        return self.session.execute(_EVENT_ROWS_OF_PATIENT, {"patient_id": patient_id}).all()
+
     def follow_up_of(self, event_id: uuid.UUID) -> AdverseEvent | None:
         return self.session.scalar(select(AdverseEvent).where(AdverseEvent.follows_id == event_id))
 
@@ -543,6 +697,11 @@ class OutcomeRepository:
     def of_patient(self, patient_id: uuid.UUID) -> Sequence[Outcome]:
         """A patient's scores in date order; the patient is the caller's, already checked."""
         return self.session.scalars(_OUTCOMES_OF_PATIENT, {"patient_id": patient_id}).all()
+
+    def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
+        """`of_patient` as rows, named as records.outcomes.OutcomeLine's fields: no ORM
+        objects. The patient is the caller's, already checked."""
+        return self.session.execute(_OUTCOME_ROWS_OF_PATIENT, {"patient_id": patient_id}).all()
 
     def add(self, outcome: Outcome) -> None:
         self.session.add(outcome)
@@ -656,6 +815,12 @@ class ConsentRepository:
         checked."""
         return self.session.scalars(_CONSENTS_OF_PATIENT, {"patient_id": patient_id}).unique().all()
 
+    def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
+        """`history` as rows, a row per withdrawal (one for a consent without any), for
+        records.consents.consent_lines: reading no ORM objects costs a fraction as much.
+        The patient is the caller's, already checked."""
+        return self.session.execute(_CONSENT_ROWS_OF_PATIENT, {"patient_id": patient_id}).all()
+
     def add_withdrawal(self, withdrawal: ConsentWithdrawal) -> None:
         self.session.add(withdrawal)
         self.session.flush()
@@ -744,6 +909,13 @@ class CourseRepository:
             .all()
         )
 
+    def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
+        """`of_patient` as rows, a row per planned session (one for a course without any),
+        for records.courses.course_lines: no ORM objects."""
+        return self.session.execute(
+            _COURSE_ROWS_OF_PATIENT, {"clinic_id": self.clinic_id, "patient_id": patient_id}
+        ).all()
+
     def of_consult(self, consult_id: uuid.UUID) -> Sequence[Course]:
         return self.session.scalars(
             select(Course)
@@ -814,9 +986,14 @@ class AuditRepository:
             or 0
         )
 
-    def add(self, event: AuditEvent) -> None:
-        self.session.add(event)
+    def append(self, event: AuditEvent) -> None:
+        """Insert an event as a row, after what the session holds pending (in the order the
+        changes and their events were made): an event is never read back, changed or deleted
+        through the session, so its unit of work would cost more than the rest of a read."""
         self.session.flush()
+        self.session.connection().execute(
+            _INSERT_EVENT, {name: getattr(event, name) for name in _EVENT_COLUMNS}
+        )
 
 
 class LoginRepository:

@@ -17,24 +17,15 @@ from typing import Any, NamedTuple, TypeAlias
 from sqlalchemy import Row, RowMapping
 from sqlalchemy.orm import Session
 
-from dermaplan.records.adverse import adverse_event_state
+from dermaplan.records.adverse import AdverseEventLine, adverse_event_lines, adverse_event_state
 from dermaplan.records.audit import AuditAction, record_event
-from dermaplan.records.consents import consent_state
+from dermaplan.records.consents import ConsentLine, WithdrawalLine, consent_lines, consent_state
 from dermaplan.records.context import Context
-from dermaplan.records.courses import course_state
+from dermaplan.records.courses import CourseLine, PlannedLine, course_lines, course_state
 from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope, PhotoStage
 from dermaplan.records.errors import required
-from dermaplan.records.models import (
-    AdverseEvent,
-    Consent,
-    ConsentWithdrawal,
-    Consult,
-    Course,
-    Outcome,
-    Patient,
-    PlannedSession,
-)
-from dermaplan.records.outcomes import outcome_state
+from dermaplan.records.models import Consult, Patient
+from dermaplan.records.outcomes import OutcomeLine, outcome_state
 from dermaplan.records.photos import scopes_allowed
 from dermaplan.records.repository import (
     AdverseEventRepository,
@@ -107,11 +98,11 @@ class PhotoEntry:
 Entry: TypeAlias = (
     Consult
     | SessionLine
-    | Course
-    | Consent
-    | ConsentWithdrawal
-    | Outcome
-    | AdverseEvent
+    | CourseLine
+    | ConsentLine
+    | WithdrawalLine
+    | OutcomeLine
+    | AdverseEventLine
     | PhotoEntry
 )
 
@@ -122,7 +113,7 @@ class Timeline:
 
     patient: Patient
     entries: list[Entry]
-    fulfilled: dict[uuid.UUID, tuple[Course, PlannedSession]]  # session id -> what it did
+    fulfilled: dict[uuid.UUID, tuple[CourseLine, PlannedLine]]  # session id -> what it did
 
 
 def _when(entry: Entry) -> tuple[dt.date, int, dt.datetime]:
@@ -131,21 +122,21 @@ def _when(entry: Entry) -> tuple[dt.date, int, dt.datetime]:
     match entry:
         case Consult():
             return entry.consult_date, 0, entry.created_at
-        case Course():
+        case CourseLine():
             return entry.created_at.date(), 1, entry.created_at
-        case Consent():
+        case ConsentLine():
             signed = entry.signed_at or entry.opened_at
             return signed.date(), 2, signed
-        case ConsentWithdrawal():
+        case WithdrawalLine():
             return entry.withdrawn_at.date(), 2, entry.withdrawn_at
         case SessionLine():
             performed: dt.datetime = entry.columns["performed_at"]
             return performed.date(), 3, performed
         case PhotoEntry():
             return entry.taken_at.date(), 3, entry.taken_at
-        case AdverseEvent():
+        case AdverseEventLine():
             return entry.onset_date, 4, entry.created_at
-        case Outcome():
+        case OutcomeLine():
             return entry.assessed_on, 5, entry.created_at
 
 
@@ -159,10 +150,15 @@ def patient_timeline(
         f"no patient {patient_id}",
     )
     records = _session_lines(SessionRepository(session, clinic_id).rows_of_patient(patient.id))
-    courses = CourseRepository(session, clinic_id).of_patient(patient.id)
-    consents = ConsentRepository(session, clinic_id).history(patient.id)
-    outcomes = OutcomeRepository(session, clinic_id).of_patient(patient.id)
-    events = AdverseEventRepository(session, clinic_id).of_patient(patient.id)
+    courses = course_lines(CourseRepository(session, clinic_id).rows_of_patient(patient.id))
+    consents = consent_lines(ConsentRepository(session, clinic_id).rows_of_patient(patient.id))
+    outcomes = [
+        OutcomeLine(**row._mapping)
+        for row in OutcomeRepository(session, clinic_id).rows_of_patient(patient.id)
+    ]
+    events = adverse_event_lines(
+        AdverseEventRepository(session, clinic_id).rows_of_patient(patient.id)
+    )
     photos = PhotoRepository(session, clinic_id).lines_of_patient(patient.id)
     scopes = scopes_allowed(
         c for c in consents if c.kind is ConsentKind.PHOTO and c.status is ConsentStatus.SIGNED
@@ -234,7 +230,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "supersedes": _id(entry.supersedes_id),
                 "knowledge_version": entry.knowledge_version,
             }
-        case Course():
+        case CourseLine():
             return {
                 "date": day,
                 "kind": "course",
@@ -254,20 +250,20 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "cancelled_at": _iso(entry.cancelled_at),
                 "cancellation_reason": entry.cancellation_reason,
             }
-        case Consent():
+        case ConsentLine():
             return {
                 "date": day,
                 "kind": "consent",
                 "id": str(entry.id),
                 "consent_kind": entry.kind.value,
-                "template_version": entry.template.version,
+                "template_version": entry.template_version,
                 "status": entry.status.value,
                 "signed_at": _iso(entry.signed_at),
                 "signer": entry.signer_name,
                 "photo_scopes": entry.photo_scopes,
                 "withdrawn": sorted(w.scope for w in entry.withdrawals),
             }
-        case ConsentWithdrawal():
+        case WithdrawalLine():
             return {
                 "date": day,
                 "kind": "consent_withdrawal",
@@ -315,7 +311,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "session": _id(entry.session_id),
                 "scopes": {scope.value: allowed for scope, allowed in entry.scopes.items()},
             }
-        case AdverseEvent():
+        case AdverseEventLine():
             return {
                 "date": day,
                 "kind": "adverse_event",
@@ -333,7 +329,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "follow_up_reason": entry.follow_up_reason,
                 "closed_at": _iso(entry.closed_at),
             }
-        case Outcome():
+        case OutcomeLine():
             return {
                 "date": day,
                 "kind": "outcome",
