@@ -708,7 +708,7 @@ def test_a_draft_is_discarded_with_a_reason_and_stays_on_the_chart(world: World)
             == 422
         )
         chart = client.get(f"/patients/{world.ours.patient}/chart").text
-        assert "discarded" in chart
+        assert "Plan discarded: saved for the wrong patient" in chart
     with transaction(world.engine, write=False) as session:
         kept = session.get_one(Consult, uuid.UUID(made))
         assert (kept.status.value, kept.discarded_by_id) == ("discarded", world.ours.staff[P])

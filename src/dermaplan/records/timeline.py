@@ -229,6 +229,8 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "approved_at": _iso(entry.approved_at),
                 "supersedes": _id(entry.supersedes_id),
                 "knowledge_version": entry.knowledge_version,
+                "discarded_at": _iso(entry.discarded_at),
+                "discard_reason": entry.discard_reason,
             }
         case CourseLine():
             return {
