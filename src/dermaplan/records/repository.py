@@ -143,15 +143,9 @@ _SESSION_ROWS_OF_PATIENT = (
     .where(_SESSION_TABLE.c.patient_id == _PATIENT)
     .order_by(_SESSION_TABLE.c.performed_at, _SESSION_TABLE.c.id, _PRODUCT_TABLE.c.position)
 )
-_COURSES_OF_PATIENT = (
-    select(Course)
-    .where(Course.patient_id == _PATIENT, Course.clinic_id == _CLINIC)
-    .order_by(Course.created_at, Course.id)
-    .options(joinedload(Course.planned_sessions))
-)
-# The same as rows (the chart's timeline): each course's columns (named as
-# records.courses.CourseLine's fields), then one of its planned sessions, in the order the
-# joined load above reads them
+# A patient's courses as rows (the chart's timeline): each course's columns (named as
+# records.courses.CourseLine's fields), then one of its planned sessions (NULL for none),
+# in the order they started
 _COURSE_TABLE, _PLANNED_TABLE = Course.__table__, PlannedSession.__table__
 _COURSE_ROWS_OF_PATIENT = (
     select(
@@ -897,16 +891,6 @@ class CourseRepository:
             .join(PlannedSession.course)
             .where(PlannedSession.session_id.in_(session_ids), Course.clinic_id == self.clinic_id)
             .limit(1)
-        )
-
-    def of_patient(self, patient_id: uuid.UUID) -> Sequence[Course]:
-        """A patient's courses with their planned sessions, in the order they started."""
-        return (
-            self.session.scalars(
-                _COURSES_OF_PATIENT, {"clinic_id": self.clinic_id, "patient_id": patient_id}
-            )
-            .unique()
-            .all()
         )
 
     def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
