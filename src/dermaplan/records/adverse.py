@@ -39,6 +39,7 @@ from dermaplan.records.repository import (
     PatientRepository,
     SessionRepository,
     StaffRepository,
+    nested,
 )
 from dermaplan.records.schemas import AdverseEventData, ProductUse
 from dermaplan.records.sessions import registered_lot
@@ -82,35 +83,34 @@ class AdverseEventLine:
 
 def adverse_event_lines(rows: Iterable[Row[*tuple[Any, ...]]]) -> list[AdverseEventLine]:
     """The events of AdverseEventRepository.rows_of_patient, a row per lot."""
-    lines: list[AdverseEventLine] = []
-    for row in rows:
-        if not lines or lines[-1].id != row.id:
-            lines.append(
-                AdverseEventLine(
-                    row.id,
-                    row.patient_id,
-                    row.session_id,
-                    row.status,
-                    row.event_type,
-                    row.severity,
-                    row.onset_date,
-                    row.causality,
-                    row.treatment_given,
-                    row.outcome,
-                    row.description,
-                    row.reporter_id,
-                    row.created_by,
-                    row.closed_at,
-                    row.closed_by,
-                    row.follows_id,
-                    row.follow_up_reason,
-                    row.created_at,
-                    [],
-                )
-            )
-        if row.lot_id is not None:
-            lines[-1].lots.append(LotLine(row.lot_id, row.lot_product, row.lot_number))
-    return lines
+    return nested(
+        rows,
+        lambda row: AdverseEventLine(
+            row.id,
+            row.patient_id,
+            row.session_id,
+            row.status,
+            row.event_type,
+            row.severity,
+            row.onset_date,
+            row.causality,
+            row.treatment_given,
+            row.outcome,
+            row.description,
+            row.reporter_id,
+            row.created_by,
+            row.closed_at,
+            row.closed_by,
+            row.follows_id,
+            row.follow_up_reason,
+            row.created_at,
+            [],
+        ),
+        lambda row: (
+            None if row.lot_id is None else LotLine(row.lot_id, row.lot_product, row.lot_number)
+        ),
+        lambda line: line.lots,
+    )
 
 
 def adverse_event_state(record: AdverseEvent | AdverseEventLine) -> dict[str, Any]:

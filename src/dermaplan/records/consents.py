@@ -37,6 +37,7 @@ from dermaplan.records.repository import (
     ConsentRepository,
     ConsentTemplateRepository,
     PatientRepository,
+    nested,
 )
 from dermaplan.records.schemas import ConsentData
 
@@ -134,33 +135,31 @@ class ConsentLine:
 
 def consent_lines(rows: Iterable[Row[*tuple[Any, ...]]]) -> list[ConsentLine]:
     """The consents of ConsentRepository.rows_of_patient, a row per withdrawal."""
-    lines: list[ConsentLine] = []
-    for row in rows:
-        consent = row.id
-        if not lines or lines[-1].id != consent:
-            lines.append(
-                ConsentLine(
-                    consent,
-                    row.patient_id,
-                    row.template_id,
-                    row.kind,
-                    row.status,
-                    row.opened_at,
-                    row.signed_at,
-                    row.signer_name,
-                    row.signature_text,
-                    row.signature_image,
-                    row.signature_media_type,
-                    row.photo_scopes,
-                    row.template_version,
-                    [],
-                )
-            )
-        if row.withdrawn_scope is not None:
-            lines[-1].withdrawals.append(
-                WithdrawalLine(consent, row.withdrawn_scope, row.withdrawn_at, row.withdrawn_reason)
-            )
-    return lines
+    return nested(
+        rows,
+        lambda row: ConsentLine(
+            row.id,
+            row.patient_id,
+            row.template_id,
+            row.kind,
+            row.status,
+            row.opened_at,
+            row.signed_at,
+            row.signer_name,
+            row.signature_text,
+            row.signature_image,
+            row.signature_media_type,
+            row.photo_scopes,
+            row.template_version,
+            [],
+        ),
+        lambda row: (
+            None
+            if row.withdrawn_scope is None
+            else WithdrawalLine(row.id, row.withdrawn_scope, row.withdrawn_at, row.withdrawn_reason)
+        ),
+        lambda line: line.withdrawals,
+    )
 
 
 def consent_state(record: ConsentFacts, withdrawals: Collection[WithdrawalFacts]) -> dict[str, Any]:

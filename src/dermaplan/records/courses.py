@@ -32,7 +32,12 @@ from dermaplan.records.errors import InvalidInput, NotFound, required
 from dermaplan.records.lifecycle import RecordKind, written_reason
 from dermaplan.records.models import Course, PlannedSession, TreatmentSession, new_id
 from dermaplan.records.plans import StoredPlan
-from dermaplan.records.repository import ConsultRepository, CourseRepository, SessionRepository
+from dermaplan.records.repository import (
+    ConsultRepository,
+    CourseRepository,
+    SessionRepository,
+    nested,
+)
 
 PROCEEDING = frozenset(decision.value for decision in PROCEED)
 
@@ -69,33 +74,32 @@ class CourseLine:
 
 def course_lines(rows: Iterable[Row[*tuple[Any, ...]]]) -> list[CourseLine]:
     """The courses of CourseRepository.rows_of_patient, a row per planned session."""
-    lines: list[CourseLine] = []
-    for row in rows:
-        if not lines or lines[-1].id != row.id:
-            lines.append(
-                CourseLine(
-                    row.id,
-                    row.clinic_id,
-                    row.patient_id,
-                    row.consult_id,
-                    row.modality,
-                    row.products,
-                    row.sessions_planned,
-                    row.interval_days,
-                    row.status,
-                    row.created_by,
-                    row.cancelled_at,
-                    row.cancelled_by,
-                    row.cancellation_reason,
-                    row.created_at,
-                    [],
-                )
-            )
-        if row.planned_number is not None:
-            lines[-1].planned_sessions.append(
-                PlannedLine(row.planned_number, row.planned_on, row.planned_session_id)
-            )
-    return lines
+    return nested(
+        rows,
+        lambda row: CourseLine(
+            row.id,
+            row.clinic_id,
+            row.patient_id,
+            row.consult_id,
+            row.modality,
+            row.products,
+            row.sessions_planned,
+            row.interval_days,
+            row.status,
+            row.created_by,
+            row.cancelled_at,
+            row.cancelled_by,
+            row.cancellation_reason,
+            row.created_at,
+            [],
+        ),
+        lambda row: (
+            None
+            if row.planned_number is None
+            else PlannedLine(row.planned_number, row.planned_on, row.planned_session_id)
+        ),
+        lambda line: line.planned_sessions,
+    )
 
 
 def course_state(course: Course | CourseLine) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection, Iterator, Sequence
-from typing import Any, TypeAlias
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from typing import Any, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -62,6 +62,31 @@ from dermaplan.records.models import (
     TreatmentSession,
 )
 from dermaplan.records.names import successor
+
+Head = TypeVar("Head")
+Part = TypeVar("Part")
+
+
+def nested(
+    rows: Iterable[Row[Any]],
+    head: Callable[[Row[Any]], Head],
+    part: Callable[[Row[Any]], Part | None],
+    parts: Callable[[Head], list[Part]],
+) -> list[Head]:
+    """The rows of a record joined to its parts (a row per part; one, with no part, for a
+    record without any), in their order, as the records each holding its parts: a record
+    per run of rows of the same `id`. What the chart's timeline reads instead of ORM objects."""
+    heads: list[Head] = []
+    last: Any = None
+    for row in rows:
+        if not heads or row.id != last:
+            heads.append(head(row))
+            last = row.id
+        found = part(row)
+        if found is not None:
+            parts(heads[-1]).append(found)
+    return heads
+
 
 # session id, performed at, status, patient id, family name, given names, e-mail, phone,
 # product, lot number, expiry, volumes per area

@@ -35,6 +35,7 @@ from dermaplan.records.repository import (
     PatientRepository,
     PhotoRepository,
     SessionRepository,
+    nested,
 )
 from dermaplan.records.service import consult_state, patient_state
 from dermaplan.records.sessions import session_state_of
@@ -63,22 +64,22 @@ class SessionLine:
 
 def _session_lines(rows: Sequence[Row[Any]]) -> list[SessionLine]:
     """The sessions of SessionRepository.rows_of_patient, a row per product line."""
-    lines: list[SessionLine] = []
-    for row in rows:
-        columns = row._mapping
-        if not lines or lines[-1].columns["id"] != columns["id"]:
-            lines.append(SessionLine(columns, []))
-        if columns["product_used"] is not None:
-            lines[-1].products.append(
-                ProductLine(
-                    columns["product_used"],
-                    columns["product_lot_id"],
-                    columns["product_volumes_ml"],
-                    columns["product_lot_number"],
-                    columns["product_lot_expiry"],
-                )
+    return nested(
+        rows,
+        lambda row: SessionLine(row._mapping, []),
+        lambda row: (
+            None
+            if row.product_used is None
+            else ProductLine(
+                row.product_used,
+                row.product_lot_id,
+                row.product_volumes_ml,
+                row.product_lot_number,
+                row.product_lot_expiry,
             )
-    return lines
+        ),
+        lambda line: line.products,
+    )
 
 
 @dataclass(frozen=True, slots=True)
