@@ -726,3 +726,23 @@ def test_a_member_who_may_not_is_refused_before_the_file_is_read(
     assert "Nadia Belkacem (admin) may not" in err
     assert "secret-name" not in err + out
     assert err.count("error:") == 1
+
+
+def test_a_command_asked_first_opens_the_records_once(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check before the input is read and the use case after it share one opening of
+    the records (their schema, interrupted restore and anchor checked once)."""
+    from dermaplan.records import db
+
+    opened: list[object] = []
+    real = db.open_records
+
+    def counted(settings: object) -> object:
+        opened.append(settings)
+        return real(settings)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db, "open_records", counted)
+    code, _, err = run("patients", "add", "--family-name", "Once", "--sex", "female")
+    assert (code, err) == (0, "")
+    assert len(opened) == 1

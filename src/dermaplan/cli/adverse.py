@@ -54,8 +54,8 @@ def adverse_record(
     file freezes it at once."""
     from dermaplan.app import adverse
 
-    permitted(adverse.record)
-    say(f"recorded {_said(call(adverse.record, _event_file(file)))}")
+    with permitted(adverse.record):
+        say(f"recorded {_said(call(adverse.record, _event_file(file)))}")
 
 
 @adverse_app.command("follow-up")
@@ -68,10 +68,10 @@ def adverse_follow_up(
     acting; the old one is kept as history."""
     from dermaplan.app import adverse
 
-    permitted(adverse.follow_up)
-    event_id = parse_id(event, EVENT_ID)
-    followed = call(adverse.follow_up, event_id, _event_file(file), reason)
-    say(f"recorded {_said(followed)}, following {event_id}")
+    with permitted(adverse.follow_up):
+        event_id = parse_id(event, EVENT_ID)
+        followed = call(adverse.follow_up, event_id, _event_file(file), reason)
+        say(f"recorded {_said(followed)}, following {event_id}")
 
 
 @adverse_app.command("close")

@@ -109,13 +109,13 @@ def consents_sign(
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import ConsentData
 
-    permitted(consents.sign)
-    try:
-        data = ConsentData.parse(read_document(file), where=f"{file}: ")
-    except InvalidInput as error:
-        fail(error.problems)
-    signed = call(consents.sign, data)
-    say(f"recorded consent {signed.id} ({signed.kind}, signed)")
+    with permitted(consents.sign):
+        try:
+            data = ConsentData.parse(read_document(file), where=f"{file}: ")
+        except InvalidInput as error:
+            fail(error.problems)
+        signed = call(consents.sign, data)
+        say(f"recorded consent {signed.id} ({signed.kind}, signed)")
 
 
 @consents_app.command("withdraw")

@@ -59,28 +59,17 @@ def consult(
     """Screen, decide and plan for one patient."""
     from dermaplan.clinical.plan import plan_json
 
-    if save is not None:
-        from dermaplan.app import consults
-
-        permitted(consults.save)
-    kb = load(knowledge)
-    if interactive:
-        from dermaplan.interview import interview
-
-        if file.exists():
-            fail([f"{file}: already exists; choose a new file name (nothing was overwritten)"])
-        with new_file(file) as output:  # a folder that cannot take it is said before asking
-            data = interview(kb)
-            output.write(assessment_yaml(data))
-        say(f"Assessment written to {file}", err=True)
-    else:
-        data = read_document(file)
     if save is None:
-        plan = run_engine(file, data, kb)
+        kb = load(knowledge)
+        plan = run_engine(file, _given(file, kb, interactive), kb)
     else:
+        from dermaplan.app import consults
         from dermaplan.cli.consults import save_consult
 
-        plan = save_consult(save, read_assessment(file, data, kb), kb)
+        with permitted(consults.save):
+            kb = load(knowledge)
+            data = _given(file, kb, interactive)
+            plan = save_consult(save, read_assessment(file, data, kb), kb)
     if output_format is Format.JSON:
         say(plan_json(plan), nl=False)
     elif output_format is Format.MARKDOWN:
@@ -92,6 +81,21 @@ def consult(
         from dermaplan.report import rich_view
 
         say(drawn(rich_view(plan, f"Plan for {file.stem}")))
+
+
+def _given(file: Path, kb: KnowledgeBase, interactive: bool) -> Any:
+    """The assessment as raw data: read from FILE, or asked for and written to it."""
+    if not interactive:
+        return read_document(file)
+    from dermaplan.interview import interview
+
+    if file.exists():
+        fail([f"{file}: already exists; choose a new file name (nothing was overwritten)"])
+    with new_file(file) as output:  # a folder that cannot take it is said before asking
+        data = interview(kb)
+        output.write(assessment_yaml(data))
+    say(f"Assessment written to {file}", err=True)
+    return data
 
 
 def read_assessment(file: Path, data: Any, kb: KnowledgeBase) -> Assessment:

@@ -86,13 +86,13 @@ def consults_correct(
     from dermaplan.app import consults
     from dermaplan.cli.consult import read_assessment
 
-    permitted(consults.correct)
-    consult_id = parse_id(consult, CONSULT_ID)
-    kb = load(knowledge)
-    assessment = read_assessment(file, read_document(file), kb)
-    saved = call(consults.correct, consult_id, assessment, kb, reason)
-    _report_filled(saved)
-    say(f"recorded correction {saved.consult_id} (draft) of consult {consult_id}")
+    with permitted(consults.correct):
+        consult_id = parse_id(consult, CONSULT_ID)
+        kb = load(knowledge)
+        assessment = read_assessment(file, read_document(file), kb)
+        saved = call(consults.correct, consult_id, assessment, kb, reason)
+        _report_filled(saved)
+        say(f"recorded correction {saved.consult_id} (draft) of consult {consult_id}")
 
 
 def _plan_summary(plan: StoredPlan) -> list[str]:

@@ -38,13 +38,13 @@ def outcomes_record(
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import OutcomeData
 
-    permitted(outcomes.record)
-    try:
-        data = OutcomeData.parse(read_document(file), where=f"{file}: ")
-    except InvalidInput as error:
-        fail(error.problems)
-    stored = call(outcomes.record, data)
-    say(f"recorded outcome {stored.id}: {stored.label} {stored.score:g}")
+    with permitted(outcomes.record):
+        try:
+            data = OutcomeData.parse(read_document(file), where=f"{file}: ")
+        except InvalidInput as error:
+            fail(error.problems)
+        stored = call(outcomes.record, data)
+        say(f"recorded outcome {stored.id}: {stored.label} {stored.score:g}")
 
 
 def _outcome(outcome: OutcomeEntry) -> Row:

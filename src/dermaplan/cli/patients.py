@@ -121,28 +121,28 @@ def patients_add(
     from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import PatientData
 
-    permitted(patients.add)
-    problems: list[str] = []
-    typed = _options_data(
-        family_name,
-        given_names,
-        birth_date,
-        sex,
-        email,
-        phone,
-        allergy or [],
-        no_known_allergies,
-        identifier or [],
-        problems,
-    )
-    raw = _patient_input(file, typed, problems)
-    try:
-        data = PatientData.parse(raw, where=f"{file}: " if file else "")
-    except InvalidInput as error:
-        fail(problems + error.problems)
-    if problems:
-        fail(problems)
-    say(f"added {patient_line(call(patients.add, data))}")
+    with permitted(patients.add):
+        problems: list[str] = []
+        typed = _options_data(
+            family_name,
+            given_names,
+            birth_date,
+            sex,
+            email,
+            phone,
+            allergy or [],
+            no_known_allergies,
+            identifier or [],
+            problems,
+        )
+        raw = _patient_input(file, typed, problems)
+        try:
+            data = PatientData.parse(raw, where=f"{file}: " if file else "")
+        except InvalidInput as error:
+            fail(problems + error.problems)
+        if problems:
+            fail(problems)
+        say(f"added {patient_line(call(patients.add, data))}")
 
 
 @patients_app.command("update")
@@ -166,38 +166,38 @@ def patients_update(
     from dermaplan.app import patients
     from dermaplan.records.errors import InvalidInput
 
-    permitted(patients.update)
-    chosen = patient_id(patient)
-    problems: list[str] = []
-    typed = _options_data(
-        family_name,
-        given_names,
-        birth_date,
-        sex,
-        email,
-        phone,
-        allergy or [],
-        no_known_allergies,
-        identifier or [],
-        problems,
-    )
-    changes = _patient_input(file, typed, problems)
-    if problems:
-        fail(problems)
-    if not isinstance(changes, dict):
-        fail([f"{file}: must be a mapping of the fields to change"])
-    if not changes:
-        fail(["nothing to change: give the fields to correct as options or --file"])
+    with permitted(patients.update):
+        chosen = patient_id(patient)
+        problems: list[str] = []
+        typed = _options_data(
+            family_name,
+            given_names,
+            birth_date,
+            sex,
+            email,
+            phone,
+            allergy or [],
+            no_known_allergies,
+            identifier or [],
+            problems,
+        )
+        changes = _patient_input(file, typed, problems)
+        if problems:
+            fail(problems)
+        if not isinstance(changes, dict):
+            fail([f"{file}: must be a mapping of the fields to change"])
+        if not changes:
+            fail(["nothing to change: give the fields to correct as options or --file"])
 
-    def update(uow: UnitOfWork) -> PatientLine:
-        try:
-            return patients.update(uow, chosen, changes)
-        except InvalidInput as error:
-            if file is None:
-                raise
-            raise InvalidInput([f"{file}: {problem}" for problem in error.problems]) from None
+        def update(uow: UnitOfWork) -> PatientLine:
+            try:
+                return patients.update(uow, chosen, changes)
+            except InvalidInput as error:
+                if file is None:
+                    raise
+                raise InvalidInput([f"{file}: {problem}" for problem in error.problems]) from None
 
-    say(f"updated {patient_line(within(update))}")
+        say(f"updated {patient_line(within(update))}")
 
 
 @patients_app.command("delete")

@@ -61,18 +61,18 @@ def photos_add(
     as it is."""
     from dermaplan.app import photos
 
-    permitted(photos.add)
-    chosen = patient_id(patient)
-    session_id = parse_id(session, "a session id (a UUID)") if session is not None else None
-    when = _taken_at(taken_at) if taken_at is not None else None
-    try:
-        with file.open("rb") as stream:  # enough to tell a file too large, never all of it
-            content = stream.read(PHOTO_BYTES + 1)
-    except OSError as error:
-        fail([f"{file}: cannot be read ({error.strerror})"])
-    added = call(photos.add, chosen, content, area, angle, stage, session_id, when)
-    stage_shown = added.stage.value if added.stage else "-"
-    say(f"added photo {added.id} ({stage_shown}, {added.area}, {added.angle})")
+    with permitted(photos.add):
+        chosen = patient_id(patient)
+        session_id = parse_id(session, "a session id (a UUID)") if session is not None else None
+        when = _taken_at(taken_at) if taken_at is not None else None
+        try:
+            with file.open("rb") as stream:  # enough to tell a file too large, never all of it
+                content = stream.read(PHOTO_BYTES + 1)
+        except OSError as error:
+            fail([f"{file}: cannot be read ({error.strerror})"])
+        added = call(photos.add, chosen, content, area, angle, stage, session_id, when)
+        stage_shown = added.stage.value if added.stage else "-"
+        say(f"added photo {added.id} ({stage_shown}, {added.area}, {added.angle})")
 
 
 def _photo(listed: ListedPhoto) -> Row:

@@ -81,9 +81,9 @@ def sessions_record(
     against safety first."""
     from dermaplan.app import sessions
 
-    permitted(sessions.record)
-    kb = load(knowledge)
-    _echo_draft(call(sessions.record, _session_file(file, kb), kb, override))
+    with permitted(sessions.record):
+        kb = load(knowledge)
+        _echo_draft(call(sessions.record, _session_file(file, kb), kb, override))
 
 
 @sessions_app.command("revise")
@@ -96,10 +96,10 @@ def sessions_revise(
     """Replace a draft session's content, checked against safety again."""
     from dermaplan.app import sessions
 
-    permitted(sessions.revise)
-    wanted = parse_id(session_id, SESSION_ID)
-    kb = load(knowledge)
-    _echo_draft(call(sessions.revise, wanted, _session_file(file, kb), kb, override))
+    with permitted(sessions.revise):
+        wanted = parse_id(session_id, SESSION_ID)
+        kb = load(knowledge)
+        _echo_draft(call(sessions.revise, wanted, _session_file(file, kb), kb, override))
 
 
 @sessions_app.command("amend")
@@ -114,10 +114,10 @@ def sessions_amend(
     once signed; the signed version stays on record."""
     from dermaplan.app import sessions
 
-    permitted(sessions.amend)
-    wanted = parse_id(session_id, SESSION_ID)
-    kb = load(knowledge)
-    _echo_draft(call(sessions.amend, wanted, _session_file(file, kb), kb, reason, override))
+    with permitted(sessions.amend):
+        wanted = parse_id(session_id, SESSION_ID)
+        kb = load(knowledge)
+        _echo_draft(call(sessions.amend, wanted, _session_file(file, kb), kb, reason, override))
 
 
 @sessions_app.command("show")

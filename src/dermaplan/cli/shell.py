@@ -45,6 +45,7 @@ T = TypeVar("T")
 
 STAFF_VARIABLE = "DERMAPLAN_STAFF"
 _acting: list[str | None] = [None]  # set from --as by the command line's callback
+_kept: list[Application] = []  # the application a `permitted` block holds open
 
 
 def group(help: str) -> typer.Typer:
@@ -126,11 +127,20 @@ def call(
     return outside_a_unit(lambda app: app.run(acting(), use_case, *args, **kwargs))
 
 
-def permitted(use_case: Callable[..., object]) -> None:
-    """Stop here unless the member acting may call `use_case`: a command asks before it
-    reads the input given for it, so a member who may not call it is refused, never told
-    what is wrong with that input."""
-    outside_a_unit(lambda app: app.permit(acting(), use_case))
+@contextmanager
+def permitted(use_case: Callable[..., object]) -> Iterator[None]:
+    """Go on only if the member acting may call `use_case`: a command asks before it reads
+    the input given for it, so a member who may not call it is refused, never told what is
+    wrong with that input. The block's calls use the same application: the records are
+    opened (and their schema and anchor checked) once."""
+    app = application()
+    _kept.append(app)
+    try:
+        outside_a_unit(lambda app: app.permit(acting(), use_case))
+        yield
+    finally:
+        _kept.pop()
+        app.close()
 
 
 def within(work: Callable[[UnitOfWork], R], *, access: Access | None = None) -> R:
@@ -152,7 +162,8 @@ def outside_a_unit(work: Callable[[Application], R]) -> R:
 
     from dermaplan.records.errors import DatabaseError, RecordsError
 
-    app = application()
+    kept = bool(_kept)
+    app = _kept[-1] if kept else application()
     try:
         return work(app)
     except RecordsError as error:
@@ -162,7 +173,8 @@ def outside_a_unit(work: Callable[[Application], R]) -> R:
     except DBAPIError as error:
         broken(f"the database refused the command, nothing was written: {error.orig}")
     finally:
-        app.close()
+        if not kept:
+            app.close()
 
 
 class OutputFormat(StrEnum):
