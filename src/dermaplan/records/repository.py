@@ -168,31 +168,12 @@ _SESSION_ROWS_OF_PATIENT = (
     .where(_SESSION_TABLE.c.patient_id == _PATIENT)
     .order_by(_SESSION_TABLE.c.performed_at, _SESSION_TABLE.c.id, _PRODUCT_TABLE.c.position)
 )
-# A patient's courses as rows (the chart's timeline): each course's columns (named as
-# records.courses.CourseLine's fields), then one of its planned sessions (NULL for none),
-# in the order they started
+# A patient's courses as rows (the chart's timeline): each course's columns (CourseLine takes
+# those it shows), then one of its planned sessions (NULL for none), in the order they started
 _COURSE_TABLE, _PLANNED_TABLE = Course.__table__, PlannedSession.__table__
 _COURSE_ROWS_OF_PATIENT = (
     select(
-        *(
-            _COURSE_TABLE.c[name]
-            for name in (
-                "id",
-                "clinic_id",
-                "patient_id",
-                "consult_id",
-                "modality",
-                "products",
-                "sessions_planned",
-                "interval_days",
-                "status",
-                "created_by",
-                "cancelled_at",
-                "cancelled_by",
-                "cancellation_reason",
-                "created_at",
-            )
-        ),
+        _COURSE_TABLE,
         _PLANNED_TABLE.c.number.label("planned_number"),
         _PLANNED_TABLE.c.planned_on,
         _PLANNED_TABLE.c.session_id.label("planned_session_id"),
@@ -207,8 +188,8 @@ _CONSENTS_OF_PATIENT = (
     .options(joinedload(Consent.template), joinedload(Consent.withdrawals))
     .order_by(Consent.opened_at, Consent.id)
 )
-# The same as rows (the chart's timeline): each consent's columns (named as
-# records.consents.ConsentLine's fields), its template's version, then one of its withdrawals
+# The same as rows (the chart's timeline): each consent's columns (ConsentLine
+# takes those it shows), its template's version, then one of its withdrawals
 # (NULL for none), in the order the joined load above reads them
 _CONSENT_TABLE, _TEMPLATE_TABLE, _WITHDRAWAL_TABLE = (
     Consent.__table__,
@@ -217,23 +198,7 @@ _CONSENT_TABLE, _TEMPLATE_TABLE, _WITHDRAWAL_TABLE = (
 )
 _CONSENT_ROWS_OF_PATIENT = (
     select(
-        *(
-            _CONSENT_TABLE.c[name]
-            for name in (
-                "id",
-                "patient_id",
-                "template_id",
-                "kind",
-                "status",
-                "opened_at",
-                "signed_at",
-                "signer_name",
-                "signature_text",
-                "signature_image",
-                "signature_media_type",
-                "photo_scopes",
-            )
-        ),
+        _CONSENT_TABLE,
         _TEMPLATE_TABLE.c.version.label("template_version"),
         _WITHDRAWAL_TABLE.c.scope.label("withdrawn_scope"),
         _WITHDRAWAL_TABLE.c.withdrawn_at,
@@ -284,35 +249,13 @@ _EVENTS_OF_PATIENT = (
     .order_by(AdverseEvent.onset_date, AdverseEvent.created_at, AdverseEvent.id)
     .options(joinedload(AdverseEvent.lots))
 )
-# The same as rows (the chart's timeline): each event's columns (named as
-# records.adverse.AdverseEventLine's fields), then one of its lots (NULL for none), in the
+# The same as rows (the chart's timeline): each event's columns (AdverseEventLine
+# takes those it shows), then one of its lots (NULL for none), in the
 # order the joined load above reads them
 _EVENT_TABLE, _EVENT_LOT_TABLE = AdverseEvent.__table__, AdverseEventLot.__table__
 _EVENT_ROWS_OF_PATIENT = (
     select(
-        *(
-            _EVENT_TABLE.c[name]
-            for name in (
-                "id",
-                "patient_id",
-                "session_id",
-                "status",
-                "event_type",
-                "severity",
-                "onset_date",
-                "causality",
-                "treatment_given",
-                "outcome",
-                "description",
-                "reporter_id",
-                "created_by",
-                "closed_at",
-                "closed_by",
-                "follows_id",
-                "follow_up_reason",
-                "created_at",
-            )
-        ),
+        _EVENT_TABLE,
         _LOT_TABLE.c.id.label("lot_id"),
         _LOT_TABLE.c.product.label("lot_product"),
         _LOT_TABLE.c.lot_number,
