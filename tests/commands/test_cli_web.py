@@ -4,6 +4,8 @@ once, with one line, on a database it cannot use."""
 
 from __future__ import annotations
 
+import sys
+
 import pyotp
 import pytest
 
@@ -76,3 +78,16 @@ def test_serve_stops_on_a_database_it_cannot_use(uninitialised: str) -> None:
     code, _, err = run("serve", "--port", "8999")
     assert code == 1
     assert err.startswith("error: no Dermaplan database at")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop is not built for Windows")
+def test_serve_parses_http_in_c_on_uvloop() -> None:
+    """`serve` leaves the HTTP parser and the event loop to uvicorn's "auto", which takes
+    httptools and uvloop when they are installed: a dependency dropped would fall back, in
+    silence, to the pure-Python parser and asyncio's loop, and more server time for
+    every request."""
+    from uvicorn.loops.auto import auto_loop_factory
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    assert AutoHTTPProtocol.__name__ == "HttpToolsProtocol"
+    assert auto_loop_factory().__module__.startswith("uvloop")
