@@ -20,7 +20,13 @@ from dermaplan.knowledge import KnowledgeBase
 from dermaplan.records import consents, sessions
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope
-from dermaplan.records.errors import ImmutableRecord, IncompleteRecord, InvalidInput, NotFound
+from dermaplan.records.errors import (
+    ImmutableRecord,
+    IncompleteRecord,
+    InvalidInput,
+    NotFound,
+    required,
+)
 from dermaplan.records.models import Consent, ConsentTemplate, ConsentWithdrawal
 from dermaplan.records.photos import PhotoStorage, scopes_allowed
 from dermaplan.records.repository import ConsentRepository
@@ -226,9 +232,10 @@ def test_withdrawing_marketing_keeps_the_clinical_record_scope(
 def test_a_consent_read_as_a_row_says_what_the_record_says(
     engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID
 ) -> None:
-    """The timeline reads consents as rows (ConsentRepository.rows_of_patient): the same
-    consents in the same order, with the same audited content and the same photo scopes in
-    force, as the records read whole (a drawn signature, withdrawals, one only opened)."""
+    """The chart and the consents page read consents as rows (ConsentRepository.
+    rows_of_patient): every consent of the patient, in the order they were opened, with the
+    same audited content and the same photo scopes in force as each record read whole (a
+    drawn signature, withdrawals, one only opened)."""
     scopes = {"clinical_record": True, "teaching": True, "marketing": True}
     photo = add_consent(
         engine, clinic_id, patient_id, "photo", scopes=scopes, signature=None, signature_png=PNG
@@ -241,13 +248,15 @@ def test_a_consent_read_as_a_row_says_what_the_record_says(
         consents.open_consent(session, context(), clinic_id, patient_id, ConsentKind.PHOTO)
     with transaction(engine, write=False) as session:
         repository = ConsentRepository(session, clinic_id)
-        records = repository.history(patient_id)
         lines = consents.consent_lines(repository.rows_of_patient(patient_id))
-    assert [line.id for line in lines] == [record.id for record in records]
+        records = [required(repository.get(line.id), "a consent") for line in lines]
+        every = session.scalars(select(Consent.id).where(Consent.patient_id == patient_id))
+        assert sorted(line.id for line in lines) == sorted(every)
+    assert [(r.opened_at, r.id) for r in records] == sorted((r.opened_at, r.id) for r in records)
     assert [consents.consent_state(line, line.withdrawals) for line in lines] == [
         consents.consent_state(record, record.withdrawals) for record in records
     ]
-    assert [line.template_version for line in lines] == [r.template.version for r in records]
+    assert [line.template_version for line in lines] == [r.template_version for r in records]
     assert [[w.scope for w in line.withdrawals] for line in lines] == [
         [w.scope for w in record.withdrawals] for record in records
     ]
@@ -542,7 +551,7 @@ def test_a_patients_consents_are_listed_opened_and_signed_and_the_read_is_audite
     with transaction(engine) as session:
         found = consents.patient_consents(session, context(), clinic_id, patient_id)
         listed = [(c.id, c.status.value, [w.scope for w in c.withdrawals]) for c in found]
-        versions = [c.template.version for c in found]
+        versions = [c.template_version for c in found]
     assert listed == [(signed, "signed", ["all"]), (opened, "opened", [])]
     assert versions == [1, 1]
     last = events(engine)[-1]

@@ -24,12 +24,10 @@ from dermaplan.records import adverse, consents, courses, outcomes, photos, serv
 from dermaplan.records.adverse import adverse_event_lines, adverse_event_state
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import PhotoScope, PhotoStage, SessionStatus
-from dermaplan.records.errors import NotFound
-from dermaplan.records.outcomes import OutcomeLine, outcome_state
-from dermaplan.records.repository import (
-    AdverseEventRepository,
-    OutcomeRepository,
-)
+from dermaplan.records.errors import NotFound, required
+from dermaplan.records.models import Outcome
+from dermaplan.records.outcomes import outcome_state
+from dermaplan.records.repository import AdverseEventRepository
 from dermaplan.records.schemas import AdverseEventData, ConsultDocument, OutcomeData
 from dermaplan.records.timeline import (
     SessionLine,
@@ -280,19 +278,16 @@ def test_the_timeline_is_the_whole_record_in_date_order_with_every_version(
 def test_courses_events_and_scores_read_as_rows_say_what_the_records_say(
     engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, tmp_path: Path
 ) -> None:
-    """The timeline reads courses (with their planned sessions), adverse events (every
-    version, with their lots) and scores as rows: the same ones, in the same order, with
-    the same audited content."""
+    """The chart and the follow-up read adverse events (every version, with their lots) and
+    scores as rows: the patient's own, in date order, with the same audited content as each
+    record read whole."""
     record = whole_record(engine, clinic_id, kb, tmp_path)
     with transaction(engine, write=False) as session:
         reported = AdverseEventRepository(session, clinic_id)
-        versions = reported.of_patient(record.patient)
         lines = adverse_event_lines(reported.rows_of_patient(record.patient))
-        scored = OutcomeRepository(session, clinic_id)
-        scores = scored.of_patient(record.patient)
-        score_lines = [
-            OutcomeLine(**row._mapping) for row in scored.rows_of_patient(record.patient)
-        ]
+        versions = [required(reported.get(line.id), "an event") for line in lines]
+        score_lines = outcomes.patient_outcome_lines(session, clinic_id, record.patient)
+        scores = [required(session.get(Outcome, line.id), "a score") for line in score_lines]
     assert [line.id for line in lines] == [record.first_event, record.follow_up]
     assert [adverse_event_state(line) for line in lines] == [
         adverse_event_state(v) for v in versions

@@ -120,6 +120,7 @@ def current_events(
 ) -> list[AdverseEventEntry]:
     """A patient's events as they stand (superseded versions left out), oldest onset first;
     the reading is audited. For the use cases that show a patient's follow-up."""
+    from dermaplan.records.adverse import adverse_event_lines
     from dermaplan.records.audit import AuditAction, record_event
     from dermaplan.records.errors import required
     from dermaplan.records.repository import AdverseEventRepository, PatientRepository
@@ -128,9 +129,10 @@ def current_events(
         PatientRepository(session, clinic_id).get(patient_id, include_deleted=True),
         f"no patient {patient_id}",
     )
+    rows = AdverseEventRepository(session, clinic_id).rows_of_patient(patient.id)
     found = [
         event
-        for event in AdverseEventRepository(session, clinic_id).of_patient(patient.id)
+        for event in adverse_event_lines(rows)
         if event.status is not AdverseEventStatus.SUPERSEDED
     ]
     record_event(

@@ -15,6 +15,7 @@ from dermaplan.records.enums import OutcomeScale
 
 if TYPE_CHECKING:
     from dermaplan.records.models import Outcome
+    from dermaplan.records.outcomes import OutcomeLine
     from dermaplan.records.schemas import OutcomeData
 
 
@@ -35,7 +36,7 @@ class OutcomeEntry(ReadModel):
     notes: str | None
 
     @classmethod
-    def of(cls, outcome: Outcome, names: dict[uuid.UUID, str]) -> OutcomeEntry:
+    def of(cls, outcome: Outcome | OutcomeLine, names: dict[uuid.UUID, str]) -> OutcomeEntry:
         """`names`: the clinic's staff by id, to name the assessor."""
         from dermaplan.records.scales import SCALES
 

@@ -16,6 +16,7 @@ from dermaplan.app.reads import Document, ReadModel
 from dermaplan.app.unit import UnitOfWork
 
 if TYPE_CHECKING:
+    from dermaplan.records.consents import ConsentLine
     from dermaplan.records.models import Consent, Consult, Patient
     from dermaplan.records.schemas import PatientData
 
@@ -94,12 +95,12 @@ class ConsentEntry(ReadModel):
     withdrawn: list[Withdrawal]
 
     @classmethod
-    def of(cls, consent: Consent) -> ConsentEntry:
-        """A consent with its template and withdrawals loaded."""
+    def of(cls, consent: Consent | ConsentLine) -> ConsentEntry:
+        """A consent with its template and withdrawals (loaded, if a Consent)."""
         return cls(
             id=consent.id,
             kind=consent.kind.value,
-            version=consent.template.version,
+            version=consent.template_version,
             status=consent.status.value,
             opened_at=consent.opened_at,
             signed_at=consent.signed_at,

@@ -104,7 +104,7 @@ class ConsentFacts(Protocol):
 
 
 class WithdrawalLine(NamedTuple):
-    """A withdrawal as the timeline reads it (named as ConsentWithdrawal's columns)."""
+    """A withdrawal as a consent's line reads it (named as ConsentWithdrawal's columns)."""
 
     consent_id: uuid.UUID
     scope: str
@@ -114,8 +114,8 @@ class WithdrawalLine(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class ConsentLine:
-    """A consent as the timeline reads it: its columns (named as Consent's), its template's
-    version and its withdrawals, oldest first; no ORM objects."""
+    """A consent as a patient's chart and consents read it: its columns (named as Consent's),
+    its template's version and its withdrawals, oldest first; no ORM objects."""
 
     id: uuid.UUID
     patient_id: uuid.UUID
@@ -415,14 +415,14 @@ def record_consent(
 
 def patient_consents(
     session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
-) -> Sequence[Consent]:
-    """Every consent of a patient, soft-deleted or not, opened or signed, with its template
-    and withdrawals; the read is audited."""
+) -> list[ConsentLine]:
+    """Every consent of a patient, soft-deleted or not, opened or signed, with its template's
+    version and its withdrawals, in the order they were opened; the read is audited."""
     patient = required(
         PatientRepository(session, clinic_id).get(patient_id, include_deleted=True),
         f"no patient {patient_id}",
     )
-    found = ConsentRepository(session, clinic_id).history(patient.id)
+    found = consent_lines(ConsentRepository(session, clinic_id).rows_of_patient(patient.id))
     record_event(
         session,
         context,

@@ -518,6 +518,12 @@ class Consent(Timestamped, Base):
         lazy="raise", order_by="ConsentWithdrawal.withdrawn_at", viewonly=True
     )
 
+    @property
+    def template_version(self) -> int:
+        """The version of the template shown (loaded with it), named as a consent's line
+        names it (records.consents.ConsentLine)."""
+        return self.template.version
+
 
 class ConsentWithdrawal(Base):
     """A withdrawal of a whole consent (scope 'all') or of one photo scope; append-only."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
@@ -29,8 +28,8 @@ from dermaplan.records.schemas import OutcomeData
 
 
 class OutcomeLine(NamedTuple):
-    """A score as the timeline reads it: its row's columns, named as Outcome's (those of
-    OutcomeRepository.rows_of_patient), no ORM object."""
+    """A score as a patient's chart and scores read it: its row's columns, named as
+    Outcome's (those of OutcomeRepository.rows_of_patient), no ORM object."""
 
     id: uuid.UUID
     patient_id: uuid.UUID
@@ -119,15 +118,23 @@ def record_outcome(
     return record
 
 
+def patient_outcome_lines(
+    session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> list[OutcomeLine]:
+    """A patient's scores in date order, not audited: the caller audits its own read."""
+    rows = OutcomeRepository(session, clinic_id).rows_of_patient(patient_id)
+    return [OutcomeLine(**row._mapping) for row in rows]
+
+
 def patient_outcomes(
     session: Session, context: Context, clinic_id: uuid.UUID, patient_id: uuid.UUID
-) -> Sequence[Outcome]:
+) -> list[OutcomeLine]:
     """A patient's scores in date order; the read is audited."""
     patient = required(
         PatientRepository(session, clinic_id).get(patient_id, include_deleted=True),
         f"no patient {patient_id}",
     )
-    found = OutcomeRepository(session, clinic_id).of_patient(patient.id)
+    found = patient_outcome_lines(session, clinic_id, patient.id)
     record_event(
         session,
         context,

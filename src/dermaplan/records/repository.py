@@ -182,15 +182,9 @@ _COURSE_ROWS_OF_PATIENT = (
     .where(_COURSE_TABLE.c.patient_id == _PATIENT, _COURSE_TABLE.c.clinic_id == _CLINIC)
     .order_by(_COURSE_TABLE.c.created_at, _COURSE_TABLE.c.id, _PLANNED_TABLE.c.number)
 )
-_CONSENTS_OF_PATIENT = (
-    select(Consent)
-    .where(Consent.patient_id == _PATIENT)
-    .options(joinedload(Consent.template), joinedload(Consent.withdrawals))
-    .order_by(Consent.opened_at, Consent.id)
-)
-# The same as rows (the chart's timeline): each consent's columns (ConsentLine
-# takes those it shows), its template's version, then one of its withdrawals
-# (NULL for none), in the order the joined load above reads them
+# A patient's consents as rows, in the order they were opened: each consent's columns
+# (records.consents.ConsentLine takes those it shows), its template's version, then one of
+# its withdrawals (NULL for none), oldest first
 _CONSENT_TABLE, _TEMPLATE_TABLE, _WITHDRAWAL_TABLE = (
     Consent.__table__,
     ConsentTemplate.__table__,
@@ -215,10 +209,7 @@ _CONSENT_ROWS_OF_PATIENT = (
     .where(_CONSENT_TABLE.c.patient_id == _PATIENT)
     .order_by(_CONSENT_TABLE.c.opened_at, _CONSENT_TABLE.c.id, _WITHDRAWAL_TABLE.c.withdrawn_at)
 )
-_OUTCOMES_OF_PATIENT = (
-    select(Outcome).where(Outcome.patient_id == _PATIENT).order_by(Outcome.assessed_on, Outcome.id)
-)
-# The same as rows (the chart's timeline), named as records.outcomes.OutcomeLine's fields
+# A patient's scores as rows, named as records.outcomes.OutcomeLine's fields
 _OUTCOME_TABLE = Outcome.__table__
 _OUTCOME_ROWS_OF_PATIENT = (
     select(
@@ -243,15 +234,9 @@ _OUTCOME_ROWS_OF_PATIENT = (
     .where(_OUTCOME_TABLE.c.patient_id == _PATIENT)
     .order_by(_OUTCOME_TABLE.c.assessed_on, _OUTCOME_TABLE.c.id)
 )
-_EVENTS_OF_PATIENT = (
-    select(AdverseEvent)
-    .where(AdverseEvent.patient_id == _PATIENT)
-    .order_by(AdverseEvent.onset_date, AdverseEvent.created_at, AdverseEvent.id)
-    .options(joinedload(AdverseEvent.lots))
-)
-# The same as rows (the chart's timeline): each event's columns (AdverseEventLine
-# takes those it shows), then one of its lots (NULL for none), in the
-# order the joined load above reads them
+# A patient's adverse events as rows, oldest onset first: each event's columns
+# (records.adverse.AdverseEventLine takes those it shows), then one of its lots (NULL for
+# none), by product then lot number
 _EVENT_TABLE, _EVENT_LOT_TABLE = AdverseEvent.__table__, AdverseEventLot.__table__
 _EVENT_ROWS_OF_PATIENT = (
     select(
@@ -632,15 +617,10 @@ class AdverseEventRepository:
             .execution_options(populate_existing=True)
         )
 
-    def of_patient(self, patient_id: uuid.UUID) -> Sequence[AdverseEvent]:
-        """Every version of a patient's events, with their lots, oldest onset first; the
-        patient is the caller's, already checked."""
-        return self.session.scalars(_EVENTS_OF_PATIENT, {"patient_id": patient_id}).unique().all()
-
     def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
-        """`of_patient` as rows, a row per lot (one for an event without any), for
-        records.adverse.adverse_event_lines: no ORM objects. The patient is the caller's,
-        already checked."""
+        """Every version of a patient's events, oldest onset first, as rows, a row per lot
+        (one for an event without any), for records.adverse.adverse_event_lines: no ORM
+        objects. The patient is the caller's, already checked."""
         return self.session.execute(_EVENT_ROWS_OF_PATIENT, {"patient_id": patient_id}).all()
 
     def follow_up_of(self, event_id: uuid.UUID) -> AdverseEvent | None:
@@ -656,13 +636,9 @@ class OutcomeRepository:
         self.session = session
         self.clinic_id = clinic_id
 
-    def of_patient(self, patient_id: uuid.UUID) -> Sequence[Outcome]:
-        """A patient's scores in date order; the patient is the caller's, already checked."""
-        return self.session.scalars(_OUTCOMES_OF_PATIENT, {"patient_id": patient_id}).all()
-
     def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
-        """`of_patient` as rows, named as records.outcomes.OutcomeLine's fields: no ORM
-        objects. The patient is the caller's, already checked."""
+        """A patient's scores in date order, as rows named as records.outcomes.OutcomeLine's
+        fields: no ORM objects. The patient is the caller's, already checked."""
         return self.session.execute(_OUTCOME_ROWS_OF_PATIENT, {"patient_id": patient_id}).all()
 
     def add(self, outcome: Outcome) -> None:
@@ -771,16 +747,11 @@ class ConsentRepository:
             .order_by(Consent.signed_at, Consent.id)
         ).all()
 
-    def history(self, patient_id: uuid.UUID) -> Sequence[Consent]:
-        """Every consent of a patient, with its template version and withdrawals, oldest
-        first, in one query (a patient has a handful); the patient is the caller's, already
-        checked."""
-        return self.session.scalars(_CONSENTS_OF_PATIENT, {"patient_id": patient_id}).unique().all()
-
     def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
-        """`history` as rows, a row per withdrawal (one for a consent without any), for
-        records.consents.consent_lines: reading no ORM objects costs a fraction as much.
-        The patient is the caller's, already checked."""
+        """Every consent of a patient, with its template's version and withdrawals, in the
+        order they were opened, as rows: a row per withdrawal (one for a consent without
+        any), for records.consents.consent_lines. The patient is the caller's, already
+        checked."""
         return self.session.execute(_CONSENT_ROWS_OF_PATIENT, {"patient_id": patient_id}).all()
 
     def add_withdrawal(self, withdrawal: ConsentWithdrawal) -> None:

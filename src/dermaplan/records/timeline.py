@@ -25,13 +25,12 @@ from dermaplan.records.courses import CourseLine, PlannedLine, course_lines, cou
 from dermaplan.records.enums import ConsentKind, ConsentStatus, PhotoScope, PhotoStage
 from dermaplan.records.errors import required
 from dermaplan.records.models import Consult, Patient
-from dermaplan.records.outcomes import OutcomeLine, outcome_state
+from dermaplan.records.outcomes import OutcomeLine, outcome_state, patient_outcome_lines
 from dermaplan.records.photos import scopes_allowed
 from dermaplan.records.repository import (
     AdverseEventRepository,
     ConsentRepository,
     CourseRepository,
-    OutcomeRepository,
     PatientRepository,
     PhotoRepository,
     SessionRepository,
@@ -153,10 +152,7 @@ def patient_timeline(
     records = _session_lines(SessionRepository(session, clinic_id).rows_of_patient(patient.id))
     courses = course_lines(CourseRepository(session, clinic_id).rows_of_patient(patient.id))
     consents = consent_lines(ConsentRepository(session, clinic_id).rows_of_patient(patient.id))
-    outcomes = [
-        OutcomeLine(**row._mapping)
-        for row in OutcomeRepository(session, clinic_id).rows_of_patient(patient.id)
-    ]
+    outcomes = patient_outcome_lines(session, clinic_id, patient.id)
     events = adverse_event_lines(
         AdverseEventRepository(session, clinic_id).rows_of_patient(patient.id)
     )
