@@ -133,15 +133,6 @@ class DraftPage(ReadModel):
     plan: dict[str, Any] | None  # the engine's plan, as its JSON; None until it can make one
     filled: list[str]  # what the patient's record filled in
 
-    def problems_at(self, field: str) -> list[FieldProblem]:
-        """The problems of a field and of what it holds ("medications.x" and its
-        "medications.x.last_taken")."""
-        return [
-            p
-            for p in self.problems
-            if p.field == field or p.field.startswith((f"{field}.", f"{field}["))
-        ]
-
 
 @allowed(PRACTITIONER)
 def start(uow: UnitOfWork, patient_id: uuid.UUID) -> DraftLine:

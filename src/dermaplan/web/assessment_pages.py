@@ -139,6 +139,7 @@ def _assessment(
         status=status,
         title="Assessment",
         page=page,
+        problems=[problem.problem() for problem in page.problems],
         map=areas_map(),
     )
 
