@@ -8,6 +8,7 @@ settings (`from_settings`), and they share nothing but the database.
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -38,10 +39,12 @@ from dermaplan.web import (
     photo_pages,
 )
 from dermaplan.web.errors import INVALID, error_body, request_problems, status_of
+from dermaplan.web.knowledge import areas_map
 from dermaplan.web.security import API, SecureHeaders, refused_first
-from dermaplan.web.views import render_error
+from dermaplan.web.views import environment, render_error
 
 STATIC = Path(__file__).parent / "static"
+YOUNG = 10_000  # the cycle collector's first threshold in a worker (`_settle`)
 log = logging.getLogger("dermaplan.web")
 
 
@@ -81,10 +84,28 @@ def create_app(application: Application) -> FastAPI:
 
 
 def from_settings() -> FastAPI:
-    """The app over the settings in force: what each worker of `dermaplan serve` makes."""
+    """The app over the settings in force: what each worker of `dermaplan serve` makes,
+    ready to serve (`_settle`)."""
     from dermaplan.records.settings import records_settings
 
-    return create_app(Application(records_settings()))
+    web = create_app(Application(records_settings()))
+    _settle()
+    return web
+
+
+def _settle() -> None:
+    """Load what a worker loads once (the knowledge, the face map, the compiled templates)
+    before its first request, then keep it, with the modules and the app, out of the cycle
+    collector's passes for good: a worker serves for hours, and every full pass over what it
+    held stalled each request in flight (about 0.1 s a pass, with the knowledge loaded).
+    What requests make is still collected, once `YOUNG` more objects live than died: a
+    request's own die with it, so most requests then start no pass at all, where the
+    default (700) started one in the middle of nearly every chart (docs/benchmarks.md)."""
+    for name in environment.list_templates():
+        environment.get_template(name)
+    areas_map()  # and the knowledge it is drawn from
+    gc.freeze()
+    gc.set_threshold(YOUNG, *gc.get_threshold()[1:])
 
 
 def _version() -> str:
