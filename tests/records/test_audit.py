@@ -3,10 +3,13 @@ tamper-evident, unforked."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+import json
 import multiprocessing
 import threading
 import uuid
+from enum import StrEnum
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from dermaplan.records import service
-from dermaplan.records.audit import GENESIS, check_chain, digest, event_hash, verify_chain
+from dermaplan.records.audit import (
+    GENESIS,
+    canonical_json,
+    check_chain,
+    digest,
+    event_hash,
+    verify_chain,
+)
 from dermaplan.records.db import create_records_engine, prepare, transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.errors import RecordsError
@@ -361,3 +371,55 @@ def apply(
 def test_digests_are_canonical() -> None:
     assert digest({"b": 1, "a": "é"}) == digest({"a": "é", "b": 1})
     assert digest({"a": 1}) != digest({"a": 2})
+
+
+def _reference(value: object) -> object:
+    """The canonical form as docs/records.md defines it, one value at a time."""
+    if isinstance(value, dict):
+        return {key: _reference(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_reference(item) for item in value]
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date | uuid.UUID):
+        return str(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
+
+
+class _Moment(dt.datetime):
+    """A subclass, as a library's own datetime type would be."""
+
+
+_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.uuids(),
+    st.dates(),
+    st.datetimes(timezones=st.timezones()),
+    st.datetimes(timezones=st.timezones()).map(
+        lambda moment: _Moment.fromisoformat(moment.isoformat())
+    ),
+    st.sampled_from(StaffRole),
+)
+
+
+@given(
+    st.recursive(
+        _LEAVES,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+        max_leaves=20,
+    )
+)
+def test_canonical_json_is_the_plain_values_sorted_without_spaces(value: object) -> None:
+    """Every audit digest and reconciliation term hashes this form, so its bytes may never
+    change: ids and dates as text, times in UTC, enums as their values, keys sorted, UTF-8
+    - whichever way a value is converted on the way."""
+    expected = json.dumps(
+        _reference(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+    assert canonical_json(value) == expected

@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -123,9 +123,25 @@ READ_ACTIONS = frozenset(
 )
 
 
+def _utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat()
+
+
+# The types a record's state holds, by exact type: a chart's audited state holds about 90
+# ids and times, and a look-up costs a fraction of the chain of isinstance below it.
+_PLAIN_BY_TYPE: dict[type, Callable[[Any], str]] = {
+    uuid.UUID: str,
+    dt.datetime: _utc,
+    dt.date: str,
+}
+
+
 def _plain(value: Any) -> Any:
+    convert = _PLAIN_BY_TYPE.get(type(value))
+    if convert is not None:
+        return convert(value)
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat()
+        return _utc(value)
     if isinstance(value, dt.date | uuid.UUID):
         return str(value)
     if isinstance(value, StrEnum):
