@@ -13,11 +13,10 @@ from dermaplan.cli.shell import (
     FormatOption,
     OutputFormat,
     call,
-    fail,
     group,
     parse_id,
     permitted,
-    read_document,
+    read_input,
     say,
 )
 
@@ -33,13 +32,9 @@ EVENT_ID = "an adverse event id (a UUID, as `adverse-events record` prints)"
 
 
 def _event_file(file: Path) -> AdverseEventData:
-    from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import AdverseEventData
 
-    try:
-        return AdverseEventData.parse(read_document(file), where=f"{file}: ")
-    except InvalidInput as error:
-        fail(error.problems)
+    return read_input(file, AdverseEventData.parse)
 
 
 def _said(version: AdverseEventVersion) -> str:

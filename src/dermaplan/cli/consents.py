@@ -19,7 +19,7 @@ from dermaplan.cli.shell import (
     parse_id,
     patient_id,
     permitted,
-    read_document,
+    read_input,
     say,
     show_list,
 )
@@ -106,15 +106,10 @@ def consents_sign(
     consent that recorded it), when it was opened and signed, the signer and the signature,
     and for photo consent every scope."""
     from dermaplan.app import consents
-    from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import ConsentData
 
     with permitted(consents.sign):
-        try:
-            data = ConsentData.parse(read_document(file), where=f"{file}: ")
-        except InvalidInput as error:
-            fail(error.problems)
-        signed = call(consents.sign, data)
+        signed = call(consents.sign, read_input(file, ConsentData.parse))
         say(f"recorded consent {signed.id} ({signed.kind}, signed)")
 
 

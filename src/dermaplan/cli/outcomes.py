@@ -13,11 +13,10 @@ from dermaplan.cli.shell import (
     FormatOption,
     OutputFormat,
     call,
-    fail,
     group,
     patient_id,
     permitted,
-    read_document,
+    read_input,
     say,
     show_list,
 )
@@ -35,15 +34,10 @@ def outcomes_record(
     """Record a score on an outcome scale, checked against the scale's range: assessed by
     the practitioner acting (leave `assessor` out), or `patient_reported: true`."""
     from dermaplan.app import outcomes
-    from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import OutcomeData
 
     with permitted(outcomes.record):
-        try:
-            data = OutcomeData.parse(read_document(file), where=f"{file}: ")
-        except InvalidInput as error:
-            fail(error.problems)
-        stored = call(outcomes.record, data)
+        stored = call(outcomes.record, read_input(file, OutcomeData.parse))
         say(f"recorded outcome {stored.id}: {stored.label} {stored.score:g}")
 
 

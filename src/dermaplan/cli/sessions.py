@@ -15,12 +15,11 @@ from dermaplan.cli.shell import (
     KnowledgeDirs,
     OutputFormat,
     call,
-    fail,
     group,
     load,
     parse_id,
     permitted,
-    read_document,
+    read_input,
     say,
     show,
     single,
@@ -48,13 +47,9 @@ SESSION_ID = "a session id (a UUID, as `sessions record` prints)"
 
 
 def _session_file(file: Path, kb: KnowledgeBase) -> SessionData:
-    from dermaplan.records.errors import InvalidInput
     from dermaplan.records.schemas import SessionData
 
-    try:
-        return SessionData.parse(read_document(file), kb, where=f"{file}: ")
-    except InvalidInput as error:
-        fail(error.problems)
+    return read_input(file, lambda data, where: SessionData.parse(data, kb, where))
 
 
 def _echo_draft(recorded: RecordedSession) -> None:

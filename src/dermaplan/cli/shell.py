@@ -283,6 +283,17 @@ def load(dirs: list[Path] | None, *, cached: bool = True) -> KnowledgeBase:
         fail([f"{error.filename}: cannot be read ({error.strerror})"])
 
 
+def read_input(path: Path, parse: Callable[[Any, str], T]) -> T:
+    """A file's content validated by `parse` (given the raw data and the prefix that names
+    the file in each problem), or exit 2 with every problem."""
+    from dermaplan.records.errors import InvalidInput
+
+    try:
+        return parse(read_document(path), f"{path}: ")
+    except InvalidInput as error:
+        fail(error.problems)
+
+
 def read_document(path: Path) -> Any:
     """YAML or JSON (JSON is YAML) from a file as plain data (dermaplan.documents), or a
     located error."""
