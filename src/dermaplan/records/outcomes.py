@@ -28,8 +28,8 @@ from dermaplan.records.schemas import OutcomeData
 
 
 class OutcomeLine(NamedTuple):
-    """A score as a patient's chart and scores read it: its row's columns, named as
-    Outcome's (those of OutcomeRepository.rows_of_patient), no ORM object."""
+    """A score as a patient's chart and scores read it: the columns of its row
+    (OutcomeRepository.rows_of_patient) that they show, named as Outcome's; no ORM object."""
 
     id: uuid.UUID
     patient_id: uuid.UUID
@@ -123,7 +123,7 @@ def patient_outcome_lines(
 ) -> list[OutcomeLine]:
     """A patient's scores in date order, not audited: the caller audits its own read."""
     rows = OutcomeRepository(session, clinic_id).rows_of_patient(patient_id)
-    return [OutcomeLine(**row._mapping) for row in rows]
+    return [OutcomeLine._make(map(row._mapping.__getitem__, OutcomeLine._fields)) for row in rows]
 
 
 def patient_outcomes(

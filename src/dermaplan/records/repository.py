@@ -209,28 +209,10 @@ _CONSENT_ROWS_OF_PATIENT = (
     .where(_CONSENT_TABLE.c.patient_id == _PATIENT)
     .order_by(_CONSENT_TABLE.c.opened_at, _CONSENT_TABLE.c.id, _WITHDRAWAL_TABLE.c.withdrawn_at)
 )
-# A patient's scores as rows, named as records.outcomes.OutcomeLine's fields
+# A patient's scores as rows (records.outcomes.OutcomeLine takes those it shows)
 _OUTCOME_TABLE = Outcome.__table__
 _OUTCOME_ROWS_OF_PATIENT = (
-    select(
-        *(
-            _OUTCOME_TABLE.c[name]
-            for name in (
-                "id",
-                "patient_id",
-                "session_id",
-                "consult_id",
-                "scale",
-                "score",
-                "assessed_on",
-                "assessor_id",
-                "patient_reported",
-                "notes",
-                "created_by",
-                "created_at",
-            )
-        )
-    )
+    select(_OUTCOME_TABLE)
     .where(_OUTCOME_TABLE.c.patient_id == _PATIENT)
     .order_by(_OUTCOME_TABLE.c.assessed_on, _OUTCOME_TABLE.c.id)
 )
@@ -637,8 +619,8 @@ class OutcomeRepository:
         self.clinic_id = clinic_id
 
     def rows_of_patient(self, patient_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
-        """A patient's scores in date order, as rows named as records.outcomes.OutcomeLine's
-        fields: no ORM objects. The patient is the caller's, already checked."""
+        """A patient's scores in date order, as rows, for records.outcomes.OutcomeLine: no
+        ORM objects. The patient is the caller's, already checked."""
         return self.session.execute(_OUTCOME_ROWS_OF_PATIENT, {"patient_id": patient_id}).all()
 
     def add(self, outcome: Outcome) -> None:
