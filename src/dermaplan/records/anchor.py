@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -37,7 +36,7 @@ from sqlalchemy.orm import Session
 from dermaplan.records.errors import DatabaseError
 from dermaplan.records.lanes import LEGACY, Chain, Head, held
 from dermaplan.records.models import DatabaseIdentity
-from dermaplan.records.private import FILE_MODE, exclusive, private_folder
+from dermaplan.records.private import FILE_MODE, exclusive, open_private, private_folder
 from dermaplan.records.repository import AuditRepository
 
 if TYPE_CHECKING:
@@ -96,6 +95,7 @@ class LocalAnchorFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.posted = path.with_name(f".{path.name}.posted")
+        self.temporary = path.with_name(f".{path.name}{_TEMPORARY}")
 
     @property
     def where(self) -> str:
@@ -125,11 +125,11 @@ class LocalAnchorFile:
             raise DatabaseError(f"the audit anchor {self.path} cannot be read: {error}") from None
 
     def write(self, anchor: Anchor) -> None:
-        """Temporary file (0600), fsync, rename: the old or the new, never half. The
+        """A temporary file (0600), fsync, rename: the old or the new, never half. The
         directory is not synced: after a power cut the rename may be lost, which leaves the
         anchor behind the log, as a crash before the write would; the log's own writes are
-        durable. Every write is made under the lock, so a temporary file found beside it is
-        a killed writer's, and goes."""
+        durable. Every write is made under the lock (`lock`, which makes the folder), so
+        the temporary file has one name: a killed writer's goes as the next write begins."""
         body = json.dumps(
             {
                 "database": str(anchor.database) if anchor.database else None,
@@ -143,20 +143,15 @@ class LocalAnchorFile:
                 },
             }
         )
-        private_folder(self.path.parent)
-        for stale in self.path.parent.glob(f".{self.path.name}.*{_TEMPORARY}"):
-            stale.unlink(missing_ok=True)
-        descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=_TEMPORARY, dir=self.path.parent
-        )
+        self.temporary.unlink(missing_ok=True)
         try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-                stream.write(body + "\n")
+            with open_private(self.temporary) as stream:
+                stream.write(body.encode("utf-8") + b"\n")
                 stream.flush()
                 os.fsync(stream.fileno())
-            os.replace(temporary, self.path)
+            os.replace(self.temporary, self.path)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            self.temporary.unlink(missing_ok=True)
             raise
 
     def lock(self) -> AbstractContextManager[object]:

@@ -68,6 +68,12 @@ REVISION_QUERY = "SELECT version_num FROM alembic_version"
 WRITE_OPTION = "dermaplan_write"
 SIGNED_REVISION = "0013"  # the first revision whose events are signed with the audit key
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# The connections an engine keeps open, and the most it opens: a web worker's requests, up to
+# that many at once, each take one, and give it back for the next. (SQLAlchemy's default
+# keeps 5 and opens up to 10 more, closed as they are given back: with eight requests at
+# once, one in ten opened a connection of its own, and prepared every statement afresh on
+# it; on PostgreSQL each is a server process.) A request beyond them waits for one.
+POOL_SIZE = 15
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -105,12 +111,17 @@ def create_records_engine(raw_url: str) -> Engine:
     url = database_url(raw_url)
     if url.get_backend_name() == "sqlite":
         # its writers take turns in the process before BEGIN IMMEDIATE (records.writer)
-        engine = create_engine(url, connect_args={"factory": QueuedConnection})
+        engine = create_engine(
+            url,
+            connect_args={"factory": QueuedConnection},
+            pool_size=POOL_SIZE,
+            max_overflow=0,
+        )
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
     else:
         try:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=0)
         except ModuleNotFoundError:
             raise DatabaseError(
                 "PostgreSQL support is not installed: pip install 'dermaplan[postgresql]'"
