@@ -4,10 +4,13 @@ says what and where, with nothing stored."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from dermaplan.records import db
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.models import ApiToken
@@ -122,6 +125,23 @@ def test_the_code_page_without_a_password_first_sends_to_the_login(client: TestC
     answer = client.get("/login/code", follow_redirects=False)
     assert answer.headers["location"] == "/login"
     assert client.get("/", follow_redirects=False).headers["location"] == "/today"
+
+
+def test_no_connection_free_in_time_is_unavailable_not_a_crash(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(db, "POOL_WAIT_S", 0.2)  # read as the engine is made, at first use
+    with client_of(world) as client:
+        sign_in(client, world, P)
+        engine = world.application.engine
+        with ExitStack() as held:
+            for _ in range(db.POOL_SIZE):  # every connection of the worker's engine in use
+                held.enter_context(engine.connect())
+            answer = client.get(f"/patients/{world.ours.patient}/chart")
+            assert answer.status_code == 503
+            assert "the records are unavailable; try again" in answer.text
+            assert "timed out, timeout 0.20" in caplog.text  # the cause, in the log
+        assert client.get(f"/patients/{world.ours.patient}/chart").status_code == 200
 
 
 def test_a_database_that_refuses_is_unavailable_not_a_crash(

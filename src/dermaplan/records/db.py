@@ -74,6 +74,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # once, one in ten opened a connection of its own, and prepared every statement afresh on
 # it; on PostgreSQL each is a server process.) A request beyond them waits for one.
 POOL_SIZE = 15
+# How long a request beyond them waits for one before it is refused as unavailable: as long as
+# a writer waits for SQLite's (SQLAlchemy's default is 30 s).
+POOL_WAIT_S = SQLITE_BUSY_TIMEOUT_MS / 1000
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -116,12 +119,19 @@ def create_records_engine(raw_url: str) -> Engine:
             connect_args={"factory": QueuedConnection},
             pool_size=POOL_SIZE,
             max_overflow=0,
+            pool_timeout=POOL_WAIT_S,
         )
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
     else:
         try:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=0)
+            engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=POOL_SIZE,
+                max_overflow=0,
+                pool_timeout=POOL_WAIT_S,
+            )
         except ModuleNotFoundError:
             raise DatabaseError(
                 "PostgreSQL support is not installed: pip install 'dermaplan[postgresql]'"

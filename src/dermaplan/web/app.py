@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dermaplan.app.unit import Application
@@ -80,6 +81,7 @@ def create_app(application: Application) -> FastAPI:
     web.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     web.add_exception_handler(DatabaseError, _unavailable)  # type: ignore[arg-type]
     web.add_exception_handler(DBAPIError, _unavailable)  # type: ignore[arg-type]
+    web.add_exception_handler(PoolTimeout, _unavailable)  # type: ignore[arg-type]
     return web
 
 
@@ -150,14 +152,15 @@ def _http_error(request: Request, error: StarletteHTTPException) -> Response:
     return _answer(request, error.status_code, [Problem((), message)], None)
 
 
-def _unavailable(request: Request, error: DatabaseError | DBAPIError) -> Response:
-    """The database cannot be reached or refused the request: nothing was written (the
-    unit of work rolled back); the cause goes to the log, not to the person asking."""
+def _unavailable(request: Request, error: DatabaseError | DBAPIError | PoolTimeout) -> Response:
+    """The database cannot be reached, refused the request, or had no connection free in
+    time (`records.db.POOL_WAIT_S`): nothing was written (the unit of work rolled back);
+    the cause goes to the log, not to the person asking."""
     log.error("the database cannot be used: %s", _cause(error))
     return _answer(request, 503, [Problem((), "the records are unavailable; try again")], None)
 
 
-def _cause(error: DatabaseError | DBAPIError) -> str:
+def _cause(error: DatabaseError | DBAPIError | PoolTimeout) -> str:
     """What went wrong, for the log, without the statement's parameters or the driver's
     detail lines, where the values of a record (a patient's name) would be."""
     if isinstance(error, DBAPIError):
