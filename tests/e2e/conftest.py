@@ -22,8 +22,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyotp
 import pytest
 from tests.conftest import ROOT
+
+from dermaplan.records.logins import TOTP_STEP_SECONDS
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -40,6 +43,26 @@ class Demo:
     totp: dict[str, str]  # login: secret
     patients: list[dict[str, str]] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)  # runs dermaplan over the demo's records
+
+
+# the last time step whose code a test of this process typed, by TOTP secret
+_TYPED_STEP: dict[str, int] = {}
+
+
+def unused_code(secret: str) -> str:
+    """A code the member's authenticator shows that no test has typed yet: now's, else the
+    next step's (the server takes a step either side, each code once). Two tests signing
+    the same member in within one step were refused the second time, as a person typing a
+    code twice would be; a third waits for the step to turn."""
+    totp = pyotp.TOTP(secret)
+    while True:
+        now = time.time()
+        step = int(now) // TOTP_STEP_SECONDS
+        wanted = max(step, _TYPED_STEP.get(secret, step - 1) + 1)
+        if wanted <= step + 1:
+            _TYPED_STEP[secret] = wanted
+            return totp.at(wanted * TOTP_STEP_SECONDS)
+        time.sleep((step + 1) * TOTP_STEP_SECONDS - now + 0.1)
 
 
 def _free_port() -> int:

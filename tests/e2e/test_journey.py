@@ -14,10 +14,9 @@ from __future__ import annotations
 import io
 import re
 
-import pyotp
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
-from tests.e2e.conftest import Demo, dermaplan
+from tests.e2e.conftest import Demo, dermaplan, unused_code
 from tests.e2e.test_browser import RECEPTION, accessible, sign_in
 from tests.e2e.test_charting_browser import sign_consent_by_drawing
 
@@ -45,7 +44,7 @@ def sign_in_with_code(page: Page, demo: Demo, login: str, secret: str) -> None:
     page.get_by_label("Password").fill(demo.password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Second factor")).to_be_visible()
-    page.get_by_label("Code").fill(pyotp.TOTP(secret).now())
+    page.get_by_label("Code").fill(unused_code(secret))
     page.get_by_role("button", name="Continue").click()
     expect(page).to_have_url(re.compile(r"/today$"))
 
