@@ -359,6 +359,26 @@ def test_record_sign_and_recall_a_session(database: str, engine: Engine, tmp_pat
     ]
 
 
+def test_a_session_and_the_timeline_give_times_and_days_on_the_clinics_clock(
+    database: str, engine: Engine, tmp_path: Path
+) -> None:
+    """At UTC+10, a session performed at 21:30 UTC on 2 November was on 3 November: the
+    session's versions and the patient's timeline say so, as the clinic's other pages do."""
+    patient, practitioner = clinic_with_patient(engine)
+    file = session_file(tmp_path, patient, practitioner, performed_at="2026-11-02T21:30+00:00")
+    _, out, _ = run("sessions", "record", str(file))
+    session_id = out.split()[2]
+    assert as_admin("clinic", "set", "--time-zone", "Australia/Brisbane")[0] == 0
+    code, out, _ = run("sessions", "show", session_id, "--format", "json")
+    assert code == 0
+    assert json.loads(out)[0]["performed_at"] == "2026-11-03T07:30:00+10:00"
+    code, out, _ = run("sessions", "show", session_id)
+    assert f"session {session_id}  draft  2026-11-03T07:30:00+10:00" in out
+    code, out, _ = run("patients", "timeline", patient, "--format", "json")
+    [entry] = [e for e in json.loads(out)["entries"] if e["kind"] == "session"]
+    assert (entry["date"], entry["performed_at"]) == ("2026-11-03", "2026-11-03T07:30:00+10:00")
+
+
 def test_a_session_and_the_patient_timeline_are_shown(
     database: str, engine: Engine, tmp_path: Path
 ) -> None:

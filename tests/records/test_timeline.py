@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -333,6 +334,53 @@ def test_a_timeline_takes_the_same_few_queries_however_long_the_record(
             engine, clinic_id, record.patient, record.practitioner, treated, day, at(f"{day}T12:00")
         )
     assert queries() == before <= 20
+
+
+# every instant an entry of the document shows, by kind: the first is the one its day is of
+INSTANTS = {
+    "course": (),
+    "consent": ("signed_at",),
+    "consent_withdrawal": ("withdrawn_at",),
+    "session": ("performed_at",),
+    "photo": ("taken_at",),
+    "consult": ("approved_at", "discarded_at"),
+    "adverse_event": ("closed_at",),
+    "outcome": (),
+}
+DAY_OF_INSTANT = {"consent_withdrawal", "session", "photo"}
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Los_Angeles", "Asia/Kolkata"])
+def test_a_timeline_gives_its_days_and_times_on_the_clinics_clock(
+    engine: Engine, clinic_id: uuid.UUID, kb: KnowledgeBase, tmp_path: Path, zone: str
+) -> None:
+    """Far from UTC (UTC+14, -8, +5:30), every time the chart shows carries the clinic's
+    offset, and an entry's day is the clinic's day of its instant, in date order."""
+    record = whole_record(engine, clinic_id, kb, tmp_path)
+    with transaction(engine) as session:
+        service.configure_clinic(session, context(), clinic_id, time_zone=zone)
+    with transaction(engine) as session:
+        document = timeline_document(
+            patient_timeline(session, context(), clinic_id, record.patient)
+        )
+    where = ZoneInfo(zone)
+    shown = 0
+    for entry in document["entries"]:
+        for field in INSTANTS[entry["kind"]]:
+            if entry[field] is None:
+                continue
+            instant = dt.datetime.fromisoformat(entry[field])
+            assert instant.utcoffset() == instant.astimezone(where).utcoffset(), (entry, field)
+            shown += 1
+            if field == INSTANTS[entry["kind"]][0] and entry["kind"] in DAY_OF_INSTANT:
+                assert entry["date"] == instant.date().isoformat(), entry
+    assert shown >= 8
+    days = [entry["date"] for entry in document["entries"]]
+    assert days == sorted(days)
+    # the session performed at 2026-10-06 11:00 UTC is 7 October at UTC+14, not 6 October
+    sessions = [e["date"] for e in document["entries"] if e["kind"] == "session"]
+    expected = "2026-10-07" if zone == "Pacific/Kiritimati" else "2026-10-06"
+    assert sessions[0] == expected
 
 
 def test_a_deleted_patients_timeline_is_still_shown(

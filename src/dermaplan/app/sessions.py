@@ -5,14 +5,13 @@ the recall of a product lot."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from dermaplan.app.principal import ADMIN, PRACTITIONER, Access, allowed
-from dermaplan.app.reads import ReadModel, Refused
+from dermaplan.app.reads import ReadModel, Refused, on_clinic_clock
 from dermaplan.app.unit import UnitOfWork
 from dermaplan.knowledge.schema import Modality
 
@@ -276,13 +275,14 @@ def amend(
 
 @allowed(PRACTITIONER, access=Access.AUDITED_READ)
 def history(uow: UnitOfWork, session_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Every version of a session, oldest first, as its audited state; the reading is
-    audited."""
-    from dermaplan.records.audit import canonical_json
+    """Every version of a session, oldest first, as its audited state in plain JSON values,
+    its times on the clinic's clock; the reading is audited."""
+    from pydantic_core import to_jsonable_python
+
     from dermaplan.records.sessions import session_history, session_state
 
     versions = session_history(uow.session, uow.context, uow.clinic_id, session_id)
-    return [json.loads(canonical_json(session_state(v))) for v in versions]
+    return [to_jsonable_python(on_clinic_clock(session_state(v), uow.zone)) for v in versions]
 
 
 @allowed(PRACTITIONER)

@@ -132,15 +132,22 @@ def sessions_show(
         say("\n".join(_version_lines(version)))
 
 
+def _at(text: str) -> str:
+    """A time of the JSON form (the clinic's clock) to the second."""
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(text).isoformat(timespec="seconds")
+
+
 def _version_lines(version: dict[str, Any]) -> list[str]:
     products = ", ".join(f"{p['product']} (lot {p['lot_id']})" for p in version["products"])
     lines = [
-        f"session {version['id']}  {version['status']}  {version['performed_at']}",
+        f"session {version['id']}  {version['status']}  {_at(version['performed_at'])}",
         f"  {version['modality']} on {', '.join(version['areas'])}",
         f"  products: {products or 'none'}",
     ]
     if version["signed_at"]:
-        lines.append(f"  signed {version['signed_at']} by {version['signed_by_id']}")
+        lines.append(f"  signed {_at(version['signed_at'])} by {version['signed_by_id']}")
     if version["amends_id"]:
         lines.append(f"  amends {version['amends_id']}: {version['amendment_reason']}")
     if version["notes"]:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, RowMapping
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from dermaplan.records.outcomes import OutcomeLine, outcome_state, patient_outco
 from dermaplan.records.photos import scopes_allowed
 from dermaplan.records.repository import (
     AdverseEventRepository,
+    ClinicRepository,
     ConsentRepository,
     CourseRepository,
     PatientRepository,
@@ -109,31 +111,35 @@ Entry: TypeAlias = (
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
-    """A patient's whole record in date order (see the module's docstring)."""
+    """A patient's whole record in date order (see the module's docstring), by the days
+    of the clinic's time zone (`zone`)."""
 
     patient: Patient
     entries: list[Entry]
     fulfilled: dict[uuid.UUID, tuple[CourseLine, PlannedLine]]  # session id -> what it did
+    zone: ZoneInfo
 
 
-def _when(entry: Entry) -> tuple[dt.date, int, dt.datetime]:
+def _when(entry: Entry, zone: ZoneInfo) -> tuple[dt.date, int, dt.datetime]:
     """A day's entries in the order a clinic works: the consult and the course it starts,
-    consents, then the treatment and its photos, then what followed (events, scores)."""
+    consents, then the treatment and its photos, then what followed (events, scores). An
+    instant's day is the clinic's (a session at 23:30 in Auckland is that day's, not the day
+    before's in UTC)."""
     match entry:
         case Consult():
             return entry.consult_date, 0, entry.created_at
         case CourseLine():
-            return entry.created_at.date(), 1, entry.created_at
+            return entry.created_at.astimezone(zone).date(), 1, entry.created_at
         case ConsentLine():
             signed = entry.signed_at or entry.opened_at
-            return signed.date(), 2, signed
+            return signed.astimezone(zone).date(), 2, signed
         case WithdrawalLine():
-            return entry.withdrawn_at.date(), 2, entry.withdrawn_at
+            return entry.withdrawn_at.astimezone(zone).date(), 2, entry.withdrawn_at
         case SessionLine():
             performed: dt.datetime = entry.columns["performed_at"]
-            return performed.date(), 3, performed
+            return performed.astimezone(zone).date(), 3, performed
         case PhotoEntry():
-            return entry.taken_at.date(), 3, entry.taken_at
+            return entry.taken_at.astimezone(zone).date(), 3, entry.taken_at
         case AdverseEventLine():
             return entry.onset_date, 4, entry.created_at
         case OutcomeLine():
@@ -170,7 +176,8 @@ def patient_timeline(
         *events,
         *(PhotoEntry(*photo, dict(scopes)) for photo in photos),
     ]
-    entries.sort(key=_when)
+    zone = ClinicRepository(session).zone(clinic_id)
+    entries.sort(key=lambda entry: _when(entry, zone))
     fulfilled = {
         planned.session_id: (course, planned)
         for course in courses
@@ -198,14 +205,19 @@ def patient_timeline(
             "photos": [str(photo.id) for photo in photos],
         },
     )
-    return Timeline(patient, entries, fulfilled)
+    return Timeline(patient, entries, fulfilled, zone)
 
 
 # -- how it is shown ---------------------------------------------------------------------
 
 
-def _iso(value: dt.date | dt.datetime | None) -> str | None:
+def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _at(value: dt.datetime | None, zone: ZoneInfo) -> str | None:
+    """An instant on the clinic's clock (the document is shown as it is: times as text)."""
+    return value.astimezone(zone).isoformat() if value is not None else None
 
 
 def _id(value: uuid.UUID | None) -> str | None:
@@ -214,7 +226,8 @@ def _id(value: uuid.UUID | None) -> str | None:
 
 def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
     """One entry as JSON: its day, its kind, and what a reader of the record needs."""
-    day = _when(entry)[0].isoformat()
+    zone = timeline.zone
+    day = _when(entry, zone)[0].isoformat()
     match entry:
         case Consult():
             return {
@@ -223,10 +236,10 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "id": str(entry.id),
                 "status": entry.status.value,
                 "approved_by": _id(entry.approved_by_id),
-                "approved_at": _iso(entry.approved_at),
+                "approved_at": _at(entry.approved_at, zone),
                 "supersedes": _id(entry.supersedes_id),
                 "knowledge_version": entry.knowledge_version,
-                "discarded_at": _iso(entry.discarded_at),
+                "discarded_at": _at(entry.discarded_at, zone),
                 "discard_reason": entry.discard_reason,
             }
         case CourseLine():
@@ -246,7 +259,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                     }
                     for planned in entry.planned_sessions
                 ],
-                "cancelled_at": _iso(entry.cancelled_at),
+                "cancelled_at": _at(entry.cancelled_at, zone),
                 "cancellation_reason": entry.cancellation_reason,
             }
         case ConsentLine():
@@ -257,7 +270,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "consent_kind": entry.kind.value,
                 "template_version": entry.template_version,
                 "status": entry.status.value,
-                "signed_at": _iso(entry.signed_at),
+                "signed_at": _at(entry.signed_at, zone),
                 "signer": entry.signer_name,
                 "photo_scopes": entry.photo_scopes,
                 "withdrawn": sorted(w.scope for w in entry.withdrawals),
@@ -268,7 +281,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "kind": "consent_withdrawal",
                 "consent": str(entry.consent_id),
                 "scope": entry.scope,
-                "withdrawn_at": _iso(entry.withdrawn_at),
+                "withdrawn_at": _at(entry.withdrawn_at, zone),
                 "reason": entry.reason,
             }
         case SessionLine():
@@ -279,7 +292,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "kind": "session",
                 "id": str(columns["id"]),
                 "status": columns["status"].value,
-                "performed_at": _iso(columns["performed_at"]),
+                "performed_at": _at(columns["performed_at"], zone),
                 "modality": columns["modality"].value,
                 "areas": list(columns["areas"]),
                 "practitioner": str(columns["practitioner_id"]),
@@ -303,7 +316,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "date": day,
                 "kind": "photo",
                 "id": str(entry.id),
-                "taken_at": _iso(entry.taken_at),
+                "taken_at": _at(entry.taken_at, zone),
                 "stage": entry.stage.value if entry.stage else None,
                 "area": entry.area,
                 "angle": entry.angle,
@@ -326,7 +339,7 @@ def _entry(entry: Entry, timeline: Timeline) -> dict[str, Any]:
                 "lots": [{"product": lot.product, "lot": lot.lot_number} for lot in entry.lots],
                 "follows": _id(entry.follows_id),
                 "follow_up_reason": entry.follow_up_reason,
-                "closed_at": _iso(entry.closed_at),
+                "closed_at": _at(entry.closed_at, zone),
             }
         case OutcomeLine():
             return {
@@ -352,7 +365,7 @@ def timeline_document(timeline: Timeline) -> dict[str, Any]:
             "family_name": patient.family_name,
             "given_names": patient.given_names,
             "birth_date": _iso(patient.birth_date),
-            "deleted_at": _iso(patient.deleted_at),
+            "deleted_at": _at(patient.deleted_at, timeline.zone),
         },
         "entries": [_entry(entry, timeline) for entry in timeline.entries],
     }
