@@ -5,6 +5,7 @@ is taken once, within a step either side; login names made from any name are val
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pyotp
 import pytest
@@ -46,6 +47,64 @@ def test_members_set_their_own_password_and_an_admin_sets_anyones(
     step = logins.sign_in(application, "FRONT.DESK ", PASSWORD, None)
     assert not step.awaiting_code
     assert logins.signed_in(application, step.token).member.role is R
+
+
+@pytest.mark.parametrize("own", [True, False])
+def test_a_token_neither_makes_tokens_nor_changes_a_credential(
+    application: Application, engine: Engine, own: bool
+) -> None:
+    """An API token is one secret: could it make tokens, or set a password or a second
+    factor, whoever stole one would hold the account for good (an admin's, anyone's)."""
+    _, staff = clinic_with_staff(engine, "Parc")
+    for member in (A, P):
+        application.run(str(staff[A]), logins.set_password, str(staff[member]), PASSWORD)
+    made = application.run(str(staff[A]), logins.create_token, "a script")
+    token = logins.TokenCheck(made.secret)
+    target = str(staff[A] if own else staff[P])
+    for use_case, arguments in (
+        (logins.create_token, ("another",)),
+        (logins.set_password, (target, PASSWORD + "!", None, PASSWORD)),
+        (logins.enrol_totp, (target, None, PASSWORD)),
+    ):
+        with pytest.raises(Forbidden, match="an API token cannot"):
+            application.run(token, use_case, *arguments)
+    assert [t.name for t in application.run(token, logins.tokens)] == ["a script"]
+    with transaction(engine, write=False) as session:
+        credential = session.get(StaffCredential, uuid.UUID(target))
+        assert credential is not None
+        assert stored.password_matches(credential.password_hash, PASSWORD)
+        assert credential.totp_secret is None
+
+
+def test_in_a_browser_session_ones_own_credentials_change_with_the_current_password(
+    application: Application, engine: Engine
+) -> None:
+    _, staff = clinic_with_staff(engine, "Parc")
+    application.run(str(staff[P]), logins.set_password, str(staff[P]), PASSWORD)
+    member = logins.signed_in(
+        application, logins.sign_in(application, "practitioner.of.parc", PASSWORD, None).token
+    ).member
+    session = logins.CheckedMember(member)
+    for current in (None, "", "not the password"):
+        with pytest.raises(InvalidInput, match="current_password: not your current password"):
+            application.run(
+                session, logins.set_password, str(staff[P]), PASSWORD + "!", None, current
+            )
+        with pytest.raises(InvalidInput, match="current_password: not your current password"):
+            application.run(session, logins.enrol_totp, str(staff[P]), None, current)
+    application.run(session, logins.enrol_totp, str(staff[P]), None, PASSWORD)
+    application.run(session, logins.set_password, str(staff[P]), PASSWORD + "!", None, PASSWORD)
+    with pytest.raises(Unauthenticated):
+        logins.sign_in(application, "practitioner.of.parc", PASSWORD, None)
+    # the operator's command line, and an admin's session for another member, need none
+    application.run(str(staff[P]), logins.set_password, str(staff[P]), PASSWORD)
+    application.run(str(staff[A]), logins.set_password, str(staff[A]), PASSWORD)
+    enrolled = application.run(str(staff[A]), logins.enrol_totp, str(staff[A]))
+    step = logins.sign_in(application, "admin.of.parc", PASSWORD, None)
+    code = pyotp.TOTP(enrolled.secret).at(application.clock())
+    opened = logins.second_factor(application, step.token, code, None)
+    admin = logins.signed_in(application, opened.token).member
+    application.run(logins.CheckedMember(admin), logins.set_password, str(staff[P]), PASSWORD + "?")
 
 
 def test_a_password_and_a_login_name_are_checked_at_their_fields(

@@ -1,6 +1,7 @@
 """The admin's API: every endpoint refused to every other role, and to a token of another
-clinic's admin for this clinic's members; staff, roles, passwords and second factors; the
-clinic's name and time zone; consent texts; the audit log and its verification."""
+clinic's admin for this clinic's members; staff and roles (no token changes a password or a
+second factor); the clinic's name and time zone; consent texts; the audit log and its
+verification."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
-from dermaplan.records.logins import create_token, totp_secret
-from dermaplan.records.models import ApiToken, Staff, StaffCredential
+from dermaplan.records.logins import create_token
+from dermaplan.records.models import ApiToken, Staff
 from dermaplan.records.models import Clinic as ClinicRow
 from tests.records.factories import context
 from tests.web.conftest import Clinic, World, api_token, client_of
@@ -21,14 +22,11 @@ from tests.web.conftest import Clinic, World, api_token, client_of
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
 MEMBER = "{staff_id}"
 TOKEN = "{token_id}"
-PASSWORD = "a brand new password for monday"
 # every admin endpoint: method, path, body (on the clinic's practitioner)
 ADMIN_ENDPOINTS: list[tuple[str, str, dict[str, object] | None]] = [
     ("GET", "/api/v1/admin/staff", None),
     ("POST", "/api/v1/admin/staff", {"name": "Dr New", "role": "practitioner"}),
     ("PUT", f"/api/v1/admin/staff/{MEMBER}/role", {"role": "reception"}),
-    ("PUT", f"/api/v1/admin/staff/{MEMBER}/password", {"password": PASSWORD}),
-    ("POST", f"/api/v1/admin/staff/{MEMBER}/totp", None),
     ("PUT", f"/api/v1/admin/staff/{MEMBER}/active", {"active": True}),
     ("GET", "/api/v1/admin/clinic", None),
     ("PATCH", "/api/v1/admin/clinic", {"time_zone": "Europe/Paris"}),
@@ -78,7 +76,7 @@ def test_only_an_admin_is_let_through(
             assert answer.status_code == 401
 
 
-def test_staff_are_added_given_roles_passwords_and_second_factors(world: World) -> None:
+def test_staff_are_added_and_given_roles(world: World) -> None:
     with client_of(world) as client:
         admin = api_token(world, A)
         listed = client.get("/api/v1/admin/staff", headers=admin).json()
@@ -97,18 +95,6 @@ def test_staff_are_added_given_roles_passwords_and_second_factors(world: World) 
             f"/api/v1/admin/staff/{new}/role", json={"role": "practitioner"}, headers=admin
         )
         assert role.json()["role"] == "practitioner"
-        password = client.put(
-            f"/api/v1/admin/staff/{new}/password",
-            json={"password": PASSWORD, "login": "dr.new"},
-            headers=admin,
-        )
-        assert password.json() == {"staff_id": new, "login": "dr.new"}
-        totp = client.post(f"/api/v1/admin/staff/{new}/totp", headers=admin).json()
-        assert totp["uri"].startswith("otpauth://totp/")
-        with transaction(world.engine, write=False) as session:
-            credential = session.get(StaffCredential, uuid.UUID(new))
-            assert credential is not None
-            assert totp_secret(session, credential) == totp["secret"]
         last = client.put(
             f"/api/v1/admin/staff/{world.ours.staff[A]}/role",
             json={"role": "reception"},
@@ -116,11 +102,6 @@ def test_staff_are_added_given_roles_passwords_and_second_factors(world: World) 
         )
         assert last.status_code == 409
         assert last.json()["detail"][0]["loc"] == ["role"]
-        short = client.put(
-            f"/api/v1/admin/staff/{new}/password", json={"password": "short"}, headers=admin
-        )
-        assert short.status_code == 422
-        assert short.json()["detail"][0]["loc"] == ["password"]
         unknown = client.put(
             f"/api/v1/admin/staff/{uuid.uuid4()}/role", json={"role": "admin"}, headers=admin
         )

@@ -140,6 +140,7 @@ def test_an_admin_adds_a_member_changes_their_role_and_sets_their_password(
 def test_a_reset_password_ends_the_members_sessions_and_a_new_second_factor_is_shown_once(
     world: World,
 ) -> None:
+    api = api_token(world, P)
     with client_of(world) as practitioner:
         sign_in(practitioner, world, P)
         with client_of(world) as client:
@@ -152,8 +153,11 @@ def test_a_reset_password_ends_the_members_sessions_and_a_new_second_factor_is_s
             assert reset.status_code == 200
             assert "practitioner@parc" in reset.text  # the login kept
             assert practitioner.get("/today", follow_redirects=False).status_code == 303
+            assert client.get("/api/v1/me", headers=api).status_code == 401  # token revoked
+            api = api_token(world, P)
             totp = client.post(f"/admin/staff/{member}/totp", data={"csrf_token": token})
             assert totp.status_code == 200
+            assert client.get("/api/v1/me", headers=api).status_code == 401
             with transaction(world.engine, write=False) as session:
                 credential = session.get(StaffCredential, member)
                 assert credential is not None
@@ -162,6 +166,34 @@ def test_a_reset_password_ends_the_members_sessions_and_a_new_second_factor_is_s
             assert secret in totp.text
             assert "otpauth://" in totp.text
             assert secret not in client.get("/admin/staff").text
+
+
+@pytest.mark.parametrize(
+    ("change", "data"), [("password", {"password": NEW_PASSWORD}), ("totp", {})]
+)
+def test_ones_own_credentials_change_only_with_the_current_password(
+    world: World, change: str, data: dict[str, str]
+) -> None:
+    """Whoever holds a member's session cookie, without their password, cannot make the
+    account theirs by setting a new password or second factor."""
+    own = world.ours.staff[P]
+    with client_of(world) as client:
+        token = sign_in(client, world, P)
+        before = records(world)
+        for current in ({}, {"current_password": "not the password at all"}):
+            answer = client.post(
+                f"/admin/staff/{own}/{change}", data={"csrf_token": token, **data, **current}
+            )
+            assert answer.status_code == 422, answer.text
+            assert "current_password: not your current password" in answer.text
+        assert records(world) == before
+        done = client.post(
+            f"/admin/staff/{own}/{change}",
+            data={"csrf_token": token, **data, "current_password": PASSWORD},
+        )
+        assert done.status_code == 200, done.text
+        assert "sign in again" in done.text
+        assert client.get("/today", follow_redirects=False).status_code == 303  # signed out
 
 
 def test_a_deactivated_member_is_signed_out_everywhere_and_cannot_sign_in(world: World) -> None:

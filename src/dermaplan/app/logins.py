@@ -15,12 +15,20 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
-from dermaplan.app.principal import ADMIN, EVERYONE, USE_CASES, Access, allowed, refusal_of
+from dermaplan.app.principal import (
+    ADMIN,
+    EVERYONE,
+    USE_CASES,
+    Access,
+    Proof,
+    allowed,
+    refusal_of,
+)
 from dermaplan.app.reads import ReadModel
 from dermaplan.app.staff import member_named
 from dermaplan.app.unit import Application, UnitOfWork
 from dermaplan.records.enums import StaffRole
-from dermaplan.records.errors import Unauthenticated
+from dermaplan.records.errors import Forbidden, InvalidInput, Unauthenticated
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -174,6 +182,7 @@ class CredentialCheck(Generic[Held, Found]):
     its row is found, when it has closed, what is kept and where its use is noted."""
 
     refusal: ClassVar[str]  # for a request that carries no credential, or an unknown one
+    proof: ClassVar[Proof]  # how the member it finds showed who they are
 
     def __init__(self) -> None:
         self.found: Found | None = None
@@ -230,6 +239,7 @@ class SessionCheck(CredentialCheck["LoginSession", BrowserSession]):
     its code, or whose session has ended, been idle 30 minutes, or is 12 hours old."""
 
     refusal = NO_SESSION
+    proof = Proof.SESSION
 
     def __init__(self, token: str | None) -> None:
         super().__init__()
@@ -265,6 +275,7 @@ class TokenCheck(CredentialCheck["ApiToken", Member]):
     """A personal API token; it opens nothing if it is unknown, revoked or expired."""
 
     refusal = NO_TOKEN
+    proof = Proof.TOKEN
 
     def __init__(self, secret: str) -> None:
         super().__init__()
@@ -289,6 +300,25 @@ class TokenCheck(CredentialCheck["ApiToken", Member]):
     @property
     def member(self) -> Member:
         return self.checked()
+
+
+class CheckedMember:
+    """The member of a browser session this request has checked already (a page's change,
+    its session and CSRF token checked before the form was read), acting as the session's
+    member, by a session's proof."""
+
+    proof = Proof.SESSION
+
+    def __init__(self, member: Member) -> None:
+        self.member = member
+
+    def __call__(self, session: Session, now: dt.datetime, writes: bool, /) -> Staff:
+        from dermaplan.records.repository import staff_named
+
+        found = staff_named(session, str(self.member.staff_id))
+        if len(found) != 1:
+            raise Unauthenticated.one("this member of staff is no longer active")
+        return found[0]
 
 
 def _stale(last: dt.datetime | None, now: dt.datetime) -> bool:
@@ -428,27 +458,63 @@ class NewToken(ReadModel):
     secret: str
 
 
+def _may_change_credentials(
+    uow: UnitOfWork, staff_id: uuid.UUID, current_password: str | None
+) -> None:
+    """A password or a second factor changes only for whoever shows more than a stolen
+    cookie or token would: never with an API token (one secret, which could otherwise make
+    itself a member's for good); in a browser session, one's own only with the current
+    password. An admin's session (two factors) changes another member's; the command line
+    on the server acts for the operator, who holds the database."""
+    from dermaplan.records.logins import credential_of, password_matches
+
+    acting = uow.acting
+    if acting.proof is Proof.TOKEN:
+        raise Forbidden.one(
+            "credentials: an API token cannot change a password or a second factor; "
+            "sign in to the app to change them"
+        )
+    if acting.proof is Proof.SESSION and staff_id == acting.staff_id:
+        credential = credential_of(uow.session, staff_id)
+        stored = credential.password_hash if credential else None
+        if not password_matches(stored, current_password or ""):
+            raise InvalidInput.one(
+                "current_password: not your current password; to change your own "
+                "credentials, type the password you sign in with"
+            )
+
+
 @allowed(*EVERYONE)
 def set_password(
-    uow: UnitOfWork, member: str, password: str, login: str | None = None
+    uow: UnitOfWork,
+    member: str,
+    password: str,
+    login: str | None = None,
+    current_password: str | None = None,
 ) -> Credentials:
-    """Set a member's password (their own, or anyone's for an admin) and login name; the
-    member's open sessions end."""
+    """Set a member's password (their own, with the current one in a browser session, or
+    anyone's for an admin) and login name; the member's sessions end and their API tokens
+    are revoked."""
     from dermaplan.records.logins import set_password as store
 
     staff_id = member_named(uow, member, "password")
+    _may_change_credentials(uow, staff_id, current_password)
     credential = store(uow.session, uow.context, uow.clinic_id, staff_id, password, login)
     return Credentials(staff_id=staff_id, login=credential.login)
 
 
 @allowed(*EVERYONE)
-def enrol_totp(uow: UnitOfWork, member: str, secret: str | None = None) -> TotpEnrolment:
-    """Give a member (themself, or anyone for an admin) a new TOTP second factor."""
+def enrol_totp(
+    uow: UnitOfWork, member: str, secret: str | None = None, current_password: str | None = None
+) -> TotpEnrolment:
+    """Give a member (themself, with their password in a browser session, or anyone for an
+    admin) a new TOTP second factor; their sessions end and their API tokens are revoked."""
     import pyotp
 
     from dermaplan.records.logins import enrol_totp as store
 
     staff_id = member_named(uow, member, "totp")
+    _may_change_credentials(uow, staff_id, current_password)
     credential, secret = store(uow.session, uow.context, uow.clinic_id, staff_id, secret)
     uri = pyotp.TOTP(secret).provisioning_uri(name=credential.login, issuer_name="Dermaplan")
     return TotpEnrolment(staff_id=staff_id, login=credential.login, secret=secret, uri=uri)
@@ -457,9 +523,13 @@ def enrol_totp(uow: UnitOfWork, member: str, secret: str | None = None) -> TotpE
 @allowed(*EVERYONE)
 def create_token(uow: UnitOfWork, name: str, days: int | None = None) -> NewToken:
     """A personal API token of the member acting, in their role, for `days` (90 unless
-    given, at most 365)."""
+    given, at most 365); made by a member signed in, never by a token (which could then
+    renew itself for good)."""
     from dermaplan.records.logins import TOKEN_DAYS_DEFAULT
     from dermaplan.records.logins import create_token as store
+
+    if uow.acting.proof is Proof.TOKEN:
+        raise Forbidden.one("tokens: an API token cannot make tokens; sign in to the app")
 
     made, secret = store(
         uow.session,

@@ -45,16 +45,27 @@ USE_CASES: dict[str, frozenset[StaffRole]] = {}
 ACCESS: dict[str, Access] = {}
 
 
+class Proof(StrEnum):
+    """How the member acting showed who they are: what a credential of theirs may be
+    changed with (app.logins)."""
+
+    OPERATOR = "operator"  # the command line on the server, as the member it names (--as)
+    SESSION = "session"  # a browser session: the password, and the second factor if enrolled
+    TOKEN = "token"  # noqa: S105 (a name) - a personal API token: one secret, for a program
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The member of staff acting, their clinic and roles, and the operating-system user
-    or service running the program (both go into the audit log)."""
+    """The member of staff acting, their clinic and roles, the operating-system user or
+    service running the program (both go into the audit log), and how they showed who
+    they are."""
 
     staff_id: uuid.UUID
     clinic_id: uuid.UUID
     name: str
     roles: frozenset[StaffRole]
     os_user: str
+    proof: Proof = Proof.OPERATOR
 
 
 def allowed(

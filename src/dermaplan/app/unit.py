@@ -19,9 +19,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, Protocol, TypeVar
 
-from dermaplan.app.principal import Access, Principal, refusal
+from dermaplan.app.principal import Access, Principal, Proof, refusal
 from dermaplan.records.context import Context, utc_now
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.errors import Forbidden, InvalidInput
@@ -39,10 +39,16 @@ if TYPE_CHECKING:
     from dermaplan.records.photos import PhotoStorage
     from dermaplan.records.settings import Settings
 
-Identify = Callable[["Session", dt.datetime, bool], "Staff"]
-"""Who is acting, found inside a unit of work from its session, its time and whether it
-writes (what may be noted then, such as a session's use): their member of staff, or
-Unauthenticated (app.logins)."""
+
+class Identify(Protocol):
+    """Who is acting, found inside a unit of work from its session, its time and whether it
+    writes (what may be noted then, such as a session's use): their member of staff, or
+    Unauthenticated (app.logins); and how they showed it (`proof`)."""
+
+    @property
+    def proof(self) -> Proof: ...
+
+    def __call__(self, session: Session, now: dt.datetime, writes: bool, /) -> Staff: ...
 
 
 class Application:
@@ -196,8 +202,8 @@ def _principal(
 ) -> Principal | None:
     from dermaplan.records.repository import staff_named
 
-    if callable(acting):
-        return _principal_of(acting(session, now, writes), settings)
+    if not isinstance(acting, str | None):
+        return _principal_of(acting(session, now, writes), settings, acting.proof)
     if acting is None or not acting.strip():
         return None
     found = staff_named(session, acting)
@@ -207,10 +213,10 @@ def _principal(
         raise Forbidden.one(
             f"acting as '{acting}': {len(found)} members of staff have that name; give the id"
         )
-    return _principal_of(found[0], settings)
+    return _principal_of(found[0], settings, Proof.OPERATOR)
 
 
-def _principal_of(member: Staff, settings: Settings) -> Principal:
+def _principal_of(member: Staff, settings: Settings, proof: Proof) -> Principal:
     return Principal(
-        member.id, member.clinic_id, member.name, frozenset({member.role}), settings.actor
+        member.id, member.clinic_id, member.name, frozenset({member.role}), settings.actor, proof
     )

@@ -71,7 +71,8 @@ def staff_password(
     ] = None,
 ) -> None:
     """Set a member's password for the web app (yours, or anyone's as an admin); their
-    open sessions end. It is asked twice without echo, or read from $DERMAPLAN_PASSWORD."""
+    open sessions end and their API tokens are revoked. It is asked twice without echo, or
+    read from $DERMAPLAN_PASSWORD."""
     import os
 
     from dermaplan.app import logins
@@ -89,7 +90,8 @@ def staff_totp(
 ) -> None:
     """Give a member a new TOTP second factor (yours, or anyone's as an admin; an admin
     needs one to sign in): type the secret into an authenticator app, or make a QR code
-    of the otpauth URI. The previous one stops working."""
+    of the otpauth URI. The previous one stops working; their open sessions end and their
+    API tokens are revoked."""
     from dermaplan.app import logins
 
     enrolled = call(logins.enrol_totp, member)

@@ -180,8 +180,9 @@ def set_password(
     login: str | None = None,
 ) -> StaffCredential:
     """Give a member of the clinic a password (and a login name: `login`, the one they
-    have, or one made from their name). Their open sessions end: whoever knew the old
-    password is signed out. Audited by a digest of the credential, never the password."""
+    have, or one made from their name). Their open sessions end and their API tokens are
+    revoked: whoever knew the old password, or held what it gave, is out. Audited by a
+    digest of the credential, never the password."""
     member = required(StaffRepository(session, clinic_id).get(staff_id), f"no staff {staff_id}")
     # the name whole and word by word: "Ana Lima" and "lima2026" are both near guesses
     words = re.findall(r"\w+", f"{member.name} {login or ''}")
@@ -218,8 +219,7 @@ def store_credential(
     credential.login, credential.password_hash = name, password_hash
     credential.updated_at = context.now
     session.flush()
-    for open_session in logins.open_sessions(staff_id):
-        _end(open_session, context.now, "password")
+    end_access(session, context, clinic_id, staff_id, "password")
     record_event(
         session,
         context,
@@ -259,8 +259,8 @@ def enrol_totp(
     secret: str | None = None,
 ) -> tuple[StaffCredential, str]:
     """Give a member a new TOTP secret (a random one unless `secret` is given): from now on
-    they sign in with a code from it. They need a password first. Returns the credential
-    and the secret in clear, to show once."""
+    they sign in with a code from it; their sessions end and their tokens are revoked. They
+    need a password first. Returns the credential and the secret in clear, to show once."""
     required(StaffRepository(session, clinic_id).get(staff_id), f"no staff {staff_id}")
     credential = LoginRepository(session).credential(staff_id)
     if credential is None:
@@ -270,6 +270,7 @@ def enrol_totp(
     credential.totp_last_step = None
     credential.updated_at = context.now
     session.flush()
+    end_access(session, context, clinic_id, staff_id, "totp")
     record_event(
         session,
         context,

@@ -1,5 +1,6 @@
 """The admin's API under /api/v1/admin: what the admin's pages do (web.admin_pages), for
-programs. The use cases are an admin's: a token of any other role is refused (403)."""
+programs, but for passwords and second factors, which no API token changes (app.logins).
+The use cases are an admin's: a token of any other role is refused (403)."""
 
 from __future__ import annotations
 
@@ -36,13 +37,6 @@ class RoleChange(BaseModel):
 
 class Activity(BaseModel):
     active: bool = Field(description="false: they cannot sign in; their sessions and tokens end")
-
-
-class PasswordChange(BaseModel):
-    password: Annotated[str, Field(min_length=1, max_length=1000, description="12 to 256")]
-    login: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
-        default=None, description="the login name; by default the one they have"
-    )
 
 
 class ClinicChange(BaseModel):
@@ -92,15 +86,6 @@ def set_active(
     return run(request, member, staff.set_active, str(staff_id), change.active)
 
 
-@router.put("/staff/{staff_id}/password")
-@runs(logins.set_password)
-def reset_password(
-    request: Request, member: ApiToken, staff_id: uuid.UUID, change: PasswordChange
-) -> logins.Credentials:
-    """A member's new password (and login name); their open sessions end (audited)."""
-    return run(request, member, logins.set_password, str(staff_id), change.password, change.login)
-
-
 @router.get("/tokens")
 @runs(logins.clinic_tokens)
 def clinic_tokens(request: Request, member: ApiToken) -> list[logins.MemberToken]:
@@ -113,15 +98,6 @@ def clinic_tokens(request: Request, member: ApiToken) -> list[logins.MemberToken
 def revoke_token(request: Request, member: ApiToken, token_id: uuid.UUID) -> logins.TokenLine:
     """Revoke any member's token (audited); it opens nothing from now on."""
     return run(request, member, logins.revoke_member_token, token_id)
-
-
-@router.post("/staff/{staff_id}/totp")
-@runs(logins.enrol_totp)
-def reset_second_factor(
-    request: Request, member: ApiToken, staff_id: uuid.UUID
-) -> logins.TotpEnrolment:
-    """A member's new TOTP second factor; its secret is in this answer only (audited)."""
-    return run(request, member, logins.enrol_totp, str(staff_id))
 
 
 @router.get("/clinic")

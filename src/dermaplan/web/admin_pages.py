@@ -94,10 +94,19 @@ def reset_password(
     staff_id: uuid.UUID,
     password: Annotated[str, Form(max_length=1000)],
     login: Line = "",
+    current_password: Annotated[str, Form(max_length=1000)] = "",
 ) -> HTMLResponse:
-    """A new password (typed by the admin, given to the member in person); the member's
-    open sessions end."""
-    done = run(request, session.member, logins.set_password, str(staff_id), password, _given(login))
+    """A new password (typed by the admin, given to the member in person; one's own with
+    the current one); the member's sessions end and their tokens are revoked."""
+    done = run(
+        request,
+        session.member,
+        logins.set_password,
+        str(staff_id),
+        password,
+        _given(login),
+        current_password or None,
+    )
     return render(
         request, "admin_password.html", session, section="staff", title="Password set", done=done
     )
@@ -105,9 +114,21 @@ def reset_password(
 
 @router.post("/staff/{staff_id}/totp")
 @runs(logins.enrol_totp)
-def reset_second_factor(request: Request, session: Changing, staff_id: uuid.UUID) -> HTMLResponse:
-    """A new TOTP second factor, its secret shown on this page once."""
-    new = run(request, session.member, logins.enrol_totp, str(staff_id))
+def reset_second_factor(
+    request: Request,
+    session: Changing,
+    staff_id: uuid.UUID,
+    current_password: Annotated[str, Form(max_length=1000)] = "",
+) -> HTMLResponse:
+    """A new TOTP second factor (one's own with the current password), its secret shown on
+    this page once; the member's sessions end and their tokens are revoked."""
+    new = run(
+        request,
+        session.member,
+        logins.enrol_totp,
+        str(staff_id),
+        current_password=current_password or None,
+    )
     return render(
         request, "admin_totp.html", session, section="staff", title="New second factor", new=new
     )

@@ -1,6 +1,8 @@
 """The JSON API under /api/v1: the use cases the pages call, for programs, authenticated
 by a personal access token (`Authorization: Bearer dpat_...`) that acts as the member who
-made it, in their role. Its OpenAPI document is /api/v1/openapi.json.
+made it, in their role. A token is made, and a password or second factor changed, only by a
+member signed in to the pages: a token alone (one secret) never makes another or takes over
+an account. Its OpenAPI document is /api/v1/openapi.json.
 
 A patient's name never goes into a URL: a search is a POST. A refusal is JSON with each
 problem at its location (web.errors): 401 without a valid token, 403 for a role that may
@@ -33,11 +35,6 @@ class PatientSearch(BaseModel):
 
     query: Annotated[str, Field(min_length=1, max_length=200)]
     limit: Annotated[int, Field(ge=1, le=100)] = 20
-
-
-class TokenRequest(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=100, description="what it is for")]
-    days: Annotated[int, Field(ge=1, le=365)] = 90
 
 
 @router.get("/health", responses={})
@@ -109,13 +106,6 @@ def stored_consult(
 def list_tokens(request: Request, member: ApiToken) -> list[logins.TokenLine]:
     """The member's own tokens, newest first; secrets are never shown again."""
     return run(request, member, logins.tokens)
-
-
-@router.post("/tokens", status_code=201)
-@runs(logins.create_token)
-def create_token(request: Request, member: ApiToken, wanted: TokenRequest) -> logins.NewToken:
-    """A new token of the member, in their role; its secret is in this answer only."""
-    return run(request, member, logins.create_token, wanted.name, wanted.days)
 
 
 @router.delete("/tokens/{token_id}")

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dermaplan.app.logins import (
     NO_TOKEN,
     BrowserSession,
+    CheckedMember,
     Member,
     SessionCheck,
     TokenCheck,
@@ -363,7 +364,7 @@ def run(
     if isinstance(member, BrowserSession):  # checked already, with the form's CSRF token
         member = member.member
     if isinstance(member, Member):
-        return app.run(str(member.staff_id), use_case, *args, **kwargs)
+        return app.run(CheckedMember(member), use_case, *args, **kwargs)
     try:
         return app.run(member.check, use_case, *args, **kwargs)
     finally:
