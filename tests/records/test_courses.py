@@ -22,7 +22,7 @@ from dermaplan.records.enums import CourseStatus
 from dermaplan.records.errors import ImmutableRecord, InvalidInput
 from dermaplan.records.models import Course, PlannedSession
 from dermaplan.records.photos import PhotoStorage
-from dermaplan.records.schemas import ConsultDocument
+from dermaplan.records.schemas import ConsultDocument, SessionData
 from tests.records.factories import (
     KNOWLEDGE,
     TODAY,
@@ -249,6 +249,67 @@ def test_a_plan_with_a_course_per_preparation_starts_the_one_named(
         courses.start_course(
             session, context(), clinic_id, consult_id, Modality.MESOTHERAPY, "vitamin_c"
         )
+
+
+def _meso_session(
+    kb: KnowledgeBase, patient_id: uuid.UUID, practitioner_id: uuid.UUID, consult: uuid.UUID,
+    *products: str,
+) -> SessionData:  # fmt: skip
+    """A mesotherapy session under the consult, giving `products` on the cheeks."""
+    return session_data(
+        kb, patient_id, practitioner_id, consult=str(consult), modality="mesotherapy",
+        areas=["cheeks"], device=None, needle_cartridge=None, depths_mm={}, passes={},
+        deviations=[],
+        products=[
+            {"product": name, "lot": f"L{index}", "expiry": "2027-03-31",
+             "volumes_ml": {"cheeks": 1.0}}
+            for index, name in enumerate(products)
+        ],
+    )  # fmt: skip
+
+
+def test_a_session_fulfils_only_the_course_of_the_preparation_it_gave(
+    engine: Engine,
+    clinic_id: uuid.UUID,
+    kb: KnowledgeBase,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+) -> None:
+    """Two courses from one plan, one per preparation: a session of tranexamic acid (with
+    an additive) counts for the tranexamic acid course, never for the skin booster's; one
+    of a preparation the plan has no course for counts for none, and is refused when linked
+    by hand."""
+    document = plan()
+    document["decisions"][0]["decision"] = "suitable"
+    document["courses"] = [
+        _meso_course(["ha_skin_booster"], 3, 28),
+        _meso_course(["txa_4mg_ml"], 6, 14),
+    ]
+    consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, document)
+    with transaction(engine) as session:
+        booster, txa = (
+            courses.start_course(
+                session, context(), clinic_id, consult_id, Modality.MESOTHERAPY, product
+            ).id
+            for product in ("ha_skin_booster", "txa_4mg_ml")
+        )
+    given = _meso_session(
+        kb, patient_id, practitioner_id, consult_id, "txa_4mg_ml", "lidocaine_additive"
+    )
+    other = _meso_session(kb, patient_id, practitioner_id, consult_id, "vitamin_c_brightening")
+    with transaction(engine) as session:
+        first = sessions.record_session(session, context(), clinic_id, given, kb).id
+        stray = sessions.record_session(session, context(), clinic_id, other, kb).id
+    assert fulfilled(engine, txa)[:2] == [first, None]
+    assert fulfilled(engine, booster) == [None, None, None]
+    with transaction(engine, write=False) as session:
+        assert courses.fulfilment(session, clinic_id, stray) is None
+    for course_id in (booster, txa):
+        with (
+            pytest.raises(InvalidInput, match=r"did not give .*: the course is of"),
+            transaction(engine) as session,
+        ):
+            courses.fulfil_planned_session(session, context(), clinic_id, course_id, 2, stray)
 
 
 def test_cancel_needs_a_reason_and_freezes_the_course(

@@ -41,6 +41,7 @@ from dermaplan.records.models import (
     TreatmentSession,
 )
 from dermaplan.records.photos import LocalFolderStorage, patient_photo_scopes
+from dermaplan.records.plans import StoredPlan
 from dermaplan.records.scales import score_problem
 from tests.records.database import fresh_database, keyed, keys_of
 from tests.records.factories import NOW, add_patient, context, counts
@@ -97,6 +98,16 @@ def test_the_demo_clinic_has_courses_outcomes_and_mostly_mild_closed_events(
     started = [p for p in patients if p.course is not None]
     assert started
     assert all(p.consult is not None and p.follows_consult for p in started)
+    # sessions follow a plan only where it gives what they give (a course of the modality)
+    following = [p for p in patients if p.follows_consult and p.sessions]
+    assert following
+    for patient in following:
+        assert patient.consult is not None
+        courses = StoredPlan.read(patient.consult.plan_json, "the demo's plan").courses
+        for visit in patient.sessions:
+            given = {use["product"] for use in visit.fields["products"]}
+            modality = visit.fields["modality"]
+            assert any(c.modality == modality and set(c.products) <= given for c in courses)
     scores = [o for p in patients for o in p.outcomes]
     assert {o.scale for o in scores} == {OutcomeScale.GAIS, OutcomeScale.PATIENT_SATISFACTION}
     assert all(score_problem(o.scale, o.score) is None and o.day <= NOW.date() for o in scores)
@@ -139,6 +150,21 @@ def test_seeding_goes_through_the_services_and_the_bulk_load_agrees(
                 )
             )
             assert first is None or course.created_at < first
+        # A session that follows a consult gives what its plan's course of the modality gives.
+        followed = session.scalars(
+            select(TreatmentSession).where(TreatmentSession.consult_id.is_not(None))
+        )
+        for record in followed:
+            consult = session.get_one(Consult, record.consult_id)
+            courses = StoredPlan.read(consult.plan_json, "the demo's plan").courses
+            given = set(
+                session.scalars(
+                    select(SessionProduct.product).where(SessionProduct.session_id == record.id)
+                )
+            )
+            assert any(
+                c.modality is record.modality and set(c.products) <= given for c in courses
+            ), (given, courses)
         assert session.scalar(select(func.count()).select_from(Outcome)) == seeded.outcomes
         # Every before-photo may be looked at in the clinical record, and for nothing else.
         photographed = set(session.scalars(select(Photo.patient_id)))

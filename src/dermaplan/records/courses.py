@@ -4,8 +4,10 @@ A course is started only from an approved consult whose plan has a course for th
 and decided it may proceed; its planned sessions are the plan's dates. A plan gives each
 mesotherapy preparation its own course: where it has several, the course to start is named
 by one of its products. Each planned session
-is fulfilled by a recorded treatment session of the same patient and modality: recording a
-session under the course's consult fulfils the next open one, and one can be linked by hand;
+is fulfilled by a recorded treatment session of the same patient and modality that gave
+every product of the course's preparation (a session of another preparation is no session of
+this course): recording a session under the course's consult fulfils the next open one of
+the course it gives, and one can be linked by hand;
 when all are, the course is completed. A planned session stays linked to the version of the
 session that fulfilled it; an amendment replaces that version as the record of the same
 treatment (reached through its `amends_id`), so it fulfils nothing twice. A cancellation
@@ -287,6 +289,11 @@ def fulfil_planned_session(
         raise InvalidInput.one(
             f"session {record.id} is {record.modality.value}; the course is {course.modality.value}"
         )
+    if not _gives(record, course):
+        raise InvalidInput.one(
+            f"session {record.id} did not give {', '.join(_missing(record, course))}: "
+            f"the course is of {', '.join(course.products)}"
+        )
     if record.status is SessionStatus.AMENDED:
         raise InvalidInput.one(f"session {record.id} was replaced by an amendment: link that")
     versions = [record]
@@ -310,8 +317,8 @@ def fulfil_planned_session(
 def fulfil_next_planned_session(
     session: Session, context: Context, clinic_id: uuid.UUID, record: TreatmentSession
 ) -> PlannedSession | None:
-    """The next open planned session of the active course of `record`'s consult and
-    modality, now fulfilled by `record`; None when there is no such course."""
+    """The next open planned session of the active course of `record`'s consult, modality
+    and products, now fulfilled by `record`; None when there is no such course."""
     if record.consult_id is None:
         return None
     courses = CourseRepository(session, clinic_id)
@@ -319,7 +326,9 @@ def fulfil_next_planned_session(
         (
             course
             for course in courses.of_consult(record.consult_id)
-            if course.modality is record.modality and course.status is CourseStatus.PLANNED
+            if course.modality is record.modality
+            and course.status is CourseStatus.PLANNED
+            and _gives(record, course)
         ),
         None,
     )
@@ -329,6 +338,16 @@ def fulfil_next_planned_session(
     number = next(p.number for p in course.planned_sessions if p.session_id is None)
     fulfilled = fulfil_planned_session(session, context, clinic_id, course.id, number, record.id)
     return next(p for p in fulfilled.planned_sessions if p.number == number)
+
+
+def _missing(record: TreatmentSession, course: Course) -> list[str]:
+    """The products of the course's preparation that the session did not give."""
+    given = {line.product for line in record.products}
+    return [product for product in course.products if product not in given]
+
+
+def _gives(record: TreatmentSession, course: Course) -> bool:
+    return not _missing(record, course)
 
 
 def fulfilment(

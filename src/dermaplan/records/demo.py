@@ -310,7 +310,7 @@ class DemoAdverseEvent:
 class DemoPatient:
     data: dict[str, Any]  # PatientData fields
     consult: ConsultDocument | None
-    follows_consult: bool  # the sessions follow the consult (its plan allows their modality)
+    follows_consult: bool  # the sessions follow the consult (its plan has their course)
     sessions: list[DemoSession] = field(default_factory=list)
     course: Modality | None = None  # the course the approved plan starts, if it proceeds
     outcomes: list[DemoOutcome] = field(default_factory=list)
@@ -564,11 +564,16 @@ class DemoClinic:
         )
         plan = consult(assessment, kb)
         decision = plan.decision(recipe.modality).decision
-        starts = decision in PROCEED and any(c.modality is recipe.modality for c in plan.courses)
+        # the sessions follow the plan where it gives what they give (a plan of another
+        # preparation is not theirs), and start its course when it proceeds
+        follows = decision is not Decision.CONTRAINDICATED and any(
+            c.modality is recipe.modality and set(c.products) <= set(recipe.products)
+            for c in plan.courses
+        )
         return (
             ConsultDocument.from_engine(assessment, plan),
-            decision is not Decision.CONTRAINDICATED,
-            recipe.modality if starts else None,
+            follows,
+            recipe.modality if follows and decision in PROCEED else None,
         )
 
     def _session(
