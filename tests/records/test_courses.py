@@ -207,16 +207,24 @@ def _meso_course(products: list[str], sessions: int, interval: int) -> dict[str,
     }
 
 
-def test_a_plan_with_a_course_per_preparation_starts_the_one_named(
+def two_preparations(
     engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID, practitioner_id: uuid.UUID
-) -> None:
+) -> uuid.UUID:
+    """An approved consult whose plan has a mesotherapy course for each of two
+    preparations: a skin booster (3 sessions) and tranexamic acid (6)."""
     document = plan()
     document["decisions"][0]["decision"] = "suitable"
     document["courses"] = [
         _meso_course(["ha_skin_booster"], 3, 28),
         _meso_course(["txa_4mg_ml"], 6, 14),
     ]
-    consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, document)
+    return make_consult(engine, clinic_id, patient_id, practitioner_id, document)
+
+
+def test_a_plan_with_a_course_per_preparation_starts_the_one_named(
+    engine: Engine, clinic_id: uuid.UUID, patient_id: uuid.UUID, practitioner_id: uuid.UUID
+) -> None:
+    consult_id = two_preparations(engine, clinic_id, patient_id, practitioner_id)
     with (
         pytest.raises(InvalidInput, match=r"2 mesotherapy courses .*name the one to start"),
         transaction(engine) as session,
@@ -279,13 +287,7 @@ def test_a_session_fulfils_only_the_course_of_the_preparation_it_gave(
     an additive) counts for the tranexamic acid course, never for the skin booster's; one
     of a preparation the plan has no course for counts for none, and is refused when linked
     by hand."""
-    document = plan()
-    document["decisions"][0]["decision"] = "suitable"
-    document["courses"] = [
-        _meso_course(["ha_skin_booster"], 3, 28),
-        _meso_course(["txa_4mg_ml"], 6, 14),
-    ]
-    consult_id = make_consult(engine, clinic_id, patient_id, practitioner_id, document)
+    consult_id = two_preparations(engine, clinic_id, patient_id, practitioner_id)
     with transaction(engine) as session:
         booster, txa = (
             courses.start_course(
