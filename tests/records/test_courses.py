@@ -22,6 +22,7 @@ from dermaplan.records.enums import CourseStatus
 from dermaplan.records.errors import ImmutableRecord, InvalidInput
 from dermaplan.records.models import Course, PlannedSession
 from dermaplan.records.photos import PhotoStorage
+from dermaplan.records.repository import SessionRepository
 from dermaplan.records.schemas import ConsultDocument, SessionData
 from tests.records.factories import (
     KNOWLEDGE,
@@ -312,6 +313,14 @@ def test_a_session_fulfils_only_the_course_of_the_preparation_it_gave(
             transaction(engine) as session,
         ):
             courses.fulfil_planned_session(session, context(), clinic_id, course_id, 2, stray)
+    # and before it is signed, the check lists it as given beyond the approved plan
+    with transaction(engine, write=False) as session:
+        found = SessionRepository(session, clinic_id).get(stray)
+        assert found is not None
+        assert (
+            "products[0]: vitamin_c_brightening is not in the approved plan the session "
+            "follows, which gives ha_skin_booster, txa_4mg_ml for mesotherapy"
+        ) in sessions.completeness(session, clinic_id, found, kb)
 
 
 def test_cancel_needs_a_reason_and_freezes_the_course(
@@ -422,7 +431,8 @@ def record_under(
     practitioner_id: uuid.UUID,
     consult_id: uuid.UUID,
 ) -> uuid.UUID:
-    data = session_data(kb, patient_id, practitioner_id, consult=str(consult_id))
+    # needling alone, as the plan's microneedling course gives no product
+    data = session_data(kb, patient_id, practitioner_id, consult=str(consult_id), products=[])
     with transaction(engine) as session:
         return sessions.record_session(session, context(), clinic_id, data, kb).id
 
@@ -492,7 +502,9 @@ def test_an_amendment_keeps_the_fulfilment_of_the_session_it_replaces(
     course_id = start(engine, clinic_id, consult_id)
     original = record_under(engine, clinic_id, kb, patient_id, practitioner_id, consult_id)
     add_photos(engine, clinic_id, storage, patient_id, "forehead", "cheeks")
-    fixed = session_data(kb, patient_id, practitioner_id, consult=str(consult_id), notes="fixed")
+    fixed = session_data(
+        kb, patient_id, practitioner_id, consult=str(consult_id), notes="fixed", products=[]
+    )
     with transaction(engine) as session:
         sessions.sign_session(session, context(), clinic_id, original, kb)
         amendment = sessions.amend_session(

@@ -43,6 +43,37 @@ def test_a_safe_complete_session_has_no_findings(kb: KnowledgeBase) -> None:
     assert missing_items(session, kb, [], ALL_CONSENTS, session.areas) == []
 
 
+@given(
+    given_products=st.sets(st.sampled_from(sorted(KB.products)), max_size=3),
+    planned=st.none() | st.sets(st.sampled_from(sorted(KB.products)), max_size=3),
+)
+@settings(max_examples=60, deadline=None)
+def test_every_product_given_beyond_the_plan_followed_is_listed(
+    given_products: set[str], planned: set[str] | None
+) -> None:
+    """Whatever the plan the session follows gives, and whatever the session gave: each
+    product beyond the plan is listed at its place (a change from what was approved, which
+    the signature must explain), none within it; a session that follows no plan, none."""
+    session = data(
+        KB,
+        products=[
+            {"product": name, "lot": "L1", "expiry": "2027-03-31", "volumes_ml": {"cheeks": 0.5}}
+            for name in sorted(given_products)
+        ],
+    )
+    listed = [
+        item
+        for item in missing_items(session, KB, [], ALL_CONSENTS, session.areas, planned)
+        if "not in the approved plan" in item
+    ]
+    beyond = [
+        f"products[{index}]: {name}"
+        for index, name in enumerate(sorted(given_products))
+        if planned is not None and name not in planned
+    ]
+    assert [item.split(" is not")[0] for item in listed] == beyond
+
+
 def test_each_area_without_a_before_photo_is_listed(kb: KnowledgeBase) -> None:
     session = data(kb)  # cheeks and forehead
     assert missing_items(session, kb, [], ALL_CONSENTS, ["forehead", "neck"]) == [

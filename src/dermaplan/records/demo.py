@@ -457,8 +457,9 @@ class DemoClinic:
             document, follows, course = self._consult(rng, data, allergy[1], recipe, consult_day)
         patient = DemoPatient(data, document, follows, course=course)
         products = list(recipe.products)
-        # the anaesthetic additive never goes onto needled skin
-        if recipe.modality is Modality.MESOTHERAPY and not allergy[0] and rng.random() < 0.3:
+        # the anaesthetic additive never goes onto needled skin, nor beyond a plan followed
+        additive = recipe.modality is Modality.MESOTHERAPY and not allergy[0] and rng.random() < 0.3
+        if additive and not follows:
             products.append(ANAESTHETIC)
         device = rng.choice(DEVICES)
         for day in days:
@@ -564,11 +565,14 @@ class DemoClinic:
         )
         plan = consult(assessment, kb)
         decision = plan.decision(recipe.modality).decision
-        # the sessions follow the plan where it gives what they give (a plan of another
-        # preparation is not theirs), and start its course when it proceeds
-        follows = decision is not Decision.CONTRAINDICATED and any(
-            c.modality is recipe.modality and set(c.products) <= set(recipe.products)
-            for c in plan.courses
+        # the sessions follow the plan where it has their course and gives all they give (a
+        # plan of another preparation is not theirs), and start its course if it proceeds
+        planned = [c for c in plan.courses if c.modality is recipe.modality]
+        given = set(recipe.products)
+        follows = (
+            decision is not Decision.CONTRAINDICATED
+            and any(set(c.products) <= given for c in planned)
+            and given <= {product for c in planned for product in c.products}
         )
         return (
             ConsultDocument.from_engine(assessment, plan),

@@ -221,10 +221,14 @@ def missing_items(
     allergies: Sequence[str] | None,
     consents: Collection[ConsentKind],
     photographed: Collection[str],
+    planned: Collection[str] | None = None,
 ) -> list[str]:
     """What the record lacks before it can be signed without a reason; `consents` are the
     kinds of consent valid at the session (records.consents.consented_kinds), `photographed`
-    the areas a before-photo shows (records.sessions.completeness)."""
+    the areas a before-photo shows (records.sessions.completeness), `planned` the products
+    the plan the session follows gives for its modality (None: it follows no plan). A
+    product given beyond that plan is a change from what was approved: the signature says
+    why."""
     missing = []
     if not consent_covers(session.modality, consents):
         missing.append(f"no valid signed consent for {session.modality.value}")
@@ -238,6 +242,12 @@ def missing_items(
             missing.append(
                 f"products[{index}]: {use.product} is not in the formulary, so its "
                 "ingredients were not checked against allergies"
+            )
+        if planned is not None and use.product not in planned:
+            missing.append(
+                f"products[{index}]: {use.product} is not in the approved plan the session "
+                f"follows, which gives {', '.join(sorted(planned)) or 'no product'} for "
+                f"{session.modality.value}"
             )
     if session.products and allergies is None:
         missing.append("the patient's allergies (never asked): products were not checked")

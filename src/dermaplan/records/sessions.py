@@ -514,8 +514,33 @@ def completeness(
         clinic_day(record.performed_at, ClinicRepository(session).zone(clinic_id)),
     )
     return missing_items(
-        session_data(record), knowledge, record.patient.allergies, consents, photographed
+        session_data(record),
+        knowledge,
+        record.patient.allergies,
+        consents,
+        photographed,
+        _planned_products(session, clinic_id, record),
     )
+
+
+def _planned_products(
+    session: Session, clinic_id: uuid.UUID, record: TreatmentSession
+) -> set[str] | None:
+    """The products the plan a session follows gives for its modality (its courses of it);
+    None for a session that follows no consult."""
+    if record.consult_id is None:
+        return None
+    consult = required(
+        ConsultRepository(session, clinic_id).get(record.consult_id),
+        f"no consult {record.consult_id}",
+    )
+    plan = StoredPlan.read(consult.plan_json, f"consult {consult.id}'s plan")
+    return {
+        product
+        for course in plan.courses
+        if course.modality is record.modality
+        for product in course.products
+    }
 
 
 def sign_session(
