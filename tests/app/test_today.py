@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from dermaplan.app import today
 from dermaplan.app.unit import Application
@@ -21,8 +21,9 @@ from tests.records.factories import NOW, add_consult, add_patient, context, even
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
 
 
-def plan_course(engine: Engine, clinic_id: object, patient: object, consult: object) -> None:
-    """A course with its second session due today and its first yesterday (not today's)."""
+def plan_course(engine: Engine, clinic_id: object, patient: object, consult: object) -> object:
+    """A course with its first session planned yesterday (not done), its second today and
+    its third tomorrow; its id."""
     with transaction(engine) as session:
         course = Course(
             id=new_id(),
@@ -51,6 +52,7 @@ def plan_course(engine: Engine, clinic_id: object, patient: object, consult: obj
                     updated_at=NOW,
                 )
             )
+        return course.id
 
 
 def busy_clinic(engine: Engine, kb: KnowledgeBase, name: str, family: str) -> dict[StaffRole, str]:
@@ -87,9 +89,12 @@ def test_each_role_reads_its_part_of_the_day(
     practitioner = seen[P]
     assert practitioner.day == NOW.date()
     assert practitioner.planned is not None
-    assert [(v.patient.family_name, v.number, v.of) for v in practitioner.planned.items] == [
-        ("Moreau", 2, 3)
-    ]
+    # the patient comes for the session the course is due for: the first not done,
+    # overdue since yesterday, not the one dated today
+    assert [
+        (v.patient.family_name, v.number, v.of, v.planned_on, v.overdue)
+        for v in practitioner.planned.items
+    ] == [("Moreau", 1, 3, NOW.date() - dt.timedelta(days=1), True)]
     assert practitioner.to_approve is not None
     assert [p.patient.family_name for p in practitioner.to_approve.items] == ["Moreau"]
     assert practitioner.to_sign is not None
@@ -118,3 +123,30 @@ def _settings(engine: Engine, tmp_path: object) -> object:
 
     url = engine.url.render_as_string(hide_password=False)
     return Settings(home=Path(str(tmp_path)) / "data", database_url=url, actor="os:tester")
+
+
+def test_a_course_is_due_for_its_first_session_not_done_once_its_day_has_come(
+    engine: Engine, kb: KnowledgeBase, tmp_path: object
+) -> None:
+    clinic_id, staff = clinic_with_staff(engine, "Parc")
+    patient = add_patient(engine, clinic_id, family_name="Moreau", given_names="Claire")
+    course_id = plan_course(engine, clinic_id, patient, add_consult(engine, clinic_id, patient))
+    with transaction(engine) as session:
+        done = sessions.record_session(
+            session, context(), clinic_id, session_data(kb, patient, staff[P]), kb
+        )
+        first = session.scalars(
+            select(PlannedSession).where(
+                PlannedSession.course_id == course_id, PlannedSession.number == 1
+            )
+        ).one()
+        first.session_id = done.id
+    # its first session done: due for the second today; two days before, for nothing yet
+    for at, expected in ((NOW, [(2, False)]), (NOW - dt.timedelta(days=2), [])):
+        application = Application(_settings(engine, tmp_path), clock=lambda at=at: at)
+        try:
+            due = application.run(str(staff[R]), today.overview).planned
+        finally:
+            application.close()
+        assert due is not None
+        assert [(v.number, v.overdue) for v in due.items] == expected

@@ -46,6 +46,8 @@ class PlannedVisit(ReadModel):
     modality: str
     number: int  # the planned session's place in its course
     of: int  # the course's planned sessions
+    planned_on: dt.date  # the day it was planned for: today, or before (overdue)
+    overdue: bool
 
 
 class PlanToApprove(ReadModel):
@@ -117,6 +119,8 @@ def overview(uow: UnitOfWork) -> Today:
                 modality=row.Course.modality.value,
                 number=row.PlannedSession.number,
                 of=row.Course.sessions_planned,
+                planned_on=row.PlannedSession.planned_on,
+                overdue=row.PlannedSession.planned_on < agenda.day,
             ),
         ),
         to_approve=_section(

@@ -1,4 +1,4 @@
-"""The clinic's day at a glance: the sessions planned for today, and the work waiting for
+"""The clinic's day at a glance: the sessions due today, and the work waiting for
 someone - plans to approve, sessions to sign, adverse events still open - with the product
 lots about to expire. Each list is one query scoped to the clinic, at most `LIMIT` rows
 in the order they are best worked through; reading the patients' part is audited once.
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from dermaplan.records.audit import AuditAction, record_event
@@ -57,20 +57,35 @@ class AgendaRepository:
         return Listed(self.session.execute(statement.limit(LIMIT)).all(), total)
 
     def planned(self, day: dt.date) -> Listed:
-        """The planned sessions of courses under way due on `day` and not yet done:
-        (planned session, course, patient), by patient name."""
+        """The session each course under way is due for by `day`: its first planned session
+        not yet done, when that was planned for `day` or before (an overdue one first: the
+        patient comes for it, not for the one dated today, which a session recorded
+        under the course would not fulfil first). (planned session, course, patient), the
+        longest overdue first, then by patient name."""
+        first_open = (
+            select(PlannedSession.course_id, func.min(PlannedSession.number).label("number"))
+            .where(PlannedSession.session_id.is_(None))
+            .group_by(PlannedSession.course_id)
+            .subquery()
+        )
         return self._listed(
             select(PlannedSession, Course, Patient)
+            .join(
+                first_open,
+                and_(
+                    first_open.c.course_id == PlannedSession.course_id,
+                    first_open.c.number == PlannedSession.number,
+                ),
+            )
             .join(Course, Course.id == PlannedSession.course_id)
             .join(Patient, Patient.id == Course.patient_id)
             .where(
                 Course.clinic_id == self.clinic_id,
                 Course.status == CourseStatus.PLANNED,
-                PlannedSession.planned_on == day,
-                PlannedSession.session_id.is_(None),
+                PlannedSession.planned_on <= day,
                 Patient.deleted_at.is_(None),
             )
-            .order_by(Patient.search_name, PlannedSession.id)
+            .order_by(PlannedSession.planned_on, Patient.search_name, PlannedSession.id)
         )
 
     def drafts_to_approve(self) -> Listed:
