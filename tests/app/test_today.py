@@ -92,9 +92,8 @@ def test_each_role_reads_its_part_of_the_day(
     # the patient comes for the session the course is due for: the first not done,
     # overdue since yesterday, not the one dated today
     assert [
-        (v.patient.family_name, v.number, v.of, v.planned_on, v.overdue)
-        for v in practitioner.planned.items
-    ] == [("Moreau", 1, 3, NOW.date() - dt.timedelta(days=1), True)]
+        (v.patient.family_name, v.number, v.of, v.planned_on) for v in practitioner.planned.items
+    ] == [("Moreau", 1, 3, NOW.date() - dt.timedelta(days=1))]
     assert practitioner.to_approve is not None
     assert [p.patient.family_name for p in practitioner.to_approve.items] == ["Moreau"]
     assert practitioner.to_sign is not None
@@ -142,11 +141,11 @@ def test_a_course_is_due_for_its_first_session_not_done_once_its_day_has_come(
         ).one()
         first.session_id = done.id
     # its first session done: due for the second today; two days before, for nothing yet
-    for at, expected in ((NOW, [(2, False)]), (NOW - dt.timedelta(days=2), [])):
+    for at, expected in ((NOW, [(2, NOW.date())]), (NOW - dt.timedelta(days=2), [])):
         application = Application(_settings(engine, tmp_path), clock=lambda at=at: at)
         try:
             due = application.run(str(staff[R]), today.overview).planned
         finally:
             application.close()
         assert due is not None
-        assert [(v.number, v.overdue) for v in due.items] == expected
+        assert [(v.number, v.planned_on) for v in due.items] == expected

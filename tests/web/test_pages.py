@@ -4,6 +4,7 @@ says what and where, with nothing stored."""
 
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import ExitStack
 
 import pytest
@@ -14,6 +15,8 @@ from dermaplan.records import db
 from dermaplan.records.db import transaction
 from dermaplan.records.enums import StaffRole
 from dermaplan.records.models import ApiToken
+from tests.app.test_today import plan_course
+from tests.records.factories import NOW, add_consult
 from tests.web.conftest import World, client_of, csrf, sign_in
 
 A, P, R = StaffRole.ADMIN, StaffRole.PRACTITIONER, StaffRole.RECEPTION
@@ -43,6 +46,24 @@ def test_today_shows_each_role_its_lists(world: World) -> None:
         P: list(SECTIONS),
         A: ["Lots expiring within 30 days"],
     }
+
+
+def test_today_shows_the_session_a_course_is_due_for_and_whether_it_is_overdue(
+    world: World,
+) -> None:
+    plan_course(
+        world.engine, world.ours.id, world.ours.patient, add_consult(
+            world.engine, world.ours.id, world.ours.patient
+        ),
+    )  # fmt: skip
+    world.clock.now = NOW  # its first session planned yesterday, not done
+    with client_of(world) as client:
+        sign_in(client, world, R)
+        page = client.get("/today").text
+    yesterday = (NOW.date() - dt.timedelta(days=1)).isoformat()
+    assert "session 1 of 3, <strong>overdue</strong> since" in page
+    assert yesterday in page
+    assert "session 2 of 3" not in page
 
 
 def test_search_as_you_type_answers_htmx_with_the_results_alone(world: World) -> None:

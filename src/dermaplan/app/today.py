@@ -46,8 +46,7 @@ class PlannedVisit(ReadModel):
     modality: str
     number: int  # the planned session's place in its course
     of: int  # the course's planned sessions
-    planned_on: dt.date  # the day it was planned for: today, or before (overdue)
-    overdue: bool
+    planned_on: dt.date  # the day it was planned for: the day of `Today`, or before (overdue)
 
 
 class PlanToApprove(ReadModel):
@@ -120,7 +119,6 @@ def overview(uow: UnitOfWork) -> Today:
                 number=row.PlannedSession.number,
                 of=row.Course.sessions_planned,
                 planned_on=row.PlannedSession.planned_on,
-                overdue=row.PlannedSession.planned_on < agenda.day,
             ),
         ),
         to_approve=_section(

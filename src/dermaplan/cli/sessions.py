@@ -132,11 +132,13 @@ def sessions_show(
         say("\n".join(_version_lines(version)))
 
 
-def _at(text: str) -> str:
-    """A time of the JSON form (the clinic's clock) to the second."""
+def _at(text: str) -> str | None:
+    """A time of the JSON form (the clinic's clock), shown as every command shows one."""
     import datetime as dt
 
-    return dt.datetime.fromisoformat(text).isoformat(timespec="seconds")
+    from dermaplan.cli.render import at
+
+    return at(dt.datetime.fromisoformat(text))
 
 
 def _version_lines(version: dict[str, Any]) -> list[str]:

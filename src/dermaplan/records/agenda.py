@@ -64,7 +64,12 @@ class AgendaRepository:
         longest overdue first, then by patient name."""
         first_open = (
             select(PlannedSession.course_id, func.min(PlannedSession.number).label("number"))
-            .where(PlannedSession.session_id.is_(None))
+            .join(Course, Course.id == PlannedSession.course_id)
+            .where(
+                Course.clinic_id == self.clinic_id,
+                Course.status == CourseStatus.PLANNED,
+                PlannedSession.session_id.is_(None),
+            )
             .group_by(PlannedSession.course_id)
             .subquery()
         )

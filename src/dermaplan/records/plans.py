@@ -66,6 +66,10 @@ class StoredPlan(_Part):
     def decision(self, modality: Modality) -> str | None:
         return next((d.decision for d in self.decisions if d.modality is modality), None)
 
+    def products(self, modality: Modality) -> frozenset[str]:
+        """The products the plan gives for `modality`: those of its courses of it."""
+        return frozenset(p for c in self.courses if c.modality is modality for p in c.products)
+
 
 def plan_document(text: str, what: str = "the consult's plan") -> Any:
     """A stored plan's JSON document, as the engine wrote it."""

@@ -525,7 +525,7 @@ def completeness(
 
 def _planned_products(
     session: Session, clinic_id: uuid.UUID, record: TreatmentSession
-) -> set[str] | None:
+) -> frozenset[str] | None:
     """The products the plan a session follows gives for its modality (its courses of it);
     None for a session that follows no consult."""
     if record.consult_id is None:
@@ -534,13 +534,9 @@ def _planned_products(
         ConsultRepository(session, clinic_id).get(record.consult_id),
         f"no consult {record.consult_id}",
     )
-    plan = StoredPlan.read(consult.plan_json, f"consult {consult.id}'s plan")
-    return {
-        product
-        for course in plan.courses
-        if course.modality is record.modality
-        for product in course.products
-    }
+    return StoredPlan.read(consult.plan_json, f"consult {consult.id}'s plan").products(
+        record.modality
+    )
 
 
 def sign_session(

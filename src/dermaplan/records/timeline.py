@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from dermaplan.records.adverse import AdverseEventLine, adverse_event_lines, adverse_event_state
 from dermaplan.records.audit import AuditAction, record_event
+from dermaplan.records.clinics import clinic_day
 from dermaplan.records.consents import ConsentLine, WithdrawalLine, consent_lines, consent_state
 from dermaplan.records.context import Context
 from dermaplan.records.courses import CourseLine, PlannedLine, course_lines, course_state
@@ -129,17 +130,17 @@ def _when(entry: Entry, zone: ZoneInfo) -> tuple[dt.date, int, dt.datetime]:
         case Consult():
             return entry.consult_date, 0, entry.created_at
         case CourseLine():
-            return entry.created_at.astimezone(zone).date(), 1, entry.created_at
+            return clinic_day(entry.created_at, zone), 1, entry.created_at
         case ConsentLine():
             signed = entry.signed_at or entry.opened_at
-            return signed.astimezone(zone).date(), 2, signed
+            return clinic_day(signed, zone), 2, signed
         case WithdrawalLine():
-            return entry.withdrawn_at.astimezone(zone).date(), 2, entry.withdrawn_at
+            return clinic_day(entry.withdrawn_at, zone), 2, entry.withdrawn_at
         case SessionLine():
             performed: dt.datetime = entry.columns["performed_at"]
-            return performed.astimezone(zone).date(), 3, performed
+            return clinic_day(performed, zone), 3, performed
         case PhotoEntry():
-            return entry.taken_at.astimezone(zone).date(), 3, entry.taken_at
+            return clinic_day(entry.taken_at, zone), 3, entry.taken_at
         case AdverseEventLine():
             return entry.onset_date, 4, entry.created_at
         case OutcomeLine():
